@@ -1,0 +1,116 @@
+"""Shared fixtures: real data under tests/fixtures, fresh databases on SQLite and PostgreSQL.
+
+Database tests take the ``engine`` fixture (or ``db_url``); it is parametrised over
+SQLite (always) and PostgreSQL (when ``TRACKER_TEST_DATABASE_URL`` is set). Each test
+gets an empty, fully migrated database: SQLite copies a migrated template file,
+PostgreSQL uses a private database per test process and truncates it between tests.
+Code under test may commit freely.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from tracker import db as tracker_db
+from tracker.migrate import upgrade
+from tracker.models import Base
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+NOTICES = FIXTURES / "notices"
+REAL = NOTICES / "doffin-real"
+PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = tracker_db.make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    """A private PostgreSQL database for this test process, migrated once."""
+    if not PG_URL:
+        yield None
+        return
+    base = make_url(PG_URL)
+    name = f"tracker_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = tracker_db.make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        tracker_db.dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_database: str | None
+) -> Iterator[str]:
+    """URL of an empty migrated database (SQLite and, when configured, PostgreSQL)."""
+    if request.param == "sqlite":
+        path = tmp_path / "tracker.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        assert pg_database is not None
+        _truncate_pg(pg_database)
+        url = pg_database
+    yield url
+    tracker_db.dispose_engines()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    return tracker_db.get_engine(db_url)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(bind=engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def tracker_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for running the CLI against the test database (in-process or subprocess)."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {"TRACKER_HOME": str(home), "TRACKER_DATABASE_URL": db_url}
+    for key in ("TRACKER_CONFIG", "DOFFIN_API_KEY", "TRACKER_RULES"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env

@@ -1,0 +1,51 @@
+"""The ``tracker`` command line: a thin layer over the library.
+
+Each area has its own module in this package (``tracker/cli/<area>.py``) that defines
+click commands and registers them on ``main`` with ``@main.command()`` or
+``main.add_command``; every module here is imported on start, so adding a file is
+enough to add commands. Each command's docstring is its ``--help`` with an example.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+
+import click
+
+from tracker.errors import TrackerError
+
+
+class TrackerGroup(click.Group):
+    """Turns TrackerError into a clear one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=TrackerGroup)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Public-tender intelligence and influence tracker.
+
+    Example: tracker ingest tests/fixtures/notices/doffin-real
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _load_command_modules() -> None:
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+_load_command_modules()

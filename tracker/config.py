@@ -1,0 +1,167 @@
+"""Configuration in one place: environment variables, then an optional TOML file.
+
+Precedence: environment variable > config file > default. The config file is
+``$TRACKER_CONFIG`` or ``$TRACKER_HOME/config.toml`` when it exists. Every key is
+listed in ``SETTINGS`` with its environment variable and its meaning; the README's
+configuration table is generated from that list (``tracker config --markdown``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    env: str
+    default: Any
+    help: str
+    secret: bool = False
+
+
+SETTINGS: list[Setting] = [
+    Setting("home", "TRACKER_HOME", "./var", "Data directory (SQLite file, secrets, backups)."),
+    Setting(
+        "database_url",
+        "TRACKER_DATABASE_URL",
+        None,
+        "SQLAlchemy URL; default sqlite:///$TRACKER_HOME/tracker.db",
+        secret=True,
+    ),
+    Setting("doffin_api_key", "DOFFIN_API_KEY", None, "Doffin subscription key.", secret=True),
+    Setting("doffin_api_url", "DOFFIN_API_URL", "https://api.doffin.no/public", "Doffin API base."),
+    Setting("ted_api_url", "TED_API_URL", "https://api.ted.europa.eu", "TED API base."),
+    Setting(
+        "brreg_api_url",
+        "BRREG_API_URL",
+        "https://data.brreg.no/enhetsregisteret/api",
+        "Enhetsregisteret API base.",
+    ),
+    Setting("rules_file", "TRACKER_RULES", None, "User rules file overriding tracker/rules.toml."),
+    Setting(
+        "our_orgnrs",
+        "TRACKER_OUR_ORGNRS",
+        "",
+        "Our own orgnr(s), comma separated ('us' as incumbent).",
+    ),
+    Setting(
+        "session_secret",
+        "TRACKER_SESSION_SECRET",
+        None,
+        "Cookie signing secret; generated into $TRACKER_HOME on first run if absent.",
+        secret=True,
+    ),
+    Setting(
+        "base_url", "TRACKER_BASE_URL", "http://127.0.0.1:8000", "Public URL of the dashboard."
+    ),
+    Setting("smtp_host", "TRACKER_SMTP_HOST", None, "SMTP server for e-mail alerts."),
+    Setting("smtp_port", "TRACKER_SMTP_PORT", 587, "SMTP port."),
+    Setting("smtp_tls", "TRACKER_SMTP_TLS", "starttls", "none, starttls or ssl."),
+    Setting("smtp_user", "TRACKER_SMTP_USER", None, "SMTP user name."),
+    Setting("smtp_password", "TRACKER_SMTP_PASSWORD", None, "SMTP password.", secret=True),
+    Setting("smtp_from", "TRACKER_SMTP_FROM", "tracker@localhost", "Sender address of alerts."),
+    Setting("schedule_time", "TRACKER_SCHEDULE_TIME", "06:00", "Daily cycle time (HH:MM, local)."),
+]
+
+
+def _coerce(default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int) and not isinstance(default, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"expected an integer, got {value!r}") from exc
+    return value
+
+
+@dataclass
+class Settings:
+    """Resolved configuration. Attribute names are the keys of ``SETTINGS``."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    config_file: Path | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.values["home"]).expanduser()
+
+    @property
+    def db_url(self) -> str:
+        url = self.values.get("database_url")
+        if url:
+            return url
+        return f"sqlite:///{(self.home_path / 'tracker.db').resolve()}"
+
+    @property
+    def our_orgnr_list(self) -> list[str]:
+        raw = self.values.get("our_orgnrs") or ""
+        if isinstance(raw, list):
+            return [str(x).strip() for x in raw if str(x).strip()]
+        return [x.strip() for x in str(raw).split(",") if x.strip()]
+
+    def redacted(self) -> dict[str, Any]:
+        """Values safe to print or log: secrets shown as set/unset only."""
+        out: dict[str, Any] = {}
+        for s in SETTINGS:
+            v = self.values.get(s.key)
+            out[s.key] = ("***" if v else None) if s.secret else v
+        return out
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Resolve settings from ``env`` (default ``os.environ``) and the config file."""
+    env = dict(os.environ if env is None else env)
+    home = env.get("TRACKER_HOME", "./var")
+    cfg_path = env.get("TRACKER_CONFIG") or str(Path(home).expanduser() / "config.toml")
+    file_values: dict[str, Any] = {}
+    config_file: Path | None = None
+    p = Path(cfg_path)
+    if p.is_file():
+        try:
+            file_values = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
+        config_file = p
+        known = {s.key for s in SETTINGS}
+        extra = {k for k, v in file_values.items() if not isinstance(v, dict)} - known
+        if extra:
+            raise ConfigError(f"{p}: unknown key(s): {', '.join(sorted(extra))}")
+    elif env.get("TRACKER_CONFIG"):
+        raise ConfigError(f"{p}: config file named by TRACKER_CONFIG does not exist")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for s in SETTINGS:
+        if s.env in env and env[s.env] != "":
+            raw, src = env[s.env], f"env {s.env}"
+        elif s.key in file_values:
+            raw, src = file_values[s.key], f"file {p}"
+        else:
+            raw, src = s.default, "default"
+        try:
+            values[s.key] = _coerce(s.default, raw) if raw is not None else None
+        except ConfigError as exc:
+            raise ConfigError(f"{s.key} ({src}): {exc}") from exc
+        sources[s.key] = src
+    # Sections (tables) of the config file, e.g. [alerts], are kept for the modules that own them.
+    for k, v in file_values.items():
+        if isinstance(v, dict):
+            values[k] = v
+            sources[k] = f"file {p}"
+    return Settings(values=values, sources=sources, config_file=config_file)

@@ -1,0 +1,34 @@
+"""One exception root for the tracker package; one subclass per situation."""
+
+from __future__ import annotations
+
+
+class TrackerError(Exception):
+    """Root of every error the tracker raises on purpose."""
+
+
+class ConfigError(TrackerError):
+    """A configuration value or file is invalid (raised by tracker.config and tracker.rules)."""
+
+
+class NoticeParseError(TrackerError):
+    """A notice cannot be parsed (raised by tracker.eforms)."""
+
+
+class UnsafeXMLError(NoticeParseError):
+    """A notice uses DTDs, entities or external references (raised by tracker.eforms)."""
+
+
+class ImportValidationError(TrackerError):
+    """Rows of an import file are invalid; ``problems`` lists (row, field, message)."""
+
+    def __init__(self, source: str, problems: list[tuple[int | None, str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [
+            f"{source}: row {row}: {field}: {msg}"
+            if row is not None
+            else f"{source}: {field}: {msg}"
+            for row, field, msg in problems
+        ]
+        super().__init__("\n".join(lines))
