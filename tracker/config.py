@@ -68,6 +68,43 @@ SETTINGS: list[Setting] = [
     Setting("smtp_password", "TRACKER_SMTP_PASSWORD", None, "SMTP password.", secret=True),
     Setting("smtp_from", "TRACKER_SMTP_FROM", "tracker@localhost", "Sender address of alerts."),
     Setting("schedule_time", "TRACKER_SCHEDULE_TIME", "06:00", "Daily cycle time (HH:MM, local)."),
+    # Operations (scheduler, lock, alerts): tracker.locks, tracker.cycle, tracker.alerts.
+    Setting(
+        "lock_stale_seconds",
+        "TRACKER_LOCK_STALE_SECONDS",
+        900,
+        "A scheduler lock without heartbeat for this long is taken over (crashed holder).",
+    ),
+    Setting(
+        "heartbeat_seconds",
+        "TRACKER_HEARTBEAT_SECONDS",
+        60,
+        "How often the lock holder refreshes its heartbeat (well below lock_stale_seconds).",
+    ),
+    Setting(
+        "step_retries",
+        "TRACKER_STEP_RETRIES",
+        2,
+        "Retries of a failed cycle step (after the first attempt).",
+    ),
+    Setting(
+        "step_backoff_seconds",
+        "TRACKER_STEP_BACKOFF_SECONDS",
+        30,
+        "Wait before the first retry of a failed step; doubles on each retry.",
+    ),
+    Setting(
+        "alert_backoff_seconds",
+        "TRACKER_ALERT_BACKOFF_SECONDS",
+        300,
+        "Wait before resending an alert whose channel failed; doubles per attempt, max 6 h.",
+    ),
+    Setting(
+        "alert_timeout_seconds",
+        "TRACKER_ALERT_TIMEOUT_SECONDS",
+        20,
+        "Timeout of one SMTP or webhook delivery.",
+    ),
 ]
 
 

@@ -32,3 +32,19 @@ class ImportValidationError(TrackerError):
             for row, field, msg in problems
         ]
         super().__init__("\n".join(lines))
+
+
+class LockHeldError(TrackerError):
+    """Another process holds a named database lock (raised by tracker.locks)."""
+
+
+class LockLostError(TrackerError):
+    """Our database lock was taken over or removed while we held it (raised by tracker.locks)."""
+
+
+class AlertDeliveryError(TrackerError):
+    """An alert channel refused or could not be reached (raised by tracker.alerts)."""
+
+
+class BackupError(TrackerError):
+    """A backup or restore cannot be made (raised by tracker.backup)."""
