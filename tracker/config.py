@@ -67,6 +67,12 @@ SETTINGS: list[Setting] = [
     Setting("smtp_user", "TRACKER_SMTP_USER", None, "SMTP user name."),
     Setting("smtp_password", "TRACKER_SMTP_PASSWORD", None, "SMTP password.", secret=True),
     Setting("smtp_from", "TRACKER_SMTP_FROM", "tracker@localhost", "Sender address of alerts."),
+    Setting(
+        "today",
+        "TRACKER_TODAY",
+        None,
+        "Date (YYYY-MM-DD) the dashboards treat as today; default the real date (demos, tests).",
+    ),
     Setting("schedule_time", "TRACKER_SCHEDULE_TIME", "06:00", "Daily cycle time (HH:MM, local)."),
     # Operations (scheduler, lock, alerts): tracker.locks, tracker.cycle, tracker.alerts.
     Setting(

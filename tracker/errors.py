@@ -48,3 +48,19 @@ class AlertDeliveryError(TrackerError):
 
 class BackupError(TrackerError):
     """A backup or restore cannot be made (raised by tracker.backup)."""
+
+
+class UserError(TrackerError):
+    """A user field (e-mail, role, password) is invalid or the user exists (tracker.users)."""
+
+
+class LoginRateLimitedError(TrackerError):
+    """Too many failed logins for an e-mail or client (raised by tracker.users.authenticate)."""
+
+
+class PermissionDeniedError(TrackerError):
+    """The user's role does not allow this change (raised by tracker.accountwork and bids)."""
+
+
+class NotFoundError(TrackerError):
+    """A requested account, notice or record does not exist (raised by tracker queries)."""

@@ -577,6 +577,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     calendar_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     last_seen_notices_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[created_ts]

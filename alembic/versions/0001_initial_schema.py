@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:31:40.902664
+Create Date: 2026-11-28 20:35:17.874569
 """
 
 from __future__ import annotations
@@ -188,10 +188,12 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=300), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('calendar_token_hash', sa.String(length=128), nullable=True),
+    sa.Column('api_token_hash', sa.String(length=128), nullable=True),
     sa.Column('last_seen_notices_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sa.UniqueConstraint('api_token_hash', name=op.f('uq_users_api_token_hash')),
     sa.UniqueConstraint('calendar_token_hash', name=op.f('uq_users_calendar_token_hash')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
