@@ -447,6 +447,8 @@ class Contract(Base):
     # explicit|start+duration|conclusion+duration|award+cn_duration|framework_default|unknown|...
     end_source: Mapped[str] = mapped_column(String(32), default="unknown")
     latest_end: Mapped[dt.date | None] = mapped_column(Date)
+    # Where latest_end came from: options text, renewals, same as end (no options known).
+    latest_end_source: Mapped[str | None] = mapped_column(String(64))
     max_renewals: Mapped[int | None] = mapped_column(Integer)
     options_text: Mapped[str | None] = mapped_column(Text)
     conclusion_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -494,6 +496,8 @@ class ContractAccount(Base):
     )
     method: Mapped[str] = mapped_column(String(32))
     confidence: Mapped[float] = mapped_column(Float)
+    # The status of the buyer link it comes from: confirmed|suggested|rejected.
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
 
 
 # --------------------------------------------------------------------------- opportunities and bids

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:35:17.874569
+Create Date: 2026-11-28 20:36:33.110763
 """
 
 from __future__ import annotations
@@ -433,6 +433,7 @@ def upgrade() -> None:
     sa.Column('end_date', sa.Date(), nullable=True),
     sa.Column('end_source', sa.String(length=32), nullable=False),
     sa.Column('latest_end', sa.Date(), nullable=True),
+    sa.Column('latest_end_source', sa.String(length=64), nullable=True),
     sa.Column('max_renewals', sa.Integer(), nullable=True),
     sa.Column('options_text', sa.Text(), nullable=True),
     sa.Column('conclusion_date', sa.Date(), nullable=True),
@@ -499,6 +500,7 @@ def upgrade() -> None:
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('method', sa.String(length=32), nullable=False),
     sa.Column('confidence', sa.Float(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_contract_accounts_account_id_accounts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['contract_id'], ['contracts.id'], name=op.f('fk_contract_accounts_contract_id_contracts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contract_accounts')),
