@@ -1,0 +1,861 @@
+"""eForms notice parser: UBL XML bytes in, typed records out (pure, no database).
+
+``parse_notice(data, location=...)`` reads the fields listed in docs/domain.md ("eForms
+fields the product reads"; XPaths in the eForms SDK ``fields.json``) from any eForms
+notice: EU subtypes 1-40, Norwegian national subtypes (N4, N16, N29, E1-E6), native and
+retroconverted notices. It never raises on odd content: it flags it in ``warnings``
+(mojibake repaired, invalid or textual orgnr, placeholder 2099 dates, "[Test]" notices,
+retroconverted notices, unparseable dates or amounts). It raises ``NoticeParseError`` only
+when the bytes are not a notice at all, and ``UnsafeXMLError`` for DTDs and entities.
+
+Speed: one ``lxml.etree.fromstring`` with a safe parser, then a walk over the children
+of the few elements that matter (no per-field full-tree XPath searches).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+
+from tracker.errors import NoticeParseError, UnsafeXMLError
+from tracker.orgnr import clean_orgnr
+from tracker.text import collapse_spaces, has_mojibake, repair_mojibake
+
+# Bump when a parser change alters stored values; ``tracker reparse`` re-runs older rows.
+PARSER_VERSION = "1.0"
+parser_version = PARSER_VERSION  # alias kept for callers that use the lower-case name
+
+OSLO = ZoneInfo("Europe/Oslo")
+PLACEHOLDER_YEAR = 2090  # dates from this year on are placeholders (2099-01-01 in real notices)
+NORWEGIAN = ("NOB", "NOR", "NNO")
+
+CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
+CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
+EXT = "{urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2}"
+EFEXT = "{http://data.europa.eu/p27/eforms-ubl-extensions/1}"
+EFAC = "{http://data.europa.eu/p27/eforms-ubl-extension-aggregate-components/1}"
+EFBC = "{http://data.europa.eu/p27/eforms-ubl-extension-basic-components/1}"
+ROOT_NAMESPACES = (
+    "{urn:oasis:names:specification:ubl:",
+    "{http://data.europa.eu/p27/eforms-business-registration-information-notice/",
+)
+UBL_ROOTS = {
+    "ContractNotice",
+    "ContractAwardNotice",
+    "PriorInformationNotice",
+    "BusinessRegistrationInformationNotice",
+}
+
+_XML_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+_UUID_VERSION = re.compile(
+    r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-(\d{2})$", re.IGNORECASE
+)
+_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*(Z|[+-]\d{2}:\d{2})?\s*$")
+_TIME = re.compile(r"^\s*(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:\d{2})?\s*$")
+_TEST_MARK = re.compile(r"\[\s*test\s*\]", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class ParsedParty:
+    """A buyer or a winner (an eForms Organization)."""
+
+    name: str | None
+    orgnr: str | None  # valid nine-digit Norwegian number, else None
+    orgnr_raw: str | None  # as written in the notice
+    country: str | None  # ISO 3166-1 alpha-3 (NOR)
+    legal_type: str | None = None  # BT-11, buyers only
+
+
+@dataclass(slots=True)
+class ParsedCriterion:
+    type: str | None  # BT-539 price|quality|cost
+    name: str | None  # BT-734 (BT-540 description when there is no name)
+    weight: float | None  # BT-541 number of the weight parameter
+    weight_code: str | None = None  # BT-5421 per-exa|poi-exa|dec-exa|ord-imp|...
+
+
+@dataclass(slots=True)
+class ParsedLot:
+    lot_id: str
+    title: str | None = None
+    description: str | None = None
+    main_cpv: str | None = None
+    cpv_codes: list[str] = field(default_factory=list)
+    estimated_value: Decimal | None = None
+    currency: str | None = None
+    framework_code: str | None = None  # BT-765 none|fa-wo-rc|fa-w-rc|fa-mix
+    duration_value: Decimal | None = None  # BT-36
+    duration_unit: str | None = None  # DAY|WEEK|MONTH|YEAR
+    start_date: dt.date | None = None  # BT-536
+    end_date: dt.date | None = None  # BT-537
+    max_renewals: int | None = None  # BT-58
+    renewal_description: str | None = None  # BT-57
+    options_description: str | None = None  # BT-54
+    submission_deadline: dt.datetime | None = None  # BT-131, aware
+    submission_deadline_has_time: bool = False  # False: date only, normalised to 23:59:59
+    request_deadline: dt.datetime | None = None  # BT-1311, aware
+    request_deadline_has_time: bool = False
+    documents_url: str | None = None  # BT-15
+    previous_notice_ids: list[str] = field(default_factory=list)  # BT-125
+    award_criteria: list[ParsedCriterion] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParsedResult:
+    result_id: str | None
+    lot_id: str | None  # BT-13713
+    winner_chosen: bool | None  # BT-142: selec-w → True, clos-nw/open-nw → False
+    result_code: str | None
+    tender_value: Decimal | None = None  # BT-720, summed over the winning tenders
+    currency: str | None = None
+    conclusion_date: dt.date | None = None  # BT-145 (BT-1451 when absent)
+    framework: bool | None = None  # BT-768
+    contract_id: str | None = None  # BT-150 (OPT-316 when absent)
+    contract_title: str | None = None  # BT-721
+    winners: list[ParsedParty] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParsedNotice:
+    notice_id: str  # BT-701
+    version: str  # BT-757
+    procedure_id: str | None = None  # BT-04
+    subtype: str | None = None  # OPP-070
+    notice_type: str | None = None  # BT-02
+    form_type: str | None = None  # BT-03
+    document_type: str | None = None  # root element
+    customization_id: str | None = None
+    issue_date: dt.date | None = None  # BT-05
+    title: str | None = None  # BT-21
+    description: str | None = None  # BT-24
+    procedure_type: str | None = None  # BT-105
+    main_cpv: str | None = None  # BT-262
+    cpv_codes: list[str] = field(default_factory=list)  # every CPV of procedure and lots
+    estimated_value: Decimal | None = None  # BT-27
+    currency: str | None = None
+    changed_notice_id: str | None = None  # BT-758, notice-id part when it is "<uuid>-<version>"
+    changed_notice_version: str | None = None  # version part of BT-758
+    modified_notice_id: str | None = None  # BT-1501(n), contract modification notices
+    previous_notice_ids: list[str] = field(default_factory=list)  # OPP-090, BT-125, BT-1501(n)
+    planned_date: dt.date | None = None  # BT-127
+    documents_url: str | None = None  # BT-15 of the first lot that has one
+    is_test: bool = False
+    language: str | None = None  # BT-702
+    warnings: list[str] = field(default_factory=list)
+    buyers: list[ParsedParty] = field(default_factory=list)
+    lots: list[ParsedLot] = field(default_factory=list)
+    results: list[ParsedResult] = field(default_factory=list)
+    location: str | None = None
+
+    @property
+    def is_retroconverted(self) -> bool:
+        """Doffin notices converted from TED XML (Norwegian CustomizationID without #extended)."""
+        cid = self.customization_id or ""
+        return "anskaffelser.no" in cid and "#extended" not in cid
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain Python values (dates and Decimals kept)."""
+        return asdict(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of ``tracker parse --json`` (keys fixed by issue 2; null when absent)."""
+        return {
+            "file": self.location,
+            "notice_id": self.notice_id,
+            "version": self.version,
+            "procedure_id": self.procedure_id,
+            "subtype": self.subtype,
+            "notice_type": self.notice_type,
+            "issue_date": _iso(self.issue_date),
+            "title": self.title,
+            "procedure_type": self.procedure_type,
+            "main_cpv": self.main_cpv,
+            "cpv_codes": list(self.cpv_codes),
+            "estimated_value": (
+                {"amount": _num(self.estimated_value), "currency": self.currency}
+                if self.estimated_value is not None
+                else None
+            ),
+            "buyers": [
+                {"name": b.name, "orgnr": b.orgnr, "orgnr_raw": b.orgnr_raw, "country": b.country}
+                for b in self.buyers
+            ],
+            "lots": [
+                {
+                    "lot_id": lot.lot_id,
+                    "title": lot.title,
+                    "framework": lot.framework_code,
+                    "deadline": _deadline_json(
+                        lot.submission_deadline, lot.submission_deadline_has_time
+                    ),
+                    "duration": (
+                        {"value": _num(lot.duration_value), "unit": lot.duration_unit}
+                        if lot.duration_value is not None
+                        else None
+                    ),
+                    "start_date": _iso(lot.start_date),
+                    "end_date": _iso(lot.end_date),
+                    "max_renewals": lot.max_renewals,
+                    "award_criteria": [
+                        {"type": c.type, "name": c.name, "weight": c.weight}
+                        for c in lot.award_criteria
+                    ],
+                }
+                for lot in self.lots
+            ],
+            "results": [
+                {
+                    "lot_id": r.lot_id,
+                    "winner_chosen": r.winner_chosen,
+                    "winners": [{"name": w.name, "orgnr": w.orgnr} for w in r.winners],
+                    "tender_value": _num(r.tender_value),
+                    "conclusion_date": _iso(r.conclusion_date),
+                    "framework": r.framework,
+                }
+                for r in self.results
+            ],
+            "changed_notice_id": self.changed_notice_id,
+            "warnings": list(self.warnings),
+        }
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _num(value: Decimal | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _deadline_json(value: dt.datetime | None, has_time: bool) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if has_time else value.date().isoformat()
+
+
+# --------------------------------------------------------------------------- element helpers
+
+
+def _child(el: Any, tag: str) -> Any:
+    """First child of ``el`` with ``tag`` (Clark notation), or None."""
+    if el is None:
+        return None
+    for c in el.iterchildren(tag):
+        return c
+    return None
+
+
+def _path(el: Any, *tags: str) -> Any:
+    for tag in tags:
+        if el is None:
+            return None
+        el = _child(el, tag)
+    return el
+
+
+def _text(el: Any) -> str | None:
+    if el is None:
+        return None
+    t = el.text
+    if t is None:
+        return None
+    t = t.strip()
+    return t or None
+
+
+def _ctext(el: Any, *tags: str) -> str | None:
+    return _text(_path(el, *tags))
+
+
+def _eforms_ext(el: Any) -> Any:
+    """``el/ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/efext:EformsExtension``."""
+    exts = _child(el, EXT + "UBLExtensions")
+    if exts is None:
+        return None
+    for ext in exts.iterchildren(EXT + "UBLExtension"):
+        found = _path(ext, EXT + "ExtensionContent", EFEXT + "EformsExtension")
+        if found is not None:
+            return found
+    return None
+
+
+class _Ctx:
+    """Per-notice state: preferred languages and the warnings collected so far."""
+
+    __slots__ = ("langs", "warnings", "repaired")
+
+    def __init__(self) -> None:
+        self.langs: tuple[str, ...] = NORWEGIAN
+        self.warnings: list[str] = []
+        self.repaired = 0
+
+    def warn(self, msg: str) -> None:
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def clean(self, s: str | None, what: str | None = None) -> str | None:
+        """Repair mojibake (and note it); ``what`` names the field in a specific warning."""
+        if s is None or not has_mojibake(s):
+            return s
+        fixed = repair_mojibake(s)
+        if fixed != s:
+            self.repaired += 1
+            if what:
+                self.warn(f"repaired mojibake in {what}: {s!r} -> {fixed!r}")
+        return fixed
+
+    def lang_text(self, el: Any, tag: str, what: str | None = None) -> str | None:
+        """The text of the ``tag`` children of ``el`` in the preferred language."""
+        if el is None:
+            return None
+        return self.clean(self.pick_lang(el.iterchildren(tag)), what)
+
+    def pick_lang(self, elements: Any) -> str | None:
+        """The non-empty text among ``elements`` in the preferred language (else the first)."""
+        best: str | None = None
+        best_rank = 1_000
+        for c in elements:
+            t = _text(c)
+            if t is None:
+                continue
+            lang = (c.get("languageID") or "").upper()
+            rank = self.langs.index(lang) if lang in self.langs else 100
+            if rank < best_rank:
+                best, best_rank = t, rank
+        return best
+
+    def date(self, el: Any, what: str) -> dt.date | None:
+        raw = _text(el)
+        if raw is None:
+            return None
+        parsed = _parse_date(raw)
+        if parsed is None:
+            self.warn(f"unparseable date in {what}: {raw!r}")
+            return None
+        day = parsed[0]
+        if day.year >= PLACEHOLDER_YEAR:
+            self.warn(f"placeholder date {day.isoformat()} in {what} ignored")
+            return None
+        return day
+
+    def amount(self, el: Any, what: str) -> tuple[Decimal | None, str | None]:
+        raw = _text(el)
+        if raw is None:
+            return None, None
+        try:
+            value = Decimal(raw.replace(" ", "").replace(",", "."))
+        except InvalidOperation:
+            self.warn(f"unparseable amount in {what}: {raw!r}")
+            return None, None
+        if not value.is_finite():
+            self.warn(f"unparseable amount in {what}: {raw!r}")
+            return None, None
+        return value, (el.get("currencyID") or None)
+
+    def deadline(self, period: Any, what: str) -> tuple[dt.datetime | None, bool]:
+        """EndDate + EndTime of a period as an aware datetime (Europe/Oslo when no offset).
+
+        A date without a time becomes 23:59:59 that day and the flag is False.
+        """
+        if period is None:
+            return None, False
+        raw_date = _ctext(period, CBC + "EndDate")
+        if raw_date is None:
+            return None, False
+        parsed = _parse_date(raw_date)
+        if parsed is None:
+            self.warn(f"unparseable date in {what}: {raw_date!r}")
+            return None, False
+        day, tz = parsed
+        if day.year >= PLACEHOLDER_YEAR:
+            self.warn(f"placeholder deadline {day.isoformat()} in {what} ignored")
+            return None, False
+        raw_time = _ctext(period, CBC + "EndTime")
+        clock: tuple[int, int, int] | None = None
+        if raw_time is not None:
+            t = _TIME.match(raw_time)
+            if t is None:
+                self.warn(f"unparseable time in {what}: {raw_time!r}")
+            else:
+                clock = (int(t.group(1)), int(t.group(2)), int(t.group(3) or 0))
+                if t.group(4):
+                    tz = _tz(t.group(4))
+        zone = tz or OSLO
+        try:
+            if clock is None:
+                return dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=zone), False
+            hour, minute, second = clock
+            if hour == 24:  # 24:00 is end of day in ISO 8601
+                hour, minute, second = 23, 59, 59
+            return dt.datetime(
+                day.year, day.month, day.day, hour, minute, second, tzinfo=zone
+            ), True
+        except ValueError:
+            self.warn(f"invalid time in {what}: {raw_time!r}")
+            return None, False
+
+
+def _tz(s: str) -> dt.tzinfo:
+    if s == "Z":
+        return dt.UTC
+    sign = 1 if s[0] == "+" else -1
+    return dt.timezone(sign * dt.timedelta(hours=int(s[1:3]), minutes=int(s[4:6])))
+
+
+def _parse_date(raw: str) -> tuple[dt.date, dt.tzinfo | None] | None:
+    """``2024-07-04``, ``2024-07-04+02:00``, ``2024-07-04Z`` → (date, offset or None)."""
+    m = _DATE.match(raw)
+    if m is None:
+        return None
+    try:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+    return day, (_tz(m.group(4)) if m.group(4) else None)
+
+
+def _int(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return int(Decimal(raw))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _load(data: bytes, location: str | None) -> Any:
+    where = location or "<notice>"
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise NoticeParseError(f"{where}: expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data.strip():
+        raise NoticeParseError(f"{where}: empty file")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise UnsafeXMLError(f"{where}: DTDs and entity declarations are refused (XML bomb guard)")
+    try:
+        root = etree.fromstring(data, parser=_XML_PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise NoticeParseError(f"{where}: not well-formed XML: {exc}") from None
+    if root is None:
+        raise NoticeParseError(f"{where}: no XML document")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnsafeXMLError(f"{where}: DTDs and entity declarations are refused")
+    return root
+
+
+def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
+    """Parse one eForms notice. Raises NoticeParseError (UnsafeXMLError for DTDs/entities)."""
+    where = location or "<notice>"
+    root = _load(data, location)
+    tag = root.tag
+    if not isinstance(tag, str) or not tag.startswith(ROOT_NAMESPACES):
+        raise NoticeParseError(f"{where}: not an eForms UBL notice (root element {tag!r})")
+    doc_type = tag.rsplit("}", 1)[1]
+    if doc_type not in UBL_ROOTS:
+        raise NoticeParseError(f"{where}: not an eForms notice (root element {doc_type})")
+
+    ctx = _Ctx()
+    notice_id = None
+    for id_el in root.iterchildren(CBC + "ID"):
+        if id_el.get("schemeName") in (None, "notice-id"):
+            notice_id = _text(id_el)
+            break
+    if not notice_id:
+        # Business-rule-invalid notices (SDK INVALID_* samples) still parse under a stable id.
+        notice_id = "unidentified-" + hashlib.sha256(bytes(data)).hexdigest()[:32]
+        ctx.warn(f"no notice identifier (BT-701); using {notice_id}")
+    version = _ctext(root, CBC + "VersionID")
+    if not version:
+        ctx.warn("no notice version (BT-757); assumed 01")
+        version = "01"
+
+    language = _ctext(root, CBC + "NoticeLanguageCode")
+    if language:
+        language = language.upper()
+        if language not in NORWEGIAN:
+            ctx.langs = (*NORWEGIAN, language)
+    type_el = _child(root, CBC + "NoticeTypeCode")
+    customization_id = _ctext(root, CBC + "CustomizationID")
+    notice = ParsedNotice(
+        notice_id=notice_id,
+        version=version,
+        procedure_id=_ctext(root, CBC + "ContractFolderID"),
+        notice_type=_text(type_el),
+        form_type=type_el.get("listName") if type_el is not None else None,
+        document_type=doc_type,
+        customization_id=customization_id,
+        language=language,
+        location=location,
+    )
+    notice.issue_date = ctx.date(_child(root, CBC + "IssueDate"), "issue date (BT-05)")
+    notice.planned_date = ctx.date(_child(root, CBC + "PlannedDate"), "planned date (BT-127)")
+    if (
+        customization_id
+        and "anskaffelser.no" in customization_id
+        and "#extended" not in customization_id
+    ):
+        ctx.warn("retroconverted notice (CustomizationID lacks #extended): fields may be missing")
+
+    ext = _eforms_ext(root)
+    orgs: dict[str, ParsedParty] = {}
+    if ext is not None:
+        notice.subtype = _ctext(ext, EFAC + "NoticeSubType", CBC + "SubTypeCode")
+        changed = _ctext(ext, EFAC + "Changes", EFBC + "ChangedNoticeIdentifier")
+        if changed:
+            m = _UUID_VERSION.match(changed)
+            if m:
+                notice.changed_notice_id, notice.changed_notice_version = m.group(1), m.group(2)
+            else:
+                notice.changed_notice_id = changed
+        modified = _ctext(ext, EFAC + "ContractModification", EFBC + "ChangedNoticeIdentifier")
+        if modified:
+            notice.modified_notice_id = modified
+        orgs = _organisations(ext, ctx)
+
+    _procedure(root, notice, ctx)
+    _buyers(root, notice, orgs, ctx)
+    for lot_el in root.iterchildren(CAC + "ProcurementProjectLot"):
+        id_el = _child(lot_el, CBC + "ID")
+        if id_el is None or id_el.get("schemeName") == "LotsGroup":
+            continue
+        notice.lots.append(_lot(lot_el, _text(id_el) or "", ctx))
+    if ext is not None:
+        result_el = _child(ext, EFAC + "NoticeResult")
+        if result_el is not None:
+            notice.results = _results(result_el, orgs, ctx)
+
+    # Notice-level roll-ups.
+    prev = list(notice.previous_notice_ids)
+    for lot in notice.lots:
+        prev.extend(lot.previous_notice_ids)
+        for code in lot.cpv_codes:
+            if code not in notice.cpv_codes:
+                notice.cpv_codes.append(code)
+        if notice.documents_url is None and lot.documents_url:
+            notice.documents_url = lot.documents_url
+    if notice.modified_notice_id:
+        prev.append(notice.modified_notice_id)
+    notice.previous_notice_ids = list(dict.fromkeys(p for p in prev if p))
+    if notice.main_cpv is None and notice.cpv_codes:
+        notice.main_cpv = notice.cpv_codes[0]
+
+    names = [notice.title or ""] + [b.name or "" for b in notice.buyers]
+    if any(_TEST_MARK.search(n) for n in names):
+        notice.is_test = True
+        ctx.warn("test notice ([Test] in title or buyer name)")
+    if not notice.buyers:
+        ctx.warn("no buyer (OPT-300) found")
+    if ctx.repaired:
+        ctx.warn(f"repaired mojibake in {ctx.repaired} text field(s)")
+    notice.warnings = ctx.warnings
+    return notice
+
+
+def _cpvs(project: Any) -> tuple[str | None, list[str]]:
+    main = _ctext(project, CAC + "MainCommodityClassification", CBC + "ItemClassificationCode")
+    codes = [main] if main else []
+    for add in project.iterchildren(CAC + "AdditionalCommodityClassification"):
+        code = _ctext(add, CBC + "ItemClassificationCode")
+        if code and code not in codes:
+            codes.append(code)
+    return main, codes
+
+
+def _procedure(root: Any, notice: ParsedNotice, ctx: _Ctx) -> None:
+    project = _child(root, CAC + "ProcurementProject")
+    if project is not None:
+        notice.title = ctx.lang_text(project, CBC + "Name", "title")
+        notice.description = ctx.lang_text(project, CBC + "Description")
+        notice.main_cpv, notice.cpv_codes = _cpvs(project)
+        notice.estimated_value, notice.currency = ctx.amount(
+            _path(project, CAC + "RequestedTenderTotal", CBC + "EstimatedOverallContractAmount"),
+            "estimated value (BT-27)",
+        )
+    process = _child(root, CAC + "TenderingProcess")
+    if process is not None:
+        notice.procedure_type = _ctext(process, CBC + "ProcedureCode")
+        for ref in process.iterchildren(CAC + "NoticeDocumentReference"):
+            ref_id = _ctext(ref, CBC + "ID")
+            if ref_id:
+                notice.previous_notice_ids.append(ref_id)
+
+
+def _organisations(ext: Any, ctx: _Ctx) -> dict[str, ParsedParty]:
+    """OPT-200 technical id → party (name BT-500, orgnr BT-501, country BT-514)."""
+    out: dict[str, ParsedParty] = {}
+    orgs = _child(ext, EFAC + "Organizations")
+    if orgs is None:
+        return out
+    for org in orgs.iterchildren(EFAC + "Organization"):
+        company = _child(org, EFAC + "Company")
+        if company is None:
+            continue
+        tech_id = _ctext(company, CAC + "PartyIdentification", CBC + "ID")
+        if not tech_id:
+            continue
+        raw_name = ctx.pick_lang(
+            n
+            for pn in company.iterchildren(CAC + "PartyName")
+            for n in pn.iterchildren(CBC + "Name")
+        )
+        name = ctx.clean(collapse_spaces(raw_name), "organisation name") if raw_name else None
+        country = _ctext(
+            company, CAC + "PostalAddress", CAC + "Country", CBC + "IdentificationCode"
+        )
+        orgnr_raw = None
+        for legal in company.iterchildren(CAC + "PartyLegalEntity"):
+            orgnr_raw = _ctext(legal, CBC + "CompanyID")
+            if orgnr_raw:
+                break
+        orgnr = None
+        if orgnr_raw and (country in (None, "NOR")):
+            orgnr, problem = clean_orgnr(orgnr_raw)
+            if problem:
+                label = name or tech_id
+                if (
+                    raw_name
+                    and collapse_spaces(orgnr_raw).casefold()
+                    == collapse_spaces(raw_name).casefold()
+                ):
+                    problem = f"orgnr field holds the name: {orgnr_raw!r}"
+                ctx.warn(f"{problem} ({label}); kept raw")
+        out[tech_id] = ParsedParty(name=name, orgnr=orgnr, orgnr_raw=orgnr_raw, country=country)
+    return out
+
+
+def _buyers(root: Any, notice: ParsedNotice, orgs: dict[str, ParsedParty], ctx: _Ctx) -> None:
+    seen: set[str] = set()
+    for cp in root.iterchildren(CAC + "ContractingParty"):
+        legal_type = None
+        for cpt in cp.iterchildren(CAC + "ContractingPartyType"):
+            code = _child(cpt, CBC + "PartyTypeCode")
+            if code is not None and code.get("listName") == "buyer-legal-type":
+                legal_type = _text(code)
+        party = _child(cp, CAC + "Party")
+        ref = _ctext(party, CAC + "PartyIdentification", CBC + "ID")
+        if not ref or ref in seen:
+            continue
+        seen.add(ref)
+        org = orgs.get(ref)
+        if org is None:
+            ctx.warn(f"buyer {ref} has no organisation entry")
+            continue
+        notice.buyers.append(
+            ParsedParty(
+                name=org.name,
+                orgnr=org.orgnr,
+                orgnr_raw=org.orgnr_raw,
+                country=org.country,
+                legal_type=legal_type,
+            )
+        )
+
+
+def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
+    lot = ParsedLot(lot_id=lot_id)
+    where = f"lot {lot_id}"
+    project = _child(lot_el, CAC + "ProcurementProject")
+    if project is not None:
+        lot.title = ctx.lang_text(project, CBC + "Name", f"title of {where}")
+        lot.description = ctx.lang_text(project, CBC + "Description")
+        lot.main_cpv, lot.cpv_codes = _cpvs(project)
+        lot.estimated_value, lot.currency = ctx.amount(
+            _path(project, CAC + "RequestedTenderTotal", CBC + "EstimatedOverallContractAmount"),
+            f"estimated value of {where}",
+        )
+        period = _child(project, CAC + "PlannedPeriod")
+        if period is not None:
+            measure = _child(period, CBC + "DurationMeasure")
+            if measure is not None and _text(measure):
+                lot.duration_value, _ = ctx.amount(measure, f"duration of {where}")
+                lot.duration_unit = measure.get("unitCode")
+            lot.start_date = ctx.date(_child(period, CBC + "StartDate"), f"start date of {where}")
+            lot.end_date = ctx.date(_child(period, CBC + "EndDate"), f"end date of {where}")
+        extension = _child(project, CAC + "ContractExtension")
+        if extension is not None:
+            lot.max_renewals = _int(_ctext(extension, CBC + "MaximumNumberNumeric"))
+            lot.options_description = ctx.lang_text(extension, CBC + "OptionsDescription")
+            lot.renewal_description = ctx.lang_text(
+                _path(extension, CAC + "Renewal", CAC + "Period"), CBC + "Description"
+            )
+    process = _child(lot_el, CAC + "TenderingProcess")
+    if process is not None:
+        for system in process.iterchildren(CAC + "ContractingSystem"):
+            code = _child(system, CBC + "ContractingSystemTypeCode")
+            if code is not None and code.get("listName") == "framework-agreement":
+                lot.framework_code = _text(code)
+        lot.submission_deadline, lot.submission_deadline_has_time = ctx.deadline(
+            _child(process, CAC + "TenderSubmissionDeadlinePeriod"), f"tender deadline of {where}"
+        )
+        lot.request_deadline, lot.request_deadline_has_time = ctx.deadline(
+            _child(process, CAC + "ParticipationRequestReceptionPeriod"),
+            f"request deadline of {where}",
+        )
+        for ref in process.iterchildren(CAC + "NoticeDocumentReference"):
+            ref_id = _ctext(ref, CBC + "ID")
+            if ref_id:
+                lot.previous_notice_ids.append(ref_id)
+    terms = _child(lot_el, CAC + "TenderingTerms")
+    if terms is not None:
+        fallback_url = None
+        for doc in terms.iterchildren(CAC + "CallForTendersDocumentReference"):
+            uri = _ctext(doc, CAC + "Attachment", CAC + "ExternalReference", CBC + "URI")
+            if not uri:
+                continue
+            if _ctext(doc, CBC + "DocumentType") == "non-restricted-document":
+                lot.documents_url = uri
+                break
+            fallback_url = fallback_url or uri
+        if lot.documents_url is None:
+            lot.documents_url = fallback_url
+        criterion = _path(terms, CAC + "AwardingTerms", CAC + "AwardingCriterion")
+        if criterion is not None:
+            for sub in criterion.iterchildren(CAC + "SubordinateAwardingCriterion"):
+                lot.award_criteria.append(_criterion(sub, ctx))
+    return lot
+
+
+def _criterion(sub: Any, ctx: _Ctx) -> ParsedCriterion:
+    ctype = None
+    for code in sub.iterchildren(CBC + "AwardingCriterionTypeCode"):
+        ctype = _text(code)
+    name = ctx.lang_text(sub, CBC + "Name") or ctx.lang_text(sub, CBC + "Description")
+    weight: float | None = None
+    weight_code: str | None = None
+    ext = _eforms_ext(sub)
+    if ext is not None:
+        for param in ext.iterchildren(EFAC + "AwardCriterionParameter"):
+            code = _child(param, EFBC + "ParameterCode")
+            if code is None or code.get("listName") != "number-weight":
+                continue
+            weight_code = _text(code)
+            raw = _ctext(param, EFBC + "ParameterNumeric")
+            if raw is not None:
+                try:
+                    weight = float(raw.replace(",", "."))
+                except ValueError:
+                    ctx.warn(f"unparseable award criterion weight {raw!r}")
+            break
+    return ParsedCriterion(type=ctype, name=name, weight=weight, weight_code=weight_code)
+
+
+def _results(result_el: Any, orgs: dict[str, ParsedParty], ctx: _Ctx) -> list[ParsedResult]:
+    """Lot results with their winners: LotResult → SettledContract/LotTender →
+    TenderingParty → Tenderer → Organization."""
+    tenders: dict[str, tuple[Decimal | None, str | None, str | None]] = {}
+    for t in result_el.iterchildren(EFAC + "LotTender"):
+        tid = _ctext(t, CBC + "ID")
+        if not tid:
+            continue
+        value, currency = ctx.amount(
+            _path(t, CAC + "LegalMonetaryTotal", CBC + "PayableAmount"), f"tender value of {tid}"
+        )
+        tenders[tid] = (value, currency, _ctext(t, EFAC + "TenderingParty", CBC + "ID"))
+    contracts: dict[str, dict[str, Any]] = {}
+    for c in result_el.iterchildren(EFAC + "SettledContract"):
+        cid = _ctext(c, CBC + "ID")
+        if not cid:
+            continue
+        contracts[cid] = {
+            "conclusion": ctx.date(_child(c, CBC + "IssueDate"), f"conclusion date of {cid}")
+            or ctx.date(_child(c, CBC + "AwardDate"), f"award date of {cid}"),
+            "title": ctx.lang_text(c, CBC + "Title"),
+            "framework": _ctext(c, EFBC + "ContractFrameworkIndicator"),
+            "reference": _ctext(c, EFAC + "ContractReference", CBC + "ID"),
+            "tenders": [
+                x
+                for x in (_ctext(lt, CBC + "ID") for lt in c.iterchildren(EFAC + "LotTender"))
+                if x
+            ],
+        }
+    parties: dict[str, list[str]] = {}
+    for p in result_el.iterchildren(EFAC + "TenderingParty"):
+        pid = _ctext(p, CBC + "ID")
+        if pid:
+            parties[pid] = [
+                x for x in (_ctext(t, CBC + "ID") for t in p.iterchildren(EFAC + "Tenderer")) if x
+            ]
+
+    out: list[ParsedResult] = []
+    for lr in result_el.iterchildren(EFAC + "LotResult"):
+        code = _ctext(lr, CBC + "TenderResultCode")
+        chosen = True if code == "selec-w" else False if code in ("clos-nw", "open-nw") else None
+        result = ParsedResult(
+            result_id=_ctext(lr, CBC + "ID"),
+            lot_id=_ctext(lr, EFAC + "TenderLot", CBC + "ID"),
+            winner_chosen=chosen,
+            result_code=code,
+        )
+        contract_ids = [
+            x
+            for x in (_ctext(s, CBC + "ID") for s in lr.iterchildren(EFAC + "SettledContract"))
+            if x
+        ]
+        linked = [contracts[c] for c in contract_ids if c in contracts]
+        winning: list[str] = []
+        for c in linked:
+            winning.extend(t for t in c["tenders"] if t not in winning)
+        if not winning and chosen is not False:
+            winning = [
+                x for x in (_ctext(t, CBC + "ID") for t in lr.iterchildren(EFAC + "LotTender")) if x
+            ]
+        if linked:
+            first = linked[0]
+            result.contract_id = first["reference"] or contract_ids[0]
+            result.contract_title = first["title"]
+            dates = [c["conclusion"] for c in linked if c["conclusion"]]
+            result.conclusion_date = min(dates) if dates else None
+            flags = [c["framework"] for c in linked if c["framework"]]
+            if flags:
+                result.framework = any(f.lower() == "true" for f in flags)
+        total: Decimal | None = None
+        seen_orgs: set[str] = set()
+        for tid in winning:
+            tender = tenders.get(tid)
+            if tender is None:
+                continue
+            value, currency, party_id = tender
+            if value is not None:
+                if result.currency is None or currency == result.currency:
+                    total = value if total is None else total + value
+                    result.currency = result.currency or currency
+                else:
+                    ctx.warn(f"tender {tid} in {currency}, not {result.currency}: not summed")
+            for org_id in parties.get(party_id or "", []):
+                if org_id in seen_orgs:
+                    continue
+                seen_orgs.add(org_id)
+                org = orgs.get(org_id)
+                if org is None:
+                    ctx.warn(f"winner {org_id} has no organisation entry")
+                    continue
+                result.winners.append(org)
+        result.tender_value = total
+        if result.winner_chosen is None and result.winners and linked:
+            result.winner_chosen = True  # no BT-142, but a settled contract names the winner
+        out.append(result)
+    return out
