@@ -52,6 +52,13 @@ SETTINGS: list[Setting] = [
         "Our own orgnr(s), comma separated ('us' as incumbent).",
     ),
     Setting(
+        "central_purchasing_file",
+        "TRACKER_CENTRAL_PURCHASING",
+        None,
+        "YAML map of central purchasing bodies and whom they buy for (see "
+        "examples/central_purchasing.yaml); default: the built-in map in tracker.linking.",
+    ),
+    Setting(
         "session_secret",
         "TRACKER_SESSION_SECRET",
         None,
