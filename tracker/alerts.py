@@ -1,0 +1,811 @@
+"""Alerts: who wants to know what, found from the data, sent exactly once, never lost.
+
+Three parts:
+
+* **Subscriptions** (``alert_subscriptions``): per user, one row per kind and channel
+  (``email`` = immediate e-mail, ``digest`` = one e-mail per cycle gathering the rest,
+  ``webhook`` = Slack/Teams-compatible POST to the subscription's ``target`` URL).
+  A user without any subscription row gets the defaults of their role on the next
+  alert run (:data:`DEFAULTS`); switch a kind off with ``enabled=False``.
+* **Generation** (:func:`generate_alerts`): each kind is a query over notices, links,
+  opportunities and bids that yields :class:`Alert` events with a stable ``key``. One
+  ``alert_log`` row per event, user and channel; its ``dedup_key`` is unique, so
+  running the generation again (or concurrently) never creates a second alert.
+* **Delivery** (:func:`deliver_pending`): a row is claimed (``pending`` → ``sending``
+  with a lease), sent, and marked ``sent``; a failed channel puts it back to
+  ``pending`` with exponential backoff (``alert_backoff_seconds``, at most 6 h), so an
+  alert waits as long as the channel is down and is never dropped. A process killed
+  mid-send leaves ``sending`` with an expired lease, which the next run takes again.
+
+Errors stored in ``last_error`` and logged have secrets (SMTP password, webhook URLs)
+replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import smtplib
+import ssl
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tracker.config import Settings, load_settings
+from tracker.errors import AlertDeliveryError, ConfigError
+from tracker.models import (
+    Account,
+    AlertLog,
+    AlertSubscription,
+    BidDecision,
+    BidStatus,
+    Lot,
+    Notice,
+    NoticeLink,
+    Opportunity,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("email", "digest", "webhook")
+WEBHOOK_FORMATS = ("slack", "teams", "teams-messagecard")
+MAX_BACKOFF = dt.timedelta(hours=6)
+SEND_LEASE = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """An alert kind: who gets it by default, on which channel, with which parameters."""
+
+    roles: tuple[str, ...]
+    channel: str
+    params: dict[str, int]
+    help: str
+
+
+KINDS: dict[str, KindSpec] = {
+    "new_notice": KindSpec(
+        ("kam",), "email", {"days": 3}, "a new notice for one of my accounts (issued ≤ days ago)"
+    ),
+    "window_opening": KindSpec(
+        ("kam",), "digest", {"days": 0}, "an influence window opens (within days from today)"
+    ),
+    "window_closing": KindSpec(
+        ("kam",), "digest", {"days": 30}, "an open influence window closes within days"
+    ),
+    "drafting_start": KindSpec(
+        ("kam",), "digest", {"days": 14}, "the buyer starts drafting the specification within days"
+    ),
+    "expiry": KindSpec(("kam",), "digest", {"months": 12}, "a contract expires within months"),
+    "budget_window": KindSpec(
+        ("kam",), "digest", {"days": 14}, "a budget-cycle window starts within days"
+    ),
+    "tender_deadline": KindSpec(
+        ("bid",), "email", {"days": 7}, "a tender deadline of a competition we follow within days"
+    ),
+    "bid_decision": KindSpec(
+        ("director",), "email", {}, "a published competition at our accounts has no bid decision"
+    ),
+}
+
+# A window start already passed by at most this many days still alerts (a missed cycle).
+GRACE_DAYS = 7
+
+
+def default_subscriptions(role: str) -> list[tuple[str, str, dict[str, int]]]:
+    """(kind, channel, params) that a user of ``role`` gets by default."""
+    return [(k, s.channel, dict(s.params)) for k, s in KINDS.items() if role in s.roles]
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+def ensure_default_subscriptions(session: Session, user: User) -> int:
+    """Give ``user`` their role's default subscriptions if they have none; returns rows added."""
+    has_any = session.scalar(
+        select(func.count())
+        .select_from(AlertSubscription)
+        .where(AlertSubscription.user_id == user.id)
+    )
+    if has_any:
+        return 0
+    added = 0
+    for kind, channel, params in default_subscriptions(user.role):
+        session.add(AlertSubscription(user_id=user.id, kind=kind, channel=channel, params=params))
+        added += 1
+    session.flush()
+    return added
+
+
+def subscribe(
+    session: Session,
+    email: str,
+    kind: str,
+    channel: str,
+    *,
+    params: dict[str, Any] | None = None,
+    target: str | None = None,
+    enabled: bool = True,
+) -> AlertSubscription:
+    """Create or update the subscription of user ``email`` to ``kind`` on ``channel``."""
+    if kind not in KINDS:
+        raise ConfigError(f"alert kind {kind!r} unknown; known: {', '.join(KINDS)}")
+    if channel not in CHANNELS:
+        raise ConfigError(f"alert channel {channel!r} unknown; known: {', '.join(CHANNELS)}")
+    if channel == "webhook":
+        if not target or not target.startswith(("http://", "https://")):
+            raise ConfigError("a webhook subscription needs --target http(s)://... URL")
+        fmt = (params or {}).get("format", "slack")
+        if fmt not in WEBHOOK_FORMATS:
+            raise ConfigError(
+                f"webhook format {fmt!r} unknown; known: {', '.join(WEBHOOK_FORMATS)}"
+            )
+    for name, value in (params or {}).items():
+        if name != "format" and not isinstance(value, int):
+            raise ConfigError(f"alert parameter {name}={value!r}: expected a whole number")
+    user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    if user is None:
+        raise ConfigError(f"no user with e-mail {email!r}")
+    sub = session.scalar(
+        select(AlertSubscription).where(
+            AlertSubscription.user_id == user.id,
+            AlertSubscription.kind == kind,
+            AlertSubscription.channel == channel,
+        )
+    )
+    if sub is None:
+        sub = AlertSubscription(user_id=user.id, kind=kind, channel=channel)
+        session.add(sub)
+    sub.params = {**KINDS[kind].params, **(params or {})}
+    sub.target = target
+    sub.enabled = enabled
+    session.flush()
+    return sub
+
+
+# --------------------------------------------------------------------------- generation
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One event worth telling a user; ``key`` identifies the event across runs."""
+
+    kind: str
+    key: str
+    subject: str
+    body: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _accounts_in_scope(session: Session, user: User) -> list[int] | None:
+    """A KAM sees their own accounts; other roles see every account (None)."""
+    if user.role != "kam":
+        return None
+    return list(
+        session.scalars(
+            select(Account.id).where(func.lower(Account.kam_email) == user.email.lower())
+        )
+    )
+
+
+def _account_names(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Account.id, Account.name)).all())
+
+
+def _fmt_date(d: dt.date | dt.datetime | None) -> str:
+    if d is None:
+        return "?"
+    if isinstance(d, dt.datetime):
+        return d.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return d.isoformat()
+
+
+def _opportunities(
+    session: Session, today: dt.date, accounts: list[int] | None
+) -> list[Opportunity]:
+    q = select(Opportunity).order_by(Opportunity.id)
+    if accounts is not None:
+        q = q.where(Opportunity.account_id.in_(accounts))
+    return list(session.scalars(q))
+
+
+def _in(d: dt.date | None, lo: dt.date, hi: dt.date) -> bool:
+    return d is not None and lo <= d <= hi
+
+
+def _opp_alert(
+    kind: str, opp: Opportunity, when: dt.date, headline: str, names: dict[int, str], base: str
+) -> Alert:
+    account = names.get(opp.account_id or -1, opp.buyer_name or "?")
+    title = (opp.title or "untitled").strip()
+    lines = [
+        f"{headline}",
+        f"Account: {account}",
+        f"Opportunity: {title}",
+        f"Buyer: {opp.buyer_name or '?'}",
+    ]
+    for label, value in (
+        ("Contract expiry", opp.expiry),
+        ("Influence window opens", opp.influence_opens),
+        ("Drafting starts", opp.drafting_starts),
+        ("Expected publication (window closes)", opp.expected_publication),
+        ("Budget window", opp.budget_start),
+    ):
+        if value is not None:
+            lines.append(f"{label}: {_fmt_date(value)}")
+    if opp.value is not None:
+        lines.append(f"Value: {opp.value:,.0f}")
+    lines.append(f"Open: {base}/opportunities/{opp.id}")
+    return Alert(
+        kind=kind,
+        key=f"opp:{opp.key}:{when.isoformat()}",
+        subject=f"{headline}: {title[:120]} ({account})",
+        body="\n".join(lines),
+        payload={"opportunity_key": opp.key, "account": account, "date": when.isoformat()},
+    )
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _opportunity_alerts(
+    session: Session, kind: str, user: User, params: dict[str, Any], today: dt.date, base: str
+) -> list[Alert]:
+    names = _account_names(session)
+    grace = today - dt.timedelta(days=GRACE_DAYS)
+    days = int(params.get("days", KINDS[kind].params.get("days", 0)))
+    horizon = today + dt.timedelta(days=days)
+    out: list[Alert] = []
+    for opp in _opportunities(session, today, _accounts_in_scope(session, user)):
+        if kind == "window_opening" and _in(opp.influence_opens, grace, horizon):
+            if opp.expected_publication is None or opp.expected_publication >= today:
+                out.append(
+                    _opp_alert(
+                        kind, opp, opp.influence_opens, "Influence window opens", names, base
+                    )
+                )
+        elif kind == "window_closing":
+            opened = opp.influence_opens is None or opp.influence_opens <= today
+            if opened and _in(opp.expected_publication, today, horizon):
+                left = (opp.expected_publication - today).days
+                out.append(
+                    _opp_alert(
+                        kind,
+                        opp,
+                        opp.expected_publication,
+                        f"Influence window closes in {left} days",
+                        names,
+                        base,
+                    )
+                )
+        elif kind == "drafting_start" and _in(opp.drafting_starts, grace, horizon):
+            out.append(
+                _opp_alert(
+                    kind, opp, opp.drafting_starts, "Specification drafting starts", names, base
+                )
+            )
+        elif kind == "budget_window" and _in(opp.budget_start, grace, horizon):
+            out.append(_opp_alert(kind, opp, opp.budget_start, "Budget window starts", names, base))
+        elif kind == "expiry":
+            months = int(params.get("months", 12))
+            if _in(opp.expiry, today, _add_months(today, months)):
+                out.append(_opp_alert(kind, opp, opp.expiry, "Contract expires", names, base))
+    return out
+
+
+def _new_notice_alerts(
+    session: Session, user: User, params: dict[str, Any], today: dt.date, base: str
+) -> list[Alert]:
+    accounts = _accounts_in_scope(session, user)
+    since = today - dt.timedelta(days=int(params.get("days", 3)))
+    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
+    q = (
+        select(Notice, NoticeLink.account_id)
+        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        .where(NoticeLink.status != "rejected", issued >= since, issued <= today)
+        .where(Notice.is_test.is_(False))
+        .order_by(Notice.id)
+    )
+    if accounts is not None:
+        q = q.where(NoticeLink.account_id.in_(accounts))
+    names = _account_names(session)
+    by_notice: dict[int, tuple[Notice, set[str]]] = {}
+    for notice, account_id in session.execute(q):
+        by_notice.setdefault(notice.id, (notice, set()))[1].add(names.get(account_id, "?"))
+    out = []
+    for notice, accts in by_notice.values():
+        title = (notice.title or "untitled").strip()
+        acct = ", ".join(sorted(accts))
+        body = "\n".join(
+            [
+                f"New notice for {acct}",
+                f"Title: {title}",
+                f"Type: {notice.notice_type or '?'} (subtype {notice.subtype or '?'})",
+                f"Issued: {_fmt_date(notice.issue_date or notice.publication_date)}",
+                f"Source: {notice.source} {notice.source_id or notice.notice_id}",
+                f"Open: {base}/notices/{notice.id}",
+            ]
+        )
+        out.append(
+            Alert(
+                kind="new_notice",
+                key=f"notice:{notice.notice_id}:{notice.version}",
+                subject=f"New notice: {title[:120]} ({acct})",
+                body=body,
+                payload={"notice_id": notice.notice_id, "accounts": sorted(accts)},
+            )
+        )
+    return out
+
+
+def _followed_competitions(session: Session, today: dt.date) -> list[tuple[Notice, dt.datetime]]:
+    """Latest competitions linked to an account or with a bid status, deadline today or later.
+
+    Returns (notice, earliest future deadline over its lots).
+    """
+    start = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
+    linked = select(NoticeLink.notice_pk).where(NoticeLink.status != "rejected")
+    tracked = select(BidStatus.notice_pk)
+    q = (
+        select(Notice, func.min(Lot.submission_deadline))
+        .join(Lot, Lot.notice_pk == Notice.id)
+        .where(Notice.is_latest.is_(True), Notice.is_test.is_(False))
+        .where(Lot.submission_deadline >= start)
+        .where(or_(Notice.id.in_(linked), Notice.id.in_(tracked)))
+        .group_by(Notice.id)
+        .order_by(Notice.id)
+    )
+    return [(n, d) for n, d in session.execute(q)]
+
+
+def _latest_decisions(session: Session) -> dict[int, str]:
+    rows = session.execute(
+        select(BidDecision.notice_pk, BidDecision.decision).order_by(
+            BidDecision.decided_at, BidDecision.id
+        )
+    )
+    return {pk: decision for pk, decision in rows}
+
+
+def _competition_alert(
+    kind: str, notice: Notice, deadline: dt.datetime, headline: str, base: str
+) -> Alert:
+    title = (notice.title or "untitled").strip()
+    buyers = ", ".join(b.name or "?" for b in notice.buyers) or "?"
+    body = "\n".join(
+        [
+            headline,
+            f"Title: {title}",
+            f"Buyer: {buyers}",
+            f"Tender deadline: {_fmt_date(deadline)}",
+            f"Estimated value: {notice.estimated_value:,.0f} {notice.currency or ''}".rstrip()
+            if notice.estimated_value is not None
+            else "Estimated value: not given",
+            f"Open: {base}/notices/{notice.id}",
+        ]
+    )
+    return Alert(
+        kind=kind,
+        key=f"notice:{notice.notice_id}:{deadline.date().isoformat()}",
+        subject=f"{headline}: {title[:120]}",
+        body=body,
+        payload={"notice_id": notice.notice_id, "deadline": deadline.isoformat()},
+    )
+
+
+def _bid_alerts(
+    session: Session, kind: str, params: dict[str, Any], today: dt.date, base: str
+) -> list[Alert]:
+    decisions = _latest_decisions(session)
+    out = []
+    for notice, deadline in _followed_competitions(session, today):
+        if kind == "tender_deadline":
+            left = (deadline.date() - today).days
+            if left <= int(params.get("days", 7)) and decisions.get(notice.id) != "no-bid":
+                out.append(
+                    _competition_alert(
+                        kind, notice, deadline, f"Tender deadline in {left} days", base
+                    )
+                )
+        elif kind == "bid_decision" and notice.id not in decisions:
+            out.append(_competition_alert(kind, notice, deadline, "Bid decision needed", base))
+    return out
+
+
+def alerts_for(
+    session: Session, user: User, kind: str, params: dict[str, Any], today: dt.date, base_url: str
+) -> list[Alert]:
+    """The events of ``kind`` that ``user`` should hear about on ``today`` (pure query)."""
+    base = base_url.rstrip("/")
+    if kind == "new_notice":
+        return _new_notice_alerts(session, user, params, today, base)
+    if kind in ("tender_deadline", "bid_decision"):
+        return _bid_alerts(session, kind, params, today, base)
+    if kind in KINDS:
+        return _opportunity_alerts(session, kind, user, params, today, base)
+    raise ConfigError(f"alert kind {kind!r} unknown")
+
+
+def dedup_key(alert: Alert, user_id: int, channel: str) -> str:
+    raw = f"{alert.kind}|{alert.key}|u{user_id}|{channel}"
+    if len(raw) <= 400:
+        return raw
+    return f"{alert.kind}|sha256:{hashlib.sha256(raw.encode()).hexdigest()}|u{user_id}|{channel}"
+
+
+def generate_alerts(session: Session, today: dt.date, settings: Settings | None = None) -> int:
+    """Log every new alert as ``pending``; returns how many were new. Commits."""
+    settings = settings or load_settings()
+    users = list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+    for user in users:
+        ensure_default_subscriptions(session, user)
+    session.commit()
+    new = 0
+    subs = session.scalars(
+        select(AlertSubscription)
+        .join(User, User.id == AlertSubscription.user_id)
+        .where(AlertSubscription.enabled.is_(True), User.active.is_(True))
+        .order_by(AlertSubscription.id)
+    ).all()
+    for sub in subs:
+        user = session.get(User, sub.user_id)
+        assert user is not None
+        found = alerts_for(session, user, sub.kind, sub.params or {}, today, settings.base_url)
+        keys = {dedup_key(a, user.id, sub.channel): a for a in found}
+        if not keys:
+            continue
+        seen = set(session.scalars(select(AlertLog.dedup_key).where(AlertLog.dedup_key.in_(keys))))
+        for key, alert in keys.items():
+            if key in seen:
+                continue
+            row = AlertLog(
+                dedup_key=key,
+                user_id=user.id,
+                kind=alert.kind,
+                channel=sub.channel,
+                subject=alert.subject,
+                body=alert.body,
+                payload={**alert.payload, "subscription_id": sub.id},
+                status="pending",
+                attempts=0,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(row)
+            except IntegrityError:  # logged concurrently by another process: once is enough
+                continue
+            new += 1
+        session.commit()
+    return new
+
+
+# --------------------------------------------------------------------------- channels
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every non-empty secret replaced by ``***`` (cut to 500 characters)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:500]
+
+
+def send_email(
+    settings: Settings, to: str, subject: str, body: str, message_id: str | None = None
+) -> None:
+    """Send one plain-text e-mail through the configured SMTP server."""
+    host = settings.smtp_host
+    if not host:
+        raise AlertDeliveryError("smtp_host is not configured")
+    tls = (settings.smtp_tls or "none").lower()
+    if tls not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"smtp_tls={tls!r}: expected none, starttls or ssl")
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    if message_id:
+        msg["Message-ID"] = f"<{message_id}@tender-tracker>"
+    msg.set_content(body)
+    timeout = float(settings.alert_timeout_seconds)
+    context = ssl.create_default_context()
+    smtp: smtplib.SMTP
+    if tls == "ssl":
+        smtp = smtplib.SMTP_SSL(host, int(settings.smtp_port), timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(host, int(settings.smtp_port), timeout=timeout)
+    with smtp:
+        if tls == "starttls":
+            smtp.starttls(context=context)
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password or "")
+        smtp.send_message(msg)
+
+
+def webhook_payload(fmt: str, subject: str, body: str) -> dict[str, Any]:
+    """JSON for a Slack incoming webhook (``slack``) or Microsoft Teams (``teams``: Adaptive
+    Card message for Workflows; ``teams-messagecard``: legacy connector MessageCard)."""
+    if fmt == "slack":
+        return {"text": f"*{subject}*\n{body}"}
+    if fmt == "teams":
+        return {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {
+                                "type": "TextBlock",
+                                "text": subject,
+                                "weight": "Bolder",
+                                "wrap": True,
+                            },
+                            {"type": "TextBlock", "text": body, "wrap": True},
+                        ],
+                    },
+                }
+            ],
+        }
+    if fmt == "teams-messagecard":
+        return {
+            "@type": "MessageCard",
+            "@context": "http://schema.org/extensions",
+            "summary": subject[:100],
+            "title": subject,
+            "text": body.replace("\n", "\n\n"),
+        }
+    raise ConfigError(f"webhook format {fmt!r} unknown; known: {', '.join(WEBHOOK_FORMATS)}")
+
+
+def post_webhook(url: str, payload: dict[str, Any], timeout: float) -> None:
+    """POST ``payload`` as JSON; any non-2xx answer is a delivery error."""
+    resp = httpx.post(
+        url,
+        content=json.dumps(payload),
+        timeout=timeout,
+        headers={"Content-Type": "application/json"},
+    )
+    if resp.status_code // 100 != 2:
+        raise AlertDeliveryError(f"webhook answered HTTP {resp.status_code}")
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AlertRunReport:
+    generated: int
+    delivery: DeliveryReport
+    pending: int
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "generated": self.generated,
+            "sent": self.delivery.sent,
+            "failed": self.delivery.failed,
+            "dropped": self.delivery.dropped,
+            "pending": self.pending,
+        }
+
+
+def _due(now: dt.datetime) -> Any:
+    return or_(
+        and_(
+            AlertLog.status == "pending",
+            or_(AlertLog.next_attempt_at.is_(None), AlertLog.next_attempt_at <= now),
+        ),
+        and_(AlertLog.status == "sending", AlertLog.next_attempt_at <= now),
+    )
+
+
+def _claim(session: Session, ids: list[int], now: dt.datetime) -> list[int]:
+    """Mark due rows ``sending`` with a lease; returns the ids this process got."""
+    got = []
+    for i in ids:
+        n = session.execute(
+            update(AlertLog)
+            .where(AlertLog.id == i, _due(now))
+            .values(status="sending", next_attempt_at=now + SEND_LEASE)
+        ).rowcount
+        if n == 1:
+            got.append(i)
+    session.commit()
+    return got
+
+
+def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
+    base = dt.timedelta(seconds=int(settings.alert_backoff_seconds))
+    return min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def _finish(
+    session: Session,
+    rows: list[AlertLog],
+    error: str | None,
+    settings: Settings,
+    clock: Callable[[], dt.datetime],
+) -> None:
+    now = clock()
+    for row in rows:
+        row.attempts = (row.attempts or 0) + 1
+        if error is None:
+            row.status, row.sent_at, row.next_attempt_at, row.last_error = "sent", now, None, None
+        else:
+            row.status = "pending"
+            row.last_error = error
+            row.next_attempt_at = now + _backoff(settings, row.attempts)
+    session.commit()
+
+
+def deliver_pending(
+    session: Session,
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+    email_sender: Callable[..., None] = send_email,
+    webhook_poster: Callable[[str, dict[str, Any], float], None] = post_webhook,
+) -> DeliveryReport:
+    """Send every due alert; a failed channel leaves its alerts pending with backoff."""
+    settings = settings or load_settings()
+    report = DeliveryReport()
+    now = clock()
+    due = session.execute(
+        select(AlertLog.id, AlertLog.channel, AlertLog.user_id)
+        .where(_due(now))
+        .order_by(AlertLog.id)
+    ).all()
+    secrets: list[str | None] = [settings.smtp_password]
+    digests: dict[int, list[int]] = defaultdict(list)
+    for alert_id, channel, user_id in due:
+        if channel == "digest":
+            digests[user_id].append(alert_id)
+            continue
+        if not _claim(session, [alert_id], now):
+            continue  # another process took it
+        row = session.get(AlertLog, alert_id)
+        assert row is not None
+        session.refresh(row)
+        user = session.get(User, row.user_id) if row.user_id else None
+        sub_id = (row.payload or {}).get("subscription_id")
+        sub = session.get(AlertSubscription, sub_id) if sub_id else None
+        target = sub.target if sub else None
+        try:
+            if user is None:
+                row.status, row.last_error = "dropped", "user removed"
+                session.commit()
+                report.dropped += 1
+                continue
+            if channel == "email":
+                email_sender(
+                    settings,
+                    user.email,
+                    row.subject,
+                    row.body,
+                    hashlib.sha256(row.dedup_key.encode()).hexdigest()[:32],
+                )
+            elif channel == "webhook":
+                if not target:
+                    raise AlertDeliveryError("webhook subscription has no target URL")
+                fmt = (sub.params or {}).get("format", "slack") if sub else "slack"
+                webhook_poster(
+                    target,
+                    webhook_payload(fmt, row.subject, row.body),
+                    float(settings.alert_timeout_seconds),
+                )
+            else:
+                raise AlertDeliveryError(f"unknown channel {channel!r}")
+        except Exception as exc:  # any channel failure: keep the alert, retry later
+            msg = redact(f"{type(exc).__name__}: {exc}", [*secrets, target])
+            _finish(session, [row], msg, settings, clock)
+            report.failed += 1
+            report.errors.append(f"alert {row.id} ({channel}): {msg}")
+            log.warning("alert %s via %s failed: %s", row.id, channel, msg)
+            continue
+        _finish(session, [row], None, settings, clock)
+        report.sent += 1
+    for user_id, ids in digests.items():
+        _send_digest(session, user_id, ids, settings, now, clock, email_sender, report)
+    return report
+
+
+def _send_digest(
+    session: Session,
+    user_id: int,
+    ids: list[int],
+    settings: Settings,
+    now: dt.datetime,
+    clock: Callable[[], dt.datetime],
+    email_sender: Callable[..., None],
+    report: DeliveryReport,
+) -> None:
+    got = _claim(session, ids, now)
+    if not got:
+        return
+    rows = list(session.scalars(select(AlertLog).where(AlertLog.id.in_(got)).order_by(AlertLog.id)))
+    for r in rows:
+        session.refresh(r)
+    user = session.get(User, user_id)
+    if user is None:
+        for r in rows:
+            r.status, r.last_error = "dropped", "user removed"
+        session.commit()
+        report.dropped += len(rows)
+        return
+    subject = f"Tender tracker digest: {len(rows)} alert{'s' if len(rows) != 1 else ''}"
+    parts = [f"{len(rows)} new alert(s) for {user.email}:", ""]
+    for i, r in enumerate(rows, 1):
+        parts += [f"{i}. {r.subject}", *("   " + line for line in r.body.splitlines()), ""]
+    message_id = "digest-" + hashlib.sha256(",".join(map(str, got)).encode()).hexdigest()[:32]
+    try:
+        email_sender(settings, user.email, subject, "\n".join(parts), message_id)
+    except Exception as exc:
+        msg = redact(f"{type(exc).__name__}: {exc}", [settings.smtp_password])
+        _finish(session, rows, msg, settings, clock)
+        report.failed += len(rows)
+        report.errors.append(f"digest for user {user_id}: {msg}")
+        log.warning("digest for user %s failed: %s", user_id, msg)
+        return
+    _finish(session, rows, None, settings, clock)
+    report.sent += len(rows)
+
+
+def pending_count(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(AlertLog)
+            .where(AlertLog.status.in_(("pending", "sending")))
+        )
+        or 0
+    )
+
+
+def run_alerts(
+    session: Session,
+    today: dt.date,
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+    email_sender: Callable[..., None] = send_email,
+    webhook_poster: Callable[[str, dict[str, Any], float], None] = post_webhook,
+) -> AlertRunReport:
+    """Generate the alerts of ``today`` and deliver everything due (the cycle's alert step)."""
+    settings = settings or load_settings()
+    generated = generate_alerts(session, today, settings)
+    delivery = deliver_pending(
+        session, settings, clock=clock, email_sender=email_sender, webhook_poster=webhook_poster
+    )
+    return AlertRunReport(generated, delivery, pending_count(session))
