@@ -227,6 +227,9 @@ class AwardCriterion(Base):
     type: Mapped[str | None] = mapped_column(String(16))  # BT-539 price|quality|cost
     name: Mapped[str | None] = mapped_column(Text)  # BT-734
     weight: Mapped[float | None] = mapped_column(Float)  # BT-541 (percent or points)
+    # BT-5421 what the weight means: per-exa (percent), poi-exa (points), dec-exa (decimal),
+    # ord-imp (order of importance: 1 is most important), *-ran (a range's middle).
+    weight_code: Mapped[str | None] = mapped_column(String(16))
 
     lot: Mapped[Lot] = relationship(back_populates="award_criteria")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:36:33.110763
+Create Date: 2026-11-28 20:37:26.069309
 """
 
 from __future__ import annotations
@@ -410,6 +410,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=16), nullable=True),
     sa.Column('name', sa.Text(), nullable=True),
     sa.Column('weight', sa.Float(), nullable=True),
+    sa.Column('weight_code', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['lot_pk'], ['lots.id'], name=op.f('fk_award_criteria_lot_pk_lots'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_award_criteria'))
     )
