@@ -450,8 +450,9 @@ def _load(data: bytes, location: str | None) -> Any:
     where = location or "<notice>"
     if not isinstance(data, bytes | bytearray | memoryview):
         raise NoticeParseError(f"{where}: expected bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if not data.strip():
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    if not data or data.isspace():
         raise NoticeParseError(f"{where}: empty file")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise UnsafeXMLError(f"{where}: DTDs and entity declarations are refused (XML bomb guard)")
