@@ -1,0 +1,202 @@
+"""The daily cycle: runs recorded, failing steps retried without stopping the others, one
+cycle at a time through the lock (also across processes), interrupted runs closed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from tracker.cli import main
+from tracker.config import load_settings
+from tracker.cycle import Step, StepFailed, run_cycle, spider_step
+from tracker.errors import LockHeldError
+from tracker.locks import DatabaseLock
+from tracker.models import Run
+from tracker.scheduler import run_once
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def _settings(tracker_env: dict[str, str]):
+    return load_settings({**tracker_env, "TRACKER_STEP_RETRIES": "2"})
+
+
+def test_failed_step_retried_with_backoff_and_others_still_run(
+    engine: Engine, tracker_env: dict[str, str]
+) -> None:
+    calls: list[str] = []
+    flaky_left = [1]
+
+    def ok(ctx):
+        calls.append("ok")
+        assert ctx.today == TODAY
+        return {"stored": 3}
+
+    def flaky(ctx):
+        calls.append("flaky")
+        if flaky_left[0]:
+            flaky_left[0] -= 1
+            raise ConnectionError("API answered 503")
+        return 7
+
+    def broken(ctx):
+        calls.append("broken")
+        raise StepFailed(f"spider exited with 1 (password {ctx.settings.smtp_password})")
+
+    sleeps: list[float] = []
+    settings = load_settings({**tracker_env, "TRACKER_SMTP_PASSWORD": "s3cret-pw"})
+    result = run_cycle(
+        engine,
+        settings,
+        today=TODAY,
+        steps=[Step("first", ok), Step("broken", broken), Step("flaky", flaky), Step("last", ok)],
+        retries=2,
+        backoff=10,
+        sleep=sleeps.append,
+    )
+    assert calls == ["ok", "broken", "broken", "broken", "flaky", "flaky", "ok"]
+    assert sleeps == [10, 20, 10]  # exponential backoff per failing step
+    assert result.outcome == "partial"
+    assert [(s.name, s.outcome, s.attempts) for s in result.steps] == [
+        ("first", "ok", 1),
+        ("broken", "failed", 3),
+        ("flaky", "ok", 2),
+        ("last", "ok", 1),
+    ]
+    with engine.connect() as conn:
+        cycle = conn.execute(select(Run).where(Run.kind == "cycle")).one()
+        steps = conn.execute(select(Run).where(Run.kind == "step").order_by(Run.id)).all()
+    assert cycle.outcome == "partial" and cycle.error == "steps not ok: broken"
+    assert cycle.args == {"today": "2026-11-28"} and cycle.finished_at is not None
+    assert [s.parent_id for s in steps] == [cycle.id] * 4
+    by_name = {s.name: s for s in steps}
+    assert by_name["first"].counts == {"stored": 3, "attempts": 1}
+    assert by_name["flaky"].counts == {"count": 7, "attempts": 2}
+    assert "attempt 1: ConnectionError: API answered 503" in by_name["flaky"].error
+    assert by_name["broken"].outcome == "failed"
+    assert "s3cret-pw" not in by_name["broken"].error and "***" in by_name["broken"].error
+
+
+def test_all_steps_failing_is_a_failed_cycle(engine: Engine, tracker_env) -> None:
+    def boom(ctx):
+        raise RuntimeError("down")
+
+    result = run_cycle(
+        engine,
+        _settings(tracker_env),
+        today=TODAY,
+        steps=[Step("a", boom), Step("b", boom)],
+        retries=0,
+        sleep=lambda s: None,
+    )
+    assert result.outcome == "failed" and not result.ok
+
+
+def test_spider_step_reports_exit_code_and_crawl_counts(
+    engine: Engine, tracker_env, monkeypatch
+) -> None:
+    import types
+
+    with engine.begin() as conn:
+        crawl_id = conn.execute(
+            Run.__table__.insert().values(
+                kind="crawl",
+                name="doffin",
+                outcome="ok",
+                counts={"new": 12, "failed": 1},
+                started_at=dt.datetime.now(dt.UTC),
+                args={},
+            )
+        ).inserted_primary_key[0]
+    codes = iter([(1, crawl_id), (0, crawl_id)])
+    fake = types.ModuleType("tracker.crawl")
+    fake.run_spider = lambda name, args: next(codes)
+    monkeypatch.setitem(sys.modules, "tracker.crawl", fake)
+    result = run_cycle(
+        engine,
+        _settings(tracker_env),
+        today=TODAY,
+        steps=[Step("doffin", spider_step("doffin"))],
+        retries=1,
+        sleep=lambda s: None,
+    )
+    step = result.steps[0]
+    assert step.outcome == "ok" and step.attempts == 2
+    assert step.counts == {
+        "exit_code": 0,
+        "crawl_run_id": crawl_id,
+        "new": 12,
+        "failed": 1,
+        "attempts": 2,
+    }
+    with engine.connect() as conn:
+        err = conn.execute(select(Run.error).where(Run.kind == "step")).scalar_one()
+    assert "scrapy crawl doffin exited with 1" in err
+
+
+def test_run_once_refused_while_another_cycle_holds_the_lock(engine: Engine, tracker_env) -> None:
+    settings = _settings(tracker_env)
+    other = DatabaseLock(engine, "scheduler", holder="other-host:42")
+    other.acquire()
+    ran = []
+    with pytest.raises(LockHeldError, match="other-host:42"):
+        run_once(settings, engine, today=TODAY, steps=[Step("x", lambda c: ran.append(1))])
+    assert ran == []
+    runner = CliRunner()
+    res = runner.invoke(main, ["run-once"], env=tracker_env)
+    assert res.exit_code == 3
+    assert "not started: another scheduler holds lock 'scheduler': other-host:42" in res.output
+    other.release()
+    result = run_once(settings, engine, today=TODAY, steps=[Step("x", lambda c: ran.append(1))])
+    assert result.ok and ran == [1]
+    with engine.connect() as conn:  # the lock is released afterwards
+        assert conn.execute(select(Run.outcome).where(Run.kind == "cycle")).scalar_one() == "ok"
+    run_once(settings, engine, today=TODAY, steps=[Step("x", lambda c: ran.append(1))])
+    assert ran == [1, 1]
+
+
+def test_killed_cycle_is_closed_and_its_stale_lock_recovered(engine: Engine, tracker_env) -> None:
+    """A real `tracker run-once` process SIGKILLed mid-step; the next one takes over."""
+    env = {
+        **os.environ,
+        **tracker_env,
+        "TRACKER_LOCK_STALE_SECONDS": "2",
+        "TRACKER_HEARTBEAT_SECONDS": "1",
+    }
+    code = (
+        "import sys, time; from tracker.cycle import Step; from tracker.scheduler import run_once;"
+        "run_once(steps=[Step('slow', lambda c: (print('started', flush=True), time.sleep(60)))])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        settings = load_settings(env)
+        with pytest.raises(LockHeldError):
+            run_once(settings, engine, steps=[])
+    finally:
+        proc.kill()
+        proc.wait()
+    # No heartbeat any more: after the stale limit the lock is taken over.
+    import time
+
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            result = run_once(settings, engine, steps=[Step("after", lambda c: 1)])
+            break
+        except LockHeldError:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    assert result.ok and result.interrupted_runs == 2
+    with engine.connect() as conn:
+        slow = conn.execute(select(Run).where(Run.name == "slow")).one()
+    assert slow.outcome == "failed" and "interrupted" in slow.error
