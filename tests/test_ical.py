@@ -1,0 +1,120 @@
+"""iCalendar export (tracker.ical): RFC 5545 output with stable UIDs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from icalendar import Calendar
+
+from tracker.ical import build_calendar, calendar_events
+
+NOW = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
+
+OPP = {
+    "key": "retender:c1:1",
+    "title": "Rammeavtale IKT-utstyr",
+    "buyer": "Sykehusinnkjøp HF",
+    "account": "Sykehusinnkjøp HF",
+    "published": False,
+    "influence_opens": dt.date(2025, 9, 30),
+    "drafting_starts": dt.date(2026, 9, 30),
+    "expected_publication": dt.date(2027, 3, 30),
+    "expected_deadline": dt.date(2027, 4, 29),
+    "expiry": dt.date(2027, 9, 30),
+    "budget_window": {"start": dt.date(2026, 10, 1), "end": dt.date(2027, 3, 31), "status": "open"},
+    "reason": "Agreement ... influence is still possible for 122 days, until publication",
+}
+BID = {
+    "notice_id": "8b7c3f3e-1111-2222-3333-444455556666",
+    "title": "Kjøp av servere",
+    "buyer": "NAV",
+    "deadline": dt.date(2026, 12, 20),
+    "url": "https://doffin.no/notices/2026-100001",
+}
+
+
+def _events(data: bytes) -> dict[str, dict]:
+    cal = Calendar.from_ical(data)
+    out = {}
+    for ev in cal.walk("VEVENT"):
+        out[str(ev["UID"])] = {
+            "summary": str(ev["SUMMARY"]),
+            "start": ev.decoded("DTSTART"),
+            "end": ev.decoded("DTEND"),
+        }
+    return out
+
+
+def test_calendar_has_every_kind_of_event_with_stable_uids() -> None:
+    data = build_calendar([OPP, BID], now=NOW)
+    assert data.startswith(b"BEGIN:VCALENDAR\r\n")
+    assert b"VERSION:2.0" in data and b"PRODID:" in data
+    events = _events(data)
+    summaries = {e["summary"]: e["start"] for e in events.values()}
+    assert summaries["Influence window opens: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)"] == (
+        dt.date(2025, 9, 30)
+    )
+    assert summaries[
+        "Specification drafting starts: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)"
+    ] == dt.date(2026, 9, 30)
+    assert summaries[
+        "Influence window closes, expected publication: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)"
+    ] == dt.date(2027, 3, 30)
+    assert summaries["Agreement ends: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)"] == dt.date(
+        2027, 9, 30
+    )
+    assert summaries["Budget window opens: Sykehusinnkjøp HF (until 2027-03-31)"] == dt.date(
+        2026, 10, 1
+    )
+    assert summaries["Budget window closes: Sykehusinnkjøp HF"] == dt.date(2027, 3, 31)
+    assert summaries["Tender deadline: Kjøp av servere (NAV)"] == dt.date(2026, 12, 20)
+    for e in events.values():  # all-day events
+        assert e["end"] - e["start"] == dt.timedelta(days=1)
+    # a later export (other DTSTAMP, other order) has the same UIDs
+    again = _events(build_calendar([BID, OPP], now=NOW + dt.timedelta(days=3)))
+    assert set(again) == set(events)
+    assert all(uid.endswith("@tender-tracker") for uid in events)
+
+
+def test_published_opportunity_shows_its_deadline_not_the_window() -> None:
+    published = {
+        **OPP,
+        "published": True,
+        "competition_notice_id": BID["notice_id"],
+        "expected_deadline": dt.date(2026, 12, 20),
+    }
+    events = calendar_events(published)
+    kinds = {e["summary"].split(":")[0] for e in events}
+    assert "Influence window opens" not in kinds
+    assert "Tender deadline" in kinds
+    # the same competition from the bid list is one event, not two
+    data = build_calendar([published, BID], now=NOW)
+    assert data.count(b"SUMMARY:Tender deadline") == 1
+
+
+def test_budget_windows_shared_by_opportunities_are_one_event() -> None:
+    other = {**OPP, "key": "retender:c2:1", "title": "Annen avtale"}
+    data = build_calendar([OPP, other], now=NOW)
+    assert data.count(b"SUMMARY:Budget window opens") == 1
+    assert data.count(b"SUMMARY:Agreement ends") == 2
+
+
+def test_dates_as_iso_strings_and_missing_dates() -> None:
+    item = {
+        "key": "planning:x:2",
+        "title": "PIN",
+        "influence_opens": "2026-01-10",
+        "drafting_starts": None,
+        "expected_publication": "2026-07-01",
+        "budget_window": None,
+    }
+    events = calendar_events(item)
+    assert [e["date"] for e in events] == [dt.date(2026, 1, 10), dt.date(2026, 7, 1)]
+    cal = Calendar.from_ical(build_calendar([item], now=NOW))
+    assert len(cal.walk("VEVENT")) == 2
+
+
+def test_special_characters_are_escaped() -> None:
+    item = {**OPP, "title": "Avtale; del 1, lot A\nny linje"}
+    cal = Calendar.from_ical(build_calendar([item], now=NOW))
+    assert any("Avtale; del 1, lot A\nny linje" in str(e["SUMMARY"]) for e in cal.walk("VEVENT"))

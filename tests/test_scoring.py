@@ -1,0 +1,169 @@
+"""Bid/no-bid scoring (tracker.scoring): explainable components, weights from the rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.rules import default_rules, parse_rules
+from tracker.scoring import (
+    COMPONENTS,
+    BidFacts,
+    matching_cpvs,
+    matching_keywords,
+    price_weight_percent,
+    score_bid,
+)
+
+TODAY = dt.date(2026, 11, 28)
+RULES = default_rules().scoring_rules()
+
+
+def _by_name(result: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in result["components"]}
+
+
+def test_strong_opportunity_is_a_bid_with_explained_components() -> None:
+    facts = BidFacts(
+        today=TODAY,
+        tier="star",
+        account="Sykehusinnkjøp HF",
+        cpv_codes=["72000000-5", "48000000-8"],
+        text="Rammeavtale for IKT-infrastruktur, servere og lagring",
+        value=20_000_000,
+        deadline=TODAY + dt.timedelta(days=35),
+        price_weight=30,
+        incumbent="us",
+        incumbent_name="Atea AS",
+        influence_activities=3,
+    )
+    result = score_bid(facts, RULES)
+    assert result["total"] == 100
+    assert result["recommendation"] == "bid"
+    comps = _by_name(result)
+    assert [c["name"] for c in result["components"]] == [n for n, _ in COMPONENTS]
+    assert comps["tier"]["reason"] == "Sykehusinnkjøp HF is a star account"
+    assert comps["fit"]["reason"].startswith("CPV 72000000, 48000000 in our profile")
+    assert "ikt" in comps["fit"]["reason"] and "server" in comps["fit"]["reason"]
+    assert comps["value"]["reason"] == "NOK 20.0 M is in our sweet spot"
+    assert comps["price_weight"]["reason"] == "price weighs 30 %: quality decides"
+    assert comps["incumbent"]["reason"] == "we hold the current agreement (Atea AS)"
+    assert comps["influence"]["reason"] == "3 activities recorded in the influence window"
+    assert sum(c["max"] for c in result["components"]) == 100
+    json.dumps(result)  # plain values only
+
+
+def test_weak_opportunity_is_a_no_bid() -> None:
+    facts = BidFacts(
+        today=TODAY,
+        cpv_codes=["45000000-7"],
+        text="Rehabilitering av svømmehall",
+        value=300_000,
+        deadline=TODAY + dt.timedelta(days=5),
+        price_weight=80,
+        incumbent="competitor",
+    )
+    result = score_bid(facts, RULES)
+    comps = _by_name(result)
+    assert result["recommendation"] == "no-bid"
+    assert comps["fit"]["points"] == 0
+    assert comps["tier"]["reason"] == "not at one of our accounts"
+    assert comps["price_weight"]["reason"] == "price weighs 80 %: thin margins"
+    assert comps["deadline"]["reason"].startswith("only 5 days to the deadline")
+    assert comps["influence"]["reason"].startswith("no activity recorded")
+    assert "below our minimum" in comps["value"]["reason"]
+
+
+def test_unknowns_score_half_and_middle_case_is_consider() -> None:
+    facts = BidFacts(today=TODAY, tier="strategic", account="NAV", cpv_codes=["72000000-5"])
+    result = score_bid(facts, RULES)
+    comps = _by_name(result)
+    assert comps["value"]["reason"] == "estimated value unknown"
+    assert comps["deadline"]["reason"] == "deadline unknown"
+    assert comps["price_weight"]["reason"] == "award criteria weights unknown"
+    assert comps["incumbent"]["reason"] == "incumbent unknown"
+    assert 40 <= result["total"] < 60
+    assert result["recommendation"] == "consider"
+
+
+def test_passed_deadline_scores_zero() -> None:
+    comps = _by_name(score_bid(BidFacts(today=TODAY, deadline=TODAY - dt.timedelta(days=1))))
+    assert comps["deadline"]["points"] == 0
+    assert "has passed" in comps["deadline"]["reason"]
+
+
+def test_weights_come_from_configuration() -> None:
+    rules = parse_rules(
+        "[scoring]\nweights = { tier = 0, fit = 100, value = 0, deadline = 0, price_weight = 0,"
+        " incumbent = 0, influence = 0 }\n",
+        "u.toml",
+    ).scoring_rules()
+    result = score_bid(BidFacts(today=TODAY, cpv_codes=["72000000-5"], text="IT drift"), rules)
+    assert result["total"] == 100
+    assert _by_name(result)["tier"]["max"] == 0
+
+
+def test_keyword_matching() -> None:
+    assert matching_keywords(RULES, "Kjøp av IT-utstyr og lisenser") == ["it", "lisens"]
+    # upper-case keywords match whole words only, case-sensitive
+    assert matching_keywords(RULES, "Vi vil ha det slik, it is fine") == []
+    assert matching_cpvs(RULES, ["30213000-5", "45000000-7"]) == ["30213000"]
+
+
+@pytest.mark.parametrize(
+    ("criteria", "share"),
+    [
+        ([("price", 40.0), ("quality", 40.0), ("quality", 20.0)], 40.0),
+        ([("cost", 3.0), ("quality", 7.0)], 30.0),
+        ([("price", None)], 100.0),
+        ([("quality", None), ("price", None)], None),
+        ([], None),
+    ],
+)
+def test_price_weight_percent(criteria: list, share: float | None) -> None:
+    assert price_weight_percent(criteria) == share
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tier=st.sampled_from([None, "star", "strategic", "status", "streamline", "weird"]),
+    value=st.none() | st.floats(min_value=0, max_value=1e10),
+    days=st.none() | st.integers(-100, 400),
+    price=st.none() | st.floats(min_value=0, max_value=100),
+    incumbent=st.sampled_from(["us", "competitor", "unknown", "?"]),
+    activities=st.integers(0, 5),
+    text=st.text(max_size=80),
+)
+def test_score_is_bounded_and_consistent(
+    tier: str | None,
+    value: float | None,
+    days: int | None,
+    price: float | None,
+    incumbent: str,
+    activities: int,
+    text: str,
+) -> None:
+    facts = BidFacts(
+        today=TODAY,
+        tier=tier,
+        account="A" if tier else None,
+        value=value,
+        deadline=None if days is None else TODAY + dt.timedelta(days=days),
+        price_weight=price,
+        incumbent=incumbent,
+        influence_activities=activities,
+        text=text,
+        cpv_codes=["72000000-5"],
+    )
+    result = score_bid(facts, RULES)
+    assert 0 <= result["total"] <= 100
+    assert result["total"] == sum(c["points"] for c in result["components"])
+    for c in result["components"]:
+        assert 0 <= c["points"] <= c["max"] and c["reason"]
+    assert result["recommendation"] == (
+        "bid" if result["total"] >= 60 else "consider" if result["total"] >= 40 else "no-bid"
+    )

@@ -1,0 +1,413 @@
+"""Influence windows, timelines and budget windows (tracker.windows): table and property tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.rules import default_rules, parse_rules
+from tracker.windows import (
+    BUDGET_STATUSES,
+    CONFIDENCES,
+    DEFAULT_RULES,
+    PHASES,
+    BudgetCalendar,
+    add_months,
+    budget_window_for,
+    compute_timeline,
+    expected_procedure,
+    explain,
+    year_end_window,
+)
+
+D = dt.date
+
+
+# --------------------------------------------------------------------------- the issue's examples
+
+
+def test_issue_example_reason_verbatim() -> None:
+    today = D(2026, 11, 28)
+    tl = compute_timeline(today, expiry=D(2027, 9, 30), expiry_source="explicit", procedure="open")
+    assert tl.expected_publication == D(2027, 3, 30)
+    assert tl.drafting_starts == D(2026, 9, 30)
+    assert tl.influence_opens == D(2025, 9, 30)
+    assert tl.phase == "drafting"
+    assert tl.can_influence is True
+    assert tl.days_left == 122
+    assert explain(tl, today, title="X", buyer="Sykehusinnkjøp HF") == (
+        "Agreement X at Sykehusinnkjøp HF ends 2027-09-30; re-tender expected ~2027-03-30 "
+        "(open procedure, 6 months before expiry); specification drafting since ~2026-09-30; "
+        "on 2026-11-28 influence is still possible for 122 days, until publication"
+    )
+
+
+@pytest.mark.parametrize(
+    ("contract_start", "window"),
+    [
+        (D(2027, 9, 30), (D(2026, 10, 1), D(2027, 3, 31))),
+        (D(2027, 2, 1), (D(2025, 10, 1), D(2026, 3, 31))),
+    ],
+)
+def test_issue_budget_examples(contract_start: dt.date, window: tuple[dt.date, dt.date]) -> None:
+    w = budget_window_for(contract_start, BudgetCalendar(), today=D(2026, 11, 28))
+    assert (w.start, w.end) == window
+
+
+# --------------------------------------------------------------------------- one table per rule
+
+
+@pytest.mark.parametrize(
+    ("procedure", "publication"),
+    [
+        ("open", D(2027, 3, 30)),
+        ("restricted", D(2027, 1, 30)),
+        ("neg-w-call", D(2026, 12, 30)),
+        ("comp-dial", D(2026, 9, 30)),
+        ("innovation", D(2026, 9, 30)),
+        (None, D(2027, 3, 30)),
+        ("something-else", D(2027, 3, 30)),
+    ],
+)
+def test_publication_lead_time_per_procedure(procedure: str | None, publication: dt.date) -> None:
+    tl = compute_timeline(D(2026, 1, 1), expiry=D(2027, 9, 30), procedure=procedure)
+    assert tl.expected_publication == publication
+    assert tl.sources["expected_publication"][0] == "rule"
+
+
+def test_influence_opens_24_months_before_expiry_and_drafting_6_before_publication() -> None:
+    tl = compute_timeline(D(2024, 1, 1), expiry=D(2026, 2, 28), expiry_source="explicit")
+    assert tl.influence_opens == D(2024, 2, 28)
+    assert tl.expected_publication == D(2025, 8, 28)
+    assert tl.drafting_starts == D(2025, 2, 28)
+    assert tl.phase == "watching"
+    assert tl.can_influence is False and tl.days_left is None
+    assert "influence is not yet open: it opens ~2024-02-28 (in 58 days)" in explain(
+        tl, D(2024, 1, 1), title="T"
+    )
+
+
+def test_influence_open_phase_before_drafting() -> None:
+    today = D(2025, 1, 15)
+    tl = compute_timeline(today, expiry=D(2026, 2, 28), expiry_source="explicit")
+    assert tl.phase == "influence_open"
+    assert tl.days_left == (D(2025, 8, 28) - today).days
+    assert "specification drafting from ~2025-02-28" in explain(tl, today, title="T")
+
+
+def test_planning_notice_opens_influence_and_bt127_sets_publication() -> None:
+    # PIN issued 2023-03-10 announcing a contract notice on 2023-09-01 (BT-127).
+    today = D(2023, 4, 1)
+    tl = compute_timeline(today, planning_date=D(2023, 3, 10), planned_publication=D(2023, 9, 1))
+    assert tl.influence_opens == D(2023, 3, 10)
+    assert tl.expected_publication == D(2023, 9, 1)
+    assert tl.sources["expected_publication"] == (
+        "notice",
+        "planned date of the contract notice (BT-127)",
+    )
+    # Drafting would start 2023-03-01, before the PIN: it starts when influence opens.
+    assert tl.drafting_starts == D(2023, 3, 10)
+    assert tl.phase == "drafting"
+    assert tl.confidence == "medium"
+    assert tl.days_left == 153
+
+
+def test_planning_notice_without_planned_date_estimates_six_months() -> None:
+    tl = compute_timeline(D(2023, 4, 1), planning_date=D(2023, 3, 10))
+    assert tl.expected_publication == D(2023, 9, 10)
+    assert tl.sources["expected_publication"][0] == "estimate"
+    assert tl.confidence == "low"
+
+
+def test_planning_notice_earlier_than_24_months_opens_influence_earlier() -> None:
+    tl = compute_timeline(D(2023, 1, 1), expiry=D(2026, 6, 30), planning_date=D(2024, 1, 15))
+    assert tl.influence_opens == D(2024, 1, 15)
+    tl = compute_timeline(D(2023, 1, 1), expiry=D(2026, 6, 30), planning_date=D(2025, 1, 15))
+    assert tl.influence_opens == D(2024, 6, 30)
+
+
+def test_planned_date_before_the_planning_notice_is_ignored() -> None:
+    tl = compute_timeline(
+        D(2023, 4, 1), planning_date=D(2023, 3, 10), planned_publication=D(2023, 1, 1)
+    )
+    assert tl.expected_publication == D(2023, 9, 10)
+
+
+def test_published_competition_uses_notice_dates() -> None:
+    # Published 2024-03-01 with tender deadline 2024-04-10 and contract start 2024-09-01.
+    pub, deadline, start = D(2024, 3, 1), D(2024, 4, 10), D(2024, 9, 1)
+    cases = [
+        (D(2024, 3, 20), "published"),
+        (D(2024, 4, 10), "published"),
+        (D(2024, 4, 11), "evaluation"),
+        (D(2024, 6, 24), "awarded"),
+        (D(2024, 9, 1), "running"),
+    ]
+    for today, phase in cases:
+        tl = compute_timeline(
+            today, expiry=D(2024, 8, 31), published=pub, deadline=deadline, contract_start=start
+        )
+        assert tl.expected_deadline == deadline
+        assert tl.expected_award == D(2024, 6, 24)  # deadline + 75 days evaluation
+        assert tl.contract_start == start
+        assert tl.phase == phase, today
+        assert tl.can_influence is False
+        assert tl.confidence == "high"
+    tl = compute_timeline(D(2024, 3, 20), published=pub, deadline=deadline)
+    assert "questions only until the deadline 2024-04-10" in explain(
+        tl, D(2024, 3, 20), kind="competition", title="T"
+    )
+
+
+def test_published_without_deadline_estimates_minimum_periods() -> None:
+    tl = compute_timeline(D(2024, 3, 2), published=D(2024, 3, 1), procedure="restricted")
+    assert tl.expected_deadline == D(2024, 4, 25)  # 30 days request + 25 days tender
+    assert tl.expected_award == D(2024, 7, 9)
+    assert tl.contract_start == D(2024, 7, 19)  # award + 10 days standstill
+
+
+def test_late_publication_pushes_contract_start_past_expiry() -> None:
+    tl = compute_timeline(
+        D(2024, 8, 1), expiry=D(2024, 8, 31), published=D(2024, 7, 1), deadline=D(2024, 8, 5)
+    )
+    assert tl.expected_award == D(2024, 10, 19)
+    assert tl.contract_start == D(2024, 10, 29)
+    assert tl.sources["contract_start"][0] == "estimate"
+
+
+def test_overdue_publication_keeps_influence_until_contract_start() -> None:
+    tl = compute_timeline(D(2024, 5, 1), expiry=D(2024, 8, 31), expiry_source="explicit")
+    assert tl.expected_publication == D(2024, 2, 29)
+    assert (tl.phase, tl.overdue, tl.can_influence, tl.days_left) == ("drafting", True, True, 0)
+    assert "publication is overdue" in explain(tl, D(2024, 5, 1), title="T")
+    tl = compute_timeline(D(2024, 9, 1), expiry=D(2024, 8, 31), expiry_source="explicit")
+    assert tl.phase == "running" and not tl.can_influence
+
+
+@pytest.mark.parametrize(
+    ("source", "confidence"),
+    [
+        ("explicit", "high"),
+        ("start+duration", "high"),
+        ("conclusion+duration", "medium"),
+        ("award+cn_duration", "medium"),
+        ("framework_default", "low"),
+        ("unknown", "low"),
+        ("something new", "medium"),
+    ],
+)
+def test_confidence_follows_how_the_expiry_was_known(source: str, confidence: str) -> None:
+    tl = compute_timeline(D(2025, 1, 1), expiry=D(2027, 1, 31), expiry_source=source)
+    assert tl.confidence == confidence
+
+
+def test_nothing_known_is_watching_with_unknown_confidence() -> None:
+    tl = compute_timeline(D(2025, 1, 1))
+    assert (tl.phase, tl.confidence, tl.can_influence, tl.budget) == (
+        "watching",
+        "unknown",
+        False,
+        None,
+    )
+    assert "end date unknown" in explain(tl, D(2025, 1, 1), title="T")
+
+
+@pytest.mark.parametrize(
+    ("today", "status"),
+    [
+        (D(2026, 9, 30), "upcoming"),
+        (D(2026, 10, 1), "open"),
+        (D(2027, 3, 31), "open"),
+        (D(2027, 4, 1), "closed"),
+    ],
+)
+def test_budget_window_status(today: dt.date, status: str) -> None:
+    w = budget_window_for(
+        D(2027, 10, 1), BudgetCalendar(), today=today, influence_opens=D(2025, 1, 1)
+    )
+    assert w.status == status
+
+
+def test_budget_window_missed_when_it_closed_before_influence_opened() -> None:
+    # A planning notice seen on 2026-05-01 for a contract starting 2026-12-01: the funding
+    # cycle (2025-10-01 – 2026-03-31) closed before influence could start.
+    tl = compute_timeline(
+        D(2026, 5, 2), planning_date=D(2026, 5, 1), planned_publication=D(2026, 7, 1)
+    )
+    assert tl.budget is not None
+    assert (tl.budget.start, tl.budget.end, tl.budget.status) == (
+        D(2025, 10, 1),
+        D(2026, 3, 31),
+        "missed",
+    )
+
+
+def test_budget_window_boundary_contract_starting_first_of_april() -> None:
+    w = budget_window_for(D(2027, 4, 1), BudgetCalendar(), today=D(2026, 1, 1))
+    assert (w.start, w.end) == (D(2026, 10, 1), D(2027, 3, 31))
+    w = budget_window_for(D(2027, 3, 31), BudgetCalendar(), today=D(2026, 1, 1))
+    assert (w.start, w.end) == (D(2025, 10, 1), D(2026, 3, 31))
+
+
+def test_budget_calendars_per_buyer_type_with_milestones() -> None:
+    rules = default_rules()
+    state = rules.window_rules("state")
+    w = budget_window_for(D(2027, 9, 30), state.budget, today=D(2026, 11, 28))
+    assert w.buyer_type == "state"
+    assert ("new initiatives to the ministry", D(2027, 1, 25)) in w.milestones
+    assert ("budget frames conference", D(2027, 3, 10)) in w.milestones
+    health = rules.window_rules("health trust")
+    assert health.budget.buyer_type == "health_trust"
+    w = budget_window_for(D(2027, 9, 30), health.budget, today=D(2026, 11, 28))
+    assert ("income frames", D(2027, 11, 15)) in w.milestones
+
+
+def test_window_from_a_user_file_crossing_no_year_end() -> None:
+    rules = parse_rules(
+        '[budget.municipality]\nwindow = { start = "01-15", end = "06-30" }\n', "u.toml"
+    )
+    cal = rules.window_rules("municipality").budget
+    w = budget_window_for(D(2027, 9, 30), cal, today=D(2027, 2, 1))
+    assert (w.start, w.end, w.status) == (D(2027, 1, 15), D(2027, 6, 30), "open")
+    # other buyer types keep the default October–March window
+    assert rules.window_rules("state").budget.start == (10, 1)
+
+
+def test_year_end_window_flag() -> None:
+    assert year_end_window(D(2026, 11, 20)) is None  # disabled by default
+    rules = parse_rules("[windows]\nyear_end_window = { enabled = true }\n", "u.toml")
+    wr = rules.window_rules()
+    assert year_end_window(D(2026, 11, 20), wr) == {
+        "start": D(2026, 11, 15),
+        "end": D(2026, 12, 31),
+        "active": True,
+    }
+    assert year_end_window(D(2026, 11, 14), wr)["active"] is False  # type: ignore[index]
+
+
+def test_add_months_clamps_and_handles_leap_years() -> None:
+    assert add_months(D(2024, 3, 31), -1) == D(2024, 2, 29)
+    assert add_months(D(2023, 3, 31), -1) == D(2023, 2, 28)
+    assert add_months(D(2027, 9, 30), -24) == D(2025, 9, 30)
+    assert add_months(D(2026, 12, 15), 1) == D(2027, 1, 15)
+    assert add_months(D(2026, 1, 31), -13) == D(2024, 12, 31)
+
+
+def test_expected_procedure_codes() -> None:
+    assert expected_procedure("neg-wo-call") == "negotiated"
+    assert expected_procedure("comp-dial") == "dialogue"
+    assert expected_procedure("Restricted") == "restricted"
+    assert expected_procedure(None, "restricted") == "restricted"
+
+
+def test_user_rules_change_the_timeline() -> None:
+    rules = parse_rules(
+        "[windows]\ninfluence_months_before_expiry = 18\n"
+        "publish_before_expiry_months = { open = 5 }\n",
+        "u.toml",
+    )
+    tl = compute_timeline(D(2026, 1, 1), rules.window_rules(), expiry=D(2027, 9, 30))
+    assert tl.influence_opens == D(2026, 3, 30)
+    assert tl.expected_publication == D(2027, 4, 30)
+
+
+# --------------------------------------------------------------------------- properties
+
+dates = st.dates(min_value=D(2015, 1, 1), max_value=D(2040, 12, 31))
+optional_dates = st.none() | dates
+procedures = st.sampled_from(["open", "restricted", "neg-w-call", "comp-dial", None])
+sources = st.sampled_from(["explicit", "start+duration", "framework_default", "unknown"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    today=dates,
+    expiry=optional_dates,
+    source=sources,
+    procedure=procedures,
+    planning=optional_dates,
+    planned=optional_dates,
+    published=optional_dates,
+    deadline=optional_dates,
+    awarded=optional_dates,
+    start=optional_dates,
+)
+def test_timeline_properties(
+    today: dt.date,
+    expiry: dt.date | None,
+    source: str,
+    procedure: str | None,
+    planning: dt.date | None,
+    planned: dt.date | None,
+    published: dt.date | None,
+    deadline: dt.date | None,
+    awarded: dt.date | None,
+    start: dt.date | None,
+) -> None:
+    tl = compute_timeline(
+        today,
+        expiry=expiry,
+        expiry_source=source,
+        procedure=procedure,
+        planning_date=planning,
+        planned_publication=planned,
+        published=published,
+        deadline=deadline,
+        awarded=awarded,
+        contract_start=start,
+    )
+    assert tl.phase in PHASES
+    assert tl.confidence in CONFIDENCES
+    text = explain(tl, today, title="T", buyer="B")
+    assert text.startswith(("Agreement T", "Planning notice T", "Competition T"))
+    if tl.expected_publication is None:
+        assert tl.phase in ("watching", "running") and not tl.can_influence
+        return
+    d = [x for _, x in tl.dates()]
+    assert all(x is not None for x in d)
+    # dates in order
+    assert d == sorted(d), tl.dates()  # type: ignore[type-var]
+    opens, drafting, pub, dl, award, cstart = d
+    # phase consistent with today
+    expected = {
+        "watching": lambda: today < opens,
+        "influence_open": lambda: opens <= today < drafting,
+        "drafting": lambda: drafting <= today < (pub if tl.published else cstart),
+        "published": lambda: tl.published and pub <= today <= dl,
+        "evaluation": lambda: tl.published and dl < today < award,
+        "awarded": lambda: tl.published and award <= today < cstart,
+        "running": lambda: today >= cstart or (tl.published and today >= cstart),
+    }[tl.phase]
+    assert expected(), (tl.phase, today, tl.dates())
+    assert tl.can_influence == (tl.phase in ("influence_open", "drafting"))
+    if tl.can_influence:
+        assert tl.days_left is not None and tl.days_left >= 0
+        if not tl.overdue:
+            assert today + dt.timedelta(days=tl.days_left) == pub
+    # budget window ends before the contract starts, and is the last one that does
+    assert tl.budget is not None and tl.budget.status in BUDGET_STATUSES
+    assert tl.budget.start < tl.budget.end < cstart
+    assert add_months(tl.budget.end, 12) >= cstart
+    # actual dates are kept when they are consistent
+    if published is not None:
+        assert pub == published
+        if deadline is not None and deadline >= published:
+            assert dl == deadline
+    if expiry is not None and tl.sources["contract_start"][0] == "rule":
+        assert cstart == expiry + dt.timedelta(days=1)
+    if expiry is not None and planning is None:
+        assert opens == min(add_months(expiry, -DEFAULT_RULES.influence_months), pub)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=dates, today=dates, sm=st.integers(1, 12), em=st.integers(1, 12))
+def test_budget_window_properties(start: dt.date, today: dt.date, sm: int, em: int) -> None:
+    cal = BudgetCalendar(start=(sm, 1), end=(em, 28))
+    w = budget_window_for(start, cal, today=today)
+    assert w.start <= w.end < start
+    assert (w.start.month, w.start.day) == (sm, 1) and (w.end.month, w.end.day) == (em, 28)
+    assert D(start.year - 1, 1, 1) <= w.end  # the last such window, not an older one
+    assert w.status == ("upcoming" if today < w.start else "open" if today <= w.end else "closed")

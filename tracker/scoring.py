@@ -1,0 +1,277 @@
+"""Bid/no-bid scoring: a pure function from facts about a competition to an explainable score.
+
+``score_bid(facts, rules)`` returns a plain dict::
+
+    {"total": 0..100, "recommendation": "bid" | "consider" | "no-bid",
+     "components": [{"name": "fit", "label": "Fit (CPV and keywords)",
+                     "points": 15, "max": 25, "reason": "CPV 72000000 matches ..."}, ...]}
+
+Components, in this order (``COMPONENTS``): account tier, fit (CPV prefixes and keywords of
+the capability profile), value against our thresholds, days to the deadline, price weight
+in the award criteria (high price weight means thin margins), incumbent (us, a competitor,
+unknown), influence (activity recorded on the opportunity in its window). Each gets a
+fraction 0..1 of its weight; the weights come from ``[scoring] weights`` in the rules and
+are normalised to a total of 100.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+COMPONENTS: tuple[tuple[str, str], ...] = (
+    ("tier", "Account tier"),
+    ("fit", "Fit (CPV and keywords)"),
+    ("value", "Value against our thresholds"),
+    ("deadline", "Days to the deadline"),
+    ("price_weight", "Price weight in the award criteria"),
+    ("incumbent", "Incumbent"),
+    ("influence", "Influence window worked"),
+)
+RECOMMENDATIONS: tuple[str, ...] = ("bid", "consider", "no-bid")
+
+
+@dataclass(frozen=True)
+class ScoringRules:
+    """Weights, factors and the capability profile (built by ``tracker.rules``)."""
+
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "tier": 15,
+            "fit": 25,
+            "value": 15,
+            "deadline": 10,
+            "price_weight": 10,
+            "incumbent": 10,
+            "influence": 15,
+        }
+    )
+    tier_factor: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "star": 1.0,
+            "strategic": 0.75,
+            "status": 0.5,
+            "streamline": 0.25,
+            "none": 0.0,
+        }
+    )
+    incumbent_factor: Mapping[str, float] = field(
+        default_factory=lambda: {"us": 1.0, "unknown": 0.5, "competitor": 0.3}
+    )
+    deadline_comfortable: int = 21
+    deadline_tight: int = 10
+    price_low: float = 30
+    price_high: float = 60
+    bid_at: float = 60
+    consider_at: float = 40
+    cpv_prefixes: tuple[str, ...] = ("302", "48", "72")
+    keywords: tuple[str, ...] = ("IT", "programvare", "software")
+    min_value: float = 500_000
+    sweet_low: float = 2_000_000
+    sweet_high: float = 50_000_000
+    max_value: float = 200_000_000
+
+    @cached_property
+    def normalised_weights(self) -> dict[str, float]:
+        total = sum(self.weights.get(name, 0) for name, _ in COMPONENTS)
+        if total <= 0:
+            return {name: 0.0 for name, _ in COMPONENTS}
+        return {name: 100.0 * self.weights.get(name, 0) / total for name, _ in COMPONENTS}
+
+    @cached_property
+    def keyword_pattern(self) -> re.Pattern[str] | None:
+        """Upper-case keywords (IT, PC) match as whole words, case-sensitive; others as
+        case-insensitive word prefixes (``lisens`` matches ``lisenser``)."""
+        parts = []
+        for kw in self.keywords:
+            if kw.isupper():
+                parts.append(r"(?-i:\b" + re.escape(kw) + r"\b)")
+            else:
+                parts.append(r"\b" + re.escape(kw))
+        return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+    def fits_profile(self, cpv_codes: Sequence[str], text: str) -> bool:
+        """Whether a notice is relevant to the capability profile (a CPV prefix or a keyword)."""
+        return bool(matching_cpvs(self, cpv_codes)) or bool(matching_keywords(self, text))
+
+
+DEFAULT_SCORING = ScoringRules()
+
+
+@dataclass
+class BidFacts:
+    """What the score is computed from; every field may be unknown (None)."""
+
+    today: dt.date
+    tier: str | None = None
+    account: str | None = None
+    cpv_codes: Sequence[str] = ()
+    text: str = ""
+    value: float | None = None
+    deadline: dt.date | None = None
+    price_weight: float | None = None  # percent of the award criteria that is price/cost
+    incumbent: str = "unknown"  # us|competitor|unknown
+    incumbent_name: str | None = None
+    influence_activities: int = 0
+
+
+def matching_cpvs(rules: ScoringRules, cpv_codes: Sequence[str]) -> list[str]:
+    """The CPV codes that start with a prefix of the capability profile."""
+    out = []
+    for code in cpv_codes:
+        digits = code.split("-", 1)[0]
+        if any(digits.startswith(p) for p in rules.cpv_prefixes):
+            out.append(digits)
+    return out
+
+
+def matching_keywords(rules: ScoringRules, text: str) -> list[str]:
+    """The distinct keywords of the capability profile found in ``text`` (in order found)."""
+    pat = rules.keyword_pattern
+    if pat is None or not text:
+        return []
+    seen: dict[str, None] = {}
+    for m in pat.finditer(text):
+        seen.setdefault(m.group(0).lower(), None)
+    return list(seen)
+
+
+def price_weight_percent(criteria: Sequence[tuple[str | None, float | None]]) -> float | None:
+    """Share (percent) of price/cost among award criteria given as (BT-539 type, BT-541 weight).
+
+    Weights may be percentages or points: the share is price weight / total weight. None
+    when no weight is given. A lone price criterion without weight is 100 %.
+    """
+    total = 0.0
+    price = 0.0
+    typed_price = False
+    for ctype, weight in criteria:
+        is_price = (ctype or "").lower() in ("price", "cost")
+        typed_price = typed_price or is_price
+        if weight is None:
+            continue
+        total += weight
+        if is_price:
+            price += weight
+    if total > 0:
+        return round(100.0 * price / total, 1)
+    if typed_price and all((c or "").lower() in ("price", "cost") for c, _ in criteria):
+        return 100.0
+    return None
+
+
+def _fit(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    cpvs = matching_cpvs(r, f.cpv_codes)
+    kws = matching_keywords(r, f.text)
+    frac = (0.6 if cpvs else 0.0) + 0.4 * min(1.0, len(kws) / 2)
+    bits = []
+    bits.append(f"CPV {', '.join(cpvs[:3])} in our profile" if cpvs else "no CPV in our profile")
+    bits.append(f"keywords: {', '.join(kws[:5])}" if kws else "no profile keyword")
+    return frac, "; ".join(bits)
+
+
+def _value(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    v = f.value
+    if v is None:
+        return 0.5, "estimated value unknown"
+    mnok = f"NOK {v / 1e6:.1f} M"
+    if v < r.min_value:
+        return 0.1, f"{mnok} is below our minimum of NOK {r.min_value / 1e6:.1f} M"
+    if v < r.sweet_low:
+        return 0.6, f"{mnok} is small for us (sweet spot from NOK {r.sweet_low / 1e6:.1f} M)"
+    if v <= r.sweet_high:
+        return 1.0, f"{mnok} is in our sweet spot"
+    if v <= r.max_value:
+        return 0.6, f"{mnok} is large (sweet spot up to NOK {r.sweet_high / 1e6:.1f} M)"
+    return 0.2, f"{mnok} is above NOK {r.max_value / 1e6:.0f} M: a delivery risk for us"
+
+
+def _deadline(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    if f.deadline is None:
+        return 0.5, "deadline unknown"
+    days = (f.deadline - f.today).days
+    if days < 0:
+        return 0.0, f"deadline {f.deadline} has passed"
+    if days < r.deadline_tight:
+        return 0.2, f"only {days} days to the deadline {f.deadline}"
+    if days < r.deadline_comfortable:
+        return 0.6, f"{days} days to the deadline {f.deadline}"
+    return 1.0, f"{days} days to the deadline {f.deadline}: enough time"
+
+
+def _price(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    p = f.price_weight
+    if p is None:
+        return 0.5, "award criteria weights unknown"
+    if p <= r.price_low:
+        return 1.0, f"price weighs {p:g} %: quality decides"
+    if p >= r.price_high:
+        return 0.0, f"price weighs {p:g} %: thin margins"
+    frac = (r.price_high - p) / (r.price_high - r.price_low)
+    return frac, f"price weighs {p:g} %"
+
+
+def _incumbent(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    who = f.incumbent if f.incumbent in r.incumbent_factor else "unknown"
+    frac = r.incumbent_factor.get(who, 0.5)
+    name = f" ({f.incumbent_name})" if f.incumbent_name else ""
+    text = {
+        "us": f"we hold the current agreement{name}",
+        "competitor": f"a competitor holds the current agreement{name}",
+    }.get(who, "incumbent unknown")
+    return frac, text
+
+
+def _influence(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    n = f.influence_activities
+    if n > 0:
+        return 1.0, f"{n} activit{'y' if n == 1 else 'ies'} recorded in the influence window"
+    return 0.0, "no activity recorded: we did not work the influence window"
+
+
+def _tier(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    if not f.account:
+        return r.tier_factor.get("none", 0.0), "not at one of our accounts"
+    tier = f.tier or "streamline"
+    return r.tier_factor.get(tier, 0.0), f"{f.account} is a {tier} account"
+
+
+_COMPUTE = {
+    "tier": _tier,
+    "fit": _fit,
+    "value": _value,
+    "deadline": _deadline,
+    "price_weight": _price,
+    "incumbent": _incumbent,
+    "influence": _influence,
+}
+
+
+def recommend(total: float, rules: ScoringRules = DEFAULT_SCORING) -> str:
+    """bid, consider or no-bid for a total score."""
+    if total >= rules.bid_at:
+        return "bid"
+    if total >= rules.consider_at:
+        return "consider"
+    return "no-bid"
+
+
+def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[str, object]:
+    """The explainable bid/no-bid score of one competition (see the module docstring)."""
+    weights = rules.normalised_weights
+    components: list[dict[str, object]] = []
+    total = 0
+    for name, label in COMPONENTS:
+        frac, reason = _COMPUTE[name](facts, rules)
+        frac = min(1.0, max(0.0, frac))
+        w = weights[name]
+        points = round(w * frac)
+        total += points
+        components.append(
+            {"name": name, "label": label, "points": points, "max": round(w), "reason": reason}
+        )
+    total = max(0, min(100, total))
+    return {"total": total, "recommendation": recommend(total, rules), "components": components}
