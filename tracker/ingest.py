@@ -44,7 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, String, bindparam, delete, insert, select, update
+from sqlalchemy import Engine, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -455,23 +455,9 @@ class Ingestor:
                     "superseded_by_id": None,
                 }
         if to_update:
-            pks = [pk for _, pk in to_update]
-            self._delete_children(session, pks)
-            rows = []
-            for item, pk in to_update:
-                row = self._notice_row(item)
-                row.pop("created_at", None)
-                row.pop("is_latest", None)
-                row.pop("superseded_by_id", None)
-                row["_id"] = pk
-                row["updated_at"] = utcnow()
-                rows.append(row)
+            self._rewrite_rows(session, to_update, keep=())
+            for item, _ in to_update:
                 item.outcome.status = "updated"
-            cols = [c for c in rows[0] if c != "_id"]
-            stmt = (
-                update(N).where(N.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-            )
-            session.connection().execute(stmt, rows)
 
         self._insert_children(session, stored, org_ids)
         self._supersede(session, {item.parsed.notice_id for item in to_insert}, versions)
@@ -479,6 +465,66 @@ class Ingestor:
         return [item.outcome.notice_pk for item in stored if item.outcome.notice_pk] + [
             m["_id"] for m in meta_updates
         ]
+
+    def _rewrite_rows(
+        self, session: Session, pairs: list[tuple[_Item, int]], keep: tuple[str, ...]
+    ) -> None:
+        """Overwrite stored notices in place (same pk) and drop their children.
+
+        ``keep`` names columns left as stored (reparse keeps source and search metadata).
+        """
+        self._delete_children(session, [pk for _, pk in pairs])
+        rows = []
+        for item, pk in pairs:
+            row = self._notice_row(item)
+            for col in ("created_at", "is_latest", "superseded_by_id", *keep):
+                row.pop(col, None)
+            row["_id"] = pk
+            row["updated_at"] = utcnow()
+            rows.append(row)
+        cols = [c for c in rows[0] if c != "_id"]
+        stmt = update(N).where(N.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+        session.connection().execute(stmt, rows)
+
+    def reparse_rows(self, rows: list[Any]) -> None:
+        """Re-run the parser over stored notices (rows of id, raw_xml, notice_id) in place."""
+        session = self._get_session()
+        pairs: list[tuple[_Item, int]] = []
+        failures: list[_Failure] = []
+        for pk, raw, notice_id in rows:
+            self._counts["read"] += 1
+            location = f"notice {pk} ({notice_id})"
+            outcome = IngestOutcome(status="pending", location=location, notice_pk=pk)
+            try:
+                data = zlib.decompress(raw)
+                parsed = parse_notice(data, location=location)
+            except Exception as exc:  # keep the stored row; record why
+                outcome.status, outcome.reason = "failed", f"reparse failed: {exc}"
+                failures.append(_Failure(outcome, location, outcome.reason, raw))
+                continue
+            outcome.notice_id, outcome.version = parsed.notice_id, parsed.version
+            if parsed.notice_id != notice_id:
+                outcome.status = "failed"
+                outcome.reason = f"reparse gives notice-id {parsed.notice_id}, stored {notice_id}"
+                failures.append(_Failure(outcome, location, outcome.reason, None))
+                continue
+            item = _Item(
+                outcome, parsed, raw, hashlib.sha256(data).hexdigest(), location, None, None
+            )
+            pairs.append((item, pk))
+        keep = ("source", "source_id", "publication_date", "status", "source_meta", "version")
+        if pairs:
+            org_ids = self._organisation_ids(session, [item for item, _ in pairs])
+            self._rewrite_rows(session, pairs, keep=keep)
+            items = [item for item, _ in pairs]
+            self._insert_children(session, items, org_ids)
+            self._link_changes(session, items)
+        self._write_failures(session, failures)
+        session.commit()
+        self._counts["updated"] += len(pairs)
+        self._counts["failed"] += len(failures)
+        if pairs and self.run_derive:
+            self._derive(session, [pk for _, pk in pairs])
 
     def _meta_changes(self, existing: dict[str, Any], item: _Item) -> dict[str, Any]:
         new: dict[str, Any] = {}
@@ -913,6 +959,54 @@ def ingest_paths(
         "; ".join(ing.derive_errors) or None,
     )
     return {**counts, "run_id": run_id, "failures": failures}
+
+
+def reparse(
+    engine: Engine, *, outdated_only: bool = False, batch_size: int = 200, progress: bool = False
+) -> dict[str, Any]:
+    """Re-run the parser over the stored raw XML and update the rows in place (a recorded run).
+
+    ``outdated_only`` limits it to rows parsed by an older ``PARSER_VERSION``. Returns counts
+    {"read", "updated", "failed", ...} and ``run_id``; a notice that no longer parses keeps
+    its stored values and is recorded in ``ingest_errors``.
+    """
+    import click
+
+    run_id = start_run(engine, "ingest", "reparse", {"outdated_only": outdated_only})
+    where = [N.c.parser_version != PARSER_VERSION] if outdated_only else []
+    with Session(bind=engine) as session:
+        total = session.execute(select(func.count()).select_from(N).where(*where)).scalar() or 0
+    ing = Ingestor(engine, source="reparse", run_id=run_id, batch_size=batch_size)
+    last = 0
+    try:
+        with (
+            ing,
+            click.progressbar(
+                length=total,
+                label="reparse",
+                show_pos=True,
+                file=sys.stderr if progress else _NullFile(),
+            ) as bar,
+        ):
+            while True:
+                with Session(bind=engine) as session:
+                    rows = session.execute(
+                        select(N.c.id, N.c.raw_xml, N.c.notice_id)
+                        .where(N.c.id > last, *where)
+                        .order_by(N.c.id)
+                        .limit(batch_size)
+                    ).all()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                ing.reparse_rows([tuple(r) for r in rows])
+                bar.update(len(rows))
+    except Exception as exc:
+        finish_run(engine, run_id, ing.counts, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    counts = ing.counts
+    finish_run(engine, run_id, counts, "partial" if counts["failed"] else "ok")
+    return {**counts, "run_id": run_id}
 
 
 class _NullFile:
