@@ -247,7 +247,7 @@ def _opp_alert(
             lines.append(f"{label}: {_fmt_date(value)}")
     if opp.value is not None:
         lines.append(f"Value: {opp.value:,.0f}")
-    lines.append(f"Open: {base}/opportunities/{opp.id}")
+    lines.append(f"Open: {base}/accounts/{opp.account_id}" if opp.account_id else f"Open: {base}/")
     return Alert(
         kind=kind,
         key=f"opp:{opp.key}:{when.isoformat()}",

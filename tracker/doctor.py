@@ -13,13 +13,15 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from tracker.config import Settings, load_settings
 from tracker.errors import TrackerError
-from tracker.models import AlertLog, Run, utcnow
+from tracker.models import AlertLog, IngestError, Lock, Notice, Run, utcnow
 
 SOURCES = ("doffin", "ted", "brreg")
 # A source without a successful run for longer than this is a warning.
@@ -178,3 +180,118 @@ def run_checks(
 def exit_code(checks: list[Check]) -> int:
     """1 if any check failed, else 0 (warnings do not fail)."""
     return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+# --------------------------------------------------------------------------- health page
+
+
+def _first_line(text: str | None, limit: int = 200) -> str:
+    return (text or "").strip().splitlines()[-1][:limit] if text and text.strip() else ""
+
+
+def _run_dict(r: Run) -> dict[str, Any]:
+    seconds = (r.finished_at - r.started_at).total_seconds() if r.finished_at else None
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "name": r.name,
+        "parent_id": r.parent_id,
+        "started_at": r.started_at,
+        "seconds": round(seconds, 1) if seconds is not None else None,
+        "outcome": r.outcome,
+        "counts": ", ".join(f"{k}={v}" for k, v in sorted((r.counts or {}).items())),
+        "error": _first_line(r.error),
+    }
+
+
+def notices_per_day(session: Session, today: dt.date, days: int = 30) -> list[tuple[dt.date, int]]:
+    """Stored notices (every version) per issue date, for the ``days`` days up to ``today``."""
+    start = today - dt.timedelta(days=days - 1)
+    rows = session.execute(
+        select(Notice.issue_date, func.count())
+        .where(Notice.issue_date >= start, Notice.issue_date <= today)
+        .group_by(Notice.issue_date)
+    ).all()
+    counts = {d: n for d, n in rows}
+    return [
+        (start + dt.timedelta(days=i), counts.get(start + dt.timedelta(days=i), 0))
+        for i in range(days)
+    ]
+
+
+def bar_chart(series: list[tuple[dt.date, int]], width: int = 720, height: int = 160) -> dict:
+    """Coordinates for an inline SVG bar chart (the template only draws them)."""
+    top = max((n for _, n in series), default=0) or 1
+    pad_left, pad_bottom = 36, 18
+    slot = (width - pad_left) / max(len(series), 1)
+    bars = []
+    for i, (day, n) in enumerate(series):
+        h = (height - pad_bottom - 8) * n / top
+        bars.append(
+            {
+                "x": round(pad_left + i * slot + 1, 1),
+                "y": round(height - pad_bottom - h, 1),
+                "w": round(max(slot - 2, 1), 1),
+                "h": round(h, 1),
+                "day": day,
+                "n": n,
+                "label": day.strftime("%d.%m") if i % 5 == 0 or i == len(series) - 1 else "",
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "max": top,
+        "bars": bars,
+        "base_y": height - pad_bottom,
+        "left": pad_left,
+    }
+
+
+def health_report(session: Session, today: dt.date, *, now: dt.datetime | None = None) -> dict:
+    """Plain values for the admin health page: runs, failures, chart, ingest errors, alerts."""
+    now = now or utcnow()
+    since = now - dt.timedelta(days=14)
+    last_runs = session.scalars(select(Run).order_by(Run.id.desc()).limit(30)).all()
+    failures = session.scalars(
+        select(Run)
+        .where(Run.outcome.in_(("failed", "partial")), Run.started_at >= since)
+        .order_by(Run.id.desc())
+        .limit(30)
+    ).all()
+    last_ok = {}
+    for source in (*SOURCES, "daily"):
+        last_ok[source] = session.scalar(
+            select(func.max(Run.finished_at)).where(Run.name == source, Run.outcome == "ok")
+        )
+    errors = session.scalars(select(IngestError).order_by(IngestError.id.desc()).limit(20)).all()
+    error_total = session.scalar(select(func.count()).select_from(IngestError)) or 0
+    alert_counts = dict(
+        session.execute(select(AlertLog.status, func.count()).group_by(AlertLog.status)).all()
+    )
+    lock = session.get(Lock, "scheduler")
+    return {
+        "last_runs": [_run_dict(r) for r in last_runs],
+        "failures": [_run_dict(r) for r in failures],
+        "last_ok": last_ok,
+        "chart": bar_chart(notices_per_day(session, today)),
+        "ingest_errors": [
+            {
+                "id": e.id,
+                "source": e.source,
+                "location": e.location,
+                "reason": _first_line(e.reason, 300),
+                "created_at": e.created_at,
+            }
+            for e in errors
+        ],
+        "ingest_error_total": error_total,
+        "alerts": {k: alert_counts.get(k, 0) for k in ("pending", "sending", "sent", "dropped")},
+        "lock": None
+        if lock is None
+        else {
+            "holder": lock.holder,
+            "acquired_at": lock.acquired_at,
+            "heartbeat_age": int((now - lock.heartbeat_at).total_seconds()),
+        },
+    }

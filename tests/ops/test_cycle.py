@@ -200,3 +200,61 @@ def test_killed_cycle_is_closed_and_its_stale_lock_recovered(engine: Engine, tra
     with engine.connect() as conn:
         slow = conn.execute(select(Run).where(Run.name == "slow")).one()
     assert slow.outcome == "failed" and "interrupted" in slow.error
+
+
+def test_scheduler_runs_cycle_and_a_second_scheduler_refuses(engine: Engine, tracker_env) -> None:
+    import threading
+
+    from tracker.cycle import CycleResult
+    from tracker.scheduler import serve
+
+    settings = load_settings({**tracker_env, "TRACKER_SCHEDULE_TIME": "03:15"})
+    stop = threading.Event()
+    done: list[CycleResult] = []
+    errors: list[BaseException] = []
+
+    def on_cycle(result: CycleResult) -> None:
+        done.append(result)
+
+    def target() -> None:
+        try:
+            serve(
+                settings,
+                engine,
+                steps=[Step("x", lambda c: 1)],
+                stop=stop,
+                poll_seconds=0.05,
+                run_now=True,
+                on_cycle=on_cycle,
+            )
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while not done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert done and done[0].ok
+        with pytest.raises(LockHeldError, match="another scheduler holds lock"):
+            serve(settings, engine, steps=[], stop=threading.Event())
+    finally:
+        stop.set()
+        t.join(10)
+    assert not errors and not t.is_alive()
+    # Stopped cleanly: the lock is free again.
+    DatabaseLock(engine, "scheduler", holder="next").acquire()
+
+
+def test_bad_schedule_time_is_a_clear_error(engine: Engine, tracker_env) -> None:
+    import threading
+
+    from tracker.errors import ConfigError
+    from tracker.scheduler import serve
+
+    settings = load_settings({**tracker_env, "TRACKER_SCHEDULE_TIME": "25:99"})
+    with pytest.raises(ConfigError, match="schedule_time='25:99'"):
+        serve(settings, engine, steps=[], stop=threading.Event())
