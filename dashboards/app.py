@@ -1,0 +1,262 @@
+"""The web app: ``create_app()`` builds a FastAPI app serving server-rendered pages.
+
+Every module in ``dashboards/routes/`` that defines ``router`` is included (HTML pages,
+left out of the OpenAPI description); a module may also define ``api_router`` (JSON
+under ``/api``, described at ``/api/openapi.json``) and ``NAV`` (menu entries as
+``(label, path, roles or None)``). Adding a file there is enough to add pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+import pkgutil
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dashboards import routes as routes_pkg
+from dashboards.web import CSRFError, Forbidden, LoginRequired, authenticate, csrf_protect
+from tracker.config import Settings, load_settings
+from tracker.db import get_engine
+from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, TrackerError
+
+HERE = Path(__file__).resolve().parent
+SESSION_MAX_AGE = 12 * 3600
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Adds CSP and friends to every response; pages are not cached (sales data)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(SECURITY_HEADERS)
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RedactTokens(logging.Filter):
+    """Keeps calendar tokens out of access logs (``/calendar/<token>.ics``)."""
+
+    _pattern = re.compile(r"(/calendar/)[^/\s\"?]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self._pattern.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+            )
+        if isinstance(record.msg, str):
+            record.msg = self._pattern.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+def session_secret(settings: Settings) -> str:
+    """The configured secret, else ``$TRACKER_HOME/session_secret`` (created 0600)."""
+    if settings.values.get("session_secret"):
+        return str(settings.values["session_secret"])
+    path = settings.home_path / "session_secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="utf-8").strip()
+        if len(secret) < 32:
+            raise ConfigError(
+                f"{path}: session secret is too short; delete it to regenerate"
+            ) from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    log.info("generated a new session secret in %s", path)
+    return secret
+
+
+def _today_setting(settings: Settings) -> dt.date | None:
+    raw = settings.values.get("today")
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError as exc:
+        raise ConfigError(f"today (TRACKER_TODAY): {raw!r} is not a date YYYY-MM-DD") from exc
+
+
+def _route_modules() -> list[Any]:
+    mods = []
+    for info in sorted(pkgutil.iter_modules(routes_pkg.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            mods.append(importlib.import_module(f"{routes_pkg.__name__}.{info.name}"))
+    return mods
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=select_autoescape(enabled_extensions=("html", "svg", "xml"), default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    from dashboards import filters
+
+    env.filters.update(filters.FILTERS)
+    return Jinja2Templates(env=env)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "message": message,
+            "user": getattr(request.state, "user", None),
+            "nav": request.app.state.nav,
+            "csrf_token": request.session.get("csrf", ""),
+            "flashes": [],
+        },
+        status_code=status,
+    )
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: ``load_settings()``) and ``engine``."""
+    settings = settings or load_settings()
+    engine = engine or get_engine(settings=settings)
+    app = FastAPI(
+        title="Tender tracker API",
+        description="Read-only JSON API of the tender tracker. Log in first, or send "
+        "`Authorization: Bearer <API token>` (create one on your profile page).",
+        version="1",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(authenticate), Depends(csrf_protect)],
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.today = _today_setting(settings)
+    app.state.templates = _templates()
+    app.state.base_url = str(settings.values.get("base_url") or "").rstrip("/")
+    nav: list[tuple[str, str, tuple[str, ...] | None]] = []
+    for mod in _route_modules():
+        if hasattr(mod, "router"):
+            app.include_router(mod.router, include_in_schema=False)
+        if hasattr(mod, "api_router"):
+            app.include_router(mod.api_router)
+        nav.extend(getattr(mod, "NAV", []))
+    nav.sort(key=lambda item: NAV_ORDER.get(item[1], 99))
+    app.state.nav = nav
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "login required"}, status_code=401)
+        target = request.url.path
+        if request.url.query:
+            target += "?" + request.url.query
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error(request, 403, exc.message)
+
+    @app.exception_handler(PermissionDeniedError)
+    async def _denied(request: Request, exc: PermissionDeniedError) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(CSRFError)
+    async def _csrf(request: Request, exc: CSRFError) -> Response:
+        return _error(request, 403, "the form expired or was not sent by this site; reload it")
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
+        return _error(request, 404, str(exc))
+
+    @app.exception_handler(TrackerError)
+    async def _tracker_error(request: Request, exc: TrackerError) -> Response:
+        return _error(request, 400, str(exc))
+
+    https = app.state.base_url.startswith("https://")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="tracker_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=https,
+    )
+    app.add_middleware(SecurityHeaders)
+    install_log_redaction()
+    return app
+
+
+NAV_ORDER = {
+    "/": 0,
+    "/accounts": 1,
+    "/bids": 2,
+    "/director": 3,
+    "/search": 4,
+    "/me": 8,
+    "/health": 9,
+}

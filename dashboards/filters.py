@@ -1,0 +1,54 @@
+"""Jinja filters: formatting only (dates, money, countdowns), no business rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+
+def date(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def money(value: Any, currency: str | None = None) -> str:
+    if value is None or value == "":
+        return "–"
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    text = f"{number:,.0f}".replace(",", "\u202f")
+    return f"{text} {currency}" if currency else text
+
+
+def mnok(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value) / 1_000_000:,.1f} M"
+
+
+def days(value: Any) -> str:
+    if value is None:
+        return "–"
+    n = int(value)
+    if n == 0:
+        return "today"
+    if n < 0:
+        return f"{-n} d ago"
+    return f"{n} d"
+
+
+def pct(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value):g}"
+
+
+FILTERS = {"date": date, "money": money, "mnok": mnok, "days": days, "pct": pct}

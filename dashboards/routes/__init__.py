@@ -1,0 +1,1 @@
+"""One module per area; each module defining ``router`` is included by ``create_app``."""

@@ -1,0 +1,73 @@
+"""Bid team: open competitions with deadlines, lots, criteria, links and our bid status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from dashboards import charts
+from dashboards.web import current_user, db_session, flash, render, today
+from tracker.models import User
+from tracker.users import can_set_bid_status
+from tracker.views import bids_page, set_bid_status
+
+router = APIRouter()
+api_router = APIRouter(prefix="/api", tags=["bids"])
+NAV = [("Bids", "/bids", None)]
+
+
+def bid_list(session: Session, day: dt.date, show: str, page: int) -> dict[str, Any]:
+    return bids_page(session, day, linked_only=show != "all", page=page)
+
+
+@router.get("/bids")
+def bids(
+    request: Request,
+    show: str = "accounts",
+    page: int = 1,
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> Response:
+    data = bid_list(session, day, show, page)
+    for item in data["items"]:
+        item["criteria_chart"] = charts.criteria_bar(item["criteria"])
+    query = {"show": show} if show == "all" else {}
+    data.update(
+        show=show,
+        query=query,
+        export="bids",
+        can_set_status=can_set_bid_status(user),
+        page=data["page"],
+    )
+    return render(request, "bids.html", data)
+
+
+@api_router.get("/bids", summary="Open competitions, soonest deadline first")
+def bids_json(
+    show: str = "accounts",
+    page: int = 1,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> dict[str, Any]:
+    return bid_list(session, day, show, page)
+
+
+@router.post("/bids/{notice_pk}/status")
+def bid_status(
+    request: Request,
+    notice_pk: int,
+    status: str = Form(""),
+    next: str = Form("/bids"),
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    set_bid_status(session, user, notice_pk, status)
+    session.commit()
+    flash(request, f"Bid status set to {status}.")
+    target = next if next.startswith("/") and not next.startswith("//") else "/bids"
+    return RedirectResponse(target, status_code=303)

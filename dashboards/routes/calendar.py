@@ -1,0 +1,30 @@
+"""The per-user iCalendar feed, protected by a revocable token instead of a login."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from dashboards.web import db_session, today
+from tracker.errors import NotFoundError
+from tracker.users import user_for_calendar_token
+from tracker.views import calendar_feed
+
+router = APIRouter()
+
+
+@router.get("/calendar/{token}.ics")
+def calendar(
+    token: str, session: Session = Depends(db_session), day: dt.date = Depends(today)
+) -> Response:
+    user = user_for_calendar_token(session, token)
+    if user is None:
+        raise NotFoundError("unknown or revoked calendar token")
+    return Response(
+        calendar_feed(session, user, day),
+        media_type="text/calendar; charset=utf-8",
+        headers={"content-disposition": 'inline; filename="tracker.ics"'},
+    )

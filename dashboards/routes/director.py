@@ -1,0 +1,55 @@
+"""Sales director: pipeline, bid/no-bid queue with explainable scores, incumbency, coverage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from dashboards import charts
+from dashboards.web import current_user, db_session, flash, render, today
+from tracker.models import User
+from tracker.users import can_decide_bids
+from tracker.views import decide_bid, director_page
+
+router = APIRouter()
+api_router = APIRouter(prefix="/api", tags=["director"])
+NAV = [("Director", "/director", None)]
+
+
+@router.get("/director")
+def director(
+    request: Request,
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> Response:
+    data = director_page(session, day)
+    data["pipeline_chart"] = charts.pipeline_bars(data["pipeline"])
+    data["can_decide"] = can_decide_bids(user)
+    return render(request, "director.html", data)
+
+
+@api_router.get("/director", summary="Pipeline, bid/no-bid queue, incumbency and coverage")
+def director_json(
+    session: Session = Depends(db_session), day: dt.date = Depends(today)
+) -> dict[str, Any]:
+    return director_page(session, day)
+
+
+@router.post("/bids/{notice_pk}/decision")
+def decision(
+    request: Request,
+    notice_pk: int,
+    decision: str = Form(""),
+    why: str = Form(""),
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    decide_bid(session, user, notice_pk, decision, why)
+    session.commit()
+    flash(request, f"Decision recorded: {decision}.")
+    return RedirectResponse("/director", status_code=303)

@@ -1,0 +1,61 @@
+"""KAM home: my accounts, open influence windows, expiries, budget windows, new notices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from dashboards.web import current_user, db_session, flash, render, today
+from tracker.models import User
+from tracker.views import decide_suggested_link, kam_home
+
+router = APIRouter()
+api_router = APIRouter(prefix="/api", tags=["home"])
+NAV = [("Home", "/", ("kam", "director", "admin"))]
+
+
+def home_data(session: Session, user: User, day: dt.date) -> dict[str, Any]:
+    data = kam_home(session, user, day)
+    session.commit()  # remembers the visit for "new since my last visit"
+    return data
+
+
+@router.get("/")
+def home(
+    request: Request,
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> Response:
+    if user.role == "bid":
+        return RedirectResponse("/bids", status_code=303)
+    return render(request, "home.html", home_data(session, user, day))
+
+
+@api_router.get("/home", summary="The KAM home page data for the logged-in user")
+def home_json(
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> dict[str, Any]:
+    return home_data(session, user, day)
+
+
+@router.post("/links/{link_id}/decide")
+def decide_link(
+    request: Request,
+    link_id: int,
+    status: str = Form(...),
+    next: str = Form("/"),
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    decide_suggested_link(session, user, link_id, status)
+    session.commit()
+    flash(request, f"Link {status}.")
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    return RedirectResponse(target, status_code=303)

@@ -1,0 +1,62 @@
+"""Notices: search with filters and pagination, and one notice with every parsed field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from dashboards.web import db_session, render
+from tracker.search import PHASES, parse_filters, search_notices
+from tracker.views import account_names, notice_page
+
+router = APIRouter()
+api_router = APIRouter(prefix="/api", tags=["notices"])
+NAV = [("Search", "/search", None)]
+
+
+def _search(request: Request, session: Session) -> dict[str, Any]:
+    params = dict(request.query_params)
+    filters = parse_filters(params)
+    try:
+        page = max(1, int(params.get("page") or 1))
+    except ValueError:
+        page = 1
+    return search_notices(session, filters, page=page)
+
+
+@router.get("/search")
+def search(request: Request, session: Session = Depends(db_session)) -> Response:
+    data = _search(request, session)
+    data.update(
+        phases=PHASES,
+        accounts=account_names(session),
+        query=data["filters"],
+        export="notices",
+    )
+    return render(request, "search.html", data)
+
+
+@api_router.get(
+    "/notices",
+    summary="Search notices",
+    description="Filters: text, cpv (code or prefix), buyer (name or orgnr), account_id, "
+    "date_from, date_to (YYYY-MM-DD, issue date), phase (planning|competition|award|"
+    "modification), all_versions=1, page.",
+)
+def search_json(request: Request, session: Session = Depends(db_session)) -> dict[str, Any]:
+    return _search(request, session)
+
+
+@router.get("/notices/{notice_pk}")
+def notice(request: Request, notice_pk: int, session: Session = Depends(db_session)) -> Response:
+    return render(request, "notice.html", {"n": notice_page(session, notice_pk)})
+
+
+@api_router.get("/notices/{notice_pk}", summary="One notice: fields, buyers, lots, versions")
+def notice_json(notice_pk: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+    data = notice_page(session, notice_pk)
+    data["fields"] = {key: value for _label, key, value in data["fields"]}
+    return data

@@ -1,0 +1,156 @@
+"""Request plumbing shared by every router: database session, login, roles, CSRF, rendering.
+
+A route module uses it like this::
+
+    from fastapi import APIRouter, Depends, Request
+    from dashboards.web import current_user, db_session, render, require_role
+
+    router = APIRouter()
+
+    @router.get("/health")
+    def health(request: Request, user=Depends(require_role("admin")), db=Depends(db_session)):
+        return render(request, "health.html", {"checks": ...})
+
+Every route of the app already requires a logged-in user (``authenticate`` runs as an
+app-wide dependency) except the paths in ``PUBLIC_PATHS`` / ``PUBLIC_PREFIXES``; every
+POST is checked for the session's CSRF token (form field ``csrf_token`` or header
+``X-CSRF-Token``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from tracker.models import User
+from tracker.users import user_for_api_token
+
+PUBLIC_PATHS = {"/login"}
+PUBLIC_PREFIXES = ("/calendar/", "/static/")
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class LoginRequired(Exception):  # noqa: N818 - control flow, handled by the app
+    """No valid session or API token; HTML gets a redirect to /login, the API a 401."""
+
+
+class Forbidden(Exception):  # noqa: N818 - control flow, handled by the app
+    """The user is logged in but their role does not allow this."""
+
+    def __init__(self, message: str = "your role does not allow this"):
+        super().__init__(message)
+        self.message = message
+
+
+class CSRFError(Exception):
+    """A state-changing request without the session's CSRF token."""
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One SQLAlchemy session per request; committed by the route when it changes data."""
+    session = Session(bind=request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def today(request: Request) -> dt.date:
+    """The date pages treat as today: setting ``today`` (TRACKER_TODAY) or the real date."""
+    fixed = request.app.state.today
+    return fixed if fixed is not None else dt.date.today()
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def authenticate(request: Request, session: Session = Depends(db_session)) -> User | None:
+    """App-wide: load the user from the signed session cookie or a Bearer API token."""
+    request.state.user = None
+    if _is_public(request.url.path):
+        return None
+    user: User | None = None
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and request.url.path.startswith("/api/"):
+        user = user_for_api_token(session, auth[7:].strip())
+    else:
+        user_id = request.session.get("user_id")
+        if isinstance(user_id, int):
+            user = session.get(User, user_id)
+            if user is not None and not user.active:
+                user = None
+    if user is None:
+        raise LoginRequired()
+    request.state.user = user
+    return user
+
+
+async def csrf_protect(request: Request) -> None:
+    """App-wide: every non-GET request must carry the session's CSRF token."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if not sent:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get("csrf_token")
+            sent = value if isinstance(value, str) else None
+    if not expected or not sent or not secrets.compare_digest(str(expected), str(sent)):
+        raise CSRFError()
+
+
+def current_user(request: Request) -> User:
+    user = getattr(request.state, "user", None)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def require_role(*roles: str) -> Callable[[Request], User]:
+    """Dependency: the logged-in user, or 403 unless their role is one of ``roles``."""
+
+    def dependency(request: Request) -> User:
+        user = current_user(request)
+        if user.role not in roles:
+            raise Forbidden(f"this needs the role {' or '.join(roles)}")
+        return user
+
+    return dependency
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """A one-time message shown on the next page."""
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], [kind, message]][-5:]
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    """Render ``template`` with plain values plus user, CSRF token, today and flashes."""
+    ctx = dict(context)
+    ctx.setdefault("user", getattr(request.state, "user", None))
+    ctx["csrf_token"] = csrf_token(request)
+    ctx.setdefault("today", today(request))
+    ctx["flashes"] = request.session.pop("flash", [])
+    ctx["nav"] = request.app.state.nav
+    return request.app.state.templates.TemplateResponse(
+        request, template, ctx, status_code=status_code
+    )

@@ -1,0 +1,80 @@
+"""Users and the web app: ``tracker users add|list`` and ``tracker serve``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tracker.cli import main
+from tracker.db import session_scope
+from tracker.errors import UserError
+from tracker.users import ROLES, create_user, list_users
+
+
+def _read_password() -> str:
+    """From standard input when it is not a terminal (first line), else prompted twice."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@main.group()
+def users() -> None:
+    """Users of the dashboards (roles kam, bid, director, admin).
+
+    Example: echo 's3cret-pass' | tracker users add kari@example.no --role kam --name "Kari"
+    """
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="kam, bid, director, admin")
+@click.option("--name", default=None, help="Display name.")
+def users_add(email: str, role: str, name: str | None) -> None:
+    """Add a user; the password is read from stdin (or prompted twice on a terminal).
+
+    Example: echo 's3cret-pass' | tracker users add kari@example.no --role kam --name "Kari"
+    """
+    password = _read_password()
+    if not password:
+        raise UserError("password: empty (give it on standard input or at the prompt)")
+    with session_scope() as session:
+        user = create_user(session, email, role, password, name=name)
+        click.echo(f"added {user.email} ({user.role})")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users with role and last login.
+
+    Example: tracker users list
+    """
+    with session_scope() as session:
+        for u in list_users(session):
+            last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
+            state = "" if u.active else " (inactive)"
+            click.echo(f"{u.email}\t{u.role}\t{u.name or ''}\tlast login {last}{state}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the dashboards web app with uvicorn.
+
+    Example: tracker serve --host 127.0.0.1 --port 8000
+    """
+    import uvicorn
+
+    click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(
+        "dashboards.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        log_level="info",
+    )

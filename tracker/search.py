@@ -1,0 +1,267 @@
+"""Notice search with filters (text, CPV, buyer, account, dates, phase) and pagination.
+
+Every filter is optional and they combine with AND. Queries stay bounded: one page of
+notices, one query for the page's buyers, and one COUNT. Indexes used:
+``notices.issue_date``, ``notices.main_cpv``, ``notices.subtype``, ``notices.is_latest``,
+``notice_buyers.orgnr``, ``notice_links.account_id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.errors import UserError
+from tracker.models import Notice, NoticeBuyer, NoticeLink
+
+MAX_PER_PAGE = 200
+EXPORT_LIMIT = 10_000
+
+# eForms notice subtypes (OPP-070) grouped by where in the procurement they sit.
+PHASE_SUBTYPES: dict[str, tuple[str, ...]] = {
+    "planning": ("1", "2", "3", "4", "5", "6", "7", "8", "9", "E1", "E2", "N4"),
+    "competition": (
+        *(str(n) for n in range(10, 25)),
+        "E3",
+        "CEI",
+        "T01",
+        "N16",
+    ),
+    "award": (*(str(n) for n in range(25, 38)), "E4", "T02", "N29"),
+    "modification": ("38", "39", "40", "E5"),
+}
+PHASES = tuple(PHASE_SUBTYPES)
+
+
+def notice_phase(subtype: str | None) -> str | None:
+    """The phase (planning, competition, award, modification) of an eForms subtype."""
+    if not subtype:
+        return None
+    for phase, subtypes in PHASE_SUBTYPES.items():
+        if subtype in subtypes:
+            return phase
+    return None
+
+
+@dataclass
+class NoticeFilters:
+    text: str | None = None
+    cpv: str | None = None
+    buyer: str | None = None
+    account_id: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    phase: str | None = None
+    latest_only: bool = True
+
+    def as_query(self) -> dict[str, str]:
+        """The non-empty filters as URL query parameters (for links and exports)."""
+        out: dict[str, str] = {}
+        for key, value in asdict(self).items():
+            if key == "latest_only":
+                if not value:
+                    out["all_versions"] = "1"
+            elif value not in (None, ""):
+                out[key] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return out
+
+
+def parse_filters(params: dict[str, Any]) -> NoticeFilters:
+    """Filters from query parameters; raise ``UserError`` naming a bad field."""
+
+    def text(name: str, limit: int = 200) -> str | None:
+        value = str(params.get(name) or "").strip()
+        if len(value) > limit:
+            raise UserError(f"{name}: at most {limit} characters")
+        return value or None
+
+    def date(name: str) -> dt.date | None:
+        value = text(name, 10)
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise UserError(f"{name}: {value!r} is not a date YYYY-MM-DD") from exc
+
+    account = text("account_id", 12)
+    if account is not None and not account.isdigit():
+        raise UserError(f"account_id: {account!r} is not a number")
+    cpv = text("cpv", 12)
+    if cpv is not None:
+        cpv = re.sub(r"-\d$", "", cpv)
+        if not cpv.isdigit():
+            raise UserError(f"cpv: {cpv!r} is not a CPV code or prefix (digits)")
+    phase = text("phase", 20)
+    if phase is not None and phase not in PHASES:
+        raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
+    return NoticeFilters(
+        text=text("text"),
+        cpv=cpv,
+        buyer=text("buyer"),
+        account_id=int(account) if account else None,
+        date_from=date("date_from"),
+        date_to=date("date_to"),
+        phase=phase,
+        latest_only=not params.get("all_versions"),
+    )
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(f: NoticeFilters) -> Select[Any]:
+    q = select(Notice.id)
+    if f.latest_only:
+        q = q.where(Notice.is_latest.is_(True))
+    if f.text:
+        pattern = _like(f.text)
+        q = q.where(
+            or_(
+                Notice.title.ilike(pattern, escape="\\"),
+                Notice.description.ilike(pattern, escape="\\"),
+                Notice.source_id == f.text,
+                Notice.notice_id == f.text,
+                Notice.procedure_id == f.text,
+            )
+        )
+    if f.cpv:
+        q = q.where(Notice.main_cpv.startswith(f.cpv))
+    if f.buyer:
+        cond = (
+            NoticeBuyer.orgnr == f.buyer
+            if re.fullmatch(r"\d{9}", f.buyer)
+            else NoticeBuyer.name.ilike(_like(f.buyer), escape="\\")
+        )
+        q = q.where(exists().where(and_(NoticeBuyer.notice_pk == Notice.id, cond)))
+    if f.account_id is not None:
+        q = q.where(
+            exists().where(
+                and_(
+                    NoticeLink.notice_pk == Notice.id,
+                    NoticeLink.account_id == f.account_id,
+                    NoticeLink.status != "rejected",
+                )
+            )
+        )
+    if f.date_from:
+        q = q.where(Notice.issue_date >= f.date_from)
+    if f.date_to:
+        q = q.where(Notice.issue_date <= f.date_to)
+    if f.phase:
+        q = q.where(Notice.subtype.in_(PHASE_SUBTYPES[f.phase]))
+    return q
+
+
+def notice_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
+    """Plain rows for notice ids (in the given order), with their buyers' names."""
+    if not ids:
+        return []
+    notices = {
+        n.id: n
+        for n in session.execute(
+            select(
+                Notice.id,
+                Notice.source,
+                Notice.source_id,
+                Notice.notice_id,
+                Notice.version,
+                Notice.subtype,
+                Notice.issue_date,
+                Notice.title,
+                Notice.main_cpv,
+                Notice.estimated_value,
+                Notice.currency,
+                Notice.procedure_type,
+                Notice.is_test,
+            ).where(Notice.id.in_(ids))
+        )
+    }
+    buyers: dict[int, list[str]] = {}
+    for notice_pk, name, orgnr in session.execute(
+        select(NoticeBuyer.notice_pk, NoticeBuyer.name, NoticeBuyer.orgnr)
+        .where(NoticeBuyer.notice_pk.in_(ids))
+        .order_by(NoticeBuyer.notice_pk, NoticeBuyer.position)
+    ):
+        buyers.setdefault(notice_pk, []).append(name or orgnr or "?")
+    out = []
+    for pk in ids:
+        n = notices.get(pk)
+        if n is None:
+            continue
+        out.append(
+            {
+                "id": n.id,
+                "source": n.source,
+                "source_id": n.source_id,
+                "notice_id": n.notice_id,
+                "version": n.version,
+                "subtype": n.subtype,
+                "phase": notice_phase(n.subtype),
+                "issue_date": n.issue_date,
+                "title": n.title,
+                "buyers": buyers.get(n.id, []),
+                "main_cpv": n.main_cpv,
+                "estimated_value": n.estimated_value,
+                "currency": n.currency,
+                "procedure_type": n.procedure_type,
+                "is_test": n.is_test,
+            }
+        )
+    return out
+
+
+def search_notices(
+    session: Session, filters: NoticeFilters, page: int = 1, per_page: int = 50
+) -> dict[str, Any]:
+    """One page of notices matching ``filters``, newest first.
+
+    Returns ``{"items", "total", "page", "pages", "per_page", "filters"}``.
+    """
+    per_page = max(1, min(int(per_page), MAX_PER_PAGE))
+    page = max(1, int(page))
+    base = _filtered(filters)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, math.ceil(total / per_page))
+    ids = list(
+        session.scalars(
+            base.order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return {
+        "items": notice_rows(session, ids),
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "per_page": per_page,
+        "filters": filters.as_query(),
+    }
+
+
+def export_notices(
+    session: Session, filters: NoticeFilters, limit: int = EXPORT_LIMIT
+) -> list[dict[str, Any]]:
+    """Every matching notice (at most ``limit``), newest first, for CSV/XLSX export."""
+    ids = list(
+        session.scalars(
+            _filtered(filters)
+            .order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())
+            .limit(limit)
+        )
+    )
+    rows = []
+    for chunk_start in range(0, len(ids), 500):
+        rows.extend(notice_rows(session, ids[chunk_start : chunk_start + 500]))
+    for row in rows:
+        row["buyers"] = "; ".join(row["buyers"])
+    return rows

@@ -1,0 +1,1065 @@
+"""Read-side page data for the dashboards, the JSON API and the exports: plain dicts.
+
+Each function answers one screen (``kam_home``, ``account_page``, ``bids_page``,
+``director_page``, ``notice_page``) or one exportable list, with bounded queries (every
+list has a limit or a page), so pages stay fast on 200,000 notices. Where another area
+publishes a query (``tracker.accounts``, ``tracker.opportunities``, ``tracker.bids``,
+``tracker.linking``, ``tracker.expiries``) it is used; stored rows (``Opportunity``,
+``Contract``, ``BidDecision``...) are read directly only for cross-account aggregates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.accountwork import list_activities, list_contacts
+from tracker.config import load_settings
+from tracker.errors import NotFoundError, PermissionDeniedError, UserError
+from tracker.ical import build_calendar
+from tracker.models import (
+    Account,
+    Activity,
+    BidDecision,
+    BidStatus,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Lot,
+    LotResult,
+    Notice,
+    NoticeBuyer,
+    NoticeLink,
+    Opportunity,
+    Organisation,
+    User,
+    utcnow,
+)
+from tracker.search import notice_phase, notice_rows
+from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
+
+BID_STATUSES = ("qualifying", "bidding", "submitted", "won", "lost")
+DECISIONS = ("bid", "no-bid")
+OPEN_PHASES = ("influence_open", "drafting")
+PHASE_ORDER = (
+    "watching",
+    "influence_open",
+    "drafting",
+    "published",
+    "evaluation",
+    "awarded",
+    "running",
+)
+NO_ACTIVITY_DAYS = 90
+
+
+def optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function from another area's module, or None while it is not there yet."""
+    try:
+        mod = importlib.import_module(module)
+    except (ImportError, NotImplementedError):
+        return None
+    return getattr(mod, name, None)
+
+
+def doffin_url(source: str | None, source_id: str | None) -> str | None:
+    if source == "doffin" and source_id:
+        return f"https://doffin.no/notices/{source_id}"
+    return None
+
+
+def _num(value: Decimal | float | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def add_months(d: dt.date, months: int) -> dt.date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            continue
+    raise ValueError(d)
+
+
+# --------------------------------------------------------------------------- accounts in scope
+
+
+def account_ids_for(session: Session, user: User) -> list[int] | None:
+    """The accounts a user works: a KAM's own; None (= every account) for other roles."""
+    if user.role == "kam":
+        return list(
+            session.scalars(
+                select(Account.id).where(func.lower(Account.kam_email) == user.email.lower())
+            )
+        )
+    return None
+
+
+def _in_accounts(column: Any, ids: list[int] | None) -> Any:
+    return column.in_(ids) if ids is not None else True
+
+
+def account_names(session: Session, ids: list[int] | None = None) -> dict[int, str]:
+    q = select(Account.id, Account.name)
+    if ids is not None:
+        q = q.where(Account.id.in_(ids))
+    return dict(session.execute(q).all())
+
+
+def accounts_list(
+    session: Session, user: User | None = None, today: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """Accounts (a KAM's own, else all) with counts of open windows and expiries."""
+    ids = account_ids_for(session, user) if user is not None else None
+    q = select(Account).order_by(Account.name)
+    if ids is not None:
+        q = q.where(Account.id.in_(ids))
+    accounts = session.scalars(q.options(selectinload(Account.orgnrs))).all()
+    open_counts: dict[int, int] = dict(
+        session.execute(
+            select(Opportunity.account_id, func.count())
+            .where(Opportunity.phase.in_(OPEN_PHASES), _in_accounts(Opportunity.account_id, ids))
+            .group_by(Opportunity.account_id)
+        ).all()
+    )
+    return [
+        {
+            "id": a.id,
+            "name": a.name,
+            "orgnr": sorted(o.orgnr for o in a.orgnrs),
+            "tier": a.tier,
+            "buyer_type": a.buyer_type,
+            "kam": a.kam_email,
+            "team": a.team,
+            "open_windows": open_counts.get(a.id, 0),
+        }
+        for a in accounts
+    ]
+
+
+# --------------------------------------------------------------------------- opportunities
+
+
+def _opportunity_dict(o: Opportunity, names: dict[int, str], today: dt.date) -> dict[str, Any]:
+    if o.budget_start and o.budget_end:
+        status = (
+            "open"
+            if o.budget_start <= today <= o.budget_end
+            else ("upcoming" if today < o.budget_start else "past")
+        )
+        budget = {"start": o.budget_start, "end": o.budget_end, "status": status}
+    else:
+        budget = None
+    days_left = (o.expected_publication - today).days if o.expected_publication else None
+    return {
+        "key": o.key,
+        "kind": o.kind,
+        "account_id": o.account_id,
+        "account": names.get(o.account_id or 0),
+        "title": o.title,
+        "buyer": o.buyer_name,
+        "main_cpv": o.main_cpv,
+        "value": _num(o.value),
+        "expiry": o.expiry,
+        "expiry_source": o.expiry_source,
+        "influence_opens": o.influence_opens,
+        "drafting_starts": o.drafting_starts,
+        "expected_publication": o.expected_publication,
+        "expected_deadline": o.expected_deadline,
+        "phase": o.phase,
+        "can_influence": o.phase in OPEN_PHASES,
+        "days_left": days_left,
+        "budget_window": budget,
+        "confidence": o.confidence,
+        "notice_pk": o.notice_pk,
+        "competition_notice_pk": o.competition_notice_pk,
+    }
+
+
+def opportunity_rows(
+    session: Session,
+    today: dt.date,
+    *,
+    account_ids: list[int] | None = None,
+    phases: tuple[str, ...] | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first."""
+    q = select(Opportunity).where(_in_accounts(Opportunity.account_id, account_ids))
+    if phases:
+        q = q.where(Opportunity.phase.in_(phases))
+    q = q.order_by(
+        Opportunity.expected_publication.is_(None),
+        Opportunity.expected_publication,
+        Opportunity.id,
+    ).limit(limit)
+    rows = session.scalars(q).all()
+    names = account_names(session, sorted({o.account_id for o in rows if o.account_id}))
+    return [_opportunity_dict(o, names, today) for o in rows]
+
+
+def budget_windows(
+    session: Session, today: dt.date, account_ids: list[int] | None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Budget windows open now or upcoming, per account (one row per account and window)."""
+    rows = session.execute(
+        select(
+            Opportunity.account_id,
+            Opportunity.budget_start,
+            Opportunity.budget_end,
+            func.count(),
+        )
+        .where(
+            _in_accounts(Opportunity.account_id, account_ids),
+            Opportunity.budget_end.is_not(None),
+            Opportunity.budget_end >= today,
+        )
+        .group_by(Opportunity.account_id, Opportunity.budget_start, Opportunity.budget_end)
+        .order_by(Opportunity.budget_start, Opportunity.account_id)
+        .limit(limit)
+    ).all()
+    names = account_names(session, sorted({r[0] for r in rows if r[0]}))
+    return [
+        {
+            "account_id": acc,
+            "account": names.get(acc or 0),
+            "start": start,
+            "end": end,
+            "status": "open" if start and start <= today else "upcoming",
+            "days_to_start": (start - today).days if start and start > today else 0,
+            "days_left": (end - today).days,
+            "opportunities": count,
+        }
+        for acc, start, end, count in rows
+    ]
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+def expiry_rows(
+    session: Session,
+    today: dt.date,
+    *,
+    account_ids: list[int] | None = None,
+    months: int = 24,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Contracts of the accounts ending within ``months``, soonest first, with suppliers."""
+    until = add_months(today, months)
+    rows = session.execute(
+        select(Contract, ContractAccount.account_id)
+        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .where(
+            _in_accounts(ContractAccount.account_id, account_ids),
+            ContractAccount.status != "rejected",
+            Contract.end_date >= today,
+            Contract.end_date <= until,
+        )
+        .order_by(Contract.end_date, Contract.id)
+        .limit(limit)
+    ).all()
+    names = account_names(session, sorted({r[1] for r in rows}))
+    suppliers = contract_suppliers(session, [c.id for c, _ in rows])
+    return [
+        {
+            "contract_id": c.id,
+            "account_id": acc,
+            "account": names.get(acc),
+            "title": c.title,
+            "end_date": c.end_date,
+            "end_source": c.end_source,
+            "latest_end": c.latest_end,
+            "max_renewals": c.max_renewals,
+            "options": c.options_text,
+            "days_left": (c.end_date - today).days if c.end_date else None,
+            "value": _num(c.value),
+            "currency": c.currency,
+            "framework": c.framework,
+            "suppliers": suppliers.get(c.id, []),
+            "notice_pk": c.notice_pk,
+        }
+        for c, acc in rows
+    ]
+
+
+def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    if not contract_ids:
+        return out
+    for cid, name, orgnr in session.execute(
+        select(ContractParty.contract_id, ContractParty.name, ContractParty.orgnr)
+        .where(ContractParty.contract_id.in_(contract_ids), ContractParty.role == "supplier")
+        .order_by(ContractParty.contract_id, ContractParty.id)
+    ):
+        out[cid].append(name or orgnr or "?")
+    return out
+
+
+# --------------------------------------------------------------------------- KAM home
+
+
+def new_notices(
+    session: Session, account_ids: list[int] | None, since: dt.datetime, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Latest notice versions linked to the accounts and stored after ``since``."""
+    rows = session.execute(
+        select(Notice.id, NoticeLink.account_id)
+        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        .where(
+            _in_accounts(NoticeLink.account_id, account_ids),
+            NoticeLink.status != "rejected",
+            Notice.created_at > since,
+            Notice.is_latest.is_(True),
+        )
+        .order_by(Notice.created_at.desc(), Notice.id.desc())
+        .limit(limit)
+    ).all()
+    names = account_names(session, sorted({acc for _, acc in rows}))
+    by_notice: dict[int, list[str]] = defaultdict(list)
+    order: list[int] = []
+    for pk, acc in rows:
+        if pk not in by_notice:
+            order.append(pk)
+        by_notice[pk].append(names.get(acc, "?"))
+    items = notice_rows(session, order)
+    for item in items:
+        item["accounts"] = by_notice[item["id"]]
+    return items
+
+
+def suggested_link_rows(
+    session: Session, account_ids: list[int] | None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Suggested buyer→account links waiting for a KAM's confirm or reject."""
+    rows = session.execute(
+        select(NoticeLink, Notice.title, Notice.source, Notice.source_id, NoticeBuyer)
+        .join(Notice, Notice.id == NoticeLink.notice_pk)
+        .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
+        .where(NoticeLink.status == "suggested", _in_accounts(NoticeLink.account_id, account_ids))
+        .order_by(NoticeLink.confidence.desc(), NoticeLink.id)
+        .limit(limit)
+    ).all()
+    names = account_names(session, sorted({r[0].account_id for r in rows}))
+    return [
+        {
+            "id": link.id,
+            "account_id": link.account_id,
+            "account": names.get(link.account_id),
+            "notice_pk": link.notice_pk,
+            "title": title,
+            "doffin_url": doffin_url(source, source_id),
+            "buyer": buyer.name,
+            "buyer_orgnr": buyer.orgnr,
+            "method": link.method,
+            "confidence": round(link.confidence, 2),
+        }
+        for link, title, source, source_id, buyer in rows
+    ]
+
+
+def kam_home(
+    session: Session, user: User, today: dt.date, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The KAM's start page; marks notices as seen (``users.last_seen_notices_at``).
+
+    The caller commits so that the next visit shows only notices stored after this one.
+    """
+    now = now or utcnow()
+    ids = account_ids_for(session, user)
+    since = user.last_seen_notices_at or (now - dt.timedelta(days=30))
+    data = {
+        "accounts": accounts_list(session, user, today),
+        "influence_open": opportunity_rows(
+            session, today, account_ids=ids, phases=OPEN_PHASES, limit=50
+        ),
+        "expiries": expiry_rows(session, today, account_ids=ids, months=24, limit=50),
+        "budget_windows": budget_windows(session, today, ids, limit=30),
+        "new_notices": new_notices(session, ids, since, limit=50),
+        "new_since": since,
+        "suggested_links": suggested_link_rows(session, ids, limit=30),
+        "scope": "my accounts" if ids is not None else "all accounts",
+    }
+    user.last_seen_notices_at = now
+    return data
+
+
+# --------------------------------------------------------------------------- account page
+
+
+def _get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id, options=[selectinload(Account.orgnrs)])
+    if account is None:
+        raise NotFoundError(f"no account with id {account_id}")
+    return account
+
+
+def account_profile(session: Session, account: Account) -> dict[str, Any]:
+    orgnrs = sorted(o.orgnr for o in account.orgnrs)
+    orgs = (
+        session.scalars(select(Organisation).where(Organisation.orgnr.in_(orgnrs))).all()
+        if orgnrs
+        else []
+    )
+    parents = sorted({o.parent_orgnr for o in orgs if o.parent_orgnr})
+    parent_names = (
+        dict(
+            session.execute(
+                select(Organisation.orgnr, Organisation.name).where(Organisation.orgnr.in_(parents))
+            ).all()
+        )
+        if parents
+        else {}
+    )
+    return {
+        "id": account.id,
+        "name": account.name,
+        "orgnrs": [
+            {
+                "orgnr": nr,
+                "name": next((o.register_name or o.name for o in orgs if o.orgnr == nr), None),
+            }
+            for nr in orgnrs
+        ],
+        "parents": [{"orgnr": p, "name": parent_names.get(p)} for p in parents],
+        "sector": sorted({o.sector_code for o in orgs if o.sector_code}),
+        "org_form": sorted({o.org_form for o in orgs if o.org_form}),
+        "tier": account.tier,
+        "buyer_type": account.buyer_type,
+        "kam": account.kam_email,
+        "team": account.team,
+        "notes": account.notes,
+        "plan_notes": account.plan_notes,
+    }
+
+
+def account_notices(
+    session: Session, account_id: int, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """Notice history of an account (latest versions, newest first), one page."""
+    base = (
+        select(Notice.id)
+        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        .where(
+            NoticeLink.account_id == account_id,
+            NoticeLink.status != "rejected",
+            Notice.is_latest.is_(True),
+        )
+        .distinct()
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    ids = list(
+        session.scalars(
+            select(Notice.id)
+            .where(Notice.id.in_(base))
+            .order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    return {"items": notice_rows(session, ids), "total": total}
+
+
+def account_contract_rows(
+    session: Session, account_id: int, today: dt.date, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Contracts of the account: current and coming ends first, then ended ones."""
+    rows = session.execute(
+        select(Contract)
+        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .where(ContractAccount.account_id == account_id, ContractAccount.status != "rejected")
+        .order_by(
+            (Contract.end_date < today),
+            Contract.end_date.is_(None),
+            Contract.end_date,
+            Contract.id,
+        )
+        .limit(limit)
+    ).scalars()
+    contracts = list(rows)
+    suppliers = contract_suppliers(session, [c.id for c in contracts])
+    return [
+        {
+            "id": c.id,
+            "title": c.title,
+            "source": c.source,
+            "start_date": c.start_date,
+            "end_date": c.end_date,
+            "end_source": c.end_source,
+            "latest_end": c.latest_end,
+            "max_renewals": c.max_renewals,
+            "options": c.options_text,
+            "value": _num(c.value),
+            "currency": c.currency,
+            "framework": c.framework,
+            "suppliers": suppliers.get(c.id, []),
+            "notice_pk": c.notice_pk,
+            "ended": bool(c.end_date and c.end_date < today),
+        }
+        for c in contracts
+    ]
+
+
+def account_page(session: Session, account_id: int, user: User, today: dt.date) -> dict[str, Any]:
+    account = _get_account(session, account_id)
+    opportunities = opportunity_rows(session, today, account_ids=[account.id], limit=100)
+    return {
+        "account": account_profile(session, account),
+        "can_edit": can_edit_account(user, account.kam_email),
+        "contracts": account_contract_rows(session, account.id, today),
+        "opportunities": opportunities,
+        "notices": account_notices(session, account.id),
+        "activities": list_activities(session, account.id),
+        "contacts": list_contacts(session, account.id),
+    }
+
+
+# --------------------------------------------------------------------------- bids
+
+
+def _open_competition_query(now: dt.datetime, account_ids: list[int] | None, linked_only: bool):
+    deadline = (
+        select(Lot.notice_pk, func.min(Lot.submission_deadline).label("deadline"))
+        .where(Lot.submission_deadline >= now)
+        .group_by(Lot.notice_pk)
+        .subquery()
+    )
+    q = (
+        select(Notice.id, deadline.c.deadline)
+        .join(deadline, deadline.c.notice_pk == Notice.id)
+        .where(Notice.is_latest.is_(True), Notice.is_test.is_(False))
+    )
+    if linked_only or account_ids is not None:
+        q = q.where(
+            exists().where(
+                and_(
+                    NoticeLink.notice_pk == Notice.id,
+                    NoticeLink.status != "rejected",
+                    _in_accounts(NoticeLink.account_id, account_ids),
+                )
+            )
+        )
+    return q
+
+
+def latest_decisions(session: Session, notice_pks: list[int]) -> dict[int, dict[str, Any]]:
+    if not notice_pks:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    for d in session.scalars(
+        select(BidDecision)
+        .where(BidDecision.notice_pk.in_(notice_pks))
+        .order_by(BidDecision.notice_pk, BidDecision.decided_at, BidDecision.id)
+    ):
+        out[d.notice_pk] = {
+            "decision": d.decision,
+            "by": d.decided_by,
+            "at": d.decided_at,
+            "why": d.why,
+            "score": d.score,
+        }
+    return out
+
+
+def competition_rows(
+    session: Session, today: dt.date, notice_pks: list[int], deadlines: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """Full rows for competitions: lots, criteria, value, links, our status and decision."""
+    if not notice_pks:
+        return []
+    notices = {
+        n.id: n
+        for n in session.scalars(
+            select(Notice)
+            .where(Notice.id.in_(notice_pks))
+            .options(
+                selectinload(Notice.lots).selectinload(Lot.award_criteria),
+                selectinload(Notice.buyers),
+            )
+        )
+    }
+    statuses = dict(
+        session.execute(
+            select(BidStatus.notice_pk, BidStatus.status).where(BidStatus.notice_pk.in_(notice_pks))
+        ).all()
+    )
+    decisions = latest_decisions(session, notice_pks)
+    accounts: dict[int, list[str]] = defaultdict(list)
+    for pk, name in session.execute(
+        select(NoticeLink.notice_pk, Account.name)
+        .join(Account, Account.id == NoticeLink.account_id)
+        .where(NoticeLink.notice_pk.in_(notice_pks), NoticeLink.status != "rejected")
+        .distinct()
+    ):
+        accounts[pk].append(name)
+    out = []
+    for pk in notice_pks:
+        n = notices.get(pk)
+        if n is None:
+            continue
+        deadline = deadlines.get(pk)
+        lots = [
+            {
+                "lot_id": lot.lot_id,
+                "title": lot.title,
+                "value": _num(lot.estimated_value),
+                "currency": lot.currency,
+                "deadline": lot.submission_deadline,
+                "criteria": [
+                    {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
+                ],
+                "documents_url": lot.documents_url,
+            }
+            for lot in n.lots
+        ]
+        out.append(
+            {
+                "id": n.id,
+                "title": n.title,
+                "source_id": n.source_id,
+                "doffin_url": doffin_url(n.source, n.source_id),
+                "documents_url": n.documents_url
+                or next((lot["documents_url"] for lot in lots if lot["documents_url"]), None),
+                "buyers": [b.name or b.orgnr or "?" for b in n.buyers],
+                "accounts": sorted(accounts.get(pk, [])),
+                "deadline": deadline,
+                "days_left": (deadline.date() - today).days if deadline else None,
+                "estimated_value": _num(n.estimated_value),
+                "currency": n.currency,
+                "main_cpv": n.main_cpv,
+                "procedure_type": n.procedure_type,
+                "lots": lots,
+                "criteria": _merged_criteria(lots),
+                "bid_status": statuses.get(pk),
+                "decision": decisions.get(pk),
+            }
+        )
+    return out
+
+
+def _merged_criteria(lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The criteria of the first lot that has any (lots usually share them)."""
+    for lot in lots:
+        if lot["criteria"]:
+            return lot["criteria"]
+    return []
+
+
+def bids_page(
+    session: Session,
+    today: dt.date,
+    *,
+    account_ids: list[int] | None = None,
+    linked_only: bool = True,
+    page: int = 1,
+    per_page: int = 50,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Open competitions (a lot deadline not passed), soonest deadline first, one page."""
+    now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
+    q = _open_competition_query(now, account_ids, linked_only)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    per_page = max(1, min(per_page, 200))
+    page = max(1, page)
+    rows = session.execute(
+        q.order_by("deadline", Notice.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    deadlines = {pk: d for pk, d in rows}
+    items = competition_rows(session, today, [pk for pk, _ in rows], deadlines)
+    return {
+        "items": items,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // per_page)),
+        "linked_only": linked_only,
+        "statuses": BID_STATUSES,
+    }
+
+
+def set_bid_status(session: Session, user: User, notice_pk: int, status: str) -> BidStatus:
+    """Record our bid status on a competition (bid team, director or admin)."""
+    if not can_set_bid_status(user):
+        raise PermissionDeniedError(f"{user.email} ({user.role}) may not change bid statuses")
+    if status not in BID_STATUSES:
+        raise UserError(f"status: {status!r} is not one of {', '.join(BID_STATUSES)}")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    row = session.scalar(select(BidStatus).where(BidStatus.notice_pk == notice_pk))
+    if row is None:
+        row = BidStatus(notice_pk=notice_pk, status=status)
+        session.add(row)
+    row.status = status
+    row.updated_by = user.email
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def decide_bid(
+    session: Session, user: User, notice_pk: int, decision: str, why: str
+) -> BidDecision:
+    """Record a bid/no-bid decision (director or admin), through ``tracker.bids``."""
+    if not can_decide_bids(user):
+        raise PermissionDeniedError(
+            f"{user.email} ({user.role}) may not record bid decisions: director or admin only"
+        )
+    if decision not in DECISIONS:
+        raise UserError(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
+    why = (why or "").strip()
+    if not why:
+        raise UserError("why: say why (it is kept with the decision)")
+    notice = session.get(Notice, notice_pk)
+    if notice is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    record = optional("tracker.bids", "record_decision")
+    if record is not None:
+        result = record(session, notice, decision, user.email, why)
+        session.flush()
+        if isinstance(result, BidDecision):
+            return result
+    else:
+        result = BidDecision(notice_pk=notice.id, decision=decision, decided_by=user.email, why=why)
+        session.add(result)
+        session.flush()
+    return session.scalars(
+        select(BidDecision)
+        .where(BidDecision.notice_pk == notice.id)
+        .order_by(BidDecision.id.desc())
+        .limit(1)
+    ).one()
+
+
+# --------------------------------------------------------------------------- director
+
+
+def pipeline(session: Session) -> list[dict[str, Any]]:
+    """Opportunities by phase: count and summed value (NOK)."""
+    rows = session.execute(
+        select(
+            Opportunity.phase, func.count(), func.coalesce(func.sum(Opportunity.value), 0)
+        ).group_by(Opportunity.phase)
+    ).all()
+    by_phase = {phase: (count, value) for phase, count, value in rows}
+    order = [p for p in PHASE_ORDER if p in by_phase] + sorted(
+        p for p in by_phase if p not in PHASE_ORDER and p is not None
+    )
+    if None in by_phase:
+        order.append(None)
+    return [
+        {
+            "phase": p or "unknown",
+            "count": by_phase[p][0],
+            "value": float(by_phase[p][1] or 0),
+        }
+        for p in order
+    ]
+
+
+def bid_scores(session: Session, today: dt.date) -> dict[int, dict[str, Any]]:
+    """Explainable scores by notice pk from ``tracker.bids.list_bids`` (empty if absent)."""
+    list_bids = optional("tracker.bids", "list_bids")
+    if list_bids is None:
+        return {}
+    out: dict[int, dict[str, Any]] = {}
+    for row in list_bids(session, today):
+        pk = row.get("notice_pk") or row.get("id")
+        score = row.get("score")
+        if pk is not None and isinstance(score, dict):
+            out[int(pk)] = score
+    return out
+
+
+def incumbency_rows(
+    session: Session, today: dt.date, limit: int = 100, our_orgnrs: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Per account: who holds its running contracts (us or a competitor), most first."""
+    if our_orgnrs is None:
+        our_orgnrs = load_settings().our_orgnr_list
+    rows = session.execute(
+        select(
+            ContractAccount.account_id,
+            ContractParty.orgnr,
+            func.max(ContractParty.name),
+            func.count(func.distinct(Contract.id)),
+            func.coalesce(func.sum(Contract.value), 0),
+            func.min(Contract.end_date),
+        )
+        .join(Contract, Contract.id == ContractAccount.contract_id)
+        .join(
+            ContractParty,
+            and_(ContractParty.contract_id == Contract.id, ContractParty.role == "supplier"),
+        )
+        .where(
+            ContractAccount.status != "rejected",
+            or_(Contract.end_date.is_(None), Contract.end_date >= today),
+        )
+        .group_by(ContractAccount.account_id, ContractParty.orgnr, ContractParty.party_key)
+        .order_by(func.count(func.distinct(Contract.id)).desc(), ContractAccount.account_id)
+        .limit(limit)
+    ).all()
+    names = account_names(session, sorted({r[0] for r in rows}))
+    return [
+        {
+            "account_id": acc,
+            "account": names.get(acc),
+            "supplier": name,
+            "orgnr": orgnr,
+            "us": bool(orgnr and orgnr in our_orgnrs),
+            "contracts": count,
+            "value": float(value or 0),
+            "next_end": next_end,
+        }
+        for acc, orgnr, name, count, value, next_end in rows
+    ]
+
+
+def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> list[dict[str, Any]]:
+    """Accounts with an open influence window and no activity in the last 90 days."""
+    since = today - dt.timedelta(days=NO_ACTIVITY_DAYS)
+    rows = session.execute(
+        select(Account.id, Account.name, Account.kam_email, func.count(Opportunity.id))
+        .join(Opportunity, Opportunity.account_id == Account.id)
+        .where(
+            Opportunity.phase.in_(OPEN_PHASES),
+            ~exists().where(and_(Activity.account_id == Account.id, Activity.happened_on >= since)),
+        )
+        .group_by(Account.id, Account.name, Account.kam_email)
+        .order_by(func.count(Opportunity.id).desc(), Account.name)
+        .limit(limit)
+    ).all()
+    return [
+        {"account_id": i, "account": n, "kam": k, "open_windows": c, "since": since}
+        for i, n, k, c in rows
+    ]
+
+
+def director_page(session: Session, today: dt.date, queue_size: int = 30) -> dict[str, Any]:
+    bids = bids_page(session, today, linked_only=True, per_page=queue_size * 2)
+    queue = [b for b in bids["items"] if b["decision"] is None][:queue_size]
+    scores = bid_scores(session, today) if queue else {}
+    for item in queue:
+        item["score"] = scores.get(item["id"])
+    return {
+        "pipeline": pipeline(session),
+        "queue": queue,
+        "decided": [b for b in bids["items"] if b["decision"] is not None][:queue_size],
+        "incumbency": incumbency_rows(session, today),
+        "uncovered": uncovered_accounts(session, today),
+        "decisions": DECISIONS,
+    }
+
+
+# --------------------------------------------------------------------------- notice page
+
+
+NOTICE_FIELDS = (
+    ("source", "Source"),
+    ("source_id", "Source id"),
+    ("notice_id", "Notice id (BT-701)"),
+    ("version", "Version (BT-757)"),
+    ("procedure_id", "Procedure id (BT-04)"),
+    ("subtype", "Subtype (OPP-070)"),
+    ("notice_type", "Notice type (BT-02)"),
+    ("form_type", "Form type (BT-03)"),
+    ("document_type", "Document"),
+    ("customization_id", "Customization id"),
+    ("issue_date", "Issue date (BT-05)"),
+    ("publication_date", "Publication date"),
+    ("status", "Status"),
+    ("language", "Language"),
+    ("procedure_type", "Procedure type (BT-105)"),
+    ("main_cpv", "Main CPV (BT-262)"),
+    ("cpv_codes", "CPV codes (BT-262/263)"),
+    ("estimated_value", "Estimated value (BT-27)"),
+    ("currency", "Currency"),
+    ("changed_notice_id", "Changes notice (BT-758)"),
+    ("previous_notice_ids", "Previous notices (BT-125)"),
+    ("planned_date", "Planned date of later notice (BT-127)"),
+    ("documents_url", "Tender documents (BT-15)"),
+    ("is_test", "Test notice"),
+    ("warnings", "Parser warnings"),
+    ("parser_version", "Parser version"),
+    ("created_at", "Stored at"),
+)
+
+
+def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
+    """Every parsed field of a notice, its buyers and links, lots, results and versions."""
+    n = session.get(
+        Notice,
+        notice_pk,
+        options=[
+            selectinload(Notice.buyers),
+            selectinload(Notice.lots).selectinload(Lot.award_criteria),
+            selectinload(Notice.results).selectinload(LotResult.winners),
+        ],
+    )
+    if n is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    links = session.execute(
+        select(NoticeLink, Account.name)
+        .join(Account, Account.id == NoticeLink.account_id)
+        .where(NoticeLink.notice_pk == n.id)
+        .order_by(NoticeLink.id)
+    ).all()
+    links_by_buyer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for link, name in links:
+        links_by_buyer[link.buyer_pk].append(
+            {
+                "id": link.id,
+                "account_id": link.account_id,
+                "account": name,
+                "method": link.method,
+                "confidence": round(link.confidence, 2),
+                "status": link.status,
+                "decided_by": link.decided_by,
+            }
+        )
+    versions = session.execute(
+        select(Notice.id, Notice.version, Notice.source_id, Notice.issue_date, Notice.is_latest)
+        .where(Notice.notice_id == n.notice_id)
+        .order_by(Notice.id)
+    ).all()
+    changes = session.execute(
+        select(Notice.id, Notice.notice_id, Notice.version, Notice.issue_date, Notice.title)
+        .where(or_(Notice.changed_notice_id == n.notice_id, Notice.changes_notice_pk == n.id))
+        .order_by(Notice.issue_date, Notice.id)
+        .limit(100)
+    ).all()
+    same_procedure = (
+        session.execute(
+            select(Notice.id, Notice.subtype, Notice.issue_date, Notice.title)
+            .where(
+                Notice.procedure_id == n.procedure_id,
+                Notice.id != n.id,
+                Notice.is_latest.is_(True),
+            )
+            .order_by(Notice.issue_date, Notice.id)
+            .limit(50)
+        ).all()
+        if n.procedure_id
+        else []
+    )
+    return {
+        "id": n.id,
+        "title": n.title,
+        "description": n.description,
+        "phase": notice_phase(n.subtype),
+        "doffin_url": doffin_url(n.source, n.source_id),
+        "fields": [(label, key, getattr(n, key)) for key, label in NOTICE_FIELDS],
+        "buyers": [
+            {
+                "name": b.name,
+                "orgnr": b.orgnr,
+                "orgnr_raw": b.orgnr_raw,
+                "country": b.country,
+                "legal_type": b.legal_type,
+                "links": links_by_buyer.get(b.id, []),
+            }
+            for b in n.buyers
+        ],
+        "lots": [
+            {
+                "lot_id": lot.lot_id,
+                "title": lot.title,
+                "description": lot.description,
+                "main_cpv": lot.main_cpv,
+                "value": _num(lot.estimated_value),
+                "currency": lot.currency,
+                "framework_code": lot.framework_code,
+                "duration": f"{lot.duration_value:g} {lot.duration_unit}"
+                if lot.duration_value is not None
+                else None,
+                "start_date": lot.start_date,
+                "end_date": lot.end_date,
+                "max_renewals": lot.max_renewals,
+                "renewal_description": lot.renewal_description,
+                "options_description": lot.options_description,
+                "submission_deadline": lot.submission_deadline,
+                "request_deadline": lot.request_deadline,
+                "documents_url": lot.documents_url,
+                "criteria": [
+                    {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
+                ],
+            }
+            for lot in n.lots
+        ],
+        "results": [
+            {
+                "lot_id": r.lot_id,
+                "winner_chosen": r.winner_chosen,
+                "tender_value": _num(r.tender_value),
+                "currency": r.currency,
+                "conclusion_date": r.conclusion_date,
+                "framework": r.framework,
+                "contract_id": r.contract_id,
+                "contract_title": r.contract_title,
+                "winners": [{"name": w.name, "orgnr": w.orgnr} for w in r.winners],
+            }
+            for r in n.results
+        ],
+        "versions": [
+            {"id": i, "version": v, "source_id": s, "issue_date": d, "is_latest": latest}
+            for i, v, s, d, latest in versions
+        ],
+        "changes": [
+            {"id": i, "notice_id": nid, "version": v, "issue_date": d, "title": t}
+            for i, nid, v, d, t in changes
+        ],
+        "procedure": [
+            {"id": i, "subtype": s, "phase": notice_phase(s), "issue_date": d, "title": t}
+            for i, s, d, t in same_procedure
+        ],
+    }
+
+
+def decide_suggested_link(session: Session, user: User, link_id: int, status: str) -> None:
+    """Confirm or reject a suggested link (the account's KAM, director or admin)."""
+    if status not in ("confirmed", "rejected"):
+        raise UserError(f"status: {status!r} is not confirmed or rejected")
+    link = session.get(NoticeLink, link_id)
+    if link is None:
+        raise NotFoundError(f"no link with id {link_id}")
+    account = session.get(Account, link.account_id)
+    if account is None or not can_edit_account(user, account.kam_email):
+        raise PermissionDeniedError(
+            f"{user.email} ({user.role}) may not decide links of this account"
+        )
+    decide = optional("tracker.linking", "decide_link")
+    if decide is None:
+        link.status = status
+        link.decided_by = user.email
+        link.decided_at = utcnow()
+    else:
+        decide(session, link_id, status, user.email)
+    session.flush()
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+def calendar_items(session: Session, user: User, today: dt.date) -> list[dict[str, Any]]:
+    """Opportunities of the user's accounts whose dates are not all past (at most 500)."""
+    ids = account_ids_for(session, user)
+    rows = opportunity_rows(session, today, account_ids=ids, limit=2000)
+    keep = []
+    for row in rows:
+        dates = [row.get(k) for k in ("influence_opens", "expected_publication", "expiry")]
+        if any(d and d >= today for d in dates):
+            keep.append(row)
+    return keep[:500]
+
+
+def calendar_feed(session: Session, user: User, today: dt.date) -> bytes:
+    """The user's iCalendar feed, built by ``tracker.ical.build_calendar``."""
+    items = calendar_items(session, user, today)
+    return build_calendar(items, name=f"Tender tracker ({user.email})")
