@@ -1,0 +1,422 @@
+"""Key accounts, links, prospects, agreements, expiries and incumbency commands."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from typing import Any
+
+import click
+
+from tracker.cli import main
+from tracker.db import session_scope
+
+
+def _today(value: str | None) -> dt.date:
+    if value:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    from tracker.config import load_settings
+
+    configured = load_settings().values.get("today")
+    return dt.date.fromisoformat(configured) if configured else dt.date.today()
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], width: int = 40) -> str:
+    if not rows:
+        return "(none)"
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return "yes" if v else ""
+        if isinstance(v, float):
+            return f"{v:,.0f}".replace(",", " ") if abs(v) >= 1000 else f"{v:g}"
+        if isinstance(v, list):
+            return ";".join(str(x) for x in v)
+        s = str(v)
+        return s if len(s) <= width else s[: width - 1] + "…"
+
+    cells = [[cell(r.get(k)) for k, _ in columns] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(columns)]
+    lines = ["  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+@main.group()
+def accounts() -> None:
+    """Key accounts: import, list and show.
+
+    Example: tracker accounts import examples/accounts.yaml
+    """
+
+
+@accounts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Store the valid rows, report the bad ones.")
+def accounts_import(file: str, skip_invalid: bool) -> None:
+    """Import accounts from YAML or CSV (re-import updates in place).
+
+    Any invalid row stops the import (nothing changes) unless --skip-invalid.
+
+    Example: tracker accounts import examples/accounts.csv --skip-invalid
+    """
+    from tracker.accounts import import_accounts
+
+    with session_scope() as session:
+        result = import_accounts(session, file, skip_invalid=skip_invalid)
+    click.echo(f"created {len(result.created)}, updated {len(result.updated)} account(s)")
+    for row, field, message in result.skipped:
+        click.echo(f"skipped row {row}: {field}: {message}", err=True)
+
+
+@accounts.command("list")
+@FORMAT
+def accounts_list(fmt: str) -> None:
+    """List accounts with their linked notices and contracts.
+
+    Example: tracker accounts list --format json
+    """
+    from tracker.accounts import list_accounts
+
+    with session_scope() as session:
+        rows = list_accounts(session)
+    if fmt == "json":
+        click.echo(_json(rows))
+        return
+    cols = [
+        ("name", "account"), ("tier", "tier"), ("buyer_type", "type"), ("kam", "kam"),
+        ("orgnr", "orgnr"), ("notices", "notices"), ("suggested_links", "suggested"),
+        ("contracts", "contracts"),
+    ]  # fmt: skip
+    click.echo(_table(rows, cols))
+
+
+@accounts.command("show")
+@click.argument("name")
+@FORMAT
+def accounts_show(name: str, fmt: str) -> None:
+    """Show one account (by name, alias or id): linked notices and contracts.
+
+    Example: tracker accounts show Forsvaret --format json
+    """
+    from tracker.accounts import account_detail, get_account
+
+    with session_scope() as session:
+        detail = account_detail(session, get_account(session, name))
+    if fmt == "json":
+        click.echo(_json(detail))
+        return
+    click.echo(f"{detail['name']}  (tier {detail['tier']}, {detail['buyer_type']})")
+    click.echo(
+        f"orgnr: {', '.join(detail['orgnr']) or '-'}   "
+        f"aliases: {', '.join(detail['aliases']) or '-'}"
+    )
+    click.echo(f"kam: {detail['kam'] or '-'}   team: {detail['team'] or '-'}   "
+               f"sub-units count: {'yes' if detail['include_children'] else 'no'}")  # fmt: skip
+    click.echo("\nnotices:")
+    click.echo(
+        _table(
+            detail["notices"],
+            [
+                ("link_id", "link"),
+                ("issue_date", "date"),
+                ("source_id", "doffin"),
+                ("buyer_name", "buyer"),
+                ("method", "method"),
+                ("confidence", "conf"),
+                ("status", "status"),
+                ("title", "title"),
+            ],
+        )  # fmt: skip
+    )
+    click.echo("\ncontracts:")
+    rows = [
+        {**c, "supplier": ", ".join(s["name"] or "" for s in c["suppliers"])}
+        for c in detail["contracts"]
+    ]
+    click.echo(
+        _table(
+            rows,
+            [
+                ("end_date", "end"),
+                ("end_source", "source"),
+                ("latest_end", "latest"),
+                ("supplier", "supplier"),
+                ("value", "value"),
+                ("framework", "fw"),
+                ("title", "title"),
+            ],
+        )  # fmt: skip
+    )
+
+
+@main.command("link")
+def link_cmd() -> None:
+    """Relink every notice buyer to the accounts (after changing accounts or the map).
+
+    Confirmed and rejected links keep the KAM's decision.
+
+    Example: tracker link
+    """
+    from tracker.linking import link_notices, refresh_contract_accounts
+
+    with session_scope() as session:
+        counts = link_notices(session)
+        refresh_contract_accounts(session)
+    click.echo(
+        f"{counts['buyers']} buyers: {counts['links']} links "
+        f"({counts['confirmed']} confirmed, {counts['suggested']} suggested, "
+        f"{counts['rejected']} rejected); {counts['added']} added, {counts['removed']} removed"
+    )
+
+
+@main.command("derive")
+def derive_cmd() -> None:
+    """Re-derive contracts and end dates from every stored notice, then relink.
+
+    Example: tracker derive
+    """
+    from tracker.contracts import derive_contracts
+    from tracker.linking import link_notices
+
+    with session_scope() as session:
+        link_notices(session, refresh_contracts=False)
+        counts = derive_contracts(session)
+    click.echo(
+        f"{counts['contracts']} contracts from {counts['procedures']} procedures: "
+        f"{counts['created']} created, {counts['updated']} updated, {counts['removed']} removed, "
+        f"{counts['modified']} modifications applied"
+    )
+
+
+@main.group()
+def links() -> None:
+    """Suggested links: list, confirm, reject (decisions are remembered).
+
+    Example: tracker links list --account "Helse Sør-Øst RHF"
+    """
+
+
+@links.command("list")
+@click.option("--account", help="Only this account (name, alias or id).")
+@FORMAT
+def links_list(account: str | None, fmt: str) -> None:
+    """List suggested links waiting for a KAM decision.
+
+    Example: tracker links list --format json
+    """
+    from tracker.accounts import get_account
+    from tracker.linking import suggested_links
+
+    with session_scope() as session:
+        ids = [get_account(session, account).id] if account else None
+        rows = suggested_links(session, ids)
+    if fmt == "json":
+        click.echo(_json(rows))
+        return
+    click.echo(
+        _table(
+            rows,
+            [
+                ("link_id", "link"),
+                ("account", "account"),
+                ("buyer_name", "buyer"),
+                ("buyer_orgnr", "orgnr"),
+                ("method", "method"),
+                ("confidence", "conf"),
+                ("issue_date", "date"),
+                ("title", "title"),
+            ],
+        )  # fmt: skip
+    )
+
+
+def _decide(link_id: int, status: str, by: str | None) -> None:
+    from tracker.linking import decide_link
+
+    with session_scope() as session:
+        result = decide_link(session, link_id, status, by)
+    click.echo(
+        f"link {link_id} {status} (buyer {result['buyer_key']}); "
+        f"{result['links_changed']} link(s) of this buyer and account updated"
+    )
+
+
+@links.command("confirm")
+@click.argument("link_id", type=int)
+@click.option("--by", "by", help="E-mail of the KAM deciding.")
+def links_confirm(link_id: int, by: str | None) -> None:
+    """Confirm a link; every notice of the same buyer follows.
+
+    Example: tracker links confirm 12 --by kari.nordmann@example.no
+    """
+    _decide(link_id, "confirmed", by)
+
+
+@links.command("reject")
+@click.argument("link_id", type=int)
+@click.option("--by", "by", help="E-mail of the KAM deciding.")
+def links_reject(link_id: int, by: str | None) -> None:
+    """Reject a link; it stays rejected on every relink.
+
+    Example: tracker links reject 12 --by kari.nordmann@example.no
+    """
+    _decide(link_id, "rejected", by)
+
+
+@main.command("prospects")
+@click.option("--limit", default=50, show_default=True, help="How many to list.")
+@FORMAT
+def prospects_cmd(limit: int, fmt: str) -> None:
+    """Public buyers that match no account, by notice count and value.
+
+    Example: tracker prospects --limit 20
+    """
+    from tracker.linking import prospects
+
+    with session_scope() as session:
+        rows = prospects(session, limit=limit)
+    if fmt == "json":
+        click.echo(_json(rows))
+        return
+    click.echo(
+        _table(
+            rows,
+            [
+                ("name", "buyer"),
+                ("orgnr", "orgnr"),
+                ("notices", "notices"),
+                ("value", "value NOK"),
+                ("last_notice", "last notice"),
+            ],
+        )  # fmt: skip
+    )
+
+
+@main.command("expiries")
+@click.option("--account", help="Only this account (name, alias or id).")
+@click.option("--within", help="End within this period from today: 24m, 2y, 18 (months).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--today", help="Date to count from (YYYY-MM-DD); default TRACKER_TODAY or today.")
+@click.option("--include-unknown", is_flag=True, help="Also list contracts whose end is unknown.")
+def expiries_cmd(
+    account: str | None, within: str | None, fmt: str, today: str | None, include_unknown: bool
+) -> None:
+    """Contracts at the accounts by end date: buyer, incumbent, value, end and its source.
+
+    Example: tracker expiries --account Forsvaret --within 24m --format csv
+    """
+    from tracker.expiries import list_expiries, parse_within
+
+    months = parse_within(within)
+    with session_scope() as session:
+        rows = list_expiries(
+            session,
+            today=_today(today),
+            account=account,
+            within_months=months,
+            include_unknown=include_unknown,
+        )
+    cols = [
+        ("end_date", "end"), ("end_source", "end source"), ("latest_end", "latest end"),
+        ("account", "account"), ("buyer", "buyer"), ("incumbent", "incumbent"), ("us", "us"),
+        ("value", "value"), ("framework", "framework"), ("title", "title"),
+    ]  # fmt: skip
+    if fmt == "json":
+        click.echo(_json(rows))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        extra = [("currency", "currency"), ("latest_end_source", "latest end source"),
+                 ("doffin_id", "doffin id"), ("procedure_id", "procedure id")]  # fmt: skip
+        writer.writerow([k for k, _ in cols + extra])
+        for r in rows:
+            writer.writerow(["" if r.get(k) is None else r.get(k) for k, _ in cols + extra])
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        click.echo(_table(rows, cols))
+
+
+@main.command("incumbency")
+@click.option("--account", help="Only this account (name, alias or id).")
+@click.option("--today", help="Leave out agreements ended before this date (YYYY-MM-DD).")
+@FORMAT
+def incumbency_cmd(account: str | None, today: str | None, fmt: str) -> None:
+    """Who holds the agreements at each account: us vs competitors.
+
+    "Us" is TRACKER_OUR_ORGNRS.
+
+    Example: tracker incumbency --account "Politiets fellestjenester"
+    """
+    from tracker.expiries import incumbency
+
+    with session_scope() as session:
+        rows = incumbency(session, account, today=_today(today) if today else None)
+    if fmt == "json":
+        click.echo(_json(rows))
+        return
+    click.echo(
+        _table(
+            rows,
+            [
+                ("account", "account"),
+                ("supplier", "supplier"),
+                ("supplier_orgnr", "orgnr"),
+                ("us", "us"),
+                ("count", "agreements"),
+                ("value", "value"),
+                ("next_end", "next end"),
+            ],
+        )  # fmt: skip
+    )
+
+
+@main.group()
+def agreements() -> None:
+    """Agreements known from the CRM (CSV/XLSX import).
+
+    Example: tracker agreements import crm-agreements.xlsx
+    """
+
+
+@agreements.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Store the valid rows, report the bad ones.")
+def agreements_import(file: str, skip_invalid: bool) -> None:
+    """Import agreements (CSV or XLSX); errors name the row and column.
+
+    Columns: buyer, buyer_orgnr, supplier, supplier_orgnr, title, start_date, end_date,
+    latest_end, value, currency, framework, cpv, reference, notes.
+
+    Example: tracker agreements import crm-agreements.csv
+    """
+    from tracker.agreements import import_agreements
+
+    with session_scope() as session:
+        result = import_agreements(session, file, skip_invalid=skip_invalid)
+    click.echo(f"created {result['created']}, updated {result['updated']} agreement(s)")
+    for s in result["skipped"]:
+        click.echo(f"skipped row {s['row']}: {s['field']}: {s['message']}", err=True)

@@ -1,0 +1,720 @@
+"""Link the buyers of notices (and of contracts) to key accounts.
+
+Each buyer is matched to accounts by, in order of confidence:
+
+============================  ==========  ============================================
+method                        confidence  when
+============================  ==========  ============================================
+``orgnr``                     1.00        the buyer's orgnr is one of the account's
+``parent``                    0.90        a parent in the business register (followed
+                                          up the chain) is the account's and the account
+                                          includes sub-units
+``name`` / ``alias``          0.85        normalised names are equal (mojibake repaired,
+                                          case, spacing, legal suffixes)
+``department``                0.80        the body before "v/" is the account
+                                          ("Forsvaret v/Forsvarets logistikkorganisasjon")
+``central_purchasing``        per body    the buyer buys on behalf of the account
+                                          (configurable map, Sykehusinnkjøp HF → health
+                                          trusts)
+``name_prefix``               0.50        the buyer's name starts with the account's name
+                                          ("NAV Tiltak Rogaland" → NAV)
+============================  ==========  ============================================
+
+A name match whose buyer has a valid orgnr that the account does not list drops to
+0.60. Links below ``SUGGEST_BELOW`` are "suggested"; a KAM's confirm or reject is kept
+in ``link_decisions`` (by buyer orgnr, or normalised name when there is none) and wins
+over the computed status on every relink.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from tracker.config import load_settings
+from tracker.errors import ConfigError, NotFoundError
+from tracker.models import (
+    Account,
+    AccountAlias,
+    AccountOrgnr,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    LinkDecision,
+    Notice,
+    NoticeBuyer,
+    NoticeLink,
+    Organisation,
+    utcnow,
+)
+from tracker.names import clean_name, full_key, is_prefix_key, match_key, parent_name
+from tracker.orgnr import is_valid_orgnr
+
+SUGGEST_BELOW = 0.75
+CONFIDENCE = {
+    "orgnr": 1.0,
+    "parent": 0.9,
+    "name": 0.85,
+    "alias": 0.85,
+    "department": 0.8,
+    "name_prefix": 0.5,
+    "manual": 1.0,
+}
+ORGNR_CONFLICT_CONFIDENCE = 0.6
+MAX_PARENT_DEPTH = 6
+CHUNK = 2000
+
+# The built-in map (the same as examples/central_purchasing.yaml).
+DEFAULT_CENTRAL_PURCHASING: list[dict[str, Any]] = [
+    {
+        "name": "Sykehusinnkjøp HF",
+        "orgnr": ["916879067"],
+        "aliases": ["Sykehusinnkjøp"],
+        "buys_for": {"buyer_types": ["health_trust"]},
+        "confidence": 0.6,
+        "note": "Owned by the four regional health authorities; runs national procurements "
+        "for the health trusts.",
+    },
+    {
+        "name": "Statens innkjøpssenter",
+        "aliases": ["DFØ Statens innkjøpssenter"],
+        "buys_for": {"buyer_types": ["state"]},
+        "confidence": 0.5,
+        "note": "Part of DFØ; common framework agreements for state agencies.",
+    },
+]
+
+
+# --------------------------------------------------------------------------- the matcher
+
+
+@dataclass(frozen=True)
+class Match:
+    account_id: int
+    method: str
+    confidence: float
+
+
+@dataclass
+class CentralBody:
+    name: str
+    orgnrs: set[str]
+    keys: set[str]
+    account_ids: set[int]
+    confidence: float
+
+
+@dataclass
+class AccountIndex:
+    """Accounts prepared for matching (built once per linking run)."""
+
+    by_orgnr: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    by_key: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
+    prefixes: list[tuple[str, int]] = field(default_factory=list)
+    include_children: set[int] = field(default_factory=set)
+    orgnrs_of: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    central: list[CentralBody] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.orgnrs_of and not self.by_key
+
+    def match(
+        self, orgnr: str | None, name: str | None, ancestors: Sequence[str] = ()
+    ) -> list[Match]:
+        """Best match per account for one buyer (orgnr, name, register parents nearest first)."""
+        best: dict[int, Match] = {}
+
+        def offer(account_id: int, method: str, confidence: float) -> None:
+            cur = best.get(account_id)
+            if cur is None or confidence > cur.confidence:
+                best[account_id] = Match(account_id, method, confidence)
+
+        valid_orgnr = orgnr if orgnr and is_valid_orgnr(orgnr) else None
+        if valid_orgnr:
+            for a in self.by_orgnr.get(valid_orgnr, ()):
+                offer(a, "orgnr", CONFIDENCE["orgnr"])
+            for depth, anc in enumerate(ancestors):
+                for a in self.by_orgnr.get(anc, ()):
+                    if a in self.include_children:
+                        offer(a, "parent", CONFIDENCE["parent"] - 0.02 * depth)
+
+        def conflict(a: int) -> bool:
+            return bool(valid_orgnr and self.orgnrs_of.get(a))
+
+        key = match_key(name)
+        if key:
+            for a, how in self.by_key.get(key, {}).items():
+                offer(a, how, ORGNR_CONFLICT_CONFIDENCE if conflict(a) else CONFIDENCE[how])
+        head = parent_name(name)
+        if head:
+            for a in self.by_key.get(match_key(head), {}):
+                ok = not conflict(a) or a in self.include_children
+                offer(
+                    a, "department", CONFIDENCE["department"] if ok else ORGNR_CONFLICT_CONFIDENCE
+                )
+        fkey = full_key(name)
+        if fkey and self.prefixes:
+            for prefix, a in self.prefixes:
+                if a not in best and is_prefix_key(prefix, fkey):
+                    offer(a, "name_prefix", CONFIDENCE["name_prefix"])
+        for body in self.central:
+            if (valid_orgnr and valid_orgnr in body.orgnrs) or (key and key in body.keys):
+                for a in body.account_ids:
+                    if a not in best:
+                        offer(a, "central_purchasing", body.confidence)
+        return sorted(best.values(), key=lambda m: (-m.confidence, m.account_id))
+
+
+def load_central_purchasing(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The central-purchasing map: from ``path``, the configured file, or the built-in one."""
+    if path is None:
+        path = load_settings().central_purchasing_file
+    if not path:
+        return DEFAULT_CENTRAL_PURCHASING
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read the central purchasing map: {exc}") from exc
+    if isinstance(data, dict):
+        data = data.get("central_purchasing")
+    if not isinstance(data, list):
+        raise ConfigError(f"{p}: expected a list under 'central_purchasing:'")
+    for i, body in enumerate(data, start=1):
+        if not isinstance(body, dict) or not body.get("name"):
+            raise ConfigError(f"{p}: entry {i}: 'name' is required")
+        conf = body.get("confidence", 0.6)
+        if not isinstance(conf, int | float) or not 0 < conf <= 1:
+            raise ConfigError(f"{p}: entry {i}: confidence must be a number in (0, 1]")
+    return data
+
+
+def build_index(session: Session, central: list[dict[str, Any]] | None = None) -> AccountIndex:
+    """Load every account, its orgnrs and aliases, and resolve the central-purchasing map."""
+    idx = AccountIndex()
+    accounts = session.execute(
+        select(Account.id, Account.name, Account.include_children, Account.buyer_type)
+    ).all()
+    by_name: dict[str, int] = {}
+    by_type: dict[str, set[int]] = defaultdict(set)
+    for aid, name, children, btype in accounts:
+        if children:
+            idx.include_children.add(aid)
+        by_name[name.casefold()] = aid
+        by_type[btype].add(aid)
+        idx.by_key[match_key(name)].setdefault(aid, "name")
+        idx.prefixes.append((full_key(name), aid))
+    for aid, orgnr in session.execute(select(AccountOrgnr.account_id, AccountOrgnr.orgnr)):
+        idx.by_orgnr[orgnr].add(aid)
+        idx.orgnrs_of[aid].add(orgnr)
+    for aid, alias, key in session.execute(
+        select(AccountAlias.account_id, AccountAlias.alias, AccountAlias.alias_key)
+    ):
+        idx.by_key[key or match_key(alias)].setdefault(aid, "alias")
+        idx.prefixes.append((full_key(alias), aid))
+    idx.prefixes = [(p, a) for p, a in idx.prefixes if p]
+    for body in load_central_purchasing() if central is None else central:
+        buys = body.get("buys_for") or {}
+        ids = set()
+        for t in buys.get("buyer_types") or []:
+            ids |= by_type.get(str(t), set())
+        for n in buys.get("accounts") or []:
+            if str(n).casefold() in by_name:
+                ids.add(by_name[str(n).casefold()])
+        orgnrs = {str(o) for o in body.get("orgnr") or []}
+        keys = {match_key(body["name"])} | {match_key(a) for a in body.get("aliases") or []}
+        # A body never "buys for" itself: its own account links by orgnr or name.
+        own = set().union(*(idx.by_orgnr.get(o, set()) for o in orgnrs)) if orgnrs else set()
+        for k in keys:
+            own |= set(idx.by_key.get(k, {}))
+        idx.central.append(
+            CentralBody(
+                name=body["name"],
+                orgnrs=orgnrs,
+                keys=keys,
+                account_ids=ids - own,
+                confidence=float(body.get("confidence", 0.6)),
+            )
+        )
+    return idx
+
+
+def buyer_key(orgnr: str | None, name: str | None) -> str:
+    """Identity of a buyer for remembered decisions: orgnr, else ``name:<match key>``."""
+    if orgnr and is_valid_orgnr(orgnr):
+        return orgnr
+    return "name:" + match_key(name)
+
+
+def parent_chains(session: Session, orgnrs: Iterable[str]) -> dict[str, list[str]]:
+    """Register parents of each orgnr, nearest first (``organisations.parent_orgnr`` chain)."""
+    parent: dict[str, str | None] = {}
+    todo = {o for o in orgnrs if o}
+    for _ in range(MAX_PARENT_DEPTH):
+        todo -= parent.keys()
+        if not todo:
+            break
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(sorted(todo)):
+            for o, p in session.execute(
+                select(Organisation.orgnr, Organisation.parent_orgnr).where(
+                    Organisation.orgnr.in_(chunk)
+                )
+            ):
+                found[o] = p
+        for o in todo:
+            parent[o] = found.get(o)
+        todo = {p for p in found.values() if p}
+    chains: dict[str, list[str]] = {}
+    for o in orgnrs:
+        chain: list[str] = []
+        cur = parent.get(o)
+        while cur and cur not in chain and cur != o and len(chain) < MAX_PARENT_DEPTH:
+            chain.append(cur)
+            cur = parent.get(cur)
+        chains[o] = chain
+    return chains
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _status(confidence: float, decision: str | None) -> str:
+    if decision in {"confirmed", "rejected"}:
+        return decision
+    return "confirmed" if confidence >= SUGGEST_BELOW else "suggested"
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def link_notices(
+    session: Session,
+    notice_pks: Iterable[int] | None = None,
+    *,
+    index: AccountIndex | None = None,
+    refresh_contracts: bool = True,
+) -> dict[str, int]:
+    """(Re)link every buyer of the given notices (default: all) to accounts; flushes.
+
+    Only the latest version of a notice is linked; links of older versions are removed.
+    Returns counts: buyers, links, confirmed, suggested, rejected, added, updated, removed.
+    """
+    idx = index or build_index(session)
+    counts = dict.fromkeys(
+        ("buyers", "links", "confirmed", "suggested", "rejected", "added", "updated", "removed"), 0
+    )
+    if notice_pks is None:
+        pks = list(session.scalars(select(Notice.id).order_by(Notice.id)))
+    else:
+        pks = sorted(set(notice_pks))
+    decisions = _decisions(session)
+    for chunk in _chunks(pks):
+        _link_chunk(session, list(chunk), idx, decisions, counts)
+    if refresh_contracts and pks:
+        ids: list[int] = []
+        for chunk in _chunks(pks):
+            ids.extend(session.scalars(select(Contract.id).where(Contract.notice_pk.in_(chunk))))
+        refresh_contract_accounts(session, ids, index=idx, decisions=decisions)
+    session.flush()
+    return counts
+
+
+def _decisions(session: Session) -> dict[tuple[str, int], LinkDecision]:
+    return {(d.buyer_key, d.account_id): d for d in session.scalars(select(LinkDecision))}
+
+
+def _link_chunk(
+    session: Session,
+    pks: list[int],
+    idx: AccountIndex,
+    decisions: dict[tuple[str, int], LinkDecision],
+    counts: dict[str, int],
+) -> None:
+    rows = session.execute(
+        select(NoticeBuyer.id, NoticeBuyer.notice_pk, NoticeBuyer.orgnr, NoticeBuyer.name)
+        .join(Notice, Notice.id == NoticeBuyer.notice_pk)
+        .where(NoticeBuyer.notice_pk.in_(pks), Notice.is_latest.is_(True))
+    ).all()
+    chains = parent_chains(session, {r.orgnr for r in rows if r.orgnr})
+    by_buyer_decisions: dict[str, list[LinkDecision]] = defaultdict(list)
+    for (bkey, _aid), d in decisions.items():
+        by_buyer_decisions[bkey].append(d)
+    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in rows:
+        counts["buyers"] += 1
+        bkey = buyer_key(r.orgnr, r.name)
+        matches = idx.match(r.orgnr, r.name, chains.get(r.orgnr or "", []))
+        matched = {m.account_id for m in matches}
+        for d in by_buyer_decisions.get(bkey, ()):
+            if d.status == "confirmed" and d.account_id not in matched:
+                matches.append(Match(d.account_id, "manual", CONFIDENCE["manual"]))
+        for m in matches:
+            d = decisions.get((bkey, m.account_id))
+            wanted[(r.id, m.account_id)] = {
+                "notice_pk": r.notice_pk,
+                "method": m.method,
+                "confidence": m.confidence,
+                "status": _status(m.confidence, d.status if d else None),
+                "decided_by": d.decided_by if d else None,
+                "decided_at": d.decided_at if d else None,
+            }
+    existing = {
+        (link.buyer_pk, link.account_id): link
+        for link in session.scalars(select(NoticeLink).where(NoticeLink.notice_pk.in_(pks)))
+    }
+    stale = [link.id for k, link in existing.items() if k not in wanted]
+    if stale:
+        session.execute(delete(NoticeLink).where(NoticeLink.id.in_(stale)))
+        counts["removed"] += len(stale)
+    new_rows = []
+    for (buyer_pk, account_id), w in wanted.items():
+        link = existing.get((buyer_pk, account_id))
+        counts["links"] += 1
+        counts[w["status"]] += 1
+        if link is None:
+            new_rows.append({"buyer_pk": buyer_pk, "account_id": account_id, **w})
+            continue
+        if any(getattr(link, k) != v for k, v in w.items()):
+            for k, v in w.items():
+                setattr(link, k, v)
+            counts["updated"] += 1
+    if new_rows:
+        now = utcnow()
+        session.execute(
+            NoticeLink.__table__.insert(), [{"created_at": now, **row} for row in new_rows]
+        )
+        counts["added"] += len(new_rows)
+
+
+# --------------------------------------------------------------------------- contracts
+
+
+def refresh_contract_accounts(
+    session: Session,
+    contract_ids: Iterable[int] | None = None,
+    *,
+    index: AccountIndex | None = None,
+    decisions: dict[tuple[str, int], LinkDecision] | None = None,
+) -> int:
+    """Recompute ``contract_accounts`` for the given contracts (default: all); flushes.
+
+    A contract from a notice takes the links of that notice's buyers; a contract from an
+    agreement page or import matches its buyer parties directly. Rejected links give no
+    row. Returns the number of rows written.
+    """
+    ids = sorted(set(contract_ids)) if contract_ids is not None else None
+    if ids is not None and not ids:
+        return 0
+    idx = index or build_index(session)
+    decisions = decisions if decisions is not None else _decisions(session)
+    written = 0
+    all_ids = ids if ids is not None else list(session.scalars(select(Contract.id)))
+    for chunk in _chunks(all_ids):
+        written += _refresh_chunk(session, list(chunk), idx, decisions)
+    session.flush()
+    return written
+
+
+def _refresh_chunk(
+    session: Session,
+    ids: list[int],
+    idx: AccountIndex,
+    decisions: dict[tuple[str, int], LinkDecision],
+) -> int:
+    contracts = session.execute(
+        select(Contract.id, Contract.notice_pk).where(Contract.id.in_(ids))
+    ).all()
+    notice_of = {cid: npk for cid, npk in contracts}
+    wanted: dict[tuple[int, int], dict[str, Any]] = {}
+
+    def offer(cid: int, aid: int, method: str, conf: float, status: str) -> None:
+        if status == "rejected":
+            return
+        cur = wanted.get((cid, aid))
+        rank = (status == "confirmed", conf)
+        if cur is None or rank > (cur["status"] == "confirmed", cur["confidence"]):
+            wanted[(cid, aid)] = {"method": method, "confidence": conf, "status": status}
+
+    npks = sorted({n for n in notice_of.values() if n is not None})
+    links_by_notice: dict[int, list[NoticeLink]] = defaultdict(list)
+    for chunk in _chunks(npks):
+        for link in session.scalars(select(NoticeLink).where(NoticeLink.notice_pk.in_(chunk))):
+            links_by_notice[link.notice_pk].append(link)
+    no_notice = [cid for cid, npk in notice_of.items() if npk is None]
+    parties: dict[int, list[tuple[str | None, str | None]]] = defaultdict(list)
+    if no_notice:
+        for cid, orgnr, name in session.execute(
+            select(ContractParty.contract_id, ContractParty.orgnr, ContractParty.name).where(
+                ContractParty.contract_id.in_(no_notice), ContractParty.role == "buyer"
+            )
+        ):
+            parties[cid].append((orgnr, name))
+    chains = parent_chains(session, {o for ps in parties.values() for o, _ in ps if o})
+    for cid, npk in notice_of.items():
+        if npk is not None:
+            for link in links_by_notice.get(npk, ()):
+                offer(cid, link.account_id, link.method, link.confidence, link.status)
+            continue
+        for orgnr, name in parties.get(cid, ()):
+            bkey = buyer_key(orgnr, name)
+            for m in idx.match(orgnr, name, chains.get(orgnr or "", [])):
+                d = decisions.get((bkey, m.account_id))
+                offer(
+                    cid,
+                    m.account_id,
+                    m.method,
+                    m.confidence,
+                    _status(m.confidence, d.status if d else None),
+                )
+    session.execute(delete(ContractAccount).where(ContractAccount.contract_id.in_(ids)))
+    if wanted:
+        session.execute(
+            ContractAccount.__table__.insert(),
+            [{"contract_id": c, "account_id": a, **w} for (c, a), w in wanted.items()],
+        )
+    return len(wanted)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def decide_link(
+    session: Session, link_id: int, status: str, user_email: str | None
+) -> dict[str, Any]:
+    """Confirm or reject a link; remembered for this buyer and account on every relink. Commits.
+
+    The decision applies to every notice of the same buyer (orgnr, or normalised name).
+    """
+    if status not in {"confirmed", "rejected"}:
+        raise ValueError("status must be 'confirmed' or 'rejected'")
+    link = session.get(NoticeLink, link_id)
+    if link is None:
+        raise NotFoundError(f"no link with id {link_id} (see 'tracker accounts show NAME')")
+    buyer = session.get(NoticeBuyer, link.buyer_pk)
+    assert buyer is not None
+    bkey = buyer_key(buyer.orgnr, buyer.name)
+    now = utcnow()
+    decision = session.scalars(
+        select(LinkDecision).where(
+            LinkDecision.buyer_key == bkey, LinkDecision.account_id == link.account_id
+        )
+    ).first()
+    if decision is None:
+        decision = LinkDecision(buyer_key=bkey, account_id=link.account_id)
+        session.add(decision)
+    decision.status = status
+    decision.decided_by = user_email
+    decision.decided_at = now
+    session.flush()
+    # Apply to every link of the same buyer and account.
+    same_buyer = [
+        b.id
+        for b in session.execute(
+            select(NoticeBuyer.id, NoticeBuyer.orgnr, NoticeBuyer.name)
+            .join(NoticeLink, NoticeLink.buyer_pk == NoticeBuyer.id)
+            .where(NoticeLink.account_id == link.account_id)
+        )
+        if buyer_key(b.orgnr, b.name) == bkey
+    ]
+    for chunk in _chunks(same_buyer):
+        session.execute(
+            update(NoticeLink)
+            .where(NoticeLink.buyer_pk.in_(chunk), NoticeLink.account_id == link.account_id)
+            .values(status=status, decided_by=user_email, decided_at=now)
+        )
+    notice_pks = set()
+    for chunk in _chunks(same_buyer):
+        notice_pks |= set(
+            session.scalars(select(NoticeBuyer.notice_pk).where(NoticeBuyer.id.in_(chunk)))
+        )
+    contract_ids: list[int] = []
+    for chunk in _chunks(sorted(notice_pks)):
+        contract_ids.extend(
+            session.scalars(select(Contract.id).where(Contract.notice_pk.in_(chunk)))
+        )
+    refresh_contract_accounts(session, contract_ids)
+    session.commit()
+    return {
+        "link_id": link_id,
+        "buyer_key": bkey,
+        "account_id": link.account_id,
+        "status": status,
+        "links_changed": len(same_buyer),
+    }
+
+
+def suggested_links(
+    session: Session, account_ids: Iterable[int] | None = None
+) -> list[dict[str, Any]]:
+    """Suggested (unconfirmed) links of the latest notices, newest notice first."""
+    q = (
+        select(NoticeLink, Notice, NoticeBuyer, Account.name)
+        .join(Notice, Notice.id == NoticeLink.notice_pk)
+        .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
+        .join(Account, Account.id == NoticeLink.account_id)
+        .where(NoticeLink.status == "suggested", Notice.is_latest.is_(True))
+        .order_by(Notice.issue_date.desc(), NoticeLink.id)
+    )
+    if account_ids is not None:
+        q = q.where(NoticeLink.account_id.in_(list(account_ids)))
+    return [
+        {
+            "link_id": link.id,
+            "account": account_name,
+            "account_id": link.account_id,
+            "notice_id": n.notice_id,
+            "source_id": n.source_id,
+            "issue_date": n.issue_date.isoformat() if n.issue_date else None,
+            "title": n.title,
+            "buyer_orgnr": b.orgnr,
+            "buyer_name": clean_name(b.name),
+            "method": link.method,
+            "confidence": round(link.confidence, 2),
+        }
+        for link, n, b, account_name in session.execute(q)
+    ]
+
+
+# --------------------------------------------------------------------------- prospects
+
+PUBLIC_ORG_FORMS = frozenset({"STAT", "ORGL", "KOMM", "FYLK", "KF", "FKF", "SF", "IKS"})
+PUBLIC_SECTOR_CODES = frozenset({"6100", "6500"})
+# eForms buyer legal types (BT-11) of public authorities and public undertakings.
+PUBLIC_LEGAL_TYPES = frozenset(
+    {
+        "cga",
+        "ra",
+        "la",
+        "body-pl",
+        "body-pl-cga",
+        "body-pl-ra",
+        "body-pl-la",
+        "def-cont",
+        "grp-p-aut",
+        "pub-undert",
+        "pub-undert-cga",
+        "pub-undert-ra",
+        "pub-undert-la",
+        "rl-aut",
+    }
+)
+_PUBLIC_NAME_ENDINGS = (" kommune", " fylkeskommune", " hf", " rhf", " iks", " sf")
+
+
+def is_public_buyer(
+    name: str | None,
+    org_form: str | None = None,
+    sector_code: str | None = None,
+    legal_type: str | None = None,
+) -> bool:
+    """Public sector from the business register (org form, sector code), else notice data.
+
+    Uses ``tracker.registry.is_public_body`` when that module provides it.
+    """
+    if org_form or sector_code:
+        registry_check = _registry_check()
+        if registry_check is not None:
+            org = Organisation(name=name or "", org_form=org_form, sector_code=sector_code)
+            return bool(registry_check(org))
+        form, sector = (org_form or "").upper(), sector_code or ""
+        return form in PUBLIC_ORG_FORMS or sector in PUBLIC_SECTOR_CODES
+    if legal_type and legal_type.lower() in PUBLIC_LEGAL_TYPES:
+        return True
+    lowered = " " + full_key(name)
+    return lowered.endswith(_PUBLIC_NAME_ENDINGS)
+
+
+def _registry_check() -> Any:
+    try:
+        from tracker import registry  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(registry, "is_public_body", None)
+
+
+def prospects(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    """Public buyers that match no account, ranked by notice count, then total value.
+
+    Test notices are left out; value is the sum of the notices' estimated values (NOK
+    and other currencies are not mixed: only NOK and blank currency count).
+    """
+    linked = exists().where(
+        and_(NoticeLink.buyer_pk == NoticeBuyer.id, NoticeLink.status != "rejected")
+    )
+    rows = session.execute(
+        select(
+            NoticeBuyer.orgnr,
+            NoticeBuyer.name,
+            NoticeBuyer.legal_type,
+            Notice.id,
+            Notice.issue_date,
+            Notice.estimated_value,
+            Notice.currency,
+            Organisation.org_form,
+            Organisation.sector_code,
+            Organisation.register_name,
+        )
+        .join(Notice, Notice.id == NoticeBuyer.notice_pk)
+        .outerjoin(Organisation, Organisation.id == NoticeBuyer.organisation_id)
+        .where(Notice.is_latest.is_(True), Notice.is_test.is_(False), ~linked)
+    ).all()
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = buyer_key(r.orgnr, r.name)
+        if key == "name:":
+            continue
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = {
+                "buyer_key": key,
+                "orgnr": r.orgnr if r.orgnr and is_valid_orgnr(r.orgnr) else None,
+                "name": clean_name(r.register_name or r.name),
+                "org_form": r.org_form,
+                "sector_code": r.sector_code,
+                "public": False,
+                "notices": set(),
+                "value": Decimal(0),
+                "last_notice": None,
+            }
+        g["public"] = g["public"] or is_public_buyer(
+            r.name, r.org_form, r.sector_code, r.legal_type
+        )
+        if r.id not in g["notices"]:
+            g["notices"].add(r.id)
+            if r.estimated_value is not None and (r.currency or "NOK") == "NOK":
+                g["value"] += r.estimated_value
+        if r.issue_date and (g["last_notice"] is None or r.issue_date > g["last_notice"]):
+            g["last_notice"] = r.issue_date
+    ranked = sorted(
+        (g for g in groups.values() if g["public"]),
+        key=lambda g: (-len(g["notices"]), -g["value"], g["name"]),
+    )
+    out = []
+    for g in ranked[:limit]:
+        last: dt.date | None = g["last_notice"]
+        out.append(
+            {
+                "buyer_key": g["buyer_key"],
+                "orgnr": g["orgnr"],
+                "name": g["name"],
+                "org_form": g["org_form"],
+                "sector_code": g["sector_code"],
+                "notices": len(g["notices"]),
+                "value": float(g["value"]),
+                "last_notice": last.isoformat() if last else None,
+            }
+        )
+    return out
