@@ -113,6 +113,7 @@ class ParsedLot:
     submission_deadline_has_time: bool = False  # False: date only, normalised to 23:59:59
     request_deadline: dt.datetime | None = None  # BT-1311, aware
     request_deadline_has_time: bool = False
+    interest_deadline: dt.datetime | None = None  # BT-630, expressions of interest (PIN-cfc)
     documents_url: str | None = None  # BT-15
     previous_notice_ids: list[str] = field(default_factory=list)  # BT-125
     award_criteria: list[ParsedCriterion] = field(default_factory=list)
@@ -549,6 +550,14 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         if result_el is not None:
             notice.results = _results(result_el, orgs, ctx)
 
+    # A PIN used as call for competition (subtypes 10-14) has no request deadline: the
+    # deadline for expressions of interest (BT-630) plays that role.
+    if (notice.notice_type or "").startswith("pin-cfc"):
+        for lot in notice.lots:
+            if lot.request_deadline is None and lot.interest_deadline is not None:
+                lot.request_deadline = lot.interest_deadline
+                lot.request_deadline_has_time = True
+
     # Notice-level roll-ups.
     prev = list(notice.previous_notice_ids)
     for lot in notice.lots:
@@ -720,6 +729,9 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
             ref_id = _ctext(ref, CBC + "ID")
             if ref_id:
                 lot.previous_notice_ids.append(ref_id)
+        interest = _child(_eforms_ext(process), EFAC + "InterestExpressionReceptionPeriod")
+        if interest is not None:
+            lot.interest_deadline, _ = ctx.deadline(interest, f"interest deadline of {where}")
     terms = _child(lot_el, CAC + "TenderingTerms")
     if terms is not None:
         fallback_url = None
