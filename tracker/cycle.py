@@ -11,8 +11,8 @@ Steps are plain :class:`Step` objects, so tests and the soak benchmark pass thei
 list (for example one step replaced by a failing one). The default steps call the
 other areas' public functions, imported when the step runs:
 
-* ``doffin``, ``ted``, ``brreg``: ``tracker.crawl.run_spider(name, args)`` (a ``scrapy
-  crawl`` subprocess; a non-zero exit code is a failure);
+* ``doffin``, ``ted``, ``brreg``: ``tracker.crawl.run_crawl(name, args)`` (a ``scrapy
+  crawl`` subprocess resuming from the harvest state; a non-zero exit code is a failure);
 * ``link``: ``tracker.linking.link_notices(session)``;
 * ``opportunities``: ``tracker.opportunities.recompute(session, today)``;
 * ``alerts``: :func:`tracker.alerts.run_alerts`.
@@ -122,7 +122,10 @@ def spider_step(spider: str, args: dict[str, str] | None = None) -> StepFunc:
     """A step that runs ``scrapy crawl <spider>`` through ``tracker.crawl.run_spider``."""
 
     def run(ctx: StepContext) -> dict[str, Any]:
-        run_spider = _import("tracker.crawl", "run_spider")
+        try:
+            run_spider = _import("tracker.crawl", "run_spider")
+        except StepFailed:
+            run_spider = _import("tracker.crawl", "run_crawl")
         result = run_spider(spider, dict(args or {}))
         code, run_id = _exit_and_run(result)
         counts: dict[str, Any] = {"exit_code": code}

@@ -236,6 +236,8 @@ def bar_chart(series: list[tuple[dt.date, int]], width: int = 720, height: int =
                 "day": day,
                 "n": n,
                 "label": day.strftime("%d.%m") if i % 5 == 0 or i == len(series) - 1 else "",
+                "anchor": "end" if i == len(series) - 1 else "start",
+                "lx": round(pad_left + (i + 1) * slot, 1) if i == len(series) - 1 else None,
             }
         )
     return {
