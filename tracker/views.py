@@ -526,7 +526,9 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
 # --------------------------------------------------------------------------- bids
 
 
-def _open_competition_query(now: dt.datetime, account_ids: list[int] | None, linked_only: bool):
+def _open_competition_query(
+    today: dt.date, now: dt.datetime, account_ids: list[int] | None, linked_only: bool
+) -> Any:
     deadline = (
         select(Lot.notice_pk, func.min(Lot.submission_deadline).label("deadline"))
         .where(Lot.submission_deadline >= now)
@@ -536,7 +538,11 @@ def _open_competition_query(now: dt.datetime, account_ids: list[int] | None, lin
     q = (
         select(Notice.id, deadline.c.deadline)
         .join(deadline, deadline.c.notice_pk == Notice.id)
-        .where(Notice.is_latest.is_(True), Notice.is_test.is_(False))
+        .where(
+            Notice.is_latest.is_(True),
+            Notice.is_test.is_(False),
+            or_(Notice.issue_date.is_(None), Notice.issue_date <= today),
+        )
     )
     if linked_only or account_ids is not None:
         q = q.where(
@@ -666,7 +672,7 @@ def bids_page(
 ) -> dict[str, Any]:
     """Open competitions (a lot deadline not passed), soonest deadline first, one page."""
     now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
-    q = _open_competition_query(now, account_ids, linked_only)
+    q = _open_competition_query(today, now, account_ids, linked_only)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
