@@ -358,11 +358,54 @@ def _new_notice_alerts(
     return out
 
 
-def _followed_competitions(session: Session, today: dt.date) -> list[tuple[Notice, dt.datetime]]:
-    """Latest competitions linked to an account or with a bid status, deadline today or later.
+@dataclass(frozen=True)
+class Competition:
+    """A published competition we follow, as the bid alerts need it."""
 
-    Returns (notice, earliest future deadline over its lots).
-    """
+    notice_pk: int
+    notice_id: str
+    title: str
+    buyer: str
+    deadline: dt.datetime
+    value: Any
+    currency: str | None
+    decision: str | None  # latest bid/no-bid decision
+
+
+def _followed_competitions(session: Session, today: dt.date) -> list[Competition]:
+    """Open competitions relevant to us: ``tracker.bids.list_bids`` (linked to an account
+    or matching our profile); without that module, competitions linked to an account or
+    with a bid status. Deadline today or later."""
+    try:
+        from tracker.bids import list_bids
+    except ImportError:
+        return _linked_competitions(session, today)
+    out = []
+    for b in list_bids(session, today):
+        if not b.get("deadline_at"):
+            continue
+        deadline = dt.datetime.fromisoformat(b["deadline_at"])
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=dt.UTC)
+        if deadline.date() < today:
+            continue
+        decision = (b.get("decision") or {}).get("decision")
+        out.append(
+            Competition(
+                b["notice_pk"],
+                b["notice_id"],
+                (b.get("title") or "untitled").strip(),
+                b.get("buyer") or "?",
+                deadline,
+                b.get("value"),
+                b.get("currency"),
+                decision,
+            )
+        )
+    return out
+
+
+def _linked_competitions(session: Session, today: dt.date) -> list[Competition]:
     start = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
     linked = select(NoticeLink.notice_pk).where(NoticeLink.status != "rejected")
     tracked = select(BidStatus.notice_pk)
@@ -375,60 +418,64 @@ def _followed_competitions(session: Session, today: dt.date) -> list[tuple[Notic
         .group_by(Notice.id)
         .order_by(Notice.id)
     )
-    return [(n, d) for n, d in session.execute(q)]
-
-
-def _latest_decisions(session: Session) -> dict[int, str]:
-    rows = session.execute(
-        select(BidDecision.notice_pk, BidDecision.decision).order_by(
-            BidDecision.decided_at, BidDecision.id
-        )
+    decisions = dict(
+        session.execute(
+            select(BidDecision.notice_pk, BidDecision.decision).order_by(
+                BidDecision.decided_at, BidDecision.id
+            )
+        ).all()
     )
-    return {pk: decision for pk, decision in rows}
+    return [
+        Competition(
+            n.id,
+            n.notice_id,
+            (n.title or "untitled").strip(),
+            ", ".join(b.name or "?" for b in n.buyers) or "?",
+            d,
+            n.estimated_value,
+            n.currency,
+            decisions.get(n.id),
+        )
+        for n, d in session.execute(q).all()
+    ]
 
 
-def _competition_alert(
-    kind: str, notice: Notice, deadline: dt.datetime, headline: str, base: str
-) -> Alert:
-    title = (notice.title or "untitled").strip()
-    buyers = ", ".join(b.name or "?" for b in notice.buyers) or "?"
+def _competition_alert(kind: str, c: Competition, headline: str, base: str) -> Alert:
+    value = (
+        f"Estimated value: {float(c.value):,.0f} {c.currency or ''}".rstrip()
+        if c.value is not None
+        else "Estimated value: not given"
+    )
     body = "\n".join(
         [
             headline,
-            f"Title: {title}",
-            f"Buyer: {buyers}",
-            f"Tender deadline: {_fmt_date(deadline)}",
-            f"Estimated value: {notice.estimated_value:,.0f} {notice.currency or ''}".rstrip()
-            if notice.estimated_value is not None
-            else "Estimated value: not given",
-            f"Open: {base}/notices/{notice.id}",
+            f"Title: {c.title}",
+            f"Buyer: {c.buyer}",
+            f"Tender deadline: {_fmt_date(c.deadline)}",
+            value,
+            f"Open: {base}/notices/{c.notice_pk}",
         ]
     )
     return Alert(
         kind=kind,
-        key=f"notice:{notice.notice_id}:{deadline.date().isoformat()}",
-        subject=f"{headline}: {title[:120]}",
+        key=f"notice:{c.notice_id}:{c.deadline.date().isoformat()}",
+        subject=f"{headline}: {c.title[:120]}",
         body=body,
-        payload={"notice_id": notice.notice_id, "deadline": deadline.isoformat()},
+        payload={"notice_id": c.notice_id, "deadline": c.deadline.isoformat()},
     )
 
 
 def _bid_alerts(
     session: Session, kind: str, params: dict[str, Any], today: dt.date, base: str
 ) -> list[Alert]:
-    decisions = _latest_decisions(session)
     out = []
-    for notice, deadline in _followed_competitions(session, today):
+    for c in _followed_competitions(session, today):
         if kind == "tender_deadline":
-            left = (deadline.date() - today).days
-            if left <= int(params.get("days", 7)) and decisions.get(notice.id) != "no-bid":
-                out.append(
-                    _competition_alert(
-                        kind, notice, deadline, f"Tender deadline in {left} days", base
-                    )
-                )
-        elif kind == "bid_decision" and notice.id not in decisions:
-            out.append(_competition_alert(kind, notice, deadline, "Bid decision needed", base))
+            left = (c.deadline.date() - today).days
+            if left <= int(params.get("days", 7)) and c.decision != "no-bid":
+                out.append(_competition_alert(kind, c, f"Tender deadline in {left} days", base))
+        elif kind == "bid_decision" and c.decision is None:
+            out.append(_competition_alert(kind, c, "Bid decision needed", base))
     return out
 
 

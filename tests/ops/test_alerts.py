@@ -285,7 +285,14 @@ def test_bid_team_and_director_alerts(session: Session, smtp_server: SMTPServer)
         account=nav,
         deadline=NOW - dt.timedelta(days=1),
     )
-    add_notice(session, "c-unlinked", issue_date=TODAY, deadline=NOW + dt.timedelta(days=2))
+    # Neither linked to an account nor matching our capability profile: nobody is told.
+    add_notice(
+        session,
+        "c-unlinked",
+        issue_date=TODAY,
+        deadline=NOW + dt.timedelta(days=2),
+        title="Levering av kaffe til kantina",
+    )
     session.commit()
     settings = ops_settings(smtp_server.port)
     alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
