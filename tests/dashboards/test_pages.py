@@ -1,0 +1,211 @@
+"""Every page for every role, with the content each role comes for; JSON API; calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import pkgutil
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dashboards import routes as routes_pkg
+from tests.dashboards.conftest import (
+    DIATERMI,
+    TODAY,
+    USERS,
+    account_id,
+    notice_pk,
+    page_csrf,
+)
+from tracker.db import session_scope
+from tracker.models import Notice, User
+from tracker.users import token_hash
+
+MAIN_PAGES = ["/", "/accounts", "/bids", "/director", "/search", "/me"]
+
+
+@pytest.mark.parametrize("who", ["kam", "bid", "director", "admin"])
+def test_every_main_page_for_every_role(client_for, world, who) -> None:
+    client = client_for(who)
+    acc = account_id(world["engine"], "Sykehusinnkjøp HF")
+    pk = notice_pk(world["engine"], DIATERMI)
+    for path in [*MAIN_PAGES, f"/accounts/{acc}", f"/notices/{pk}"]:
+        res = client.get(path)
+        assert res.status_code == 200, (who, path, res.text[:300])
+        assert "<h1>" in res.text and f"<small>({who})</small>" in res.text
+    if who == "bid":  # the bid team's start page is the bid list
+        assert client.get("/", follow_redirects=False).headers["location"] == "/bids"
+
+
+def test_app_includes_every_routes_module(app) -> None:
+    paths = {getattr(r, "path", None) for r in app.routes}
+    for r in app.routes:
+        inner = getattr(r, "original_router", None)
+        if inner is not None:
+            paths.update(x.path for x in inner.routes)
+    for info in pkgutil.iter_modules(routes_pkg.__path__):
+        mod = importlib.import_module(f"dashboards.routes.{info.name}")
+        for router in (getattr(mod, "router", None), getattr(mod, "api_router", None)):
+            if router is not None:
+                assert {r.path for r in router.routes} <= paths, info.name
+
+
+def test_kam_home_shows_own_accounts_windows_and_new_notices(client_for, world) -> None:
+    engine = world["engine"]
+    with session_scope(engine) as s:
+        s.scalar(select(User).where(User.email == USERS["kam2"])).last_seen_notices_at = None
+    kari = client_for("kam2")
+    html = kari.get("/").text
+    accounts = html.split('id="accounts"')[1]
+    assert "Forsvaret" in accounts and "Sykehusinnkjøp HF" not in accounts
+    new = html.split('id="new-notices"')[1].split("</section>")[0]
+    assert "Night Vision Systems" in new  # Forsvaret's notice, stored in this run
+    again = kari.get("/").text.split('id="new-notices"')[1].split("</section>")[0]
+    assert "Night Vision Systems" not in again and "No notices." in again
+    with session_scope(engine) as s:
+        seen = s.scalar(select(User).where(User.email == USERS["kam2"])).last_seen_notices_at
+        assert seen is not None and seen > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    data = kari.get("/api/home").json()
+    assert "Forsvaret" in {a["name"] for a in data["accounts"]}
+    assert {a["kam"] for a in data["accounts"]} == {USERS["kam2"]}
+    assert set(data) >= {"influence_open", "expiries", "budget_windows", "suggested_links"}
+
+
+def test_kam_home_expiries_within_24_months(client_for, world) -> None:
+    data = client_for("director").get("/api/home").json()
+    limit = dt.date(TODAY.year + 2, TODAY.month, TODAY.day)
+    ends = [dt.date.fromisoformat(e["end_date"]) for e in data["expiries"]]
+    assert ends == sorted(ends)
+    assert all(TODAY <= d <= limit for d in ends)
+
+
+def test_account_page_profile_contracts_and_timeline(client_for, world) -> None:
+    engine = world["engine"]
+    acc = account_id(engine, "Forsvaret")
+    kari = client_for("kam2")
+    html = kari.get(f"/accounts/{acc}").text
+    profile = html.split('id="profile"')[1].split("</section>")[0]
+    assert "988517860" in profile and "star" in profile and "kari.nordmann@example.no" in profile
+    contracts = html.split('id="contracts"')[1].split("</section>")[0]
+    assert "Night Vision Systems" in contracts
+    assert 'id="contact-form"' in html and 'id="activity-form"' in html
+    data = kari.get(f"/api/accounts/{acc}").json()
+    assert data["can_edit"] is True
+    assert any(c["end_source"] for c in data["contracts"])
+    assert data["notices"]["total"] >= 1
+
+
+def test_bids_page_lists_open_competitions_with_countdown_and_links(client_for, world) -> None:
+    pk = notice_pk(world["engine"], DIATERMI)
+    with session_scope(world["engine"]) as s:
+        source_id = s.get(Notice, pk).source_id
+    client = client_for("bid")
+    html = client.get("/bids").text
+    row = html.split(f'id="bid-{pk}"')[1].split("</tr>")[0]
+    assert "2023-03-17" in row and "23 d" in row  # deadline and countdown from TODAY
+    assert f'href="https://doffin.no/notices/{source_id}"' in row
+    assert "Sykehusinnkjøp HF" in row
+    data = client.get("/api/bids").json()
+    deadlines = [b["deadline"] for b in data["items"]]
+    assert deadlines == sorted(deadlines) and data["total"] == len(data["items"])
+    everything = client.get("/api/bids?show=all").json()
+    assert everything["total"] > data["total"]
+    assert all(b["days_left"] >= 0 for b in everything["items"])
+
+
+def test_director_page_sections(client_for, world) -> None:
+    director = client_for("director")
+    html = director.get("/director").text
+    for section in ("pipeline", "queue", "incumbency", "uncovered"):
+        assert f'id="{section}"' in html
+    assert 'class="stack decision-form"' in html
+    assert "decision-form" not in client_for("kam").get("/director").text
+    data = director.get("/api/director").json()
+    assert {"pipeline", "queue", "incumbency", "uncovered"} <= set(data)
+    for row in data["incumbency"]:
+        assert row["contracts"] >= 1 and isinstance(row["us"], bool)
+
+
+def test_notice_page_every_field_buyers_versions(client_for, world) -> None:
+    pk = notice_pk(world["engine"], DIATERMI)
+    client = client_for("kam")
+    html = client.get(f"/notices/{pk}").text
+    for label in ("Notice id (BT-701)", "Procedure id (BT-04)", "Main CPV (BT-262)"):
+        assert label in html
+    buyers = html.split('id="buyers"')[1].split("</section>")[0]
+    assert "916879067" in buyers and "Sykehusinnkjøp HF" in buyers
+    data = client.get(f"/api/notices/{pk}").json()
+    assert data["fields"]["main_cpv"] == "33100000"
+    assert data["versions"] and data["lots"][0]["lot_id"] == "LOT-1-8"
+    assert client.get("/notices/999999").status_code == 404
+
+
+def test_search_filters_and_pagination(client_for, world) -> None:
+    client = client_for("kam")
+    everything = client.get("/api/notices").json()
+    assert everything["total"] > 50 and everything["pages"] >= 2
+    second = client.get("/api/notices?page=2").json()
+    first_ids = {n["id"] for n in everything["items"]}
+    assert first_ids.isdisjoint(n["id"] for n in second["items"])
+    html = client.get("/search?page=2").text
+    assert "page 2 of" in html and 'rel="prev"' in html
+    by_text = client.get("/api/notices?text=Diatermipenner").json()
+    assert [n["title"][:25] for n in by_text["items"]] == [DIATERMI]
+    by_cpv = client.get("/api/notices?cpv=33100000-1").json()
+    assert by_cpv["total"] >= 1 and all(n["main_cpv"].startswith("331") for n in by_cpv["items"])
+    by_buyer = client.get("/api/notices?buyer=916879067").json()
+    by_name = client.get("/api/notices?buyer=sykehusinnkj").json()
+    assert by_buyer["total"] >= 1 and by_name["total"] >= by_buyer["total"]
+    acc = account_id(world["engine"], "Forsvaret")
+    by_account = client.get(f"/api/notices?account_id={acc}").json()
+    assert by_account["total"] >= 1
+    dated = client.get("/api/notices?date_from=2023-01-01&date_to=2023-03-31").json()
+    assert all("2023-01-01" <= n["issue_date"] <= "2023-03-31" for n in dated["items"])
+    planning = client.get("/api/notices?phase=planning").json()
+    assert planning["total"] >= 1 and {n["phase"] for n in planning["items"]} == {"planning"}
+    combined = client.get("/api/notices?phase=competition&buyer=916879067").json()
+    assert combined["total"] <= by_buyer["total"]
+    for bad, field in (("date_from=01.01.2023", "date_from"), ("phase=late", "phase")):
+        res = client.get(f"/search?{bad}")
+        assert res.status_code == 400 and field in res.text
+
+
+def test_calendar_feed_with_revocable_hashed_token(client_for, world, app) -> None:
+    client = client_for("kam")
+    page = client.post(
+        "/me/calendar-token", data={"csrf_token": page_csrf(client)}, follow_redirects=True
+    ).text
+    url = page.split('id="calendar-url"')[0].rsplit('value="', 1)[1].split('"')[0]
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    assert url.startswith("http") and len(token) >= 40
+    with session_scope(world["engine"]) as s:
+        user = s.scalar(select(User).where(User.email == USERS["kam"]))
+        assert user.calendar_token_hash == token_hash(token) != token
+    anon = TestClient(app)
+    feed = anon.get(f"/calendar/{token}.ics")
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    assert feed.text.startswith("BEGIN:VCALENDAR")
+    client.post("/me/calendar-token/revoke", data={"csrf_token": page_csrf(client)})
+    assert anon.get(f"/calendar/{token}.ics").status_code == 404
+
+
+def test_api_token_and_openapi(client_for, app) -> None:
+    client = client_for("director")
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/notices", "/api/bids", "/api/director", "/api/accounts"} <= set(spec["paths"])
+    assert not any(p.startswith(("/login", "/accounts")) for p in spec["paths"])
+    page = client.post(
+        "/me/api-token", data={"csrf_token": page_csrf(client)}, follow_redirects=True
+    ).text
+    token = page.split('id="api-token"')[0].rsplit('value="', 1)[1].split('"')[0]
+    api = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    assert api.get("/api/accounts").status_code == 200
+    assert api.get("/director", follow_redirects=False).status_code == 303  # API only
+    assert (
+        TestClient(app, headers={"Authorization": "Bearer nope"}).get("/api/accounts").status_code
+        == 401
+    )
+    client.post("/me/api-token/revoke", data={"csrf_token": page_csrf(client)})
+    assert api.get("/api/accounts").status_code == 401
