@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from icalendar import Calendar, Event
+from sqlalchemy.orm import Session
 
 PRODID = "-//tender-tracker//windows and deadlines//EN"
 UID_DOMAIN = "tender-tracker"
@@ -67,7 +68,10 @@ def calendar_events(item: Mapping[str, Any]) -> list[dict[str, Any]]:
         return events
 
     key = str(item.get("key") or title)
-    if not item.get("published"):
+    published = item.get("published")
+    if published is None:  # rows without the flag: infer it from the phase
+        published = item.get("phase") in ("published", "evaluation", "awarded", "running")
+    if not published:
         add(
             _uid(key, "influence-opens"),
             item.get("influence_opens"),
@@ -110,6 +114,18 @@ def calendar_events(item: Mapping[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
+def unique_events(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The events of all ``items``, first occurrence of each UID kept."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        for ev in calendar_events(item):
+            if ev["uid"] not in seen:
+                seen.add(ev["uid"])
+                out.append(ev)
+    return out
+
+
 def build_calendar(
     items: Iterable[Mapping[str, Any]],
     *,
@@ -126,20 +142,33 @@ def build_calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
-    seen: set[str] = set()
-    for item in items:
-        for ev in calendar_events(item):
-            if ev["uid"] in seen:
-                continue
-            seen.add(ev["uid"])
-            e = Event()
-            e.add("uid", ev["uid"])
-            e.add("dtstamp", stamp)
-            e.add("dtstart", ev["date"])
-            e.add("dtend", ev["date"] + dt.timedelta(days=1))
-            e.add("summary", ev["summary"])
-            if ev["description"]:
-                e.add("description", ev["description"])
-            e.add("transp", "TRANSPARENT")
-            cal.add_component(e)
+    for ev in unique_events(items):
+        e = Event()
+        e.add("uid", ev["uid"])
+        e.add("dtstamp", stamp)
+        e.add("dtstart", ev["date"])
+        e.add("dtend", ev["date"] + dt.timedelta(days=1))
+        e.add("summary", ev["summary"])
+        if ev["description"]:
+            e.add("description", ev["description"])
+        e.add("transp", "TRANSPARENT")
+        cal.add_component(e)
     return cal.to_ical()
+
+
+def calendar_for(
+    session: Session, today: dt.date, *, account: str | None = None
+) -> tuple[bytes, int]:
+    """The calendar of the opportunities (not yet running) and open bids, optionally of one
+    account, and its number of events."""
+    from tracker.bids import list_bids
+    from tracker.opportunities import list_opportunities
+
+    opps = [
+        o
+        for o in list_opportunities(session, today=today, account=account)
+        if o["phase"] != "running"
+    ]
+    items = [*opps, *list_bids(session, today, account=account)]
+    name = f"Tender tracker: {account}" if account else "Tender tracker"
+    return build_calendar(items, name=name), len(unique_events(items))

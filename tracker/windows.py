@@ -58,6 +58,10 @@ EXPIRY_CONFIDENCE: Mapping[str, str] = MappingProxyType(
         "manual": "high",
         "start+duration": "high",
         "conclusion+duration": "medium",
+        "cn_explicit": "medium",
+        "cn_start+duration": "medium",
+        "notice+duration": "medium",
+        "latest_end": "medium",
         "award+duration": "medium",
         "award+cn_duration": "medium",
         "modification": "medium",
@@ -500,9 +504,10 @@ def explain(
     name = title or "(untitled)"
     at = f" at {buyer}" if buyer else ""
     parts: list[str] = []
-    if kind == "retender" and tl.expiry is not None:
+    if kind == "retender":
         noun = "Agreement" if framework else "Contract"
-        parts.append(f"{noun} {name}{at} ends {tl.expiry.isoformat()}")
+        ends = f" ends {tl.expiry.isoformat()}" if tl.expiry is not None else ""
+        parts.append(f"{noun} {name}{at}{ends}")
     elif kind == "planning":
         parts.append(f"Planning notice {name}{at}")
     else:

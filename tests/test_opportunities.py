@@ -1,0 +1,358 @@
+"""Opportunities on real notices (tracker.opportunities): re-tenders, planning notices and
+competitions at the example accounts, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import REAL
+from tracker.accounts import import_accounts
+from tracker.config import load_settings
+from tracker.errors import NotFoundError, UserError
+from tracker.ingest import ingest_paths
+from tracker.models import (
+    Account,
+    Activity,
+    Contract,
+    ContractAccount,
+    Notice,
+    NoticeLink,
+    Opportunity,
+)
+from tracker.opportunities import (
+    cpv_similarity,
+    list_opportunities,
+    recompute,
+    similarity,
+    title_tokens,
+)
+from tracker.rules import parse_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+ISSUE_KEYS = {
+    "account",
+    "title",
+    "buyer",
+    "expiry",
+    "expiry_source",
+    "influence_opens",
+    "drafting_starts",
+    "expected_publication",
+    "phase",
+    "can_influence",
+    "days_left",
+    "budget_window",
+    "confidence",
+    "reason",
+}
+D = dt.date
+
+
+def load_world(engine: Engine, extra: list[Path] | None = None) -> None:
+    """Example accounts, then the real Doffin notices (linked and derived on ingest)."""
+    with Session(engine) as s:
+        import_accounts(s, ROOT / "examples" / "accounts.yaml")
+        s.commit()
+    result = ingest_paths(engine, [REAL, *(extra or [])])
+    assert result["failed"] == 0
+
+
+@pytest.fixture
+def world(engine: Engine, tracker_env: dict[str, str]) -> Engine:
+    load_world(engine)
+    return engine
+
+
+def _by_title(rows: list[dict], account: str, fragment: str) -> dict:
+    found = [r for r in rows if r["account"] == account and fragment in (r["title"] or "")]
+    assert len(found) == 1, [(r["account"], r["title"]) for r in rows]
+    return found[0]
+
+
+def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
+    today = D(2023, 6, 1)
+    with Session(world) as s:
+        counts = recompute(s, today)
+        s.commit()
+        assert counts["retender"] >= 5 and counts["planning"] >= 3 and counts["competition"] >= 5
+        assert counts["new"] == sum(counts[k] for k in ("retender", "planning", "competition"))
+        rows = list_opportunities(s, today=today)
+    assert len(rows) == counts["new"]
+    for r in rows:
+        assert set(r) >= ISSUE_KEYS
+        assert r["budget_window"] is None or set(r["budget_window"]) >= {"start", "end", "status"}
+    json.dumps(rows, default=str)  # plain values
+
+    # A framework agreement from a result notice: 4-year framework default, low confidence.
+    pft = _by_title(rows, "Politiets fellestjenester", "vakt- og sikkerhetstjenester")
+    assert pft["kind"] == "retender"
+    assert (pft["expiry"], pft["expiry_source"], pft["confidence"]) == (
+        D(2026, 10, 13),
+        "framework_default",
+        "low",
+    )
+    assert pft["influence_opens"] == D(2024, 10, 13)
+    assert pft["expected_publication"] == D(2026, 4, 13)  # open procedure: 6 months
+    assert pft["drafting_starts"] == D(2025, 10, 13)
+    assert pft["phase"] == "watching" and pft["can_influence"] is False
+    assert pft["incumbent"] == "competitor"
+    assert set(pft["incumbents"]) == {"Avarn Security AS", "Securitas AS"}
+    assert pft["budget_window"]["start"] == D(2025, 10, 1)
+    assert pft["budget_window"]["end"] == D(2026, 3, 31)
+    assert pft["budget_window"]["buyer_type"] == "state"
+    assert pft["sources"]["influence_opens"] == {
+        "kind": "rule",
+        "basis": "24 months before expiry",
+    }
+
+    # A planning notice (PIN, subtype 3) of Forsvaret opens the influence window.
+    pin = _by_title(rows, "Forsvaret", "Service på elektronisk medisinsk utstyr")
+    assert pin["kind"] == "planning"
+    assert pin["influence_opens"] == D(2023, 3, 14)
+    assert pin["expected_publication"] == D(2023, 9, 14)
+    assert pin["phase"] == "drafting" and pin["can_influence"] is True
+    assert pin["days_left"] == 105
+    assert pin["reason"].endswith("influence is still possible for 105 days, until publication")
+
+    # A published competition: influence closed, questions only until the deadline.
+    comp = _by_title(rows, "Trondheim kommune", "Europan 17")
+    assert comp["kind"] == "competition" and comp["published"] is True
+    assert comp["phase"] == "published" and comp["can_influence"] is False
+    assert comp["confidence"] == "high"
+    assert "questions only until the deadline" in comp["reason"]
+
+    # Open windows come first, soonest closing first.
+    open_rows = [r for r in rows if r["can_influence"]]
+    assert rows[: len(open_rows)] == open_rows
+    assert [r["days_left"] for r in open_rows] == sorted(r["days_left"] for r in open_rows)
+
+
+def test_recompute_is_stable_and_removes_what_is_gone(world: Engine) -> None:
+    today = D(2023, 6, 1)
+    with Session(world) as s:
+        first = recompute(s, today)
+        s.commit()
+        keys = set(s.scalars(select(Opportunity.key)))
+        again = recompute(s, today)
+        s.commit()
+        assert again["new"] == 0 and again["removed"] == 0
+        assert again["updated"] == first["new"]
+        assert set(s.scalars(select(Opportunity.key))) == keys
+        # A contract that disappears takes its opportunity with it.
+        contract = s.scalars(select(Contract).where(Contract.title.like("%vakt-%"))).one()
+        s.delete(contract)
+        s.commit()
+        third = recompute(s, today)
+        s.commit()
+        assert third["removed"] == 1
+        # Years later the old competitions have long been running: they are dropped.
+        late = recompute(s, D(2026, 11, 28))
+        s.commit()
+        assert late["dropped"] > 0 and late["planning"] == 0
+
+
+def test_stored_rows_carry_the_timeline_for_other_areas(world: Engine) -> None:
+    with Session(world) as s:
+        recompute(s, D(2023, 6, 1))
+        s.commit()
+        row = s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).one()
+        assert row.phase == "watching" and row.computed_for == D(2023, 6, 1)
+        assert (row.influence_opens, row.expected_publication, row.budget_start) == (
+            D(2024, 10, 13),
+            D(2026, 4, 13),
+            D(2025, 10, 1),
+        )
+        assert row.timeline["sources"]["expected_publication"]["kind"] == "rule"
+        assert row.timeline["reason"].startswith("Agreement Rammeavtale vakt- og sikkerhet")
+
+
+def test_list_is_recomputed_for_the_day_asked(world: Engine) -> None:
+    with Session(world) as s:
+        recompute(s, D(2023, 6, 1))
+        s.commit()
+        [later] = [
+            r
+            for r in list_opportunities(
+                s, today=D(2025, 11, 28), account="politiets fellestjenester"
+            )
+            if "vakt-" in (r["title"] or "")
+        ]
+    assert later["phase"] == "drafting" and later["can_influence"] is True
+    assert later["days_left"] == (D(2026, 4, 13) - D(2025, 11, 28)).days
+    assert later["budget_window"]["status"] == "open"
+
+
+def test_filters(world: Engine) -> None:
+    today = D(2023, 6, 1)
+    with Session(world) as s:
+        recompute(s, today)
+        s.commit()
+        everything = list_opportunities(s, today=today)
+        forsvaret = list_opportunities(s, today=today, account="Forsvaret")
+        assert forsvaret and {r["account"] for r in forsvaret} == {"Forsvaret"}
+        acc_id = forsvaret[0]["account_id"]
+        assert list_opportunities(s, today=today, account=acc_id) == forsvaret
+        open_now = list_opportunities(s, today=today, open_now=True)
+        assert open_now == [r for r in everything if r["can_influence"]]
+        watching = list_opportunities(s, today=today, phase="watching")
+        assert watching and all(r["phase"] == "watching" for r in watching)
+        with pytest.raises(NotFoundError, match="no account named 'Nobody'"):
+            list_opportunities(s, today=today, account="Nobody")
+        with pytest.raises(UserError, match="phase"):
+            list_opportunities(s, today=today, phase="soon")
+
+
+def test_competition_closes_the_window_of_the_retender_it_belongs_to(world: Engine) -> None:
+    """An agreement known from the KAM (import) at Sykehusinnkjøp HF ending 2023-08-31;
+    the real competition 2023-649037 for the same products (CPV 33100000, similar
+    title) was published 2023-02-16: it closes that re-tender's window."""
+    with Session(world) as s:
+        acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
+        contract = Contract(
+            key="import:diatermi-2019",
+            source="import",
+            title="Diatermipenner og plater med tilbehør",
+            main_cpv="33141000",
+            start_date=D(2019, 9, 1),
+            end_date=D(2023, 8, 31),
+            end_source="import",
+            framework=True,
+        )
+        s.add(contract)
+        s.flush()
+        s.add(
+            ContractAccount(
+                contract_id=contract.id, account_id=acc.id, method="import", confidence=1.0
+            )
+        )
+        s.commit()
+        recompute(s, D(2023, 3, 1))
+        s.commit()
+        rows = list_opportunities(s, today=D(2023, 3, 1), account="Sykehusinnkjøp HF")
+    diatermi = [r for r in rows if "iatermipenner" in (r["title"] or "")]
+    assert len(diatermi) == 1, diatermi
+    [opp] = diatermi
+    assert opp["kind"] == "retender" and opp["expiry"] == D(2023, 8, 31)
+    assert opp["published"] is True and opp["expected_publication"] == D(2023, 2, 16)
+    assert opp["sources"]["expected_publication"]["kind"] == "notice"
+    assert opp["phase"] == "published" and opp["can_influence"] is False
+    assert opp["expected_deadline"] == D(2023, 3, 17)
+    assert opp["competition_notice_id"] is not None
+    assert opp["confidence"] == "high"
+
+
+def test_planning_notice_and_competition_of_the_same_procedure(world: Engine) -> None:
+    """A PIN and a contract notice sharing the procedure id (BT-04) are one opportunity."""
+    with Session(world) as s:
+        pin = s.scalars(select(Notice).where(Notice.title.like("2023004253%"))).one()
+        comp = s.scalars(select(Notice).where(Notice.title.like("Europan 17 - Østmarka"))).one()
+        pin.procedure_id = comp.procedure_id
+        comp_links = [link.account_id for link in _links(s, comp.id)]
+        forsvaret = s.scalars(select(Account).where(Account.name == "Forsvaret")).one()
+        assert forsvaret.id not in comp_links
+        buyer = comp.buyers[0]
+        s.add(
+            NoticeLink(
+                notice_pk=comp.id,
+                buyer_pk=buyer.id,
+                account_id=forsvaret.id,
+                method="test",
+                confidence=1.0,
+            )
+        )
+        s.commit()
+        recompute(s, D(2023, 4, 1))
+        s.commit()
+        rows = list_opportunities(s, today=D(2023, 4, 1), account="Forsvaret")
+    merged = [r for r in rows if r["kind"] == "planning"]
+    assert len(merged) == 1
+    [opp] = merged
+    assert opp["influence_opens"] == D(2023, 3, 14)
+    assert opp["expected_publication"] == D(2023, 3, 28)
+    assert opp["published"] is True and opp["phase"] == "published"
+    assert not [r for r in rows if r["kind"] == "competition"]
+
+
+def _links(s: Session, notice_pk: int) -> list:
+    return list(s.scalars(select(NoticeLink).where(NoticeLink.notice_pk == notice_pk)))
+
+
+def test_rejected_links_make_no_opportunity(world: Engine) -> None:
+    with Session(world) as s:
+        pin = s.scalars(select(Notice).where(Notice.title.like("2023004253%"))).one()
+        for link in _links(s, pin.id):
+            link.status = "rejected"
+        s.commit()
+        recompute(s, D(2023, 6, 1))
+        s.commit()
+        rows = list_opportunities(s, today=D(2023, 6, 1), account="Forsvaret")
+        assert not [r for r in rows if r["kind"] == "planning"]
+        assert s.scalars(select(NoticeLink).where(NoticeLink.status == "rejected")).first()
+
+
+def test_per_account_rules_and_activities(world: Engine) -> None:
+    rules = parse_rules(
+        '[accounts."Politiets fellestjenester".windows]\ninfluence_months_before_expiry = 36\n',
+        "team-rules.toml",
+    )
+    with Session(world) as s:
+        recompute(s, D(2023, 6, 1), rules=rules)
+        s.commit()
+        rows = list_opportunities(s, today=D(2023, 11, 1), rules=rules)
+        pft = _by_title(rows, "Politiets fellestjenester", "vakt-")
+        assert pft["influence_opens"] == D(2023, 10, 13)
+        assert pft["phase"] == "influence_open" and pft["activities"] == 0
+        acc = s.scalars(select(Account).where(Account.name == "Politiets fellestjenester")).one()
+        s.add(
+            Activity(
+                account_id=acc.id,
+                opportunity_key=pft["key"],
+                kind="meeting",
+                text="Needs workshop with the security department",
+                happened_on=D(2023, 10, 20),
+            )
+        )
+        s.commit()
+        again = _by_title(
+            list_opportunities(s, today=D(2023, 11, 1), rules=rules),
+            "Politiets fellestjenester",
+            "vakt-",
+        )
+        assert again["activities"] == 1
+
+
+def test_our_own_agreements_are_marked_us(world: Engine) -> None:
+    settings = load_settings({"TRACKER_OUR_ORGNRS": "920144950", "TRACKER_HOME": "/nonexistent"})
+    with Session(world) as s:
+        recompute(s, D(2023, 6, 1), settings=settings)
+        s.commit()
+        pft = _by_title(
+            list_opportunities(s, today=D(2023, 6, 1)), "Politiets fellestjenester", "vakt-"
+        )
+    assert pft["incumbent"] == "us"
+
+
+# --------------------------------------------------------------------------- matching (pure)
+
+
+def test_title_tokens_and_similarity() -> None:
+    a = title_tokens("Rammeavtale om kjøp av diatermipenner og -plater med tilbehør")
+    b = title_tokens("Diatermipenner og -plater med tilbehør til foretakene i Helse Vest")
+    assert a == {"diatermipenner", "plater", "tilbehør"}
+    assert similarity(a, "33141000", b, "33100000") > 0
+    # same CPV group, nothing in common in the titles: no match
+    assert similarity(title_tokens("Blodposer"), "33141000", b, "33100000") == 0
+    # same words, other CPV: a match only if the titles clearly agree
+    assert similarity(a, "72000000", b, "33100000") == 0
+    assert similarity(a, "72000000", a, "33100000") > 0
+    assert cpv_similarity("33141000-0", "33141100") == 1.0
+    assert cpv_similarity("33141000", "33100000") == 0.6
+    assert cpv_similarity("33141000", "33600000") == 0.3
+    assert cpv_similarity("33141000", "34000000") == 0.0
+    assert cpv_similarity(None, "34000000") == 0.0

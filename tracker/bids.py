@@ -1,0 +1,467 @@
+"""Bid/no-bid: open competitions relevant to our accounts or capability profile, scored.
+
+``list_bids(session, today)`` returns plain dicts, best score first, for every latest,
+non-test competition notice (subtypes 10–24, N16, E3, CEI) whose tender deadline is today
+or later (or, with no usable deadline, issued in the last 60 days) and that is linked to an
+account (link not rejected) or fits the capability profile (``[profile]`` in the rules).
+Each has the explainable score of ``tracker.scoring.score_bid``: account tier, fit, value,
+days to the deadline, price weight, incumbent and influence work (activities recorded on
+the opportunity the competition closed, see ``tracker.opportunities``).
+
+``record_decision(session, notice, decision, who, why)`` keeps every decision with the
+score it was taken on; the latest decision is the one in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.errors import NotFoundError, UserError
+from tracker.models import (
+    Account,
+    Activity,
+    AwardCriterion,
+    BidDecision,
+    BidStatus,
+    Lot,
+    Notice,
+    NoticeLink,
+    Opportunity,
+    utcnow,
+)
+from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR
+from tracker.rules import Rules, load_rules
+from tracker.scoring import BidFacts, ScoringRules, price_weight_percent, score_bid
+
+DECISIONS = ("bid", "no-bid")
+BID_STATUSES = ("qualifying", "bidding", "submitted", "won", "lost")
+TIER_ORDER = ("star", "strategic", "status", "streamline")
+NO_DEADLINE_DAYS = 60  # a competition without a usable deadline counts as open this long
+LOOKBACK_DAYS = 400  # competitions issued earlier than this are not considered open
+
+
+def doffin_url(notice: Notice) -> str | None:
+    """The public Doffin page of a notice fetched from Doffin."""
+    if notice.source == "doffin" and notice.source_id:
+        return f"https://doffin.no/notices/{notice.source_id}"
+    return None
+
+
+def _lot_criteria(lot: Lot) -> list[tuple[str | None, float | None]]:
+    out = []
+    for c in lot.award_criteria:
+        weight = c.weight
+        if (getattr(c, "weight_code", None) or "").startswith("ord"):
+            weight = None  # order of importance, not a weight
+        out.append((c.type, weight))
+    return out
+
+
+def _criterion(c: AwardCriterion) -> dict[str, Any]:
+    return {
+        "type": c.type,
+        "name": c.name,
+        "weight": c.weight,
+        "weight_code": getattr(c, "weight_code", None),
+    }
+
+
+def _deadline_at(lots: Sequence[Lot], today: dt.date) -> tuple[dt.datetime | None, bool]:
+    """Earliest deadline today or later over the lots (else the latest past one) and
+    whether a placeholder deadline (year 2090+) was seen."""
+    placeholder = False
+    real: list[dt.datetime] = []
+    for lot in lots:
+        d = lot.submission_deadline
+        if d is None:
+            continue
+        if d.year >= PLACEHOLDER_YEAR:
+            placeholder = True
+            continue
+        real.append(d)
+    future = [d for d in real if d.date() >= today]
+    if future:
+        return min(future), placeholder
+    return (max(real) if real else None), placeholder
+
+
+def _is_open(n: Notice, deadline: dt.datetime | None, today: dt.date) -> bool:
+    if deadline is not None:
+        return deadline.date() >= today
+    issued = n.issue_date or n.publication_date
+    return issued is not None and issued >= today - dt.timedelta(days=NO_DEADLINE_DAYS)
+
+
+def _best_tier(tiers: list[str | None]) -> str | None:
+    ranked = [t for t in TIER_ORDER if t in tiers]
+    return ranked[0] if ranked else (tiers[0] if tiers else None)
+
+
+def _context(session: Session, pks: list[int]) -> dict[str, Any]:
+    """Accounts, opportunities, activities, decisions and statuses of the given notices."""
+    links: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+    opps: dict[int, list[Opportunity]] = defaultdict(list)
+    decisions: dict[str, list[BidDecision]] = defaultdict(list)
+    statuses: dict[int, BidStatus] = {}
+    notice_ids: dict[int, str] = {}
+    for i in range(0, len(pks), 2000):
+        chunk = pks[i : i + 2000]
+        for pk, name, tier in session.execute(
+            select(NoticeLink.notice_pk, Account.name, Account.tier)
+            .join(Account, Account.id == NoticeLink.account_id)
+            .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
+            .order_by(NoticeLink.notice_pk, Account.name)
+        ):
+            if (name, tier) not in links[pk]:
+                links[pk].append((name, tier))
+        for o in session.scalars(
+            select(Opportunity).where(Opportunity.competition_notice_pk.in_(chunk))
+        ):
+            opps[o.competition_notice_pk or 0].append(o)
+        for s in session.scalars(select(BidStatus).where(BidStatus.notice_pk.in_(chunk))):
+            statuses[s.notice_pk] = s
+        notice_ids.update(
+            session.execute(select(Notice.id, Notice.notice_id).where(Notice.id.in_(chunk))).all()
+        )
+    ids = sorted(set(notice_ids.values()))
+    for i in range(0, len(ids), 2000):
+        for nid, d in session.execute(
+            select(Notice.notice_id, BidDecision)
+            .join(BidDecision, BidDecision.notice_pk == Notice.id)
+            .where(Notice.notice_id.in_(ids[i : i + 2000]))
+            .order_by(BidDecision.decided_at, BidDecision.id)
+        ):
+            decisions[nid].append(d)
+    keys = sorted({o.key for os_ in opps.values() for o in os_})
+    activities: dict[str, int] = {}
+    for i in range(0, len(keys), 2000):
+        activities.update(
+            session.execute(
+                select(Activity.opportunity_key, func.count())
+                .where(Activity.opportunity_key.in_(keys[i : i + 2000]))
+                .group_by(Activity.opportunity_key)
+            ).all()
+        )
+    return {
+        "links": links,
+        "opps": opps,
+        "decisions": decisions,
+        "statuses": statuses,
+        "notice_ids": notice_ids,
+        "activities": activities,
+    }
+
+
+def _decision_dict(d: BidDecision) -> dict[str, Any]:
+    return {
+        "decision": d.decision,
+        "by": d.decided_by,
+        "at": d.decided_at.isoformat() if d.decided_at else None,
+        "why": d.why,
+        "score": d.score,
+    }
+
+
+def bid_row(
+    n: Notice,
+    today: dt.date,
+    ctx: dict[str, Any],
+    scoring: ScoringRules,
+) -> dict[str, Any]:
+    """One competition as a plain dict with its score (see ``list_bids`` for the keys)."""
+    lots = list(n.lots)
+    deadline_at, placeholder = _deadline_at(lots, today)
+    deadline = deadline_at.date() if deadline_at else None
+    cpvs = list(
+        dict.fromkeys([*(n.cpv_codes or []), *(c for lot in lots for c in lot.cpv_codes or [])])
+    )
+    if n.main_cpv and n.main_cpv not in cpvs:
+        cpvs.insert(0, n.main_cpv)
+    text = " ".join(x for x in [n.title, n.description, *(lot.title for lot in lots)] if x)
+    value = n.estimated_value
+    if value is None:
+        lot_values = [lot.estimated_value for lot in lots if lot.estimated_value is not None]
+        value = sum(lot_values) if lot_values else None
+    lot_rows = []
+    shares = []
+    for lot in lots:
+        share = price_weight_percent(_lot_criteria(lot))
+        if share is not None:
+            shares.append(share)
+        lot_deadline = lot.submission_deadline
+        lot_rows.append(
+            {
+                "lot_id": lot.lot_id,
+                "title": lot.title,
+                "deadline": lot_deadline.date()
+                if lot_deadline and lot_deadline.year < PLACEHOLDER_YEAR
+                else None,
+                "value": float(lot.estimated_value) if lot.estimated_value is not None else None,
+                "price_weight": share,
+                "criteria": [_criterion(c) for c in lot.award_criteria],
+                "documents_url": lot.documents_url,
+            }
+        )
+    price = max(shares) if shares else None
+    links = ctx["links"].get(n.id, [])
+    tier = _best_tier([t for _, t in links])
+    account = next((name for name, t in links if t == tier), links[0][0] if links else None)
+    opps = ctx["opps"].get(n.id, [])
+    incumbents = [((o.timeline or {}).get("extra") or {}) for o in opps]
+    who = "unknown"
+    names: list[str] = []
+    for extra in incumbents:
+        names += extra.get("incumbents") or []
+        if extra.get("incumbent") == "us":
+            who = "us"
+        elif extra.get("incumbent") == "competitor" and who == "unknown":
+            who = "competitor"
+    activities = sum(ctx["activities"].get(o.key, 0) for o in opps)
+    facts = BidFacts(
+        today=today,
+        tier=tier,
+        account=account,
+        cpv_codes=cpvs,
+        text=text,
+        value=float(value) if value is not None else None,
+        deadline=deadline,
+        price_weight=price,
+        incumbent=who,
+        incumbent_name=", ".join(dict.fromkeys(names)) or None,
+        influence_activities=activities,
+    )
+    score = score_bid(facts, scoring)
+    fits = scoring.fits_profile(cpvs, text)
+    relevance = "+".join(x for x, ok in (("account", bool(links)), ("profile", fits)) if ok)
+    decisions = ctx["decisions"].get(ctx["notice_ids"].get(n.id, n.notice_id), [])
+    status = ctx["statuses"].get(n.id)
+    buyers = [b.name for b in n.buyers if b.name]
+    return {
+        "notice_pk": n.id,
+        "notice_id": n.notice_id,
+        "version": n.version,
+        "source": n.source,
+        "source_id": n.source_id,
+        "url": doffin_url(n),
+        "documents_url": n.documents_url,
+        "title": n.title,
+        "buyer": buyers[0] if buyers else None,
+        "buyers": buyers,
+        "accounts": [name for name, _ in links],
+        "account": account,
+        "tier": tier,
+        "subtype": n.subtype,
+        "procedure_type": n.procedure_type,
+        "procedure_id": n.procedure_id,
+        "issue_date": n.issue_date,
+        "deadline": deadline,
+        "deadline_at": deadline_at.isoformat() if deadline_at else None,
+        "days_left": (deadline - today).days if deadline else None,
+        "placeholder_deadline": placeholder,
+        "value": float(value) if value is not None else None,
+        "currency": n.currency,
+        "main_cpv": n.main_cpv,
+        "cpv_codes": cpvs,
+        "lots": lot_rows,
+        "price_weight": price,
+        "relevance": relevance,
+        "incumbent": who,
+        "incumbents": list(dict.fromkeys(names)),
+        "opportunity_keys": [o.key for o in opps],
+        "influence_activities": activities,
+        "score": score,
+        "total": score["total"],
+        "recommendation": score["recommendation"],
+        "decision": _decision_dict(decisions[-1]) if decisions else None,
+        "decisions": [_decision_dict(d) for d in decisions],
+        "status": status.status if status else None,
+    }
+
+
+def _load(session: Session, pks: list[int]) -> list[Notice]:
+    out: list[Notice] = []
+    for i in range(0, len(pks), 500):
+        out += session.scalars(
+            select(Notice)
+            .where(Notice.id.in_(pks[i : i + 500]))
+            .options(
+                selectinload(Notice.lots).selectinload(Lot.award_criteria),
+                selectinload(Notice.buyers),
+            )
+            .order_by(Notice.id)
+        ).all()
+    return out
+
+
+def list_bids(
+    session: Session,
+    today: dt.date,
+    *,
+    account: str | None = None,
+    include_closed: bool = False,
+    rules: Rules | None = None,
+) -> list[dict[str, Any]]:
+    """Open competitions relevant to an account or to our capability profile, best first.
+
+    ``account`` keeps only competitions linked to that account (name, case-insensitive);
+    ``include_closed`` keeps competitions whose deadline has passed (issued in the last
+    400 days).
+
+    Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
+    documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
+    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), days_left,
+    placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
+    cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
+    name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
+    lots), relevance (account, profile or account+profile), incumbent
+    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
+    ({total, recommendation, components: [{name, label, points, max, reason}]}), total,
+    recommendation, decision (latest {decision, by, at, why, score} or None), decisions
+    (all, oldest first), status (bid status or None).
+    """
+    rules = rules or load_rules()
+    scoring = rules.scoring_rules()
+    since = today - dt.timedelta(days=LOOKBACK_DAYS)
+    pks = list(
+        session.scalars(
+            select(Notice.id)
+            .where(
+                Notice.subtype.in_(sorted(COMPETITION_SUBTYPES)),
+                Notice.is_latest.is_(True),
+                Notice.is_test.is_(False),
+                func.coalesce(Notice.issue_date, Notice.publication_date) >= since,
+                func.coalesce(Notice.issue_date, Notice.publication_date) <= today,
+            )
+            .order_by(Notice.id)
+        )
+    )
+    notices = _load(session, pks)
+    ctx = _context(session, pks)
+    want = account.strip().casefold() if account else None
+    out = []
+    for n in notices:
+        row = bid_row(n, today, ctx, scoring)
+        if not row["relevance"]:
+            continue
+        if want is not None and want not in (a.casefold() for a in row["accounts"]):
+            continue
+        if not include_closed:
+            deadline_at = (
+                dt.datetime.fromisoformat(row["deadline_at"]) if row["deadline_at"] else None
+            )
+            if not _is_open(n, deadline_at, today):
+                continue
+        out.append(row)
+    out.sort(key=lambda r: (-r["total"], r["deadline"] or dt.date.max, r["notice_pk"]))
+    return out
+
+
+def resolve_notice(session: Session, notice: Notice | int | str) -> Notice:
+    """A notice by object, primary key, Doffin/TED id or eForms notice id (latest version)."""
+    if isinstance(notice, Notice):
+        return notice
+    found: Notice | None = None
+    if isinstance(notice, int) or (isinstance(notice, str) and notice.strip().isdigit()):
+        found = session.get(Notice, int(notice))
+    else:
+        ref = notice.strip()
+        for col in (Notice.source_id, Notice.notice_id):
+            found = session.scalars(
+                select(Notice).where(col == ref).order_by(Notice.is_latest.desc(), Notice.id.desc())
+            ).first()
+            if found is not None:
+                break
+    if found is None:
+        raise NotFoundError(f"no notice {notice!r} (give a notice id, Doffin id or database id)")
+    return found
+
+
+def normalise_decision(decision: str) -> str:
+    """``bid`` or ``no-bid`` (``no_bid``, ``nobid``, ``no bid`` accepted); else UserError."""
+    d = (decision or "").strip().lower().replace("_", "-").replace(" ", "-")
+    if d == "nobid":
+        d = "no-bid"
+    if d not in DECISIONS:
+        raise UserError(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
+    return d
+
+
+def record_decision(
+    session: Session,
+    notice: Notice | int | str,
+    decision: str,
+    who: str,
+    why: str,
+    *,
+    today: dt.date | None = None,
+    rules: Rules | None = None,
+) -> BidDecision:
+    """Record a bid/no-bid decision with the score it was taken on; every decision is kept.
+
+    ``notice`` is a Notice, its primary key, Doffin id or eForms notice id. ``today`` is the
+    day the score is computed for (default: the UTC date of the decision). Flushes.
+    """
+    d = normalise_decision(decision)
+    who = (who or "").strip()
+    why = (why or "").strip()
+    if not who:
+        raise UserError("who: say who decided")
+    if not why:
+        raise UserError("why: say why (it is kept with the decision)")
+    n = resolve_notice(session, notice)
+    now = utcnow()
+    rules = rules or load_rules()
+    row = bid_row(
+        _load(session, [n.id])[0],
+        today or now.date(),
+        _context(session, [n.id]),
+        rules.scoring_rules(),
+    )
+    rec = BidDecision(
+        notice_pk=n.id,
+        decision=d,
+        decided_by=who[:320],
+        decided_at=now,
+        why=why,
+        score=row["total"],
+        score_detail=row["score"],
+    )
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+def set_bid_status(
+    session: Session, notice: Notice | int | str, status: str, who: str
+) -> BidStatus:
+    """Set our bid status on a competition (qualifying, bidding, submitted, won, lost)."""
+    if status not in BID_STATUSES:
+        raise UserError(f"status: {status!r} is not one of {', '.join(BID_STATUSES)}")
+    n = resolve_notice(session, notice)
+    row = session.scalars(select(BidStatus).where(BidStatus.notice_pk == n.id)).first()
+    if row is None:
+        row = BidStatus(notice_pk=n.id, status=status)
+        session.add(row)
+    row.status = status
+    row.updated_by = who
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def decision_history(session: Session, notice: Notice | int | str) -> list[dict[str, Any]]:
+    """Every decision on a notice (all its versions), oldest first."""
+    n = resolve_notice(session, notice)
+    rows = session.scalars(
+        select(BidDecision)
+        .join(Notice, Notice.id == BidDecision.notice_pk)
+        .where(Notice.notice_id == n.notice_id)
+        .order_by(BidDecision.decided_at, BidDecision.id)
+    )
+    return [_decision_dict(d) for d in rows]

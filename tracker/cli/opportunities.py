@@ -1,0 +1,242 @@
+"""Rules, opportunities (influence and budget windows), bids, decisions and the calendar."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tracker.cli import main
+from tracker.db import session_scope
+
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def _today(value: str | None) -> dt.date:
+    if value:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    from tracker.config import load_settings
+
+    configured = load_settings().values.get("today")
+    return dt.date.fromisoformat(configured) if configured else dt.date.today()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.0f}".replace(",", " ")
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    return str(v)
+
+
+def _print(rows: list[dict[str, Any]], columns: list[str], fmt: str, width: int = 40) -> None:
+    """Rows as an aligned table, CSV (the given columns) or JSON (every key)."""
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([_cell(r.get(c)) for c in columns])
+        click.echo(buf.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo("(none)")
+        return
+
+    def cut(s: str) -> str:
+        return s if len(s) <= width else s[: width - 1] + "…"
+
+    cells = [[cut(_cell(r.get(c))) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@main.group()
+def rules() -> None:
+    """The rules in force (windows, budget calendars, thresholds, scoring) with sources.
+
+    Example: tracker rules show
+    """
+
+
+@rules.command("show")
+@click.option("--file", "path", help="Rules file to check (default: TRACKER_RULES).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def rules_show(path: str | None, fmt: str) -> None:
+    """Print every rule in force with its value, source and origin (default or file).
+
+    A malformed rules file is refused with the key and the reason.
+
+    Example: TRACKER_RULES=my-rules.toml tracker rules show --format json
+    """
+    from tracker.rules import load_rules
+
+    rows = load_rules(path).show()
+    for r in rows:
+        if fmt == "table" and isinstance(r["value"], dict | list):
+            r["value"] = json.dumps(r["value"], ensure_ascii=False)
+    _print(rows, ["scope", "key", "value", "unit", "source", "origin"], fmt, width=70)
+
+
+# --------------------------------------------------------------------------- opportunities
+
+OPP_COLUMNS = [
+    "account", "kind", "title", "expiry", "expiry_source", "influence_opens",
+    "drafting_starts", "expected_publication", "phase", "can_influence", "days_left",
+    "budget_window", "confidence", "reason",
+]  # fmt: skip
+
+
+@main.command("opportunities")
+@click.option("--account", help="Only this account (name or id).")
+@click.option("--open-now", is_flag=True, help="Only opportunities that can be influenced today.")
+@click.option(
+    "--phase",
+    type=click.Choice(
+        ["watching", "influence_open", "drafting", "published", "evaluation", "awarded", "running"]
+    ),
+    help="Only this phase.",
+)
+@click.option(
+    "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
+)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option(
+    "--recompute/--no-recompute",
+    default=True,
+    show_default=True,
+    help="Rebuild the stored opportunities first (the daily cycle also does).",
+)
+def opportunities_cmd(
+    account: str | None,
+    open_now: bool,
+    phase: str | None,
+    today: str | None,
+    fmt: str,
+    recompute: bool,
+) -> None:
+    """Coming procurements at the accounts: influence window, drafting, publication, budget.
+
+    Each row says whether the specification can still be influenced today, for how many
+    days, and why; dates carry their source in the JSON (``sources``).
+
+    Example: tracker opportunities --account "Sykehusinnkjøp HF" --open-now --format json
+    """
+    from tracker import opportunities as opp
+
+    day = _today(today)
+    with session_scope() as session:
+        if recompute:
+            opp.recompute(session, day)
+        rows = opp.list_opportunities(
+            session, today=day, account=account, phase=phase, open_now=open_now
+        )
+    if fmt != "json":
+        for r in rows:
+            bw = r["budget_window"]
+            r["budget_window"] = f"{bw['start']}–{bw['end']} {bw['status']}" if bw else None
+    _print(rows, OPP_COLUMNS, fmt, width=120 if fmt == "table" else 10_000)
+
+
+# --------------------------------------------------------------------------- bids
+
+BID_COLUMNS = [
+    "total", "recommendation", "deadline", "days_left", "account", "buyer", "title",
+    "value", "price_weight", "incumbent", "relevance", "decision", "status", "source_id",
+    "notice_id",
+]  # fmt: skip
+
+
+@main.command("bids")
+@click.option("--account", help="Only competitions linked to this account.")
+@click.option("--all", "include_closed", is_flag=True, help="Also competitions past deadline.")
+@click.option("--today", help="The day to score for (YYYY-MM-DD); default TRACKER_TODAY or today.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def bids_cmd(account: str | None, include_closed: bool, today: str | None, fmt: str) -> None:
+    """Open competitions for our accounts and capability, with explainable bid/no-bid scores.
+
+    The JSON has every score component with its points and reason.
+
+    Example: tracker bids --format json
+    """
+    from tracker.bids import list_bids
+
+    with session_scope() as session:
+        rows = list_bids(session, _today(today), account=account, include_closed=include_closed)
+    if fmt != "json":
+        for r in rows:
+            d = r["decision"]
+            r["decision"] = f"{d['decision']} ({d['by']})" if d else None
+    _print(rows, BID_COLUMNS, fmt)
+
+
+@main.command("decide")
+@click.argument("notice")
+@click.option("--bid/--no-bid", "bid", default=None, help="The decision.")
+@click.option("--why", required=True, help="Why (kept with the decision).")
+@click.option("--by", "who", help="Who decides (default: the login name).")
+@click.option("--today", help="The day to score for (YYYY-MM-DD); default TRACKER_TODAY or today.")
+def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: str | None) -> None:
+    """Record a bid/no-bid decision on a competition; every decision is kept.
+
+    NOTICE is a Doffin id (2024-110489), an eForms notice id or a database id.
+
+    Example: tracker decide 2024-110489 --no-bid --why "price weighs 70 %" --by dir@example.no
+    """
+    from tracker.bids import record_decision
+
+    if bid is None:
+        raise click.UsageError("say --bid or --no-bid")
+    who = who or f"{getpass.getuser()} (cli)"
+    with session_scope() as session:
+        rec = record_decision(
+            session, notice, "bid" if bid else "no-bid", who, why, today=_today(today)
+        )
+        click.echo(
+            f"recorded {rec.decision} on notice {notice} by {rec.decided_by} "
+            f"(score {rec.score}, {rec.score_detail.get('recommendation')})"
+        )
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+@main.command("calendar")
+@click.option("--account", help="Only this account.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="FILE.ics")
+@click.option(
+    "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
+)
+def calendar_cmd(account: str | None, out: str, today: str | None) -> None:
+    """Write an iCalendar file: influence windows, drafting, publication, deadlines, budget
+    windows and expiries, with stable UIDs (re-importing updates, never duplicates).
+
+    Example: tracker calendar --account Forsvaret --out forsvaret.ics
+    """
+    from tracker.ical import calendar_for
+
+    with session_scope() as session:
+        data, count = calendar_for(session, _today(today), account=account)
+    Path(out).write_bytes(data)
+    click.echo(f"wrote {count} events to {out}")

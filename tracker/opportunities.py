@@ -1,0 +1,756 @@
+"""Opportunities: every coming procurement at an account, with its timeline (stored, recomputed).
+
+Sources, per account (links with status ``rejected`` are ignored):
+
+- ``retender``: a contract or framework agreement of the account that expires
+  (``contracts`` + ``contract_accounts``). The expiry is the contract's end date; once
+  that has passed while options run (``latest_end`` later), the latest end.
+- ``planning``: a planning notice (PIN subtypes 1–9, national N4, pre-market consultation
+  E1, national PIN E2) linked to the account. A planning notice that belongs to a
+  re-tender (same procedure id, or same account + similar CPV and title, published in
+  the 36 months before expiry) is folded into it: it opens the influence window and its
+  BT-127 gives the expected publication.
+- ``competition``: a published competition (subtypes 10–24, N16, E3, CEI). It closes the
+  influence window of the opportunity it belongs to (same procedure id as a planning
+  notice, or same account + similar CPV and title and published between 24 months before
+  and 6 months after the expiry, after the old contract was concluded); otherwise it is
+  an opportunity of its own.
+
+``recompute(session, today)`` rebuilds the ``opportunities`` table (stable ``key`` per
+opportunity, so activities recorded on it survive); ``list_opportunities`` returns plain
+dicts recomputed for the ``today`` asked (the pure ``tracker.windows`` functions are
+re-run on the stored inputs, so a list is right on any day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from tracker.config import Settings, load_settings
+from tracker.errors import NotFoundError, UserError
+from tracker.models import (
+    Account,
+    Activity,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Lot,
+    Notice,
+    NoticeBuyer,
+    NoticeLink,
+    Opportunity,
+    utcnow,
+)
+from tracker.rules import Rules, load_rules
+from tracker.windows import PHASES, Timeline, add_months, compute_timeline, explain, year_end_window
+
+PLANNING_SUBTYPES = frozenset({*(str(i) for i in range(1, 10)), "N4", "E1", "E2"})
+COMPETITION_SUBTYPES = frozenset({*(str(i) for i in range(10, 25)), "N16", "E3", "CEI"})
+PLACEHOLDER_YEAR = 2090  # deadlines such as 2099-01-01 are placeholders, not dates
+KEEP_RUNNING_DAYS = 365  # opportunities whose new contract runs longer than this are dropped
+KINDS = ("retender", "planning", "competition")
+
+# Words that say nothing about what is bought (words under 3 letters are dropped anyway).
+_STOP = frozenset(
+    {
+        "for",
+        "til",
+        "med",
+        "fra",
+        "ved",
+        "inkl",
+        "the",
+        "and",
+        "rammeavtale",
+        "rammeavtaler",
+        "avtale",
+        "kontrakt",
+        "kjøp",
+        "anskaffelse",
+        "anskaffelser",
+        "konkurranse",
+        "kunngjøring",
+        "veiledende",
+        "forhåndskunngjøring",
+        "levering",
+        "leveranse",
+        "tjenester",
+        "tjeneste",
+        "innkjøp",
+        "framework",
+        "agreement",
+        "contract",
+        "supply",
+        "services",
+        "service",
+        "purchase",
+        "procurement",
+        "notice",
+        "lot",
+        "del",
+        "delkontrakt",
+    }
+)
+_TOKEN = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+
+
+# --------------------------------------------------------------------------- matching (pure)
+
+
+def title_tokens(title: str | None) -> frozenset[str]:
+    """Significant lower-case words of a title (stop words and short words dropped)."""
+    if not title:
+        return frozenset()
+    return frozenset(t for t in _TOKEN.findall(title.lower()) if t not in _STOP)
+
+
+def cpv_similarity(a: str | None, b: str | None) -> float:
+    """1.0 for the same CPV class (5 digits), 0.6 same group (3), 0.3 same division (2)."""
+    if not a or not b:
+        return 0.0
+    a, b = a[:8], b[:8]
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return 1.0 if common >= 5 else 0.6 if common >= 3 else 0.3 if common >= 2 else 0.0
+
+
+def similarity(
+    a_title: frozenset[str], a_cpv: str | None, b_title: frozenset[str], b_cpv: str | None
+) -> float:
+    """Match score of two procurements of the same buyer; 0 when they do not match.
+
+    A match needs a similar CPV (same group) and some shared title words (Jaccard ≥ 0.2),
+    or clearly shared title words (Jaccard ≥ 0.6) whatever the CPV.
+    """
+    union = a_title | b_title
+    jac = len(a_title & b_title) / len(union) if union else 0.0
+    cpv = cpv_similarity(a_cpv, b_cpv)
+    if (cpv >= 0.6 and jac >= 0.2) or jac >= 0.6:
+        return jac + 0.5 * cpv
+    return 0.0
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass
+class _Draft:
+    key: str
+    kind: str
+    account_id: int
+    link_status: str
+    title: str | None
+    buyer: str | None
+    main_cpv: str | None
+    tokens: frozenset[str]
+    value: Decimal | None = None
+    currency: str | None = None
+    contract_id: int | None = None
+    notice_pk: int | None = None  # planning notice
+    notice_id: str | None = None
+    procedure_id: str | None = None
+    competition_notice_pk: int | None = None
+    competition_notice_id: str | None = None
+    competition_procedure_id: str | None = None
+    framework: bool = True
+    concluded: dt.date | None = None  # old contract concluded / started (excludes its own CN)
+    incumbent: str = "unknown"
+    incumbents: list[str] = field(default_factory=list)
+    latest_end: dt.date | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d is not None else None
+
+
+def _date(s: Any) -> dt.date | None:
+    if s is None or s == "":
+        return None
+    if isinstance(s, dt.date):
+        return s
+    return dt.date.fromisoformat(str(s))
+
+
+_INPUT_DATES = (
+    "expiry",
+    "planning_date",
+    "planned_publication",
+    "published",
+    "deadline",
+    "awarded",
+    "contract_start",
+)
+
+
+def timeline_for(
+    inputs: dict[str, Any], today: dt.date, rules: Rules, account: dict[str, Any]
+) -> Timeline:
+    """The timeline of stored ``inputs`` (ISO dates) on ``today`` with the account's rules."""
+    wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
+    kwargs = {k: _date(inputs.get(k)) for k in _INPUT_DATES}
+    return compute_timeline(
+        today,
+        wr,
+        expiry_source=inputs.get("expiry_source") or "unknown",
+        procedure=inputs.get("procedure"),
+        **kwargs,
+    )
+
+
+def _deadline(values: Iterable[dt.datetime | None]) -> dt.date | None:
+    days = sorted(v.date() for v in values if v is not None and v.year < PLACEHOLDER_YEAR)
+    return days[0] if days else None
+
+
+def _accounts(session: Session) -> dict[int, dict[str, Any]]:
+    return {
+        a.id: {"name": a.name, "tier": a.tier, "buyer_type": a.buyer_type}
+        for a in session.scalars(select(Account))
+    }
+
+
+def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
+    rows = session.execute(
+        select(Contract, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
+        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .outerjoin(Notice, Notice.id == Contract.notice_pk)
+        .where(ContractAccount.status != "rejected")
+        .order_by(Contract.id, ContractAccount.account_id)
+    ).all()
+    parties: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
+    ids = sorted({c.id for c, *_ in rows})
+    for i in range(0, len(ids), 2000):
+        for cid, role, name, orgnr in session.execute(
+            select(
+                ContractParty.contract_id,
+                ContractParty.role,
+                ContractParty.name,
+                ContractParty.orgnr,
+            )
+            .where(ContractParty.contract_id.in_(ids[i : i + 2000]))
+            .order_by(ContractParty.id)
+        ):
+            parties[cid].append((role, name, orgnr))
+    out = []
+    for c, account_id, link_status, procedure_type in rows:
+        expiry, source = c.end_date, c.end_source or "unknown"
+        if expiry is not None and expiry < today and c.latest_end and c.latest_end > expiry:
+            expiry, source = c.latest_end, "latest_end"
+        suppliers = [(n, o) for role, n, o in parties[c.id] if role == "supplier"]
+        buyers = [n for role, n, _ in parties[c.id] if role == "buyer" and n]
+        incumbent = "unknown"
+        if suppliers:
+            incumbent = "us" if any(o and o in our for _, o in suppliers) else "competitor"
+        d = _Draft(
+            key=f"retender:{c.key}:{account_id}",
+            kind="retender",
+            account_id=account_id,
+            link_status=link_status,
+            title=c.title,
+            buyer=buyers[0] if buyers else None,
+            main_cpv=c.main_cpv,
+            tokens=title_tokens(c.title),
+            value=c.value,
+            currency=c.currency,
+            contract_id=c.id,
+            procedure_id=c.procedure_id,
+            framework=bool(c.framework),
+            concluded=c.conclusion_date or c.start_date,
+            incumbent=incumbent,
+            incumbents=[n or o or "?" for n, o in suppliers],
+            latest_end=c.latest_end,
+            inputs={
+                "expiry": _iso(expiry),
+                "expiry_source": source if expiry is not None else "unknown",
+                "procedure": procedure_type,
+            },
+        )
+        out.append(d)
+    return out
+
+
+def _linked_notices(session: Session, subtypes: frozenset[str]) -> list[tuple[Notice, int, str]]:
+    rows = session.execute(
+        select(Notice, NoticeLink.account_id, func.min(NoticeLink.status))
+        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        .where(
+            Notice.subtype.in_(sorted(subtypes)),
+            Notice.is_latest.is_(True),
+            Notice.is_test.is_(False),
+            NoticeLink.status != "rejected",
+        )
+        .group_by(Notice.id, NoticeLink.account_id)
+        .order_by(Notice.issue_date, Notice.id)
+    ).all()
+    return [(n, acc, status) for n, acc, status in rows]
+
+
+def _first_buyer(session: Session, pks: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for i in range(0, len(pks), 2000):
+        for pk, name in session.execute(
+            select(NoticeBuyer.notice_pk, NoticeBuyer.name)
+            .where(NoticeBuyer.notice_pk.in_(pks[i : i + 2000]))
+            .order_by(NoticeBuyer.notice_pk, NoticeBuyer.position)
+        ):
+            if name and pk not in out:
+                out[pk] = name
+    return out
+
+
+def _lot_dates(
+    session: Session, pks: list[int]
+) -> dict[int, tuple[dt.date | None, dt.date | None]]:
+    """Per notice: earliest real tender deadline and earliest contract start of its lots."""
+    deadlines: dict[int, list[dt.datetime | None]] = defaultdict(list)
+    starts: dict[int, list[dt.date]] = defaultdict(list)
+    for i in range(0, len(pks), 2000):
+        for pk, deadline, start in session.execute(
+            select(Lot.notice_pk, Lot.submission_deadline, Lot.start_date).where(
+                Lot.notice_pk.in_(pks[i : i + 2000])
+            )
+        ):
+            deadlines[pk].append(deadline)
+            if start is not None:
+                starts[pk].append(start)
+    return {pk: (_deadline(deadlines[pk]), min(starts[pk]) if starts[pk] else None) for pk in pks}
+
+
+def _awards_by_procedure(
+    session: Session, procedure_ids: list[str]
+) -> dict[str, tuple[dt.date | None, dt.date | None]]:
+    """Per procedure id: (award date, contract start) from its derived contracts."""
+    out: dict[str, tuple[dt.date | None, dt.date | None]] = {}
+    for i in range(0, len(procedure_ids), 2000):
+        for proc, concluded, start, issued in session.execute(
+            select(
+                Contract.procedure_id,
+                Contract.conclusion_date,
+                Contract.start_date,
+                Notice.issue_date,
+            )
+            .outerjoin(Notice, Notice.id == Contract.notice_pk)
+            .where(Contract.procedure_id.in_(procedure_ids[i : i + 2000]))
+        ):
+            award = concluded or issued
+            prev = out.get(proc)
+            if prev is None or (award and (prev[0] is None or award < prev[0])):
+                out[proc] = (award, start)
+    return out
+
+
+def _notice_draft(kind: str, n: Notice, account_id: int, status: str, buyer: str | None) -> _Draft:
+    ident = n.procedure_id or n.notice_id
+    return _Draft(
+        key=f"{kind}:{ident}:{account_id}",
+        kind=kind,
+        account_id=account_id,
+        link_status=status,
+        title=n.title,
+        buyer=buyer,
+        main_cpv=n.main_cpv,
+        tokens=title_tokens(n.title),
+        value=n.estimated_value,
+        currency=n.currency,
+        procedure_id=n.procedure_id,
+        inputs={"expiry": None, "expiry_source": "unknown", "procedure": n.procedure_type},
+    )
+
+
+def _best(drafts: list[_Draft], tokens: frozenset[str], cpv: str | None, ok: Any) -> _Draft | None:
+    best, best_score = None, 0.0
+    for d in drafts:
+        if not ok(d):
+            continue
+        score = similarity(d.tokens, d.main_cpv, tokens, cpv)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def build_drafts(
+    session: Session, today: dt.date, settings: Settings | None = None
+) -> list[_Draft]:
+    """All opportunities as drafts (not stored), with their timeline inputs."""
+    settings = settings or load_settings()
+    our = set(settings.our_orgnr_list)
+    retenders = _retenders(session, today, our)
+    by_account: dict[int, list[_Draft]] = defaultdict(list)
+    for d in retenders:
+        by_account[d.account_id].append(d)
+
+    planning = _linked_notices(session, PLANNING_SUBTYPES)
+    competitions = _linked_notices(session, COMPETITION_SUBTYPES)
+    pks = sorted({n.id for n, _, _ in planning} | {n.id for n, _, _ in competitions})
+    buyers = _first_buyer(session, pks)
+    lot_dates = _lot_dates(session, sorted({n.id for n, _, _ in competitions}))
+    awards = _awards_by_procedure(
+        session, sorted({n.procedure_id for n, _, _ in competitions if n.procedure_id})
+    )
+
+    own: dict[str, _Draft] = {}
+    for n, acc, status in planning:
+        issued = n.issue_date or n.publication_date
+        if issued is None:
+            continue
+        tokens = title_tokens(n.title)
+
+        def plausible(d: _Draft, issued: dt.date = issued, n: Notice = n) -> bool:
+            if d.procedure_id and d.procedure_id == n.procedure_id:
+                return False  # the original procedure of the old contract
+            expiry = _date(d.inputs.get("expiry"))
+            return expiry is not None and add_months(expiry, -36) <= issued <= expiry
+
+        target = _best(by_account[acc], tokens, n.main_cpv, plausible)
+        if target is None:
+            key = f"planning:{n.procedure_id or n.notice_id}:{acc}"
+            target = own.get(key)
+            if target is None:
+                target = _notice_draft("planning", n, acc, status, buyers.get(n.id))
+                own[key] = target
+                by_account[acc].append(target)
+        prev = _date(target.inputs.get("planning_date"))
+        if prev is None or issued < prev:
+            target.inputs["planning_date"] = issued.isoformat()
+        if n.planned_date is not None:
+            target.inputs["planned_publication"] = n.planned_date.isoformat()
+        if target.notice_pk is None or target.kind == "retender":
+            target.notice_pk, target.notice_id = n.id, n.notice_id
+        if n.procedure_type and target.kind == "planning":
+            target.inputs["procedure"] = n.procedure_type
+
+    for n, acc, status in competitions:
+        issued = n.issue_date or n.publication_date
+        if issued is None:
+            continue
+        tokens = title_tokens(n.title)
+        target = next(
+            (
+                d
+                for d in by_account[acc]
+                if d.kind == "planning" and d.procedure_id and d.procedure_id == n.procedure_id
+            ),
+            None,
+        )
+        if target is None:
+
+            def plausible(d: _Draft, issued: dt.date = issued, n: Notice = n) -> bool:
+                if d.kind == "competition":
+                    return False
+                if d.procedure_id and d.procedure_id == n.procedure_id and d.kind == "retender":
+                    return False
+                if d.concluded is not None and issued <= d.concluded:
+                    return False
+                expiry = _date(d.inputs.get("expiry"))
+                if expiry is not None:
+                    return add_months(expiry, -24) <= issued <= add_months(expiry, 6)
+                planned = _date(d.inputs.get("planning_date"))
+                return planned is not None and planned <= issued <= add_months(planned, 12)
+
+            target = _best(by_account[acc], tokens, n.main_cpv, plausible)
+        if target is None:
+            key = f"competition:{n.procedure_id or n.notice_id}:{acc}"
+            target = own.get(key)
+            if target is None:
+                target = _notice_draft("competition", n, acc, status, buyers.get(n.id))
+                own[key] = target
+                by_account[acc].append(target)
+        prev = _date(target.inputs.get("published"))
+        if prev is not None and prev > issued:
+            continue  # keep the latest competition notice of the procedure
+        deadline, start = lot_dates.get(n.id, (None, None))
+        award, award_start = awards.get(n.procedure_id or "", (None, None))
+        target.inputs.update(
+            published=issued.isoformat(),
+            deadline=_iso(deadline),
+            awarded=_iso(award),
+            contract_start=_iso(award_start or start),
+        )
+        if n.procedure_type:
+            target.inputs["procedure"] = n.procedure_type
+        target.competition_notice_pk = n.id
+        target.competition_notice_id = n.notice_id
+        target.competition_procedure_id = n.procedure_id
+        if target.value is None:
+            target.value, target.currency = n.estimated_value, n.currency
+    return [d for drafts in by_account.values() for d in drafts]
+
+
+def recompute(
+    session: Session,
+    today: dt.date,
+    *,
+    rules: Rules | None = None,
+    settings: Settings | None = None,
+) -> dict[str, int]:
+    """Rebuild the ``opportunities`` table for ``today``; flushes (the caller commits).
+
+    Opportunities whose new contract has been running for more than a year are dropped.
+    Returns counts: ``retender``, ``planning``, ``competition`` (stored per kind),
+    ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``.
+    """
+    settings = settings or load_settings()
+    rules = rules or load_rules(settings=settings)
+    accounts = _accounts(session)
+    drafts = build_drafts(session, today, settings)
+    existing = {o.key: o for o in session.scalars(select(Opportunity))}
+    counts = dict.fromkeys(
+        ("retender", "planning", "competition", "new", "updated", "removed", "dropped", "open_now"),
+        0,
+    )
+    horizon = today - dt.timedelta(days=KEEP_RUNNING_DAYS)
+    now = utcnow()
+    keep: set[str] = set()
+    for d in drafts:
+        account = accounts.get(d.account_id, {})
+        tl = timeline_for(d.inputs, today, rules, account)
+        if tl.phase == "running" and (tl.contract_start is None or tl.contract_start < horizon):
+            counts["dropped"] += 1
+            continue
+        if d.key in keep:
+            continue
+        keep.add(d.key)
+        counts[d.kind] += 1
+        counts["open_now"] += int(tl.can_influence)
+        row = existing.get(d.key)
+        if row is None:
+            row = Opportunity(key=d.key)
+            session.add(row)
+            counts["new"] += 1
+        else:
+            counts["updated"] += 1
+        _fill(row, d, tl, today, account, now)
+    for key, row in existing.items():
+        if key not in keep:
+            session.delete(row)
+            counts["removed"] += 1
+    session.flush()
+    return counts
+
+
+def _fill(
+    row: Opportunity,
+    d: _Draft,
+    tl: Timeline,
+    today: dt.date,
+    account: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    row.kind = d.kind
+    row.account_id = d.account_id
+    row.contract_id = d.contract_id
+    row.notice_pk = d.notice_pk
+    row.competition_notice_pk = d.competition_notice_pk
+    row.title = (d.title or "")[:10_000] or None
+    row.buyer_name = (d.buyer or "")[:500] or None
+    row.main_cpv = d.main_cpv
+    row.value = d.value
+    row.expiry = tl.expiry
+    row.expiry_source = tl.expiry_source if tl.expiry else "unknown"
+    row.influence_opens = tl.influence_opens
+    row.drafting_starts = tl.drafting_starts
+    row.expected_publication = tl.expected_publication
+    row.expected_deadline = tl.expected_deadline
+    row.expected_award = tl.expected_award
+    row.contract_start = tl.contract_start
+    row.budget_start = tl.budget.start if tl.budget else None
+    row.budget_end = tl.budget.end if tl.budget else None
+    row.phase = tl.phase
+    row.confidence = tl.confidence
+    row.computed_for = today
+    row.computed_at = now
+    row.timeline = {
+        "inputs": d.inputs,
+        "extra": {
+            "link_status": d.link_status,
+            "framework": d.framework,
+            "currency": d.currency,
+            "incumbent": d.incumbent,
+            "incumbents": d.incumbents,
+            "latest_end": _iso(d.latest_end),
+            "notice_id": d.notice_id,
+            "competition_notice_id": d.competition_notice_id,
+            "procedure_id": d.competition_procedure_id or d.procedure_id,
+        },
+        "reason": explain(
+            tl, today, kind=d.kind, title=d.title, buyer=d.buyer, framework=d.framework
+        ),
+        "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
+    }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _budget_dict(tl: Timeline) -> dict[str, Any] | None:
+    return tl.budget.as_dict() if tl.budget else None
+
+
+def opportunity_dict(
+    row: Opportunity,
+    account: dict[str, Any],
+    today: dt.date,
+    rules: Rules,
+    activities: int = 0,
+) -> dict[str, Any]:
+    """One opportunity as a plain dict, its timeline recomputed for ``today`` (see
+    ``list_opportunities`` for the keys)."""
+    stored = row.timeline or {}
+    inputs = stored.get("inputs") or {}
+    extra = stored.get("extra") or {}
+    tl = timeline_for(inputs, today, rules, account)
+    wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
+    return {
+        "key": row.key,
+        "id": row.id,
+        "kind": row.kind,
+        "account": account.get("name"),
+        "account_id": row.account_id,
+        "tier": account.get("tier"),
+        "link_status": extra.get("link_status"),
+        "title": row.title,
+        "buyer": row.buyer_name,
+        "main_cpv": row.main_cpv,
+        "value": float(row.value) if row.value is not None else None,
+        "currency": extra.get("currency"),
+        "framework": extra.get("framework"),
+        "incumbent": extra.get("incumbent", "unknown"),
+        "incumbents": list(extra.get("incumbents") or []),
+        "expiry": tl.expiry,
+        "expiry_source": tl.expiry_source if tl.expiry else "unknown",
+        "latest_end": _date(extra.get("latest_end")),
+        "procedure": tl.procedure,
+        "influence_opens": tl.influence_opens,
+        "drafting_starts": tl.drafting_starts,
+        "expected_publication": tl.expected_publication,
+        "expected_deadline": tl.expected_deadline,
+        "expected_award": tl.expected_award,
+        "contract_start": tl.contract_start,
+        "published": tl.published,
+        "phase": tl.phase,
+        "can_influence": tl.can_influence,
+        "days_left": tl.days_left,
+        "overdue": tl.overdue,
+        "budget_window": _budget_dict(tl),
+        "year_end_window": year_end_window(today, wr),
+        "confidence": tl.confidence,
+        "reason": explain(
+            tl,
+            today,
+            kind=row.kind,
+            title=row.title,
+            buyer=row.buyer_name,
+            framework=bool(extra.get("framework", True)),
+        ),
+        "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
+        "contract_id": row.contract_id,
+        "notice_pk": row.notice_pk,
+        "notice_id": extra.get("notice_id"),
+        "competition_notice_pk": row.competition_notice_pk,
+        "competition_notice_id": extra.get("competition_notice_id"),
+        "procedure_id": extra.get("procedure_id"),
+        "activities": activities,
+    }
+
+
+def _account_filter(session: Session, account: str | int) -> int:
+    if isinstance(account, int) or (isinstance(account, str) and account.isdigit()):
+        acc = session.get(Account, int(account))
+        if acc is not None:
+            return acc.id
+    name = str(account).strip().casefold()
+    for acc_id, acc_name in session.execute(select(Account.id, Account.name)):
+        if acc_name.casefold() == name:
+            return acc_id
+    raise NotFoundError(f"no account named {account!r}")
+
+
+def list_opportunities(
+    session: Session,
+    *,
+    today: dt.date,
+    account: str | int | None = None,
+    phase: str | None = None,
+    open_now: bool = False,
+    rules: Rules | None = None,
+) -> list[dict[str, Any]]:
+    """Stored opportunities as plain dicts, phase and windows computed for ``today``.
+
+    Filters: ``account`` (name, case-insensitive, or id; ``NotFoundError`` if unknown),
+    ``phase`` (one of ``tracker.windows.PHASES``), ``open_now`` (influence possible today).
+    Sorted: open windows first by days left, then by expected publication.
+
+    Keys: key, id, kind (retender|planning|competition), account, account_id, tier,
+    link_status, title, buyer, main_cpv, value (float), currency, framework, incumbent
+    (us|competitor|unknown), incumbents (supplier names), expiry, expiry_source,
+    latest_end, procedure, influence_opens, drafting_starts, expected_publication,
+    expected_deadline, expected_award, contract_start, published, phase, can_influence,
+    days_left, overdue, budget_window ({start, end, status, buyer_type, milestones:
+    [{name, date}]} or None), year_end_window ({start, end, active} or None),
+    confidence (high|medium|low|unknown), reason, sources ({field: {kind, basis}}),
+    contract_id, notice_pk, notice_id, competition_notice_pk, competition_notice_id,
+    procedure_id, activities (count recorded on it). Dates are ``datetime.date``.
+    """
+    if phase is not None and phase not in PHASES:
+        raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
+    rules = rules or load_rules()
+    accounts = _accounts(session)
+    q = select(Opportunity)
+    if account is not None:
+        q = q.where(Opportunity.account_id == _account_filter(session, account))
+    rows = list(session.scalars(q.order_by(Opportunity.id)))
+    counts = dict(
+        session.execute(
+            select(Activity.opportunity_key, func.count())
+            .where(Activity.opportunity_key.is_not(None))
+            .group_by(Activity.opportunity_key)
+        ).all()
+    )
+    out = []
+    for row in rows:
+        item = opportunity_dict(
+            row, accounts.get(row.account_id or -1, {}), today, rules, counts.get(row.key, 0)
+        )
+        if phase is not None and item["phase"] != phase:
+            continue
+        if open_now and not item["can_influence"]:
+            continue
+        out.append(item)
+    far = dt.date.max
+    out.sort(
+        key=lambda o: (
+            not o["can_influence"],
+            o["days_left"] if o["days_left"] is not None else 10**6,
+            o["expected_publication"] or far,
+            o["key"],
+        )
+    )
+    return out
+
+
+def get_opportunity(session: Session, key: str, *, today: dt.date) -> dict[str, Any]:
+    """One opportunity by key (``NotFoundError`` if absent)."""
+    row = session.scalars(select(Opportunity).where(Opportunity.key == key)).first()
+    if row is None:
+        raise NotFoundError(f"no opportunity {key!r}")
+    accounts = _accounts(session)
+    n = session.scalar(select(func.count()).where(Activity.opportunity_key == key)) or 0
+    return opportunity_dict(row, accounts.get(row.account_id or -1, {}), today, load_rules(), n)
+
+
+def clear(session: Session) -> int:
+    """Delete every stored opportunity (they are rebuilt by ``recompute``)."""
+    return session.execute(delete(Opportunity)).rowcount or 0
