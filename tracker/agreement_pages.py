@@ -63,9 +63,11 @@ _END_WORDS = re.compile(
 )
 _SUPPLIER_TEXT = re.compile(
     r"(?:leverandør(?:en)?(?:\s+er)?|tildelt|inngått med|avtale med|avtalepart)\s*:?\s+"
-    r"([A-ZÆØÅ0-9][\w&.'\- ]{1,80}?\b(?:ASA|AS|SA|AB|A/S|Ltd|GmbH|Norge|Norway)\b)",
+    r"([A-ZÆØÅ0-9][\w&.'\- ]{1,80}?\b(?:ASA|AS|SA|AB|A/S|Ltd|GmbH)\b)",
 )
-_SUPPLIER_AFTER_LABEL = re.compile(r"leverandør(?:en)?\s*:\s*([^\n;|]{2,100})", re.IGNORECASE)
+_SUPPLIER_AFTER_LABEL = re.compile(
+    r"leverandør(?:en)?\s*:\s*([^\n;|]{2,100}?)(?=\.\s|\.?$|\n|;|\|)", re.IGNORECASE
+)
 
 
 def parse_norwegian_date(text: str | None) -> dt.date | None:
@@ -202,7 +204,7 @@ def _select_text(block: Tag, selector: str | None) -> str | None:
 def extract_agreements(
     html: str | bytes, site: SiteConfig, url: str | None = None
 ) -> list[PageAgreement]:
-    """Agreements in one page of ``site``: one per block that names a supplier or a date."""
+    """Agreements in one page of ``site``: one per block that gives a start or end date."""
     soup = BeautifulSoup(html, "html.parser")
     out: list[PageAgreement] = []
     for block in soup.select(site.block):
@@ -225,8 +227,8 @@ def extract_agreements(
         end = parse_norwegian_date(_select_text(block, site.end)) or free_end
         if site.end and end is None:
             warnings.append("no end date in the end column")
-        if supplier is None and start is None and end is None:
-            continue
+        if start is None and end is None:
+            continue  # no dates: not an agreement (or not yet one: "under anskaffelse")
         options = None
         latest = end
         ext = parse_extension(text)

@@ -1,0 +1,155 @@
+"""Account import (YAML/CSV), validation, re-import, list and show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.test_linking import EXAMPLES, load_real
+from tracker.accounts import account_detail, get_account, import_accounts, list_accounts
+from tracker.cli import main
+from tracker.errors import ImportValidationError, NotFoundError
+from tracker.models import Account
+
+
+def _snapshot(s: Session) -> list[dict]:
+    return [{k: v for k, v in a.items() if k != "id"} for a in list_accounts(s)]
+
+
+def test_yaml_and_csv_examples_import_the_same_accounts(engine: Engine) -> None:
+    with Session(engine) as s:
+        result = import_accounts(s, EXAMPLES / "accounts.yaml")
+        assert len(result.created) == 11 and result.updated == []
+        from_yaml = _snapshot(s)
+        result = import_accounts(s, EXAMPLES / "accounts.csv")
+        assert result.created == [] and len(result.updated) == 11
+        assert _snapshot(s) == from_yaml
+        forsvaret = get_account(s, "forsvaret")
+        assert [o.orgnr for o in forsvaret.orgnrs] == ["988517860"]
+        assert forsvaret.tier == "star" and forsvaret.buyer_type == "state"
+        assert forsvaret.include_children is True
+        assert get_account(s, "NAV").name == "Arbeids- og velferdsetaten"  # by alias
+        assert get_account(s, "916879067").name == "Sykehusinnkjøp HF"  # by orgnr
+        with pytest.raises(NotFoundError):
+            get_account(s, "Forsvarsmateriell")
+
+
+def test_invalid_rows_name_row_and_field_and_change_nothing(engine: Engine, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "name,orgnr,aliases,kam,team,tier,buyer_type,include_children,notes\n"
+        "Tolletaten,880455702,,ola@example.no,Stat,status,state,false,\n"
+        "Forsvaret,988517861,,not-an-email,,gold,army,maybe,\n"
+        ",,,,,,,,\n"
+        "Tolletaten,,,,,,,,\n",
+        encoding="utf-8",
+    )
+    with Session(engine) as s:
+        with pytest.raises(ImportValidationError) as err:
+            import_accounts(s, bad)
+        problems = {(row, field) for row, field, _ in err.value.problems}
+        assert problems == {
+            (3, "orgnr"),
+            (3, "kam"),
+            (3, "tier"),
+            (3, "buyer_type"),
+            (3, "include_children"),
+            (5, "name"),
+        }
+        assert "row 3: orgnr: orgnr '988517861' fails the mod-11 check" in str(err.value)
+        assert "row 5: name: 'Tolletaten' already given in row 2" in str(err.value)
+        assert s.scalars(select(Account)).all() == []  # all or nothing
+        result = import_accounts(s, bad, skip_invalid=True)
+        assert result.created == ["Tolletaten"]
+        assert {r for r, _f, _m in result.skipped} == {3, 5}
+
+
+def test_yaml_errors_and_unknown_fields(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "accounts:\n  - name: X\n    colour: blue\n  - orgnr: [123]\n", encoding="utf-8"
+    )
+    with Session(engine) as s, pytest.raises(ImportValidationError) as err:
+        import_accounts(s, path)
+    assert {(r, f) for r, f, _ in err.value.problems} == {(1, "colour"), (2, "name"), (2, "orgnr")}
+    path.write_text("accounts: [unclosed", encoding="utf-8")
+    with Session(engine) as s, pytest.raises(ImportValidationError, match="not valid YAML"):
+        import_accounts(s, path)
+    with Session(engine) as s, pytest.raises(ImportValidationError, match="does not exist"):
+        import_accounts(s, tmp_path / "missing.csv")
+
+
+def test_reimport_updates_in_place(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as s:
+        import_accounts(s, EXAMPLES / "accounts.yaml")
+        before_id = get_account(s, "Forsvaret").id
+    path = tmp_path / "update.yaml"
+    path.write_text(
+        "- name: Forsvaret\n  orgnr: ['988517860']\n  aliases: [FLO]\n  tier: strategic\n"
+        "  buyer_type: state\n  kam: new.kam@example.no\n",
+        encoding="utf-8",
+    )
+    with Session(engine) as s:
+        result = import_accounts(s, path)
+        assert result.updated == ["Forsvaret"] and result.created == []
+    with Session(engine) as s:
+        acc = get_account(s, "Forsvaret")
+        assert acc.id == before_id
+        assert (acc.tier, acc.kam_email, acc.include_children) == (
+            "strategic",
+            "new.kam@example.no",
+            False,
+        )
+        assert [a.alias for a in acc.aliases] == ["FLO"]
+        assert len(s.scalars(select(Account)).all()) == 11  # others untouched
+
+
+def test_show_json_has_links_and_contracts(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        detail = account_detail(s, get_account(s, "Politiets fellestjenester"))
+    assert detail["notices"] == [
+        {
+            **detail["notices"][0],
+            "buyer_orgnr": "974761157",
+            "buyer_name": "Politiets fellestjenester",
+            "method": "orgnr",
+            "confidence": 1.0,
+            "status": "confirmed",
+        }
+    ]
+    (contract,) = detail["contracts"]
+    assert contract["end_date"] == "2026-10-13" and contract["end_source"] == "framework_default"
+    assert {x["name"] for x in contract["suppliers"]} == {"Avarn Security AS", "Securitas AS"}
+
+
+def test_accounts_cli(tracker_env: dict[str, str]) -> None:
+    runner = CliRunner()
+    out = runner.invoke(main, ["accounts", "import", str(EXAMPLES / "accounts.csv")])
+    assert out.exit_code == 0, out.output
+    assert "created 11, updated 0" in out.output
+    out = runner.invoke(main, ["accounts", "list"])
+    assert "Helse Sør-Øst RHF" in out.output and "health_trust" in out.output
+    out = runner.invoke(main, ["accounts", "show", "NAV", "--format", "json"])
+    data = json.loads(out.output)
+    assert data["name"] == "Arbeids- og velferdsetaten" and data["notices"] == []
+    out = runner.invoke(main, ["accounts", "show", "Nobody"])
+    assert out.exit_code == 2 and "no account named 'Nobody'" in out.output
+    out = runner.invoke(main, ["accounts", "import", "missing.yaml"])
+    assert out.exit_code == 2 and "missing.yaml: file: does not exist" in out.output
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    for args in (
+        ["accounts", "import"], ["accounts", "list"], ["accounts", "show"], ["link"], ["derive"],
+        ["links", "list"], ["links", "confirm"], ["links", "reject"], ["prospects"],
+        ["expiries"], ["incumbency"], ["agreements", "import"],
+    ):  # fmt: skip
+        out = runner.invoke(main, [*args, "--help"])
+        assert out.exit_code == 0 and "Example: tracker" in out.output, args

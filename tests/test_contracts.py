@@ -1,0 +1,257 @@
+"""Contracts and end dates from the real notices (constructed only where no real case exists)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import NOTICES, REAL
+from tests.test_linking import load_real
+from tracker.contracts import (
+    Period,
+    add_duration,
+    compute_end,
+    compute_latest_end,
+    derive_contracts,
+    parse_extension,
+)
+from tracker.ingest import ingest_paths
+from tracker.models import Contract, ContractAccount, ContractParty, Notice
+
+D = dt.date
+
+
+def _contract(s: Session, procedure_id: str) -> Contract:
+    rows = s.scalars(select(Contract).where(Contract.procedure_id == procedure_id)).all()
+    assert len(rows) == 1, [r.key for r in rows]
+    return rows[0]
+
+
+def test_end_date_sources_on_real_notices(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        # conclusion + duration: signed 2020-09-01, 31 months (Oslo kommune VAV, Move AS).
+        c = _contract(s, "2022-627512")
+        assert (c.conclusion_date, c.end_date, c.end_source) == (
+            D(2020, 9, 1),
+            D(2023, 3, 31),
+            "conclusion+duration",
+        )
+        # notice date + own duration: Forsvaret, 7 years, no conclusion date in the notice.
+        c = _contract(s, "3f04e24d-412f-4334-90f3-5244f30593b4")
+        assert (c.end_date, c.end_source) == (D(2031, 7, 3), "notice+duration")
+        # framework default of 4 years: Politiets fellestjenester, concluded 2022-10-14.
+        c = _contract(s, "2022-927623")
+        assert (c.framework, c.end_date, c.end_source) == (
+            True,
+            D(2026, 10, 13),
+            "framework_default",
+        )
+        assert {p.name for p in c.parties if p.role == "supplier"} == {
+            "Avarn Security AS",
+            "Securitas AS",
+        }
+        # framework default, Sykehusinnkjøp (BT-765 fa-wo-rc and BT-768 true).
+        c = _contract(s, "2022-697882")
+        assert (c.framework, c.end_date, c.end_source) == (
+            True,
+            D(2026, 11, 23),
+            "framework_default",
+        )
+        # unknown: Vestland fylkeskommune canteen, no duration, not a framework.
+        c = _contract(s, "49a72de8-e68a-4590-9add-10c08638c1e4")
+        assert (c.end_date, c.end_source, c.latest_end) == (None, "unknown", None)
+        # Lots without a winner give no contract (Haugesund: clos-nw).
+        assert s.scalars(select(Contract).where(Contract.procedure_id == "2022-347651")).all() == []
+        # Several results naming one settled contract are one contract (Moss, 10 suppliers).
+        c = _contract(s, "2023-653024")
+        assert len([p for p in c.parties if p.role == "supplier"]) == 10
+
+
+def test_explicit_end_date_on_an_official_eforms_example(engine: Engine) -> None:
+    """No real Doffin result notice has BT-537; the SDK's (real French) CAN example does."""
+    ingest_paths(engine, [NOTICES / "eforms-sdk" / "can_24_FRA_comments.xml"])
+    with Session(engine) as s:
+        rows = s.scalars(select(Contract).order_by(Contract.lot_id)).all()
+        assert [(c.lot_id, c.start_date, c.end_date, c.end_source) for c in rows] == [
+            ("LOT-0001", D(2019, 9, 1), D(2020, 12, 31), "explicit"),
+            ("LOT-0002", D(2019, 9, 1), D(2020, 12, 31), "explicit"),
+        ]
+        # Three renewals (BT-58) whose length the text does not give.
+        assert rows[0].max_renewals == 3
+        assert rows[0].latest_end_source == "renewals_unknown_length"
+
+
+def _with_procedure(src: Path, procedure_id: str, dest: Path) -> Path:
+    text = src.read_text(encoding="utf-8")
+    text = re.sub(
+        r"<cbc:ContractFolderID>[^<]*</cbc:ContractFolderID>",
+        f"<cbc:ContractFolderID>{procedure_id}</cbc:ContractFolderID>",
+        text,
+        count=1,
+    )
+    dest.write_text(text, encoding="utf-8")
+    return dest
+
+
+def test_award_plus_contract_notice_duration_by_procedure_id(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Constructed pairing (no real CN/CAN pair shares a procedure in the fixtures): the real
+    VTFK award (concluded 2022-11-03, no duration) is put in the procedure of the real OFA
+    contract notice (72 months), and of the real Målselv notice (explicit 2026-09-30)."""
+    can = REAL / "ContractAwardNotice_can-social_2022-945801.xml"
+    # The award arrives first: no contract notice yet, so the end is unknown...
+    ingest_paths(engine, [_with_procedure(can, "2022-902600", tmp_path / "can.xml")])
+    with Session(engine) as s:
+        assert _contract(s, "2022-902600").end_source == "unknown"
+    # ...then the contract notice of the same procedure arrives and the contract follows.
+    ingest_paths(engine, [REAL / "ContractNotice_cn-social_2022-902600.xml"])
+    with Session(engine) as s:
+        c = _contract(s, "2022-902600")
+        assert (c.end_date, c.end_source) == (D(2028, 11, 2), "award+cn_duration")
+    other = tmp_path / "other"
+    other.mkdir()
+    ingest_paths(
+        engine,
+        [
+            _with_procedure(can, "2022-396301", other / "can2.xml"),
+            REAL / "ContractNotice_cn-social_2022-396301.xml",
+        ],
+    )
+    with Session(engine) as s:
+        c = _contract(s, "2022-396301")
+        assert (c.end_date, c.end_source) == (D(2026, 9, 30), "cn_explicit")
+
+
+def test_modification_notice_updates_the_contract_it_changes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Constructed base: the real AID modification notice (subtype 38, 21 months, signed
+    2021-03-26) with its subtype set to 25 and a new notice id plays the original award; the
+    real modification notice then updates that contract instead of making a second one."""
+    mod = REAL / "ContractAwardNotice_can-modif_2023-627259.xml"
+    text = mod.read_text(encoding="utf-8")
+    base = re.sub(r'listName="notice-subtype">38<', 'listName="notice-subtype">25<', text)
+    base = re.sub(
+        r"(<cbc:ID schemeName=\"notice-id\">)[^<]*",
+        r"\g<1>aaaaaaaa-0000-4000-8000-000000000001",
+        base,
+    )
+    base = re.sub(r"<cbc:DurationMeasure[^>]*>\d+</cbc:DurationMeasure>", "", base)
+    base = base.replace("<cbc:IssueDate>2023-01-30", "<cbc:IssueDate>2021-03-30")
+    assert base != text
+    (tmp_path / "base.xml").write_text(base, encoding="utf-8")
+    ingest_paths(engine, [tmp_path / "base.xml"])
+    with Session(engine) as s:
+        c = _contract(s, "2023-627259")
+        assert (c.end_source, c.modified_by_notice_pk) == ("unknown", None)
+        key = c.key
+    ingest_paths(engine, [mod])
+    with Session(engine) as s:
+        c = _contract(s, "2023-627259")
+        mod_pk = s.scalar(select(Notice.id).where(Notice.subtype == "38"))
+        assert c.key == key
+        assert c.modified_by_notice_pk == mod_pk
+        assert (c.end_date, c.end_source) == (D(2022, 12, 25), "modification:conclusion+duration")
+        assert c.value == Decimal("3200000.00")
+
+
+def test_derivation_is_idempotent(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        before = {
+            c.key: (c.end_date, c.end_source, c.latest_end, c.value)
+            for c in s.scalars(select(Contract))
+        }
+        parties = s.query(ContractParty).count()
+        accounts = s.query(ContractAccount).count()
+        counts = derive_contracts(s)
+        s.commit()
+        assert counts["created"] == counts["removed"] == counts["updated"] == 0
+        after = {
+            c.key: (c.end_date, c.end_source, c.latest_end, c.value)
+            for c in s.scalars(select(Contract))
+        }
+        assert after == before and len(before) == 16
+        assert s.query(ContractParty).count() == parties
+        assert s.query(ContractAccount).count() == accounts
+
+
+# --------------------------------------------------------------------------- pure rules
+
+
+def test_start_plus_duration_and_other_rules_constructed() -> None:
+    """Constructed: no real result notice gives a start date with a duration."""
+    lot = Period(start=D(2023, 4, 1), duration_value=Decimal(24), duration_unit="MONTH")
+    assert compute_end(
+        lot=lot, conclusion=None, notice_date=None, cn_lot=None, framework=False
+    ) == (D(2025, 3, 31), "start+duration")
+    assert add_duration(D(2024, 1, 31), 1, "MONTH") == D(2024, 2, 28)
+    assert add_duration(D(2024, 1, 1), 2, "WEEK") == D(2024, 1, 14)
+    assert add_duration(D(2024, 1, 1), 10, "DAY") == D(2024, 1, 10)
+    assert add_duration(D(2024, 1, 1), Decimal("1.5"), "YEAR") == D(2025, 6, 30)
+    assert compute_end(
+        lot=None, conclusion=None, notice_date=None, cn_lot=None, framework=True
+    ) == (None, "unknown")
+
+
+@pytest.mark.parametrize(
+    ("text", "base", "months"),
+    [
+        # Real option texts from the fixtures.
+        (
+            "Oppdragsgiver har opsjon på å forlenge avtalen med de samme betingelser med 1 + 1 år "
+            "slik at total mulig avtalelengde fra planlagt oppstartsdato 9. mars 2023 er 4 år.",
+            24,
+            24,
+        ),
+        ("Forlengelse 2 måneder.", None, 2),
+        (
+            "Kontraktens varighet er fra avtalt oppstart i 2022 og ut 2025. Tilbudet kan forlenges "
+            "etter avtale med leverandøren 1 + 1 + 1 + 1 år.",
+            None,
+            48,
+        ),
+        ("Prosjektet forløper i faser. Se konkurransegrunnlaget.", None, None),
+        # Constructed: the first term is the base period.
+        ("Avtalen gjelder 2+1+1 år.", 24, 24),
+    ],
+)
+def test_parse_extension(text: str, base: int | None, months: int | None) -> None:
+    got = parse_extension(text, base)
+    assert (got[0] if got else None) == months
+
+
+def test_latest_end_from_real_options_texts() -> None:
+    sykehus = (
+        "Rammeavtalen skal ha en varighet på to (2) år regnet fra oppstartstidspunkt. "
+        "Oppdragsgiveren har deretter en ensidig rett til å forlenge avtalen med inntil ett (1) "
+        "år av gangen. Maksimal samlet avtaleperiode er fire (4) år."
+    )
+    lot = Period(duration_value=Decimal(24), duration_unit="MONTH", options_text=sykehus)
+    latest, source = compute_latest_end(
+        end=D(2025, 3, 31), start=D(2023, 4, 1), lot=lot, framework=True
+    )
+    assert latest == D(2027, 3, 31) and source == "options: total 48 months"
+    lot = Period(options_text="Forlengelse 2 måneder.")
+    assert compute_latest_end(end=D(2024, 1, 31), start=None, lot=lot, framework=False) == (
+        D(2024, 3, 31),
+        "options: Forlengelse 2 måneder",
+    )
+    # A framework never runs past four years from its start.
+    lot = Period(options_text="opsjon på forlengelse 2 + 2 + 2 år")
+    latest, source = compute_latest_end(
+        end=D(2025, 12, 31), start=D(2024, 1, 1), lot=lot, framework=True
+    )
+    assert latest == D(2027, 12, 31) and "capped" in source
+    assert compute_latest_end(end=D(2025, 1, 1), start=None, lot=None, framework=False) == (
+        D(2025, 1, 1),
+        "no_options",
+    )

@@ -1,0 +1,268 @@
+"""Linking notice buyers to accounts, on the real Doffin notices and the example accounts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import FIXTURES, REAL
+from tracker.accounts import import_accounts
+from tracker.ingest import ingest_paths
+from tracker.linking import (
+    build_index,
+    decide_link,
+    is_public_buyer,
+    link_notices,
+    parent_chains,
+    prospects,
+    suggested_links,
+)
+from tracker.models import Account, ContractAccount, Notice, NoticeBuyer, NoticeLink, Organisation
+from tracker.names import full_key, match_key, parent_name
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_real(engine: Engine, accounts: Path | None = EXAMPLES / "accounts.yaml") -> None:
+    """Example accounts first, then the real notices (linking and contracts run on ingest)."""
+    if accounts is not None:
+        with Session(engine) as s:
+            import_accounts(s, accounts)
+    result = ingest_paths(engine, [REAL])
+    assert result["failed"] == 0, result["failures"]
+
+
+def links_by_file(session: Session) -> dict[str, list[tuple[str, str, str, str]]]:
+    """{fixture file name: [(buyer name, account, method, status)]} for every link."""
+    out: dict[str, list[tuple[str, str, str, str]]] = {}
+    rows = session.execute(
+        select(Notice.source_meta, Notice.notice_id, NoticeBuyer.name, Account.name, NoticeLink)
+        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
+        .join(Account, Account.id == NoticeLink.account_id)
+    ).all()
+    files = _files_by_notice_id()
+    for _meta, notice_id, buyer, account, link in rows:
+        out.setdefault(files[notice_id], []).append((buyer, account, link.method, link.status))
+    return out
+
+
+def _files_by_notice_id() -> dict[str, str]:
+    from tracker.eforms import parse_notice
+
+    return {parse_notice(p.read_bytes()).notice_id: p.name for p in REAL.glob("*.xml")}
+
+
+# Every buyer in the fixtures that belongs to an example account, with the method expected.
+EXPECTED = {
+    "2024-110489.xml": [("Forsvaret", "orgnr")],
+    "PriorInformationNotice_pin-buyer_2023-612007.xml": [("Forsvaret", "orgnr")],
+    "ContractAwardNotice_can-modif_2022-627512.xml": [("Oslo kommune", "department")],
+    "PriorInformationNotice_pin-cfc-standard_2022-976327.xml": [("Oslo kommune", "department")],
+    "ContractAwardNotice_can-social_2022-927623.xml": [("Politiets fellestjenester", "orgnr")],
+    "ContractNotice_cn-standard_2022-963627.xml": [("Tolletaten", "orgnr")],
+    "ContractAwardNotice_veat_2022-674620.xml": [("Miljødirektoratet", "orgnr")],
+    "ContractAwardNotice_can-social_2024-111341.xml": [("Vestland fylkeskommune", "orgnr")],
+    "PriorInformationNotice_pin-cfc-social_2022-967371.xml": [("Vestland fylkeskommune", "orgnr")],
+    "ContractAwardNotice_can-social_2022-945801.xml": [
+        ("Vestfold og Telemark fylkeskommune", "orgnr")
+    ],
+    "ContractNotice_cn-standard_2024-102199.xml": [("Vestfold og Telemark fylkeskommune", "orgnr")],
+    "ContractNotice_cn-desg_2023-696688.xml": [("Trondheim kommune", "orgnr")],
+    "ContractNotice_cn-social_2023-629257.xml": [("Arbeids- og velferdsetaten", "name_prefix")],
+}
+SYKEHUSINNKJOP_FILES = [
+    "ContractAwardNotice_veat_2022-697882.xml",
+    "ContractNotice_cn-standard_2023-649037.xml",
+    "ContractNotice_pin-cfc-standard_2023-100718.xml",  # the mojibake one
+    "ContractNotice_pin-cfc-standard_2023-101942.xml",
+    "PriorInformationNotice_pin-buyer_2023-100372.xml",
+    "PriorInformationNotice_pin-cfc-social_2023-664435.xml",
+    "PriorInformationNotice_pin-rtl_2022-642893.xml",
+]
+for _f in SYKEHUSINNKJOP_FILES:
+    EXPECTED[_f] = [("Sykehusinnkjøp HF", "orgnr"), ("Helse Sør-Øst RHF", "central_purchasing")]
+
+
+def test_names_normalise_suffixes_departments_and_mojibake() -> None:
+    assert match_key("SYKEHUSINNKJÃ˜P HF") == match_key("Sykehusinnkjøp  hf") == "sykehusinnkjøp"
+    assert match_key("Helse Sør-Øst RHF") == match_key("HELSE SØR-ØST") == "helse sør-øst"
+    assert parent_name("Forsvaret v/Forsvarets logistikkorganisasjon") == "Forsvaret"
+    assert parent_name("Oslo kommune v/ Sykehjemsetaten") == "Oslo kommune"
+    assert parent_name("Forsvarsmateriell") is None
+    assert match_key("Larvik kommune 918082956") == match_key("Larvik kommune") == "larvik"
+    # A county never collapses onto the municipality of the same name.
+    assert match_key("Rogaland Fylkeskommune") == "rogaland fylke" != match_key("Rogaland kommune")
+    assert match_key("KS  (Kommunesektorens organisasjon)") == "ks"
+    assert full_key("Oslo kommune") == "oslo kommune"
+
+
+def test_every_account_buyer_in_the_real_notices_is_linked_with_the_right_method(
+    engine: Engine,
+) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        got = links_by_file(s)
+    expected = {f: sorted(v) for f, v in EXPECTED.items()}
+    actual = {f: sorted((a, m) for _b, a, m, _s in v) for f, v in got.items()}
+    assert actual == expected  # nothing missing, nothing extra: no false links
+    statuses = {(a, m): st for v in got.values() for _b, a, m, st in v}
+    assert statuses[("Forsvaret", "orgnr")] == "confirmed"
+    assert statuses[("Oslo kommune", "department")] == "confirmed"
+    assert statuses[("Helse Sør-Øst RHF", "central_purchasing")] == "suggested"
+    assert statuses[("Arbeids- og velferdsetaten", "name_prefix")] == "suggested"
+
+
+def test_no_false_links_to_other_public_bodies(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        got = links_by_file(s)
+    # Forsvarsmateriell is a separate agency; the labour ministry is not NAV.
+    assert "PriorInformationNotice_pin-buyer_2023-101205.xml" not in got
+    assert "ContractAwardNotice_can-modif_2023-627259.xml" not in got
+    # "Oslo kommune" does not swallow OsloMet or other Oslo bodies.
+    assert "2023-307227.xml" not in got
+
+
+def test_name_only_accounts_link_mojibake_and_department_names(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Without orgnrs the same buyers link by name: the mojibake notice and "v/" names."""
+    data = yaml.safe_load((EXAMPLES / "accounts.yaml").read_text(encoding="utf-8"))
+    for acc in data["accounts"]:
+        acc.pop("orgnr", None)
+    path = tmp_path / "names-only.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    load_real(engine, path)
+    with Session(engine) as s:
+        got = links_by_file(s)
+    mojibake = got["ContractNotice_pin-cfc-standard_2023-100718.xml"]
+    assert ("Sykehusinnkjøp HF", "name") in {(a, m) for _b, a, m, _s in mojibake}
+    forsvaret = got["2024-110489.xml"]
+    assert [(a, m, st) for _b, a, m, st in forsvaret] == [("Forsvaret", "department", "confirmed")]
+    assert {a for v in got.values() for _b, a, _m, _s in v} >= {"Tolletaten", "Trondheim kommune"}
+
+
+def test_parent_in_business_register_links_sub_units(session: Session) -> None:
+    """Real register record: Registerenheten i Brønnøysund's parent is 912660680 (NFD)."""
+    record = json.loads((FIXTURES / "api" / "brreg-enhet-974760673.json").read_text())
+    session.add(
+        Organisation(
+            key=record["organisasjonsnummer"],
+            orgnr=record["organisasjonsnummer"],
+            name=record["navn"],
+            org_form=record["organisasjonsform"]["kode"],
+            sector_code=record["institusjonellSektorkode"]["kode"],
+            parent_orgnr=record["overordnetEnhet"],
+        )
+    )
+    ministry = Account(name="Nærings- og fiskeridepartementet", include_children=True)
+    session.add(ministry)
+    session.flush()
+    from tracker.models import AccountOrgnr
+
+    session.add(AccountOrgnr(account_id=ministry.id, orgnr="912660680"))
+    session.flush()
+    chains = parent_chains(session, ["974760673"])
+    assert chains["974760673"] == ["912660680"]
+    idx = build_index(session, central=[])
+    matches = idx.match("974760673", "REGISTERENHETEN I BRØNNØYSUND", chains["974760673"])
+    assert [(m.account_id, m.method) for m in matches] == [(ministry.id, "parent")]
+    ministry.include_children = False
+    session.flush()
+    idx = build_index(session, central=[])
+    assert idx.match("974760673", "REGISTERENHETEN I BRØNNØYSUND", chains["974760673"]) == []
+    assert is_public_buyer(record["navn"], "ORGL", "6100")
+
+
+def test_decisions_are_remembered_across_relink_and_reingest(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        suggestions = suggested_links(s)
+        hso = [x for x in suggestions if x["account"] == "Helse Sør-Øst RHF"]
+        nav = [x for x in suggestions if x["account"] == "Arbeids- og velferdsetaten"]
+        assert len(hso) == len(SYKEHUSINNKJOP_FILES) and len(nav) == 1
+        result = decide_link(s, hso[0]["link_id"], "rejected", "ingrid.berg@example.no")
+        assert result["links_changed"] == len(SYKEHUSINNKJOP_FILES)  # every notice of that buyer
+        decide_link(s, nav[0]["link_id"], "confirmed", "ola.hansen@example.no")
+    with Session(engine) as s:
+        link_notices(s)
+        s.commit()
+    ingest_paths(engine, [REAL])  # unchanged notices: nothing is relinked differently
+    with Session(engine) as s:
+        statuses = {
+            (a, link.status, link.decided_by)
+            for link, a in s.execute(
+                select(NoticeLink, Account.name).join(Account, Account.id == NoticeLink.account_id)
+            )
+            if a in {"Helse Sør-Øst RHF", "Arbeids- og velferdsetaten"}
+        }
+        assert statuses == {
+            ("Helse Sør-Øst RHF", "rejected", "ingrid.berg@example.no"),
+            ("Arbeids- og velferdsetaten", "confirmed", "ola.hansen@example.no"),
+        }
+        assert suggested_links(s) == []
+        # A rejected link gives the account no contract.
+        hso_id = s.scalar(select(Account.id).where(Account.name == "Helse Sør-Øst RHF"))
+        assert (
+            s.scalars(select(ContractAccount).where(ContractAccount.account_id == hso_id)).all()
+            == []
+        )
+
+
+def test_relink_is_idempotent_and_follows_account_changes(engine: Engine, tmp_path: Path) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        again = link_notices(s)
+        s.commit()
+    assert again["added"] == again["removed"] == again["updated"] == 0
+    # Drop Tolletaten from the accounts: its link goes on relink.
+    with Session(engine) as s:
+        s.delete(s.scalars(select(Account).where(Account.name == "Tolletaten")).one())
+        s.commit()
+        counts = link_notices(s)
+        s.commit()
+        assert counts["removed"] == 0  # cascade removed it with the account
+        assert "ContractNotice_cn-standard_2022-963627.xml" not in links_by_file(s)
+
+
+def test_prospects_are_public_unlinked_buyers_ranked_by_volume(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        rows = prospects(s, limit=100)
+    names = [r["name"] for r in rows]
+    # Two notices each: ranked first.
+    assert set(names[:2]) == {
+        "Kulturtanken - Den Kulturelle Skolesekken Norge",
+        "Rogaland Fylkeskommune",
+    }
+    assert rows[0]["notices"] == 2
+    assert "Forsvaret v/Forsvarets logistikkorganisasjon" not in names  # linked
+    assert "Forsvarsmateriell" not in names and "FORSVARSMATERIELL" in names
+    assert not any("Test" in n for n in names)  # the [Test] notice is left out
+    assert "Achilles Information AS" not in names  # a private company (legal type, name)
+
+
+def test_link_cli(tracker_env: dict[str, str], engine: Engine) -> None:
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+
+    load_real(engine)
+    runner = CliRunner()
+    out = runner.invoke(main, ["link"])
+    assert out.exit_code == 0, out.output
+    assert "8 suggested" in out.output
+    out = runner.invoke(main, ["links", "list", "--format", "json"])
+    rows = json.loads(out.output)
+    assert len(rows) == 8
+    out = runner.invoke(main, ["links", "reject", str(rows[0]["link_id"]), "--by", "x@example.no"])
+    assert out.exit_code == 0 and "rejected" in out.output
+    out = runner.invoke(main, ["links", "confirm", "999999"])
+    assert out.exit_code == 2 and "no link with id 999999" in out.output
+    out = runner.invoke(main, ["prospects", "--limit", "3"])
+    assert out.exit_code == 0 and "Kulturtanken" in out.output
