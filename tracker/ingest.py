@@ -441,11 +441,17 @@ class Ingestor:
 
         # Notices: insert new ones (pks back in order), update changed ones in place.
         if to_insert:
-            rows = [self._notice_row(item) for item in to_insert]
-            result = session.execute(
-                insert(N).returning(N.c.id, sort_by_parameter_order=True), rows
-            )
-            for item, pk in zip(to_insert, result.scalars().all(), strict=True):
+            # Plain executemany, then one query for the new pks (RETURNING with ordered
+            # results runs row by row on SQLite).
+            session.execute(insert(N), [self._notice_row(item) for item in to_insert])
+            new_pks: dict[tuple[str, str], int] = {}
+            for chunk in _chunks(list({item.parsed.notice_id for item in to_insert}), 500):
+                for pk, nid, version in session.execute(
+                    select(N.c.id, N.c.notice_id, N.c.version).where(N.c.notice_id.in_(chunk))
+                ):
+                    new_pks[(nid, version)] = pk
+            for item in to_insert:
+                pk = new_pks[(item.parsed.notice_id, item.parsed.version)]
                 item.outcome.notice_pk = pk
                 item.outcome.status = "new"
                 versions.setdefault(item.parsed.notice_id, {})[item.parsed.version] = {
@@ -727,11 +733,8 @@ class Ingestor:
         if buyers:
             session.execute(insert(BUYER), buyers)
         if lots:
-            lot_pks = (
-                session.execute(insert(LOT).returning(LOT.c.id, sort_by_parameter_order=True), lots)
-                .scalars()
-                .all()
-            )
+            session.execute(insert(LOT), lots)
+            lot_pks = _child_pks(session, LOT, lots)
             criteria = [
                 _fit(
                     CRIT,
@@ -750,13 +753,8 @@ class Ingestor:
             if criteria:
                 session.execute(insert(CRIT), criteria)
         if results:
-            res_pks = (
-                session.execute(
-                    insert(RES).returning(RES.c.id, sort_by_parameter_order=True), results
-                )
-                .scalars()
-                .all()
-            )
+            session.execute(insert(RES), results)
+            res_pks = _child_pks(session, RES, results)
             winners = [
                 _fit(
                     WIN,
@@ -854,6 +852,19 @@ class Ingestor:
                 .values(changes_notice_pk=bindparam("target"))
             )
             conn.execute(stmt, links)
+
+
+def _child_pks(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Pks of just-inserted child rows, in the order of ``rows`` (by notice_pk, position)."""
+    found: dict[tuple[int, int], int] = {}
+    for chunk in _chunks(list({r["notice_pk"] for r in rows}), 500):
+        for pk, notice_pk, position in session.execute(
+            select(table.c.id, table.c.notice_pk, table.c.position).where(
+                table.c.notice_pk.in_(chunk)
+            )
+        ):
+            found[(notice_pk, position)] = pk
+    return [found[(r["notice_pk"], r["position"])] for r in rows]
 
 
 def _parties(p: ParsedNotice) -> Iterator[ParsedParty]:
