@@ -101,6 +101,12 @@ def rules_show(path: str | None, fmt: str) -> None:
 
 # --------------------------------------------------------------------------- opportunities
 
+RECOMPUTE = click.option(
+    "--recompute/--no-recompute",
+    default=True,
+    show_default=True,
+    help="Rebuild the stored opportunities first (the daily cycle also does).",
+)
 OPP_COLUMNS = [
     "account", "kind", "title", "expiry", "expiry_source", "influence_opens",
     "drafting_starts", "expected_publication", "phase", "can_influence", "days_left",
@@ -122,12 +128,7 @@ OPP_COLUMNS = [
     "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
 )
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@click.option(
-    "--recompute/--no-recompute",
-    default=True,
-    show_default=True,
-    help="Rebuild the stored opportunities first (the daily cycle also does).",
-)
+@RECOMPUTE
 def opportunities_cmd(
     account: str | None,
     open_now: bool,
@@ -228,15 +229,20 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
 @click.option(
     "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
 )
-def calendar_cmd(account: str | None, out: str, today: str | None) -> None:
+@RECOMPUTE
+def calendar_cmd(account: str | None, out: str, today: str | None, recompute: bool) -> None:
     """Write an iCalendar file: influence windows, drafting, publication, deadlines, budget
     windows and expiries, with stable UIDs (re-importing updates, never duplicates).
 
     Example: tracker calendar --account Forsvaret --out forsvaret.ics
     """
     from tracker.ical import calendar_for
+    from tracker.opportunities import recompute as recompute_opportunities
 
+    day = _today(today)
     with session_scope() as session:
-        data, count = calendar_for(session, _today(today), account=account)
+        if recompute:
+            recompute_opportunities(session, day)
+        data, count = calendar_for(session, day, account=account)
     Path(out).write_bytes(data)
     click.echo(f"wrote {count} events to {out}")

@@ -1,0 +1,202 @@
+"""Bids (tracker.bids): open competitions relevant to accounts or the capability profile,
+explainable scores, decisions kept; on real notices, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import NOTICES
+from tests.test_opportunities import load_world
+from tracker.bids import decision_history, list_bids, record_decision, set_bid_status
+from tracker.config import load_settings
+from tracker.errors import NotFoundError, UserError
+from tracker.models import (
+    Account,
+    Activity,
+    BidDecision,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Notice,
+)
+from tracker.opportunities import recompute
+from tracker.rules import parse_rules
+
+D = dt.date
+MULTILINGUAL = NOTICES / "eforms-sdk" / "cn_24_multilingual.xml"  # IT services, price 30 %
+
+
+@pytest.fixture
+def world(engine: Engine, tracker_env: dict[str, str]) -> Engine:
+    load_world(engine, [MULTILINGUAL])
+    return engine
+
+
+def _components(row: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in row["score"]["components"]}
+
+
+def test_open_competitions_at_accounts_are_scored(world: Engine) -> None:
+    today = D(2023, 3, 1)
+    with Session(world) as s:
+        rows = list_bids(s, today)
+    json.dumps(rows, default=str)
+    titles = [r["title"] for r in rows]
+    assert any("Diatermipenner" in t for t in titles)
+    # deadlines passed or not yet published are left out
+    assert not any("Europan 17" in t for t in titles)
+    dia = next(r for r in rows if "Diatermipenner" in r["title"])
+    assert dia["relevance"] == "account"
+    assert set(dia["accounts"]) == {"Sykehusinnkjøp HF", "Helse Sør-Øst RHF"}
+    assert dia["tier"] == "star" and dia["account"] == "Helse Sør-Øst RHF"
+    assert dia["deadline"] == D(2023, 3, 17) and dia["days_left"] == 16
+    assert dia["value"] == 30_000_000
+    comps = _components(dia)
+    assert comps["tier"]["reason"] == "Helse Sør-Øst RHF is a star account"
+    assert comps["deadline"]["reason"] == "16 days to the deadline 2023-03-17"
+    assert comps["value"]["reason"] == "NOK 30.0 M is in our sweet spot"
+    assert dia["total"] == sum(c["points"] for c in comps.values())
+    assert dia["recommendation"] in ("bid", "consider", "no-bid")
+    assert dia["decision"] is None and dia["decisions"] == []
+    assert [r["total"] for r in rows] == sorted((r["total"] for r in rows), reverse=True)
+
+
+def test_profile_fit_makes_a_competition_relevant(world: Engine) -> None:
+    """The EU IT-services notice is linked to no account but fits the IT profile."""
+    with Session(world) as s:
+        rows = list_bids(s, D(2020, 1, 10))
+    [it] = [r for r in rows if r["notice_id"] == "55aae64f-88a8-44a5-b2fb-8228e97fe6ee"]
+    assert it["relevance"] == "profile" and it["accounts"] == []
+    assert it["price_weight"] == 30.0
+    assert it["deadline"] == D(2020, 2, 3)
+    comps = _components(it)
+    # the CPV fits (60 %), one keyword of two (20 % of 40 %)
+    assert (comps["fit"]["points"], comps["fit"]["max"]) == (20, 25)
+    assert comps["fit"]["reason"] == "CPV 72230000, 72260000 in our profile; keywords: it"
+    assert comps["price_weight"]["reason"] == "price weighs 30 %: quality decides"
+    assert comps["tier"]["reason"] == "not at one of our accounts"
+    assert it["lots"][0]["criteria"]
+    # With another capability profile it is not relevant.
+    rules = parse_rules('[profile]\ncpv_prefixes = ["33"]\nkeywords = ["sykehus"]\n', "p.toml")
+    with Session(world) as s:
+        other = list_bids(s, D(2020, 1, 10), rules=rules)
+    assert not [r for r in other if r["notice_id"] == it["notice_id"]]
+
+
+def test_account_filter_and_closed(world: Engine) -> None:
+    with Session(world) as s:
+        only = list_bids(s, D(2023, 3, 1), account="sykehusinnkjøp hf")
+        assert only and all("Sykehusinnkjøp HF" in r["accounts"] for r in only)
+        assert list_bids(s, D(2023, 3, 1), account="Forsvaret") == []
+        later = list_bids(s, D(2023, 4, 1))
+        assert not any("Diatermipenner" in r["title"] for r in later)
+        closed = list_bids(s, D(2023, 4, 1), include_closed=True)
+        assert any("Diatermipenner" in r["title"] for r in closed)
+
+
+def test_decisions_are_recorded_and_kept(world: Engine) -> None:
+    with Session(world) as s:
+        notice = s.scalars(select(Notice).where(Notice.title.like("Diatermipenner%"))).one()
+        first = record_decision(
+            s, notice.notice_id, "bid", "dir@example.no", "Star account", today=D(2023, 3, 1)
+        )
+        s.commit()
+        assert first.score is not None and first.score_detail["components"]
+        second = record_decision(
+            s, notice.id, "no_bid", "dir@example.no", "No capacity", today=D(2023, 3, 2)
+        )
+        s.commit()
+        assert second.decision == "no-bid"
+        assert s.query(BidDecision).count() == 2
+        [row] = [r for r in list_bids(s, D(2023, 3, 3)) if r["notice_pk"] == notice.id]
+        assert row["decision"]["decision"] == "no-bid" and row["decision"]["why"] == "No capacity"
+        assert [d["decision"] for d in row["decisions"]] == ["bid", "no-bid"]
+        assert [d["why"] for d in decision_history(s, notice)] == ["Star account", "No capacity"]
+        set_bid_status(s, notice, "bidding", "bid@example.no")
+        s.commit()
+        [row] = [r for r in list_bids(s, D(2023, 3, 3)) if r["notice_pk"] == notice.id]
+        assert row["status"] == "bidding"
+
+
+@pytest.mark.parametrize(
+    ("notice", "decision", "who", "why", "error", "message"),
+    [
+        ("2023-649037", "maybe", "a@b.no", "x", UserError, "decision: 'maybe'"),
+        ("2023-649037", "bid", "a@b.no", "  ", UserError, "why"),
+        ("2023-649037", "bid", "", "x", UserError, "who"),
+        ("no-such-notice", "bid", "a@b.no", "x", NotFoundError, "no notice 'no-such-notice'"),
+        (999_999, "bid", "a@b.no", "x", NotFoundError, "no notice 999999"),
+    ],
+)
+def test_bad_decisions_are_refused(
+    world: Engine, notice: object, decision: str, who: str, why: str, error: type, message: str
+) -> None:
+    with Session(world) as s:
+        if notice == "2023-649037":
+            notice = s.scalars(select(Notice.id).where(Notice.procedure_id == notice)).one()
+        with pytest.raises(error, match=message):
+            record_decision(s, notice, decision, who, why)  # type: ignore[arg-type]
+        assert s.query(BidDecision).count() == 0
+
+
+def test_influence_work_and_incumbent_count_in_the_score(world: Engine) -> None:
+    """A re-tender worked in its window and held by us scores higher when its
+    competition comes."""
+    with Session(world) as s:
+        acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
+        contract = Contract(
+            key="import:diatermi-2019",
+            source="import",
+            title="Diatermipenner og plater med tilbehør",
+            main_cpv="33141000",
+            start_date=D(2019, 9, 1),
+            end_date=D(2023, 8, 31),
+            end_source="import",
+            framework=True,
+        )
+        s.add(contract)
+        s.flush()
+        s.add(
+            ContractAccount(
+                contract_id=contract.id, account_id=acc.id, method="import", confidence=1
+            )
+        )
+        s.add(
+            ContractParty(
+                contract_id=contract.id,
+                role="supplier",
+                party_key="123456785",
+                name="Oss AS",
+                orgnr="123456785",
+            )
+        )
+        s.commit()
+        settings = load_settings(
+            {"TRACKER_OUR_ORGNRS": "123456785", "TRACKER_HOME": "/nonexistent"}
+        )
+        recompute(s, D(2023, 3, 1), settings=settings)
+        s.commit()
+        before = next(r for r in list_bids(s, D(2023, 3, 1)) if "Diatermipenner" in r["title"])
+        assert before["incumbent"] == "us" and before["incumbents"] == ["Oss AS"]
+        [key] = [k for k in before["opportunity_keys"] if k.startswith("retender:")]
+        s.add(
+            Activity(
+                account_id=acc.id,
+                opportunity_key=key,
+                kind="workshop",
+                text="Workshop on requirements",
+                happened_on=D(2022, 10, 1),
+            )
+        )
+        s.commit()
+        after = next(r for r in list_bids(s, D(2023, 3, 1)) if "Diatermipenner" in r["title"])
+    assert _components(after)["influence"]["reason"] == (
+        "1 activity recorded in the influence window"
+    )
+    assert _components(after)["incumbent"]["reason"] == "we hold the current agreement (Oss AS)"
+    assert after["total"] > before["total"]
