@@ -11,19 +11,20 @@ publishes a query (``tracker.accounts``, ``tracker.opportunities``, ``tracker.bi
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections import defaultdict
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker import bids as bids_module
 from tracker.accountwork import list_activities, list_contacts
+from tracker.bids import BID_STATUSES, DECISIONS
 from tracker.config import load_settings
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.ical import build_calendar
+from tracker.linking import decide_link
 from tracker.models import (
     Account,
     Activity,
@@ -42,11 +43,11 @@ from tracker.models import (
     User,
     utcnow,
 )
+from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR
+from tracker.rules import load_rules
 from tracker.search import notice_phase, notice_rows
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
 
-BID_STATUSES = ("qualifying", "bidding", "submitted", "won", "lost")
-DECISIONS = ("bid", "no-bid")
 OPEN_PHASES = ("influence_open", "drafting")
 PHASE_ORDER = (
     "watching",
@@ -58,15 +59,6 @@ PHASE_ORDER = (
     "running",
 )
 NO_ACTIVITY_DAYS = 90
-
-
-def optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function from another area's module, or None while it is not there yet."""
-    try:
-        mod = importlib.import_module(module)
-    except (ImportError, NotImplementedError):
-        return None
-    return getattr(mod, name, None)
 
 
 def doffin_url(source: str | None, source_id: str | None) -> str | None:
@@ -527,11 +519,21 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
 
 
 def _open_competition_query(
-    today: dt.date, now: dt.datetime, account_ids: list[int] | None, linked_only: bool
+    today: dt.date,
+    now: dt.datetime,
+    show: str,
+    account_ids: list[int] | None,
+    cpv_prefixes: tuple[str, ...],
 ) -> Any:
+    """Latest competitions (``tracker.opportunities.COMPETITION_SUBTYPES``) issued by today
+    with a lot deadline not passed (placeholder years ignored); ``show`` = ``accounts``
+    (linked), ``relevant`` (linked or a capability CPV prefix) or ``all``."""
     deadline = (
         select(Lot.notice_pk, func.min(Lot.submission_deadline).label("deadline"))
-        .where(Lot.submission_deadline >= now)
+        .where(
+            Lot.submission_deadline >= now,
+            Lot.submission_deadline < dt.datetime(PLACEHOLDER_YEAR, 1, 1, tzinfo=dt.UTC),
+        )
         .group_by(Lot.notice_pk)
         .subquery()
     )
@@ -541,47 +543,43 @@ def _open_competition_query(
         .where(
             Notice.is_latest.is_(True),
             Notice.is_test.is_(False),
+            Notice.subtype.in_(sorted(COMPETITION_SUBTYPES)),
             or_(Notice.issue_date.is_(None), Notice.issue_date <= today),
         )
     )
-    if linked_only or account_ids is not None:
-        q = q.where(
-            exists().where(
-                and_(
-                    NoticeLink.notice_pk == Notice.id,
-                    NoticeLink.status != "rejected",
-                    _in_accounts(NoticeLink.account_id, account_ids),
-                )
-            )
+    linked = exists().where(
+        and_(
+            NoticeLink.notice_pk == Notice.id,
+            NoticeLink.status != "rejected",
+            _in_accounts(NoticeLink.account_id, account_ids),
         )
+    )
+    if show == "accounts" or account_ids is not None:
+        q = q.where(linked)
+    elif show == "relevant":
+        q = q.where(or_(linked, *(Notice.main_cpv.startswith(p) for p in cpv_prefixes)))
     return q
 
 
-def latest_decisions(session: Session, notice_pks: list[int]) -> dict[int, dict[str, Any]]:
-    if not notice_pks:
-        return {}
-    out: dict[int, dict[str, Any]] = {}
-    for d in session.scalars(
-        select(BidDecision)
-        .where(BidDecision.notice_pk.in_(notice_pks))
-        .order_by(BidDecision.notice_pk, BidDecision.decided_at, BidDecision.id)
-    ):
-        out[d.notice_pk] = {
-            "decision": d.decision,
-            "by": d.decided_by,
-            "at": d.decided_at,
-            "why": d.why,
-            "score": d.score,
-        }
-    return out
+def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``tracker.bids.bid_row`` dict with the names the templates and exports use."""
+    criteria = next((lot["criteria"] for lot in row["lots"] if lot["criteria"]), [])
+    return {
+        **row,
+        "id": row["notice_pk"],
+        "doffin_url": row["url"],
+        "estimated_value": row["value"],
+        "bid_status": row["status"],
+        "criteria": criteria,
+    }
 
 
-def competition_rows(
-    session: Session, today: dt.date, notice_pks: list[int], deadlines: dict[int, Any]
-) -> list[dict[str, Any]]:
-    """Full rows for competitions: lots, criteria, value, links, our status and decision."""
+def scored_bids(session: Session, today: dt.date, notice_pks: list[int]) -> list[dict[str, Any]]:
+    """Rows with explainable scores for the given competitions, in the given order."""
     if not notice_pks:
         return []
+    scoring = load_rules().scoring_rules()
+    ctx = bids_module._context(session, notice_pks)
     notices = {
         n.id: n
         for n in session.scalars(
@@ -593,155 +591,71 @@ def competition_rows(
             )
         )
     }
-    statuses = dict(
-        session.execute(
-            select(BidStatus.notice_pk, BidStatus.status).where(BidStatus.notice_pk.in_(notice_pks))
-        ).all()
-    )
-    decisions = latest_decisions(session, notice_pks)
-    accounts: dict[int, list[str]] = defaultdict(list)
-    for pk, name in session.execute(
-        select(NoticeLink.notice_pk, Account.name)
-        .join(Account, Account.id == NoticeLink.account_id)
-        .where(NoticeLink.notice_pk.in_(notice_pks), NoticeLink.status != "rejected")
-        .distinct()
-    ):
-        accounts[pk].append(name)
-    out = []
-    for pk in notice_pks:
-        n = notices.get(pk)
-        if n is None:
-            continue
-        deadline = deadlines.get(pk)
-        lots = [
-            {
-                "lot_id": lot.lot_id,
-                "title": lot.title,
-                "value": _num(lot.estimated_value),
-                "currency": lot.currency,
-                "deadline": lot.submission_deadline,
-                "criteria": [
-                    {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
-                ],
-                "documents_url": lot.documents_url,
-            }
-            for lot in n.lots
-        ]
-        out.append(
-            {
-                "id": n.id,
-                "title": n.title,
-                "source_id": n.source_id,
-                "doffin_url": doffin_url(n.source, n.source_id),
-                "documents_url": n.documents_url
-                or next((lot["documents_url"] for lot in lots if lot["documents_url"]), None),
-                "buyers": [b.name or b.orgnr or "?" for b in n.buyers],
-                "accounts": sorted(accounts.get(pk, [])),
-                "deadline": deadline,
-                "days_left": (deadline.date() - today).days if deadline else None,
-                "estimated_value": _num(n.estimated_value),
-                "currency": n.currency,
-                "main_cpv": n.main_cpv,
-                "procedure_type": n.procedure_type,
-                "lots": lots,
-                "criteria": _merged_criteria(lots),
-                "bid_status": statuses.get(pk),
-                "decision": decisions.get(pk),
-            }
-        )
-    return out
+    return [
+        _bid_item(bids_module.bid_row(notices[pk], today, ctx, scoring))
+        for pk in notice_pks
+        if pk in notices
+    ]
 
 
-def _merged_criteria(lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The criteria of the first lot that has any (lots usually share them)."""
-    for lot in lots:
-        if lot["criteria"]:
-            return lot["criteria"]
-    return []
+BID_SHOWS = ("relevant", "accounts", "all")
 
 
 def bids_page(
     session: Session,
     today: dt.date,
     *,
+    show: str = "relevant",
     account_ids: list[int] | None = None,
-    linked_only: bool = True,
+    undecided_only: bool = False,
     page: int = 1,
     per_page: int = 50,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Open competitions (a lot deadline not passed), soonest deadline first, one page."""
+    """Open competitions, soonest deadline first, one page, scored by ``tracker.bids``."""
+    if show not in BID_SHOWS:
+        raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
     now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
-    q = _open_competition_query(today, now, account_ids, linked_only)
+    prefixes = tuple(load_rules().scoring_rules().cpv_prefixes)
+    q = _open_competition_query(today, now, show, account_ids, prefixes)
+    if undecided_only:
+        q = q.where(~exists().where(BidDecision.notice_pk == Notice.id))
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
     rows = session.execute(
         q.order_by("deadline", Notice.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    deadlines = {pk: d for pk, d in rows}
-    items = competition_rows(session, today, [pk for pk, _ in rows], deadlines)
     return {
-        "items": items,
+        "items": scored_bids(session, today, [pk for pk, _ in rows]),
         "total": total,
         "page": page,
         "pages": max(1, -(-total // per_page)),
-        "linked_only": linked_only,
+        "show": show,
         "statuses": BID_STATUSES,
     }
 
 
 def set_bid_status(session: Session, user: User, notice_pk: int, status: str) -> BidStatus:
-    """Record our bid status on a competition (bid team, director or admin)."""
+    """Record our bid status on a competition (bid team, director or admin only)."""
     if not can_set_bid_status(user):
         raise PermissionDeniedError(f"{user.email} ({user.role}) may not change bid statuses")
-    if status not in BID_STATUSES:
-        raise UserError(f"status: {status!r} is not one of {', '.join(BID_STATUSES)}")
     if session.get(Notice, notice_pk) is None:
         raise NotFoundError(f"no notice with id {notice_pk}")
-    row = session.scalar(select(BidStatus).where(BidStatus.notice_pk == notice_pk))
-    if row is None:
-        row = BidStatus(notice_pk=notice_pk, status=status)
-        session.add(row)
-    row.status = status
-    row.updated_by = user.email
-    row.updated_at = utcnow()
-    session.flush()
-    return row
+    return bids_module.set_bid_status(session, notice_pk, status, user.email)
 
 
 def decide_bid(
-    session: Session, user: User, notice_pk: int, decision: str, why: str
+    session: Session, user: User, notice_pk: int, decision: str, why: str, today: dt.date
 ) -> BidDecision:
-    """Record a bid/no-bid decision (director or admin), through ``tracker.bids``."""
+    """Record a bid/no-bid decision (director or admin only) with the score of ``today``."""
     if not can_decide_bids(user):
         raise PermissionDeniedError(
             f"{user.email} ({user.role}) may not record bid decisions: director or admin only"
         )
-    if decision not in DECISIONS:
-        raise UserError(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
-    why = (why or "").strip()
-    if not why:
-        raise UserError("why: say why (it is kept with the decision)")
-    notice = session.get(Notice, notice_pk)
-    if notice is None:
+    if session.get(Notice, notice_pk) is None:
         raise NotFoundError(f"no notice with id {notice_pk}")
-    record = optional("tracker.bids", "record_decision")
-    if record is not None:
-        result = record(session, notice, decision, user.email, why)
-        session.flush()
-        if isinstance(result, BidDecision):
-            return result
-    else:
-        result = BidDecision(notice_pk=notice.id, decision=decision, decided_by=user.email, why=why)
-        session.add(result)
-        session.flush()
-    return session.scalars(
-        select(BidDecision)
-        .where(BidDecision.notice_pk == notice.id)
-        .order_by(BidDecision.id.desc())
-        .limit(1)
-    ).one()
+    return bids_module.record_decision(session, notice_pk, decision, user.email, why, today=today)
 
 
 # --------------------------------------------------------------------------- director
@@ -768,20 +682,6 @@ def pipeline(session: Session) -> list[dict[str, Any]]:
         }
         for p in order
     ]
-
-
-def bid_scores(session: Session, today: dt.date) -> dict[int, dict[str, Any]]:
-    """Explainable scores by notice pk from ``tracker.bids.list_bids`` (empty if absent)."""
-    list_bids = optional("tracker.bids", "list_bids")
-    if list_bids is None:
-        return {}
-    out: dict[int, dict[str, Any]] = {}
-    for row in list_bids(session, today):
-        pk = row.get("notice_pk") or row.get("id")
-        score = row.get("score")
-        if pk is not None and isinstance(score, dict):
-            out[int(pk)] = score
-    return out
 
 
 def incumbency_rows(
@@ -849,15 +749,19 @@ def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> li
 
 
 def director_page(session: Session, today: dt.date, queue_size: int = 30) -> dict[str, Any]:
-    bids = bids_page(session, today, linked_only=True, per_page=queue_size * 2)
-    queue = [b for b in bids["items"] if b["decision"] is None][:queue_size]
-    scores = bid_scores(session, today) if queue else {}
-    for item in queue:
-        item["score"] = scores.get(item["id"])
+    queue = bids_page(session, today, show="relevant", undecided_only=True, per_page=queue_size)
+    decided = session.execute(
+        select(BidDecision.notice_pk)
+        .join(Notice, Notice.id == BidDecision.notice_pk)
+        .order_by(BidDecision.decided_at.desc(), BidDecision.id.desc())
+        .limit(queue_size)
+    ).scalars()
+    decided_pks = list(dict.fromkeys(decided))
     return {
         "pipeline": pipeline(session),
-        "queue": queue,
-        "decided": [b for b in bids["items"] if b["decision"] is not None][:queue_size],
+        "queue": queue["items"],
+        "queue_total": queue["total"],
+        "decided": scored_bids(session, today, decided_pks),
         "incumbency": incumbency_rows(session, today),
         "uncovered": uncovered_accounts(session, today),
         "decisions": DECISIONS,
@@ -1040,14 +944,7 @@ def decide_suggested_link(session: Session, user: User, link_id: int, status: st
         raise PermissionDeniedError(
             f"{user.email} ({user.role}) may not decide links of this account"
         )
-    decide = optional("tracker.linking", "decide_link")
-    if decide is None:
-        link.status = status
-        link.decided_by = user.email
-        link.decided_at = utcnow()
-    else:
-        decide(session, link_id, status, user.email)
-    session.flush()
+    decide_link(session, link_id, status, user.email)
 
 
 # --------------------------------------------------------------------------- calendar

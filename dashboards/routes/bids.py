@@ -13,7 +13,7 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, flash, render, today
 from tracker.models import User
 from tracker.users import can_set_bid_status
-from tracker.views import bids_page, set_bid_status
+from tracker.views import BID_SHOWS, bids_page, set_bid_status
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["bids"])
@@ -21,13 +21,13 @@ NAV = [("Bids", "/bids", None)]
 
 
 def bid_list(session: Session, day: dt.date, show: str, page: int) -> dict[str, Any]:
-    return bids_page(session, day, linked_only=show != "all", page=page)
+    return bids_page(session, day, show=show, page=page)
 
 
 @router.get("/bids")
 def bids(
     request: Request,
-    show: str = "accounts",
+    show: str = "relevant",
     page: int = 1,
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
@@ -36,9 +36,9 @@ def bids(
     data = bid_list(session, day, show, page)
     for item in data["items"]:
         item["criteria_chart"] = charts.criteria_bar(item["criteria"])
-    query = {"show": show} if show == "all" else {}
+    query = {"show": show} if show != "relevant" else {}
     data.update(
-        show=show,
+        shows=BID_SHOWS,
         query=query,
         export="bids",
         can_set_status=can_set_bid_status(user),
@@ -47,9 +47,13 @@ def bids(
     return render(request, "bids.html", data)
 
 
-@api_router.get("/bids", summary="Open competitions, soonest deadline first")
+@api_router.get(
+    "/bids",
+    summary="Open competitions, soonest deadline first",
+    description="show: relevant (linked to an account or in our CPV profile), accounts, all.",
+)
 def bids_json(
-    show: str = "accounts",
+    show: str = "relevant",
     page: int = 1,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),

@@ -48,8 +48,9 @@ def decision(
     why: str = Form(""),
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
 ) -> Response:
-    decide_bid(session, user, notice_pk, decision, why)
+    decide_bid(session, user, notice_pk, decision, why, day)
     session.commit()
     flash(request, f"Decision recorded: {decision}.")
     return RedirectResponse("/director", status_code=303)

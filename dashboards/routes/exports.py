@@ -52,7 +52,7 @@ def _flatten_opportunity(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bids(session: Session, user: User, day: dt.date, params: dict[str, str]) -> list[dict]:
-    items = bids_page(session, day, linked_only=params.get("show") != "all", per_page=200)["items"]
+    items = bids_page(session, day, show=params.get("show") or "relevant", per_page=200)["items"]
     rows = []
     for b in items:
         rows.append(
@@ -63,6 +63,8 @@ def _bids(session: Session, user: User, day: dt.date, params: dict[str, str]) ->
                 "deadline": b["deadline"],
                 "days_left": b["days_left"],
                 "estimated_value": b["estimated_value"],
+                "score": b["total"],
+                "recommendation": b["recommendation"],
                 "currency": b["currency"],
                 "lots": len(b["lots"]),
                 "criteria": [f"{c['name'] or c['type']}: {c['weight']}" for c in b["criteria"]],

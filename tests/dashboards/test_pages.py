@@ -124,6 +124,12 @@ def test_director_page_sections(client_for, world) -> None:
     assert "decision-form" not in client_for("kam").get("/director").text
     data = director.get("/api/director").json()
     assert {"pipeline", "queue", "incumbency", "uncovered"} <= set(data)
+    assert data["queue"], "no open competition waits for a decision"
+    for item in data["queue"]:
+        assert item["decision"] is None and 0 <= item["score"]["total"] <= 100
+        assert all(c["reason"] and c["points"] <= c["max"] for c in item["score"]["components"])
+    queue = html.split('id="queue"')[1].split("</section>")[0]
+    assert 'class="score-components"' in queue and "Account tier" in queue
     for row in data["incumbency"]:
         assert row["contracts"] >= 1 and isinstance(row["us"], bool)
 

@@ -101,6 +101,7 @@ def test_only_director_or_admin_records_bid_decisions(client_for, world) -> None
     with session_scope(engine) as s:
         row = s.scalar(select(BidDecision).where(BidDecision.notice_pk == pk))
         assert (row.decision, row.decided_by) == ("bid", USERS["director"])
+        assert row.score is not None and row.score_detail["components"]  # the score decided on
     html = director.get("/director").text
     decided = html.split('id="decided"')[1]
     assert "Strategic account, we know the users" in decided
