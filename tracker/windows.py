@@ -33,7 +33,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 PHASES: tuple[str, ...] = (
     "watching",
@@ -87,6 +89,7 @@ _PROCEDURE_MAP: Mapping[str, str] = MappingProxyType(
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
+@lru_cache(maxsize=1 << 17)
 def add_months(d: dt.date, months: int) -> dt.date:
     """``d`` shifted by whole calendar months, the day clamped to the month's length.
 
@@ -157,6 +160,38 @@ class WindowRules:
     default_procedure: str = "open"
     budget: BudgetCalendar = field(default_factory=BudgetCalendar)
     year_end: tuple[tuple[int, int], tuple[int, int]] | None = None
+    # Derived once: source tuples and periods, so that a timeline builds no strings.
+    pre: dict[str, object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tender = {
+            p: (
+                dt.timedelta(days=self.tender_days.get(p, 30)),
+                ("estimate", f"{self.tender_days.get(p, 30)} days minimum tender period ({p})"),
+            )
+            for p in PROCEDURES
+        }
+        pre = {
+            "lead": {p: self.lead_months.get(p, 6) for p in PROCEDURES},
+            "pub_rule": {
+                p: ("rule", f"{p} procedure, {self.lead_months.get(p, 6)} months before expiry")
+                for p in PROCEDURES
+            },
+            "pub_pin": ("estimate", f"{self.pin_expected_months} months after the planning notice"),
+            "opens_rule": ("rule", f"{self.influence_months} months before expiry"),
+            "opens_est": (
+                "estimate",
+                f"{self.influence_months} months before the estimated expiry",
+            ),
+            "draft_rule": ("rule", f"{self.drafting_months} months before publication"),
+            "draft_est": ("estimate", f"{self.drafting_months} months before publication"),
+            "tender": tender,
+            "evaluation": dt.timedelta(days=self.evaluation_days),
+            "award_est": ("estimate", f"{self.evaluation_days} days evaluation"),
+            "standstill": dt.timedelta(days=self.standstill_days),
+            "start_est": ("estimate", f"award + {self.standstill_days} days standstill"),
+        }
+        object.__setattr__(self, "pre", pre)
 
 
 DEFAULT_RULES = WindowRules()
@@ -177,7 +212,7 @@ class BudgetWindow:
     end: dt.date
     status: str
     buyer_type: str
-    milestones: list[tuple[str, dt.date]]
+    milestones: tuple[tuple[str, dt.date], ...]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -247,12 +282,7 @@ def budget_window_for(
     >>> (w.start, w.end, w.status)
     (datetime.date(2025, 10, 1), datetime.date(2026, 3, 31), 'closed')
     """
-    (sm, sd), (em, ed) = calendar.start, calendar.end
-    end = _safe_date(contract_start.year, em, ed)
-    if end >= contract_start:
-        end = _safe_date(contract_start.year - 1, em, ed)
-    crosses = (sm, sd) > (em, ed)
-    start = _safe_date(end.year - 1 if crosses else end.year, sm, sd)
+    start, end, milestones = _budget_bounds(contract_start, calendar)
     if influence_opens is not None and end < influence_opens:
         status = "missed"
     elif today < start:
@@ -261,10 +291,23 @@ def budget_window_for(
         status = "open"
     else:
         status = "closed"
-    milestones = [
-        (name, _safe_date(end.year + off, m, d)) for name, m, d, off in calendar.milestones
-    ]
     return BudgetWindow(start, end, status, calendar.buyer_type, milestones)
+
+
+@lru_cache(maxsize=1 << 16)
+def _budget_bounds(
+    contract_start: dt.date, calendar: BudgetCalendar
+) -> tuple[dt.date, dt.date, tuple[tuple[str, dt.date], ...]]:
+    (sm, sd), (em, ed) = calendar.start, calendar.end
+    end = _safe_date(contract_start.year, em, ed)
+    if end >= contract_start:
+        end = _safe_date(contract_start.year - 1, em, ed)
+    crosses = (sm, sd) > (em, ed)
+    start = _safe_date(end.year - 1 if crosses else end.year, sm, sd)
+    milestones = tuple(
+        (name, _safe_date(end.year + off, m, d)) for name, m, d, off in calendar.milestones
+    )
+    return start, end, milestones
 
 
 def year_end_window(today: dt.date, rules: WindowRules = DEFAULT_RULES) -> dict[str, object] | None:
@@ -313,7 +356,8 @@ def compute_timeline(
     confidence ``unknown``.
     """
     proc = expected_procedure(procedure, rules.default_procedure)
-    lead = rules.lead_months.get(proc, 6)
+    pre: dict[str, Any] = rules.pre  # type: ignore[assignment]
+    lead = pre["lead"][proc]
     src: dict[str, tuple[str, str]] = {}
     if expiry is not None:
         src["expiry"] = ("contract", f"end date ({expiry_source})")
@@ -327,71 +371,46 @@ def compute_timeline(
         planned_publication = None  # a planned date before the notice itself is noise
     if published is not None:
         pub: dt.date | None = published
-        src["expected_publication"] = ("notice", "issue date of the competition notice")
+        src["expected_publication"] = _SRC_PUBLISHED
     elif planned_publication is not None:
         pub = planned_publication
-        src["expected_publication"] = ("notice", "planned date of the contract notice (BT-127)")
+        src["expected_publication"] = _SRC_PLANNED
     elif expiry is not None:
         pub = add_months(expiry, -lead)
-        src["expected_publication"] = (
-            "rule",
-            f"{proc} procedure, {lead} months before expiry",
-        )
+        src["expected_publication"] = pre["pub_rule"][proc]
     elif planning_date is not None:
         pub = add_months(planning_date, rules.pin_expected_months)
-        src["expected_publication"] = (
-            "estimate",
-            f"{rules.pin_expected_months} months after the planning notice",
-        )
+        src["expected_publication"] = pre["pub_pin"]
     else:
         pub = None
 
     if pub is None:
+        phase = "running" if contract_start is not None and today >= contract_start else "watching"
         return Timeline(
-            expiry,
-            expiry_source,
-            proc,
-            None,
-            None,
-            None,
-            None,
-            None,
-            contract_start,
-            False,
-            "running" if contract_start is not None and today >= contract_start else "watching",
-            "unknown",
-            False,
-            None,
-            False,
-            None,
-            src,
-        )
+            expiry, expiry_source, proc, None, None, None, None, None, contract_start,
+            False, phase, "unknown", False, None, False, None, src,
+        )  # fmt: skip
+    pub_kind = src["expected_publication"][0]
 
     # Influence opens: 24 months before expiry, or at a planning notice (the earlier).
     if expiry is not None:
         opens = add_months(expiry, -rules.influence_months)
-        src["influence_opens"] = ("rule", f"{rules.influence_months} months before expiry")
+        src["influence_opens"] = pre["opens_rule"]
         if planning_date is not None and planning_date < opens:
             opens = planning_date
-            src["influence_opens"] = ("notice", "issue date of the planning notice")
+            src["influence_opens"] = _SRC_PLANNING
     elif planning_date is not None:
         opens = planning_date
-        src["influence_opens"] = ("notice", "issue date of the planning notice")
+        src["influence_opens"] = _SRC_PLANNING
     else:
         opens = add_months(pub, lead - rules.influence_months)
-        src["influence_opens"] = (
-            "estimate",
-            f"{rules.influence_months} months before the estimated expiry",
-        )
+        src["influence_opens"] = pre["opens_est"]
     if opens > pub:
         opens = pub
-        src["influence_opens"] = (src["expected_publication"][0], "no later than publication")
+        src["influence_opens"] = (pub_kind, "no later than publication")
 
     drafting = add_months(pub, -rules.drafting_months)
-    src["drafting_starts"] = (
-        "rule" if src["expected_publication"][0] != "estimate" else "estimate",
-        f"{rules.drafting_months} months before publication",
-    )
+    src["drafting_starts"] = pre["draft_est"] if pub_kind == "estimate" else pre["draft_rule"]
     if drafting < opens:
         drafting = opens
         src["drafting_starts"] = (src["influence_opens"][0], "no earlier than influence opens")
@@ -399,30 +418,29 @@ def compute_timeline(
     # Deadline, award, contract start.
     if deadline is not None and deadline >= pub:
         dl = deadline
-        src["expected_deadline"] = ("notice", "tender deadline (BT-131)")
+        src["expected_deadline"] = _SRC_DEADLINE
     else:
-        days = rules.tender_days.get(proc, 30)
-        dl = pub + dt.timedelta(days=days)
-        src["expected_deadline"] = ("estimate", f"{days} days minimum tender period ({proc})")
+        period, src["expected_deadline"] = pre["tender"][proc]
+        dl = pub + period
     if awarded is not None and awarded >= dl:
         award = awarded
-        src["expected_award"] = ("notice", "award date")
+        src["expected_award"] = _SRC_AWARD
     else:
-        award = dl + dt.timedelta(days=rules.evaluation_days)
-        src["expected_award"] = ("estimate", f"{rules.evaluation_days} days evaluation")
+        award = dl + pre["evaluation"]
+        src["expected_award"] = pre["award_est"]
         if contract_start is not None and dl <= contract_start < award:
             award = contract_start
-            src["expected_award"] = ("estimate", "no later than the contract start")
-    earliest_start = award + dt.timedelta(days=rules.standstill_days)
+            src["expected_award"] = _SRC_AWARD_CLAMPED
+    earliest_start = award + pre["standstill"]
     if contract_start is not None and contract_start >= award:
         start = contract_start
-        src["contract_start"] = ("notice", "contract start (BT-536)")
+        src["contract_start"] = _SRC_START
     elif expiry is not None and expiry + _DAY >= earliest_start:
         start = expiry + _DAY
-        src["contract_start"] = ("rule", "the day after the current contract ends")
+        src["contract_start"] = _SRC_AFTER_EXPIRY
     else:
         start = earliest_start
-        src["contract_start"] = ("estimate", f"award + {rules.standstill_days} days standstill")
+        src["contract_start"] = pre["start_est"]
 
     # Phase on today.
     is_published = published is not None
@@ -462,24 +480,19 @@ def compute_timeline(
 
     budget = budget_window_for(start, rules.budget, today=today, influence_opens=opens)
     return Timeline(
-        expiry,
-        expiry_source,
-        proc,
-        opens,
-        drafting,
-        pub,
-        dl,
-        award,
-        start,
-        is_published,
-        phase,
-        confidence,
-        can,
-        days_left,
-        overdue,
-        budget,
-        src,
-    )
+        expiry, expiry_source, proc, opens, drafting, pub, dl, award, start, is_published,
+        phase, confidence, can, days_left, overdue, budget, src,
+    )  # fmt: skip
+
+
+_SRC_PUBLISHED = ("notice", "issue date of the competition notice")
+_SRC_PLANNED = ("notice", "planned date of the contract notice (BT-127)")
+_SRC_PLANNING = ("notice", "issue date of the planning notice")
+_SRC_DEADLINE = ("notice", "tender deadline (BT-131)")
+_SRC_AWARD = ("notice", "award date")
+_SRC_AWARD_CLAMPED = ("estimate", "no later than the contract start")
+_SRC_START = ("notice", "contract start (BT-536)")
+_SRC_AFTER_EXPIRY = ("rule", "the day after the current contract ends")
 
 
 # --------------------------------------------------------------------------- explanation
