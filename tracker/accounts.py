@@ -333,14 +333,16 @@ def list_accounts(session: Session) -> list[dict[str, Any]]:
     notice_counts = dict(
         session.execute(
             select(NoticeLink.account_id, func.count(func.distinct(NoticeLink.notice_pk)))
-            .where(NoticeLink.status != "rejected")
+            .join(Notice, Notice.id == NoticeLink.notice_pk)
+            .where(NoticeLink.status != "rejected", Notice.is_latest.is_(True))
             .group_by(NoticeLink.account_id)
         ).all()
     )
     suggested = dict(
         session.execute(
             select(NoticeLink.account_id, func.count())
-            .where(NoticeLink.status == "suggested")
+            .join(Notice, Notice.id == NoticeLink.notice_pk)
+            .where(NoticeLink.status == "suggested", Notice.is_latest.is_(True))
             .group_by(NoticeLink.account_id)
         ).all()
     )
@@ -409,7 +411,7 @@ def account_detail(session: Session, account: Account) -> dict[str, Any]:
         select(NoticeLink, Notice, NoticeBuyer)
         .join(Notice, Notice.id == NoticeLink.notice_pk)
         .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
-        .where(NoticeLink.account_id == account.id)
+        .where(NoticeLink.account_id == account.id, Notice.is_latest.is_(True))
         .order_by(Notice.issue_date.desc(), Notice.id.desc(), NoticeLink.id)
     ).all()
     notices = [

@@ -49,6 +49,7 @@ from tracker.models import (
     Notice,
     NoticeBuyer,
     ResultWinner,
+    utcnow,
 )
 from tracker.names import clean_name, match_key
 from tracker.orgnr import is_valid_orgnr
@@ -57,6 +58,12 @@ FRAMEWORK_DEFAULT_YEARS = 4
 FRAMEWORK_CODES = frozenset({"fa-wo-rc", "fa-w-rc", "fa-mix"})
 MODIFICATION_SUBTYPES = frozenset({"38", "39", "40"})
 CHUNK = 2000
+# Every column a derived row sets, so that one executemany statement fits all rows.
+_CONTRACT_DEFAULTS: dict[str, Any] = {
+    "external_ref": None,
+    "url": None,
+    "updated_at": None,
+}
 
 
 # --------------------------------------------------------------------------- pure date rules
@@ -410,11 +417,19 @@ def derive_contracts(session: Session, notice_pks: Iterable[int] | None = None) 
         ids[key] = c.id
     session.flush()
     if new_rows:
-        for row in session.execute(
-            insert(Contract).returning(Contract.id, Contract.key, sort_by_parameter_order=True),
-            new_rows,
-        ):
-            ids[row.key] = row.id
+        # Core executemany (one statement for the batch), then the ids by key.
+        now = utcnow()
+        table = Contract.__table__
+        session.execute(
+            table.insert(),
+            [{**_CONTRACT_DEFAULTS, "created_at": now, **row} for row in new_rows],
+        )
+        new_keys = [row["key"] for row in new_rows]
+        for chunk in _chunks(new_keys):
+            for cid, key in session.execute(
+                select(Contract.id, Contract.key).where(Contract.key.in_(chunk))
+            ):
+                ids[key] = cid
         counts["created"] = len(new_rows)
     counts["contracts"] = len(desired)
     all_ids = sorted(ids.values())

@@ -123,6 +123,7 @@ class AccountIndex:
     include_children: set[int] = field(default_factory=set)
     orgnrs_of: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     central: list[CentralBody] = field(default_factory=list)
+    _cache: dict[tuple[Any, ...], list[Match]] = field(default_factory=dict, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -132,6 +133,13 @@ class AccountIndex:
         self, orgnr: str | None, name: str | None, ancestors: Sequence[str] = ()
     ) -> list[Match]:
         """Best match per account for one buyer (orgnr, name, register parents nearest first)."""
+        key = (orgnr, name, tuple(ancestors))
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._match(orgnr, name, ancestors)
+        return list(hit)
+
+    def _match(self, orgnr: str | None, name: str | None, ancestors: Sequence[str]) -> list[Match]:
         best: dict[int, Match] = {}
 
         def offer(account_id: int, method: str, confidence: float) -> None:
