@@ -52,7 +52,7 @@ def _config_check(settings: Settings) -> Check:
     return Check("configuration", "ok", f"loaded from {where}")
 
 
-def _db_checks(engine: Engine, now: dt.datetime) -> list[Check]:
+def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Check]:
     from tracker.migrate import current_revision, head_revision
 
     url = make_url(str(engine.url)).render_as_string(hide_password=True)
@@ -93,6 +93,18 @@ def _db_checks(engine: Engine, now: dt.datetime) -> list[Check]:
                         f"succeeded {last.isoformat(timespec='minutes')} ({hours:.0f} h ago)",
                     )
                 )
+        lock = conn.execute(select(Lock).where(Lock.name == "scheduler")).first()
+        if lock is not None:
+            beat = lock.heartbeat_at
+            age = int((now - beat).total_seconds())
+            checks.append(
+                Check(
+                    "scheduler lock",
+                    "ok" if age <= stale_seconds else "warn",
+                    f"held by {lock.holder}, heartbeat {age} s ago"
+                    + ("" if age <= stale_seconds else " (stale: the next cycle takes it over)"),
+                )
+            )
         stuck = conn.execute(
             select(func.count())
             .select_from(AlertLog)
@@ -165,7 +177,7 @@ def run_checks(
             checks.append(Check("database", "fail", f"cannot open: {type(exc).__name__}"))
             engine = None
     if engine is not None:
-        checks += _db_checks(engine, now)
+        checks += _db_checks(engine, now, int(settings.lock_stale_seconds))
     checks.append(
         Check("doffin api key", "ok", "set")
         if settings.doffin_api_key

@@ -64,6 +64,15 @@ def test_doctor_all_good_then_each_failure(
     assert exit_code(checks) == 0
     assert all(len(c.line().splitlines()) == 1 for c in checks)
 
+    # A scheduler lock without heartbeat is reported (warning: the next cycle recovers it).
+    from tracker.locks import DatabaseLock
+
+    DatabaseLock(engine, "scheduler", holder="dead-host:1").acquire()
+    later = run_checks(load_settings(env), engine, now=now + dt.timedelta(hours=1))
+    lock_check = next(c for c in later if c.name == "scheduler lock")
+    assert lock_check.status == "warn" and "dead-host:1" in lock_check.message
+    assert "stale" in lock_check.message and exit_code(later) == 0
+
     # SMTP down, API key missing, bad TLS mode: each is a failure.
     dead = {**env, "TRACKER_SMTP_PORT": str(free_port())}
     assert _status(run_checks(load_settings(dead), engine))["smtp"] == "fail"
