@@ -128,16 +128,23 @@ def test_show_json_has_links_and_contracts(engine: Engine) -> None:
     assert {x["name"] for x in contract["suppliers"]} == {"Avarn Security AS", "Securitas AS"}
 
 
-def test_accounts_cli(tracker_env: dict[str, str]) -> None:
+def test_accounts_cli(tracker_env: dict[str, str], engine: Engine) -> None:
+    load_real(engine, accounts=None)  # notices first: the import relinks them
     runner = CliRunner()
     out = runner.invoke(main, ["accounts", "import", str(EXAMPLES / "accounts.csv")])
     assert out.exit_code == 0, out.output
     assert "created 11, updated 0" in out.output
+    assert "relinked 79 buyers: 19 confirmed, 8 suggested links" in out.output
+    out = runner.invoke(main, ["expiries", "--today", "2024-01-01", "--account", "Forsvaret"])
+    assert "Elbit Systems of America" in out.output  # contract accounts refreshed too
     out = runner.invoke(main, ["accounts", "list"])
     assert "Helse Sør-Øst RHF" in out.output and "health_trust" in out.output
     out = runner.invoke(main, ["accounts", "show", "NAV", "--format", "json"])
     data = json.loads(out.output)
-    assert data["name"] == "Arbeids- og velferdsetaten" and data["notices"] == []
+    assert data["name"] == "Arbeids- og velferdsetaten"
+    assert [(n["buyer_name"], n["method"], n["status"]) for n in data["notices"]] == [
+        ("NAV Tiltak Rogaland", "name_prefix", "suggested")
+    ]
     out = runner.invoke(main, ["accounts", "show", "Nobody"])
     assert out.exit_code == 2 and "no account named 'Nobody'" in out.output
     out = runner.invoke(main, ["accounts", "import", "missing.yaml"])

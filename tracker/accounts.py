@@ -80,6 +80,7 @@ class ImportResult:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     skipped: list[tuple[int | None, str, str]] = field(default_factory=list)
+    links: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -260,12 +261,15 @@ def read_accounts_file(
 # --------------------------------------------------------------------------- storing
 
 
-def import_accounts(session: Session, path: str | Path, skip_invalid: bool = False) -> ImportResult:
+def import_accounts(
+    session: Session, path: str | Path, skip_invalid: bool = False, *, relink: bool = False
+) -> ImportResult:
     """Import accounts from a YAML or CSV file; commits.
 
     Any invalid row raises ``ImportValidationError`` (listing every row and field) and
     changes nothing, unless ``skip_invalid``: then valid rows are stored and the bad ones
-    are returned in ``ImportResult.skipped``.
+    are returned in ``ImportResult.skipped``. ``relink`` relinks every stored notice and
+    contract to the accounts as they now are (``ImportResult.links`` has the counts).
     """
     rows, problems = read_accounts_file(path)
     if problems and not skip_invalid:
@@ -299,6 +303,12 @@ def import_accounts(session: Session, path: str | Path, skip_invalid: bool = Fal
     except BaseException:
         session.rollback()
         raise
+    if relink:
+        from tracker.linking import link_notices, refresh_contract_accounts
+
+        result.links = link_notices(session, refresh_contracts=False)
+        refresh_contract_accounts(session)
+        session.commit()
     return result
 
 

@@ -17,6 +17,7 @@ source                   rule
 ``framework_default``    framework agreement: conclusion (else award notice) date + 4 years
                          (FOA § 11-1 (4), § 26-1 (4))
 ``unknown``              none of the above
+``modification``         a modification notice (38-40) gave the end (``notes`` says how)
 =======================  ===================================================================
 
 ``latest_end`` adds options and renewals read from BT-54/BT-57 ("1 + 1 år", "Forlengelse 2
@@ -682,6 +683,7 @@ def _apply_modification(
         v["value"] = r.tender_value
         v["currency"] = r.currency or v["currency"]
     period = _period_of(lot) if lot is not None else None
+    how = "value, suppliers"
     if period is not None and (period.end or period.has_duration):
         anchor_conclusion = r.conclusion_date or v["conclusion_date"]
         end, source = compute_end(
@@ -694,13 +696,14 @@ def _apply_modification(
             )
             v.update(
                 end_date=end,
-                end_source=f"modification:{source}"[:32],
+                end_source="modification",
                 latest_end=latest,
                 latest_end_source=latest_source,
             )
+            how = f"end from {source}"
     new_suppliers = [
         _party("supplier", w.orgnr, w.name, w.organisation_id) for w in winners.get(r.id, [])
     ]
     if new_suppliers:
         base.suppliers = new_suppliers
-    v["notes"] = f"modified by notice {n.notice_id} ({n.issue_date})"
+    v["notes"] = f"modified by notice {n.notice_id} ({n.issue_date}): {how}"

@@ -70,8 +70,9 @@ def accounts() -> None:
 @accounts.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Store the valid rows, report the bad ones.")
-def accounts_import(file: str, skip_invalid: bool) -> None:
-    """Import accounts from YAML or CSV (re-import updates in place).
+@click.option("--no-link", is_flag=True, help="Do not relink the stored notices afterwards.")
+def accounts_import(file: str, skip_invalid: bool, no_link: bool) -> None:
+    """Import accounts from YAML or CSV (re-import updates in place), then relink.
 
     Any invalid row stops the import (nothing changes) unless --skip-invalid.
 
@@ -80,8 +81,13 @@ def accounts_import(file: str, skip_invalid: bool) -> None:
     from tracker.accounts import import_accounts
 
     with session_scope() as session:
-        result = import_accounts(session, file, skip_invalid=skip_invalid)
+        result = import_accounts(session, file, skip_invalid=skip_invalid, relink=not no_link)
     click.echo(f"created {len(result.created)}, updated {len(result.updated)} account(s)")
+    if result.links:
+        click.echo(
+            f"relinked {result.links['buyers']} buyers: {result.links['confirmed']} confirmed, "
+            f"{result.links['suggested']} suggested links"
+        )
     for row, field, message in result.skipped:
         click.echo(f"skipped row {row}: {field}: {message}", err=True)
 
