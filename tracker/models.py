@@ -636,6 +636,13 @@ class Activity(Base):
     created_at: Mapped[created_ts]
 
 
+# Indexes the dashboard pages need (bench/dashboard.py: bounded page queries on 200k notices).
+Index("ix_lots_submission_deadline", Lot.submission_deadline)  # open competitions
+Index("ix_opportunities_competition_notice_pk", Opportunity.competition_notice_pk)  # bid scores
+Index("ix_notice_links_account_status", NoticeLink.account_id, NoticeLink.status)  # links
+Index("ix_bid_decisions_decided_at", BidDecision.decided_at)  # latest decisions
+
+
 # --------------------------------------------------------------------------- alerts and operations
 
 
