@@ -6,6 +6,9 @@ phase on today, ``can_influence`` with days left, the budget window with its sta
 the one-line reason. Rules are resolved once per buyer type (as ``recompute`` does).
 
     .venv/bin/python bench/windows.py [--n 100000] [--seed 1] [--no-reason] [--repeat 3]
+
+With ``--db N`` it also seeds N contracts at 500 accounts into a fresh SQLite database
+(or ``--url``) and times ``tracker.opportunities.recompute`` and ``list_opportunities``.
 """
 
 from __future__ import annotations
@@ -65,12 +68,86 @@ def run(contracts: list[tuple], today: dt.date, with_reason: bool) -> Counter[st
     return phases
 
 
+def bench_db(n: int, seed: int, url: str | None) -> None:
+    """Seed ``n`` contracts at 500 accounts, then time recompute and list."""
+    import tempfile
+
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    from tracker.config import load_settings
+    from tracker.db import make_engine
+    from tracker.migrate import upgrade
+    from tracker.models import Account, Contract, ContractAccount, ContractParty
+    from tracker.opportunities import list_opportunities, recompute
+
+    tmp = tempfile.TemporaryDirectory()
+    engine = make_engine(url or f"sqlite:///{tmp.name}/bench.db")
+    upgrade(engine)
+    contracts = make_contracts(n, seed)
+    tiers = ["star", "strategic", "status", "streamline"]
+    with Session(engine) as s:
+        s.execute(
+            insert(Account),
+            [
+                {"id": i + 1, "name": f"Account {i}", "tier": tiers[i % 4],
+                 "buyer_type": BUYER_TYPES[i % len(BUYER_TYPES)]}
+                for i in range(500)
+            ],
+        )  # fmt: skip
+        s.execute(
+            insert(Contract),
+            [
+                {"id": i + 1, "key": f"bench:{i}", "source": "import", "title": f"Avtale {i}",
+                 "main_cpv": "72000000", "end_date": c[0], "end_source": c[1],
+                 "framework": i % 2 == 0}
+                for i, c in enumerate(contracts)
+            ],
+        )  # fmt: skip
+        s.execute(
+            insert(ContractAccount),
+            [
+                {"contract_id": i + 1, "account_id": i % 500 + 1, "method": "import",
+                 "confidence": 1.0, "status": "confirmed"}
+                for i in range(n)
+            ],
+        )  # fmt: skip
+        s.execute(
+            insert(ContractParty),
+            [
+                {"contract_id": i + 1, "role": "supplier", "party_key": f"s{i % 40}",
+                 "name": f"Supplier {i % 40}"}
+                for i in range(n)
+            ],
+        )  # fmt: skip
+        s.commit()
+    settings = load_settings({"TRACKER_HOME": tmp.name})
+    today = dt.date(2026, 11, 28)
+    for label in ("first (inserts)", "again (updates)"):
+        with Session(engine) as s:
+            t0 = time.perf_counter()
+            counts = recompute(s, today, settings=settings)
+            s.commit()
+            print(f"recompute {label}: {time.perf_counter() - t0:.2f} s  {counts}")
+    with Session(engine) as s:
+        t0 = time.perf_counter()
+        rows = list_opportunities(s, today=today)
+        print(f"list_opportunities: {time.perf_counter() - t0:.2f} s  ({len(rows):,} rows)")
+        t0 = time.perf_counter()
+        rows = list_opportunities(s, today=today, account="Account 7")
+        print(f"list_opportunities one account: {time.perf_counter() - t0:.3f} s ({len(rows)})")
+    engine.dispose()
+    tmp.cleanup()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-reason", action="store_true", help="Skip the one-line reasons.")
+    ap.add_argument("--db", type=int, default=0, help="Also time recompute on N seeded contracts.")
+    ap.add_argument("--url", help="Database URL for --db (default: a temporary SQLite file).")
     args = ap.parse_args()
     contracts = make_contracts(args.n, args.seed)
     today = dt.date(2026, 11, 28)
@@ -87,6 +164,8 @@ def main() -> None:
         f"per contract: {best / args.n * 1e6:.1f} µs  target: < 2 s  {'OK' if best < 2 else 'SLOW'}"
     )
     print("phases:", dict(sorted(phases.items())))
+    if args.db:
+        bench_db(args.db, args.seed, args.url)
 
 
 if __name__ == "__main__":

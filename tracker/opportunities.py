@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings, load_settings
@@ -58,6 +58,7 @@ COMPETITION_SUBTYPES = frozenset({*(str(i) for i in range(10, 25)), "N16", "E3",
 PLACEHOLDER_YEAR = 2090  # deadlines such as 2099-01-01 are placeholders, not dates
 KEEP_RUNNING_DAYS = 365  # opportunities whose new contract runs longer than this are dropped
 KINDS = ("retender", "planning", "competition")
+CHUNK = 2000
 
 # Words that say nothing about what is bought (words under 3 letters are dropped anyway).
 _STOP = frozenset(
@@ -223,15 +224,30 @@ def _accounts(session: Session) -> dict[int, dict[str, Any]]:
 
 
 def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
+    cols = (
+        Contract.id,
+        Contract.key,
+        Contract.title,
+        Contract.main_cpv,
+        Contract.value,
+        Contract.currency,
+        Contract.procedure_id,
+        Contract.framework,
+        Contract.start_date,
+        Contract.end_date,
+        Contract.end_source,
+        Contract.latest_end,
+        Contract.conclusion_date,
+    )
     rows = session.execute(
-        select(Contract, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
+        select(*cols, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(ContractAccount.status != "rejected")
         .order_by(Contract.id, ContractAccount.account_id)
     ).all()
     parties: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
-    ids = sorted({c.id for c, *_ in rows})
+    ids = sorted({r.id for r in rows})
     for i in range(0, len(ids), 2000):
         for cid, role, name, orgnr in session.execute(
             select(
@@ -245,7 +261,8 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
         ):
             parties[cid].append((role, name, orgnr))
     out = []
-    for c, account_id, link_status, procedure_type in rows:
+    for c in rows:
+        account_id, link_status, procedure_type = c.account_id, c.status, c.procedure_type
         expiry, source = c.end_date, c.end_source or "unknown"
         if expiry is not None and expiry < today and c.latest_end and c.latest_end > expiry:
             expiry, source = c.latest_end, "latest_end"
@@ -506,7 +523,7 @@ def recompute(
     rules = rules or load_rules(settings=settings)
     accounts = _accounts(session)
     drafts = build_drafts(session, today, settings)
-    existing = {o.key: o for o in session.scalars(select(Opportunity))}
+    existing = dict(session.execute(select(Opportunity.key, Opportunity.id)).all())
     counts = dict.fromkeys(
         ("retender", "planning", "competition", "new", "updated", "removed", "dropped", "open_now"),
         0,
@@ -514,6 +531,8 @@ def recompute(
     horizon = today - dt.timedelta(days=KEEP_RUNNING_DAYS)
     now = utcnow()
     keep: set[str] = set()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for d in drafts:
         account = accounts.get(d.account_id, {})
         tl = timeline_for(d.inputs, today, rules, account)
@@ -525,70 +544,79 @@ def recompute(
         keep.add(d.key)
         counts[d.kind] += 1
         counts["open_now"] += int(tl.can_influence)
-        row = existing.get(d.key)
-        if row is None:
-            row = Opportunity(key=d.key)
-            session.add(row)
-            counts["new"] += 1
+        values = _values(d, tl, today, now)
+        if d.key in existing:
+            values["id"] = existing[d.key]
+            updates.append(values)
         else:
-            counts["updated"] += 1
-        _fill(row, d, tl, today, account, now)
-    for key, row in existing.items():
-        if key not in keep:
-            session.delete(row)
-            counts["removed"] += 1
+            inserts.append(values)
+    gone = [pk for key, pk in existing.items() if key not in keep]
     session.flush()
+    for i in range(0, len(gone), CHUNK):
+        session.execute(
+            delete(Opportunity).where(Opportunity.id.in_(gone[i : i + CHUNK])),
+            execution_options={"synchronize_session": False},
+        )
+    for i in range(0, len(updates), CHUNK):
+        session.execute(update(Opportunity), updates[i : i + CHUNK])
+    for i in range(0, len(inserts), CHUNK):
+        session.execute(insert(Opportunity), inserts[i : i + CHUNK])
+    gone_ids = set(gone)
+    for obj in list(session.identity_map.values()):  # bulk statements bypass loaded objects
+        if isinstance(obj, Opportunity):
+            if obj.id in gone_ids:
+                session.expunge(obj)
+            else:
+                session.expire(obj)
+    counts["new"], counts["updated"], counts["removed"] = len(inserts), len(updates), len(gone)
     return counts
 
 
-def _fill(
-    row: Opportunity,
-    d: _Draft,
-    tl: Timeline,
-    today: dt.date,
-    account: dict[str, Any],
-    now: dt.datetime,
-) -> None:
-    row.kind = d.kind
-    row.account_id = d.account_id
-    row.contract_id = d.contract_id
-    row.notice_pk = d.notice_pk
-    row.competition_notice_pk = d.competition_notice_pk
-    row.title = (d.title or "")[:10_000] or None
-    row.buyer_name = (d.buyer or "")[:500] or None
-    row.main_cpv = d.main_cpv
-    row.value = d.value
-    row.expiry = tl.expiry
-    row.expiry_source = tl.expiry_source if tl.expiry else "unknown"
-    row.influence_opens = tl.influence_opens
-    row.drafting_starts = tl.drafting_starts
-    row.expected_publication = tl.expected_publication
-    row.expected_deadline = tl.expected_deadline
-    row.expected_award = tl.expected_award
-    row.contract_start = tl.contract_start
-    row.budget_start = tl.budget.start if tl.budget else None
-    row.budget_end = tl.budget.end if tl.budget else None
-    row.phase = tl.phase
-    row.confidence = tl.confidence
-    row.computed_for = today
-    row.computed_at = now
-    row.timeline = {
-        "inputs": d.inputs,
-        "extra": {
-            "link_status": d.link_status,
-            "framework": d.framework,
-            "currency": d.currency,
-            "incumbent": d.incumbent,
-            "incumbents": d.incumbents,
-            "latest_end": _iso(d.latest_end),
-            "notice_id": d.notice_id,
-            "competition_notice_id": d.competition_notice_id,
-            "procedure_id": d.competition_procedure_id or d.procedure_id,
+def _values(d: _Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """The column values of one opportunity row."""
+    return {
+        "key": d.key,
+        "kind": d.kind,
+        "account_id": d.account_id,
+        "contract_id": d.contract_id,
+        "notice_pk": d.notice_pk,
+        "competition_notice_pk": d.competition_notice_pk,
+        "title": (d.title or "")[:10_000] or None,
+        "buyer_name": (d.buyer or "")[:500] or None,
+        "main_cpv": d.main_cpv,
+        "value": d.value,
+        "expiry": tl.expiry,
+        "expiry_source": tl.expiry_source if tl.expiry else "unknown",
+        "influence_opens": tl.influence_opens,
+        "drafting_starts": tl.drafting_starts,
+        "expected_publication": tl.expected_publication,
+        "expected_deadline": tl.expected_deadline,
+        "expected_award": tl.expected_award,
+        "contract_start": tl.contract_start,
+        "budget_start": tl.budget.start if tl.budget else None,
+        "budget_end": tl.budget.end if tl.budget else None,
+        "phase": tl.phase,
+        "confidence": tl.confidence,
+        "computed_for": today,
+        "computed_at": now,
+        "timeline": {
+            "inputs": d.inputs,
+            "extra": {
+                "link_status": d.link_status,
+                "framework": d.framework,
+                "currency": d.currency,
+                "incumbent": d.incumbent,
+                "incumbents": d.incumbents,
+                "latest_end": _iso(d.latest_end),
+                "notice_id": d.notice_id,
+                "competition_notice_id": d.competition_notice_id,
+                "procedure_id": d.competition_procedure_id or d.procedure_id,
+            },
+            "reason": explain(
+                tl, today, kind=d.kind, title=d.title, buyer=d.buyer, framework=d.framework
+            ),
+            "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
         },
-        "reason": explain(
-            tl, today, kind=d.kind, title=d.title, buyer=d.buyer, framework=d.framework
-        ),
-        "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
     }
 
 
@@ -599,8 +627,24 @@ def _budget_dict(tl: Timeline) -> dict[str, Any] | None:
     return tl.budget.as_dict() if tl.budget else None
 
 
+_LIST_COLUMNS = (
+    Opportunity.id,
+    Opportunity.key,
+    Opportunity.kind,
+    Opportunity.account_id,
+    Opportunity.title,
+    Opportunity.buyer_name,
+    Opportunity.main_cpv,
+    Opportunity.value,
+    Opportunity.timeline,
+    Opportunity.contract_id,
+    Opportunity.notice_pk,
+    Opportunity.competition_notice_pk,
+)
+
+
 def opportunity_dict(
-    row: Opportunity,
+    row: Any,
     account: dict[str, Any],
     today: dt.date,
     rules: Rules,
@@ -708,10 +752,10 @@ def list_opportunities(
         raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
     rules = rules or load_rules()
     accounts = _accounts(session)
-    q = select(Opportunity)
+    q = select(*_LIST_COLUMNS)
     if account is not None:
         q = q.where(Opportunity.account_id == _account_filter(session, account))
-    rows = list(session.scalars(q.order_by(Opportunity.id)))
+    rows = session.execute(q.order_by(Opportunity.id)).all()
     counts = dict(
         session.execute(
             select(Activity.opportunity_key, func.count())

@@ -254,9 +254,13 @@ class Rules:
         self, buyer_type: str | None = None, account: str | None = None
     ) -> WindowRules:
         """The ``WindowRules`` for a buyer type and account (cached: call it per item freely)."""
+        raw = self._window_cache.get((buyer_type, account))  # type: ignore[arg-type]
+        if raw is not None:
+            return raw
         ck = (normalise_buyer_type(buyer_type), self._account_key(account))
         cached = self._window_cache.get(ck)
         if cached is not None:
+            self._window_cache[(buyer_type, account)] = cached  # type: ignore[index]
             return cached
         r = {k: rule.value for k, rule in self.effective(account).items()}
         request, after = (
@@ -285,6 +289,7 @@ class Rules:
             year_end=year_end,
         )
         self._window_cache[ck] = wr
+        self._window_cache[(buyer_type, account)] = wr  # type: ignore[index]
         return wr
 
     def scoring_rules(self) -> ScoringRules:
