@@ -11,7 +11,10 @@ publishes a query (``tracker.accounts``, ``tracker.opportunities``, ``tracker.bi
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +62,31 @@ PHASE_ORDER = (
     "running",
 )
 NO_ACTIVITY_DAYS = 90
+# Whole-database aggregates (pipeline, incumbency, uncovered accounts) change only when
+# data is ingested or recomputed; the director page reuses them for this many seconds.
+AGGREGATE_TTL_SECONDS = 60.0
+_aggregate_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_aggregate_lock = threading.Lock()
+
+
+def cached_aggregate(session: Session, name: str, today: dt.date, build: Callable[[], Any]) -> Any:
+    """``build()`` once per database, name and day within ``AGGREGATE_TTL_SECONDS``."""
+    bind = session.get_bind()
+    key = (str(bind.url), id(bind), name, today)
+    now = time.monotonic()
+    with _aggregate_lock:
+        hit = _aggregate_cache.get(key)
+        if hit is not None and now - hit[0] < AGGREGATE_TTL_SECONDS:
+            return hit[1]
+    value = build()
+    with _aggregate_lock:
+        _aggregate_cache[key] = (now, value)
+    return value
+
+
+def clear_aggregate_cache() -> None:
+    with _aggregate_lock:
+        _aggregate_cache.clear()
 
 
 def doffin_url(source: str | None, source_id: str | None) -> str | None:
@@ -620,14 +648,15 @@ def bids_page(
     q = _open_competition_query(today, now, show, account_ids, prefixes)
     if undecided_only:
         q = q.where(~exists().where(BidDecision.notice_pk == Notice.id))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    # Open competitions are a few thousand at most: one query for the ids of all, then
+    # a page of them scored (cheaper than a COUNT plus a LIMIT query over the same join).
+    ordered = [pk for pk, _ in session.execute(q.order_by("deadline", Notice.id)).all()]
+    total = len(ordered)
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
-    rows = session.execute(
-        q.order_by("deadline", Notice.id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
+    rows = ordered[(page - 1) * per_page : page * per_page]
     return {
-        "items": scored_bids(session, today, [pk for pk, _ in rows]),
+        "items": scored_bids(session, today, rows),
         "total": total,
         "page": page,
         "pages": max(1, -(-total // per_page)),
@@ -752,18 +781,21 @@ def director_page(session: Session, today: dt.date, queue_size: int = 30) -> dic
     queue = bids_page(session, today, show="relevant", undecided_only=True, per_page=queue_size)
     decided = session.execute(
         select(BidDecision.notice_pk)
-        .join(Notice, Notice.id == BidDecision.notice_pk)
         .order_by(BidDecision.decided_at.desc(), BidDecision.id.desc())
         .limit(queue_size)
     ).scalars()
     decided_pks = list(dict.fromkeys(decided))
     return {
-        "pipeline": pipeline(session),
+        "pipeline": cached_aggregate(session, "pipeline", today, lambda: pipeline(session)),
         "queue": queue["items"],
         "queue_total": queue["total"],
         "decided": scored_bids(session, today, decided_pks),
-        "incumbency": incumbency_rows(session, today),
-        "uncovered": uncovered_accounts(session, today),
+        "incumbency": cached_aggregate(
+            session, "incumbency", today, lambda: incumbency_rows(session, today)
+        ),
+        "uncovered": cached_aggregate(
+            session, "uncovered", today, lambda: uncovered_accounts(session, today)
+        ),
         "decisions": DECISIONS,
     }
 

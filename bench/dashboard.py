@@ -1,0 +1,560 @@
+"""Dashboard latency benchmark: seed a big database, serve it, measure pages under load.
+
+Seeds 200,000 notices, 20,000 contracts and 500 accounts (bulk inserts, no parsing) into
+a fresh SQLite file and/or a fresh PostgreSQL database (``tracker_bench``), starts the app
+with uvicorn on 127.0.0.1, logs concurrent clients in and reports p50/p95 latency of the
+KAM home, an account page, the bid list and the director page. Target: p95 < 200 ms.
+
+    .venv/bin/python bench/dashboard.py                      # both backends, defaults
+    .venv/bin/python bench/dashboard.py --backend sqlite --clients 4 --requests 100
+    .venv/bin/python bench/dashboard.py --notices 20000 --contracts 2000   # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tracker.db import make_engine  # noqa: E402
+from tracker.migrate import upgrade  # noqa: E402
+from tracker.models import (  # noqa: E402
+    Account,
+    AccountOrgnr,
+    Activity,
+    AwardCriterion,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Lot,
+    Notice,
+    NoticeBuyer,
+    NoticeLink,
+    Opportunity,
+    Organisation,
+    User,
+)
+from tracker.users import hash_password  # noqa: E402
+
+TODAY = dt.date(2026, 11, 28)
+PASSWORD = "bench password"
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+WORDS = [
+    "drift",
+    "forvaltning",
+    "rammeavtale",
+    "programvare",
+    "lisenser",
+    "nettverk",
+    "skytjenester",
+    "sikkerhet",
+    "konsulent",
+    "bistand",
+    "utvikling",
+    "servere",
+    "lagring",
+    "klienter",
+    "PC",
+    "skrivere",
+    "support",
+    "migrering",
+    "integrasjon",
+    "data",
+    "analyse",
+    "plattform",
+    "tjenester",
+    "helse",
+    "kommune",
+    "fylke",
+    "skole",
+    "renhold",
+    "kantine",
+    "vakt",
+    "transport",
+    "bygg",
+    "vedlikehold",
+    "medisinsk",
+    "utstyr",
+    "opplæring",
+    "kurs",
+    "rådgivning",
+]
+CPVS = ["72000000", "48000000", "30200000", "79400000", "33100000", "45000000", "90900000"]
+SUBTYPES = ["16"] * 30 + ["29"] * 30 + ["4"] * 10 + ["1"] * 5 + ["20"] * 5 + ["38"] * 5 + ["E2"] * 5
+SUBTYPES += ["25"] * 10
+PHASES = ("watching", "influence_open", "drafting", "published", "evaluation", "awarded")
+CHUNK = 5000
+
+
+def _orgnr(n: int) -> str:
+    return f"{900000000 + n:09d}"
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Any:
+    for i in range(0, len(rows), CHUNK):
+        yield rows[i : i + CHUNK]
+
+
+def _bulk(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        for chunk in _chunks(rows):
+            conn.execute(insert(table.__table__), chunk)
+
+
+def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed_: int) -> dict:
+    """Bulk-insert a realistic shape; returns ids the clients need."""
+    rnd = random.Random(seed_)
+    now = dt.datetime.now(dt.UTC)
+    n_kams = max(1, n_accounts // 10)
+    kams = [f"kam{k:03d}@bench.example" for k in range(n_kams)]
+    # Organisations: one buyer per account plus other buyers and suppliers.
+    n_orgs = n_accounts + 1000 + 300
+    _bulk(
+        engine,
+        Organisation,
+        [
+            {
+                "id": i + 1,
+                "key": _orgnr(i),
+                "orgnr": _orgnr(i),
+                "name": f"Org {i}",
+                "country": "NOR",
+            }
+            for i in range(n_orgs)
+        ],
+    )
+    _bulk(
+        engine,
+        Account,
+        [
+            {
+                "id": a + 1,
+                "name": f"Account {a:03d}",
+                "kam_email": kams[a % n_kams],
+                "tier": rnd.choice(["star", "strategic", "status", "streamline"]),
+                "buyer_type": rnd.choice(["state", "municipality", "health_trust"]),
+                "include_children": False,
+            }
+            for a in range(n_accounts)
+        ],
+    )
+    _bulk(
+        engine,
+        AccountOrgnr,
+        [{"account_id": a + 1, "orgnr": _orgnr(a)} for a in range(n_accounts)],
+    )
+    # Notices, buyers, links, lots and criteria.
+    notices, buyers, links, lots, criteria = [], [], [], [], []
+    lot_id = 0
+    for i in range(n_notices):
+        pk = i + 1
+        issue = TODAY - dt.timedelta(days=rnd.randint(0, 8 * 365))
+        subtype = rnd.choice(SUBTYPES)
+        title = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(3, 8))).capitalize()
+        notices.append(
+            {
+                "id": pk,
+                "source": "doffin",
+                "source_id": f"{issue.year}-{100000 + i:06d}",
+                "notice_id": f"bench-{i}",
+                "version": "01",
+                "procedure_id": f"proc-{i}",
+                "subtype": subtype,
+                "issue_date": issue,
+                "publication_date": issue,
+                "language": "NOR",
+                "title": title,
+                "description": title + " " + " ".join(rnd.choice(WORDS) for _ in range(20)),
+                "procedure_type": "open",
+                "main_cpv": rnd.choice(CPVS),
+                "cpv_codes": [],
+                "estimated_value": rnd.choice([None, rnd.randint(100, 50000) * 1000]),
+                "currency": "NOK",
+                "previous_notice_ids": [],
+                "is_test": False,
+                "warnings": [],
+                "is_latest": True,
+                "raw_xml": b"",
+                "raw_sha256": hashlib.sha256(str(i).encode()).hexdigest(),
+                "parser_version": "bench",
+                "source_meta": {},
+                "created_at": now - dt.timedelta(days=rnd.randint(0, 60)),
+            }
+        )
+        account = rnd.randrange(n_accounts) if rnd.random() < 0.6 else None
+        org = account if account is not None else n_accounts + rnd.randrange(1000)
+        buyers.append(
+            {
+                "id": pk,
+                "notice_pk": pk,
+                "organisation_id": org + 1,
+                "position": 0,
+                "name": f"Org {org}",
+                "orgnr": _orgnr(org),
+                "country": "NOR",
+            }
+        )
+        if account is not None:
+            links.append(
+                {
+                    "notice_pk": pk,
+                    "buyer_pk": pk,
+                    "account_id": account + 1,
+                    "method": "orgnr",
+                    "confidence": 1.0,
+                    "status": "suggested" if rnd.random() < 0.03 else "confirmed",
+                    "created_at": now,
+                }
+            )
+        if subtype in ("16", "20"):
+            lot_id += 1
+            deadline = dt.datetime.combine(
+                issue + dt.timedelta(days=rnd.randint(25, 60)), dt.time(12), tzinfo=dt.UTC
+            )
+            lots.append(
+                {
+                    "id": lot_id,
+                    "notice_pk": pk,
+                    "position": 0,
+                    "lot_id": "LOT-0001",
+                    "title": title,
+                    "cpv_codes": [],
+                    "submission_deadline": deadline,
+                }
+            )
+            price = rnd.choice([30, 40, 50, 60, 70])
+            criteria += [
+                {"lot_pk": lot_id, "position": 0, "type": "price", "name": "Pris", "weight": price},
+                {
+                    "lot_pk": lot_id,
+                    "position": 1,
+                    "type": "quality",
+                    "name": "Kvalitet",
+                    "weight": 100 - price,
+                },
+            ]
+    _bulk(engine, Notice, notices)
+    _bulk(engine, NoticeBuyer, buyers)
+    _bulk(engine, NoticeLink, links)
+    _bulk(engine, Lot, lots)
+    _bulk(engine, AwardCriterion, criteria)
+    # Contracts with suppliers and accounts, and one opportunity per contract.
+    contracts, parties, caccounts, opps = [], [], [], []
+    for c in range(n_contracts):
+        cid = c + 1
+        account = rnd.randrange(n_accounts)
+        end = TODAY + dt.timedelta(days=rnd.randint(-2 * 365, 5 * 365))
+        value = rnd.randint(500, 80000) * 1000
+        contracts.append(
+            {
+                "id": cid,
+                "key": f"bench-contract-{c}",
+                "source": "notice",
+                "notice_pk": rnd.randint(1, n_notices),
+                "title": " ".join(rnd.choice(WORDS) for _ in range(4)).capitalize(),
+                "main_cpv": rnd.choice(CPVS),
+                "value": value,
+                "currency": "NOK",
+                "framework": rnd.random() < 0.5,
+                "start_date": end - dt.timedelta(days=4 * 365),
+                "end_date": end,
+                "end_source": rnd.choice(["explicit", "start+duration", "framework_default"]),
+                "latest_end": end + dt.timedelta(days=365),
+                "max_renewals": rnd.choice([None, 1, 2]),
+                "created_at": now,
+            }
+        )
+        supplier = n_accounts + 1000 + rnd.randrange(300)
+        parties.append(
+            {
+                "contract_id": cid,
+                "role": "supplier",
+                "party_key": _orgnr(supplier),
+                "organisation_id": supplier + 1,
+                "name": f"Supplier {supplier}",
+                "orgnr": _orgnr(supplier),
+            }
+        )
+        caccounts.append(
+            {
+                "contract_id": cid,
+                "account_id": account + 1,
+                "method": "orgnr",
+                "confidence": 1.0,
+                "status": "confirmed",
+            }
+        )
+        publication = end - dt.timedelta(days=270)
+        drafting = publication - dt.timedelta(days=182)
+        opens = end - dt.timedelta(days=730)
+        if opens > TODAY:
+            phase = "watching"
+        elif drafting > TODAY:
+            phase = "influence_open"
+        elif publication > TODAY:
+            phase = "drafting"
+        elif end - dt.timedelta(days=120) > TODAY:
+            phase = "published"
+        elif end > TODAY:
+            phase = "evaluation"
+        else:
+            phase = "awarded"
+        oct1 = dt.date(drafting.year - (1 if drafting.month < 10 else 0), 10, 1)
+        opps.append(
+            {
+                "key": f"bench-opp-{c}",
+                "kind": "retender",
+                "account_id": account + 1,
+                "contract_id": cid,
+                "title": contracts[-1]["title"],
+                "buyer_name": f"Org {account}",
+                "main_cpv": contracts[-1]["main_cpv"],
+                "value": value,
+                "expiry": end,
+                "expiry_source": "contract",
+                "influence_opens": opens,
+                "drafting_starts": drafting,
+                "expected_publication": publication,
+                "budget_start": oct1,
+                "budget_end": dt.date(oct1.year + 1, 3, 31),
+                "phase": phase,
+                "confidence": "medium",
+                "timeline": {},
+                "computed_for": TODAY,
+                "computed_at": now,
+            }
+        )
+    _bulk(engine, Contract, contracts)
+    _bulk(engine, ContractParty, parties)
+    _bulk(engine, ContractAccount, caccounts)
+    _bulk(engine, Opportunity, opps)
+    _bulk(
+        engine,
+        Activity,
+        [
+            {
+                "account_id": rnd.randrange(n_accounts) + 1,
+                "user_email": rnd.choice(kams),
+                "kind": "meeting",
+                "text": "Bench activity",
+                "happened_on": TODAY - dt.timedelta(days=rnd.randint(0, 400)),
+                "created_at": now,
+            }
+            for _ in range(n_accounts * 4)
+        ],
+    )
+    pw = hash_password(PASSWORD)
+    users = [{"email": k, "role": "kam", "password_hash": pw, "active": True} for k in kams]
+    users += [
+        {"email": "director@bench.example", "role": "director", "password_hash": pw},
+        {"email": "bid@bench.example", "role": "bid", "password_hash": pw},
+    ]
+    for u in users:
+        u.setdefault("active", True)
+        u["created_at"] = now
+    _bulk(engine, User, users)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for table in ("organisations", "accounts", "notices", "notice_buyers", "lots"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return {"kams": kams, "accounts": n_accounts}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _login(base: str, email: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=60)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    res = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": "/"}
+    )
+    if res.status_code != 303:
+        raise RuntimeError(f"login failed for {email}")
+    return client
+
+
+def measure(base: str, info: dict, clients: int, requests: int, seed_: int) -> dict:
+    """Each client logs in (KAMs for home/account, the director for the rest) and loops."""
+    pages = {
+        "KAM home": ("kam", lambda r: "/"),
+        "account page": ("kam", lambda r: f"/accounts/{r.randint(1, info['accounts'])}"),
+        "bid list": ("director", lambda r: "/bids"),
+        "director page": ("director", lambda r: "/director"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in pages}
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        r = random.Random(seed_ + n)
+        kam = _login(base, info["kams"][n % len(info["kams"])])
+        director = _login(base, "director@bench.example")
+        for who, path in pages.values():  # warm-up
+            (kam if who == "kam" else director).get(path(r))
+        for i in range(requests):
+            name = list(pages)[(i + n) % len(pages)]
+            who, path = pages[name]
+            client = kam if who == "kam" else director
+            t0 = time.perf_counter()
+            res = client.get(path(r))
+            elapsed = (time.perf_counter() - t0) * 1000
+            with lock:
+                if res.status_code != 200:
+                    errors.append(f"{name}: HTTP {res.status_code}")
+                times[name].append(elapsed)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    out = {}
+    for name, values in times.items():
+        values.sort()
+        out[name] = {
+            "n": len(values),
+            "p50": statistics.median(values),
+            "p95": values[max(0, int(round(0.95 * len(values))) - 1)],
+            "max": values[-1],
+        }
+    return {"pages": out, "errors": errors, "wall_s": wall}
+
+
+def prepare(backend: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        path = workdir / "bench.db"
+        for p in workdir.glob("bench.db*"):
+            p.unlink()
+        return f"sqlite:///{path}"
+    admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "tracker_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "tracker_bench"'))
+    admin.dispose()
+    return PG_BASE + "tracker_bench"
+
+
+def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
+    url = prepare(backend, workdir)
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = time.perf_counter()
+    info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
+    seeded = time.perf_counter() - t0
+    engine.dispose()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": url,
+        "TRACKER_HOME": str(workdir),
+        "TRACKER_TODAY": TODAY.isoformat(),
+        "TRACKER_SESSION_SECRET": "bench-" + "s" * 40,
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "dashboards.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/login", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("server did not start")
+            time.sleep(0.3)
+        result = measure(base, info, args.clients, args.requests, args.seed)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result["seed_s"] = seeded
+    result["url"] = make_url(url).render_as_string(hide_password=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--notices", type=int, default=200_000)
+    parser.add_argument("--contracts", type=int, default=20_000)
+    parser.add_argument("--accounts", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
+    parser.add_argument("--requests", type=int, default=100, help="requests per client")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{args.notices} notices, {args.contracts} contracts, {args.accounts} accounts; "
+        f"{args.clients} clients x {args.requests} requests; {args.workers} uvicorn workers"
+    )
+    for backend in backends:
+        res = run(backend, args, workdir)
+        print(
+            f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s, "
+            f"measured in {res['wall_s']:.1f} s"
+        )
+        print(f"{'page':<15}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+        for name, s in res["pages"].items():
+            flag = "" if s["p95"] < 200 else "  (over 200 ms)"
+            print(f"{name:<15}{s['n']:>6}{s['p50']:>10.0f}{s['p95']:>10.0f}{s['max']:>10.0f}{flag}")
+        if res["errors"]:
+            print(f"errors: {len(res['errors'])}, first: {res['errors'][0]}")
+
+
+if __name__ == "__main__":
+    main()
