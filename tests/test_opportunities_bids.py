@@ -23,6 +23,7 @@ from tracker.models import (
     ContractAccount,
     ContractParty,
     Notice,
+    Opportunity,
 )
 from tracker.opportunities import recompute
 from tracker.rules import parse_rules
@@ -200,3 +201,27 @@ def test_influence_work_and_incumbent_count_in_the_score(world: Engine) -> None:
     )
     assert _components(after)["incumbent"]["reason"] == "we hold the current agreement (Oss AS)"
     assert after["total"] > before["total"]
+
+
+def test_placeholder_deadline_is_flagged_not_trusted(world: Engine) -> None:
+    """Converted notices carry 2099-01-01 as deadline: it is ignored and flagged."""
+    with Session(world) as s:
+        notice = s.scalars(select(Notice).where(Notice.title.like("Diatermipenner%"))).one()
+        for lot in notice.lots:
+            lot.submission_deadline = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+        s.commit()
+        [row] = [r for r in list_bids(s, D(2023, 3, 1)) if r["notice_pk"] == notice.id]
+        assert row["placeholder_deadline"] is True
+        assert row["deadline"] is None and row["days_left"] is None
+        assert _components(row)["deadline"]["reason"] == "deadline unknown"
+        # without a usable deadline it counts as open for 60 days after issue
+        assert not [r for r in list_bids(s, D(2023, 5, 1)) if r["notice_pk"] == notice.id]
+        recompute(s, D(2023, 3, 1))
+        s.commit()
+        opps = [
+            o
+            for o in s.scalars(
+                select(Opportunity).where(Opportunity.competition_notice_pk == notice.id)
+            )
+        ]
+        assert opps and all(o.expected_deadline == D(2023, 3, 18) for o in opps)  # 30 days

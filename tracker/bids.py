@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, defer, selectinload
 
 from tracker.errors import NotFoundError, UserError
 from tracker.models import (
@@ -291,6 +291,7 @@ def _load(session: Session, pks: list[int]) -> list[Notice]:
             select(Notice)
             .where(Notice.id.in_(pks[i : i + 500]))
             .options(
+                defer(Notice.raw_xml),
                 selectinload(Notice.lots).selectinload(Lot.award_criteria),
                 selectinload(Notice.buyers),
             )
@@ -328,19 +329,23 @@ def list_bids(
     rules = rules or load_rules()
     scoring = rules.scoring_rules()
     since = today - dt.timedelta(days=LOOKBACK_DAYS)
-    pks = list(
-        session.scalars(
-            select(Notice.id)
-            .where(
-                Notice.subtype.in_(sorted(COMPETITION_SUBTYPES)),
-                Notice.is_latest.is_(True),
-                Notice.is_test.is_(False),
-                func.coalesce(Notice.issue_date, Notice.publication_date) >= since,
-                func.coalesce(Notice.issue_date, Notice.publication_date) <= today,
-            )
-            .order_by(Notice.id)
-        )
+    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
+    q = select(Notice.id).where(
+        Notice.subtype.in_(sorted(COMPETITION_SUBTYPES)),
+        Notice.is_latest.is_(True),
+        Notice.is_test.is_(False),
+        issued >= since,
+        issued <= today,
     )
+    if not include_closed:  # a cheap superset of the open ones; _is_open decides
+        midnight = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC) - dt.timedelta(days=1)
+        q = q.where(
+            or_(
+                Notice.id.in_(select(Lot.notice_pk).where(Lot.submission_deadline >= midnight)),
+                issued >= today - dt.timedelta(days=NO_DEADLINE_DAYS),
+            )
+        )
+    pks = list(session.scalars(q.order_by(Notice.id)))
     notices = _load(session, pks)
     ctx = _context(session, pks)
     want = account.strip().casefold() if account else None

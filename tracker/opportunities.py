@@ -299,9 +299,26 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
     return out
 
 
-def _linked_notices(session: Session, subtypes: frozenset[str]) -> list[tuple[Notice, int, str]]:
+_NOTICE_COLUMNS = (
+    Notice.id,
+    Notice.notice_id,
+    Notice.procedure_id,
+    Notice.title,
+    Notice.main_cpv,
+    Notice.estimated_value,
+    Notice.currency,
+    Notice.procedure_type,
+    Notice.issue_date,
+    Notice.publication_date,
+    Notice.planned_date,
+)
+
+
+def _linked_notices(session: Session, subtypes: frozenset[str]) -> list[tuple[Any, int, str]]:
+    """Latest non-test notices of the subtypes with each linked account (not rejected) and
+    the best link status (confirmed before suggested), oldest first."""
     rows = session.execute(
-        select(Notice, NoticeLink.account_id, func.min(NoticeLink.status))
+        select(*_NOTICE_COLUMNS, NoticeLink.account_id, NoticeLink.status)
         .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
         .where(
             Notice.subtype.in_(sorted(subtypes)),
@@ -309,10 +326,14 @@ def _linked_notices(session: Session, subtypes: frozenset[str]) -> list[tuple[No
             Notice.is_test.is_(False),
             NoticeLink.status != "rejected",
         )
-        .group_by(Notice.id, NoticeLink.account_id)
-        .order_by(Notice.issue_date, Notice.id)
+        .order_by(Notice.issue_date, Notice.id, NoticeLink.account_id)
     ).all()
-    return [(n, acc, status) for n, acc, status in rows]
+    best: dict[tuple[int, int], tuple[Any, int, str]] = {}
+    for r in rows:
+        prev = best.get((r.id, r.account_id))
+        if prev is None or r.status < prev[2]:  # "confirmed" < "suggested"
+            best[(r.id, r.account_id)] = (r, r.account_id, r.status)
+    return list(best.values())
 
 
 def _first_buyer(session: Session, pks: list[int]) -> dict[int, str]:
@@ -369,7 +390,7 @@ def _awards_by_procedure(
     return out
 
 
-def _notice_draft(kind: str, n: Notice, account_id: int, status: str, buyer: str | None) -> _Draft:
+def _notice_draft(kind: str, n: Any, account_id: int, status: str, buyer: str | None) -> _Draft:
     ident = n.procedure_id or n.notice_id
     return _Draft(
         key=f"{kind}:{ident}:{account_id}",
@@ -425,7 +446,7 @@ def build_drafts(
             continue
         tokens = title_tokens(n.title)
 
-        def plausible(d: _Draft, issued: dt.date = issued, n: Notice = n) -> bool:
+        def plausible(d: _Draft, issued: dt.date = issued, n: Any = n) -> bool:
             if d.procedure_id and d.procedure_id == n.procedure_id:
                 return False  # the original procedure of the old contract
             expiry = _date(d.inputs.get("expiry"))
@@ -464,7 +485,7 @@ def build_drafts(
         )
         if target is None:
 
-            def plausible(d: _Draft, issued: dt.date = issued, n: Notice = n) -> bool:
+            def plausible(d: _Draft, issued: dt.date = issued, n: Any = n) -> bool:
                 if d.kind == "competition":
                     return False
                 if d.procedure_id and d.procedure_id == n.procedure_id and d.kind == "retender":
