@@ -225,3 +225,36 @@ def test_placeholder_deadline_is_flagged_not_trusted(world: Engine) -> None:
             )
         ]
         assert opps and all(o.expected_deadline == D(2023, 3, 18) for o in opps)  # 30 days
+
+
+def test_only_activities_before_publication_count_as_influence(world: Engine) -> None:
+    with Session(world) as s:
+        recompute(s, D(2023, 3, 1))
+        s.commit()
+        [row] = [r for r in list_bids(s, D(2023, 3, 1)) if "Diatermipenner" in r["title"]]
+        key = row["opportunity_keys"][0]
+        acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
+        s.add(
+            Activity(
+                account_id=acc.id,
+                opportunity_key=key,
+                kind="meeting",
+                text="Bid kick-off after publication",
+                happened_on=D(2023, 2, 20),
+            )
+        )
+        s.commit()
+        [row] = [r for r in list_bids(s, D(2023, 3, 1)) if "Diatermipenner" in r["title"]]
+        assert row["influence_activities"] == 0
+        s.add(
+            Activity(
+                account_id=acc.id,
+                opportunity_key=key,
+                kind="workshop",
+                text="Needs workshop",
+                happened_on=D(2022, 11, 2),
+            )
+        )
+        s.commit()
+        [row] = [r for r in list_bids(s, D(2023, 3, 1)) if "Diatermipenner" in r["title"]]
+        assert row["influence_activities"] == 1

@@ -139,15 +139,14 @@ def _context(session: Session, pks: list[int]) -> dict[str, Any]:
         ):
             decisions[nid].append(d)
     keys = sorted({o.key for os_ in opps.values() for o in os_})
-    activities: dict[str, int] = {}
+    activities: dict[str, list[dt.date]] = defaultdict(list)
     for i in range(0, len(keys), 2000):
-        activities.update(
-            session.execute(
-                select(Activity.opportunity_key, func.count())
-                .where(Activity.opportunity_key.in_(keys[i : i + 2000]))
-                .group_by(Activity.opportunity_key)
-            ).all()
-        )
+        for key, day in session.execute(
+            select(Activity.opportunity_key, Activity.happened_on).where(
+                Activity.opportunity_key.in_(keys[i : i + 2000])
+            )
+        ):
+            activities[key].append(day)
     return {
         "links": links,
         "opps": opps,
@@ -222,7 +221,11 @@ def bid_row(
             who = "us"
         elif extra.get("incumbent") == "competitor" and who == "unknown":
             who = "competitor"
-    activities = sum(ctx["activities"].get(o.key, 0) for o in opps)
+    # Influence work: activities on the opportunity up to the day the competition appeared.
+    closed = n.issue_date or n.publication_date or today
+    activities = sum(
+        1 for o in opps for day in ctx["activities"].get(o.key, ()) if day is None or day <= closed
+    )
     facts = BidFacts(
         today=today,
         tier=tier,
