@@ -1,0 +1,104 @@
+"""Items: small dataclasses validated where they are built (``__post_init__``).
+
+A bad value raises ``InvalidItem`` naming the field, in the callback that built the
+item, so nothing malformed reaches the pipeline. Dataclasses are one of Scrapy's
+item types, so pipelines read them through ``ItemAdapter``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from spiders.exceptions import InvalidItem
+
+NOTICE_SOURCES = ("doffin", "ted")
+REGISTER_KINDS = ("enhet", "underenhet", "unknown")
+_ORGNR = re.compile(r"\d{9}")
+
+
+def _require(cond: bool, item: str, fld: str, message: str) -> None:
+    if not cond:
+        raise InvalidItem(f"{item}.{fld}: {message}")
+
+
+@dataclass
+class NoticeItem:
+    """One downloaded notice (eForms XML) plus the search metadata the XML lacks."""
+
+    source: str
+    source_id: str
+    url: str
+    xml: bytes
+    day: dt.date | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(self.source in NOTICE_SOURCES, "NoticeItem", "source", repr(self.source))
+        _require(bool(self.source_id), "NoticeItem", "source_id", "empty")
+        _require(self.url.startswith(("http://", "https://")), "NoticeItem", "url", self.url)
+        _require(
+            isinstance(self.xml, bytes) and self.xml.lstrip()[:1] == b"<",
+            "NoticeItem",
+            "xml",
+            f"{self.source_id}: not an XML document",
+        )
+
+
+@dataclass
+class FetchFailureItem:
+    """A notice (or register lookup) that failed after every retry."""
+
+    source: str
+    source_id: str
+    reason: str
+    day: dt.date | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.source), "FetchFailureItem", "source", "empty")
+        _require(bool(self.source_id), "FetchFailureItem", "source_id", "empty")
+        _require(bool(self.reason), "FetchFailureItem", "reason", "empty")
+
+
+@dataclass
+class HarvestDayItem:
+    """End of one issue day: every listed id was downloaded, skipped or failed.
+
+    ``listed`` is False when the listing itself failed or stayed incomplete (the day
+    is then left for the next run). ``ids`` are all unique ids listed for the day.
+    """
+
+    source: str
+    day: dt.date
+    ids: tuple[str, ...]
+    listed: bool = True
+    total: int | None = None  # what the search reported (numHitsTotal)
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.day, dt.date), "HarvestDayItem", "day", repr(self.day))
+        _require(len(set(self.ids)) == len(self.ids), "HarvestDayItem", "ids", "duplicates")
+
+
+@dataclass
+class RegisterItem:
+    """A Brønnøysund lookup: an enhet, an underenhet, or unknown (404 on both)."""
+
+    orgnr: str
+    kind: str
+    record: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _require(bool(_ORGNR.fullmatch(self.orgnr)), "RegisterItem", "orgnr", repr(self.orgnr))
+        _require(self.kind in REGISTER_KINDS, "RegisterItem", "kind", repr(self.kind))
+        _require(
+            (self.record is None) == (self.kind == "unknown"),
+            "RegisterItem",
+            "record",
+            "a record is required for enhet/underenhet and absent for unknown",
+        )
+        if self.record is not None:
+            got = str(self.record.get("organisasjonsnummer", ""))
+            _require(got == self.orgnr, "RegisterItem", "record", f"is for {got!r}")

@@ -1,0 +1,78 @@
+"""Scrapy settings: polite defaults; every non-default setting says why.
+
+URLs, the Doffin key and the database come from ``tracker.config.load_settings()``
+(environment, then the config file), the same place as the rest of the product.
+Tests and the benchmark override delays and timeouts with ``-s NAME=value``.
+"""
+
+from __future__ import annotations
+
+from spiders.secret import Secret
+from tracker.config import load_settings
+
+_cfg = load_settings()
+
+BOT_NAME = "tender-tracker"
+SPIDER_MODULES = ["spiders.sources"]  # one spider per source file
+NEWSPIDER_MODULE = "spiders.sources"
+
+# Identify ourselves: the APIs are public services run by agencies.
+USER_AGENT = "tender-tracker/0.1 (public-tender harvester; python-scrapy)"
+
+# --- where to crawl (tracker configuration, not Scrapy's)
+DOFFIN_API_URL = _cfg.doffin_api_url.rstrip("/")
+DOFFIN_API_KEY = Secret(_cfg.doffin_api_key)  # prints as *** anywhere it could be logged
+TED_API_URL = _cfg.ted_api_url.rstrip("/")
+BRREG_API_URL = _cfg.brreg_api_url.rstrip("/")
+TRACKER_DATABASE_URL = Secret(_cfg.db_url)  # may hold a password
+TRACKER_TODAY = _cfg.values.get("today")  # fixed "today" for demos and tests (None: real date)
+TRACKER_RUN_ID_FILE = None  # tracker.crawl passes a file to learn the run id
+
+# Doffin search paging: 100 hits a page (the API's maximum) and at most 1,000 hits a
+# query; tests scale both down to exercise paging and day splitting on a few notices.
+DOFFIN_PAGE_SIZE = 100
+DOFFIN_HIT_CAP = 1000
+
+# --- politeness and pacing
+# Doffin answers 429 after ~30 quick requests and sustains 2-3 requests/s: start at
+# 2.5/s and let AdaptivePacingMiddleware find the rate the server allows.
+DOWNLOAD_DELAY = 0.4
+# Exact spacing: jitter makes bursts that trip rate limits.
+DOWNLOAD_DELAY_JITTER = 0
+# A couple of requests in flight hide latency; the delay, not concurrency, sets the rate.
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# AutoThrottle tunes on latency only and fights the 429-driven pacing below.
+AUTOTHROTTLE_ENABLED = False
+PACING_MIN_DELAY = 0.2  # never faster than 5 requests/s per host, whatever the server allows
+PACING_MAX_DELAY = 30.0
+PACING_DEFAULT_RETRY_AFTER = 10.0  # Doffin's observed Retry-After when the header is missing
+PACING_MAX_RETRY_AFTER = 300.0  # do not sleep for hours on a bogus header
+PACING_MAX_429_PER_REQUEST = 30
+PACING_RATE_MARGIN = 0.97  # settle just under the rate that was being served at the 429
+PACING_PROBE_FACTOR = 0.995  # each success shortens the delay by 0.5 % (slow probe upwards)
+
+# --- retries
+# 429 is handled by the pacing middleware (pause + retry), not counted as a failure.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+RETRY_TIMES = 4  # 5 tries with backoff 1+2+4+8 s spans a short outage
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 60.0
+# A notice is tens of KB: 60 s means the server is stuck, not slow (default 180).
+DOWNLOAD_TIMEOUT = 60
+
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.middlewares.ApiKeyMiddleware": 390,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.middlewares.BackoffRetryMiddleware": 550,
+    # Closest to the downloader so a 429 is seen before retries and stats.
+    "spiders.middlewares.AdaptivePacingMiddleware": 950,
+}
+ITEM_PIPELINES = {"spiders.pipelines.TrackerPipeline": 300}
+
+# --- housekeeping
+# API responses are not cookies-based; cookies would only grow request headers.
+COOKIES_ENABLED = False
+# No remote shell or remote code execution endpoint on a harvester running on a server.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+LOG_LEVEL = "INFO"  # DEBUG prints every request line; INFO is enough for a daily cron

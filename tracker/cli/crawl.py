@@ -1,0 +1,64 @@
+"""``tracker crawl doffin|ted|brreg``: harvest a source (runs the Scrapy spider)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from tracker.cli import main
+from tracker.crawl import SPIDERS, run_crawl
+from tracker.db import get_engine, session_scope
+from tracker.models import Run
+
+
+@main.command()
+@click.argument("source", type=click.Choice(SPIDERS))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: resume).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@click.option("--refresh", is_flag=True, help="Download notices / look up orgnrs already stored.")
+@click.option(
+    "-s",
+    "--setting",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Scrapy setting override (repeatable), e.g. -s DOWNLOAD_DELAY=1.",
+)
+def crawl(
+    source: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    refresh: bool,
+    settings: tuple[str, ...],
+) -> None:
+    """Harvest SOURCE (doffin, ted or brreg) into the database.
+
+    Without --since the harvest resumes from the last fully harvested day minus two
+    days; failed notices of earlier runs are retried. brreg enriches every buyer and
+    winner not yet looked up. The run is recorded with its counts.
+
+    Example: tracker crawl doffin --since 2024-01-01 --until 2024-01-31
+    """
+    overrides = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="-s")
+        overrides[name] = value
+    args = {"refresh": "1" if refresh else None}
+    if source != "brreg":
+        args["since"] = since.date().isoformat() if since else None
+        args["until"] = until.date().isoformat() if until else None
+    result = run_crawl(source, args, overrides)
+    summary = f"crawl {source}: exit {result.exit_code}"
+    if result.run_id is not None:
+        with session_scope(get_engine()) as session:
+            run = session.get(Run, result.run_id)
+            if run is not None:
+                counts = " ".join(f"{k}={v}" for k, v in sorted((run.counts or {}).items()))
+                summary += f", run {run.id} {run.outcome}: {counts}"
+    click.echo(summary)
+    if result.exit_code:
+        sys.exit(result.exit_code)
