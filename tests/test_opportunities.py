@@ -21,6 +21,7 @@ from tracker.models import (
     Activity,
     Contract,
     ContractAccount,
+    ContractParty,
     Notice,
     NoticeLink,
     Opportunity,
@@ -67,6 +68,36 @@ def load_world(engine: Engine, extra: list[Path] | None = None) -> None:
 def world(engine: Engine, tracker_env: dict[str, str]) -> Engine:
     load_world(engine)
     return engine
+
+
+def add_known_agreement(s: Session, supplier: tuple[str, str] | None = None) -> Account:
+    """A diathermy agreement the KAM knows (import) at Sykehusinnkjøp HF, 2019-09-01 –
+    2023-08-31, optionally with a supplier (name, orgnr); returns the account."""
+    acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
+    contract = Contract(
+        key="import:diatermi-2019",
+        source="import",
+        title="Diatermipenner og plater med tilbehør",
+        main_cpv="33141000",
+        start_date=D(2019, 9, 1),
+        end_date=D(2023, 8, 31),
+        end_source="import",
+        framework=True,
+    )
+    s.add(contract)
+    s.flush()
+    s.add(
+        ContractAccount(contract_id=contract.id, account_id=acc.id, method="import", confidence=1)
+    )
+    if supplier:
+        name, orgnr = supplier
+        s.add(
+            ContractParty(
+                contract_id=contract.id, role="supplier", party_key=orgnr, name=name, orgnr=orgnr
+            )
+        )
+    s.commit()
+    return acc
 
 
 def _by_title(rows: list[dict], account: str, fragment: str) -> dict:
@@ -213,25 +244,7 @@ def test_competition_closes_the_window_of_the_retender_it_belongs_to(world: Engi
     the real competition 2023-649037 for the same products (CPV 33100000, similar
     title) was published 2023-02-16: it closes that re-tender's window."""
     with Session(world) as s:
-        acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
-        contract = Contract(
-            key="import:diatermi-2019",
-            source="import",
-            title="Diatermipenner og plater med tilbehør",
-            main_cpv="33141000",
-            start_date=D(2019, 9, 1),
-            end_date=D(2023, 8, 31),
-            end_source="import",
-            framework=True,
-        )
-        s.add(contract)
-        s.flush()
-        s.add(
-            ContractAccount(
-                contract_id=contract.id, account_id=acc.id, method="import", confidence=1.0
-            )
-        )
-        s.commit()
+        add_known_agreement(s)
         recompute(s, D(2023, 3, 1))
         s.commit()
         rows = list_opportunities(s, today=D(2023, 3, 1), account="Sykehusinnkjøp HF")

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
-from tests.test_opportunities import load_world
+from tests.test_opportunities import add_known_agreement, load_world
 from tracker.bids import decision_history, list_bids, record_decision, set_bid_status
 from tracker.config import load_settings
 from tracker.errors import NotFoundError, UserError
@@ -19,9 +19,6 @@ from tracker.models import (
     Account,
     Activity,
     BidDecision,
-    Contract,
-    ContractAccount,
-    ContractParty,
     Notice,
     Opportunity,
 )
@@ -149,34 +146,7 @@ def test_influence_work_and_incumbent_count_in_the_score(world: Engine) -> None:
     """A re-tender worked in its window and held by us scores higher when its
     competition comes."""
     with Session(world) as s:
-        acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
-        contract = Contract(
-            key="import:diatermi-2019",
-            source="import",
-            title="Diatermipenner og plater med tilbehør",
-            main_cpv="33141000",
-            start_date=D(2019, 9, 1),
-            end_date=D(2023, 8, 31),
-            end_source="import",
-            framework=True,
-        )
-        s.add(contract)
-        s.flush()
-        s.add(
-            ContractAccount(
-                contract_id=contract.id, account_id=acc.id, method="import", confidence=1
-            )
-        )
-        s.add(
-            ContractParty(
-                contract_id=contract.id,
-                role="supplier",
-                party_key="123456785",
-                name="Oss AS",
-                orgnr="123456785",
-            )
-        )
-        s.commit()
+        acc = add_known_agreement(s, ("Oss AS", "123456785"))
         settings = load_settings(
             {"TRACKER_OUR_ORGNRS": "123456785", "TRACKER_HOME": "/nonexistent"}
         )

@@ -408,6 +408,24 @@ def _notice_draft(kind: str, n: Any, account_id: int, status: str, buyer: str | 
     )
 
 
+def _own_draft(
+    own: dict[str, _Draft],
+    drafts: list[_Draft],
+    kind: str,
+    n: Any,
+    account_id: int,
+    status: str,
+    buyer: str | None,
+) -> _Draft:
+    """The opportunity of its own of a notice (one per procedure and account)."""
+    key = f"{kind}:{n.procedure_id or n.notice_id}:{account_id}"
+    draft = own.get(key)
+    if draft is None:
+        draft = own[key] = _notice_draft(kind, n, account_id, status, buyer)
+        drafts.append(draft)
+    return draft
+
+
 def _best(drafts: list[_Draft], tokens: frozenset[str], cpv: str | None, ok: Any) -> _Draft | None:
     best, best_score = None, 0.0
     for d in drafts:
@@ -454,12 +472,7 @@ def build_drafts(
 
         target = _best(by_account[acc], tokens, n.main_cpv, plausible)
         if target is None:
-            key = f"planning:{n.procedure_id or n.notice_id}:{acc}"
-            target = own.get(key)
-            if target is None:
-                target = _notice_draft("planning", n, acc, status, buyers.get(n.id))
-                own[key] = target
-                by_account[acc].append(target)
+            target = _own_draft(own, by_account[acc], "planning", n, acc, status, buyers.get(n.id))
         prev = _date(target.inputs.get("planning_date"))
         if prev is None or issued < prev:
             target.inputs["planning_date"] = issued.isoformat()
@@ -500,12 +513,9 @@ def build_drafts(
 
             target = _best(by_account[acc], tokens, n.main_cpv, plausible)
         if target is None:
-            key = f"competition:{n.procedure_id or n.notice_id}:{acc}"
-            target = own.get(key)
-            if target is None:
-                target = _notice_draft("competition", n, acc, status, buyers.get(n.id))
-                own[key] = target
-                by_account[acc].append(target)
+            target = _own_draft(
+                own, by_account[acc], "competition", n, acc, status, buyers.get(n.id)
+            )
         prev = _date(target.inputs.get("published"))
         if prev is not None and prev > issued:
             continue  # keep the latest competition notice of the procedure
