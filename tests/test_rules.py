@@ -125,6 +125,7 @@ def test_rules_file_from_setting(tmp_path: Path) -> None:
         ('[accounts.NAV]\nbuyer_type = "kommune"', "accounts.NAV.buyer_type: expected one of"),
         ("[accounts.NAV.windows]\nnope = 1", "accounts.NAV: windows.nope: unknown rule"),
         ("accounts = 3", "accounts: expected tables"),
+        ('[windows]\ndefault_procedure = "auction"', "windows.default_procedure: expected one of"),
     ],
 )
 def test_malformed_rules_are_refused_with_key_and_reason(text: str, message: str) -> None:

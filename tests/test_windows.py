@@ -15,6 +15,7 @@ from tracker.windows import (
     DEFAULT_RULES,
     PHASES,
     BudgetCalendar,
+    WindowRules,
     add_months,
     budget_window_for,
     compute_timeline,
@@ -411,3 +412,59 @@ def test_budget_window_properties(start: dt.date, today: dt.date, sm: int, em: i
     assert (w.start.month, w.start.day) == (sm, 1) and (w.end.month, w.end.day) == (em, 28)
     assert D(start.year - 1, 1, 1) <= w.end  # the last such window, not an older one
     assert w.status == ("upcoming" if today < w.start else "open" if today <= w.end else "closed")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    today=dates,
+    expiry=optional_dates,
+    planning=optional_dates,
+    planned=optional_dates,
+    published=optional_dates,
+    influence=st.integers(0, 60),
+    drafting=st.integers(0, 24),
+    lead=st.integers(0, 24),
+    tender=st.integers(0, 120),
+    evaluation=st.integers(0, 200),
+    standstill=st.integers(0, 30),
+    window=st.tuples(
+        st.integers(1, 12), st.integers(1, 28), st.integers(1, 12), st.integers(1, 28)
+    ),
+)
+def test_timeline_order_holds_for_any_rules(
+    today: dt.date,
+    expiry: dt.date | None,
+    planning: dt.date | None,
+    planned: dt.date | None,
+    published: dt.date | None,
+    influence: int,
+    drafting: int,
+    lead: int,
+    tender: int,
+    evaluation: int,
+    standstill: int,
+    window: tuple[int, int, int, int],
+) -> None:
+    rules = WindowRules(
+        influence_months=influence,
+        drafting_months=drafting,
+        lead_months={p: lead for p in ("open", "restricted", "negotiated", "dialogue")},
+        tender_days={p: tender for p in ("open", "restricted", "negotiated", "dialogue")},
+        evaluation_days=evaluation,
+        standstill_days=standstill,
+        budget=BudgetCalendar(start=window[:2], end=window[2:]),
+    )
+    tl = compute_timeline(
+        today,
+        rules,
+        expiry=expiry,
+        planning_date=planning,
+        planned_publication=planned,
+        published=published,
+    )
+    if tl.expected_publication is None:
+        return
+    d = [x for _, x in tl.dates()]
+    assert d == sorted(d), tl.dates()  # type: ignore[type-var]
+    assert tl.budget is not None and tl.budget.end < d[-1]
+    assert (tl.budget.status == "missed") == (tl.budget.end < d[0])

@@ -182,6 +182,12 @@ def _parse_overrides(
 
 
 def _validate_combined(entries: dict[str, Rule], fname: str) -> None:
+    proc = entries["windows.default_procedure"].value
+    if proc not in PROCEDURES:
+        raise ConfigError(
+            f"{fname}: windows.default_procedure: expected one of {', '.join(PROCEDURES)}, "
+            f"got {proc!r}"
+        )
     rec = entries["scoring.recommendation"].value
     if rec["bid"] < rec["consider"]:
         raise ConfigError(
@@ -284,7 +290,7 @@ class Rules:
             evaluation_days=r["durations.evaluation_days"],
             standstill_days=r["durations.standstill_days"],
             pin_expected_months=r["windows.pin_expected_months_to_notice"],
-            default_procedure=default_proc if default_proc in PROCEDURES else "open",
+            default_procedure=default_proc,
             budget=self.budget_calendar(buyer_type, account),
             year_end=year_end,
         )
