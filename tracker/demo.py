@@ -1,0 +1,172 @@
+"""``make demo``: the main job on the embedded default, ending with the dashboard.
+
+1. migrates the configured database (SQLite under ``$TRACKER_HOME`` by default);
+2. imports the example key accounts (``examples/accounts.yaml``);
+3. starts the local replay server (``python -m spiders.replay``, a subprocess: ``tracker``
+   never imports ``spiders``) which serves the bundled real Doffin notices, TED search
+   and Brønnøysund lookups over HTTP on 127.0.0.1;
+4. runs the real spiders against it (Doffin harvest, TED harvest, business register);
+5. relinks, recomputes opportunities for today, creates one demo user per role;
+6. serves the dashboard on 127.0.0.1 and prints the URL and the logins.
+
+Run it with ``python -m tracker.demo [--no-serve] [--port 8000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tracker.config import load_settings
+from tracker.crawl import PROJECT_ROOT, run_crawl
+from tracker.db import get_engine, session_scope
+from tracker.migrate import upgrade
+
+# The bundled real notices were issued 2022-2024; the demo harvests those years.
+DEMO_SINCE = "2022-01-01"
+DEMO_UNTIL = "2024-12-31"
+# Against the local replay server there is no need for Doffin's polite pacing.
+FAST_LOCAL_CRAWL = {
+    "DOWNLOAD_DELAY": "0",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+    "LOG_LEVEL": "WARNING",
+}
+DEMO_USERS = [
+    ("ingrid.berg@example.no", "kam", "Ingrid Berg (KAM, health)"),
+    ("kari.nordmann@example.no", "kam", "Kari Nordmann (KAM, defence)"),
+    ("bid@example.no", "bid", "Bid team"),
+    ("director@example.no", "director", "Sales director"),
+    ("admin@example.no", "admin", "Administrator"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"replay server exited with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"replay server did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+def _step(text: str) -> None:
+    print(f"==> {text}", flush=True)
+
+
+def _demo_password(home: Path) -> str:
+    """One demo password per data directory, kept in a 0600 file so reruns print the same."""
+    path = home / "demo-password"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    home.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(12)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(password + "\n")
+    return password
+
+
+def prepare(today: dt.date) -> dict[str, object]:
+    """Steps 1-5; returns figures for the summary."""
+    from tracker.accounts import import_accounts
+    from tracker.linking import link_notices
+    from tracker.opportunities import recompute
+    from tracker.users import ensure_user
+
+    settings = load_settings()
+    engine = get_engine(settings=settings)
+    _step(f"database {engine.url.render_as_string(hide_password=True)}: migrating")
+    upgrade(engine)
+
+    _step("importing example key accounts (examples/accounts.yaml)")
+    with session_scope(engine) as session:
+        import_accounts(session, PROJECT_ROOT / "examples" / "accounts.yaml")
+
+    port = _free_port()
+    _step(f"starting the local replay server on 127.0.0.1:{port} (bundled real notices)")
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "spiders.replay", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    figures: dict[str, object] = {}
+    try:
+        _wait_for_port(port, replay)
+        base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ)
+        env.update(
+            {
+                "DOFFIN_API_URL": f"{base}/doffin",
+                "TED_API_URL": f"{base}/ted",
+                "BRREG_API_URL": f"{base}/brreg",
+                "DOFFIN_API_KEY": env.get("DOFFIN_API_KEY") or "demo-key",
+                "TRACKER_DATABASE_URL": settings.db_url,
+            }
+        )
+        for spider, args in (
+            ("doffin", {"since": DEMO_SINCE, "until": DEMO_UNTIL}),
+            ("ted", {"since": DEMO_SINCE, "until": DEMO_UNTIL}),
+            ("brreg", {}),
+        ):
+            _step(f"crawling {spider} from the replay server")
+            result = run_crawl(spider, args, settings=FAST_LOCAL_CRAWL, env=env)
+            figures[spider] = result.exit_code
+            if result.exit_code != 0:
+                print(f"    {spider} crawl exited with {result.exit_code}", file=sys.stderr)
+    finally:
+        replay.terminate()
+        replay.wait(timeout=10)
+
+    _step(f"linking notices to accounts and computing opportunities for {today}")
+    with session_scope(engine) as session:
+        figures["links"] = link_notices(session)
+        figures["opportunities"] = recompute(session, today)
+        password = _demo_password(settings.home_path)
+        for email, role, name in DEMO_USERS:
+            ensure_user(session, email, role, password, name=name)
+    figures["password"] = password
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m tracker.demo", description=__doc__.split("\n")[0])
+    ap.add_argument("--no-serve", action="store_true", help="prepare the data, do not serve")
+    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--today", type=dt.date.fromisoformat, default=None)
+    args = ap.parse_args(argv)
+    today = args.today or dt.date.today()
+    figures = prepare(today)
+    url = f"http://127.0.0.1:{args.port}/"
+    print()
+    print(f"Dashboard: {url}")
+    print(f"Log in as any of these (password: {figures['password']}):")
+    for email, role, name in DEMO_USERS:
+        print(f"  {email:28} {role:9} {name}")
+    print()
+    if args.no_serve:
+        return
+    import uvicorn
+
+    os.environ.setdefault("TRACKER_BASE_URL", url.rstrip("/"))
+    uvicorn.run("dashboards.app:create_app", factory=True, host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()
