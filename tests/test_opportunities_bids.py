@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
 from tests.test_opportunities import add_known_agreement, load_world
-from tracker.bids import decision_history, list_bids, record_decision, set_bid_status
+from tracker.bids import (
+    bid_rows,
+    decision_history,
+    list_bids,
+    record_decision,
+    set_bid_status,
+)
 from tracker.config import load_settings
 from tracker.errors import NotFoundError, UserError
 from tracker.models import (
@@ -228,3 +234,11 @@ def test_only_activities_before_publication_count_as_influence(world: Engine) ->
         s.commit()
         [row] = [r for r in list_bids(s, D(2023, 3, 1)) if "Diatermipenner" in r["title"]]
         assert row["influence_activities"] == 1
+
+
+def test_bid_rows_scores_given_notices_in_order(world: Engine) -> None:
+    with Session(world) as s:
+        pks = list(s.scalars(select(Notice.id).where(Notice.subtype == "16").order_by(Notice.id)))
+        rows = bid_rows(s, D(2023, 3, 1), list(reversed(pks)))
+    assert [r["notice_pk"] for r in rows] == list(reversed(pks))
+    assert all(0 <= r["total"] <= 100 and r["score"]["components"] for r in rows)

@@ -103,8 +103,9 @@ def _best_tier(tiers: list[str | None]) -> str | None:
     return ranked[0] if ranked else (tiers[0] if tiers else None)
 
 
-def _context(session: Session, pks: list[int]) -> dict[str, Any]:
-    """Accounts, opportunities, activities, decisions and statuses of the given notices."""
+def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
+    """Accounts, opportunities, activities, decisions and statuses of the given notices
+    (what ``bid_row`` needs besides the notice), in a few chunked queries."""
     links: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
     opps: dict[int, list[Opportunity]] = defaultdict(list)
     decisions: dict[str, list[BidDecision]] = defaultdict(list)
@@ -155,6 +156,9 @@ def _context(session: Session, pks: list[int]) -> dict[str, Any]:
         "notice_ids": notice_ids,
         "activities": activities,
     }
+
+
+_context = bid_context  # earlier name, kept for callers
 
 
 def _decision_dict(d: BidDecision) -> dict[str, Any]:
@@ -350,7 +354,7 @@ def list_bids(
         )
     pks = list(session.scalars(q.order_by(Notice.id)))
     notices = _load(session, pks)
-    ctx = _context(session, pks)
+    ctx = bid_context(session, pks)
     want = account.strip().casefold() if account else None
     out = []
     for n in notices:
@@ -368,6 +372,17 @@ def list_bids(
         out.append(row)
     out.sort(key=lambda r: (-r["total"], r["deadline"] or dt.date.max, r["notice_pk"]))
     return out
+
+
+def bid_rows(
+    session: Session, today: dt.date, notice_pks: list[int], *, rules: Rules | None = None
+) -> list[dict[str, Any]]:
+    """Scored rows (as ``list_bids``) for the given competitions, in the given order, with no
+    relevance or deadline filter (for paged lists that select their own notices)."""
+    scoring = (rules or load_rules()).scoring_rules()
+    ctx = bid_context(session, notice_pks)
+    notices = {n.id: n for n in _load(session, notice_pks)}
+    return [bid_row(notices[pk], today, ctx, scoring) for pk in notice_pks if pk in notices]
 
 
 def resolve_notice(session: Session, notice: Notice | int | str) -> Notice:
@@ -428,7 +443,7 @@ def record_decision(
     row = bid_row(
         _load(session, [n.id])[0],
         today or now.date(),
-        _context(session, [n.id]),
+        bid_context(session, [n.id]),
         rules.scoring_rules(),
     )
     rec = BidDecision(
