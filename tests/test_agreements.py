@@ -216,3 +216,57 @@ def test_agreements_cli(tracker_env: dict[str, str], tmp_path: Path) -> None:
     path.write_text("buyer,supplier,end_date\nX,Y,never\n", encoding="utf-8")
     out = CliRunner().invoke(main, ["agreements", "import", str(path)])
     assert out.exit_code == 2 and "row 2: end_date: 'never' is not a date" in out.output
+
+
+def test_real_crawl_against_a_local_server(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    """``scrapy crawl agreements`` in a subprocess, pages served on 127.0.0.1."""
+    import functools
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(PAGES))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    config = (PAGES / "sites.yaml").read_text(encoding="utf-8")
+    config = config.replace(
+        "https://oslo.kommune.example/innkjop/rammeavtaler-ikt", f"{base}/rammeavtaler_tabell.html"
+    ).replace(
+        "https://sykehusinnkjop.example/avtaler/ikt-infrastruktur", f"{base}/avtaler_fritekst.html"
+    )
+    (tmp_path / "sites.yaml").write_text(config, encoding="utf-8")
+    with Session(engine) as s:
+        import_accounts(s, EXAMPLES / "accounts.yaml")
+    env = {**os.environ, "TRACKER_DATABASE_URL": db_url, "TRACKER_HOME": str(tmp_path)}
+    env.pop("TRACKER_CONFIG", None)
+    root = Path(__file__).resolve().parent.parent
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "agreements", "-a",
+             f"config={tmp_path / 'sites.yaml'}", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"],
+            cwd=root, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with Session(engine) as s:
+        rows = s.scalars(select(Contract).order_by(Contract.end_date, Contract.title)).all()
+        assert [(c.title, c.end_date) for c in rows] == [
+            ("PC-er, skjermer og tilbehør", D(2024, 1, 31)),
+            ("Delområde A – Servere og lagring", D(2024, 8, 31)),
+            ("Programvarelisenser (LAR)", D(2025, 3, 31)),
+            ("Mobiltelefoni og mobilt bredbånd", D(2025, 8, 31)),
+            ("Delområde B – Nettverksutstyr", D(2026, 3, 31)),
+        ]
+        assert all(c.source == "agreement_page" and c.url.startswith(base) for c in rows)
+        oslo = list_expiries(s, today=D(2024, 1, 1), account="Oslo kommune")
+        assert [r["incumbent"] for r in oslo] == ["Atea AS", "Crayon AS", "Telenor Norge AS"]
+        from tracker.models import Run
+
+        run = s.scalars(select(Run).where(Run.name == "agreements")).one()
+        assert run.outcome == "ok"
