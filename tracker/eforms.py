@@ -262,9 +262,7 @@ def _child(el: Any, tag: str) -> Any:
     """First child of ``el`` with ``tag`` (Clark notation), or None."""
     if el is None:
         return None
-    for c in el.iterchildren(tag):
-        return c
-    return None
+    return next(el.iterchildren(tag), None)
 
 
 def _path(el: Any, *tags: str) -> Any:

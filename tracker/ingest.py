@@ -46,7 +46,7 @@ from typing import Any
 
 from sqlalchemy import Engine, String, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
 from tracker import derive
@@ -443,7 +443,7 @@ class Ingestor:
         if to_insert:
             # Plain executemany, then one query for the new pks (RETURNING with ordered
             # results runs row by row on SQLite).
-            session.execute(insert(N), [self._notice_row(item) for item in to_insert])
+            _bulk_insert(session, N, [self._notice_row(item) for item in to_insert])
             new_pks: dict[tuple[str, str], int] = {}
             for chunk in _chunks(list({item.parsed.notice_id for item in to_insert}), 500):
                 for pk, nid, version in session.execute(
@@ -731,9 +731,9 @@ class Ingestor:
                 )
                 result_winners.append(r.winners)
         if buyers:
-            session.execute(insert(BUYER), buyers)
+            _bulk_insert(session, BUYER, buyers)
         if lots:
-            session.execute(insert(LOT), lots)
+            _bulk_insert(session, LOT, lots)
             lot_pks = _child_pks(session, LOT, lots)
             criteria = [
                 _fit(
@@ -751,9 +751,9 @@ class Ingestor:
                 for i, c in enumerate(crits)
             ]
             if criteria:
-                session.execute(insert(CRIT), criteria)
+                _bulk_insert(session, CRIT, criteria)
         if results:
-            session.execute(insert(RES), results)
+            _bulk_insert(session, RES, results)
             res_pks = _child_pks(session, RES, results)
             winners = [
                 _fit(
@@ -772,7 +772,7 @@ class Ingestor:
                 for i, w in enumerate(ws)
             ]
             if winners:
-                session.execute(insert(WIN), winners)
+                _bulk_insert(session, WIN, winners)
 
     def _supersede(
         self, session: Session, notice_ids: set[str], versions: dict[str, dict[str, dict[str, Any]]]
@@ -852,6 +852,47 @@ class Ingestor:
                 .values(changes_notice_pk=bindparam("target"))
             )
             conn.execute(stmt, links)
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...], str], tuple[str, list[str], list[Any], bool]] = {}
+
+
+def _bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` many uniform rows through the driver's executemany.
+
+    The statement and the columns' bind processors (JSON, UTC datetimes, numerics) come
+    from SQLAlchemy, compiled once per table and column set; only the per-row parameter
+    handling of ``Session.execute`` is skipped (a third of the ingest time).
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    keys = tuple(rows[0])
+    cache_key = (table.name, keys, dialect.name)
+    entry = _INSERTS.get(cache_key)
+    if entry is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        names = list(compiled.positiontup or []) if compiled.positional else list(keys)
+        procs = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+        entry = (str(compiled), names, procs, bool(compiled.positional))
+        _INSERTS[cache_key] = entry
+    sql, names, procs, positional = entry
+    pairs = list(zip(names, procs, strict=True))
+    try:
+        if positional:
+            params: list[Any] = [
+                tuple(row[n] if p is None or row[n] is None else p(row[n]) for n, p in pairs)
+                for row in rows
+            ]
+        else:
+            params = [
+                {n: (row[n] if p is None or row[n] is None else p(row[n])) for n, p in pairs}
+                for row in rows
+            ]
+    except (TypeError, ValueError) as exc:  # a value the column type refuses
+        raise StatementError(f"{table.name}: {exc}", sql, None, exc) from exc
+    conn.exec_driver_sql(sql, params)
 
 
 def _child_pks(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
