@@ -455,7 +455,13 @@ def measure(base: str, info: dict, clients: int, requests: int, seed_: int) -> d
     return {"pages": out, "errors": errors, "wall_s": wall}
 
 
-def prepare(backend: str, workdir: Path) -> str:
+def prepare(backend: str, workdir: Path, reuse: bool) -> str:
+    if reuse:
+        return (
+            f"sqlite:///{workdir / 'bench.db'}"
+            if backend == "sqlite"
+            else PG_BASE + "tracker_bench"
+        )
     if backend == "sqlite":
         path = workdir / "bench.db"
         for p in workdir.glob("bench.db*"):
@@ -470,11 +476,16 @@ def prepare(backend: str, workdir: Path) -> str:
 
 
 def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
-    url = prepare(backend, workdir)
+    url = prepare(backend, workdir, args.reuse)
     engine = make_engine(url)
     upgrade(engine)
     t0 = time.perf_counter()
-    info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
+    if args.reuse:
+        n_kams = max(1, args.accounts // 10)
+        info = {"kams": [f"kam{k:03d}@bench.example" for k in range(n_kams)]}
+        info["accounts"] = args.accounts
+    else:
+        info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
     seeded = time.perf_counter() - t0
     engine.dispose()
     port = _free_port()
@@ -533,7 +544,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests per client")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None, help="where the SQLite file goes")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the database seeded by an earlier run"
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-bench-"))

@@ -640,6 +640,7 @@ class Activity(Base):
 Index("ix_lots_submission_deadline", Lot.submission_deadline)  # open competitions
 Index("ix_opportunities_competition_notice_pk", Opportunity.competition_notice_pk)  # bid scores
 Index("ix_notice_links_account_status", NoticeLink.account_id, NoticeLink.status)  # links
+Index("ix_notice_links_account_created", NoticeLink.account_id, NoticeLink.created_at)  # news
 Index("ix_bid_decisions_decided_at", BidDecision.decided_at)  # latest decisions
 
 

@@ -62,6 +62,7 @@ PHASE_ORDER = (
     "running",
 )
 NO_ACTIVITY_DAYS = 90
+HOME_ROWS = 25  # rows per section of the KAM home; the full lists are in the exports
 # Whole-database aggregates (pipeline, incumbency, uncovered accounts) change only when
 # data is ingested or recomputed; the director page reuses them for this many seconds.
 AGGREGATE_TTL_SECONDS = 60.0
@@ -331,18 +332,23 @@ def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, l
 def new_notices(
     session: Session, account_ids: list[int] | None, since: dt.datetime, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Latest notice versions linked to the accounts and stored after ``since``."""
+    """Latest notice versions linked to the accounts since ``since`` (newest link first).
+
+    A link is made when a notice is stored (or relinked to the account), so the link's
+    time is when the notice became news for the account; index
+    ``ix_notice_links_account_created`` keeps this a short range scan per account.
+    """
     rows = session.execute(
-        select(Notice.id, NoticeLink.account_id)
-        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        select(NoticeLink.notice_pk, NoticeLink.account_id)
+        .join(Notice, Notice.id == NoticeLink.notice_pk)
         .where(
             _in_accounts(NoticeLink.account_id, account_ids),
+            NoticeLink.created_at > since,
             NoticeLink.status != "rejected",
-            Notice.created_at > since,
             Notice.is_latest.is_(True),
         )
-        .order_by(Notice.created_at.desc(), Notice.id.desc())
-        .limit(limit)
+        .order_by(NoticeLink.created_at.desc(), NoticeLink.notice_pk.desc())
+        .limit(limit * 2)
     ).all()
     names = account_names(session, sorted({acc for _, acc in rows}))
     by_notice: dict[int, list[str]] = defaultdict(list)
@@ -351,7 +357,7 @@ def new_notices(
         if pk not in by_notice:
             order.append(pk)
         by_notice[pk].append(names.get(acc, "?"))
-    items = notice_rows(session, order)
+    items = notice_rows(session, order[:limit])
     for item in items:
         item["accounts"] = by_notice[item["id"]]
     return items
@@ -400,13 +406,13 @@ def kam_home(
     data = {
         "accounts": accounts_list(session, user, today),
         "influence_open": opportunity_rows(
-            session, today, account_ids=ids, phases=OPEN_PHASES, limit=50
+            session, today, account_ids=ids, phases=OPEN_PHASES, limit=HOME_ROWS
         ),
-        "expiries": expiry_rows(session, today, account_ids=ids, months=24, limit=50),
-        "budget_windows": budget_windows(session, today, ids, limit=30),
-        "new_notices": new_notices(session, ids, since, limit=50),
+        "expiries": expiry_rows(session, today, account_ids=ids, months=24, limit=HOME_ROWS),
+        "budget_windows": budget_windows(session, today, ids, limit=HOME_ROWS),
+        "new_notices": new_notices(session, ids, since, limit=HOME_ROWS),
         "new_since": since,
-        "suggested_links": suggested_link_rows(session, ids, limit=30),
+        "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS),
         "scope": "my accounts" if ids is not None else "all accounts",
     }
     user.last_seen_notices_at = now
@@ -777,7 +783,7 @@ def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> li
     ]
 
 
-def director_page(session: Session, today: dt.date, queue_size: int = 30) -> dict[str, Any]:
+def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dict[str, Any]:
     queue = bids_page(session, today, show="relevant", undecided_only=True, per_page=queue_size)
     decided = session.execute(
         select(BidDecision.notice_pk)

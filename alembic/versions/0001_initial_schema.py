@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:49:24.845227
+Create Date: 2026-11-28 20:53:02.478830
 """
 
 from __future__ import annotations
@@ -476,6 +476,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('buyer_pk', 'account_id', name=op.f('uq_notice_links_buyer_pk_account_id'))
     )
     with op.batch_alter_table('notice_links', schema=None) as batch_op:
+        batch_op.create_index('ix_notice_links_account_created', ['account_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notice_links_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_notice_links_account_status', ['account_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_notice_links_notice_pk'), ['notice_pk'], unique=False)
@@ -599,6 +600,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notice_links_notice_pk'))
         batch_op.drop_index('ix_notice_links_account_status')
         batch_op.drop_index(batch_op.f('ix_notice_links_account_id'))
+        batch_op.drop_index('ix_notice_links_account_created')
 
     op.drop_table('notice_links')
     with op.batch_alter_table('contracts', schema=None) as batch_op:
