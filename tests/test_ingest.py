@@ -292,3 +292,48 @@ def test_reparse_rewrites_rows_in_place(engine: Engine) -> None:
         assert rows[0].buyers[0].name == "SYKEHUSINNKJØP HF"
         assert all(n.parser_version != "0.0" for n in rows)
     assert reparse(engine, outdated_only=True)["read"] == 0
+
+
+def test_stored_values_read_back_as_parsed(engine: Engine) -> None:
+    """Every stored field of every real notice reads back equal to the parser's value."""
+    from tracker.eforms import parse_notice
+
+    ingest_paths(engine, [REAL])
+    with Session(engine) as s:
+        notices = s.scalars(select(Notice)).all()
+        assert len(notices) == 57
+        for n in notices:
+            p = parse_notice(zlib.decompress(n.raw_xml))
+            assert (n.notice_id, n.version, n.subtype, n.issue_date, n.title) == (
+                p.notice_id, p.version, p.subtype, p.issue_date, p.title,
+            )  # fmt: skip
+            assert (n.cpv_codes, n.warnings, n.previous_notice_ids) == (
+                p.cpv_codes, p.warnings, p.previous_notice_ids,
+            )  # fmt: skip
+            assert (n.estimated_value, n.currency, n.is_test) == (
+                p.estimated_value, p.currency, p.is_test,
+            )  # fmt: skip
+            assert [(b.name, b.orgnr, b.orgnr_raw, b.legal_type) for b in n.buyers] == [
+                (b.name, b.orgnr, b.orgnr_raw, b.legal_type) for b in p.buyers
+            ]
+            assert len(n.lots) == len(p.lots)
+            for lot, pl in zip(n.lots, p.lots, strict=True):
+                assert (lot.lot_id, lot.submission_deadline, lot.request_deadline) == (
+                    pl.lot_id, pl.submission_deadline, pl.request_deadline,
+                )  # fmt: skip
+                assert (lot.duration_value, lot.duration_unit, lot.start_date, lot.end_date) == (
+                    pl.duration_value, pl.duration_unit, pl.start_date, pl.end_date,
+                )  # fmt: skip
+                assert (lot.cpv_codes, lot.framework_code, lot.estimated_value) == (
+                    pl.cpv_codes, pl.framework_code, pl.estimated_value,
+                )  # fmt: skip
+                assert [(c.type, c.name, c.weight) for c in lot.award_criteria] == [
+                    (c.type, c.name, c.weight) for c in pl.award_criteria
+                ]
+            for r, pr in zip(n.results, p.results, strict=True):
+                assert (r.winner_chosen, r.tender_value, r.conclusion_date, r.framework) == (
+                    pr.winner_chosen, pr.tender_value, pr.conclusion_date, pr.framework,
+                )  # fmt: skip
+                assert [(w.name, w.orgnr) for w in r.winners] == [
+                    (w.name, w.orgnr) for w in pr.winners
+                ]
