@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import multiprocessing
 import os
 import random
 import re
@@ -23,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -406,43 +406,55 @@ def _login(base: str, email: str) -> httpx.Client:
     return client
 
 
-def measure(base: str, info: dict, clients: int, requests: int, seed_: int) -> dict:
-    """Each client logs in (KAMs for home/account, the director for the rest) and loops."""
-    pages = {
-        "KAM home": ("kam", lambda r: "/"),
-        "account page": ("kam", lambda r: f"/accounts/{r.randint(1, info['accounts'])}"),
-        "bid list": ("director", lambda r: "/bids"),
-        "director page": ("director", lambda r: "/director"),
-    }
-    times: dict[str, list[float]] = {name: [] for name in pages}
+PAGES = ("KAM home", "account page", "bid list", "director page")
+
+
+def _path(name: str, r: random.Random, accounts: int) -> tuple[str, str]:
+    """(who, path) of a measured page: KAMs open home and accounts, the director the rest."""
+    if name == "KAM home":
+        return "kam", "/"
+    if name == "account page":
+        return "kam", f"/accounts/{r.randint(1, accounts)}"
+    return "director", "/bids" if name == "bid list" else "/director"
+
+
+def client_process(args: tuple[str, dict, int, int, int]) -> tuple[dict, list[str]]:
+    """One client (its own process, like a user's browser): log in, warm up, loop."""
+    base, info, n, requests, seed_ = args
+    r = random.Random(seed_ + n)
+    kam = _login(base, info["kams"][n % len(info["kams"])])
+    director = _login(base, "director@bench.example")
+    times: dict[str, list[float]] = {name: [] for name in PAGES}
     errors: list[str] = []
-    lock = threading.Lock()
+    for name in PAGES:  # warm-up
+        who, path = _path(name, r, info["accounts"])
+        (kam if who == "kam" else director).get(path)
+    for i in range(requests):
+        name = PAGES[(i + n) % len(PAGES)]
+        who, path = _path(name, r, info["accounts"])
+        client = kam if who == "kam" else director
+        t0 = time.perf_counter()
+        res = client.get(path)
+        times[name].append((time.perf_counter() - t0) * 1000)
+        if res.status_code != 200:
+            errors.append(f"{name}: HTTP {res.status_code}")
+    return times, errors
 
-    def worker(n: int) -> None:
-        r = random.Random(seed_ + n)
-        kam = _login(base, info["kams"][n % len(info["kams"])])
-        director = _login(base, "director@bench.example")
-        for who, path in pages.values():  # warm-up
-            (kam if who == "kam" else director).get(path(r))
-        for i in range(requests):
-            name = list(pages)[(i + n) % len(pages)]
-            who, path = pages[name]
-            client = kam if who == "kam" else director
-            t0 = time.perf_counter()
-            res = client.get(path(r))
-            elapsed = (time.perf_counter() - t0) * 1000
-            with lock:
-                if res.status_code != 200:
-                    errors.append(f"{name}: HTTP {res.status_code}")
-                times[name].append(elapsed)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+def measure(base: str, info: dict, clients: int, requests: int, seed_: int) -> dict:
+    """``clients`` concurrent client processes, ``requests`` each over the four pages."""
     t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with multiprocessing.Pool(clients) as pool:
+        results = pool.map(
+            client_process, [(base, info, n, requests, seed_) for n in range(clients)]
+        )
     wall = time.perf_counter() - t0
+    times: dict[str, list[float]] = {name: [] for name in PAGES}
+    errors: list[str] = []
+    for t, e in results:
+        for name, values in t.items():
+            times[name].extend(values)
+        errors.extend(e)
     out = {}
     for name, values in times.items():
         values.sort()
