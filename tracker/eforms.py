@@ -535,7 +535,10 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         modified = _ctext(ext, EFAC + "ContractModification", EFBC + "ChangedNoticeIdentifier")
         if modified:
             notice.modified_notice_id = modified
-        orgs = _organisations(ext, ctx)
+        # Only buyers and tenderers are read (not review bodies, eSenders...): faster,
+        # and no warnings about organisations the product never shows.
+        wanted = _buyer_refs(root) | _tenderer_refs(_child(ext, EFAC + "NoticeResult"))
+        orgs = _organisations(ext, ctx, wanted)
 
     _procedure(root, notice, ctx)
     _buyers(root, notice, orgs, ctx)
@@ -613,8 +616,30 @@ def _procedure(root: Any, notice: ParsedNotice, ctx: _Ctx) -> None:
                 notice.previous_notice_ids.append(ref_id)
 
 
-def _organisations(ext: Any, ctx: _Ctx) -> dict[str, ParsedParty]:
-    """OPT-200 technical id → party (name BT-500, orgnr BT-501, country BT-514)."""
+def _buyer_refs(root: Any) -> set[str]:
+    refs = set()
+    for cp in root.iterchildren(CAC + "ContractingParty"):
+        ref = _ctext(cp, CAC + "Party", CAC + "PartyIdentification", CBC + "ID")
+        if ref:
+            refs.add(ref)
+    return refs
+
+
+def _tenderer_refs(result_el: Any) -> set[str]:
+    refs: set[str] = set()
+    if result_el is None:
+        return refs
+    for party in result_el.iterchildren(EFAC + "TenderingParty"):
+        for tenderer in party.iterchildren(EFAC + "Tenderer"):
+            ref = _ctext(tenderer, CBC + "ID")
+            if ref:
+                refs.add(ref)
+    return refs
+
+
+def _organisations(ext: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedParty]:
+    """OPT-200 technical id → party (name BT-500, orgnr BT-501, country BT-514), for the
+    organisations in ``wanted``."""
     out: dict[str, ParsedParty] = {}
     orgs = _child(ext, EFAC + "Organizations")
     if orgs is None:
@@ -624,7 +649,7 @@ def _organisations(ext: Any, ctx: _Ctx) -> dict[str, ParsedParty]:
         if company is None:
             continue
         tech_id = _ctext(company, CAC + "PartyIdentification", CBC + "ID")
-        if not tech_id:
+        if not tech_id or tech_id not in wanted:
             continue
         raw_name = ctx.pick_lang(
             n
