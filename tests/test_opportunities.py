@@ -233,6 +233,8 @@ def test_filters(world: Engine) -> None:
         assert open_now == [r for r in everything if r["can_influence"]]
         watching = list_opportunities(s, today=today, phase="watching")
         assert watching and all(r["phase"] == "watching" for r in watching)
+        nav = list_opportunities(s, today=today, account="NAV")  # an alias
+        assert nav and {r["account"] for r in nav} == {"Arbeids- og velferdsetaten"}
         with pytest.raises(NotFoundError, match="no account named 'Nobody'"):
             list_opportunities(s, today=today, account="Nobody")
         with pytest.raises(UserError, match="phase"):

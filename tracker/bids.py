@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
+from tracker.accounts import get_account
 from tracker.errors import NotFoundError, UserError
 from tracker.models import (
     Account,
@@ -317,7 +318,7 @@ def list_bids(
 ) -> list[dict[str, Any]]:
     """Open competitions relevant to an account or to our capability profile, best first.
 
-    ``account`` keeps only competitions linked to that account (name, case-insensitive);
+    ``account`` keeps only competitions linked to that account (id, name or alias);
     ``include_closed`` keeps competitions whose deadline has passed (issued in the last
     400 days).
 
@@ -355,7 +356,7 @@ def list_bids(
     pks = list(session.scalars(q.order_by(Notice.id)))
     notices = _load(session, pks)
     ctx = bid_context(session, pks)
-    want = account.strip().casefold() if account else None
+    want = get_account(session, account).name.casefold() if account else None
     out = []
     for n in notices:
         row = bid_row(n, today, ctx, scoring)

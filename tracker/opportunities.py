@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from tracker.accounts import get_account
 from tracker.config import Settings, load_settings
 from tracker.errors import NotFoundError, UserError
 from tracker.models import (
@@ -741,18 +742,6 @@ def opportunity_dict(
     }
 
 
-def _account_filter(session: Session, account: str | int) -> int:
-    if isinstance(account, int) or (isinstance(account, str) and account.isdigit()):
-        acc = session.get(Account, int(account))
-        if acc is not None:
-            return acc.id
-    name = str(account).strip().casefold()
-    for acc_id, acc_name in session.execute(select(Account.id, Account.name)):
-        if acc_name.casefold() == name:
-            return acc_id
-    raise NotFoundError(f"no account named {account!r}")
-
-
 def list_opportunities(
     session: Session,
     *,
@@ -764,7 +753,8 @@ def list_opportunities(
 ) -> list[dict[str, Any]]:
     """Stored opportunities as plain dicts, phase and windows computed for ``today``.
 
-    Filters: ``account`` (name, case-insensitive, or id; ``NotFoundError`` if unknown),
+    Filters: ``account`` (id, name in any case, or alias, as ``tracker.accounts.get_account``;
+    ``NotFoundError`` if unknown),
     ``phase`` (one of ``tracker.windows.PHASES``), ``open_now`` (influence possible today).
     Sorted: open windows first by days left, then by expected publication.
 
@@ -785,7 +775,7 @@ def list_opportunities(
     accounts = _accounts(session)
     q = select(*_LIST_COLUMNS)
     if account is not None:
-        q = q.where(Opportunity.account_id == _account_filter(session, account))
+        q = q.where(Opportunity.account_id == get_account(session, account).id)
     rows = session.execute(q.order_by(Opportunity.id)).all()
     counts = dict(
         session.execute(
