@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -270,3 +272,19 @@ def test_real_crawl_against_a_local_server(engine: Engine, db_url: str, tmp_path
 
         run = s.scalars(select(Run).where(Run.name == "agreements")).one()
         assert run.outcome == "ok"
+
+
+NAMES = {1: "januar", 2: "februar", 3: "mars", 4: "april", 5: "mai", 6: "juni", 7: "juli",
+         8: "august", 9: "september", 10: "oktober", 11: "november", 12: "desember"}  # fmt: skip
+
+
+@given(st.dates(min_value=D(1990, 1, 1), max_value=D(2099, 12, 31)))
+def test_every_written_form_of_a_date_reads_back(day: dt.date) -> None:
+    for text in (
+        f"{day.day:02d}.{day.month:02d}.{day.year}",
+        f"{day.day}.{day.month}.{day.year}",
+        f"{day.day}. {NAMES[day.month]} {day.year}",
+        day.isoformat(),
+    ):
+        assert parse_norwegian_date(f"gjelder fra {text}.") == day
+    assert find_dates(f"oppstart fra {day:%d.%m.%Y} og frem til {day:%d.%m.%Y}") == (day, day)
