@@ -337,3 +337,19 @@ def test_stored_values_read_back_as_parsed(engine: Engine) -> None:
                 assert [(w.name, w.orgnr) for w in r.winners] == [
                     (w.name, w.orgnr) for w in pr.winners
                 ]
+
+
+def test_conflicting_copies_in_one_run_keep_the_first(engine: Engine) -> None:
+    """The SDK examples reuse notice-ids: a run keeps the first copy, so reruns are stable."""
+    v1 = VEAT.read_bytes()
+    other = v1.replace(b"Elbit Systems of America", b"Someone Else AS")
+    for _ in range(2):
+        with Ingestor(engine, source="file") as ing:
+            a = ing.add(v1, location="a.xml")
+            b = ing.add(other, location="b.xml")
+        assert b.status == "unchanged" and b.notice_pk == a.notice_pk
+        assert b.reason and "already read from a.xml with other content" in b.reason
+    assert a.status == "unchanged"  # second run: nothing changed
+    with Session(engine) as s:
+        n = s.scalars(select(Notice)).one()
+        assert [w.name for w in n.results[0].winners] == ["Elbit Systems of America"]

@@ -215,6 +215,9 @@ class Ingestor:
         self._keys: set[tuple[str, str]] = set()
         self._failures: list[_Failure] = []
         self._org_ids: dict[str, int] = {}
+        # (notice-id, version) → (sha256, outcome) of the first copy read in this run.
+        self._seen: dict[tuple[str, str], tuple[str, IngestOutcome]] = {}
+        self._conflicts: list[tuple[IngestOutcome, IngestOutcome]] = []
         self._session: Session | None = None
         self.derive_errors: list[str] = []
         self._upsert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -263,6 +266,19 @@ class Ingestor:
             return outcome
         outcome.notice_id, outcome.version = parsed.notice_id, parsed.version
         key = (parsed.notice_id, parsed.version)
+        sha = hashlib.sha256(data).hexdigest()
+        first = self._seen.get(key)
+        if first is not None and first[0] != sha:
+            # Another copy of this notice-id + version with other bytes came earlier in this
+            # run (the SDK examples reuse ids): the first one stays, so runs are repeatable.
+            outcome.reason = (
+                f"{location}: notice {key[0]} version {key[1]} already read from "
+                f"{first[1].location} with other content in this run; kept that one"
+            )
+            self._conflicts.append((outcome, first[1]))
+            return outcome
+        if first is None:
+            self._seen[key] = (sha, outcome)
         if key in self._keys:  # same identity twice in one batch: store the first one first
             self.flush()
         self._keys.add(key)
@@ -271,7 +287,7 @@ class Ingestor:
                 outcome=outcome,
                 parsed=parsed,
                 raw=zlib.compress(data, COMPRESS_LEVEL),
-                sha=hashlib.sha256(data).hexdigest(),
+                sha=sha,
                 location=location,
                 source_id=source_id,
                 meta=source_meta,
@@ -291,6 +307,7 @@ class Ingestor:
     def flush(self) -> None:
         """Write and commit the pending batch, then run ``derive.after_ingest``."""
         if not self._items and not self._failures:
+            self._settle_conflicts()
             return
         items, failures = self._items, self._failures
         self._items, self._keys, self._failures = [], set(), []
@@ -309,10 +326,28 @@ class Ingestor:
         for item in items:
             self._counts[item.outcome.status] += 1
         self._counts["failed"] += len(failures)
+        self._settle_conflicts()
         if changed and self.run_derive:
             self._derive(session, changed)
 
     # ------------------------------------------------------------------ internals
+
+    def _settle_conflicts(self) -> None:
+        """Conflicting later copies are ``unchanged``, pointing at the copy that was kept."""
+        pending = []
+        for outcome, first in self._conflicts:
+            if first.status == "pending":
+                pending.append((outcome, first))
+                continue
+            if first.status == "failed":
+                outcome.status = "failed"
+                outcome.reason = f"{outcome.reason} (which failed: {first.reason})"
+                self._counts["failed"] += 1
+                continue
+            outcome.status = "unchanged"
+            outcome.notice_pk = first.notice_pk
+            self._counts["unchanged"] += 1
+        self._conflicts = pending
 
     def _get_session(self) -> Session:
         if self._session is None:
@@ -529,6 +564,7 @@ class Ingestor:
         session.commit()
         self._counts["updated"] += len(pairs)
         self._counts["failed"] += len(failures)
+        self._settle_conflicts()
         if pairs and self.run_derive:
             self._derive(session, [pk for _, pk in pairs])
 
