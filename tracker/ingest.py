@@ -21,6 +21,9 @@ Rules:
   refreshed; a real change there counts as ``updated``). Same identity, other bytes:
   ``updated`` in place (children replaced). A new version: ``new``; the newest version of
   a notice-id has ``is_latest``, older ones point to it with ``superseded_by_id``.
+- within one run, a later copy of the same notice-id + version with other bytes loses to
+  the first (``unchanged``, with a reason): the SDK examples reuse ids, and a rerun over
+  the same files must change nothing.
 - a change notice (BT-758) gets ``changes_notice_pk`` to the notice it changes, whichever
   of the two arrives first.
 - organisations are upserted by ``Organisation.key`` (valid orgnr, else
