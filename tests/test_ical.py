@@ -21,7 +21,13 @@ OPP = {
     "expected_publication": dt.date(2027, 3, 30),
     "expected_deadline": dt.date(2027, 4, 29),
     "expiry": dt.date(2027, 9, 30),
-    "budget_window": {"start": dt.date(2026, 10, 1), "end": dt.date(2027, 3, 31), "status": "open"},
+    "budget_window": {
+        "start": dt.date(2026, 10, 1),
+        "end": dt.date(2027, 3, 31),
+        "status": "open",
+        "buyer_type": "health_trust",
+        "milestones": [{"name": "assignment document", "date": dt.date(2027, 1, 31)}],
+    },
     "reason": "Agreement ... influence is still possible for 122 days, until publication",
 }
 BID = {
@@ -67,6 +73,9 @@ def test_calendar_has_every_kind_of_event_with_stable_uids() -> None:
         2026, 10, 1
     )
     assert summaries["Budget window closes: Sykehusinnkjøp HF"] == dt.date(2027, 3, 31)
+    assert summaries["Budget milestone (Sykehusinnkjøp HF): assignment document"] == dt.date(
+        2027, 1, 31
+    )
     assert summaries["Tender deadline: Kjøp av servere (NAV)"] == dt.date(2026, 12, 20)
     for e in events.values():  # all-day events
         assert e["end"] - e["start"] == dt.timedelta(days=1)

@@ -7,7 +7,8 @@ opportunity key (or notice id, or budget scope), so that a calendar that re-impo
 file or polls a subscription updates events instead of duplicating them.
 
 Events: influence window opens, specification drafting starts, expected publication
-(influence window closes), tender deadline, budget window opens and closes, expiry.
+(influence window closes), tender deadline, budget window opens and closes (and the
+milestones of the buyer type's budget calendar), expiry.
 """
 
 from __future__ import annotations
@@ -111,6 +112,13 @@ def calendar_events(item: Mapping[str, Any]) -> list[dict[str, Any]]:
             f"Budget window closes: {scope}",
             "Budgets are adopted, cut or rejected around now.",
         )
+        for m in bw.get("milestones") or []:
+            add(
+                _uid("budget", scope, str(m.get("date")), str(m.get("name"))),
+                m.get("date"),
+                f"Budget milestone ({scope}): {m.get('name')}",
+                f"{bw.get('buyer_type') or ''} budget calendar".strip(),
+            )
     return events
 
 
