@@ -63,7 +63,10 @@ def test_open_competitions_at_accounts_are_scored(world: Engine) -> None:
     comps = _components(dia)
     assert comps["tier"]["reason"] == "Helse Sør-Øst RHF is a star account"
     assert comps["deadline"]["reason"] == "16 days to the deadline 2023-03-17"
-    assert comps["value"]["reason"] == "NOK 30.0 M is in our sweet spot"
+    assert comps["value"]["reason"] == (
+        "NOK 30.0 M is in our sweet spot "
+        "(above the EEA threshold of NOK 2.30 M: EEA-wide competition)"
+    )
     assert dia["total"] == sum(c["points"] for c in comps.values())
     assert dia["recommendation"] in ("bid", "consider", "no-bid")
     assert dia["decision"] is None and dia["decisions"] == []

@@ -49,7 +49,10 @@ def test_strong_opportunity_is_a_bid_with_explained_components() -> None:
     assert comps["tier"]["reason"] == "Sykehusinnkjøp HF is a star account"
     assert comps["fit"]["reason"].startswith("CPV 72000000, 48000000 in our profile")
     assert "ikt" in comps["fit"]["reason"] and "server" in comps["fit"]["reason"]
-    assert comps["value"]["reason"] == "NOK 20.0 M is in our sweet spot"
+    assert comps["value"]["reason"] == (
+        "NOK 20.0 M is in our sweet spot "
+        "(above the EEA threshold of NOK 2.30 M: EEA-wide competition)"
+    )
     assert comps["price_weight"]["reason"] == "price weighs 30 %: quality decides"
     assert comps["incumbent"]["reason"] == "we hold the current agreement (Atea AS)"
     assert comps["influence"]["reason"] == "3 activities recorded in the influence window"
@@ -88,6 +91,25 @@ def test_unknowns_score_half_and_middle_case_is_consider() -> None:
     assert comps["incumbent"]["reason"] == "incumbent unknown"
     assert 40 <= result["total"] < 60
     assert result["recommendation"] == "consider"
+
+
+@pytest.mark.parametrize(
+    ("value", "buyer_type", "reason"),
+    [
+        (1_000_000, None, "NOK 1.0 M is small for us (sweet spot from NOK 2.0 M) "
+         "(below the national threshold of NOK 1.3 M)"),
+        (1_400_000, None, "NOK 1.4 M is small for us (sweet spot from NOK 2.0 M)"),
+        (1_500_000, "state", "NOK 1.5 M is small for us (sweet spot from NOK 2.0 M) "
+         "(above the EEA threshold of NOK 1.49 M: EEA-wide competition)"),
+        (300_000_000, "municipality", "NOK 300.0 M is above NOK 200 M: a delivery risk for us "
+         "(above the EEA threshold of NOK 2.30 M: EEA-wide competition)"),
+    ],
+)  # fmt: skip
+def test_value_against_our_and_the_legal_thresholds(
+    value: float, buyer_type: str | None, reason: str
+) -> None:
+    facts = BidFacts(today=TODAY, value=value, buyer_type=buyer_type)
+    assert _by_name(score_bid(facts, RULES))["value"]["reason"] == reason
 
 
 def test_passed_deadline_scores_zero() -> None:

@@ -107,21 +107,21 @@ def _best_tier(tiers: list[str | None]) -> str | None:
 def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
     """Accounts, opportunities, activities, decisions and statuses of the given notices
     (what ``bid_row`` needs besides the notice), in a few chunked queries."""
-    links: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+    links: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
     opps: dict[int, list[Opportunity]] = defaultdict(list)
     decisions: dict[str, list[BidDecision]] = defaultdict(list)
     statuses: dict[int, BidStatus] = {}
     notice_ids: dict[int, str] = {}
     for i in range(0, len(pks), 2000):
         chunk = pks[i : i + 2000]
-        for pk, name, tier in session.execute(
-            select(NoticeLink.notice_pk, Account.name, Account.tier)
+        for pk, name, tier, buyer_type in session.execute(
+            select(NoticeLink.notice_pk, Account.name, Account.tier, Account.buyer_type)
             .join(Account, Account.id == NoticeLink.account_id)
             .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
             .order_by(NoticeLink.notice_pk, Account.name)
         ):
-            if (name, tier) not in links[pk]:
-                links[pk].append((name, tier))
+            if (name, tier, buyer_type) not in links[pk]:
+                links[pk].append((name, tier, buyer_type))
         for o in session.scalars(
             select(Opportunity).where(Opportunity.competition_notice_pk.in_(chunk))
         ):
@@ -214,8 +214,11 @@ def bid_row(
         )
     price = max(shares) if shares else None
     links = ctx["links"].get(n.id, [])
-    tier = _best_tier([t for _, t in links])
-    account = next((name for name, t in links if t == tier), links[0][0] if links else None)
+    tier = _best_tier([t for _, t, _ in links])
+    account, buyer_type = next(
+        ((name, bt) for name, t, bt in links if t == tier),
+        (links[0][0], links[0][2]) if links else (None, None),
+    )
     opps = ctx["opps"].get(n.id, [])
     incumbents = [((o.timeline or {}).get("extra") or {}) for o in opps]
     who = "unknown"
@@ -242,6 +245,7 @@ def bid_row(
         price_weight=price,
         incumbent=who,
         incumbent_name=", ".join(dict.fromkeys(names)) or None,
+        buyer_type=buyer_type,
         influence_activities=activities,
     )
     score = score_bid(facts, scoring)
@@ -261,7 +265,7 @@ def bid_row(
         "title": n.title,
         "buyer": buyers[0] if buyers else None,
         "buyers": buyers,
-        "accounts": [name for name, _ in links],
+        "accounts": [name for name, _, _ in links],
         "account": account,
         "tier": tier,
         "subtype": n.subtype,

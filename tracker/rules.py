@@ -323,6 +323,9 @@ class Rules:
                 sweet_low=r["profile.sweet_spot"]["low"],
                 sweet_high=r["profile.sweet_spot"]["high"],
                 max_value=r["profile.max_value"],
+                national_threshold=r["thresholds.national"],
+                eea_threshold_state=r["thresholds.eea_goods_services_state"],
+                eea_threshold_other=r["thresholds.eea_goods_services_other"],
             )
         return self._scoring
 

@@ -73,6 +73,9 @@ class ScoringRules:
     sweet_low: float = 2_000_000
     sweet_high: float = 50_000_000
     max_value: float = 200_000_000
+    national_threshold: float = 1_300_000
+    eea_threshold_state: float = 1_490_000
+    eea_threshold_other: float = 2_300_000
 
     @cached_property
     def normalised_weights(self) -> dict[str, float]:
@@ -116,6 +119,7 @@ class BidFacts:
     incumbent: str = "unknown"  # us|competitor|unknown
     incumbent_name: str | None = None
     influence_activities: int = 0
+    buyer_type: str | None = None  # state buyers have the lower EEA threshold
 
 
 def matching_cpvs(rules: ScoringRules, cpv_codes: Sequence[str]) -> list[str]:
@@ -174,9 +178,18 @@ def _fit(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
 
 
 def _value(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
-    v = f.value
-    if v is None:
+    if f.value is None:
         return 0.5, "estimated value unknown"
+    frac, reason = _value_fit(f.value, r)
+    eea = r.eea_threshold_state if f.buyer_type == "state" else r.eea_threshold_other
+    if f.value >= eea:
+        reason += f" (above the EEA threshold of NOK {eea / 1e6:.2f} M: EEA-wide competition)"
+    elif f.value < r.national_threshold:
+        reason += f" (below the national threshold of NOK {r.national_threshold / 1e6:.1f} M)"
+    return frac, reason
+
+
+def _value_fit(v: float, r: ScoringRules) -> tuple[float, str]:
     mnok = f"NOK {v / 1e6:.1f} M"
     if v < r.min_value:
         return 0.1, f"{mnok} is below our minimum of NOK {r.min_value / 1e6:.1f} M"
