@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from tracker.models import User
@@ -133,6 +133,21 @@ def require_role(*roles: str) -> Callable[[Request], User]:
         return user
 
     return dependency
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: no scheme, no host, no protocol-relative '//'."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def done(
+    request: Request, message: str, target: str | None, default: str = "/"
+) -> RedirectResponse:
+    """After a change: flash ``message`` and redirect (303) to a same-site ``target``."""
+    flash(request, message)
+    return RedirectResponse(safe_next(target, default), status_code=303)
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:

@@ -25,6 +25,7 @@ from tracker import bids as bids_module
 from tracker.accountwork import list_activities, list_contacts
 from tracker.bids import BID_STATUSES, DECISIONS
 from tracker.config import load_settings
+from tracker.contracts import add_months
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.ical import build_calendar
 from tracker.linking import decide_link
@@ -98,17 +99,6 @@ def doffin_url(source: str | None, source_id: str | None) -> str | None:
 
 def _num(value: Decimal | float | None) -> float | None:
     return float(value) if value is not None else None
-
-
-def add_months(d: dt.date, months: int) -> dt.date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    for day in (d.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, day)
-        except ValueError:
-            continue
-    raise ValueError(d)
 
 
 # --------------------------------------------------------------------------- accounts in scope

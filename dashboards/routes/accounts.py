@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, flash, render, today
+from dashboards.web import current_user, db_session, done, render, today
 from tracker import accountwork
 from tracker.errors import UserError
 from tracker.models import User
@@ -67,8 +67,7 @@ def account_json(
 
 
 def _back(request: Request, account_id: int, message: str) -> Response:
-    flash(request, message)
-    return RedirectResponse(f"/accounts/{account_id}", status_code=303)
+    return done(request, message, f"/accounts/{account_id}")
 
 
 @router.post("/accounts/{account_id}/plan")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from dashboards.web import current_user, db_session, flash, render
+from dashboards.web import current_user, db_session, done, render, safe_next
 from tracker.errors import LoginRateLimitedError
 from tracker.models import User
 from tracker.users import (
@@ -23,18 +23,11 @@ router = APIRouter()
 NAV = [("Profile", "/me", None)]
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: no scheme, no host, no protocol-relative '//'."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
     if request.session.get("user_id"):
-        return RedirectResponse(_safe_next(next), status_code=303)
-    return render(request, "login.html", {"next": _safe_next(next), "email": "", "error": None})
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": safe_next(next), "email": "", "error": None})
 
 
 @router.post("/login")
@@ -50,16 +43,16 @@ def login(
         user = authenticate(session, email, password, client=client)
     except LoginRateLimitedError as exc:
         session.rollback()
-        ctx = {"next": _safe_next(next), "email": email, "error": str(exc)}
+        ctx = {"next": safe_next(next), "email": email, "error": str(exc)}
         return render(request, "login.html", ctx, status_code=429)
     session.commit()
     if user is None:
-        ctx = {"next": _safe_next(next), "email": email, "error": "wrong e-mail or password"}
+        ctx = {"next": safe_next(next), "email": email, "error": "wrong e-mail or password"}
         return render(request, "login.html", ctx, status_code=401)
     request.session.clear()  # no session fixation: a fresh session and CSRF token
     request.session["user_id"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(32)
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
@@ -85,43 +78,51 @@ def profile(request: Request, user: User = Depends(current_user)) -> Response:
     )
 
 
+TOKEN_ACTIONS = {
+    ("calendar", "new"): (
+        issue_calendar_token,
+        "New calendar URL created; any older URL stopped working.",
+    ),
+    ("calendar", "revoke"): (revoke_calendar_token, "Calendar URL revoked."),
+    ("api", "new"): (issue_api_token, "New API token created; any older token stopped working."),
+    ("api", "revoke"): (revoke_api_token, "API token revoked."),
+}
+
+
+def _token_action(
+    request: Request, user: User, session: Session, kind: str, action: str
+) -> Response:
+    func, message = TOKEN_ACTIONS[(kind, action)]
+    token = func(session, user)
+    session.commit()
+    if token:  # shown once, on the next profile page
+        request.session[f"new_{kind}_token"] = token
+    return done(request, message, "/me")
+
+
 @router.post("/me/calendar-token")
 def new_calendar_token(
     request: Request, user: User = Depends(current_user), session: Session = Depends(db_session)
 ) -> Response:
-    token = issue_calendar_token(session, session.merge(user))
-    session.commit()
-    request.session["new_calendar_token"] = token
-    flash(request, "New calendar URL created; any older URL stopped working.")
-    return RedirectResponse("/me", status_code=303)
+    return _token_action(request, user, session, "calendar", "new")
 
 
 @router.post("/me/calendar-token/revoke")
 def revoke_calendar(
     request: Request, user: User = Depends(current_user), session: Session = Depends(db_session)
 ) -> Response:
-    revoke_calendar_token(session, session.merge(user))
-    session.commit()
-    flash(request, "Calendar URL revoked.")
-    return RedirectResponse("/me", status_code=303)
+    return _token_action(request, user, session, "calendar", "revoke")
 
 
 @router.post("/me/api-token")
 def new_api_token(
     request: Request, user: User = Depends(current_user), session: Session = Depends(db_session)
 ) -> Response:
-    token = issue_api_token(session, session.merge(user))
-    session.commit()
-    request.session["new_api_token"] = token
-    flash(request, "New API token created; any older token stopped working.")
-    return RedirectResponse("/me", status_code=303)
+    return _token_action(request, user, session, "api", "new")
 
 
 @router.post("/me/api-token/revoke")
 def revoke_api(
     request: Request, user: User = Depends(current_user), session: Session = Depends(db_session)
 ) -> Response:
-    revoke_api_token(session, session.merge(user))
-    session.commit()
-    flash(request, "API token revoked.")
-    return RedirectResponse("/me", status_code=303)
+    return _token_action(request, user, session, "api", "revoke")

@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, flash, render, today
+from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
 from tracker.users import can_set_bid_status
 from tracker.views import BID_SHOWS, bids_page, set_bid_status
@@ -72,6 +72,4 @@ def bid_status(
 ) -> Response:
     set_bid_status(session, user, notice_pk, status)
     session.commit()
-    flash(request, f"Bid status set to {status}.")
-    target = next if next.startswith("/") and not next.startswith("//") else "/bids"
-    return RedirectResponse(target, status_code=303)
+    return done(request, f"Bid status set to {status}.", next, "/bids")

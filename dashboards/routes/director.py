@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, flash, render, today
+from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
 from tracker.users import can_decide_bids
 from tracker.views import decide_bid, director_page
@@ -52,5 +52,4 @@ def decision(
 ) -> Response:
     decide_bid(session, user, notice_pk, decision, why, day)
     session.commit()
-    flash(request, f"Decision recorded: {decision}.")
-    return RedirectResponse("/director", status_code=303)
+    return done(request, f"Decision recorded: {decision}.", "/director")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from dashboards.web import current_user, db_session, flash, render, today
+from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
 from tracker.views import decide_suggested_link, kam_home
 
@@ -56,6 +56,4 @@ def decide_link(
 ) -> Response:
     decide_suggested_link(session, user, link_id, status)
     session.commit()
-    flash(request, f"Link {status}.")
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    return RedirectResponse(target, status_code=303)
+    return done(request, f"Link {status}.", next)

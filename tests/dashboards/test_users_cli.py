@@ -82,3 +82,11 @@ def test_calendar_token_is_stored_hashed_and_revocable(session) -> None:
     assert user_for_calendar_token(session, token) is None
     revoke_calendar_token(session, user)
     assert user_for_calendar_token(session, newer) is None
+
+
+def test_web_commands_document_an_example() -> None:
+    runner = CliRunner()
+    for args in (["users"], ["users", "add"], ["users", "list"], ["serve"]):
+        res = runner.invoke(main, [*args, "--help"])
+        assert res.exit_code == 0, args
+        assert "Example:" in res.output, args
