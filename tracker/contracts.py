@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tracker.models import (
@@ -52,8 +52,7 @@ from tracker.models import (
     ResultWinner,
     utcnow,
 )
-from tracker.names import clean_name, match_key
-from tracker.orgnr import is_valid_orgnr
+from tracker.names import clean_name, is_valid_orgnr, match_key
 
 FRAMEWORK_DEFAULT_YEARS = 4
 FRAMEWORK_CODES = frozenset({"fa-wo-rc", "fa-w-rc", "fa-mix"})
@@ -445,7 +444,7 @@ def derive_contracts(session: Session, notice_pks: Iterable[int] | None = None) 
             seen.add((p["role"], p["party_key"]))
             parties.append({"contract_id": ids[key], **p})
     if parties:
-        session.execute(insert(ContractParty), parties)
+        session.execute(ContractParty.__table__.insert(), parties)
     session.flush()
     if all_ids:
         from tracker.linking import refresh_contract_accounts
@@ -485,8 +484,22 @@ def _desired_contracts(
             .order_by(Lot.notice_pk, Lot.position)
         ):
             lots[lot.notice_pk].append(lot)
-        for r in session.scalars(
-            select(LotResult).where(LotResult.notice_pk.in_(chunk)).order_by(LotResult.position)
+        for r in session.execute(
+            select(
+                LotResult.id,
+                LotResult.notice_pk,
+                LotResult.result_id,
+                LotResult.lot_id,
+                LotResult.winner_chosen,
+                LotResult.tender_value,
+                LotResult.currency,
+                LotResult.conclusion_date,
+                LotResult.framework,
+                LotResult.contract_id,
+                LotResult.contract_title,
+            )
+            .where(LotResult.notice_pk.in_(chunk))
+            .order_by(LotResult.position)
         ):
             results[r.notice_pk].append(r)
         for b in session.execute(

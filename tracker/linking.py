@@ -56,8 +56,14 @@ from tracker.models import (
     Organisation,
     utcnow,
 )
-from tracker.names import clean_name, full_key, is_prefix_key, match_key, parent_name
-from tracker.orgnr import is_valid_orgnr
+from tracker.names import (
+    clean_name,
+    full_key,
+    is_prefix_key,
+    is_valid_orgnr,
+    match_key,
+    parent_name,
+)
 
 SUGGEST_BELOW = 0.75
 CONFIDENCE = {
@@ -457,9 +463,17 @@ def _refresh_chunk(
             wanted[(cid, aid)] = {"method": method, "confidence": conf, "status": status}
 
     npks = sorted({n for n in notice_of.values() if n is not None})
-    links_by_notice: dict[int, list[NoticeLink]] = defaultdict(list)
+    links_by_notice: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(npks):
-        for link in session.scalars(select(NoticeLink).where(NoticeLink.notice_pk.in_(chunk))):
+        for link in session.execute(
+            select(
+                NoticeLink.notice_pk,
+                NoticeLink.account_id,
+                NoticeLink.method,
+                NoticeLink.confidence,
+                NoticeLink.status,
+            ).where(NoticeLink.notice_pk.in_(chunk))
+        ):
             links_by_notice[link.notice_pk].append(link)
     no_notice = [cid for cid, npk in notice_of.items() if npk is None]
     parties: dict[int, list[tuple[str | None, str | None]]] = defaultdict(list)

@@ -14,17 +14,12 @@ punctuation and runs of spaces collapsed:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-try:  # the shared helper (tracker.text); ftfy directly if it is absent
-    from tracker.text import repair_mojibake
-except ImportError:  # pragma: no cover - only before tracker.text existed
-    import ftfy
-
-    def repair_mojibake(s: str) -> str:
-        return ftfy.fix_encoding(s) if s else s
-
+from tracker.orgnr import is_valid_orgnr as _is_valid_orgnr
+from tracker.text import repair_mojibake
 
 # Legal-form words that do not distinguish one public body from another when trailing.
 LEGAL_SUFFIXES = frozenset(
@@ -91,3 +86,9 @@ def parent_name(name: str | None) -> str | None:
 def is_prefix_key(prefix: str, key: str) -> bool:
     """True when ``key`` starts with all the words of ``prefix`` and has more words after them."""
     return bool(prefix) and key.startswith(prefix + " ")
+
+
+@functools.lru_cache(maxsize=65536)
+def is_valid_orgnr(orgnr: str) -> bool:
+    """``tracker.orgnr.is_valid_orgnr``, cached: the same buyers recur in every batch."""
+    return _is_valid_orgnr(orgnr)
