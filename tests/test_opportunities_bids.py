@@ -130,24 +130,22 @@ def test_decisions_are_recorded_and_kept(world: Engine) -> None:
         assert row["status"] == "bidding"
 
 
-@pytest.mark.parametrize(
-    ("notice", "decision", "who", "why", "error", "message"),
-    [
-        ("2023-649037", "maybe", "a@b.no", "x", UserError, "decision: 'maybe'"),
-        ("2023-649037", "bid", "a@b.no", "  ", UserError, "why"),
-        ("2023-649037", "bid", "", "x", UserError, "who"),
-        ("no-such-notice", "bid", "a@b.no", "x", NotFoundError, "no notice 'no-such-notice'"),
-        (999_999, "bid", "a@b.no", "x", NotFoundError, "no notice 999999"),
-    ],
-)
-def test_bad_decisions_are_refused(
-    world: Engine, notice: object, decision: str, who: str, why: str, error: type, message: str
-) -> None:
+BAD_DECISIONS = [
+    ("2023-649037", "maybe", "a@b.no", "x", UserError, "decision: 'maybe'"),
+    ("2023-649037", "bid", "a@b.no", "  ", UserError, "why"),
+    ("2023-649037", "bid", "", "x", UserError, "who"),
+    ("no-such-notice", "bid", "a@b.no", "x", NotFoundError, "no notice 'no-such-notice'"),
+    (999_999, "bid", "a@b.no", "x", NotFoundError, "no notice 999999"),
+]
+
+
+def test_bad_decisions_are_refused(world: Engine) -> None:
     with Session(world) as s:
-        if notice == "2023-649037":
-            notice = s.scalars(select(Notice.id).where(Notice.procedure_id == notice)).one()
-        with pytest.raises(error, match=message):
-            record_decision(s, notice, decision, who, why)  # type: ignore[arg-type]
+        pk = s.scalars(select(Notice.id).where(Notice.procedure_id == "2023-649037")).one()
+        for notice, decision, who, why, error, message in BAD_DECISIONS:
+            ref = pk if notice == "2023-649037" else notice
+            with pytest.raises(error, match=message):
+                record_decision(s, ref, decision, who, why)  # type: ignore[arg-type]
         assert s.query(BidDecision).count() == 0
 
 
