@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,6 +236,8 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     exits: list[int] = []
     kill_at = min(3, args.cycles - 1)
     race_at = min(5, args.cycles - 1)
+    if race_at == kill_at:
+        race_at = max(kill_at - 1, 0)
     smtp_down = {1, 2} if args.cycles > 3 else {1}
     final_day = start_day
     try:
@@ -407,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=900)
     ap.add_argument("--cycle-timeout", type=float, default=240)
     ap.add_argument("--json", action="store_true", help="print the report as JSON only")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory when ok")
     args = ap.parse_args(argv)
     args.cycles = max(2, min(args.cycles, 30))
     report = soak(args)
@@ -420,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
         for e in report["events"]:
             print(f"  {e}")
         print("RESULT:", "ok" if report["ok"] else "PROBLEMS")
+    if report["ok"] and not args.keep:  # a failed run keeps its logs (cycles.log) to look at
+        shutil.rmtree(report["workdir"], ignore_errors=True)
     return 0 if report["ok"] else 1
 
 
