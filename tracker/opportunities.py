@@ -702,7 +702,7 @@ def opportunity_dict(
         "main_cpv": row.main_cpv,
         "value": float(row.value) if row.value is not None else None,
         "currency": extra.get("currency"),
-        "framework": extra.get("framework"),
+        "framework": extra.get("framework") if row.kind == "retender" else None,
         "incumbent": extra.get("incumbent", "unknown"),
         "incumbents": list(extra.get("incumbents") or []),
         "expiry": tl.expiry,
