@@ -32,8 +32,16 @@ MAX_FAILURES_PER_CLIENT = 20
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so response time does not reveal users.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so response time does not reveal users
+    (made on first use with the hasher in force, so its cost equals a real check)."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash("not-a-real-password")
+    return _dummy_hashes[key]
 
 
 def normalise_email(email: str) -> str:
@@ -141,7 +149,7 @@ def authenticate(
             f"too many failed logins; try again in {int(RATE_WINDOW.total_seconds() // 60)} minutes"
         )
     user = get_user(session, email) if email else None
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password or "")
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(email=email, client=client, success=ok, attempted_at=now))
     if ok and user is not None:
