@@ -14,7 +14,10 @@ def date(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    if len(text) >= 16 and text[10] == "T":  # an ISO datetime string from a JSON-ish dict
+        return f"{text[:10]} {text[11:16]}"
+    return text
 
 
 def money(value: Any, currency: str | None = None) -> str:
