@@ -157,7 +157,7 @@ def opportunities_cmd(
         for r in rows:
             bw = r["budget_window"]
             r["budget_window"] = f"{bw['start']}–{bw['end']} {bw['status']}" if bw else None
-    _print(rows, OPP_COLUMNS, fmt, width=120 if fmt == "table" else 10_000)
+    _print(rows, OPP_COLUMNS, fmt, width=60 if fmt == "table" else 10_000)
 
 
 # --------------------------------------------------------------------------- bids
