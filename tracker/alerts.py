@@ -30,7 +30,8 @@ import logging
 import smtplib
 import ssl
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -557,24 +558,15 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text[:500]
 
 
-def send_email(
-    settings: Settings, to: str, subject: str, body: str, message_id: str | None = None
-) -> None:
-    """Send one plain-text e-mail through the configured SMTP server."""
+@contextmanager
+def smtp_connection(settings: Settings) -> Iterator[smtplib.SMTP]:
+    """An SMTP session as configured (TLS mode, login), closed afterwards."""
     host = settings.smtp_host
     if not host:
         raise AlertDeliveryError("smtp_host is not configured")
-    tls = (settings.smtp_tls or "none").lower()
+    tls = str(settings.smtp_tls or "none").lower()
     if tls not in ("none", "starttls", "ssl"):
         raise ConfigError(f"smtp_tls={tls!r}: expected none, starttls or ssl")
-    msg = EmailMessage()
-    msg["From"] = settings.smtp_from
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(utcnow())
-    if message_id:
-        msg["Message-ID"] = f"<{message_id}@tender-tracker>"
-    msg.set_content(body)
     timeout = float(settings.alert_timeout_seconds)
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
@@ -583,10 +575,28 @@ def send_email(
     else:
         smtp = smtplib.SMTP(host, int(settings.smtp_port), timeout=timeout)
     with smtp:
+        smtp.ehlo()
         if tls == "starttls":
             smtp.starttls(context=context)
+            smtp.ehlo()
         if settings.smtp_user:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
+        yield smtp
+
+
+def send_email(
+    settings: Settings, to: str, subject: str, body: str, message_id: str | None = None
+) -> None:
+    """Send one plain-text e-mail through the configured SMTP server."""
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    if message_id:
+        msg["Message-ID"] = f"<{message_id}@tender-tracker>"
+    msg.set_content(body)
+    with smtp_connection(settings) as smtp:
         smtp.send_message(msg)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import smtplib
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -120,23 +118,10 @@ def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Che
 
 
 def smtp_probe(settings: Settings) -> None:
-    """Connect, say EHLO (and STARTTLS/login when configured), then quit."""
-    timeout = float(settings.alert_timeout_seconds)
-    context = ssl.create_default_context()
-    tls = str(settings.smtp_tls).lower()
-    smtp: smtplib.SMTP
-    if tls == "ssl":
-        smtp = smtplib.SMTP_SSL(
-            settings.smtp_host, int(settings.smtp_port), timeout=timeout, context=context
-        )
-    else:
-        smtp = smtplib.SMTP(settings.smtp_host, int(settings.smtp_port), timeout=timeout)
-    with smtp:
-        smtp.ehlo()
-        if tls == "starttls":
-            smtp.starttls(context=context)
-        if settings.smtp_user:
-            smtp.login(settings.smtp_user, settings.smtp_password or "")
+    """Connect, say EHLO (and STARTTLS/login when configured), NOOP, then quit."""
+    from tracker.alerts import smtp_connection
+
+    with smtp_connection(settings) as smtp:
         smtp.noop()
 
 
