@@ -243,3 +243,14 @@ def test_bid_rows_scores_given_notices_in_order(world: Engine) -> None:
         rows = bid_rows(s, D(2023, 3, 1), list(reversed(pks)))
     assert [r["notice_pk"] for r in rows] == list(reversed(pks))
     assert all(0 <= r["total"] <= 100 and r["score"]["components"] for r in rows)
+
+
+def test_a_competition_we_track_stays_on_the_list(world: Engine) -> None:
+    """Not at an account, not in the profile, but we set a bid status: it is listed."""
+    with Session(world) as s:
+        notice = s.scalars(select(Notice).where(Notice.title == "Europan 17 Larvik")).one()
+        assert not [r for r in list_bids(s, D(2023, 4, 1)) if r["notice_pk"] == notice.id]
+        set_bid_status(s, notice.id, "qualifying", "bid@example.no")
+        s.commit()
+        [row] = [r for r in list_bids(s, D(2023, 4, 1)) if r["notice_pk"] == notice.id]
+    assert row["relevance"] == "tracked" and row["status"] == "qualifying"

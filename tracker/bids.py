@@ -3,7 +3,8 @@
 ``list_bids(session, today)`` returns plain dicts, best score first, for every latest,
 non-test competition notice (subtypes 10–24, N16, E3, CEI) whose tender deadline is today
 or later (or, with no usable deadline, issued in the last 60 days) and that is linked to an
-account (link not rejected) or fits the capability profile (``[profile]`` in the rules).
+account (link not rejected), fits the capability profile (``[profile]`` in the rules), or
+that we track (a decision or bid status is recorded).
 Each has the explainable score of ``tracker.scoring.score_bid``: account tier, fit, value,
 days to the deadline, price weight, incumbent and influence work (activities recorded on
 the opportunity the competition closed, see ``tracker.opportunities``).
@@ -250,9 +251,12 @@ def bid_row(
     )
     score = score_bid(facts, scoring)
     fits = scoring.fits_profile(cpvs, text)
-    relevance = "+".join(x for x, ok in (("account", bool(links)), ("profile", fits)) if ok)
     decisions = ctx["decisions"].get(ctx["notice_ids"].get(n.id, n.notice_id), [])
     status = ctx["statuses"].get(n.id)
+    tracked = bool(decisions) or status is not None
+    relevance = "+".join(
+        x for x, ok in (("account", bool(links)), ("profile", fits), ("tracked", tracked)) if ok
+    )
     buyers = [b.name for b in n.buyers if b.name]
     return {
         "notice_pk": n.id,
@@ -332,7 +336,8 @@ def list_bids(
     placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
     cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
     name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
-    lots), relevance (account, profile or account+profile), incumbent
+    lots), relevance (account, profile, tracked (a decision or bid status exists) or a
+    combination such as account+profile), incumbent
     (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
     ({total, recommendation, components: [{name, label, points, max, reason}]}), total,
     recommendation, decision (latest {decision, by, at, why, score} or None), decisions
