@@ -599,27 +599,10 @@ def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def scored_bids(session: Session, today: dt.date, notice_pks: list[int]) -> list[dict[str, Any]]:
-    """Rows with explainable scores for the given competitions, in the given order."""
+    """Rows with explainable scores (``tracker.bids.bid_rows``), in the given order."""
     if not notice_pks:
         return []
-    scoring = load_rules().scoring_rules()
-    ctx = bids_module._context(session, notice_pks)
-    notices = {
-        n.id: n
-        for n in session.scalars(
-            select(Notice)
-            .where(Notice.id.in_(notice_pks))
-            .options(
-                selectinload(Notice.lots).selectinload(Lot.award_criteria),
-                selectinload(Notice.buyers),
-            )
-        )
-    }
-    return [
-        _bid_item(bids_module.bid_row(notices[pk], today, ctx, scoring))
-        for pk in notice_pks
-        if pk in notices
-    ]
+    return [_bid_item(row) for row in bids_module.bid_rows(session, today, notice_pks)]
 
 
 BID_SHOWS = ("relevant", "accounts", "all")
