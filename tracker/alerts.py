@@ -727,6 +727,30 @@ def _finish(
     session.commit()
 
 
+# Refusals of one message; anything else from SMTP means the server is unusable right now.
+_PER_MESSAGE = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+
+
+class _SMTPBreaker:
+    """Once the SMTP server could not be reached in a run, later e-mails of that run fail
+    at once with the same error (no connection timeout per alert while it is down)."""
+
+    def __init__(self, send: Callable[..., None]) -> None:
+        self.send = send
+        self.down: BaseException | None = None
+
+    def __call__(self, *args: Any) -> None:
+        if self.down is not None:
+            raise self.down
+        try:
+            self.send(*args)
+        except _PER_MESSAGE:
+            raise
+        except (OSError, AlertDeliveryError) as exc:
+            self.down = exc
+            raise
+
+
 def deliver_pending(
     session: Session,
     settings: Settings | None = None,
@@ -739,6 +763,7 @@ def deliver_pending(
     settings = settings or load_settings()
     report = DeliveryReport()
     now = clock()
+    email_sender = _SMTPBreaker(email_sender)
     due = session.execute(
         select(AlertLog.id, AlertLog.channel, AlertLog.user_id)
         .where(_due(now))

@@ -320,3 +320,19 @@ def test_subscribe_validates_input(session: Session) -> None:
         alerts.subscribe(session, "nobody@example.test", "expiry", "email")
     sub = alerts.subscribe(session, "KARI@example.test", "expiry", "email", params={"months": 6})
     assert sub.params == {"months": 6}
+
+
+def test_smtp_unreachable_is_tried_once_per_run(session: Session) -> None:
+    _kam_world(session)
+    calls = []
+
+    def refused(settings, to, subject, body, message_id):
+        calls.append(to)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    report = alerts.run_alerts(
+        session, TODAY, ops_settings(2525), clock=clock_at(NOW), email_sender=refused
+    )
+    assert len(calls) == 1 and report.delivery.failed == report.generated > 1
+    errors = {r.last_error for r in session.scalars(select(AlertLog))}
+    assert errors == {"ConnectionRefusedError: [Errno 111] Connection refused"}
