@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -81,8 +82,26 @@ def retry_after_seconds(value: bytes | str | None, default: float, now: dt.datet
     return max(0.0, (when - now).total_seconds())
 
 
+@dataclass
+class _Pace:
+    ok_times: deque[float] = field(default_factory=deque)
+    paused_until: float = 0.0
+    ceiling: float | None = None  # requests/s served when the last 429 came
+    last_event: float = 0.0  # last 429 or ceiling probe
+    step: float = 1.05  # factor of the next ceiling probe
+
+
 class AdaptivePacingMiddleware:
-    """Keep close to the rate the server allows; honour 429 + Retry-After."""
+    """Keep close to the rate the server allows; honour 429 + Retry-After.
+
+    Per download slot: until the first 429 the delay shrinks quickly (slow start);
+    a 429 pauses the slot for Retry-After and records the rate that was being served
+    as the ceiling; the delay then settles at ``PACING_RATE_MARGIN`` of the ceiling,
+    and every ``PACING_CEILING_PROBE_SECONDS`` without a 429 the ceiling is raised by
+    ``PACING_CEILING_STEP`` in case the server allows more.
+    """
+
+    window = 3.0  # seconds of successes used to measure the served rate
 
     def __init__(self, crawler: Crawler):
         s = crawler.settings
@@ -93,10 +112,14 @@ class AdaptivePacingMiddleware:
         self.max_wait = s.getfloat("PACING_MAX_RETRY_AFTER")
         self.max_429 = s.getint("PACING_MAX_429_PER_REQUEST")
         self.margin = s.getfloat("PACING_RATE_MARGIN")
+        self.start_probe = s.getfloat("PACING_START_PROBE_FACTOR")
         self.probe = s.getfloat("PACING_PROBE_FACTOR")
-        self.window = 5.0
-        self.ok_times: dict[str, deque[float]] = {}
-        self.paused_until: dict[str, float] = {}
+        self.probe_every = s.getfloat("PACING_CEILING_PROBE_SECONDS")
+        self.step = s.getfloat("PACING_CEILING_STEP")
+        self.paces: dict[str, _Pace] = {}
+
+    def _new_pace(self) -> _Pace:
+        return _Pace(step=self.step)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AdaptivePacingMiddleware:
@@ -109,16 +132,16 @@ class AdaptivePacingMiddleware:
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         key, slot = self._slot(request)
+        pace = self.paces.get(key) or self.paces.setdefault(key, self._new_pace())
         now = time.monotonic()
-        stats = self.crawler.stats
         if response.status != 429:
-            times = self.ok_times.setdefault(key, deque())
-            times.append(now)
-            while times and times[0] < now - self.window:
-                times.popleft()
-            if slot is not None and now >= self.paused_until.get(key, 0):
-                slot.delay = max(self.min_delay, slot.delay * self.probe)
+            pace.ok_times.append(now)
+            while pace.ok_times and pace.ok_times[0] < now - self.window:
+                pace.ok_times.popleft()
+            if slot is not None and now >= pace.paused_until:
+                self._speed_up(slot, pace, now)
             return response
+        stats = self.crawler.stats
         assert stats is not None
         stats.inc_value("pacing/429")
         wait = min(
@@ -127,27 +150,55 @@ class AdaptivePacingMiddleware:
                 response.headers.get("Retry-After"), self.default_wait, dt.datetime.now(dt.UTC)
             ),
         )
-        if slot is not None and now >= self.paused_until.get(key, 0):
-            # First 429 of this pause: slow down to just under the rate being served.
-            recent = [t for t in self.ok_times.get(key) or () if t >= now - self.window]
-            span = max(now - recent[0], 0.5) if recent else self.window
-            served = len(recent) / span
-            if served > 0:
-                delay = 1.0 / (served * self.margin)
-            else:
-                delay = max(slot.delay, self.min_delay) * 1.5
-            slot.delay = min(self.max_delay, max(self.min_delay, delay, slot.delay))
-            self.paused_until[key] = now + wait
+        if slot is not None and now >= pace.paused_until:
+            # First 429 of this pause: the rate served until now is the ceiling.
+            # Measured since the previous pause ended: the refill of a pause is not the rate.
+            start = max(now - self.window, pace.paused_until)
+            recent = [t for t in pace.ok_times if t >= start]
+            served = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) >= 3 else 0.0
+            if recent and recent[-1] - recent[0] < 0.2:
+                served = 0.0  # too short to measure
+            measured = served or 1.0 / (max(slot.delay, self.min_delay, 0.01) * 1.5)
+            if pace.ceiling is not None:
+                # A 429 near a known ceiling never raises it, and later probes get finer.
+                measured = min(measured, pace.ceiling)
+                pace.step = max(1.01, 1 + (pace.step - 1) / 2)
+            pace.ceiling = measured
+            slot.delay = self._clamp(1.0 / (pace.ceiling * self.margin))
+            pace.paused_until = now + wait
+            pace.last_event = now
             # The downloader waits ``delay - (now - lastseen)``: a lastseen in the future pauses.
             slot.lastseen = now + wait - slot.delay
             stats.set_value("pacing/delay", round(slot.delay, 4))
-            logger.info("429 from %s: pausing %.1fs, delay now %.3fs", key, wait, slot.delay)
+            logger.info(
+                "429 from %s: pausing %.1fs; served %.2f/s, delay now %.3fs",
+                key,
+                wait,
+                served,
+                slot.delay,
+            )
         tries = request.meta.get("pacing_429", 0) + 1
         if tries > self.max_429:
             raise RateLimited(f"still 429 after {self.max_429} pauses: {request.url}")
         retry = request.replace(dont_filter=True)
         retry.meta["pacing_429"] = tries
         return retry
+
+    def _clamp(self, delay: float) -> float:
+        return min(self.max_delay, max(self.min_delay, delay))
+
+    def _speed_up(self, slot: Any, pace: _Pace, now: float) -> None:
+        if slot.delay <= self.min_delay:
+            return  # at the floor (or a configured lower delay): leave it
+        if pace.ceiling is None:
+            slot.delay = self._clamp(slot.delay * self.start_probe)
+            return
+        target = self._clamp(1.0 / (pace.ceiling * self.margin))
+        if slot.delay > target:
+            slot.delay = max(target, slot.delay * self.probe)
+        elif now - pace.last_event >= self.probe_every:
+            pace.ceiling *= pace.step
+            pace.last_event = now
 
 
 def body_is_complete(response: Response, expect: str) -> str | None:

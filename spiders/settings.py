@@ -49,7 +49,10 @@ PACING_DEFAULT_RETRY_AFTER = 10.0  # Doffin's observed Retry-After when the head
 PACING_MAX_RETRY_AFTER = 300.0  # do not sleep for hours on a bogus header
 PACING_MAX_429_PER_REQUEST = 30
 PACING_RATE_MARGIN = 0.97  # settle just under the rate that was being served at the 429
-PACING_PROBE_FACTOR = 0.995  # each success shortens the delay by 0.5 % (slow probe upwards)
+PACING_START_PROBE_FACTOR = 0.9  # before any 429: each success shortens the delay by 10 %
+PACING_PROBE_FACTOR = 0.98  # after a pause: back up to the ceiling by 2 % a success
+PACING_CEILING_PROBE_SECONDS = 5.0  # then try more every 5 s without a 429: 5 %, halved
+PACING_CEILING_STEP = 1.05  # after each 429 (down to 1 %), so 429s get rarer
 
 # --- retries
 # 429 is handled by the pacing middleware (pause + retry), not counted as a failure.

@@ -136,7 +136,7 @@ def test_doffin_and_ted_store_the_same_notice_once(replay, engine):
 def test_killed_crawl_restarts_without_gaps_or_duplicates(replay, engine, tracker_env):
     notices = synthetic_days({dt.date(2024, 3, d): 4 for d in range(1, 11)})
     replay.start(Faults(), notices)
-    settings = {**FAST, "DOWNLOAD_DELAY": "0.08", "PACING_MIN_DELAY": "0.08"}
+    settings = {**FAST, "DOWNLOAD_DELAY": "0.05", "PACING_MIN_DELAY": "0.05"}
     cmd = crawl_command("doffin", {"since": "2024-03-01", "until": "2024-03-10"}, settings)
     proc = subprocess.Popen(
         cmd,
@@ -208,8 +208,15 @@ def test_brreg_follows_parents_and_survives_404s(replay, engine):
     assert run.outcome == "ok" and run.counts["register_unknown"] >= 1
 
 
+def sqlite_only(db_url: str) -> None:
+    """Backend-independent crawl checks run once, on SQLite (each crawl costs seconds)."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("backend-independent: runs on SQLite only")
+
+
 @pytest.mark.parametrize("spider", ["doffin", "ted", "brreg"])
-def test_every_spider_starts(replay, engine, spider):
+def test_every_spider_starts(replay, engine, db_url, spider):
+    sqlite_only(db_url)
     replay.start()
     args = {} if spider == "brreg" else {"since": "2021-01-01", "until": "2021-01-02"}
     result = replay.crawl(spider, **args)
@@ -218,7 +225,8 @@ def test_every_spider_starts(replay, engine, spider):
     assert run.name == spider and run.outcome == "ok" and run.finished_at is not None
 
 
-def test_api_key_is_sent_and_never_logged(replay, engine):
+def test_api_key_is_sent_and_never_logged(replay, engine, db_url):
+    sqlite_only(db_url)
     key = "replay-secret-key-8f3a"
     replay.start(Faults(require_key=key))
     settings = {**FAST, "LOG_LEVEL": "DEBUG"}
@@ -238,7 +246,8 @@ def test_api_key_is_sent_and_never_logged(replay, engine):
         assert all(key not in str(r.args) for r in s.scalars(select(Run)))
 
 
-def test_bad_argument_fails_clearly(replay, engine):
+def test_bad_argument_fails_clearly(replay, engine, db_url):
+    sqlite_only(db_url)
     replay.start()
     cmd = crawl_command("doffin", {"since": "2024-13-01"}, FAST)
     out = subprocess.run(
