@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -232,6 +233,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> Response:
         return _error(request, 404, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = ", ".join(
+            ".".join(str(p) for p in err.get("loc", ())[1:]) or "request" for err in exc.errors()
+        )
+        return _error(request, 400, f"invalid value for: {fields}")
 
     @app.exception_handler(TrackerError)
     async def _tracker_error(request: Request, exc: TrackerError) -> Response:

@@ -173,6 +173,8 @@ def test_search_filters_and_pagination(client_for, world) -> None:
     assert planning["total"] >= 1 and {n["phase"] for n in planning["items"]} == {"planning"}
     combined = client.get("/api/notices?phase=competition&buyer=916879067").json()
     assert combined["total"] <= by_buyer["total"]
+    bad_page = client.get("/bids?page=two")
+    assert bad_page.status_code == 400 and "page" in bad_page.text
     for bad, field in (("date_from=01.01.2023", "date_from"), ("phase=late", "phase")):
         res = client.get(f"/search?{bad}")
         assert res.status_code == 400 and field in res.text
