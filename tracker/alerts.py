@@ -568,7 +568,7 @@ def smtp_connection(settings: Settings) -> Iterator[smtplib.SMTP]:
     if tls not in ("none", "starttls", "ssl"):
         raise ConfigError(f"smtp_tls={tls!r}: expected none, starttls or ssl")
     timeout = float(settings.alert_timeout_seconds)
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
     smtp: smtplib.SMTP
     if tls == "ssl":
         smtp = smtplib.SMTP_SSL(host, int(settings.smtp_port), timeout=timeout, context=context)

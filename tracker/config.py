@@ -113,6 +113,12 @@ SETTINGS: list[Setting] = [
         "Wait before resending an alert whose channel failed; doubles per attempt, max 6 h.",
     ),
     Setting(
+        "smtp_ca_file",
+        "TRACKER_SMTP_CA_FILE",
+        None,
+        "CA certificate file (PEM) trusted for the SMTP server's TLS, e.g. an internal CA.",
+    ),
+    Setting(
         "alert_timeout_seconds",
         "TRACKER_ALERT_TIMEOUT_SECONDS",
         20,
