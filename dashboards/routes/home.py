@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from dashboards import charts
 from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
 from tracker.views import decide_suggested_link, kam_home
@@ -33,7 +34,9 @@ def home(
 ) -> Response:
     if user.role == "bid":
         return RedirectResponse("/bids", status_code=303)
-    return render(request, "home.html", home_data(session, user, day))
+    data = home_data(session, user, day)
+    data["timeline"] = charts.timeline(data["influence_open"], day)
+    return render(request, "home.html", data)
 
 
 @api_router.get("/home", summary="The KAM home page data for the logged-in user")

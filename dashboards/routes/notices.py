@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from dashboards import charts
 from dashboards.web import db_session, render
 from tracker.search import PHASES, parse_filters, search_notices
 from tracker.views import account_names, notice_page
@@ -52,7 +53,10 @@ def search_json(request: Request, session: Session = Depends(db_session)) -> dic
 
 @router.get("/notices/{notice_pk}")
 def notice(request: Request, notice_pk: int, session: Session = Depends(db_session)) -> Response:
-    return render(request, "notice.html", {"n": notice_page(session, notice_pk)})
+    data = notice_page(session, notice_pk)
+    for lot in data["lots"]:
+        lot["criteria_chart"] = charts.criteria_bar(lot["criteria"])
+    return render(request, "notice.html", {"n": data})
 
 
 @api_router.get("/notices/{notice_pk}", summary="One notice: fields, buyers, lots, versions")
