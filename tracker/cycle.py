@@ -292,7 +292,9 @@ def run_cycle(
     results: list[StepResult] = []
     for step in steps:
         if should_stop():
-            results.append(StepResult(step.name, "skipped", 0, error="cycle stopped: lock lost"))
+            results.append(
+                StepResult(step.name, "skipped", 0, error="cycle stopped (shutdown or lock lost)")
+            )
             continue
         results.append(_run_step(step, ctx, retries, backoff, sleep))
     ok = sum(r.outcome == "ok" for r in results)

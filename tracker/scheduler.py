@@ -89,7 +89,12 @@ def serve(
             signal.signal(signal.SIGINT, _on_signal)
 
         def job() -> None:
-            result = run_cycle(engine, settings, steps=steps, should_stop=lock.lost.is_set)
+            result = run_cycle(
+                engine,
+                settings,
+                steps=steps,
+                should_stop=lambda: lock.lost.is_set() or stop.is_set(),
+            )
             log.warning("cycle %s finished: %s", result.run_id, result.outcome)
             if on_cycle:
                 on_cycle(result)

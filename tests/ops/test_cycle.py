@@ -258,3 +258,21 @@ def test_bad_schedule_time_is_a_clear_error(engine: Engine, tracker_env) -> None
     settings = load_settings({**tracker_env, "TRACKER_SCHEDULE_TIME": "25:99"})
     with pytest.raises(ConfigError, match="schedule_time='25:99'"):
         serve(settings, engine, steps=[], stop=threading.Event())
+
+
+def test_stop_request_skips_the_remaining_steps(engine: Engine, tracker_env) -> None:
+    stop = []
+
+    def first(ctx):
+        stop.append(True)  # e.g. SIGTERM arrives during the first step
+        return 1
+
+    result = run_cycle(
+        engine,
+        _settings(tracker_env),
+        today=TODAY,
+        steps=[Step("a", first), Step("b", lambda c: 2)],
+        should_stop=lambda: bool(stop),
+    )
+    assert [(s.name, s.outcome) for s in result.steps] == [("a", "ok"), ("b", "skipped")]
+    assert result.outcome == "partial"
