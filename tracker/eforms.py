@@ -15,6 +15,7 @@ of the few elements that matter (no per-field full-tree XPath searches).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
@@ -265,6 +266,14 @@ def _child(el: Any, tag: str) -> Any:
     return next(el.iterchildren(tag), None)
 
 
+def _kids(el: Any) -> dict[str, Any]:
+    """First child of ``el`` per tag: one pass instead of a search per field."""
+    kids: dict[str, Any] = {}
+    for c in el:
+        kids.setdefault(c.tag, c)
+    return kids
+
+
 def _path(el: Any, *tags: str) -> Any:
     for tag in tags:
         if el is None:
@@ -415,6 +424,7 @@ class _Ctx:
             return None, False
 
 
+@functools.lru_cache(maxsize=64)
 def _tz(s: str) -> dt.tzinfo:
     if s == "Z":
         return dt.UTC
@@ -489,22 +499,23 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         # Business-rule-invalid notices (SDK INVALID_* samples) still parse under a stable id.
         notice_id = "unidentified-" + hashlib.sha256(bytes(data)).hexdigest()[:32]
         ctx.warn(f"no notice identifier (BT-701); using {notice_id}")
-    version = _ctext(root, CBC + "VersionID")
+    top = _kids(root)
+    version = _text(top.get(CBC + "VersionID"))
     if not version:
         ctx.warn("no notice version (BT-757); assumed 01")
         version = "01"
 
-    language = _ctext(root, CBC + "NoticeLanguageCode")
+    language = _text(top.get(CBC + "NoticeLanguageCode"))
     if language:
         language = language.upper()
         if language not in NORWEGIAN:
             ctx.langs = (*NORWEGIAN, language)
-    type_el = _child(root, CBC + "NoticeTypeCode")
-    customization_id = _ctext(root, CBC + "CustomizationID")
+    type_el = top.get(CBC + "NoticeTypeCode")
+    customization_id = _text(top.get(CBC + "CustomizationID"))
     notice = ParsedNotice(
         notice_id=notice_id,
         version=version,
-        procedure_id=_ctext(root, CBC + "ContractFolderID"),
+        procedure_id=_text(top.get(CBC + "ContractFolderID")),
         notice_type=_text(type_el),
         form_type=type_el.get("listName") if type_el is not None else None,
         document_type=doc_type,
@@ -512,8 +523,8 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         language=language,
         location=location,
     )
-    notice.issue_date = ctx.date(_child(root, CBC + "IssueDate"), "issue date (BT-05)")
-    notice.planned_date = ctx.date(_child(root, CBC + "PlannedDate"), "planned date (BT-127)")
+    notice.issue_date = ctx.date(top.get(CBC + "IssueDate"), "issue date (BT-05)")
+    notice.planned_date = ctx.date(top.get(CBC + "PlannedDate"), "planned date (BT-127)")
     if (
         customization_id
         and "anskaffelser.no" in customization_id
@@ -540,7 +551,7 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         wanted = _buyer_refs(root) | _tenderer_refs(_child(ext, EFAC + "NoticeResult"))
         orgs = _organisations(ext, ctx, wanted)
 
-    _procedure(root, notice, ctx)
+    _procedure(top, notice, ctx)
     _buyers(root, notice, orgs, ctx)
     for lot_el in root.iterchildren(CAC + "ProcurementProjectLot"):
         id_el = _child(lot_el, CBC + "ID")
@@ -597,8 +608,8 @@ def _cpvs(project: Any) -> tuple[str | None, list[str]]:
     return main, codes
 
 
-def _procedure(root: Any, notice: ParsedNotice, ctx: _Ctx) -> None:
-    project = _child(root, CAC + "ProcurementProject")
+def _procedure(top: dict[str, Any], notice: ParsedNotice, ctx: _Ctx) -> None:
+    project = top.get(CAC + "ProcurementProject")
     if project is not None:
         notice.title = ctx.lang_text(project, CBC + "Name", "title")
         notice.description = ctx.lang_text(project, CBC + "Description")
@@ -607,7 +618,7 @@ def _procedure(root: Any, notice: ParsedNotice, ctx: _Ctx) -> None:
             _path(project, CAC + "RequestedTenderTotal", CBC + "EstimatedOverallContractAmount"),
             "estimated value (BT-27)",
         )
-    process = _child(root, CAC + "TenderingProcess")
+    process = top.get(CAC + "TenderingProcess")
     if process is not None:
         notice.procedure_type = _ctext(process, CBC + "ProcedureCode")
         for ref in process.iterchildren(CAC + "NoticeDocumentReference"):
