@@ -276,3 +276,33 @@ def test_stop_request_skips_the_remaining_steps(engine: Engine, tracker_env) -> 
     )
     assert [(s.name, s.outcome) for s in result.steps] == [("a", "ok"), ("b", "skipped")]
     assert result.outcome == "partial"
+
+
+def test_schedule_command_holds_the_lock_until_sigterm(engine: Engine, tracker_env) -> None:
+    import signal
+    import time
+
+    from tracker.locks import lock_info
+
+    env = {**os.environ, **tracker_env, "TRACKER_SCHEDULE_TIME": "03:00"}
+    tracker = os.path.join(os.path.dirname(sys.executable), "tracker")
+    proc = subprocess.Popen([tracker, "schedule"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("scheduler: daily cycle at 03:00")
+        deadline = time.monotonic() + 20
+        while lock_info(engine, "scheduler") is None:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        second = subprocess.run(
+            [tracker, "schedule"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert (
+            second.returncode == 3 and "not started: another scheduler holds lock" in second.stderr
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert lock_info(engine, "scheduler") is None
