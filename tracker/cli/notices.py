@@ -60,6 +60,8 @@ def summary(n: ParsedNotice) -> str:
     ]
     for lot in n.lots:
         deadline = lot.submission_deadline.isoformat() if lot.submission_deadline else "-"
+        if lot.request_deadline:
+            deadline += f"  requests by {lot.request_deadline.isoformat()}"
         weights = ", ".join(
             f"{c.type or c.name}:{c.weight:g}" for c in lot.award_criteria if c.weight is not None
         )
