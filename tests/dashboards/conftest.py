@@ -57,6 +57,14 @@ def fast_password_hashing() -> Iterator[None]:
     tracker_users._hasher = original
 
 
+@pytest.fixture(autouse=True)
+def fresh_aggregates() -> None:
+    """Each test sees the director aggregates of the data as it is now (no 60 s cache)."""
+    from tracker.views import clear_aggregate_cache
+
+    clear_aggregate_cache()
+
+
 def _optional(module: str, name: str) -> Any:
     try:
         return getattr(importlib.import_module(module), name, None)
