@@ -217,3 +217,23 @@ def test_api_token_and_openapi(client_for, app) -> None:
     )
     client.post("/me/api-token/revoke", data={"csrf_token": page_csrf(client)})
     assert api.get("/api/accounts").status_code == 401
+
+
+def test_uncovered_accounts_leave_the_list_when_worked(client_for) -> None:
+    from tracker.views import clear_aggregate_cache
+
+    director = client_for("director")
+    uncovered = director.get("/api/director").json()["uncovered"]
+    assert uncovered, "the fixtures have open windows without activity"
+    acc = uncovered[-1]["account_id"]
+    res = director.post(
+        f"/accounts/{acc}/activities",
+        data={"kind": "meeting", "text": "Needs review", "csrf_token": page_csrf(director)},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303
+    cached = director.get("/api/director").json()["uncovered"]
+    assert acc in {u["account_id"] for u in cached}  # whole-database aggregates: cached 60 s
+    clear_aggregate_cache()
+    fresh = director.get("/api/director").json()["uncovered"]
+    assert acc not in {u["account_id"] for u in fresh}
