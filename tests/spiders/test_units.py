@@ -109,3 +109,21 @@ def test_resume_day_and_day_completion(session: Session):
     # A complete day stays complete when a re-listing finds a late notice failing.
     assert harvest.record_day(session, "doffin", days[0], hits=3, stored=2, today=today)
     session.commit()
+
+
+def test_every_spider_module_loads_and_bad_arguments_fail_clearly():
+    from scrapy.spiderloader import SpiderLoader
+    from scrapy.utils.project import get_project_settings
+
+    from spiders.exceptions import SpiderArgumentError
+    from spiders.sources.brreg import BrregSpider
+    from spiders.sources.doffin import DoffinSpider
+
+    loader = SpiderLoader.from_settings(get_project_settings())
+    assert {"doffin", "ted", "brreg"} <= set(loader.list())
+    with pytest.raises(SpiderArgumentError, match=r"since='2024-13-01'.*YYYY-MM-DD"):
+        DoffinSpider(since="2024-13-01")
+    with pytest.raises(SpiderArgumentError, match="after until"):
+        DoffinSpider(since="2024-02-01", until="2024-01-01")
+    with pytest.raises(SpiderArgumentError, match="not valid organisation numbers"):
+        BrregSpider(orgnrs="974760673,123")
