@@ -142,7 +142,7 @@ class Notice(Base):
     cpv_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # BT-262 + BT-263
     estimated_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-27
     currency: Mapped[str | None] = mapped_column(String(3))
-    changed_notice_id: Mapped[str | None] = mapped_column(String(64))  # BT-758
+    changed_notice_id: Mapped[str | None] = mapped_column(String(64), index=True)  # BT-758
     previous_notice_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # BT-125/OPP-090
     planned_date: Mapped[dt.date | None] = mapped_column(Date)  # BT-127
     documents_url: Mapped[str | None] = mapped_column(String(1000))  # BT-15

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 20:53:02.478830
+Create Date: 2026-11-28 21:09:16.364021
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('notice_id', 'version', name=op.f('uq_notices_notice_id_version'))
     )
     with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notices_changed_notice_id'), ['changed_notice_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notices_is_latest'), ['is_latest'], unique=False)
         batch_op.create_index('ix_notices_issue_date', ['issue_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_notices_main_cpv'), ['main_cpv'], unique=False)
@@ -678,6 +679,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notices_main_cpv'))
         batch_op.drop_index('ix_notices_issue_date')
         batch_op.drop_index(batch_op.f('ix_notices_is_latest'))
+        batch_op.drop_index(batch_op.f('ix_notices_changed_notice_id'))
 
     op.drop_table('notices')
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
