@@ -353,3 +353,32 @@ def test_conflicting_copies_in_one_run_keep_the_first(engine: Engine) -> None:
     with Session(engine) as s:
         n = s.scalars(select(Notice)).one()
         assert [w.name for w in n.results[0].winners] == ["Elbit Systems of America"]
+
+
+def test_database_error_after_the_notice_row_rolls_back_that_notice_only(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure in a child table undoes the notice row too (savepoint), others stay."""
+    original = Ingestor._insert_children
+
+    def broken_children(self, session, items, org_ids):  # type: ignore[no-untyped-def]
+        for item in items:
+            if item.location == "bad.xml":
+                for lot in item.parsed.lots:
+                    lot.start_date = "not a date"
+        return original(self, session, items, org_ids)
+
+    monkeypatch.setattr(Ingestor, "_insert_children", broken_children)
+    paths = sorted(REAL.glob("ContractNotice_cn-*.xml"))[:4]
+    with Ingestor(engine, source="file") as ing:
+        outcomes = [ing.add(p.read_bytes(), location=p.name) for p in paths[:3]]
+        outcomes.append(ing.add(paths[3].read_bytes(), location="bad.xml"))
+    assert [o.status for o in outcomes] == ["new", "new", "new", "failed"]
+    with Session(engine) as s:
+        stored = s.scalars(select(Notice.notice_id)).all()
+        assert sorted(stored) == sorted(o.notice_id for o in outcomes[:3])
+        orphans = s.scalar(
+            select(func.count()).select_from(Lot).where(Lot.notice_pk.not_in(select(Notice.id)))
+        )
+        assert orphans == 0
+        assert s.scalars(select(IngestError.location)).all() == ["bad.xml"]
