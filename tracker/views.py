@@ -962,7 +962,9 @@ def decide_suggested_link(session: Session, user: User, link_id: int, status: st
 
 
 def calendar_items(session: Session, user: User, today: dt.date) -> list[dict[str, Any]]:
-    """Opportunities of the user's accounts whose dates are not all past (at most 500)."""
+    """What the user's calendar shows: opportunities of their accounts whose dates are not
+    all past (at most 500) and the tender deadlines of open competitions (at most 200;
+    a KAM's: those linked to their accounts)."""
     ids = account_ids_for(session, user)
     rows = opportunity_rows(session, today, account_ids=ids, limit=2000)
     keep = []
@@ -970,7 +972,9 @@ def calendar_items(session: Session, user: User, today: dt.date) -> list[dict[st
         dates = [row.get(k) for k in ("influence_opens", "expected_publication", "expiry")]
         if any(d and d >= today for d in dates):
             keep.append(row)
-    return keep[:500]
+    show = "accounts" if ids is not None else "relevant"
+    bids = bids_page(session, today, show=show, account_ids=ids, per_page=200)["items"]
+    return keep[:500] + bids
 
 
 def calendar_feed(session: Session, user: User, today: dt.date) -> bytes:

@@ -195,6 +195,9 @@ def test_calendar_feed_with_revocable_hashed_token(client_for, world, app) -> No
     feed = anon.get(f"/calendar/{token}.ics")
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
     assert feed.text.startswith("BEGIN:VCALENDAR")
+    unfolded = feed.text.replace("\r\n ", "")
+    assert "Tender deadline: Diatermipenner" in unfolded  # open competition of her account
+    assert "DTSTART;VALUE=DATE:20230317" in unfolded
     client.post("/me/calendar-token/revoke", data={"csrf_token": page_csrf(client)})
     assert anon.get(f"/calendar/{token}.ics").status_code == 404
 
