@@ -14,7 +14,7 @@ _cfg = load_settings()
 
 BOT_NAME = "tender-tracker"
 SPIDER_MODULES = ["spiders.sources"]  # one spider per source file
-NEWSPIDER_MODULE = "spiders.sources"
+NEWSPIDER_MODULE = "spiders.sources"  # where `scrapy genspider` puts a new source
 
 # Identify ourselves: the APIs are public services run by agencies.
 USER_AGENT = "tender-tracker/0.1 (public-tender harvester; python-scrapy)"
@@ -44,10 +44,10 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # AutoThrottle tunes on latency only and fights the 429-driven pacing below.
 AUTOTHROTTLE_ENABLED = False
 PACING_MIN_DELAY = 0.2  # never faster than 5 requests/s per host, whatever the server allows
-PACING_MAX_DELAY = 30.0
+PACING_MAX_DELAY = 30.0  # slowest pace after repeated 429s (one request per 30 s)
 PACING_DEFAULT_RETRY_AFTER = 10.0  # Doffin's observed Retry-After when the header is missing
 PACING_MAX_RETRY_AFTER = 300.0  # do not sleep for hours on a bogus header
-PACING_MAX_429_PER_REQUEST = 30
+PACING_MAX_429_PER_REQUEST = 30  # then the request fails and is retried next run
 PACING_RATE_MARGIN = 0.97  # settle just under the rate that was being served at the 429
 PACING_START_PROBE_FACTOR = 0.9  # before any 429: each success shortens the delay by 10 %
 PACING_PROBE_FACTOR = 0.98  # after a pause: back up to the ceiling by 2 % a success
@@ -58,11 +58,12 @@ PACING_CEILING_STEP = 1.05  # after each 429 (down to 1 %), so 429s get rarer
 # 429 is handled by the pacing middleware (pause + retry), not counted as a failure.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 RETRY_TIMES = 4  # 5 tries with backoff 1+2+4+8 s spans a short outage
-RETRY_BACKOFF_BASE = 1.0
-RETRY_BACKOFF_MAX = 60.0
+RETRY_BACKOFF_BASE = 1.0  # first retry after 1 s, doubling each time
+RETRY_BACKOFF_MAX = 60.0  # never wait longer than a minute between tries
 # A notice is tens of KB: 60 s means the server is stuck, not slow (default 180).
 DOWNLOAD_TIMEOUT = 60
 
+# Key header, backoff retries (replacing Scrapy's immediate ones) and 429 pacing.
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.ApiKeyMiddleware": 390,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -70,6 +71,7 @@ DOWNLOADER_MIDDLEWARES = {
     # Closest to the downloader so a 429 is seen before retries and stats.
     "spiders.middlewares.AdaptivePacingMiddleware": 950,
 }
+# The one pipeline: stores through tracker (same ingest as `tracker ingest`).
 ITEM_PIPELINES = {"spiders.pipelines.TrackerPipeline": 300}
 
 # --- housekeeping
