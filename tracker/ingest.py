@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("new", "updated", "unchanged", "failed")
 COMPRESS_LEVEL = 1  # zlib level 1: 5x smaller, 2-3x faster than the default level 6
+SQLITE_CACHE_KIB = 64 * 1024  # page cache of the ingest connection (SQLite)
 MAX_MONEY = Decimal(10) ** 16  # Numeric(18, 2)
 MAX_DURATION = Decimal(10) ** 8  # Numeric(10, 2)
 
@@ -355,6 +356,10 @@ class Ingestor:
     def _get_session(self) -> Session:
         if self._session is None:
             self._session = Session(bind=self.engine, expire_on_commit=False)
+            if self.engine.dialect.name == "sqlite":
+                # SQLite's default page cache is 2 MB; index pages of a growing notices
+                # table then get re-read for every batch. This connection's cache only.
+                self._session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         return self._session
 
     def _fail_parse(self, outcome: IngestOutcome, location: str, reason: str, data: Any) -> None:
