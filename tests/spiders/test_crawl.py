@@ -9,11 +9,13 @@ import subprocess
 import time
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from spiders.replay import Faults, load_real_notices, synthetic_days
 from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
+from tracker.cli import main
 from tracker.crawl import PROJECT_ROOT, crawl_command
 from tracker.models import Notice, Organisation, Run
 from tracker.registry import is_public_body, orgnrs_to_enrich
@@ -26,7 +28,7 @@ def served(since: str, until: str, notices=REAL) -> list[str]:
     return sorted(r.doffin_id for r in notices if lo <= r.day <= hi)
 
 
-def test_crawl_stores_exactly_the_served_notices_once_across_sources(replay, engine):
+def test_crawl_stores_exactly_the_served_notices_once_across_sources(replay, engine, monkeypatch):
     replay.start()
     expected = served("2022-07-05", "2022-07-21")
     assert len(expected) == 5
@@ -55,13 +57,18 @@ def test_crawl_stores_exactly_the_served_notices_once_across_sources(replay, eng
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Notice)) == 5
 
-    # A rerun lists the days again but downloads nothing already stored.
+    # A rerun (through the CLI) lists the days again but downloads nothing already stored.
     before = replay.stats["counts"].get("doffin_download", 0)
-    again = replay.crawl("doffin", since="2022-07-05", until="2022-07-21")
-    assert again.exit_code == 0
+    for key, value in replay.proc_env().items():
+        monkeypatch.setenv(key, value)
+    args = ["crawl", "doffin", "--since", "2022-07-05", "--until", "2022-07-21"]
+    for name, value in FAST.items():
+        args += ["-s", f"{name}={value}"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "crawl doffin: exit 0, run 3 ok:" in out.output and " new=0 " in out.output
     assert replay.stats["counts"].get("doffin_download", 0) == before
     assert source_ids(engine) == expected
-    assert run_row(engine, again.run_id).counts["new"] == 0
 
 
 FAULTS = Faults(
@@ -124,6 +131,9 @@ def test_faults_then_rerun_store_every_retrievable_notice_once(replay, engine):
     assert all(n == 1 for _, _, n in per_identity)
     assert all(pks[k] == v for k, v in pks_first.items())  # nothing stored before is lost
     assert open_failures(engine) == {"2022-642893": "HTTP 404"}
+    listing = CliRunner().invoke(main, ["crawl-failures", "doffin"])
+    assert "doffin 2022-642893 (issue day 2022-11-29): HTTP 404 [2 attempt(s)]" in listing.output
+    assert "1 open failure(s)" in listing.output
     assert days(engine)["2022-11-04"].complete
     assert run_row(engine, second.run_id).outcome == "partial"
 

@@ -62,3 +62,23 @@ def crawl(
     click.echo(summary)
     if result.exit_code:
         sys.exit(result.exit_code)
+
+
+@main.command("crawl-failures")
+@click.argument("source", required=False, type=click.Choice(SPIDERS))
+def crawl_failures(source: str | None) -> None:
+    """List notices and register lookups that could not be fetched (retried next crawl).
+
+    Example: tracker crawl-failures doffin
+    """
+    from tracker.harvest import failure_list
+
+    with session_scope(get_engine()) as session:
+        rows = failure_list(session, source)
+    for row in rows:
+        day = f" (issue day {row['day']})" if row["day"] else ""
+        click.echo(
+            f"{row['source']} {row['source_id']}{day}: {row['reason']} "
+            f"[{row['attempts']} attempt(s)]"
+        )
+    click.echo(f"{len(rows)} open failure(s)")
