@@ -19,12 +19,14 @@ Unresolved fetch failures of the source are retried first.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import scrapy
+from lxml import etree
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -60,6 +62,22 @@ class DayState:
     listed: bool = True
     total: int | None = None
     closed: bool = False
+    skipped: list[str] = field(default_factory=list)
+
+
+EFORMS_ROOTS = frozenset({"ContractNotice", "PriorInformationNotice", "ContractAwardNotice"})
+
+
+def root_name(body: bytes) -> str | None:
+    """Local name of the XML root element (None when there is none)."""
+    try:
+        for _, element in etree.iterparse(
+            io.BytesIO(body), events=("start",), resolve_entities=False, no_network=True
+        ):
+            return etree.QName(element).localname
+    except etree.XMLSyntaxError:
+        return None
+    return None
 
 
 def failure_reason(failure: Failure) -> str:
@@ -169,6 +187,7 @@ class DateSlicedSpider(scrapy.Spider):
                 ids=tuple(state.ids),
                 listed=listed,
                 total=state.total,
+                skipped=tuple(state.skipped),
             )
 
     def listed(
@@ -223,6 +242,21 @@ class DateSlicedSpider(scrapy.Spider):
 
     def parse_notice(self, response: Response) -> Iterator[Any]:
         m = response.meta
+        root = root_name(response.body)
+        if root not in EFORMS_ROOTS:
+            # Pre-eForms TED notices (TED_EXPORT): nothing the product can read; not a gap.
+            self.crawler.stats.inc_value("notices/skipped_not_eforms")  # type: ignore[union-attr]
+            self.logger.info(
+                "%s %s: not an eForms notice (%s), skipped",
+                self.tracker_source,
+                m["source_id"],
+                root,
+            )
+            day = m.get("day")
+            if day in self.days:
+                self.days[day].skipped.append(m["source_id"])
+            yield from self.settle(day, m.get("tracked", False))
+            return
         yield NoticeItem(
             source=self.tracker_source,
             source_id=m["source_id"],

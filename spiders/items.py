@@ -76,6 +76,7 @@ class HarvestDayItem:
     ids: tuple[str, ...]
     listed: bool = True
     total: int | None = None  # what the search reported (numHitsTotal)
+    skipped: tuple[str, ...] = ()  # listed but not eForms (old TED format): not stored, no gap
 
     def __post_init__(self) -> None:
         _require(isinstance(self.day, dt.date), "HarvestDayItem", "day", repr(self.day))

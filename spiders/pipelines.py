@@ -195,7 +195,7 @@ class TrackerPipeline:
             self.counts["days_incomplete"] += 1
             logger.warning("%s %s: listing incomplete, left for the next run", self.source, day)
             return
-        done = {i for i in ids if self.outcomes.get(i) in STORED}
+        done = {i for i in ids if self.outcomes.get(i) in STORED} | set(adapter["skipped"])
         rest = [i for i in ids if i not in done and self.outcomes.get(i) != "failed"]
         with session_scope(self.engine) as session:
             stored = len(done) + len(harvest.stored_source_ids(session, self.source or "", rest))

@@ -26,8 +26,8 @@ class TedSpider(DateSlicedSpider):
       One publication day at a time, ``paginationMode: ITERATION`` with
       ``iterationNextToken`` (no result cap). A notice also harvested from Doffin is
       stored once (the ingest deduplicates by eForms notice-id + version). Notices
-      published before eForms (before November 2023) are not eForms XML and are
-      recorded as failures, not stored.
+      published before eForms (TED_EXPORT XML, before November 2023) are skipped
+      (``notices/skipped_not_eforms`` in the stats) and do not leave the day open.
     Spider arguments
       since, until: publication days YYYY-MM-DD (default: resume from harvest state).
       refresh: 1 to download publication numbers already stored.

@@ -127,3 +127,13 @@ def test_every_spider_module_loads_and_bad_arguments_fail_clearly():
         DoffinSpider(since="2024-02-01", until="2024-01-01")
     with pytest.raises(SpiderArgumentError, match="not valid organisation numbers"):
         BrregSpider(orgnrs="974760673,123")
+
+
+def test_root_name_tells_eforms_from_old_ted_xml():
+    from spiders.base import EFORMS_ROOTS, root_name
+
+    xml = (FIXTURES / "notices" / "doffin-real" / "2024-110489.xml").read_bytes()
+    assert root_name(xml) == "ContractAwardNotice" and root_name(xml) in EFORMS_ROOTS
+    old = b'<?xml version="1.0"?><TED_EXPORT xmlns="http://publications.europa.eu/TED_schema/Export"/>'
+    assert root_name(old) == "TED_EXPORT" and root_name(old) not in EFORMS_ROOTS
+    assert root_name(b"not xml") is None
