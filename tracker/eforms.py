@@ -723,51 +723,58 @@ def _buyers(root: Any, notice: ParsedNotice, orgs: dict[str, ParsedParty], ctx: 
 def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
     lot = ParsedLot(lot_id=lot_id)
     where = f"lot {lot_id}"
-    project = _child(lot_el, CAC + "ProcurementProject")
+    kids = _kids(lot_el)
+    project = kids.get(CAC + "ProcurementProject")
     if project is not None:
+        pk = _kids(project)
         lot.title = ctx.lang_text(project, CBC + "Name", f"title of {where}")
         lot.description = ctx.lang_text(project, CBC + "Description")
         lot.main_cpv, lot.cpv_codes = _cpvs(project)
         lot.estimated_value, lot.currency = ctx.amount(
-            _path(project, CAC + "RequestedTenderTotal", CBC + "EstimatedOverallContractAmount"),
+            _child(pk.get(CAC + "RequestedTenderTotal"), CBC + "EstimatedOverallContractAmount"),
             f"estimated value of {where}",
         )
-        period = _child(project, CAC + "PlannedPeriod")
+        period = pk.get(CAC + "PlannedPeriod")
         if period is not None:
-            measure = _child(period, CBC + "DurationMeasure")
+            per = _kids(period)
+            measure = per.get(CBC + "DurationMeasure")
             if measure is not None and _text(measure):
                 lot.duration_value, _ = ctx.amount(measure, f"duration of {where}")
                 lot.duration_unit = measure.get("unitCode")
-            lot.start_date = ctx.date(_child(period, CBC + "StartDate"), f"start date of {where}")
-            lot.end_date = ctx.date(_child(period, CBC + "EndDate"), f"end date of {where}")
-        extension = _child(project, CAC + "ContractExtension")
+            lot.start_date = ctx.date(per.get(CBC + "StartDate"), f"start date of {where}")
+            lot.end_date = ctx.date(per.get(CBC + "EndDate"), f"end date of {where}")
+        extension = pk.get(CAC + "ContractExtension")
         if extension is not None:
             lot.max_renewals = _int(_ctext(extension, CBC + "MaximumNumberNumeric"))
             lot.options_description = ctx.lang_text(extension, CBC + "OptionsDescription")
             lot.renewal_description = ctx.lang_text(
                 _path(extension, CAC + "Renewal", CAC + "Period"), CBC + "Description"
             )
-    process = _child(lot_el, CAC + "TenderingProcess")
+    process = kids.get(CAC + "TenderingProcess")
     if process is not None:
+        prk = _kids(process)
         for system in process.iterchildren(CAC + "ContractingSystem"):
             code = _child(system, CBC + "ContractingSystemTypeCode")
             if code is not None and code.get("listName") == "framework-agreement":
                 lot.framework_code = _text(code)
         lot.submission_deadline, lot.submission_deadline_has_time = ctx.deadline(
-            _child(process, CAC + "TenderSubmissionDeadlinePeriod"), f"tender deadline of {where}"
+            prk.get(CAC + "TenderSubmissionDeadlinePeriod"), f"tender deadline of {where}"
         )
         lot.request_deadline, lot.request_deadline_has_time = ctx.deadline(
-            _child(process, CAC + "ParticipationRequestReceptionPeriod"),
+            prk.get(CAC + "ParticipationRequestReceptionPeriod"),
             f"request deadline of {where}",
         )
-        for ref in process.iterchildren(CAC + "NoticeDocumentReference"):
-            ref_id = _ctext(ref, CBC + "ID")
-            if ref_id:
-                lot.previous_notice_ids.append(ref_id)
-        interest = _child(_eforms_ext(process), EFAC + "InterestExpressionReceptionPeriod")
-        if interest is not None:
-            lot.interest_deadline, _ = ctx.deadline(interest, f"interest deadline of {where}")
-    terms = _child(lot_el, CAC + "TenderingTerms")
+        if CAC + "NoticeDocumentReference" in prk:
+            for ref in process.iterchildren(CAC + "NoticeDocumentReference"):
+                ref_id = _ctext(ref, CBC + "ID")
+                if ref_id:
+                    lot.previous_notice_ids.append(ref_id)
+        exts = prk.get(EXT + "UBLExtensions")
+        if exts is not None:
+            interest = _child(_eforms_ext(process), EFAC + "InterestExpressionReceptionPeriod")
+            if interest is not None:
+                lot.interest_deadline, _ = ctx.deadline(interest, f"interest deadline of {where}")
+    terms = kids.get(CAC + "TenderingTerms")
     if terms is not None:
         fallback_url = None
         for doc in terms.iterchildren(CAC + "CallForTendersDocumentReference"):
