@@ -2,10 +2,10 @@
 
 The 57 real Doffin notices are replicated to ``--count`` distinct notices (each copy gets a
 new notice-id, so every one is stored as a new notice). Copies are generated on the fly so
-that memory stays flat. Reports notices/s for each phase (CPU time of the process, which is
-what "one core"
-means and stays stable when other jobs share the machine; wall time is printed too), the
-ratios, and peak RSS.
+that memory stays flat. Reports notices/s for each phase, the ratios and peak RSS. Rates are
+CPU time of this process (what "one core" means, and steadier than wall time when other
+jobs share the machine); wall time is printed too. Expect a few per cent of run-to-run
+spread on a shared machine.
 
     .venv/bin/python bench/ingest.py                 # 20,000 notices
     .venv/bin/python bench/ingest.py --count 5000 --with-derive
