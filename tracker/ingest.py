@@ -108,12 +108,18 @@ class IngestOutcome:
 class _Item:
     outcome: IngestOutcome
     parsed: ParsedNotice
-    raw: bytes  # zlib-compressed
+    data: bytes  # the original bytes
     sha: str
     location: str
     source_id: str | None
     meta: dict[str, Any] | None
-    error_reason: str | None = None
+    compressed: bytes | None = None  # zlib of ``data``, made only when it is stored
+
+    @property
+    def raw(self) -> bytes:
+        if self.compressed is None:
+            self.compressed = zlib.compress(self.data, COMPRESS_LEVEL)
+        return self.compressed
 
 
 @dataclass(slots=True)
@@ -290,7 +296,7 @@ class Ingestor:
             _Item(
                 outcome=outcome,
                 parsed=parsed,
-                raw=zlib.compress(data, COMPRESS_LEVEL),
+                data=bytes(data),
                 sha=sha,
                 location=location,
                 source_id=source_id,
@@ -558,7 +564,7 @@ class Ingestor:
                 failures.append(_Failure(outcome, location, outcome.reason, None))
                 continue
             item = _Item(
-                outcome, parsed, raw, hashlib.sha256(data).hexdigest(), location, None, None
+                outcome, parsed, data, hashlib.sha256(data).hexdigest(), location, None, None, raw
             )
             pairs.append((item, pk))
         keep = ("source", "source_id", "publication_date", "status", "source_meta", "version")
