@@ -221,7 +221,7 @@ def test_agreements_cli(tracker_env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_real_crawl_against_a_local_server(engine: Engine, db_url: str, tmp_path: Path) -> None:
-    """``scrapy crawl agreements`` in a subprocess, pages served on 127.0.0.1."""
+    """``tracker crawl agreements`` (a Scrapy subprocess), pages served on 127.0.0.1."""
     import functools
     import http.server
     import os
@@ -247,15 +247,18 @@ def test_real_crawl_against_a_local_server(engine: Engine, db_url: str, tmp_path
     env.pop("TRACKER_CONFIG", None)
     root = Path(__file__).resolve().parent.parent
     try:
+        # ``tracker crawl agreements`` runs ``scrapy crawl agreements -a config=...``.
         proc = subprocess.run(
-            [sys.executable, "-m", "scrapy", "crawl", "agreements", "-a",
-             f"config={tmp_path / 'sites.yaml'}", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=INFO"],
+            [sys.executable, "-m", "tracker.cli", "crawl", "agreements",
+             "--config", str(tmp_path / "sites.yaml"), "-s", "DOWNLOAD_DELAY=0",
+             "-s", "LOG_LEVEL=INFO"],
             cwd=root, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     finally:
         server.shutdown()
         server.server_close()
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "crawl agreements: exit 0" in proc.stdout
     with Session(engine) as s:
         rows = s.scalars(select(Contract).order_by(Contract.end_date, Contract.title)).all()
         assert [(c.title, c.end_date) for c in rows] == [

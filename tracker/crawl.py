@@ -17,7 +17,7 @@ from pathlib import Path
 from tracker.errors import TrackerError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SPIDERS = ("doffin", "ted", "brreg")
+SPIDERS = ("doffin", "ted", "brreg", "agreements")
 
 
 class CrawlError(TrackerError):

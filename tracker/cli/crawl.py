@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import click
 
@@ -19,6 +20,12 @@ from tracker.models import Run
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
 @click.option("--refresh", is_flag=True, help="Download notices / look up orgnrs already stored.")
 @click.option(
+    "--config",
+    "sites_config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="agreements only: YAML file of agreement pages (one entry per site).",
+)
+@click.option(
     "-s",
     "--setting",
     "settings",
@@ -31,13 +38,16 @@ def crawl(
     since: dt.datetime | None,
     until: dt.datetime | None,
     refresh: bool,
+    sites_config: str | None,
     settings: tuple[str, ...],
 ) -> None:
-    """Harvest SOURCE (doffin, ted or brreg) into the database.
+    """Harvest SOURCE (doffin, ted, brreg or agreements) into the database.
 
     Without --since the harvest resumes from the last fully harvested day minus two
     days; failed notices of earlier runs are retried. brreg enriches every buyer and
     winner not yet looked up. The run is recorded with its counts.
+
+    agreements reads the agreement overview pages listed in --config FILE.
 
     Example: tracker crawl doffin --since 2024-01-01 --until 2024-01-31
     """
@@ -47,8 +57,12 @@ def crawl(
         if not sep:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="-s")
         overrides[name] = value
-    args = {"refresh": "1" if refresh else None}
-    if source != "brreg":
+    args: dict[str, str | None] = {"refresh": "1" if refresh else None}
+    if source == "agreements":
+        if not sites_config:
+            raise click.UsageError("tracker crawl agreements needs --config FILE (YAML of sites)")
+        args = {"config": str(Path(sites_config).resolve())}
+    elif source != "brreg":
         args["since"] = since.date().isoformat() if since else None
         args["until"] = until.date().isoformat() if until else None
     result = run_crawl(source, args, overrides)
