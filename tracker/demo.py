@@ -29,9 +29,12 @@ from tracker.crawl import PROJECT_ROOT, run_crawl
 from tracker.db import get_engine, session_scope
 from tracker.migrate import upgrade
 
-# The bundled real notices were issued 2022-2024; the demo harvests those years.
+# The bundled real notices were issued from July 2022 to August 2024. The demo shows the
+# tracker as it would have looked on DEMO_TODAY: it harvests up to that day only (no
+# hindsight), and the dashboard treats that day as today (TRACKER_TODAY). On 2023-03-01 the
+# October-March budget window is open, competitions are out and re-tenders are coming.
 DEMO_SINCE = "2022-01-01"
-DEMO_UNTIL = "2024-12-31"
+DEMO_TODAY = dt.date(2023, 3, 1)
 # Against the local replay server there is no need for Doffin's polite pacing.
 FAST_LOCAL_CRAWL = {
     "DOWNLOAD_DELAY": "0",
@@ -121,8 +124,8 @@ def prepare(today: dt.date) -> dict[str, object]:
             }
         )
         for spider, args in (
-            ("doffin", {"since": DEMO_SINCE, "until": DEMO_UNTIL}),
-            ("ted", {"since": DEMO_SINCE, "until": DEMO_UNTIL}),
+            ("doffin", {"since": DEMO_SINCE, "until": today.isoformat()}),
+            ("ted", {"since": DEMO_SINCE, "until": today.isoformat()}),
             ("brreg", {}),
         ):
             _step(f"crawling {spider} from the replay server")
@@ -149,13 +152,18 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m tracker.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--no-serve", action="store_true", help="prepare the data, do not serve")
     ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--today", type=dt.date.fromisoformat, default=None)
+    ap.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=DEMO_TODAY,
+        help=f"the day the demo is shown as of (default {DEMO_TODAY}; the data run to 2024-08)",
+    )
     args = ap.parse_args(argv)
-    today = args.today or dt.date.today()
+    today = args.today
     figures = prepare(today)
     url = f"http://127.0.0.1:{args.port}/"
     print()
-    print(f"Dashboard: {url}")
+    print(f"Dashboard: {url}  (shown as of {today}: the bundled notices are from 2022-2024)")
     print(f"Log in as any of these (password: {figures['password']}):")
     for email, role, name in DEMO_USERS:
         print(f"  {email:28} {role:9} {name}")
@@ -165,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     os.environ.setdefault("TRACKER_BASE_URL", url.rstrip("/"))
+    os.environ["TRACKER_TODAY"] = today.isoformat()
     uvicorn.run("dashboards.app:create_app", factory=True, host="127.0.0.1", port=args.port)
 
 
