@@ -52,7 +52,15 @@ from tracker.models import (
     utcnow,
 )
 from tracker.rules import Rules, load_rules
-from tracker.windows import PHASES, Timeline, add_months, compute_timeline, explain, year_end_window
+from tracker.windows import (
+    PHASES,
+    Timeline,
+    add_months,
+    budget_window_for,
+    compute_timeline,
+    explain,
+    year_end_window,
+)
 
 PLANNING_SUBTYPES = frozenset({*(str(i) for i in range(1, 10)), "N4", "E1", "E2"})
 COMPETITION_SUBTYPES = frozenset({*(str(i) for i in range(10, 25)), "N16", "E3", "CEI"})
@@ -657,6 +665,28 @@ def _values(d: _Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[s
 
 def _budget_dict(tl: Timeline) -> dict[str, Any] | None:
     return tl.budget.as_dict() if tl.budget else None
+
+
+def stored_budget_window(
+    contract_start: dt.date | None,
+    influence_opens: dt.date | None,
+    today: dt.date,
+    rules: Rules,
+    account: dict[str, Any],
+) -> dict[str, Any] | None:
+    """The budget window of a stored opportunity on ``today``, from its stored
+    ``contract_start`` and ``influence_opens`` columns, exactly as ``recompute`` and
+    ``list_opportunities`` compute it (``tracker.windows.budget_window_for`` with the
+    account's budget calendar): ``{start, end, status, buyer_type, milestones}`` with status
+    open|upcoming|missed|closed, or None without a contract start. ``account`` holds
+    ``name`` and ``buyer_type`` (as the account rules need)."""
+    if contract_start is None:
+        return None
+    wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
+    window = budget_window_for(
+        contract_start, wr.budget, today=today, influence_opens=influence_opens
+    )
+    return window.as_dict()
 
 
 _LIST_COLUMNS = (

@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Any
 
@@ -47,8 +47,8 @@ from tracker.models import (
     User,
     utcnow,
 )
-from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR
-from tracker.rules import load_rules
+from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR, stored_budget_window
+from tracker.rules import Rules, load_rules
 from tracker.search import notice_phase, notice_rows
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
 
@@ -67,18 +67,28 @@ HOME_ROWS = 25  # rows per section of the KAM home; the full lists are in the ex
 # Whole-database aggregates (pipeline, incumbency, uncovered accounts) change only when
 # data is ingested or recomputed; the director page reuses them for this many seconds.
 AGGREGATE_TTL_SECONDS = 60.0
+# The list of open competitions (not their scores, statuses or decisions) is reused by the
+# bid list and the director's queue for this many seconds; the pages say so.
+OPEN_LIST_TTL_SECONDS = 60.0
 _aggregate_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _aggregate_lock = threading.Lock()
 
 
-def cached_aggregate(session: Session, name: str, today: dt.date, build: Callable[[], Any]) -> Any:
-    """``build()`` once per database, name and day within ``AGGREGATE_TTL_SECONDS``."""
+def cached_aggregate(
+    session: Session,
+    name: Hashable,
+    today: dt.date,
+    build: Callable[[], Any],
+    ttl: float = AGGREGATE_TTL_SECONDS,
+) -> Any:
+    """``build()`` once per database, name and day within ``ttl`` seconds; the value is
+    shared between requests, so callers must not change it."""
     bind = session.get_bind()
     key = (str(bind.url), id(bind), name, today)
     now = time.monotonic()
     with _aggregate_lock:
         hit = _aggregate_cache.get(key)
-        if hit is not None and now - hit[0] < AGGREGATE_TTL_SECONDS:
+        if hit is not None and now - hit[0] < ttl:
             return hit[1]
     value = build()
     with _aggregate_lock:
@@ -160,22 +170,53 @@ def accounts_list(
 # --------------------------------------------------------------------------- opportunities
 
 
-def _opportunity_dict(o: Opportunity, names: dict[int, str], today: dt.date) -> dict[str, Any]:
-    if o.budget_start and o.budget_end:
-        status = (
-            "open"
-            if o.budget_start <= today <= o.budget_end
-            else ("upcoming" if today < o.budget_start else "past")
+def account_info(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """``{id: {name, buyer_type}}`` of the given accounts (what the window rules need)."""
+    if not ids:
+        return {}
+    return {
+        i: {"name": name, "buyer_type": buyer_type}
+        for i, name, buyer_type in session.execute(
+            select(Account.id, Account.name, Account.buyer_type).where(Account.id.in_(ids))
         )
-        budget = {"start": o.budget_start, "end": o.budget_end, "status": status}
-    else:
-        budget = None
+    }
+
+
+# The columns the opportunity rows show (not the timeline JSON: its dates are columns too).
+_OPPORTUNITY_COLUMNS = (
+    Opportunity.key,
+    Opportunity.kind,
+    Opportunity.account_id,
+    Opportunity.title,
+    Opportunity.buyer_name,
+    Opportunity.main_cpv,
+    Opportunity.value,
+    Opportunity.expiry,
+    Opportunity.expiry_source,
+    Opportunity.influence_opens,
+    Opportunity.drafting_starts,
+    Opportunity.expected_publication,
+    Opportunity.expected_deadline,
+    Opportunity.contract_start,
+    Opportunity.phase,
+    Opportunity.confidence,
+    Opportunity.notice_pk,
+    Opportunity.competition_notice_pk,
+)
+
+
+def _opportunity_dict(
+    o: Any, accounts: dict[int, dict[str, Any]], today: dt.date, rules: Rules
+) -> dict[str, Any]:
+    """One stored opportunity row; the budget window and its status (open, upcoming,
+    missed, closed) come from ``tracker.opportunities.stored_budget_window``."""
+    account = accounts.get(o.account_id or 0, {})
     days_left = (o.expected_publication - today).days if o.expected_publication else None
     return {
         "key": o.key,
         "kind": o.kind,
         "account_id": o.account_id,
-        "account": names.get(o.account_id or 0),
+        "account": account.get("name"),
         "title": o.title,
         "buyer": o.buyer_name,
         "main_cpv": o.main_cpv,
@@ -189,7 +230,9 @@ def _opportunity_dict(o: Opportunity, names: dict[int, str], today: dt.date) -> 
         "phase": o.phase,
         "can_influence": o.phase in OPEN_PHASES,
         "days_left": days_left,
-        "budget_window": budget,
+        "budget_window": stored_budget_window(
+            o.contract_start, o.influence_opens, today, rules, account
+        ),
         "confidence": o.confidence,
         "notice_pk": o.notice_pk,
         "competition_notice_pk": o.competition_notice_pk,
@@ -205,7 +248,7 @@ def opportunity_rows(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first."""
-    q = select(Opportunity).where(_in_accounts(Opportunity.account_id, account_ids))
+    q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
     if phases:
         q = q.where(Opportunity.phase.in_(phases))
     q = q.order_by(
@@ -213,21 +256,26 @@ def opportunity_rows(
         Opportunity.expected_publication,
         Opportunity.id,
     ).limit(limit)
-    rows = session.scalars(q).all()
-    names = account_names(session, sorted({o.account_id for o in rows if o.account_id}))
-    return [_opportunity_dict(o, names, today) for o in rows]
+    rows = session.execute(q).all()
+    accounts = account_info(session, sorted({o.account_id for o in rows if o.account_id}))
+    rules = load_rules()
+    return [_opportunity_dict(o, accounts, today, rules) for o in rows]
 
 
 def budget_windows(
     session: Session, today: dt.date, account_ids: list[int] | None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """Budget windows open now or upcoming, per account (one row per account and window)."""
+    """Budget windows not yet ended, per account (one row per account and window), with
+    the status of ``tracker.opportunities.stored_budget_window`` (open, upcoming, or
+    missed when the window ends before influence opens on any of its opportunities)."""
     rows = session.execute(
         select(
             Opportunity.account_id,
             Opportunity.budget_start,
             Opportunity.budget_end,
             func.count(),
+            func.min(Opportunity.contract_start),
+            func.min(Opportunity.influence_opens),
         )
         .where(
             _in_accounts(Opportunity.account_id, account_ids),
@@ -238,20 +286,25 @@ def budget_windows(
         .order_by(Opportunity.budget_start, Opportunity.account_id)
         .limit(limit)
     ).all()
-    names = account_names(session, sorted({r[0] for r in rows if r[0]}))
-    return [
-        {
-            "account_id": acc,
-            "account": names.get(acc or 0),
-            "start": start,
-            "end": end,
-            "status": "open" if start and start <= today else "upcoming",
-            "days_to_start": (start - today).days if start and start > today else 0,
-            "days_left": (end - today).days,
-            "opportunities": count,
-        }
-        for acc, start, end, count in rows
-    ]
+    accounts = account_info(session, sorted({r[0] for r in rows if r[0]}))
+    rules = load_rules()
+    out = []
+    for acc, start, end, count, contract_start, opens in rows:
+        account = accounts.get(acc or 0, {})
+        window = stored_budget_window(contract_start, opens, today, rules, account)
+        out.append(
+            {
+                "account_id": acc,
+                "account": account.get("name"),
+                "start": start,
+                "end": end,
+                "status": window["status"] if window else None,
+                "days_to_start": (start - today).days if start and start > today else 0,
+                "days_left": (end - today).days,
+                "opportunities": count,
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- contracts
@@ -608,6 +661,35 @@ def scored_bids(session: Session, today: dt.date, notice_pks: list[int]) -> list
 BID_SHOWS = ("relevant", "accounts", "all")
 
 
+def open_competition_ids(
+    session: Session,
+    today: dt.date,
+    *,
+    show: str = "relevant",
+    account_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+    cached: bool = False,
+) -> tuple[int, ...]:
+    """Primary keys of the open competitions (see ``_open_competition_query``), soonest
+    deadline first. ``cached``: reuse the list built for the same database, day and filter
+    for up to ``OPEN_LIST_TTL_SECONDS`` (a competition stored meanwhile shows up that much
+    later; decisions, bid statuses and scores are never cached)."""
+    if show not in BID_SHOWS:
+        raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
+    now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
+    prefixes = tuple(load_rules().scoring_rules().cpv_prefixes)
+
+    def build() -> tuple[int, ...]:
+        q = _open_competition_query(today, now, show, account_ids, prefixes)
+        return tuple(pk for pk, _ in session.execute(q.order_by("deadline", Notice.id)))
+
+    if not cached:
+        return build()
+    ids = tuple(account_ids) if account_ids is not None else None
+    key = ("open-competitions", show, ids, now, prefixes)
+    return cached_aggregate(session, key, today, build, ttl=OPEN_LIST_TTL_SECONDS)
+
+
 def bids_page(
     session: Session,
     today: dt.date,
@@ -618,22 +700,26 @@ def bids_page(
     page: int = 1,
     per_page: int = 50,
     now: dt.datetime | None = None,
+    cached: bool = False,
 ) -> dict[str, Any]:
-    """Open competitions, soonest deadline first, one page, scored by ``tracker.bids``."""
-    if show not in BID_SHOWS:
-        raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
-    now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
-    prefixes = tuple(load_rules().scoring_rules().cpv_prefixes)
-    q = _open_competition_query(today, now, show, account_ids, prefixes)
-    if undecided_only:
-        q = q.where(~exists().where(BidDecision.notice_pk == Notice.id))
+    """Open competitions, soonest deadline first, one page, scored by ``tracker.bids``.
+
+    Only the page's rows are scored. ``cached``: the list of open competitions may be up
+    to ``OPEN_LIST_TTL_SECONDS`` old (``open_competition_ids``); ``fresh_within_s`` says
+    how old it may be (0: built for this call).
+    """
     # Open competitions are a few thousand at most: one query for the ids of all, then
     # a page of them scored (cheaper than a COUNT plus a LIMIT query over the same join).
-    ordered = [pk for pk, _ in session.execute(q.order_by("deadline", Notice.id)).all()]
+    ordered: tuple[int, ...] | list[int] = open_competition_ids(
+        session, today, show=show, account_ids=account_ids, now=now, cached=cached
+    )
+    if undecided_only:  # decisions are read on every call: a decision leaves the queue at once
+        decided = set(session.scalars(select(BidDecision.notice_pk).distinct()))
+        ordered = [pk for pk in ordered if pk not in decided]
     total = len(ordered)
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
-    rows = ordered[(page - 1) * per_page : page * per_page]
+    rows = list(ordered[(page - 1) * per_page : page * per_page])
     return {
         "items": scored_bids(session, today, rows),
         "total": total,
@@ -641,6 +727,7 @@ def bids_page(
         "pages": max(1, -(-total // per_page)),
         "show": show,
         "statuses": BID_STATUSES,
+        "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cached else 0,
     }
 
 
@@ -757,7 +844,9 @@ def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> li
 
 
 def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dict[str, Any]:
-    queue = bids_page(session, today, show="relevant", undecided_only=True, per_page=queue_size)
+    queue = bids_page(
+        session, today, show="relevant", undecided_only=True, per_page=queue_size, cached=True
+    )
     decided = session.execute(
         select(BidDecision.notice_pk)
         .order_by(BidDecision.decided_at.desc(), BidDecision.id.desc())
@@ -776,6 +865,7 @@ def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dic
             session, "uncovered", today, lambda: uncovered_accounts(session, today)
         ),
         "decisions": DECISIONS,
+        "fresh_within_s": int(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
     }
 
 

@@ -21,7 +21,7 @@ NAV = [("Bids", "/bids", None)]
 
 
 def bid_list(session: Session, day: dt.date, show: str, page: int) -> dict[str, Any]:
-    return bids_page(session, day, show=show, page=page, per_page=25)
+    return bids_page(session, day, show=show, page=page, per_page=25, cached=True)
 
 
 @router.get("/bids")

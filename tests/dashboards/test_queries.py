@@ -1,0 +1,120 @@
+"""Page queries of ``tracker.views`` against the tracker's own functions on the seeded world.
+
+One source of truth: the budget-window status the dashboards show is the one
+``tracker.opportunities`` computes; the bid list's cached list of open competitions
+equals the uncached one, and decisions leave the director's queue at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from tests.dashboards.conftest import DIATERMI, TODAY, USERS, notice_pk
+from tracker.db import session_scope
+from tracker.models import BidDecision, Opportunity, User
+from tracker.opportunities import list_opportunities, stored_budget_window
+from tracker.rules import load_rules
+from tracker.views import (
+    bids_page,
+    budget_windows,
+    director_page,
+    open_competition_ids,
+    opportunity_rows,
+)
+from tracker.windows import BUDGET_STATUSES
+
+LATER = TODAY + dt.timedelta(days=3 * 365)  # most budget windows of the world have ended
+
+
+def test_opportunity_budget_window_is_the_trackers(world) -> None:
+    """Same start, end and status (open|upcoming|missed|closed) as ``list_opportunities``,
+    today and three years later, when the tracker calls an ended window closed or missed."""
+    with session_scope(world["engine"]) as s:
+        for day in (TODAY, LATER):
+            ours = {r["key"]: r["budget_window"] for r in opportunity_rows(s, day, limit=10_000)}
+            theirs = {o["key"]: o["budget_window"] for o in list_opportunities(s, today=day)}
+            assert ours.keys() == theirs.keys() and ours
+            with_window = [k for k, w in theirs.items() if w]
+            assert with_window
+            for key in with_window:
+                for field in ("start", "end", "status"):
+                    assert ours[key][field] == theirs[key][field], (day, key, field)
+            statuses = {w["status"] for w in ours.values() if w}
+            assert statuses <= set(BUDGET_STATUSES)
+        assert statuses & {"closed", "missed"}  # on LATER: ended windows, never "past"
+
+
+def test_stored_budget_window_statuses() -> None:
+    rules, account = load_rules(), {"name": "x", "buyer_type": "municipality"}
+    start = dt.date(2027, 9, 30)
+    window = stored_budget_window(start, None, dt.date(2026, 11, 28), rules, account)
+    assert window is not None
+    assert window["start"] <= dt.date(2026, 11, 28) <= window["end"]
+    assert window["status"] == "open"
+    before = window["start"] - dt.timedelta(days=1)
+    assert stored_budget_window(start, None, before, rules, account)["status"] == "upcoming"
+    after = window["end"] + dt.timedelta(days=1)
+    assert stored_budget_window(start, None, after, rules, account)["status"] == "closed"
+    late = window["end"] + dt.timedelta(days=30)  # influence opens after the window ended
+    assert stored_budget_window(start, late, before, rules, account)["status"] == "missed"
+    assert stored_budget_window(None, None, before, rules, account) is None
+
+
+def test_home_budget_windows_use_the_trackers_status(world) -> None:
+    with session_scope(world["engine"]) as s:
+        rows = budget_windows(s, TODAY, None, limit=500)
+        assert rows
+        opps = s.execute(
+            select(
+                Opportunity.account_id,
+                Opportunity.budget_start,
+                Opportunity.contract_start,
+                Opportunity.influence_opens,
+            )
+        ).all()
+        rules = load_rules()
+        for row in rows:
+            assert row["status"] in ("open", "upcoming", "missed"), row
+            assert row["end"] >= TODAY
+            group = [o for o in opps if (o[0], o[1]) == (row["account_id"], row["start"])]
+            assert len(group) == row["opportunities"]
+            statuses = {
+                stored_budget_window(o[2], o[3], TODAY, rules, {"name": row["account"]})["status"]
+                for o in group
+            }
+            # "missed" only when every opportunity of the window missed it.
+            assert (row["status"] == "missed") == (statuses == {"missed"})
+
+
+def test_cached_open_competitions_equal_the_query(world) -> None:
+    with session_scope(world["engine"]) as s:
+        for show in ("relevant", "accounts", "all"):
+            fresh = open_competition_ids(s, TODAY, show=show)
+            assert open_competition_ids(s, TODAY, show=show, cached=True) == fresh
+            assert open_competition_ids(s, TODAY, show=show, cached=True) == fresh  # a hit
+        assert open_competition_ids(s, TODAY, show="all")
+        page = bids_page(s, TODAY, show="all", per_page=1, cached=True)
+        assert page["fresh_within_s"] > 0 and page["total"] >= 1
+        assert bids_page(s, TODAY, show="all", per_page=1)["fresh_within_s"] == 0
+
+
+def test_decision_leaves_the_cached_queue_at_once(world) -> None:
+    engine = world["engine"]
+    pk = notice_pk(engine, DIATERMI)
+    with session_scope(engine) as s:
+        before = director_page(s, TODAY)
+        assert pk in [b["id"] for b in before["queue"]]
+        director = s.scalar(select(User).where(User.email == USERS["director"]))
+        s.add(BidDecision(notice_pk=pk, decision="bid", decided_by=director.email, why="test"))
+    try:
+        with session_scope(engine) as s:
+            after = director_page(s, TODAY)
+            assert pk not in [b["id"] for b in after["queue"]]
+            assert after["queue_total"] == before["queue_total"] - 1
+            assert pk in [b["id"] for b in after["decided"]]
+    finally:
+        with session_scope(engine) as s:
+            for d in s.scalars(select(BidDecision).where(BidDecision.why == "test")):
+                s.delete(d)
