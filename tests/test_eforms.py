@@ -112,6 +112,22 @@ def test_dtds_and_entities_are_refused(data: bytes) -> None:
         parse_notice(data, location="bomb.xml")
 
 
+def test_doctype_after_comments_and_instructions_is_refused() -> None:
+    data = EXTERNAL.replace(
+        b'<?xml version="1.0"?>\n',
+        b'<?xml version="1.0"?>\n<!-- exported -->\n<?xml-stylesheet href="a.xsl"?>\n',
+    )
+    with pytest.raises(UnsafeXMLError, match="bomb.xml: DTDs and entity"):
+        parse_notice(data, location="bomb.xml")
+
+
+def test_entity_text_inside_the_document_is_not_a_doctype() -> None:
+    data = sorted(REAL.glob("*.xml"))[0].read_bytes()
+    end = data.rindex(b"</")
+    marked = data[:end] + b"<!-- <!DOCTYPE x> <!ENTITY y 'z'> -->" + data[end:]
+    assert parse_notice(marked).notice_id == parse_notice(data).notice_id
+
+
 def test_utf16_doctype_is_refused_after_parsing() -> None:
     data = EXTERNAL.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-16"?>')
     with pytest.raises(NoticeParseError):
