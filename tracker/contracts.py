@@ -346,14 +346,16 @@ def derive_contracts(session: Session, notice_pks: Iterable[int] | None = None) 
     Returns counts: procedures, contracts, created, updated, removed, modified; and
     ``contract_ids`` of every contract written.
     """
+    session.flush()  # the reads below bypass the session's autoflush
+    conn = session.connection()
     if notice_pks is None:
-        given = session.execute(select(Notice.id, Notice.procedure_id, Notice.notice_id)).all()
+        given = conn.execute(select(Notice.id, Notice.procedure_id, Notice.notice_id)).all()
     else:
         pks = sorted(set(notice_pks))
         given = []
         for chunk in _chunks(pks):
             given.extend(
-                session.execute(
+                conn.execute(
                     select(Notice.id, Notice.procedure_id, Notice.notice_id).where(
                         Notice.id.in_(chunk)
                     )
@@ -364,7 +366,7 @@ def derive_contracts(session: Session, notice_pks: Iterable[int] | None = None) 
     notices: list[Any] = []
     for chunk in _chunks(procedures):
         notices.extend(
-            session.execute(
+            conn.execute(
                 select(*_NOTICE_COLS).where(
                     Notice.procedure_id.in_(chunk), Notice.is_latest.is_(True)
                 )
@@ -372,7 +374,7 @@ def derive_contracts(session: Session, notice_pks: Iterable[int] | None = None) 
         )
     for chunk in _chunks(lone):
         notices.extend(
-            session.execute(
+            conn.execute(
                 select(*_NOTICE_COLS).where(Notice.id.in_(chunk), Notice.is_latest.is_(True))
             ).all()
         )
@@ -458,12 +460,13 @@ def _desired_contracts(
     session: Session, notices: list[Any], counts: dict[str, Any]
 ) -> dict[str, _Desired]:
     pks = [n.id for n in notices]
+    conn = session.connection()  # plain rows: no ORM result processing
     lots: dict[int, list[Any]] = defaultdict(list)
     results: dict[int, list[Any]] = defaultdict(list)
     winners: dict[int, list[Any]] = defaultdict(list)
     buyers: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(pks):
-        for lot in session.execute(
+        for lot in conn.execute(
             select(
                 Lot.notice_pk,
                 Lot.lot_id,
@@ -484,7 +487,7 @@ def _desired_contracts(
             .order_by(Lot.notice_pk, Lot.position)
         ):
             lots[lot.notice_pk].append(lot)
-        for r in session.execute(
+        for r in conn.execute(
             select(
                 LotResult.id,
                 LotResult.notice_pk,
@@ -502,7 +505,7 @@ def _desired_contracts(
             .order_by(LotResult.position)
         ):
             results[r.notice_pk].append(r)
-        for b in session.execute(
+        for b in conn.execute(
             select(
                 NoticeBuyer.notice_pk,
                 NoticeBuyer.orgnr,
@@ -515,7 +518,7 @@ def _desired_contracts(
             buyers[b.notice_pk].append(b)
     result_pks = [r.id for rs in results.values() for r in rs]
     for chunk in _chunks(result_pks):
-        for w in session.execute(
+        for w in conn.execute(
             select(
                 ResultWinner.result_pk,
                 ResultWinner.orgnr,

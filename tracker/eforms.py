@@ -287,11 +287,10 @@ def _groups(el: Any) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for c in el:
         tag = c.tag
-        found = out.get(tag)
-        if found is None:
-            out[tag] = [c]
+        if tag in out:
+            out[tag].append(c)
         else:
-            found.append(c)
+            out[tag] = [c]
     return out
 
 
@@ -301,10 +300,16 @@ def _first(groups: dict[str, list[Any]], tag: str) -> Any:
 
 
 def _path(el: Any, *tags: str) -> Any:
+    """``el/tags[0]/tags[1]/...``: the first child at each step, or None."""
     for tag in tags:
         if el is None:
             return None
-        el = _child(el, tag)
+        for c in el:
+            if c.tag == tag:
+                el = c
+                break
+        else:
+            return None
     return el
 
 
@@ -319,7 +324,24 @@ def _text(el: Any) -> str | None:
 
 
 def _ctext(el: Any, *tags: str) -> str | None:
-    return _text(_path(el, *tags))
+    """Stripped text of ``el/tags[0]/...`` (None when absent or blank); one call, no
+    helper calls per step (the parser's hottest function)."""
+    for tag in tags:
+        if el is None:
+            return None
+        for c in el:
+            if c.tag == tag:
+                el = c
+                break
+        else:
+            return None
+    if el is None:
+        return None
+    t = el.text
+    if t is None:
+        return None
+    t = t.strip()
+    return t or None
 
 
 def _eforms_in(exts: Any) -> Any:
