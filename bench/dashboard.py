@@ -4,6 +4,8 @@ Seeds 200,000 notices, 20,000 contracts and 500 accounts (bulk inserts, no parsi
 a fresh SQLite file and/or a fresh PostgreSQL database (``tracker_bench``), starts the app
 with uvicorn on 127.0.0.1, logs concurrent clients in and reports p50/p95 latency of the
 KAM home, an account page, the bid list and the director page. Target: p95 < 200 ms.
+Then, with one client, the server's CPU time per request of each page (``cpu ms``: the
+uvicorn processes' user+system time from /proc over 20 sequential requests; Linux only).
 
     .venv/bin/python bench/dashboard.py                      # both backends, defaults
     .venv/bin/python bench/dashboard.py --backend sqlite --clients 4 --requests 100
@@ -467,6 +469,38 @@ def measure(base: str, info: dict, clients: int, requests: int, seed_: int) -> d
     return {"pages": out, "errors": errors, "wall_s": wall}
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User+system CPU seconds of a process and its children (Linux /proc), else None."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, pids = 0.0, [pid]
+    try:
+        while pids:
+            p = pids.pop()
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def cpu_per_page(base: str, info: dict, pid: int, seed_: int, n: int = 20) -> dict:
+    """Server CPU ms per request of each page: ``n`` sequential requests, one client."""
+    r = random.Random(seed_)
+    kam = _login(base, info["kams"][0])
+    director = _login(base, "director@bench.example")
+    out: dict[str, float | None] = {}
+    for name in PAGES:
+        requests = [_path(name, r, info["accounts"]) for _ in range(n)]
+        before = _cpu_seconds(pid)
+        for who, path in requests:
+            (kam if who == "kam" else director).get(path)
+        after = _cpu_seconds(pid)
+        out[name] = (after - before) * 1000 / n if before is not None and after else None
+    return out
+
+
 def prepare(backend: str, workdir: Path, reuse: bool) -> str:
     if reuse:
         return (
@@ -538,6 +572,7 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
                 raise RuntimeError("server did not start")
             time.sleep(0.3)
         result = measure(base, info, args.clients, args.requests, args.seed)
+        result["cpu_ms"] = cpu_per_page(base, info, server.pid, args.seed)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -574,10 +609,15 @@ def main() -> None:
             f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s, "
             f"measured in {res['wall_s']:.1f} s"
         )
-        print(f"{'page':<15}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+        print(f"{'page':<15}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'cpu ms':>8}")
         for name, s in res["pages"].items():
             flag = "" if s["p95"] < 200 else "  (over 200 ms)"
-            print(f"{name:<15}{s['n']:>6}{s['p50']:>10.0f}{s['p95']:>10.0f}{s['max']:>10.0f}{flag}")
+            cpu = res["cpu_ms"].get(name)
+            cpu_s = f"{cpu:>8.1f}" if cpu is not None else f"{'?':>8}"
+            print(
+                f"{name:<15}{s['n']:>6}{s['p50']:>10.0f}{s['p95']:>10.0f}{s['max']:>10.0f}"
+                f"{cpu_s}{flag}"
+            )
         if res["errors"]:
             print(f"errors: {len(res['errors'])}, first: {res['errors'][0]}")
 

@@ -144,6 +144,7 @@ def _templates() -> Jinja2Templates:
         autoescape=select_autoescape(enabled_extensions=("html", "svg", "xml"), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # shipped templates: no stat() of every template per request
     )
     from dashboards import filters
 

@@ -642,6 +642,12 @@ Index("ix_opportunities_competition_notice_pk", Opportunity.competition_notice_p
 Index("ix_notice_links_account_status", NoticeLink.account_id, NoticeLink.status)  # links
 Index("ix_notice_links_account_created", NoticeLink.account_id, NoticeLink.created_at)  # news
 Index("ix_bid_decisions_decided_at", BidDecision.decided_at)  # latest decisions
+Index(  # a KAM's contracts (expiries, incumbency) without reading contract_accounts rows
+    "ix_contract_accounts_account_contract",
+    ContractAccount.account_id,
+    ContractAccount.contract_id,
+    ContractAccount.status,
+)
 # Most opportunities have no competition notice: with table statistics SQLite scans the
 # table for ``competition_notice_pk IN (...)`` on the full index above (bid scores of a
 # page); this partial index holds only the set ones and is used by both backends.

@@ -310,6 +310,24 @@ def budget_windows(
 # --------------------------------------------------------------------------- contracts
 
 
+# The contract columns the expiry and contract lists show (not whole ORM objects).
+_CONTRACT_COLUMNS = (
+    Contract.id,
+    Contract.title,
+    Contract.source,
+    Contract.start_date,
+    Contract.end_date,
+    Contract.end_source,
+    Contract.latest_end,
+    Contract.max_renewals,
+    Contract.options_text,
+    Contract.value,
+    Contract.currency,
+    Contract.framework,
+    Contract.notice_pk,
+)
+
+
 def expiry_rows(
     session: Session,
     today: dt.date,
@@ -321,7 +339,7 @@ def expiry_rows(
     """Contracts of the accounts ending within ``months``, soonest first, with suppliers."""
     until = add_months(today, months)
     rows = session.execute(
-        select(Contract, ContractAccount.account_id)
+        select(*_CONTRACT_COLUMNS, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .where(
             _in_accounts(ContractAccount.account_id, account_ids),
@@ -332,13 +350,13 @@ def expiry_rows(
         .order_by(Contract.end_date, Contract.id)
         .limit(limit)
     ).all()
-    names = account_names(session, sorted({r[1] for r in rows}))
-    suppliers = contract_suppliers(session, [c.id for c, _ in rows])
+    names = account_names(session, sorted({r.account_id for r in rows}))
+    suppliers = contract_suppliers(session, [c.id for c in rows])
     return [
         {
             "contract_id": c.id,
-            "account_id": acc,
-            "account": names.get(acc),
+            "account_id": c.account_id,
+            "account": names.get(c.account_id),
             "title": c.title,
             "end_date": c.end_date,
             "end_source": c.end_source,
@@ -352,7 +370,7 @@ def expiry_rows(
             "suppliers": suppliers.get(c.id, []),
             "notice_pk": c.notice_pk,
         }
-        for c, acc in rows
+        for c in rows
     ]
 
 
@@ -411,28 +429,39 @@ def suggested_link_rows(
 ) -> list[dict[str, Any]]:
     """Suggested buyer→account links waiting for a KAM's confirm or reject."""
     rows = session.execute(
-        select(NoticeLink, Notice.title, Notice.source, Notice.source_id, NoticeBuyer)
+        select(
+            NoticeLink.id,
+            NoticeLink.account_id,
+            NoticeLink.notice_pk,
+            NoticeLink.method,
+            NoticeLink.confidence,
+            Notice.title,
+            Notice.source,
+            Notice.source_id,
+            NoticeBuyer.name,
+            NoticeBuyer.orgnr,
+        )
         .join(Notice, Notice.id == NoticeLink.notice_pk)
         .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
         .where(NoticeLink.status == "suggested", _in_accounts(NoticeLink.account_id, account_ids))
         .order_by(NoticeLink.confidence.desc(), NoticeLink.id)
         .limit(limit)
     ).all()
-    names = account_names(session, sorted({r[0].account_id for r in rows}))
+    names = account_names(session, sorted({r.account_id for r in rows}))
     return [
         {
-            "id": link.id,
-            "account_id": link.account_id,
-            "account": names.get(link.account_id),
-            "notice_pk": link.notice_pk,
-            "title": title,
-            "doffin_url": doffin_url(source, source_id),
-            "buyer": buyer.name,
-            "buyer_orgnr": buyer.orgnr,
-            "method": link.method,
-            "confidence": round(link.confidence, 2),
+            "id": r.id,
+            "account_id": r.account_id,
+            "account": names.get(r.account_id),
+            "notice_pk": r.notice_pk,
+            "title": r.title,
+            "doffin_url": doffin_url(r.source, r.source_id),
+            "buyer": r.name,
+            "buyer_orgnr": r.orgnr,
+            "method": r.method,
+            "confidence": round(r.confidence, 2),
         }
-        for link, title, source, source_id, buyer in rows
+        for r in rows
     ]
 
 
@@ -542,8 +571,8 @@ def account_contract_rows(
     session: Session, account_id: int, today: dt.date, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Contracts of the account: current and coming ends first, then ended ones."""
-    rows = session.execute(
-        select(Contract)
+    contracts = session.execute(
+        select(*_CONTRACT_COLUMNS)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .where(ContractAccount.account_id == account_id, ContractAccount.status != "rejected")
         .order_by(
@@ -553,8 +582,7 @@ def account_contract_rows(
             Contract.id,
         )
         .limit(limit)
-    ).scalars()
-    contracts = list(rows)
+    ).all()
     suppliers = contract_suppliers(session, [c.id for c in contracts])
     return [
         {

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 21:27:46.100886
+Create Date: 2026-11-28 21:33:02.873763
 """
 
 from __future__ import annotations
@@ -513,6 +513,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('contract_id', 'account_id', name=op.f('uq_contract_accounts_contract_id_account_id'))
     )
     with op.batch_alter_table('contract_accounts', schema=None) as batch_op:
+        batch_op.create_index('ix_contract_accounts_account_contract', ['account_id', 'contract_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_contract_accounts_account_id'), ['account_id'], unique=False)
 
     op.create_table('contract_parties',
@@ -591,6 +592,7 @@ def downgrade() -> None:
     op.drop_table('contract_parties')
     with op.batch_alter_table('contract_accounts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contract_accounts_account_id'))
+        batch_op.drop_index('ix_contract_accounts_account_contract')
 
     op.drop_table('contract_accounts')
     with op.batch_alter_table('result_winners', schema=None) as batch_op:

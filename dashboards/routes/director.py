@@ -18,6 +18,7 @@ from tracker.views import decide_bid, director_page
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["director"])
 NAV = [("Director", "/director", None)]
+PAGE_ROWS = 25  # rows of incumbency and of uncovered accounts on the page
 
 
 @router.get("/director")
@@ -28,6 +29,10 @@ def director(
     day: dt.date = Depends(today),
 ) -> Response:
     data = director_page(session, day)
+    # The page shows the top rows of the long lists; the JSON API and the exports have all.
+    for name in ("incumbency", "uncovered"):
+        data[f"{name}_total"] = len(data[name])
+        data[name] = data[name][:PAGE_ROWS]
     data["pipeline_chart"] = charts.pipeline_bars(data["pipeline"])
     data["can_decide"] = can_decide_bids(user)
     return render(request, "director.html", data)
