@@ -192,7 +192,10 @@ def test_crm_import_errors_by_row(engine: Engine, tmp_path: Path) -> None:
     path.write_text(
         CRM
         + "Tolletaten,880455702,,,,,31.13.2025,,,,\n"
-        + "NAV,12345,Atea AS,,,2025-01-01,2024-01-01,,mye,kanskje,\n",
+        + "NAV,12345,Atea AS,,,2025-01-01,2024-01-01,,mye,kanskje,\n"
+        + "NAV,,Atea AS,,,2024-01-01,2099-01-01,,1e30,,\n"
+        + "NAV,,Atea AS,,,2024-01-01,2025-01-01,,-5,,\n"
+        + "NAV,,Atea AS,,,2024-01-01,2025-01-01,,NaN,,\n",
         encoding="utf-8",
     )
     with Session(engine) as s:
@@ -200,11 +203,11 @@ def test_crm_import_errors_by_row(engine: Engine, tmp_path: Path) -> None:
             import_agreements(s, path)
         assert {(r, f) for r, f, _ in err.value.problems} == {
             (4, "supplier"), (4, "end_date"), (5, "buyer_orgnr"), (5, "end_date"), (5, "value"),
-            (5, "framework"),
+            (5, "framework"), (6, "end_date"), (6, "value"), (7, "value"), (8, "value"),
         }  # fmt: skip
         assert s.scalars(select(Contract)).all() == []
         result = import_agreements(s, path, skip_invalid=True)
-        assert result["created"] == 2 and {x["row"] for x in result["skipped"]} == {4, 5}
+        assert result["created"] == 2 and {x["row"] for x in result["skipped"]} == {4, 5, 6, 7, 8}
     path.write_text("buyer,title\nX,Y\n", encoding="utf-8")
     with Session(engine) as s, pytest.raises(ImportValidationError, match="row 1: supplier"):
         import_agreements(s, path, skip_invalid=True)

@@ -63,10 +63,11 @@ def test_ingest_twice_then_reparse(tracker_env: dict[str, str], tmp_path: Path) 
     bad = tmp_path / "bad.xml"
     bad.write_text("not xml")
     first = runner.invoke(main, ["ingest", str(REAL), str(bad)])
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 1, first.output  # one file failed; the other 57 are stored
     assert first.stdout.strip() == "read 58, new 57, updated 0, unchanged 0, failed 1"
     assert f"failed: {bad}: not well-formed XML" in first.stderr
     second = runner.invoke(main, ["ingest", str(REAL)])
+    assert second.exit_code == 0
     assert second.stdout.strip() == "read 57, new 0, updated 0, unchanged 57, failed 0"
     third = runner.invoke(main, ["reparse", "--outdated"])
     assert third.stdout.strip() == "read 0, updated 0, failed 0"

@@ -44,3 +44,17 @@ def test_every_command_has_help_with_an_example(
         assert "Example:" in doc, (
             f"tracker {' '.join(path)}: add an 'Example:' line to its docstring"
         )
+
+
+def test_unmigrated_database_gives_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("TRACKER_HOME", str(tmp_path))
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["accounts", "list"])
+    assert result.exit_code == 2
+    assert "is not initialised" in result.output and "tracker db upgrade" in result.output
+    assert "Traceback" not in result.output

@@ -50,6 +50,10 @@ COLUMNS = (
     "reference",
     "notes",
 )
+# Plausibility limits: amounts fit the Numeric(18, 2) columns; far-future years are the
+# placeholders seen in real data (2099-01-01), not agreement dates.
+MAX_VALUE = Decimal(10) ** 16
+MIN_YEAR, MAX_YEAR = 1990, 2089
 _TRUE = {"true", "yes", "ja", "1", "y", "x"}
 _FALSE = {"false", "no", "nei", "0", "n", ""}
 
@@ -202,6 +206,14 @@ def read_agreements_file(
                 value = Decimal(raw_value.replace(" ", "").replace("\u00a0", "").replace(",", "."))
             except InvalidOperation:
                 errs.append((i, "value", f"{raw_value!r} is not a number"))
+            else:
+                if not value.is_finite() or value < 0 or value >= MAX_VALUE:
+                    errs.append((i, "value", f"{raw_value!r} is not an amount from 0 to 10^16"))
+                    value = None
+        for col in ("start_date", "end_date", "latest_end"):
+            day = values.get(col)
+            if day is not None and not (MIN_YEAR <= day.year <= MAX_YEAR):
+                errs.append((i, col, f"{day} is outside {MIN_YEAR}-{MAX_YEAR} (a placeholder?)"))
         raw_fw = (_cell(rec.get("framework")) or "").lower()
         if raw_fw not in _TRUE | _FALSE:
             errs.append((i, "framework", f"{raw_fw!r} is not true or false"))

@@ -14,18 +14,38 @@ import pkgutil
 import sys
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from tracker.errors import TrackerError
 
 
+def _missing_schema(exc: DBAPIError) -> bool:
+    """True when the database has not been migrated (a table does not exist)."""
+    text = str(exc.orig).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
 class TrackerGroup(click.Group):
-    """Turns TrackerError into a clear one-line message and exit code 2."""
+    """Turns TrackerError (and an unmigrated database) into a clear message and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except TrackerError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except DBAPIError as exc:
+            if not _missing_schema(exc):
+                raise
+            from tracker.config import load_settings
+
+            url = make_url(load_settings().db_url).render_as_string(hide_password=True)
+            click.echo(
+                f"error: the database {url} is not initialised ({exc.orig}); "
+                "run 'tracker db upgrade' first",
+                err=True,
+            )
             sys.exit(2)
 
 

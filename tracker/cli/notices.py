@@ -86,18 +86,22 @@ def summary(n: ParsedNotice) -> str:
 def ingest_cmd(paths: tuple[Path, ...], source: str) -> None:
     """Parse notice files and store them (idempotent: a second run adds nothing).
 
-    Bad files are recorded in the ingest error table and the run goes on. Ends with a
-    one-line summary.
+    Bad files are recorded in the ingest error table and the run goes on; the exit
+    code is 1 when any file failed (the others are stored). Ends with a one-line summary.
 
     Example: tracker ingest tests/fixtures/notices/doffin-real
     """
     result = ingest_paths(get_engine(), paths, source=source, progress=sys.stderr.isatty())
     for location, reason in result["failures"]:
         click.echo(f"failed: {_with_location(location, reason)}", err=True)
+    if result["read"] == 0:
+        click.echo(f"warning: no *.xml files under {', '.join(map(str, paths))}", err=True)
     click.echo(
         f"read {result['read']}, new {result['new']}, updated {result['updated']}, "
         f"unchanged {result['unchanged']}, failed {result['failed']}"
     )
+    if result["failed"]:
+        sys.exit(1)
 
 
 @main.command("reparse")
