@@ -247,6 +247,24 @@ def test_prospects_are_public_unlinked_buyers_ranked_by_volume(engine: Engine) -
     assert "Achilles Information AS" not in names  # a private company (legal type, name)
 
 
+def test_prospects_leave_out_foreign_buyers(engine: Engine) -> None:
+    """The official SDK samples carry buyers from all over the EU; none is a prospect."""
+    ingest_paths(engine, [REAL, FIXTURES / "notices" / "eforms-sdk"])
+    with Session(engine) as s:
+        rows = prospects(s, limit=1000)
+        foreign = set(
+            s.scalars(
+                select(NoticeBuyer.name).where(
+                    NoticeBuyer.country != "NOR", NoticeBuyer.orgnr.is_(None)
+                )
+            )
+        )
+    assert foreign, "the SDK samples should bring foreign buyers"
+    names = {r["name"] for r in rows}
+    assert "Rogaland Fylkeskommune" in names
+    assert not names & foreign
+
+
 def test_link_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     from click.testing import CliRunner
 

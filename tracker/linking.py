@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import load_settings
@@ -668,7 +668,7 @@ def _registry_check() -> Any:
 
 
 def prospects(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    """Public buyers that match no account, ranked by notice count, then total value.
+    """Norwegian public buyers that match no account, ranked by notice count, then value.
 
     Test notices are left out; value is the sum of the notices' estimated values (NOK
     and other currencies are not mixed: only NOK and blank currency count).
@@ -691,7 +691,13 @@ def prospects(session: Session, limit: int = 50) -> list[dict[str, Any]]:
         )
         .join(Notice, Notice.id == NoticeBuyer.notice_pk)
         .outerjoin(Organisation, Organisation.id == NoticeBuyer.organisation_id)
-        .where(Notice.is_latest.is_(True), Notice.is_test.is_(False), ~linked)
+        .where(
+            Notice.is_latest.is_(True),
+            Notice.is_test.is_(False),
+            ~linked,
+            # Norwegian buyers only: TED and the SDK samples bring foreign ones.
+            or_(NoticeBuyer.country == "NOR", NoticeBuyer.orgnr.is_not(None)),
+        )
     ).all()
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:
