@@ -42,15 +42,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.bids import list_bids
 from tracker.config import Settings, load_settings
 from tracker.errors import AlertDeliveryError, ConfigError
 from tracker.models import (
     Account,
     AlertLog,
     AlertSubscription,
-    BidDecision,
-    BidStatus,
-    Lot,
     Notice,
     NoticeLink,
     Opportunity,
@@ -374,13 +372,8 @@ class Competition:
 
 
 def _followed_competitions(session: Session, today: dt.date) -> list[Competition]:
-    """Open competitions relevant to us: ``tracker.bids.list_bids`` (linked to an account
-    or matching our profile); without that module, competitions linked to an account or
-    with a bid status. Deadline today or later."""
-    try:
-        from tracker.bids import list_bids
-    except ImportError:
-        return _linked_competitions(session, today)
+    """Open competitions relevant to us (``tracker.bids.list_bids``: linked to an account
+    or matching our profile), deadline today or later."""
     out = []
     for b in list_bids(session, today):
         if not b.get("deadline_at"):
@@ -404,41 +397,6 @@ def _followed_competitions(session: Session, today: dt.date) -> list[Competition
             )
         )
     return out
-
-
-def _linked_competitions(session: Session, today: dt.date) -> list[Competition]:
-    start = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
-    linked = select(NoticeLink.notice_pk).where(NoticeLink.status != "rejected")
-    tracked = select(BidStatus.notice_pk)
-    q = (
-        select(Notice, func.min(Lot.submission_deadline))
-        .join(Lot, Lot.notice_pk == Notice.id)
-        .where(Notice.is_latest.is_(True), Notice.is_test.is_(False))
-        .where(Lot.submission_deadline >= start)
-        .where(or_(Notice.id.in_(linked), Notice.id.in_(tracked)))
-        .group_by(Notice.id)
-        .order_by(Notice.id)
-    )
-    decisions = dict(
-        session.execute(
-            select(BidDecision.notice_pk, BidDecision.decision).order_by(
-                BidDecision.decided_at, BidDecision.id
-            )
-        ).all()
-    )
-    return [
-        Competition(
-            n.id,
-            n.notice_id,
-            (n.title or "untitled").strip(),
-            ", ".join(b.name or "?" for b in n.buyers) or "?",
-            d,
-            n.estimated_value,
-            n.currency,
-            decisions.get(n.id),
-        )
-        for n, d in session.execute(q).all()
-    ]
 
 
 def _competition_alert(kind: str, c: Competition, headline: str, base: str) -> Alert:

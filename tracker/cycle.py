@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -34,10 +33,13 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
+from tracker import crawl
 from tracker.config import SETTINGS, Settings, load_settings
 from tracker.db import get_engine, session_scope
 from tracker.errors import TrackerError
+from tracker.linking import link_notices
 from tracker.models import Run, utcnow
+from tracker.opportunities import recompute
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,6 @@ class CycleResult:
 # --------------------------------------------------------------------------- default steps
 
 
-def _import(module: str, name: str) -> Callable[..., Any]:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, NotImplementedError) as exc:
-        raise StepFailed(f"{module}.{name} is not available: {exc}") from exc
-
-
 def _as_counts(value: Any) -> dict[str, Any]:
     """Counts to record from whatever a step function returned."""
     if value is None:
@@ -119,45 +114,32 @@ def _as_counts(value: Any) -> dict[str, Any]:
 
 
 def spider_step(spider: str, args: dict[str, str] | None = None) -> StepFunc:
-    """A step that runs ``scrapy crawl <spider>`` through ``tracker.crawl.run_spider``."""
+    """A step that runs ``scrapy crawl <spider>`` through ``tracker.crawl.run_crawl``."""
 
     def run(ctx: StepContext) -> dict[str, Any]:
-        try:
-            run_spider = _import("tracker.crawl", "run_spider")
-        except StepFailed:
-            run_spider = _import("tracker.crawl", "run_crawl")
-        result = run_spider(spider, dict(args or {}))
-        code, run_id = _exit_and_run(result)
-        counts: dict[str, Any] = {"exit_code": code}
-        if run_id is not None:
-            counts["crawl_run_id"] = run_id
+        result = crawl.run_crawl(spider, dict(args or {}))
+        counts: dict[str, Any] = {"exit_code": result.exit_code}
+        if result.run_id is not None:
+            counts["crawl_run_id"] = result.run_id
             with session_scope(ctx.engine) as s:
-                crawl = s.get(Run, run_id)
-                if crawl is not None:
-                    counts |= _as_counts(crawl.counts)
-        if code != 0:
-            raise StepFailed(f"scrapy crawl {spider} exited with {code} (crawl run {run_id})")
+                crawl_run = s.get(Run, result.run_id)
+                if crawl_run is not None:
+                    counts |= _as_counts(crawl_run.counts)
+        if result.exit_code != 0:
+            raise StepFailed(
+                f"scrapy crawl {spider} exited with {result.exit_code} (crawl run {result.run_id})"
+            )
         return counts
 
     return run
 
 
-def _exit_and_run(result: Any) -> tuple[int, int | None]:
-    if isinstance(result, tuple):
-        return int(result[0]), (int(result[1]) if result[1] is not None else None)
-    code = getattr(result, "exit_code", getattr(result, "returncode", result))
-    run_id = getattr(result, "run_id", None)
-    return int(code), run_id
-
-
 def _link(ctx: StepContext) -> Any:
-    link_notices = _import("tracker.linking", "link_notices")
     with session_scope(ctx.engine) as s:
         return link_notices(s)
 
 
 def _opportunities(ctx: StepContext) -> Any:
-    recompute = _import("tracker.opportunities", "recompute")
     with session_scope(ctx.engine) as s:
         return recompute(s, ctx.today)
 

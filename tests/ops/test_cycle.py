@@ -13,8 +13,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+import tracker.crawl
 from tracker.cli import main
 from tracker.config import load_settings
+from tracker.crawl import CrawlResult
 from tracker.cycle import Step, StepFailed, run_cycle, spider_step
 from tracker.errors import LockHeldError
 from tracker.locks import DatabaseLock
@@ -102,8 +104,6 @@ def test_all_steps_failing_is_a_failed_cycle(engine: Engine, tracker_env) -> Non
 def test_spider_step_reports_exit_code_and_crawl_counts(
     engine: Engine, tracker_env, monkeypatch
 ) -> None:
-    import types
-
     with engine.begin() as conn:
         crawl_id = conn.execute(
             Run.__table__.insert().values(
@@ -115,10 +115,8 @@ def test_spider_step_reports_exit_code_and_crawl_counts(
                 args={},
             )
         ).inserted_primary_key[0]
-    codes = iter([(1, crawl_id), (0, crawl_id)])
-    fake = types.ModuleType("tracker.crawl")
-    fake.run_spider = lambda name, args: next(codes)
-    monkeypatch.setitem(sys.modules, "tracker.crawl", fake)
+    results = iter([CrawlResult(1, crawl_id), CrawlResult(0, crawl_id)])
+    monkeypatch.setattr(tracker.crawl, "run_crawl", lambda name, args: next(results))
     result = run_cycle(
         engine,
         _settings(tracker_env),
