@@ -220,7 +220,7 @@ def test_list_is_recomputed_for_the_day_asked(world: Engine) -> None:
 
 
 def test_filters(world: Engine) -> None:
-    today = D(2023, 6, 1)
+    today = D(2023, 8, 1)  # after NAV's competition of 2023-07-07 (the alias check below)
     with Session(world) as s:
         recompute(s, today)
         s.commit()
@@ -371,3 +371,75 @@ def test_title_tokens_and_similarity() -> None:
     assert cpv_similarity("33141000", "33600000") == 0.3
     assert cpv_similarity("33141000", "34000000") == 0.0
     assert cpv_similarity(None, "34000000") == 0.0
+
+
+def test_notices_issued_after_today_do_not_exist_yet(world: Engine) -> None:
+    """On 2023-06-01 the angio competition (2023-11-09, corrected 2023-12-06), the
+    Forsvaret night-vision agreement (2024-07-04) and NAV's AMO course (2023-07-07) are
+    not known yet; once issued they are."""
+    later = ("Angio intervensjonslaboratori", "Night Vision", "AMO-kurs", "straksbetaling")
+    with Session(world) as s:
+        recompute(s, D(2023, 6, 1))
+        s.commit()
+        rows = list_opportunities(s, today=D(2023, 6, 1))
+        assert rows
+        assert not [r["title"] for r in rows if any(f in (r["title"] or "") for f in later)]
+        # Listing a stored table for a later day does not invent notices either.
+        assert not [
+            r for r in list_opportunities(s, today=D(2024, 1, 1)) if "Angio" in (r["title"] or "")
+        ]
+
+        recompute(s, D(2023, 11, 20))
+        s.commit()
+        rows = list_opportunities(s, today=D(2023, 11, 20), account="Sykehusinnkjøp HF")
+        angio = _by_title(rows, "Sykehusinnkjøp HF", "Angio intervensjonslaboratori")
+        # the first notice only: the correction of 2023-12-06 is not out yet
+        assert angio["published"] is True and angio["expected_publication"] == D(2023, 11, 9)
+        assert angio["can_influence"] is False
+        assert _by_title(rows, "Sykehusinnkjøp HF", "straksbetaling")["kind"] == "planning"
+
+        recompute(s, D(2024, 8, 1))
+        s.commit()
+        rows = list_opportunities(s, today=D(2024, 8, 1), account="Forsvaret")
+        nv = _by_title(rows, "Forsvaret", "Night Vision")
+        assert nv["kind"] == "retender" and nv["expiry"] == D(2031, 7, 3)
+
+
+def test_expired_without_competition_is_an_overdue_risk(world: Engine) -> None:
+    """The reviewer's case: on 2026-11-28 two agreements ended (2026-11-23, 2026-10-13)
+    and no competition was ever seen: phase ``overdue`` with a truthful reason, listed for
+    a year after the expected start, never "running"."""
+    today = D(2026, 11, 28)
+    with Session(world) as s:
+        recompute(s, today)
+        s.commit()
+        overdue = list_opportunities(s, today=today, phase="overdue")
+        running = list_opportunities(s, today=today, phase="running")
+        pft = _by_title(overdue, "Politiets fellestjenester", "vakt- og sikkerhetstjenester")
+        assert (pft["expiry"], pft["can_influence"], pft["days_left"]) == (
+            D(2026, 10, 13),
+            False,
+            None,
+        )
+        assert pft["overdue"] is True
+        assert "ended 2026-10-13" in pft["reason"]
+        assert pft["reason"].endswith(
+            "on 2026-11-28 no competition notice has been seen: re-tender overdue or the "
+            "agreement was extended"
+        )
+        hso = [r for r in overdue if r["expiry"] == D(2026, 11, 23)]
+        assert {r["account"] for r in hso} == {"Sykehusinnkjøp HF", "Helse Sør-Øst RHF"}
+        assert all("no competition notice has been seen" in r["reason"] for r in hso)
+        assert not [r for r in running if not r["published"]]
+        assert all("is running" not in r["reason"] for r in overdue)
+        row = s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).one()
+        assert row.phase == "overdue"
+
+        # Still listed 364 days after the expected start (2026-10-14), dropped after 365.
+        kept = recompute(s, D(2027, 10, 13))
+        s.commit()
+        assert s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).all()
+        gone = recompute(s, D(2027, 10, 15))
+        s.commit()
+        assert gone["dropped"] > kept["dropped"]
+        assert not s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).all()

@@ -185,7 +185,56 @@ def test_overdue_publication_keeps_influence_until_contract_start() -> None:
     assert (tl.phase, tl.overdue, tl.can_influence, tl.days_left) == ("drafting", True, True, 0)
     assert "publication is overdue" in explain(tl, D(2024, 5, 1), title="T")
     tl = compute_timeline(D(2024, 9, 1), expiry=D(2024, 8, 31), expiry_source="explicit")
-    assert tl.phase == "running" and not tl.can_influence
+    assert tl.phase == "overdue" and tl.overdue and not tl.can_influence
+
+
+@pytest.mark.parametrize(
+    ("today", "expiry", "phase", "can"),
+    [
+        # Two agreements the reviewer saw as "running" on 2026-11-28 with no competition.
+        (D(2026, 11, 28), D(2026, 11, 23), "overdue", False),
+        (D(2026, 11, 28), D(2026, 10, 13), "overdue", False),
+        (D(2026, 11, 23), D(2026, 11, 23), "drafting", True),  # the last day of the contract
+        (D(2026, 11, 24), D(2026, 11, 23), "overdue", False),  # the day after
+        (D(2027, 11, 22), D(2026, 11, 23), "overdue", False),  # a year on: still a risk
+    ],
+)
+def test_expired_without_competition_is_overdue_not_running(
+    today: dt.date, expiry: dt.date, phase: str, can: bool
+) -> None:
+    tl = compute_timeline(today, expiry=expiry, expiry_source="explicit")
+    assert (tl.phase, tl.overdue, tl.can_influence) == (phase, True, can)
+    assert tl.days_left == (0 if can else None)
+    text = explain(tl, today, title="X", buyer="B")
+    assert "running" not in text
+    if phase == "overdue":
+        assert text == (
+            f"Agreement X at B ended {expiry}; re-tender was expected "
+            f"~{add_months(expiry, -6)} (open procedure, 6 months before expiry); on {today} "
+            "no competition notice has been seen: re-tender overdue or the agreement was "
+            "extended"
+        )
+        contract = explain(tl, today, title="X", framework=False)
+        assert contract.endswith("re-tender overdue or the contract was extended")
+
+
+def test_planning_notice_without_competition_becomes_overdue() -> None:
+    # PIN 2024-01-10 -> expected publication 2024-07-10, deadline 2024-08-09, award
+    # 2024-10-23, contract start 2024-11-02; no competition seen by 2025-01-01.
+    tl = compute_timeline(D(2025, 1, 1), planning_date=D(2024, 1, 10))
+    assert (tl.contract_start, tl.phase, tl.can_influence) == (D(2024, 11, 2), "overdue", False)
+    assert explain(tl, D(2025, 1, 1), kind="planning", title="P").endswith(
+        "no competition notice has been seen although the contract was expected to start "
+        "~2024-11-02: competition overdue, not found or dropped"
+    )
+
+
+def test_published_competition_is_running_after_its_contract_start() -> None:
+    tl = compute_timeline(
+        D(2024, 9, 2), expiry=D(2024, 8, 31), published=D(2024, 2, 1), deadline=D(2024, 3, 5)
+    )
+    assert (tl.phase, tl.overdue) == ("running", False)
+    assert "the new contract is running (since ~2024-09-01)" in explain(tl, D(2024, 9, 2))
 
 
 @pytest.mark.parametrize(
@@ -254,16 +303,114 @@ def test_budget_window_boundary_contract_starting_first_of_april() -> None:
 
 
 def test_budget_calendars_per_buyer_type_with_milestones() -> None:
+    # A contract starting 2027-09-30 is funded by budget 2027, prepared in 2026.
     rules = default_rules()
     state = rules.window_rules("state")
     w = budget_window_for(D(2027, 9, 30), state.budget, today=D(2026, 11, 28))
     assert w.buyer_type == "state"
-    assert ("new initiatives to the ministry", D(2027, 1, 25)) in w.milestones
-    assert ("budget frames conference", D(2027, 3, 10)) in w.milestones
+    assert w.milestones == (
+        ("new initiatives to the ministry", D(2026, 1, 25)),
+        ("budget frames conference", D(2026, 3, 10)),
+        ("budget proposal presented", D(2026, 10, 6)),
+        ("budget adopted by the Storting", D(2026, 12, 15)),
+    )
     health = rules.window_rules("health trust")
     assert health.budget.buyer_type == "health_trust"
     w = budget_window_for(D(2027, 9, 30), health.budget, today=D(2026, 11, 28))
-    assert ("income frames", D(2027, 11, 15)) in w.milestones
+    assert w.milestones == (
+        ("planning assumptions", D(2026, 3, 15)),
+        ("long-term plan", D(2026, 6, 15)),
+        ("income frames", D(2026, 11, 15)),
+        ("assignment document", D(2027, 1, 31)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("buyer_type", "start", "window", "milestones"),
+    [
+        # Oslo kommune, contract starting 2023-04-01 (the demo): budget 2023, adopted 2022.
+        (
+            "municipality",
+            D(2023, 4, 1),
+            (D(2022, 10, 1), D(2023, 3, 31)),
+            [("budget frames", D(2022, 6, 15)), ("budget proposal", D(2022, 10, 15)),
+             ("budget adopted", D(2022, 12, 15))],
+        ),
+        # Politiets fellestjenester, start 2026-10-14: adopted by the Storting 2025-12-15.
+        (
+            "state",
+            D(2026, 10, 14),
+            (D(2025, 10, 1), D(2026, 3, 31)),
+            [("new initiatives to the ministry", D(2025, 1, 25)),
+             ("budget frames conference", D(2025, 3, 10)),
+             ("budget proposal presented", D(2025, 10, 6)),
+             ("budget adopted by the Storting", D(2025, 12, 15))],
+        ),
+        # A start in February: window 2025-10 – 2026-03 holds initiatives and frames of
+        # budget 2027; proposal and adoption follow in 2026, before the start.
+        (
+            "county",
+            D(2027, 2, 1),
+            (D(2025, 10, 1), D(2026, 3, 31)),
+            [("budget frames", D(2026, 6, 15)), ("budget proposal", D(2026, 10, 15)),
+             ("budget adopted", D(2026, 12, 15))],
+        ),
+        # A health-trust contract starting 2027-01-15 starts before the assignment
+        # document of 2027-01-31: that milestone is left out.
+        (
+            "health_trust",
+            D(2027, 1, 15),
+            (D(2025, 10, 1), D(2026, 3, 31)),
+            [("planning assumptions", D(2026, 3, 15)), ("long-term plan", D(2026, 6, 15)),
+             ("income frames", D(2026, 11, 15))],
+        ),
+        ("other", D(2027, 1, 1), (D(2025, 10, 1), D(2026, 3, 31)), []),
+    ],
+)  # fmt: skip
+def test_budget_milestones_fund_the_contract_start_year(
+    buyer_type: str,
+    start: dt.date,
+    window: tuple[dt.date, dt.date],
+    milestones: list[tuple[str, dt.date]],
+) -> None:
+    cal = default_rules().window_rules(buyer_type).budget
+    w = budget_window_for(start, cal, today=D(2023, 3, 1))
+    assert (w.start, w.end) == window
+    assert list(w.milestones) == milestones
+
+
+# The milestone that decides the money, per shipped calendar.
+_ADOPTION = {
+    "state": "budget adopted by the Storting",
+    "municipality": "budget adopted",
+    "county": "budget adopted",
+    "health_trust": "income frames",
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.dates(min_value=D(2015, 1, 1), max_value=D(2040, 12, 31)),
+    buyer_type=st.sampled_from(sorted(_ADOPTION)),
+)
+def test_budget_milestones_fall_before_the_contract_start(start: dt.date, buyer_type: str) -> None:
+    cal = default_rules().window_rules(buyer_type).budget
+    w = budget_window_for(start, cal, today=start)
+    assert w.milestones, "a shipped calendar always has milestones before the start"
+    dates_ = [d for _, d in w.milestones]
+    assert dates_ == sorted(dates_)
+    for name, d in w.milestones:
+        assert d < start, (name, d, start)
+        assert d.year in (start.year - 1, start.year)  # budget t = start year, prepared in t-1
+        # around the funding window: at most 9 months before it opens, and at most
+        # 11 months after it closes
+        assert add_months(w.start, -9) <= d <= add_months(w.end, 11), (name, d, w)
+    adopted = dict(w.milestones)[_ADOPTION[buyer_type]]
+    assert w.start <= adopted < start
+    assert adopted.year == start.year - 1
+    # a start from April on: the adoption falls inside the funding window itself
+    if start.month >= 4:
+        assert w.start <= adopted <= w.end
 
 
 def test_window_from_a_user_file_crossing_no_year_end() -> None:
@@ -377,12 +524,17 @@ def test_timeline_properties(
         "watching": lambda: today < opens,
         "influence_open": lambda: opens <= today < drafting,
         "drafting": lambda: drafting <= today < (pub if tl.published else cstart),
+        # the current contract has ended and no competition was seen: never "running"
+        "overdue": lambda: not tl.published and pub <= today and cstart <= today,
         "published": lambda: tl.published and pub <= today <= dl,
         "evaluation": lambda: tl.published and dl < today < award,
         "awarded": lambda: tl.published and award <= today < cstart,
-        "running": lambda: today >= cstart or (tl.published and today >= cstart),
+        "running": lambda: tl.published and today >= cstart,
     }[tl.phase]
     assert expected(), (tl.phase, today, tl.dates())
+    assert tl.overdue == (not tl.published and today >= pub)
+    if tl.phase == "overdue":
+        assert "no competition notice has been seen" in text
     assert tl.can_influence == (tl.phase in ("influence_open", "drafting"))
     if tl.can_influence:
         assert tl.days_left is not None and tl.days_left >= 0

@@ -25,6 +25,7 @@ re-run on the stored inputs, so a list is right on any day).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.accounts import get_account
@@ -62,10 +63,15 @@ from tracker.windows import (
     year_end_window,
 )
 
+log = logging.getLogger(__name__)
+
 PLANNING_SUBTYPES = frozenset({*(str(i) for i in range(1, 10)), "N4", "E1", "E2"})
 COMPETITION_SUBTYPES = frozenset({*(str(i) for i in range(10, 25)), "N16", "E3", "CEI"})
 PLACEHOLDER_YEAR = 2090  # deadlines such as 2099-01-01 are placeholders, not dates
 KEEP_RUNNING_DAYS = 365  # opportunities whose new contract runs longer than this are dropped
+# Expired with no competition seen (phase "overdue") stays listed as a risk this long after
+# the expected contract start: about one extension option, time to find out what happened.
+KEEP_OVERDUE_DAYS = 365
 KINDS = ("retender", "planning", "competition")
 CHUNK = 2000
 
@@ -252,7 +258,7 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
         select(*cols, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
-        .where(ContractAccount.status != "rejected")
+        .where(ContractAccount.status != "rejected", _known_on(today))
         .order_by(Contract.id, ContractAccount.account_id)
     ).all()
     parties: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
@@ -323,9 +329,18 @@ _NOTICE_COLUMNS = (
 )
 
 
-def _linked_notices(session: Session, subtypes: frozenset[str]) -> list[tuple[Any, int, str]]:
-    """Latest non-test notices of the subtypes with each linked account (not rejected) and
-    the best link status (confirmed before suggested), oldest first."""
+def _known_on(today: dt.date) -> Any:
+    """Notices (outer-joined: or none) issued on or before ``today``: a later notice does
+    not exist yet from that day's point of view."""
+    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
+    return or_(Notice.id.is_(None), issued.is_(None), issued <= today)
+
+
+def _linked_notices(
+    session: Session, subtypes: frozenset[str], today: dt.date
+) -> list[tuple[Any, int, str]]:
+    """Latest non-test notices of the subtypes issued by ``today`` with each linked account
+    (not rejected) and the best link status (confirmed before suggested), oldest first."""
     rows = session.execute(
         select(*_NOTICE_COLUMNS, NoticeLink.account_id, NoticeLink.status)
         .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
@@ -334,6 +349,7 @@ def _linked_notices(session: Session, subtypes: frozenset[str]) -> list[tuple[An
             Notice.is_latest.is_(True),
             Notice.is_test.is_(False),
             NoticeLink.status != "rejected",
+            func.coalesce(Notice.issue_date, Notice.publication_date) <= today,
         )
         .order_by(Notice.issue_date, Notice.id, NoticeLink.account_id)
     ).all()
@@ -377,9 +393,10 @@ def _lot_dates(
 
 
 def _awards_by_procedure(
-    session: Session, procedure_ids: list[str]
+    session: Session, procedure_ids: list[str], today: dt.date
 ) -> dict[str, tuple[dt.date | None, dt.date | None]]:
-    """Per procedure id: (award date, contract start) from its derived contracts."""
+    """Per procedure id: (award date, contract start) from its derived contracts known by
+    ``today``."""
     out: dict[str, tuple[dt.date | None, dt.date | None]] = {}
     for i in range(0, len(procedure_ids), 2000):
         for proc, concluded, start, issued in session.execute(
@@ -390,7 +407,7 @@ def _awards_by_procedure(
                 Notice.issue_date,
             )
             .outerjoin(Notice, Notice.id == Contract.notice_pk)
-            .where(Contract.procedure_id.in_(procedure_ids[i : i + 2000]))
+            .where(Contract.procedure_id.in_(procedure_ids[i : i + 2000]), _known_on(today))
         ):
             award = concluded or issued
             prev = out.get(proc)
@@ -457,13 +474,13 @@ def build_drafts(
     for d in retenders:
         by_account[d.account_id].append(d)
 
-    planning = _linked_notices(session, PLANNING_SUBTYPES)
-    competitions = _linked_notices(session, COMPETITION_SUBTYPES)
+    planning = _linked_notices(session, PLANNING_SUBTYPES, today)
+    competitions = _linked_notices(session, COMPETITION_SUBTYPES, today)
     pks = sorted({n.id for n, _, _ in planning} | {n.id for n, _, _ in competitions})
     buyers = _first_buyer(session, pks)
     lot_dates = _lot_dates(session, sorted({n.id for n, _, _ in competitions}))
     awards = _awards_by_procedure(
-        session, sorted({n.procedure_id for n, _, _ in competitions if n.procedure_id})
+        session, sorted({n.procedure_id for n, _, _ in competitions if n.procedure_id}), today
     )
 
     own: dict[str, _Draft] = {}
@@ -555,20 +572,28 @@ def recompute(
 ) -> dict[str, int]:
     """Rebuild the ``opportunities`` table for ``today``; flushes (the caller commits).
 
-    Opportunities whose new contract has been running for more than a year are dropped.
+    Notices issued after ``today`` (and contracts derived from them) are not used: they do
+    not exist yet on that day. Opportunities whose new contract has been running for more
+    than ``KEEP_RUNNING_DAYS``, or that are ``overdue`` (the contract ended, no competition
+    seen) for more than ``KEEP_OVERDUE_DAYS`` after the expected start, are dropped.
     Returns counts: ``retender``, ``planning``, ``competition`` (stored per kind),
     ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``.
     """
     settings = settings or load_settings()
     rules = rules or load_rules(settings=settings)
     accounts = _accounts(session)
+    for name in rules.unknown_accounts(a["name"] for a in accounts.values()):
+        log.warning('rules: [accounts."%s"]: no account has that name; ignored', name)
     drafts = build_drafts(session, today, settings)
     existing = dict(session.execute(select(Opportunity.key, Opportunity.id)).all())
     counts = dict.fromkeys(
         ("retender", "planning", "competition", "new", "updated", "removed", "dropped", "open_now"),
         0,
     )
-    horizon = today - dt.timedelta(days=KEEP_RUNNING_DAYS)
+    horizons = {
+        "running": today - dt.timedelta(days=KEEP_RUNNING_DAYS),
+        "overdue": today - dt.timedelta(days=KEEP_OVERDUE_DAYS),
+    }
     now = utcnow()
     keep: set[str] = set()
     inserts: list[dict[str, Any]] = []
@@ -576,7 +601,8 @@ def recompute(
     for d in drafts:
         account = accounts.get(d.account_id, {})
         tl = timeline_for(d.inputs, today, rules, account)
-        if tl.phase == "running" and (tl.contract_start is None or tl.contract_start < horizon):
+        horizon = horizons.get(tl.phase)
+        if horizon is not None and (tl.contract_start is None or tl.contract_start < horizon):
             counts["dropped"] += 1
             continue
         if d.key in keep:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -148,8 +149,12 @@ def _coerce(template: Any, value: Any, where: str) -> Any:
                 coerced = {k: item[k] for k in proto}
                 coerced["name"] = _coerce("", item["name"], f"{where}[{i}].name")
                 _check_mmdd(item["date"], f"{where}[{i}].date")
-                if not isinstance(item["year"], int) or isinstance(item["year"], bool):
-                    raise ValueError(f"{where}[{i}].year: expected a whole number")
+                year = item["year"]
+                if not isinstance(year, int) or isinstance(year, bool) or not -2 <= year <= 0:
+                    raise ValueError(
+                        f"{where}[{i}].year: expected -2, -1 or 0 (relative to the budget "
+                        f"year t, the year the contract starts), got {year!r}"
+                    )
                 out.append(coerced)
             return out
         if not all(isinstance(x, str) for x in value):
@@ -328,6 +333,14 @@ class Rules:
                 eea_threshold_other=r["thresholds.eea_goods_services_other"],
             )
         return self._scoring
+
+    def unknown_accounts(self, names: Iterable[str]) -> list[str]:
+        """The per-account override keys (``[accounts."<name>"]``, as written) that match
+        none of ``names`` (the account names, case-insensitive): such overrides apply to
+        nothing, usually a typo or an alias instead of the account's name."""
+        known = {n.casefold() for n in names if n}
+        keys = set(self.accounts) | set(self.account_buyer_types)
+        return sorted(self.account_names.get(k, k) for k in keys if k not in known)
 
     def show(self) -> list[dict[str, Any]]:
         """Rows for display: ``scope`` (``global`` or ``account <name>``), key, value, unit,

@@ -22,10 +22,23 @@ The timeline of an opportunity, in order (each date carries its source and basis
 - contract start: the day after the current contract ends, and never before award +
   standstill.
 
-Phases (``PHASES``): watching, influence_open, drafting, published, evaluation, awarded,
-running. While no competition notice is known, an opportunity whose expected publication
-has passed stays in ``drafting`` (marked ``overdue``) until its contract start: the buyer
-may simply be late, and influence is still possible until the notice is out.
+Phases (``PHASES``): watching, influence_open, drafting, overdue, published, evaluation,
+awarded, running. While no competition notice is known, an opportunity whose expected
+publication has passed stays in ``drafting`` (flag ``overdue``) until its contract start:
+the buyer may simply be late, and influence is still possible until the notice is out.
+From the contract start on (the current contract has ended) with still no competition
+notice seen, the phase is ``overdue`` (flag ``overdue`` too): a risk to show, never
+``running``, because nobody saw a new contract: the re-tender is late, was missed, or the
+agreement was extended. ``running`` needs a published competition.
+
+Budget windows (``budget_window_for``): the budget year ``t`` that funds a contract is
+the calendar year of its start (the money is first spent in ``t`` and must be in budget
+``t``). Milestones are dated relative to ``t`` (``year = -1``: prepared and adopted in
+``t - 1``); a milestone on or after the contract start is left out. With the default
+1 October – 31 March window, a contract starting April–December of ``t`` is funded in the
+window 1 Oct ``t-1`` – 31 Mar ``t`` (it holds the proposal and the adoption of budget
+``t``); one starting January–March of ``t`` in 1 Oct ``t-2`` – 31 Mar ``t-1`` (it holds the
+initiatives and frames of budget ``t``; the adoption in December ``t-1`` follows).
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ PHASES: tuple[str, ...] = (
     "watching",
     "influence_open",
     "drafting",
+    "overdue",
     "published",
     "evaluation",
     "awarded",
@@ -124,7 +138,8 @@ def expected_procedure(procedure_type: str | None, default: str = "open") -> str
 class BudgetCalendar:
     """A budget-cycle window (month, day) to (month, day), possibly crossing the new year.
 
-    ``milestones`` are (name, month, day, year offset relative to the window's end year).
+    ``milestones`` are (name, month, day, year offset relative to the budget year ``t``,
+    the calendar year of the contract start; see the module docstring).
     """
 
     buyer_type: str = "default"
@@ -304,10 +319,23 @@ def _budget_bounds(
         end = _safe_date(contract_start.year - 1, em, ed)
     crosses = (sm, sd) > (em, ed)
     start = _safe_date(end.year - 1 if crosses else end.year, sm, sd)
-    milestones = tuple(
-        (name, _safe_date(end.year + off, m, d)) for name, m, d, off in calendar.milestones
-    )
+    t = budget_year(contract_start)
+    dated = ((name, _safe_date(t + off, m, d)) for name, m, d, off in calendar.milestones)
+    milestones = tuple(sorted((x for x in dated if x[1] < contract_start), key=lambda x: x[1]))
     return start, end, milestones
+
+
+def budget_year(contract_start: dt.date) -> int:
+    """The budget year ``t`` that funds a contract: the calendar year of its start.
+
+    The money is first spent in ``t``, so it must be in budget ``t``, prepared and adopted
+    in ``t - 1`` (state: initiatives January, frames March, proposal October, adopted by
+    15 December of ``t - 1``). Milestone offsets in the rules are relative to ``t``.
+
+    >>> budget_year(dt.date(2023, 4, 1)), budget_year(dt.date(2027, 1, 1))
+    (2023, 2027)
+    """
+    return contract_start.year
 
 
 def year_end_window(today: dt.date, rules: WindowRules = DEFAULT_RULES) -> dict[str, object] | None:
@@ -452,10 +480,9 @@ def compute_timeline(
     elif today < pub:
         phase = "drafting"
     elif not is_published:
-        if today < start:
-            phase, overdue = "drafting", True
-        else:
-            phase = "running"
+        # Publication overdue: still drafting until the contract start, then ``overdue``
+        # (the contract ended and no competition was seen), never ``running``.
+        phase, overdue = ("drafting" if today < start else "overdue"), True
     elif today <= dl:
         phase = "published"
     elif today < award:
@@ -519,7 +546,8 @@ def explain(
     parts: list[str] = []
     if kind == "retender":
         noun = "Agreement" if framework else "Contract"
-        ends = f" ends {tl.expiry.isoformat()}" if tl.expiry is not None else ""
+        verb = "ended" if tl.expiry is not None and tl.expiry < today else "ends"
+        ends = f" {verb} {tl.expiry.isoformat()}" if tl.expiry is not None else ""
         parts.append(f"{noun} {name}{at}{ends}")
     elif kind == "planning":
         parts.append(f"Planning notice {name}{at}")
@@ -534,7 +562,8 @@ def explain(
         parts.append(f"competition published {pub.isoformat()}")
     else:
         what = "re-tender" if kind == "retender" else "competition"
-        parts.append(f"{what} expected ~{pub.isoformat()} ({psrc[1]})")
+        was = " was" if pub < today else ""
+        parts.append(f"{what}{was} expected ~{pub.isoformat()} ({psrc[1]})")
     d = tl.drafting_starts
     t = today.isoformat()
     if tl.phase == "watching":
@@ -548,6 +577,19 @@ def explain(
         assert d is not None
         parts.append(f"specification drafting from ~{d.isoformat()}")
         parts.append(f"on {t} influence is possible for {tl.days_left} days, until publication")
+    elif tl.phase == "overdue":
+        if kind == "retender":
+            noun = "agreement" if framework else "contract"
+            parts.append(
+                f"on {t} no competition notice has been seen: re-tender overdue or the "
+                f"{noun} was extended"
+            )
+        else:
+            parts.append(
+                f"on {t} no competition notice has been seen although the contract was "
+                f"expected to start ~{tl.contract_start}: competition overdue, not found "
+                "or dropped"
+            )
     elif tl.phase == "drafting" and tl.overdue:
         parts.append(
             f"on {t} publication is overdue and no competition notice is known: "

@@ -14,6 +14,7 @@ import click
 
 from tracker.cli import main
 from tracker.db import session_scope
+from tracker.windows import PHASES
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -92,11 +93,49 @@ def rules_show(path: str | None, fmt: str) -> None:
     """
     from tracker.rules import load_rules
 
-    rows = load_rules(path).show()
+    rules_ = load_rules(path)
+    for warning in _override_warnings(rules_):
+        click.echo(f"warning: {warning}", err=True)
+    rows = rules_.show()
     for r in rows:
         if fmt == "table" and isinstance(r["value"], dict | list):
             r["value"] = json.dumps(r["value"], ensure_ascii=False)
     _print(rows, ["scope", "key", "value", "unit", "source", "origin"], fmt, width=70)
+
+
+def _override_warnings(rules_: Any) -> list[str]:
+    """Per-account overrides that name no account in the database (checked only when the
+    database can be read: ``rules show`` works without one)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tracker.errors import TrackerError
+    from tracker.models import Account, AccountAlias
+
+    if not rules_.accounts and not rules_.account_buyer_types:
+        return []
+    try:
+        with session_scope() as session:
+            names = list(session.scalars(select(Account.name)))
+            aliases = dict(
+                session.execute(
+                    select(AccountAlias.alias, Account.name).join(
+                        Account, Account.id == AccountAlias.account_id
+                    )
+                ).tuples()
+            )
+    except (SQLAlchemyError, TrackerError) as exc:
+        return [f"per-account rules not checked against the accounts: {exc}"]
+    folded = {a.casefold(): n for a, n in aliases.items()}
+    out = []
+    for key in rules_.unknown_accounts(names):
+        hint = (
+            f' (an alias of "{folded[key.casefold()]}": use the account name)'
+            if key.casefold() in folded
+            else f" ({len(names)} accounts in the database); the override applies to nothing"
+        )
+        out.append(f'[accounts."{key}"]: no account has that name{hint}')
+    return out
 
 
 # --------------------------------------------------------------------------- opportunities
@@ -119,10 +158,8 @@ OPP_COLUMNS = [
 @click.option("--open-now", is_flag=True, help="Only opportunities that can be influenced today.")
 @click.option(
     "--phase",
-    type=click.Choice(
-        ["watching", "influence_open", "drafting", "published", "evaluation", "awarded", "running"]
-    ),
-    help="Only this phase.",
+    type=click.Choice(PHASES),
+    help="Only this phase (overdue: the contract ended and no competition was seen).",
 )
 @click.option(
     "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
