@@ -382,3 +382,21 @@ def test_database_error_after_the_notice_row_rolls_back_that_notice_only(
         )
         assert orphans == 0
         assert s.scalars(select(IngestError.location)).all() == ["bad.xml"]
+
+
+def test_values_longer_than_their_column_are_cut_not_refused(engine: Engine) -> None:
+    """PostgreSQL refuses over-long strings: the notice is stored with them cut to length."""
+    long_name = "Elbit Systems of America " + "x" * 600
+    data = (
+        VEAT.read_bytes()
+        .replace(b"3f04e24d-412f-4334-90f3-5244f30593b4", b"P" * 100)
+        .replace(b"Elbit Systems of America", long_name.encode())
+    )
+    with Ingestor(engine, source="test") as ing:
+        outcome = ing.add(data, location="long.xml")
+    assert outcome.status == "new", outcome.reason
+    with Session(engine) as s:
+        n = s.get(Notice, outcome.notice_pk)
+        assert n is not None and n.procedure_id == "P" * 64
+        winners = [w for r in n.results for w in r.winners]
+        assert winners and all(w.name == long_name[:500] for w in winners)
