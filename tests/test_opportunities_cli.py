@@ -54,6 +54,37 @@ def test_rules_show_prints_rules_with_sources(
     assert all(r["source"] for r in rows.values())
 
 
+def test_rules_show_warns_about_an_override_for_no_account(
+    world: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "r.toml"
+    path.write_text(
+        '[accounts."Nonexistent"]\nbuyer_type = "state"\n'
+        '[accounts."NAV".windows]\ninfluence_months_before_expiry = 30\n'
+        '[accounts."Forsvaret".windows]\ninfluence_months_before_expiry = 30\n',
+        encoding="utf-8",
+    )
+    code, out, err = run("rules", "show", "--file", str(path))
+    assert code == 0 and "account Nonexistent" in out
+    lines = [x for x in err.splitlines() if x.startswith("warning:")]
+    assert len(lines) == 2
+    assert lines[0] == (
+        'warning: [accounts."NAV"]: no account has that name (an alias of '
+        '"Arbeids- og velferdsetaten": use the account name)'
+    )
+    assert lines[1].startswith('warning: [accounts."Nonexistent"]: no account has that name (')
+    assert lines[1].endswith(" accounts in the database); the override applies to nothing")
+    # recompute (the daily cycle) logs the same
+    with caplog.at_level("WARNING", logger="tracker.opportunities"):
+        code, _, _ = run("opportunities", "--today", "2023-06-01", env={"TRACKER_RULES": str(path)})
+    assert code == 0
+    assert 'rules: [accounts."Nonexistent"]: no account has that name; ignored' in caplog.text
+    assert "Forsvaret" not in caplog.text
+    # no per-account rules: no warning, and no database needed
+    code, _, err = run("rules", "show")
+    assert code == 0 and "warning" not in err
+
+
 def test_malformed_rules_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[windows]\ndrafting_months_before_publication = "half a year"\n')

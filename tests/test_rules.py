@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,14 @@ def test_rules_file_from_setting(tmp_path: Path) -> None:
             "budget.state.milestones[0]",
         ),
         (
+            '[budget.state]\nmilestones = [{ name = "x", date = "12-15", year = 1 }]',
+            "budget.state.milestones[0].year: expected -2, -1 or 0 (relative to the budget year",
+        ),
+        (
+            '[budget.state]\nmilestones = [{ name = "x", date = "12-15", year = "t-1" }]',
+            "budget.state.milestones[0].year: expected -2, -1 or 0",
+        ),
+        (
             "[windows]\nyear_end_window = { enabled = 1 }",
             "windows.year_end_window.enabled: expected true or false",
         ),
@@ -186,3 +195,30 @@ def test_window_rules_are_cached_per_buyer_type_and_account() -> None:
 )
 def test_normalise_buyer_type(raw: str | None, norm: str) -> None:
     assert normalise_buyer_type(raw) == norm
+
+
+def test_user_milestones_are_dated_relative_to_the_budget_year() -> None:
+    rules = parse_rules(
+        '[budget.municipality]\nmilestones = [{ name = "dialogue", date = "09-01", year = -2 },'
+        ' { name = "adopted", date = "12-10", year = -1 }]\n',
+        "u.toml",
+    )
+    cal = rules.window_rules("municipality").budget
+    assert cal.milestones == (("dialogue", 9, 1, -2), ("adopted", 12, 10, -1))
+    from tracker.windows import budget_window_for
+
+    w = budget_window_for(dt.date(2027, 5, 1), cal, today=dt.date(2026, 1, 1))
+    assert w.milestones == (("dialogue", dt.date(2025, 9, 1)), ("adopted", dt.date(2026, 12, 10)))
+
+
+def test_unknown_accounts_names_overrides_that_match_no_account() -> None:
+    rules = parse_rules(
+        '[accounts."Nonexistent"]\nbuyer_type = "state"\n'
+        '[accounts."Oslo Kommune".windows]\ninfluence_months_before_expiry = 30\n'
+        '[accounts."NAV".windows]\ndrafting_months_before_publication = 4\n',
+        "u.toml",
+    )
+    names = ["Oslo kommune", "Arbeids- og velferdsetaten"]
+    assert rules.unknown_accounts(names) == ["NAV", "Nonexistent"]
+    assert rules.unknown_accounts([*names, "nav", "NONEXISTENT"]) == []
+    assert default_rules().unknown_accounts([]) == []

@@ -122,7 +122,7 @@ def _override_warnings(rules_: Any) -> list[str]:
                     select(AccountAlias.alias, Account.name).join(
                         Account, Account.id == AccountAlias.account_id
                     )
-                ).tuples()
+                ).all()
             )
     except (SQLAlchemyError, TrackerError) as exc:
         return [f"per-account rules not checked against the accounts: {exc}"]
