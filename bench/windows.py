@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import time
 from collections import Counter
@@ -153,6 +154,7 @@ def main() -> None:
     today = dt.date(2026, 11, 28)
     times = []
     phases: Counter[str] = Counter()
+    load_before = os.getloadavg()
     for _ in range(args.repeat):
         t0 = time.perf_counter()
         phases = run(contracts, today, not args.no_reason)
@@ -164,6 +166,10 @@ def main() -> None:
         f"per contract: {best / args.n * 1e6:.1f} µs  target: < 2 s  {'OK' if best < 2 else 'SLOW'}"
     )
     print("phases:", dict(sorted(phases.items())))
+    print(
+        "load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}  after: {:.2f} {:.2f} {:.2f}  "
+        "cores: {}".format(*load_before, *os.getloadavg(), os.cpu_count())
+    )
     if args.db:
         bench_db(args.db, args.seed, args.url)
 

@@ -127,3 +127,16 @@ def test_special_characters_are_escaped() -> None:
     item = {**OPP, "title": "Avtale; del 1, lot A\nny linje"}
     cal = Calendar.from_ical(build_calendar([item], now=NOW))
     assert any("Avtale; del 1, lot A\nny linje" in str(e["SUMMARY"]) for e in cal.walk("VEVENT"))
+
+
+def test_overdue_opportunity_is_not_taken_for_a_published_one() -> None:
+    # Rows without the ``published`` flag infer it from the phase: "overdue" (the contract
+    # ended, no competition seen) has no tender deadline, but its expiry and windows.
+    item = {k: v for k, v in OPP.items() if k != "published"}
+    item |= {"phase": "overdue", "expiry": dt.date(2026, 11, 23)}
+    summaries = {e["summary"] for e in calendar_events(item)}
+    assert "Agreement ends: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)" in summaries
+    assert any(s.startswith("Influence window closes") for s in summaries)
+    assert not any(s.startswith("Tender deadline") for s in summaries)
+    running = {e["summary"] for e in calendar_events(item | {"phase": "running"})}
+    assert any(s.startswith("Tender deadline") for s in running)
