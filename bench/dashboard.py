@@ -56,6 +56,7 @@ from tracker.models import (  # noqa: E402
     User,
 )
 from tracker.users import hash_password  # noqa: E402
+from tracker.windows import DEFAULT_RULES, budget_window_for  # noqa: E402
 
 TODAY = dt.date(2026, 11, 28)
 PASSWORD = "bench password"
@@ -320,7 +321,8 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
             phase = "evaluation"
         else:
             phase = "awarded"
-        oct1 = dt.date(drafting.year - (1 if drafting.month < 10 else 0), 10, 1)
+        start = end + dt.timedelta(days=1)  # the new contract starts when the old one ends
+        budget = budget_window_for(start, DEFAULT_RULES.budget, today=TODAY, influence_opens=opens)
         opps.append(
             {
                 "key": f"bench-opp-{c}",
@@ -336,8 +338,9 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
                 "influence_opens": opens,
                 "drafting_starts": drafting,
                 "expected_publication": publication,
-                "budget_start": oct1,
-                "budget_end": dt.date(oct1.year + 1, 3, 31),
+                "contract_start": start,
+                "budget_start": budget.start,
+                "budget_end": budget.end,
                 "phase": phase,
                 "confidence": "medium",
                 "timeline": {},

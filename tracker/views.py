@@ -543,28 +543,27 @@ def account_profile(session: Session, account: Account) -> dict[str, Any]:
 def account_notices(
     session: Session, account_id: int, limit: int = 100, offset: int = 0
 ) -> dict[str, Any]:
-    """Notice history of an account (latest versions, newest first), one page."""
-    base = (
-        select(Notice.id)
-        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
-        .where(
-            NoticeLink.account_id == account_id,
-            NoticeLink.status != "rejected",
-            Notice.is_latest.is_(True),
-        )
-        .distinct()
+    """Notice history of an account (latest versions, newest first), one page.
+
+    One query gives the page's ids and the total (a window count); a COUNT runs only
+    when the page is past the end.
+    """
+    linked = select(NoticeLink.notice_pk).where(
+        NoticeLink.account_id == account_id, NoticeLink.status != "rejected"
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    ids = list(
-        session.scalars(
-            select(Notice.id)
-            .where(Notice.id.in_(base))
-            .order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    )
-    return {"items": notice_rows(session, ids), "total": total}
+    latest = and_(Notice.id.in_(linked), Notice.is_latest.is_(True))
+    rows = session.execute(
+        select(Notice.id, func.count().over().label("total"))
+        .where(latest)
+        .order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if rows:
+        total = rows[0].total
+    else:
+        total = session.scalar(select(func.count()).select_from(Notice).where(latest)) or 0
+    return {"items": notice_rows(session, [r.id for r in rows]), "total": total}
 
 
 def account_contract_rows(

@@ -11,12 +11,13 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from tests.dashboards.conftest import DIATERMI, TODAY, USERS, notice_pk
+from tests.dashboards.conftest import DIATERMI, TODAY, USERS, account_id, notice_pk
 from tracker.db import session_scope
-from tracker.models import BidDecision, Opportunity, User
+from tracker.models import BidDecision, Notice, NoticeLink, Opportunity, User
 from tracker.opportunities import list_opportunities, stored_budget_window
 from tracker.rules import load_rules
 from tracker.views import (
+    account_notices,
     bids_page,
     budget_windows,
     director_page,
@@ -118,3 +119,33 @@ def test_decision_leaves_the_cached_queue_at_once(world) -> None:
         with session_scope(engine) as s:
             for d in s.scalars(select(BidDecision).where(BidDecision.why == "test")):
                 s.delete(d)
+
+
+def test_account_notices_pages_and_total(world) -> None:
+    engine = world["engine"]
+    acc = account_id(engine, "Sykehusinnkjøp HF")
+    with session_scope(engine) as s:
+        linked = set(
+            s.scalars(
+                select(Notice.id)
+                .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+                .where(
+                    NoticeLink.account_id == acc,
+                    NoticeLink.status != "rejected",
+                    Notice.is_latest.is_(True),
+                )
+            )
+        )
+        assert len(linked) >= 3
+        everything = account_notices(s, acc, limit=1000)
+        assert everything["total"] == len(linked)
+        assert [n["id"] for n in everything["items"]] and {
+            n["id"] for n in everything["items"]
+        } == linked
+        dates = [n["issue_date"] or dt.date.min for n in everything["items"]]
+        assert dates == sorted(dates, reverse=True)
+        second = account_notices(s, acc, limit=2, offset=1)
+        assert second["total"] == len(linked)
+        assert [n["id"] for n in second["items"]] == [n["id"] for n in everything["items"][1:3]]
+        past_the_end = account_notices(s, acc, limit=2, offset=len(linked) + 3)
+        assert past_the_end == {"items": [], "total": len(linked)}
