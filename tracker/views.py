@@ -140,11 +140,11 @@ def accounts_list(
     session: Session, user: User | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
     """Accounts (a KAM's own, else all) with counts of open windows and expiries."""
-    ids = account_ids_for(session, user) if user is not None else None
     q = select(Account).order_by(Account.name)
-    if ids is not None:
-        q = q.where(Account.id.in_(ids))
+    if user is not None and user.role == "kam":  # as account_ids_for, in the same query
+        q = q.where(func.lower(Account.kam_email) == user.email.lower())
     accounts = session.scalars(q.options(selectinload(Account.orgnrs))).all()
+    ids = [a.id for a in accounts] if user is not None and user.role == "kam" else None
     open_counts: dict[int, int] = dict(
         session.execute(
             select(Opportunity.account_id, func.count())
@@ -180,6 +180,16 @@ def account_info(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
             select(Account.id, Account.name, Account.buyer_type).where(Account.id.in_(ids))
         )
     }
+
+
+def _accounts_of(
+    session: Session, ids: list[int], known: dict[int, dict[str, Any]] | None
+) -> dict[int, dict[str, Any]]:
+    """``account_info`` of ``ids``, from ``known`` (accounts the page already read) when
+    it has them all, else one query."""
+    if known is not None and all(i in known for i in ids):
+        return known
+    return account_info(session, ids)
 
 
 # The columns the opportunity rows show (not the timeline JSON: its dates are columns too).
@@ -246,8 +256,10 @@ def opportunity_rows(
     account_ids: list[int] | None = None,
     phases: tuple[str, ...] | None = None,
     limit: int = 200,
+    accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first."""
+    """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first.
+    ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query)."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
     if phases:
         q = q.where(Opportunity.phase.in_(phases))
@@ -257,13 +269,17 @@ def opportunity_rows(
         Opportunity.id,
     ).limit(limit)
     rows = session.execute(q).all()
-    accounts = account_info(session, sorted({o.account_id for o in rows if o.account_id}))
+    info = _accounts_of(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
     rules = load_rules()
-    return [_opportunity_dict(o, accounts, today, rules) for o in rows]
+    return [_opportunity_dict(o, info, today, rules) for o in rows]
 
 
 def budget_windows(
-    session: Session, today: dt.date, account_ids: list[int] | None, limit: int = 50
+    session: Session,
+    today: dt.date,
+    account_ids: list[int] | None,
+    limit: int = 50,
+    accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Budget windows not yet ended, per account (one row per account and window), with
     the status of ``tracker.opportunities.stored_budget_window`` (open, upcoming, or
@@ -286,11 +302,11 @@ def budget_windows(
         .order_by(Opportunity.budget_start, Opportunity.account_id)
         .limit(limit)
     ).all()
-    accounts = account_info(session, sorted({r[0] for r in rows if r[0]}))
+    info = _accounts_of(session, sorted({r[0] for r in rows if r[0]}), accounts)
     rules = load_rules()
     out = []
     for acc, start, end, count, contract_start, opens in rows:
-        account = accounts.get(acc or 0, {})
+        account = info.get(acc or 0, {})
         window = stored_budget_window(contract_start, opens, today, rules, account)
         out.append(
             {
@@ -335,6 +351,7 @@ def expiry_rows(
     account_ids: list[int] | None = None,
     months: int = 24,
     limit: int = 200,
+    accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Contracts of the accounts ending within ``months``, soonest first, with suppliers."""
     until = add_months(today, months)
@@ -350,13 +367,13 @@ def expiry_rows(
         .order_by(Contract.end_date, Contract.id)
         .limit(limit)
     ).all()
-    names = account_names(session, sorted({r.account_id for r in rows}))
+    info = _accounts_of(session, sorted({r.account_id for r in rows}), accounts)
     suppliers = contract_suppliers(session, [c.id for c in rows])
     return [
         {
             "contract_id": c.id,
             "account_id": c.account_id,
-            "account": names.get(c.account_id),
+            "account": info.get(c.account_id, {}).get("name"),
             "title": c.title,
             "end_date": c.end_date,
             "end_source": c.end_source,
@@ -391,7 +408,11 @@ def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, l
 
 
 def new_notices(
-    session: Session, account_ids: list[int] | None, since: dt.datetime, limit: int = 50
+    session: Session,
+    account_ids: list[int] | None,
+    since: dt.datetime,
+    limit: int = 50,
+    accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Latest notice versions linked to the accounts since ``since`` (newest link first).
 
@@ -411,13 +432,13 @@ def new_notices(
         .order_by(NoticeLink.created_at.desc(), NoticeLink.notice_pk.desc())
         .limit(limit * 2)
     ).all()
-    names = account_names(session, sorted({acc for _, acc in rows}))
+    info = _accounts_of(session, sorted({acc for _, acc in rows}), accounts)
     by_notice: dict[int, list[str]] = defaultdict(list)
     order: list[int] = []
     for pk, acc in rows:
         if pk not in by_notice:
             order.append(pk)
-        by_notice[pk].append(names.get(acc, "?"))
+        by_notice[pk].append(info.get(acc, {}).get("name") or "?")
     items = notice_rows(session, order[:limit])
     for item in items:
         item["accounts"] = by_notice[item["id"]]
@@ -425,7 +446,10 @@ def new_notices(
 
 
 def suggested_link_rows(
-    session: Session, account_ids: list[int] | None, limit: int = 50
+    session: Session,
+    account_ids: list[int] | None,
+    limit: int = 50,
+    accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Suggested buyer→account links waiting for a KAM's confirm or reject."""
     rows = session.execute(
@@ -447,12 +471,12 @@ def suggested_link_rows(
         .order_by(NoticeLink.confidence.desc(), NoticeLink.id)
         .limit(limit)
     ).all()
-    names = account_names(session, sorted({r.account_id for r in rows}))
+    info = _accounts_of(session, sorted({r.account_id for r in rows}), accounts)
     return [
         {
             "id": r.id,
             "account_id": r.account_id,
-            "account": names.get(r.account_id),
+            "account": info.get(r.account_id, {}).get("name"),
             "notice_pk": r.notice_pk,
             "title": r.title,
             "doffin_url": doffin_url(r.source, r.source_id),
@@ -473,18 +497,22 @@ def kam_home(
     The caller commits so that the next visit shows only notices stored after this one.
     """
     now = now or utcnow()
-    ids = account_ids_for(session, user)
+    accounts = accounts_list(session, user, today)
+    known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
+    ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
     since = user.last_seen_notices_at or (now - dt.timedelta(days=30))
     data = {
-        "accounts": accounts_list(session, user, today),
+        "accounts": accounts,
         "influence_open": opportunity_rows(
-            session, today, account_ids=ids, phases=OPEN_PHASES, limit=HOME_ROWS
+            session, today, account_ids=ids, phases=OPEN_PHASES, limit=HOME_ROWS, accounts=known
         ),
-        "expiries": expiry_rows(session, today, account_ids=ids, months=24, limit=HOME_ROWS),
-        "budget_windows": budget_windows(session, today, ids, limit=HOME_ROWS),
-        "new_notices": new_notices(session, ids, since, limit=HOME_ROWS),
+        "expiries": expiry_rows(
+            session, today, account_ids=ids, months=24, limit=HOME_ROWS, accounts=known
+        ),
+        "budget_windows": budget_windows(session, today, ids, limit=HOME_ROWS, accounts=known),
+        "new_notices": new_notices(session, ids, since, limit=HOME_ROWS, accounts=known),
         "new_since": since,
-        "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS),
+        "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
         "scope": "my accounts" if ids is not None else "all accounts",
     }
     user.last_seen_notices_at = now
@@ -607,7 +635,10 @@ def account_contract_rows(
 
 def account_page(session: Session, account_id: int, user: User, today: dt.date) -> dict[str, Any]:
     account = _get_account(session, account_id)
-    opportunities = opportunity_rows(session, today, account_ids=[account.id], limit=100)
+    known = {account.id: {"name": account.name, "buyer_type": account.buyer_type}}
+    opportunities = opportunity_rows(
+        session, today, account_ids=[account.id], limit=100, accounts=known
+    )
     return {
         "account": account_profile(session, account),
         "can_edit": can_edit_account(user, account.kam_email),
