@@ -617,24 +617,27 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
     parties = root_groups.get(CAC + "ContractingParty", [])
     orgs: dict[str, ParsedParty] = {}
     if ext is not None:
-        notice.subtype = _ctext(ext, EFAC + "NoticeSubType", CBC + "SubTypeCode")
-        changed = _ctext(ext, EFAC + "Changes", EFBC + "ChangedNoticeIdentifier")
+        eg = _groups(ext)
+        notice.subtype = _ctext(_first(eg, EFAC + "NoticeSubType"), CBC + "SubTypeCode")
+        changed = _ctext(_first(eg, EFAC + "Changes"), EFBC + "ChangedNoticeIdentifier")
         if changed:
             m = _UUID_VERSION.match(changed)
             if m:
                 notice.changed_notice_id, notice.changed_notice_version = m.group(1), m.group(2)
             else:
                 notice.changed_notice_id = changed
-        modified = _ctext(ext, EFAC + "ContractModification", EFBC + "ChangedNoticeIdentifier")
+        modified = _ctext(
+            _first(eg, EFAC + "ContractModification"), EFBC + "ChangedNoticeIdentifier"
+        )
         if modified:
             notice.modified_notice_id = modified
         # Only buyers and tenderers are read (not review bodies, eSenders...): faster,
         # and no warnings about organisations the product never shows.
-        result_el = _child(ext, EFAC + "NoticeResult")
+        result_el = _first(eg, EFAC + "NoticeResult")
         if result_el is not None:
             result_groups = _groups(result_el)
         wanted = _buyer_refs(parties) | _tenderer_refs(result_groups)
-        orgs = _organisations(ext, ctx, wanted)
+        orgs = _organisations(_first(eg, EFAC + "Organizations"), ctx, wanted)
 
     _procedure(top, notice, ctx)
     _buyers(parties, notice, orgs, ctx)
@@ -670,7 +673,7 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         notice.main_cpv = notice.cpv_codes[0]
 
     names = [notice.title or ""] + [b.name or "" for b in notice.buyers]
-    if any(_TEST_MARK.search(n) for n in names):
+    if any("[" in n and _TEST_MARK.search(n) for n in names):
         notice.is_test = True
         ctx.warn("test notice ([Test] in title or buyer name)")
     if not notice.buyers:
@@ -736,12 +739,11 @@ def _tenderer_refs(result: dict[str, list[Any]]) -> set[str]:
     return refs
 
 
-def _organisations(ext: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedParty]:
+def _organisations(orgs: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedParty]:
     """OPT-200 technical id → party (name BT-500, orgnr BT-501, country BT-514), for the
-    organisations in ``wanted``."""
+    organisations in ``wanted`` (``orgs``: the efac:Organizations element or None)."""
     out: dict[str, ParsedParty] = {}
-    orgs = _child(ext, EFAC + "Organizations")
-    if orgs is None:
+    if orgs is None or not wanted:
         return out
     for org in orgs:
         if org.tag != EFAC + "Organization":
@@ -749,10 +751,10 @@ def _organisations(ext: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedPar
         company_el = _child(org, EFAC + "Company")
         if company_el is None:
             continue
-        company = _groups(company_el)
-        tech_id = _ctext(_first(company, CAC + "PartyIdentification"), CBC + "ID")
+        tech_id = _ctext(company_el, CAC + "PartyIdentification", CBC + "ID")
         if not tech_id or tech_id not in wanted:
             continue
+        company = _groups(company_el)
         raw_name = ctx.pick_lang(
             n for pn in company.get(CAC + "PartyName", ()) for n in pn if n.tag == CBC + "Name"
         )

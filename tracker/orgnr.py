@@ -38,6 +38,12 @@ def clean_orgnr(raw: str | None) -> tuple[str | None, str | None]:
     text = raw.strip()
     if not text:
         return None, None
+    if len(text) == 9 and text.isascii() and text.isdigit():  # the common case, no regex
+        return (
+            (text, None)
+            if is_valid_orgnr(text)
+            else (None, f"orgnr {raw!r} fails the mod-11 check")
+        )
     candidate = _SEPARATORS.sub("", _NO_MVA.sub("", text))
     if candidate.isdigit():
         if len(candidate) != 9:
