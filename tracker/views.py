@@ -257,9 +257,11 @@ def opportunity_rows(
     phases: tuple[str, ...] | None = None,
     limit: int = 200,
     accounts: dict[int, dict[str, Any]] | None = None,
+    rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
     """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first.
-    ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query)."""
+    ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
+    ``rules``: the rules the caller loaded (default ``load_rules()``)."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
     if phases:
         q = q.where(Opportunity.phase.in_(phases))
@@ -270,7 +272,7 @@ def opportunity_rows(
     ).limit(limit)
     rows = session.execute(q).all()
     info = _accounts_of(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
-    rules = load_rules()
+    rules = rules or load_rules()
     return [_opportunity_dict(o, info, today, rules) for o in rows]
 
 
@@ -280,6 +282,7 @@ def budget_windows(
     account_ids: list[int] | None,
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
+    rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
     """Budget windows not yet ended, per account (one row per account and window), with
     the status of ``tracker.opportunities.stored_budget_window`` (open, upcoming, or
@@ -303,7 +306,7 @@ def budget_windows(
         .limit(limit)
     ).all()
     info = _accounts_of(session, sorted({r[0] for r in rows if r[0]}), accounts)
-    rules = load_rules()
+    rules = rules or load_rules()
     out = []
     for acc, start, end, count, contract_start, opens in rows:
         account = info.get(acc or 0, {})
@@ -500,16 +503,25 @@ def kam_home(
     accounts = accounts_list(session, user, today)
     known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
     ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
+    rules = load_rules()
     since = user.last_seen_notices_at or (now - dt.timedelta(days=30))
     data = {
         "accounts": accounts,
         "influence_open": opportunity_rows(
-            session, today, account_ids=ids, phases=OPEN_PHASES, limit=HOME_ROWS, accounts=known
+            session,
+            today,
+            account_ids=ids,
+            phases=OPEN_PHASES,
+            limit=HOME_ROWS,
+            accounts=known,
+            rules=rules,
         ),
         "expiries": expiry_rows(
             session, today, account_ids=ids, months=24, limit=HOME_ROWS, accounts=known
         ),
-        "budget_windows": budget_windows(session, today, ids, limit=HOME_ROWS, accounts=known),
+        "budget_windows": budget_windows(
+            session, today, ids, limit=HOME_ROWS, accounts=known, rules=rules
+        ),
         "new_notices": new_notices(session, ids, since, limit=HOME_ROWS, accounts=known),
         "new_since": since,
         "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
@@ -709,11 +721,14 @@ def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scored_bids(session: Session, today: dt.date, notice_pks: list[int]) -> list[dict[str, Any]]:
+def scored_bids(
+    session: Session, today: dt.date, notice_pks: list[int], rules: Rules | None = None
+) -> list[dict[str, Any]]:
     """Rows with explainable scores (``tracker.bids.bid_rows``), in the given order."""
     if not notice_pks:
         return []
-    return [_bid_item(row) for row in bids_module.bid_rows(session, today, notice_pks)]
+    rows = bids_module.bid_rows(session, today, notice_pks, rules=rules)
+    return [_bid_item(row) for row in rows]
 
 
 BID_SHOWS = ("relevant", "accounts", "all")
@@ -727,6 +742,7 @@ def open_competition_ids(
     account_ids: list[int] | None = None,
     now: dt.datetime | None = None,
     cached: bool = False,
+    rules: Rules | None = None,
 ) -> tuple[int, ...]:
     """Primary keys of the open competitions (see ``_open_competition_query``), soonest
     deadline first. ``cached``: reuse the list built for the same database, day and filter
@@ -735,7 +751,7 @@ def open_competition_ids(
     if show not in BID_SHOWS:
         raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
     now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
-    prefixes = tuple(load_rules().scoring_rules().cpv_prefixes)
+    prefixes = tuple((rules or load_rules()).scoring_rules().cpv_prefixes)
 
     def build() -> tuple[int, ...]:
         q = _open_competition_query(today, now, show, account_ids, prefixes)
@@ -759,6 +775,7 @@ def bids_page(
     per_page: int = 50,
     now: dt.datetime | None = None,
     cached: bool = False,
+    rules: Rules | None = None,
 ) -> dict[str, Any]:
     """Open competitions, soonest deadline first, one page, scored by ``tracker.bids``.
 
@@ -768,8 +785,9 @@ def bids_page(
     """
     # Open competitions are a few thousand at most: one query for the ids of all, then
     # a page of them scored (cheaper than a COUNT plus a LIMIT query over the same join).
+    rules = rules or load_rules()
     ordered: tuple[int, ...] | list[int] = open_competition_ids(
-        session, today, show=show, account_ids=account_ids, now=now, cached=cached
+        session, today, show=show, account_ids=account_ids, now=now, cached=cached, rules=rules
     )
     if undecided_only:  # decisions are read on every call: a decision leaves the queue at once
         decided = set(session.scalars(select(BidDecision.notice_pk).distinct()))
@@ -779,7 +797,7 @@ def bids_page(
     page = max(1, page)
     rows = list(ordered[(page - 1) * per_page : page * per_page])
     return {
-        "items": scored_bids(session, today, rows),
+        "items": scored_bids(session, today, rows, rules),
         "total": total,
         "page": page,
         "pages": max(1, -(-total // per_page)),
@@ -902,8 +920,15 @@ def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> li
 
 
 def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dict[str, Any]:
+    rules = load_rules()
     queue = bids_page(
-        session, today, show="relevant", undecided_only=True, per_page=queue_size, cached=True
+        session,
+        today,
+        show="relevant",
+        undecided_only=True,
+        per_page=queue_size,
+        cached=True,
+        rules=rules,
     )
     decided = session.execute(
         select(BidDecision.notice_pk)
@@ -915,7 +940,7 @@ def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dic
         "pipeline": cached_aggregate(session, "pipeline", today, lambda: pipeline(session)),
         "queue": queue["items"],
         "queue_total": queue["total"],
-        "decided": scored_bids(session, today, decided_pks),
+        "decided": scored_bids(session, today, decided_pks, rules),
         "incumbency": cached_aggregate(
             session, "incumbency", today, lambda: incumbency_rows(session, today)
         ),
