@@ -149,3 +149,18 @@ def test_account_notices_pages_and_total(world) -> None:
         assert [n["id"] for n in second["items"]] == [n["id"] for n in everything["items"][1:3]]
         past_the_end = account_notices(s, acc, limit=2, offset=len(linked) + 3)
         assert past_the_end == {"items": [], "total": len(linked)}
+
+
+def test_director_page_shows_top_rows_api_keeps_all(client_for, monkeypatch) -> None:
+    from dashboards.routes import director as director_routes
+
+    client = client_for("director")
+    data = client.get("/api/director").json()
+    assert len(data["incumbency"]) >= 2, "the fixtures have running contracts of suppliers"
+    monkeypatch.setattr(director_routes, "PAGE_ROWS", 1)
+    html = client.get("/director").text
+    incumbency = html.split('id="incumbency"')[1]
+    assert incumbency.count("<tr><td>") == 1
+    assert "The top 1 are shown; the export has the full list." in incumbency
+    assert "up to 60 s old" in html
+    assert len(client.get("/api/director").json()["incumbency"]) == len(data["incumbency"])
