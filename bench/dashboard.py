@@ -608,9 +608,10 @@ def main() -> None:
     )
     for backend in backends:
         res = run(backend, args, workdir)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s, "
-            f"measured in {res['wall_s']:.1f} s"
+            f"measured in {res['wall_s']:.1f} s; load average {load} on {os.cpu_count()} cores"
         )
         print(f"{'page':<15}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'cpu ms':>8}")
         for name, s in res["pages"].items():
