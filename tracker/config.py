@@ -8,6 +8,7 @@ configuration table is generated from that list (``tracker config --markdown``).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -171,6 +172,20 @@ class Settings:
         if isinstance(raw, list):
             return [str(x).strip() for x in raw if str(x).strip()]
         return [x.strip() for x in str(raw).split(",") if x.strip()]
+
+    def today(self) -> dt.date:
+        """The date treated as today: setting ``today`` (TRACKER_TODAY), else the real date."""
+        raw = self.values.get("today")
+        if not raw:
+            return dt.date.today()
+        if isinstance(raw, dt.date):
+            return raw
+        try:
+            return dt.date.fromisoformat(str(raw))
+        except ValueError as exc:
+            raise ConfigError(
+                f"today ({self.sources.get('today')}): {raw!r} is not YYYY-MM-DD"
+            ) from exc
 
     def redacted(self) -> dict[str, Any]:
         """Values safe to print or log: secrets shown as set/unset only."""

@@ -260,7 +260,7 @@ def run_cycle(
     settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
     if today is None:
-        today = dt.date.fromisoformat(settings.today) if settings.today else dt.date.today()
+        today = settings.today()
     steps = list(default_steps() if steps is None else steps)
     retries = int(settings.step_retries) if retries is None else retries
     backoff = float(settings.step_backoff_seconds) if backoff is None else backoff

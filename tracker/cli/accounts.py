@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from typing import Any
@@ -11,19 +10,8 @@ from typing import Any
 import click
 
 from tracker.cli import main
+from tracker.cli._common import resolve_today
 from tracker.db import session_scope
-
-
-def _today(value: str | None) -> dt.date:
-    if value:
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-    from tracker.config import load_settings
-
-    configured = load_settings().values.get("today")
-    return dt.date.fromisoformat(configured) if configured else dt.date.today()
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], width: int = 40) -> str:
@@ -341,7 +329,7 @@ def expiries_cmd(
     with session_scope() as session:
         rows = list_expiries(
             session,
-            today=_today(today),
+            today=resolve_today(today),
             account=account,
             within_months=months,
             include_unknown=include_unknown,
@@ -380,7 +368,7 @@ def incumbency_cmd(account: str | None, today: str | None, fmt: str) -> None:
     from tracker.expiries import incumbency
 
     with session_scope() as session:
-        rows = incumbency(session, account, today=_today(today) if today else None)
+        rows = incumbency(session, account, today=resolve_today(today) if today else None)
     if fmt == "json":
         click.echo(_json(rows))
         return

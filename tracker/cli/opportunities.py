@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import getpass
 import io
 import json
@@ -13,22 +12,11 @@ from typing import Any
 import click
 
 from tracker.cli import main
+from tracker.cli._common import resolve_today
 from tracker.db import session_scope
 from tracker.windows import PHASES
 
 FORMATS = click.Choice(["table", "csv", "json"])
-
-
-def _today(value: str | None) -> dt.date:
-    if value:
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
-    from tracker.config import load_settings
-
-    configured = load_settings().values.get("today")
-    return dt.date.fromisoformat(configured) if configured else dt.date.today()
 
 
 def _cell(v: Any) -> str:
@@ -183,7 +171,7 @@ def opportunities_cmd(
     """
     from tracker import opportunities as opp
 
-    day = _today(today)
+    day = resolve_today(today)
     with session_scope() as session:
         if recompute:
             opp.recompute(session, day)
@@ -221,7 +209,9 @@ def bids_cmd(account: str | None, include_closed: bool, today: str | None, fmt: 
     from tracker.bids import list_bids
 
     with session_scope() as session:
-        rows = list_bids(session, _today(today), account=account, include_closed=include_closed)
+        rows = list_bids(
+            session, resolve_today(today), account=account, include_closed=include_closed
+        )
     if fmt != "json":
         for r in rows:
             d = r["decision"]
@@ -249,7 +239,7 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
     who = who or f"{getpass.getuser()} (cli)"
     with session_scope() as session:
         rec = record_decision(
-            session, notice, "bid" if bid else "no-bid", who, why, today=_today(today)
+            session, notice, "bid" if bid else "no-bid", who, why, today=resolve_today(today)
         )
         click.echo(
             f"recorded {rec.decision} on notice {notice} by {rec.decided_by} "
@@ -276,7 +266,7 @@ def calendar_cmd(account: str | None, out: str, today: str | None, recompute: bo
     from tracker.ical import calendar_for
     from tracker.opportunities import recompute as recompute_opportunities
 
-    day = _today(today)
+    day = resolve_today(today)
     with session_scope() as session:
         if recompute:
             recompute_opportunities(session, day)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -11,20 +10,12 @@ import click
 from sqlalchemy import select
 
 from tracker.cli import main
+from tracker.cli._common import resolve_today
 from tracker.config import load_settings
 from tracker.db import get_engine, session_scope
 from tracker.errors import ConfigError, LockHeldError
 
 EXIT_LOCKED = 3
-
-
-def _today(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(f"--today {value!r}: expected YYYY-MM-DD") from exc
 
 
 @main.command("run-once")
@@ -39,7 +30,7 @@ def run_once_cmd(today: str | None) -> None:
     from tracker.scheduler import run_once
 
     try:
-        result = run_once(today=_today(today))
+        result = run_once(today=resolve_today(today))
     except LockHeldError as exc:
         click.echo(f"not started: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
@@ -141,9 +132,7 @@ def alerts_send(today: str | None) -> None:
     from tracker.alerts import run_alerts
 
     settings = load_settings()
-    day = _today(today) or (
-        dt.date.fromisoformat(settings.today) if settings.today else dt.date.today()
-    )
+    day = resolve_today(today)
     with session_scope(get_engine(settings=settings)) as s:
         report = run_alerts(s, day, settings)
     click.echo(" ".join(f"{k}={v}" for k, v in report.counts().items()))
