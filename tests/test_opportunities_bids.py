@@ -56,19 +56,24 @@ def test_open_competitions_at_accounts_are_scored(world: Engine) -> None:
     assert not any("Europan 17" in t for t in titles)
     dia = next(r for r in rows if "Diatermipenner" in r["title"])
     assert dia["relevance"] == "account"
-    assert set(dia["accounts"]) == {"Sykehusinnkjøp HF", "Helse Sør-Øst RHF"}
-    assert dia["tier"] == "star" and dia["account"] == "Helse Sør-Øst RHF"
+    # Only the confirmed link (the buyer itself) gives the account and its tier; the
+    # central-purchasing suggestion to Helse Sør-Øst RHF (star) gives nothing.
+    assert dia["accounts"] == ["Sykehusinnkjøp HF"]
+    assert dia["suggested_accounts"] == ["Helse Sør-Øst RHF"]
+    assert dia["tier"] == "strategic" and dia["account"] == "Sykehusinnkjøp HF"
     assert dia["deadline"] == D(2023, 3, 17) and dia["days_left"] == 16
     assert dia["value"] == 30_000_000
     comps = _components(dia)
-    assert comps["tier"]["reason"] == "Helse Sør-Øst RHF is a star account"
+    assert comps["tier"]["reason"] == "Sykehusinnkjøp HF is a strategic account"
     assert comps["deadline"]["reason"] == "16 days to the deadline 2023-03-17"
     assert comps["value"]["reason"] == (
         "NOK 30.0 M is in our sweet spot "
         "(above the EEA threshold of NOK 2.30 M: EEA-wide competition)"
     )
     assert dia["total"] == sum(c["points"] for c in comps.values())
-    assert dia["recommendation"] in ("bid", "consider", "no-bid")
+    # surgical pens fit no part of the IT profile: no-bid whatever the points
+    assert comps["fit"]["points"] == 0
+    assert dia["recommendation"] == "no-bid" and "fit 0" in dia["score"]["capped"]
     assert dia["decision"] is None and dia["decisions"] == []
     assert [r["total"] for r in rows] == sorted((r["total"] for r in rows), reverse=True)
 

@@ -186,6 +186,58 @@ def test_score_is_bounded_and_consistent(
     assert result["total"] == sum(c["points"] for c in result["components"])
     for c in result["components"]:
         assert 0 <= c["points"] <= c["max"] and c["reason"]
-    assert result["recommendation"] == (
-        "bid" if result["total"] >= 60 else "consider" if result["total"] >= 40 else "no-bid"
+    by_total = "bid" if result["total"] >= 60 else "consider" if result["total"] >= 40 else "no-bid"
+    fits = _by_name(result)["fit"]["points"] > 0
+    assert result["recommendation"] == (by_total if fits else "no-bid")
+
+
+def test_a_suggested_link_gives_a_reduced_labelled_tier_only() -> None:
+    """Only a confirmed link gives the account tier; a suggested one gives half, labelled."""
+    base = {"today": TODAY, "cpv_codes": ["72000000-5"], "text": "IT drift"}
+    confirmed = _by_name(score_bid(BidFacts(**base, tier="star", account="HSØ"), RULES))
+    suggested = _by_name(
+        score_bid(BidFacts(**base, suggested_tier="star", suggested_account="HSØ"), RULES)
     )
+    assert confirmed["tier"]["points"] == 15
+    assert confirmed["tier"]["reason"] == "HSØ is a star account"
+    assert suggested["tier"]["points"] == 8  # 0.5 of 15, rounded
+    assert suggested["tier"]["reason"] == (
+        "suggested link to HSØ (star), not confirmed: 0.5 of the tier points"
+    )
+    # a confirmed account wins over a suggestion
+    both = score_bid(
+        BidFacts(**base, tier="status", account="A", suggested_tier="star", suggested_account="B"),
+        RULES,
+    )
+    assert _by_name(both)["tier"]["reason"] == "A is a status account"
+    # the factor is a rule
+    rules = parse_rules("[scoring]\nsuggested_link_factor = 0.0\n", "u.toml").scoring_rules()
+    none = score_bid(BidFacts(**base, suggested_tier="star", suggested_account="HSØ"), rules)
+    assert _by_name(none)["tier"]["points"] == 0
+
+
+def test_no_fit_caps_the_recommendation_at_no_bid() -> None:
+    """A competition outside the profile (fit 0) is no-bid however well it scores otherwise."""
+    facts = BidFacts(
+        today=TODAY,
+        tier="star",
+        account="HSØ",
+        value=10_000_000,
+        deadline=TODAY + dt.timedelta(days=40),
+        price_weight=20,
+        incumbent="us",
+        influence_activities=2,
+        text="Overflatebehandling av metaller",
+        cpv_codes=["80000000-4"],
+    )
+    result = score_bid(facts, RULES)
+    assert _by_name(result)["fit"]["points"] == 0
+    assert result["total"] >= 60  # would be a bid on points alone
+    assert result["recommendation"] == "no-bid"
+    assert "fit 0" in result["capped"]
+    # with one profile keyword the cap does not apply
+    fitting = score_bid(BidFacts(**{**facts.__dict__, "text": "IT drift"}), RULES)
+    assert fitting["recommendation"] == "bid" and "capped" not in fitting
+    # and the cap is a rule that can be switched off
+    off = parse_rules("[scoring]\nno_fit_caps_at_no_bid = false\n", "u.toml").scoring_rules()
+    assert score_bid(facts, off)["recommendation"] == "bid"

@@ -110,24 +110,42 @@ def _best_tier(tiers: list[str | None]) -> str | None:
     return ranked[0] if ranked else (tiers[0] if tiers else None)
 
 
+def _best_link(
+    links: list[tuple[str, str | None, str | None]],
+) -> tuple[str | None, str | None, str | None]:
+    """(account, tier, buyer type) of the best-tiered link, or Nones."""
+    tier = _best_tier([t for _, t, _ in links])
+    for name, t, bt in links:
+        if t == tier:
+            return name, t, bt
+    return (links[0][0], links[0][1], links[0][2]) if links else (None, None, None)
+
+
 def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
     """Accounts, opportunities, activities, decisions and statuses of the given notices
     (what ``bid_row`` needs besides the notice), in a few chunked queries."""
-    links: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
+    links: dict[int, list[tuple[str, str | None, str | None, str]]] = defaultdict(list)
     opps: dict[int, list[Opportunity]] = defaultdict(list)
     decisions: dict[str, list[BidDecision]] = defaultdict(list)
     statuses: dict[int, BidStatus] = {}
     notice_ids: dict[int, str] = {}
     for i in range(0, len(pks), 2000):
         chunk = pks[i : i + 2000]
-        for pk, name, tier, buyer_type in session.execute(
-            select(NoticeLink.notice_pk, Account.name, Account.tier, Account.buyer_type)
+        for pk, name, tier, buyer_type, status in session.execute(
+            select(
+                NoticeLink.notice_pk,
+                Account.name,
+                Account.tier,
+                Account.buyer_type,
+                NoticeLink.status,
+            )
             .join(Account, Account.id == NoticeLink.account_id)
             .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
             .order_by(NoticeLink.notice_pk, Account.name)
         ):
-            if (name, tier, buyer_type) not in links[pk]:
-                links[pk].append((name, tier, buyer_type))
+            status = "confirmed" if status == "confirmed" else "suggested"
+            if (name, tier, buyer_type, status) not in links[pk]:
+                links[pk].append((name, tier, buyer_type, status))
         for o in session.scalars(
             select(Opportunity).where(Opportunity.competition_notice_pk.in_(chunk))
         ):
@@ -219,12 +237,18 @@ def bid_row(
             }
         )
     price = max(shares) if shares else None
-    links = ctx["links"].get(n.id, [])
-    tier = _best_tier([t for _, t, _ in links])
-    account, buyer_type = next(
-        ((name, bt) for name, t, bt in links if t == tier),
-        (links[0][0], links[0][2]) if links else (None, None),
-    )
+    all_links = ctx["links"].get(n.id, [])
+    # Only confirmed links give the account and its tier; a suggested link gives at most
+    # a reduced, labelled tier component (see tracker.scoring).
+    links = [(name, t, bt) for name, t, bt, st in all_links if st == "confirmed"]
+    confirmed = {name for name, _, _ in links}
+    suggested = [
+        (name, t, bt)
+        for name, t, bt, st in all_links
+        if st != "confirmed" and name not in confirmed
+    ]
+    account, tier, buyer_type = _best_link(links)
+    s_account, s_tier, s_buyer_type = _best_link(suggested) if not links else (None, None, None)
     opps = ctx["opps"].get(n.id, [])
     incumbents = [((o.timeline or {}).get("extra") or {}) for o in opps]
     who = "unknown"
@@ -244,6 +268,8 @@ def bid_row(
         today=today,
         tier=tier,
         account=account,
+        suggested_account=s_account,
+        suggested_tier=s_tier,
         cpv_codes=cpvs,
         text=text,
         value=float(value) if value is not None else None,
@@ -251,7 +277,7 @@ def bid_row(
         price_weight=price,
         incumbent=who,
         incumbent_name=", ".join(dict.fromkeys(names)) or None,
-        buyer_type=buyer_type,
+        buyer_type=buyer_type or s_buyer_type,
         influence_activities=activities,
     )
     score = score_bid(facts, scoring)
@@ -260,7 +286,14 @@ def bid_row(
     status = ctx["statuses"].get(n.id)
     tracked = bool(decisions) or status is not None
     relevance = "+".join(
-        x for x, ok in (("account", bool(links)), ("profile", fits), ("tracked", tracked)) if ok
+        x
+        for x, ok in (
+            ("account", bool(links)),
+            ("suggested", bool(suggested) and not links),
+            ("profile", fits),
+            ("tracked", tracked),
+        )
+        if ok
     )
     buyers = [b.name for b in n.buyers if b.name]
     return {
@@ -275,6 +308,7 @@ def bid_row(
         "buyer": buyers[0] if buyers else None,
         "buyers": buyers,
         "accounts": [name for name, _, _ in links],
+        "suggested_accounts": list(dict.fromkeys(name for name, _, _ in suggested)),
         "account": account,
         "tier": tier,
         "subtype": n.subtype,
@@ -418,8 +452,10 @@ def list_bids(
     placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
     cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
     name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
-    lots), relevance (account, profile, tracked (a decision or bid status exists) or a
-    combination such as account+profile), incumbent
+    lots), suggested_accounts (reached only through unconfirmed links; they give no
+    account or tier, only a reduced tier component), relevance (account (a confirmed
+    link), suggested (only suggested links), profile, tracked (a decision or bid status
+    exists) or a combination such as account+profile), incumbent
     (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
     ({total, recommendation, components: [{name, label, points, max, reason}]}), total,
     recommendation, decision (latest {decision, by, at, why, score} or None), decisions

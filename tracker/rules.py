@@ -322,6 +322,8 @@ class Rules:
                 price_high=pw["high"],
                 bid_at=rec["bid"],
                 consider_at=rec["consider"],
+                no_fit_caps_at_no_bid=r.get("scoring.no_fit_caps_at_no_bid", True),
+                suggested_link_factor=r.get("scoring.suggested_link_factor", 0.5),
                 cpv_prefixes=tuple(p.replace("-", "") for p in r["profile.cpv_prefixes"]),
                 keywords=tuple(r["profile.keywords"]),
                 min_value=r["profile.min_value"],

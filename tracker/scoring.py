@@ -12,6 +12,12 @@ in the award criteria (high price weight means thin margins), incumbent (us, a c
 unknown), influence (activity recorded on the opportunity in its window). Each gets a
 fraction 0..1 of its weight; the weights come from ``[scoring] weights`` in the rules and
 are normalised to a total of 100.
+
+Only a confirmed account link gives the account and its tier; a competition reached only
+through a suggested link gets ``suggested_link_factor`` of that tier's points, labelled
+"suggested link to X, not confirmed". A fit of 0 caps the recommendation at no-bid
+(``no_fit_caps_at_no_bid``; the result then has ``capped`` with the reason). Both are
+rules in ``[scoring]`` of the rules file.
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class ScoringRules:
     price_high: float = 60
     bid_at: float = 60
     consider_at: float = 40
+    no_fit_caps_at_no_bid: bool = True  # fit 0 -> recommendation no-bid
+    suggested_link_factor: float = 0.5  # share of the tier points through an unconfirmed link
     cpv_prefixes: tuple[str, ...] = ("302", "48", "72")
     keywords: tuple[str, ...] = ("IT", "programvare", "software")
     min_value: float = 500_000
@@ -110,7 +118,9 @@ class BidFacts:
 
     today: dt.date
     tier: str | None = None
-    account: str | None = None
+    account: str | None = None  # the account of a confirmed link
+    suggested_account: str | None = None  # reached only through a suggested (unconfirmed) link
+    suggested_tier: str | None = None
     cpv_codes: Sequence[str] = ()
     text: str = ""
     value: float | None = None
@@ -246,6 +256,13 @@ def _influence(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
 
 
 def _tier(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    if not f.account and f.suggested_account:
+        tier = f.suggested_tier or "streamline"
+        frac = r.tier_factor.get(tier, 0.0) * r.suggested_link_factor
+        return frac, (
+            f"suggested link to {f.suggested_account} ({tier}), not confirmed: "
+            f"{r.suggested_link_factor:g} of the tier points"
+        )
     if not f.account:
         return r.tier_factor.get("none", 0.0), "not at one of our accounts"
     tier = f.tier or "streamline"
@@ -277,9 +294,11 @@ def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[st
     weights = rules.normalised_weights
     components: list[dict[str, object]] = []
     total = 0
+    no_fit = False
     for name, label in COMPONENTS:
         frac, reason = _COMPUTE[name](facts, rules)
         frac = min(1.0, max(0.0, frac))
+        no_fit = no_fit or (name == "fit" and frac == 0.0)
         w = weights[name]
         points = round(w * frac)
         total += points
@@ -287,4 +306,12 @@ def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[st
             {"name": name, "label": label, "points": points, "max": round(w), "reason": reason}
         )
     total = max(0, min(100, total))
-    return {"total": total, "recommendation": recommend(total, rules), "components": components}
+    out: dict[str, object] = {
+        "total": total,
+        "recommendation": recommend(total, rules),
+        "components": components,
+    }
+    if no_fit and rules.no_fit_caps_at_no_bid:
+        out["recommendation"] = "no-bid"
+        out["capped"] = "fit 0 (outside our capability profile): no-bid whatever the total"
+    return out
