@@ -53,10 +53,10 @@ from tracker.models import (
     utcnow,
 )
 from tracker.names import clean_name, is_valid_orgnr, match_key
+from tracker.subtypes import MODIFICATION_SUBTYPES, is_contract_notice
 
 FRAMEWORK_DEFAULT_YEARS = 4
 FRAMEWORK_CODES = frozenset({"fa-wo-rc", "fa-w-rc", "fa-mix"})
-MODIFICATION_SUBTYPES = frozenset({"38", "39", "40"})
 CHUNK = 2000
 # Every column a derived row sets, so that one executemany statement fits all rows.
 _CONTRACT_DEFAULTS: dict[str, Any] = {
@@ -300,12 +300,6 @@ def _party(
     }
 
 
-def _is_cn(n: Any) -> bool:
-    return (n.document_type or "") == "ContractNotice" or (n.subtype or "") in {
-        str(i) for i in range(10, 25)
-    }
-
-
 def _period_of(lot: Any) -> Period:
     return Period(
         start=lot.start_date,
@@ -536,7 +530,9 @@ def _desired_contracts(
     desired: dict[str, _Desired] = {}
     for proc, group in by_proc.items():
         group.sort(key=lambda n: (n.issue_date or dt.date.min, n.id))
-        cns = [n for n in group if _is_cn(n) and lots.get(n.id)]
+        cns = [
+            n for n in group if is_contract_notice(n.subtype, n.document_type) and lots.get(n.id)
+        ]
         cn = cns[-1] if cns else None
         awards = [
             n for n in group if results.get(n.id) and (n.subtype or "") not in MODIFICATION_SUBTYPES

@@ -27,6 +27,7 @@ from lxml import etree
 
 from tracker.errors import NoticeParseError, UnsafeXMLError
 from tracker.orgnr import clean_orgnr
+from tracker.subtypes import PLACEHOLDER_YEAR
 from tracker.text import collapse_spaces, has_mojibake, repair_mojibake
 
 # Bump when a parser change alters stored values; ``tracker reparse`` re-runs older rows.
@@ -34,7 +35,6 @@ PARSER_VERSION = "1.0"
 parser_version = PARSER_VERSION  # alias kept for callers that use the lower-case name
 
 OSLO = ZoneInfo("Europe/Oslo")
-PLACEHOLDER_YEAR = 2090  # dates from this year on are placeholders (2099-01-01 in real notices)
 NORWEGIAN = ("NOB", "NOR", "NNO")
 
 CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"

@@ -53,6 +53,7 @@ from tracker.models import (
     utcnow,
 )
 from tracker.rules import Rules, load_rules
+from tracker.subtypes import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR, PLANNING_SUBTYPES
 from tracker.windows import (
     PHASES,
     Timeline,
@@ -65,9 +66,6 @@ from tracker.windows import (
 
 log = logging.getLogger(__name__)
 
-PLANNING_SUBTYPES = frozenset({*(str(i) for i in range(1, 10)), "N4", "E1", "E2"})
-COMPETITION_SUBTYPES = frozenset({*(str(i) for i in range(10, 25)), "N16", "E3", "CEI"})
-PLACEHOLDER_YEAR = 2090  # deadlines such as 2099-01-01 are placeholders, not dates
 KEEP_RUNNING_DAYS = 365  # opportunities whose new contract runs longer than this are dropped
 # Expired with no competition seen (phase "overdue") stays listed as a risk this long after
 # the expected contract start: about one extension option, time to find out what happened.
