@@ -56,7 +56,7 @@ from tracker.models import (  # noqa: E402
     User,
 )
 from tracker.users import hash_password  # noqa: E402
-from tracker.windows import DEFAULT_RULES, budget_window_for  # noqa: E402
+from tracker.windows import DEFAULT_RULES, budget_window_for, compute_timeline  # noqa: E402
 
 TODAY = dt.date(2026, 11, 28)
 PASSWORD = "bench password"
@@ -104,7 +104,6 @@ WORDS = [
 CPVS = ["72000000", "48000000", "30200000", "79400000", "33100000", "45000000", "90900000"]
 SUBTYPES = ["16"] * 30 + ["29"] * 30 + ["4"] * 10 + ["1"] * 5 + ["20"] * 5 + ["38"] * 5 + ["E2"] * 5
 SUBTYPES += ["25"] * 10
-PHASES = ("watching", "influence_open", "drafting", "published", "evaluation", "awarded")
 CHUNK = 5000
 
 
@@ -306,22 +305,27 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
                 "status": "confirmed",
             }
         )
-        publication = end - dt.timedelta(days=270)
-        drafting = publication - dt.timedelta(days=182)
-        opens = end - dt.timedelta(days=730)
-        if opens > TODAY:
-            phase = "watching"
-        elif drafting > TODAY:
-            phase = "influence_open"
-        elif publication > TODAY:
-            phase = "drafting"
-        elif end - dt.timedelta(days=120) > TODAY:
-            phase = "published"
-        elif end > TODAY:
-            phase = "evaluation"
-        else:
-            phase = "awarded"
-        start = end + dt.timedelta(days=1)  # the new contract starts when the old one ends
+        # The tracker's own timeline (phases of tracker.windows.PHASES, overdue included:
+        # about one contract in ten has ended with no competition seen), stored with its
+        # inputs as tracker.opportunities.recompute stores them, so the pages compute
+        # days left, reason and sources as in production.
+        published = None if c % 10 == 0 else end - dt.timedelta(days=270)
+        inputs = {"expiry": end.isoformat(), "expiry_source": "contract", "procedure": "open"}
+        if published is not None and published <= TODAY:
+            inputs["published"] = published.isoformat()
+        tl = compute_timeline(
+            TODAY,
+            DEFAULT_RULES,
+            expiry=end,
+            expiry_source="contract",
+            procedure="open",
+            published=published if published is not None and published <= TODAY else None,
+        )
+        opens = tl.influence_opens or end - dt.timedelta(days=730)
+        drafting = tl.drafting_starts
+        publication = tl.expected_publication
+        phase = tl.phase
+        start = tl.contract_start or end + dt.timedelta(days=1)
         budget = budget_window_for(start, DEFAULT_RULES.budget, today=TODAY, influence_opens=opens)
         opps.append(
             {
@@ -343,7 +347,11 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
                 "budget_end": budget.end,
                 "phase": phase,
                 "confidence": "medium",
-                "timeline": {},
+                "timeline": {
+                    "inputs": inputs,
+                    "extra": {"link_status": "confirmed", "currency": "NOK"},
+                    "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
+                },
                 "computed_for": TODAY,
                 "computed_at": now,
             }

@@ -206,12 +206,7 @@ def bid_row(
     lots = list(n.lots)
     deadline_at, placeholder = _deadline_at(lots, today)
     deadline = deadline_at.date() if deadline_at else None
-    cpvs = list(
-        dict.fromkeys([*(n.cpv_codes or []), *(c for lot in lots for c in lot.cpv_codes or [])])
-    )
-    if n.main_cpv and n.main_cpv not in cpvs:
-        cpvs.insert(0, n.main_cpv)
-    text = " ".join(x for x in [n.title, n.description, *(lot.title for lot in lots)] if x)
+    cpvs, text = _profile_input(n, lots)
     value = n.estimated_value
     if value is None:
         lot_values = [lot.estimated_value for lot in lots if lot.estimated_value is not None]
@@ -432,40 +427,46 @@ def _load(session: Session, pks: list[int]) -> list[LoadedNotice]:
     return out
 
 
-def list_bids(
+SHOWS = ("relevant", "accounts", "all")
+
+
+def open_competition_ids(
     session: Session,
     today: dt.date,
     *,
-    account: str | None = None,
+    show: str = "relevant",
+    account_ids: list[int] | None = None,
     include_closed: bool = False,
     rules: Rules | None = None,
-) -> list[dict[str, Any]]:
-    """Open competitions relevant to an account or to our capability profile, best first.
+) -> list[int]:
+    """THE selection of open, relevant competitions (the ``tracker bids`` command and the
+    bid pages both use it): primary keys, soonest deadline first (no deadline last).
 
-    ``account`` keeps only competitions linked to that account (id, name or alias);
-    ``include_closed`` keeps competitions whose deadline has passed (issued in the last
-    400 days).
-
-    Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
-    documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
-    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), days_left,
-    placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
-    cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
-    name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
-    lots), suggested_accounts (reached only through unconfirmed links; they give no
-    account or tier, only a reduced tier component), relevance (account (a confirmed
-    link), suggested (only suggested links), profile, tracked (a decision or bid status
-    exists) or a combination such as account+profile), incumbent
-    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
-    ({total, recommendation, components: [{name, label, points, max, reason}]}), total,
-    recommendation, decision (latest {decision, by, at, why, score} or None), decisions
-    (all, oldest first), status (bid status or None).
+    A competition is every latest, non-test notice of subtype 10–24, N16, E3 or CEI issued
+    (issue date, else publication date) in the last ``LOOKBACK_DAYS`` days up to today;
+    it is open when its earliest lot deadline (placeholder years 2090+ ignored) is today or
+    later or, with no usable deadline, when it was issued in the last ``NO_DEADLINE_DAYS``
+    days (``include_closed`` keeps the closed ones too). ``show``: ``relevant`` (linked to
+    an account by a link not rejected, fits the capability profile by CPV prefix or keyword
+    over the title, description and lot titles, or tracked: a decision or bid status is
+    recorded), ``accounts`` (linked) or ``all``. ``account_ids``: only competitions linked
+    to those accounts (link not rejected).
     """
-    rules = rules or load_rules()
-    scoring = rules.scoring_rules()
+    if show not in SHOWS:
+        raise UserError(f"show: {show!r} is not one of {', '.join(SHOWS)}")
+    scoring = (rules or load_rules()).scoring_rules()
     since = today - dt.timedelta(days=LOOKBACK_DAYS)
     issued = func.coalesce(Notice.issue_date, Notice.publication_date)
-    q = select(Notice.id).where(
+    q = select(
+        Notice.id,
+        Notice.notice_id,
+        Notice.issue_date,
+        Notice.publication_date,
+        Notice.main_cpv,
+        Notice.cpv_codes,
+        Notice.title,
+        Notice.description,
+    ).where(
         Notice.subtype.in_(sorted(COMPETITION_SUBTYPES)),
         Notice.is_latest.is_(True),
         Notice.is_test.is_(False),
@@ -480,24 +481,114 @@ def list_bids(
                 issued >= today - dt.timedelta(days=NO_DEADLINE_DAYS),
             )
         )
-    pks = list(session.scalars(q.order_by(Notice.id)))
-    notices = _load(session, pks)
-    ctx = bid_context(session, pks)
-    want = get_account(session, account).name.casefold() if account else None
-    out = []
-    for n in notices:
-        row = bid_row(n, today, ctx, scoring)
-        if not row["relevance"]:
-            continue
-        if want is not None and want not in (a.casefold() for a in row["accounts"]):
-            continue
-        if not include_closed:
-            deadline_at = (
-                dt.datetime.fromisoformat(row["deadline_at"]) if row["deadline_at"] else None
+    if account_ids is not None or show == "accounts":
+        link = select(NoticeLink.notice_pk).where(NoticeLink.status != "rejected")
+        if account_ids is not None:
+            link = link.where(NoticeLink.account_id.in_(account_ids))
+        q = q.where(Notice.id.in_(link))
+    candidates = session.execute(q).all()
+    pks = [c.id for c in candidates]
+    lots: dict[int, list[Any]] = defaultdict(list)
+    linked: set[int] = set()
+    status_pks: set[int] = set()
+    need_relevance = show == "relevant" and account_ids is None
+    for i in range(0, len(pks), 2000):
+        chunk = pks[i : i + 2000]
+        for row in session.execute(
+            select(Lot.notice_pk, Lot.submission_deadline, Lot.cpv_codes, Lot.title).where(
+                Lot.notice_pk.in_(chunk)
             )
-            if not _is_open(n, deadline_at, today):
-                continue
-        out.append(row)
+        ):
+            lots[row.notice_pk].append(row)
+        if need_relevance:
+            linked.update(
+                session.scalars(
+                    select(NoticeLink.notice_pk).where(
+                        NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected"
+                    )
+                )
+            )
+            status_pks.update(
+                session.scalars(select(BidStatus.notice_pk).where(BidStatus.notice_pk.in_(chunk)))
+            )
+    decided: set[str] = set()
+    if need_relevance:
+        decided = set(
+            session.scalars(
+                select(Notice.notice_id).join(BidDecision, BidDecision.notice_pk == Notice.id)
+            )
+        )
+    out: list[tuple[dt.datetime | None, int]] = []
+    for c in candidates:
+        deadline, _ = _deadline_at(lots[c.id], today)
+        if not include_closed and not _is_open(c, deadline, today):
+            continue
+        if need_relevance and not (
+            c.id in linked
+            or c.id in status_pks
+            or c.notice_id in decided
+            or scoring.fits_profile(*_profile_input(c, lots[c.id]))
+        ):
+            continue
+        out.append((deadline, c.id))
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    out.sort(key=lambda x: (_aware(x[0]) if x[0] else far, x[1]))
+    return [pk for _, pk in out]
+
+
+def _aware(d: dt.datetime) -> dt.datetime:
+    return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
+
+
+def _profile_input(n: Any, lots: Sequence[Any]) -> tuple[list[str], str]:
+    """(CPV codes, text) of a notice as the capability profile sees them: notice, lot and
+    main CPVs; title, description and lot titles."""
+    cpvs = list(
+        dict.fromkeys([*(n.cpv_codes or []), *(c for lot in lots for c in lot.cpv_codes or [])])
+    )
+    if n.main_cpv and n.main_cpv not in cpvs:
+        cpvs.insert(0, n.main_cpv)
+    text = " ".join(x for x in [n.title, n.description, *(lot.title for lot in lots)] if x)
+    return cpvs, text
+
+
+def list_bids(
+    session: Session,
+    today: dt.date,
+    *,
+    account: str | None = None,
+    include_closed: bool = False,
+    rules: Rules | None = None,
+) -> list[dict[str, Any]]:
+    """Open competitions relevant to an account or to our capability profile, best first.
+
+    The competitions are those of ``open_competition_ids`` (show ``relevant``; the bid
+    pages list the same). ``account`` keeps only competitions linked to that account (id,
+    name or alias; link not rejected); ``include_closed`` keeps competitions whose
+    deadline has passed (issued in the last 400 days).
+
+    Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
+    documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
+    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), days_left,
+    placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
+    cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
+    name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
+    lots), suggested_accounts (reached only through unconfirmed links; they give no
+    account or tier, only a reduced tier component), relevance (account (a confirmed
+    link), suggested (only suggested links), profile, tracked (a decision or bid status
+    exists) or a combination such as account+profile), incumbent
+    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
+    ({total, recommendation, components: [{name, label, points, max, reason}], capped
+    (only when fit 0 capped the recommendation)}), total, recommendation, decision
+    (latest {decision, by, at, why, score} or None), decisions (all, oldest first),
+    status (bid status or None).
+    """
+    rules = rules or load_rules()
+    ids = [get_account(session, account).id] if account else None
+    pks = open_competition_ids(
+        session, today, account_ids=ids, include_closed=include_closed, rules=rules
+    )
+    out = bid_rows(session, today, pks, rules=rules)
     out.sort(key=lambda r: (-r["total"], r["deadline"] or dt.date.max, r["notice_pk"]))
     return out
 

@@ -47,21 +47,17 @@ from tracker.models import (
     User,
     utcnow,
 )
-from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR, stored_budget_window
+from tracker.opportunities import opportunity_dict, stored_budget_window
 from tracker.rules import Rules, load_rules
 from tracker.search import notice_phase, notice_rows
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
+from tracker.windows import INFLUENCE_PHASES, PHASES
 
-OPEN_PHASES = ("influence_open", "drafting")
-PHASE_ORDER = (
-    "watching",
-    "influence_open",
-    "drafting",
-    "published",
-    "evaluation",
-    "awarded",
-    "running",
-)
+OPEN_PHASES = tuple(p for p in PHASES if p in INFLUENCE_PHASES)  # influence_open, drafting
+PHASE_ORDER = PHASES  # the tracker's own order (tracker.windows.PHASES), overdue included
+RISK_PHASES = ("overdue",)  # contract ended, no competition seen: re-tender overdue/extended?
+URGENT_INFLUENCE_DAYS = 60  # an influence window closing sooner is flagged urgent
+URGENT_DEADLINE_DAYS = 10  # a competition deadline sooner than this is flagged urgent
 NO_ACTIVITY_DAYS = 90
 HOME_ROWS = 25  # rows per section of the KAM home; the full lists are in the exports
 # Whole-database aggregates (pipeline, incumbency, uncovered accounts) change only when
@@ -212,17 +208,22 @@ _OPPORTUNITY_COLUMNS = (
     Opportunity.confidence,
     Opportunity.notice_pk,
     Opportunity.competition_notice_pk,
+    Opportunity.id,
+    Opportunity.contract_id,
+    Opportunity.timeline,
 )
 
 
 def _opportunity_dict(
     o: Any, accounts: dict[int, dict[str, Any]], today: dt.date, rules: Rules
 ) -> dict[str, Any]:
-    """One stored opportunity row; the budget window and its status (open, upcoming,
-    missed, closed) come from ``tracker.opportunities.stored_budget_window``."""
+    """One stored opportunity row with the tracker's own values for ``today``
+    (``tracker.opportunities.opportunity_dict``: phase, dates, ``days_left``, ``overdue``,
+    ``can_influence``, the one-line ``reason`` and the ``sources`` of every date; no
+    second formula here). A row without stored timeline inputs (not recomputed yet)
+    keeps its stored columns and has no days left, reason or sources."""
     account = accounts.get(o.account_id or 0, {})
-    days_left = (o.expected_publication - today).days if o.expected_publication else None
-    return {
+    base = {
         "key": o.key,
         "kind": o.kind,
         "account_id": o.account_id,
@@ -238,8 +239,11 @@ def _opportunity_dict(
         "expected_publication": o.expected_publication,
         "expected_deadline": o.expected_deadline,
         "phase": o.phase,
-        "can_influence": o.phase in OPEN_PHASES,
-        "days_left": days_left,
+        "can_influence": False,
+        "days_left": None,
+        "overdue": o.phase == "overdue",
+        "reason": None,
+        "sources": {},
         "budget_window": stored_budget_window(
             o.contract_start, o.influence_opens, today, rules, account
         ),
@@ -247,6 +251,33 @@ def _opportunity_dict(
         "notice_pk": o.notice_pk,
         "competition_notice_pk": o.competition_notice_pk,
     }
+    if not (o.timeline or {}).get("inputs"):
+        base["urgent"] = False
+        return base
+    tracked = opportunity_dict(o, account, today, rules)
+    for k in (
+        "expiry",
+        "expiry_source",
+        "influence_opens",
+        "drafting_starts",
+        "expected_publication",
+        "expected_deadline",
+        "phase",
+        "can_influence",
+        "days_left",
+        "overdue",
+        "reason",
+        "sources",
+        "budget_window",
+        "confidence",
+        "currency",
+    ):
+        base[k] = tracked.get(k)
+    days = base["days_left"]
+    base["urgent"] = bool(
+        base["can_influence"] and days is not None and days < URGENT_INFLUENCE_DAYS
+    )
+    return base
 
 
 def opportunity_rows(
@@ -259,7 +290,8 @@ def opportunity_rows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first.
+    """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first;
+    ``phases``: stored in one of these phases and still in one of them on ``today``.
     ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
     ``rules``: the rules the caller loaded (default ``load_rules()``)."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
@@ -273,7 +305,36 @@ def opportunity_rows(
     rows = session.execute(q).all()
     info = _accounts_of(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
     rules = rules or load_rules()
-    return [_opportunity_dict(o, info, today, rules) for o in rows]
+    out = [_opportunity_dict(o, info, today, rules) for o in rows]
+    if phases:  # the phase on today (an overdue publication turns overdue at contract start)
+        out = [o for o in out if o["phase"] in phases]
+    return out
+
+
+def overdue_rows(
+    session: Session,
+    today: dt.date,
+    account_ids: list[int] | None,
+    *,
+    limit: int = HOME_ROWS,
+    accounts: dict[int, dict[str, Any]] | None = None,
+    rules: Rules | None = None,
+) -> list[dict[str, Any]]:
+    """Opportunities in the tracker's ``overdue`` phase on ``today`` (the contract has
+    ended and no competition notice was seen: re-tender overdue or the contract
+    extended?), with their reason. Stored phases drafting/overdue are the candidates (an
+    overdue publication stays in drafting until the contract start); the phase shown is
+    the one ``tracker.opportunities`` computes for ``today``."""
+    rows = opportunity_rows(
+        session,
+        today,
+        account_ids=account_ids,
+        phases=("drafting", *RISK_PHASES),
+        limit=2000,
+        accounts=accounts,
+        rules=rules,
+    )
+    return [o for o in rows if o["phase"] in RISK_PHASES][:limit]
 
 
 def budget_windows(
@@ -516,6 +577,7 @@ def kam_home(
             accounts=known,
             rules=rules,
         ),
+        "overdue": overdue_rows(session, today, ids, accounts=known, rules=rules),
         "expiries": expiry_rows(
             session, today, account_ids=ids, months=24, limit=HOME_ROWS, accounts=known
         ),
@@ -652,6 +714,7 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
         session, today, account_ids=[account.id], limit=100, accounts=known
     )
     return {
+        "overdue": [o for o in opportunities if o["phase"] in RISK_PHASES],
         "account": account_profile(session, account),
         "can_edit": can_edit_account(user, account.kam_email),
         "contracts": account_contract_rows(session, account.id, today),
@@ -665,49 +728,6 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
 # --------------------------------------------------------------------------- bids
 
 
-def _open_competition_query(
-    today: dt.date,
-    now: dt.datetime,
-    show: str,
-    account_ids: list[int] | None,
-    cpv_prefixes: tuple[str, ...],
-) -> Any:
-    """Latest competitions (``tracker.opportunities.COMPETITION_SUBTYPES``) issued by today
-    with a lot deadline not passed (placeholder years ignored); ``show`` = ``accounts``
-    (linked), ``relevant`` (linked or a capability CPV prefix) or ``all``."""
-    deadline = (
-        select(Lot.notice_pk, func.min(Lot.submission_deadline).label("deadline"))
-        .where(
-            Lot.submission_deadline >= now,
-            Lot.submission_deadline < dt.datetime(PLACEHOLDER_YEAR, 1, 1, tzinfo=dt.UTC),
-        )
-        .group_by(Lot.notice_pk)
-        .subquery()
-    )
-    q = (
-        select(Notice.id, deadline.c.deadline)
-        .join(deadline, deadline.c.notice_pk == Notice.id)
-        .where(
-            Notice.is_latest.is_(True),
-            Notice.is_test.is_(False),
-            Notice.subtype.in_(sorted(COMPETITION_SUBTYPES)),
-            or_(Notice.issue_date.is_(None), Notice.issue_date <= today),
-        )
-    )
-    linked = exists().where(
-        and_(
-            NoticeLink.notice_pk == Notice.id,
-            NoticeLink.status != "rejected",
-            _in_accounts(NoticeLink.account_id, account_ids),
-        )
-    )
-    if show == "accounts" or account_ids is not None:
-        q = q.where(linked)
-    elif show == "relevant":
-        q = q.where(or_(linked, *(Notice.main_cpv.startswith(p) for p in cpv_prefixes)))
-    return q
-
-
 def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
     """A ``tracker.bids.bid_row`` dict with the names the templates and exports use."""
     criteria = next((lot["criteria"] for lot in row["lots"] if lot["criteria"]), [])
@@ -718,6 +738,7 @@ def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
         "estimated_value": row["value"],
         "bid_status": row["status"],
         "criteria": criteria,
+        "urgent": row["days_left"] is not None and row["days_left"] < URGENT_DEADLINE_DAYS,
     }
 
 
@@ -731,7 +752,7 @@ def scored_bids(
     return [_bid_item(row) for row in rows]
 
 
-BID_SHOWS = ("relevant", "accounts", "all")
+BID_SHOWS = bids_module.SHOWS
 
 
 def open_competition_ids(
@@ -740,27 +761,30 @@ def open_competition_ids(
     *,
     show: str = "relevant",
     account_ids: list[int] | None = None,
-    now: dt.datetime | None = None,
     cached: bool = False,
     rules: Rules | None = None,
 ) -> tuple[int, ...]:
-    """Primary keys of the open competitions (see ``_open_competition_query``), soonest
-    deadline first. ``cached``: reuse the list built for the same database, day and filter
-    for up to ``OPEN_LIST_TTL_SECONDS`` (a competition stored meanwhile shows up that much
-    later; decisions, bid statuses and scores are never cached)."""
-    if show not in BID_SHOWS:
-        raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
-    now = now or dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
-    prefixes = tuple((rules or load_rules()).scoring_rules().cpv_prefixes)
+    """Primary keys of the open competitions, soonest deadline first: the selection of
+    ``tracker.bids.open_competition_ids`` (the ``tracker bids`` command lists the same).
+    ``cached``: reuse the list built for the same database, day and filter for up to
+    ``OPEN_LIST_TTL_SECONDS`` (a competition stored meanwhile shows up that much later;
+    decisions, bid statuses and scores are never cached)."""
+    rules = rules or load_rules()
 
     def build() -> tuple[int, ...]:
-        q = _open_competition_query(today, now, show, account_ids, prefixes)
-        return tuple(pk for pk, _ in session.execute(q.order_by("deadline", Notice.id)))
+        return tuple(
+            bids_module.open_competition_ids(
+                session, today, show=show, account_ids=account_ids, rules=rules
+            )
+        )
 
     if not cached:
         return build()
+    if show not in BID_SHOWS:
+        raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
     ids = tuple(account_ids) if account_ids is not None else None
-    key = ("open-competitions", show, ids, now, prefixes)
+    scoring = rules.scoring_rules()
+    key = ("open-competitions", show, ids, scoring.cpv_prefixes, scoring.keywords)
     return cached_aggregate(session, key, today, build, ttl=OPEN_LIST_TTL_SECONDS)
 
 
@@ -773,7 +797,6 @@ def bids_page(
     undecided_only: bool = False,
     page: int = 1,
     per_page: int = 50,
-    now: dt.datetime | None = None,
     cached: bool = False,
     rules: Rules | None = None,
 ) -> dict[str, Any]:
@@ -787,7 +810,7 @@ def bids_page(
     # a page of them scored (cheaper than a COUNT plus a LIMIT query over the same join).
     rules = rules or load_rules()
     ordered: tuple[int, ...] | list[int] = open_competition_ids(
-        session, today, show=show, account_ids=account_ids, now=now, cached=cached, rules=rules
+        session, today, show=show, account_ids=account_ids, cached=cached, rules=rules
     )
     if undecided_only:  # decisions are read on every call: a decision leaves the queue at once
         decided = set(session.scalars(select(BidDecision.notice_pk).distinct()))

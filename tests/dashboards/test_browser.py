@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import delete
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import DIATERMI, PASSWORD, USERS, make_settings, notice_pk
+from tracker.db import session_scope
+from tracker.models import BidDecision
 
 pytestmark = pytest.mark.browser
 
@@ -153,7 +156,17 @@ def test_kam_account_timeline_and_filter(page_as, live_url) -> None:
     assert "page 2 of" in page.locator(".pager").first.inner_text()
 
 
-def test_director_records_a_decision_and_downloads_an_export(page_as, live_url, world) -> None:
+@pytest.fixture
+def undo_decisions(world) -> Iterator[None]:
+    """Decisions recorded by a test are removed after it (the world is shared)."""
+    yield
+    with session_scope(world["engine"]) as s:
+        s.execute(delete(BidDecision).where(BidDecision.why.startswith("Browser test:")))
+
+
+def test_director_records_a_decision_and_downloads_an_export(
+    page_as, live_url, world, undo_decisions
+) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
     page = page_as("director")
     page.goto(f"{live_url}/director")
@@ -161,7 +174,7 @@ def test_director_records_a_decision_and_downloads_an_export(page_as, live_url, 
     if row.count() == 0:
         pytest.fail("the competition is not in the bid/no-bid queue")
     row.locator("select[name=decision]").select_option("no-bid")
-    row.locator("input[name=why]").fill("Price weight too high for our margins")
+    row.locator("input[name=why]").fill("Browser test: Price weight too high for our margins")
     row.locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert "Decision recorded: no-bid." in page.locator(".flash").first.inner_text()

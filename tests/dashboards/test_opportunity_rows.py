@@ -1,0 +1,76 @@
+"""The KAM home and account page show the tracker's own timeline values: days left,
+overdue, can_influence, the one-line reason and the source of every date; and the
+``overdue`` phase as a risk list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+from fastapi.testclient import TestClient
+
+from dashboards.app import create_app
+from tests.dashboards.conftest import TODAY, USERS, account_id, login, make_settings
+from tracker.db import session_scope
+from tracker.opportunities import list_opportunities
+from tracker.views import PHASE_ORDER
+from tracker.windows import PHASES
+
+OSLO = "Drift og utvikling av gradert informasjonssystem"  # expires 2023-03-31, no re-tender
+AFTER_START = dt.date(2023, 5, 1)  # after its contract start: phase overdue
+
+
+def test_home_rows_carry_the_trackers_values(world, client_for) -> None:
+    data = client_for("admin").get("/api/home").json()
+    rows = data["influence_open"]
+    assert rows
+    with session_scope(world["engine"]) as s:
+        theirs = {o["key"]: o for o in list_opportunities(s, today=TODAY)}
+    for row in rows:
+        o = theirs[row["key"]]
+        for field in ("phase", "days_left", "overdue", "can_influence", "reason"):
+            assert row[field] == o[field], (row["key"], field)
+        assert row["sources"] == o["sources"] and row["sources"]
+        assert row["days_left"] is not None and row["days_left"] >= 0  # never "N d ago left"
+    oslo = next(r for r in rows if r["title"] == OSLO)
+    assert oslo["overdue"] and oslo["phase"] == "drafting"
+
+
+def test_home_and_account_page_show_reason_and_date_sources(world, client_for) -> None:
+    client = client_for("admin")
+    page = html.unescape(client.get("/").text)
+    assert "d ago left" not in page
+    assert "publication overdue" in page  # the Oslo row, not a negative countdown
+    assert 'title="source: ' in page
+    with session_scope(world["engine"]) as s:
+        opps = list_opportunities(s, today=TODAY, account="Sykehusinnkjøp HF")
+    parking = next(o for o in opps if o["title"].startswith("Drift av parkering"))
+    assert parking["reason"] in page
+    acc = html.unescape(
+        client.get(f"/accounts/{account_id(world['engine'], 'Sykehusinnkjøp HF')}").text
+    )
+    assert parking["reason"] in acc
+    src = parking["sources"]["influence_opens"]
+    assert f'title="source: {src["kind"]} – {src["basis"]}"' in acc
+
+
+def test_overdue_phase_is_a_risk_list(world) -> None:
+    assert PHASE_ORDER == PHASES and PHASE_ORDER.index("overdue") == PHASES.index("drafting") + 1
+    app = create_app(
+        make_settings(world["home"], TRACKER_TODAY=AFTER_START.isoformat()),
+        engine=world["engine"],
+    )
+    with TestClient(app) as client:
+        assert login(client, USERS["admin"]).status_code == 303
+        data = client.get("/api/home").json()
+        [risk] = [o for o in data["overdue"] if o["title"] == OSLO]
+        assert risk["phase"] == "overdue" and "no competition notice" in risk["reason"]
+        assert OSLO not in {o["title"] for o in data["influence_open"]}
+        page = html.unescape(client.get("/").text)
+        section = page.split('id="overdue"')[1].split("</section>")[0]
+        assert "re-tender overdue / extended?" in section and OSLO in section
+        assert risk["reason"] in section
+        acc = account_id(world["engine"], "Oslo kommune")
+        page = html.unescape(client.get(f"/accounts/{acc}").text)
+        section = page.split('id="overdue"')[1].split("</section>")[0]
+        assert 'class="badge urgent">re-tender overdue / extended?' in section and OSLO in section
