@@ -15,12 +15,16 @@ from tests.conftest import NOTICES, REAL
 from tests.test_linking import load_real
 from tracker.contracts import (
     Period,
+    TextTerm,
     add_duration,
     compute_end,
     compute_latest_end,
     derive_contracts,
     parse_extension,
+    parse_text_term,
+    text_end,
 )
+from tracker.eforms import parse_notice
 from tracker.ingest import ingest_paths
 from tracker.models import Contract, ContractAccount, ContractParty, Notice
 
@@ -64,8 +68,36 @@ def test_end_date_sources_on_real_notices(engine: Engine) -> None:
             D(2026, 11, 23),
             "framework_default",
         )
-        # unknown: Vestland fylkeskommune canteen, no duration, not a framework.
+        # Text: Vestland fylkeskommune canteen, no structured duration, not a framework;
+        # "Avtalen gjeld for 3 år ... forlenge avtalen i inntil ytterlegare 3 år" (nynorsk),
+        # counted from the conclusion 2024-06-20.
         c = _contract(s, "49a72de8-e68a-4590-9add-10c08638c1e4")
+        assert (c.end_date, c.end_source, c.latest_end) == (
+            D(2027, 6, 19),
+            "text_duration",
+            D(2030, 6, 19),
+        )
+        # Vestfold og Telemark, Bedriftshelsetjeneste: "varighet på 2 år ... 1 + 1 år".
+        c = _contract(s, "2022-945801")
+        assert (c.end_date, c.end_source, c.latest_end) == (
+            D(2024, 11, 2),
+            "text_duration",
+            D(2026, 11, 2),
+        )
+        assert c.latest_end_source == "text: varighet på 2 år; 1 + 1 år"
+        # Miljødirektoratet: the title names the years, "ViltHOP 2023-2027".
+        c = _contract(s, "2022-674620")
+        assert (c.end_date, c.end_source) == (D(2027, 12, 31), "text_years")
+        # KS: "i en periode på 4 måneder, med opsjon på forlengelse i inntil ytterligere 2
+        # måneder" from the conclusion 2023-09-26.
+        c = _contract(s, "2023-335407")
+        assert (c.end_date, c.end_source, c.latest_end) == (
+            D(2024, 1, 25),
+            "text_duration",
+            D(2024, 3, 25),
+        )
+        # Still unknown when the text says nothing either (Viken, e-books).
+        c = _contract(s, "2023-336496")
         assert (c.end_date, c.end_source, c.latest_end) == (None, "unknown", None)
         # Lots without a winner give no contract (Haugesund: clos-nw).
         assert s.scalars(select(Contract).where(Contract.procedure_id == "2022-347651")).all() == []
@@ -107,11 +139,14 @@ def test_award_plus_contract_notice_duration_by_procedure_id(
     VTFK award (concluded 2022-11-03, no duration) is put in the procedure of the real OFA
     contract notice (72 months), and of the real Målselv notice (explicit 2026-09-30)."""
     can = REAL / "ContractAwardNotice_can-social_2022-945801.xml"
-    # The award arrives first: no contract notice yet, so the end is unknown...
+    # The award arrives first: no contract notice yet, so only its text gives the end
+    # ("varighet på 2 år", low confidence)...
     ingest_paths(engine, [_with_procedure(can, "2022-902600", tmp_path / "can.xml")])
     with Session(engine) as s:
-        assert _contract(s, "2022-902600").end_source == "unknown"
-    # ...then the contract notice of the same procedure arrives and the contract follows.
+        c = _contract(s, "2022-902600")
+        assert (c.end_date, c.end_source) == (D(2024, 11, 2), "text_duration")
+    # ...then the contract notice of the same procedure arrives and its structured
+    # duration wins over the text.
     ingest_paths(engine, [REAL / "ContractNotice_cn-social_2022-902600.xml"])
     with Session(engine) as s:
         c = _contract(s, "2022-902600")
@@ -256,3 +291,100 @@ def test_latest_end_from_real_options_texts() -> None:
         D(2025, 1, 1),
         "no_options",
     )
+
+
+# --------------------------------------------------------------------------- period in words
+
+
+def _real_text(name: str, lot: bool = False) -> tuple[str | None, str | None]:
+    n = parse_notice((REAL / name).read_bytes())
+    if lot:
+        return n.lots[0].title, n.lots[0].description
+    return n.title, n.description
+
+
+@pytest.mark.parametrize(
+    ("fixture", "base", "options", "last_year"),
+    [
+        # nynorsk: "Avtalen gjeld for 3 år ..., med opsjon ... i inntil ytterlegare 3 år"
+        ("ContractAwardNotice_can-social_2024-111341.xml", 36, 36, None),
+        # bokmål: "varighet på 2 år. ... opsjon på forlengelse ... ytterligere 1 + 1 år"
+        ("ContractAwardNotice_can-social_2022-945801.xml", 24, 24, None),
+        # title: "Helseovervåking av vilt - ViltHOP 2023-2027"
+        ("ContractAwardNotice_veat_2022-674620.xml", None, None, 2027),
+        # "for perioden 2023 - 2025" (Riksantikvaren, ESRI licences)
+        ("ContractAwardNotice_veat_2022-627736.xml", None, None, 2025),
+        # "i en periode på 4 måneder, med opsjon på forlengelse i inntil ytterligere 2 måneder"
+        ("ContractAwardNotice_can-standard_2023-335407.xml", 4, 2, None),
+        # "fra avtalt oppstart i 2022 og ut 2025 ... forlenges ... 1 + 1 + 1 + 1 år" (lot text)
+        ("PriorInformationNotice_pin-cfc-standard_2022-366668.xml#lot", None, 48, 2025),
+        # Nothing about the period: "totalt NOK 30 000 000,- over 4 år" is a value span,
+        # "Årshjul for anskaffelser 2023" one year, "planleggere under 40 år" an age.
+        ("ContractNotice_cn-standard_2023-649037.xml", None, None, None),
+        ("PriorInformationNotice_pin-buyer_2023-661116.xml", None, None, None),
+        ("ContractNotice_cn-desg_2023-696688.xml#lot", None, None, None),
+        ("ContractAwardNotice_can-standard_2023-336496.xml", None, None, None),
+    ],
+)
+def test_parse_text_term_on_real_descriptions(
+    fixture: str, base: int | None, options: int | None, last_year: int | None
+) -> None:
+    name, _, part = fixture.partition("#")
+    term = parse_text_term(*_real_text(name, lot=part == "lot"))
+    got = (term.base_months, term.option_months, term.last_year) if term else (None,) * 3
+    assert got == (base, options, last_year)
+
+
+@pytest.mark.parametrize(
+    ("text", "base", "options"),
+    [
+        # Constructed phrasings the real fixtures do not cover.
+        ("Avtaleperiode 4 år.", 48, None),
+        ("Rammeavtalen gjelder for 2 år med opsjon på forlengelse i 1 år.", 24, 12),
+        ("Avtalen har ei avtaletid på 24 månader.", 24, None),  # nynorsk
+        ("Kontrakten inngås for 2 + 1 + 1 år.", 24, 24),
+        ("Avtalen varer i 18 måneder.", 18, None),
+        ("Kontraktens varighet: to (2) år.", 24, None),
+    ],
+)
+def test_parse_text_term_phrasings(text: str, base: int | None, options: int | None) -> None:
+    term = parse_text_term(None, text)
+    got = (term.base_months, term.option_months) if term else (None, None)
+    assert got == (base, options)
+
+
+def test_text_end_and_its_place_in_the_order() -> None:
+    term = TextTerm(base_months=24, option_months=24, evidence="varighet på 2 år; 1 + 1 år")
+    assert text_end(term, D(2022, 11, 3)) == (D(2024, 11, 2), D(2026, 11, 2))
+    assert text_end(term, None) == (None, None)
+    years = TextTerm(last_year=2027, evidence="2023-2027")
+    assert text_end(years, None) == (D(2027, 12, 31), D(2027, 12, 31))
+    # A structured source wins over the text ...
+    lot = Period(duration_value=Decimal(31), duration_unit="MONTH")
+    assert compute_end(
+        lot=lot,
+        conclusion=D(2020, 9, 1),
+        notice_date=None,
+        cn_lot=None,
+        framework=False,
+        text=term,
+    ) == (D(2023, 3, 31), "conclusion+duration")
+    # ... the text wins over the framework default (4 years is only the legal maximum) ...
+    assert compute_end(
+        lot=None,
+        conclusion=D(2022, 11, 3),
+        notice_date=None,
+        cn_lot=None,
+        framework=True,
+        text=term,
+    ) == (D(2024, 11, 2), "text_duration")
+    # ... and without a text the framework default applies as before.
+    assert compute_end(
+        lot=None, conclusion=D(2022, 11, 3), notice_date=None, cn_lot=None, framework=True
+    ) == (D(2026, 11, 2), "framework_default")
+
+
+def test_text_sources_are_low_confidence_in_the_timeline() -> None:
+    from tracker.windows import EXPIRY_CONFIDENCE
+
+    assert EXPIRY_CONFIDENCE["text_duration"] == EXPIRY_CONFIDENCE["text_years"] == "low"

@@ -9,15 +9,17 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.test_linking import load_real
 from tracker.cli import main
 from tracker.errors import TrackerError
 from tracker.expiries import incumbency, list_expiries, parse_within
+from tracker.models import Contract
 
 D = dt.date
+VESTLAND = "49a72de8-e68a-4590-9add-10c08638c1e4"  # canteen at Leikanger
 
 
 def test_expiries_by_end_date_with_sources(engine: Engine) -> None:
@@ -25,13 +27,19 @@ def test_expiries_by_end_date_with_sources(engine: Engine) -> None:
     with Session(engine) as s:
         rows = list_expiries(s, today=D(2024, 1, 1))
     assert [(r["end_date"], r["end_source"], r["account"], r["incumbent"]) for r in rows] == [
+        # "varighet på 2 år" (still listed: the 1 + 1 år options run to 2026-11-02)
+        ("2024-11-02", "text_duration", "Vestfold og Telemark fylkeskommune",
+         "Bedriftshelsen AS"),
         ("2026-10-13", "framework_default", "Politiets fellestjenester",
          "Avarn Security AS, Securitas AS"),
         ("2026-11-23", "framework_default", "Sykehusinnkjøp HF, Helse Sør-Øst RHF (suggested)",
          "JANSSEN-CILAG AS"),
+        ("2027-06-19", "text_duration", "Vestland fylkeskommune", "Iss Facility Services AS"),
+        ("2027-12-31", "text_years", "Miljødirektoratet", "Veterinærinstituttet"),
         ("2031-07-03", "notice+duration", "Forsvaret", "Elbit Systems of America"),
     ]  # fmt: skip
-    first = rows[0]
+    assert rows[0]["latest_end"] == "2026-11-02"
+    first = rows[1]
     assert first["value"] == 141000000.0 and first["latest_end"] == "2026-10-13"
     assert first["days_left"] == (D(2026, 10, 13) - D(2024, 1, 1)).days
     assert first["buyers"] == [{"name": "Politiets fellestjenester", "orgnr": "974761157"}]
@@ -41,7 +49,7 @@ def test_expiries_filters(engine: Engine) -> None:
     load_real(engine)
     with Session(engine) as s:
         within = list_expiries(s, today=D(2024, 12, 1), within_months=24)
-        assert [r["end_date"] for r in within] == ["2026-10-13", "2026-11-23"]
+        assert [r["end_date"] for r in within] == ["2024-11-02", "2026-10-13", "2026-11-23"]
         forsvaret = list_expiries(s, today=D(2024, 1, 1), account="Forsvaret")
         assert [r["end_source"] for r in forsvaret] == ["notice+duration"]
         # Oslo kommune's contract ended 2023-03-31: listed only when today is before that.
@@ -50,9 +58,14 @@ def test_expiries_filters(engine: Engine) -> None:
         assert [(r["end_date"], r["end_source"]) for r in oslo] == [
             ("2023-03-31", "conclusion+duration")
         ]
+        # Every account contract of the fixtures now has an end (the last three from the
+        # notice text): take Vestland's away to see an unknown end listed last.
+        c = s.scalars(select(Contract).where(Contract.procedure_id == VESTLAND)).one()
+        c.end_date, c.latest_end, c.end_source = None, None, "unknown"
+        s.flush()
+        assert VESTLAND not in {r["procedure_id"] for r in list_expiries(s, today=D(2024, 1, 1))}
         unknown = list_expiries(s, today=D(2024, 1, 1), include_unknown=True)
-        assert {r["end_source"] for r in unknown} >= {"unknown"}
-        assert [r["end_date"] for r in unknown][-1] is None
+        assert [(r["end_date"], r["end_source"]) for r in unknown][-1] == (None, "unknown")
 
 
 def test_incumbency_us_vs_competitors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +97,14 @@ def test_expiries_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     out = runner.invoke(main, ["expiries", "--today", "2024-01-01", "--format", "csv"])
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(io.StringIO(out.output)))
-    assert [r["end_date"] for r in rows] == ["2026-10-13", "2026-11-23", "2031-07-03"]
+    assert [r["end_date"] for r in rows] == [
+        "2024-11-02",
+        "2026-10-13",
+        "2026-11-23",
+        "2027-06-19",
+        "2027-12-31",
+        "2031-07-03",
+    ]
     out = runner.invoke(
         main,
         [

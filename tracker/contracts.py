@@ -14,14 +14,22 @@ source                   rule
                          notice's duration (matched by procedure id, BT-04)
 ``notice+duration``      award notice date + the result notice's own duration (no
                          conclusion date given)
+``text_duration``        the duration stated in the title or description (BT-24), e.g.
+                         "Avtalen gjeld for 3 år", "varighet på 2 år", counted from the
+                         start, conclusion or award notice date (low confidence)
+``text_years``           a year range in the title ("ViltHOP 2023-2027") or description
+                         ("for perioden 2023 - 2025", "ut 2025"): 31 December of the last
+                         year (low confidence)
 ``framework_default``    framework agreement: conclusion (else award notice) date + 4 years
-                         (FOA § 11-1 (4), § 26-1 (4))
+                         (FOA § 11-1 (4), § 26-1 (4)); after the text, which says what
+                         this agreement runs, where 4 years is only the legal maximum
 ``unknown``              none of the above
 ``modification``         a modification notice (38-40) gave the end (``notes`` says how)
 =======================  ===================================================================
 
 ``latest_end`` adds options and renewals read from BT-54/BT-57 ("1 + 1 år", "Forlengelse 2
-måneder", "maksimal samlet avtaleperiode er 4 år"); ``latest_end_source`` says which.
+måneder", "maksimal samlet avtaleperiode er 4 år"), or for a text end the options the same
+text states ("opsjon på forlengelse ... 1 + 1 år"); ``latest_end_source`` says which.
 Modification notices (subtypes 38-40) update the contract they change (same procedure and
 lot); when that contract is not stored, the modification notice gives the contract itself.
 Derivation is idempotent: contracts are keyed by ``Contract.key`` and recomputed per
@@ -57,6 +65,7 @@ from tracker.subtypes import MODIFICATION_SUBTYPES, is_contract_notice
 
 FRAMEWORK_DEFAULT_YEARS = 4
 FRAMEWORK_CODES = frozenset({"fa-wo-rc", "fa-w-rc", "fa-mix"})
+TEXT_SOURCES = frozenset({"text_duration", "text_years"})
 CHUNK = 2000
 # Every column a derived row sets, so that one executemany statement fits all rows.
 _CONTRACT_DEFAULTS: dict[str, Any] = {
@@ -122,8 +131,13 @@ def compute_end(
     notice_date: dt.date | None,
     cn_lot: Period | None,
     framework: bool,
+    text: TextTerm | None = None,
 ) -> tuple[dt.date | None, str]:
-    """End date and its source for one awarded lot (see the module table). Pure."""
+    """End date and its source for one awarded lot (see the module table). Pure.
+
+    ``text`` is the period stated in the notice's words (:func:`parse_text_term`), used
+    only when no structured field gives the end.
+    """
     lot = lot or Period()
     if lot.end:
         return lot.end, "explicit"
@@ -151,6 +165,14 @@ def compute_end(
         end = add_duration(notice_date, lot.duration_value, lot.duration_unit)  # type: ignore[arg-type]
         if end:
             return end, "notice+duration"
+    # The free text comes before the framework default: the 4 years of FOA § 26-1 (4) are
+    # only the longest a framework agreement may run, while "varighet på 2 år" is what the
+    # buyer says this one runs (its options then give ``latest_end``, capped at 4 years).
+    if text is not None:
+        anchor = lot.start or conclusion or (cn_lot.start if cn_lot else None) or notice_date
+        end, _latest = text_end(text, anchor)
+        if end is not None:
+            return end, "text_duration" if text.base_months is not None else "text_years"
     if framework:
         anchor = lot.start or conclusion or notice_date
         if anchor:
@@ -165,7 +187,7 @@ _WORD_NUMBERS = {
     "fire": 4, "four": 4, "fem": 5, "five": 5, "seks": 6, "six": 6,
 }  # fmt: skip
 _NUM = r"(\d+(?:[.,]\d+)?|en|ett|ei|one|to|two|tre|three|fire|four|fem|five|seks|six)"
-_UNIT = r"(år|års|year|years|måned|måneder|måneders|mnd|month|months)\b"
+_UNIT = r"(år|års|year|years|måned|måneder|måneders|månad|månader|månadar|mnd|month|months)\b"
 _PAREN_NUM = re.compile(r"\b[a-zæøå]+\s*\((\d+)\)", re.IGNORECASE)
 _SEQUENCE = re.compile(rf"(\d+(?:\s*\+\s*\d+)+)\s*{_UNIT}", re.IGNORECASE)
 _EXTENSION_WORDS = (
@@ -276,6 +298,108 @@ def compute_latest_end(
     return end, "no_options"
 
 
+# --------------------------------------------------------------------------- free text
+
+
+@dataclass(frozen=True)
+class TextTerm:
+    """A contract period stated in the notice's free text (title, BT-24 description)."""
+
+    base_months: int | None = None  # "varighet på 2 år" → 24
+    option_months: int | None = None  # "opsjon på forlengelse ... 1 + 1 år" → 24
+    last_year: int | None = None  # "ViltHOP 2023-2027" → 2027
+    evidence: str = ""
+
+
+_DUR_LEAD = (
+    r"(?:varighet|varigheit|løpetid|avtaleperiode\w*|kontraktsperiode\w*|avtaletid\w*"
+    r"|periode|gjeld(?:er)?(?:\s+for)?|varer|inngås|inngåast|inngåes|duration|term)"
+)
+_DURATION = re.compile(
+    rf"\b{_DUR_LEAD}\b(?:[^.\d]{{0,25}}?)(?:på|er|for|i|:|of)?\s*{_NUM}\s*{_UNIT}",
+    re.IGNORECASE,
+)
+_YEAR_RANGE = re.compile(r"(?<!\d)(20\d\d)\s*[-–—]\s*(20\d\d)(?!\d)")
+_PERIOD_RANGE = re.compile(
+    r"\b(?:perioden|periode|avtaleperioden|for|fra|frå)\s+(20\d\d)\s*[-–—]\s*(20\d\d)(?!\d)",
+    re.IGNORECASE,
+)
+_OUT_YEAR = re.compile(r"\b(?:og\s+ut|ut|til\s+og\s+med|tom\.?)\s+(20\d\d)(?!\d)", re.IGNORECASE)
+MAX_TEXT_YEARS = 15  # a longer stated period is more likely a strategy span than a contract
+
+
+def _range(m: re.Match[str] | None) -> tuple[int, str] | None:
+    if m is None:
+        return None
+    first, last = int(m.group(1)), int(m.group(2))
+    return (last, m.group(0).strip()) if first <= last <= first + MAX_TEXT_YEARS else None
+
+
+def parse_text_term(title: str | None, description: str | None) -> TextTerm | None:
+    """The contract period a notice states in words, or None. Pure.
+
+    Bokmål and nynorsk: "varighet på 2 år", "Avtalen gjeld for 3 år", "avtaleperiode 4 år",
+    "2 + 1 + 1 år" (first term the base, the rest options), options from
+    :func:`parse_extension` ("opsjon på forlengelse ... i inntil ytterlegare 3 år"); a year
+    range in the title ("ViltHOP 2023-2027") or after "perioden"/"fra" in the description
+    ("for perioden 2023 - 2025"); "ut 2025".
+    """
+    text = _PAREN_NUM.sub(r"\1", " ".join(t for t in (title, description) if t))
+    if not text.strip():
+        return None
+    base: int | None = None
+    evidence = ""
+    m = _DURATION.search(text)
+    if m:
+        base, evidence = _months(m.group(1), m.group(2)), m.group(0).strip()
+    seq = _SEQUENCE.search(text)
+    if base is None and seq is not None and not _EXT_BEFORE.search(text[: seq.start()][-80:]):
+        terms = [int(t) for t in re.split(r"\s*\+\s*", seq.group(1))]
+        factor = 12 if seq.group(2).lower().startswith(("år", "year")) else 1
+        base, evidence = terms[0] * factor, seq.group(0).strip()
+    ext = parse_extension(text, base)
+    options = ext[0] if ext and ext[0] > 0 else None
+    last_year = None
+    if base is None:
+        found = _range(_YEAR_RANGE.search(title or "")) or _range(
+            _PERIOD_RANGE.search(description or "")
+        )
+        if found is None:
+            out = _OUT_YEAR.search(description or "")
+            found = (int(out.group(1)), out.group(0).strip()) if out else None
+        if found:
+            last_year, evidence = found
+    if base is None and last_year is None:
+        return None
+    if ext and options:
+        evidence = f"{evidence}; {ext[1]}"
+    return TextTerm(base, options, last_year, evidence[:120])
+
+
+def text_end(
+    term: TextTerm | None, anchor: dt.date | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """End and latest end (with the stated options) of a :class:`TextTerm`. Pure.
+
+    A duration counts from ``anchor`` (start, else conclusion, else award notice date); a
+    year range ends on 31 December of its last year whatever the anchor.
+    """
+    if term is None:
+        return None, None
+    if term.base_months is not None:
+        if anchor is None:
+            return None, None
+        total = term.base_months + (term.option_months or 0)
+        return (
+            add_months(anchor, term.base_months) - dt.timedelta(days=1),
+            add_months(anchor, total) - dt.timedelta(days=1),
+        )
+    if term.last_year is not None:
+        end = dt.date(term.last_year, 12, 31)
+        return end, add_months(end, term.option_months) if term.option_months else end
+    return None, None
+
+
 # --------------------------------------------------------------------------- derivation
 
 
@@ -325,6 +449,7 @@ _NOTICE_COLS = (
     Notice.document_type,
     Notice.issue_date,
     Notice.title,
+    Notice.description,
     Notice.main_cpv,
     Notice.previous_notice_ids,
     Notice.is_test,
@@ -465,6 +590,7 @@ def _desired_contracts(
                 Lot.notice_pk,
                 Lot.lot_id,
                 Lot.title,
+                Lot.description,
                 Lot.main_cpv,
                 Lot.framework_code,
                 Lot.duration_value,
@@ -605,16 +731,20 @@ def _dates(
 ) -> dict[str, Any]:
     period = _period_of(lot) if lot is not None else None
     cn_period = _cn_period(cn, r.lot_id or (lot.lot_id if lot else None), lots)
+    term = _text_term(n, lot, cn, lots)
     end, source = compute_end(
         lot=period,
         conclusion=r.conclusion_date,
         notice_date=n.issue_date,
         cn_lot=cn_period,
         framework=framework,
+        text=term,
     )
     start = (period.start if period else None) or r.conclusion_date
     if start is None and source == "framework_default":
         start = n.issue_date
+    if source in TEXT_SOURCES:
+        return _text_dates(term, start, n.issue_date, end, source, framework)
     ext_period = period
     if cn_period and not (
         period and (period.options_text or period.renewal_text or period.max_renewals)
@@ -633,6 +763,49 @@ def _dates(
         "options_text": (
             (ext_period.options_text or ext_period.renewal_text) if ext_period else None
         ),
+    }
+
+
+def _text_term(n: Any, lot: Any, cn: Any, lots: dict[int, list[Any]]) -> TextTerm | None:
+    """The period stated in words: the awarded lot, the notice, then the contract notice."""
+    candidates = []
+    if lot is not None:
+        candidates.append((lot.title, lot.description))
+    candidates.append((n.title, n.description))
+    if cn is not None:
+        cn_lots = lots.get(cn.id, [])
+        lot_id = lot.lot_id if lot is not None else None
+        candidates.extend((x.title, x.description) for x in cn_lots if x.lot_id == lot_id)
+        candidates.append((cn.title, cn.description))
+    for title, description in candidates:
+        term = parse_text_term(title, description)
+        if term is not None:
+            return term
+    return None
+
+
+def _text_dates(
+    term: TextTerm | None,
+    start: dt.date | None,
+    notice_date: dt.date | None,
+    end: dt.date | None,
+    source: str,
+    framework: bool,
+) -> dict[str, Any]:
+    _end, latest = text_end(term, start or notice_date)
+    latest_source = f"text: {term.evidence}"[:64] if term and latest != end else "no_options"
+    if framework and start and latest:
+        cap = add_months(start, 12 * FRAMEWORK_DEFAULT_YEARS) - dt.timedelta(days=1)
+        if latest > cap:
+            latest, latest_source = max(cap, end or cap), "text (capped at 4 years)"
+    return {
+        "start_date": start,
+        "end_date": end,
+        "end_source": source,
+        "latest_end": latest,
+        "latest_end_source": latest_source,
+        "max_renewals": None,
+        "options_text": term.evidence if term else None,
     }
 
 

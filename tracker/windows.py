@@ -82,6 +82,8 @@ EXPIRY_CONFIDENCE: Mapping[str, str] = MappingProxyType(
         "award+cn_duration": "medium",
         "modification": "medium",
         "framework_default": "low",
+        "text_duration": "low",  # the period stated in the notice text (contracts.py)
+        "text_years": "low",  # a year range in the title or description
         "estimate": "low",
         "unknown": "unknown",
     }
