@@ -117,23 +117,37 @@ def timeline(
 
 
 def pipeline_bars(rows: list[dict[str, Any]], width: int = 560) -> dict[str, Any] | None:
-    """Horizontal bars of value per phase, labelled with count and MNOK."""
+    """Horizontal bars of value per phase and currency (``views.pipeline``), labelled with
+    count and millions of the row's currency; bars scale within one currency."""
     if not rows:
         return None
-    top = max(r["value"] for r in rows) or 1
+    top: dict[Any, float] = {}
+    for r in rows:
+        top[r.get("currency")] = max(top.get(r.get("currency"), 0.0), r["value"])
     top_count = max(r["count"] for r in rows) or 1
     label_w, plot_w = 130, width - 130 - 150
     bars = []
     for n, r in enumerate(rows):
-        basis = r["value"] / top if any(x["value"] for x in rows) else r["count"] / top_count
+        cur = r.get("currency")
+        peak = top.get(cur) or 0
+        basis = r["value"] / peak if peak else r["count"] / top_count
+        unit = cur or "(currency not given)"
+        label = r["phase"].replace("_", " ") + (f" · {cur}" if cur else "")
+        if cur:
+            text = f"{r['count']} · {r['value'] / 1_000_000:,.1f} M{cur}"
+        elif r["value"]:
+            text = f"{r['count']} · {r['value'] / 1_000_000:,.1f} M (currency?)"
+        else:
+            text = f"{r['count']}"
         bars.append(
             {
                 "y": 8 + n * 26,
-                "label": r["phase"].replace("_", " "),
+                "label": label,
                 "x": label_w,
                 "w": max(round(plot_w * basis, 1), 2),
-                "text": f"{r['count']} · {r['value'] / 1_000_000:,.1f} MNOK",
-                "title": f"{r['phase']}: {r['count']} opportunities, {r['value']:,.0f} NOK",
+                "text": text,
+                "title": f"{r['phase']}: {r['count']} opportunities, "
+                + (f"{r['value']:,.0f} {unit}" if cur or r["value"] else "value unknown"),
             }
         )
     return {"width": width, "height": 12 + len(rows) * 26, "bars": bars, "text_x": width - 145}

@@ -856,25 +856,69 @@ def decide_bid(
 
 
 def pipeline(session: Session) -> list[dict[str, Any]]:
-    """Opportunities by phase: count and summed value (NOK)."""
+    """Opportunities by phase and currency: ``{phase, currency, count, value}``, phases in
+    the tracker's order (``PHASE_ORDER``). Only opportunities at an account by a confirmed
+    link count, and each tender once (identified by its procedure id, else its
+    competition notice, notice or contract), whatever the number of accounts it is at;
+    values are summed per currency (never EUR added to NOK; the opportunity's currency,
+    else its notice's); ``currency`` None when neither is known."""
     rows = session.execute(
         select(
-            Opportunity.phase, func.count(), func.coalesce(func.sum(Opportunity.value), 0)
-        ).group_by(Opportunity.phase)
-    ).all()
-    by_phase = {phase: (count, value) for phase, count, value in rows}
-    order = [p for p in PHASE_ORDER if p in by_phase] + sorted(
-        p for p in by_phase if p not in PHASE_ORDER and p is not None
+            Opportunity.key,
+            Opportunity.phase,
+            Opportunity.value,
+            Opportunity.timeline,
+            Opportunity.competition_notice_pk,
+            Opportunity.notice_pk,
+            Opportunity.contract_id,
+            Notice.currency,
+        )
+        .outerjoin(
+            Notice,
+            Notice.id == func.coalesce(Opportunity.competition_notice_pk, Opportunity.notice_pk),
+        )
+        .order_by(Opportunity.id)
     )
-    if None in by_phase:
-        order.append(None)
+    seen: set[tuple[str, Any]] = set()
+    by: dict[tuple[str | None, str | None], list[float]] = {}
+    for key, phase, value, timeline, comp_pk, notice_pk, contract_id, notice_cur in rows:
+        extra = (timeline or {}).get("extra") or {}
+        if extra.get("link_status", "confirmed") != "confirmed":
+            continue
+        ident: tuple[str, Any]
+        if extra.get("procedure_id"):
+            ident = ("procedure", extra["procedure_id"])
+        elif comp_pk or notice_pk:
+            ident = ("notice", comp_pk or notice_pk)
+        elif contract_id:
+            ident = ("contract", contract_id)
+        else:
+            ident = ("key", key)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        currency = extra.get("currency") or notice_cur or None
+        acc = by.setdefault((phase, currency), [0, 0.0])
+        acc[0] += 1
+        acc[1] += float(value or 0)
+    rank = {p: i for i, p in enumerate(PHASE_ORDER)}
+    order = sorted(
+        by,
+        key=lambda pc: (
+            rank.get(pc[0], len(rank)) if pc[0] is not None else len(rank) + 1,
+            pc[0] or "",
+            pc[1] is None,
+            pc[1] or "",
+        ),
+    )
     return [
         {
-            "phase": p or "unknown",
-            "count": by_phase[p][0],
-            "value": float(by_phase[p][1] or 0),
+            "phase": phase or "unknown",
+            "currency": currency,
+            "count": int(by[(phase, currency)][0]),
+            "value": by[(phase, currency)][1],
         }
-        for p in order
+        for phase, currency in order
     ]
 
 

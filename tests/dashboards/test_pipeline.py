@@ -1,0 +1,65 @@
+"""The director's pipeline: each tender once, confirmed links only, values per currency."""
+
+from __future__ import annotations
+
+import html
+
+from tracker.models import Account, Opportunity
+from tracker.views import pipeline
+
+
+def _opp(key: str, account: Account, phase: str, value: float, currency: str, link: str,
+         procedure: str | None) -> Opportunity:  # fmt: skip
+    extra = {"link_status": link, "currency": currency, "procedure_id": procedure}
+    return Opportunity(
+        key=key,
+        kind="competition",
+        account_id=account.id,
+        title=key,
+        phase=phase,
+        value=value,
+        timeline={"inputs": {}, "extra": extra},
+    )
+
+
+def test_pipeline_counts_each_tender_once_per_currency(session) -> None:
+    a, b = Account(name="A"), Account(name="B")
+    session.add_all([a, b])
+    session.flush()
+    session.add_all(
+        [
+            # one tender at two accounts: counted once
+            _opp("t1-a", a, "published", 30e6, "NOK", "confirmed", "proc-1"),
+            _opp("t1-b", b, "published", 30e6, "NOK", "confirmed", "proc-1"),
+            # reached only through a suggested link: not counted
+            _opp("t2-b", b, "published", 5e6, "NOK", "suggested", "proc-2"),
+            # another currency: its own row, never added to NOK
+            _opp("t3-a", a, "published", 1e6, "EUR", "confirmed", "proc-3"),
+            _opp("t4-a", a, "overdue", 2e6, "NOK", "confirmed", "proc-4"),
+            _opp("t5-a", a, "drafting", 3e6, "NOK", "confirmed", "proc-5"),
+        ]
+    )
+    session.flush()
+    rows = pipeline(session)
+    assert rows == [
+        {"phase": "drafting", "currency": "NOK", "count": 1, "value": 3e6},
+        {"phase": "overdue", "currency": "NOK", "count": 1, "value": 2e6},
+        {"phase": "published", "currency": "EUR", "count": 1, "value": 1e6},
+        {"phase": "published", "currency": "NOK", "count": 1, "value": 30e6},
+    ]
+
+
+def test_director_page_pipeline_in_the_seeded_world(client_for) -> None:
+    """The two open competitions are each at Sykehusinnkjøp HF (confirmed) and Helse
+    Sør-Øst RHF (suggested): 'published' counts 2, not 4."""
+    client = client_for("director")
+    data = client.get("/api/director").json()
+    published = [r for r in data["pipeline"] if r["phase"] == "published"]
+    assert sum(r["count"] for r in published) == 2, published
+    # the Diatermi notice (NOK 30 M, no currency in the fixture) counted once, not twice
+    assert sum(r["value"] for r in published) == 30_000_000
+    page = html.unescape(client.get("/director").text)
+    section = page.split('id="pipeline"')[1].split("</section>")[0]
+    assert "published: 1 opportunities, 30,000,000 NOK" in section
+    assert "published: 1 opportunities, value unknown" in section
+    assert "published: 2" not in section and "published: 4" not in section
