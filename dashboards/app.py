@@ -193,7 +193,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.today = _today_setting(settings)
     app.state.templates = _templates()
-    app.state.base_url = str(settings.values.get("base_url") or "").rstrip("/")
+    # The configured public URL only when it was set (env or file); else each page uses
+    # the URL the request came in on (the port the server really runs on).
+    configured = settings.sources.get("base_url", "default") != "default"
+    app.state.base_url = (
+        str(settings.values.get("base_url") or "").rstrip("/") if configured else ""
+    )
     nav: list[tuple[str, str, tuple[str, ...] | None]] = []
     for mod in _route_modules():
         if hasattr(mod, "router"):

@@ -92,7 +92,12 @@ def authenticate(request: Request, session: Session = Depends(db_session)) -> Us
         user_id = request.session.get("user_id")
         if isinstance(user_id, int):
             user = session.get(User, user_id)
-            if user is not None and not user.active:
+            if user is not None and (
+                not user.active or request.session.get("sv") != (user.session_version or 0)
+            ):
+                # inactive, or the session ended (logout, password change): a copied
+                # cookie of an ended session no longer works
+                request.session.clear()
                 user = None
     if user is None:
         raise LoginRequired()

@@ -587,6 +587,9 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     last_seen_notices_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Bumped on logout and password change: a session cookie carrying an older version
+    # (copied before the logout) no longer logs in (dashboards.web.authenticate).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[created_ts]
 
 

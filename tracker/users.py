@@ -112,8 +112,18 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """Set a new password; every session of the user ends (``end_sessions``)."""
     user.password_hash = hash_password(password)
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """End every dashboard session of ``user`` (logout, password change): the session
+    version is bumped, so a session cookie carrying the old one (even a copy taken
+    before the logout) no longer logs in. Returns the new version. Flushes."""
+    user.session_version = (user.session_version or 0) + 1
     session.flush()
+    return user.session_version
 
 
 def _failures_since(session: Session, since: dt.datetime, **where: str) -> int:

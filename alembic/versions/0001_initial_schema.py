@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 21:33:02.873763
+Create Date: 2026-11-28 22:07:14.018677
 """
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ def upgrade() -> None:
     sa.Column('api_token_hash', sa.String(length=128), nullable=True),
     sa.Column('last_seen_notices_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('session_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('api_token_hash', name=op.f('uq_users_api_token_hash')),

@@ -13,6 +13,7 @@ from tracker.errors import LoginRateLimitedError
 from tracker.models import User
 from tracker.users import (
     authenticate,
+    end_sessions,
     issue_api_token,
     issue_calendar_token,
     revoke_api_token,
@@ -51,31 +52,48 @@ def login(
         return render(request, "login.html", ctx, status_code=401)
     request.session.clear()  # no session fixation: a fresh session and CSRF token
     request.session["user_id"] = user.id
+    request.session["sv"] = user.session_version or 0
     request.session["csrf"] = secrets.token_urlsafe(32)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(
+    request: Request, user: User = Depends(current_user), session: Session = Depends(db_session)
+) -> Response:
+    end_sessions(session, user)  # a copy of this session cookie stops working too
+    session.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
-@router.get("/me")
-def profile(request: Request, user: User = Depends(current_user)) -> Response:
+def _profile(
+    request: Request,
+    user: User,
+    *,
+    calendar_token: str | None = None,
+    api_token: str | None = None,
+    message: str | None = None,
+) -> Response:
+    """The profile page; a new token is shown once, on the response to the POST that made
+    it (never stored in the session cookie, which is signed, not encrypted)."""
     base = request.app.state.base_url or str(request.base_url).rstrip("/")
-    new_token = request.session.pop("new_calendar_token", None)
-    new_api = request.session.pop("new_api_token", None)
-    return render(
+    return render(  # pages are sent with Cache-Control: no-store (dashboards.app)
         request,
         "me.html",
         {
-            "calendar_url": f"{base}/calendar/{new_token}.ics" if new_token else None,
+            "calendar_url": f"{base}/calendar/{calendar_token}.ics" if calendar_token else None,
             "has_calendar_token": user.calendar_token_hash is not None,
-            "api_token": new_api,
+            "api_token": api_token,
             "has_api_token": user.api_token_hash is not None,
+            "message": message,
         },
     )
+
+
+@router.get("/me")
+def profile(request: Request, user: User = Depends(current_user)) -> Response:
+    return _profile(request, user)
 
 
 TOKEN_ACTIONS = {
@@ -95,8 +113,8 @@ def _token_action(
     func, message = TOKEN_ACTIONS[(kind, action)]
     token = func(session, user)
     session.commit()
-    if token:  # shown once, on the next profile page
-        request.session[f"new_{kind}_token"] = token
+    if token:  # shown once, on this response only (kept server-side: not in the cookie)
+        return _profile(request, user, **{f"{kind}_token": token}, message=message)
     return done(request, message, "/me")
 
 

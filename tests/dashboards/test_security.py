@@ -9,7 +9,7 @@ import stat
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dashboards.app import RedactTokens, create_app, session_secret
 from tests.dashboards.conftest import (
@@ -206,15 +206,20 @@ def test_untrusted_notice_text_is_escaped_everywhere(client_for, world) -> None:
             )
         )
         pk = n.id
-    client = client_for("kam")
-    for path in (f"/notices/{pk}", "/search?text=Evil", f"/accounts/{acc}", "/"):
-        html = client.get(path).text
-        assert "<script>alert" not in html, path
-        assert "&lt;script&gt;alert(" in html, path
-    assert "<img src=x" not in client.get(f"/notices/{pk}").text
-    assert "&lt;img src=x onerror=alert(1)&gt;" in client.get(f"/notices/{pk}").text
-    account_html = client.get(f"/accounts/{acc}").text
-    assert "<svg" in account_html and "Opportunity &lt;script&gt;" in account_html
+    try:
+        client = client_for("kam")
+        for path in (f"/notices/{pk}", "/search?text=Evil", f"/accounts/{acc}", "/"):
+            html = client.get(path).text
+            assert "<script>alert" not in html, path
+            assert "&lt;script&gt;alert(" in html, path
+        assert "<img src=x" not in client.get(f"/notices/{pk}").text
+        assert "&lt;img src=x onerror=alert(1)&gt;" in client.get(f"/notices/{pk}").text
+        account_html = client.get(f"/accounts/{acc}").text
+        assert "<svg" in account_html and "Opportunity &lt;script&gt;" in account_html
+    finally:  # the world is shared: leave no evil rows for the other tests
+        with session_scope(engine) as s:
+            s.execute(delete(Opportunity).where(Opportunity.key == "evil-opportunity"))
+            s.execute(delete(Notice).where(Notice.id == pk))
 
 
 def test_no_password_or_token_in_logs(app, caplog) -> None:
