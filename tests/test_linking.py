@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
 from tracker.accounts import import_accounts
+from tracker.errors import ConfigError
 from tracker.ingest import ingest_paths
 from tracker.linking import (
+    DEFAULT_CENTRAL_PURCHASING_FILE,
     build_index,
     decide_link,
     is_public_buyer,
     link_notices,
+    load_central_purchasing,
     parent_chains,
     prospects,
     suggested_links,
@@ -75,17 +79,29 @@ EXPECTED = {
     "ContractNotice_cn-desg_2023-696688.xml": [("Trondheim kommune", "orgnr")],
     "ContractNotice_cn-social_2023-629257.xml": [("Arbeids- og velferdsetaten", "name_prefix")],
 }
-SYKEHUSINNKJOP_FILES = [
-    "ContractAwardNotice_veat_2022-697882.xml",
-    "ContractNotice_cn-standard_2023-649037.xml",
-    "ContractNotice_pin-cfc-standard_2023-100718.xml",  # the mojibake one
-    "ContractNotice_pin-cfc-standard_2023-101942.xml",
-    "PriorInformationNotice_pin-buyer_2023-100372.xml",
-    "PriorInformationNotice_pin-cfc-social_2023-664435.xml",
-    "PriorInformationNotice_pin-rtl_2022-642893.xml",
-]
-for _f in SYKEHUSINNKJOP_FILES:
+# Sykehusinnkjøp HF's notices, by the region their text names (tracker/data/
+# central_purchasing.yaml): the Helse Sør-Øst account is suggested only for its own region
+# and for national purchases.
+HSO_FILES = {
+    # "nasjonalt beredskapslager ... som eies av Helse Vest RHF": national, base confidence
+    "ContractAwardNotice_veat_2022-697882.xml": 0.6,
+    # "HSØ er i ferd med å rulle ut ...": its own region, raised
+    "PriorInformationNotice_pin-buyer_2023-100372.xml": 0.7,
+    # "Drift av parkering ved Sykehuset Innlandet HF": one of its trusts, raised
+    "PriorInformationNotice_pin-rtl_2022-642893.xml": 0.7,
+}
+OTHER_REGION_FILES = {
+    "ContractNotice_cn-standard_2023-649037.xml": "Helse Vest",  # "til foretakene i Helse Vest"
+    # "Universitetssykehuset Nord-Norge HF (UNN)"; 100718 is the mojibake one
+    "ContractNotice_pin-cfc-standard_2023-100718.xml": "Helse Nord",
+    "ContractNotice_pin-cfc-standard_2023-101942.xml": "Helse Nord",
+    "PriorInformationNotice_pin-cfc-social_2023-664435.xml": "Helse Nord",  # "UNN HF"
+}
+SYKEHUSINNKJOP_FILES = [*HSO_FILES, *OTHER_REGION_FILES]
+for _f in HSO_FILES:
     EXPECTED[_f] = [("Sykehusinnkjøp HF", "orgnr"), ("Helse Sør-Øst RHF", "central_purchasing")]
+for _f in OTHER_REGION_FILES:
+    EXPECTED[_f] = [("Sykehusinnkjøp HF", "orgnr")]
 
 
 def test_names_normalise_suffixes_departments_and_mojibake() -> None:
@@ -185,9 +201,9 @@ def test_decisions_are_remembered_across_relink_and_reingest(engine: Engine) -> 
         suggestions = suggested_links(s)
         hso = [x for x in suggestions if x["account"] == "Helse Sør-Øst RHF"]
         nav = [x for x in suggestions if x["account"] == "Arbeids- og velferdsetaten"]
-        assert len(hso) == len(SYKEHUSINNKJOP_FILES) and len(nav) == 1
+        assert len(hso) == len(HSO_FILES) and len(nav) == 1
         result = decide_link(s, hso[0]["link_id"], "rejected", "ingrid.berg@example.no")
-        assert result["links_changed"] == len(SYKEHUSINNKJOP_FILES)  # every notice of that buyer
+        assert result["links_changed"] == len(HSO_FILES)  # every notice of that buyer
         decide_link(s, nav[0]["link_id"], "confirmed", "ola.hansen@example.no")
     with Session(engine) as s:
         link_notices(s)
@@ -274,13 +290,105 @@ def test_link_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["link"])
     assert out.exit_code == 0, out.output
-    assert "8 suggested" in out.output
+    assert "4 suggested" in out.output  # three to Helse Sør-Øst, one to NAV
     out = runner.invoke(main, ["links", "list", "--format", "json"])
     rows = json.loads(out.output)
-    assert len(rows) == 8
+    assert len(rows) == 4
     out = runner.invoke(main, ["links", "reject", str(rows[0]["link_id"]), "--by", "x@example.no"])
     assert out.exit_code == 0 and "rejected" in out.output
     out = runner.invoke(main, ["links", "confirm", "999999"])
     assert out.exit_code == 2 and "no link with id 999999" in out.output
     out = runner.invoke(main, ["prospects", "--limit", "3"])
     assert out.exit_code == 0 and "Kulturtanken" in out.output
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def _hso_links(session: Session, account: str = "Helse Sør-Øst RHF") -> dict[str, tuple]:
+    files = _files_by_notice_id()
+    rows = session.execute(
+        select(Notice.notice_id, NoticeLink.confidence, NoticeLink.status)
+        .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
+        .join(Account, Account.id == NoticeLink.account_id)
+        .where(Account.name == account, NoticeLink.method == "central_purchasing")
+    ).all()
+    return {files[n]: (round(c, 2), st) for n, c, st in rows}
+
+
+def test_central_purchasing_follows_the_region_the_notice_names(engine: Engine) -> None:
+    load_real(engine)
+    with Session(engine) as s:
+        got = _hso_links(s)
+    assert got == {f: (conf, "suggested") for f, conf in HSO_FILES.items()}
+
+
+def test_accounts_of_other_regions_get_their_own_notices(engine: Engine, tmp_path: Path) -> None:
+    """With Helse Vest RHF and Helse Nord RHF as accounts, each gets its region's notices."""
+    data = yaml.safe_load((EXAMPLES / "accounts.yaml").read_text(encoding="utf-8"))
+    for name in ("Helse Vest RHF", "Helse Nord RHF"):
+        data["accounts"].append(
+            {"name": name, "kam": "kari@example.no", "buyer_type": "health_trust"}
+        )
+    path = tmp_path / "accounts.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    load_real(engine, path)
+    national = "ContractAwardNotice_veat_2022-697882.xml"
+    with Session(engine) as s:
+        assert _hso_links(s) == {f: (conf, "suggested") for f, conf in HSO_FILES.items()}
+        vest = _hso_links(s, "Helse Vest RHF")
+        nord = _hso_links(s, "Helse Nord RHF")
+    want = {f for f, region in OTHER_REGION_FILES.items() if region == "Helse Vest"}
+    assert vest == {national: (0.6, "suggested"), **dict.fromkeys(want, (0.7, "suggested"))}
+    want = {f for f, region in OTHER_REGION_FILES.items() if region == "Helse Nord"}
+    assert nord == {national: (0.6, "suggested"), **dict.fromkeys(want, (0.7, "suggested"))}
+
+
+def test_region_confidence_can_confirm_and_the_map_is_validated(
+    engine: Engine, tmp_path: Path
+) -> None:
+    data = yaml.safe_load(DEFAULT_CENTRAL_PURCHASING_FILE.read_text(encoding="utf-8"))
+    data["central_purchasing"][0]["region_confidence"] = 0.8
+    path = tmp_path / "cp.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    load_real(engine)
+    with Session(engine) as s:
+        link_notices(s, index=build_index(s, load_central_purchasing(path)))
+        got = _hso_links(s)
+    assert got["PriorInformationNotice_pin-rtl_2022-642893.xml"] == (0.8, "confirmed")
+    assert got["ContractAwardNotice_veat_2022-697882.xml"] == (0.6, "suggested")
+    data["central_purchasing"][0]["regions"] = [{"terms": ["Helse Vest"]}]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cp.yaml: entry 1, region 1: 'name' is required"):
+        load_central_purchasing(path)
+    data["central_purchasing"][0]["region_confidence"] = 2
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="region_confidence must be a number"):
+        load_central_purchasing(path)
+
+
+def test_the_built_in_map_is_the_shipped_file_and_the_example() -> None:
+    assert (EXAMPLES / "central_purchasing.yaml").resolve() == DEFAULT_CENTRAL_PURCHASING_FILE
+    assert load_central_purchasing(None) == load_central_purchasing(DEFAULT_CENTRAL_PURCHASING_FILE)
+    bodies = {b["name"] for b in load_central_purchasing(None)}
+    assert bodies == {"Sykehusinnkjøp HF", "Statens innkjøpssenter"}
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Diatermipenner og -plater med tilbehør til foretakene i Helse Vest", {"Helse Vest"}),
+        ("kiosk i Tromsø og Harstad for UNN HF", {"Helse Nord"}),
+        ("Drift av parkering ved Sykehuset Innlandet HF", {"Helse Sør-Øst"}),
+        ("Helse Nord-Trøndelag HF", {"Helse Midt-Norge"}),  # not Helse Nord
+        ("til Helse Vestfold", None),  # not Helse Vest (no such body, and not a whole word)
+        ("dunne lag", None),  # "unn" in lower case is not UNN
+        ("nasjonalt beredskapslager som eies av Helse Vest RHF", None),  # national
+        ("Kontorrekvisita", None),
+    ],
+)
+def test_regions_named_in_a_text(text: str, named: set[str] | None) -> None:
+    with Session(create_engine("sqlite://")) as s:
+        Account.metadata.create_all(s.get_bind())
+        body = build_index(s, load_central_purchasing(None)).central[0]
+    assert body.regions_named(text) == named

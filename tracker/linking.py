@@ -15,7 +15,9 @@ method                        confidence  when
                                           ("Forsvaret v/Forsvarets logistikkorganisasjon")
 ``central_purchasing``        per body    the buyer buys on behalf of the account
                                           (configurable map, Sykehusinnkjøp HF → health
-                                          trusts)
+                                          trusts); when the notice names a region or
+                                          trust, only the accounts of that region keep
+                                          the link, with ``region_confidence``
 ``name_prefix``               0.50        the buyer's name starts with the account's name
                                           ("NAV Tiltak Rogaland" → NAV)
 ============================  ==========  ============================================
@@ -29,6 +31,7 @@ over the computed status on every relink.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +53,7 @@ from tracker.models import (
     ContractAccount,
     ContractParty,
     LinkDecision,
+    Lot,
     Notice,
     NoticeBuyer,
     NoticeLink,
@@ -79,25 +83,11 @@ ORGNR_CONFLICT_CONFIDENCE = 0.6
 MAX_PARENT_DEPTH = 6
 CHUNK = 2000
 
-# The built-in map (the same as examples/central_purchasing.yaml).
-DEFAULT_CENTRAL_PURCHASING: list[dict[str, Any]] = [
-    {
-        "name": "Sykehusinnkjøp HF",
-        "orgnr": ["916879067"],
-        "aliases": ["Sykehusinnkjøp"],
-        "buys_for": {"buyer_types": ["health_trust"]},
-        "confidence": 0.6,
-        "note": "Owned by the four regional health authorities; runs national procurements "
-        "for the health trusts.",
-    },
-    {
-        "name": "Statens innkjøpssenter",
-        "aliases": ["DFØ Statens innkjøpssenter"],
-        "buys_for": {"buyer_types": ["state"]},
-        "confidence": 0.5,
-        "note": "Part of DFØ; common framework agreements for state agencies.",
-    },
-]
+# The built-in map, shipped as package data (examples/central_purchasing.yaml points to it).
+DEFAULT_CENTRAL_PURCHASING_FILE = (
+    Path(__file__).resolve().parent / "data" / "central_purchasing.yaml"
+)
+REGION_CONFIDENCE_STEP = 0.1  # default raise when a notice names the account's own region
 
 
 # --------------------------------------------------------------------------- the matcher
@@ -108,6 +98,29 @@ class Match:
     account_id: int
     method: str
     confidence: float
+    body: int | None = None  # index in ``AccountIndex.central`` for central_purchasing
+
+
+def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for whole-word terms: case-insensitive, except all-capital ones ("UNN").
+
+    A term never matches inside a longer word or hyphenated name ("Helse Nord" is not in
+    "Helse Nord-Trøndelag"). None when there are no terms.
+    """
+    parts = []
+    for term in sorted({str(t).strip() for t in terms if str(t).strip()}, key=len, reverse=True):
+        body = r"\s+".join(re.escape(w) for w in term.split())
+        parts.append(f"(?-i:{body})" if term.isupper() and len(term) <= 5 else body)
+    if not parts:
+        return None
+    return re.compile(rf"(?<![\w-])(?:{'|'.join(parts)})(?![\w-])", re.IGNORECASE)
+
+
+@dataclass
+class Region:
+    name: str
+    pattern: re.Pattern[str] | None
+    account_ids: set[int]
 
 
 @dataclass
@@ -117,6 +130,36 @@ class CentralBody:
     keys: set[str]
     account_ids: set[int]
     confidence: float
+    regions: list[Region] = field(default_factory=list)
+    region_confidence: float | None = None
+    national: re.Pattern[str] | None = None
+
+    def regions_named(self, text: str | None) -> set[str] | None:
+        """Regions a notice text names; None when it names none or says it is national."""
+        if not text or not self.regions:
+            return None
+        if self.national is not None and self.national.search(text):
+            return None
+        named = {r.name for r in self.regions if r.pattern is not None and r.pattern.search(text)}
+        return named or None
+
+    def confidence_for(self, account_id: int, text: str | None) -> float | None:
+        """The link's confidence for this account given the notice text. Pure.
+
+        None (no link) when the notice names only other regions than the account's; the
+        region confidence when it names the account's; else the body's confidence.
+        """
+        named = self.regions_named(text)
+        if named is None:
+            return self.confidence
+        own = {r.name for r in self.regions if account_id in r.account_ids}
+        if not own:
+            return self.confidence  # an account in no region: the text says nothing about it
+        if own & named:
+            if self.region_confidence is not None:
+                return self.region_confidence
+            return min(1.0, self.confidence + REGION_CONFIDENCE_STEP)
+        return None
 
 
 @dataclass
@@ -148,10 +191,10 @@ class AccountIndex:
     def _match(self, orgnr: str | None, name: str | None, ancestors: Sequence[str]) -> list[Match]:
         best: dict[int, Match] = {}
 
-        def offer(account_id: int, method: str, confidence: float) -> None:
+        def offer(account_id: int, method: str, confidence: float, body: int | None = None) -> None:
             cur = best.get(account_id)
             if cur is None or confidence > cur.confidence:
-                best[account_id] = Match(account_id, method, confidence)
+                best[account_id] = Match(account_id, method, confidence, body)
 
         valid_orgnr = orgnr if orgnr and is_valid_orgnr(orgnr) else None
         if valid_orgnr:
@@ -181,21 +224,31 @@ class AccountIndex:
             for prefix, a in self.prefixes:
                 if a not in best and is_prefix_key(prefix, fkey):
                     offer(a, "name_prefix", CONFIDENCE["name_prefix"])
-        for body in self.central:
+        for i, body in enumerate(self.central):
             if (valid_orgnr and valid_orgnr in body.orgnrs) or (key and key in body.keys):
                 for a in body.account_ids:
                     if a not in best:
-                        offer(a, "central_purchasing", body.confidence)
+                        offer(a, "central_purchasing", body.confidence, i)
         return sorted(best.values(), key=lambda m: (-m.confidence, m.account_id))
+
+    def for_notice(self, matches: list[Match], text: str | None) -> list[Match]:
+        """Central-purchasing matches adjusted to the regions the notice text names."""
+        out = []
+        for m in matches:
+            if m.body is None:
+                out.append(m)
+                continue
+            conf = self.central[m.body].confidence_for(m.account_id, text)
+            if conf is not None:
+                out.append(Match(m.account_id, m.method, conf, m.body))
+        return out
 
 
 def load_central_purchasing(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The central-purchasing map: from ``path``, the configured file, or the built-in one."""
     if path is None:
         path = load_settings().central_purchasing_file
-    if not path:
-        return DEFAULT_CENTRAL_PURCHASING
-    p = Path(path)
+    p = Path(path) if path else DEFAULT_CENTRAL_PURCHASING_FILE
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -207,9 +260,21 @@ def load_central_purchasing(path: str | Path | None = None) -> list[dict[str, An
     for i, body in enumerate(data, start=1):
         if not isinstance(body, dict) or not body.get("name"):
             raise ConfigError(f"{p}: entry {i}: 'name' is required")
-        conf = body.get("confidence", 0.6)
-        if not isinstance(conf, int | float) or not 0 < conf <= 1:
-            raise ConfigError(f"{p}: entry {i}: confidence must be a number in (0, 1]")
+        for k in ("confidence", "region_confidence"):
+            conf = body.get(k, 0.6)
+            if not isinstance(conf, int | float) or not 0 < conf <= 1:
+                raise ConfigError(f"{p}: entry {i}: {k} must be a number in (0, 1]")
+        regions = body.get("regions") or []
+        if not isinstance(regions, list):
+            raise ConfigError(f"{p}: entry {i}: 'regions' must be a list")
+        for j, region in enumerate(regions, start=1):
+            if not isinstance(region, dict) or not region.get("name"):
+                raise ConfigError(f"{p}: entry {i}, region {j}: 'name' is required")
+            for k in ("terms", "accounts"):
+                if not isinstance(region.get(k) or [], list):
+                    raise ConfigError(f"{p}: entry {i}, region {j}: '{k}' must be a list")
+        if not isinstance(body.get("national_terms") or [], list):
+            raise ConfigError(f"{p}: entry {i}: 'national_terms' must be a list")
     return data
 
 
@@ -251,6 +316,18 @@ def build_index(session: Session, central: list[dict[str, Any]] | None = None) -
         own = set().union(*(idx.by_orgnr.get(o, set()) for o in orgnrs)) if orgnrs else set()
         for k in keys:
             own |= set(idx.by_key.get(k, {}))
+        regions = []
+        for region in body.get("regions") or []:
+            pattern = terms_pattern([region["name"], *(region.get("terms") or [])])
+            members = {
+                by_name[str(n).casefold()]
+                for n in region.get("accounts") or []
+                if str(n).casefold() in by_name
+            }
+            if pattern is not None:
+                members |= {aid for aid, name, *_ in accounts if pattern.search(name)}
+            regions.append(Region(str(region["name"]), pattern, members))
+        rc = body.get("region_confidence")
         idx.central.append(
             CentralBody(
                 name=body["name"],
@@ -258,6 +335,9 @@ def build_index(session: Session, central: list[dict[str, Any]] | None = None) -
                 keys=keys,
                 account_ids=ids - own,
                 confidence=float(body.get("confidence", 0.6)),
+                regions=regions,
+                region_confidence=float(rc) if rc is not None else None,
+                national=terms_pattern(body.get("national_terms") or []),
             )
         )
     return idx
@@ -367,10 +447,16 @@ def _link_chunk(
     for (bkey, _aid), d in decisions.items():
         by_buyer_decisions[bkey].append(d)
     wanted: dict[tuple[int, int], dict[str, Any]] = {}
-    for r in rows:
+    matched_rows = [(r, idx.match(r.orgnr, r.name, chains.get(r.orgnr or "", []))) for r in rows]
+    texts = _notice_texts(
+        session,
+        sorted({r.notice_pk for r, ms in matched_rows if any(m.body is not None for m in ms)}),
+    )
+    for r, matches in matched_rows:
         counts["buyers"] += 1
         bkey = buyer_key(r.orgnr, r.name)
-        matches = idx.match(r.orgnr, r.name, chains.get(r.orgnr or "", []))
+        if r.notice_pk in texts:
+            matches = idx.for_notice(matches, texts[r.notice_pk])
         matched = {m.account_id for m in matches}
         for d in by_buyer_decisions.get(bkey, ()):
             if d.status == "confirmed" and d.account_id not in matched:
@@ -411,6 +497,22 @@ def _link_chunk(
             NoticeLink.__table__.insert(), [{"created_at": now, **row} for row in new_rows]
         )
         counts["added"] += len(new_rows)
+
+
+def _notice_texts(session: Session, pks: Sequence[int]) -> dict[int, str]:
+    """Title, description and lot titles of each notice: where the regions are named."""
+    parts: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(pks):
+        for pk, title, description in session.execute(
+            select(Notice.id, Notice.title, Notice.description).where(Notice.id.in_(chunk))
+        ):
+            parts[pk].extend(t for t in (title, description) if t)
+        for pk, title in session.execute(
+            select(Lot.notice_pk, Lot.title).where(Lot.notice_pk.in_(chunk))
+        ):
+            if title:
+                parts[pk].append(title)
+    return {pk: "\n".join(ps) for pk, ps in parts.items()}
 
 
 # --------------------------------------------------------------------------- contracts
