@@ -57,6 +57,7 @@ OPEN_PHASES = tuple(p for p in PHASES if p in INFLUENCE_PHASES)  # influence_ope
 PHASE_ORDER = PHASES  # the tracker's own order (tracker.windows.PHASES), overdue included
 RISK_PHASES = ("overdue",)  # contract ended, no competition seen: re-tender overdue/extended?
 URGENT_INFLUENCE_DAYS = 60  # an influence window closing sooner is flagged urgent
+FIRST_VISIT_DAYS = 14  # never marked as seen: the notices issued in the last 14 days
 URGENT_DEADLINE_DAYS = 10  # a competition deadline sooner than this is flagged urgent
 NO_ACTIVITY_DAYS = 90
 HOME_ROWS = 25  # rows per section of the KAM home; the full lists are in the exports
@@ -474,27 +475,37 @@ def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, l
 def new_notices(
     session: Session,
     account_ids: list[int] | None,
-    since: dt.datetime,
+    since: dt.datetime | None,
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
+    *,
+    today: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """Latest notice versions linked to the accounts since ``since`` (newest link first).
+    """Latest notice versions linked to the accounts since ``since`` (newest link first);
+    with ``since`` None (never marked as seen), those issued in the ``FIRST_VISIT_DAYS``
+    days up to ``today``.
 
     A link is made when a notice is stored (or relinked to the account), so the link's
     time is when the notice became news for the account; index
     ``ix_notice_links_account_created`` keeps this a short range scan per account.
     """
-    rows = session.execute(
+    q = (
         select(NoticeLink.notice_pk, NoticeLink.account_id)
         .join(Notice, Notice.id == NoticeLink.notice_pk)
         .where(
             _in_accounts(NoticeLink.account_id, account_ids),
-            NoticeLink.created_at > since,
             NoticeLink.status != "rejected",
             Notice.is_latest.is_(True),
         )
-        .order_by(NoticeLink.created_at.desc(), NoticeLink.notice_pk.desc())
-        .limit(limit * 2)
+    )
+    if since is not None:
+        q = q.where(NoticeLink.created_at > since)
+    else:
+        day = today or utcnow().date()
+        issued = func.coalesce(Notice.issue_date, Notice.publication_date)
+        q = q.where(issued > day - dt.timedelta(days=FIRST_VISIT_DAYS), issued <= day)
+    rows = session.execute(
+        q.order_by(NoticeLink.created_at.desc(), NoticeLink.notice_pk.desc()).limit(limit * 2)
     ).all()
     info = _accounts_of(session, sorted({acc for _, acc in rows}), accounts)
     by_notice: dict[int, list[str]] = defaultdict(list)
@@ -553,19 +564,15 @@ def suggested_link_rows(
     ]
 
 
-def kam_home(
-    session: Session, user: User, today: dt.date, now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """The KAM's start page; marks notices as seen (``users.last_seen_notices_at``).
-
-    The caller commits so that the next visit shows only notices stored after this one.
-    """
-    now = now or utcnow()
+def kam_home(session: Session, user: User, today: dt.date) -> dict[str, Any]:
+    """The KAM's start page (read only: opening it changes nothing). New notices are
+    those stored since the user last marked them as seen (``mark_notices_seen``), or on
+    a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
     accounts = accounts_list(session, user, today)
     known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
     ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
     rules = load_rules()
-    since = user.last_seen_notices_at or (now - dt.timedelta(days=30))
+    since = user.last_seen_notices_at
     data = {
         "accounts": accounts,
         "influence_open": opportunity_rows(
@@ -584,13 +591,22 @@ def kam_home(
         "budget_windows": budget_windows(
             session, today, ids, limit=HOME_ROWS, accounts=known, rules=rules
         ),
-        "new_notices": new_notices(session, ids, since, limit=HOME_ROWS, accounts=known),
+        "new_notices": new_notices(
+            session, ids, since, limit=HOME_ROWS, accounts=known, today=today
+        ),
         "new_since": since,
+        "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
         "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
         "scope": "my accounts" if ids is not None else "all accounts",
     }
-    user.last_seen_notices_at = now
     return data
+
+
+def mark_notices_seen(session: Session, user: User, now: dt.datetime | None = None) -> None:
+    """'Mark all as seen': the KAM home then lists only notices stored after ``now``.
+    Flushes; the caller commits."""
+    user.last_seen_notices_at = now or utcnow()
+    session.flush()
 
 
 # --------------------------------------------------------------------------- account page

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
-from tracker.views import decide_suggested_link, kam_home
+from tracker.views import decide_suggested_link, kam_home, mark_notices_seen
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["home"])
@@ -20,9 +20,19 @@ NAV = [("Home", "/", ("kam", "director", "admin"))]
 
 
 def home_data(session: Session, user: User, day: dt.date) -> dict[str, Any]:
-    data = kam_home(session, user, day)
-    session.commit()  # remembers the visit for "new since my last visit"
-    return data
+    return kam_home(session, user, day)  # a GET changes nothing
+
+
+@router.post("/notices/seen")
+def notices_seen(
+    request: Request,
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    """'Mark all as seen' (CSRF-checked like every POST)."""
+    mark_notices_seen(session, user)
+    session.commit()
+    return done(request, "New notices marked as seen.", "/")
 
 
 @router.get("/")

@@ -16,6 +16,7 @@ from tests.dashboards.conftest import (
     TODAY,
     USERS,
     account_id,
+    csrf_from,
     notice_pk,
     page_csrf,
 )
@@ -54,19 +55,39 @@ def test_app_includes_every_routes_module(app) -> None:
 
 def test_kam_home_shows_own_accounts_windows_and_new_notices(client_for, world) -> None:
     engine = world["engine"]
-    with session_scope(engine) as s:
-        s.scalar(select(User).where(User.email == USERS["kam2"])).last_seen_notices_at = None
     kari = client_for("kam2")
     html = kari.get("/").text
     accounts = html.split('id="accounts"')[1]
     assert "Forsvaret" in accounts and "Sykehusinnkjøp HF" not in accounts
-    new = html.split('id="new-notices"')[1].split("</section>")[0]
-    assert "Night Vision Systems" in new  # Forsvaret's notice, stored in this run
-    again = kari.get("/").text.split('id="new-notices"')[1].split("</section>")[0]
-    assert "Night Vision Systems" not in again and "No notices." in again
     with session_scope(engine) as s:
-        seen = s.scalar(select(User).where(User.email == USERS["kam2"])).last_seen_notices_at
-        assert seen is not None and seen > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        s.scalar(select(User).where(User.email == USERS["kam"])).last_seen_notices_at = None
+    ingrid = client_for("kam")
+    try:
+        html = ingrid.get("/").text
+        new = html.split('id="new-notices"')[1].split("</section>")[0]
+        # first visit: the notices issued in the 14 days up to TODAY, not later ones
+        assert "Notices of the last 14 days (since 2023-02-09)" in new
+        assert DIATERMI in new and "Drift av kiosk" in new  # issued 2023-02-16 and -21
+        assert "Angio" not in new  # issued 2023-12-06, after TODAY
+        # opening the page changes nothing (a GET never commits)
+        assert ingrid.get("/").text.split('id="new-notices"')[1].split("</section>")[0] == new
+        with session_scope(engine) as s:
+            user = s.scalar(select(User).where(User.email == USERS["kam"]))
+            assert user.last_seen_notices_at is None
+        # "Mark all as seen" is an explicit POST (with the CSRF token)
+        assert ingrid.post("/notices/seen", follow_redirects=False).status_code == 403
+        res = ingrid.post(
+            "/notices/seen", data={"csrf_token": csrf_from(html)}, follow_redirects=False
+        )
+        assert res.status_code == 303
+        after = ingrid.get("/").text.split('id="new-notices"')[1].split("</section>")[0]
+        assert DIATERMI not in after and "No notices." in after and "New notices since" in after
+        with session_scope(engine) as s:
+            seen = s.scalar(select(User).where(User.email == USERS["kam"])).last_seen_notices_at
+            assert seen is not None and seen > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    finally:
+        with session_scope(engine) as s:
+            s.scalar(select(User).where(User.email == USERS["kam"])).last_seen_notices_at = None
     data = kari.get("/api/home").json()
     assert "Forsvaret" in {a["name"] for a in data["accounts"]}
     assert {a["kam"] for a in data["accounts"]} == {USERS["kam2"]}
