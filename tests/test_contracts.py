@@ -23,6 +23,7 @@ from tracker.contracts import (
     parse_extension,
     parse_text_term,
     text_end,
+    text_latest_end,
 )
 from tracker.eforms import parse_notice
 from tracker.ingest import ingest_paths
@@ -382,6 +383,17 @@ def test_text_end_and_its_place_in_the_order() -> None:
     assert compute_end(
         lot=None, conclusion=D(2022, 11, 3), notice_date=None, cn_lot=None, framework=True
     ) == (D(2026, 11, 2), "framework_default")
+    # Options from the text, capped at 4 years for a framework agreement (3 + 3 years).
+    assert text_latest_end(term, D(2024, 11, 2), D(2022, 11, 3), False) == (
+        D(2026, 11, 2),
+        "text: varighet på 2 år; 1 + 1 år",
+    )
+    six = TextTerm(base_months=36, option_months=36, evidence="gjeld for 3 år; 3 år")
+    assert text_latest_end(six, D(2027, 6, 19), D(2024, 6, 20), True) == (
+        D(2028, 6, 19),
+        "text (capped at 4 years)",
+    )
+    assert text_latest_end(years, D(2027, 12, 31), None, True) == (D(2027, 12, 31), "no_options")
 
 
 def test_text_sources_are_low_confidence_in_the_timeline() -> None:

@@ -389,15 +389,35 @@ def text_end(
     if term.base_months is not None:
         if anchor is None:
             return None, None
-        total = term.base_months + (term.option_months or 0)
-        return (
-            add_months(anchor, term.base_months) - dt.timedelta(days=1),
-            add_months(anchor, total) - dt.timedelta(days=1),
-        )
-    if term.last_year is not None:
+        end = add_months(anchor, term.base_months) - dt.timedelta(days=1)
+    elif term.last_year is not None:
         end = dt.date(term.last_year, 12, 31)
-        return end, add_months(end, term.option_months) if term.option_months else end
-    return None, None
+    else:
+        return None, None
+    return end, _plus_options(end, term.option_months)
+
+
+def _plus_options(end: dt.date, months: int | None) -> dt.date:
+    return add_months(end + dt.timedelta(days=1), months) - dt.timedelta(days=1) if months else end
+
+
+def text_latest_end(
+    term: TextTerm, end: dt.date | None, start: dt.date | None, framework: bool
+) -> tuple[dt.date | None, str]:
+    """Latest end after the options a text states, and its source label. Pure.
+
+    A framework agreement never runs past 4 years from its start (FOA § 26-1 (4)).
+    """
+    if end is None:
+        return None, "no_options"
+    if not term.option_months:
+        return end, "no_options"
+    latest, label = _plus_options(end, term.option_months), f"text: {term.evidence}"[:64]
+    if framework and start:
+        cap = add_months(start, 12 * FRAMEWORK_DEFAULT_YEARS) - dt.timedelta(days=1)
+        if latest > cap:
+            return max(cap, end), "text (capped at 4 years)"
+    return latest, label
 
 
 # --------------------------------------------------------------------------- derivation
@@ -743,16 +763,20 @@ def _dates(
     start = (period.start if period else None) or r.conclusion_date
     if start is None and source == "framework_default":
         start = n.issue_date
-    if source in TEXT_SOURCES:
-        return _text_dates(term, start, n.issue_date, end, source, framework)
     ext_period = period
     if cn_period and not (
         period and (period.options_text or period.renewal_text or period.max_renewals)
     ):
         ext_period = cn_period
-    latest, latest_source = compute_latest_end(
-        end=end, start=start, lot=ext_period, framework=framework
-    )
+    if source in TEXT_SOURCES and term is not None:
+        ext_period = None
+        latest, latest_source = text_latest_end(term, end, start, framework)
+        options_text: str | None = term.evidence
+    else:
+        latest, latest_source = compute_latest_end(
+            end=end, start=start, lot=ext_period, framework=framework
+        )
+        options_text = (ext_period.options_text or ext_period.renewal_text) if ext_period else None
     return {
         "start_date": start,
         "end_date": end,
@@ -760,9 +784,7 @@ def _dates(
         "latest_end": latest,
         "latest_end_source": latest_source,
         "max_renewals": ext_period.max_renewals if ext_period else None,
-        "options_text": (
-            (ext_period.options_text or ext_period.renewal_text) if ext_period else None
-        ),
+        "options_text": options_text,
     }
 
 
@@ -782,31 +804,6 @@ def _text_term(n: Any, lot: Any, cn: Any, lots: dict[int, list[Any]]) -> TextTer
         if term is not None:
             return term
     return None
-
-
-def _text_dates(
-    term: TextTerm | None,
-    start: dt.date | None,
-    notice_date: dt.date | None,
-    end: dt.date | None,
-    source: str,
-    framework: bool,
-) -> dict[str, Any]:
-    _end, latest = text_end(term, start or notice_date)
-    latest_source = f"text: {term.evidence}"[:64] if term and latest != end else "no_options"
-    if framework and start and latest:
-        cap = add_months(start, 12 * FRAMEWORK_DEFAULT_YEARS) - dt.timedelta(days=1)
-        if latest > cap:
-            latest, latest_source = max(cap, end or cap), "text (capped at 4 years)"
-    return {
-        "start_date": start,
-        "end_date": end,
-        "end_source": source,
-        "latest_end": latest,
-        "latest_end_source": latest_source,
-        "max_renewals": None,
-        "options_text": term.evidence if term else None,
-    }
 
 
 def _build(
