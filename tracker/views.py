@@ -28,7 +28,7 @@ from tracker.config import load_settings
 from tracker.contracts import add_months
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.ical import build_calendar
-from tracker.linking import decide_link
+from tracker.linking import buyer_key, decide_link
 from tracker.models import (
     Account,
     Activity,
@@ -526,7 +526,11 @@ def suggested_link_rows(
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Suggested buyer→account links waiting for a KAM's confirm or reject."""
+    """Suggested buyer→account links waiting for a KAM's confirm or reject, one row per
+    buyer (orgnr, else normalised name: ``tracker.linking.buyer_key``) and account with
+    the number of its notices (``notices``) and the latest one (``notice_pk``, ``title``);
+    ``id`` is one of its links: confirming or rejecting it applies to the buyer
+    (``tracker.linking.decide_link``). Highest confidence first."""
     rows = session.execute(
         select(
             NoticeLink.id,
@@ -542,26 +546,37 @@ def suggested_link_rows(
         )
         .join(Notice, Notice.id == NoticeLink.notice_pk)
         .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
-        .where(NoticeLink.status == "suggested", _in_accounts(NoticeLink.account_id, account_ids))
-        .order_by(NoticeLink.confidence.desc(), NoticeLink.id)
-        .limit(limit)
+        .where(
+            NoticeLink.status == "suggested",
+            Notice.is_latest.is_(True),
+            _in_accounts(NoticeLink.account_id, account_ids),
+        )
+        .order_by(NoticeLink.confidence.desc(), NoticeLink.notice_pk.desc(), NoticeLink.id)
+        .limit(5000)
     ).all()
-    info = _accounts_of(session, sorted({r.account_id for r in rows}), accounts)
-    return [
-        {
-            "id": r.id,
-            "account_id": r.account_id,
-            "account": info.get(r.account_id, {}).get("name"),
-            "notice_pk": r.notice_pk,
-            "title": r.title,
-            "doffin_url": doffin_url(r.source, r.source_id),
-            "buyer": r.name,
-            "buyer_orgnr": r.orgnr,
-            "method": r.method,
-            "confidence": round(r.confidence, 2),
-        }
-        for r in rows
-    ]
+    groups: dict[tuple[str, int], dict[str, Any]] = {}
+    notices: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for r in rows:
+        key = (buyer_key(r.orgnr, r.name), r.account_id)
+        notices[key].add(r.notice_pk)
+        if key not in groups:  # the first row: highest confidence, latest notice
+            groups[key] = {
+                "id": r.id,
+                "account_id": r.account_id,
+                "notice_pk": r.notice_pk,
+                "title": r.title,
+                "doffin_url": doffin_url(r.source, r.source_id),
+                "buyer": r.name,
+                "buyer_orgnr": r.orgnr,
+                "method": r.method,
+                "confidence": round(r.confidence, 2),
+            }
+    out = list(groups.items())[:limit]
+    info = _accounts_of(session, sorted({g["account_id"] for _, g in out}), accounts)
+    for key, g in out:
+        g["account"] = info.get(g["account_id"], {}).get("name")
+        g["notices"] = len(notices[key])
+    return [g for _, g in out]
 
 
 def kam_home(session: Session, user: User, today: dt.date) -> dict[str, Any]:
