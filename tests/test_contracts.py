@@ -346,6 +346,7 @@ def test_parse_text_term_on_real_descriptions(
         ("Kontrakten inngås for 2 + 1 + 1 år.", 24, 24),
         ("Avtalen varer i 18 måneder.", 18, None),
         ("Kontraktens varighet: to (2) år.", 24, None),
+        ("Avtalen har en varighet på tre år med opsjon på forlengelse i ett år.", 36, 12),
     ],
 )
 def test_parse_text_term_phrasings(text: str, base: int | None, options: int | None) -> None:

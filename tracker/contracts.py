@@ -325,6 +325,10 @@ _PERIOD_RANGE = re.compile(
     re.IGNORECASE,
 )
 _OUT_YEAR = re.compile(r"\b(?:og\s+ut|ut|til\s+og\s+med|tom\.?)\s+(20\d\d)(?!\d)", re.IGNORECASE)
+# A number before a unit of time, or a year: without one, a text states no period.
+_MAYBE_PERIOD = re.compile(
+    rf"(?:\d|\)|\b(?:{_NUM[1:-1]}))\s*(?:år|mån|mnd|year|month)|20\d\d", re.IGNORECASE
+)
 MAX_TEXT_YEARS = 15  # a longer stated period is more likely a strategy span than a contract
 
 
@@ -344,9 +348,10 @@ def parse_text_term(title: str | None, description: str | None) -> TextTerm | No
     range in the title ("ViltHOP 2023-2027") or after "perioden"/"fra" in the description
     ("for perioden 2023 - 2025"); "ut 2025".
     """
-    text = _PAREN_NUM.sub(r"\1", " ".join(t for t in (title, description) if t))
-    if not text.strip():
+    text = " ".join(t for t in (title, description) if t)
+    if not _MAYBE_PERIOD.search(text):  # cheap test first: most texts name no period
         return None
+    text = _PAREN_NUM.sub(r"\1", text)
     base: int | None = None
     evidence = ""
     m = _DURATION.search(text)
@@ -751,15 +756,19 @@ def _dates(
 ) -> dict[str, Any]:
     period = _period_of(lot) if lot is not None else None
     cn_period = _cn_period(cn, r.lot_id or (lot.lot_id if lot else None), lots)
-    term = _text_term(n, lot, cn, lots)
-    end, source = compute_end(
-        lot=period,
-        conclusion=r.conclusion_date,
-        notice_date=n.issue_date,
-        cn_lot=cn_period,
-        framework=framework,
-        text=term,
-    )
+    args = {
+        "lot": period,
+        "conclusion": r.conclusion_date,
+        "notice_date": n.issue_date,
+        "cn_lot": cn_period,
+        "framework": framework,
+    }
+    end, source = compute_end(**args)
+    term = None
+    if source in {"framework_default", "unknown"}:  # the text is read only when it can count
+        term = _text_term(n, lot, cn, lots)
+        if term is not None:
+            end, source = compute_end(**args, text=term)
     start = (period.start if period else None) or r.conclusion_date
     if start is None and source == "framework_default":
         start = n.issue_date
@@ -799,7 +808,7 @@ def _text_term(n: Any, lot: Any, cn: Any, lots: dict[int, list[Any]]) -> TextTer
         lot_id = lot.lot_id if lot is not None else None
         candidates.extend((x.title, x.description) for x in cn_lots if x.lot_id == lot_id)
         candidates.append((cn.title, cn.description))
-    for title, description in candidates:
+    for title, description in dict.fromkeys(candidates):  # the lot often repeats the notice
         term = parse_text_term(title, description)
         if term is not None:
             return term

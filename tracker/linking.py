@@ -30,7 +30,9 @@ over the computed status on every relink.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -249,6 +251,16 @@ def load_central_purchasing(path: str | Path | None = None) -> list[dict[str, An
     if path is None:
         path = load_settings().central_purchasing_file
     p = Path(path) if path else DEFAULT_CENTRAL_PURCHASING_FILE
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the central purchasing map: {exc}") from exc
+    # Read once per file version (linking runs once per ingest batch), handed out as a copy.
+    return copy.deepcopy(_read_central_purchasing(p, mtime))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_central_purchasing(p: Path, _mtime_ns: int) -> list[dict[str, Any]]:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
