@@ -682,10 +682,16 @@ def record_decision(
 def set_bid_status(
     session: Session, notice: Notice | int | str, status: str, who: str
 ) -> BidStatus:
-    """Set our bid status on a competition (qualifying, bidding, submitted, won, lost)."""
+    """Set our bid status on a competition (qualifying, bidding, submitted, won, lost);
+    UserError for a notice that is not a competition (subtypes 10–24, N16, E3, CEI)."""
     if status not in BID_STATUSES:
         raise UserError(f"status: {status!r} is not one of {', '.join(BID_STATUSES)}")
     n = resolve_notice(session, notice)
+    if n.subtype not in COMPETITION_SUBTYPES:
+        raise UserError(
+            f"notice {n.source_id or n.notice_id} is not a competition (subtype "
+            f"{n.subtype or 'unknown'}): a bid status is kept for competitions only"
+        )
     row = session.scalars(select(BidStatus).where(BidStatus.notice_pk == n.id)).first()
     if row is None:
         row = BidStatus(notice_pk=n.id, status=status)

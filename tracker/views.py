@@ -965,7 +965,7 @@ def incumbency_rows(
             ContractParty.orgnr,
             func.max(ContractParty.name),
             func.count(func.distinct(Contract.id)),
-            func.coalesce(func.sum(Contract.value), 0),
+            func.sum(Contract.value),  # NULL when no value is known: shown as "–", not 0
             func.min(Contract.end_date),
         )
         .join(Contract, Contract.id == ContractAccount.contract_id)
@@ -990,7 +990,7 @@ def incumbency_rows(
             "orgnr": orgnr,
             "us": bool(orgnr and orgnr in our_orgnrs),
             "contracts": count,
-            "value": float(value or 0),
+            "value": float(value) if value is not None else None,
             "next_end": next_end,
         }
         for acc, orgnr, name, count, value, next_end in rows

@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import datetime as dt
 
-from sqlalchemy import select
-
-from tracker.db import session_scope
-from tracker.linking import buyer_key
-from tracker.models import Notice, NoticeBuyer, NoticeLink
+from tracker.models import Account, Notice, NoticeBuyer, NoticeLink
+from tracker.views import suggested_link_rows
 
 
-def test_suggested_links_grouped_by_buyer_and_account(client_for, world) -> None:
-    with session_scope(world["engine"]) as s:
-        links = s.execute(
-            select(NoticeBuyer.orgnr, NoticeBuyer.name, NoticeLink.account_id, Notice.id)
-            .join(NoticeLink, NoticeLink.buyer_pk == NoticeBuyer.id)
-            .join(Notice, Notice.id == NoticeLink.notice_pk)
-            .where(NoticeLink.status == "suggested", Notice.is_latest.is_(True))
-        ).all()
-    by_pair: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for orgnr, name, acc, pk in links:
-        by_pair[(buyer_key(orgnr, name), acc)].add(pk)
-    expected = {pair: len(pks) for pair, pks in by_pair.items()}
-    assert max(expected.values()) >= 2, "the world has a buyer with several suggested notices"
-    rows = client_for("admin").get("/api/home").json()["suggested_links"]
-    got = {(buyer_key(r["buyer_orgnr"], r["buyer"]), r["account_id"]): r["notices"] for r in rows}
-    assert len(got) == len(rows)  # one row per buyer and account
-    assert got == expected
-    page = client_for("admin").get("/").text.split('id="suggested"')[1].split("</section>")[0]
-    n = max(expected.values())
-    assert f"{n} notices, latest" in page
+def _notice(session, n: int, buyer: str, orgnr: str | None) -> Notice:
+    notice = Notice(
+        source="doffin",
+        source_id=f"2023-00000{n}",
+        notice_id=f"n-{n}",
+        version="01",
+        subtype="16",
+        issue_date=dt.date(2023, 2, n),
+        title=f"Notice {n}",
+        raw_xml=b"",
+        raw_sha256=f"{n}" * 64,
+        parser_version="test",
+    )
+    notice.buyers.append(NoticeBuyer(name=buyer, orgnr=orgnr))
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def _suggest(session, notice: Notice, account: Account, confidence: float) -> None:
+    session.add(
+        NoticeLink(
+            notice_pk=notice.id,
+            buyer_pk=notice.buyers[0].id,
+            account_id=account.id,
+            method="central_purchasing",
+            confidence=confidence,
+            status="suggested",
+        )
+    )
+
+
+def test_suggested_links_grouped_by_buyer_and_account(session) -> None:
+    hso, other = Account(name="Helse Sør-Øst RHF"), Account(name="Other")
+    session.add_all([hso, other])
+    session.flush()
+    notices = [_notice(session, i, "Sykehusinnkjøp HF", "916879067") for i in range(1, 8)]
+    for n in notices:
+        _suggest(session, n, hso, 0.6)  # seven notices of one buyer -> one row
+    _suggest(session, notices[0], other, 0.5)  # same buyer, another account -> its own row
+    by_name = _notice(session, 9, "NAV Tiltak Rogaland", None)
+    _suggest(session, by_name, hso, 0.5)
+    session.flush()
+    rows = suggested_link_rows(session, None)
+    got = {(r["buyer"], r["account"]): r["notices"] for r in rows}
+    assert got == {
+        ("Sykehusinnkjøp HF", "Helse Sør-Øst RHF"): 7,
+        ("Sykehusinnkjøp HF", "Other"): 1,
+        ("NAV Tiltak Rogaland", "Helse Sør-Øst RHF"): 1,
+    }
+    first = rows[0]
+    assert first["confidence"] == 0.6 and first["notice_pk"] == notices[-1].id  # latest
+    # a KAM sees only the rows of their accounts
+    assert {r["account"] for r in suggested_link_rows(session, [other.id])} == {"Other"}
