@@ -57,7 +57,7 @@ SETTINGS: list[Setting] = [
         "TRACKER_CENTRAL_PURCHASING",
         None,
         "YAML map of central purchasing bodies and whom they buy for (see "
-        "examples/central_purchasing.yaml); default: the built-in map in tracker.linking.",
+        "examples/central_purchasing.yaml); default: tracker/data/central_purchasing.yaml.",
     ),
     Setting(
         "session_secret",
