@@ -290,14 +290,18 @@ def opportunity_rows(
     limit: int = 200,
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
+    where: Any = None,
 ) -> list[dict[str, Any]]:
     """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first;
+    ``where``: an extra SQL condition (a cheap pre-selection);
     ``phases``: stored in one of these phases and still in one of them on ``today``.
     ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
     ``rules``: the rules the caller loaded (default ``load_rules()``)."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
     if phases:
         q = q.where(Opportunity.phase.in_(phases))
+    if where is not None:
+        q = q.where(where)
     q = q.order_by(
         Opportunity.expected_publication.is_(None),
         Opportunity.expected_publication,
@@ -331,9 +335,12 @@ def overdue_rows(
         today,
         account_ids=account_ids,
         phases=("drafting", *RISK_PHASES),
-        limit=2000,
+        limit=limit * 4,
         accounts=accounts,
         rules=rules,
+        # pre-selection only (the phase shown is recomputed): a drafting opportunity can
+        # be overdue only once its contract start has come
+        where=or_(Opportunity.phase.in_(RISK_PHASES), Opportunity.contract_start <= today),
     )
     return [o for o in rows if o["phase"] in RISK_PHASES][:limit]
 
