@@ -19,34 +19,12 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import UserError
 from tracker.models import Notice, NoticeBuyer, NoticeLink
+from tracker.subtypes import PHASE_SUBTYPES, phase_of
 
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 10_000
 
-# eForms notice subtypes (OPP-070) grouped by where in the procurement they sit.
-PHASE_SUBTYPES: dict[str, tuple[str, ...]] = {
-    "planning": ("1", "2", "3", "4", "5", "6", "7", "8", "9", "E1", "E2", "N4"),
-    "competition": (
-        *(str(n) for n in range(10, 25)),
-        "E3",
-        "CEI",
-        "T01",
-        "N16",
-    ),
-    "award": (*(str(n) for n in range(25, 38)), "E4", "T02", "N29"),
-    "modification": ("38", "39", "40", "E5"),
-}
-PHASES = tuple(PHASE_SUBTYPES)
-
-
-def notice_phase(subtype: str | None) -> str | None:
-    """The phase (planning, competition, award, modification) of an eForms subtype."""
-    if not subtype:
-        return None
-    for phase, subtypes in PHASE_SUBTYPES.items():
-        if subtype in subtypes:
-            return phase
-    return None
+PHASES = tuple(PHASE_SUBTYPES)  # the phase filter: planning, competition, award, ...
 
 
 @dataclass
@@ -157,7 +135,7 @@ def _filtered(f: NoticeFilters) -> Select[Any]:
     if f.date_to:
         q = q.where(Notice.issue_date <= f.date_to)
     if f.phase:
-        q = q.where(Notice.subtype.in_(PHASE_SUBTYPES[f.phase]))
+        q = q.where(Notice.subtype.in_(sorted(PHASE_SUBTYPES[f.phase])))
     return q
 
 
@@ -205,7 +183,7 @@ def notice_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
                 "notice_id": n.notice_id,
                 "version": n.version,
                 "subtype": n.subtype,
-                "phase": notice_phase(n.subtype),
+                "phase": phase_of(n.subtype),
                 "issue_date": n.issue_date,
                 "title": n.title,
                 "buyers": buyers.get(n.id, []),

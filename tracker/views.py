@@ -49,7 +49,8 @@ from tracker.models import (
 )
 from tracker.opportunities import opportunity_dict, stored_budget_window
 from tracker.rules import Rules, load_rules
-from tracker.search import notice_phase, notice_rows
+from tracker.search import notice_rows
+from tracker.subtypes import phase_of
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
 from tracker.windows import INFLUENCE_PHASES, PHASES
 
@@ -1152,7 +1153,7 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
         "id": n.id,
         "title": n.title,
         "description": n.description,
-        "phase": notice_phase(n.subtype),
+        "phase": phase_of(n.subtype),
         "doffin_url": doffin_url(n.source, n.source_id),
         "fields": [(label, key, getattr(n, key)) for key, label in NOTICE_FIELDS],
         "buyers": [
@@ -1215,7 +1216,7 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
             for i, nid, v, d, t in changes
         ],
         "procedure": [
-            {"id": i, "subtype": s, "phase": notice_phase(s), "issue_date": d, "title": t}
+            {"id": i, "subtype": s, "phase": phase_of(s), "issue_date": d, "title": t}
             for i, s, d, t in same_procedure
         ],
     }
