@@ -62,7 +62,7 @@ def _lot_criteria(lot: Lot | LoadedLot) -> list[tuple[str | None, float | None]]
     out = []
     for c in lot.award_criteria:
         weight = c.weight
-        if (getattr(c, "weight_code", None) or "").startswith("ord"):
+        if (c.weight_code or "").startswith("ord"):
             weight = None  # order of importance, not a weight
         out.append((c.type, weight))
     return out
@@ -73,7 +73,7 @@ def _criterion(c: Any) -> dict[str, Any]:
         "type": c.type,
         "name": c.name,
         "weight": c.weight,
-        "weight_code": getattr(c, "weight_code", None),
+        "weight_code": c.weight_code,
     }
 
 
