@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -156,6 +157,10 @@ class Notice(Base):
     raw_sha256: Mapped[str] = mapped_column(String(64))
     parser_version: Mapped[str] = mapped_column(String(16))
     source_meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # True while the notice is stored but its derived rows (account links, contracts) are
+    # not: set when a batch's derivation failed or was skipped; the next ingest (or
+    # ``tracker ingest --derive-pending``) derives it and clears the mark (tracker.ingest).
+    derive_pending: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[created_ts]
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), onupdate=utcnow)
 
@@ -593,6 +598,22 @@ class User(Base):
     created_at: Mapped[created_ts]
 
 
+class LoginThrottle(Base):
+    """Failed-login counter of one key (``email:<e>``, ``client:<ip>``, ``pair:<e>|<ip>``).
+
+    A login reserves its attempt here before the password is checked (compare-and-set on
+    ``failures``), so parallel requests cannot all read the same count
+    (tracker.users.authenticate); ``next_allowed_at`` is the progressive delay.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    next_allowed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
 class LoginAttempt(Base):
     """Login attempts, for rate limiting by e-mail and client address."""
 
@@ -651,6 +672,13 @@ Index(  # a KAM's contracts (expiries, incumbency) without reading contract_acco
     ContractAccount.contract_id,
     ContractAccount.status,
 )
+# Notices waiting for derivation (few or none): found without reading the notices table.
+Index(
+    "ix_notices_derive_pending",
+    Notice.id,
+    sqlite_where=text("derive_pending = 1"),
+    postgresql_where=text("derive_pending"),
+)
 # Most opportunities have no competition notice: with table statistics SQLite scans the
 # table for ``competition_notice_pk IN (...)`` on the full index above (bid scores of a
 # page); this partial index holds only the set ones and is used by both backends.
@@ -691,8 +719,11 @@ class AlertLog(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # pending|sending|sent|dropped|failed (failed: a cause that will not change, e.g. a
+    # refused recipient or a webhook that is gone, after ALERT_PERMANENT_ATTEMPTS tries)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    permanent_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[created_ts]
