@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import os
 import pkgutil
 import re
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboards import routes as routes_pkg
 from dashboards.web import CSRFError, Forbidden, LoginRequired, authenticate, csrf_protect
 from tracker.config import Settings, load_settings
+from tracker.config import session_secret as config_session_secret
 from tracker.db import get_engine
 from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, TrackerError
 
@@ -99,25 +98,9 @@ def install_log_redaction() -> None:
 
 
 def session_secret(settings: Settings) -> str:
-    """The configured secret, else ``$TRACKER_HOME/session_secret`` (created 0600)."""
-    if settings.values.get("session_secret"):
-        return str(settings.values["session_secret"])
-    path = settings.home_path / "session_secret"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text(encoding="utf-8").strip()
-        if len(secret) < 32:
-            raise ConfigError(
-                f"{path}: session secret is too short; delete it to regenerate"
-            ) from None
-        return secret
-    secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
-    log.info("generated a new session secret in %s", path)
-    return secret
+    """The configured secret, else ``$TRACKER_HOME/session_secret`` (created 0600, written
+    atomically; ``tracker.config.session_secret``)."""
+    return config_session_secret(settings)
 
 
 def _today_setting(settings: Settings) -> dt.date | None:

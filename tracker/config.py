@@ -8,6 +8,7 @@ configuration table is generated from that list (``tracker config --markdown``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tomllib
@@ -236,3 +237,66 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             values[k] = v
             sources[k] = f"file {p}"
     return Settings(values=values, sources=sources, config_file=config_file)
+
+
+# --------------------------------------------------------------------------- session secret
+
+MIN_SESSION_SECRET = 32
+
+
+def session_secret_problem(settings: Settings) -> str | None:
+    """Why the session secret cannot be used, or None (never creates anything)."""
+    configured = settings.values.get("session_secret")
+    if configured:
+        if len(str(configured)) < MIN_SESSION_SECRET:
+            return (
+                f"session_secret ({settings.sources.get('session_secret')}) is shorter than "
+                f"{MIN_SESSION_SECRET} characters"
+            )
+        return None
+    path = settings.home_path / "session_secret"
+    if not path.exists():
+        return None  # generated on the first start of the web app
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        return f"{path}: cannot read: {exc.strerror or exc}"
+    if len(secret) < MIN_SESSION_SECRET:
+        return (
+            f"{path}: session secret is shorter than {MIN_SESSION_SECRET} characters; "
+            "delete it to regenerate"
+        )
+    return None
+
+
+def session_secret(settings: Settings) -> str:
+    """The configured secret, else ``$TRACKER_HOME/session_secret``, created 0600 (home
+    0700) on first use. The file appears complete or not at all (written to a temporary
+    file, then hard-linked into place), so web workers starting together on a fresh home
+    all read the same secret. Raises ``ConfigError`` for a secret that is too short."""
+    problem = session_secret_problem(settings)
+    if problem:
+        raise ConfigError(problem)
+    configured = settings.values.get("session_secret")
+    if configured:
+        return str(configured)
+    path = settings.home_path / "session_secret"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".session_secret.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(48) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # another process was first
+                os.link(tmp, path)  # atomic: the file appears complete
+        finally:
+            tmp.unlink(missing_ok=True)
+    secret = path.read_text(encoding="utf-8").strip()
+    if len(secret) < MIN_SESSION_SECRET:
+        raise ConfigError(session_secret_problem(settings) or f"{path}: session secret too short")
+    return secret

@@ -1,16 +1,27 @@
-"""Engine and session handling for SQLite and PostgreSQL."""
+"""Engine and session handling for SQLite and PostgreSQL.
+
+An engine never creates a missing SQLite file or its folders: connecting to one raises
+``DatabaseUnavailableError`` ("run 'tracker db upgrade'"), so a read command or a typo
+in the URL does not leave an empty database behind. ``tracker db upgrade`` (through
+``tracker.migrate.upgrade``) creates it with :func:`create_sqlite_file`: mode 0600 in a
+folder created 0700; SQLite gives its WAL and shared-memory files the same mode.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.config import Settings, load_settings
+from tracker.errors import DatabaseUnavailableError
 
 _ENGINES: dict[str, Engine] = {}
 
@@ -24,16 +35,71 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+def parse_url(url: str | URL) -> URL:
+    """The URL, or ``DatabaseUnavailableError`` naming the problem (password not shown)."""
+    if isinstance(url, URL):
+        return url
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        shown = url.rsplit("@", 1)[-1][-80:]  # never the password
+        raise DatabaseUnavailableError(
+            f"database_url {shown!r} is not a database URL (expected e.g. "
+            "sqlite:////srv/tracker/tracker.db or postgresql+psycopg://user@host/db)"
+        ) from exc
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of an SQLite URL (None: in-memory or another backend)."""
+    u = parse_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    if u.database.startswith("file:"):
+        return None
+    return Path(u.database)
+
+
+def create_sqlite_file(path: Path) -> None:
+    """Create an empty database file 0600 (its missing folders 0700) if it does not exist."""
+    for parent in reversed(path.parent.parents):
+        if not parent.exists():
+            parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    Connecting to a missing SQLite file raises ``DatabaseUnavailableError`` (the file
+    is not created); a malformed URL raises it at once.
+    """
+    u = parse_url(url)
+    try:
+        if u.get_backend_name() == "sqlite":
+            engine = create_engine(u, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            path = sqlite_file(u)
+            if path is not None:
+
+                @event.listens_for(engine, "do_connect")
+                def _refuse_missing(dialect: Any, rec: Any, cargs: Any, cparams: Any) -> None:
+                    if not path.is_file():
+                        raise DatabaseUnavailableError(
+                            f"the database {path} is not initialised (no such file); "
+                            "run 'tracker db upgrade' first"
+                        )
+
+            return engine
+        return create_engine(u, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except (ArgumentError, ImportError) as exc:
+        raise DatabaseUnavailableError(
+            f"database_url: cannot use {u.render_as_string(hide_password=True)}: {exc}"
+        ) from exc
 
 
 def get_engine(url: str | None = None, settings: Settings | None = None) -> Engine:

@@ -11,6 +11,10 @@ class ConfigError(TrackerError):
     """A configuration value or file is invalid (raised by tracker.config and tracker.rules)."""
 
 
+class DatabaseUnavailableError(TrackerError):
+    """The database file is missing, the server unreachable or the URL malformed (tracker.db)."""
+
+
 class NoticeParseError(TrackerError):
     """A notice cannot be parsed (raised by tracker.eforms)."""
 

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from tracker.db import create_sqlite_file, sqlite_file
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,7 +23,11 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the database at ``engine`` to the newest migration."""
+    """Bring the database at ``engine`` to the newest migration (a missing SQLite file is
+    created 0600 in a 0700 folder: the one command that creates a database)."""
+    path = sqlite_file(engine.url)
+    if path is not None:
+        create_sqlite_file(path)
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

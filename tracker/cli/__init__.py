@@ -15,7 +15,7 @@ import sys
 
 import click
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tracker.errors import TrackerError
 
@@ -26,8 +26,24 @@ def _missing_schema(exc: DBAPIError) -> bool:
     return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
+def _database_shown() -> str:
+    """The configured database URL without its password (or a placeholder)."""
+    from tracker.config import load_settings
+
+    try:
+        return make_url(load_settings().db_url).render_as_string(hide_password=True)
+    except Exception:  # a malformed URL or config: never echo it back raw
+        return "(the configured database)"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 class TrackerGroup(click.Group):
-    """Turns TrackerError (and an unmigrated database) into a clear message and exit code 2."""
+    """Turns TrackerError, an unreachable or unmigrated database into one line, exit code 2
+    (the traceback only with -vv)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -35,17 +51,23 @@ class TrackerGroup(click.Group):
         except TrackerError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        except DBAPIError as exc:
-            if not _missing_schema(exc):
+        except (OperationalError, InterfaceError, DBAPIError) as exc:
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
-            from tracker.config import load_settings
-
-            url = make_url(load_settings().db_url).render_as_string(hide_password=True)
-            click.echo(
-                f"error: the database {url} is not initialised ({exc.orig}); "
-                "run 'tracker db upgrade' first",
-                err=True,
-            )
+            orig = getattr(exc, "orig", None) or exc
+            if _missing_schema(exc):
+                click.echo(
+                    f"error: the database {_database_shown()} is not initialised "
+                    f"({_first_line(orig)}); run 'tracker db upgrade' first",
+                    err=True,
+                )
+            elif isinstance(exc, OperationalError | InterfaceError):
+                click.echo(
+                    f"error: cannot use the database {_database_shown()}: {_first_line(orig)}",
+                    err=True,
+                )
+            else:
+                raise
             sys.exit(2)
 
 
