@@ -89,6 +89,7 @@ class TrackerPipeline:
         if self.ing is not None:
             try:
                 self._flush()
+                self.ing.derive_pending()  # notices whose derivation failed earlier
             finally:
                 self.ing.__exit__(None, None, None)
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tracker.config import Settings, load_settings
-from tracker.errors import TrackerError
-from tracker.models import AlertLog, IngestError, Lock, Notice, Run, utcnow
+from tracker.config import Settings, load_settings, session_secret_problem
+from tracker.errors import ConfigError, TrackerError
+from tracker.models import AlertLog, IngestError, Lock, Notice, Run, User, utcnow
+from tracker.runs import dead_runs
 
 SOURCES = ("doffin", "ted", "brreg")
 # A source without a successful run for longer than this is a warning.
@@ -37,7 +40,15 @@ class Check:
 
 
 def _config_check(settings: Settings) -> Check:
+    """What ``serve``, ``run-once`` and the alerts refuse to start with."""
     problems = []
+    try:
+        settings.today()
+    except ConfigError as exc:
+        problems.append(str(exc))
+    secret = session_secret_problem(settings)
+    if secret:
+        problems.append(secret)
     if str(settings.smtp_tls).lower() not in ("none", "starttls", "ssl"):
         problems.append(f"smtp_tls={settings.smtp_tls!r} (expected none, starttls or ssl)")
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(settings.schedule_time)):
@@ -50,6 +61,43 @@ def _config_check(settings: Settings) -> Check:
     return Check("configuration", "ok", f"loaded from {where}")
 
 
+def _error_text(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a (database) error's own message, not only its class."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return f"{type(orig).__name__}: {lines[0][:limit]}" if lines else type(orig).__name__
+
+
+def _permission_check(settings: Settings, engine: Engine) -> Check | None:
+    """Home folder 0700 and SQLite files 0600: sales data and secrets are not for other users."""
+    from tracker.db import sqlite_file
+
+    loose = []
+    home = settings.home_path
+    paths = [home] if home.exists() else []
+    db = sqlite_file(engine.url)
+    if db is not None:
+        paths += [p for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
+    if home.is_dir():
+        paths += [p for p in (home / "session_secret",) if p.exists()]
+        backups = home / "backups"
+        if backups.is_dir():
+            paths += [backups, *sorted(backups.iterdir())]
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            loose.append(f"{path} ({mode:04o})")
+    if not loose:
+        return Check("file permissions", "ok", "home, database and backups private to the owner")
+    return Check(
+        "file permissions",
+        "warn",
+        f"readable by other users: {', '.join(loose[:4])}"
+        + (f" and {len(loose) - 4} more" if len(loose) > 4 else "")
+        + " (chmod 700 the home folder, 600 the files)",
+    )
+
+
 def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Check]:
     from tracker.migrate import current_revision, head_revision
 
@@ -57,8 +105,10 @@ def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Che
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+    except TrackerError as exc:  # e.g. the SQLite file does not exist (never created here)
+        return [Check("database", "fail", str(exc))]
     except Exception as exc:
-        return [Check("database", "fail", f"{url} unreachable: {type(exc).__name__}")]
+        return [Check("database", "fail", f"{url} unreachable: {_error_text(exc)}")]
     checks = [Check("database", "ok", f"{engine.dialect.name} reachable")]
     current, head = current_revision(engine), head_revision()
     if current != head:
@@ -103,18 +153,61 @@ def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Che
                     + ("" if age <= stale_seconds else " (stale: the next cycle takes it over)"),
                 )
             )
-        stuck = conn.execute(
-            select(func.count())
-            .select_from(AlertLog)
-            .where(AlertLog.status.in_(("pending", "sending")), AlertLog.attempts >= 3)
+        checks.append(_alert_check(conn))
+        pending = conn.execute(
+            select(func.count()).select_from(Notice).where(Notice.derive_pending.is_(True))
         ).scalar()
-        if stuck:
-            checks.append(
-                Check("alerts", "warn", f"{stuck} alert(s) failed 3+ times, still pending")
+        checks.append(
+            Check(
+                "derivation",
+                "warn",
+                f"{pending} notice(s) stored but not derived (no contracts or account links "
+                "yet): run `tracker ingest --derive-pending`",
             )
-        else:
-            checks.append(Check("alerts", "ok", "no alert stuck"))
+            if pending
+            else Check("derivation", "ok", "every stored notice is derived")
+        )
+    with Session(engine) as session:
+        dead = dead_runs(session)
+    if dead:
+        names = ", ".join(f"{r.kind} {r.name} #{r.id}" for r in dead[:3])
+        checks.append(
+            Check(
+                "runs",
+                "warn",
+                f"{len(dead)} run(s) left running by a process that died ({names}); "
+                "closed as interrupted when the next run starts",
+            )
+        )
+    else:
+        checks.append(Check("runs", "ok", "no run left running by a dead process"))
     return checks
+
+
+def _alert_check(conn: Any) -> Check:
+    """Alerts marked failed (a cause that will not change) and alerts that keep failing."""
+    failed = conn.execute(
+        select(AlertLog.id, AlertLog.last_error)
+        .where(AlertLog.status == "failed")
+        .order_by(AlertLog.id.desc())
+    ).all()
+    retrying = conn.execute(
+        select(func.count())
+        .select_from(AlertLog)
+        .where(AlertLog.status.in_(("pending", "sending")), AlertLog.attempts >= 3)
+    ).scalar()
+    problems = []
+    if failed:
+        alert_id, reason = failed[0]
+        problems.append(
+            f"{len(failed)} alert(s) failed for good (latest #{alert_id}: "
+            f"{_first_line(reason, 120)}); see `tracker alerts list --status failed`"
+        )
+    if retrying:
+        problems.append(f"{retrying} alert(s) failed 3+ times, still retried")
+    if problems:
+        return Check("alerts", "warn", "; ".join(problems))
+    return Check("alerts", "ok", "no alert failing")
 
 
 def smtp_probe(settings: Settings) -> None:
@@ -159,10 +252,13 @@ def run_checks(
         try:
             engine = get_engine(settings=settings)
         except Exception as exc:
-            checks.append(Check("database", "fail", f"cannot open: {type(exc).__name__}"))
+            checks.append(Check("database", "fail", f"cannot open: {_error_text(exc)}"))
             engine = None
     if engine is not None:
         checks += _db_checks(engine, now, int(settings.lock_stale_seconds))
+        perms = _permission_check(settings, engine)
+        if perms is not None:
+            checks.append(perms)
     checks.append(
         Check("doffin api key", "ok", "set")
         if settings.doffin_api_key
@@ -269,6 +365,16 @@ def health_report(session: Session, today: dt.date, *, now: dt.datetime | None =
         session.execute(select(AlertLog.status, func.count()).group_by(AlertLog.status)).all()
     )
     lock = session.get(Lock, "scheduler")
+    failed_alerts = session.execute(
+        select(AlertLog, User.email)
+        .outerjoin(User, User.id == AlertLog.user_id)
+        .where(AlertLog.status == "failed")
+        .order_by(AlertLog.id.desc())
+        .limit(10)
+    ).all()
+    derive_pending = session.scalar(
+        select(func.count()).select_from(Notice).where(Notice.derive_pending.is_(True))
+    )
     return {
         "last_runs": [_run_dict(r) for r in last_runs],
         "failures": [_run_dict(r) for r in failures],
@@ -285,7 +391,21 @@ def health_report(session: Session, today: dt.date, *, now: dt.datetime | None =
             for e in errors
         ],
         "ingest_error_total": error_total,
-        "alerts": {k: alert_counts.get(k, 0) for k in ("pending", "sending", "sent", "dropped")},
+        "alerts": {
+            k: alert_counts.get(k, 0) for k in ("pending", "sending", "sent", "dropped", "failed")
+        },
+        "failed_alerts": [
+            {
+                "id": a.id,
+                "channel": a.channel,
+                "user": email,
+                "subject": a.subject[:200],
+                "attempts": a.attempts,
+                "reason": _first_line(a.last_error, 300),
+            }
+            for a, email in failed_alerts
+        ],
+        "derive_pending": derive_pending or 0,
         "lock": None
         if lock is None
         else {

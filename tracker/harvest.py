@@ -17,8 +17,6 @@ the CLI; this module never imports ``spiders``.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.models import FetchFailure, HarvestDay, Notice, Run, utcnow
+from tracker.runs import close_dead_runs, process_args
 
 OVERLAP_DAYS = 2
 
@@ -33,38 +32,16 @@ OVERLAP_DAYS = 2
 # --------------------------------------------------------------------------- runs
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def start_run(session: Session, name: str, args: dict[str, Any]) -> int:
     """Record a crawl run as running; returns its id.
 
-    Earlier runs of the same spider still marked running whose process (same host)
-    is gone are closed as failed ("interrupted"), so a killed crawl does not stay
-    "running" forever.
+    Earlier runs still marked running whose process (same host) is gone are closed as
+    failed ("interrupted"; ``tracker.runs``), so a killed crawl does not stay "running"
+    forever.
     """
-    host = socket.gethostname()
-    for run in session.scalars(
-        select(Run).where(Run.kind == "crawl", Run.name == name, Run.outcome == "running")
-    ):
-        pid = (run.args or {}).get("_pid")
-        if (run.args or {}).get("_host") == host and isinstance(pid, int) and not _pid_alive(pid):
-            run.outcome = "failed"
-            run.error = "interrupted: the crawl process ended without closing the run"
-            run.finished_at = utcnow()
+    close_dead_runs(session)
     run = Run(
-        kind="crawl",
-        name=name,
-        args={**args, "_pid": os.getpid(), "_host": host},
-        outcome="running",
-        counts={},
+        kind="crawl", name=name, args={**args, **process_args()}, outcome="running", counts={}
     )
     session.add(run)
     session.flush()

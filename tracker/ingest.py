@@ -11,8 +11,13 @@ API contract (used by ``tracker ingest``, the Scrapy pipeline and the scheduler)
 
 ``IngestOutcome.status`` is one of new|updated|unchanged|failed. A failed notice is
 recorded in ``ingest_errors`` with its reason and nothing stored before is touched.
-After each committed batch ``tracker.derive.after_ingest(session, notice_pks)`` runs
-(contracts and account links).
+
+Each batch is one unit of work: its notices and what ``tracker.derive.after_ingest``
+derives from them (account links, contracts) are committed together, so a process
+killed at any point leaves either the whole batch or nothing. When derivation fails
+(a bug, a database error) the notices are kept with ``derive_pending`` set; every
+ingest ends by deriving the pending ones (``Ingestor.derive_pending``), and
+``tracker doctor`` reports those left.
 
 Rules:
 
@@ -73,6 +78,7 @@ from tracker.models import (
     Run,
     utcnow,
 )
+from tracker.runs import close_dead_runs, process_args
 from tracker.text import name_key
 
 log = logging.getLogger(__name__)
@@ -320,7 +326,7 @@ class Ingestor:
         return outcome
 
     def flush(self) -> None:
-        """Write and commit the pending batch, then run ``derive.after_ingest``."""
+        """Write the pending batch and derive from it, committed as one transaction."""
         if not self._items and not self._failures:
             self._settle_conflicts()
             return
@@ -330,20 +336,48 @@ class Ingestor:
         try:
             changed = self._write(session, items)
             self._write_failures(session, failures)
-            session.commit()
+            session.flush()
         except SQLAlchemyError as exc:
             session.rollback()
             self._org_ids.clear()  # ids from the rolled-back transaction are gone
             log.warning("batch of %d failed (%s); retrying one by one", len(items), exc)
             changed = self._write_one_by_one(session, items)
             self._write_failures(session, failures)
+        if changed and self.run_derive:
+            self._derive(session, changed)
+        try:
             session.commit()
+        except BaseException:
+            self._org_ids.clear()
+            raise
         for item in items:
             self._counts[item.outcome.status] += 1
         self._counts["failed"] += len(failures)
         self._settle_conflicts()
-        if changed and self.run_derive:
-            self._derive(session, changed)
+
+    def derive_pending(self, batch_size: int | None = None) -> int:
+        """Derive every stored notice marked ``derive_pending`` (a failed or skipped
+        derivation), one committed batch at a time; returns how many were derived."""
+        session = self._get_session()
+        size = batch_size or self.batch_size
+        done = 0
+        last = 0
+        while True:
+            pks = list(
+                session.scalars(
+                    select(N.c.id)
+                    .where(N.c.derive_pending.is_(True), N.c.id > last)
+                    .order_by(N.c.id)
+                    .limit(size)
+                )
+            )
+            if not pks:
+                break
+            last = pks[-1]
+            if self._derive(session, pks):
+                done += len(pks)
+            session.commit()
+        return done
 
     # ------------------------------------------------------------------ internals
 
@@ -423,15 +457,30 @@ class Ingestor:
                 )
         return changed
 
-    def _derive(self, session: Session, notice_pks: list[int]) -> None:
+    def _derive(self, session: Session, notice_pks: list[int]) -> bool:
+        """Derive from ``notice_pks`` in a savepoint of the open transaction (the caller
+        commits); on failure the notices are marked ``derive_pending``. True if derived."""
         try:
-            derive.after_ingest(session, notice_pks)
-            session.commit()
+            with session.begin_nested():
+                derive.after_ingest(session, notice_pks)
+                self._set_pending(session, notice_pks, None)
+            return True
         except Exception as exc:
-            session.rollback()
             msg = f"derive.after_ingest failed for {len(notice_pks)} notices: {exc}"
             log.exception(msg)
             self.derive_errors.append(msg)
+            self._set_pending(session, notice_pks, True)
+            return False
+
+    @staticmethod
+    def _set_pending(session: Session, notice_pks: list[int], value: bool | None) -> None:
+        conn = session.connection()
+        for chunk in _chunks(notice_pks, 500):
+            conn.execute(
+                update(N)
+                .where(N.c.id.in_(chunk), N.c.derive_pending.is_not(value))
+                .values(derive_pending=value)
+            )
 
     def _write(self, session: Session, items: list[_Item]) -> list[int]:
         """Store ``items`` in the open transaction; returns pks of new and updated notices."""
@@ -580,12 +629,12 @@ class Ingestor:
             self._insert_children(session, items, org_ids)
             self._link_changes(session, items)
         self._write_failures(session, failures)
+        if pairs and self.run_derive:
+            self._derive(session, [pk for _, pk in pairs])
         session.commit()
         self._counts["updated"] += len(pairs)
         self._counts["failed"] += len(failures)
         self._settle_conflicts()
-        if pairs and self.run_derive:
-            self._derive(session, [pk for _, pk in pairs])
 
     def _meta_changes(self, existing: dict[str, Any], item: _Item) -> dict[str, Any]:
         new: dict[str, Any] = {}
@@ -640,6 +689,9 @@ class Ingestor:
             "raw_sha256": item.sha,
             "parser_version": PARSER_VERSION,
             "source_meta": _jsonable(item.meta),
+            # Derived in the same transaction (``flush``); set when derivation is skipped
+            # (``run_derive=False``) or fails (``_derive``).
+            "derive_pending": None if self.run_derive else True,
             "created_at": utcnow(),
         }
 
@@ -998,9 +1050,13 @@ def iter_xml_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def start_run(engine: Engine, kind: str, name: str, args: dict[str, Any]) -> int:
-    """Record the start of a run in ``runs``; returns its id."""
+    """Record the start of a run in ``runs``; returns its id. Runs left ``running`` by a
+    process that died are closed as interrupted first (``tracker.runs``)."""
     with Session(bind=engine) as session:
-        run = Run(kind=kind, name=name, args=_jsonable(args), outcome="running")
+        close_dead_runs(session)
+        run = Run(
+            kind=kind, name=name, args={**_jsonable(args), **process_args()}, outcome="running"
+        )
         session.add(run)
         session.commit()
         return run.id
@@ -1055,10 +1111,14 @@ def ingest_paths(
                     outcomes.append(ing.add_failure(str(path), f"cannot read file: {exc}"))
                     continue
                 outcomes.append(ing.add(data, location=str(path)))
+            ing.flush()
+            derived_late = ing.derive_pending()
     except Exception as exc:
         finish_run(engine, run_id, ing.counts, "failed", f"{type(exc).__name__}: {exc}")
         raise
     counts: dict[str, Any] = ing.counts
+    if derived_late:
+        counts["derived_pending"] = derived_late
     failures = [(o.location or "", o.reason or "") for o in outcomes if o.status == "failed"]
     outcome_name = "partial" if counts["failed"] or ing.derive_errors else "ok"
     finish_run(
@@ -1068,7 +1128,12 @@ def ingest_paths(
         outcome_name,
         "; ".join(ing.derive_errors) or None,
     )
-    return {**counts, "run_id": run_id, "failures": failures}
+    return {
+        **counts,
+        "run_id": run_id,
+        "failures": failures,
+        "derive_errors": list(ing.derive_errors),
+    }
 
 
 def reparse(
@@ -1111,11 +1176,13 @@ def reparse(
                 last = rows[-1][0]
                 ing.reparse_rows([tuple(r) for r in rows])
                 bar.update(len(rows))
+            ing.derive_pending()
     except Exception as exc:
         finish_run(engine, run_id, ing.counts, "failed", f"{type(exc).__name__}: {exc}")
         raise
     counts = ing.counts
-    finish_run(engine, run_id, counts, "partial" if counts["failed"] else "ok")
+    outcome = "partial" if counts["failed"] or ing.derive_errors else "ok"
+    finish_run(engine, run_id, counts, outcome, "; ".join(ing.derive_errors) or None)
     return {**counts, "run_id": run_id}
 
 

@@ -49,6 +49,7 @@ def test_doctor_all_good_then_each_failure(
                     finished_at=now - dt.timedelta(hours=age),
                 )
             )
+    Path(tracker_env["TRACKER_HOME"]).chmod(0o700)
     checks = run_checks(load_settings(env), engine, now=now)
     assert _status(checks) == {
         "configuration": "ok",
@@ -58,6 +59,9 @@ def test_doctor_all_good_then_each_failure(
         "last run ted": "warn",
         "last run brreg": "warn",
         "alerts": "ok",
+        "derivation": "ok",
+        "runs": "ok",
+        "file permissions": "ok",
         "doffin api key": "ok",
         "smtp": "ok",
     }

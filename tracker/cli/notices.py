@@ -79,28 +79,54 @@ def summary(n: ParsedNotice) -> str:
 
 
 @main.command("ingest")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--source", default="file", show_default=True, help="Source name stored with the notices."
 )
-def ingest_cmd(paths: tuple[Path, ...], source: str) -> None:
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Notices per committed unit of work (stored and derived together).",
+)
+@click.option(
+    "--derive-pending",
+    is_flag=True,
+    help="Without PATHS: only derive the notices stored but not yet derived.",
+)
+def ingest_cmd(paths: tuple[Path, ...], source: str, batch_size: int, derive_pending: bool) -> None:
     """Parse notice files and store them (idempotent: a second run adds nothing).
 
+    Each batch of notices is stored together with what is derived from it (account
+    links, contracts), so a killed ingest loses nothing: run it again. Notices whose
+    derivation failed are derived at the end of every ingest (or with --derive-pending).
     Bad files are recorded in the ingest error table and the run goes on; the exit
     code is 1 when any file failed (the others are stored). Ends with a one-line summary.
 
     Example: tracker ingest tests/fixtures/notices/doffin-real
     """
-    result = ingest_paths(get_engine(), paths, source=source, progress=sys.stderr.isatty())
+    if not paths and not derive_pending:
+        raise click.UsageError("give notice files or folders (or --derive-pending)")
+    result = ingest_paths(
+        get_engine(), paths, source=source, progress=sys.stderr.isatty(), batch_size=batch_size
+    )
     for location, reason in result["failures"]:
         click.echo(f"failed: {_with_location(location, reason)}", err=True)
-    if result["read"] == 0:
+    if result["read"] == 0 and paths:
         click.echo(f"warning: no *.xml files under {', '.join(map(str, paths))}", err=True)
     click.echo(
         f"read {result['read']}, new {result['new']}, updated {result['updated']}, "
         f"unchanged {result['unchanged']}, failed {result['failed']}"
+        + (
+            f", derived {result['derived_pending']} pending"
+            if result.get("derived_pending")
+            else ""
+        )
     )
-    if result["failed"]:
+    if result.get("derive_errors"):
+        click.echo(f"derivation failed: {result['derive_errors'][0]}", err=True)
+    if result["failed"] or result.get("derive_errors"):
         sys.exit(1)
 
 
