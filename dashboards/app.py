@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -28,7 +28,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards import routes as routes_pkg
-from dashboards.web import CSRFError, Forbidden, LoginRequired, authenticate, csrf_protect
+from dashboards.web import (
+    CSRFError,
+    Forbidden,
+    LoginRequired,
+    authenticate,
+    csrf_protect,
+)
 from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
 from tracker.db import get_engine
@@ -72,6 +78,81 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _has_nul(raw: bytes) -> bool:
+    return b"\x00" in raw or b"%00" in raw.lower()
+
+
+class RequestGuard:
+    """Refuses bad input before any route, form parser or database sees it.
+
+    - a body larger than ``max_bytes``: 413 at once from its Content-Length, or as soon
+      as a streamed body passes the limit (never read whole: no 180 MB read before CSRF);
+    - a NUL byte (raw or ``%00``) in the path, the query or a form or JSON body: 400
+      (PostgreSQL cannot store NUL in text; no field of the product needs one).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, msg: str):
+        if scope["path"].startswith("/api/"):
+            response: Response = JSONResponse({"detail": msg}, status_code=status)
+        else:
+            response = PlainTextResponse(msg, status_code=status)
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        if "\x00" in scope["path"] or _has_nul(raw_path) or _has_nul(scope["query_string"]):
+            await self._refuse(scope, receive, send, 400, "a NUL byte is not allowed in a URL")
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"").strip()
+        if length and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(
+                scope, receive, send, 413, f"request body over {self.max_bytes} bytes"
+            )
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") and not length:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await self._refuse(
+                    scope, receive, send, 413, f"request body over {self.max_bytes} bytes"
+                )
+                return
+        ctype = headers.get(b"content-type", b"").lower()
+        if (
+            b"\x00" in body
+            or (b"urlencoded" in ctype and b"%00" in body.lower())
+            or (b"json" in ctype and b"\\u0000" in body.lower())
+        ):
+            await self._refuse(scope, receive, send, 400, "a NUL byte is not allowed in a field")
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class RedactTokens(logging.Filter):
@@ -243,7 +324,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         same_site="lax",
         https_only=https,
     )
+    app.add_middleware(RequestGuard, max_bytes=int(settings.max_request_bytes))
     app.add_middleware(SecurityHeaders)
+    trusted = [h.strip() for h in str(settings.trusted_proxies or "").split(",") if h.strip()]
+    if trusted:  # outermost: the client address is the real one before anything reads it
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     install_log_redaction()
     return app
 

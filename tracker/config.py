@@ -70,6 +70,20 @@ SETTINGS: list[Setting] = [
     Setting(
         "base_url", "TRACKER_BASE_URL", "http://127.0.0.1:8000", "Public URL of the dashboard."
     ),
+    Setting(
+        "trusted_proxies",
+        "TRACKER_TRUSTED_PROXIES",
+        "",
+        "Reverse proxies (IPs or networks, comma separated) whose X-Forwarded-For and "
+        "X-Forwarded-Proto the dashboard believes (the login limit then counts the real "
+        "client); empty: those headers are ignored. Also `tracker serve --trusted-proxies`.",
+    ),
+    Setting(
+        "max_request_bytes",
+        "TRACKER_MAX_REQUEST_BYTES",
+        1_048_576,
+        "Largest request body the dashboard reads (bytes); larger ones get 413 unread.",
+    ),
     Setting("smtp_host", "TRACKER_SMTP_HOST", None, "SMTP server for e-mail alerts."),
     Setting("smtp_port", "TRACKER_SMTP_PORT", 587, "SMTP port."),
     Setting("smtp_tls", "TRACKER_SMTP_TLS", "starttls", "none, starttls or ssl."),

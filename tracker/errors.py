@@ -59,7 +59,12 @@ class UserError(TrackerError):
 
 
 class LoginRateLimitedError(TrackerError):
-    """Too many failed logins for an e-mail or client (raised by tracker.users.authenticate)."""
+    """Too many failed logins for an e-mail or client (raised by tracker.users.authenticate);
+    ``retry_after`` is the wait in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDeniedError(TrackerError):

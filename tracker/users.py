@@ -14,21 +14,53 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import time
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tracker.errors import LoginRateLimitedError, UserError
-from tracker.models import LoginAttempt, User, utcnow
+from tracker.models import LoginAttempt, LoginThrottle, User, utcnow
 
 ROLES = ("kam", "bid", "director", "admin")
 MIN_PASSWORD_LENGTH = 8
-# Rate limit: failed attempts within the window, per e-mail and per client address.
+# Login throttling (see ``authenticate``): failures are forgotten after RATE_WINDOW
+# without one. Each key allows ``free`` failures, then every further attempt must wait
+# ``first`` seconds, doubling per failure, at most ``cap``.
 RATE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_EMAIL = 5
-MAX_FAILURES_PER_CLIENT = 20
+MAX_FAILURES_PER_PAIR = 5  # one e-mail from one client
+MAX_FAILURES_PER_CLIENT = 20  # one client, any e-mail
+MAX_FAILURES_PER_EMAIL = 20  # one e-mail from any client
+
+
+@dataclass(frozen=True)
+class Throttle:
+    free: int
+    first: dt.timedelta
+    cap: dt.timedelta
+
+    def delay(self, failures: int) -> dt.timedelta:
+        """Wait before the next attempt after ``failures`` failures."""
+        if failures < self.free:
+            return dt.timedelta(0)
+        return min(self.cap, self.first * 2 ** min(failures - self.free, 30))
+
+
+THROTTLES = {
+    # A guesser at one account from one address slows down to nothing...
+    "pair": Throttle(MAX_FAILURES_PER_PAIR, dt.timedelta(seconds=2), dt.timedelta(minutes=15)),
+    # ...and so does one address guessing at many accounts...
+    "client": Throttle(MAX_FAILURES_PER_CLIENT, dt.timedelta(seconds=2), dt.timedelta(minutes=15)),
+    # ...while an account attacked from many addresses waits at most a minute between tries,
+    # so nobody can lock its owner out for long (the owner's own address has its own key).
+    "email": Throttle(MAX_FAILURES_PER_EMAIL, dt.timedelta(seconds=1), dt.timedelta(minutes=1)),
+}
+RESERVE_TRIES = 50  # compare-and-set retries under contention before refusing
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -126,13 +158,109 @@ def end_sessions(session: Session, user: User) -> int:
     return user.session_version
 
 
-def _failures_since(session: Session, since: dt.datetime, **where: str) -> int:
-    q = select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.success.is_(False), LoginAttempt.attempted_at >= since
-    )
-    for col, value in where.items():
-        q = q.where(getattr(LoginAttempt, col) == value)
-    return session.scalar(q) or 0
+def _throttle_keys(email: str, client: str | None) -> list[tuple[str, Throttle]]:
+    """The keys one attempt counts against, in one global order (no lock cycles)."""
+    keys = [(f"a:pair:{email}|{client or '-'}", THROTTLES["pair"])]
+    if client:
+        keys.append((f"b:client:{client}", THROTTLES["client"]))
+    keys.append((f"c:email:{email}", THROTTLES["email"]))
+    return keys
+
+
+def _reserve(session: Session, email: str, client: str | None, now: dt.datetime) -> None:
+    """Count this attempt as a failure on every key before the password is checked.
+
+    Compare-and-set on each key's failure count in one transaction (committed here), so
+    parallel requests cannot all read the same count: each reserved attempt is one more
+    failure, and a key over its free failures refuses until its ``next_allowed_at``.
+    Refused attempts count nothing (hammering does not extend the wait). Raises
+    ``LoginRateLimitedError`` with the wait.
+    """
+    keys = _throttle_keys(email, client)
+    since = now - RATE_WINDOW
+    table = LoginThrottle.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for _ in range(RESERVE_TRIES):
+        wait = dt.timedelta(0)
+        plan = []
+        for key, throttle in keys:
+            row = session.execute(
+                select(
+                    LoginThrottle.failures,
+                    LoginThrottle.last_failure_at,
+                    LoginThrottle.next_allowed_at,
+                ).where(LoginThrottle.key == key)
+            ).first()
+            if row is None:
+                session.execute(
+                    insert(table)
+                    .values(key=key, failures=0, last_failure_at=None, next_allowed_at=None)
+                    .on_conflict_do_nothing()
+                )
+                old = (0, None)
+                failures = 0
+                next_at = None
+            else:
+                old = (row.failures, row.last_failure_at)
+                recent = row.last_failure_at is not None and row.last_failure_at >= since
+                failures = row.failures if recent else 0
+                next_at = row.next_allowed_at if recent else None
+            if next_at is not None and now < next_at:
+                wait = max(wait, next_at - now)
+            plan.append((key, old, failures + 1, now + throttle.delay(failures + 1)))
+        if wait:
+            session.commit()  # nothing counted; keeps the caller's earlier work
+            seconds = max(1, int(wait.total_seconds() + 0.999))
+            raise LoginRateLimitedError(
+                f"too many failed logins; try again in {_duration(seconds)}", seconds
+            )
+        savepoint = session.begin_nested()
+        for key, (old_failures, old_last), failures, next_at in plan:
+            done = session.execute(
+                update(LoginThrottle)
+                .where(
+                    LoginThrottle.key == key,
+                    LoginThrottle.failures == old_failures,
+                    LoginThrottle.last_failure_at.is_(None)
+                    if old_last is None
+                    else LoginThrottle.last_failure_at == old_last,
+                )
+                .values(failures=failures, last_failure_at=now, next_allowed_at=next_at)
+            ).rowcount
+            if done != 1:  # another request changed it first: read again
+                savepoint.rollback()
+                break
+        else:
+            savepoint.commit()
+            session.commit()
+            return
+        session.commit()
+        time.sleep(0.002)
+    raise LoginRateLimitedError("too many logins at once; try again in a few seconds", 2)
+
+
+def _settle(session: Session, email: str, client: str | None) -> None:
+    """A successful login: its attempt was no failure. The (e-mail, client) key starts
+    over; the shared keys get the reserved failure back."""
+    for key, _ in _throttle_keys(email, client):
+        if key.startswith("a:pair:"):
+            session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.key == key)
+                .values(failures=0, next_allowed_at=None)
+            )
+        else:
+            session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+                .values(failures=LoginThrottle.failures - 1)
+            )
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{(seconds + 59) // 60} minutes"
 
 
 def authenticate(
@@ -142,31 +270,30 @@ def authenticate(
     client: str | None = None,
     now: dt.datetime | None = None,
 ) -> User | None:
-    """Check a login; record the attempt; return the user or None.
+    """Check a login; return the user or None. Commits (the reservation must be seen by
+    parallel requests before the ~250 ms password check).
 
-    Raises ``LoginRateLimitedError`` (before checking the password) when the e-mail had
-    ``MAX_FAILURES_PER_EMAIL`` or the client ``MAX_FAILURES_PER_CLIENT`` failed attempts
-    within ``RATE_WINDOW``. The caller commits.
+    The attempt is first reserved against three keys, (e-mail, client), client and
+    e-mail (``THROTTLES``); ``LoginRateLimitedError`` (before the password is checked)
+    when one of them is in its progressive delay. Every attempt is also logged in
+    ``login_attempts``.
     """
     now = now or utcnow()
     email = (email or "").strip().lower()[:320]
     client = (client or "")[:64] or None
-    since = now - RATE_WINDOW
-    if _failures_since(session, since, email=email) >= MAX_FAILURES_PER_EMAIL or (
-        client and _failures_since(session, since, client=client) >= MAX_FAILURES_PER_CLIENT
-    ):
-        raise LoginRateLimitedError(
-            f"too many failed logins; try again in {int(RATE_WINDOW.total_seconds() // 60)} minutes"
-        )
+    _reserve(session, email, client, now)
     user = get_user(session, email) if email else None
     ok = verify_password(user.password_hash if user else _dummy_hash(), password or "")
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(email=email, client=client, success=ok, attempted_at=now))
     if ok and user is not None:
+        _settle(session, email, client)
         user.last_login_at = now
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
+        session.commit()
         return user
+    session.commit()
     return None
 
 

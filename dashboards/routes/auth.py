@@ -39,14 +39,16 @@ def login(
     next: str = Form("/"),
     session: Session = Depends(db_session),
 ) -> Response:
+    # The peer address; behind a reverse proxy listed in ``trusted_proxies`` the client
+    # it forwarded for (dashboards.app), so each user is limited, not the proxy.
     client = request.client.host if request.client else None
     try:
         user = authenticate(session, email, password, client=client)
     except LoginRateLimitedError as exc:
-        session.rollback()
         ctx = {"next": safe_next(next), "email": email, "error": str(exc)}
-        return render(request, "login.html", ctx, status_code=429)
-    session.commit()
+        response = render(request, "login.html", ctx, status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if user is None:
         ctx = {"next": safe_next(next), "email": email, "error": "wrong e-mail or password"}
         return render(request, "login.html", ctx, status_code=401)

@@ -7,8 +7,9 @@ import sys
 import click
 
 from tracker.cli import main
+from tracker.config import load_settings
 from tracker.db import session_scope
-from tracker.errors import UserError
+from tracker.errors import ConfigError, UserError
 from tracker.users import ROLES, create_user, list_users
 
 
@@ -61,13 +62,45 @@ def users_list() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--trusted-proxies",
+    default=None,
+    metavar="IPS",
+    help="Reverse proxies (IPs or networks, comma separated) whose X-Forwarded-For is "
+    "believed; default: the trusted_proxies setting (none).",
+)
+def serve(host: str, port: int, workers: int, trusted_proxies: str | None) -> None:
     """Run the dashboards web app with uvicorn.
 
-    Example: tracker serve --host 127.0.0.1 --port 8000
+    Checks first (one line and exit code 2 if not): the configuration, the session
+    secret (created here once, before the workers start) and that the database is
+    migrated. Behind a reverse proxy, name it with --trusted-proxies so that the login
+    limit counts each client, not the proxy.
+
+    Example: tracker serve --host 127.0.0.1 --port 8000 --trusted-proxies 127.0.0.1
     """
+    import os
+
     import uvicorn
 
+    from tracker.config import session_secret
+    from tracker.db import get_engine
+    from tracker.migrate import current_revision, head_revision
+
+    if trusted_proxies is not None:
+        os.environ["TRACKER_TRUSTED_PROXIES"] = trusted_proxies  # read by every worker
+    settings = load_settings()
+    settings.today()  # a bad TRACKER_TODAY: ConfigError, one line
+    session_secret(settings)
+    engine = get_engine(settings=settings)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database {engine.url.render_as_string(hide_password=True)} is "
+            f"{'not initialised' if current is None else f'at revision {current}'} "
+            f"(code at {head}); run 'tracker db upgrade' first"
+        )
+    engine.dispose()
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(
         "dashboards.app:create_app",
