@@ -34,6 +34,7 @@ from dashboards.web import (
     LoginRequired,
     authenticate,
     csrf_protect,
+    validate_input,
 )
 from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
@@ -251,7 +252,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(authenticate), Depends(csrf_protect)],
+        dependencies=[Depends(validate_input), Depends(authenticate), Depends(csrf_protect)],
     )
     app.state.engine = engine
     app.state.settings = settings

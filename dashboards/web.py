@@ -28,12 +28,19 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
+from tracker.errors import NotFoundError, UserError
 from tracker.models import User
 from tracker.users import user_for_api_token
 
 PUBLIC_PATHS = {"/login"}
 PUBLIC_PREFIXES = ("/calendar/", "/static/")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Ids are 32-bit on PostgreSQL (INTEGER) and 64-bit on SQLite: anything above the smaller
+# is no record on either, whatever the backend.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 100_000
+# Query parameters that hold a whole number (ids and page numbers), wherever they appear.
+INT_QUERY = {"page": MAX_PAGE, "account_id": MAX_ID}
 
 
 class LoginRequired(Exception):  # noqa: N818 - control flow, handled by the app
@@ -119,6 +126,24 @@ async def csrf_protect(request: Request) -> None:
             sent = value if isinstance(value, str) else None
     if not expected or not sent or not secrets.compare_digest(str(expected), str(sent)):
         raise CSRFError()
+
+
+def validate_input(request: Request) -> None:
+    """App-wide, before any route reads its parameters: a numeric path parameter beyond
+    ``MAX_ID`` is no record (404), a page or id query parameter must be a whole number in
+    range (400); the same answer on SQLite and PostgreSQL. (NUL bytes and oversized
+    bodies are refused earlier, by ``dashboards.app.RequestGuard``.)"""
+    for name, value in request.path_params.items():
+        text = str(value)
+        if text.lstrip("-").isdigit() and (len(text) > 12 or abs(int(text)) > MAX_ID):
+            raise NotFoundError(f"no record with {name} {text[:24]}")
+    for name, limit in INT_QUERY.items():
+        raw = request.query_params.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        text = raw.strip()
+        if not text.isdigit() or len(text) > 12 or int(text) > limit:
+            raise UserError(f"{name}: {text[:24]!r} is not a whole number from 0 to {limit}")
 
 
 def current_user(request: Request) -> User:

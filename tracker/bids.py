@@ -624,6 +624,9 @@ def resolve_notice(session: Session, notice: Notice | int | str) -> Notice:
     return found
 
 
+MAX_WHY = 2000  # characters of a decision's reason (a paragraph, not a document)
+
+
 def normalise_decision(decision: str) -> str:
     """``bid`` or ``no-bid`` (``no_bid``, ``nobid``, ``no bid`` accepted); else UserError."""
     d = (decision or "").strip().lower().replace("_", "-").replace(" ", "-")
@@ -656,7 +659,14 @@ def record_decision(
         raise UserError("who: say who decided")
     if not why:
         raise UserError("why: say why (it is kept with the decision)")
+    if len(why) > MAX_WHY:
+        raise UserError(f"why: at most {MAX_WHY} characters ({len(why)} given)")
     n = resolve_notice(session, notice)
+    if n.subtype not in COMPETITION_SUBTYPES:
+        raise UserError(
+            f"notice {n.source_id or n.notice_id} is not a competition (subtype "
+            f"{n.subtype or 'unknown'}): bid/no-bid is decided on competitions only"
+        )
     now = utcnow()
     rules = rules or load_rules()
     row = bid_row(

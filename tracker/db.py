@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker import validation  # noqa: F401 - checks every ORM write (lengths, NUL)
 from tracker.config import Settings, load_settings
 from tracker.errors import DatabaseUnavailableError
 
