@@ -16,6 +16,13 @@ Three parts:
   ``pending`` with exponential backoff (``alert_backoff_seconds``, at most 6 h), so an
   alert waits as long as the channel is down and is never dropped. A process killed
   mid-send leaves ``sending`` with an expired lease, which the next run takes again.
+  A failure whose cause will not change by waiting (a refused recipient, a webhook
+  that answers 404 or 410, a message the mail library refuses) counts in
+  ``permanent_failures``; after :data:`PERMANENT_ATTEMPTS` of them the alert is
+  ``failed`` with its reason, shown by ``tracker doctor``, on the health page and by
+  ``tracker alerts list --status failed`` (``tracker alerts retry`` sends it again).
+  Subjects and every header value are made single-line (a notice title with CR/LF
+  can neither break the message nor add headers).
 
 Errors stored in ``last_error`` and logged have secrets (SMTP password, webhook URLs)
 replaced by ``***``.
@@ -62,6 +69,8 @@ CHANNELS = ("email", "digest", "webhook")
 WEBHOOK_FORMATS = ("slack", "teams", "teams-messagecard")
 MAX_BACKOFF = dt.timedelta(hours=6)
 SEND_LEASE = dt.timedelta(minutes=10)
+PERMANENT_ATTEMPTS = 3  # failures for a cause that will not change before "failed"
+MAX_SUBJECT = 250
 
 
 @dataclass(frozen=True)
@@ -542,14 +551,40 @@ def smtp_connection(settings: Settings) -> Iterator[smtplib.SMTP]:
         yield smtp
 
 
+def header_value(text: str | None, limit: int = MAX_SUBJECT) -> str:
+    """``text`` as one header line: CR, LF and other control characters become spaces
+    (no header injection, no message the mail library refuses), cut to ``limit``."""
+    flat = "".join(" " if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0) else c for c in text or "")
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class PermanentDeliveryError(AlertDeliveryError):
+    """A delivery failure that waiting will not fix (tracker.alerts)."""
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether retrying later cannot help: the message or recipient is refused for good."""
+    if isinstance(exc, PermanentDeliveryError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException) and not isinstance(
+        exc, smtplib.SMTPServerDisconnected
+    ):
+        return exc.smtp_code >= 500 and isinstance(exc, _PER_MESSAGE)
+    # The mail library refuses a header value or an address (nothing sent).
+    return isinstance(exc, ValueError | TypeError | UnicodeError) and not isinstance(exc, OSError)
+
+
 def send_email(
     settings: Settings, to: str, subject: str, body: str, message_id: str | None = None
 ) -> None:
     """Send one plain-text e-mail through the configured SMTP server."""
     msg = EmailMessage()
-    msg["From"] = settings.smtp_from
-    msg["To"] = to
-    msg["Subject"] = subject
+    msg["From"] = header_value(settings.smtp_from)
+    msg["To"] = header_value(to)
+    msg["Subject"] = header_value(subject)
     msg["Date"] = format_datetime(utcnow())
     if message_id:
         msg["Message-ID"] = f"<{message_id}@tender-tracker>"
@@ -561,6 +596,7 @@ def send_email(
 def webhook_payload(fmt: str, subject: str, body: str) -> dict[str, Any]:
     """JSON for a Slack incoming webhook (``slack``) or Microsoft Teams (``teams``: Adaptive
     Card message for Workflows; ``teams-messagecard``: legacy connector MessageCard)."""
+    subject = header_value(subject)
     if fmt == "slack":
         return {"text": f"*{subject}*\n{body}"}
     if fmt == "teams":
@@ -606,7 +642,10 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float) -> None:
         headers={"Content-Type": "application/json"},
     )
     if resp.status_code // 100 != 2:
-        raise AlertDeliveryError(f"webhook answered HTTP {resp.status_code}")
+        message = f"webhook answered HTTP {resp.status_code}"
+        if 400 <= resp.status_code < 500 and resp.status_code not in (408, 425, 429):
+            raise PermanentDeliveryError(message)  # gone, revoked or refused: not by waiting
+        raise AlertDeliveryError(message)
 
 
 # --------------------------------------------------------------------------- delivery
@@ -615,8 +654,9 @@ def post_webhook(url: str, payload: dict[str, Any], timeout: float) -> None:
 @dataclass
 class DeliveryReport:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # failed this time (most are retried)
     dropped: int = 0
+    given_up: int = 0  # marked failed for good this time
     errors: list[str] = field(default_factory=list)
 
 
@@ -632,6 +672,7 @@ class AlertRunReport:
             "sent": self.delivery.sent,
             "failed": self.delivery.failed,
             "dropped": self.delivery.dropped,
+            "given_up": self.delivery.given_up,
             "pending": self.pending,
         }
 
@@ -672,17 +713,29 @@ def _finish(
     error: str | None,
     settings: Settings,
     clock: Callable[[], dt.datetime],
-) -> None:
+    permanent: bool = False,
+) -> int:
+    """Record one try of ``rows``; returns how many were given up (status ``failed``)."""
     now = clock()
+    given_up = 0
     for row in rows:
         row.attempts = (row.attempts or 0) + 1
         if error is None:
             row.status, row.sent_at, row.next_attempt_at, row.last_error = "sent", now, None, None
+            continue
+        row.last_error = error
+        if permanent:
+            row.permanent_failures = (row.permanent_failures or 0) + 1
+        if permanent and row.permanent_failures >= PERMANENT_ATTEMPTS:
+            row.status, row.next_attempt_at = "failed", None
+            row.last_error = f"gave up after {row.attempts} tries: {error}"
+            given_up += 1
+            log.error("alert %s failed for good: %s", row.id, error)
         else:
             row.status = "pending"
-            row.last_error = error
             row.next_attempt_at = now + _backoff(settings, row.attempts)
     session.commit()
+    return given_up
 
 
 # Refusals of one message; anything else from SMTP means the server is unusable right now.
@@ -758,7 +811,7 @@ def deliver_pending(
                 )
             elif channel == "webhook":
                 if not target:
-                    raise AlertDeliveryError("webhook subscription has no target URL")
+                    raise PermanentDeliveryError("webhook subscription has no target URL")
                 fmt = (sub.params or {}).get("format", "slack") if sub else "slack"
                 webhook_poster(
                     target,
@@ -766,10 +819,10 @@ def deliver_pending(
                     float(settings.alert_timeout_seconds),
                 )
             else:
-                raise AlertDeliveryError(f"unknown channel {channel!r}")
+                raise PermanentDeliveryError(f"unknown channel {channel!r}")
         except Exception as exc:  # any channel failure: keep the alert, retry later
             msg = redact(f"{type(exc).__name__}: {exc}", [*secrets, target])
-            _finish(session, [row], msg, settings, clock)
+            report.given_up += _finish(session, [row], msg, settings, clock, is_permanent(exc))
             report.failed += 1
             report.errors.append(f"alert {row.id} ({channel}): {msg}")
             log.warning("alert %s via %s failed: %s", row.id, channel, msg)
@@ -813,7 +866,7 @@ def _send_digest(
         email_sender(settings, user.email, subject, "\n".join(parts), message_id)
     except Exception as exc:
         msg = redact(f"{type(exc).__name__}: {exc}", [settings.smtp_password])
-        _finish(session, rows, msg, settings, clock)
+        report.given_up += _finish(session, rows, msg, settings, clock, is_permanent(exc))
         report.failed += len(rows)
         report.errors.append(f"digest for user {user_id}: {msg}")
         log.warning("digest for user %s failed: %s", user_id, msg)

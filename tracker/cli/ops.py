@@ -141,7 +141,7 @@ def alerts_send(today: str | None) -> None:
 
 
 @alerts_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dropped"]))
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dropped", "failed"]))
 @click.option("--limit", default=50, show_default=True)
 def alerts_list(status: str | None, limit: int) -> None:
     """List the alert log, newest first.
@@ -166,6 +166,30 @@ def alerts_list(status: str | None, limit: int) -> None:
             )
             if row.last_error and row.status != "sent":
                 click.echo(f"       last error: {row.last_error}")
+
+
+@alerts_group.command("retry")
+@click.argument("alert_ids", nargs=-1, type=click.IntRange(1, 2**31 - 1))
+@click.option("--all-failed", is_flag=True, help="Every alert marked failed.")
+def alerts_retry(alert_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Send alerts marked failed again (after fixing the cause: address, webhook URL).
+
+    Example: tracker alerts retry --all-failed
+    """
+    from sqlalchemy import update
+
+    from tracker.models import AlertLog
+
+    if not alert_ids and not all_failed:
+        raise click.UsageError("give alert ids (see 'tracker alerts list --status failed')")
+    with session_scope() as s:
+        q = update(AlertLog).where(AlertLog.status == "failed")
+        if alert_ids:
+            q = q.where(AlertLog.id.in_(alert_ids))
+        n = s.execute(
+            q.values(status="pending", permanent_failures=0, next_attempt_at=None)
+        ).rowcount
+    click.echo(f"{n} alert(s) queued again; 'tracker alerts send' delivers them")
 
 
 @alerts_group.command("subscribe")
