@@ -344,4 +344,5 @@ NAV_ORDER = {
     "/search": 4,
     "/me": 8,
     "/health": 9,
+    "/admin/users": 10,
 }

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from tracker.errors import LoginRateLimitedError, UserError
+from tracker.errors import LoginRateLimitedError, NotFoundError, UserError
 from tracker.models import LoginAttempt, LoginThrottle, User, utcnow
 
 ROLES = ("kam", "bid", "director", "admin")
@@ -156,6 +156,65 @@ def end_sessions(session: Session, user: User) -> int:
     user.session_version = (user.session_version or 0) + 1
     session.flush()
     return user.session_version
+
+
+# --------------------------------------------------------------------------- administration
+
+
+def require_user(session: Session, email: str) -> User:
+    """The user with this e-mail, or ``NotFoundError``."""
+    user = get_user(session, email or "")
+    if user is None:
+        raise NotFoundError(f"no user with e-mail {email!r} (see 'tracker users list')")
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return len(
+        session.scalars(
+            select(User.id).where(User.role == "admin", User.active.is_(True), User.id != user.id)
+        ).all()
+    )
+
+
+def revoke_tokens(session: Session, user: User) -> None:
+    """Revoke the user's API token and calendar URL at once. Flushes."""
+    user.api_token_hash = None
+    user.calendar_token_hash = None
+    session.flush()
+
+
+def disable_user(session: Session, user: User) -> None:
+    """Disable a user at once: no login, every session ended, API token and calendar URL
+    revoked (enabling again does not bring them back). The last active admin cannot be
+    disabled. Flushes."""
+    if user.role == "admin" and user.active and not _other_active_admins(session, user):
+        raise UserError(f"{user.email} is the last active admin; make another admin first")
+    user.active = False
+    revoke_tokens(session, user)
+    end_sessions(session, user)
+
+
+def enable_user(session: Session, user: User) -> None:
+    """Allow the user to log in again (with their password; tokens must be made anew)."""
+    user.active = True
+    session.flush()
+
+
+def set_role(session: Session, user: User, role: str) -> None:
+    """Change the role (takes effect on the user's next request); the last active admin
+    keeps the admin role. Flushes."""
+    role = _check_role(role)
+    last_admin = user.role == "admin" and user.active and not _other_active_admins(session, user)
+    if role != "admin" and last_admin:
+        raise UserError(f"{user.email} is the last active admin; make another admin first")
+    user.role = role
+    session.flush()
+
+
+def generate_password() -> str:
+    """A random password to hand over once (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
 
 
 def _throttle_keys(email: str, client: str | None) -> list[tuple[str, Throttle]]:

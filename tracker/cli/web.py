@@ -1,4 +1,5 @@
-"""Users and the web app: ``tracker users add|list`` and ``tracker serve``."""
+"""Users and the web app: ``tracker users add|list|disable|enable|reset-password|set-role|
+revoke-tokens`` and ``tracker serve``."""
 
 from __future__ import annotations
 
@@ -56,6 +57,86 @@ def users_list() -> None:
             last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "never"
             state = "" if u.active else " (inactive)"
             click.echo(f"{u.email}\t{u.role}\t{u.name or ''}\tlast login {last}{state}")
+
+
+def _change(email: str, action: str) -> None:
+    """Apply ``action`` (a tracker.users function name) to the user and say what happened."""
+    from tracker import users as users_mod
+
+    with session_scope() as session:
+        user = users_mod.require_user(session, email)
+        getattr(users_mod, action)(session, user)
+        state = "active" if user.active else "disabled"
+        click.echo(f"{user.email} ({user.role}, {state}): {action.replace('_', ' ')} done")
+
+
+@users.command("disable")
+@click.argument("email")
+def users_disable(email: str) -> None:
+    """Disable a user at once: login refused, every session ended, API token and calendar
+    URL revoked. The last active admin cannot be disabled.
+
+    Example: tracker users disable kari@example.no
+    """
+    _change(email, "disable_user")
+
+
+@users.command("enable")
+@click.argument("email")
+def users_enable(email: str) -> None:
+    """Let a disabled user log in again (API token and calendar URL must be made anew).
+
+    Example: tracker users enable kari@example.no
+    """
+    _change(email, "enable_user")
+
+
+@users.command("revoke-tokens")
+@click.argument("email")
+def users_revoke_tokens(email: str) -> None:
+    """Revoke a user's API token and calendar URL (the user can make new ones).
+
+    Example: tracker users revoke-tokens kari@example.no
+    """
+    _change(email, "revoke_tokens")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+def users_set_role(email: str, role: str) -> None:
+    """Change a user's role (kam, bid, director, admin); effective on their next request.
+
+    Example: tracker users set-role kari@example.no director
+    """
+    from tracker.users import require_user, set_role
+
+    with session_scope() as session:
+        user = require_user(session, email)
+        set_role(session, user, role)
+        click.echo(f"{user.email}: role {user.role}")
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.option("--generate", is_flag=True, help="Make a random password and print it once.")
+def users_reset_password(email: str, generate: bool) -> None:
+    """Set a new password (from stdin, the prompt, or --generate); every session of the
+    user ends.
+
+    Example: echo 'n3w-s3cret-pass' | tracker users reset-password kari@example.no
+    """
+    from tracker.users import generate_password, require_user, set_password
+
+    password = generate_password() if generate else _read_password()
+    if not password:
+        raise UserError("password: empty (give it on standard input or at the prompt)")
+    with session_scope() as session:
+        user = require_user(session, email)
+        set_password(session, user, password)
+        click.echo(f"{user.email}: password changed, sessions ended")
+    if generate:
+        click.echo(f"new password (shown once): {password}")
 
 
 @main.command()
