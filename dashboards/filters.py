@@ -54,4 +54,25 @@ def pct(value: Any) -> str:
     return f"{float(value):g}"
 
 
-FILTERS = {"date": date, "money": money, "mnok": mnok, "days": days, "pct": pct}
+def link_url(value: Any) -> str | None:
+    """``value`` if it is safe as a link target (an http or https URL), else None: a
+    ``javascript:`` or ``data:`` URL from a notice is shown as text, never as a link."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if any(ord(c) < 33 for c in text) or not text:
+        return None
+    scheme, sep, rest = text.partition(":")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.startswith("//"):
+        return None
+    return text
+
+
+FILTERS = {
+    "date": date,
+    "money": money,
+    "mnok": mnok,
+    "days": days,
+    "pct": pct,
+    "link_url": link_url,
+}
