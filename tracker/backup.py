@@ -78,19 +78,34 @@ def pg_commands(url: str | URL, file: Path) -> tuple[str, str]:
     )
 
 
+def _private_file(out: Path) -> None:
+    """Create ``out`` empty with mode 0600 (missing folders 0700); a clear BackupError if
+    it exists or cannot be written."""
+    try:
+        for parent in reversed([out.parent, *out.parent.parents]):
+            if not parent.exists():
+                parent.mkdir(mode=0o700)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BackupError(f"{out}: exists; choose another --out") from None
+    except OSError as exc:
+        raise BackupError(f"{out}: cannot write there: {exc.strerror or exc}") from None
+    os.close(fd)
+
+
 def backup(settings: Settings | None = None, out: Path | None = None) -> BackupResult:
-    """Write a consistent copy of the configured database to ``out`` (default under home)."""
+    """Write a consistent copy of the configured database to ``out`` (default under home,
+    in ``backups/``); the file is created 0600 (folders 0700): it holds the whole
+    database."""
     settings = settings or load_settings()
     url = make_url(settings.db_url)
     backend = url.get_backend_name()
     out = Path(out) if out else default_backup_path(settings, backend)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if backend == "sqlite":
         src_path = _sqlite_path(url)
         if not src_path.is_file():
             raise BackupError(f"{src_path}: database file does not exist")
-        if out.exists():
-            raise BackupError(f"{out}: exists; choose another --out")
+        _private_file(out)
         src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True)
         dst = sqlite3.connect(out)
         try:
@@ -106,6 +121,7 @@ def backup(settings: Settings | None = None, out: Path | None = None) -> BackupR
         dump_cmd, _ = pg_commands(url, out)
         if shutil.which("pg_dump") is None:
             raise BackupError(f"pg_dump is not on PATH; run it by hand:\n  {dump_cmd}")
+        _private_file(out)  # pg_dump writes into the 0600 file made here
         uri, env = _libpq(url)
         proc = subprocess.run(
             ["pg_dump", "--format=custom", "--no-owner", f"--file={out}", uri],
@@ -114,6 +130,7 @@ def backup(settings: Settings | None = None, out: Path | None = None) -> BackupR
             text=True,
         )
         if proc.returncode != 0:
+            out.unlink(missing_ok=True)
             raise BackupError(f"pg_dump failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
         return BackupResult(out, backend, out.stat().st_size, dump_cmd)
     raise BackupError(f"backup of {backend} databases is not supported")
@@ -157,7 +174,7 @@ def restore(settings: Settings | None = None, file: Path | None = None) -> Path:
 
     Refuses while a scheduler holds its lock. The current database is overwritten.
     """
-    from tracker.db import dispose_engines, get_engine
+    from tracker.db import create_sqlite_file, dispose_engines, get_engine
 
     settings = settings or load_settings()
     if file is None:
@@ -171,7 +188,7 @@ def restore(settings: Settings | None = None, file: Path | None = None) -> Path:
         if target.exists():
             _refuse_if_scheduler_runs(get_engine(settings.db_url))
         dispose_engines()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        create_sqlite_file(target)  # 0600 in a 0700 folder when it did not exist
         src = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
         dst = sqlite3.connect(target)
         try:

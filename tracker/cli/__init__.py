@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
+import re
 import sys
 
 import click
@@ -71,17 +73,38 @@ class TrackerGroup(click.Group):
             sys.exit(2)
 
 
+class RedactURLs(logging.Filter):
+    """Keeps URL paths and queries of HTTP client logs out of every log line: httpx logs
+    each request's URL at INFO (-v), and a webhook URL is a secret (its path is the key)."""
+
+    _url = re.compile(r"(https?://[^/\s\"'<>]+)[^\s\"'<>]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in ("httpx", "httpcore", "urllib3"):
+            record.msg = self._url.sub(r"\1/***", record.getMessage())
+            record.args = ()
+        return True
+
+
 @click.group(cls=TrackerGroup)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def main(verbose: int) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
     """Public-tender intelligence and influence tracker.
 
     Example: tracker ingest tests/fixtures/notices/doffin-real
     """
+    # Everything the command (and a crawl it starts) creates is private to its owner:
+    # database, WAL, backups, secrets (0600 files, 0700 folders); restored afterwards.
+    previous = os.umask(0o077)
+    ctx.call_on_close(lambda: os.umask(previous))
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactURLs) for f in handler.filters):
+            handler.addFilter(RedactURLs())
 
 
 def _load_command_modules() -> None:

@@ -172,7 +172,6 @@ def serve(host: str, port: int, workers: int, trusted_proxies: str | None) -> No
         os.environ["TRACKER_TRUSTED_PROXIES"] = trusted_proxies  # read by every worker
     settings = load_settings()
     settings.today()  # a bad TRACKER_TODAY: ConfigError, one line
-    session_secret(settings)
     engine = get_engine(settings=settings)
     current, head = current_revision(engine), head_revision()
     if current != head:
@@ -182,6 +181,7 @@ def serve(host: str, port: int, workers: int, trusted_proxies: str | None) -> No
             f"(code at {head}); run 'tracker db upgrade' first"
         )
     engine.dispose()
+    session_secret(settings)  # made once here, before the workers start
     click.echo(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(
         "dashboards.app:create_app",
