@@ -27,7 +27,8 @@ def test_yaml_and_csv_examples_import_the_same_accounts(engine: Engine) -> None:
         assert len(result.created) == 11 and result.updated == []
         from_yaml = _snapshot(s)
         result = import_accounts(s, EXAMPLES / "accounts.csv")
-        assert result.created == [] and len(result.updated) == 11
+        # The same accounts again: nothing changes, and the import says so.
+        assert result.created == result.updated == [] and len(result.unchanged) == 11
         assert _snapshot(s) == from_yaml
         forsvaret = get_account(s, "forsvaret")
         assert [o.orgnr for o in forsvaret.orgnrs] == ["988517860"]
@@ -100,10 +101,11 @@ def test_reimport_updates_in_place(engine: Engine, tmp_path: Path) -> None:
     with Session(engine) as s:
         acc = get_account(s, "Forsvaret")
         assert acc.id == before_id
+        # include_children is not in the file: it stays as it was (true), not reset.
         assert (acc.tier, acc.kam_email, acc.include_children) == (
             "strategic",
             "new.kam@example.no",
-            False,
+            True,
         )
         assert [a.alias for a in acc.aliases] == ["FLO"]
         assert len(s.scalars(select(Account)).all()) == 11  # others untouched

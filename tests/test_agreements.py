@@ -169,13 +169,24 @@ def test_crm_import_csv_and_xlsx(engine: Engine, tmp_path: Path) -> None:
     csv_path = tmp_path / "crm.csv"
     csv_path.write_text(CRM, encoding="utf-8")
     with Session(engine) as s:
-        assert import_agreements(s, csv_path) == {"created": 2, "updated": 0, "skipped": []}
+        assert import_agreements(s, csv_path) == {
+            "created": 2,
+            "updated": 0,
+            "unchanged": 0,
+            "skipped": [],
+        }
     xlsx = tmp_path / "crm.xlsx"
     frame = pd.read_csv(csv_path, dtype=str)
     frame.loc[0, "end_date"] = "30.06.2026"
     frame.to_excel(xlsx, index=False)
     with Session(engine) as s:
-        assert import_agreements(s, xlsx) == {"created": 0, "updated": 2, "skipped": []}
+        # One end date changed; the other row is the same agreement as before.
+        assert import_agreements(s, xlsx) == {
+            "created": 0,
+            "updated": 1,
+            "unchanged": 1,
+            "skipped": [],
+        }
         rows = list_expiries(s, today=D(2024, 6, 1))
     assert [
         (r["account"], r["incumbent"], r["end_date"], r["end_source"], r["latest_end"])

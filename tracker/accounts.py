@@ -6,9 +6,12 @@ File format (YAML uses the same keys, with lists for ``orgnr`` and ``aliases``):
     Forsvaret,988517860,Forsvarets logistikkorganisasjon,kari@example.no,Forsvar,star,state,true,
 
 Rows are numbered as a spreadsheet shows them (the CSV header is row 1, the first
-account row 2; the first YAML entry is row 1). An import with any invalid row changes
-nothing unless ``skip_invalid`` is set; a re-import updates accounts (matched by name)
-in place and replaces their orgnrs and aliases.
+account row 2; the first YAML entry is row 1). A CSV may be comma or semicolon
+separated (Excel in a Norwegian locale saves ``;``), with or without a BOM. An import
+with any invalid row changes nothing unless ``skip_invalid`` is set; a re-import
+updates accounts (matched by name) in place. A column (YAML key) left out of the file
+leaves that field of existing accounts as it is (an empty cell clears it); accounts
+whose fields do not change are reported ``unchanged``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.csvfile import sniff_delimiter
 from tracker.errors import ImportValidationError, NotFoundError
 from tracker.models import (
     Account,
@@ -71,14 +75,17 @@ class AccountRow:
     buyer_type: str
     include_children: bool
     notes: str | None
+    # The fields the file gives (its columns or keys); the others stay as stored.
+    given: frozenset[str] = frozenset(FIELDS)
 
 
 @dataclass
 class ImportResult:
-    """What an import did: account names created and updated, rows skipped and why."""
+    """What an import did: account names created, updated and unchanged, rows skipped."""
 
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[int | None, str, str]] = field(default_factory=list)
     links: dict[str, int] = field(default_factory=dict)
 
@@ -86,6 +93,7 @@ class ImportResult:
         return {
             "created": self.created,
             "updated": self.updated,
+            "unchanged": self.unchanged,
             "skipped": [{"row": r, "field": f, "message": m} for r, f, m in self.skipped],
         }
 
@@ -133,8 +141,8 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             rows.append((i, entry))
         return rows
     if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader = csv.DictReader(io.StringIO(text), delimiter=sniff_delimiter(text, FIELDS))
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
         if "name" not in header:
             raise ImportValidationError(source, [(1, "header", "column 'name' is missing")])
         reader.fieldnames = header
@@ -224,6 +232,7 @@ def validate_row(
             buyer_type=buyer_type,
             include_children=include_children,
             notes=_opt_str(rec.get("notes")),
+            given=frozenset(k for k in FIELDS if k in rec),
         ),
         [],
     )
@@ -289,21 +298,17 @@ def import_accounts(
                 session.add(acc)
                 existing[r.name.casefold()] = acc
                 result.created.append(r.name)
-            else:
-                acc.name = r.name
-                result.updated.append(r.name)
-            acc.kam_email = r.kam
-            acc.team = r.team
-            acc.tier = r.tier
-            acc.buyer_type = r.buyer_type
-            acc.include_children = r.include_children
-            acc.notes = r.notes
-            _replace_children(session, acc, r)
+                _apply(session, acc, r, set(FIELDS))  # absent fields take their defaults
+                continue
+            before = _state(acc)
+            acc.name = r.name
+            _apply(session, acc, r, set(r.given))
+            (result.updated if _state(acc) != before else result.unchanged).append(r.name)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    if relink:
+    if relink and (result.created or result.updated):
         from tracker.linking import link_notices, refresh_contract_accounts
 
         result.links = link_notices(session, refresh_contracts=False)
@@ -312,21 +317,52 @@ def import_accounts(
     return result
 
 
-def _replace_children(session: Session, acc: Account, r: AccountRow) -> None:
-    have_orgnrs = {o.orgnr: o for o in acc.orgnrs}
-    for o in list(acc.orgnrs):
-        if o.orgnr not in r.orgnrs:
-            acc.orgnrs.remove(o)
-    for number in r.orgnrs:
-        if number not in have_orgnrs:
-            acc.orgnrs.append(AccountOrgnr(orgnr=number))
-    have_aliases = {a.alias: a for a in acc.aliases}
-    for a in list(acc.aliases):
-        if a.alias not in r.aliases:
-            acc.aliases.remove(a)
-    for alias in r.aliases:
-        if alias not in have_aliases:
-            acc.aliases.append(AccountAlias(alias=alias, alias_key=match_key(alias)))
+# Import field → Account attribute (orgnr and aliases are child rows).
+_ATTRS = {
+    "kam": "kam_email",
+    "team": "team",
+    "tier": "tier",
+    "buyer_type": "buyer_type",
+    "include_children": "include_children",
+    "notes": "notes",
+}
+
+
+def _state(acc: Account) -> tuple[Any, ...]:
+    """What an import can change of an account, to tell updated from unchanged."""
+    return (
+        acc.name,
+        *(getattr(acc, attr) for attr in _ATTRS.values()),
+        tuple(sorted(o.orgnr for o in acc.orgnrs)),
+        tuple(sorted(a.alias for a in acc.aliases)),
+    )
+
+
+def _apply(session: Session, acc: Account, r: AccountRow, fields: set[str]) -> None:
+    """Set the ``fields`` of ``acc`` from the row; the others stay as they are."""
+    for name, attr in _ATTRS.items():
+        if name in fields:
+            setattr(acc, attr, getattr(r, name))
+    _replace_children(session, acc, r, fields)
+
+
+def _replace_children(session: Session, acc: Account, r: AccountRow, fields: set[str]) -> None:
+    if "orgnr" in fields:
+        have_orgnrs = {o.orgnr: o for o in acc.orgnrs}
+        for o in list(acc.orgnrs):
+            if o.orgnr not in r.orgnrs:
+                acc.orgnrs.remove(o)
+        for number in r.orgnrs:
+            if number not in have_orgnrs:
+                acc.orgnrs.append(AccountOrgnr(orgnr=number))
+    if "aliases" in fields:
+        have_aliases = {a.alias: a for a in acc.aliases}
+        for a in list(acc.aliases):
+            if a.alias not in r.aliases:
+                acc.aliases.remove(a)
+        for alias in r.aliases:
+            if alias not in have_aliases:
+                acc.aliases.append(AccountAlias(alias=alias, alias_key=match_key(alias)))
     session.flush()
 
 

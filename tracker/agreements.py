@@ -7,16 +7,20 @@ and ``end_date`` are required)::
     latest_end, value, currency, framework, cpv, reference, notes
 
 Dates as ``2024-08-31``, ``31.08.2024`` or ``31. august 2024``. Rows are numbered as a
-spreadsheet shows them (header row 1). Any invalid row stops the import and nothing is
-stored, unless ``skip_invalid``. Agreements are stored as ``contracts`` (source
-``import``; key ``import:<reference>`` or derived from buyer, supplier, title and start),
-so a re-import updates them in place; they reach accounts like notice contracts do.
+spreadsheet shows them (header row 1); a CSV may be comma or semicolon separated (what
+Excel saves in a Norwegian locale), with or without a BOM. Any invalid row stops the
+import and nothing is stored, unless ``skip_invalid``. Agreements are stored as
+``contracts`` (source ``import``; key ``import:<reference>`` or derived from buyer,
+supplier, title and start), so a re-import updates them in place; a column left out
+of the file leaves that field as stored, and agreements that do not change are
+counted ``unchanged``. They reach accounts like notice contracts do.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -28,6 +32,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tracker.agreement_pages import parse_norwegian_date
+from tracker.csvfile import sniff_delimiter
 from tracker.errors import ImportValidationError
 from tracker.linking import refresh_contract_accounts
 from tracker.models import Contract, ContractParty
@@ -79,6 +84,9 @@ class AgreementRecord:
     url: str | None = None
     end_source: str = "import"
     extra: dict[str, Any] = field(default_factory=dict)
+    # Import columns the file has (None: every field, e.g. from an agreement page); a
+    # stored agreement keeps the fields of the columns a re-import leaves out.
+    given: frozenset[str] | None = None
 
     def key(self, source: str) -> str:
         if self.reference:
@@ -133,7 +141,13 @@ def _read_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
+            frame = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                sep=sniff_delimiter(text, COLUMNS),
+            )
         elif suffix in {".xlsx", ".xlsm"}:
             frame = pd.read_excel(path, dtype=object, engine="openpyxl")
         else:
@@ -238,10 +252,81 @@ def read_agreements_file(
                     cpv=_cell(rec.get("cpv")),
                     reference=_cell(rec.get("reference")),
                     notes=_cell(rec.get("notes")),
+                    given=frozenset(c for c in frame.columns if c in COLUMNS),
                 ),
             )
         )
     return records, problems
+
+
+def _contract_state(c: Contract, parties: list[tuple[str, str, str | None, str | None]]) -> Any:
+    fields = (
+        c.title, c.main_cpv, c.value, c.currency, c.framework, c.start_date, c.end_date,
+        c.end_source, c.latest_end, c.latest_end_source, c.external_ref, c.url, c.notes,
+    )  # fmt: skip
+    return (*fields, tuple(sorted(parties, key=lambda p: (p[0], p[1]))))
+
+
+def _apply_record(c: Contract, r: AgreementRecord, source: str, new: bool) -> None:
+    """Set the contract's fields from ``r``: all of them for a new one, else only those
+    whose column the file has (``r.given``)."""
+
+    def has(*columns: str) -> bool:
+        return new or r.given is None or any(col in r.given for col in columns)
+
+    if has("title"):
+        c.title = r.title
+    if has("cpv"):
+        c.main_cpv = r.cpv
+    if has("value"):
+        c.value = r.value
+    if has("currency"):
+        c.currency = r.currency
+    elif r.value is not None and c.currency is None:
+        c.currency = "NOK"
+    if has("framework"):
+        c.framework = r.framework
+    if has("start_date"):
+        c.start_date = r.start_date
+    end_changed = has("end_date")
+    if end_changed:
+        c.end_date = r.end_date
+        c.end_source = r.end_source if r.end_date else "unknown"
+    if has("latest_end"):
+        c.latest_end = r.latest_end or r.end_date
+        c.latest_end_source = (
+            f"{source}: stated" if r.latest_end else ("no_options" if r.end_date else None)
+        )
+    elif end_changed and c.latest_end_source in ("no_options", None):
+        c.latest_end = c.end_date
+        c.latest_end_source = "no_options" if c.end_date else None
+    if has("reference"):
+        c.external_ref = r.reference
+    if new or r.given is None:
+        c.url = r.url
+    if has("notes"):
+        c.notes = r.notes
+
+
+def _party_rows(
+    r: AgreementRecord, old: list[tuple[str, str, str | None, str | None]]
+) -> list[tuple[str, str, str | None, str | None]]:
+    """(role, party_key, name, orgnr) of the buyer and supplier; a name or orgnr column
+    the file leaves out keeps the stored value of that role."""
+    out = []
+    for role, orgnr, name in (
+        ("buyer", r.buyer_orgnr, r.buyer_name),
+        ("supplier", r.supplier_orgnr, r.supplier_name),
+    ):
+        stored = next((p for p in old if p[0] == role), None)
+        if stored is not None and r.given is not None:
+            if f"{role}_orgnr" not in r.given:
+                orgnr = stored[3]
+            if role not in r.given:
+                name = stored[2]
+        if orgnr or name:
+            out.append((role, orgnr or ("name:" + match_key(name))[:600], name, orgnr))
+    return out
 
 
 def store_agreements(
@@ -249,7 +334,8 @@ def store_agreements(
 ) -> dict[str, Any]:
     """Upsert agreements as contracts (source ``import`` or ``agreement_page``); flushes.
 
-    Returns {"created", "updated", "contract_ids"}; contract accounts are refreshed.
+    Returns {"created", "updated", "unchanged", "contract_ids"}; contract accounts are
+    refreshed for the contracts created or changed.
     """
     keys = [r.key(source) for r in records]
     existing = (
@@ -257,55 +343,61 @@ def store_agreements(
         if keys
         else {}
     )
-    created = updated = 0
-    contracts: list[Contract] = []
+    stored_parties: dict[int, list[tuple[str, str, str | None, str | None]]] = {}
+    if existing:
+        for p in session.scalars(
+            select(ContractParty).where(
+                ContractParty.contract_id.in_([c.id for c in existing.values()])
+            )
+        ):
+            stored_parties.setdefault(p.contract_id, []).append(
+                (p.role, p.party_key, p.name, p.orgnr)
+            )
+    created = updated = unchanged = 0
+    changed: list[tuple[Contract, list[tuple[str, str, str | None, str | None]]]] = []
+    all_contracts: list[Contract] = []
     for key, r in zip(keys, records, strict=True):
         c = existing.get(key)
+        new = c is None
         if c is None:
             c = Contract(key=key, source=source)
             session.add(c)
             existing[key] = c
+            old_parties: list[tuple[str, str, str | None, str | None]] = []
+            before = None
+        else:
+            old_parties = stored_parties.get(c.id, [])
+            before = _contract_state(c, old_parties)
+        _apply_record(c, r, source, new)
+        parties = _party_rows(r, old_parties)
+        all_contracts.append(c)
+        if new:
             created += 1
+        elif _contract_state(c, parties) == before:
+            unchanged += 1
+            continue
         else:
             updated += 1
-        c.title = r.title
-        c.main_cpv = r.cpv
-        c.value = r.value
-        c.currency = r.currency
-        c.framework = r.framework
-        c.start_date = r.start_date
-        c.end_date = r.end_date
-        c.end_source = r.end_source if r.end_date else "unknown"
-        c.latest_end = r.latest_end or r.end_date
-        c.latest_end_source = (
-            f"{source}: stated" if r.latest_end else ("no_options" if r.end_date else None)
-        )
-        c.external_ref = r.reference
-        c.url = r.url
-        c.notes = r.notes
-        contracts.append(c)
+        changed.append((c, parties))
     session.flush()
-    ids = [c.id for c in contracts]
+    ids = [c.id for c, _ in changed]
     if ids:
         session.execute(delete(ContractParty).where(ContractParty.contract_id.in_(ids)))
-    for c, r in zip(contracts, records, strict=True):
-        for role, orgnr, name in (
-            ("buyer", r.buyer_orgnr, r.buyer_name),
-            ("supplier", r.supplier_orgnr, r.supplier_name),
-        ):
-            if orgnr or name:
-                session.add(
-                    ContractParty(
-                        contract_id=c.id,
-                        role=role,
-                        party_key=orgnr or ("name:" + match_key(name))[:600],
-                        name=name,
-                        orgnr=orgnr,
-                    )
+    for c, parties in changed:
+        for role, party_key, name, orgnr in parties:
+            session.add(
+                ContractParty(
+                    contract_id=c.id, role=role, party_key=party_key, name=name, orgnr=orgnr
                 )
+            )
     session.flush()
     refresh_contract_accounts(session, ids)
-    return {"created": created, "updated": updated, "contract_ids": ids}
+    return {
+        "created": created,
+        "updated": updated,
+        "unchanged": unchanged,
+        "contract_ids": [c.id for c in all_contracts],
+    }
 
 
 def import_agreements(

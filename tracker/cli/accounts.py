@@ -70,7 +70,10 @@ def accounts_import(file: str, skip_invalid: bool, no_link: bool) -> None:
 
     with session_scope() as session:
         result = import_accounts(session, file, skip_invalid=skip_invalid, relink=not no_link)
-    click.echo(f"created {len(result.created)}, updated {len(result.updated)} account(s)")
+    click.echo(
+        f"created {len(result.created)}, updated {len(result.updated)}, "
+        f"unchanged {len(result.unchanged)} account(s)"
+    )
     if result.links:
         click.echo(
             f"relinked {result.links['buyers']} buyers: {result.links['confirmed']} confirmed, "
@@ -411,6 +414,9 @@ def agreements_import(file: str, skip_invalid: bool) -> None:
 
     with session_scope() as session:
         result = import_agreements(session, file, skip_invalid=skip_invalid)
-    click.echo(f"created {result['created']}, updated {result['updated']} agreement(s)")
+    click.echo(
+        f"created {result['created']}, updated {result['updated']}, "
+        f"unchanged {result['unchanged']} agreement(s)"
+    )
     for s in result["skipped"]:
         click.echo(f"skipped row {s['row']}: {s['field']}: {s['message']}", err=True)
