@@ -90,6 +90,9 @@ def failure_reason(failure: Failure) -> str:
 
 class DateSlicedSpider(scrapy.Spider):
     tracker_source = ""
+    # The pipeline calls a run "failed" when requests were made and none gave a usable
+    # answer (stat ``tracker/ok_responses``, counted by the parse callbacks).
+    counts_responses = True
 
     def __init__(
         self,
@@ -242,6 +245,7 @@ class DateSlicedSpider(scrapy.Spider):
 
     def parse_notice(self, response: Response) -> Iterator[Any]:
         m = response.meta
+        self.crawler.stats.inc_value("tracker/ok_responses")  # type: ignore[union-attr]
         root = root_name(response.body)
         if root not in EFORMS_ROOTS:
             # Pre-eForms TED notices (TED_EXPORT): nothing the product can read; not a gap.

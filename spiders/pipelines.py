@@ -57,7 +57,13 @@ class TrackerPipeline:
         self.outcomes: dict[str, str] = {}
         self.to_resolve: list[str] = []
         self.pending: list[tuple[Any, str, str, str, dt.date | None, dict[str, Any]]] = []
-        self.counts: dict[str, int] = {"failures": 0, "days_complete": 0, "days_incomplete": 0}
+        # days_open: every listed notice stored, but the day is not over (today).
+        self.counts: dict[str, int] = {
+            "failures": 0,
+            "days_complete": 0,
+            "days_incomplete": 0,
+            "days_open": 0,
+        }
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -103,12 +109,32 @@ class TrackerPipeline:
             "rate_limited": stats.get_value("pacing/429", 0),
             **self.counts,
         }
+        problems = []
         if self.ing is not None:
             ing_counts = dict(self.ing.counts)
             counts.update({k: ing_counts.get(k, 0) for k in ("new", "updated", "unchanged")})
             counts["ingest_failed"] = ing_counts.get("failed", 0)
-        outcome = harvest.crawl_outcome(reason, self.counts["failures"])
+            if self.ing.derive_errors:
+                counts["derive_errors"] = len(self.ing.derive_errors)
+                problems.append(self.ing.derive_errors[0])
+        if getattr(spider, "counts_responses", False):
+            counts["ok_responses"] = stats.get_value("tracker/ok_responses", 0)
+            counts["relisted"] = stats.get_value("listing/relisted", 0)
+            counts["short_listings"] = stats.get_value("listing/short_slices", 0)
+        outcome = harvest.crawl_outcome(
+            reason,
+            self.counts["failures"] + counts.get("derive_errors", 0),
+            days_incomplete=self.counts["days_incomplete"],
+            requests=counts["requests"],
+            ok_responses=counts.get("ok_responses"),
+        )
         error = None if reason == "finished" else f"crawl ended: {reason}"
+        if reason == "finished" and outcome == "failed":
+            error = f"no request got a usable answer ({counts['requests']} made)"
+        if self.counts["days_incomplete"]:
+            problems.append(f"{self.counts['days_incomplete']} day(s) incomplete")
+        if problems and error is None:
+            error = "; ".join(problems)
         with session_scope(self.engine) as session:
             harvest.finish_run(session, self.run_id, counts, outcome, error)
         logger.info("crawl run %s: %s %s", self.run_id, outcome, counts)
@@ -203,4 +229,9 @@ class TrackerPipeline:
             complete = harvest.record_day(
                 session, self.source or "", day, len(ids), stored, self.today
             )
-        self.counts["days_complete" if complete else "days_incomplete"] += 1
+        if complete:
+            self.counts["days_complete"] += 1
+        elif stored >= len(ids) and day >= self.today:
+            self.counts["days_open"] += 1  # nothing missing; the day is not over yet
+        else:
+            self.counts["days_incomplete"] += 1

@@ -14,10 +14,11 @@ under ``tests/fixtures``:
   records in ``tests/fixtures/replay/brreg/`` (404 otherwise).
 
 Faults (see ``Faults``): a requests/s limit answered with 429 + ``Retry-After``, a
-burst of 429s, 500s, stalls longer than the client's timeout, truncated XML (complete
-headers, half a body), connections cut short of ``Content-Length``, duplicated hits
-across pages, a per-query hit cap (Doffin serves at most 1,000 hits per query), and
-notices that 404. ``GET /_stats`` returns what was served.
+burst of 429s, 500s, stalls longer than the client's timeout, truncated XML and JSON
+(complete headers, half a body), connections cut short of ``Content-Length``,
+duplicated hits across pages, offset paging that shifts between pages (a hit shows
+twice and another slips out), a per-query hit cap (Doffin serves at most 1,000 hits
+per query), and notices that 404. ``GET /_stats`` returns what was served.
 
 Run it: ``python -m spiders.replay --port 8765 [--rate 3] [--faults faults.json]``;
 in code: ``server, base_url = serve_in_thread(port=0)``; point the spiders at it with
@@ -81,6 +82,11 @@ class Faults:
     cut: dict[str, int] = field(default_factory=dict)  # id -> bodies cut short of Content-Length
     missing: list[str] = field(default_factory=list)  # doffin ids whose download 404s
     duplicate_hits: int = 0  # repeat this many hits of page p at the top of page p+1
+    # Offset paging that shifts between pages (a notice published meanwhile): the first
+    # N pages after page 1 start one hit early, so the last hit of the page before shows
+    # again and the page's own last hit slips out of the listing.
+    shift_pages: int = 0
+    truncate_search: dict[str, int] = field(default_factory=dict)  # day -> half JSON bodies
     hit_cap: int = 1000  # most hits one query can page through (numHitsAccessible)
     control_chars: bool = True  # raw control characters in descriptions (as Doffin sends)
     single_hit_object: bool = True  # a page with one hit gives ``hits`` as an object
@@ -260,8 +266,9 @@ class ReplayState:
         self.lock = threading.Lock()
         self.remaining: dict[str, Counter[str]] = {
             name: Counter(getattr(self.faults, name))
-            for name in ("fail_500", "search_500", "stall", "truncate", "cut")
+            for name in ("fail_500", "search_500", "stall", "truncate", "cut", "truncate_search")
         }
+        self.remaining["shift_pages"] = Counter({"*": self.faults.shift_pages})
         self.stats: Counter[str] = Counter()
         self.requests = 0
         self.first_request: float | None = None
@@ -430,6 +437,8 @@ class ReplayHandler(BaseHTTPRequestHandler):
         ]
         accessible = min(len(matches), f.hit_cap)
         start = (page - 1) * per_page
+        if page > 1 and start < accessible and self.state.consume("shift_pages", "*"):
+            start -= 1  # the listing moved by one between the two page requests
         hits = matches[start : min(start + per_page, accessible)] if start < accessible else []
         if hits and page > 1 and f.duplicate_hits:
             hits = matches[max(0, start - f.duplicate_hits) : start] + hits
@@ -441,6 +450,10 @@ class ReplayHandler(BaseHTTPRequestHandler):
             "hits": hits[0] if (len(hits) == 1 and f.single_hit_object) else hits,
         }
         self.state.stats["doffin_search"] += 1
+        if day_from == day_to and self.state.consume("truncate_search", day_from.isoformat()):
+            text = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self._send(200, text[: len(text) // 2])
+            return
         self._json(200, payload, raw_controls=f.control_chars)
 
     def _doffin_download(self, doffin_id: str) -> None:

@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.config import load_settings
 from tracker.errors import TrackerError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +27,9 @@ class CrawlError(TrackerError):
 
 @dataclass(frozen=True)
 class CrawlResult:
-    exit_code: int
+    exit_code: int  # of the scrapy process
     run_id: int | None
+    outcome: str | None = None  # of the recorded run: ok|partial|failed (None: no run)
 
 
 def crawl_command(spider: str, args: dict[str, str | None], settings: dict[str, str]) -> list[str]:
@@ -54,6 +56,12 @@ def run_crawl(
     """
     if spider not in SPIDERS:
         raise CrawlError(f"unknown spider {spider!r}; choose one of {', '.join(SPIDERS)}")
+    if spider == "doffin" and not load_settings(env).doffin_api_key:
+        raise CrawlError(
+            "DOFFIN_API_KEY is not set: the Doffin API refuses every request without a "
+            "subscription key (free registration at doffin.no); set it in the environment "
+            "or the config file"
+        )
     if not (PROJECT_ROOT / "scrapy.cfg").is_file():
         raise CrawlError(f"{PROJECT_ROOT}: no scrapy.cfg (the spiders are not installed here)")
     with tempfile.TemporaryDirectory(prefix="tracker-crawl-") as tmp:
@@ -67,4 +75,17 @@ def run_crawl(
         except subprocess.TimeoutExpired as exc:
             raise CrawlError(f"crawl {spider} did not finish within {timeout} s") from exc
         text = id_file.read_text(encoding="utf-8").strip() if id_file.is_file() else ""
-        return CrawlResult(code, int(text) if text.isdigit() else None)
+    run_id = int(text) if text.isdigit() else None
+    return CrawlResult(code, run_id, run_outcome(run_id, proc_env))
+
+
+def run_outcome(run_id: int | None, env: dict[str, str] | None = None) -> str | None:
+    """The outcome the crawl recorded for its run (None without a run)."""
+    if run_id is None:
+        return None
+    from tracker.db import get_engine, session_scope
+    from tracker.models import Run
+
+    with session_scope(get_engine(settings=load_settings(env))) as session:
+        run = session.get(Run, run_id)
+        return run.outcome if run is not None else None

@@ -129,6 +129,8 @@ def spider_step(spider: str, args: dict[str, str] | None = None) -> StepFunc:
             raise StepFailed(
                 f"scrapy crawl {spider} exited with {result.exit_code} (crawl run {result.run_id})"
             )
+        if result.outcome == "failed":  # nothing usable came back: retried like a crash
+            raise StepFailed(f"crawl {spider} failed (crawl run {result.run_id})")
         return counts
 
     return run

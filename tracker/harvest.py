@@ -61,11 +61,22 @@ def finish_run(
     run.finished_at = utcnow()
 
 
-def crawl_outcome(finish_reason: str | None, failures: int) -> str:
-    """ok when the crawl finished with nothing failed, partial with failures, else failed."""
+def crawl_outcome(
+    finish_reason: str | None,
+    failures: int,
+    *,
+    days_incomplete: int = 0,
+    requests: int = 0,
+    ok_responses: int | None = None,
+) -> str:
+    """``failed`` when the crawl did not finish or none of its requests got a usable
+    answer (``ok_responses`` 0 of ``requests``); ``partial`` with failed notices or days
+    left incomplete; else ``ok``."""
     if finish_reason != "finished":
         return "failed"
-    return "partial" if failures else "ok"
+    if ok_responses is not None and requests and not ok_responses:
+        return "failed"
+    return "partial" if failures or days_incomplete else "ok"
 
 
 # --------------------------------------------------------------------------- days

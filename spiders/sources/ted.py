@@ -81,6 +81,7 @@ class TedSpider(DateSlicedSpider):
     def parse_search(self, response: Response) -> Iterator[Any]:
         day: dt.date = response.meta["day"]
         data = json.loads(response.text, strict=False)
+        self.crawler.stats.inc_value("tracker/ok_responses")  # type: ignore[union-attr]
         state = self.days[day]
         if state.total is None:
             state.total = int(data.get("totalNoticeCount") or 0)

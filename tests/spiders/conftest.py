@@ -58,7 +58,9 @@ class Replay:
 
     def proc_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         assert self.server is not None
-        env = {k: v for k, v in os.environ.items() if k != "DOFFIN_API_KEY"}
+        # A key of the test's own: the Doffin spider refuses to start without one (the
+        # replay server checks it only when a test sets Faults.require_key).
+        env = {**os.environ, "DOFFIN_API_KEY": "replay-test-key"}
         env.update(self.env)
         env.update(replay_env(self.server.base_url))
         env.update(extra or {})

@@ -13,6 +13,8 @@ from tracker.crawl import SPIDERS, run_crawl
 from tracker.db import get_engine, session_scope
 from tracker.models import Run
 
+EXIT_CODES = {"ok": 0, "partial": 4, "failed": 1}
+
 
 @main.command()
 @click.argument("source", type=click.Choice(SPIDERS))
@@ -49,6 +51,10 @@ def crawl(
 
     agreements reads the agreement overview pages listed in --config FILE.
 
+    Exit code: 0 ok; 4 partial (notices that could not be fetched, or days whose listing
+    stayed incomplete: the next run takes them again); 1 failed (no request got a usable
+    answer, or the crawl stopped); 2 not started (e.g. no DOFFIN_API_KEY).
+
     Example: tracker crawl doffin --since 2024-01-01 --until 2024-01-31
     """
     overrides = {}
@@ -67,15 +73,20 @@ def crawl(
         args["until"] = until.date().isoformat() if until else None
     result = run_crawl(source, args, overrides)
     summary = f"crawl {source}: exit {result.exit_code}"
+    error = None
     if result.run_id is not None:
         with session_scope(get_engine()) as session:
             run = session.get(Run, result.run_id)
             if run is not None:
                 counts = " ".join(f"{k}={v}" for k, v in sorted((run.counts or {}).items()))
                 summary += f", run {run.id} {run.outcome}: {counts}"
+                error = (run.error or "").strip().splitlines()[-1:] or None
     click.echo(summary)
+    if error and result.outcome != "ok":
+        click.echo(f"{result.outcome}: {error[0]}", err=True)
     if result.exit_code:
         sys.exit(result.exit_code)
+    sys.exit(EXIT_CODES.get(result.outcome or "failed", 1))
 
 
 @main.command("crawl-failures")
