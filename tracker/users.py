@@ -60,7 +60,7 @@ THROTTLES = {
     # so nobody can lock its owner out for long (the owner's own address has its own key).
     "email": Throttle(MAX_FAILURES_PER_EMAIL, dt.timedelta(seconds=1), dt.timedelta(minutes=1)),
 }
-RESERVE_TRIES = 50  # compare-and-set retries under contention before refusing
+RESERVE_SECONDS = 5.0  # compare-and-set retries under contention, at most this long
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
@@ -239,7 +239,8 @@ def _reserve(session: Session, email: str, client: str | None, now: dt.datetime)
     since = now - RATE_WINDOW
     table = LoginThrottle.__table__
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for _ in range(RESERVE_TRIES):
+    deadline = time.monotonic() + RESERVE_SECONDS
+    while time.monotonic() < deadline:
         wait = dt.timedelta(0)
         plan = []
         for key, throttle in keys:
@@ -266,7 +267,10 @@ def _reserve(session: Session, email: str, client: str | None, now: dt.datetime)
                 next_at = row.next_allowed_at if recent else None
             if next_at is not None and now < next_at:
                 wait = max(wait, next_at - now)
-            plan.append((key, old, failures + 1, now + throttle.delay(failures + 1)))
+            delay = throttle.delay(failures + 1)
+            # No wait while the free failures last (a parallel request that read the
+            # clock a moment earlier must not be refused by this one's timestamp).
+            plan.append((key, old, failures + 1, now + delay if delay else next_at))
         if wait:
             session.commit()  # nothing counted; keeps the caller's earlier work
             seconds = max(1, int(wait.total_seconds() + 0.999))
@@ -318,7 +322,7 @@ def _settle(session: Session, email: str, client: str | None) -> None:
 
 def _duration(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds"
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
     return f"{(seconds + 59) // 60} minutes"
 
 
