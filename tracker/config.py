@@ -79,6 +79,13 @@ SETTINGS: list[Setting] = [
         "client); empty: those headers are ignored. Also `tracker serve --trusted-proxies`.",
     ),
     Setting(
+        "login_delay_seconds",
+        "TRACKER_LOGIN_DELAY_SECONDS",
+        2,
+        "First wait after the free failed logins (5 per e-mail and address, 20 per address, "
+        "20 per e-mail); doubles per further failure, at most 15 min (1 min per e-mail).",
+    ),
+    Setting(
         "max_request_bytes",
         "TRACKER_MAX_REQUEST_BYTES",
         1_048_576,

@@ -36,6 +36,7 @@ RATE_WINDOW = dt.timedelta(minutes=15)
 MAX_FAILURES_PER_PAIR = 5  # one e-mail from one client
 MAX_FAILURES_PER_CLIENT = 20  # one client, any e-mail
 MAX_FAILURES_PER_EMAIL = 20  # one e-mail from any client
+DEFAULT_FIRST_DELAY = 2.0  # seconds (setting login_delay_seconds)
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,23 @@ class Throttle:
     first: dt.timedelta
     cap: dt.timedelta
 
-    def delay(self, failures: int) -> dt.timedelta:
-        """Wait before the next attempt after ``failures`` failures."""
+    def delay(self, failures: int, scale: float = 1.0) -> dt.timedelta:
+        """Wait before the next attempt after ``failures`` failures (``scale`` multiplies
+        the first wait: the setting ``login_delay_seconds`` over its default 2 s)."""
         if failures < self.free:
             return dt.timedelta(0)
-        return min(self.cap, self.first * 2 ** min(failures - self.free, 30))
+        return min(self.cap, self.first * scale * 2 ** min(failures - self.free, 30))
 
 
 THROTTLES = {
     # A guesser at one account from one address slows down to nothing...
-    "pair": Throttle(MAX_FAILURES_PER_PAIR, dt.timedelta(seconds=2), dt.timedelta(minutes=15)),
+    "pair": Throttle(
+        MAX_FAILURES_PER_PAIR, dt.timedelta(seconds=DEFAULT_FIRST_DELAY), dt.timedelta(minutes=15)
+    ),
     # ...and so does one address guessing at many accounts...
-    "client": Throttle(MAX_FAILURES_PER_CLIENT, dt.timedelta(seconds=2), dt.timedelta(minutes=15)),
+    "client": Throttle(
+        MAX_FAILURES_PER_CLIENT, dt.timedelta(seconds=DEFAULT_FIRST_DELAY), dt.timedelta(minutes=15)
+    ),
     # ...while an account attacked from many addresses waits at most a minute between tries,
     # so nobody can lock its owner out for long (the owner's own address has its own key).
     "email": Throttle(MAX_FAILURES_PER_EMAIL, dt.timedelta(seconds=1), dt.timedelta(minutes=1)),
@@ -226,7 +232,9 @@ def _throttle_keys(email: str, client: str | None) -> list[tuple[str, Throttle]]
     return keys
 
 
-def _reserve(session: Session, email: str, client: str | None, now: dt.datetime) -> None:
+def _reserve(
+    session: Session, email: str, client: str | None, now: dt.datetime, scale: float = 1.0
+) -> None:
     """Count this attempt as a failure on every key before the password is checked.
 
     Compare-and-set on each key's failure count in one transaction (committed here), so
@@ -267,7 +275,7 @@ def _reserve(session: Session, email: str, client: str | None, now: dt.datetime)
                 next_at = row.next_allowed_at if recent else None
             if next_at is not None and now < next_at:
                 wait = max(wait, next_at - now)
-            delay = throttle.delay(failures + 1)
+            delay = throttle.delay(failures + 1, scale)
             # No wait while the free failures last (a parallel request that read the
             # clock a moment earlier must not be refused by this one's timestamp).
             plan.append((key, old, failures + 1, now + delay if delay else next_at))
@@ -303,21 +311,15 @@ def _reserve(session: Session, email: str, client: str | None, now: dt.datetime)
 
 
 def _settle(session: Session, email: str, client: str | None) -> None:
-    """A successful login: its attempt was no failure. The (e-mail, client) key starts
-    over; the shared keys get the reserved failure back."""
+    """A successful login was no failure: every key gets its reserved failure back (no
+    key starts over: guesses in flight beside it must not get fresh free tries; the
+    count is forgotten RATE_WINDOW after the last failure)."""
     for key, _ in _throttle_keys(email, client):
-        if key.startswith("a:pair:"):
-            session.execute(
-                update(LoginThrottle)
-                .where(LoginThrottle.key == key)
-                .values(failures=0, next_allowed_at=None)
-            )
-        else:
-            session.execute(
-                update(LoginThrottle)
-                .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
-                .values(failures=LoginThrottle.failures - 1)
-            )
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+            .values(failures=LoginThrottle.failures - 1)
+        )
 
 
 def _duration(seconds: int) -> str:
@@ -332,9 +334,11 @@ def authenticate(
     password: str,
     client: str | None = None,
     now: dt.datetime | None = None,
+    first_delay: float | None = None,
 ) -> User | None:
     """Check a login; return the user or None. Commits (the reservation must be seen by
-    parallel requests before the ~250 ms password check).
+    parallel requests before the ~250 ms password check). ``first_delay``: seconds of
+    the first wait after the free failures (setting ``login_delay_seconds``, default 2).
 
     The attempt is first reserved against three keys, (e-mail, client), client and
     e-mail (``THROTTLES``); ``LoginRateLimitedError`` (before the password is checked)
@@ -344,7 +348,8 @@ def authenticate(
     now = now or utcnow()
     email = (email or "").strip().lower()[:320]
     client = (client or "")[:64] or None
-    _reserve(session, email, client, now)
+    scale = (first_delay / DEFAULT_FIRST_DELAY) if first_delay else 1.0
+    _reserve(session, email, client, now, scale)
     user = get_user(session, email) if email else None
     ok = verify_password(user.password_hash if user else _dummy_hash(), password or "")
     ok = ok and user is not None and user.active

@@ -43,7 +43,13 @@ def login(
     # it forwarded for (dashboards.app), so each user is limited, not the proxy.
     client = request.client.host if request.client else None
     try:
-        user = authenticate(session, email, password, client=client)
+        user = authenticate(
+            session,
+            email,
+            password,
+            client=client,
+            first_delay=float(request.app.state.settings.login_delay_seconds),
+        )
     except LoginRateLimitedError as exc:
         ctx = {"next": safe_next(next), "email": email, "error": str(exc)}
         response = render(request, "login.html", ctx, status_code=429)

@@ -8,6 +8,7 @@ a free loopback port and fire simultaneous ``POST /login`` from threads.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import select as io_select
 import socket
 import subprocess
@@ -48,7 +49,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def served(engine: Engine, tracker_env: dict[str, str]) -> Iterator[str]:
-    """``tracker serve`` on a free port, trusting 127.0.0.1 as reverse proxy."""
+    """``tracker serve`` on a free port, trusting 127.0.0.1 as reverse proxy. The first
+    wait after the free failures is 10 minutes here (default 2 s), so that a burst that
+    takes long on a loaded machine still gets no second chance while it lasts."""
     with Session(engine) as s:
         for who in ("para", "many", "proxied"):  # the real argon2 cost (~0.1-0.3 s)
             create_user(s, f"{who}@example.no", "kam", PASSWORD)
@@ -58,6 +61,7 @@ def served(engine: Engine, tracker_env: dict[str, str]) -> Iterator[str]:
         [sys.executable, "-m", "tracker.cli", "serve", "--port", str(port)]
         + ["--trusted-proxies", "127.0.0.1"],
         cwd=PROJECT_ROOT,
+        env={**os.environ, "TRACKER_LOGIN_DELAY_SECONDS": "600"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -107,10 +111,12 @@ def attempts(engine: Engine, email: str) -> int:
 
 
 def test_parallel_logins_check_at_most_the_free_attempts(served: str, engine: Engine) -> None:
-    # 14 wrong passwords and the right one at once: at most 5 passwords are checked.
+    # 14 wrong passwords and the right one at once: 5 wrong ones are checked at most (the
+    # right one, when it gets through, is no failure), the rest refused before the hash.
     statuses = parallel_logins(served, "para@example.no", ["wrong password"] * 14 + [PASSWORD])
     checked = statuses[401] + statuses[303]
-    assert checked == MAX_FAILURES_PER_PAIR, statuses
+    assert statuses[401] <= MAX_FAILURES_PER_PAIR and statuses[303] <= 1, statuses
+    assert MAX_FAILURES_PER_PAIR <= checked <= MAX_FAILURES_PER_PAIR + 1, statuses
     assert statuses[429] == 15 - checked and set(statuses) <= {401, 303, 429}, statuses
     assert attempts(engine, "para@example.no") == checked
 
@@ -128,18 +134,21 @@ def test_parallel_logins_check_at_most_the_free_attempts(served: str, engine: En
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert "try again in" in refused.text
 
-
-def test_behind_a_trusted_proxy_each_client_has_its_own_limit(served: str, engine: Engine) -> None:
-    # Someone guessing from 10.0.0.1 (through the proxy) is slowed down...
+    # Behind the trusted proxy (one server start for both), someone guessing from
+    # 10.0.0.1 is slowed down...
     attacker = {"X-Forwarded-For": "10.0.0.1"}
     statuses = parallel_logins(served, "proxied@example.no", ["guess"] * 12, attacker)
-    assert statuses[429] >= 12 - MAX_FAILURES_PER_PAIR, statuses
+    assert statuses[401] == MAX_FAILURES_PER_PAIR and statuses[429] == 7, statuses
     # ...while the owner, from another address behind the same proxy, logs in at once.
     owner = {"X-Forwarded-For": "10.0.0.2"}
     assert parallel_logins(served, "proxied@example.no", [PASSWORD], owner) == {303: 1}
     with Session(engine) as s:
-        clients = set(s.scalars(select(LoginAttempt.client)).all())
-    assert {"10.0.0.1", "10.0.0.2"} <= clients and "127.0.0.1" not in clients
+        clients = set(
+            s.scalars(
+                select(LoginAttempt.client).where(LoginAttempt.email == "proxied@example.no")
+            ).all()
+        )
+    assert clients == {"10.0.0.1", "10.0.0.2"}
 
 
 def _login(client: TestClient, email: str, password: str, xff: str) -> int:
@@ -234,7 +243,12 @@ def _status_line(sock: socket.socket) -> bytes:
     return data.split(b"\r\n", 1)[0]
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(served: str) -> None:
+def test_an_oversized_body_is_refused_before_it_is_read(
+    db_url: str, request: pytest.FixtureRequest
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("backend-independent (refused before any database access): SQLite only")
+    served: str = request.getfixturevalue("served")
     host, port = served.removeprefix("http://").split(":")
     head = (
         "POST /accounts/1/plan HTTP/1.1\r\nHost: x\r\n"
