@@ -409,7 +409,7 @@ class Reading:
 
 
 def _quote(sentence: str, limit: int = 240) -> str:
-    s = re.sub(r"\s+", " ", sentence).strip()
+    s = re.sub(r"(?:\s*\.)+$", ".", re.sub(r"\s+", " ", sentence).strip())
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
@@ -520,9 +520,14 @@ def read_pretender(
 
     if is_dialogue:
         words = dialogue[0] if dialogue else "subtype E1 (pre-market consultation)"
-        response = _structured_deadline(
+        structured = _structured_deadline(
             deadlines, issue_date, "notice field: deadline (BT-131/BT-1311/BT-630)"
-        ) or _text_dates(sents, ref, _RESPONSE_CUE, _NOT_RESPONSE)
+        )
+        written = _text_dates(sents, ref, _RESPONSE_CUE, _NOT_RESPONSE)
+        response = structured or written
+        if structured is not None and written is not None and written.day == structured.day:
+            # the same deadline in the buyer's words (shown beside the field's time)
+            response = Deadline(structured.day, structured.at, written.text, structured.source)
         meeting = _text_dates(
             [s for s in sents if not _RESPONSE_CUE.search(s) or _MEETING_CUE.search(s)],
             ref,

@@ -52,7 +52,7 @@ from tracker.rules import Rules, load_rules
 from tracker.search import notice_rows
 from tracker.subtypes import phase_of
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
-from tracker.windows import INFLUENCE_PHASES, PHASES
+from tracker.windows import INFLUENCE_PHASES, PHASES, budget_status
 
 OPEN_PHASES = tuple(p for p in PHASES if p in INFLUENCE_PHASES)  # influence_open, drafting
 PHASE_ORDER = PHASES  # the tracker's own order (tracker.windows.PHASES), overdue included
@@ -247,7 +247,7 @@ def _opportunity_dict(
         "reason": None,
         "sources": {},
         "budget_window": stored_budget_window(
-            o.contract_start, o.influence_opens, today, rules, account
+            o.contract_start, o.influence_opens, today, rules, account, o.expected_publication
         ),
         "confidence": o.confidence,
         "notice_pk": o.notice_pk,
@@ -354,9 +354,10 @@ def budget_windows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Budget windows not yet ended, per account (one row per account and window), with
-    the status of ``tracker.opportunities.stored_budget_window`` (open, upcoming, or
-    missed when the window ends before influence opens on any of its opportunities)."""
+    """Primary budget windows (``tracker.opportunities.stored_budget_window``) not yet
+    ended, per account (one row per account and window), with their status: open,
+    upcoming, or missed when the window ends before influence opens on any of its
+    opportunities (``tracker.windows.budget_window_for``)."""
     rows = session.execute(
         select(
             Opportunity.account_id,
@@ -378,9 +379,9 @@ def budget_windows(
     info = _accounts_of(session, sorted({r[0] for r in rows if r[0]}), accounts)
     rules = rules or load_rules()
     out = []
-    for acc, start, end, count, contract_start, opens in rows:
+    for acc, start, end, count, _contract_start, opens in rows:
         account = info.get(acc or 0, {})
-        window = stored_budget_window(contract_start, opens, today, rules, account)
+        window = {"status": budget_status(start, end, opens, today)}
         out.append(
             {
                 "account_id": acc,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.dashboards.conftest import TODAY, USERS, account_id
 from tracker.db import session_scope
-from tracker.models import BidDecision, Notice, NoticeLink, Opportunity, User
+from tracker.models import Account, BidDecision, Notice, NoticeLink, Opportunity, User
 from tracker.opportunities import list_opportunities, stored_budget_window
 from tracker.rules import load_rules
 from tracker.views import (
@@ -73,16 +73,19 @@ def test_home_budget_windows_use_the_trackers_status(world) -> None:
                 Opportunity.budget_start,
                 Opportunity.contract_start,
                 Opportunity.influence_opens,
+                Opportunity.expected_publication,
             )
         ).all()
+        types = dict(s.execute(select(Account.id, Account.buyer_type)).all())
         rules = load_rules()
         for row in rows:
             assert row["status"] in ("open", "upcoming", "missed"), row
             assert row["end"] >= TODAY
             group = [o for o in opps if (o[0], o[1]) == (row["account_id"], row["start"])]
             assert len(group) == row["opportunities"]
+            account = {"name": row["account"], "buyer_type": types[row["account_id"]]}
             statuses = {
-                stored_budget_window(o[2], o[3], TODAY, rules, {"name": row["account"]})["status"]
+                stored_budget_window(o[2], o[3], TODAY, rules, account, o[4])["status"]
                 for o in group
             }
             # "missed" only when every opportunity of the window missed it.
