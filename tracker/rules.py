@@ -29,6 +29,7 @@ from typing import Any
 
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError
+from tracker.relevance import Profile, profile_from_values
 from tracker.scoring import COMPONENTS, ScoringRules
 from tracker.windows import BUDGET_ANCHORS, PROCEDURES, BudgetCalendar, WindowRules
 
@@ -234,6 +235,17 @@ class Rules:
     files: list[str] = field(default_factory=list)
     _window_cache: dict[tuple[str, str | None], WindowRules] = field(default_factory=dict)
     _scoring: ScoringRules | None = None
+    _profiles: dict[str | None, Profile] = field(default_factory=dict)
+
+    def profile(self, account: str | None = None) -> Profile:
+        """The capability profile (``tracker.relevance.Profile``) in force for ``account``
+        (its ``[accounts."<name>".profile]`` overrides on top of ``[profile]``); cached."""
+        key = self._account_key(account)
+        cached = self._profiles.get(key)
+        if cached is None:
+            values = {k: r.value for k, r in self.effective(account).items()}
+            cached = self._profiles[key] = profile_from_values(values)
+        return cached
 
     def _account_key(self, account: str | None) -> str | None:
         if not account:
@@ -349,6 +361,7 @@ class Rules:
                 suggested_link_factor=r.get("scoring.suggested_link_factor", 0.5),
                 cpv_prefixes=tuple(p.replace("-", "") for p in r["profile.cpv_prefixes"]),
                 keywords=tuple(r["profile.keywords"]),
+                profile=self.profile(),
                 min_value=r["profile.min_value"],
                 sweet_low=r["profile.sweet_spot"]["low"],
                 sweet_high=r["profile.sweet_spot"]["high"],
