@@ -1,13 +1,18 @@
-"""Bid/no-bid: open competitions relevant to our accounts or capability profile, scored.
+"""Bid/no-bid: open competitions in our capability profile, scored and qualified.
 
 ``list_bids(session, today)`` returns plain dicts, best score first, for every latest,
-non-test competition notice (subtypes 10–24, N16, E3, CEI) whose tender deadline is today
-or later (or, with no usable deadline, issued in the last 60 days) and that is linked to an
-account (link not rejected), fits the capability profile (``[profile]`` in the rules), or
-that we track (a decision or bid status is recorded).
+non-test competition notice (subtypes 10–24, N16, E3, CEI; not a PIN-as-call whose content
+is a market dialogue, see ``tracker.pretender``) whose tender deadline is today or later
+(or, with no usable deadline, issued in the last 60 days) and that is in the capability
+profile (``tracker.relevance``: the rules' fit, or flagged by the team's learned model) or
+that we track (a decision or bid status is recorded). Competitions linked to an account
+but out of profile are one click away (``show="accounts"`` or ``"all"``).
 Each has the explainable score of ``tracker.scoring.score_bid``: account tier, fit, value,
-days to the deadline, price weight, incumbent and influence work (activities recorded on
-the opportunity the competition closed, see ``tracker.opportunities``).
+days to the deadline, price weight, incumbent, influence work (activities recorded on the
+opportunity the competition closed, see ``tracker.opportunities``) and the bid team's
+capacity and delivery-risk assessment (``set_assessment``), and beside the score the
+selection requirements (BT-747/750) and the number of tenders received last time (BT-759
+of the result notice of the contract being re-tendered).
 
 ``record_decision(session, notice, decision, who, why)`` keeps every decision with the
 score it was taken on; the latest decision is the one in force.
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,20 +36,45 @@ from tracker.models import (
     Account,
     Activity,
     AwardCriterion,
+    BidAssessment,
     BidDecision,
     BidStatus,
+    Contract,
     Lot,
+    LotResult,
     Notice,
     NoticeBuyer,
     NoticeLink,
     Opportunity,
     utcnow,
 )
-from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR
+from tracker.opportunities import (
+    COMPETITION_SUBTYPES,
+    NOT_A_CALL,
+    PLACEHOLDER_YEAR,
+    pretender_readings,
+)
+from tracker.relevance import (
+    ItemText,
+    LearnedModel,
+    compose_item,
+    relevance,
+    stored_model,
+    train_model,
+)
 from tracker.rules import Rules, load_rules
-from tracker.scoring import BidFacts, ScoringRules, price_weight_percent, score_bid
+from tracker.scoring import (
+    CAPACITY_FACTOR,
+    RISK_FACTOR,
+    BidFacts,
+    ScoringRules,
+    price_weight_percent,
+    score_bid,
+)
 
 DECISIONS = ("bid", "no-bid")
+CAPACITIES = tuple(CAPACITY_FACTOR)  # available|stretched|none
+RISKS = tuple(RISK_FACTOR)  # low|medium|high
 BID_STATUSES = ("qualifying", "bidding", "submitted", "won", "lost")
 TIER_ORDER = ("star", "strategic", "status", "streamline")
 NO_DEADLINE_DAYS = 60  # a competition without a usable deadline counts as open this long
@@ -164,6 +194,16 @@ def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
             .order_by(BidDecision.decided_at, BidDecision.id)
         ):
             decisions[nid].append(d)
+    assessments: dict[str, BidAssessment] = {}
+    ids_all = sorted(set(notice_ids.values()))
+    for i in range(0, len(ids_all), 2000):
+        for nid, a in session.execute(
+            select(Notice.notice_id, BidAssessment)
+            .join(BidAssessment, BidAssessment.notice_pk == Notice.id)
+            .where(Notice.notice_id.in_(ids_all[i : i + 2000]))
+            .order_by(BidAssessment.updated_at, BidAssessment.id)
+        ):
+            assessments[nid] = a
     keys = sorted({o.key for os_ in opps.values() for o in os_})
     activities: dict[str, list[dt.date]] = defaultdict(list)
     for i in range(0, len(keys), 2000):
@@ -173,6 +213,7 @@ def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
             )
         ):
             activities[key].append(day)
+    contract_ids = sorted({o.contract_id for os_ in opps.values() for o in os_ if o.contract_id})
     return {
         "links": links,
         "opps": opps,
@@ -180,7 +221,45 @@ def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
         "statuses": statuses,
         "notice_ids": notice_ids,
         "activities": activities,
+        "assessments": assessments,
+        "last_tenders": tenders_last_time(session, contract_ids),
+        "model": stored_model(session),
     }
+
+
+def tenders_last_time(session: Session, contract_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per contract: the number of tenders its competition received (BT-759 of its result
+    notice: the lot's result, else the largest over the notice's results), with the
+    notice's date; contracts whose result notice does not say are left out."""
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(contract_ids), 2000):
+        chunk = contract_ids[i : i + 2000]
+        rows = session.execute(
+            select(Contract.id, Contract.title, Contract.result_pk, Contract.notice_pk)
+            .where(Contract.id.in_(chunk))
+        ).all()  # fmt: skip
+        notice_pks = sorted({r.notice_pk for r in rows if r.notice_pk})
+        by_result: dict[int, int | None] = {}
+        by_notice: dict[int, list[int]] = defaultdict(list)
+        issued: dict[int, dt.date | None] = {}
+        if notice_pks:
+            for res_id, notice_pk, n, day in session.execute(
+                select(LotResult.id, LotResult.notice_pk, LotResult.tenders_received,
+                       Notice.issue_date)
+                .join(Notice, Notice.id == LotResult.notice_pk)
+                .where(LotResult.notice_pk.in_(notice_pks))
+            ):  # fmt: skip
+                by_result[res_id] = n
+                issued[notice_pk] = day
+                if n is not None:
+                    by_notice[notice_pk].append(n)
+        for r in rows:
+            n = by_result.get(r.result_pk) if r.result_pk else None
+            if n is None and by_notice.get(r.notice_pk or -1):
+                n = max(by_notice[r.notice_pk])
+            if n is not None:
+                out[r.id] = {"tenders": n, "contract": r.title, "awarded": issued.get(r.notice_pk)}
+    return out
 
 
 _context = bid_context  # earlier name, kept for callers
@@ -206,7 +285,8 @@ def bid_row(
     lots = list(n.lots)
     deadline_at, placeholder = _deadline_at(lots, today)
     deadline = deadline_at.date() if deadline_at else None
-    cpvs, text = _profile_input(n, lots)
+    item = profile_item(n, lots)
+    cpvs = item.cpvs
     value = n.estimated_value
     if value is None:
         lot_values = [lot.estimated_value for lot in lots if lot.estimated_value is not None]
@@ -259,14 +339,24 @@ def bid_row(
     activities = sum(
         1 for o in opps for day in ctx["activities"].get(o.key, ()) if day is None or day <= closed
     )
+    nid = ctx["notice_ids"].get(n.id, n.notice_id)
+    assessment = ctx.get("assessments", {}).get(nid)
+    profile_for = ctx.get("profile_for")
+    profile = profile_for(account) if profile_for is not None else scoring.the_profile
     facts = BidFacts(
+        profile=profile,
         today=today,
         tier=tier,
         account=account,
         suggested_account=s_account,
         suggested_tier=s_tier,
         cpv_codes=cpvs,
-        text=text,
+        text=item.text,
+        title=item.title,
+        main_cpv=item.main_cpv,
+        capacity=assessment.capacity if assessment else None,
+        delivery_risk=assessment.delivery_risk if assessment else None,
+        assessment_reason=assessment.reason if assessment else None,
         value=float(value) if value is not None else None,
         deadline=deadline,
         price_weight=price,
@@ -276,16 +366,23 @@ def bid_row(
         influence_activities=activities,
     )
     score = score_bid(facts, scoring)
-    fits = scoring.fits_profile(cpvs, text)
-    decisions = ctx["decisions"].get(ctx["notice_ids"].get(n.id, n.notice_id), [])
+    rel = relevance(profile, item, ctx.get("model"))
+    decisions = ctx["decisions"].get(nid, [])
+    last = [
+        ctx.get("last_tenders", {})[o.contract_id]
+        for o in opps
+        if o.contract_id in ctx.get("last_tenders", {})
+    ]
+    criteria_sel = [c for lot in lots for c in (getattr(lot, "selection_criteria", None) or [])]
     status = ctx["statuses"].get(n.id)
     tracked = bool(decisions) or status is not None
-    relevance = "+".join(
+    relevance_kinds = "+".join(
         x
         for x, ok in (
             ("account", bool(links)),
             ("suggested", bool(suggested) and not links),
-            ("profile", fits),
+            ("profile", rel["fit"]),
+            ("learned", rel["flagged"]),
             ("tracked", tracked),
         )
         if ok
@@ -320,7 +417,21 @@ def bid_row(
         "cpv_codes": cpvs,
         "lots": lot_rows,
         "price_weight": price,
-        "relevance": relevance,
+        "relevance": relevance_kinds,
+        "fit": rel,
+        "selection_criteria": list(
+            {(c.get("type"), c.get("name"), c.get("description")): c for c in criteria_sel}.values()
+        ),  # fmt: skip
+        "tenders_last_time": last[0] if last else None,
+        "assessment": {
+            "capacity": assessment.capacity,
+            "delivery_risk": assessment.delivery_risk,
+            "reason": assessment.reason,
+            "by": assessment.updated_by,
+            "at": assessment.updated_at.isoformat() if assessment.updated_at else None,
+        }
+        if assessment
+        else None,
         "incumbent": who,
         "incumbents": list(dict.fromkeys(names)),
         "opportunity_keys": [o.key for o in opps],
@@ -342,10 +453,12 @@ class LoadedLot:
     id: int
     lot_id: str
     title: str | None
+    description: str | None
     cpv_codes: list[str] | None
     estimated_value: Decimal | None
     submission_deadline: dt.datetime | None
     documents_url: str | None
+    selection_criteria: list[Any] | None
     award_criteria: list[Any] = field(default_factory=list)
 
 
@@ -443,25 +556,30 @@ def open_competition_ids(
     bid pages both use it): primary keys, soonest deadline first (no deadline last).
 
     A competition is every latest, non-test notice of subtype 10–24, N16, E3 or CEI issued
-    (issue date, else publication date) in the last ``LOOKBACK_DAYS`` days up to today;
-    it is open when its earliest lot deadline (placeholder years 2090+ ignored) is today or
-    later or, with no usable deadline, when it was issued in the last ``NO_DEADLINE_DAYS``
-    days (``include_closed`` keeps the closed ones too). ``show``: ``relevant`` (linked to
-    an account by a link not rejected, fits the capability profile by CPV prefix or keyword
-    over the title, description and lot titles, or tracked: a decision or bid status is
-    recorded), ``accounts`` (linked) or ``all``. ``account_ids``: only competitions linked
-    to those accounts (link not rejected).
+    (issue date, else publication date) in the last ``LOOKBACK_DAYS`` days up to today,
+    except a PIN used as a call whose content is a market dialogue or an announcement
+    (``tracker.pretender``: it is an opportunity to influence, not to bid); it is open when
+    its earliest lot deadline (placeholder years 2090+ ignored) is today or later or, with
+    no usable deadline, when it was issued in the last ``NO_DEADLINE_DAYS`` days
+    (``include_closed`` keeps the closed ones too). ``show``: ``relevant`` (in the
+    capability profile of ``tracker.relevance``, the global one or that of an account it is
+    linked to, or flagged by the team's learned model, or tracked: a decision or bid status
+    is recorded), ``accounts`` (linked to an account, in profile or not) or ``all``.
+    ``account_ids``: only competitions linked to those accounts (link not rejected).
     """
     if show not in SHOWS:
         raise UserError(f"show: {show!r} is not one of {', '.join(SHOWS)}")
-    scoring = (rules or load_rules()).scoring_rules()
+    rules = rules or load_rules()
     since = today - dt.timedelta(days=LOOKBACK_DAYS)
     issued = func.coalesce(Notice.issue_date, Notice.publication_date)
     q = select(
         Notice.id,
         Notice.notice_id,
+        Notice.subtype,
         Notice.issue_date,
         Notice.publication_date,
+        Notice.planned_date,
+        Notice.is_test,
         Notice.main_cpv,
         Notice.cpv_codes,
         Notice.title,
@@ -487,47 +605,51 @@ def open_competition_ids(
             link = link.where(NoticeLink.account_id.in_(account_ids))
         q = q.where(Notice.id.in_(link))
     candidates = session.execute(q).all()
+    readings = pretender_readings(session, candidates)
+    candidates = [
+        c for c in candidates if c.id not in readings or readings[c.id].kind not in NOT_A_CALL
+    ]
     pks = [c.id for c in candidates]
     lots: dict[int, list[Any]] = defaultdict(list)
-    linked: set[int] = set()
+    linked: dict[int, set[str]] = defaultdict(set)
     status_pks: set[int] = set()
-    need_relevance = show == "relevant" and account_ids is None
+    need_relevance = show == "relevant"
     for i in range(0, len(pks), 2000):
         chunk = pks[i : i + 2000]
         for row in session.execute(
-            select(Lot.notice_pk, Lot.submission_deadline, Lot.cpv_codes, Lot.title).where(
-                Lot.notice_pk.in_(chunk)
-            )
+            select(
+                Lot.notice_pk, Lot.submission_deadline, Lot.cpv_codes, Lot.title, Lot.description
+            ).where(Lot.notice_pk.in_(chunk))
         ):
             lots[row.notice_pk].append(row)
         if need_relevance:
-            linked.update(
-                session.scalars(
-                    select(NoticeLink.notice_pk).where(
-                        NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected"
-                    )
-                )
-            )
+            for pk, name in session.execute(
+                select(NoticeLink.notice_pk, Account.name)
+                .join(Account, Account.id == NoticeLink.account_id)
+                .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
+            ):
+                linked[pk].add(name)
             status_pks.update(
                 session.scalars(select(BidStatus.notice_pk).where(BidStatus.notice_pk.in_(chunk)))
             )
     decided: set[str] = set()
+    model = None
     if need_relevance:
         decided = set(
             session.scalars(
                 select(Notice.notice_id).join(BidDecision, BidDecision.notice_pk == Notice.id)
             )
         )
+        model = stored_model(session)
     out: list[tuple[dt.datetime | None, int]] = []
     for c in candidates:
         deadline, _ = _deadline_at(lots[c.id], today)
         if not include_closed and not _is_open(c, deadline, today):
             continue
         if need_relevance and not (
-            c.id in linked
-            or c.id in status_pks
+            c.id in status_pks
             or c.notice_id in decided
-            or scoring.fits_profile(*_profile_input(c, lots[c.id]))
+            or _in_profile(rules, profile_item(c, lots[c.id]), linked.get(c.id, ()), model)
         ):
             continue
         out.append((deadline, c.id))
@@ -536,20 +658,21 @@ def open_competition_ids(
     return [pk for _, pk in out]
 
 
+def _in_profile(
+    rules: Rules, item: ItemText, accounts: Iterable[str], model: LearnedModel | None
+) -> bool:
+    """In the global profile or that of one of the accounts, or flagged by the model."""
+    profiles = {id(p): p for p in [rules.profile(), *(rules.profile(a) for a in accounts)]}
+    return any(relevance(p, item, model)["shown"] for p in profiles.values())
+
+
 def _aware(d: dt.datetime) -> dt.datetime:
     return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
 
 
-def _profile_input(n: Any, lots: Sequence[Any]) -> tuple[list[str], str]:
-    """(CPV codes, text) of a notice as the capability profile sees them: notice, lot and
-    main CPVs; title, description and lot titles."""
-    cpvs = list(
-        dict.fromkeys([*(n.cpv_codes or []), *(c for lot in lots for c in lot.cpv_codes or [])])
-    )
-    if n.main_cpv and n.main_cpv not in cpvs:
-        cpvs.insert(0, n.main_cpv)
-    text = " ".join(x for x in [n.title, n.description, *(lot.title for lot in lots)] if x)
-    return cpvs, text
+def profile_item(n: Any, lots: Sequence[Any]) -> ItemText:
+    """What the capability profile reads of a competition (``tracker.relevance``)."""
+    return compose_item(n, lots)
 
 
 def list_bids(
@@ -558,14 +681,16 @@ def list_bids(
     *,
     account: str | None = None,
     include_closed: bool = False,
+    show: str = "relevant",
     rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Open competitions relevant to an account or to our capability profile, best first.
+    """Open competitions in our capability profile (or tracked), best first.
 
-    The competitions are those of ``open_competition_ids`` (show ``relevant``; the bid
-    pages list the same). ``account`` keeps only competitions linked to that account (id,
-    name or alias; link not rejected); ``include_closed`` keeps competitions whose
-    deadline has passed (issued in the last 400 days).
+    The competitions are those of ``open_competition_ids`` (``show``: ``relevant`` by
+    default, ``accounts`` or ``all``; the bid pages list the same). ``account`` keeps only
+    competitions linked to that account (id, name or alias; link not rejected);
+    ``include_closed`` keeps competitions whose deadline has passed (issued in the last 400
+    days).
 
     Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
     documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
@@ -577,7 +702,11 @@ def list_bids(
     account or tier, only a reduced tier component), relevance (account (a confirmed
     link), suggested (only suggested links), profile, tracked (a decision or bid status
     exists) or a combination such as account+profile), incumbent
-    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
+    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, fit (the
+    capability profile's fit and reason, the learned score and its words, flagged, shown:
+    ``tracker.relevance.relevance``), selection_criteria ([{type, name, description}]),
+    tenders_last_time ({tenders, contract, awarded} of the contract being re-tendered, or
+    None), assessment ({capacity, delivery_risk, reason, by, at} or None), score
     ({total, recommendation, components: [{name, label, points, max, reason}], capped
     (only when fit 0 capped the recommendation)}), total, recommendation, decision
     (latest {decision, by, at, why, score} or None), decisions (all, oldest first),
@@ -586,10 +715,19 @@ def list_bids(
     rules = rules or load_rules()
     ids = [get_account(session, account).id] if account else None
     pks = open_competition_ids(
-        session, today, account_ids=ids, include_closed=include_closed, rules=rules
+        session, today, show=show, account_ids=ids, include_closed=include_closed, rules=rules
     )
     out = bid_rows(session, today, pks, rules=rules)
-    out.sort(key=lambda r: (-r["total"], r["deadline"] or dt.date.max, r["notice_pk"]))
+    # in profile first; the learned score only reorders equal totals
+    out.sort(
+        key=lambda r: (
+            not r["fit"]["shown"],
+            -r["total"],
+            -((r["fit"]["learned"] or {}).get("score") or 0),
+            r["deadline"] or dt.date.max,
+            r["notice_pk"],
+        )
+    )
     return out
 
 
@@ -598,8 +736,10 @@ def bid_rows(
 ) -> list[dict[str, Any]]:
     """Scored rows (as ``list_bids``) for the given competitions, in the given order, with no
     relevance or deadline filter (for paged lists that select their own notices)."""
-    scoring = (rules or load_rules()).scoring_rules()
+    rules = rules or load_rules()
+    scoring = rules.scoring_rules()
     ctx = bid_context(session, notice_pks)
+    ctx["profile_for"] = rules.profile
     notices = {n.id: n for n in _load(session, notice_pks)}
     return [bid_row(notices[pk], today, ctx, scoring) for pk in notice_pks if pk in notices]
 
@@ -659,12 +799,9 @@ def record_decision(
     n = resolve_notice(session, notice)
     now = utcnow()
     rules = rules or load_rules()
-    row = bid_row(
-        _load(session, [n.id])[0],
-        today or now.date(),
-        bid_context(session, [n.id]),
-        rules.scoring_rules(),
-    )
+    ctx = bid_context(session, [n.id])
+    ctx["profile_for"] = rules.profile
+    row = bid_row(_load(session, [n.id])[0], today or now.date(), ctx, rules.scoring_rules())
     rec = BidDecision(
         notice_pk=n.id,
         decision=d,
@@ -676,7 +813,20 @@ def record_decision(
     )
     session.add(rec)
     session.flush()
+    train_model(session)  # every decision teaches the installation's relevance model
     return rec
+
+
+def competition_notice(session: Session, notice: Notice | int | str, why: str) -> Notice:
+    """The notice (``resolve_notice``), or UserError when it is not a competition
+    (subtypes 10–24, N16, E3, CEI)."""
+    n = resolve_notice(session, notice)
+    if n.subtype not in COMPETITION_SUBTYPES:
+        raise UserError(
+            f"notice {n.source_id or n.notice_id} is not a competition (subtype "
+            f"{n.subtype or 'unknown'}): {why}"
+        )
+    return n
 
 
 def set_bid_status(
@@ -686,12 +836,7 @@ def set_bid_status(
     UserError for a notice that is not a competition (subtypes 10–24, N16, E3, CEI)."""
     if status not in BID_STATUSES:
         raise UserError(f"status: {status!r} is not one of {', '.join(BID_STATUSES)}")
-    n = resolve_notice(session, notice)
-    if n.subtype not in COMPETITION_SUBTYPES:
-        raise UserError(
-            f"notice {n.source_id or n.notice_id} is not a competition (subtype "
-            f"{n.subtype or 'unknown'}): a bid status is kept for competitions only"
-        )
+    n = competition_notice(session, notice, "a bid status is kept for competitions only")
     row = session.scalars(select(BidStatus).where(BidStatus.notice_pk == n.id)).first()
     if row is None:
         row = BidStatus(notice_pk=n.id, status=status)
@@ -713,3 +858,38 @@ def decision_history(session: Session, notice: Notice | int | str) -> list[dict[
         .order_by(BidDecision.decided_at, BidDecision.id)
     )
     return [_decision_dict(d) for d in rows]
+
+
+def set_assessment(
+    session: Session,
+    notice: Notice | int | str,
+    who: str,
+    *,
+    capacity: str | None,
+    delivery_risk: str | None,
+    reason: str,
+) -> BidAssessment:
+    """Record the bid team's qualification of a competition: our capacity (available,
+    stretched, none), the delivery risk (low, medium, high) and why. Both count in the bid
+    score with the reason (``tracker.scoring``). UserError for an unknown value, a missing
+    reason or a notice that is not a competition. Flushes."""
+    capacity = (capacity or "").strip().lower() or None
+    delivery_risk = (delivery_risk or "").strip().lower() or None
+    if capacity is not None and capacity not in CAPACITIES:
+        raise UserError(f"capacity: {capacity!r} is not one of {', '.join(CAPACITIES)}")
+    if delivery_risk is not None and delivery_risk not in RISKS:
+        raise UserError(f"delivery_risk: {delivery_risk!r} is not one of {', '.join(RISKS)}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise UserError("reason: say why (it is shown with the score)")
+    if len(reason) > 2000:
+        raise UserError("reason: at most 2000 characters")
+    n = competition_notice(session, notice, "capacity and risk are assessed for competitions only")
+    row = session.scalars(select(BidAssessment).where(BidAssessment.notice_pk == n.id)).first()
+    if row is None:
+        row = BidAssessment(notice_pk=n.id)
+        session.add(row)
+    row.capacity, row.delivery_risk, row.reason = capacity, delivery_risk, reason
+    row.updated_by, row.updated_at = who, utcnow()
+    session.flush()
+    return row

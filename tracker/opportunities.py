@@ -60,6 +60,14 @@ from tracker.models import (
     utcnow,
 )
 from tracker.pretender import CALL_SUBTYPES, Reading, read_pretender
+from tracker.relevance import (
+    ItemText,
+    LearnedModel,
+    contract_item,
+    notice_texts,
+    relevance,
+    stored_model,
+)
 from tracker.rules import Rules, load_rules
 from tracker.subtypes import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR, PLANNING_SUBTYPES
 from tracker.windows import (
@@ -192,6 +200,8 @@ class _Draft:
     incumbents: list[str] = field(default_factory=list)
     latest_end: dt.date | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    source_notice_pk: int | None = None  # the notice the profile reads (its text and CPVs)
+    item: dict[str, Any] | None = None  # tracker.relevance.ItemText as a dict
 
 
 def _iso(d: dt.date | None) -> str | None:
@@ -266,6 +276,7 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
         Contract.end_source,
         Contract.latest_end,
         Contract.conclusion_date,
+        Contract.notice_pk,
     )
     rows = session.execute(
         select(*cols, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
@@ -317,6 +328,7 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
             incumbent=incumbent,
             incumbents=[n or o or "?" for n, o in suppliers],
             latest_end=c.latest_end,
+            source_notice_pk=c.notice_pk,
             inputs={
                 "expiry": _iso(expiry),
                 "expiry_source": source if expiry is not None else "unknown",
@@ -446,6 +458,7 @@ def _notice_draft(kind: str, n: Any, account_id: int, status: str, buyer: str | 
         value=n.estimated_value,
         currency=n.currency,
         procedure_id=n.procedure_id,
+        source_notice_pk=n.id,
         inputs={"expiry": None, "expiry_source": "unknown", "procedure": n.procedure_type},
     )
 
@@ -664,9 +677,13 @@ def build_drafts(
         if target.value is None:
             target.value, target.currency = n.estimated_value, n.currency
     out = [d for drafts in by_account.values() for d in drafts]
-    for d in out:  # the value band decides the drafting time (NOK values only)
+    texts = notice_texts(session, [d.source_notice_pk for d in out if d.source_notice_pk])
+    for d in out:
         if d.value is not None and (d.currency or "NOK") == "NOK":
-            d.inputs["value_nok"] = float(d.value)
+            d.inputs["value_nok"] = float(d.value)  # the value band decides the drafting time
+        # what the capability profile reads (tracker.relevance)
+        item = contract_item(d.title, d.main_cpv, texts.get(d.source_notice_pk or -1))
+        d.item = item.as_dict()
     return out
 
 
@@ -784,6 +801,7 @@ def _values(d: _Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[s
                 "notice_id": d.notice_id,
                 "competition_notice_id": d.competition_notice_id,
                 "procedure_id": d.competition_procedure_id or d.procedure_id,
+                "profile_input": d.item,
             },
             "reason": explain(
                 tl, today, kind=d.kind, title=d.title, buyer=d.buyer, framework=d.framework
@@ -870,12 +888,23 @@ _LIST_COLUMNS = (
 )
 
 
+def opportunity_item(row: Any) -> ItemText:
+    """What the capability profile reads of a stored opportunity (stored at recompute;
+    title and main CPV for a row stored before that)."""
+    extra = ((row.timeline or {}).get("extra") or {}) if row.timeline else {}
+    stored = extra.get("profile_input")
+    if stored:
+        return ItemText.from_dict(stored)
+    return ItemText([row.main_cpv] if row.main_cpv else [], row.main_cpv, row.title or "", "")
+
+
 def opportunity_dict(
     row: Any,
     account: dict[str, Any],
     today: dt.date,
     rules: Rules,
     activities: int = 0,
+    model: LearnedModel | None = None,
 ) -> dict[str, Any]:
     """One opportunity as a plain dict, its timeline recomputed for ``today`` (see
     ``list_opportunities`` for the keys)."""
@@ -883,6 +912,7 @@ def opportunity_dict(
     inputs = stored.get("inputs") or {}
     extra = stored.get("extra") or {}
     tl = timeline_for(inputs, today, rules, account)
+    fit = relevance(rules.profile(account.get("name")), opportunity_item(row), model)
     wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
     return {
         "key": row.key,
@@ -931,6 +961,7 @@ def opportunity_dict(
         ),
         "sources": sources_dict(tl),
         **dialogue_fields(inputs, tl, rules, account),
+        "fit": fit,
         "contract_id": row.contract_id,
         "notice_pk": row.notice_pk,
         "notice_id": extra.get("notice_id"),
@@ -974,7 +1005,8 @@ def list_opportunities(
     precision, text, source} or None), supplier_note and supplier_note_source (a
     dialogue: the rules for suppliers who take part), contract_id, notice_pk, notice_id,
     competition_notice_pk, competition_notice_id, procedure_id, activities (count
-    recorded on it). Dates are ``datetime.date``.
+    recorded on it), fit (``tracker.relevance.relevance``: fit, strength, reason, cpvs,
+    keywords, learned, flagged, shown). Dates are ``datetime.date``.
     """
     if phase is not None and phase not in PHASES:
         raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
@@ -992,9 +1024,15 @@ def list_opportunities(
         ).all()
     )
     out = []
+    model = stored_model(session)
     for row in rows:
         item = opportunity_dict(
-            row, accounts.get(row.account_id or -1, {}), today, rules, counts.get(row.key, 0)
+            row,
+            accounts.get(row.account_id or -1, {}),
+            today,
+            rules,
+            counts.get(row.key, 0),
+            model,
         )
         if phase is not None and item["phase"] != phase:
             continue
@@ -1021,7 +1059,9 @@ def get_opportunity(session: Session, key: str, *, today: dt.date) -> dict[str, 
         raise NotFoundError(f"no opportunity {key!r}")
     accounts = _accounts(session)
     n = session.scalar(select(func.count()).where(Activity.opportunity_key == key)) or 0
-    return opportunity_dict(row, accounts.get(row.account_id or -1, {}), today, load_rules(), n)
+    return opportunity_dict(
+        row, accounts.get(row.account_id or -1, {}), today, load_rules(), n, stored_model(session)
+    )
 
 
 def clear(session: Session) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker import bids as bids_module
 from tracker.accountwork import list_activities, list_contacts
-from tracker.bids import BID_STATUSES, DECISIONS
+from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS, RISKS
 from tracker.config import load_settings
 from tracker.contracts import add_months
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
@@ -32,6 +32,7 @@ from tracker.linking import buyer_key, decide_link
 from tracker.models import (
     Account,
     Activity,
+    BidAssessment,
     BidDecision,
     BidStatus,
     Contract,
@@ -42,12 +43,21 @@ from tracker.models import (
     Notice,
     NoticeBuyer,
     NoticeLink,
+    NoticeMark,
     Opportunity,
     Organisation,
     User,
     utcnow,
 )
-from tracker.opportunities import opportunity_dict, stored_budget_window
+from tracker.opportunities import opportunity_dict, opportunity_item, stored_budget_window
+from tracker.relevance import (
+    LearnedModel,
+    contract_item,
+    notice_texts,
+    relevance,
+    stored_model,
+    train_model,
+)
 from tracker.rules import Rules, load_rules
 from tracker.search import notice_rows
 from tracker.subtypes import phase_of
@@ -217,19 +227,26 @@ _OPPORTUNITY_COLUMNS = (
 
 
 def _opportunity_dict(
-    o: Any, accounts: dict[int, dict[str, Any]], today: dt.date, rules: Rules
+    o: Any,
+    accounts: dict[int, dict[str, Any]],
+    today: dt.date,
+    rules: Rules,
+    model: LearnedModel | None = None,
 ) -> dict[str, Any]:
     """One stored opportunity row with the tracker's own values for ``today``
     (``tracker.opportunities.opportunity_dict``: phase, dates, ``days_left``, ``overdue``,
-    ``can_influence``, the one-line ``reason`` and the ``sources`` of every date; no
-    second formula here). A row without stored timeline inputs (not recomputed yet)
-    keeps its stored columns and has no days left, reason or sources."""
+    ``can_influence``, the one-line ``reason``, the ``sources`` of every date, the market
+    dialogue and the profile ``fit``; no second formula here). A row without stored
+    timeline inputs (not recomputed yet) keeps its stored columns and has no days left,
+    reason or sources."""
     account = accounts.get(o.account_id or 0, {})
     base = {
         "key": o.key,
+        "group": o.key.rsplit(":", 1)[0],  # the same procurement at several accounts
         "kind": o.kind,
         "account_id": o.account_id,
         "account": account.get("name"),
+        "accounts": [(o.account_id, account.get("name"))],
         "title": o.title,
         "buyer": o.buyer_name,
         "main_cpv": o.main_cpv,
@@ -249,14 +266,17 @@ def _opportunity_dict(
         "budget_window": stored_budget_window(
             o.contract_start, o.influence_opens, today, rules, account, o.expected_publication
         ),
+        "budget_windows": {},
         "confidence": o.confidence,
         "notice_pk": o.notice_pk,
         "competition_notice_pk": o.competition_notice_pk,
+        "dialogue": False,
+        "fit": relevance(rules.profile(account.get("name")), opportunity_item(o), model),
     }
     if not (o.timeline or {}).get("inputs"):
         base["urgent"] = False
         return base
-    tracked = opportunity_dict(o, account, today, rules)
+    tracked = opportunity_dict(o, account, today, rules, model=model)
     for k in (
         "expiry",
         "expiry_source",
@@ -268,11 +288,22 @@ def _opportunity_dict(
         "can_influence",
         "days_left",
         "overdue",
+        "due",
         "reason",
         "sources",
         "budget_window",
+        "budget_windows",
         "confidence",
         "currency",
+        "dialogue",
+        "dialogue_until",
+        "response_deadline",
+        "dialogue_date",
+        "pretender",
+        "planned_publication",
+        "supplier_note",
+        "supplier_note_source",
+        "fit",
     ):
         base[k] = tracked.get(k)
     days = base["days_left"]
@@ -280,6 +311,32 @@ def _opportunity_dict(
         base["can_influence"] and days is not None and days < URGENT_INFLUENCE_DAYS
     )
     return base
+
+
+def shown_first(
+    rows: list[dict[str, Any]], show_all: bool, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """In-profile rows (``fit.shown``: the profile's fit, or flagged by the learned model)
+    and how many out-of-profile rows were left out; with ``show_all`` every row, in-profile
+    ones first. The list keeps its order otherwise (never hides an in-profile row)."""
+    inside = [r for r in rows if (r.get("fit") or {}).get("shown")]
+    outside = [r for r in rows if not (r.get("fit") or {}).get("shown")]
+    if show_all:
+        return (inside + outside)[:limit], 0
+    return inside[:limit], len(outside)
+
+
+def merge_accounts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per procurement (``group``) with every account it is at (a notice linked
+    to Sykehusinnkjøp HF and Helse Sør-Øst RHF is listed once, not once per account)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        first = out.get(r["group"])
+        if first is None:
+            out[r["group"]] = {**r, "accounts": list(r["accounts"])}
+        elif r["accounts"][0] not in first["accounts"]:
+            first["accounts"].append(r["accounts"][0])
+    return list(out.values())
 
 
 def opportunity_rows(
@@ -311,7 +368,8 @@ def opportunity_rows(
     rows = session.execute(q).all()
     info = _accounts_of(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
     rules = rules or load_rules()
-    out = [_opportunity_dict(o, info, today, rules) for o in rows]
+    model = stored_model(session)
+    out = [_opportunity_dict(o, info, today, rules, model) for o in rows]
     if phases:  # the phase on today (an overdue publication turns overdue at contract start)
         out = [o for o in out if o["phase"] in phases]
     return out
@@ -341,7 +399,12 @@ def overdue_rows(
         rules=rules,
         # pre-selection only (the phase shown is recomputed): a drafting opportunity can
         # be overdue only once its contract start has come
-        where=or_(Opportunity.phase.in_(RISK_PHASES), Opportunity.contract_start <= today),
+        # (or a publication the buyer stated has passed)
+        where=or_(
+            Opportunity.phase.in_(RISK_PHASES),
+            Opportunity.contract_start <= today,
+            Opportunity.expected_publication < today,
+        ),
     )
     return [o for o in rows if o["phase"] in RISK_PHASES][:limit]
 
@@ -426,11 +489,14 @@ def expiry_rows(
     months: int = 24,
     limit: int = 200,
     accounts: dict[int, dict[str, Any]] | None = None,
+    rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Contracts of the accounts ending within ``months``, soonest first, with suppliers."""
+    """Contracts of the accounts ending within ``months``, soonest first, with suppliers
+    and the capability profile's ``fit`` (the account's profile; its title and main CPV
+    with the text of the notice it came from)."""
     until = add_months(today, months)
     rows = session.execute(
-        select(*_CONTRACT_COLUMNS, ContractAccount.account_id)
+        select(*_CONTRACT_COLUMNS, Contract.main_cpv, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .where(
             _in_accounts(ContractAccount.account_id, account_ids),
@@ -443,26 +509,34 @@ def expiry_rows(
     ).all()
     info = _accounts_of(session, sorted({r.account_id for r in rows}), accounts)
     suppliers = contract_suppliers(session, [c.id for c in rows])
-    return [
-        {
-            "contract_id": c.id,
-            "account_id": c.account_id,
-            "account": info.get(c.account_id, {}).get("name"),
-            "title": c.title,
-            "end_date": c.end_date,
-            "end_source": c.end_source,
-            "latest_end": c.latest_end,
-            "max_renewals": c.max_renewals,
-            "options": c.options_text,
-            "days_left": (c.end_date - today).days if c.end_date else None,
-            "value": _num(c.value),
-            "currency": c.currency,
-            "framework": c.framework,
-            "suppliers": suppliers.get(c.id, []),
-            "notice_pk": c.notice_pk,
-        }
-        for c in rows
-    ]
+    texts = notice_texts(session, [c.notice_pk for c in rows if c.notice_pk])
+    rules = rules or load_rules()
+    model = stored_model(session)
+    out = []
+    for c in rows:
+        name = info.get(c.account_id, {}).get("name")
+        item = contract_item(c.title, c.main_cpv, texts.get(c.notice_pk or -1))
+        out.append(
+            {
+                "contract_id": c.id,
+                "account_id": c.account_id,
+                "account": name,
+                "title": c.title,
+                "end_date": c.end_date,
+                "end_source": c.end_source,
+                "latest_end": c.latest_end,
+                "max_renewals": c.max_renewals,
+                "options": c.options_text,
+                "days_left": (c.end_date - today).days if c.end_date else None,
+                "value": _num(c.value),
+                "currency": c.currency,
+                "framework": c.framework,
+                "suppliers": suppliers.get(c.id, []),
+                "notice_pk": c.notice_pk,
+                "fit": relevance(rules.profile(name), item, model),
+            }
+        )
+    return out
 
 
 def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, list[str]]:
@@ -588,42 +662,108 @@ def suggested_link_rows(
     return [g for _, g in out]
 
 
-def kam_home(session: Session, user: User, today: dt.date) -> dict[str, Any]:
-    """The KAM's start page (read only: opening it changes nothing). New notices are
-    those stored since the user last marked them as seen (``mark_notices_seen``), or on
-    a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
+def kam_home(
+    session: Session, user: User, today: dt.date, *, show_all: bool = False
+) -> dict[str, Any]:
+    """The KAM's start page (read only: opening it changes nothing).
+
+    On top the market dialogues open now at the KAM's accounts (the buyer asks for input
+    before the competition: days left to respond, the response deadline and the note on
+    the rules for suppliers who take part), then the other open influence windows, risks,
+    expiries, budget windows and new notices. Every list shows the items in the capability
+    profile (``tracker.relevance``; flagged by the learned model too) and says how many it
+    left out (``hidden``); ``show_all`` lists those too, after the in-profile ones. A
+    procurement at several of the KAM's accounts is one row (``accounts``). New notices
+    are those stored since the user last marked them as seen (``mark_notices_seen``), or
+    on a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
     accounts = accounts_list(session, user, today)
     known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
     ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
     rules = load_rules()
     since = user.last_seen_notices_at
-    data = {
-        "accounts": accounts,
-        "influence_open": opportunity_rows(
+    wide = HOME_ROWS * 4  # read more, then keep the in-profile ones
+    open_rows = merge_accounts(
+        opportunity_rows(
             session,
             today,
             account_ids=ids,
             phases=OPEN_PHASES,
-            limit=HOME_ROWS,
+            limit=wide,
             accounts=known,
             rules=rules,
-        ),
-        "overdue": overdue_rows(session, today, ids, accounts=known, rules=rules),
-        "expiries": expiry_rows(
-            session, today, account_ids=ids, months=24, limit=HOME_ROWS, accounts=known
-        ),
-        "budget_windows": budget_windows(
-            session, today, ids, limit=HOME_ROWS, accounts=known, rules=rules
-        ),
-        "new_notices": new_notices(
-            session, ids, since, limit=HOME_ROWS, accounts=known, today=today
-        ),
-        "new_since": since,
-        "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
-        "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
-        "scope": "my accounts" if ids is not None else "all accounts",
-    }
+        )
+    )
+    dialogues = sorted(
+        (o for o in open_rows if o["phase"] == "dialogue_open"),
+        key=lambda o: (o["days_left"] if o["days_left"] is not None else 10**6, o["key"]),
+    )
+    windows = [o for o in open_rows if o["phase"] != "dialogue_open"]
+    hidden: dict[str, int] = {}
+    data: dict[str, Any] = {"accounts": accounts}
+    for name, rows in (
+        ("dialogues", dialogues),
+        ("influence_open", windows),
+        ("overdue", merge_accounts(overdue_rows(session, today, ids, accounts=known,
+                                                rules=rules, limit=wide))),
+        ("expiries", expiry_rows(session, today, account_ids=ids, months=24, limit=wide,
+                                 accounts=known, rules=rules)),
+        ("new_notices", new_notices(session, ids, since, limit=wide, accounts=known,
+                                    today=today)),
+    ):  # fmt: skip
+        data[name], hidden[name] = shown_first(rows, show_all, HOME_ROWS)
+    data.update(
+        {
+            "budget_windows": budget_windows(
+                session, today, ids, limit=HOME_ROWS, accounts=known, rules=rules
+            ),
+            "new_since": since,
+            "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
+            "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
+            "scope": "my accounts" if ids is not None else "all accounts",
+            "show_all": show_all,
+            "hidden": hidden,
+            "hidden_total": sum(hidden.values()),
+            "profile": profile_summary(rules),
+        }
+    )
     return data
+
+
+def profile_summary(rules: Rules) -> dict[str, Any]:
+    """The capability profile in words, for the pages (CPV prefixes with their Norwegian
+    names, keywords, negative keywords) and where it comes from."""
+    p = rules.profile()
+    return {
+        "cpvs": [{"prefix": k, "label": v} for k, v in p.labels.items()],
+        "keywords": list(p.keywords),
+        "negative_keywords": list(p.negative_keywords),
+        "source": rules.entries["profile.cpv_prefixes"].source,
+    }
+
+
+MARKS = ("star", "dismiss")
+
+
+def mark_notice(session: Session, user: User, notice_pk: int, mark: str) -> str:
+    """A user's star (relevant to us) or dismissal (not for us) of a notice; the
+    installation's relevance model is retrained from every decision (``tracker.relevance``).
+    Returns what happened to the model, in words. Flushes; the caller commits."""
+    if mark not in MARKS:
+        raise UserError(f"mark: {mark!r} is not one of {', '.join(MARKS)}")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    row = session.scalars(
+        select(NoticeMark).where(NoticeMark.notice_pk == notice_pk, NoticeMark.user_id == user.id)
+    ).first()
+    if row is None:
+        row = NoticeMark(notice_pk=notice_pk, user_id=user.id, mark=mark)
+        session.add(row)
+    row.mark, row.created_at = mark, utcnow()
+    session.flush()
+    model = train_model(session)
+    if model is None:
+        return "The relevance model needs at least 3 relevant and 3 irrelevant examples."
+    return f"Relevance model retrained on {model.examples} decisions."
 
 
 def mark_notices_seen(session: Session, user: User, now: dt.datetime | None = None) -> None:
@@ -753,6 +893,8 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
     opportunities = opportunity_rows(
         session, today, account_ids=[account.id], limit=100, accounts=known
     )
+    # every opportunity of the account, the ones in the capability profile first
+    opportunities.sort(key=lambda o: not (o.get("fit") or {}).get("shown"))
     return {
         "overdue": [o for o in opportunities if o["phase"] in RISK_PHASES],
         "account": account_profile(session, account),
@@ -866,6 +1008,8 @@ def bids_page(
         "pages": max(1, -(-total // per_page)),
         "show": show,
         "statuses": BID_STATUSES,
+        "capacities": CAPACITIES,
+        "risks": RISKS,
         "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cached else 0,
     }
 
@@ -877,6 +1021,26 @@ def set_bid_status(session: Session, user: User, notice_pk: int, status: str) ->
     if session.get(Notice, notice_pk) is None:
         raise NotFoundError(f"no notice with id {notice_pk}")
     return bids_module.set_bid_status(session, notice_pk, status, user.email)
+
+
+def assess_bid(
+    session: Session,
+    user: User,
+    notice_pk: int,
+    capacity: str | None,
+    delivery_risk: str | None,
+    reason: str,
+) -> BidAssessment:
+    """Record the bid team's capacity and delivery-risk assessment of a competition (bid
+    team, director or admin); it counts in the score with its reason."""
+    if not can_set_bid_status(user):
+        raise PermissionDeniedError(f"{user.email} ({user.role}) may not assess bids")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    return bids_module.set_assessment(
+        session, notice_pk, user.email, capacity=capacity, delivery_risk=delivery_risk,
+        reason=reason,
+    )  # fmt: skip
 
 
 def decide_bid(
@@ -1026,12 +1190,17 @@ def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> li
     ]
 
 
-def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dict[str, Any]:
+def director_page(
+    session: Session, today: dt.date, queue_size: int = 20, show: str = "relevant"
+) -> dict[str, Any]:
+    """The director's page: pipeline, the bid/no-bid queue (``show``: ``relevant``, the
+    competitions in our capability profile, by default; ``accounts`` or ``all``),
+    decisions, incumbency and uncovered accounts."""
     rules = load_rules()
     queue = bids_page(
         session,
         today,
-        show="relevant",
+        show=show,
         undecided_only=True,
         per_page=queue_size,
         cached=True,
@@ -1055,6 +1224,7 @@ def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dic
             session, "uncovered", today, lambda: uncovered_accounts(session, today)
         ),
         "decisions": DECISIONS,
+        "show": show,
         "fresh_within_s": int(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
     }
 
@@ -1236,6 +1406,8 @@ def decide_suggested_link(session: Session, user: User, link_id: int, status: st
             f"{user.email} ({user.role}) may not decide links of this account"
         )
     decide_link(session, link_id, status, user.email)
+    if status == "confirmed":  # a confirmed link is a weak sign of relevance
+        train_model(session)
 
 
 # --------------------------------------------------------------------------- calendar

@@ -169,7 +169,7 @@ def test_director_records_a_decision_and_downloads_an_export(
 ) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
     page = page_as("director")
-    page.goto(f"{live_url}/director")
+    page.goto(f"{live_url}/director?show=accounts")  # diathermy pens: outside the IT profile
     row = page.locator(f"#queue-{pk}")
     if row.count() == 0:
         pytest.fail("the competition is not in the bid/no-bid queue")
@@ -192,6 +192,8 @@ def test_bid_team_sets_status_and_filters(page_as, live_url, world) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
     page = page_as("bid")
     assert page.url.endswith("/bids")
+    assert page.locator(f"#bid-{pk}").count() == 0  # outside the IT profile: one click away
+    page.goto(f"{live_url}/bids?show=accounts")
     row = page.locator(f"#bid-{pk}")
     row.locator("select[name=status]").select_option("submitted")
     row.locator("form.bid-status button").click()

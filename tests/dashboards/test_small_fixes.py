@@ -53,7 +53,7 @@ def test_unknown_incumbency_value_is_none_not_zero(session) -> None:
 
 def test_competition_urgency_flag_comes_from_the_view(client_for, world) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
-    items = client_for("bid").get("/api/bids").json()["items"]
+    items = client_for("bid").get("/api/bids?show=accounts").json()["items"]
     [dia] = [b for b in items if b["id"] == pk]
     assert dia["days_left"] == (dt.date(2023, 3, 17) - TODAY).days
     assert dia["urgent"] is (dia["days_left"] < URGENT_DEADLINE_DAYS)
