@@ -49,7 +49,12 @@ from tracker.models import (
     User,
     utcnow,
 )
-from tracker.opportunities import opportunity_dict, opportunity_item, stored_budget_window
+from tracker.opportunities import (
+    opportunity_dict,
+    opportunity_item,
+    pretender_readings,
+    stored_budget_window,
+)
 from tracker.relevance import (
     LearnedModel,
     contract_item,
@@ -1320,12 +1325,17 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
         if n.procedure_id
         else []
     )
+    reading = pretender_readings(session, [n]).get(n.id)
+    item = notice_texts(session, [n.id])[n.id]
     return {
         "id": n.id,
         "title": n.title,
         "description": n.description,
         "phase": phase_of(n.subtype),
         "doffin_url": doffin_url(n.source, n.source_id),
+        # what the notice asks for before the competition (tracker.pretender), and fit
+        "pretender": reading.as_dict() if reading else None,
+        "fit": relevance(load_rules().profile(), item, stored_model(session)),
         "fields": [(label, key, getattr(n, key)) for key, label in NOTICE_FIELDS],
         "buyers": [
             {
@@ -1358,6 +1368,7 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
                 "submission_deadline": lot.submission_deadline,
                 "request_deadline": lot.request_deadline,
                 "documents_url": lot.documents_url,
+                "selection_criteria": lot.selection_criteria or [],
                 "criteria": [
                     {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
                 ],
@@ -1374,6 +1385,7 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
                 "framework": r.framework,
                 "contract_id": r.contract_id,
                 "contract_title": r.contract_title,
+                "tenders_received": r.tenders_received,
                 "winners": [{"name": w.name, "orgnr": w.orgnr} for w in r.winners],
             }
             for r in n.results
