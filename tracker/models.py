@@ -541,6 +541,9 @@ class Opportunity(Base):
     budget_end: Mapped[dt.date | None] = mapped_column(Date)
     phase: Mapped[str | None] = mapped_column(String(24))
     confidence: Mapped[str | None] = mapped_column(String(16))
+    # In the capability profile (or flagged by the learned model) when last recomputed:
+    # what the aggregates (director pipeline, incumbency, coverage) count.
+    in_profile: Mapped[bool | None] = mapped_column(Boolean)
     timeline: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # dates with sources
     computed_for: Mapped[dt.date | None] = mapped_column(Date)
     computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

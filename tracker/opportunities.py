@@ -701,7 +701,8 @@ def recompute(
     than ``KEEP_RUNNING_DAYS``, or that are ``overdue`` (the contract ended, no competition
     seen) for more than ``KEEP_OVERDUE_DAYS`` after the expected start, are dropped.
     Returns counts: ``retender``, ``planning``, ``competition`` (stored per kind),
-    ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``.
+    ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``. Each row's
+    ``in_profile`` is the capability profile's fit of that day (``tracker.relevance``).
     """
     settings = settings or load_settings()
     rules = rules or load_rules(settings=settings)
@@ -709,6 +710,7 @@ def recompute(
     for name in rules.unknown_accounts(a["name"] for a in accounts.values()):
         log.warning('rules: [accounts."%s"]: no account has that name; ignored', name)
     drafts = build_drafts(session, today, settings)
+    model = stored_model(session)
     existing = dict(session.execute(select(Opportunity.key, Opportunity.id)).all())
     counts = dict.fromkeys(
         (*KINDS, "new", "updated", "removed", "dropped", "open_now"),
@@ -735,6 +737,9 @@ def recompute(
         counts[d.kind] += 1
         counts["open_now"] += int(tl.can_influence)
         values = _values(d, tl, today, now)
+        profile = rules.profile(account.get("name"))
+        item = ItemText.from_dict(d.item)
+        values["in_profile"] = bool(relevance(profile, item, model)["shown"])
         if d.key in existing:
             values["id"] = existing[d.key]
             updates.append(values)

@@ -1064,11 +1064,13 @@ def decide_bid(
 # --------------------------------------------------------------------------- director
 
 
-def pipeline(session: Session) -> list[dict[str, Any]]:
+def pipeline(session: Session, in_profile_only: bool = True) -> list[dict[str, Any]]:
     """Opportunities by phase and currency: ``{phase, currency, count, value}``, phases in
-    the tracker's order (``PHASE_ORDER``). Only opportunities at an account by a confirmed
-    link count, and each tender once (identified by its procedure id, else its
-    competition notice, notice or contract), whatever the number of accounts it is at;
+    the tracker's order (``PHASE_ORDER``). Only opportunities in our capability profile
+    (``Opportunity.in_profile``, as of the last recompute; every one with
+    ``in_profile_only`` False) at an account by a confirmed link count, and each tender
+    once (identified by its procedure id, else its competition notice, notice or
+    contract), whatever the number of accounts it is at;
     values are summed per currency (never EUR added to NOK; the opportunity's currency,
     else its notice's); ``currency`` None when neither is known."""
     rows = session.execute(
@@ -1086,6 +1088,7 @@ def pipeline(session: Session) -> list[dict[str, Any]]:
             Notice,
             Notice.id == func.coalesce(Opportunity.competition_notice_pk, Opportunity.notice_pk),
         )
+        .where(Opportunity.in_profile.is_not(False) if in_profile_only else True)
         .order_by(Opportunity.id)
     )
     seen: set[tuple[str, Any]] = set()
@@ -1132,9 +1135,14 @@ def pipeline(session: Session) -> list[dict[str, Any]]:
 
 
 def incumbency_rows(
-    session: Session, today: dt.date, limit: int = 100, our_orgnrs: list[str] | None = None
+    session: Session,
+    today: dt.date,
+    limit: int = 100,
+    our_orgnrs: list[str] | None = None,
+    in_profile_only: bool = True,
 ) -> list[dict[str, Any]]:
-    """Per account: who holds its running contracts (us or a competitor), most first."""
+    """Per account: who holds its running contracts in our capability profile (their
+    re-tender opportunity is ``in_profile``), us or a competitor, most first."""
     if our_orgnrs is None:
         our_orgnrs = load_settings().our_orgnr_list
     rows = session.execute(
@@ -1154,6 +1162,11 @@ def incumbency_rows(
         .where(
             ContractAccount.status != "rejected",
             or_(Contract.end_date.is_(None), Contract.end_date >= today),
+            exists().where(
+                Opportunity.contract_id == Contract.id, Opportunity.in_profile.is_not(False)
+            )
+            if in_profile_only
+            else True,
         )
         .group_by(ContractAccount.account_id, ContractParty.orgnr, ContractParty.party_key)
         .order_by(func.count(func.distinct(Contract.id)).desc(), ContractAccount.account_id)
@@ -1175,14 +1188,18 @@ def incumbency_rows(
     ]
 
 
-def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> list[dict[str, Any]]:
-    """Accounts with an open influence window and no activity in the last 90 days."""
+def uncovered_accounts(
+    session: Session, today: dt.date, limit: int = 100, in_profile_only: bool = True
+) -> list[dict[str, Any]]:
+    """Accounts with an open influence window in our capability profile and no activity in
+    the last 90 days."""
     since = today - dt.timedelta(days=NO_ACTIVITY_DAYS)
     rows = session.execute(
         select(Account.id, Account.name, Account.kam_email, func.count(Opportunity.id))
         .join(Opportunity, Opportunity.account_id == Account.id)
         .where(
             Opportunity.phase.in_(OPEN_PHASES),
+            Opportunity.in_profile.is_not(False) if in_profile_only else True,
             ~exists().where(and_(Activity.account_id == Account.id, Activity.happened_on >= since)),
         )
         .group_by(Account.id, Account.name, Account.kam_email)
@@ -1200,8 +1217,9 @@ def director_page(
 ) -> dict[str, Any]:
     """The director's page: pipeline, the bid/no-bid queue (``show``: ``relevant``, the
     competitions in our capability profile, by default; ``accounts`` or ``all``),
-    decisions, incumbency and uncovered accounts."""
+    decisions, incumbency and uncovered accounts (in our profile only with ``relevant``)."""
     rules = load_rules()
+    mine = show == "relevant"
     queue = bids_page(
         session,
         today,
@@ -1218,15 +1236,23 @@ def director_page(
     ).scalars()
     decided_pks = list(dict.fromkeys(decided))
     return {
-        "pipeline": cached_aggregate(session, "pipeline", today, lambda: pipeline(session)),
+        "pipeline": cached_aggregate(
+            session, ("pipeline", mine), today, lambda: pipeline(session, mine)
+        ),
         "queue": queue["items"],
         "queue_total": queue["total"],
         "decided": scored_bids(session, today, decided_pks, rules),
         "incumbency": cached_aggregate(
-            session, "incumbency", today, lambda: incumbency_rows(session, today)
+            session,
+            ("incumbency", mine),
+            today,
+            lambda: incumbency_rows(session, today, in_profile_only=mine),
         ),
         "uncovered": cached_aggregate(
-            session, "uncovered", today, lambda: uncovered_accounts(session, today)
+            session,
+            ("uncovered", mine),
+            today,
+            lambda: uncovered_accounts(session, today, in_profile_only=mine),
         ),
         "decisions": DECISIONS,
         "show": show,

@@ -47,7 +47,7 @@ def test_unknown_incumbency_value_is_none_not_zero(session) -> None:
         ]
     )
     session.flush()
-    [row] = incumbency_rows(session, dt.date(2026, 1, 1), our_orgnrs=[])
+    [row] = incumbency_rows(session, dt.date(2026, 1, 1), our_orgnrs=[], in_profile_only=False)
     assert row["value"] is None and row["contracts"] == 1
 
 
