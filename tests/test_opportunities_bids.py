@@ -291,3 +291,29 @@ def test_a_competition_we_track_stays_on_the_list(world: Engine) -> None:
         s.commit()
         [row] = [r for r in list_bids(s, D(2023, 4, 1)) if r["notice_pk"] == notice.id]
     assert row["relevance"] == "tracked" and row["status"] == "qualifying"
+
+
+def test_a_qualification_system_is_open_until_it_ends(world: Engine) -> None:
+    """Sporveien's qualification system for a video management system (2023-604437,
+    subtype 15) states no submission deadline: applications are possible while the system
+    runs (BT-536/537: 2023-05-02 – 2023-06-05), not for 60 days after the notice."""
+    with Session(world) as s:
+        [vms] = [r for r in list_bids(s, D(2023, 6, 5)) if "Toppsystem VMS" in r["title"]]
+        assert vms["deadline"] == D(2023, 6, 5) and vms["days_left"] == 0
+        assert vms["deadline_source"].startswith("the qualification system ends (BT-537)")
+        assert vms["fit"]["fit"] and "48000000" in vms["fit"]["reason"]
+        assert not [r for r in list_bids(s, D(2023, 6, 6), show="all") if "VMS" in r["title"]]
+
+
+def test_expiries_known_only_from_later_notices_are_not_shown(world: Engine) -> None:
+    """No hindsight: Miljødirektoratet's wildlife health programme (ends 2027-12-31) is known
+    from its notice of 2022-12-20, not the day before."""
+    from tracker.views import expiry_rows
+
+    with Session(world) as s:
+        acc = s.scalars(select(Account).where(Account.name == "Miljødirektoratet")).one()
+        before = expiry_rows(s, D(2022, 12, 19), account_ids=[acc.id], months=72)
+        after = expiry_rows(s, D(2022, 12, 20), account_ids=[acc.id], months=72)
+    assert before == []
+    [vilt] = after
+    assert vilt["end_date"] == D(2027, 12, 31) and not vilt["fit"]["fit"]  # not IT

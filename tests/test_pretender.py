@@ -191,3 +191,8 @@ def test_sentences_do_not_break_at_dates() -> None:
         "Frist er 16. oktober kl. 12.00.",
         "Se vedlegg.",
     ]
+    # a full stop with no space after it still ends a sentence; "bl.a." does not
+    assert sentences("uten IT-kompetanse.Interesserte oppfordres, bl.a. til dette.") == [
+        "uten IT-kompetanse.",
+        "Interesserte oppfordres, bl.a. til dette.",
+    ]

@@ -54,6 +54,7 @@ from tracker.opportunities import (
     PLACEHOLDER_YEAR,
     pretender_readings,
 )
+from tracker.pretender import OSLO, QUALIFICATION_SUBTYPES
 from tracker.relevance import (
     ItemText,
     LearnedModel,
@@ -108,10 +109,12 @@ def _criterion(c: Any) -> dict[str, Any]:
 
 
 def _deadline_at(
-    lots: Sequence[Lot | LoadedLot], today: dt.date
+    lots: Sequence[Lot | LoadedLot], today: dt.date, subtype: str | None = None
 ) -> tuple[dt.datetime | None, bool]:
     """Earliest deadline today or later over the lots (else the latest past one) and
-    whether a placeholder deadline (year 2090+) was seen."""
+    whether a placeholder deadline (year 2090+) was seen. A qualification system
+    (subtype 15) with no submission deadline takes applications until the end of its
+    duration (BT-537): that day is its deadline."""
     placeholder = False
     real: list[dt.datetime] = []
     for lot in lots:
@@ -122,6 +125,11 @@ def _deadline_at(
             placeholder = True
             continue
         real.append(d)
+    if not real and subtype in QUALIFICATION_SUBTYPES:
+        ends = [e for e in (getattr(lot, "end_date", None) for lot in lots) if e is not None]
+        if ends and max(ends).year < PLACEHOLDER_YEAR:
+            last = max(ends)
+            real.append(dt.datetime.combine(last, dt.time(23, 59, 59), tzinfo=OSLO))
     future = [d for d in real if d.date() >= today]
     if future:
         return min(future), placeholder
@@ -283,8 +291,18 @@ def bid_row(
 ) -> dict[str, Any]:
     """One competition as a plain dict with its score (see ``list_bids`` for the keys)."""
     lots = list(n.lots)
-    deadline_at, placeholder = _deadline_at(lots, today)
+    deadline_at, placeholder = _deadline_at(lots, today, n.subtype)
     deadline = deadline_at.date() if deadline_at else None
+    real_deadline = any(
+        lot.submission_deadline and lot.submission_deadline.year < PLACEHOLDER_YEAR for lot in lots
+    )
+    deadline_source = (
+        None
+        if deadline is None
+        else "tender deadline (BT-131)"
+        if real_deadline
+        else "the qualification system ends (BT-537): applications until then"
+    )
     item = profile_item(n, lots)
     cpvs = item.cpvs
     value = n.estimated_value
@@ -409,6 +427,7 @@ def bid_row(
         "issue_date": n.issue_date,
         "deadline": deadline,
         "deadline_at": deadline_at.isoformat() if deadline_at else None,
+        "deadline_source": deadline_source,
         "days_left": (deadline - today).days if deadline else None,
         "placeholder_deadline": placeholder,
         "value": float(value) if value is not None else None,
@@ -457,6 +476,7 @@ class LoadedLot:
     cpv_codes: list[str] | None
     estimated_value: Decimal | None
     submission_deadline: dt.datetime | None
+    end_date: dt.date | None
     documents_url: str | None
     selection_criteria: list[Any] | None
     award_criteria: list[Any] = field(default_factory=list)
@@ -553,7 +573,8 @@ def open_competition_ids(
     rules: Rules | None = None,
 ) -> list[int]:
     """THE selection of open, relevant competitions (the ``tracker bids`` command and the
-    bid pages both use it): primary keys, soonest deadline first (no deadline last).
+    bid pages both use it): primary keys, those in our capability profile first, then
+    soonest deadline first (no deadline last).
 
     A competition is every latest, non-test notice of subtype 10–24, N16, E3 or CEI issued
     (issue date, else publication date) in the last ``LOOKBACK_DAYS`` days up to today,
@@ -618,44 +639,46 @@ def open_competition_ids(
         chunk = pks[i : i + 2000]
         for row in session.execute(
             select(
-                Lot.notice_pk, Lot.submission_deadline, Lot.cpv_codes, Lot.title, Lot.description
+                Lot.notice_pk,
+                Lot.submission_deadline,
+                Lot.end_date,
+                Lot.cpv_codes,
+                Lot.title,
+                Lot.description,
             ).where(Lot.notice_pk.in_(chunk))
         ):
             lots[row.notice_pk].append(row)
+        for pk, name in session.execute(
+            select(NoticeLink.notice_pk, Account.name)
+            .join(Account, Account.id == NoticeLink.account_id)
+            .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
+        ):
+            linked[pk].add(name)
         if need_relevance:
-            for pk, name in session.execute(
-                select(NoticeLink.notice_pk, Account.name)
-                .join(Account, Account.id == NoticeLink.account_id)
-                .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
-            ):
-                linked[pk].add(name)
             status_pks.update(
                 session.scalars(select(BidStatus.notice_pk).where(BidStatus.notice_pk.in_(chunk)))
             )
     decided: set[str] = set()
-    model = None
+    model = stored_model(session)
     if need_relevance:
         decided = set(
             session.scalars(
                 select(Notice.notice_id).join(BidDecision, BidDecision.notice_pk == Notice.id)
             )
         )
-        model = stored_model(session)
-    out: list[tuple[dt.datetime | None, int]] = []
+    out: list[tuple[bool, dt.datetime | None, int]] = []
     for c in candidates:
-        deadline, _ = _deadline_at(lots[c.id], today)
+        deadline, _ = _deadline_at(lots[c.id], today, c.subtype)
         if not include_closed and not _is_open(c, deadline, today):
             continue
-        if need_relevance and not (
-            c.id in status_pks
-            or c.notice_id in decided
-            or _in_profile(rules, profile_item(c, lots[c.id]), linked.get(c.id, ()), model)
-        ):
+        mine = _in_profile(rules, profile_item(c, lots[c.id]), linked.get(c.id, ()), model)
+        if need_relevance and not (mine or c.id in status_pks or c.notice_id in decided):
             continue
-        out.append((deadline, c.id))
+        out.append((mine, deadline, c.id))
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    out.sort(key=lambda x: (_aware(x[0]) if x[0] else far, x[1]))
-    return [pk for _, pk in out]
+    # in our profile first (nothing outside it leads a list), then soonest deadline
+    out.sort(key=lambda x: (not x[0], _aware(x[1]) if x[1] else far, x[2]))
+    return [pk for _, _, pk in out]
 
 
 def _in_profile(
@@ -694,7 +717,8 @@ def list_bids(
 
     Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
     documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
-    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), days_left,
+    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), deadline_source
+    (the tender deadline, or the end of a qualification system), days_left,
     placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
     cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
     name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the

@@ -271,7 +271,10 @@ def find_periods(text: str, ref: dt.date) -> list[tuple[int, Period]]:
 
 # --------------------------------------------------------------------------- sentences
 
-_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[A-ZÆØÅ\"«(•\-])|\s*[\n•]+\s*|\s+-\s+(?=[A-ZÆØÅ])")
+_SPLIT = re.compile(
+    r"(?<=[.!?;])\s+(?=[A-ZÆØÅ\"«(•\-])|\s*[\n•]+\s*|\s+-\s+(?=[A-ZÆØÅ])"
+    r"|(?<=[a-zæøå)]\.)(?=[A-ZÆØÅ][a-zæøå])"  # "IT-kompetanse.Interesserte": no space
+)
 
 
 def sentences(text: str) -> list[str]:

@@ -152,7 +152,8 @@ def account_names(session: Session, ids: list[int] | None = None) -> dict[int, s
 def accounts_list(
     session: Session, user: User | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Accounts (a KAM's own, else all) with counts of open windows and expiries."""
+    """Accounts (a KAM's own, else all) with counts of open influence windows in our
+    capability profile (``Opportunity.in_profile`` of the last recompute)."""
     q = select(Account).order_by(Account.name)
     if user is not None and user.role == "kam":  # as account_ids_for, in the same query
         q = q.where(func.lower(Account.kam_email) == user.email.lower())
@@ -161,7 +162,11 @@ def accounts_list(
     open_counts: dict[int, int] = dict(
         session.execute(
             select(Opportunity.account_id, func.count())
-            .where(Opportunity.phase.in_(OPEN_PHASES), _in_accounts(Opportunity.account_id, ids))
+            .where(
+                Opportunity.phase.in_(OPEN_PHASES),
+                Opportunity.in_profile.is_not(False),
+                _in_accounts(Opportunity.account_id, ids),
+            )
             .group_by(Opportunity.account_id)
         ).all()
     )
@@ -421,11 +426,13 @@ def budget_windows(
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
+    in_profile_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Primary budget windows (``tracker.opportunities.stored_budget_window``) not yet
     ended, per account (one row per account and window), with their status: open,
     upcoming, or missed when the window ends before influence opens on any of its
-    opportunities (``tracker.windows.budget_window_for``)."""
+    opportunities (``tracker.windows.budget_window_for``). ``in_profile_only``: count only
+    opportunities in our capability profile (``Opportunity.in_profile``)."""
     rows = session.execute(
         select(
             Opportunity.account_id,
@@ -439,6 +446,7 @@ def budget_windows(
             _in_accounts(Opportunity.account_id, account_ids),
             Opportunity.budget_end.is_not(None),
             Opportunity.budget_end >= today,
+            Opportunity.in_profile.is_not(False) if in_profile_only else True,
         )
         .group_by(Opportunity.account_id, Opportunity.budget_start, Opportunity.budget_end)
         .order_by(Opportunity.budget_start, Opportunity.account_id)
@@ -496,18 +504,23 @@ def expiry_rows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Contracts of the accounts ending within ``months``, soonest first, with suppliers
-    and the capability profile's ``fit`` (the account's profile; its title and main CPV
+    """Contracts of the accounts ending within ``months``, soonest first (known by
+    ``today``: from a notice issued by then, or imported), with suppliers and the
+    capability profile's ``fit`` (the account's profile; its title and main CPV
     with the text of the notice it came from)."""
     until = add_months(today, months)
+    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
     rows = session.execute(
         select(*_CONTRACT_COLUMNS, Contract.main_cpv, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
             _in_accounts(ContractAccount.account_id, account_ids),
             ContractAccount.status != "rejected",
             Contract.end_date >= today,
             Contract.end_date <= until,
+            # a contract known only from a notice issued after today is not known yet
+            or_(Notice.id.is_(None), issued.is_(None), issued <= today),
         )
         .order_by(Contract.end_date, Contract.id)
         .limit(limit)
@@ -719,7 +732,13 @@ def kam_home(
     data.update(
         {
             "budget_windows": budget_windows(
-                session, today, ids, limit=HOME_ROWS, accounts=known, rules=rules
+                session,
+                today,
+                ids,
+                limit=HOME_ROWS,
+                accounts=known,
+                rules=rules,
+                in_profile_only=not show_all,
             ),
             "new_since": since,
             "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
