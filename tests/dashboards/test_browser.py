@@ -47,11 +47,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_url(world) -> Iterator[str]:
-    if world["backend"] != "sqlite":
-        pytest.skip("browser tests run once, on SQLite (the HTTP tests cover PostgreSQL)")
-    app = create_app(make_settings(world["home"]), engine=world["engine"])
+def start_server(app: object) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Serve ``app`` on a free port of 127.0.0.1 in a thread: (server, thread, base URL)."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -63,7 +60,16 @@ def live_url(world) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def live_url(world) -> Iterator[str]:
+    if world["backend"] != "sqlite":
+        pytest.skip("browser tests run once, on SQLite (the HTTP tests cover PostgreSQL)")
+    app = create_app(make_settings(world["home"]), engine=world["engine"])
+    server, thread, url = start_server(app)
+    yield url
     server.should_exit = True
     thread.join(timeout=10)
 

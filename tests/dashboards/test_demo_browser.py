@@ -10,17 +10,14 @@ Skipped when Chromium or Playwright is missing (``make browser-deps``).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import make_settings
-from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, _free_port
+from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
 from tests.test_demo import build_demo_world
 from tracker import db as tracker_db
 from tracker import demo
@@ -32,22 +29,6 @@ DIALOGUE_DAY = dt.date(2023, 11, 27)
 WIDTHS = (1400, 390)
 
 
-def _serve(home: Any, engine: Any, today: dt.date) -> tuple[uvicorn.Server, threading.Thread, str]:
-    app = create_app(make_settings(home, TRACKER_TODAY=today.isoformat()), engine=engine)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 def _site(tmp_path_factory: pytest.TempPathFactory, today: dt.date) -> Iterator[str]:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (run 'make browser-deps')")
@@ -55,7 +36,8 @@ def _site(tmp_path_factory: pytest.TempPathFactory, today: dt.date) -> Iterator[
     engine = tracker_db.make_engine(f"sqlite:///{home / 'demo.db'}")
     upgrade(engine)
     build_demo_world(engine, today)
-    server, thread, url = _serve(home, engine, today)
+    app = create_app(make_settings(home, TRACKER_TODAY=today.isoformat()), engine=engine)
+    server, thread, url = start_server(app)
     yield url
     server.should_exit = True
     thread.join(timeout=10)
