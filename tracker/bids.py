@@ -75,6 +75,13 @@ from tracker.scoring import (
 
 DECISIONS = ("bid", "no-bid")
 CAPACITIES = tuple(CAPACITY_FACTOR)  # available|stretched|none
+# eForms selection-criterion codes (BT-747), for criteria that carry no name of their own.
+SELECTION_TYPES = {
+    "sui-act": "Egnethet (registrering, autorisasjon)",
+    "ef-stand": "Økonomisk og finansiell kapasitet",
+    "tp-abil": "Tekniske og faglige kvalifikasjoner",
+    "other": "Andre krav",
+}
 RISKS = tuple(RISK_FACTOR)  # low|medium|high
 BID_STATUSES = ("qualifying", "bidding", "submitted", "won", "lost")
 TIER_ORDER = ("star", "strategic", "status", "streamline")
@@ -106,6 +113,11 @@ def _criterion(c: Any) -> dict[str, Any]:
         "weight": c.weight,
         "weight_code": c.weight_code,
     }
+
+
+def labelled_criterion(c: dict[str, Any]) -> dict[str, Any]:
+    """A selection criterion with a ``label``: its name, else the name of its type."""
+    return {**c, "label": c.get("name") or SELECTION_TYPES.get(c.get("type") or "", c.get("type"))}
 
 
 def _deadline_at(
@@ -391,7 +403,11 @@ def bid_row(
         for o in opps
         if o.contract_id in ctx.get("last_tenders", {})
     ]
-    criteria_sel = [c for lot in lots for c in (getattr(lot, "selection_criteria", None) or [])]
+    criteria_sel = [
+        labelled_criterion(c)
+        for lot in lots
+        for c in (getattr(lot, "selection_criteria", None) or [])
+    ]
     status = ctx["statuses"].get(n.id)
     tracked = bool(decisions) or status is not None
     relevance_kinds = "+".join(
@@ -728,7 +744,7 @@ def list_bids(
     exists) or a combination such as account+profile), incumbent
     (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, fit (the
     capability profile's fit and reason, the learned score and its words, flagged, shown:
-    ``tracker.relevance.relevance``), selection_criteria ([{type, name, description}]),
+    ``tracker.relevance.relevance``), selection_criteria ([{type, name, description, label}]),
     tenders_last_time ({tenders, contract, awarded} of the contract being re-tendered, or
     None), assessment ({capacity, delivery_risk, reason, by, at} or None), score
     ({total, recommendation, components: [{name, label, points, max, reason}], capped

@@ -1413,7 +1413,9 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
                 "submission_deadline": lot.submission_deadline,
                 "request_deadline": lot.request_deadline,
                 "documents_url": lot.documents_url,
-                "selection_criteria": lot.selection_criteria or [],
+                "selection_criteria": [
+                    bids_module.labelled_criterion(c) for c in lot.selection_criteria or []
+                ],
                 "criteria": [
                     {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
                 ],
