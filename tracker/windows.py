@@ -147,7 +147,7 @@ def expected_procedure(procedure_type: str | None, default: str = "open") -> str
 # --------------------------------------------------------------------------- rules
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: one cached window per year
 class BudgetCalendar:
     """A budget-cycle window (month, day) to (month, day), possibly crossing the new year.
 
@@ -424,14 +424,23 @@ def budget_windows_for(
     return primary, out
 
 
-@lru_cache(maxsize=1 << 16)
 def _budget_bounds(
     anchor_date: dt.date, calendar: BudgetCalendar
 ) -> tuple[dt.date, dt.date, tuple[tuple[str, dt.date], ...]]:
+    """The last window of ``calendar`` that ends before ``anchor_date``, with the
+    milestones inside it (all before the anchor, since the window ends before it)."""
+    # the window ending in the anchor's year if it ends before the anchor, else the one
+    # ending a year earlier (a 29 February end is the 28th in other years: same order)
+    before = (anchor_date.month, anchor_date.day) > calendar.end
+    return _window_of(calendar, anchor_date.year if before else anchor_date.year - 1)
+
+
+@lru_cache(maxsize=1 << 14)
+def _window_of(
+    calendar: BudgetCalendar, end_year: int
+) -> tuple[dt.date, dt.date, tuple[tuple[str, dt.date], ...]]:
     (sm, sd), (em, ed) = calendar.start, calendar.end
-    end = _safe_date(anchor_date.year, em, ed)
-    if end >= anchor_date:
-        end = _safe_date(anchor_date.year - 1, em, ed)
+    end = _safe_date(end_year, em, ed)
     crosses = (sm, sd) > (em, ed)
     start = _safe_date(end.year - 1 if crosses else end.year, sm, sd)
     # Every milestone of the calendar that falls inside the window, named with the budget
@@ -441,7 +450,7 @@ def _budget_bounds(
     for name, m, d, off in calendar.milestones:
         for year in range(start.year, end.year + 1):
             day = _safe_date(year, m, d)
-            if start <= day <= end and day < anchor_date:
+            if start <= day <= end:
                 inside.append((f"{name} (budget {year - off})", day))
     return start, end, tuple(sorted(inside, key=lambda x: x[1]))
 
