@@ -13,7 +13,9 @@ notice). This prints:
    ranking shows what the rules show plus what the model flags (it can only reorder and
    flag, never hide an in-profile notice): precision and recall of that selection, averaged
    over the repetitions, and its average precision as a ranking;
-3. the words with the largest weights when the model learns from every label.
+3. the same for a weaker rule profile (an ablation: the profile without its keywords), to
+   show what the learned ranking adds where the rules miss;
+4. the words with the largest weights when the model learns from every label.
 
     .venv/bin/python bench/relevance.py [--folds 5] [--repeats 20] [--seed 1] [--rules FILE]
 """
@@ -32,8 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from tracker.eforms import parse_notice  # noqa: E402
 from tracker.relevance import (  # noqa: E402
-    FLAG_AT,
+    Fit,
     ItemText,
+    Profile,
     fit_model,
     item_fit,
     item_from_parsed,
@@ -88,6 +91,68 @@ def stratified_folds(labels: list[int], k: int, rnd: random.Random) -> list[list
     return folds
 
 
+def cross_validate(
+    data: list[tuple[str, ItemText, int, str]],
+    items: list[ItemText],
+    labels: list[int],
+    fits: list[Fit],
+    args: argparse.Namespace,
+) -> None:
+    """Print the cross-validated precision and recall of the learned ranking on top of the
+    rules' ``fits`` (the rules' own ranking: in profile first, by strength); the model
+    flags only what the rules do not exclude on purpose (as ``tracker.relevance``)."""
+    rule_sel = [f.fit for f in fits]
+    rnd = random.Random(args.seed)
+    learned_p, learned_r, model_p, model_r, aps, rule_aps = [], [], [], [], [], []
+    flagged_ids: dict[str, int] = {}
+    for _ in range(args.repeats):
+        scores: list[float] = [0.0] * len(items)
+        limits: list[float] = [1.1] * len(items)  # each held-out item's model's flag_at
+        for fold in stratified_folds(labels, args.folds, rnd):
+            train = [i for i in range(len(items)) if i not in fold]
+            model = fit_model([items[i] for i in train], [labels[i] for i in train])
+            if model is None:
+                continue
+            for i in fold:
+                scores[i], limits[i] = model.score(items[i]), model.flag_at
+        flags = [
+            not f.fit and not f.negatives and sc >= lim
+            for f, sc, lim in zip(fits, scores, limits, strict=True)
+        ]
+        for i, fl in enumerate(flags):
+            if fl:
+                flagged_ids[data[i][0]] = flagged_ids.get(data[i][0], 0) + 1
+        selection = [s or fl for s, fl in zip(rule_sel, flags, strict=True)]
+        lp, lr = precision_recall(selection, labels)
+        mp, mr = precision_recall(
+            [sc >= lim for sc, lim in zip(scores, limits, strict=True)], labels
+        )
+        learned_p.append(lp)
+        learned_r.append(lr)
+        model_p.append(mp)
+        model_r.append(mr)
+        # the learned ranking: in-profile first, then flagged, each by learned score
+        rank = [2 * s + fl + sc for s, fl, sc in zip(rule_sel, flags, scores, strict=True)]
+        aps.append(average_precision(rank, labels))
+        # the rules' own ranking: in profile first, by the profile's fit strength
+        rule_rank = [2 * f.fit + f.strength for f in fits]
+        rule_aps.append(average_precision(rule_rank, labels))
+
+    def mean_sd(xs: list[float]) -> str:
+        return f"{statistics.mean(xs):.2f} ± {statistics.pstdev(xs):.2f}"
+
+    print(
+        f"learned ranking ({args.folds}-fold cross-validation, {args.repeats} repeats): "
+        f"precision {mean_sd(learned_p)}  recall {mean_sd(learned_r)}"
+    )
+    print(f"  (model alone, score >= its flag threshold: precision {mean_sd(model_p)}, "
+          f"recall {mean_sd(model_r)})")  # fmt: skip
+    print(f"  average precision as a ranking: learned {mean_sd(aps)}, rules {mean_sd(rule_aps)}")
+    for doffin_id, n in sorted(flagged_ids.items(), key=lambda x: -x[1]):
+        y = dict((d[0], d[2]) for d in data)[doffin_id]
+        print(f"  flagged {doffin_id} in {n}/{args.repeats} repeats ({'relevant' if y else 'not'})")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--labels", type=Path, default=LABELS)
@@ -113,49 +178,18 @@ def main(argv: list[str] | None = None) -> None:
             what = "missed" if y else "false alarm"
             print(f"  {what:11} {doffin_id}: {why}\n              rule: {f.reason}")
 
-    rnd = random.Random(args.seed)
-    learned_p, learned_r, model_p, model_r, aps, rule_aps = [], [], [], [], [], []
-    flagged_ids: dict[str, int] = {}
-    for _ in range(args.repeats):
-        scores: list[float] = [0.0] * len(items)
-        for fold in stratified_folds(labels, args.folds, rnd):
-            train = [i for i in range(len(items)) if i not in fold]
-            model = fit_model([items[i] for i in train], [labels[i] for i in train])
-            if model is None:
-                continue
-            for i in fold:
-                scores[i] = model.score(items[i])
-        flags = [not s and sc >= FLAG_AT for s, sc in zip(rule_sel, scores, strict=True)]
-        for i, fl in enumerate(flags):
-            if fl:
-                flagged_ids[data[i][0]] = flagged_ids.get(data[i][0], 0) + 1
-        selection = [s or fl for s, fl in zip(rule_sel, flags, strict=True)]
-        lp, lr = precision_recall(selection, labels)
-        mp, mr = precision_recall([sc >= FLAG_AT for sc in scores], labels)
-        learned_p.append(lp)
-        learned_r.append(lr)
-        model_p.append(mp)
-        model_r.append(mr)
-        # the learned ranking: in-profile first, then flagged, each by learned score
-        rank = [2 * s + fl + sc for s, fl, sc in zip(rule_sel, flags, scores, strict=True)]
-        aps.append(average_precision(rank, labels))
-        # the rules' own ranking: in profile first, by the profile's fit strength
-        rule_rank = [2 * s + f.strength for s, f in zip(rule_sel, fits, strict=True)]
-        rule_aps.append(average_precision(rule_rank, labels))
-
-    def mean_sd(xs: list[float]) -> str:
-        return f"{statistics.mean(xs):.2f} ± {statistics.pstdev(xs):.2f}"
-
-    print(
-        f"learned ranking ({args.folds}-fold cross-validation, {args.repeats} repeats): "
-        f"precision {mean_sd(learned_p)}  recall {mean_sd(learned_r)}"
+    cross_validate(data, items, labels, fits, args)
+    weak = Profile(  # the same profile without its keywords
+        cpv_prefixes=profile.cpv_prefixes,
+        exclude_cpv_prefixes=profile.exclude_cpv_prefixes,
+        negative_keywords=profile.negative_keywords,
+        negative_cpv_prefixes=profile.negative_cpv_prefixes,
+        keywords=(),
     )
-    print(f"  (model alone, score >= {FLAG_AT}: precision {mean_sd(model_p)}, "
-          f"recall {mean_sd(model_r)})")  # fmt: skip
-    print(f"  average precision as a ranking: learned {mean_sd(aps)}, rules {mean_sd(rule_aps)}")
-    for doffin_id, n in sorted(flagged_ids.items(), key=lambda x: -x[1]):
-        y = dict((d[0], d[2]) for d in data)[doffin_id]
-        print(f"  flagged {doffin_id} in {n}/{args.repeats} repeats ({'relevant' if y else 'not'})")
+    weak_fits = [item_fit(weak, item) for item in items]
+    p, r = precision_recall([f.fit for f in weak_fits], labels)
+    print(f"ablation, the profile without keywords: rules precision {p:.2f}  recall {r:.2f}")
+    cross_validate(data, items, labels, weak_fits, args)
 
     full = fit_model(items, labels)
     if full is not None:

@@ -15,7 +15,6 @@ from tracker.eforms import parse_notice
 from tracker.ingest import ingest_paths
 from tracker.models import BidDecision, KeyValue, Notice, NoticeMark, User
 from tracker.relevance import (
-    FLAG_AT,
     ItemText,
     fit_model,
     item_fit,
@@ -114,7 +113,9 @@ def test_cpv_prefixes_carry_their_norwegian_names() -> None:
     assert PROFILE.labels["48"] == "Programvare og informasjonssystemer"
     assert PROFILE.labels["302"] == "Datautstyr og -materiell"
     # a code we excluded under our prefixes (field data collection) is not ours
-    assert not PROFILE.fit(["72314000"], "72314000", "Feltundersøkelser", "").fit
+    excluded = PROFILE.fit(["72314000"], "72314000", "Feltundersøkelser", "")
+    assert not excluded.fit and excluded.negatives == ("72314000",)
+    assert "is excluded from our profile" in excluded.reason
 
 
 def test_rule_profile_precision_on_the_labelled_real_notices() -> None:
@@ -172,7 +173,7 @@ def test_learned_model_is_transparent_and_equals_scikit_learn() -> None:
     for item, p in zip(items, clf.predict_proba(x)[:, 1], strict=True):
         assert model.score(item) == pytest.approx(p, abs=1e-9)
     why = model.explain(_real("2023-336496"))  # e-book lending system
-    assert why["score"] > FLAG_AT and why["up"]
+    assert why["score"] > model.flag_at and why["up"]
     assert all(w["weight"] > 0 for w in why["up"]) and all(w["weight"] < 0 for w in why["down"])
 
 
@@ -193,9 +194,23 @@ def test_the_model_only_reorders_and_flags_never_hides_an_in_profile_item() -> N
         if r["fit"]:
             assert r["shown"] and not r["flagged"]
         else:
-            assert r["shown"] == r["flagged"] == (r["learned"]["score"] >= FLAG_AT)
+            flag = not r["negatives"] and r["learned"]["score"] >= model.flag_at
+            assert r["shown"] == r["flagged"] == flag
     vms = relevance(PROFILE, _real("2023-604437"), model)
-    assert vms["fit"] and vms["shown"] and vms["learned"]["score"] < FLAG_AT
+    assert vms["fit"] and vms["shown"] and vms["learned"]["score"] < model.flag_at
+    # what the profile excludes on purpose is never flagged, whatever the model says
+    kiosk = relevance(PROFILE, _real("2023-664435"), model)
+    assert kiosk["negatives"] and not kiosk["flagged"] and not kiosk["shown"]
+
+
+def test_the_flag_threshold_comes_from_held_out_team_examples() -> None:
+    items, labels = _labelled()
+    model = fit_model(items, labels)
+    assert model is not None and 0 < model.flag_at < 1
+    # the stored form keeps it
+    from tracker.relevance import LearnedModel
+
+    assert LearnedModel.from_dict(model.as_dict()).flag_at == model.flag_at
 
 
 def test_training_from_decisions_marks_and_confirmed_links(

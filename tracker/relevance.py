@@ -40,7 +40,9 @@ from typing import Any
 from tracker.codelists import codelist
 
 MODEL_KEY = "relevance_model"
-FLAG_AT = 0.5  # learned probability from which an out-of-profile item is flagged
+FLAG_AT = 0.5  # default flag threshold (a model sets its own from its training data)
+INNER_FOLDS = 3  # folds of the training data that choose a model's flag threshold
+FLAG_PRECISION = 0.8  # share of the team's relevant examples above the flag threshold
 MIN_PER_CLASS = 3  # fewer relevant or irrelevant examples: no model, rules only
 LINK_WEIGHT = 0.25  # a confirmed account link is a weak sign of relevance
 TEXT_LIMIT = 4000  # characters of description kept for the profile and the model
@@ -156,6 +158,9 @@ class Profile:
         neg_main = (
             main if main and any(main.startswith(p) for p in self.negative_cpv_prefixes) else None
         )
+        excluded = (
+            main if main and any(main.startswith(p) for p in self.exclude_cpv_prefixes) else None
+        )
         cpv_pairs = tuple((c, self.labels[p]) for c, p in hits.items())
         kws = tuple(kw_title + kw_text)
 
@@ -169,6 +174,10 @@ class Profile:
             label = cpv_prefix_label(neg_main[:2])
             return Fit(False, 0.0, f"out of profile: main CPV {neg_main} ({label})", cpv_pairs,
                        kws, (neg_main,))  # fmt: skip
+        if excluded and not kw_title:
+            label = cpv_prefix_label(excluded)
+            return Fit(False, 0.0, f"out of profile: main CPV {excluded} ({label}) is excluded "
+                       "from our profile", cpv_pairs, kws, (excluded,))  # fmt: skip
         strength = (0.6 if main_hit else 0.4 if hits else 0.0) + 0.4 * min(
             1.0, (len(kw_title) + 0.5 * len(kw_text)) / 2
         )
@@ -339,6 +348,7 @@ class LearnedModel:
     examples: int = 0
     positives: int = 0
     trained_at: str | None = None
+    flag_at: float = FLAG_AT  # score from which an out-of-profile item is flagged
 
     def _vector(self, toks: list[str]) -> dict[int, float]:
         counts = Counter(t for t in toks if t in self.vocabulary)
@@ -375,6 +385,7 @@ class LearnedModel:
             "examples": self.examples,
             "positives": self.positives,
             "trained_at": self.trained_at,
+            "flag_at": self.flag_at,
         }
 
     @classmethod
@@ -387,17 +398,13 @@ class LearnedModel:
             int(d.get("examples") or 0),
             int(d.get("positives") or 0),
             d.get("trained_at"),
+            float(d.get("flag_at") or FLAG_AT),
         )
 
 
-def fit_model(
-    items: Sequence[ItemText], labels: Sequence[int], weights: Sequence[float] | None = None
-) -> LearnedModel | None:
-    """A ``LearnedModel`` fitted with scikit-learn, or None with fewer than
-    ``MIN_PER_CLASS`` examples of either class."""
-    pos = sum(1 for y in labels if y)
-    if pos < MIN_PER_CLASS or len(labels) - pos < MIN_PER_CLASS:
-        return None
+def _fit(
+    items: Sequence[ItemText], labels: Sequence[int], weights: Sequence[float] | None
+) -> LearnedModel:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -411,8 +418,54 @@ def fit_model(
         coef=[float(v) for v in clf.coef_[0]],
         intercept=float(clf.intercept_[0]),
         examples=len(labels),
-        positives=pos,
+        positives=sum(1 for y in labels if y),
     )
+
+
+def _flag_threshold(
+    items: Sequence[ItemText], labels: Sequence[int], weights: Sequence[float] | None
+) -> float:
+    """The flag threshold learned from the team's examples, each scored by a model that did
+    not see it (``INNER_FOLDS``-fold): the lowest score above which at least
+    ``FLAG_PRECISION`` of the examples are relevant (``FLAG_AT`` when a fold cannot be
+    fitted). On small data the probabilities bunch below 0.5; the threshold follows the
+    team's own examples instead of a fixed number."""
+    idx = list(range(len(items)))
+    pos = [i for i in idx if labels[i]]
+    neg = [i for i in idx if not labels[i]]
+    folds = [pos[k::INNER_FOLDS] + neg[k::INNER_FOLDS] for k in range(INNER_FOLDS)]
+    scores: dict[int, float] = {}
+    for fold in folds:
+        train = [i for i in idx if i not in set(fold)]
+        ys = [labels[i] for i in train]
+        if sum(ys) < 2 or len(ys) - sum(ys) < 2:
+            return FLAG_AT
+        m = _fit([items[i] for i in train], ys, [weights[i] for i in train] if weights else None)
+        scores.update({i: m.score(items[i]) for i in fold})
+    # The lowest threshold at which the held-out examples above it are still mostly the
+    # team's relevant ones (precision first: a wrong flag costs trust), never below the
+    # best-scored irrelevant example when none qualifies.
+    best = max((scores[i] for i in neg), default=FLAG_AT) + 1e-6
+    for t in sorted(set(scores.values()), reverse=True):
+        chosen = [i for i in idx if scores[i] >= t]
+        hits = sum(1 for i in chosen if labels[i])
+        if hits / len(chosen) >= FLAG_PRECISION:
+            best = t
+    return round(best, 4)
+
+
+def fit_model(
+    items: Sequence[ItemText], labels: Sequence[int], weights: Sequence[float] | None = None
+) -> LearnedModel | None:
+    """A ``LearnedModel`` fitted with scikit-learn on every example, its flag threshold
+    chosen on held-out parts of them (``_flag_threshold``); None with fewer than
+    ``MIN_PER_CLASS`` examples of either class."""
+    pos = sum(1 for y in labels if y)
+    if pos < MIN_PER_CLASS or len(labels) - pos < MIN_PER_CLASS:
+        return None
+    model = _fit(items, labels, weights)
+    model.flag_at = _flag_threshold(items, labels, weights)
+    return model
 
 
 # --------------------------------------------------------------------------- per installation
@@ -514,7 +567,14 @@ def relevance(
     out = f.as_dict()
     learned = model.explain(item) if model is not None else None
     out["learned"] = learned
-    out["flagged"] = bool(learned and not f.fit and learned["score"] >= FLAG_AT)
+    # never flags what the profile excludes on purpose (a negative keyword or main CPV)
+    out["flagged"] = bool(
+        learned
+        and model is not None
+        and not f.fit
+        and not f.negatives
+        and learned["score"] >= model.flag_at
+    )
     out["shown"] = f.fit or out["flagged"]
     out["rank"] = (2 if f.fit else 1 if out["flagged"] else 0) + (
         learned["score"] if learned else 0
