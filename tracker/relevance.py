@@ -479,32 +479,38 @@ def training_examples(session: Any) -> list[tuple[int, int, float, str]]:
 
     from tracker.models import BidDecision, Notice, NoticeLink, NoticeMark
 
-    latest = dict(
-        session.execute(select(Notice.notice_id, Notice.id).where(Notice.is_latest.is_(True)))
-        .tuples()
-        .all()
-    )
     by_id: dict[str, tuple[int, int, float, str]] = {}
     for nid, pk in session.execute(
         select(Notice.notice_id, Notice.id)
         .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
         .where(NoticeLink.status == "confirmed", NoticeLink.decided_by.is_not(None))
     ):
-        by_id[nid] = (latest.get(nid, pk), 1, LINK_WEIGHT, "confirmed link")
+        by_id[nid] = (pk, 1, LINK_WEIGHT, "confirmed link")
     for nid, pk, decision in session.execute(
         select(Notice.notice_id, Notice.id, BidDecision.decision)
         .join(BidDecision, BidDecision.notice_pk == Notice.id)
         .order_by(BidDecision.decided_at, BidDecision.id)
     ):
-        by_id[nid] = (latest.get(nid, pk), int(decision == "bid"), 1.0, f"{decision} decision")
+        by_id[nid] = (pk, int(decision == "bid"), 1.0, f"{decision} decision")
     for nid, pk, mark in session.execute(
         select(Notice.notice_id, Notice.id, NoticeMark.mark)
         .join(NoticeMark, NoticeMark.notice_pk == Notice.id)
         .order_by(NoticeMark.created_at, NoticeMark.id)
     ):
-        by_id[nid] = (latest.get(nid, pk), int(mark == "star"), 1.0, f"{mark}red notice"
-                      if mark == "star" else "dismissed notice")  # fmt: skip
-    return list(by_id.values())
+        why = "starred notice" if mark == "star" else "dismissed notice"
+        by_id[nid] = (pk, int(mark == "star"), 1.0, why)
+    # each example reads the latest version of its notice
+    latest: dict[str, int] = {}
+    nids = sorted(by_id)
+    for i in range(0, len(nids), 2000):
+        latest.update(
+            session.execute(
+                select(Notice.notice_id, Notice.id).where(
+                    Notice.notice_id.in_(nids[i : i + 2000]), Notice.is_latest.is_(True)
+                )
+            ).all()
+        )
+    return [(latest.get(nid, pk), y, w, why) for nid, (pk, y, w, why) in by_id.items()]
 
 
 def train_model(session: Any, now: dt.datetime | None = None) -> LearnedModel | None:
