@@ -52,6 +52,8 @@ def test_home_and_account_page_show_reason_and_date_sources(world, client_for) -
     assert parking["reason"] in acc
     src = parking["sources"]["influence_opens"]
     assert f'title="source: {src["kind"]} – {src["basis"]}"' in acc
+    # a date a rule made names the rule of rules.toml
+    assert "(rule windows.publish_before_expiry_months in rules.toml)" in page
 
 
 def test_overdue_phase_is_a_risk_list(world) -> None:
