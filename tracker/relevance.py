@@ -61,27 +61,68 @@ def cpv_prefix_label(prefix: str) -> str:
     return entry.label if entry else prefix
 
 
-def _keyword_regex(keywords: Iterable[str]) -> re.Pattern[str] | None:
-    parts = []
-    for kw in keywords:
-        kw = kw.strip()
-        if not kw:
-            continue
-        prefix = kw.endswith("*")
-        word = re.escape(kw.rstrip("*"))
-        tail = r"[\w-]*" if prefix else ""
-        body = rf"(?<![\w]){word}{tail}(?![\w])"
-        parts.append(f"(?-i:{body})" if kw.rstrip("*").isupper() else body)
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+_WORDS = re.compile(r"[^\W_]+")
 
 
-def _found(pattern: re.Pattern[str] | None, text: str) -> list[str]:
-    if pattern is None or not text:
-        return []
-    seen: dict[str, None] = {}
-    for m in pattern.finditer(text):
-        seen.setdefault(m.group(0).lower(), None)
-    return list(seen)
+@dataclass(frozen=True)
+class KeywordMatcher:
+    """Keywords matched on word boundaries: ``IT`` (capitals: case-sensitive), ``lisens*``
+    (words starting with it), ``data center`` (a phrase). Words are runs of letters and
+    digits: "IT-tjenesten" holds the word "IT". Set lookups, not one big regex."""
+
+    exact: frozenset[str]  # lower-case words
+    exact_caps: frozenset[str]  # words in capitals, case-sensitive
+    prefixes: tuple[str, ...]  # lower-case
+    caps_prefixes: tuple[str, ...]
+    phrases: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, keywords: Iterable[str]) -> KeywordMatcher:
+        exact: set[str] = set()
+        caps: set[str] = set()
+        prefixes: list[str] = []
+        caps_prefixes: list[str] = []
+        phrases: list[str] = []
+        for kw in (k.strip() for k in keywords):
+            word = kw.rstrip("*")
+            if not word:
+                continue
+            if not _WORDS.fullmatch(word):  # a phrase or a word with a hyphen
+                tail = r"[^\W_]*" if kw.endswith("*") else ""
+                phrases.append(rf"(?<![^\W_]){re.escape(word)}{tail}(?![^\W_])")
+            elif kw.endswith("*"):
+                (caps_prefixes if word.isupper() else prefixes).append(
+                    word if word.isupper() else word.lower()
+                )
+            elif word.isupper():
+                caps.add(word)
+            else:
+                exact.add(word.lower())
+        pattern = re.compile("|".join(phrases), re.IGNORECASE) if phrases else None
+        return cls(frozenset(exact), frozenset(caps), tuple(prefixes), tuple(caps_prefixes),
+                   pattern)  # fmt: skip
+
+    def found(self, text: str) -> list[str]:
+        """The distinct matching words (lower-case) in order of appearance."""
+        if not text:
+            return []
+        seen: dict[str, None] = {}
+        exact, caps, prefixes, caps_prefixes = (
+            self.exact, self.exact_caps, self.prefixes, self.caps_prefixes
+        )  # fmt: skip
+        for w in _WORDS.findall(text):
+            low = w.lower()
+            if (
+                low in exact
+                or w in caps
+                or (prefixes and low.startswith(prefixes))
+                or (caps_prefixes and w.startswith(caps_prefixes))
+            ):
+                seen.setdefault(low, None)
+        if self.phrases is not None:
+            for m in self.phrases.finditer(text):
+                seen.setdefault(m.group(0).lower(), None)
+        return list(seen)
 
 
 @dataclass(frozen=True)
@@ -117,12 +158,12 @@ class Profile:
     negative_cpv_prefixes: tuple[str, ...] = ()
 
     @cached_property
-    def _kw(self) -> re.Pattern[str] | None:
-        return _keyword_regex(self.keywords)
+    def _kw(self) -> KeywordMatcher:
+        return KeywordMatcher.of(self.keywords)
 
     @cached_property
-    def _neg(self) -> re.Pattern[str] | None:
-        return _keyword_regex(self.negative_keywords)
+    def _neg(self) -> KeywordMatcher:
+        return KeywordMatcher.of(self.negative_keywords)
 
     @cached_property
     def labels(self) -> dict[str, str]:
@@ -152,9 +193,9 @@ class Profile:
             if prefix is not None:
                 hits.setdefault(cpv_digits(code), prefix)
         main_hit = main is not None and main in hits
-        kw_title = _found(self._kw, title)
-        kw_text = [k for k in _found(self._kw, text) if k not in kw_title]
-        neg_title = _found(self._neg, title)
+        kw_title = self._kw.found(title)
+        kw_text = [k for k in self._kw.found(text) if k not in kw_title]
+        neg_title = self._neg.found(title)
         neg_main = (
             main if main and any(main.startswith(p) for p in self.negative_cpv_prefixes) else None
         )

@@ -1181,8 +1181,11 @@ def incumbency_rows(
         .where(
             ContractAccount.status != "rejected",
             or_(Contract.end_date.is_(None), Contract.end_date >= today),
-            exists().where(
-                Opportunity.contract_id == Contract.id, Opportunity.in_profile.is_not(False)
+            # (an IN over the in-profile re-tenders: one scan, not one per contract)
+            Contract.id.in_(
+                select(Opportunity.contract_id).where(
+                    Opportunity.contract_id.is_not(None), Opportunity.in_profile.is_not(False)
+                )
             )
             if in_profile_only
             else True,
