@@ -281,9 +281,9 @@ def _opportunity_dict(
         "notice_pk": o.notice_pk,
         "competition_notice_pk": o.competition_notice_pk,
         "dialogue": False,
-        "fit": relevance(rules.profile(account.get("name")), opportunity_item(o), model),
     }
     if not (o.timeline or {}).get("inputs"):
+        base["fit"] = relevance(rules.profile(account.get("name")), opportunity_item(o), model)
         base["urgent"] = False
         return base
     tracked = opportunity_dict(o, account, today, rules, model=model)
@@ -359,13 +359,21 @@ def opportunity_rows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
     where: Any = None,
+    in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first;
-    ``where``: an extra SQL condition (a cheap pre-selection);
+    ``where``: an extra SQL condition (a cheap pre-selection); ``in_profile``: only those in
+    (True) or outside (False) the capability profile as of the last recompute;
     ``phases``: stored in one of these phases and still in one of them on ``today``.
     ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
     ``rules``: the rules the caller loaded (default ``load_rules()``)."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
+    if in_profile is not None:  # the fit stored at recompute (the live fit is shown)
+        q = q.where(
+            Opportunity.in_profile.is_not(False)
+            if in_profile
+            else Opportunity.in_profile.is_(False)
+        )
     if phases:
         q = q.where(Opportunity.phase.in_(phases))
     if where is not None:
@@ -393,6 +401,7 @@ def overdue_rows(
     limit: int = HOME_ROWS,
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
+    in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Opportunities in the tracker's ``overdue`` phase on ``today`` (the contract has
     ended and no competition notice was seen: re-tender overdue or the contract
@@ -415,6 +424,7 @@ def overdue_rows(
             Opportunity.contract_start <= today,
             Opportunity.expected_publication < today,
         ),
+        in_profile=in_profile,
     )
     return [o for o in rows if o["phase"] in RISK_PHASES][:limit]
 
@@ -699,16 +709,22 @@ def kam_home(
     ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
     rules = load_rules()
     since = user.last_seen_notices_at
-    wide = HOME_ROWS * 4  # read more, then keep the in-profile ones
-    open_rows = merge_accounts(
-        opportunity_rows(
-            session,
-            today,
-            account_ids=ids,
-            phases=OPEN_PHASES,
-            limit=wide,
-            accounts=known,
-            rules=rules,
+    wide = HOME_ROWS * 2  # a few more than shown: some may turn out of profile today
+
+    def opps(fetch: Callable[[bool], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """In-profile rows (as of the last recompute) first; the others only for show_all."""
+        rows = fetch(True)
+        return merge_accounts(rows + fetch(False) if show_all else rows)
+
+    open_rows = opps(
+        lambda mine: opportunity_rows(
+            session, today, account_ids=ids, phases=OPEN_PHASES, limit=wide, accounts=known,
+            rules=rules, in_profile=mine,
+        )
+    )  # fmt: skip
+    overdue = opps(
+        lambda mine: overdue_rows(
+            session, today, ids, accounts=known, rules=rules, limit=wide, in_profile=mine
         )
     )
     dialogues = sorted(
@@ -716,19 +732,32 @@ def kam_home(
         key=lambda o: (o["days_left"] if o["days_left"] is not None else 10**6, o["key"]),
     )
     windows = [o for o in open_rows if o["phase"] != "dialogue_open"]
+    # out of profile as of the last recompute, by stored phase (shown with "show all")
+    stored_out = dict(
+        session.execute(
+            select(Opportunity.phase, func.count())
+            .where(_in_accounts(Opportunity.account_id, ids), Opportunity.in_profile.is_(False))
+            .group_by(Opportunity.phase)
+        ).all()
+    )
     hidden: dict[str, int] = {}
     data: dict[str, Any] = {"accounts": accounts}
     for name, rows in (
         ("dialogues", dialogues),
         ("influence_open", windows),
-        ("overdue", merge_accounts(overdue_rows(session, today, ids, accounts=known,
-                                                rules=rules, limit=wide))),
-        ("expiries", expiry_rows(session, today, account_ids=ids, months=24, limit=wide,
+        ("overdue", overdue),
+        ("expiries", expiry_rows(session, today, account_ids=ids, months=24, limit=HOME_ROWS * 4,
                                  accounts=known, rules=rules)),
-        ("new_notices", new_notices(session, ids, since, limit=wide, accounts=known,
+        ("new_notices", new_notices(session, ids, since, limit=HOME_ROWS * 4, accounts=known,
                                     today=today)),
     ):  # fmt: skip
         data[name], hidden[name] = shown_first(rows, show_all, HOME_ROWS)
+    if not show_all:
+        hidden["dialogues"] += stored_out.get("dialogue_open", 0)
+        hidden["influence_open"] += sum(stored_out.get(p, 0) for p in OPEN_PHASES) - (
+            stored_out.get("dialogue_open", 0)
+        )
+        hidden["overdue"] += stored_out.get("overdue", 0)
     data.update(
         {
             "budget_windows": budget_windows(
