@@ -24,11 +24,11 @@ def _snapshot(s: Session) -> list[dict]:
 def test_yaml_and_csv_examples_import_the_same_accounts(engine: Engine) -> None:
     with Session(engine) as s:
         result = import_accounts(s, EXAMPLES / "accounts.yaml")
-        assert len(result.created) == 11 and result.updated == []
+        assert len(result.created) == 13 and result.updated == []
         from_yaml = _snapshot(s)
         result = import_accounts(s, EXAMPLES / "accounts.csv")
         # The same accounts again: nothing changes, and the import says so.
-        assert result.created == result.updated == [] and len(result.unchanged) == 11
+        assert result.created == result.updated == [] and len(result.unchanged) == 13
         assert _snapshot(s) == from_yaml
         forsvaret = get_account(s, "forsvaret")
         assert [o.orgnr for o in forsvaret.orgnrs] == ["988517860"]
@@ -36,8 +36,9 @@ def test_yaml_and_csv_examples_import_the_same_accounts(engine: Engine) -> None:
         assert forsvaret.include_children is True
         assert get_account(s, "NAV").name == "Arbeids- og velferdsetaten"  # by alias
         assert get_account(s, "916879067").name == "Sykehusinnkjøp HF"  # by orgnr
+        assert get_account(s, "916075855").name == "Forsvarsmateriell"  # its own account
         with pytest.raises(NotFoundError):
-            get_account(s, "Forsvarsmateriell")
+            get_account(s, "Statens vegvesen")
 
 
 def test_invalid_rows_name_row_and_field_and_change_nothing(engine: Engine, tmp_path: Path) -> None:
@@ -108,7 +109,7 @@ def test_reimport_updates_in_place(engine: Engine, tmp_path: Path) -> None:
             True,
         )
         assert [a.alias for a in acc.aliases] == ["FLO"]
-        assert len(s.scalars(select(Account)).all()) == 11  # others untouched
+        assert len(s.scalars(select(Account)).all()) == 13  # others untouched
 
 
 def test_show_json_has_links_and_contracts(engine: Engine) -> None:
@@ -135,10 +136,10 @@ def test_accounts_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["accounts", "import", str(EXAMPLES / "accounts.csv")])
     assert out.exit_code == 0, out.output
-    assert "created 11, updated 0" in out.output
+    assert "created 13, updated 0" in out.output
     # 4 suggested: Sykehusinnkjøp notices of Helse Sør-Øst (3; not those naming Helse Vest
     # or Nord) and NAV Tiltak Rogaland
-    assert "relinked 79 buyers: 19 confirmed, 4 suggested links" in out.output
+    assert "relinked 79 buyers: 21 confirmed, 4 suggested links" in out.output
     out = runner.invoke(main, ["expiries", "--today", "2024-01-01", "--account", "Forsvaret"])
     assert "Elbit Systems of America" in out.output  # contract accounts refreshed too
     out = runner.invoke(main, ["accounts", "list"])

@@ -78,6 +78,8 @@ EXPECTED = {
     "ContractNotice_cn-standard_2024-102199.xml": [("Vestfold og Telemark fylkeskommune", "orgnr")],
     "ContractNotice_cn-desg_2023-696688.xml": [("Trondheim kommune", "orgnr")],
     "ContractNotice_cn-social_2023-629257.xml": [("Arbeids- og velferdsetaten", "name_prefix")],
+    "PriorInformationNotice_pin-buyer_2023-101205.xml": [("Forsvarsmateriell", "orgnr")],
+    "ContractNotice_qu-sy_2023-604437.xml": [("Sporveien AS", "orgnr")],
 }
 # Sykehusinnkjøp HF's notices, by the region their text names (tracker/data/
 # central_purchasing.yaml): the Helse Sør-Øst account is suggested only for its own region
@@ -137,8 +139,11 @@ def test_no_false_links_to_other_public_bodies(engine: Engine) -> None:
     load_real(engine)
     with Session(engine) as s:
         got = links_by_file(s)
-    # Forsvarsmateriell is a separate agency; the labour ministry is not NAV.
-    assert "PriorInformationNotice_pin-buyer_2023-101205.xml" not in got
+    # Forsvarsmateriell is a separate agency (its own account, not Forsvaret's); the labour
+    # ministry is not NAV.
+    assert [a for _, a, _, _ in got["PriorInformationNotice_pin-buyer_2023-101205.xml"]] == [
+        "Forsvarsmateriell"
+    ]
     assert "ContractAwardNotice_can-modif_2023-627259.xml" not in got
     # "Oslo kommune" does not swallow OsloMet or other Oslo bodies.
     assert "2023-307227.xml" not in got
@@ -258,7 +263,8 @@ def test_prospects_are_public_unlinked_buyers_ranked_by_volume(engine: Engine) -
     }
     assert rows[0]["notices"] == 2
     assert "Forsvaret v/Forsvarets logistikkorganisasjon" not in names  # linked
-    assert "Forsvarsmateriell" not in names and "FORSVARSMATERIELL" in names
+    assert "FORSVARSMATERIELL" not in names  # linked to its own account
+    assert "Trøndelag fylkeskommune" in names  # a public buyer that is no account
     assert not any("Test" in n for n in names)  # the [Test] notice is left out
     assert "Achilles Information AS" not in names  # a private company (legal type, name)
 

@@ -111,8 +111,10 @@ def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
     with Session(world) as s:
         counts = recompute(s, today)
         s.commit()
-        assert counts["retender"] >= 5 and counts["planning"] >= 3 and counts["competition"] >= 5
-        assert counts["new"] == sum(counts[k] for k in ("retender", "planning", "competition"))
+        assert counts["retender"] >= 5 and counts["competition"] >= 4
+        assert counts["planning"] >= 1 and counts["dialogue"] >= 2
+        kinds = ("retender", "dialogue", "planning", "competition")
+        assert counts["new"] == sum(counts[k] for k in kinds)
         rows = list_opportunities(s, today=today)
     assert len(rows) == counts["new"]
     for r in rows:
@@ -128,23 +130,29 @@ def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
         "framework_default",
         "low",
     )
+    # a framework of this size is prepared 18 months before publication: influence opens
+    # when drafting starts, earlier than 12 months before expiry
     assert pft["influence_opens"] == D(2024, 10, 13)
     assert pft["expected_publication"] == D(2026, 4, 13)  # open procedure: 6 months
-    assert pft["drafting_starts"] == D(2025, 10, 13)
+    assert pft["drafting_starts"] == D(2024, 10, 13)
     assert pft["phase"] == "watching" and pft["can_influence"] is False
     assert pft["incumbent"] == "competitor"
     assert set(pft["incumbents"]) == {"Avarn Security AS", "Securitas AS"}
     assert pft["budget_window"]["start"] == D(2025, 10, 1)
     assert pft["budget_window"]["end"] == D(2026, 3, 31)
     assert pft["budget_window"]["buyer_type"] == "state"
-    assert pft["sources"]["influence_opens"] == {
+    assert pft["sources"]["drafting_starts"] == {
         "kind": "rule",
-        "basis": "24 months before expiry",
+        "basis": "18 months before publication (largest value band)",
+        "rule": "windows.drafting_months_by_value",
     }
+    assert pft["sources"]["influence_opens"]["rule"] == "windows.drafting_months_by_value"
+    assert pft["sources"]["expected_publication"]["rule"] == "windows.publish_before_expiry_months"
 
-    # A planning notice (PIN, subtype 3) of Forsvaret opens the influence window.
+    # A PIN (subtype 3) of Forsvaret inviting to dialogue opens the influence window; its
+    # dialogue (no deadline stated: 30 days) is over, influence goes on until publication.
     pin = _by_title(rows, "Forsvaret", "Service på elektronisk medisinsk utstyr")
-    assert pin["kind"] == "planning"
+    assert pin["kind"] == "dialogue" and pin["dialogue_until"] == D(2023, 4, 13)
     assert pin["influence_opens"] == D(2023, 3, 14)
     assert pin["expected_publication"] == D(2023, 9, 14)
     assert pin["phase"] == "drafting" and pin["can_influence"] is True
@@ -285,7 +293,7 @@ def test_planning_notice_and_competition_of_the_same_procedure(world: Engine) ->
         recompute(s, D(2023, 4, 1))
         s.commit()
         rows = list_opportunities(s, today=D(2023, 4, 1), account="Forsvaret")
-    merged = [r for r in rows if r["kind"] == "planning"]
+    merged = [r for r in rows if r["kind"] == "dialogue"]
     assert len(merged) == 1
     [opp] = merged
     assert opp["influence_opens"] == D(2023, 3, 14)
@@ -307,7 +315,7 @@ def test_rejected_links_make_no_opportunity(world: Engine) -> None:
         recompute(s, D(2023, 6, 1))
         s.commit()
         rows = list_opportunities(s, today=D(2023, 6, 1), account="Forsvaret")
-        assert not [r for r in rows if r["kind"] == "planning"]
+        assert not [r for r in rows if r["kind"] in ("planning", "dialogue")]
         assert s.scalars(select(NoticeLink).where(NoticeLink.status == "rejected")).first()
 
 
@@ -396,7 +404,7 @@ def test_notices_issued_after_today_do_not_exist_yet(world: Engine) -> None:
         # the first notice only: the correction of 2023-12-06 is not out yet
         assert angio["published"] is True and angio["expected_publication"] == D(2023, 11, 9)
         assert angio["can_influence"] is False
-        assert _by_title(rows, "Sykehusinnkjøp HF", "straksbetaling")["kind"] == "planning"
+        assert _by_title(rows, "Sykehusinnkjøp HF", "straksbetaling")["kind"] == "dialogue"
 
         recompute(s, D(2024, 8, 1))
         s.commit()

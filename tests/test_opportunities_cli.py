@@ -122,8 +122,11 @@ def test_opportunities_json_csv_and_table(world: Engine) -> None:
 
 def test_bids_and_decide(world: Engine) -> None:
     code, out, _ = run("bids", "--today", "2023-03-01", "--format", "json")
+    assert not [r for r in json.loads(out) if "Diatermipenner" in r["title"]]  # not IT
+    code, out, _ = run("bids", "--today", "2023-03-01", "--format", "json", "--show", "accounts")
     rows = json.loads(out)
     dia = next(r for r in rows if "Diatermipenner" in r["title"])
+    assert dia["fit"]["reason"].startswith("out of profile")
     assert {c["name"] for c in dia["score"]["components"]} >= {"tier", "fit", "influence"}
     code, out, err = run(
         "decide", dia["notice_id"], "--no-bid", "--why", "Not our products", "--by", "d@x.no",
@@ -132,7 +135,7 @@ def test_bids_and_decide(world: Engine) -> None:
     assert code == 0, err
     assert out.startswith(f"recorded no-bid on notice {dia['notice_id']} by d@x.no (score ")
     code, out, _ = run("bids", "--today", "2023-03-01")
-    assert "no-bid (d@x.no)" in out
+    assert "no-bid (d@x.no)" in out  # a decision keeps it on the list (tracked)
     code, _, err = run("decide", dia["notice_id"], "--why", "x")
     assert code == 2 and "--bid or --no-bid" in err
     code, _, err = run("decide", "nope", "--bid", "--why", "x")

@@ -32,8 +32,16 @@ def test_every_default_rule_has_a_value_and_a_source() -> None:
         ("durations.min_tender_days_open", 30, "anskaffelser.no minimum deadlines"),
         ("durations.standstill_days", 10, "FOA; foa.no"),
         ("durations.evaluation_days", 75, "EU single market scoreboard 2024: 74 days average"),
-        ("windows.influence_months_before_expiry", 24, None),
-        ("windows.drafting_months_before_publication", 6, "OsloMet procurement guidance; derived"),
+        ("windows.influence_months_before_expiry", 12, None),
+        ("windows.drafting_months_before_publication", 6, None),
+        (
+            "windows.drafting_months_by_value",
+            {"small": 3, "medium": 6, "large": 12, "largest": 18},
+            None,
+        ),
+        ("windows.dialogue_days_without_deadline", 30, None),
+        ("budget.default.anchor", "contract_start", None),
+        ("budget.health_trust.anchor", "publication", None),
         ("windows.pin_min_days_to_notice", 35, "Directive 2014/24 art. 28"),
         ("windows.pin_max_months_to_notice", 12, "Directive 2014/24 art. 28"),
         ("budget.default.window", {"start": "10-01", "end": "03-31"}, "the source interviews"),
@@ -44,6 +52,26 @@ def test_defaults_match_the_domain_brief(key: str, value: object, source: str | 
     assert rule.value == value
     if source:
         assert rule.source == source
+
+
+def test_every_default_names_its_source() -> None:
+    for key, rule in default_rules().entries.items():
+        assert rule.source and len(rule.source) > 8, key
+    interviews = ("windows.influence_months_before_expiry", "windows.publish_before_expiry_months")
+    for key in interviews:
+        assert "the source interviews" in default_rules().entries[key].source
+    assert "12–18 months" in default_rules().entries["windows.drafting_months_by_value"].source
+    assert "anskaffelser.no" in default_rules().entries["dialogue.supplier_note"].source
+
+
+def test_budget_anchor_and_drafting_bands_are_checked() -> None:
+    with pytest.raises(ConfigError, match="budget.state.anchor: expected one of publication"):
+        parse_rules('[budget.state]\nanchor = "expiry"\n', "u.toml")
+    with pytest.raises(ConfigError, match="drafting_value_bands"):
+        parse_rules("[windows]\ndrafting_value_bands = { large = 1 }\n", "u.toml")
+    rules = parse_rules('[accounts."NAV".budget.state]\nanchor = "publication"\n', "u.toml")
+    assert rules.window_rules("state", "NAV").budget.anchor == "publication"
+    assert rules.window_rules("state").budget.anchor == "contract_start"
 
 
 def test_publish_before_expiry_and_calendars() -> None:
@@ -208,7 +236,19 @@ def test_user_milestones_are_dated_relative_to_the_budget_year() -> None:
     from tracker.windows import budget_window_for
 
     w = budget_window_for(dt.date(2027, 5, 1), cal, today=dt.date(2026, 1, 1))
-    assert w.milestones == (("dialogue", dt.date(2025, 9, 1)), ("adopted", dt.date(2026, 12, 10)))
+    # window 2026-10-01 – 2027-03-31: only the milestones inside it, with their budget year
+    assert w.milestones == (("adopted (budget 2027)", dt.date(2026, 12, 10)),)
+    wide = parse_rules(
+        '[budget.municipality]\nwindow = { start = "09-01", end = "03-31" }\n'
+        'milestones = [{ name = "dialogue", date = "09-01", year = -2 },'
+        ' { name = "adopted", date = "12-10", year = -1 }]\n',
+        "u.toml",
+    ).window_rules("municipality")
+    w = budget_window_for(dt.date(2027, 5, 1), wide.budget, today=dt.date(2026, 1, 1))
+    assert w.milestones == (
+        ("dialogue (budget 2028)", dt.date(2026, 9, 1)),
+        ("adopted (budget 2027)", dt.date(2026, 12, 10)),
+    )
 
 
 def test_unknown_accounts_names_overrides_that_match_no_account() -> None:

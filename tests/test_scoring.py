@@ -13,8 +13,6 @@ from tracker.rules import default_rules, parse_rules
 from tracker.scoring import (
     COMPONENTS,
     BidFacts,
-    matching_cpvs,
-    matching_keywords,
     price_weight_percent,
     score_bid,
 )
@@ -33,13 +31,16 @@ def test_strong_opportunity_is_a_bid_with_explained_components() -> None:
         tier="star",
         account="Sykehusinnkjøp HF",
         cpv_codes=["72000000-5", "48000000-8"],
-        text="Rammeavtale for IKT-infrastruktur, servere og lagring",
+        title="Rammeavtale for IKT-infrastruktur, servere og lagring",
         value=20_000_000,
         deadline=TODAY + dt.timedelta(days=35),
         price_weight=30,
         incumbent="us",
         incumbent_name="Atea AS",
         influence_activities=3,
+        capacity="available",
+        delivery_risk="low",
+        assessment_reason="our datacentre team is free from March",
     )
     result = score_bid(facts, RULES)
     assert result["total"] == 100
@@ -47,8 +48,16 @@ def test_strong_opportunity_is_a_bid_with_explained_components() -> None:
     comps = _by_name(result)
     assert [c["name"] for c in result["components"]] == [n for n, _ in COMPONENTS]
     assert comps["tier"]["reason"] == "Sykehusinnkjøp HF is a star account"
-    assert comps["fit"]["reason"].startswith("CPV 72000000, 48000000 in our profile")
-    assert "ikt" in comps["fit"]["reason"] and "server" in comps["fit"]["reason"]
+    assert comps["fit"]["reason"].startswith(
+        "in profile: main CPV 72000000 Datatjenester: rådgivning"
+    )
+    assert "ikt" in comps["fit"]["reason"] and "servere" in comps["fit"]["reason"]
+    assert comps["capacity"]["reason"] == (
+        "we have the people to deliver (our datacentre team is free from March)"
+    )
+    assert comps["delivery_risk"]["reason"] == (
+        "low delivery risk (our datacentre team is free from March)"
+    )
     assert comps["value"]["reason"] == (
         "NOK 20.0 M is in our sweet spot "
         "(above the EEA threshold of NOK 2.30 M: EEA-wide competition)"
@@ -89,6 +98,8 @@ def test_unknowns_score_half_and_middle_case_is_consider() -> None:
     assert comps["deadline"]["reason"] == "deadline unknown"
     assert comps["price_weight"]["reason"] == "award criteria weights unknown"
     assert comps["incumbent"]["reason"] == "incumbent unknown"
+    assert comps["capacity"]["reason"] == "capacity not assessed by the bid team"
+    assert comps["delivery_risk"]["reason"] == "delivery risk not assessed by the bid team"
     assert 40 <= result["total"] < 60
     assert result["recommendation"] == "consider"
 
@@ -121,19 +132,22 @@ def test_passed_deadline_scores_zero() -> None:
 def test_weights_come_from_configuration() -> None:
     rules = parse_rules(
         "[scoring]\nweights = { tier = 0, fit = 100, value = 0, deadline = 0, price_weight = 0,"
-        " incumbent = 0, influence = 0 }\n",
+        " incumbent = 0, influence = 0, capacity = 0, delivery_risk = 0 }\n",
         "u.toml",
     ).scoring_rules()
-    result = score_bid(BidFacts(today=TODAY, cpv_codes=["72000000-5"], text="IT drift"), rules)
+    facts = BidFacts(today=TODAY, cpv_codes=["72000000-5"], title="IT-drift og lisenser")
+    result = score_bid(facts, rules)
     assert result["total"] == 100
     assert _by_name(result)["tier"]["max"] == 0
 
 
-def test_keyword_matching() -> None:
-    assert matching_keywords(RULES, "Kjøp av IT-utstyr og lisenser") == ["it", "lisens"]
-    # upper-case keywords match whole words only, case-sensitive
-    assert matching_keywords(RULES, "Vi vil ha det slik, it is fine") == []
-    assert matching_cpvs(RULES, ["30213000-5", "45000000-7"]) == ["30213000"]
+def test_fit_is_the_capability_profile_of_tracker_relevance() -> None:
+    profile = RULES.the_profile
+    kiosk = BidFacts(today=TODAY, cpv_codes=["55900000"], title="Drift av kiosk", text="IT")
+    assert _by_name(score_bid(kiosk, RULES))["fit"]["reason"] == (
+        "out of profile: 'kiosk' in the title"
+    )
+    assert profile.fit(["30213000-5", "45000000-7"], "30213000-5", "Bærbare PC-er").fit
 
 
 @pytest.mark.parametrize(
@@ -193,14 +207,14 @@ def test_score_is_bounded_and_consistent(
 
 def test_a_suggested_link_gives_a_reduced_labelled_tier_only() -> None:
     """Only a confirmed link gives the account tier; a suggested one gives half, labelled."""
-    base = {"today": TODAY, "cpv_codes": ["72000000-5"], "text": "IT drift"}
+    base = {"today": TODAY, "cpv_codes": ["72000000-5"], "title": "IT-drift"}
     confirmed = _by_name(score_bid(BidFacts(**base, tier="star", account="HSØ"), RULES))
     suggested = _by_name(
         score_bid(BidFacts(**base, suggested_tier="star", suggested_account="HSØ"), RULES)
     )
-    assert confirmed["tier"]["points"] == 15
+    assert confirmed["tier"]["points"] == 10
     assert confirmed["tier"]["reason"] == "HSØ is a star account"
-    assert suggested["tier"]["points"] == 8  # 0.5 of 15, rounded
+    assert suggested["tier"]["points"] == 5  # 0.5 of 10
     assert suggested["tier"]["reason"] == (
         "suggested link to HSØ (star), not confirmed: 0.5 of the tier points"
     )
@@ -235,8 +249,8 @@ def test_no_fit_caps_the_recommendation_at_no_bid() -> None:
     assert result["total"] >= 60  # would be a bid on points alone
     assert result["recommendation"] == "no-bid"
     assert "fit 0" in result["capped"]
-    # with one profile keyword the cap does not apply
-    fitting = score_bid(BidFacts(**{**facts.__dict__, "text": "IT drift"}), RULES)
+    # with a profile keyword in the title the cap does not apply
+    fitting = score_bid(BidFacts(**{**facts.__dict__, "title": "IT-drift"}), RULES)
     assert fitting["recommendation"] == "bid" and "capped" not in fitting
     # and the cap is a rule that can be switched off
     off = parse_rules("[scoring]\nno_fit_caps_at_no_bid = false\n", "u.toml").scoring_rules()

@@ -35,7 +35,10 @@ def test_issue_example_reason_verbatim() -> None:
     tl = compute_timeline(today, expiry=D(2027, 9, 30), expiry_source="explicit", procedure="open")
     assert tl.expected_publication == D(2027, 3, 30)
     assert tl.drafting_starts == D(2026, 9, 30)
-    assert tl.influence_opens == D(2025, 9, 30)
+    assert tl.influence_opens == D(2026, 9, 30)  # 12 months before expiry (the interviews)
+    assert tl.rule_keys["influence_opens"] == "windows.influence_months_before_expiry"
+    assert tl.rule_keys["expected_publication"] == "windows.publish_before_expiry_months"
+    assert tl.rule_keys["drafting_starts"] == "windows.drafting_months_before_publication"
     assert tl.phase == "drafting"
     assert tl.can_influence is True
     assert tl.days_left == 122
@@ -79,24 +82,49 @@ def test_publication_lead_time_per_procedure(procedure: str | None, publication:
     assert tl.sources["expected_publication"][0] == "rule"
 
 
-def test_influence_opens_24_months_before_expiry_and_drafting_6_before_publication() -> None:
+def test_influence_opens_12_months_before_expiry_and_drafting_6_before_publication() -> None:
     tl = compute_timeline(D(2024, 1, 1), expiry=D(2026, 2, 28), expiry_source="explicit")
-    assert tl.influence_opens == D(2024, 2, 28)
+    assert tl.influence_opens == D(2025, 2, 28)
     assert tl.expected_publication == D(2025, 8, 28)
     assert tl.drafting_starts == D(2025, 2, 28)
     assert tl.phase == "watching"
     assert tl.can_influence is False and tl.days_left is None
-    assert "influence is not yet open: it opens ~2024-02-28 (in 58 days)" in explain(
+    assert "influence is not yet open: it opens ~2025-02-28 (in 424 days)" in explain(
         tl, D(2024, 1, 1), title="T"
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "drafting", "opens", "band", "rule"),
+    [
+        # publication 2025-08-28 (open procedure, 6 months before the 2026-02-28 expiry)
+        (1_000_000, D(2025, 5, 28), D(2025, 2, 28), "small", "windows.drafting_months_by_value"),
+        (5_000_000, D(2025, 2, 28), D(2025, 2, 28), "medium", "windows.drafting_months_by_value"),
+        (15_000_000, D(2024, 8, 28), D(2024, 8, 28), "large", "windows.drafting_months_by_value"),
+        (250e6, D(2024, 2, 28), D(2024, 2, 28), "largest", "windows.drafting_months_by_value"),
+        (None, D(2025, 2, 28), D(2025, 2, 28), "value unknown",
+         "windows.drafting_months_before_publication"),
+    ],
+)  # fmt: skip
+def test_drafting_time_by_value_band_and_large_frameworks_open_earlier(
+    value: float | None, drafting: dt.date, opens: dt.date, band: str, rule: str
+) -> None:
+    tl = compute_timeline(D(2024, 1, 1), expiry=D(2026, 2, 28), value=value)
+    assert tl.expected_publication == D(2025, 8, 28)
+    assert tl.drafting_starts == drafting
+    assert tl.influence_opens == opens  # 12 months before expiry, or when drafting starts
+    assert band in tl.sources["drafting_starts"][1]
+    assert tl.rule_keys["drafting_starts"] == rule
+    if opens < D(2025, 2, 28):
+        assert "when the buyer starts drafting" in tl.sources["influence_opens"][1]
+
+
 def test_influence_open_phase_before_drafting() -> None:
-    today = D(2025, 1, 15)
-    tl = compute_timeline(today, expiry=D(2026, 2, 28), expiry_source="explicit")
+    today = D(2025, 4, 1)
+    tl = compute_timeline(today, expiry=D(2026, 2, 28), expiry_source="explicit", value=900_000)
     assert tl.phase == "influence_open"
     assert tl.days_left == (D(2025, 8, 28) - today).days
-    assert "specification drafting from ~2025-02-28" in explain(tl, today, title="T")
+    assert "specification drafting from ~2025-05-28" in explain(tl, today, title="T")
 
 
 def test_planning_notice_opens_influence_and_bt127_sets_publication() -> None:
@@ -123,11 +151,12 @@ def test_planning_notice_without_planned_date_estimates_six_months() -> None:
     assert tl.confidence == "low"
 
 
-def test_planning_notice_earlier_than_24_months_opens_influence_earlier() -> None:
-    tl = compute_timeline(D(2023, 1, 1), expiry=D(2026, 6, 30), planning_date=D(2024, 1, 15))
-    assert tl.influence_opens == D(2024, 1, 15)
+def test_planning_notice_earlier_than_12_months_opens_influence_earlier() -> None:
     tl = compute_timeline(D(2023, 1, 1), expiry=D(2026, 6, 30), planning_date=D(2025, 1, 15))
-    assert tl.influence_opens == D(2024, 6, 30)
+    assert tl.influence_opens == D(2025, 1, 15)
+    assert tl.sources["influence_opens"] == ("notice", "issue date of the planning notice")
+    tl = compute_timeline(D(2023, 1, 1), expiry=D(2026, 6, 30), planning_date=D(2025, 9, 15))
+    assert tl.influence_opens == D(2025, 6, 30)
 
 
 def test_planned_date_before_the_planning_notice_is_ignored() -> None:
@@ -135,6 +164,53 @@ def test_planned_date_before_the_planning_notice_is_ignored() -> None:
         D(2023, 4, 1), planning_date=D(2023, 3, 10), planned_publication=D(2023, 1, 1)
     )
     assert tl.expected_publication == D(2023, 9, 10)
+
+
+def test_market_dialogue_is_open_now_until_its_response_deadline() -> None:
+    # 2023-664435: notice 2023-02-21, feedback asked by 2023-03-08 "før endelig utlysning".
+    kw = dict(planning_date=D(2023, 2, 21), dialogue=True, dialogue_until=D(2023, 3, 8))
+    kw["dialogue_basis"] = "notice field: deadline"
+    tl = compute_timeline(D(2023, 3, 1), **kw)  # type: ignore[arg-type]
+    assert (tl.phase, tl.can_influence, tl.days_left) == ("dialogue_open", True, 7)
+    assert tl.influence_opens == D(2023, 2, 21)
+    assert tl.sources["influence_opens"] == ("notice", "issue date of the market-dialogue notice")
+    text = explain(tl, D(2023, 3, 1), kind="dialogue", title="Kiosk", buyer="B")
+    assert text.startswith("Market dialogue Kiosk at B; the buyer asks the market for input")
+    assert "7 days left to respond" in text
+    assert compute_timeline(D(2023, 3, 8), **kw).phase == "dialogue_open"  # type: ignore[arg-type]
+    after = compute_timeline(D(2023, 3, 9), **kw)  # type: ignore[arg-type]
+    assert after.phase == "drafting" and after.can_influence  # influence until publication
+    assert after.days_left == (D(2023, 8, 21) - D(2023, 3, 9)).days
+
+
+def test_market_dialogue_without_deadline_is_open_for_the_rule_days() -> None:
+    tl = compute_timeline(D(2023, 11, 1), planning_date=D(2023, 10, 30), dialogue=True)
+    assert tl.dialogue_until == D(2023, 11, 29)
+    assert tl.sources["dialogue_until"][0] == "estimate"
+    assert tl.rule_keys["dialogue_until"] == "windows.dialogue_days_without_deadline"
+    assert tl.phase == "dialogue_open" and tl.days_left == 28
+
+
+def test_stated_publication_month_due_then_overdue_not_influence() -> None:
+    # 2022-642893: "Konkurransen utlyses i januar 2023" (notice 2022-11-29).
+    kw = dict(
+        planning_date=D(2022, 11, 29),
+        planned_publication=D(2023, 1, 1),
+        planned_publication_until=D(2023, 1, 31),
+        planned_publication_basis="notice text: 'Konkurransen utlyses i januar 2023.'",
+    )
+    before = compute_timeline(D(2022, 12, 15), **kw)  # type: ignore[arg-type]
+    assert (before.phase, before.days_left, before.confidence) == ("drafting", 17, "medium")
+    assert before.sources["expected_publication"][0] == "notice"
+    due = compute_timeline(D(2023, 1, 15), **kw)  # type: ignore[arg-type]
+    assert (due.phase, due.due, due.overdue, due.days_left) == ("drafting", True, False, 16)
+    assert "publication is due (stated period)" in explain(due, D(2023, 1, 15), kind="planning")
+    late = compute_timeline(D(2023, 3, 1), **kw)  # type: ignore[arg-type]
+    assert (late.phase, late.can_influence, late.days_left) == ("overdue", False, None)
+    text = explain(late, D(2023, 3, 1), kind="planning", title="Parkering")
+    assert "between 2023-01-01 and 2023-01-31" in text
+    assert "the stated publication date has passed" in text
+    assert "still possible" not in text
 
 
 def test_published_competition_uses_notice_dates() -> None:
@@ -303,71 +379,72 @@ def test_budget_window_boundary_contract_starting_first_of_april() -> None:
 
 
 def test_budget_calendars_per_buyer_type_with_milestones() -> None:
-    # A contract starting 2027-09-30 is funded by budget 2027, prepared in 2026.
+    # A contract starting 2027-09-30 is funded in the window 2026-10-01 – 2027-03-31: it
+    # holds the proposal and adoption of budget 2027 and the initiatives and frames of 2028.
     rules = default_rules()
     state = rules.window_rules("state")
     w = budget_window_for(D(2027, 9, 30), state.budget, today=D(2026, 11, 28))
     assert w.buyer_type == "state"
     assert w.milestones == (
-        ("new initiatives to the ministry", D(2026, 1, 25)),
-        ("budget frames conference", D(2026, 3, 10)),
-        ("budget proposal presented", D(2026, 10, 6)),
-        ("budget adopted by the Storting", D(2026, 12, 15)),
+        ("budget proposal presented (budget 2027)", D(2026, 10, 6)),
+        ("budget adopted by the Storting (budget 2027)", D(2026, 12, 15)),
+        ("new initiatives to the ministry (budget 2028)", D(2027, 1, 25)),
+        ("budget frames conference (budget 2028)", D(2027, 3, 10)),
     )
     health = rules.window_rules("health trust")
     assert health.budget.buyer_type == "health_trust"
     w = budget_window_for(D(2027, 9, 30), health.budget, today=D(2026, 11, 28))
     assert w.milestones == (
-        ("planning assumptions", D(2026, 3, 15)),
-        ("long-term plan", D(2026, 6, 15)),
-        ("income frames", D(2026, 11, 15)),
-        ("assignment document", D(2027, 1, 31)),
+        ("income frames (budget 2027)", D(2026, 11, 15)),
+        ("assignment document (budget 2027)", D(2027, 1, 31)),
+        ("planning assumptions (budget 2028)", D(2027, 3, 15)),
     )
 
 
 @pytest.mark.parametrize(
     ("buyer_type", "start", "window", "milestones"),
     [
-        # Oslo kommune, contract starting 2023-04-01 (the demo): budget 2023, adopted 2022.
+        # A municipal contract starting 2023-04-01: budget 2023 proposed and adopted in
+        # the window (its June frames fall outside any October–March window).
         (
             "municipality",
             D(2023, 4, 1),
             (D(2022, 10, 1), D(2023, 3, 31)),
-            [("budget frames", D(2022, 6, 15)), ("budget proposal", D(2022, 10, 15)),
-             ("budget adopted", D(2022, 12, 15))],
+            [("budget proposal (budget 2023)", D(2022, 10, 15)),
+             ("budget adopted (budget 2023)", D(2022, 12, 15))],
         ),
         # Politiets fellestjenester, start 2026-10-14: adopted by the Storting 2025-12-15.
         (
             "state",
             D(2026, 10, 14),
             (D(2025, 10, 1), D(2026, 3, 31)),
-            [("new initiatives to the ministry", D(2025, 1, 25)),
-             ("budget frames conference", D(2025, 3, 10)),
-             ("budget proposal presented", D(2025, 10, 6)),
-             ("budget adopted by the Storting", D(2025, 12, 15))],
+            [("budget proposal presented (budget 2026)", D(2025, 10, 6)),
+             ("budget adopted by the Storting (budget 2026)", D(2025, 12, 15)),
+             ("new initiatives to the ministry (budget 2027)", D(2026, 1, 25)),
+             ("budget frames conference (budget 2027)", D(2026, 3, 10))],
         ),
-        # A start in February: window 2025-10 – 2026-03 holds initiatives and frames of
-        # budget 2027; proposal and adoption follow in 2026, before the start.
+        # The issue's example: a start in February 2022 is funded in 2020-10 – 2021-03;
+        # its milestones are those inside that window (never 2022-06/10/12 ones).
         (
             "county",
-            D(2027, 2, 1),
-            (D(2025, 10, 1), D(2026, 3, 31)),
-            [("budget frames", D(2026, 6, 15)), ("budget proposal", D(2026, 10, 15)),
-             ("budget adopted", D(2026, 12, 15))],
+            D(2022, 2, 1),
+            (D(2020, 10, 1), D(2021, 3, 31)),
+            [("budget proposal (budget 2021)", D(2020, 10, 15)),
+             ("budget adopted (budget 2021)", D(2020, 12, 15))],
         ),
-        # A health-trust contract starting 2027-01-15 starts before the assignment
-        # document of 2027-01-31: that milestone is left out.
+        # A health-trust contract starting 2027-01-15: window 2025-10 – 2026-03.
         (
             "health_trust",
             D(2027, 1, 15),
             (D(2025, 10, 1), D(2026, 3, 31)),
-            [("planning assumptions", D(2026, 3, 15)), ("long-term plan", D(2026, 6, 15)),
-             ("income frames", D(2026, 11, 15))],
+            [("income frames (budget 2026)", D(2025, 11, 15)),
+             ("assignment document (budget 2026)", D(2026, 1, 31)),
+             ("planning assumptions (budget 2027)", D(2026, 3, 15))],
         ),
         ("other", D(2027, 1, 1), (D(2025, 10, 1), D(2026, 3, 31)), []),
     ],
 )  # fmt: skip
-def test_budget_milestones_fund_the_contract_start_year(
+def test_budget_milestones_fall_inside_their_window(
     buyer_type: str,
     start: dt.date,
     window: tuple[dt.date, dt.date],
@@ -377,6 +454,27 @@ def test_budget_milestones_fund_the_contract_start_year(
     w = budget_window_for(start, cal, today=D(2023, 3, 1))
     assert (w.start, w.end) == window
     assert list(w.milestones) == milestones
+
+
+def test_funding_window_anchored_to_the_decision_to_procure_and_to_the_contract_start() -> None:
+    # Expiry 2027-09-30: publication expected 2027-03-30, contract start 2027-10-01.
+    rules = default_rules()
+    for buyer_type, primary in (("state", "contract_start"), ("health_trust", "publication")):
+        wr = rules.window_rules(buyer_type)
+        tl = compute_timeline(D(2026, 11, 28), wr, expiry=D(2027, 9, 30))
+        pub, start = tl.budget_windows["publication"], tl.budget_windows["contract_start"]
+        assert (pub.start, pub.end, pub.anchor_date) == (
+            D(2025, 10, 1),
+            D(2026, 3, 31),
+            D(2027, 3, 30),
+        )
+        assert (start.start, start.end, start.anchor_date) == (
+            D(2026, 10, 1),
+            D(2027, 3, 31),
+            D(2027, 10, 1),
+        )
+        assert tl.budget is tl.budget_windows[primary]
+        assert tl.budget.anchor == primary
 
 
 # The milestone that decides the money, per shipped calendar.
@@ -392,25 +490,24 @@ _ADOPTION = {
 @given(
     start=st.dates(min_value=D(2015, 1, 1), max_value=D(2040, 12, 31)),
     buyer_type=st.sampled_from(sorted(_ADOPTION)),
+    anchor=st.sampled_from(["contract_start", "publication"]),
 )
-def test_budget_milestones_fall_before_the_contract_start(start: dt.date, buyer_type: str) -> None:
+def test_budget_milestones_fall_inside_the_window_and_before_the_anchor(
+    start: dt.date, buyer_type: str, anchor: str
+) -> None:
     cal = default_rules().window_rules(buyer_type).budget
-    w = budget_window_for(start, cal, today=start)
-    assert w.milestones, "a shipped calendar always has milestones before the start"
+    w = budget_window_for(start, cal, today=start, anchor=anchor)
+    assert w.anchor == anchor and w.anchor_date == start
+    assert w.start <= w.end < start
+    assert w.milestones, "a shipped October–March calendar always has milestones inside"
     dates_ = [d for _, d in w.milestones]
     assert dates_ == sorted(dates_)
     for name, d in w.milestones:
-        assert d < start, (name, d, start)
-        assert d.year in (start.year - 1, start.year)  # budget t = start year, prepared in t-1
-        # around the funding window: at most 9 months before it opens, and at most
-        # 11 months after it closes
-        assert add_months(w.start, -9) <= d <= add_months(w.end, 11), (name, d, w)
-    adopted = dict(w.milestones)[_ADOPTION[buyer_type]]
-    assert w.start <= adopted < start
-    assert adopted.year == start.year - 1
-    # a start from April on: the adoption falls inside the funding window itself
-    if start.month >= 4:
-        assert w.start <= adopted <= w.end
+        assert w.start <= d <= w.end and d < start, (name, d, w)
+        assert "(budget " in name
+    # the adoption of the budget of the year after the window opens is in every window
+    adopted = [d for n, d in w.milestones if n.startswith(_ADOPTION[buyer_type] + " (")]
+    assert adopted and all(w.start <= d <= w.end for d in adopted)
 
 
 def test_window_from_a_user_file_crossing_no_year_end() -> None:
@@ -520,25 +617,33 @@ def test_timeline_properties(
     assert d == sorted(d), tl.dates()  # type: ignore[type-var]
     opens, drafting, pub, dl, award, cstart = d
     # phase consistent with today
+    stated_passed = tl.planned_until is not None and tl.planned_until < today
     expected = {
         "watching": lambda: today < opens,
         "influence_open": lambda: opens <= today < drafting,
         "drafting": lambda: drafting <= today < (pub if tl.published else cstart),
-        # the current contract has ended and no competition was seen: never "running"
-        "overdue": lambda: not tl.published and pub <= today and cstart <= today,
+        # the current contract has ended (or the stated publication period has passed)
+        # and no competition was seen: never "running"
+        "overdue": lambda: not tl.published and pub <= today and (cstart <= today or stated_passed),
         "published": lambda: tl.published and pub <= today <= dl,
         "evaluation": lambda: tl.published and dl < today < award,
         "awarded": lambda: tl.published and award <= today < cstart,
         "running": lambda: tl.published and today >= cstart,
     }[tl.phase]
     assert expected(), (tl.phase, today, tl.dates())
-    assert tl.overdue == (not tl.published and today >= pub)
+    if tl.planned_until is None or published is not None:
+        assert tl.overdue == (not tl.published and today >= pub)
+    else:  # a publication the buyer stated: due in its period, overdue after it
+        assert tl.overdue == (not tl.published and today >= pub and not tl.due)
+        assert tl.due == (tl.phase == "drafting" and today >= pub)
     if tl.phase == "overdue":
         assert "no competition notice has been seen" in text
     assert tl.can_influence == (tl.phase in ("influence_open", "drafting"))
     if tl.can_influence:
         assert tl.days_left is not None and tl.days_left >= 0
-        if not tl.overdue:
+        if tl.due:
+            assert today + dt.timedelta(days=tl.days_left) == tl.planned_until
+        elif not tl.overdue:
             assert today + dt.timedelta(days=tl.days_left) == pub
     # budget window ends before the contract starts, and is the last one that does
     assert tl.budget is not None and tl.budget.status in BUDGET_STATUSES
@@ -552,7 +657,9 @@ def test_timeline_properties(
     if expiry is not None and tl.sources["contract_start"][0] == "rule":
         assert cstart == expiry + dt.timedelta(days=1)
     if expiry is not None and planning is None:
-        assert opens == min(add_months(expiry, -DEFAULT_RULES.influence_months), pub)
+        # 12 months before expiry, or when drafting starts (6 months before publication)
+        rule_opens = add_months(expiry, -DEFAULT_RULES.influence_months)
+        assert opens == min(rule_opens, add_months(pub, -DEFAULT_RULES.drafting_months), pub)
 
 
 @settings(max_examples=200, deadline=None)

@@ -62,6 +62,9 @@ from tracker.models import (
     User,
     utcnow,
 )
+from tracker.opportunities import list_opportunities, opportunity_item
+from tracker.relevance import notice_texts, relevance, stored_model
+from tracker.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,14 @@ class KindSpec:
 
 
 KINDS: dict[str, KindSpec] = {
+    # First: a market dialogue is influence now (the KAM hears it before anything else).
+    "dialogue_open": KindSpec(
+        ("kam",),
+        "email",
+        {},
+        "a market dialogue opens at one of my accounts: the buyer asks for input before the "
+        "competition (response deadline, days left, the rules for suppliers who take part)",
+    ),
     "new_notice": KindSpec(
         ("kam",), "email", {"days": 3}, "a new notice for one of my accounts (issued ≤ days ago)"
     ),
@@ -110,6 +121,9 @@ KINDS: dict[str, KindSpec] = {
 
 # A window start already passed by at most this many days still alerts (a missed cycle).
 GRACE_DAYS = 7
+# Subscription parameter: all=1 also alerts on items outside the capability profile (by
+# default only items in the profile, or flagged by the learned model, alert).
+ALL_PARAM = "all"
 
 
 def default_subscriptions(role: str) -> list[tuple[str, str, dict[str, int]]]:
@@ -276,6 +290,72 @@ def _add_months(d: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
+def _in_profile(session: Session, params: dict[str, Any]) -> Callable[[Opportunity], bool]:
+    """Whether an opportunity alerts under ``params``: in the capability profile of its
+    account (or flagged by the learned model), unless the subscription says ``all=1``."""
+    if int(params.get(ALL_PARAM, 0)):
+        return lambda opp: True
+    rules = load_rules()
+    model = stored_model(session)
+    names = _account_names(session)
+
+    def shown(opp: Opportunity) -> bool:
+        profile = rules.profile(names.get(opp.account_id or -1))
+        return bool(relevance(profile, opportunity_item(opp), model)["shown"])
+
+    return shown
+
+
+def _dialogue_alerts(
+    session: Session, user: User, params: dict[str, Any], today: dt.date, base: str
+) -> list[Alert]:
+    """Market dialogues open today at the user's accounts (``tracker.opportunities``:
+    phase ``dialogue_open``), with the response deadline, days left, the buyer's words and
+    the note on the rules for suppliers who take part."""
+    accounts = _accounts_in_scope(session, user)
+    keep = _in_profile(session, params)
+    out: list[Alert] = []
+    for o in list_opportunities(session, today=today, phase="dialogue_open"):
+        if accounts is not None and o["account_id"] not in accounts:
+            continue
+        row = session.get(Opportunity, o["id"])
+        if row is None or not keep(row):
+            continue
+        title = (o["title"] or "untitled").strip()
+        deadline = o["response_deadline"] or {}
+        until = o["dialogue_until"]
+        lines = [
+            f"Market dialogue open: {o['days_left']} days left to respond",
+            f"Account: {o['account']}",
+            f"What: {title}",
+            f"Buyer: {o['buyer'] or '?'}",
+            f"Respond by: {deadline.get('label') or _fmt_date(until)}"
+            + (f" ({deadline.get('source')})" if deadline else " (no deadline stated)"),
+        ]
+        evidence = (o.get("pretender") or {}).get("evidence")
+        if evidence:
+            lines.append(f"The buyer writes: {evidence}")
+        if o.get("supplier_note"):
+            lines.append(f"Taking part: {o['supplier_note']} (source: {o['supplier_note_source']})")
+        lines.append(f"Why: {o['reason']}")
+        lines.append(f"Open: {base}/accounts/{o['account_id']}")
+        out.append(
+            Alert(
+                kind="dialogue_open",
+                key=f"dialogue:{o['key']}:{_fmt_date(until)}",
+                subject=f"Market dialogue: respond by {_fmt_date(until)}: {title[:110]} "
+                f"({o['account']})",
+                body="\n".join(lines),
+                payload={
+                    "opportunity_key": o["key"],
+                    "account": o["account"],
+                    "date": _fmt_date(until),
+                },  # fmt: skip
+            )
+        )
+    return out
+
+
 def _opportunity_alerts(
     session: Session, kind: str, user: User, params: dict[str, Any], today: dt.date, base: str
 ) -> list[Alert]:
@@ -283,8 +363,11 @@ def _opportunity_alerts(
     grace = today - dt.timedelta(days=GRACE_DAYS)
     days = int(params.get("days", KINDS[kind].params.get("days", 0)))
     horizon = today + dt.timedelta(days=days)
+    keep = _in_profile(session, params)
     out: list[Alert] = []
     for opp in _opportunities(session, today, _accounts_in_scope(session, user)):
+        if not keep(opp):
+            continue
         if kind == "window_opening" and _in(opp.influence_opens, grace, horizon):
             if opp.expected_publication is None or opp.expected_publication >= today:
                 out.append(
@@ -340,6 +423,14 @@ def _new_notice_alerts(
     by_notice: dict[int, tuple[Notice, set[str]]] = {}
     for notice, account_id in session.execute(q):
         by_notice.setdefault(notice.id, (notice, set()))[1].add(names.get(account_id, "?"))
+    if not int(params.get(ALL_PARAM, 0)):  # only notices in the capability profile
+        profile, model = load_rules().profile(), stored_model(session)
+        texts = notice_texts(session, list(by_notice))
+        by_notice = {
+            pk: v
+            for pk, v in by_notice.items()
+            if pk in texts and relevance(profile, texts[pk], model)["shown"]
+        }
     out = []
     for notice, accts in by_notice.values():
         title = (notice.title or "untitled").strip()
@@ -454,6 +545,8 @@ def alerts_for(
     base = base_url.rstrip("/")
     if kind == "new_notice":
         return _new_notice_alerts(session, user, params, today, base)
+    if kind == "dialogue_open":
+        return _dialogue_alerts(session, user, params, today, base)
     if kind in ("tender_deadline", "bid_decision"):
         return _bid_alerts(session, kind, params, today, base)
     if kind in KINDS:

@@ -1,13 +1,18 @@
-"""Bid/no-bid: open competitions relevant to our accounts or capability profile, scored.
+"""Bid/no-bid: open competitions in our capability profile, scored and qualified.
 
 ``list_bids(session, today)`` returns plain dicts, best score first, for every latest,
-non-test competition notice (subtypes 10–24, N16, E3, CEI) whose tender deadline is today
-or later (or, with no usable deadline, issued in the last 60 days) and that is linked to an
-account (link not rejected), fits the capability profile (``[profile]`` in the rules), or
-that we track (a decision or bid status is recorded).
+non-test competition notice (subtypes 10–24, N16, E3, CEI; not a PIN-as-call whose content
+is a market dialogue, see ``tracker.pretender``) whose tender deadline is today or later
+(or, with no usable deadline, issued in the last 60 days) and that is in the capability
+profile (``tracker.relevance``: the rules' fit, or flagged by the team's learned model) or
+that we track (a decision or bid status is recorded). Competitions linked to an account
+but out of profile are one click away (``show="accounts"`` or ``"all"``).
 Each has the explainable score of ``tracker.scoring.score_bid``: account tier, fit, value,
-days to the deadline, price weight, incumbent and influence work (activities recorded on
-the opportunity the competition closed, see ``tracker.opportunities``).
+days to the deadline, price weight, incumbent, influence work (activities recorded on the
+opportunity the competition closed, see ``tracker.opportunities``) and the bid team's
+capacity and delivery-risk assessment (``set_assessment``), and beside the score the
+selection requirements (BT-747/750) and the number of tenders received last time (BT-759
+of the result notice of the contract being re-tendered).
 
 ``record_decision(session, notice, decision, who, why)`` keeps every decision with the
 score it was taken on; the latest decision is the one in force.
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,20 +36,53 @@ from tracker.models import (
     Account,
     Activity,
     AwardCriterion,
+    BidAssessment,
     BidDecision,
     BidStatus,
+    Contract,
     Lot,
+    LotResult,
     Notice,
     NoticeBuyer,
     NoticeLink,
     Opportunity,
     utcnow,
 )
-from tracker.opportunities import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR
+from tracker.opportunities import (
+    COMPETITION_SUBTYPES,
+    NOT_A_CALL,
+    PLACEHOLDER_YEAR,
+    pretender_readings,
+)
+from tracker.pretender import OSLO, QUALIFICATION_SUBTYPES
+from tracker.relevance import (
+    ItemText,
+    LearnedModel,
+    compose_item,
+    relevance,
+    stored_model,
+    train_model,
+)
 from tracker.rules import Rules, load_rules
-from tracker.scoring import BidFacts, ScoringRules, price_weight_percent, score_bid
+from tracker.scoring import (
+    CAPACITY_FACTOR,
+    RISK_FACTOR,
+    BidFacts,
+    ScoringRules,
+    price_weight_percent,
+    score_bid,
+)
 
 DECISIONS = ("bid", "no-bid")
+CAPACITIES = tuple(CAPACITY_FACTOR)  # available|stretched|none
+# eForms selection-criterion codes (BT-747), for criteria that carry no name of their own.
+SELECTION_TYPES = {
+    "sui-act": "Egnethet (registrering, autorisasjon)",
+    "ef-stand": "Økonomisk og finansiell kapasitet",
+    "tp-abil": "Tekniske og faglige kvalifikasjoner",
+    "other": "Andre krav",
+}
+RISKS = tuple(RISK_FACTOR)  # low|medium|high
 BID_STATUSES = ("qualifying", "bidding", "submitted", "won", "lost")
 TIER_ORDER = ("star", "strategic", "status", "streamline")
 NO_DEADLINE_DAYS = 60  # a competition without a usable deadline counts as open this long
@@ -77,11 +115,18 @@ def _criterion(c: Any) -> dict[str, Any]:
     }
 
 
+def labelled_criterion(c: dict[str, Any]) -> dict[str, Any]:
+    """A selection criterion with a ``label``: its name, else the name of its type."""
+    return {**c, "label": c.get("name") or SELECTION_TYPES.get(c.get("type") or "", c.get("type"))}
+
+
 def _deadline_at(
-    lots: Sequence[Lot | LoadedLot], today: dt.date
+    lots: Sequence[Lot | LoadedLot], today: dt.date, subtype: str | None = None
 ) -> tuple[dt.datetime | None, bool]:
     """Earliest deadline today or later over the lots (else the latest past one) and
-    whether a placeholder deadline (year 2090+) was seen."""
+    whether a placeholder deadline (year 2090+) was seen. A qualification system
+    (subtype 15) with no submission deadline takes applications until the end of its
+    duration (BT-537): that day is its deadline."""
     placeholder = False
     real: list[dt.datetime] = []
     for lot in lots:
@@ -92,6 +137,11 @@ def _deadline_at(
             placeholder = True
             continue
         real.append(d)
+    if not real and subtype in QUALIFICATION_SUBTYPES:
+        ends = [e for e in (getattr(lot, "end_date", None) for lot in lots) if e is not None]
+        if ends and max(ends).year < PLACEHOLDER_YEAR:
+            last = max(ends)
+            real.append(dt.datetime.combine(last, dt.time(23, 59, 59), tzinfo=OSLO))
     future = [d for d in real if d.date() >= today]
     if future:
         return min(future), placeholder
@@ -164,6 +214,16 @@ def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
             .order_by(BidDecision.decided_at, BidDecision.id)
         ):
             decisions[nid].append(d)
+    assessments: dict[str, BidAssessment] = {}
+    ids_all = sorted(set(notice_ids.values()))
+    for i in range(0, len(ids_all), 2000):
+        for nid, a in session.execute(
+            select(Notice.notice_id, BidAssessment)
+            .join(BidAssessment, BidAssessment.notice_pk == Notice.id)
+            .where(Notice.notice_id.in_(ids_all[i : i + 2000]))
+            .order_by(BidAssessment.updated_at, BidAssessment.id)
+        ):
+            assessments[nid] = a
     keys = sorted({o.key for os_ in opps.values() for o in os_})
     activities: dict[str, list[dt.date]] = defaultdict(list)
     for i in range(0, len(keys), 2000):
@@ -173,6 +233,7 @@ def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
             )
         ):
             activities[key].append(day)
+    contract_ids = sorted({o.contract_id for os_ in opps.values() for o in os_ if o.contract_id})
     return {
         "links": links,
         "opps": opps,
@@ -180,7 +241,45 @@ def bid_context(session: Session, pks: list[int]) -> dict[str, Any]:
         "statuses": statuses,
         "notice_ids": notice_ids,
         "activities": activities,
+        "assessments": assessments,
+        "last_tenders": tenders_last_time(session, contract_ids),
+        "model": stored_model(session),
     }
+
+
+def tenders_last_time(session: Session, contract_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per contract: the number of tenders its competition received (BT-759 of its result
+    notice: the lot's result, else the largest over the notice's results), with the
+    notice's date; contracts whose result notice does not say are left out."""
+    out: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(contract_ids), 2000):
+        chunk = contract_ids[i : i + 2000]
+        rows = session.execute(
+            select(Contract.id, Contract.title, Contract.result_pk, Contract.notice_pk)
+            .where(Contract.id.in_(chunk))
+        ).all()  # fmt: skip
+        notice_pks = sorted({r.notice_pk for r in rows if r.notice_pk})
+        by_result: dict[int, int | None] = {}
+        by_notice: dict[int, list[int]] = defaultdict(list)
+        issued: dict[int, dt.date | None] = {}
+        if notice_pks:
+            for res_id, notice_pk, n, day in session.execute(
+                select(LotResult.id, LotResult.notice_pk, LotResult.tenders_received,
+                       Notice.issue_date)
+                .join(Notice, Notice.id == LotResult.notice_pk)
+                .where(LotResult.notice_pk.in_(notice_pks))
+            ):  # fmt: skip
+                by_result[res_id] = n
+                issued[notice_pk] = day
+                if n is not None:
+                    by_notice[notice_pk].append(n)
+        for r in rows:
+            n = by_result.get(r.result_pk) if r.result_pk else None
+            if n is None and by_notice.get(r.notice_pk or -1):
+                n = max(by_notice[r.notice_pk])
+            if n is not None:
+                out[r.id] = {"tenders": n, "contract": r.title, "awarded": issued.get(r.notice_pk)}
+    return out
 
 
 _context = bid_context  # earlier name, kept for callers
@@ -204,9 +303,20 @@ def bid_row(
 ) -> dict[str, Any]:
     """One competition as a plain dict with its score (see ``list_bids`` for the keys)."""
     lots = list(n.lots)
-    deadline_at, placeholder = _deadline_at(lots, today)
+    deadline_at, placeholder = _deadline_at(lots, today, n.subtype)
     deadline = deadline_at.date() if deadline_at else None
-    cpvs, text = _profile_input(n, lots)
+    real_deadline = any(
+        lot.submission_deadline and lot.submission_deadline.year < PLACEHOLDER_YEAR for lot in lots
+    )
+    deadline_source = (
+        None
+        if deadline is None
+        else "tender deadline (BT-131)"
+        if real_deadline
+        else "the qualification system ends (BT-537): applications until then"
+    )
+    item = profile_item(n, lots)
+    cpvs = item.cpvs
     value = n.estimated_value
     if value is None:
         lot_values = [lot.estimated_value for lot in lots if lot.estimated_value is not None]
@@ -259,14 +369,24 @@ def bid_row(
     activities = sum(
         1 for o in opps for day in ctx["activities"].get(o.key, ()) if day is None or day <= closed
     )
+    nid = ctx["notice_ids"].get(n.id, n.notice_id)
+    assessment = ctx.get("assessments", {}).get(nid)
+    profile_for = ctx.get("profile_for")
+    profile = profile_for(account) if profile_for is not None else scoring.the_profile
     facts = BidFacts(
+        profile=profile,
         today=today,
         tier=tier,
         account=account,
         suggested_account=s_account,
         suggested_tier=s_tier,
         cpv_codes=cpvs,
-        text=text,
+        text=item.text,
+        title=item.title,
+        main_cpv=item.main_cpv,
+        capacity=assessment.capacity if assessment else None,
+        delivery_risk=assessment.delivery_risk if assessment else None,
+        assessment_reason=assessment.reason if assessment else None,
         value=float(value) if value is not None else None,
         deadline=deadline,
         price_weight=price,
@@ -276,16 +396,27 @@ def bid_row(
         influence_activities=activities,
     )
     score = score_bid(facts, scoring)
-    fits = scoring.fits_profile(cpvs, text)
-    decisions = ctx["decisions"].get(ctx["notice_ids"].get(n.id, n.notice_id), [])
+    rel = relevance(profile, item, ctx.get("model"))
+    decisions = ctx["decisions"].get(nid, [])
+    last = [
+        ctx.get("last_tenders", {})[o.contract_id]
+        for o in opps
+        if o.contract_id in ctx.get("last_tenders", {})
+    ]
+    criteria_sel = [
+        labelled_criterion(c)
+        for lot in lots
+        for c in (getattr(lot, "selection_criteria", None) or [])
+    ]
     status = ctx["statuses"].get(n.id)
     tracked = bool(decisions) or status is not None
-    relevance = "+".join(
+    relevance_kinds = "+".join(
         x
         for x, ok in (
             ("account", bool(links)),
             ("suggested", bool(suggested) and not links),
-            ("profile", fits),
+            ("profile", rel["fit"]),
+            ("learned", rel["flagged"]),
             ("tracked", tracked),
         )
         if ok
@@ -312,6 +443,7 @@ def bid_row(
         "issue_date": n.issue_date,
         "deadline": deadline,
         "deadline_at": deadline_at.isoformat() if deadline_at else None,
+        "deadline_source": deadline_source,
         "days_left": (deadline - today).days if deadline else None,
         "placeholder_deadline": placeholder,
         "value": float(value) if value is not None else None,
@@ -320,7 +452,21 @@ def bid_row(
         "cpv_codes": cpvs,
         "lots": lot_rows,
         "price_weight": price,
-        "relevance": relevance,
+        "relevance": relevance_kinds,
+        "fit": rel,
+        "selection_criteria": list(
+            {(c.get("type"), c.get("name"), c.get("description")): c for c in criteria_sel}.values()
+        ),  # fmt: skip
+        "tenders_last_time": last[0] if last else None,
+        "assessment": {
+            "capacity": assessment.capacity,
+            "delivery_risk": assessment.delivery_risk,
+            "reason": assessment.reason,
+            "by": assessment.updated_by,
+            "at": assessment.updated_at.isoformat() if assessment.updated_at else None,
+        }
+        if assessment
+        else None,
         "incumbent": who,
         "incumbents": list(dict.fromkeys(names)),
         "opportunity_keys": [o.key for o in opps],
@@ -342,10 +488,13 @@ class LoadedLot:
     id: int
     lot_id: str
     title: str | None
+    description: str | None
     cpv_codes: list[str] | None
     estimated_value: Decimal | None
     submission_deadline: dt.datetime | None
+    end_date: dt.date | None
     documents_url: str | None
+    selection_criteria: list[Any] | None
     award_criteria: list[Any] = field(default_factory=list)
 
 
@@ -440,28 +589,34 @@ def open_competition_ids(
     rules: Rules | None = None,
 ) -> list[int]:
     """THE selection of open, relevant competitions (the ``tracker bids`` command and the
-    bid pages both use it): primary keys, soonest deadline first (no deadline last).
+    bid pages both use it): primary keys, those in our capability profile first, then
+    soonest deadline first (no deadline last).
 
     A competition is every latest, non-test notice of subtype 10–24, N16, E3 or CEI issued
-    (issue date, else publication date) in the last ``LOOKBACK_DAYS`` days up to today;
-    it is open when its earliest lot deadline (placeholder years 2090+ ignored) is today or
-    later or, with no usable deadline, when it was issued in the last ``NO_DEADLINE_DAYS``
-    days (``include_closed`` keeps the closed ones too). ``show``: ``relevant`` (linked to
-    an account by a link not rejected, fits the capability profile by CPV prefix or keyword
-    over the title, description and lot titles, or tracked: a decision or bid status is
-    recorded), ``accounts`` (linked) or ``all``. ``account_ids``: only competitions linked
-    to those accounts (link not rejected).
+    (issue date, else publication date) in the last ``LOOKBACK_DAYS`` days up to today,
+    except a PIN used as a call whose content is a market dialogue or an announcement
+    (``tracker.pretender``: it is an opportunity to influence, not to bid); it is open when
+    its earliest lot deadline (placeholder years 2090+ ignored) is today or later or, with
+    no usable deadline, when it was issued in the last ``NO_DEADLINE_DAYS`` days
+    (``include_closed`` keeps the closed ones too). ``show``: ``relevant`` (in the
+    capability profile of ``tracker.relevance``, the global one or that of an account it is
+    linked to, or flagged by the team's learned model, or tracked: a decision or bid status
+    is recorded), ``accounts`` (linked to an account, in profile or not) or ``all``.
+    ``account_ids``: only competitions linked to those accounts (link not rejected).
     """
     if show not in SHOWS:
         raise UserError(f"show: {show!r} is not one of {', '.join(SHOWS)}")
-    scoring = (rules or load_rules()).scoring_rules()
+    rules = rules or load_rules()
     since = today - dt.timedelta(days=LOOKBACK_DAYS)
     issued = func.coalesce(Notice.issue_date, Notice.publication_date)
     q = select(
         Notice.id,
         Notice.notice_id,
+        Notice.subtype,
         Notice.issue_date,
         Notice.publication_date,
+        Notice.planned_date,
+        Notice.is_test,
         Notice.main_cpv,
         Notice.cpv_codes,
         Notice.title,
@@ -487,69 +642,76 @@ def open_competition_ids(
             link = link.where(NoticeLink.account_id.in_(account_ids))
         q = q.where(Notice.id.in_(link))
     candidates = session.execute(q).all()
+    readings = pretender_readings(session, candidates)
+    candidates = [
+        c for c in candidates if c.id not in readings or readings[c.id].kind not in NOT_A_CALL
+    ]
     pks = [c.id for c in candidates]
     lots: dict[int, list[Any]] = defaultdict(list)
-    linked: set[int] = set()
+    linked: dict[int, set[str]] = defaultdict(set)
     status_pks: set[int] = set()
-    need_relevance = show == "relevant" and account_ids is None
+    need_relevance = show == "relevant"
     for i in range(0, len(pks), 2000):
         chunk = pks[i : i + 2000]
         for row in session.execute(
-            select(Lot.notice_pk, Lot.submission_deadline, Lot.cpv_codes, Lot.title).where(
-                Lot.notice_pk.in_(chunk)
-            )
+            select(
+                Lot.notice_pk,
+                Lot.submission_deadline,
+                Lot.end_date,
+                Lot.cpv_codes,
+                Lot.title,
+                Lot.description,
+            ).where(Lot.notice_pk.in_(chunk))
         ):
             lots[row.notice_pk].append(row)
+        for pk, name in session.execute(
+            select(NoticeLink.notice_pk, Account.name)
+            .join(Account, Account.id == NoticeLink.account_id)
+            .where(NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected")
+        ):
+            linked[pk].add(name)
         if need_relevance:
-            linked.update(
-                session.scalars(
-                    select(NoticeLink.notice_pk).where(
-                        NoticeLink.notice_pk.in_(chunk), NoticeLink.status != "rejected"
-                    )
-                )
-            )
             status_pks.update(
                 session.scalars(select(BidStatus.notice_pk).where(BidStatus.notice_pk.in_(chunk)))
             )
     decided: set[str] = set()
+    model = stored_model(session)
     if need_relevance:
         decided = set(
             session.scalars(
                 select(Notice.notice_id).join(BidDecision, BidDecision.notice_pk == Notice.id)
             )
         )
-    out: list[tuple[dt.datetime | None, int]] = []
+    out: list[tuple[bool, dt.datetime | None, int]] = []
     for c in candidates:
-        deadline, _ = _deadline_at(lots[c.id], today)
+        deadline, _ = _deadline_at(lots[c.id], today, c.subtype)
         if not include_closed and not _is_open(c, deadline, today):
             continue
-        if need_relevance and not (
-            c.id in linked
-            or c.id in status_pks
-            or c.notice_id in decided
-            or scoring.fits_profile(*_profile_input(c, lots[c.id]))
-        ):
+        mine = _in_profile(rules, profile_item(c, lots[c.id]), linked.get(c.id, ()), model)
+        if need_relevance and not (mine or c.id in status_pks or c.notice_id in decided):
             continue
-        out.append((deadline, c.id))
+        out.append((mine, deadline, c.id))
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    out.sort(key=lambda x: (_aware(x[0]) if x[0] else far, x[1]))
-    return [pk for _, pk in out]
+    # in our profile first (nothing outside it leads a list), then soonest deadline
+    out.sort(key=lambda x: (not x[0], _aware(x[1]) if x[1] else far, x[2]))
+    return [pk for _, _, pk in out]
+
+
+def _in_profile(
+    rules: Rules, item: ItemText, accounts: Iterable[str], model: LearnedModel | None
+) -> bool:
+    """In the global profile or that of one of the accounts, or flagged by the model."""
+    profiles = {id(p): p for p in [rules.profile(), *(rules.profile(a) for a in accounts)]}
+    return any(relevance(p, item, model)["shown"] for p in profiles.values())
 
 
 def _aware(d: dt.datetime) -> dt.datetime:
     return d if d.tzinfo else d.replace(tzinfo=dt.UTC)
 
 
-def _profile_input(n: Any, lots: Sequence[Any]) -> tuple[list[str], str]:
-    """(CPV codes, text) of a notice as the capability profile sees them: notice, lot and
-    main CPVs; title, description and lot titles."""
-    cpvs = list(
-        dict.fromkeys([*(n.cpv_codes or []), *(c for lot in lots for c in lot.cpv_codes or [])])
-    )
-    if n.main_cpv and n.main_cpv not in cpvs:
-        cpvs.insert(0, n.main_cpv)
-    text = " ".join(x for x in [n.title, n.description, *(lot.title for lot in lots)] if x)
-    return cpvs, text
+def profile_item(n: Any, lots: Sequence[Any]) -> ItemText:
+    """What the capability profile reads of a competition (``tracker.relevance``)."""
+    return compose_item(n, lots)
 
 
 def list_bids(
@@ -558,18 +720,21 @@ def list_bids(
     *,
     account: str | None = None,
     include_closed: bool = False,
+    show: str = "relevant",
     rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Open competitions relevant to an account or to our capability profile, best first.
+    """Open competitions in our capability profile (or tracked), best first.
 
-    The competitions are those of ``open_competition_ids`` (show ``relevant``; the bid
-    pages list the same). ``account`` keeps only competitions linked to that account (id,
-    name or alias; link not rejected); ``include_closed`` keeps competitions whose
-    deadline has passed (issued in the last 400 days).
+    The competitions are those of ``open_competition_ids`` (``show``: ``relevant`` by
+    default, ``accounts`` or ``all``; the bid pages list the same). ``account`` keeps only
+    competitions linked to that account (id, name or alias; link not rejected);
+    ``include_closed`` keeps competitions whose deadline has passed (issued in the last 400
+    days).
 
     Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
     documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
-    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), days_left,
+    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), deadline_source
+    (the tender deadline, or the end of a qualification system), days_left,
     placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
     cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
     name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
@@ -577,7 +742,11 @@ def list_bids(
     account or tier, only a reduced tier component), relevance (account (a confirmed
     link), suggested (only suggested links), profile, tracked (a decision or bid status
     exists) or a combination such as account+profile), incumbent
-    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, score
+    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, fit (the
+    capability profile's fit and reason, the learned score and its words, flagged, shown:
+    ``tracker.relevance.relevance``), selection_criteria ([{type, name, description, label}]),
+    tenders_last_time ({tenders, contract, awarded} of the contract being re-tendered, or
+    None), assessment ({capacity, delivery_risk, reason, by, at} or None), score
     ({total, recommendation, components: [{name, label, points, max, reason}], capped
     (only when fit 0 capped the recommendation)}), total, recommendation, decision
     (latest {decision, by, at, why, score} or None), decisions (all, oldest first),
@@ -586,10 +755,19 @@ def list_bids(
     rules = rules or load_rules()
     ids = [get_account(session, account).id] if account else None
     pks = open_competition_ids(
-        session, today, account_ids=ids, include_closed=include_closed, rules=rules
+        session, today, show=show, account_ids=ids, include_closed=include_closed, rules=rules
     )
     out = bid_rows(session, today, pks, rules=rules)
-    out.sort(key=lambda r: (-r["total"], r["deadline"] or dt.date.max, r["notice_pk"]))
+    # in profile first; the learned score only reorders equal totals
+    out.sort(
+        key=lambda r: (
+            not r["fit"]["shown"],
+            -r["total"],
+            -((r["fit"]["learned"] or {}).get("score") or 0),
+            r["deadline"] or dt.date.max,
+            r["notice_pk"],
+        )
+    )
     return out
 
 
@@ -598,8 +776,10 @@ def bid_rows(
 ) -> list[dict[str, Any]]:
     """Scored rows (as ``list_bids``) for the given competitions, in the given order, with no
     relevance or deadline filter (for paged lists that select their own notices)."""
-    scoring = (rules or load_rules()).scoring_rules()
+    rules = rules or load_rules()
+    scoring = rules.scoring_rules()
     ctx = bid_context(session, notice_pks)
+    ctx["profile_for"] = rules.profile
     notices = {n.id: n for n in _load(session, notice_pks)}
     return [bid_row(notices[pk], today, ctx, scoring) for pk in notice_pks if pk in notices]
 
@@ -669,12 +849,9 @@ def record_decision(
         )
     now = utcnow()
     rules = rules or load_rules()
-    row = bid_row(
-        _load(session, [n.id])[0],
-        today or now.date(),
-        bid_context(session, [n.id]),
-        rules.scoring_rules(),
-    )
+    ctx = bid_context(session, [n.id])
+    ctx["profile_for"] = rules.profile
+    row = bid_row(_load(session, [n.id])[0], today or now.date(), ctx, rules.scoring_rules())
     rec = BidDecision(
         notice_pk=n.id,
         decision=d,
@@ -686,7 +863,20 @@ def record_decision(
     )
     session.add(rec)
     session.flush()
+    train_model(session)  # every decision teaches the installation's relevance model
     return rec
+
+
+def competition_notice(session: Session, notice: Notice | int | str, why: str) -> Notice:
+    """The notice (``resolve_notice``), or UserError when it is not a competition
+    (subtypes 10–24, N16, E3, CEI)."""
+    n = resolve_notice(session, notice)
+    if n.subtype not in COMPETITION_SUBTYPES:
+        raise UserError(
+            f"notice {n.source_id or n.notice_id} is not a competition (subtype "
+            f"{n.subtype or 'unknown'}): {why}"
+        )
+    return n
 
 
 def set_bid_status(
@@ -696,12 +886,7 @@ def set_bid_status(
     UserError for a notice that is not a competition (subtypes 10–24, N16, E3, CEI)."""
     if status not in BID_STATUSES:
         raise UserError(f"status: {status!r} is not one of {', '.join(BID_STATUSES)}")
-    n = resolve_notice(session, notice)
-    if n.subtype not in COMPETITION_SUBTYPES:
-        raise UserError(
-            f"notice {n.source_id or n.notice_id} is not a competition (subtype "
-            f"{n.subtype or 'unknown'}): a bid status is kept for competitions only"
-        )
+    n = competition_notice(session, notice, "a bid status is kept for competitions only")
     row = session.scalars(select(BidStatus).where(BidStatus.notice_pk == n.id)).first()
     if row is None:
         row = BidStatus(notice_pk=n.id, status=status)
@@ -723,3 +908,38 @@ def decision_history(session: Session, notice: Notice | int | str) -> list[dict[
         .order_by(BidDecision.decided_at, BidDecision.id)
     )
     return [_decision_dict(d) for d in rows]
+
+
+def set_assessment(
+    session: Session,
+    notice: Notice | int | str,
+    who: str,
+    *,
+    capacity: str | None,
+    delivery_risk: str | None,
+    reason: str,
+) -> BidAssessment:
+    """Record the bid team's qualification of a competition: our capacity (available,
+    stretched, none), the delivery risk (low, medium, high) and why. Both count in the bid
+    score with the reason (``tracker.scoring``). UserError for an unknown value, a missing
+    reason or a notice that is not a competition. Flushes."""
+    capacity = (capacity or "").strip().lower() or None
+    delivery_risk = (delivery_risk or "").strip().lower() or None
+    if capacity is not None and capacity not in CAPACITIES:
+        raise UserError(f"capacity: {capacity!r} is not one of {', '.join(CAPACITIES)}")
+    if delivery_risk is not None and delivery_risk not in RISKS:
+        raise UserError(f"delivery_risk: {delivery_risk!r} is not one of {', '.join(RISKS)}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise UserError("reason: say why (it is shown with the score)")
+    if len(reason) > 2000:
+        raise UserError("reason: at most 2000 characters")
+    n = competition_notice(session, notice, "capacity and risk are assessed for competitions only")
+    row = session.scalars(select(BidAssessment).where(BidAssessment.notice_pk == n.id)).first()
+    if row is None:
+        row = BidAssessment(notice_pk=n.id)
+        session.add(row)
+    row.capacity, row.delivery_risk, row.reason = capacity, delivery_risk, reason
+    row.updated_by, row.updated_at = who, utcnow()
+    session.flush()
+    return row

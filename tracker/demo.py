@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tracker.config import load_settings
 from tracker.crawl import PROJECT_ROOT, run_crawl
@@ -31,10 +32,22 @@ from tracker.migrate import upgrade
 
 # The bundled real notices were issued from July 2022 to August 2024. The demo shows the
 # tracker as it would have looked on DEMO_TODAY: it harvests up to that day only (no
-# hindsight), and the dashboard treats that day as today (TRACKER_TODAY). On 2023-03-01 the
-# October-March budget window is open, competitions are out and re-tenders are coming.
+# hindsight), and the dashboard treats that day as today (TRACKER_TODAY). The day and the
+# demo KAM's accounts are chosen from the real notices so that each role sees work in the
+# example IT profile (tests/test_demo.py checks it on the derived data):
+# - the bid team: Sporveien's qualification system for a new video management system with
+#   storage servers and clients (2023-604437, issued 2023-05-03, applications until the
+#   system ends on 2023-06-05), the only in-profile competition of the data;
+# - Per Olsen, KAM of Oslo kommune and Sporveien: the operations contract for the water and
+#   sewage agency's classified information system ended 2023-03-31 and no re-tender has
+#   been seen (2022-627512: re-tender overdue or extended?); Sporveien's competition is
+#   among his new notices.
+# On no day of the data does a second KAM have in-profile work while a competition in the
+# profile is open. The IT market dialogue of the data (Forsvarsmateriell's RFI on an
+# electronic test system, respond by 2023-12-15) shows with --today 2023-11-27 (log in as
+# the admin, who sees every account).
 DEMO_SINCE = "2022-01-01"
-DEMO_TODAY = dt.date(2023, 3, 1)
+DEMO_TODAY = dt.date(2023, 5, 15)
 # Against the local replay server there is no need for Doffin's polite pacing.
 FAST_LOCAL_CRAWL = {
     "DOWNLOAD_DELAY": "0",
@@ -42,8 +55,7 @@ FAST_LOCAL_CRAWL = {
     "LOG_LEVEL": "WARNING",
 }
 DEMO_USERS = [
-    ("ingrid.berg@example.no", "kam", "Ingrid Berg (KAM, health)"),
-    ("kari.nordmann@example.no", "kam", "Kari Nordmann (KAM, defence)"),
+    ("per.olsen@example.no", "kam", "Per Olsen (KAM, Oslo kommune and municipalities)"),
     ("bid@example.no", "bid", "Bid team"),
     ("director@example.no", "director", "Sales director"),
     ("admin@example.no", "admin", "Administrator"),
@@ -89,9 +101,6 @@ def _demo_password(home: Path) -> str:
 def prepare(today: dt.date) -> dict[str, object]:
     """Steps 1-5; returns figures for the summary."""
     from tracker.accounts import import_accounts
-    from tracker.linking import link_notices
-    from tracker.opportunities import recompute
-    from tracker.users import ensure_user
 
     settings = load_settings()
     engine = get_engine(settings=settings)
@@ -138,13 +147,26 @@ def prepare(today: dt.date) -> dict[str, object]:
         replay.wait(timeout=10)
 
     _step(f"linking notices to accounts and computing opportunities for {today}")
+    password = _demo_password(settings.home_path)
     with session_scope(engine) as session:
-        figures["links"] = link_notices(session)
-        figures["opportunities"] = recompute(session, today)
-        password = _demo_password(settings.home_path)
-        for email, role, name in DEMO_USERS:
-            ensure_user(session, email, role, password, name=name)
+        figures.update(finish(session, today, password))
     figures["password"] = password
+    return figures
+
+
+def finish(session: Any, today: dt.date, password: str) -> dict[str, object]:
+    """The demo's last step on stored notices and accounts: link, recompute the
+    opportunities for ``today``, create the demo users (the demo test runs it too)."""
+    from tracker.linking import link_notices
+    from tracker.opportunities import recompute
+    from tracker.users import ensure_user
+
+    figures: dict[str, object] = {
+        "links": link_notices(session),
+        "opportunities": recompute(session, today),
+    }
+    for email, role, name in DEMO_USERS:
+        ensure_user(session, email, role, password, name=name)
     return figures
 
 

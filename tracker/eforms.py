@@ -31,7 +31,7 @@ from tracker.subtypes import PLACEHOLDER_YEAR
 from tracker.text import collapse_spaces, has_mojibake, repair_mojibake
 
 # Bump when a parser change alters stored values; ``tracker reparse`` re-runs older rows.
-PARSER_VERSION = "1.0"
+PARSER_VERSION = "1.1"  # 1.1: selection criteria (BT-747/749/750), tenders received (BT-759)
 parser_version = PARSER_VERSION  # alias kept for callers that use the lower-case name
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -119,6 +119,8 @@ class ParsedLot:
     documents_url: str | None = None  # BT-15
     previous_notice_ids: list[str] = field(default_factory=list)  # BT-125
     award_criteria: list[ParsedCriterion] = field(default_factory=list)
+    # Selection criteria: [{"type": BT-747, "name": BT-749, "description": BT-750}]
+    selection_criteria: list[dict[str, str | None]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -134,6 +136,7 @@ class ParsedResult:
     contract_id: str | None = None  # BT-150 (OPT-316 when absent)
     contract_title: str | None = None  # BT-721
     winners: list[ParsedParty] = field(default_factory=list)
+    tenders_received: int | None = None  # BT-759 where BT-760 is "tenders"
 
 
 @dataclass(slots=True)
@@ -891,6 +894,19 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
         if criterion is not None:
             for sub in criterion.iterchildren(CAC + "SubordinateAwardingCriterion"):
                 lot.award_criteria.append(_criterion(sub, ctx))
+        terms_ext = _eforms_in(_first(tg, EXT + "UBLExtensions"))
+        if terms_ext is not None:
+            for sel in terms_ext.iterchildren(EFAC + "SelectionCriteria"):
+                if _ctext(sel, CBC + "CalculationExpressionCode") == "not-used":
+                    continue
+                sg = _groups(sel)
+                item = {
+                    "type": _ctext(sel, CBC + "CriterionTypeCode"),
+                    "name": ctx.lang_of(sg.get(CBC + "Name")),
+                    "description": ctx.lang_of(sg.get(CBC + "Description")),
+                }
+                if item["name"] or item["description"] or item["type"]:
+                    lot.selection_criteria.append(item)
     return lot
 
 
@@ -968,6 +984,9 @@ def _results(
             winner_chosen=chosen,
             result_code=code,
         )
+        for stat in lr.iterchildren(EFAC + "ReceivedSubmissionsStatistics"):
+            if _ctext(stat, EFBC + "StatisticsCode") == "tenders":
+                result.tenders_received = _int(_ctext(stat, EFBC + "StatisticsNumeric"))
         contract_ids = [
             x
             for x in (_ctext(s, CBC + "ID") for s in lr.iterchildren(EFAC + "SettledContract"))

@@ -804,6 +804,7 @@ class Ingestor:
                         "submission_deadline": lot.submission_deadline,
                         "request_deadline": lot.request_deadline,
                         "documents_url": lot.documents_url,
+                        "selection_criteria": lot.selection_criteria or None,
                     }
                 )
                 lot_criteria.append(lot.award_criteria)
@@ -822,6 +823,7 @@ class Ingestor:
                         "framework": r.framework,
                         "contract_id": r.contract_id,
                         "contract_title": r.contract_title,
+                        "tenders_received": r.tenders_received,
                     }
                 )
                 result_winners.append(r.winners)

@@ -216,6 +216,9 @@ class Lot(Base):
     submission_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # BT-131
     request_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # BT-1311
     documents_url: Mapped[str | None] = mapped_column(String(1000))
+    # Selection criteria (BT-747 type, BT-749 name, BT-750 description): what a tenderer
+    # must show to qualify, [{"type", "name", "description"}].
+    selection_criteria: Mapped[list[Any] | None] = mapped_column(JSON)
 
     notice: Mapped[Notice] = relationship(back_populates="lots")
     award_criteria: Mapped[list[AwardCriterion]] = relationship(
@@ -257,6 +260,7 @@ class LotResult(Base):
     framework: Mapped[bool | None] = mapped_column(Boolean)  # BT-768
     contract_id: Mapped[str | None] = mapped_column(String(64))
     contract_title: Mapped[str | None] = mapped_column(Text)
+    tenders_received: Mapped[int | None] = mapped_column(Integer)  # BT-759 of type "tenders"
 
     notice: Mapped[Notice] = relationship(back_populates="results")
     winners: Mapped[list[ResultWinner]] = relationship(
@@ -542,6 +546,9 @@ class Opportunity(Base):
     budget_end: Mapped[dt.date | None] = mapped_column(Date)
     phase: Mapped[str | None] = mapped_column(String(24))
     confidence: Mapped[str | None] = mapped_column(String(16))
+    # In the capability profile (or flagged by the learned model) when last recomputed:
+    # what the aggregates (director pipeline, incumbency, coverage) count.
+    in_profile: Mapped[bool | None] = mapped_column(Boolean)
     timeline: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # dates with sources
     computed_for: Mapped[dt.date | None] = mapped_column(Date)
     computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -574,6 +581,37 @@ class BidStatus(Base):
     status: Mapped[str] = mapped_column(String(16))
     updated_by: Mapped[str | None] = mapped_column(String(320))
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BidAssessment(Base):
+    """The bid team's own qualification of a competition: do we have the capacity, how big
+    is the delivery risk, and why. Counted in the bid score with its reason."""
+
+    __tablename__ = "bid_assessments"
+
+    id: Mapped[intpk]
+    notice_pk: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), unique=True
+    )
+    capacity: Mapped[str | None] = mapped_column(String(16))  # available|stretched|none
+    delivery_risk: Mapped[str | None] = mapped_column(String(16))  # low|medium|high
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class NoticeMark(Base):
+    """A user's star (relevant to us) or dismissal (not for us) of a notice: it trains the
+    installation's relevance model (``tracker.relevance``)."""
+
+    __tablename__ = "notice_marks"
+    __table_args__ = (UniqueConstraint("notice_pk", "user_id"),)
+
+    id: Mapped[intpk]
+    notice_pk: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    mark: Mapped[str] = mapped_column(String(8))  # star|dismiss
+    created_at: Mapped[created_ts]
 
 
 # --------------------------------------------------------------------------- users and account work

@@ -5,8 +5,15 @@ Sources, per account (links with status ``rejected`` are ignored):
 - ``retender``: a contract or framework agreement of the account that expires
   (``contracts`` + ``contract_accounts``). The expiry is the contract's end date; once
   that has passed while options run (``latest_end`` later), the latest end.
+- ``dialogue``: a market dialogue linked to the account: a planning notice, or a PIN used
+  as a call for competition, whose content asks the market for input before the
+  competition (``tracker.pretender``: hearing, RFI, dialogue meeting, "før endelig
+  utlysning"). Its phase is ``dialogue_open`` until its response deadline, then it goes
+  on as a planning opportunity. Folded into a re-tender like a planning notice.
 - ``planning``: a planning notice (PIN subtypes 1–9, national N4, pre-market consultation
-  E1, national PIN E2) linked to the account. A planning notice that belongs to a
+  E1, national PIN E2) linked to the account, read by ``tracker.pretender`` (a
+  direct-award intention or test published as a PIN is no opportunity; the planned
+  publication comes from BT-127 or the text). A planning notice that belongs to a
   re-tender (same procedure id, or same account + similar CPV and title, published in
   the 36 months before expiry) is folded into it: it opens the influence window and its
   BT-127 gives the expected publication.
@@ -52,13 +59,22 @@ from tracker.models import (
     Opportunity,
     utcnow,
 )
+from tracker.pretender import CALL_SUBTYPES, Reading, read_pretender
+from tracker.relevance import (
+    ItemText,
+    LearnedModel,
+    contract_item,
+    notice_texts,
+    relevance,
+    stored_model,
+)
 from tracker.rules import Rules, load_rules
 from tracker.subtypes import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR, PLANNING_SUBTYPES
 from tracker.windows import (
     PHASES,
     Timeline,
     add_months,
-    budget_window_for,
+    budget_windows_for,
     compute_timeline,
     explain,
     year_end_window,
@@ -70,7 +86,7 @@ KEEP_RUNNING_DAYS = 365  # opportunities whose new contract runs longer than thi
 # Expired with no competition seen (phase "overdue") stays listed as a risk this long after
 # the expected contract start: about one extension option, time to find out what happened.
 KEEP_OVERDUE_DAYS = 365
-KINDS = ("retender", "planning", "competition")
+KINDS = ("retender", "dialogue", "planning", "competition")
 CHUNK = 2000
 
 # Words that say nothing about what is bought (words under 3 letters are dropped anyway).
@@ -184,6 +200,8 @@ class _Draft:
     incumbents: list[str] = field(default_factory=list)
     latest_end: dt.date | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    source_notice_pk: int | None = None  # the notice the profile reads (its text and CPVs)
+    item: dict[str, Any] | None = None  # tracker.relevance.ItemText as a dict
 
 
 def _iso(d: dt.date | None) -> str | None:
@@ -202,10 +220,12 @@ _INPUT_DATES = (
     "expiry",
     "planning_date",
     "planned_publication",
+    "planned_publication_until",
     "published",
     "deadline",
     "awarded",
     "contract_start",
+    "dialogue_until",
 )
 
 
@@ -215,11 +235,16 @@ def timeline_for(
     """The timeline of stored ``inputs`` (ISO dates) on ``today`` with the account's rules."""
     wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
     kwargs = {k: _date(inputs.get(k)) for k in _INPUT_DATES}
+    value = inputs.get("value_nok")
     return compute_timeline(
         today,
         wr,
         expiry_source=inputs.get("expiry_source") or "unknown",
         procedure=inputs.get("procedure"),
+        value=float(value) if value is not None else None,
+        planned_publication_basis=inputs.get("planned_publication_basis"),
+        dialogue=bool(inputs.get("dialogue")),
+        dialogue_basis=inputs.get("dialogue_basis"),
         **kwargs,
     )
 
@@ -251,6 +276,7 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
         Contract.end_source,
         Contract.latest_end,
         Contract.conclusion_date,
+        Contract.notice_pk,
     )
     rows = session.execute(
         select(*cols, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
@@ -302,6 +328,7 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
             incumbent=incumbent,
             incumbents=[n or o or "?" for n, o in suppliers],
             latest_end=c.latest_end,
+            source_notice_pk=c.notice_pk,
             inputs={
                 "expiry": _iso(expiry),
                 "expiry_source": source if expiry is not None else "unknown",
@@ -316,6 +343,9 @@ _NOTICE_COLUMNS = (
     Notice.id,
     Notice.notice_id,
     Notice.procedure_id,
+    Notice.subtype,
+    Notice.description,
+    Notice.is_test,
     Notice.title,
     Notice.main_cpv,
     Notice.estimated_value,
@@ -428,6 +458,7 @@ def _notice_draft(kind: str, n: Any, account_id: int, status: str, buyer: str | 
         value=n.estimated_value,
         currency=n.currency,
         procedure_id=n.procedure_id,
+        source_notice_pk=n.id,
         inputs={"expiry": None, "expiry_source": "unknown", "procedure": n.procedure_type},
     )
 
@@ -461,6 +492,79 @@ def _best(drafts: list[_Draft], tokens: frozenset[str], cpv: str | None, ok: Any
     return best
 
 
+def pretender_readings(session: Session, notices: Iterable[Any]) -> dict[int, Reading]:
+    """``tracker.pretender`` readings of notices (rows with id, subtype, issue_date,
+    publication_date, title, description, planned_date, is_test), by primary key; notices
+    that are not pre-tender subtypes are left out. Reads their lots' titles, descriptions
+    and deadlines."""
+    rows = [n for n in notices if (n.subtype or "") in PRETENDER_READ_SUBTYPES]
+    lots: dict[int, list[Any]] = defaultdict(list)
+    pks = [n.id for n in rows]
+    for i in range(0, len(pks), CHUNK):
+        for lot in session.execute(
+            select(
+                Lot.notice_pk,
+                Lot.title,
+                Lot.description,
+                Lot.submission_deadline,
+                Lot.request_deadline,
+            )
+            .where(Lot.notice_pk.in_(pks[i : i + CHUNK]))
+            .order_by(Lot.notice_pk, Lot.position, Lot.id)
+        ):
+            lots[lot.notice_pk].append(lot)
+    out: dict[int, Reading] = {}
+    for n in rows:
+        ls = lots[n.id]
+        reading = read_pretender(
+            subtype=n.subtype,
+            issue_date=n.issue_date or n.publication_date,
+            title=n.title,
+            texts=[n.description, *(x for lot in ls for x in (lot.title, lot.description))],
+            planned_date=n.planned_date,
+            deadlines=[d for lot in ls for d in (lot.submission_deadline, lot.request_deadline)],
+            is_test=bool(n.is_test),
+        )
+        if reading is not None:
+            out[n.id] = reading
+    return out
+
+
+PRETENDER_READ_SUBTYPES = PLANNING_SUBTYPES | CALL_SUBTYPES
+# A PIN used as a call for competition whose content is one of these is not a competition.
+NOT_A_CALL = frozenset({"market_dialogue", "planned_competition"})
+
+
+def _apply_reading(target: _Draft, reading: Reading, issued: dt.date) -> None:
+    """Put what a planning notice says (dialogue, planned publication) into the inputs."""
+    planned = reading.planned_publication
+    if planned is not None:
+        target.inputs["planned_publication"] = planned.first.isoformat()
+        target.inputs["planned_publication_until"] = planned.last.isoformat()
+        target.inputs["planned_publication_basis"] = (
+            "planned date of the contract notice (BT-127)"
+            if planned.source == "notice field BT-127"
+            else f"notice text ({planned.precision}): '{planned.text}'"
+        )
+    if reading.kind == "market_dialogue":
+        prev = _date(target.inputs.get("dialogue_notice_date"))
+        if prev is not None and prev > issued:
+            return  # keep the latest dialogue
+        until = reading.response_deadline or reading.dialogue_date
+        target.inputs.update(
+            dialogue=True,
+            dialogue_notice_date=issued.isoformat(),
+            dialogue_until=until.day.isoformat() if until else None,
+            dialogue_basis=(
+                ("response deadline: " if until is reading.response_deadline else "dialogue day: ")
+                + (until.text if until.source == "notice text" else until.source)
+            )
+            if until
+            else None,
+        )
+    target.inputs["pretender"] = reading.as_dict()
+
+
 def build_drafts(
     session: Session, today: dt.date, settings: Settings | None = None
 ) -> list[_Draft]:
@@ -472,8 +576,19 @@ def build_drafts(
     for d in retenders:
         by_account[d.account_id].append(d)
 
-    planning = _linked_notices(session, PLANNING_SUBTYPES, today)
-    competitions = _linked_notices(session, COMPETITION_SUBTYPES, today)
+    pre = _linked_notices(session, PRETENDER_READ_SUBTYPES, today)
+    readings = pretender_readings(session, {n.id: n for n, _, _ in pre}.values())
+    # Planning notices and PINs-as-call whose content is a dialogue or an announcement are
+    # planning opportunities; a direct-award intention or test published as a PIN is none.
+    planning = [
+        (n, acc, st) for n, acc, st in pre if n.id in readings and readings[n.id].kind in NOT_A_CALL
+    ]
+    not_calls = {n.id for n, _, _ in planning}
+    competitions = [
+        row
+        for row in _linked_notices(session, COMPETITION_SUBTYPES, today)
+        if row[0].id not in not_calls
+    ]
     pks = sorted({n.id for n, _, _ in planning} | {n.id for n, _, _ in competitions})
     buyers = _first_buyer(session, pks)
     lot_dates = _lot_dates(session, sorted({n.id for n, _, _ in competitions}))
@@ -486,6 +601,8 @@ def build_drafts(
         issued = n.issue_date or n.publication_date
         if issued is None:
             continue
+        reading = readings[n.id]
+        kind = "dialogue" if reading.kind == "market_dialogue" else "planning"
         tokens = title_tokens(n.title)
 
         def plausible(d: _Draft, issued: dt.date = issued, n: Any = n) -> bool:
@@ -496,15 +613,14 @@ def build_drafts(
 
         target = _best(by_account[acc], tokens, n.main_cpv, plausible)
         if target is None:
-            target = _own_draft(own, by_account[acc], "planning", n, acc, status, buyers.get(n.id))
+            target = _own_draft(own, by_account[acc], kind, n, acc, status, buyers.get(n.id))
         prev = _date(target.inputs.get("planning_date"))
         if prev is None or issued < prev:
             target.inputs["planning_date"] = issued.isoformat()
-        if n.planned_date is not None:
-            target.inputs["planned_publication"] = n.planned_date.isoformat()
+        _apply_reading(target, reading, issued)
         if target.notice_pk is None or target.kind == "retender":
             target.notice_pk, target.notice_id = n.id, n.notice_id
-        if n.procedure_type and target.kind == "planning":
+        if n.procedure_type and target.kind in ("planning", "dialogue"):
             target.inputs["procedure"] = n.procedure_type
 
     for n, acc, status in competitions:
@@ -516,7 +632,9 @@ def build_drafts(
             (
                 d
                 for d in by_account[acc]
-                if d.kind == "planning" and d.procedure_id and d.procedure_id == n.procedure_id
+                if d.kind in ("planning", "dialogue")
+                and d.procedure_id
+                and d.procedure_id == n.procedure_id
             ),
             None,
         )
@@ -558,7 +676,15 @@ def build_drafts(
         target.competition_procedure_id = n.procedure_id
         if target.value is None:
             target.value, target.currency = n.estimated_value, n.currency
-    return [d for drafts in by_account.values() for d in drafts]
+    out = [d for drafts in by_account.values() for d in drafts]
+    texts = notice_texts(session, [d.source_notice_pk for d in out if d.source_notice_pk])
+    for d in out:
+        if d.value is not None and (d.currency or "NOK") == "NOK":
+            d.inputs["value_nok"] = float(d.value)  # the value band decides the drafting time
+        # what the capability profile reads (tracker.relevance)
+        item = contract_item(d.title, d.main_cpv, texts.get(d.source_notice_pk or -1))
+        d.item = item.as_dict()
+    return out
 
 
 def recompute(
@@ -575,7 +701,8 @@ def recompute(
     than ``KEEP_RUNNING_DAYS``, or that are ``overdue`` (the contract ended, no competition
     seen) for more than ``KEEP_OVERDUE_DAYS`` after the expected start, are dropped.
     Returns counts: ``retender``, ``planning``, ``competition`` (stored per kind),
-    ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``.
+    ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``. Each row's
+    ``in_profile`` is the capability profile's fit of that day (``tracker.relevance``).
     """
     settings = settings or load_settings()
     rules = rules or load_rules(settings=settings)
@@ -583,9 +710,10 @@ def recompute(
     for name in rules.unknown_accounts(a["name"] for a in accounts.values()):
         log.warning('rules: [accounts."%s"]: no account has that name; ignored', name)
     drafts = build_drafts(session, today, settings)
+    model = stored_model(session)
     existing = dict(session.execute(select(Opportunity.key, Opportunity.id)).all())
     counts = dict.fromkeys(
-        ("retender", "planning", "competition", "new", "updated", "removed", "dropped", "open_now"),
+        (*KINDS, "new", "updated", "removed", "dropped", "open_now"),
         0,
     )
     horizons = {
@@ -609,6 +737,9 @@ def recompute(
         counts[d.kind] += 1
         counts["open_now"] += int(tl.can_influence)
         values = _values(d, tl, today, now)
+        profile = rules.profile(account.get("name"))
+        item = ItemText.from_dict(d.item)
+        values["in_profile"] = bool(relevance(profile, item, model)["shown"])
         if d.key in existing:
             values["id"] = existing[d.key]
             updates.append(values)
@@ -675,11 +806,12 @@ def _values(d: _Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[s
                 "notice_id": d.notice_id,
                 "competition_notice_id": d.competition_notice_id,
                 "procedure_id": d.competition_procedure_id or d.procedure_id,
+                "profile_input": d.item,
             },
             "reason": explain(
                 tl, today, kind=d.kind, title=d.title, buyer=d.buyer, framework=d.framework
             ),
-            "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
+            "sources": sources_dict(tl),
         },
     }
 
@@ -691,24 +823,56 @@ def _budget_dict(tl: Timeline) -> dict[str, Any] | None:
     return tl.budget.as_dict() if tl.budget else None
 
 
+def sources_dict(tl: Timeline) -> dict[str, dict[str, str | None]]:
+    """Each date's source: ``{field: {kind, basis, rule}}`` (``rule``: the key of the rule
+    in ``rules.toml`` that made the date, None for dates read from a notice or contract)."""
+    return {
+        k: {"kind": v[0], "basis": v[1], "rule": tl.rule_keys.get(k)} for k, v in tl.sources.items()
+    }
+
+
+def dialogue_fields(
+    inputs: dict[str, Any], tl: Timeline, rules: Rules, account: dict[str, Any]
+) -> dict[str, Any]:
+    """What a market dialogue adds to an opportunity: the reading, the response deadline
+    (``response_deadline``: label, day, text, source), the meeting day, the last day to
+    respond (``dialogue_until``), and the note on the rules for suppliers who take part."""
+    reading = inputs.get("pretender") or {}
+    is_dialogue = bool(inputs.get("dialogue"))
+    note = rules.effective(account.get("name")).get("dialogue.supplier_note")
+    return {
+        "pretender": reading or None,
+        "pretender_kind": reading.get("kind"),
+        "dialogue": is_dialogue,
+        "response_deadline": reading.get("response_deadline") if is_dialogue else None,
+        "dialogue_date": reading.get("dialogue_date") if is_dialogue else None,
+        "dialogue_until": tl.dialogue_until,
+        "planned_publication": reading.get("planned_publication"),
+        "supplier_note": note.value if (is_dialogue and note) else None,
+        "supplier_note_source": note.source if (is_dialogue and note) else None,
+    }
+
+
 def stored_budget_window(
     contract_start: dt.date | None,
     influence_opens: dt.date | None,
     today: dt.date,
     rules: Rules,
     account: dict[str, Any],
+    publication: dt.date | None = None,
 ) -> dict[str, Any] | None:
-    """The budget window of a stored opportunity on ``today``, from its stored
-    ``contract_start`` and ``influence_opens`` columns, exactly as ``recompute`` and
-    ``list_opportunities`` compute it (``tracker.windows.budget_window_for`` with the
-    account's budget calendar): ``{start, end, status, buyer_type, milestones}`` with status
+    """The primary budget window of a stored opportunity on ``today``, from its stored
+    ``contract_start``, ``influence_opens`` and ``expected_publication`` columns, exactly
+    as ``recompute`` and ``list_opportunities`` compute it
+    (``tracker.windows.budget_windows_for`` with the account's budget calendar): ``{start,
+    end, status, buyer_type, anchor, anchor_date, milestones}`` with status
     open|upcoming|missed|closed, or None without a contract start. ``account`` holds
     ``name`` and ``buyer_type`` (as the account rules need)."""
     if contract_start is None:
         return None
     wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
-    window = budget_window_for(
-        contract_start, wr.budget, today=today, influence_opens=influence_opens
+    window, _ = budget_windows_for(
+        contract_start, publication, wr.budget, today=today, influence_opens=influence_opens
     )
     return window.as_dict()
 
@@ -729,12 +893,23 @@ _LIST_COLUMNS = (
 )
 
 
+def opportunity_item(row: Any) -> ItemText:
+    """What the capability profile reads of a stored opportunity (stored at recompute;
+    title and main CPV for a row stored before that)."""
+    extra = ((row.timeline or {}).get("extra") or {}) if row.timeline else {}
+    stored = extra.get("profile_input")
+    if stored:
+        return ItemText.from_dict(stored)
+    return ItemText([row.main_cpv] if row.main_cpv else [], row.main_cpv, row.title or "", "")
+
+
 def opportunity_dict(
     row: Any,
     account: dict[str, Any],
     today: dt.date,
     rules: Rules,
     activities: int = 0,
+    model: LearnedModel | None = None,
 ) -> dict[str, Any]:
     """One opportunity as a plain dict, its timeline recomputed for ``today`` (see
     ``list_opportunities`` for the keys)."""
@@ -742,6 +917,7 @@ def opportunity_dict(
     inputs = stored.get("inputs") or {}
     extra = stored.get("extra") or {}
     tl = timeline_for(inputs, today, rules, account)
+    fit = relevance(rules.profile(account.get("name")), opportunity_item(row), model)
     wr = rules.window_rules(account.get("buyer_type"), account.get("name"))
     return {
         "key": row.key,
@@ -775,6 +951,9 @@ def opportunity_dict(
         "days_left": tl.days_left,
         "overdue": tl.overdue,
         "budget_window": _budget_dict(tl),
+        "budget_windows": {k: w.as_dict() for k, w in tl.budget_windows.items()},
+        "due": tl.due,
+        "planned_until": tl.planned_until,
         "year_end_window": year_end_window(today, wr),
         "confidence": tl.confidence,
         "reason": explain(
@@ -785,7 +964,9 @@ def opportunity_dict(
             buyer=row.buyer_name,
             framework=bool(extra.get("framework", True)),
         ),
-        "sources": {k: {"kind": v[0], "basis": v[1]} for k, v in tl.sources.items()},
+        "sources": sources_dict(tl),
+        **dialogue_fields(inputs, tl, rules, account),
+        "fit": fit,
         "contract_id": row.contract_id,
         "notice_pk": row.notice_pk,
         "notice_id": extra.get("notice_id"),
@@ -812,16 +993,25 @@ def list_opportunities(
     ``phase`` (one of ``tracker.windows.PHASES``), ``open_now`` (influence possible today).
     Sorted: open windows first by days left, then by expected publication.
 
-    Keys: key, id, kind (retender|planning|competition), account, account_id, tier,
+    Keys: key, id, kind (retender|dialogue|planning|competition), account, account_id, tier,
     link_status, title, buyer, main_cpv, value (float), currency, framework, incumbent
     (us|competitor|unknown), incumbents (supplier names), expiry, expiry_source,
     latest_end, procedure, influence_opens, drafting_starts, expected_publication,
     expected_deadline, expected_award, contract_start, published, phase, can_influence,
-    days_left, overdue, budget_window ({start, end, status, buyer_type, milestones:
-    [{name, date}]} or None), year_end_window ({start, end, active} or None),
-    confidence (high|medium|low|unknown), reason, sources ({field: {kind, basis}}),
-    contract_id, notice_pk, notice_id, competition_notice_pk, competition_notice_id,
-    procedure_id, activities (count recorded on it). Dates are ``datetime.date``.
+    days_left (a market dialogue: days left to respond), overdue, due (a publication
+    period the buyer stated is now), planned_until, budget_window (the primary funding
+    window: {start, end, status, buyer_type, anchor, anchor_date, milestones: [{name,
+    date}]} or None), budget_windows (both, by anchor: publication and contract_start),
+    year_end_window ({start, end, active} or None), confidence (high|medium|low|unknown),
+    reason, sources ({field: {kind, basis, rule}}), pretender (the notice's reading:
+    kind, reason, evidence, response_deadline, dialogue_date, planned_publication),
+    pretender_kind, dialogue (bool), response_deadline ({label, day, at, text, source} or
+    None), dialogue_date, dialogue_until, planned_publication ({label, first, last,
+    precision, text, source} or None), supplier_note and supplier_note_source (a
+    dialogue: the rules for suppliers who take part), contract_id, notice_pk, notice_id,
+    competition_notice_pk, competition_notice_id, procedure_id, activities (count
+    recorded on it), fit (``tracker.relevance.relevance``: fit, strength, reason, cpvs,
+    keywords, learned, flagged, shown). Dates are ``datetime.date``.
     """
     if phase is not None and phase not in PHASES:
         raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
@@ -839,9 +1029,15 @@ def list_opportunities(
         ).all()
     )
     out = []
+    model = stored_model(session)
     for row in rows:
         item = opportunity_dict(
-            row, accounts.get(row.account_id or -1, {}), today, rules, counts.get(row.key, 0)
+            row,
+            accounts.get(row.account_id or -1, {}),
+            today,
+            rules,
+            counts.get(row.key, 0),
+            model,
         )
         if phase is not None and item["phase"] != phase:
             continue
@@ -852,6 +1048,7 @@ def list_opportunities(
     out.sort(
         key=lambda o: (
             not o["can_influence"],
+            o["phase"] != "dialogue_open",  # a market dialogue open now comes first
             o["days_left"] if o["days_left"] is not None else 10**6,
             o["expected_publication"] or far,
             o["key"],
@@ -867,7 +1064,9 @@ def get_opportunity(session: Session, key: str, *, today: dt.date) -> dict[str, 
         raise NotFoundError(f"no opportunity {key!r}")
     accounts = _accounts(session)
     n = session.scalar(select(func.count()).where(Activity.opportunity_key == key)) or 0
-    return opportunity_dict(row, accounts.get(row.account_id or -1, {}), today, load_rules(), n)
+    return opportunity_dict(
+        row, accounts.get(row.account_id or -1, {}), today, load_rules(), n, stored_model(session)
+    )
 
 
 def clear(session: Session) -> int:

@@ -29,8 +29,9 @@ from typing import Any
 
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError
+from tracker.relevance import Profile, profile_from_values
 from tracker.scoring import COMPONENTS, ScoringRules
-from tracker.windows import PROCEDURES, BudgetCalendar, WindowRules
+from tracker.windows import BUDGET_ANCHORS, PROCEDURES, BudgetCalendar, WindowRules
 
 BUYER_TYPES: tuple[str, ...] = ("state", "municipality", "county", "health_trust", "other")
 _MMDD = re.compile(r"^(\d{2})-(\d{2})$")
@@ -91,6 +92,8 @@ def _template_for(key: str, defaults: dict[str, Rule]) -> Rule | None:
     if len(parts) == 3 and parts[0] == "budget" and parts[1] in (*BUYER_TYPES, "default"):
         if parts[2] == "window":
             return defaults["budget.default.window"]
+        if parts[2] == "anchor":
+            return defaults["budget.default.anchor"]
         if parts[2] == "milestones" and parts[1] != "default":
             return defaults["budget.state.milestones"]
     return defaults.get(key)
@@ -193,6 +196,17 @@ def _validate_combined(entries: dict[str, Rule], fname: str) -> None:
             f"{fname}: windows.default_procedure: expected one of {', '.join(PROCEDURES)}, "
             f"got {proc!r}"
         )
+    for key, rule in entries.items():
+        anchor = key.startswith("budget.") and key.endswith(".anchor")
+        if anchor and rule.value not in BUDGET_ANCHORS:
+            raise ConfigError(
+                f"{fname}: {key}: expected one of {', '.join(BUDGET_ANCHORS)}, got {rule.value!r}"
+            )
+    bands = entries["windows.drafting_value_bands"].value
+    if not bands["medium"] <= bands["large"] <= bands["largest"]:
+        raise ConfigError(
+            f"{fname}: windows.drafting_value_bands: medium <= large <= largest is required"
+        )
     rec = entries["scoring.recommendation"].value
     if rec["bid"] < rec["consider"]:
         raise ConfigError(
@@ -221,6 +235,17 @@ class Rules:
     files: list[str] = field(default_factory=list)
     _window_cache: dict[tuple[str, str | None], WindowRules] = field(default_factory=dict)
     _scoring: ScoringRules | None = None
+    _profiles: dict[str | None, Profile] = field(default_factory=dict)
+
+    def profile(self, account: str | None = None) -> Profile:
+        """The capability profile (``tracker.relevance.Profile``) in force for ``account``
+        (its ``[accounts."<name>".profile]`` overrides on top of ``[profile]``); cached."""
+        key = self._account_key(account)
+        cached = self._profiles.get(key)
+        if cached is None:
+            values = {k: r.value for k, r in self.effective(account).items()}
+            cached = self._profiles[key] = profile_from_values(values)
+        return cached
 
     def _account_key(self, account: str | None) -> str | None:
         if not account:
@@ -251,6 +276,7 @@ class Rules:
         bt = self.buyer_type(buyer_type, account)
         rules = self.effective(account)
         win = rules.get(f"budget.{bt}.window") or rules["budget.default.window"]
+        anchor = rules.get(f"budget.{bt}.anchor") or rules["budget.default.anchor"]
         ms = rules.get(f"budget.{bt}.milestones")
         sm, sd = (int(x) for x in win.value["start"].split("-"))
         em, ed = (int(x) for x in win.value["end"].split("-"))
@@ -259,7 +285,7 @@ class Rules:
             for m in (ms.value if ms else [])
         )
         sources = win.source + (f"; milestones: {ms.source}" if ms and ms.value else "")
-        return BudgetCalendar(bt, (sm, sd), (em, ed), milestones, sources)
+        return BudgetCalendar(bt, (sm, sd), (em, ed), milestones, sources, anchor.value)
 
     def window_rules(
         self, buyer_type: str | None = None, account: str | None = None
@@ -286,6 +312,13 @@ class Rules:
             s, e = ye["start"].split("-"), ye["end"].split("-")
             year_end = ((int(s[0]), int(s[1])), (int(e[0]), int(e[1])))
         lead = dict(r["windows.publish_before_expiry_months"])
+        months, bands = r["windows.drafting_months_by_value"], r["windows.drafting_value_bands"]
+        drafting_bands = (
+            (0, months["small"], "small"),
+            (bands["medium"], months["medium"], "medium"),
+            (bands["large"], months["large"], "large"),
+            (bands["largest"], months["largest"], "largest"),
+        )
         default_proc = r["windows.default_procedure"]
         wr = WindowRules(
             influence_months=r["windows.influence_months_before_expiry"],
@@ -298,6 +331,8 @@ class Rules:
             default_procedure=default_proc,
             budget=self.budget_calendar(buyer_type, account),
             year_end=year_end,
+            drafting_bands=drafting_bands,
+            dialogue_days=r["windows.dialogue_days_without_deadline"],
         )
         self._window_cache[ck] = wr
         self._window_cache[(buyer_type, account)] = wr  # type: ignore[index]
@@ -326,6 +361,7 @@ class Rules:
                 suggested_link_factor=r.get("scoring.suggested_link_factor", 0.5),
                 cpv_prefixes=tuple(p.replace("-", "") for p in r["profile.cpv_prefixes"]),
                 keywords=tuple(r["profile.keywords"]),
+                profile=self.profile(),
                 min_value=r["profile.min_value"],
                 sweet_low=r["profile.sweet_spot"]["low"],
                 sweet_high=r["profile.sweet_spot"]["high"],

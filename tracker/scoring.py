@@ -6,12 +6,14 @@
      "components": [{"name": "fit", "label": "Fit (CPV and keywords)",
                      "points": 15, "max": 25, "reason": "CPV 72000000 matches ..."}, ...]}
 
-Components, in this order (``COMPONENTS``): account tier, fit (CPV prefixes and keywords of
-the capability profile), value against our thresholds, days to the deadline, price weight
-in the award criteria (high price weight means thin margins), incumbent (us, a competitor,
-unknown), influence (activity recorded on the opportunity in its window). Each gets a
-fraction 0..1 of its weight; the weights come from ``[scoring] weights`` in the rules and
-are normalised to a total of 100.
+Components, in this order (``COMPONENTS``): account tier, fit (the capability profile of
+``tracker.relevance``: CPV prefixes, keywords, negative keywords), value against our
+thresholds, days to the deadline, price weight in the award criteria (high price weight
+means thin margins), incumbent (us, a competitor, unknown), influence (activity recorded on
+the opportunity in its window), and the bid team's own assessment of our capacity and of
+the delivery risk (with their reason; unknown until recorded). Each gets a fraction 0..1
+of its weight; the weights come from ``[scoring] weights`` in the rules and are normalised
+to a total of 100.
 
 Only a confirmed account link gives the account and its tier; a competition reached only
 through a suggested link gets ``suggested_link_factor`` of that tier's points, labelled
@@ -23,10 +25,11 @@ rules in ``[scoring]`` of the rules file.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+
+from tracker.relevance import Fit, Profile
 
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("tier", "Account tier"),
@@ -36,7 +39,11 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("price_weight", "Price weight in the award criteria"),
     ("incumbent", "Incumbent"),
     ("influence", "Influence window worked"),
+    ("capacity", "Our capacity (bid team)"),
+    ("delivery_risk", "Delivery risk (bid team)"),
 )
+CAPACITY_FACTOR = {"available": 1.0, "stretched": 0.4, "none": 0.0}
+RISK_FACTOR = {"low": 1.0, "medium": 0.5, "high": 0.0}
 RECOMMENDATIONS: tuple[str, ...] = ("bid", "consider", "no-bid")
 
 
@@ -46,13 +53,15 @@ class ScoringRules:
 
     weights: Mapping[str, float] = field(
         default_factory=lambda: {
-            "tier": 15,
+            "tier": 10,
             "fit": 25,
-            "value": 15,
+            "value": 10,
             "deadline": 10,
             "price_weight": 10,
             "incumbent": 10,
             "influence": 15,
+            "capacity": 5,
+            "delivery_risk": 5,
         }
     )
     tier_factor: Mapping[str, float] = field(
@@ -84,6 +93,13 @@ class ScoringRules:
     national_threshold: float = 1_300_000
     eea_threshold_state: float = 1_490_000
     eea_threshold_other: float = 2_300_000
+    profile: Profile | None = None  # the capability profile (tracker.relevance)
+
+    @cached_property
+    def the_profile(self) -> Profile:
+        """The capability profile: the one of the rules, else one of these prefixes and
+        keywords."""
+        return self.profile or Profile(cpv_prefixes=self.cpv_prefixes, keywords=self.keywords)
 
     @cached_property
     def normalised_weights(self) -> dict[str, float]:
@@ -92,21 +108,10 @@ class ScoringRules:
             return {name: 0.0 for name, _ in COMPONENTS}
         return {name: 100.0 * self.weights.get(name, 0) / total for name, _ in COMPONENTS}
 
-    @cached_property
-    def keyword_pattern(self) -> re.Pattern[str] | None:
-        """Upper-case keywords (IT, PC) match as whole words, case-sensitive; others as
-        case-insensitive word prefixes (``lisens`` matches ``lisenser``)."""
-        parts = []
-        for kw in self.keywords:
-            if kw.isupper():
-                parts.append(r"(?-i:\b" + re.escape(kw) + r"\b)")
-            else:
-                parts.append(r"\b" + re.escape(kw))
-        return re.compile("|".join(parts), re.IGNORECASE) if parts else None
-
-    def fits_profile(self, cpv_codes: Sequence[str], text: str) -> bool:
-        """Whether a notice is relevant to the capability profile (a CPV prefix or a keyword)."""
-        return bool(matching_cpvs(self, cpv_codes)) or bool(matching_keywords(self, text))
+    def fits_profile(self, cpv_codes: Sequence[str], text: str, title: str = "") -> bool:
+        """Whether an item is in the capability profile (``tracker.relevance.Profile.fit``)."""
+        main = cpv_codes[0] if cpv_codes else None
+        return self.the_profile.fit(cpv_codes, main, title, text).fit
 
 
 DEFAULT_SCORING = ScoringRules()
@@ -122,7 +127,9 @@ class BidFacts:
     suggested_account: str | None = None  # reached only through a suggested (unconfirmed) link
     suggested_tier: str | None = None
     cpv_codes: Sequence[str] = ()
-    text: str = ""
+    text: str = ""  # descriptions
+    title: str = ""  # title and lot titles
+    main_cpv: str | None = None
     value: float | None = None
     deadline: dt.date | None = None
     price_weight: float | None = None  # percent of the award criteria that is price/cost
@@ -130,27 +137,10 @@ class BidFacts:
     incumbent_name: str | None = None
     influence_activities: int = 0
     buyer_type: str | None = None  # state buyers have the lower EEA threshold
-
-
-def matching_cpvs(rules: ScoringRules, cpv_codes: Sequence[str]) -> list[str]:
-    """The CPV codes that start with a prefix of the capability profile."""
-    out = []
-    for code in cpv_codes:
-        digits = code.split("-", 1)[0]
-        if any(digits.startswith(p) for p in rules.cpv_prefixes):
-            out.append(digits)
-    return out
-
-
-def matching_keywords(rules: ScoringRules, text: str) -> list[str]:
-    """The distinct keywords of the capability profile found in ``text`` (in order found)."""
-    pat = rules.keyword_pattern
-    if pat is None or not text:
-        return []
-    seen: dict[str, None] = {}
-    for m in pat.finditer(text):
-        seen.setdefault(m.group(0).lower(), None)
-    return list(seen)
+    capacity: str | None = None  # available|stretched|none (the bid team's assessment)
+    delivery_risk: str | None = None  # low|medium|high
+    assessment_reason: str | None = None  # why (recorded with the assessment)
+    profile: Profile | None = None  # the account's profile (per-account overrides), if any
 
 
 def price_weight_percent(criteria: Sequence[tuple[str | None, float | None]]) -> float | None:
@@ -177,14 +167,15 @@ def price_weight_percent(criteria: Sequence[tuple[str | None, float | None]]) ->
     return None
 
 
+def profile_fit(f: BidFacts, r: ScoringRules) -> Fit:
+    """The capability-profile fit of the competition (``tracker.relevance``)."""
+    main = f.main_cpv or (f.cpv_codes[0] if f.cpv_codes else None)
+    return (f.profile or r.the_profile).fit(f.cpv_codes, main, f.title, f.text)
+
+
 def _fit(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
-    cpvs = matching_cpvs(r, f.cpv_codes)
-    kws = matching_keywords(r, f.text)
-    frac = (0.6 if cpvs else 0.0) + 0.4 * min(1.0, len(kws) / 2)
-    bits = []
-    bits.append(f"CPV {', '.join(cpvs[:3])} in our profile" if cpvs else "no CPV in our profile")
-    bits.append(f"keywords: {', '.join(kws[:5])}" if kws else "no profile keyword")
-    return frac, "; ".join(bits)
+    fit = profile_fit(f, r)
+    return (fit.strength if fit.fit else 0.0), fit.reason
 
 
 def _value(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
@@ -269,6 +260,25 @@ def _tier(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
     return r.tier_factor.get(tier, 0.0), f"{f.account} is a {tier} account"
 
 
+def _capacity(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    why = f" ({f.assessment_reason})" if f.assessment_reason else ""
+    if f.capacity not in CAPACITY_FACTOR:
+        return 0.5, "capacity not assessed by the bid team"
+    text = {
+        "available": "we have the people to deliver",
+        "stretched": "we are stretched: delivery would need extra people",
+        "none": "we have no capacity to deliver",
+    }[f.capacity]
+    return CAPACITY_FACTOR[f.capacity], text + why
+
+
+def _delivery_risk(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    why = f" ({f.assessment_reason})" if f.assessment_reason else ""
+    if f.delivery_risk not in RISK_FACTOR:
+        return 0.5, "delivery risk not assessed by the bid team"
+    return RISK_FACTOR[f.delivery_risk], f"{f.delivery_risk} delivery risk{why}"
+
+
 _COMPUTE = {
     "tier": _tier,
     "fit": _fit,
@@ -277,6 +287,8 @@ _COMPUTE = {
     "price_weight": _price,
     "incumbent": _incumbent,
     "influence": _influence,
+    "capacity": _capacity,
+    "delivery_risk": _delivery_risk,
 }
 
 

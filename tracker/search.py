@@ -139,10 +139,20 @@ def _filtered(f: NoticeFilters) -> Select[Any]:
     return q
 
 
-def notice_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
-    """Plain rows for notice ids (in the given order), with their buyers' names."""
+def notice_rows(
+    session: Session, ids: list[int], rules: Any = None, account: str | None = None
+) -> list[dict[str, Any]]:
+    """Plain rows for notice ids (in the given order), with their buyers' names and the
+    capability profile's ``fit`` (``tracker.relevance.relevance``; the profile of
+    ``account`` when given)."""
+    from tracker.relevance import notice_texts, relevance, stored_model
+    from tracker.rules import load_rules
+
     if not ids:
         return []
+    profile = (rules or load_rules()).profile(account)
+    model = stored_model(session)
+    texts = notice_texts(session, ids)
     notices = {
         n.id: n
         for n in session.execute(
@@ -192,6 +202,7 @@ def notice_rows(session: Session, ids: list[int]) -> list[dict[str, Any]]:
                 "currency": n.currency,
                 "procedure_type": n.procedure_type,
                 "is_test": n.is_test,
+                "fit": relevance(profile, texts[n.id], model) if n.id in texts else None,
             }
         )
     return out

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker import bids as bids_module
 from tracker.accountwork import list_activities, list_contacts
-from tracker.bids import BID_STATUSES, DECISIONS
+from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS, RISKS
 from tracker.config import load_settings
 from tracker.contracts import add_months
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
@@ -32,6 +32,7 @@ from tracker.linking import buyer_key, decide_link
 from tracker.models import (
     Account,
     Activity,
+    BidAssessment,
     BidDecision,
     BidStatus,
     Contract,
@@ -42,17 +43,31 @@ from tracker.models import (
     Notice,
     NoticeBuyer,
     NoticeLink,
+    NoticeMark,
     Opportunity,
     Organisation,
     User,
     utcnow,
 )
-from tracker.opportunities import opportunity_dict, stored_budget_window
+from tracker.opportunities import (
+    opportunity_dict,
+    opportunity_item,
+    pretender_readings,
+    stored_budget_window,
+)
+from tracker.relevance import (
+    LearnedModel,
+    contract_item,
+    notice_texts,
+    relevance,
+    stored_model,
+    train_model,
+)
 from tracker.rules import Rules, load_rules
 from tracker.search import notice_rows
 from tracker.subtypes import phase_of
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
-from tracker.windows import INFLUENCE_PHASES, PHASES
+from tracker.windows import INFLUENCE_PHASES, PHASES, budget_status
 
 OPEN_PHASES = tuple(p for p in PHASES if p in INFLUENCE_PHASES)  # influence_open, drafting
 PHASE_ORDER = PHASES  # the tracker's own order (tracker.windows.PHASES), overdue included
@@ -137,7 +152,8 @@ def account_names(session: Session, ids: list[int] | None = None) -> dict[int, s
 def accounts_list(
     session: Session, user: User | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Accounts (a KAM's own, else all) with counts of open windows and expiries."""
+    """Accounts (a KAM's own, else all) with counts of open influence windows in our
+    capability profile (``Opportunity.in_profile`` of the last recompute)."""
     q = select(Account).order_by(Account.name)
     if user is not None and user.role == "kam":  # as account_ids_for, in the same query
         q = q.where(func.lower(Account.kam_email) == user.email.lower())
@@ -146,7 +162,11 @@ def accounts_list(
     open_counts: dict[int, int] = dict(
         session.execute(
             select(Opportunity.account_id, func.count())
-            .where(Opportunity.phase.in_(OPEN_PHASES), _in_accounts(Opportunity.account_id, ids))
+            .where(
+                Opportunity.phase.in_(OPEN_PHASES),
+                Opportunity.in_profile.is_not(False),
+                _in_accounts(Opportunity.account_id, ids),
+            )
             .group_by(Opportunity.account_id)
         ).all()
     )
@@ -217,19 +237,26 @@ _OPPORTUNITY_COLUMNS = (
 
 
 def _opportunity_dict(
-    o: Any, accounts: dict[int, dict[str, Any]], today: dt.date, rules: Rules
+    o: Any,
+    accounts: dict[int, dict[str, Any]],
+    today: dt.date,
+    rules: Rules,
+    model: LearnedModel | None = None,
 ) -> dict[str, Any]:
     """One stored opportunity row with the tracker's own values for ``today``
     (``tracker.opportunities.opportunity_dict``: phase, dates, ``days_left``, ``overdue``,
-    ``can_influence``, the one-line ``reason`` and the ``sources`` of every date; no
-    second formula here). A row without stored timeline inputs (not recomputed yet)
-    keeps its stored columns and has no days left, reason or sources."""
+    ``can_influence``, the one-line ``reason``, the ``sources`` of every date, the market
+    dialogue and the profile ``fit``; no second formula here). A row without stored
+    timeline inputs (not recomputed yet) keeps its stored columns and has no days left,
+    reason or sources."""
     account = accounts.get(o.account_id or 0, {})
     base = {
         "key": o.key,
+        "group": o.key.rsplit(":", 1)[0],  # the same procurement at several accounts
         "kind": o.kind,
         "account_id": o.account_id,
         "account": account.get("name"),
+        "accounts": [(o.account_id, account.get("name"))],
         "title": o.title,
         "buyer": o.buyer_name,
         "main_cpv": o.main_cpv,
@@ -247,16 +274,19 @@ def _opportunity_dict(
         "reason": None,
         "sources": {},
         "budget_window": stored_budget_window(
-            o.contract_start, o.influence_opens, today, rules, account
+            o.contract_start, o.influence_opens, today, rules, account, o.expected_publication
         ),
+        "budget_windows": {},
         "confidence": o.confidence,
         "notice_pk": o.notice_pk,
         "competition_notice_pk": o.competition_notice_pk,
+        "dialogue": False,
     }
     if not (o.timeline or {}).get("inputs"):
+        base["fit"] = relevance(rules.profile(account.get("name")), opportunity_item(o), model)
         base["urgent"] = False
         return base
-    tracked = opportunity_dict(o, account, today, rules)
+    tracked = opportunity_dict(o, account, today, rules, model=model)
     for k in (
         "expiry",
         "expiry_source",
@@ -268,11 +298,22 @@ def _opportunity_dict(
         "can_influence",
         "days_left",
         "overdue",
+        "due",
         "reason",
         "sources",
         "budget_window",
+        "budget_windows",
         "confidence",
         "currency",
+        "dialogue",
+        "dialogue_until",
+        "response_deadline",
+        "dialogue_date",
+        "pretender",
+        "planned_publication",
+        "supplier_note",
+        "supplier_note_source",
+        "fit",
     ):
         base[k] = tracked.get(k)
     days = base["days_left"]
@@ -280,6 +321,32 @@ def _opportunity_dict(
         base["can_influence"] and days is not None and days < URGENT_INFLUENCE_DAYS
     )
     return base
+
+
+def shown_first(
+    rows: list[dict[str, Any]], show_all: bool, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """In-profile rows (``fit.shown``: the profile's fit, or flagged by the learned model)
+    and how many out-of-profile rows were left out; with ``show_all`` every row, in-profile
+    ones first. The list keeps its order otherwise (never hides an in-profile row)."""
+    inside = [r for r in rows if (r.get("fit") or {}).get("shown")]
+    outside = [r for r in rows if not (r.get("fit") or {}).get("shown")]
+    if show_all:
+        return (inside + outside)[:limit], 0
+    return inside[:limit], len(outside)
+
+
+def merge_accounts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per procurement (``group``) with every account it is at (a notice linked
+    to Sykehusinnkjøp HF and Helse Sør-Øst RHF is listed once, not once per account)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        first = out.get(r["group"])
+        if first is None:
+            out[r["group"]] = {**r, "accounts": list(r["accounts"])}
+        elif r["accounts"][0] not in first["accounts"]:
+            first["accounts"].append(r["accounts"][0])
+    return list(out.values())
 
 
 def opportunity_rows(
@@ -292,13 +359,21 @@ def opportunity_rows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
     where: Any = None,
+    in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first;
-    ``where``: an extra SQL condition (a cheap pre-selection);
+    ``where``: an extra SQL condition (a cheap pre-selection); ``in_profile``: only those in
+    (True) or outside (False) the capability profile as of the last recompute;
     ``phases``: stored in one of these phases and still in one of them on ``today``.
     ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
     ``rules``: the rules the caller loaded (default ``load_rules()``)."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
+    if in_profile is not None:  # the fit stored at recompute (the live fit is shown)
+        q = q.where(
+            Opportunity.in_profile.is_not(False)
+            if in_profile
+            else Opportunity.in_profile.is_(False)
+        )
     if phases:
         q = q.where(Opportunity.phase.in_(phases))
     if where is not None:
@@ -311,7 +386,8 @@ def opportunity_rows(
     rows = session.execute(q).all()
     info = _accounts_of(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
     rules = rules or load_rules()
-    out = [_opportunity_dict(o, info, today, rules) for o in rows]
+    model = stored_model(session)
+    out = [_opportunity_dict(o, info, today, rules, model) for o in rows]
     if phases:  # the phase on today (an overdue publication turns overdue at contract start)
         out = [o for o in out if o["phase"] in phases]
     return out
@@ -325,6 +401,7 @@ def overdue_rows(
     limit: int = HOME_ROWS,
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
+    in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Opportunities in the tracker's ``overdue`` phase on ``today`` (the contract has
     ended and no competition notice was seen: re-tender overdue or the contract
@@ -341,7 +418,13 @@ def overdue_rows(
         rules=rules,
         # pre-selection only (the phase shown is recomputed): a drafting opportunity can
         # be overdue only once its contract start has come
-        where=or_(Opportunity.phase.in_(RISK_PHASES), Opportunity.contract_start <= today),
+        # (or a publication the buyer stated has passed)
+        where=or_(
+            Opportunity.phase.in_(RISK_PHASES),
+            Opportunity.contract_start <= today,
+            Opportunity.expected_publication < today,
+        ),
+        in_profile=in_profile,
     )
     return [o for o in rows if o["phase"] in RISK_PHASES][:limit]
 
@@ -353,10 +436,13 @@ def budget_windows(
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
+    in_profile_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """Budget windows not yet ended, per account (one row per account and window), with
-    the status of ``tracker.opportunities.stored_budget_window`` (open, upcoming, or
-    missed when the window ends before influence opens on any of its opportunities)."""
+    """Primary budget windows (``tracker.opportunities.stored_budget_window``) not yet
+    ended, per account (one row per account and window), with their status: open,
+    upcoming, or missed when the window ends before influence opens on any of its
+    opportunities (``tracker.windows.budget_window_for``). ``in_profile_only``: count only
+    opportunities in our capability profile (``Opportunity.in_profile``)."""
     rows = session.execute(
         select(
             Opportunity.account_id,
@@ -370,6 +456,7 @@ def budget_windows(
             _in_accounts(Opportunity.account_id, account_ids),
             Opportunity.budget_end.is_not(None),
             Opportunity.budget_end >= today,
+            Opportunity.in_profile.is_not(False) if in_profile_only else True,
         )
         .group_by(Opportunity.account_id, Opportunity.budget_start, Opportunity.budget_end)
         .order_by(Opportunity.budget_start, Opportunity.account_id)
@@ -378,9 +465,9 @@ def budget_windows(
     info = _accounts_of(session, sorted({r[0] for r in rows if r[0]}), accounts)
     rules = rules or load_rules()
     out = []
-    for acc, start, end, count, contract_start, opens in rows:
+    for acc, start, end, count, _contract_start, opens in rows:
         account = info.get(acc or 0, {})
-        window = stored_budget_window(contract_start, opens, today, rules, account)
+        window = {"status": budget_status(start, end, opens, today)}
         out.append(
             {
                 "account_id": acc,
@@ -425,43 +512,59 @@ def expiry_rows(
     months: int = 24,
     limit: int = 200,
     accounts: dict[int, dict[str, Any]] | None = None,
+    rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Contracts of the accounts ending within ``months``, soonest first, with suppliers."""
+    """Contracts of the accounts ending within ``months``, soonest first (known by
+    ``today``: from a notice issued by then, or imported), with suppliers and the
+    capability profile's ``fit`` (the account's profile; its title and main CPV
+    with the text of the notice it came from)."""
     until = add_months(today, months)
+    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
     rows = session.execute(
-        select(*_CONTRACT_COLUMNS, ContractAccount.account_id)
+        select(*_CONTRACT_COLUMNS, Contract.main_cpv, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
             _in_accounts(ContractAccount.account_id, account_ids),
             ContractAccount.status != "rejected",
             Contract.end_date >= today,
             Contract.end_date <= until,
+            # a contract known only from a notice issued after today is not known yet
+            or_(Notice.id.is_(None), issued.is_(None), issued <= today),
         )
         .order_by(Contract.end_date, Contract.id)
         .limit(limit)
     ).all()
     info = _accounts_of(session, sorted({r.account_id for r in rows}), accounts)
     suppliers = contract_suppliers(session, [c.id for c in rows])
-    return [
-        {
-            "contract_id": c.id,
-            "account_id": c.account_id,
-            "account": info.get(c.account_id, {}).get("name"),
-            "title": c.title,
-            "end_date": c.end_date,
-            "end_source": c.end_source,
-            "latest_end": c.latest_end,
-            "max_renewals": c.max_renewals,
-            "options": c.options_text,
-            "days_left": (c.end_date - today).days if c.end_date else None,
-            "value": _num(c.value),
-            "currency": c.currency,
-            "framework": c.framework,
-            "suppliers": suppliers.get(c.id, []),
-            "notice_pk": c.notice_pk,
-        }
-        for c in rows
-    ]
+    texts = notice_texts(session, [c.notice_pk for c in rows if c.notice_pk])
+    rules = rules or load_rules()
+    model = stored_model(session)
+    out = []
+    for c in rows:
+        name = info.get(c.account_id, {}).get("name")
+        item = contract_item(c.title, c.main_cpv, texts.get(c.notice_pk or -1))
+        out.append(
+            {
+                "contract_id": c.id,
+                "account_id": c.account_id,
+                "account": name,
+                "title": c.title,
+                "end_date": c.end_date,
+                "end_source": c.end_source,
+                "latest_end": c.latest_end,
+                "max_renewals": c.max_renewals,
+                "options": c.options_text,
+                "days_left": (c.end_date - today).days if c.end_date else None,
+                "value": _num(c.value),
+                "currency": c.currency,
+                "framework": c.framework,
+                "suppliers": suppliers.get(c.id, []),
+                "notice_pk": c.notice_pk,
+                "fit": relevance(rules.profile(name), item, model),
+            }
+        )
+    return out
 
 
 def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, list[str]]:
@@ -587,42 +690,133 @@ def suggested_link_rows(
     return [g for _, g in out]
 
 
-def kam_home(session: Session, user: User, today: dt.date) -> dict[str, Any]:
-    """The KAM's start page (read only: opening it changes nothing). New notices are
-    those stored since the user last marked them as seen (``mark_notices_seen``), or on
-    a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
+def kam_home(
+    session: Session, user: User, today: dt.date, *, show_all: bool = False
+) -> dict[str, Any]:
+    """The KAM's start page (read only: opening it changes nothing).
+
+    On top the market dialogues open now at the KAM's accounts (the buyer asks for input
+    before the competition: days left to respond, the response deadline and the note on
+    the rules for suppliers who take part), then the other open influence windows, risks,
+    expiries, budget windows and new notices. Every list shows the items in the capability
+    profile (``tracker.relevance``; flagged by the learned model too) and says how many it
+    left out (``hidden``); ``show_all`` lists those too, after the in-profile ones. A
+    procurement at several of the KAM's accounts is one row (``accounts``). New notices
+    are those stored since the user last marked them as seen (``mark_notices_seen``), or
+    on a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
     accounts = accounts_list(session, user, today)
     known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
     ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
     rules = load_rules()
     since = user.last_seen_notices_at
-    data = {
-        "accounts": accounts,
-        "influence_open": opportunity_rows(
-            session,
-            today,
-            account_ids=ids,
-            phases=OPEN_PHASES,
-            limit=HOME_ROWS,
-            accounts=known,
-            rules=rules,
-        ),
-        "overdue": overdue_rows(session, today, ids, accounts=known, rules=rules),
-        "expiries": expiry_rows(
-            session, today, account_ids=ids, months=24, limit=HOME_ROWS, accounts=known
-        ),
-        "budget_windows": budget_windows(
-            session, today, ids, limit=HOME_ROWS, accounts=known, rules=rules
-        ),
-        "new_notices": new_notices(
-            session, ids, since, limit=HOME_ROWS, accounts=known, today=today
-        ),
-        "new_since": since,
-        "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
-        "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
-        "scope": "my accounts" if ids is not None else "all accounts",
-    }
+    wide = HOME_ROWS * 2  # a few more than shown: some may turn out of profile today
+
+    def opps(fetch: Callable[[bool], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """In-profile rows (as of the last recompute) first; the others only for show_all."""
+        rows = fetch(True)
+        return merge_accounts(rows + fetch(False) if show_all else rows)
+
+    open_rows = opps(
+        lambda mine: opportunity_rows(
+            session, today, account_ids=ids, phases=OPEN_PHASES, limit=wide, accounts=known,
+            rules=rules, in_profile=mine,
+        )
+    )  # fmt: skip
+    overdue = opps(
+        lambda mine: overdue_rows(
+            session, today, ids, accounts=known, rules=rules, limit=wide, in_profile=mine
+        )
+    )
+    dialogues = sorted(
+        (o for o in open_rows if o["phase"] == "dialogue_open"),
+        key=lambda o: (o["days_left"] if o["days_left"] is not None else 10**6, o["key"]),
+    )
+    windows = [o for o in open_rows if o["phase"] != "dialogue_open"]
+    # out of profile as of the last recompute, by stored phase (shown with "show all")
+    stored_out = dict(
+        session.execute(
+            select(Opportunity.phase, func.count())
+            .where(_in_accounts(Opportunity.account_id, ids), Opportunity.in_profile.is_(False))
+            .group_by(Opportunity.phase)
+        ).all()
+    )
+    hidden: dict[str, int] = {}
+    data: dict[str, Any] = {"accounts": accounts}
+    for name, rows in (
+        ("dialogues", dialogues),
+        ("influence_open", windows),
+        ("overdue", overdue),
+        ("expiries", expiry_rows(session, today, account_ids=ids, months=24, limit=HOME_ROWS * 4,
+                                 accounts=known, rules=rules)),
+        ("new_notices", new_notices(session, ids, since, limit=HOME_ROWS * 4, accounts=known,
+                                    today=today)),
+    ):  # fmt: skip
+        data[name], hidden[name] = shown_first(rows, show_all, HOME_ROWS)
+    if not show_all:
+        hidden["dialogues"] += stored_out.get("dialogue_open", 0)
+        hidden["influence_open"] += sum(stored_out.get(p, 0) for p in OPEN_PHASES) - (
+            stored_out.get("dialogue_open", 0)
+        )
+        hidden["overdue"] += stored_out.get("overdue", 0)
+    data.update(
+        {
+            "budget_windows": budget_windows(
+                session,
+                today,
+                ids,
+                limit=HOME_ROWS,
+                accounts=known,
+                rules=rules,
+                in_profile_only=not show_all,
+            ),
+            "new_since": since,
+            "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
+            "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
+            "scope": "my accounts" if ids is not None else "all accounts",
+            "show_all": show_all,
+            "hidden": hidden,
+            "hidden_total": sum(hidden.values()),
+            "profile": profile_summary(rules),
+        }
+    )
     return data
+
+
+def profile_summary(rules: Rules) -> dict[str, Any]:
+    """The capability profile in words, for the pages (CPV prefixes with their Norwegian
+    names, keywords, negative keywords) and where it comes from."""
+    p = rules.profile()
+    return {
+        "cpvs": [{"prefix": k, "label": v} for k, v in p.labels.items()],
+        "keywords": list(p.keywords),
+        "negative_keywords": list(p.negative_keywords),
+        "source": rules.entries["profile.cpv_prefixes"].source,
+    }
+
+
+MARKS = ("star", "dismiss")
+
+
+def mark_notice(session: Session, user: User, notice_pk: int, mark: str) -> str:
+    """A user's star (relevant to us) or dismissal (not for us) of a notice; the
+    installation's relevance model is retrained from every decision (``tracker.relevance``).
+    Returns what happened to the model, in words. Flushes; the caller commits."""
+    if mark not in MARKS:
+        raise UserError(f"mark: {mark!r} is not one of {', '.join(MARKS)}")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    row = session.scalars(
+        select(NoticeMark).where(NoticeMark.notice_pk == notice_pk, NoticeMark.user_id == user.id)
+    ).first()
+    if row is None:
+        row = NoticeMark(notice_pk=notice_pk, user_id=user.id, mark=mark)
+        session.add(row)
+    row.mark, row.created_at = mark, utcnow()
+    session.flush()
+    model = train_model(session)
+    if model is None:
+        return "The relevance model needs at least 3 relevant and 3 irrelevant examples."
+    return f"Relevance model retrained on {model.examples} decisions."
 
 
 def mark_notices_seen(session: Session, user: User, now: dt.datetime | None = None) -> None:
@@ -752,6 +946,8 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
     opportunities = opportunity_rows(
         session, today, account_ids=[account.id], limit=100, accounts=known
     )
+    # every opportunity of the account, the ones in the capability profile first
+    opportunities.sort(key=lambda o: not (o.get("fit") or {}).get("shown"))
     return {
         "overdue": [o for o in opportunities if o["phase"] in RISK_PHASES],
         "account": account_profile(session, account),
@@ -865,6 +1061,8 @@ def bids_page(
         "pages": max(1, -(-total // per_page)),
         "show": show,
         "statuses": BID_STATUSES,
+        "capacities": CAPACITIES,
+        "risks": RISKS,
         "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cached else 0,
     }
 
@@ -876,6 +1074,26 @@ def set_bid_status(session: Session, user: User, notice_pk: int, status: str) ->
     if session.get(Notice, notice_pk) is None:
         raise NotFoundError(f"no notice with id {notice_pk}")
     return bids_module.set_bid_status(session, notice_pk, status, user.email)
+
+
+def assess_bid(
+    session: Session,
+    user: User,
+    notice_pk: int,
+    capacity: str | None,
+    delivery_risk: str | None,
+    reason: str,
+) -> BidAssessment:
+    """Record the bid team's capacity and delivery-risk assessment of a competition (bid
+    team, director or admin); it counts in the score with its reason."""
+    if not can_set_bid_status(user):
+        raise PermissionDeniedError(f"{user.email} ({user.role}) may not assess bids")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    return bids_module.set_assessment(
+        session, notice_pk, user.email, capacity=capacity, delivery_risk=delivery_risk,
+        reason=reason,
+    )  # fmt: skip
 
 
 def decide_bid(
@@ -894,11 +1112,13 @@ def decide_bid(
 # --------------------------------------------------------------------------- director
 
 
-def pipeline(session: Session) -> list[dict[str, Any]]:
+def pipeline(session: Session, in_profile_only: bool = True) -> list[dict[str, Any]]:
     """Opportunities by phase and currency: ``{phase, currency, count, value}``, phases in
-    the tracker's order (``PHASE_ORDER``). Only opportunities at an account by a confirmed
-    link count, and each tender once (identified by its procedure id, else its
-    competition notice, notice or contract), whatever the number of accounts it is at;
+    the tracker's order (``PHASE_ORDER``). Only opportunities in our capability profile
+    (``Opportunity.in_profile``, as of the last recompute; every one with
+    ``in_profile_only`` False) at an account by a confirmed link count, and each tender
+    once (identified by its procedure id, else its competition notice, notice or
+    contract), whatever the number of accounts it is at;
     values are summed per currency (never EUR added to NOK; the opportunity's currency,
     else its notice's); ``currency`` None when neither is known."""
     rows = session.execute(
@@ -916,6 +1136,7 @@ def pipeline(session: Session) -> list[dict[str, Any]]:
             Notice,
             Notice.id == func.coalesce(Opportunity.competition_notice_pk, Opportunity.notice_pk),
         )
+        .where(Opportunity.in_profile.is_not(False) if in_profile_only else True)
         .order_by(Opportunity.id)
     )
     seen: set[tuple[str, Any]] = set()
@@ -962,9 +1183,14 @@ def pipeline(session: Session) -> list[dict[str, Any]]:
 
 
 def incumbency_rows(
-    session: Session, today: dt.date, limit: int = 100, our_orgnrs: list[str] | None = None
+    session: Session,
+    today: dt.date,
+    limit: int = 100,
+    our_orgnrs: list[str] | None = None,
+    in_profile_only: bool = True,
 ) -> list[dict[str, Any]]:
-    """Per account: who holds its running contracts (us or a competitor), most first."""
+    """Per account: who holds its running contracts in our capability profile (their
+    re-tender opportunity is ``in_profile``), us or a competitor, most first."""
     if our_orgnrs is None:
         our_orgnrs = load_settings().our_orgnr_list
     rows = session.execute(
@@ -984,6 +1210,14 @@ def incumbency_rows(
         .where(
             ContractAccount.status != "rejected",
             or_(Contract.end_date.is_(None), Contract.end_date >= today),
+            # (an IN over the in-profile re-tenders: one scan, not one per contract)
+            Contract.id.in_(
+                select(Opportunity.contract_id).where(
+                    Opportunity.contract_id.is_not(None), Opportunity.in_profile.is_not(False)
+                )
+            )
+            if in_profile_only
+            else True,
         )
         .group_by(ContractAccount.account_id, ContractParty.orgnr, ContractParty.party_key)
         .order_by(func.count(func.distinct(Contract.id)).desc(), ContractAccount.account_id)
@@ -1005,14 +1239,18 @@ def incumbency_rows(
     ]
 
 
-def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> list[dict[str, Any]]:
-    """Accounts with an open influence window and no activity in the last 90 days."""
+def uncovered_accounts(
+    session: Session, today: dt.date, limit: int = 100, in_profile_only: bool = True
+) -> list[dict[str, Any]]:
+    """Accounts with an open influence window in our capability profile and no activity in
+    the last 90 days."""
     since = today - dt.timedelta(days=NO_ACTIVITY_DAYS)
     rows = session.execute(
         select(Account.id, Account.name, Account.kam_email, func.count(Opportunity.id))
         .join(Opportunity, Opportunity.account_id == Account.id)
         .where(
             Opportunity.phase.in_(OPEN_PHASES),
+            Opportunity.in_profile.is_not(False) if in_profile_only else True,
             ~exists().where(and_(Activity.account_id == Account.id, Activity.happened_on >= since)),
         )
         .group_by(Account.id, Account.name, Account.kam_email)
@@ -1025,12 +1263,18 @@ def uncovered_accounts(session: Session, today: dt.date, limit: int = 100) -> li
     ]
 
 
-def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dict[str, Any]:
+def director_page(
+    session: Session, today: dt.date, queue_size: int = 20, show: str = "relevant"
+) -> dict[str, Any]:
+    """The director's page: pipeline, the bid/no-bid queue (``show``: ``relevant``, the
+    competitions in our capability profile, by default; ``accounts`` or ``all``),
+    decisions, incumbency and uncovered accounts (in our profile only with ``relevant``)."""
     rules = load_rules()
+    mine = show == "relevant"
     queue = bids_page(
         session,
         today,
-        show="relevant",
+        show=show,
         undecided_only=True,
         per_page=queue_size,
         cached=True,
@@ -1043,17 +1287,26 @@ def director_page(session: Session, today: dt.date, queue_size: int = 20) -> dic
     ).scalars()
     decided_pks = list(dict.fromkeys(decided))
     return {
-        "pipeline": cached_aggregate(session, "pipeline", today, lambda: pipeline(session)),
+        "pipeline": cached_aggregate(
+            session, ("pipeline", mine), today, lambda: pipeline(session, mine)
+        ),
         "queue": queue["items"],
         "queue_total": queue["total"],
         "decided": scored_bids(session, today, decided_pks, rules),
         "incumbency": cached_aggregate(
-            session, "incumbency", today, lambda: incumbency_rows(session, today)
+            session,
+            ("incumbency", mine),
+            today,
+            lambda: incumbency_rows(session, today, in_profile_only=mine),
         ),
         "uncovered": cached_aggregate(
-            session, "uncovered", today, lambda: uncovered_accounts(session, today)
+            session,
+            ("uncovered", mine),
+            today,
+            lambda: uncovered_accounts(session, today, in_profile_only=mine),
         ),
         "decisions": DECISIONS,
+        "show": show,
         "fresh_within_s": int(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
     }
 
@@ -1149,12 +1402,17 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
         if n.procedure_id
         else []
     )
+    reading = pretender_readings(session, [n]).get(n.id)
+    item = notice_texts(session, [n.id])[n.id]
     return {
         "id": n.id,
         "title": n.title,
         "description": n.description,
         "phase": phase_of(n.subtype),
         "doffin_url": doffin_url(n.source, n.source_id),
+        # what the notice asks for before the competition (tracker.pretender), and fit
+        "pretender": reading.as_dict() if reading else None,
+        "fit": relevance(load_rules().profile(), item, stored_model(session)),
         "fields": [(label, key, getattr(n, key)) for key, label in NOTICE_FIELDS],
         "buyers": [
             {
@@ -1187,6 +1445,9 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
                 "submission_deadline": lot.submission_deadline,
                 "request_deadline": lot.request_deadline,
                 "documents_url": lot.documents_url,
+                "selection_criteria": [
+                    bids_module.labelled_criterion(c) for c in lot.selection_criteria or []
+                ],
                 "criteria": [
                     {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
                 ],
@@ -1203,6 +1464,7 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
                 "framework": r.framework,
                 "contract_id": r.contract_id,
                 "contract_title": r.contract_title,
+                "tenders_received": r.tenders_received,
                 "winners": [{"name": w.name, "orgnr": w.orgnr} for w in r.winners],
             }
             for r in n.results
@@ -1235,6 +1497,8 @@ def decide_suggested_link(session: Session, user: User, link_id: int, status: st
             f"{user.email} ({user.role}) may not decide links of this account"
         )
     decide_link(session, link_id, status, user.email)
+    if status == "confirmed":  # a confirmed link is a weak sign of relevance
+        train_model(session)
 
 
 # --------------------------------------------------------------------------- calendar

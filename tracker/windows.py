@@ -2,43 +2,52 @@
 
 Everything here takes values and returns values; ``today`` is always a parameter.
 ``WindowRules`` holds the numbers (built once from ``tracker.rules``; the defaults
-equal the shipped ``rules.toml``), so that computing 100,000 timelines never looks a
-rule up per item.
+equal the shipped ``rules.toml``, where each names its source), so that computing
+100,000 timelines never looks a rule up per item.
 
-The timeline of an opportunity, in order (each date carries its source and basis):
+The timeline of an opportunity, in order (each date carries its source and basis, and
+``rule_keys`` names the rule of ``rules.toml`` that made it):
 
     influence_opens <= drafting_starts <= expected_publication <= expected_deadline
         <= expected_award <= contract_start
 
-- influence opens ``influence_months`` (24) before expiry, or at a planning notice
-  (whichever is earlier); it closes at publication.
-- drafting (buyer's preparation of the specification) starts ``drafting_months`` (6)
-  before publication.
-- expected publication: the actual date when published; else the planned date BT-127 of a
-  planning notice; else expiry minus the lead time of the expected procedure (open 6,
-  restricted 8, negotiated 9, dialogue 12 months).
+- influence opens ``influence_months`` (12: the source interviews, "avtalen går ut om et
+  år") before expiry, at a planning notice or market dialogue, or when the buyer starts
+  drafting (whichever is earliest); it closes at publication.
+- drafting (the buyer's preparation of the specification) starts ``drafting_months``
+  before publication, by value band (``drafting_bands``: about 3 months for small
+  contracts up to 18 months for the largest frameworks; 6 when the value is unknown).
+- expected publication: the actual date when published; else the planned date of a
+  planning notice (BT-127, or a period its text states: "utlyses i januar 2023"); else
+  expiry minus the lead time of the expected procedure (open 6, restricted 8, negotiated
+  9, dialogue 12 months); else 6 months after the planning notice.
 - expected deadline: BT-131 when published; else publication + minimum tender period.
 - expected award: deadline + evaluation period.
 - contract start: the day after the current contract ends, and never before award +
   standstill.
 
-Phases (``PHASES``): watching, influence_open, drafting, overdue, published, evaluation,
-awarded, running. While no competition notice is known, an opportunity whose expected
-publication has passed stays in ``drafting`` (flag ``overdue``) until its contract start:
-the buyer may simply be late, and influence is still possible until the notice is out.
-From the contract start on (the current contract has ended) with still no competition
-notice seen, the phase is ``overdue`` (flag ``overdue`` too): a risk to show, never
-``running``, because nobody saw a new contract: the re-tender is late, was missed, or the
-agreement was extended. ``running`` needs a published competition.
+Phases (``PHASES``): watching, dialogue_open, influence_open, drafting, overdue,
+published, evaluation, awarded, running.
 
-Budget windows (``budget_window_for``): the budget year ``t`` that funds a contract is
-the calendar year of its start (the money is first spent in ``t`` and must be in budget
-``t``). Milestones are dated relative to ``t`` (``year = -1``: prepared and adopted in
-``t - 1``); a milestone on or after the contract start is left out. With the default
-1 October – 31 March window, a contract starting April–December of ``t`` is funded in the
-window 1 Oct ``t-1`` – 31 Mar ``t`` (it holds the proposal and the adoption of budget
-``t``); one starting January–March of ``t`` in 1 Oct ``t-2`` – 31 Mar ``t-1`` (it holds the
-initiatives and frames of budget ``t``; the adoption in December ``t-1`` follows).
+- ``dialogue_open``: a market dialogue (the buyer asks the market for input before the
+  competition) is open today: from its notice to its response deadline (else its meeting
+  day, else ``dialogue_days`` after the notice). Influence is possible *now*, with days
+  left to respond.
+- While no competition notice is known, an opportunity whose *estimated* publication has
+  passed stays in ``drafting`` (flag ``overdue``) until its contract start: the buyer may
+  simply be late. A publication date the *buyer stated* (BT-127 or the text) is due during
+  its stated period (flag ``due``); once that period has passed with no competition seen,
+  the phase is ``overdue``: influence is no longer assumed (the competition may be out).
+- From the contract start on (the current contract has ended) with still no competition
+  notice seen, the phase is ``overdue`` too: a risk to show, never ``running``.
+
+Budget windows (``budget_windows_for``): the window of the buyer type's budget calendar
+(default 1 October – 31 March) that funds an opportunity, anchored two ways, both shown:
+to the *decision to procure* (the last window that ends before the expected publication)
+and to the *contract start* (the last window that ends before it: the money is first spent
+in the budget year of the start). The calendar's ``anchor`` says which one is primary.
+A window lists only the milestones of the calendar that fall inside it, each with the
+budget year it prepares (``t`` = the year the milestone's offset is relative to).
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from typing import Any
 
 PHASES: tuple[str, ...] = (
     "watching",
+    "dialogue_open",
     "influence_open",
     "drafting",
     "overdue",
@@ -60,10 +70,11 @@ PHASES: tuple[str, ...] = (
     "awarded",
     "running",
 )
-INFLUENCE_PHASES = frozenset({"influence_open", "drafting"})
+INFLUENCE_PHASES = frozenset({"dialogue_open", "influence_open", "drafting"})
 PROCEDURES: tuple[str, ...] = ("open", "restricted", "negotiated", "dialogue")
 CONFIDENCES: tuple[str, ...] = ("high", "medium", "low", "unknown")
 BUDGET_STATUSES: tuple[str, ...] = ("open", "upcoming", "closed", "missed")
+BUDGET_ANCHORS: tuple[str, ...] = ("publication", "contract_start")
 
 # How the expiry was known (``Contract.end_source``) -> confidence of the timeline.
 EXPIRY_CONFIDENCE: Mapping[str, str] = MappingProxyType(
@@ -136,12 +147,14 @@ def expected_procedure(procedure_type: str | None, default: str = "open") -> str
 # --------------------------------------------------------------------------- rules
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity hash: one cached window per year
 class BudgetCalendar:
     """A budget-cycle window (month, day) to (month, day), possibly crossing the new year.
 
-    ``milestones`` are (name, month, day, year offset relative to the budget year ``t``,
-    the calendar year of the contract start; see the module docstring).
+    ``milestones`` are (name, month, day, year offset relative to the budget year ``t``
+    the milestone prepares: ``-1`` = prepared in ``t - 1``). ``anchor``: which window is
+    primary, the one before the decision to procure (``publication``) or the one before
+    the contract start (``contract_start``); both are always computed.
     """
 
     buyer_type: str = "default"
@@ -149,18 +162,32 @@ class BudgetCalendar:
     end: tuple[int, int] = (3, 31)
     milestones: tuple[tuple[str, int, int, int], ...] = ()
     source: str = "the source interviews"
+    anchor: str = "contract_start"
 
 
 def _default_mapping(values: dict[str, int]) -> Mapping[str, int]:
     return MappingProxyType(values)
 
 
+# Rule keys of rules.toml named by the dates they make (``Timeline.rule_keys``).
+RULE_INFLUENCE = "windows.influence_months_before_expiry"
+RULE_DRAFTING = "windows.drafting_months_by_value"
+RULE_DRAFTING_DEFAULT = "windows.drafting_months_before_publication"
+RULE_LEAD = "windows.publish_before_expiry_months"
+RULE_PIN = "windows.pin_expected_months_to_notice"
+RULE_DIALOGUE = "windows.dialogue_days_without_deadline"
+RULE_TENDER_OPEN = "durations.min_tender_days_open"
+RULE_TENDER_REQUEST = "durations.min_request_days"
+RULE_EVALUATION = "durations.evaluation_days"
+RULE_STANDSTILL = "durations.standstill_days"
+
+
 @dataclass(frozen=True, slots=True)
 class WindowRules:
     """The numbers the timeline needs, resolved once (see ``tracker.rules.Rules.window_rules``)."""
 
-    influence_months: int = 24
-    drafting_months: int = 6
+    influence_months: int = 12
+    drafting_months: int = 6  # value unknown
     lead_months: Mapping[str, int] = field(
         default_factory=lambda: _default_mapping(
             {"open": 6, "restricted": 8, "negotiated": 9, "dialogue": 12}
@@ -177,10 +204,20 @@ class WindowRules:
     default_procedure: str = "open"
     budget: BudgetCalendar = field(default_factory=BudgetCalendar)
     year_end: tuple[tuple[int, int], tuple[int, int]] | None = None
+    # Drafting months by value band: ((from NOK, months, band name), ...), ascending.
+    drafting_bands: tuple[tuple[float, int, str], ...] = (
+        (0, 3, "small"),
+        (2_300_000, 6, "medium"),
+        (10_000_000, 12, "large"),
+        (100_000_000, 18, "largest"),
+    )
+    dialogue_days: int = 30  # a market dialogue with no deadline stated is open this long
     # Derived once: source tuples and periods, so that a timeline builds no strings.
     pre: dict[str, object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        tender_rule = {p: RULE_TENDER_REQUEST for p in PROCEDURES}
+        tender_rule["open"] = RULE_TENDER_OPEN
         tender = {
             p: (
                 dt.timedelta(days=self.tender_days.get(p, 30)),
@@ -188,6 +225,15 @@ class WindowRules:
             )
             for p in PROCEDURES
         }
+        bands = tuple(sorted(self.drafting_bands))
+        drafting = {
+            name: (months, f"{months} months before publication ({name} value band)")
+            for _, months, name in bands
+        }
+        drafting[None] = (  # type: ignore[index]
+            self.drafting_months,
+            f"{self.drafting_months} months before publication (value unknown)",
+        )
         pre = {
             "lead": {p: self.lead_months.get(p, 6) for p in PROCEDURES},
             "pub_rule": {
@@ -200,15 +246,30 @@ class WindowRules:
                 "estimate",
                 f"{self.influence_months} months before the estimated expiry",
             ),
-            "draft_rule": ("rule", f"{self.drafting_months} months before publication"),
-            "draft_est": ("estimate", f"{self.drafting_months} months before publication"),
+            "bands": bands,
+            "drafting": drafting,
             "tender": tender,
+            "tender_rule": tender_rule,
             "evaluation": dt.timedelta(days=self.evaluation_days),
             "award_est": ("estimate", f"{self.evaluation_days} days evaluation"),
             "standstill": dt.timedelta(days=self.standstill_days),
             "start_est": ("estimate", f"award + {self.standstill_days} days standstill"),
+            "dialogue_default": (
+                "estimate",
+                f"{self.dialogue_days} days after the notice: no response deadline stated",
+            ),
         }
         object.__setattr__(self, "pre", pre)
+
+    def drafting_band(self, value: float | None) -> tuple[int, str | None]:
+        """(months of drafting, band name) for an estimated value (None: unknown)."""
+        if value is None:
+            return self.drafting_months, None
+        months, name = self.drafting_months, None
+        for start, m, n in self.pre["bands"]:  # type: ignore[attr-defined]
+            if value >= start:
+                months, name = m, n
+        return months, name
 
 
 DEFAULT_RULES = WindowRules()
@@ -223,6 +284,9 @@ class BudgetWindow:
 
     ``missed``: the window ended before influence could start (a risk to show);
     ``closed``: it ended after influence had opened; ``open``/``upcoming`` relative to today.
+    ``anchor``: ``publication`` (the window before the decision to procure) or
+    ``contract_start``; ``milestones``: (name, date) of the calendar inside the window, the
+    name saying which budget year it prepares.
     """
 
     start: dt.date
@@ -230,6 +294,8 @@ class BudgetWindow:
     status: str
     buyer_type: str
     milestones: tuple[tuple[str, dt.date], ...]
+    anchor: str = "contract_start"
+    anchor_date: dt.date | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -237,6 +303,8 @@ class BudgetWindow:
             "end": self.end,
             "status": self.status,
             "buyer_type": self.buyer_type,
+            "anchor": self.anchor,
+            "anchor_date": self.anchor_date,
             "milestones": [{"name": n, "date": d} for n, d in self.milestones],
         }
 
@@ -246,8 +314,10 @@ class Timeline:
     """The computed timeline of one opportunity on one day.
 
     ``sources`` maps each date field to ``(kind, basis)`` where kind is ``notice``
-    (a notice field), ``contract`` (the stored contract), ``rule`` (a rule applied to a
-    known date) or ``estimate`` (a rule applied to an estimated date).
+    (a notice field or its text), ``contract`` (the stored contract), ``rule`` (a rule
+    applied to a known date) or ``estimate`` (a rule applied to an estimated date);
+    ``rule_keys`` maps a date field to the key of the rule in ``rules.toml`` that made it.
+    ``budget`` is the primary budget window, ``budget_windows`` both (by anchor).
     """
 
     expiry: dt.date | None
@@ -267,6 +337,11 @@ class Timeline:
     overdue: bool
     budget: BudgetWindow | None
     sources: dict[str, tuple[str, str]]
+    rule_keys: dict[str, str] = field(default_factory=dict)
+    budget_windows: dict[str, BudgetWindow] = field(default_factory=dict)
+    dialogue_until: dt.date | None = None  # a market dialogue's last day to respond
+    planned_until: dt.date | None = None  # last day of a publication period the buyer stated
+    due: bool = False  # the stated publication period is now
 
     def dates(self) -> list[tuple[str, dt.date | None]]:
         """The six ordered dates as (name, date)."""
@@ -284,13 +359,16 @@ class Timeline:
 
 
 def budget_window_for(
-    contract_start: dt.date,
+    anchor_date: dt.date,
     calendar: BudgetCalendar,
     *,
     today: dt.date,
     influence_opens: dt.date | None = None,
+    anchor: str = "contract_start",
 ) -> BudgetWindow:
-    """The last budget window that ends before ``contract_start``, with its status today.
+    """The last budget window that ends before ``anchor_date`` (the contract start, or the
+    expected publication for ``anchor="publication"``), with its status today and the
+    calendar's milestones that fall inside it.
 
     >>> w = budget_window_for(dt.date(2027, 9, 30), BudgetCalendar(), today=dt.date(2026, 11, 28))
     >>> (w.start, w.end, w.status)
@@ -299,32 +377,82 @@ def budget_window_for(
     >>> (w.start, w.end, w.status)
     (datetime.date(2025, 10, 1), datetime.date(2026, 3, 31), 'closed')
     """
-    start, end, milestones = _budget_bounds(contract_start, calendar)
+    start, end, milestones = _budget_bounds(anchor_date, calendar)
+    status = budget_status(start, end, influence_opens, today)
+    return BudgetWindow(start, end, status, calendar.buyer_type, milestones, anchor, anchor_date)
+
+
+def budget_status(
+    start: dt.date, end: dt.date, influence_opens: dt.date | None, today: dt.date
+) -> str:
+    """``missed`` (the window ended before influence could start), else ``upcoming``,
+    ``open`` or ``closed`` relative to ``today``."""
     if influence_opens is not None and end < influence_opens:
-        status = "missed"
-    elif today < start:
-        status = "upcoming"
-    elif today <= end:
-        status = "open"
-    else:
-        status = "closed"
-    return BudgetWindow(start, end, status, calendar.buyer_type, milestones)
+        return "missed"
+    if today < start:
+        return "upcoming"
+    if today <= end:
+        return "open"
+    return "closed"
 
 
-@lru_cache(maxsize=1 << 16)
+def budget_windows_for(
+    contract_start: dt.date,
+    publication: dt.date | None,
+    calendar: BudgetCalendar,
+    *,
+    today: dt.date,
+    influence_opens: dt.date | None = None,
+) -> tuple[BudgetWindow, dict[str, BudgetWindow]]:
+    """(primary window, both windows by anchor): before the decision to procure (the
+    expected publication) and before the contract start; the calendar's ``anchor`` picks
+    the primary one (the contract start when there is no publication date)."""
+    out = {
+        "contract_start": budget_window_for(
+            contract_start, calendar, today=today, influence_opens=influence_opens
+        )
+    }
+    if publication is not None:
+        out["publication"] = budget_window_for(
+            publication,
+            calendar,
+            today=today,
+            influence_opens=influence_opens,
+            anchor="publication",
+        )
+    primary = out.get(calendar.anchor) or out["contract_start"]
+    return primary, out
+
+
 def _budget_bounds(
-    contract_start: dt.date, calendar: BudgetCalendar
+    anchor_date: dt.date, calendar: BudgetCalendar
+) -> tuple[dt.date, dt.date, tuple[tuple[str, dt.date], ...]]:
+    """The last window of ``calendar`` that ends before ``anchor_date``, with the
+    milestones inside it (all before the anchor, since the window ends before it)."""
+    # the window ending in the anchor's year if it ends before the anchor, else the one
+    # ending a year earlier (a 29 February end is the 28th in other years: same order)
+    before = (anchor_date.month, anchor_date.day) > calendar.end
+    return _window_of(calendar, anchor_date.year if before else anchor_date.year - 1)
+
+
+@lru_cache(maxsize=1 << 14)
+def _window_of(
+    calendar: BudgetCalendar, end_year: int
 ) -> tuple[dt.date, dt.date, tuple[tuple[str, dt.date], ...]]:
     (sm, sd), (em, ed) = calendar.start, calendar.end
-    end = _safe_date(contract_start.year, em, ed)
-    if end >= contract_start:
-        end = _safe_date(contract_start.year - 1, em, ed)
+    end = _safe_date(end_year, em, ed)
     crosses = (sm, sd) > (em, ed)
     start = _safe_date(end.year - 1 if crosses else end.year, sm, sd)
-    t = budget_year(contract_start)
-    dated = ((name, _safe_date(t + off, m, d)) for name, m, d, off in calendar.milestones)
-    milestones = tuple(sorted((x for x in dated if x[1] < contract_start), key=lambda x: x[1]))
-    return start, end, milestones
+    # Every milestone of the calendar that falls inside the window, named with the budget
+    # year it prepares (a window of October-March holds, for the state, the proposal and
+    # adoption of next year's budget and the initiatives and frames of the one after).
+    inside = []
+    for name, m, d, off in calendar.milestones:
+        for year in range(start.year, end.year + 1):
+            day = _safe_date(year, m, d)
+            if start <= day <= end:
+                inside.append((f"{name} (budget {year - off})", day))
+    return start, end, tuple(sorted(inside, key=lambda x: x[1]))
 
 
 def budget_year(contract_start: dt.date) -> int:
@@ -373,44 +501,72 @@ def compute_timeline(
     deadline: dt.date | None = None,
     awarded: dt.date | None = None,
     contract_start: dt.date | None = None,
+    value: float | None = None,
+    planned_publication_until: dt.date | None = None,
+    planned_publication_basis: str | None = None,
+    dialogue_until: dt.date | None = None,
+    dialogue_basis: str | None = None,
+    dialogue: bool = False,
 ) -> Timeline:
     """The timeline of one opportunity on ``today`` (pure; see the module docstring).
 
     Inputs: ``expiry`` of the current contract (with ``expiry_source``, the
     ``Contract.end_source``), ``procedure`` (BT-105 code or open/restricted/negotiated/
     dialogue), ``planning_date`` (issue date of a planning notice), ``planned_publication``
-    (its BT-127), ``published`` (issue date of the competition notice), ``deadline``
-    (BT-131), ``awarded`` (conclusion or award date) and a known ``contract_start``
-    (BT-536 of the competition). Dates that contradict each other are put in order and
-    the basis says so; an opportunity with no date at all is ``watching`` with
-    confidence ``unknown``.
+    (the first day of the publication the buyer stated: BT-127, or a period in the text,
+    with its last day ``planned_publication_until`` and ``planned_publication_basis``),
+    ``published`` (issue date of the competition notice), ``deadline`` (BT-131),
+    ``awarded`` (conclusion or award date), a known ``contract_start`` (BT-536 of the
+    competition), ``value`` (estimated value: the drafting band), and a market
+    ``dialogue`` (notice on ``planning_date``) with its last day ``dialogue_until`` and
+    ``dialogue_basis`` (no deadline: ``dialogue_days`` after the notice). Dates that
+    contradict each other are put in order and the basis says so; an opportunity with no
+    date at all is ``watching`` with confidence ``unknown``.
     """
     proc = expected_procedure(procedure, rules.default_procedure)
     pre: dict[str, Any] = rules.pre  # type: ignore[assignment]
     lead = pre["lead"][proc]
     src: dict[str, tuple[str, str]] = {}
+    keys: dict[str, str] = {}
     if expiry is not None:
         src["expiry"] = ("contract", f"end date ({expiry_source})")
+
+    # A market dialogue: open from its notice to its last day to respond.
+    if dialogue and planning_date is not None:
+        if dialogue_until is None or dialogue_until < planning_date:
+            dialogue_until = planning_date + dt.timedelta(days=rules.dialogue_days)
+            src["dialogue_until"] = pre["dialogue_default"]
+            keys["dialogue_until"] = RULE_DIALOGUE
+        else:
+            src["dialogue_until"] = ("notice", dialogue_basis or "response deadline")
+    else:
+        dialogue_until = None
 
     # Publication anchor.
     if (
         planned_publication is not None
         and planning_date is not None
-        and planned_publication < planning_date
+        and (planned_publication_until or planned_publication) < planning_date
     ):
         planned_publication = None  # a planned date before the notice itself is noise
+    planned_until = None
     if published is not None:
         pub: dt.date | None = published
         src["expected_publication"] = _SRC_PUBLISHED
     elif planned_publication is not None:
         pub = planned_publication
-        src["expected_publication"] = _SRC_PLANNED
+        planned_until = max(planned_publication_until or pub, pub)
+        src["expected_publication"] = (
+            ("notice", planned_publication_basis) if planned_publication_basis else _SRC_PLANNED
+        )
     elif expiry is not None:
         pub = add_months(expiry, -lead)
         src["expected_publication"] = pre["pub_rule"][proc]
+        keys["expected_publication"] = RULE_LEAD
     elif planning_date is not None:
         pub = add_months(planning_date, rules.pin_expected_months)
         src["expected_publication"] = pre["pub_pin"]
+        keys["expected_publication"] = RULE_PIN
     else:
         pub = None
 
@@ -418,32 +574,42 @@ def compute_timeline(
         phase = "running" if contract_start is not None and today >= contract_start else "watching"
         return Timeline(
             expiry, expiry_source, proc, None, None, None, None, None, contract_start,
-            False, phase, "unknown", False, None, False, None, src,
+            False, phase, "unknown", False, None, False, None, src, keys,
         )  # fmt: skip
     pub_kind = src["expected_publication"][0]
 
-    # Influence opens: 24 months before expiry, or at a planning notice (the earlier).
+    # Drafting: by value band before publication.
+    draft_months, band = rules.drafting_band(value)
+    drafting = add_months(pub, -draft_months)
+    basis = pre["drafting"][band][1]
+    src["drafting_starts"] = ("estimate" if pub_kind == "estimate" else "rule", basis)
+    keys["drafting_starts"] = RULE_DRAFTING if band else RULE_DRAFTING_DEFAULT
+
+    # Influence opens: 12 months before expiry, at a planning notice or dialogue, or when
+    # drafting starts (a large framework is prepared earlier): the earliest.
+    candidates: list[tuple[dt.date, tuple[str, str], str | None]] = []
     if expiry is not None:
-        opens = add_months(expiry, -rules.influence_months)
-        src["influence_opens"] = pre["opens_rule"]
-        if planning_date is not None and planning_date < opens:
-            opens = planning_date
-            src["influence_opens"] = _SRC_PLANNING
-    elif planning_date is not None:
-        opens = planning_date
-        src["influence_opens"] = _SRC_PLANNING
-    else:
-        opens = add_months(pub, lead - rules.influence_months)
-        src["influence_opens"] = pre["opens_est"]
+        candidates.append((add_months(expiry, -rules.influence_months), pre["opens_rule"], None))
+    if planning_date is not None:
+        candidates.append((planning_date, _SRC_DIALOGUE if dialogue else _SRC_PLANNING, ""))
+    if expiry is None and planning_date is None:
+        candidates.append((add_months(pub, lead - rules.influence_months), pre["opens_est"], None))
+    opens, opens_src, opens_key = min(candidates, key=lambda c: c[0])
+    if expiry is not None and drafting < opens:
+        opens, opens_src, opens_key = drafting, (src["drafting_starts"][0], _DRAFTING_OPENS), ""
+    src["influence_opens"] = opens_src
+    if opens_key is None:
+        keys["influence_opens"] = RULE_INFLUENCE
+    elif opens_key == "" and opens_src[1] == _DRAFTING_OPENS:
+        keys["influence_opens"] = keys["drafting_starts"]
     if opens > pub:
         opens = pub
         src["influence_opens"] = (pub_kind, "no later than publication")
-
-    drafting = add_months(pub, -rules.drafting_months)
-    src["drafting_starts"] = pre["draft_est"] if pub_kind == "estimate" else pre["draft_rule"]
+        keys.pop("influence_opens", None)
     if drafting < opens:
         drafting = opens
         src["drafting_starts"] = (src["influence_opens"][0], "no earlier than influence opens")
+        keys.pop("drafting_starts", None)
 
     # Deadline, award, contract start.
     if deadline is not None and deadline >= pub:
@@ -451,6 +617,7 @@ def compute_timeline(
         src["expected_deadline"] = _SRC_DEADLINE
     else:
         period, src["expected_deadline"] = pre["tender"][proc]
+        keys["expected_deadline"] = pre["tender_rule"][proc]
         dl = pub + period
     if awarded is not None and awarded >= dl:
         award = awarded
@@ -458,9 +625,11 @@ def compute_timeline(
     else:
         award = dl + pre["evaluation"]
         src["expected_award"] = pre["award_est"]
+        keys["expected_award"] = RULE_EVALUATION
         if contract_start is not None and dl <= contract_start < award:
             award = contract_start
             src["expected_award"] = _SRC_AWARD_CLAMPED
+            keys.pop("expected_award")
     earliest_start = award + pre["standstill"]
     if contract_start is not None and contract_start >= award:
         start = contract_start
@@ -471,20 +640,32 @@ def compute_timeline(
     else:
         start = earliest_start
         src["contract_start"] = pre["start_est"]
+        keys["contract_start"] = RULE_STANDSTILL
 
     # Phase on today.
     is_published = published is not None
-    overdue = False
-    if today < opens:
+    overdue = due = False
+    days_left: int | None = None
+    if not is_published and dialogue_until is not None and planning_date <= today <= dialogue_until:  # type: ignore[operator]
+        phase = "dialogue_open"
+        days_left = (dialogue_until - today).days
+    elif today < opens:
         phase = "watching"
     elif today < drafting:
         phase = "influence_open"
     elif today < pub:
         phase = "drafting"
     elif not is_published:
-        # Publication overdue: still drafting until the contract start, then ``overdue``
-        # (the contract ended and no competition was seen), never ``running``.
-        phase, overdue = ("drafting" if today < start else "overdue"), True
+        if planned_until is not None:
+            # A publication the buyer stated: due within its period, then overdue.
+            if today <= planned_until and today < start:
+                phase, due = "drafting", True
+            else:
+                phase, overdue = "overdue", True
+        else:
+            # Estimated publication overdue: still drafting until the contract start, then
+            # ``overdue`` (the contract ended and no competition was seen), never running.
+            phase, overdue = ("drafting" if today < start else "overdue"), True
     elif today <= dl:
         phase = "published"
     elif today < award:
@@ -493,8 +674,14 @@ def compute_timeline(
         phase = "awarded"
     else:
         phase = "running"
-    can = phase == "influence_open" or phase == "drafting"
-    days_left = ((pub - today).days if not overdue else 0) if can else None
+    can = phase in INFLUENCE_PHASES
+    if phase in ("influence_open", "drafting"):
+        if due:
+            days_left = (planned_until - today).days  # type: ignore[operator]
+        elif overdue:
+            days_left = 0
+        else:
+            days_left = (pub - today).days
 
     if is_published:
         confidence = "high"
@@ -507,16 +694,21 @@ def compute_timeline(
     else:
         confidence = "low"
 
-    budget = budget_window_for(start, rules.budget, today=today, influence_opens=opens)
+    budget, windows = budget_windows_for(
+        start, pub, rules.budget, today=today, influence_opens=opens
+    )
     return Timeline(
         expiry, expiry_source, proc, opens, drafting, pub, dl, award, start, is_published,
-        phase, confidence, can, days_left, overdue, budget, src,
+        phase, confidence, can, days_left, overdue, budget, src, keys, windows,
+        dialogue_until, planned_until, due,
     )  # fmt: skip
 
 
 _SRC_PUBLISHED = ("notice", "issue date of the competition notice")
 _SRC_PLANNED = ("notice", "planned date of the contract notice (BT-127)")
 _SRC_PLANNING = ("notice", "issue date of the planning notice")
+_SRC_DIALOGUE = ("notice", "issue date of the market-dialogue notice")
+_DRAFTING_OPENS = "when the buyer starts drafting (earlier than the months before expiry)"
 _SRC_DEADLINE = ("notice", "tender deadline (BT-131)")
 _SRC_AWARD = ("notice", "award date")
 _SRC_AWARD_CLAMPED = ("estimate", "no later than the contract start")
@@ -525,6 +717,15 @@ _SRC_AFTER_EXPIRY = ("rule", "the day after the current contract ends")
 
 
 # --------------------------------------------------------------------------- explanation
+
+
+def _period_text(tl: Timeline, basis: str) -> str:
+    pub, until = tl.expected_publication, tl.planned_until
+    if pub is None:
+        return ""
+    if until is None or until == pub:
+        return f"~{pub.isoformat()} ({basis})"
+    return f"between {pub.isoformat()} and {until.isoformat()} ({basis})"
 
 
 def explain(
@@ -551,6 +752,8 @@ def explain(
         verb = "ended" if tl.expiry is not None and tl.expiry < today else "ends"
         ends = f" {verb} {tl.expiry.isoformat()}" if tl.expiry is not None else ""
         parts.append(f"{noun} {name}{at}{ends}")
+    elif kind == "dialogue":
+        parts.append(f"Market dialogue {name}{at}")
     elif kind == "planning":
         parts.append(f"Planning notice {name}{at}")
     else:
@@ -560,14 +763,25 @@ def explain(
         parts.append("end date unknown: no timeline can be computed")
         return "; ".join(parts)
     psrc = tl.sources.get("expected_publication", ("", ""))
+    t = today.isoformat()
+    if tl.phase == "dialogue_open":
+        assert tl.dialogue_until is not None
+        dsrc = tl.sources.get("dialogue_until", ("", ""))
+        parts.append(
+            f"the buyer asks the market for input until {tl.dialogue_until.isoformat()} ({dsrc[1]})"
+        )
+        parts.append(
+            f"on {t} influence is possible now: {tl.days_left} days left to respond; "
+            f"competition expected {_period_text(tl, psrc[1])}"
+        )
+        return "; ".join(parts)
     if tl.published:
         parts.append(f"competition published {pub.isoformat()}")
     else:
         what = "re-tender" if kind == "retender" else "competition"
         was = " was" if pub < today else ""
-        parts.append(f"{what}{was} expected ~{pub.isoformat()} ({psrc[1]})")
+        parts.append(f"{what}{was} expected {_period_text(tl, psrc[1])}")
     d = tl.drafting_starts
-    t = today.isoformat()
     if tl.phase == "watching":
         assert tl.influence_opens is not None
         n = (tl.influence_opens - today).days
@@ -579,6 +793,12 @@ def explain(
         assert d is not None
         parts.append(f"specification drafting from ~{d.isoformat()}")
         parts.append(f"on {t} influence is possible for {tl.days_left} days, until publication")
+    elif tl.phase == "overdue" and tl.planned_until is not None and tl.planned_until < today:
+        parts.append(
+            f"on {t} the stated publication date has passed and no competition notice has "
+            "been seen: it may be out (check Doffin), delayed or dropped; influence is no "
+            "longer assumed"
+        )
     elif tl.phase == "overdue":
         if kind == "retender":
             noun = "agreement" if framework else "contract"
@@ -592,6 +812,11 @@ def explain(
                 f"expected to start ~{tl.contract_start}: competition overdue, not found "
                 "or dropped"
             )
+    elif tl.phase == "drafting" and tl.due:
+        parts.append(
+            f"on {t} publication is due (stated period): influence only until it is "
+            f"published, at the latest {tl.days_left} days"
+        )
     elif tl.phase == "drafting" and tl.overdue:
         parts.append(
             f"on {t} publication is overdue and no competition notice is known: "

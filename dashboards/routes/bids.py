@@ -13,7 +13,7 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
 from tracker.users import can_set_bid_status
-from tracker.views import BID_SHOWS, bids_page, set_bid_status
+from tracker.views import BID_SHOWS, assess_bid, bids_page, set_bid_status
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["bids"])
@@ -50,7 +50,8 @@ def bids(
 @api_router.get(
     "/bids",
     summary="Open competitions, soonest deadline first",
-    description="show: relevant (linked to an account or in our CPV profile), accounts, all.",
+    description="show: relevant (in our capability profile, flagged by the team's learned "
+    "model, or tracked), accounts (linked to an account, in profile or not), all.",
 )
 def bids_json(
     show: str = "relevant",
@@ -73,3 +74,20 @@ def bid_status(
     set_bid_status(session, user, notice_pk, status)
     session.commit()
     return done(request, f"Bid status set to {status}.", next, "/bids")
+
+
+@router.post("/bids/{notice_pk}/assessment")
+def bid_assessment(
+    request: Request,
+    notice_pk: int,
+    capacity: str = Form(""),
+    delivery_risk: str = Form(""),
+    reason: str = Form(""),
+    next: str = Form("/bids"),
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    """The bid team's capacity and delivery-risk assessment (counts in the score)."""
+    assess_bid(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
+    session.commit()
+    return done(request, "Assessment recorded: it counts in the score.", next, "/bids")

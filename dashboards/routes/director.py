@@ -24,11 +24,12 @@ PAGE_ROWS = 25  # rows of incumbency and of uncovered accounts on the page
 @router.get("/director")
 def director(
     request: Request,
+    show: str = "relevant",
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
-    data = director_page(session, day)
+    data = director_page(session, day, show=show)
     # The page shows the top rows of the long lists; the JSON API and the exports have all.
     for name in ("incumbency", "uncovered"):
         data[f"{name}_total"] = len(data[name])
@@ -38,11 +39,18 @@ def director(
     return render(request, "director.html", data)
 
 
-@api_router.get("/director", summary="Pipeline, bid/no-bid queue, incumbency and coverage")
+@api_router.get(
+    "/director",
+    summary="Pipeline, bid/no-bid queue, incumbency and coverage",
+    description="show: relevant (the queue of competitions in our capability profile), "
+    "accounts, all.",
+)
 def director_json(
-    session: Session = Depends(db_session), day: dt.date = Depends(today)
+    show: str = "relevant",
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
 ) -> dict[str, Any]:
-    return director_page(session, day)
+    return director_page(session, day, show=show)
 
 
 @router.post("/bids/{notice_pk}/decision")
@@ -51,10 +59,11 @@ def decision(
     notice_pk: int,
     decision: str = Form(""),
     why: str = Form(""),
+    next: str = Form("/director"),
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
     decide_bid(session, user, notice_pk, decision, why, day)
     session.commit()
-    return done(request, f"Decision recorded: {decision}.", "/director")
+    return done(request, f"Decision recorded: {decision}.", next, "/director")

@@ -77,6 +77,11 @@ def _bids(session: Session, user: User, day: dt.date, params: dict[str, str]) ->
     return rows
 
 
+def _mine(params: dict[str, str]) -> bool:
+    """The director's aggregates count our capability profile only, unless show=accounts|all."""
+    return (params.get("show") or "relevant") == "relevant"
+
+
 EXPORTS: dict[str, Builder] = {
     "notices": lambda s, u, d, p: export_notices(s, parse_filters(p), limit=EXPORT_LIMIT),
     "accounts": lambda s, u, d, p: accounts_list(s, u if u.role == "kam" else None, d),
@@ -90,9 +95,13 @@ EXPORTS: dict[str, Builder] = {
     "budget-windows": lambda s, u, d, p: budget_windows(s, d, account_ids_for(s, u), EXPORT_LIMIT),
     "suggested-links": lambda s, u, d, p: suggested_link_rows(s, account_ids_for(s, u), 1000),
     "bids": _bids,
-    "pipeline": lambda s, u, d, p: pipeline(s),
-    "incumbency": lambda s, u, d, p: incumbency_rows(s, d, limit=EXPORT_LIMIT),
-    "uncovered": lambda s, u, d, p: uncovered_accounts(s, d, limit=EXPORT_LIMIT),
+    "pipeline": lambda s, u, d, p: pipeline(s, _mine(p)),
+    "incumbency": lambda s, u, d, p: incumbency_rows(
+        s, d, limit=EXPORT_LIMIT, in_profile_only=_mine(p)
+    ),
+    "uncovered": lambda s, u, d, p: uncovered_accounts(
+        s, d, limit=EXPORT_LIMIT, in_profile_only=_mine(p)
+    ),
     "contracts": lambda s, u, d, p: account_contract_rows(s, _account_id(p), d, EXPORT_LIMIT),
     "contacts": lambda s, u, d, p: accountwork.list_contacts(s, _account_id(p)),
     "activities": lambda s, u, d, p: accountwork.list_activities(s, _account_id(p), EXPORT_LIMIT),

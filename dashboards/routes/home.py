@@ -19,8 +19,8 @@ api_router = APIRouter(prefix="/api", tags=["home"])
 NAV = [("Home", "/", ("kam", "director", "admin"))]
 
 
-def home_data(session: Session, user: User, day: dt.date) -> dict[str, Any]:
-    return kam_home(session, user, day)  # a GET changes nothing
+def home_data(session: Session, user: User, day: dt.date, show_all: bool = False) -> dict[str, Any]:
+    return kam_home(session, user, day, show_all=show_all)  # a GET changes nothing
 
 
 @router.post("/notices/seen")
@@ -38,24 +38,30 @@ def notices_seen(
 @router.get("/")
 def home(
     request: Request,
+    all: int = 0,
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
     if user.role == "bid":
         return RedirectResponse("/bids", status_code=303)
-    data = home_data(session, user, day)
-    data["timeline"] = charts.timeline(data["influence_open"], day)
+    data = home_data(session, user, day, show_all=bool(all))
+    data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
     return render(request, "home.html", data)
 
 
-@api_router.get("/home", summary="The KAM home page data for the logged-in user")
+@api_router.get(
+    "/home",
+    summary="The KAM home page data for the logged-in user",
+    description="all=1: also the items outside the capability profile (after the others).",
+)
 def home_json(
+    all: int = 0,
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> dict[str, Any]:
-    return home_data(session, user, day)
+    return home_data(session, user, day, show_all=bool(all))
 
 
 @router.post("/links/{link_id}/decide")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import db_session, render
+from dashboards.web import current_user, db_session, done, render
+from tracker.models import User
 from tracker.search import PHASES, parse_filters, search_notices
-from tracker.views import account_names, notice_page
+from tracker.views import account_names, mark_notice, notice_page
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["notices"])
@@ -64,3 +65,19 @@ def notice_json(notice_pk: int, session: Session = Depends(db_session)) -> dict[
     data = notice_page(session, notice_pk)
     data["fields"] = {key: value for _label, key, value in data["fields"]}
     return data
+
+
+@router.post("/notices/{notice_pk}/mark")
+def notice_mark(
+    request: Request,
+    notice_pk: int,
+    mark: str = Form(""),
+    next: str = Form("/"),
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    """Star (relevant to us) or dismiss (not for us) a notice: it trains the relevance model."""
+    result = mark_notice(session, user, notice_pk, mark)
+    session.commit()
+    word = "starred" if mark == "star" else "dismissed"
+    return done(request, f"Notice {word}. {result}", next)

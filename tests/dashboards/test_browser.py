@@ -47,11 +47,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_url(world) -> Iterator[str]:
-    if world["backend"] != "sqlite":
-        pytest.skip("browser tests run once, on SQLite (the HTTP tests cover PostgreSQL)")
-    app = create_app(make_settings(world["home"]), engine=world["engine"])
+def start_server(app: object) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Serve ``app`` on a free port of 127.0.0.1 in a thread: (server, thread, base URL)."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -63,7 +60,16 @@ def live_url(world) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def live_url(world) -> Iterator[str]:
+    if world["backend"] != "sqlite":
+        pytest.skip("browser tests run once, on SQLite (the HTTP tests cover PostgreSQL)")
+    app = create_app(make_settings(world["home"]), engine=world["engine"])
+    server, thread, url = start_server(app)
+    yield url
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -169,7 +175,7 @@ def test_director_records_a_decision_and_downloads_an_export(
 ) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
     page = page_as("director")
-    page.goto(f"{live_url}/director")
+    page.goto(f"{live_url}/director?show=accounts")  # diathermy pens: outside the IT profile
     row = page.locator(f"#queue-{pk}")
     if row.count() == 0:
         pytest.fail("the competition is not in the bid/no-bid queue")
@@ -192,6 +198,8 @@ def test_bid_team_sets_status_and_filters(page_as, live_url, world) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
     page = page_as("bid")
     assert page.url.endswith("/bids")
+    assert page.locator(f"#bid-{pk}").count() == 0  # outside the IT profile: one click away
+    page.goto(f"{live_url}/bids?show=accounts")
     row = page.locator(f"#bid-{pk}")
     row.locator("select[name=status]").select_option("submitted")
     row.locator("form.bid-status button").click()

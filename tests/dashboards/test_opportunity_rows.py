@@ -38,7 +38,7 @@ def test_home_rows_carry_the_trackers_values(world, client_for) -> None:
 
 def test_home_and_account_page_show_reason_and_date_sources(world, client_for) -> None:
     client = client_for("admin")
-    page = html.unescape(client.get("/").text)
+    page = html.unescape(client.get("/?all=1").text)  # parking is out of the IT profile
     assert "d ago left" not in page
     assert "publication overdue" in page  # the Oslo row, not a negative countdown
     assert 'title="source: ' in page
@@ -52,6 +52,8 @@ def test_home_and_account_page_show_reason_and_date_sources(world, client_for) -
     assert parking["reason"] in acc
     src = parking["sources"]["influence_opens"]
     assert f'title="source: {src["kind"]} – {src["basis"]}"' in acc
+    # a date a rule made names the rule of rules.toml
+    assert "(rule windows.publish_before_expiry_months in rules.toml)" in page
 
 
 def test_overdue_phase_is_a_risk_list(world) -> None:
@@ -62,7 +64,7 @@ def test_overdue_phase_is_a_risk_list(world) -> None:
     )
     with TestClient(app) as client:
         assert login(client, USERS["admin"]).status_code == 303
-        data = client.get("/api/home").json()
+        data = client.get("/api/home").json()  # the Oslo IT contract is in profile
         [risk] = [o for o in data["overdue"] if o["title"] == OSLO]
         assert risk["phase"] == "overdue" and "no competition notice" in risk["reason"]
         assert OSLO not in {o["title"] for o in data["influence_open"]}

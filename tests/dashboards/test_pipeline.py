@@ -40,7 +40,7 @@ def test_pipeline_counts_each_tender_once_per_currency(session) -> None:
         ]
     )
     session.flush()
-    rows = pipeline(session)
+    rows = pipeline(session, in_profile_only=False)
     assert rows == [
         {"phase": "drafting", "currency": "NOK", "count": 1, "value": 3e6},
         {"phase": "overdue", "currency": "NOK", "count": 1, "value": 2e6},
@@ -50,16 +50,23 @@ def test_pipeline_counts_each_tender_once_per_currency(session) -> None:
 
 
 def test_director_page_pipeline_in_the_seeded_world(client_for) -> None:
-    """The two open competitions are each at Sykehusinnkjøp HF (confirmed) and Helse
-    Sør-Øst RHF (suggested): 'published' counts 2, not 4."""
+    """The open competition (diathermy) and the open market dialogue (the kiosk hearing,
+    2023-664435: a PIN-as-call whose text asks for input 'før endelig utlysning') are each
+    at Sykehusinnkjøp HF (confirmed) and Helse Sør-Øst RHF (suggested): each counts once."""
     client = client_for("director")
-    data = client.get("/api/director").json()
+    # in our IT profile: only the Oslo IT operations re-tender (drafting, 23 MNOK); no
+    # kiosk, no diathermy pens
+    mine = client.get("/api/director").json()["pipeline"]
+    assert {(r["phase"], r["count"], r["value"]) for r in mine} == {("drafting", 1, 23_000_000)}
+    data = client.get("/api/director?show=accounts").json()
     published = [r for r in data["pipeline"] if r["phase"] == "published"]
-    assert sum(r["count"] for r in published) == 2, published
+    assert sum(r["count"] for r in published) == 1, published
     # the Diatermi notice (NOK 30 M, no currency in the fixture) counted once, not twice
     assert sum(r["value"] for r in published) == 30_000_000
-    page = html.unescape(client.get("/director").text)
+    dialogue = [r for r in data["pipeline"] if r["phase"] == "dialogue_open"]
+    assert sum(r["count"] for r in dialogue) == 1, data["pipeline"]
+    page = html.unescape(client.get("/director?show=accounts").text)
     section = page.split('id="pipeline"')[1].split("</section>")[0]
     assert "published: 1 opportunities, 30,000,000 NOK" in section
-    assert "published: 1 opportunities, value unknown" in section
+    assert "dialogue_open: 1 opportunities, value unknown" in section
     assert "published: 2" not in section and "published: 4" not in section

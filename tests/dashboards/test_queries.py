@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.dashboards.conftest import TODAY, USERS, account_id
 from tracker.db import session_scope
-from tracker.models import BidDecision, Notice, NoticeLink, Opportunity, User
+from tracker.models import Account, BidDecision, Notice, NoticeLink, Opportunity, User
 from tracker.opportunities import list_opportunities, stored_budget_window
 from tracker.rules import load_rules
 from tracker.views import (
@@ -73,16 +73,19 @@ def test_home_budget_windows_use_the_trackers_status(world) -> None:
                 Opportunity.budget_start,
                 Opportunity.contract_start,
                 Opportunity.influence_opens,
+                Opportunity.expected_publication,
             )
         ).all()
+        types = dict(s.execute(select(Account.id, Account.buyer_type)).all())
         rules = load_rules()
         for row in rows:
             assert row["status"] in ("open", "upcoming", "missed"), row
             assert row["end"] >= TODAY
             group = [o for o in opps if (o[0], o[1]) == (row["account_id"], row["start"])]
             assert len(group) == row["opportunities"]
+            account = {"name": row["account"], "buyer_type": types[row["account_id"]]}
             statuses = {
-                stored_budget_window(o[2], o[3], TODAY, rules, {"name": row["account"]})["status"]
+                stored_budget_window(o[2], o[3], TODAY, rules, account, o[4])["status"]
                 for o in group
             }
             # "missed" only when every opportunity of the window missed it.
@@ -106,14 +109,14 @@ def test_decision_leaves_the_cached_queue_at_once(world) -> None:
     competition that is in the queue now (other tests may have decided on others)."""
     engine = world["engine"]
     with session_scope(engine) as s:
-        before = director_page(s, TODAY)
+        before = director_page(s, TODAY, show="accounts")
         assert before["queue"], "the world has undecided open competitions"
         pk = before["queue"][0]["id"]
         director = s.scalar(select(User).where(User.email == USERS["director"]))
         s.add(BidDecision(notice_pk=pk, decision="bid", decided_by=director.email, why="test"))
     try:
         with session_scope(engine) as s:
-            after = director_page(s, TODAY)
+            after = director_page(s, TODAY, show="accounts")
             assert pk not in [b["id"] for b in after["queue"]]
             assert after["queue_total"] == before["queue_total"] - 1
             assert pk in [b["id"] for b in after["decided"]]
@@ -157,12 +160,13 @@ def test_director_page_shows_top_rows_api_keeps_all(client_for, monkeypatch) -> 
     from dashboards.routes import director as director_routes
 
     client = client_for("director")
-    data = client.get("/api/director").json()
+    data = client.get("/api/director?show=accounts").json()
     assert len(data["incumbency"]) >= 2, "the fixtures have running contracts of suppliers"
     monkeypatch.setattr(director_routes, "PAGE_ROWS", 1)
-    html = client.get("/director").text
+    html = client.get("/director?show=accounts").text
     incumbency = html.split('id="incumbency"')[1]
     assert incumbency.count("<tr><td>") == 1
     assert "The top 1 are shown; the export has the full list." in incumbency
     assert "up to 60 s old" in html
-    assert len(client.get("/api/director").json()["incumbency"]) == len(data["incumbency"])
+    again = client.get("/api/director?show=accounts").json()
+    assert len(again["incumbency"]) == len(data["incumbency"])

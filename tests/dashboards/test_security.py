@@ -208,7 +208,7 @@ def test_untrusted_notice_text_is_escaped_everywhere(client_for, world) -> None:
         pk = n.id
     try:
         client = client_for("kam")
-        for path in (f"/notices/{pk}", "/search?text=Evil", f"/accounts/{acc}", "/"):
+        for path in (f"/notices/{pk}", "/search?text=Evil", f"/accounts/{acc}", "/?all=1"):
             html = client.get(path).text
             assert "<script>alert" not in html, path
             assert "&lt;script&gt;alert(" in html, path

@@ -47,13 +47,13 @@ def test_unknown_incumbency_value_is_none_not_zero(session) -> None:
         ]
     )
     session.flush()
-    [row] = incumbency_rows(session, dt.date(2026, 1, 1), our_orgnrs=[])
+    [row] = incumbency_rows(session, dt.date(2026, 1, 1), our_orgnrs=[], in_profile_only=False)
     assert row["value"] is None and row["contracts"] == 1
 
 
 def test_competition_urgency_flag_comes_from_the_view(client_for, world) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
-    items = client_for("bid").get("/api/bids").json()["items"]
+    items = client_for("bid").get("/api/bids?show=accounts").json()["items"]
     [dia] = [b for b in items if b["id"] == pk]
     assert dia["days_left"] == (dt.date(2023, 3, 17) - TODAY).days
     assert dia["urgent"] is (dia["days_left"] < URGENT_DEADLINE_DAYS)

@@ -44,12 +44,14 @@ def _kam_world(session: Session) -> dict:
     )
     add_notice(session, "n-old", issue_date=TODAY - dt.timedelta(days=40), account=nav)
     add_notice(session, "n-other", issue_date=TODAY, account=forsvaret)
+    it = {"main_cpv": "72000000"}  # in the IT capability profile (alerts skip the rest)
     add_opportunity(
         session,
         "opp-open",
         nav,
         influence_opens=TODAY,
         expected_publication=TODAY + dt.timedelta(days=200),
+        **it,
     )
     add_opportunity(
         session,
@@ -57,16 +59,18 @@ def _kam_world(session: Session) -> dict:
         nav,
         influence_opens=TODAY - dt.timedelta(days=300),
         expected_publication=TODAY + dt.timedelta(days=10),
+        **it,
     )
-    add_opportunity(session, "opp-expiry", nav, expiry=TODAY + dt.timedelta(days=150))
+    add_opportunity(session, "opp-expiry", nav, expiry=TODAY + dt.timedelta(days=150), **it)
     add_opportunity(
         session,
         "opp-far",
         nav,
         expiry=TODAY + dt.timedelta(days=900),
         influence_opens=TODAY + dt.timedelta(days=200),
+        **it,
     )
-    add_opportunity(session, "opp-forsvaret", forsvaret, influence_opens=TODAY)
+    add_opportunity(session, "opp-forsvaret", forsvaret, influence_opens=TODAY, **it)
     session.commit()
     return {"kam": kam, "other": other, "nav": nav}
 
@@ -76,13 +80,14 @@ def test_default_subscriptions_by_role(session: Session) -> None:
         r: add_user(session, f"{r}@example.test", r) for r in ("kam", "bid", "director", "admin")
     }
     added = {r: alerts.ensure_default_subscriptions(session, u) for r, u in users.items()}
-    assert added == {"kam": 6, "bid": 1, "director": 1, "admin": 0}
+    assert added == {"kam": 7, "bid": 1, "director": 1, "admin": 0}
     kinds = set(
         session.scalars(
             select(AlertSubscription.kind).where(AlertSubscription.user_id == users["kam"].id)
         )
     )
     assert kinds == {
+        "dialogue_open",
         "new_notice",
         "window_opening",
         "window_closing",
@@ -198,7 +203,13 @@ def test_interrupted_send_is_taken_again_after_its_lease(
 def test_webhooks_slack_and_teams_with_outage(session: Session, webhook: WebhookReceiver) -> None:
     kam = add_user(session, "kari@example.test", "kam")
     nav = add_account(session, "NAV", kam.email)
-    add_opportunity(session, "opp-close", nav, expected_publication=TODAY + dt.timedelta(days=5))
+    add_opportunity(
+        session,
+        "opp-close",
+        nav,
+        expected_publication=TODAY + dt.timedelta(days=5),
+        main_cpv="72000000",  # in the IT profile: alerts skip the rest by default
+    )
     session.commit()
     token_url = f"{webhook.url}/services/T000/B000/SECRETTOKEN"
     alerts.subscribe(session, kam.email, "window_closing", "webhook", target=token_url)

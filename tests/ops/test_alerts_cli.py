@@ -26,7 +26,7 @@ def test_alerts_cli_round_trip(session: Session, tracker_env, smtp_server: SMTPS
     }
     run = CliRunner()
     res = run.invoke(main, ["alerts", "subscribe", "--user", kam.email, "--defaults"], env=env)
-    assert res.exit_code == 0 and "6 default subscription(s) added" in res.output
+    assert res.exit_code == 0 and "7 default subscription(s) added" in res.output
     res = run.invoke(
         main,
         [

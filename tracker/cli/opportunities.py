@@ -189,20 +189,31 @@ def opportunities_cmd(
 
 BID_COLUMNS = [
     "total", "recommendation", "deadline", "days_left", "account", "buyer", "title",
-    "value", "price_weight", "incumbent", "relevance", "decision", "status", "source_id",
-    "notice_id",
+    "value", "price_weight", "incumbent", "relevance", "fit_reason", "decision", "status",
+    "source_id", "notice_id",
 ]  # fmt: skip
 
 
 @main.command("bids")
 @click.option("--account", help="Only competitions linked to this account.")
 @click.option("--all", "include_closed", is_flag=True, help="Also competitions past deadline.")
+@click.option(
+    "--show",
+    type=click.Choice(["relevant", "accounts", "all"]),
+    default="relevant",
+    show_default=True,
+    help="relevant: in our capability profile (or tracked); accounts: linked to an account, "
+    "in profile or not; all.",
+)
 @click.option("--today", help="The day to score for (YYYY-MM-DD); default TRACKER_TODAY or today.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-def bids_cmd(account: str | None, include_closed: bool, today: str | None, fmt: str) -> None:
-    """Open competitions for our accounts and capability, with explainable bid/no-bid scores.
+def bids_cmd(
+    account: str | None, include_closed: bool, show: str, today: str | None, fmt: str
+) -> None:
+    """Open competitions in our capability profile, with explainable bid/no-bid scores.
 
-    The JSON has every score component with its points and reason.
+    The JSON has every score component with its points and reason, the profile fit and
+    its reason, the selection requirements and the tenders received last time.
 
     Example: tracker bids --format json
     """
@@ -210,12 +221,17 @@ def bids_cmd(account: str | None, include_closed: bool, today: str | None, fmt: 
 
     with session_scope() as session:
         rows = list_bids(
-            session, resolve_today(today), account=account, include_closed=include_closed
+            session,
+            resolve_today(today),
+            account=account,
+            include_closed=include_closed,
+            show=show,
         )
     if fmt != "json":
         for r in rows:
             d = r["decision"]
             r["decision"] = f"{d['decision']} ({d['by']})" if d else None
+            r["fit_reason"] = r["fit"]["reason"]
     _print(rows, BID_COLUMNS, fmt)
 
 

@@ -1,0 +1,50 @@
+"""Alerts put a market dialogue first and stay in the capability profile (real notices).
+
+On 2023-11-27 Forsvarsmateriell asks the market about systems for electronic tests
+(2023-101205, respond by 2023-12-15): its KAM gets a ``dialogue_open`` alert with the
+deadline, the days left, the buyer's words and the rules for suppliers who take part.
+Sykehusinnkjøp's RFI on instant payments (2023-100372) is a dialogue too, but outside the
+IT profile: no alert unless the subscription asks for everything (``all=1``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.test_demo import build_demo_world
+from tracker.alerts import KINDS, alerts_for, default_subscriptions
+from tracker.models import User
+from tracker.users import ensure_user
+
+DAY = dt.date(2023, 11, 27)
+
+
+def test_dialogue_alert_first_and_only_in_profile(engine: Engine, tracker_env: dict) -> None:
+    build_demo_world(engine, DAY)
+    with Session(engine) as s:
+        for email in ("kari.nordmann@example.no", "ingrid.berg@example.no"):
+            ensure_user(s, email, "kam", "a password for tests")
+        s.commit()
+        kari = s.scalar(select(User).where(User.email == "kari.nordmann@example.no"))
+        ingrid = s.scalar(select(User).where(User.email == "ingrid.berg@example.no"))
+        assert next(iter(KINDS)) == "dialogue_open"
+        assert default_subscriptions("kam")[0][:2] == ("dialogue_open", "email")
+        [alert] = alerts_for(s, kari, "dialogue_open", {}, DAY, "http://tracker")
+        assert alert.subject.startswith("Market dialogue: respond by 2023-12-15")
+        assert "18 days left to respond" in alert.body
+        assert "Account: Forsvarsmateriell" in alert.body
+        assert "markedsundersøkelsen" in alert.body  # the buyer's words
+        assert "Taking part:" in alert.body and "anskaffelser.no" in alert.body
+        again = alerts_for(s, kari, "dialogue_open", {}, DAY + dt.timedelta(days=1), "")
+        assert [a.key for a in again] == [alert.key]  # one alert per dialogue, not per day
+        # Ingrid's dialogue (instant payments) is outside the IT profile
+        assert alerts_for(s, ingrid, "dialogue_open", {}, DAY, "") == []
+        everything = alerts_for(s, ingrid, "dialogue_open", {"all": 1}, DAY, "")
+        assert [a for a in everything if "straksbetaling" in a.subject]
+        # and no other alert of Ingrid's defaults is outside the profile
+        for kind, _channel, params in default_subscriptions("kam"):
+            for a in alerts_for(s, ingrid, kind, params, DAY, ""):
+                assert "kiosk" not in a.subject.lower() and "parkering" not in a.subject.lower()

@@ -1,0 +1,143 @@
+"""The demo answers each role on its demo day, on data derived from the real notices.
+
+The world is what ``make demo`` builds: the example accounts, the bundled real notices
+issued up to ``DEMO_TODAY`` (the demo harvests up to that day, no hindsight), linked,
+contracts derived, opportunities recomputed (``tracker.demo.finish``), the demo users.
+Nothing is hard-coded: the rows come from the derivation, so the test keeps its meaning
+when contracts or windows are derived differently.
+
+- every demo KAM sees at least one in-profile market dialogue, influence window, expiry
+  or overdue re-tender at their accounts;
+- the demo's KAM sees the in-profile competition of one of his accounts among his news;
+- the bid team sees at least one in-profile open competition;
+- nothing out of profile leads any list (KAM lists, bids, director queue and pipeline,
+  alerts), in the default view (only in-profile rows) and in "show all" (in profile first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import REAL
+from tracker import demo
+from tracker.accounts import import_accounts
+from tracker.alerts import alerts_for, default_subscriptions
+from tracker.eforms import parse_notice
+from tracker.ingest import Ingestor
+from tracker.models import User
+from tracker.views import bids_page, director_page, kam_home
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME_LISTS = ("dialogues", "influence_open", "overdue", "expiries", "new_notices")
+KAMS = [email for email, role, _ in demo.DEMO_USERS if role == "kam"]
+
+
+def build_demo_world(engine: Engine, today: dt.date) -> None:
+    """``make demo`` without the HTTP round trip: accounts, the real notices issued up to
+    ``today`` stored as the Doffin spider stores them, then the demo's own last step."""
+    with Session(engine) as s:
+        import_accounts(s, ROOT / "examples" / "accounts.yaml")
+        s.commit()
+    with Ingestor(engine, source="doffin") as ing:
+        for path in sorted(REAL.glob("*.xml")):
+            data = path.read_bytes()
+            issued = parse_notice(data).issue_date
+            if issued is None or issued > today:
+                continue
+            match = re.search(r"(\d{4}-\d{6})", path.name)
+            ing.add(data, location=str(path), source_id=match and match.group(1))
+        ing.flush()
+    with Session(engine) as s:
+        demo.finish(s, today, "demo password for tests")
+        s.commit()
+
+
+@pytest.fixture
+def demo_world(engine: Engine, tracker_env: dict[str, str]) -> Iterator[Session]:
+    build_demo_world(engine, demo.DEMO_TODAY)
+    with Session(engine) as s:
+        yield s
+
+
+def _user(s: Session, email: str) -> User:
+    return s.scalars(select(User).where(User.email == email)).one()
+
+
+def _shown(row: dict[str, Any]) -> bool:
+    return bool((row.get("fit") or {}).get("shown"))
+
+
+def _in_profile_first(rows: list[dict[str, Any]]) -> bool:
+    flags = [_shown(r) for r in rows]
+    return flags == sorted(flags, reverse=True)
+
+
+def test_every_demo_kam_sees_in_profile_work_at_their_accounts(demo_world: Session) -> None:
+    today = demo.DEMO_TODAY
+    assert KAMS
+    for email in KAMS:
+        home = kam_home(demo_world, _user(demo_world, email), today)
+        work = [r for name in HOME_LISTS[:4] for r in home[name]]
+        assert work, f"{email} sees no in-profile window or expiry on {today}"
+        mine = {a["name"] for a in home["accounts"]}
+        for name in HOME_LISTS:
+            assert all(_shown(r) for r in home[name]), (email, name)  # default: profile only
+        for r in work:
+            assert {acc for _, acc in r.get("accounts", [(None, r["account"])])} <= mine
+        print(email, [(r["title"], r.get("phase", "expiry")) for r in work])
+        everything = kam_home(demo_world, _user(demo_world, email), today, show_all=True)
+        for name in HOME_LISTS:
+            assert _in_profile_first(everything[name]), (email, name)
+
+
+def test_the_kam_hears_of_the_competition_at_his_account(demo_world: Session) -> None:
+    [email] = KAMS
+    home = kam_home(demo_world, _user(demo_world, email), demo.DEMO_TODAY)
+    news = [n for n in home["new_notices"] if n["fit"]["shown"]]
+    assert any("Toppsystem VMS" in (n["title"] or "") for n in news)
+
+
+def test_the_bid_team_sees_an_in_profile_competition(demo_world: Session) -> None:
+    today = demo.DEMO_TODAY
+    page = bids_page(demo_world, today)
+    assert page["items"], f"no open competition in the profile on {today}"
+    assert all(b["fit"]["shown"] or b["status"] or b["decision"] for b in page["items"])
+    for b in page["items"]:
+        assert b["deadline"] is not None and b["deadline"] >= today
+        assert b["fit"]["reason"].startswith("in profile")
+    vms = next(b for b in page["items"] if "Toppsystem VMS" in b["title"])
+    assert vms["deadline"] == dt.date(2023, 6, 5)  # the qualification system ends (BT-537)
+    assert "qualification system ends" in vms["deadline_source"]
+    for show in ("accounts", "all"):
+        assert _in_profile_first(bids_page(demo_world, today, show=show)["items"]), show
+
+
+def test_nothing_out_of_profile_leads_the_director_or_the_alerts(demo_world: Session) -> None:
+    today = demo.DEMO_TODAY
+    director = director_page(demo_world, today)
+    assert director["queue"] and all(b["fit"]["shown"] for b in director["queue"])
+    assert _in_profile_first(director_page(demo_world, today, show="all")["queue"])
+    for email in KAMS:
+        user = _user(demo_world, email)
+        for kind, _channel, params in default_subscriptions("kam"):
+            for alert in alerts_for(demo_world, user, kind, params, today, "http://x"):
+                assert "out of profile" not in alert.body, (email, kind, alert.subject)
+    bid = _user(demo_world, "bid@example.no")
+    deadline_alerts = alerts_for(demo_world, bid, "tender_deadline", {"days": 60}, today, "")
+    assert deadline_alerts and all("Toppsystem VMS" in a.subject for a in deadline_alerts)
+
+
+def test_demo_day_comes_before_the_notices_it_must_not_know(demo_world: Session) -> None:
+    """No hindsight: nothing issued after the demo day is stored in the demo world."""
+    from tracker.models import Notice
+
+    latest = demo_world.scalar(select(Notice.issue_date).order_by(Notice.issue_date.desc()))
+    assert latest is not None and latest <= demo.DEMO_TODAY
