@@ -42,7 +42,7 @@ def test_semicolon_csv_with_bom_imports_like_the_comma_csv(engine: Engine, tmp_p
     assert semicolon.read_bytes().startswith(b"\xef\xbb\xbfname;orgnr;")
     with Session(engine) as s:
         result = import_accounts(s, semicolon)
-        assert len(result.created) == 11
+        assert len(result.created) == 13
         from_semicolon = _accounts(s)
         forsvaret = get_account(s, "Forsvaret")
         assert sorted(a.alias for a in forsvaret.aliases) == [
@@ -51,7 +51,7 @@ def test_semicolon_csv_with_bom_imports_like_the_comma_csv(engine: Engine, tmp_p
         ]  # the ';' inside the quoted aliases cell is still the list separator
     with Session(engine) as s:
         result = import_accounts(s, EXAMPLES / "accounts.csv")
-        assert result.created == result.updated == [] and len(result.unchanged) == 11
+        assert result.created == result.updated == [] and len(result.unchanged) == 13
         assert _accounts(s) == from_semicolon
 
 
@@ -69,7 +69,7 @@ def test_a_missing_column_keeps_the_stored_field(
     _rewrite(EXAMPLES / "accounts.csv", no_kam, ";", drop={"kam", "aliases"})
     out = runner.invoke(main, ["accounts", "import", str(no_kam)])
     assert out.exit_code == 0, out.output
-    assert "created 0, updated 0, unchanged 11 account(s)" in out.output
+    assert "created 0, updated 0, unchanged 13 account(s)" in out.output
     with Session(engine) as s:
         assert {a.name: a.kam_email for a in s.scalars(select(Account))} == kams
         assert len(get_account(s, "Forsvaret").aliases) == 2

@@ -150,6 +150,7 @@ def add_notice(
     account: Account | None = None,
     deadline: dt.datetime | None = None,
     version: str = "01",
+    main_cpv: str | None = None,
 ) -> Notice:
     """A notice row built from a real Doffin file's bytes (parsed fields set by hand)."""
     raw = (REAL / "2024-110489.xml").read_bytes()
@@ -162,6 +163,7 @@ def add_notice(
         title=title,
         notice_type="cn-standard",
         subtype="16",
+        main_cpv=main_cpv,
         raw_xml=zlib.compress(raw),
         raw_sha256=hashlib.sha256(raw).hexdigest(),
         parser_version="test",

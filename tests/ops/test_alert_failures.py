@@ -60,7 +60,7 @@ def refusing_smtp() -> Iterator[SMTPServer]:
 def test_a_title_with_cr_lf_is_sent_on_one_line(session: Session, smtp_server: SMTPServer) -> None:
     kam = add_user(session, "kari@example.test", "kam")
     nav = add_account(session, "NAV", kam.email)
-    add_notice(session, "n-evil", issue_date=TODAY, account=nav, title=EVIL)
+    add_notice(session, "n-evil", issue_date=TODAY, account=nav, title=EVIL, main_cpv="72000000")
     session.commit()
     report = alerts.run_alerts(session, TODAY, ops_settings(smtp_server.port), clock=clock_at(NOW))
     assert report.delivery.errors == [] and report.pending == 0

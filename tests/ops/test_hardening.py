@@ -49,7 +49,9 @@ def test_webhook_url_is_never_logged_at_any_verbosity(
 ) -> None:
     kam = add_user(session, "kari@example.test", "kam")
     nav = add_account(session, "NAV", kam.email)
-    add_opportunity(session, "opp", nav, expected_publication=TODAY + dt.timedelta(days=5))
+    add_opportunity(
+        session, "opp", nav, main_cpv="72000000", expected_publication=TODAY + dt.timedelta(days=5)
+    )
     secret_url = f"{webhook.url}/services/T000/B000/SECRETWEBHOOKTOKEN"
     alerts.subscribe(session, kam.email, "window_closing", "webhook", target=secret_url)
     session.commit()
