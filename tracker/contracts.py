@@ -936,7 +936,8 @@ def derive_contracts(
         counts["created"] = len(new_rows)
     counts["contracts"] = len(desired)
     all_ids = sorted(ids.values())
-    for chunk in _chunks(all_ids):
+    kept = sorted(existing[k].id for k in desired if k in existing)  # new ones have no parties
+    for chunk in _chunks(kept):
         session.execute(delete(ContractParty).where(ContractParty.contract_id.in_(chunk)))
     parties = []
     for key, d in desired.items():
@@ -1081,6 +1082,18 @@ class _Ctx:
         self.lots, self.results, self.winners, self.buyers = lots, results, winners, buyers
         self.rules = rules
         self._facts: dict[tuple[Any, ...], TextFacts] = {}
+        self._buyers: dict[int, list[dict[str, Any]]] = {}
+
+    def buyer_parties(self, notice_pk: int) -> list[dict[str, Any]]:
+        """The buyers of a notice as contract parties (once per notice: parallel suppliers
+        share them)."""
+        found = self._buyers.get(notice_pk)
+        if found is None:
+            found = self._buyers[notice_pk] = [
+                _party("buyer", b.orgnr, b.name, b.organisation_id)
+                for b in self.buyers.get(notice_pk, [])
+            ]
+        return found
 
     def lot_of(self, n: Any, lot_id: str | None) -> Any:
         own = self.lots.get(n.id, [])
@@ -1140,11 +1153,9 @@ class _Ctx:
                 ("contract notice description", cn.description),
                 ("contract notice title", cn.title),
             ]
-        seen: set[str] = set()
-        unique = []
-        for where, text in texts:
-            if text and text not in seen:
-                seen.add(text)
+        unique: list[tuple[str, str]] = []
+        for where, text in texts:  # a text another one already holds says nothing new
+            if text and not any(text in t for _, t in unique):
                 unique.append((where, text))
         found = read_facts(unique, modification=is_mod)
         self._facts[key] = found
@@ -1305,9 +1316,7 @@ def _build(
     return _Desired(
         key="",
         values=values,
-        buyers=[
-            _party("buyer", b.orgnr, b.name, b.organisation_id) for b in ctx.buyers.get(n.id, [])
-        ],
+        buyers=ctx.buyer_parties(n.id),
         suppliers=[
             _party("supplier", w.orgnr, w.name, w.organisation_id)
             for w in ctx.winners.get(r.id, [])
@@ -1410,9 +1419,7 @@ def _build_expected(proc: str, cn: Any, lot: Any, ctx: _Ctx) -> _Desired | None:
     return _Desired(
         key=f"x:{proc}|{lot.lot_id}"[:300],
         values=values,
-        buyers=[
-            _party("buyer", b.orgnr, b.name, b.organisation_id) for b in ctx.buyers.get(cn.id, [])
-        ],
+        buyers=ctx.buyer_parties(cn.id),
         suppliers=[],
     )
 

@@ -131,10 +131,10 @@ _PERIOD_RANGE = re.compile(
     re.IGNORECASE,
 )
 _OUT_YEAR = re.compile(r"\b(?:og\s+ut|ut|til\s+og\s+med|tom\.?)\s+(20\d\d)(?!\d)", re.IGNORECASE)
-# A number before a unit of time, or a year: without one, a text states no period.
-_MAYBE_PERIOD = re.compile(
-    rf"(?:\d|\)|\b(?:{_NUM[1:-1]}))\s*(?:år|mån|mnd|year|month)|20\d\d", re.IGNORECASE
-)
+# A number before a unit of time, or a year: without one, a text states no period. Two
+# patterns on the lower-cased text (a digit first is a fast scan; number words are rare).
+_MAYBE_PERIOD = re.compile(r"[\d)]\s*(?:år|mån|mnd|year|month)|20\d\d")
+_MAYBE_PERIOD_WORDS = re.compile(rf"\b(?:{_NUM[1:-1]})\s+(?:år|mån|mnd|year|month)")
 MAX_TEXT_YEARS = 15  # a longer stated period is more likely a strategy span than a contract
 
 _MONTHS = {
@@ -150,25 +150,29 @@ _DATE_WORDS = (
 _DATE_NUM = r"(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})(?!\d)"
 _DATE_ISO = r"(\d{4})-(\d{2})-(\d{2})"
 _DATE = re.compile(rf"{_DATE_WORDS}|{_DATE_NUM}|{_DATE_ISO}", re.IGNORECASE)
+# A start: the noun first (a fast scan on the lower-cased text), then what stands around it.
 _START = re.compile(
-    r"\b(planlagt|planlagd|ønsket|ønska|forventet|forventa|antatt|estimert|tentativ|planned|"
-    r"expected|desired)?\s*(oppstart\w*|kontraktsstart|avtalestart|iverksettelse|"
-    r"ikraftsetjing|ikrafttredelse|start\s*date|start\s+of\s+the\s+contract)"
+    r"(oppstart\w*|kontraktsstart|avtalestart|iverksettelse|ikraftsetjing|ikrafttredelse|"
+    r"start\s*date|start\s+of\s+the\s+contract)"
     r"(?:\s+(?:er|blir|vil\s+være|is|på|av\s+avtalen|av\s+kontrakten))?"
-    r"(?:\s*(?:dato|date))?\s*[:.]?\s*(?:fra\s+|den\s+|on\s+)?",
-    re.IGNORECASE,
+    r"(?:\s*(?:dato|date))?\s*[:.]?\s*(?:fra\s+|den\s+|on\s+)?"
+)
+_START_QUALIFIER = re.compile(
+    r"(planlagt|planlagd|ønsket|ønska|forventet|forventa|antatt|estimert|tentativ|planned|"
+    r"expected|desired)\s*$"
 )
 
 # Amounts: a number with a currency or a unit of millions beside it ("NOK 65.000.000",
-# "18 MNOK", "kr 82 013,-", "7 500 000,-", "1,5 mill. kr").
-_AMOUNT = re.compile(
-    r"(?P<cur1>NOK|kr\.?|kroner)?\s*"
-    r"(?P<num>\d{1,3}(?:[ .\u00a0\u202f]\d{3})+|\d+)(?:,(?P<dec>\d{1,2}))?"
-    r"(?P<dash>\s*,-)?\s*"
-    r"(?P<unit>MNOK|mill(?:ioner|ion)?\.?\s*(?:kr\.?|kroner|NOK)?|mrd\.?|milliarder|"
-    r"kr\.?|kroner|NOK)?(?![\wæøå])",
-    re.IGNORECASE,
+# "18 MNOK", "kr 82 013,-", "7 500 000,-", "1,5 mill. kr"). The number is found first (a
+# digit starts it: a fast scan), then what stands right before and after it.
+_NUMBER = re.compile(r"\d{1,3}(?:[ .\u00a0\u202f]\d{3})+(?:,\d{1,2})?|\d+(?:,\d{1,2})?")
+_CURRENCY_BEFORE = re.compile(r"(?:nok|kr\.?|kroner)\s*$")
+_UNIT_AFTER = re.compile(
+    r"(?P<dash>\s*,-)?\s*(?P<unit>mnok|mill(?:ioner|ion)?\.?(?:\s*(?:kr\.?|kroner|nok))?|"
+    r"mrd\.?|milliarder|kr\.?|kroner|nok)?(?![\wæøå])"
 )
+# A number with a currency or a unit of millions beside it (cheap test before _AMOUNT).
+_MONEY_HINT = re.compile(r"\d\s*(?:,-|kr|nok|mnok|mill|mrd)|(?:nok|kr\.?)\s*\d")  # lower-cased
 _MAX_WORDS = re.compile(
     r"maks\w*|maksimal\w*|øvre\s+ramme|inntil|ceiling|maximum|max\.?|ramme\s*(?:på|er)\b",
     re.IGNORECASE,
@@ -214,11 +218,30 @@ _CANCELLED = re.compile(
     r"\bavlys\w*|\bavbr[yu]\w*|\bannuller\w*|\bkansellert\w*|\bcancel\w*", re.IGNORECASE
 )
 _RETENDER = re.compile(
-    r"[^.]*\b(?:kunngjort\s+på\s+nytt|kunngjøres\s+på\s+nytt|lyses\s+ut\s+(?:på\s+)?nytt|"
+    r"\b(?:kunngjort\s+på\s+nytt|kunngjøres\s+på\s+nytt|lyses\s+ut\s+(?:på\s+)?nytt|"
     r"utlyst\s+på\s+nytt|ny\s+konkurranse|nye?\s+kunngjøring|re-?announced|re-?launched|"
-    r"new\s+competition)\b[^.]*\.?",
+    r"new\s+competition)\b",
     re.IGNORECASE,
 )
+# Cheap substring tests before the patterns: most texts say none of these things.
+_CANCEL_HINTS = ("avlys", "avbr", "annuller", "kansell", "cancel", "på nytt", "ny konkurranse",
+                 "ny kunngjøring", "nye kunngjøring", "announced", "launched",
+                 "new competition")  # fmt: skip
+_DIRECT_HINTS = ("intensjon", "uten forut", "uten konk", "utan konk", "intention", "without")
+_PROCEDURE_HINTS = ("forhandling", "åpen ", "begrenset ", "procedure", "open tender", "dialog",
+                    "innovasjon", "partnership")  # fmt: skip
+_REGIME_HINTS = ("fosa", "forsvars", "forsynings", "utilities", "defence", "særlige", "særlege",
+                 "sosialtjenester", "specific services")  # fmt: skip
+
+
+def _sentence(text: str, start: int, end: int) -> str:
+    """The sentence around ``text[start:end]`` (for a quote)."""
+    left = max(text.rfind(". ", 0, start) + 2, 0) if text.rfind(". ", 0, start) >= 0 else 0
+    right = text.find(".", end)
+    right = len(text) if right < 0 else right + 1
+    return " ".join(text[left:right].split())[:300]
+
+
 _NEW_END = re.compile(
     r"(?:forlenge[st]?|forlengelse|forlenget|prolonged|extended|ny\s+sluttdato|ny\s+utløpsdato|"
     r"varer\s+nå)[^.]{0,60}?(?:til|frem\s+til|fram\s+til|ut|until|to|:)\s*(?:og\s+med\s+)?",
@@ -226,6 +249,31 @@ _NEW_END = re.compile(
 )
 _CRITERION_WEIGHT = re.compile(r"\(\s*(\d{1,3}(?:[.,]\d+)?)\s*%\s*\)|(?<![\d,.])(\d{1,3})\s*%")
 _CRITERION_STOP = re.compile(r"(?:^|[.;:\n]|\d\)|\b[a-z]\))\s*", re.IGNORECASE)
+
+
+_UNIT_WORDS = (" år", " mån", " mnd", " year", " month")
+_EXT_HINTS = ("+", "forleng", "opsjon", "option", "extens", "extend", "renew", "forny")
+_TOTAL_HINTS = ("maks", "samle", "samla", "total", "maxim", "max")
+_DUR_HINTS = ("varig", "løpetid", "periode", "avtaletid", "gjeld", "varer", "inngå", "duration",
+              "term")  # fmt: skip
+
+
+def _has(low: str, hints: tuple[str, ...]) -> bool:
+    for h in hints:  # noqa: SIM110 - a loop, not any(<generator>): this runs for every text
+        if h in low:
+            return True
+    return False
+
+
+def _maybe_period(text: str, low: str | None = None) -> bool:
+    low = low if low is not None else text.lower()
+    if _MAYBE_PERIOD.search(low):
+        return True
+    return _has(low, _UNIT_WORDS) and _MAYBE_PERIOD_WORDS.search(low) is not None
+
+
+def _paren(text: str) -> str:
+    return _PAREN_NUM.sub(r"\1", text) if "(" in text else text
 
 
 def _months(number: str, unit: str) -> int:
@@ -257,10 +305,10 @@ def _extension(
     text: str | None, base_months: int | None = None
 ) -> tuple[int, str, tuple[int, ...], int, int] | None:
     """(months, words, each option in months, start, end) of the options a text states."""
-    if not text:
+    if not text or not _has(text.lower(), _EXT_HINTS):
         return None
-    text = _PAREN_NUM.sub(r"\1", text)
-    m = _SEQUENCE.search(text)
+    text = _paren(text)
+    m = _SEQUENCE.search(text) if "+" in text else None
     if m:
         terms = [int(t) for t in re.split(r"\s*\+\s*", m.group(1))]
         factor = 12 if m.group(2).lower().startswith(("år", "year")) else 1
@@ -297,9 +345,9 @@ def parse_total(text: str | None) -> int | None:
 
 
 def _total(text: str | None) -> tuple[int, str] | None:
-    if not text:
+    if not text or not _has(text.lower(), _TOTAL_HINTS):
         return None
-    text = _PAREN_NUM.sub(r"\1", text)
+    text = _paren(text)
     m = _TOTAL.search(text)
     if m is None:
         return None
@@ -339,9 +387,9 @@ def parse_text_term(title: str | None, description: str | None) -> TextTerm | No
     description ("for perioden 2023 - 2025"); "ut 2025".
     """
     text = " ".join(t for t in (title, description) if t)
-    if not _MAYBE_PERIOD.search(text):  # cheap test first: most texts name no period
+    if not _maybe_period(text):  # cheap test first: most texts name no period
         return None
-    text = _PAREN_NUM.sub(r"\1", text)
+    text = _paren(text)
     base: int | None = None
     evidence = ""
     m = _DURATION.search(text)
@@ -417,43 +465,72 @@ def planned_start(text: str | None) -> tuple[dt.date, str, str] | None:
     """The start a text states ("planlagt oppstartsdato 9. mars 2023", "Ønsket oppstart
     2.10.23"): (date, quote, confidence). Planned/fixed starts are ``high``; wished,
     expected or estimated ones ``medium``."""
-    if not text or not _has_start_word(text):
+    if not text:
         return None
-    for m in _START.finditer(text):
+    low = text.lower()
+    if not _has_start_word(low) or len(low) != len(text):
+        return None
+    for m in _START.finditer(low):
         found = parse_date_words(text, m.end())
         if found is None:
             continue
         day, _, end = found
-        qualifier = (m.group(1) or "").lower()
+        q = _START_QUALIFIER.search(low, max(0, m.start() - 14), m.start())
+        qualifier = q.group(1) if q is not None else ""
         confidence = "high" if qualifier in ("", "planlagt", "planlagd", "planned") else "medium"
-        return day, _clip(text, m.start(), end), confidence
+        begin = q.start() if q is not None else m.start()
+        return day, _clip(text, begin, end), confidence
     return None
 
 
-def _has_start_word(text: str) -> bool:
-    low = text.casefold()
-    return any(w in low for w in ("oppstart", "start", "iverksett", "ikraft"))
+def _has_start_word(low: str) -> bool:
+    return "start" in low or "iverksett" in low or "ikraft" in low
 
 
 # --------------------------------------------------------------------------- amounts
+
+
+class _Span:
+    """Start and end of an amount with its currency and unit."""
+
+    __slots__ = ("_end", "_start")
+
+    def __init__(self, start: int, end: int) -> None:
+        self._start, self._end = start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
 
 
 def parse_amounts(text: str | None) -> list[tuple[Decimal, str, int, int]]:
     """Amounts in NOK a text names, with their kind: (amount, kind, start, end), kind one
     of ``max``, ``estimated``, ``per_year``, ``amount``. Only numbers with a currency or a
     unit of millions beside them count (years and counts are not amounts)."""
-    if not text or not any(u in text for u in ("NOK", "kr", "Kr", "KR", "mill", "MNOK", ",-")):
+    if not text or not _MONEY_HINT.search(text.lower()):
         return []
     out: list[tuple[Decimal, str, int, int]] = []
+    low = text.lower()
     prev_end = 0
     prev_kind = "amount"
-    for m in _AMOUNT.finditer(text):
-        unit = (m.group("unit") or "").lower()
-        if not (m.group("cur1") or unit or m.group("dash")):
+    for m in _NUMBER.finditer(text):
+        if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in ",."):
+            continue  # inside a word, a code or a decimal
+        near = low[max(0, m.start() - 8) : m.end() + 14]
+        if not ("kr" in near or "nok" in near or "mill" in near or "mrd" in near or ",-" in near):
             continue
-        raw = re.sub(r"[ .\u00a0\u202f]", "", m.group("num"))
+        before = _CURRENCY_BEFORE.search(low, max(0, m.start() - 8), m.start())
+        after_m = _UNIT_AFTER.match(low, m.end())
+        unit = (after_m.group("unit") or "") if after_m else ""
+        if before is None and not unit and not (after_m and after_m.group("dash")):
+            continue
+        number = m.group(0)
+        whole, _, dec = number.partition(",")
+        raw = re.sub(r"[ .\u00a0\u202f]", "", whole)
         try:
-            value = Decimal(raw + ("." + m.group("dec") if m.group("dec") else ""))
+            value = Decimal(raw + ("." + dec if dec else ""))
         except InvalidOperation:
             continue
         if unit.startswith(("mnok", "mill")):
@@ -462,6 +539,9 @@ def parse_amounts(text: str | None) -> list[tuple[Decimal, str, int, int]]:
             value *= 1_000_000_000
         if value < 1000:
             continue  # "kr 5,-" per unit prices and the like are no contract values
+        start = before.start() if before is not None else m.start()
+        end = after_m.end() if after_m is not None and (unit or after_m.group("dash")) else m.end()
+        m = _Span(start, end)
         window = text[max(prev_end, m.start() - 80) : m.start()]
         after = text[m.end() : m.end() + 25]
         kind = "amount"
@@ -511,45 +591,56 @@ def award_weights(text: str | None) -> list[tuple[str, float, str]]:
 
 def read_facts(texts: Iterable[tuple[str, str | None]], *, modification: bool = False) -> TextFacts:
     """Every fact the ``texts`` state, as (where, text) pairs in order of trust (the lot's
-    own texts first). The first text that states a fact gives it. Pure."""
+    own texts first). The first text that states a fact gives it (later texts are not
+    searched for a fact already found, except amounts: every maximum counts). Pure."""
     facts = TextFacts()
-    pairs = [(where, t) for where, t in texts if t and t.strip()]
     found: dict[str, Quote] = {}
 
     def put(name: str, quote: Quote) -> None:
         if name not in found:
             found[name] = quote
 
-    for where, text in pairs:
-        _read_term(text, where, put)
-        start = planned_start(text)
-        if start is not None:
-            put("start", Quote(start[0], start[1], where, start[2]))
-        _read_values(text, where, put, facts)
-        fw = _FRAMEWORK.search(text)
-        if fw is not None:
-            neg = _NOT_FRAMEWORK.search(text)
-            put("framework", Quote(neg is None, _clip(text, fw.start(), fw.end(), 40), where))
-        da = _DIRECT.search(text)
-        if da is not None:
-            put("direct_award", Quote(True, _clip(text, da.start(), da.end(), 30), where))
-        for pattern, code in _PROCEDURES:
-            pm = pattern.search(text)
-            if pm is not None:
-                put("procedure", Quote(code, _clip(text, pm.start(), pm.end()), where, "medium"))
-                break
-        for pattern, regime in _REGIMES:
-            rm = pattern.search(text)
-            if rm is not None:
-                put("regime", Quote(regime, _clip(text, rm.start(), rm.end(), 30), where))
-                break
-        cm = _CANCELLED.search(text)
-        if cm is not None:
-            put("cancelled", Quote(True, _clip(text, cm.start(), cm.end(), 60), where))
-        rt = _RETENDER.search(text)
-        if rt is not None:
-            put("retender_signal", Quote(True, _clip(text, rt.start(), rt.end()), where))
-        if modification:
+    for where, text in texts:
+        if not text or text.isspace():
+            continue
+        low = text.lower()
+        if not found.keys() >= _TERM_FACTS:
+            _read_term(text, where, put, low, found)
+        if "start" not in found and _has_start_word(low):
+            start = planned_start(text)
+            if start is not None:
+                put("start", Quote(start[0], start[1], where, start[2]))
+        _read_values(text, where, put, facts, low)
+        if "framework" not in found and ("ramme" in low or "framework" in low):
+            fw = _FRAMEWORK.search(text)
+            if fw is not None:
+                neg = _NOT_FRAMEWORK.search(text)
+                put("framework", Quote(neg is None, _clip(text, fw.start(), fw.end(), 40), where))
+        if "direct_award" not in found and _has(low, _DIRECT_HINTS):
+            da = _DIRECT.search(text)
+            if da is not None:
+                put("direct_award", Quote(True, _clip(text, da.start(), da.end(), 30), where))
+        if "procedure" not in found and _has(low, _PROCEDURE_HINTS):
+            for pattern, code in _PROCEDURES:
+                pm = pattern.search(text)
+                if pm is not None:
+                    quote = _clip(text, pm.start(), pm.end())
+                    put("procedure", Quote(code, quote, where, "medium"))
+                    break
+        if "regime" not in found and _has(low, _REGIME_HINTS):
+            for pattern, regime in _REGIMES:
+                rm = pattern.search(text)
+                if rm is not None:
+                    put("regime", Quote(regime, _clip(text, rm.start(), rm.end(), 30), where))
+                    break
+        if _has(low, _CANCEL_HINTS):
+            cm = _CANCELLED.search(text) if "cancelled" not in found else None
+            if cm is not None:
+                put("cancelled", Quote(True, _clip(text, cm.start(), cm.end(), 60), where))
+            rt = _RETENDER.search(text) if "retender_signal" not in found else None
+            if rt is not None:
+                put("retender_signal", Quote(True, _sentence(text, rt.start(), rt.end()), where))
+        if modification and "new_end" not in found:
             for nm in _NEW_END.finditer(text):
                 day = parse_date_words(text, nm.end())
                 if day is not None:
@@ -564,40 +655,50 @@ def read_facts(texts: Iterable[tuple[str, str | None]], *, modification: bool = 
     return facts
 
 
-def _read_term(text: str, where: str, put: Any) -> None:
-    if not _MAYBE_PERIOD.search(text):
+_TERM_FACTS = frozenset({"base_months", "option_months", "total_months", "period"})
+
+
+def _read_term(text: str, where: str, put: Any, low: str | None = None, found: Any = ()) -> None:
+    if not _maybe_period(text, low):
         return
-    norm = _PAREN_NUM.sub(r"\1", text)
-    m = _DURATION.search(norm)
-    if m:
-        put(
-            "base_months",
-            Quote(_months(m.group(1), m.group(2)), _clip(norm, m.start(), m.end()), where),
-        )
-    seq = _SEQUENCE.search(norm)
-    if m is None and seq is not None and not _EXT_BEFORE.search(norm[: seq.start()][-80:]):
-        terms = [int(t) for t in re.split(r"\s*\+\s*", seq.group(1))]
-        factor = 12 if seq.group(2).lower().startswith(("år", "year")) else 1
-        put("base_months", Quote(terms[0] * factor, seq.group(0).strip(), where))
-    base = _months(m.group(1), m.group(2)) if m else None
-    ext = _extension(norm, base)
-    if ext is not None and ext[0] > 0:
-        put("option_months", Quote(ext[0], _clip(norm, ext[3], ext[4], 30), where))
-        put("option_steps", Quote(ext[2], ext[1], where))
-    total = _total(norm)
-    if total is not None:
-        put("total_months", Quote(total[0], total[1], where))
-    found = _range(_YEAR_RANGE.search(norm)) if "title" in where else None
-    found = found or _range(_PERIOD_RANGE.search(norm))
-    if found is not None:
-        put("period", Quote((found[0], found[1]), found[2], where, "medium"))
+    norm = _paren(text)
+    low = norm.lower()
+    m = None
+    if "base_months" not in found:
+        m = _DURATION.search(norm) if _has(low, _DUR_HINTS) else None
+        if m:
+            quote = _clip(norm, m.start(), m.end())
+            put("base_months", Quote(_months(m.group(1), m.group(2)), quote, where))
+        seq = _SEQUENCE.search(norm) if m is None and "+" in norm else None
+        if seq is not None and not _EXT_BEFORE.search(norm[: seq.start()][-80:]):
+            terms = [int(t) for t in re.split(r"\s*\+\s*", seq.group(1))]
+            factor = 12 if seq.group(2).lower().startswith(("år", "year")) else 1
+            put("base_months", Quote(terms[0] * factor, seq.group(0).strip(), where))
+    if "option_months" not in found:
+        base = _months(m.group(1), m.group(2)) if m else None
+        ext = _extension(norm, base)
+        if ext is not None and ext[0] > 0:
+            put("option_months", Quote(ext[0], _clip(norm, ext[3], ext[4], 30), where))
+            put("option_steps", Quote(ext[2], ext[1], where))
+    if "total_months" not in found:
+        total = _total(norm)
+        if total is not None:
+            put("total_months", Quote(total[0], total[1], where))
+    if "period" in found or "20" not in norm:
+        return
+    span = _range(_YEAR_RANGE.search(norm)) if "title" in where else None
+    span = span or _range(_PERIOD_RANGE.search(norm))
+    if span is not None:
+        put("period", Quote((span[0], span[1]), span[2], where, "medium"))
     elif "title" not in where:
         out = _OUT_YEAR.search(norm)
         if out is not None:
             put("period", Quote((None, int(out.group(1))), out.group(0).strip(), where, "medium"))
 
 
-def _read_values(text: str, where: str, put: Any, facts: TextFacts) -> None:
+def _read_values(text: str, where: str, put: Any, facts: TextFacts, low: str | None = None) -> None:
+    if not _MONEY_HINT.search(low if low is not None else text.lower()):
+        return
     maxima: list[Decimal] = list(facts.max_values)
     for value, kind, start, end in parse_amounts(text):
         quote = Quote(value, _clip(text, start, end, 40), where, "medium")
