@@ -205,15 +205,38 @@ def check_competitions(session: Session, golden: dict[str, Any]) -> list[dict[st
                 problems.append(f"{where}: duration {lot['duration']} != {gl.get('duration')}")
             if _norm(lot["options"]) != _norm(gl.get("options")):
                 problems.append(f"{where}: options {lot['options']!r} != {gl.get('options')!r}")
-            got = [(_norm(c["name"]), c["weight"]) for c in lot["award_criteria"]]
+            got = [(_norm(c["name"] or c["type"]), c["weight"]) for c in lot["award_criteria"]]
             want = [
                 (_norm(c.get("name")), float(c["weight_percent"]))
                 for c in gl.get("award_criteria") or []
             ]
-            if sorted(got, key=str) != sorted(want, key=str):
+            if not _same_criteria(got, want):
                 problems.append(f"{where}: award criteria {got} != {want}")
         rows.append({"entry": g, "problems": problems})
     return rows
+
+
+TYPE_NAMES = {"price": "pris", "quality": "kvalitet", "cost": "kostnad"}
+
+
+def _same_criteria(
+    got: list[tuple[str | None, float]], want: list[tuple[str | None, float]]
+) -> bool:
+    """The same weights, each with a name that starts like the golden one (a structured
+    criterion without a name is named by its type: price as 'pris')."""
+    if sorted(w for _, w in got) != sorted(w for _, w in want):
+        return False
+    left = list(want)
+    for name, weight in sorted(got, key=lambda x: -x[1]):
+        name = TYPE_NAMES.get(name or "", name)
+        match = next(
+            (x for x in left if x[1] == weight and (not name or not x[0] or name[:3] == x[0][:3])),
+            None,
+        )
+        if match is None:
+            return False
+        left.remove(match)
+    return True
 
 
 def summary(rows: list[dict[str, Any]], label: str) -> str:

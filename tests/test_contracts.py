@@ -583,3 +583,28 @@ def test_text_sources_are_low_confidence_in_the_timeline() -> None:
     from tracker.windows import EXPIRY_CONFIDENCE
 
     assert EXPIRY_CONFIDENCE["text_duration"] == EXPIRY_CONFIDENCE["text_years"] == "low"
+
+
+def test_thresholds_by_the_period_of_the_notice() -> None:
+    """The EEA thresholds of the notice's own date (tracker/rules.toml, thresholds.period_*):
+    the 2022 values differ from the 2024 ones; social and other specific services, defence,
+    utilities and works have their own; state buyers a lower one for goods and services."""
+    from tracker.contracts import contract_rules
+    from tracker.rules import default_rules
+
+    rules = contract_rules(default_rules())
+    day22, day24 = D(2023, 6, 1), D(2024, 6, 1)
+    assert rules.eea_threshold(day22, "classic", "services", False)[0] == 2_200_000  # type: ignore[index]
+    assert rules.eea_threshold(day24, "classic", "services", False)[0] == 2_300_000  # type: ignore[index]
+    assert rules.eea_threshold(day22, "classic", "supplies", True)[0] == 1_400_000  # type: ignore[index]
+    assert rules.eea_threshold(day24, "classic", "supplies", True)[0] == 1_490_000  # type: ignore[index]
+    assert rules.eea_threshold(day24, "light", "services", False)[0] == 7_800_000  # type: ignore[index]
+    assert rules.eea_threshold(day24, "defence", "supplies", True)[0] == 4_600_000  # type: ignore[index]
+    assert rules.eea_threshold(day22, "defence", "supplies", True)[0] == 4_500_000  # type: ignore[index]
+    assert rules.eea_threshold(day24, "utilities", "services", False)[0] == 4_600_000  # type: ignore[index]
+    assert rules.eea_threshold(day24, "classic", "works", False)[0] == 57_800_000  # type: ignore[index]
+    value, basis = rules.eea_threshold(day22, "light", "services", False)  # type: ignore[misc]
+    assert basis.startswith("thresholds.period_2022.eea_social_services NOK 7 500 000")
+    assert rules.eea_threshold(D(2021, 1, 1), "classic", "services", False) is None
+    assert rules.max_years("defence") == 7 and rules.max_years("utilities") == 8
+    assert rules.max_years("classic") == rules.max_years("light") == 4

@@ -163,8 +163,20 @@ def end_category(source: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class ThresholdPeriod:
+    """The thresholds in force from ``valid_from`` to ``valid_to`` (NOK, excl. VAT)."""
+
+    name: str  # the rules key: period_2022, period_2024
+    valid_from: dt.date
+    valid_to: dt.date
+    values: Mapping[str, int]
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class ContractRules:
-    """The numbers derivation needs (``regimes`` and ``durations`` in tracker/rules.toml)."""
+    """The numbers derivation needs (``regimes``, ``durations`` and ``thresholds.period_*``
+    in tracker/rules.toml)."""
 
     framework_max_years: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(
@@ -175,9 +187,40 @@ class ContractRules:
     standstill_days: int = 10
     intention_standstill_days: int = 10
     extension_evidence_months: int = 6
+    thresholds: tuple[ThresholdPeriod, ...] = ()
 
     def max_years(self, regime: str | None) -> int:
         return int(self.framework_max_years.get(regime or "classic", FRAMEWORK_DEFAULT_YEARS))
+
+    def eea_threshold(
+        self, day: dt.date | None, regime: str | None, nature: str | None, state: bool
+    ) -> tuple[int, str] | None:
+        """The EEA threshold in force on ``day`` for a contract of this regime and nature
+        (works; utilities, defence and social / specific services have their own; goods
+        and services of state buyers a lower one) and the rule it comes from; None when no
+        period of the rules covers ``day``."""
+        if day is None:
+            return None
+        period = next((p for p in self.thresholds if p.valid_from <= day <= p.valid_to), None)
+        if period is None:
+            return None
+        if (nature or "") == "works":
+            key = "eea_works"
+        elif regime == "utilities":
+            key = "eea_utilities_goods_services"
+        elif regime == "defence":
+            key = "eea_defence_goods_services"
+        elif regime == "light":
+            key = "eea_social_services"
+        else:
+            key = "eea_goods_services_state" if state else "eea_goods_services_other"
+        value = int(period.values[key])
+        amount = f"{value:,}".replace(",", " ")
+        basis = (
+            f"thresholds.{period.name}.{key} NOK {amount} ({period.valid_from} – "
+            f"{period.valid_to}; {period.sources.get(key, '')})"
+        )
+        return value, basis
 
 
 def contract_rules(rules: Any = None) -> ContractRules:
@@ -187,7 +230,22 @@ def contract_rules(rules: Any = None) -> ContractRules:
 
         rules = load_rules()
     get = rules.value
+    periods = []
+    names = sorted({k.split(".")[1] for k in rules.entries if k.startswith("thresholds.period_")})
+    for name in names:
+        prefix = f"thresholds.{name}."
+        entries = {k[len(prefix) :]: r for k, r in rules.entries.items() if k.startswith(prefix)}
+        periods.append(
+            ThresholdPeriod(
+                name=name,
+                valid_from=dt.date.fromisoformat(entries.pop("valid_from").value),
+                valid_to=dt.date.fromisoformat(entries.pop("valid_to").value),
+                values=MappingProxyType({k: r.value for k, r in entries.items()}),
+                sources=MappingProxyType({k: r.source for k, r in entries.items()}),
+            )
+        )
     return ContractRules(
+        thresholds=tuple(periods),
         framework_max_years=MappingProxyType(dict(get("regimes.framework_max_years"))),
         evaluation_days=int(get("durations.evaluation_days")),
         standstill_days=int(get("durations.standstill_days")),
@@ -786,6 +844,7 @@ _NOTICE_COLS = (
     Notice.is_test,
     Notice.procedure_type,
     Notice.regulatory_domain,
+    Notice.contract_nature,
     Notice.estimated_value,
     Notice.currency,
     Notice.framework_max_value,
@@ -980,6 +1039,7 @@ def _load(session: Session, pks: list[int]) -> tuple[dict, dict, dict, dict]:
                 NoticeBuyer.orgnr,
                 NoticeBuyer.name,
                 NoticeBuyer.organisation_id,
+                NoticeBuyer.legal_type,
             )
             .where(NoticeBuyer.notice_pk.in_(chunk))
             .order_by(NoticeBuyer.position)
@@ -1312,6 +1372,7 @@ def _build(
         + term.evidence
         + value.evidence
         + ([per_year.as_dict("value_per_year")] if per_year is not None else [])
+        + _threshold_evidence(ctx, n, regime, value.amount, value.currency, False)
     )
     return _Desired(
         key="",
@@ -1322,6 +1383,30 @@ def _build(
             for w in ctx.winners.get(r.id, [])
         ],
     )
+
+
+STATE_LEGAL_TYPES = frozenset({"cga", "body-pl-cga", "def-cont"})
+
+
+def _threshold_evidence(
+    ctx: _Ctx, n: Any, regime: str, amount: Decimal | None, currency: str | None, expected: bool
+) -> list[dict[str, Any]]:
+    """Where the value stands against the EEA threshold in force on the notice's date: an
+    award notice is mandatory only above it (below, the award may never be published)."""
+    if amount is None or (currency or "NOK") != "NOK":
+        return []
+    state = any((b.legal_type or "") in STATE_LEGAL_TYPES for b in ctx.buyers.get(n.id, []))
+    found = ctx.rules.eea_threshold(n.issue_date, regime, n.contract_nature, state)
+    if found is None:
+        return []
+    threshold, basis = found
+    if amount >= threshold:
+        what = "above the EEA threshold: an award notice is mandatory"
+    elif expected:
+        what = "below the EEA threshold: an award notice is not mandatory, it may never come"
+    else:
+        what = "below the EEA threshold"
+    return [_ev("eea_threshold", threshold, f"rule: {basis}; the value is {what}", "high")]
 
 
 def _term_values(term: Term, direct: bool) -> dict[str, Any]:
@@ -1415,7 +1500,12 @@ def _build_expected(proc: str, cn: Any, lot: Any, ctx: _Ctx) -> _Desired | None:
         "notes": "expected: the competition's award has not been seen",
         **_term_values(term, direct),
     }
-    values["evidence"] = ev + term.evidence + value.evidence
+    values["evidence"] = (
+        ev
+        + term.evidence
+        + value.evidence
+        + _threshold_evidence(ctx, cn, regime, value.amount, value.currency, True)
+    )
     return _Desired(
         key=f"x:{proc}|{lot.lot_id}"[:300],
         values=values,

@@ -185,6 +185,7 @@ class ParsedNotice:
     previous_notice_ids: list[str] = field(default_factory=list)  # OPP-090, BT-125, BT-1501(n)
     planned_date: dt.date | None = None  # BT-127
     regulatory_domain: str | None = None  # cbc:RegulatoryDomain (32014L0024, 32014L0025, ...)
+    contract_nature: str | None = None  # BT-23 works|supplies|services
     note: str | None = None  # BT-300 additional information of the procedure
     framework_max_value: Decimal | None = None  # BT-271 framework maximum of the procedure
     result_total: Decimal | None = None  # BT-161 notice value (NoticeResult TotalAmount)
@@ -773,6 +774,7 @@ def _procedure(top: dict[str, Any], notice: ParsedNotice, ctx: _Ctx) -> None:
         )
         notice.framework_max_value = _framework_max(total, ctx, "framework maximum (BT-271)")
         notice.note = ctx.lang_of(project.get(CBC + "Note"))
+        notice.contract_nature = _text(_first(project, CBC + "ProcurementTypeCode"))
     process = top.get(CAC + "TenderingProcess")
     if process is not None:
         notice.procedure_type = _ctext(process, CBC + "ProcedureCode")

@@ -631,6 +631,7 @@ class Ingestor:
             "previous_notice_ids": p.previous_notice_ids,
             "planned_date": p.planned_date,
             "regulatory_domain": p.regulatory_domain,
+            "contract_nature": p.contract_nature,
             "note": p.note,
             "framework_max_value": _money(p.framework_max_value),
             "result_total": _money(p.result_total),

@@ -146,6 +146,7 @@ class Notice(Base):
     previous_notice_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # BT-125/OPP-090
     planned_date: Mapped[dt.date | None] = mapped_column(Date)  # BT-127
     regulatory_domain: Mapped[str | None] = mapped_column(String(16))  # 32014L0024, OTHER...
+    contract_nature: Mapped[str | None] = mapped_column(String(16))  # BT-23 works|supplies|...
     note: Mapped[str | None] = mapped_column(Text)  # BT-300 additional information
     framework_max_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-271
     result_total: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-161

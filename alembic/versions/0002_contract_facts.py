@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-01 22:52:01.791400
+Create Date: 2026-12-01 23:22:56.601196
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.add_column(sa.Column('regulatory_domain', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('contract_nature', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('note', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('framework_max_value', sa.Numeric(precision=18, scale=2), nullable=True))
         batch_op.add_column(sa.Column('result_total', sa.Numeric(precision=18, scale=2), nullable=True))
@@ -85,6 +86,7 @@ def downgrade() -> None:
         batch_op.drop_column('result_total')
         batch_op.drop_column('framework_max_value')
         batch_op.drop_column('note')
+        batch_op.drop_column('contract_nature')
         batch_op.drop_column('regulatory_domain')
 
     with op.batch_alter_table('lots', schema=None) as batch_op:
