@@ -979,11 +979,14 @@ def derive_contracts(
         ids[key] = c.id
     session.flush()
     if new_rows:
-        # Core executemany (one statement for the batch), then the ids by key.
+        # One executemany through the driver (tracker.ingest's bulk insert: no per-row
+        # parameter handling), then the ids by key.
+        from tracker.ingest import _bulk_insert
+
         now = utcnow()
-        table = Contract.__table__
-        session.execute(
-            table.insert(),
+        _bulk_insert(
+            session,
+            Contract.__table__,
             [{**_CONTRACT_DEFAULTS, "created_at": now, **row} for row in new_rows],
         )
         new_keys = [row["key"] for row in new_rows]
@@ -1007,7 +1010,9 @@ def derive_contracts(
             seen.add((p["role"], p["party_key"]))
             parties.append({"contract_id": ids[key], **p})
     if parties:
-        session.execute(ContractParty.__table__.insert(), parties)
+        from tracker.ingest import _bulk_insert
+
+        _bulk_insert(session, ContractParty.__table__, parties)
     session.flush()
     if all_ids:
         from tracker.linking import refresh_contract_accounts
