@@ -883,7 +883,37 @@ def bids_page(
         "show": show,
         "statuses": BID_STATUSES,
         "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cached else 0,
+        "intentions": intention_rows(session, today),
     }
+
+
+def intention_rows(session: Session, today: dt.date, limit: int = 50) -> list[dict[str, Any]]:
+    """Intention notices (direct awards announced before the contract is concluded) whose
+    challenge period has not run out on ``today``: the bid team may still ask the buyer
+    or challenge the award. One row per contract, soonest end of the period first."""
+    found = session.execute(
+        select(Contract, ContractAccount.account_id)
+        .outerjoin(
+            ContractAccount,
+            and_(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected"),
+        )
+        .join(Notice, Notice.id == Contract.notice_pk)
+        .where(
+            Contract.challenge_until >= today,
+            func.coalesce(Notice.issue_date, Notice.publication_date) <= today,
+        )
+        .order_by(Contract.challenge_until, Contract.id)
+        .limit(limit)
+    ).all()
+    seen: set[int] = set()
+    out = []
+    for row in _contract_rows(session, list(found), today):
+        if row["contract_id"] in seen:
+            continue
+        seen.add(row["contract_id"])
+        row["challenge_days_left"] = (dt.date.fromisoformat(row["challenge_until"]) - today).days
+        out.append(row)
+    return out
 
 
 def set_bid_status(session: Session, user: User, notice_pk: int, status: str) -> BidStatus:

@@ -87,3 +87,32 @@ def test_account_page_and_contract_export_per_lot(client_for, world) -> None:
     ]
     assert rows[0]["end_date"] == "2025-03-08" and rows[0]["latest_end"] == "2027-03-08"
     assert "planlagt oppstartsdato 9. mars 2023" in rows[0]["evidence_text"]
+
+
+def test_bid_page_lists_intention_notices_in_their_challenge_period(world) -> None:
+    """Forsvaret's night-vision intention notice (2024-07-04): on 2024-07-10 the award can
+    still be challenged (until 2024-07-14); after that it is gone from the list."""
+    import datetime as dt
+
+    from tracker.views import intention_rows
+
+    with session_scope(world["engine"]) as s:
+        rows = intention_rows(s, dt.date(2024, 7, 10))
+        assert [(r["challenge_until"], r["incumbent"], r["challenge_days_left"]) for r in rows] == [
+            ("2024-07-14", "Elbit Systems of America", 4)
+        ]
+        assert intention_rows(s, dt.date(2024, 7, 15)) == []
+        assert intention_rows(s, dt.date(2024, 7, 1)) == []  # not published yet
+    from fastapi.testclient import TestClient
+
+    from dashboards.app import create_app
+    from tests.dashboards.conftest import USERS, login, make_settings
+
+    app = create_app(
+        make_settings(world["home"], TRACKER_TODAY="2024-07-10"), engine=world["engine"]
+    )
+    with TestClient(app) as client:
+        assert login(client, USERS["bid"]).status_code == 303
+        page = html.unescape(client.get("/bids").text)
+    section = page.split('id="intentions"')[1].split("</section>")[0]
+    assert "2024-07-14" in section and "Elbit Systems of America" in section
