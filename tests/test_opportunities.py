@@ -470,3 +470,30 @@ def test_expired_without_competition_is_an_overdue_risk(world: Engine) -> None:
         s.commit()
         assert gone["dropped"] > kept["dropped"]
         assert not s.scalars(health).all()
+
+
+def test_a_result_without_award_is_a_retender_signal(engine: Engine, tmp_path: Path) -> None:
+    """Constructed pairing: Kulturtanken's cancellation (2023-684186, 'Konkurransen vil bli
+    kunngjort på nytt innen kort tid') put in the procedure of its competition
+    (2023-371675; the real notices were published under different procedure ids)."""
+    accounts = tmp_path / "kulturtanken.csv"
+    accounts.write_text("name,orgnr,tier\nKulturtanken,974761114,status\n", encoding="utf-8")
+    cancel = (REAL / "ContractAwardNotice_can-desg_2023-684186.xml").read_text(encoding="utf-8")
+    cancel = cancel.replace(
+        "<cbc:ContractFolderID>2023-684186</cbc:ContractFolderID>",
+        "<cbc:ContractFolderID>2023-371675</cbc:ContractFolderID>",
+    )
+    (tmp_path / "cancel.xml").write_text(cancel, encoding="utf-8")
+    with Session(engine) as s:
+        import_accounts(s, accounts)
+        s.commit()
+    ingest_paths(engine, [REAL / "ContractNotice_cn-desg_2023-371675.xml", tmp_path / "cancel.xml"])
+    today = D(2023, 12, 1)
+    with Session(engine) as s:
+        # No expected contract: the procedure's result says nothing was awarded.
+        assert s.scalars(select(Contract).where(Contract.expected.is_(True))).all() == []
+        recompute(s, today)
+        s.commit()
+        (comp,) = list_opportunities(s, today=today, account="Kulturtanken")
+    assert comp["kind"] == "competition"
+    assert comp["note"].startswith("no award: cancelled; re-tender signal: «Konkurransen vil")

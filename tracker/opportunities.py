@@ -612,7 +612,47 @@ def build_drafts(
         target.competition_procedure_id = n.procedure_id
         if target.value is None:
             target.value, target.currency = n.estimated_value, n.currency
-    return [d for drafts in by_account.values() for d in drafts]
+    drafts = [d for drafts in by_account.values() for d in drafts]
+    signals = _unawarded_by_procedure(
+        session, sorted({d.competition_procedure_id for d in drafts if d.competition_procedure_id}),
+        today,
+    )  # fmt: skip
+    for d in drafts:
+        info = signals.get(d.competition_procedure_id or "")
+        if info is not None:
+            signal = info["retender_signal"]
+            d.note = f"no award: {info['reason']}" + (
+                f"; re-tender signal: «{signal}»" if signal else "; a new competition may follow"
+            )
+    return drafts
+
+
+def _unawarded_by_procedure(
+    session: Session, procedure_ids: list[str], today: dt.date
+) -> dict[str, dict[str, Any]]:
+    """Per procedure id: a result notice known by ``today`` that awarded nothing (cancelled,
+    no winner) with the buyer's words about a new competition (``contracts.unawarded``)."""
+    from tracker.contracts import unawarded
+
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(procedure_ids), CHUNK):
+        rows = session.execute(
+            select(Notice.id, Notice.procedure_id)
+            .where(
+                Notice.procedure_id.in_(procedure_ids[i : i + CHUNK]),
+                Notice.document_type == "ContractAwardNotice",
+                Notice.is_latest.is_(True),
+                _known_on(today),
+            )
+            .order_by(Notice.issue_date, Notice.id)
+        ).all()
+        for pk, proc in rows:  # oldest first: a later award makes it moot
+            info = unawarded(session, pk)
+            if info is None:
+                out.pop(proc, None)
+            else:
+                out[proc] = info
+    return out
 
 
 def recompute(
