@@ -1,8 +1,18 @@
-"""contract facts
+"""contract facts: contracts as the notices say them
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-01 23:22:56.601196
+
+Adds what issue 10 reads from the notices: per awarded lot and winner group on
+``lot_results`` (winning tender and party, winner decision date, framework maximum, an
+inferred value, a repaired lot link, parallel winner groups); notes, framework maxima,
+notice value, regulatory domain, contract nature and modification text on ``notices`` and
+``lots``; text-derived award criteria; and on ``contracts`` the value's kind, a shared
+ceiling, direct award, regime, start and option ends, evidence, extension and expected
+contracts. All columns are nullable (no rewrite of existing rows); ``lots.duration_unit``
+grows to 16 characters for UNLIMITED. After upgrading, ``tracker reparse --outdated``
+fills the new fields from the stored XML (PARSER_VERSION 1.1) and derives the contracts
+again.
 """
 
 from __future__ import annotations
