@@ -33,6 +33,7 @@ D = dt.date
         ("Planlagt oppstart: 01.04.2024.", D(2024, 4, 1), "high"),
         ("Forventet kontraktsstart er 2025-01-15.", D(2025, 1, 15), "medium"),
         ("Oppstart etter nærmere avtale.", None, None),
+        ("Oppstartsmøte 12.03.2024 hos oppdragsgiver.", None, None),  # a meeting, not the start
     ],
 )  # fmt: skip
 def test_planned_start(text: str, day: dt.date | None, confidence: str | None) -> None:

@@ -152,7 +152,8 @@ _DATE_ISO = r"(\d{4})-(\d{2})-(\d{2})"
 _DATE = re.compile(rf"{_DATE_WORDS}|{_DATE_NUM}|{_DATE_ISO}", re.IGNORECASE)
 # A start: the noun first (a fast scan on the lower-cased text), then what stands around it.
 _START = re.compile(
-    r"(oppstart\w*|kontraktsstart|avtalestart|iverksettelse|ikraftsetjing|ikrafttredelse|"
+    r"(oppstart(?:sdato|dato|en|s?tidspunkt\w*)?\b|kontraktsstart|avtalestart|iverksettelse|"
+    r"ikraftsetjing|ikrafttredelse|"
     r"start\s*date|start\s+of\s+the\s+contract)"
     r"(?:\s+(?:er|blir|vil\s+være|is|på|av\s+avtalen|av\s+kontrakten))?"
     r"(?:\s*(?:dato|date))?\s*[:.]?\s*(?:fra\s+|den\s+|on\s+)?"
