@@ -452,7 +452,8 @@ def expiry_rows(
     """Contracts of the accounts whose next decision point (the base end, else the next
     option's end, else the latest end) falls within ``months``, soonest first; contracts
     probably extended (ask the buyer) first. One row per awarded lot and winner group."""
-    until = add_months(today, months).isoformat()
+    horizon = add_months(today, months)
+    until = horizon.isoformat()
     found = session.execute(
         select(Contract, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
@@ -461,12 +462,12 @@ def expiry_rows(
             ContractAccount.status != "rejected",
             _alive(today),
             or_(
-                Contract.end_date <= until,
-                Contract.latest_end.is_(None),
+                Contract.end_date <= horizon,
+                Contract.latest_end <= horizon,
                 Contract.extension == "probably_extended",
             ),
-        )  # fmt: skip
-        .order_by(Contract.end_date, Contract.id)
+        )
+        .order_by(func.coalesce(Contract.end_date, Contract.latest_end), Contract.id)
         .limit(limit * 4)
     ).all()
     rows = [

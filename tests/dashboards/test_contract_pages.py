@@ -116,3 +116,20 @@ def test_bid_page_lists_intention_notices_in_their_challenge_period(world) -> No
         page = html.unescape(client.get("/bids").text)
     section = page.split('id="intentions"')[1].split("</section>")[0]
     assert "2024-07-14" in section and "Elbit Systems of America" in section
+
+
+def test_home_expiries_take_the_next_decision_point(world) -> None:
+    """Within 24 months of 2024-12-01: Sykehusinnkjøp's stockpile framework has no base end,
+    only its 4-year maximum (2026-11-23): listed; Politiets fellestjenester's lots by their
+    base end 2025-03-08; Vestfold og Telemark's by its next option (2025-11-02)."""
+    import datetime as dt
+
+    from tracker.views import expiry_rows
+
+    with session_scope(world["engine"]) as s:
+        rows = expiry_rows(s, dt.date(2024, 12, 1), months=24)
+    got = {(r["title"][:30], r["next_end"]) for r in rows}
+    assert ("Intensjonskjunngjøring - Inngå", "2026-11-23") in got
+    assert ("Rammeavtale vakt- og sikkerhet", "2025-03-08") in got
+    assert ("Bedriftshelsetjeneste", "2025-11-02") in got
+    assert all(r["next_end"] is None or r["next_end"] <= "2026-12-01" for r in rows)
