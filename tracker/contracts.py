@@ -75,7 +75,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from tracker.models import (
@@ -142,6 +142,9 @@ END_CATEGORIES: Mapping[str, str] = MappingProxyType(
     }
 )
 CHUNK = 2000
+# One expanding parameter for the IN lists of a batch: the statement is built and cached
+# once, not coerced element by element for every chunk.
+_K = bindparam("k", expanding=True)
 # Every column a derived row sets, so that one executemany statement fits all rows.
 _CONTRACT_DEFAULTS: dict[str, Any] = {
     "external_ref": None,
@@ -917,8 +920,9 @@ def derive_contracts(
             given.extend(
                 conn.execute(
                     select(Notice.id, Notice.procedure_id, Notice.notice_id).where(
-                        Notice.id.in_(chunk)
-                    )
+                        Notice.id.in_(_K)
+                    ),
+                    {"k": list(chunk)},
                 ).all()
             )
     procedures = sorted({p for _, p, _ in given if p})
@@ -928,14 +932,16 @@ def derive_contracts(
         notices.extend(
             conn.execute(
                 select(*_NOTICE_COLS).where(
-                    Notice.procedure_id.in_(chunk), Notice.is_latest.is_(True)
-                )
+                    Notice.procedure_id.in_(_K), Notice.is_latest.is_(True)
+                ),
+                {"k": list(chunk)},
             ).all()
         )
     for chunk in _chunks(lone):
         notices.extend(
             conn.execute(
-                select(*_NOTICE_COLS).where(Notice.id.in_(chunk), Notice.is_latest.is_(True))
+                select(*_NOTICE_COLS).where(Notice.id.in_(_K), Notice.is_latest.is_(True)),
+                {"k": list(chunk)},
             ).all()
         )
     counts: dict[str, Any] = dict.fromkeys(
@@ -947,16 +953,18 @@ def derive_contracts(
     existing: dict[str, Contract] = {}
     for chunk in _chunks(procedures):
         for c in session.scalars(
-            select(Contract).where(Contract.source == "notice", Contract.procedure_id.in_(chunk))
+            select(Contract).where(Contract.source == "notice", Contract.procedure_id.in_(_K)),
+            {"k": list(chunk)},
         ):
             existing[c.key] = c
     for chunk in _chunks(lone):
         for c in session.scalars(
-            select(Contract).where(Contract.source == "notice", Contract.notice_pk.in_(chunk))
+            select(Contract).where(Contract.source == "notice", Contract.notice_pk.in_(_K)),
+            {"k": list(chunk)},
         ):
             existing[c.key] = c
     for chunk in _chunks(sorted(desired)):
-        for c in session.scalars(select(Contract).where(Contract.key.in_(chunk))):
+        for c in session.scalars(select(Contract).where(Contract.key.in_(_K)), {"k": list(chunk)}):
             existing[c.key] = c
     stale = [c.id for k, c in existing.items() if k not in desired and c.source == "notice"]
     if stale:
@@ -992,7 +1000,7 @@ def derive_contracts(
         new_keys = [row["key"] for row in new_rows]
         for chunk in _chunks(new_keys):
             for cid, key in session.execute(
-                select(Contract.id, Contract.key).where(Contract.key.in_(chunk))
+                select(Contract.id, Contract.key).where(Contract.key.in_(_K)), {"k": list(chunk)}
             ):
                 ids[key] = cid
         counts["created"] = len(new_rows)
@@ -1031,11 +1039,13 @@ def _load(session: Session, pks: list[int]) -> tuple[dict, dict, dict, dict]:
     buyers: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(pks):
         for lot in conn.execute(
-            select(*_LOT_COLS).where(Lot.notice_pk.in_(chunk)).order_by(Lot.notice_pk, Lot.position)
+            select(*_LOT_COLS).where(Lot.notice_pk.in_(_K)).order_by(Lot.notice_pk, Lot.position),
+            {"k": list(chunk)},
         ):
             lots[lot.notice_pk].append(lot)
         for r in conn.execute(
-            select(*_RESULT_COLS).where(LotResult.notice_pk.in_(chunk)).order_by(LotResult.position)
+            select(*_RESULT_COLS).where(LotResult.notice_pk.in_(_K)).order_by(LotResult.position),
+            {"k": list(chunk)},
         ):
             results[r.notice_pk].append(r)
         for b in conn.execute(
@@ -1046,8 +1056,9 @@ def _load(session: Session, pks: list[int]) -> tuple[dict, dict, dict, dict]:
                 NoticeBuyer.organisation_id,
                 NoticeBuyer.legal_type,
             )
-            .where(NoticeBuyer.notice_pk.in_(chunk))
-            .order_by(NoticeBuyer.position)
+            .where(NoticeBuyer.notice_pk.in_(_K))
+            .order_by(NoticeBuyer.position),
+            {"k": list(chunk)},
         ):
             buyers[b.notice_pk].append(b)
     result_pks = [r.id for rs in results.values() for r in rs]
@@ -1059,8 +1070,9 @@ def _load(session: Session, pks: list[int]) -> tuple[dict, dict, dict, dict]:
                 ResultWinner.name,
                 ResultWinner.organisation_id,
             )
-            .where(ResultWinner.result_pk.in_(chunk))
-            .order_by(ResultWinner.position)
+            .where(ResultWinner.result_pk.in_(_K))
+            .order_by(ResultWinner.position),
+            {"k": list(chunk)},
         ):
             winners[w.result_pk].append(w)
     return lots, results, winners, buyers
@@ -1084,7 +1096,11 @@ def _seeds_expected(n: Any) -> bool:
 def _desired_contracts(
     session: Session, notices: list[Any], counts: dict[str, Any], rules: ContractRules
 ) -> dict[str, _Desired]:
-    lots, results, winners, buyers = _load(session, [n.id for n in notices])
+    # Only result and contract notices give contracts: planning notices' lots stay unread.
+    wanted = [
+        n.id for n in notices if _is_result(n) or is_contract_notice(n.subtype, n.document_type)
+    ]
+    lots, results, winners, buyers = _load(session, wanted)
     by_proc: dict[str, list[Any]] = defaultdict(list)
     for n in notices:
         by_proc[n.procedure_id or f"notice:{n.notice_id}"].append(n)
@@ -1147,6 +1163,8 @@ class _Ctx:
         self.lots, self.results, self.winners, self.buyers = lots, results, winners, buyers
         self.rules = rules
         self._facts: dict[tuple[Any, ...], TextFacts] = {}
+        self.shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._thresholds: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._buyers: dict[int, list[dict[str, Any]]] = {}
 
     def buyer_parties(self, notice_pk: int) -> list[dict[str, Any]]:
@@ -1291,19 +1309,27 @@ def _build(
     siblings_same: bool,
 ) -> _Desired:
     lot_id = r.lot_id or (lot.lot_id if lot is not None else None)
-    cn_lot = ctx.cn_lot(cn, lot_id) if cn is not None and cn.id != n.id else None
-    framework, direct, regime, national, ev = _common(n, lot, cn, cn_lot, facts, ctx, r.framework)
-    max_years = ctx.rules.max_years(regime)
-    term = compute_term(
-        lot=_period_of(lot),
-        cn_lot=_period_of(cn_lot),
-        conclusion=r.conclusion_date,
-        award=r.award_date,
-        notice_date=n.issue_date,
-        framework=framework,
-        facts=facts,
-        max_years=max_years,
-    )
+    # Parallel suppliers of one lot share everything but their tender: computed once.
+    shared_key = (n.id, lot_id, r.contract_title, r.conclusion_date, r.award_date, r.framework)
+    shared = ctx.shared.get(shared_key)
+    if shared is None:
+        cn_lot = ctx.cn_lot(cn, lot_id) if cn is not None and cn.id != n.id else None
+        framework, direct, regime, national, common_ev = _common(
+            n, lot, cn, cn_lot, facts, ctx, r.framework
+        )
+        term = compute_term(
+            lot=_period_of(lot),
+            cn_lot=_period_of(cn_lot),
+            conclusion=r.conclusion_date,
+            award=r.award_date,
+            notice_date=n.issue_date,
+            framework=framework,
+            facts=facts,
+            max_years=ctx.rules.max_years(regime),
+        )
+        shared = ctx.shared[shared_key] = (framework, direct, regime, national, common_ev, term)
+    framework, direct, regime, national, common_ev, term = shared
+    ev = list(common_ev)
     parallel = r.parallel or 1
     value = value_of(
         tender=r.tender_value,
@@ -1400,6 +1426,17 @@ def _threshold_evidence(
     award notice is mandatory only above it (below, the award may never be published)."""
     if amount is None or (currency or "NOK") != "NOK":
         return []
+    key = (n.id, regime, amount, expected)
+    cached = ctx._thresholds.get(key)
+    if cached is not None:
+        return cached
+    ctx._thresholds[key] = found_ev = _threshold_rows(ctx, n, regime, amount, expected)
+    return found_ev
+
+
+def _threshold_rows(
+    ctx: _Ctx, n: Any, regime: str, amount: Decimal, expected: bool
+) -> list[dict[str, Any]]:
     state = any((b.legal_type or "") in STATE_LEGAL_TYPES for b in ctx.buyers.get(n.id, []))
     found = ctx.rules.eea_threshold(n.issue_date, regime, n.contract_nature, state)
     if found is None:
