@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1236,13 +1237,29 @@ class _Ctx:
                 ("contract notice description", cn.description),
                 ("contract notice title", cn.title),
             ]
-        unique: list[tuple[str, str]] = []
-        for where, text in texts:  # a text another one already holds says nothing new
-            if text and not any(text in t for _, t in unique):
-                unique.append((where, text))
-        found = read_facts(unique, modification=is_mod)
+        found = read_facts(_new_sentences(texts), modification=is_mod)
         self._facts[key] = found
         return found
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _new_sentences(texts: Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """The texts without what an earlier text already said: a text another one holds is
+    left out, and so are the sentences an earlier text has (a lot description often repeats
+    the procedure's, give or take a sentence). Facts are read once, from the first text."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for where, text in texts:
+        if not text or any(text in t for _, t in out):
+            continue
+        sentences = _SENTENCE_END.split(text)
+        fresh = [x for x in sentences if x not in seen]
+        seen.update(sentences)
+        if fresh:
+            out.append((where, text if len(fresh) == len(sentences) else " ".join(fresh)))
+    return out
 
 
 def _framework(
