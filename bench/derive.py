@@ -1,4 +1,14 @@
-"""Benchmark: ``tracker.derive.after_ingest`` (account links + contracts) per ingest batch.
+"""Benchmark: ``tracker.derive.after_ingest`` (account links + contracts) per ingest batch,
+and how the contracts of the real notices know their end.
+
+First the 57 real Doffin notices are ingested once as they are and the derived contracts
+are counted by the source of their end (``explicit``: an end date in a notice or a
+modification; ``duration``: a start plus a structured duration; ``text``: the buyer's
+words; ``default``: the legal maximum of a framework agreement; ``unknown``), with the
+contracts expected from competitions without award apart. The counting uses only the
+``contracts`` table, so the same script measures another checkout (the "before"):
+
+    cd /work/main && .venv/bin/python /path/to/this/bench/derive.py --sources-only
 
 The 57 real Doffin notices are replicated to ``--count`` notices with distinct notice-ids
 and, unless ``--same-procedures``, distinct procedure ids (copies of one notice are then
@@ -23,6 +33,7 @@ import uuid
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from tracker.accounts import import_accounts
@@ -32,10 +43,57 @@ from tracker.ingest import Ingestor
 from tracker.migrate import upgrade
 from tracker.models import Contract, ContractAccount, Notice, NoticeLink
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path.cwd() if (Path.cwd() / "tracker").is_dir() else Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "fixtures" / "notices" / "doffin-real"
 NOTICE_ID = re.compile(rb'(<cbc:ID schemeName="notice-id">)([^<]*)(</cbc:ID>)')
 FOLDER = re.compile(rb"(<cbc:ContractFolderID>)([^<]*)(</cbc:ContractFolderID>)")
+
+
+CATEGORIES = ("explicit", "duration", "text", "default", "unknown")
+
+
+def category(source: str | None) -> str:
+    """The category of an ``end_source`` of any version of tracker.contracts."""
+    s = (source or "unknown").lower()
+    if s in ("explicit", "cn_explicit", "modification", "agreement_page", "import", "manual"):
+        return "explicit"
+    if s.startswith("text"):
+        return "text"
+    if "default" in s:
+        return "default"
+    if "duration" in s:
+        return "duration"
+    return "unknown"
+
+
+def end_sources(notices: Path) -> None:
+    """Ingest the real notices once (no copies) and count contracts by end source."""
+    tmp = tempfile.TemporaryDirectory()
+    engine = make_engine(f"sqlite:///{tmp.name}/sources.db")
+    upgrade(engine)
+    with Ingestor(engine, source="bench") as ing:
+        for f in sorted(notices.glob("*.xml")):
+            ing.add(f.read_bytes(), location=str(f))
+    counts = dict.fromkeys(CATEGORIES, 0)
+    detail: dict[str, int] = {}
+    expected = 0
+    with engine.connect() as conn:
+        cols = {c["name"] for c in sa_inspect(conn).get_columns("contracts")}
+        has_expected = "expected" in cols
+        query = "SELECT end_source, " + ("expected" if has_expected else "0") + " FROM contracts"
+        for source, is_expected in conn.exec_driver_sql(query):
+            if is_expected:
+                expected += 1
+                continue
+            counts[category(source)] += 1
+            detail[source or "unknown"] = detail.get(source or "unknown", 0) + 1
+    total = sum(counts.values())
+    extra = f", {expected} expected from competitions without award" if has_expected else ""
+    print(f"contracts from {len(list(notices.glob('*.xml')))} real notices: {total} awarded{extra}")
+    print("  end by source: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("  end_source values: " + ", ".join(f"{k} {v}" for k, v in sorted(detail.items())))
+    engine.dispose()
+    tmp.cleanup()
 
 
 def main() -> None:
@@ -44,8 +102,13 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--same-procedures", action="store_true", help="keep procedure ids")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--sources-only", action="store_true", help="only the end-source counts")
+    ap.add_argument("--notices", type=Path, default=REAL, help="directory of real notices")
     args = ap.parse_args()
-    base = [f.read_bytes() for f in sorted(REAL.glob("*.xml"))]
+    end_sources(args.notices)
+    if args.sources_only:
+        return
+    base = [f.read_bytes() for f in sorted(args.notices.glob("*.xml"))]
     tmp = tempfile.TemporaryDirectory()
     engine = make_engine(f"sqlite:///{tmp.name}/bench.db")
     upgrade(engine)

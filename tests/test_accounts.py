@@ -126,9 +126,24 @@ def test_show_json_has_links_and_contracts(engine: Engine) -> None:
             "status": "confirmed",
         }
     ]
-    (contract,) = detail["contracts"]
-    assert contract["end_date"] == "2026-10-13" and contract["end_source"] == "framework_default"
-    assert {x["name"] for x in contract["suppliers"]} == {"Avarn Security AS", "Securitas AS"}
+    # One contract per lot and supplier (Delkontrakt 1 and 2), each with its own value.
+    lot1, lot2 = detail["contracts"]
+    assert (lot1["lot_id"], lot1["suppliers"][0]["name"], lot1["value"]) == (
+        "LOT-0001",
+        "Avarn Security AS",
+        138000000.0,
+    )
+    assert (lot2["lot_id"], lot2["suppliers"][0]["name"], lot2["value"]) == (
+        "LOT-0002",
+        "Securitas AS",
+        3000000.0,
+    )
+    assert (lot1["end_date"], lot1["end_source"], lot1["latest_end"]) == (
+        "2025-03-08",
+        "text_duration",
+        "2027-03-08",
+    )
+    assert lot1["option_ends"] == ["2026-03-08", "2027-03-08"] and lot1["value_kind"] == "tender"
 
 
 def test_accounts_cli(tracker_env: dict[str, str], engine: Engine) -> None:

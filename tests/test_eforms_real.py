@@ -351,3 +351,46 @@ def test_every_real_notice_has_buyer_with_name() -> None:
         n = parse_notice(path.read_bytes(), location=str(path))
         assert n.buyers, path.name
         assert all(b.name for b in n.buyers), path.name
+
+
+def test_one_result_per_awarded_lot_and_winner_group() -> None:
+    # Ten parallel suppliers in one lot: ten results, each with its own tender's value.
+    n = _parse("ContractAwardNotice_can-social_2023-653024.xml")
+    assert len(n.results) == 10
+    assert {(len(r.winners), r.tender_value, r.parallel) for r in n.results} == {
+        (1, Decimal(65000000), 10)
+    }
+    assert n.result_total == Decimal(65000000)
+    assert n.lots[0].note is not None and "samlede maksimale verdi" in n.lots[0].note
+    # Broken lot links ('MISSING'): repaired from the contract titles "Delkontrakt 1/2".
+    n = _parse("ContractAwardNotice_can-social_2022-927623.xml")
+    assert [(r.lot_id, r.winners[0].name, r.tender_value) for r in n.results] == [
+        ("LOT-0001", "Avarn Security AS", Decimal("138000000.00")),
+        ("LOT-0002", "Securitas AS", Decimal("3000000.00")),
+    ]
+    assert all(r.lot_mapped and "Delkontrakt" in r.lot_mapped for r in n.results)
+    assert n.result_framework_max == Decimal("141000000.00")
+    # A tender the settled contract does not name is no winner (Toma AS lost).
+    n = _parse("ContractAwardNotice_can-social_2024-111341.xml")
+    assert [[w.name for w in r.winners] for r in n.results] == [["Iss Facility Services AS"]]
+    assert (n.results[0].conclusion_date, n.results[0].award_date) == (None, dt.date(2024, 6, 20))
+    # The winning TEN-0008 has no amount: the tenderer's own repeated amount, never summed.
+    n = _parse("2024-110489.xml")
+    (r,) = n.results
+    assert (r.tender_id, r.tender_value, r.value_inferred) == ("TEN-0008", Decimal(95000000), True)
+    assert any("TEN-0008 carries no amount" in w for w in n.warnings)
+    assert r.award_date is None  # 2000-01-01 is a placeholder
+    # A result without winner stays one record without winners.
+    n = _parse("ContractAwardNotice_can-standard_2022-347651.xml")
+    assert [(r.result_code, r.winners) for r in n.results] == [("clos-nw", [])]
+
+
+def test_modification_unlimited_duration_and_regulatory_domain() -> None:
+    n = _parse("ContractAwardNotice_can-modif_2023-101032.xml")
+    assert n.modification_reason == "mod-cir"
+    assert n.modification_description.startswith("I forbindelse med kommunedeling")
+    assert (n.lots[0].duration_value, n.lots[0].duration_unit) == (None, "UNLIMITED")
+    assert n.regulatory_domain == "32014L0024"
+    n = _parse("ContractNotice_cn-standard_2024-102199.xml")
+    assert n.framework_max_value == Decimal(100000000)
+    assert n.contract_nature == "supplies"

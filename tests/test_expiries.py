@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,42 +28,93 @@ def test_expiries_by_end_date_with_sources(engine: Engine) -> None:
     load_real(engine)
     with Session(engine) as s:
         rows = list_expiries(s, today=D(2024, 1, 1))
-    assert [(r["end_date"], r["end_source"], r["account"], r["incumbent"]) for r in rows] == [
-        # "varighet på 2 år" (still listed: the 1 + 1 år options run to 2026-11-02)
-        ("2024-11-02", "text_duration", "Vestfold og Telemark fylkeskommune",
+    got = [
+        (r["next_end"], r["end_source"], r["lot_id"], r["account"], r["incumbent"]) for r in rows
+    ]
+    assert got == [
+        # Oslo kommune VAV: ended 2023-03-31, but a modification notice came 112 days
+        # before that end: probably extended, ask the buyer (listed first, flagged).
+        (None, "conclusion+duration", "LOT-0000", "Oslo kommune", "Move AS"),
+        # "varighet på 2 år" (then 1 + 1 år options to 2026-11-02)
+        ("2024-11-02", "text_duration", "LOT-0000", "Vestfold og Telemark fylkeskommune",
          "Bedriftshelsen AS"),
-        ("2026-10-13", "framework_default", "Politiets fellestjenester",
-         "Avarn Security AS, Securitas AS"),
-        ("2026-11-23", "framework_default", "Sykehusinnkjøp HF, Helse Sør-Øst RHF (suggested)",
-         "JANSSEN-CILAG AS"),
-        ("2027-06-19", "text_duration", "Vestland fylkeskommune", "Iss Facility Services AS"),
-        ("2027-12-31", "text_years", "Miljødirektoratet", "Veterinærinstituttet"),
-        ("2031-07-03", "notice+duration", "Forsvaret", "Elbit Systems of America"),
+        # Politiets fellestjenester: one contract per lot and supplier.
+        ("2025-03-08", "text_duration", "LOT-0001", "Politiets fellestjenester",
+         "Avarn Security AS"),
+        ("2025-03-08", "text_duration", "LOT-0002", "Politiets fellestjenester", "Securitas AS"),
+        # Helse Vest's diathermy competition (deadline 2023-03-17): no award seen by now,
+        # the expected contract from its own 24 months.
+        ("2025-06-09", "expected+duration", "LOT-1-8", "Sykehusinnkjøp HF", ""),
+        # NAV's AMO courses (suggested link), no award seen either.
+        ("2025-12-07", "expected+duration", "LOT-0001", "Arbeids- og velferdsetaten (suggested)",
+         ""),
+        ("2025-12-07", "expected+duration", "LOT-0002", "Arbeids- og velferdsetaten (suggested)",
+         ""),
+        # A framework with no stated term: the 4-year maximum as latest end.
+        ("2026-11-23", "framework_default", "LOT-0000",
+         "Sykehusinnkjøp HF, Helse Sør-Øst RHF (suggested)", "JANSSEN-CILAG AS"),
+        ("2027-06-19", "text_duration", "LOT-0000", "Vestland fylkeskommune",
+         "Iss Facility Services AS"),
+        ("2027-12-31", "text_years", "LOT-0000", "Miljødirektoratet", "Veterinærinstituttet"),
+        ("2031-07-03", "notice+duration", "LOT-0000", "Forsvaret", "Elbit Systems of America"),
     ]  # fmt: skip
-    assert rows[0]["latest_end"] == "2026-11-02"
-    first = rows[1]
-    assert first["value"] == 141000000.0 and first["latest_end"] == "2026-10-13"
-    assert first["days_left"] == (D(2026, 10, 13) - D(2024, 1, 1)).days
-    assert first["buyers"] == [{"name": "Politiets fellestjenester", "orgnr": "974761157"}]
+    oslo, vtfk, avarn = rows[0], rows[1], rows[2]
+    assert oslo["status"] == "probably extended: ask the buyer" and oslo["extension"]
+    assert (vtfk["latest_end"], vtfk["option_ends"]) == ("2026-11-02", ["2025-11-02", "2026-11-02"])
+    assert vtfk["value_label"].endswith("NOK (framework maximum)")
+    assert avarn["value"] == 138000000.0 and avarn["value_kind"] == "tender"
+    assert avarn["days_left"] == (D(2025, 3, 8) - D(2024, 1, 1)).days
+    assert avarn["buyers"] == [{"name": "Politiets fellestjenester", "orgnr": "974761157"}]
+    assert "«planlagt oppstartsdato 9. mars 2023»" in avarn["evidence_text"]
+    forsvaret = rows[-1]
+    assert (forsvaret["direct_award"], forsvaret["retender"]) == (True, "not_assumed")
+    assert forsvaret["retender_note"].startswith("direct award")
+    assert forsvaret["challenge_until"] == "2024-07-14"
+
+
+def test_next_decision_point_is_the_next_option_end(engine: Engine) -> None:
+    """Vestfold og Telemark after the base end 2024-11-02: the next option end
+    2025-11-02, not the last one (2026-11-02)."""
+    load_real(engine)
+    with Session(engine) as s:
+        rows = list_expiries(s, today=D(2025, 1, 1), account="Vestfold og Telemark fylkeskommune")
+        (row,) = [r for r in rows if r["procedure_id"] == "2022-945801"]
+    assert (row["next_end"], row["end_date"], row["latest_end"]) == (
+        "2025-11-02",
+        "2024-11-02",
+        "2026-11-02",
+    )
 
 
 def test_expiries_filters(engine: Engine) -> None:
     load_real(engine)
     with Session(engine) as s:
         within = list_expiries(s, today=D(2024, 12, 1), within_months=24)
-        assert [r["end_date"] for r in within] == ["2024-11-02", "2026-10-13", "2026-11-23"]
+        assert [(r["next_end"], r["lot_id"]) for r in within] == [
+            (None, "LOT-0000"),  # probably extended (Oslo kommune): ask the buyer
+            ("2025-03-08", "LOT-0001"),
+            ("2025-03-08", "LOT-0002"),
+            ("2025-06-09", "LOT-1-8"),
+            ("2025-11-02", "LOT-0000"),  # VTFK's first option, after the base end
+            ("2025-12-07", "LOT-0001"),
+            ("2025-12-07", "LOT-0002"),
+            ("2026-11-23", "LOT-0000"),
+        ]
         forsvaret = list_expiries(s, today=D(2024, 1, 1), account="Forsvaret")
         assert [r["end_source"] for r in forsvaret] == ["notice+duration"]
-        # Oslo kommune's contract ended 2023-03-31: listed only when today is before that.
-        assert list_expiries(s, today=D(2024, 1, 1), account="Oslo kommune") == []
-        oslo = list_expiries(s, today=D(2023, 1, 1), account="Oslo kommune")
-        assert [(r["end_date"], r["end_source"]) for r in oslo] == [
-            ("2023-03-31", "conclusion+duration")
-        ]
-        # Every account contract of the fixtures now has an end (the last three from the
-        # notice text): take Vestland's away to see an unknown end listed last.
+        # Oslo kommune's contract ended 2023-03-31 and was probably extended.
+        (oslo,) = list_expiries(s, today=D(2024, 1, 1), account="Oslo kommune")
+        assert (oslo["end_date"], oslo["latest_end"], oslo["extension"]) == (
+            "2023-03-31",
+            None,
+            "probably_extended",
+        )
+        # An expected contract is listed only after its expected award date.
+        early = list_expiries(s, today=D(2023, 5, 1), account="Sykehusinnkjøp HF")
+        assert "LOT-1-8" not in {r["lot_id"] for r in early}
+        # Take Vestland's end away to see an unknown end listed last.
         c = s.scalars(select(Contract).where(Contract.procedure_id == VESTLAND)).one()
-        c.end_date, c.latest_end, c.end_source = None, None, "unknown"
+        c.end_date, c.latest_end, c.option_ends, c.end_source = None, None, [], "unknown"
         s.flush()
         assert VESTLAND not in {r["procedure_id"] for r in list_expiries(s, today=D(2024, 1, 1))}
         unknown = list_expiries(s, today=D(2024, 1, 1), include_unknown=True)
@@ -73,15 +126,39 @@ def test_incumbency_us_vs_competitors(engine: Engine, monkeypatch: pytest.Monkey
     monkeypatch.setenv("TRACKER_OUR_ORGNRS", "920144950")  # as if we were Securitas
     with Session(engine) as s:
         rows = incumbency(s, "Politiets fellestjenester")
-        assert [(r["supplier"], r["us"], r["count"]) for r in rows] == [
-            ("Securitas AS", True, 1),
-            ("Avarn Security AS", False, 1),
+        # Each supplier its own lot and value: not both at 141 MNOK.
+        assert [(r["supplier"], r["us"], r["count"], r["value"]) for r in rows] == [
+            ("Securitas AS", True, 1, 3000000.0),
+            ("Avarn Security AS", False, 1, 138000000.0),
         ]
         everyone = incumbency(s, today=D(2024, 1, 1))
         assert {r["account"] for r in everyone} >= {"Forsvaret", "Sykehusinnkjøp HF"}
-        assert "Oslo kommune" not in {r["account"] for r in everyone}  # ended 2023
         exp = list_expiries(s, today=D(2024, 1, 1), account="Politiets fellestjenester")
-        assert exp[0]["us"] is True
+        assert [r["us"] for r in exp] == [False, True]
+
+
+def test_shared_ceiling_is_never_added(engine: Engine) -> None:
+    """Moss kommune's ten parallel nurse-staffing frameworks share one 65 MNOK ceiling:
+    each supplier holds its own contract, the ceiling is listed, never summed."""
+    load_real(engine, accounts=_moss_account())
+    with Session(engine) as s:
+        rows = incumbency(s, "Moss kommune", today=D(2024, 1, 1))
+        assert len(rows) == 10
+        assert {(r["count"], r["value"], tuple(r["shared_ceilings"])) for r in rows} == {
+            (1, None, (65000000.0,))
+        }
+        exp = list_expiries(s, today=D(2024, 1, 1), account="Moss kommune")
+        assert len(exp) == 10 and all(r["value_shared"] for r in exp)
+        assert exp[0]["value_label"] == (
+            "65\u00a0000\u00a0000 NOK (framework maximum, shared by 10 parallel suppliers: "
+            "never summed)"
+        )
+
+
+def _moss_account() -> Path:
+    path = Path(tempfile.mkdtemp()) / "moss.csv"
+    path.write_text("name,orgnr,tier\nMoss kommune,920817521,status\n", encoding="utf-8")
+    return path
 
 
 def test_parse_within() -> None:
@@ -97,14 +174,21 @@ def test_expiries_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     out = runner.invoke(main, ["expiries", "--today", "2024-01-01", "--format", "csv"])
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(io.StringIO(out.output)))
-    assert [r["end_date"] for r in rows] == [
+    assert [r["next_end"] for r in rows] == [
+        "",  # probably extended (Oslo kommune): ask the buyer
         "2024-11-02",
-        "2026-10-13",
+        "2025-03-08",
+        "2025-03-08",
+        "2025-06-09",
+        "2025-12-07",
+        "2025-12-07",
         "2026-11-23",
         "2027-06-19",
         "2027-12-31",
         "2031-07-03",
     ]
+    assert rows[2]["suppliers"] == "Avarn Security AS" and rows[2]["value_kind"] == "tender"
+    assert "planlagt oppstartsdato 9. mars 2023" in rows[2]["evidence"]
     out = runner.invoke(
         main,
         [
@@ -119,9 +203,10 @@ def test_expiries_cli(tracker_env: dict[str, str], engine: Engine) -> None:
             "json",
         ],
     )
-    assert [r["account"] for r in json.loads(out.output)] == ["Politiets fellestjenester"]
+    assert [r["account"] for r in json.loads(out.output)] == ["Politiets fellestjenester"] * 2
     out = runner.invoke(main, ["expiries", "--today", "2024-01-01"])
     assert "framework_default" in out.output and "Elbit Systems of America" in out.output
+    assert "probably extended: ask the buyer" in out.output
     out = runner.invoke(main, ["expiries", "--within", "soon"])
     assert out.exit_code == 2 and "--within 'soon'" in out.output
     out = runner.invoke(main, ["incumbency", "--format", "json"])

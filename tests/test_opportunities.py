@@ -122,24 +122,26 @@ def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
         assert r["budget_window"] is None or set(r["budget_window"]) >= {"start", "end", "status"}
     json.dumps(rows, default=str)  # plain values
 
-    # A framework agreement from a result notice: 4-year framework default, low confidence.
-    pft = _by_title(rows, "Politiets fellestjenester", "vakt- og sikkerhetstjenester")
+    # A framework agreement from a result notice, one re-tender per lot: the lot Note says
+    # 2 years from the planned start 2023-03-09 (then 1 + 1 år): the base end 2025-03-08
+    # is the early re-tender; the text source keeps the timeline's confidence low.
+    pft = _by_title(rows, "Politiets fellestjenester", "Delkontrakt 1")
     assert pft["kind"] == "retender"
     assert (pft["expiry"], pft["expiry_source"], pft["confidence"]) == (
-        D(2026, 10, 13),
-        "framework_default",
+        D(2025, 3, 8),
+        "text_duration",
         "low",
     )
-    # a framework of this size is prepared 18 months before publication: influence opens
-    # when drafting starts, earlier than 12 months before expiry
-    assert pft["influence_opens"] == D(2024, 10, 13)
-    assert pft["expected_publication"] == D(2026, 4, 13)  # open procedure: 6 months
-    assert pft["drafting_starts"] == D(2024, 10, 13)
-    assert pft["phase"] == "watching" and pft["can_influence"] is False
+    # a framework of this size (138 MNOK) is prepared 18 months before publication:
+    # influence opens when drafting starts, earlier than 12 months before expiry
+    assert pft["expected_publication"] == D(2024, 9, 8)  # open procedure: 6 months
+    assert pft["drafting_starts"] == D(2023, 3, 8)
+    assert pft["influence_opens"] == D(2023, 3, 8)
     assert pft["incumbent"] == "competitor"
-    assert set(pft["incumbents"]) == {"Avarn Security AS", "Securitas AS"}
-    assert pft["budget_window"]["start"] == D(2025, 10, 1)
-    assert pft["budget_window"]["end"] == D(2026, 3, 31)
+    assert pft["incumbents"] == ["Avarn Security AS"]
+    assert pft["latest_end"] == D(2027, 3, 8)
+    assert pft["budget_window"]["start"] == D(2023, 10, 1)
+    assert pft["budget_window"]["end"] == D(2024, 3, 31)
     assert pft["budget_window"]["buyer_type"] == "state"
     assert pft["sources"]["drafting_starts"] == {
         "kind": "rule",
@@ -148,6 +150,18 @@ def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
     }
     assert pft["sources"]["influence_opens"]["rule"] == "windows.drafting_months_by_value"
     assert pft["sources"]["expected_publication"]["rule"] == "windows.publish_before_expiry_months"
+    lot2 = _by_title(rows, "Politiets fellestjenester", "Delkontrakt 2")
+    assert (lot2["incumbents"], lot2["expiry"]) == (["Securitas AS"], D(2025, 3, 8))
+
+    # Direct awards are no re-tenders: the Forsvaret night-vision VEAT comes later, the
+    # Sykehusinnkjøp stockpile VEAT and the ViltHOP programme get no influence window.
+    assert not [r for r in rows if r["kind"] == "retender" and "antipsykotika" in r["title"]]
+    assert not [r for r in rows if r["kind"] == "retender" and "ViltHOP" in r["title"]]
+    # Oslo kommune VAV, modified 112 days before its end: probably extended, watched with
+    # the note to ask the buyer, never overdue and never an open window.
+    vav = _by_title(rows, "Oslo kommune", "gradert informasjonssystem")
+    assert (vav["expiry"], vav["phase"], vav["can_influence"]) == (None, "watching", False)
+    assert vav["note"].startswith("probably extended: ask the buyer")
 
     # A PIN (subtype 3) of Forsvaret inviting to dialogue opens the influence window; its
     # dialogue (no deadline stated: 30 days) is over, influence goes on until publication.
@@ -184,7 +198,9 @@ def test_recompute_is_stable_and_removes_what_is_gone(world: Engine) -> None:
         assert again["updated"] == first["new"]
         assert set(s.scalars(select(Opportunity.key))) == keys
         # A contract that disappears takes its opportunity with it.
-        contract = s.scalars(select(Contract).where(Contract.title.like("%vakt-%"))).one()
+        contract = s.scalars(
+            select(Contract).where(Contract.title.like("%vakt-%Delkontrakt 1"))
+        ).one()
         s.delete(contract)
         s.commit()
         third = recompute(s, today)
@@ -200,12 +216,15 @@ def test_stored_rows_carry_the_timeline_for_other_areas(world: Engine) -> None:
     with Session(world) as s:
         recompute(s, D(2023, 6, 1))
         s.commit()
-        row = s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).one()
-        assert row.phase == "watching" and row.computed_for == D(2023, 6, 1)
+        row = s.scalars(
+            select(Opportunity).where(Opportunity.title.like("%vakt-%Delkontrakt 1"))
+        ).one()
+        # 138 MNOK: drafting starts 18 months before publication, with the influence window
+        assert row.phase == "drafting" and row.computed_for == D(2023, 6, 1)
         assert (row.influence_opens, row.expected_publication, row.budget_start) == (
-            D(2024, 10, 13),
-            D(2026, 4, 13),
-            D(2025, 10, 1),
+            D(2023, 3, 8),
+            D(2024, 9, 8),
+            D(2023, 10, 1),
         )
         assert row.timeline["sources"]["expected_publication"]["kind"] == "rule"
         assert row.timeline["reason"].startswith("Agreement Rammeavtale vakt- og sikkerhet")
@@ -217,14 +236,12 @@ def test_list_is_recomputed_for_the_day_asked(world: Engine) -> None:
         s.commit()
         [later] = [
             r
-            for r in list_opportunities(
-                s, today=D(2025, 11, 28), account="politiets fellestjenester"
-            )
-            if "vakt-" in (r["title"] or "")
+            for r in list_opportunities(s, today=D(2024, 5, 2), account="politiets fellestjenester")
+            if "Delkontrakt 1" in (r["title"] or "")
         ]
     assert later["phase"] == "drafting" and later["can_influence"] is True
-    assert later["days_left"] == (D(2026, 4, 13) - D(2025, 11, 28)).days
-    assert later["budget_window"]["status"] == "open"
+    assert later["days_left"] == (D(2024, 9, 8) - D(2024, 5, 2)).days
+    assert later["budget_window"]["status"] == "closed"
 
 
 def test_filters(world: Engine) -> None:
@@ -328,9 +345,9 @@ def test_per_account_rules_and_activities(world: Engine) -> None:
         recompute(s, D(2023, 6, 1), rules=rules)
         s.commit()
         rows = list_opportunities(s, today=D(2023, 11, 1), rules=rules)
-        pft = _by_title(rows, "Politiets fellestjenester", "vakt-")
-        assert pft["influence_opens"] == D(2023, 10, 13)
-        assert pft["phase"] == "influence_open" and pft["activities"] == 0
+        pft = _by_title(rows, "Politiets fellestjenester", "Delkontrakt 1")
+        assert pft["influence_opens"] == D(2022, 3, 8)  # 36 months before 2025-03-08
+        assert pft["phase"] == "drafting" and pft["can_influence"] and pft["activities"] == 0
         acc = s.scalars(select(Account).where(Account.name == "Politiets fellestjenester")).one()
         s.add(
             Activity(
@@ -345,7 +362,7 @@ def test_per_account_rules_and_activities(world: Engine) -> None:
         again = _by_title(
             list_opportunities(s, today=D(2023, 11, 1), rules=rules),
             "Politiets fellestjenester",
-            "vakt-",
+            "Delkontrakt 1",
         )
         assert again["activities"] == 1
 
@@ -355,10 +372,12 @@ def test_our_own_agreements_are_marked_us(world: Engine) -> None:
     with Session(world) as s:
         recompute(s, D(2023, 6, 1), settings=settings)
         s.commit()
-        pft = _by_title(
-            list_opportunities(s, today=D(2023, 6, 1)), "Politiets fellestjenester", "vakt-"
-        )
-    assert pft["incumbent"] == "us"
+        rows = list_opportunities(s, today=D(2023, 6, 1))
+    # Securitas holds lot 2 only: that re-tender is ours, lot 1 a competitor's.
+    assert _by_title(rows, "Politiets fellestjenester", "Delkontrakt 2")["incumbent"] == "us"
+    assert _by_title(rows, "Politiets fellestjenester", "Delkontrakt 1")["incumbent"] == (
+        "competitor"
+    )
 
 
 # --------------------------------------------------------------------------- matching (pure)
@@ -409,45 +428,80 @@ def test_notices_issued_after_today_do_not_exist_yet(world: Engine) -> None:
         recompute(s, D(2024, 8, 1))
         s.commit()
         rows = list_opportunities(s, today=D(2024, 8, 1), account="Forsvaret")
-        nv = _by_title(rows, "Forsvaret", "Night Vision")
-        assert nv["kind"] == "retender" and nv["expiry"] == D(2031, 7, 3)
+        # Known now, but a direct award: no re-tender with an influence window is assumed.
+        assert not [r for r in rows if "Night Vision" in (r["title"] or "")]
 
 
 def test_expired_without_competition_is_an_overdue_risk(world: Engine) -> None:
-    """The reviewer's case: on 2026-11-28 two agreements ended (2026-11-23, 2026-10-13)
-    and no competition was ever seen: phase ``overdue`` with a truthful reason, listed for
-    a year after the expected start, never "running"."""
+    """The reviewer's case: on 2026-11-28 Vestfold og Telemark's occupational-health
+    framework has run out (its last option ended 2026-11-02) and no competition was ever
+    seen: phase ``overdue`` with a truthful reason, listed for a year after the expected
+    start, never "running". Politiets fellestjenester's lots still have an option to run
+    (to 2027-03-08): the next decision point, not overdue."""
     today = D(2026, 11, 28)
     with Session(world) as s:
         recompute(s, today)
         s.commit()
         overdue = list_opportunities(s, today=today, phase="overdue")
         running = list_opportunities(s, today=today, phase="running")
-        pft = _by_title(overdue, "Politiets fellestjenester", "vakt- og sikkerhetstjenester")
-        assert (pft["expiry"], pft["can_influence"], pft["days_left"]) == (
-            D(2026, 10, 13),
+        vtfk = _by_title(overdue, "Vestfold og Telemark fylkeskommune", "Bedriftshelsetjeneste")
+        assert (vtfk["expiry"], vtfk["can_influence"], vtfk["days_left"]) == (
+            D(2026, 11, 2),
             False,
             None,
         )
-        assert pft["overdue"] is True
-        assert "ended 2026-10-13" in pft["reason"]
-        assert pft["reason"].endswith(
+        assert vtfk["overdue"] is True
+        assert "ended 2026-11-02" in vtfk["reason"]
+        assert vtfk["reason"].endswith(
             "on 2026-11-28 no competition notice has been seen: re-tender overdue or the "
             "agreement was extended"
         )
-        hso = [r for r in overdue if r["expiry"] == D(2026, 11, 23)]
-        assert {r["account"] for r in hso} == {"Sykehusinnkjøp HF", "Helse Sør-Øst RHF"}
-        assert all("no competition notice has been seen" in r["reason"] for r in hso)
+        pft = _by_title(
+            list_opportunities(s, today=today, account="Politiets fellestjenester"),
+            "Politiets fellestjenester",
+            "Delkontrakt 1",
+        )
+        assert (pft["expiry"], pft["phase"]) == (D(2027, 3, 8), "drafting")
         assert not [r for r in running if not r["published"]]
         assert all("is running" not in r["reason"] for r in overdue)
-        row = s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).one()
+        row = s.scalars(
+            select(Opportunity).where(Opportunity.title == "Bedriftshelsetjeneste")
+        ).one()
         assert row.phase == "overdue"
 
-        # Still listed 364 days after the expected start (2026-10-14), dropped after 365.
-        kept = recompute(s, D(2027, 10, 13))
+        # Still listed 364 days after the expected start (2026-11-03), dropped after 365.
+        health = select(Opportunity).where(Opportunity.title == "Bedriftshelsetjeneste")
+        kept = recompute(s, D(2027, 11, 2))
         s.commit()
-        assert s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).all()
-        gone = recompute(s, D(2027, 10, 15))
+        assert s.scalars(health).all()
+        gone = recompute(s, D(2027, 11, 4))
         s.commit()
         assert gone["dropped"] > kept["dropped"]
-        assert not s.scalars(select(Opportunity).where(Opportunity.title.like("%vakt-%"))).all()
+        assert not s.scalars(health).all()
+
+
+def test_a_result_without_award_is_a_retender_signal(engine: Engine, tmp_path: Path) -> None:
+    """Constructed pairing: Kulturtanken's cancellation (2023-684186, 'Konkurransen vil bli
+    kunngjort på nytt innen kort tid') put in the procedure of its competition
+    (2023-371675; the real notices were published under different procedure ids)."""
+    accounts = tmp_path / "kulturtanken.csv"
+    accounts.write_text("name,orgnr,tier\nKulturtanken,974761114,status\n", encoding="utf-8")
+    cancel = (REAL / "ContractAwardNotice_can-desg_2023-684186.xml").read_text(encoding="utf-8")
+    cancel = cancel.replace(
+        "<cbc:ContractFolderID>2023-684186</cbc:ContractFolderID>",
+        "<cbc:ContractFolderID>2023-371675</cbc:ContractFolderID>",
+    )
+    (tmp_path / "cancel.xml").write_text(cancel, encoding="utf-8")
+    with Session(engine) as s:
+        import_accounts(s, accounts)
+        s.commit()
+    ingest_paths(engine, [REAL / "ContractNotice_cn-desg_2023-371675.xml", tmp_path / "cancel.xml"])
+    today = D(2023, 12, 1)
+    with Session(engine) as s:
+        # No expected contract: the procedure's result says nothing was awarded.
+        assert s.scalars(select(Contract).where(Contract.expected.is_(True))).all() == []
+        recompute(s, today)
+        s.commit()
+        (comp,) = list_opportunities(s, today=today, account="Kulturtanken")
+    assert comp["kind"] == "competition"
+    assert comp["note"].startswith("no award: cancelled; re-tender signal: «Konkurransen vil")

@@ -31,7 +31,9 @@ from tracker.subtypes import PLACEHOLDER_YEAR
 from tracker.text import collapse_spaces, has_mojibake, repair_mojibake
 
 # Bump when a parser change alters stored values; ``tracker reparse`` re-runs older rows.
-PARSER_VERSION = "1.1"  # 1.1: selection criteria (BT-747/749/750), tenders received (BT-759)
+# 1.1: one result per awarded lot and winner group, notes, maxima;
+# 1.2: + selection criteria (BT-747/749/750), tenders received (BT-759)
+PARSER_VERSION = "1.2"
 parser_version = PARSER_VERSION  # alias kept for callers that use the lower-case name
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -69,6 +71,11 @@ _UUID_VERSION = re.compile(
 )
 _DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*(Z|[+-]\d{2}:\d{2})?\s*$")
 _TIME = re.compile(r"^\s*(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:\d{2})?\s*$")
+# Countries whose own company ids are nine digits (France: SIREN): such an id that happens
+# to pass the Norwegian mod-11 check is not taken for a Norwegian organisation number.
+_NINE_DIGIT_IDS = frozenset({None, "NOR", "FRA"})
+# 2000-01-01 stands for "no date" in converted notices (award dates of VEATs, CANs).
+PLACEHOLDER_START = dt.date(2000, 1, 1)
 _TEST_MARK = re.compile(r"\[\s*test\s*\]", re.IGNORECASE)
 
 
@@ -92,6 +99,8 @@ class ParsedCriterion:
     name: str | None  # BT-734 (BT-540 description when there is no name)
     weight: float | None  # BT-541 number of the weight parameter
     weight_code: str | None = None  # BT-5421 per-exa|poi-exa|dec-exa|ord-imp|...
+    source: str = "structured"  # structured | text (weights written in BT-540, "Pris (30 %)")
+    quote: str | None = None  # the words a text criterion was read from
 
 
 @dataclass(slots=True)
@@ -105,12 +114,14 @@ class ParsedLot:
     currency: str | None = None
     framework_code: str | None = None  # BT-765 none|fa-wo-rc|fa-w-rc|fa-mix
     duration_value: Decimal | None = None  # BT-36
-    duration_unit: str | None = None  # DAY|WEEK|MONTH|YEAR
+    duration_unit: str | None = None  # DAY|WEEK|MONTH|YEAR, or UNLIMITED (no value)
     start_date: dt.date | None = None  # BT-536
     end_date: dt.date | None = None  # BT-537
     max_renewals: int | None = None  # BT-58
     renewal_description: str | None = None  # BT-57
     options_description: str | None = None  # BT-54
+    note: str | None = None  # BT-300 additional information of the lot
+    framework_max_value: Decimal | None = None  # BT-271 framework maximum value of the lot
     submission_deadline: dt.datetime | None = None  # BT-131, aware
     submission_deadline_has_time: bool = False  # False: date only, normalised to 23:59:59
     request_deadline: dt.datetime | None = None  # BT-1311, aware
@@ -125,18 +136,34 @@ class ParsedLot:
 
 @dataclass(slots=True)
 class ParsedResult:
+    """One awarded lot and winner group, as the result's own structure says it.
+
+    eForms: LotResult → SettledContract → LotTender → TenderingParty → Tenderer. There is
+    one record per (lot result, winning tendering party): parallel framework suppliers are
+    one record each, with their own tender's value. A LotTender listed in a LotResult but
+    referenced by no SettledContract is not a winner. A lot result without a winner
+    (clos-nw, open-nw) is one record without winners.
+    """
+
     result_id: str | None
-    lot_id: str | None  # BT-13713
+    lot_id: str | None  # BT-13713 (the winning tender's lot when the result's is broken)
     winner_chosen: bool | None  # BT-142: selec-w → True, clos-nw/open-nw → False
     result_code: str | None
-    tender_value: Decimal | None = None  # BT-720, summed over the winning tenders
+    tender_value: Decimal | None = None  # BT-720 of this winner group's tender
     currency: str | None = None
-    conclusion_date: dt.date | None = None  # BT-145 (BT-1451 when absent)
+    conclusion_date: dt.date | None = None  # BT-145 (contract conclusion)
     framework: bool | None = None  # BT-768
     contract_id: str | None = None  # BT-150 (OPT-316 when absent)
     contract_title: str | None = None  # BT-721
     winners: list[ParsedParty] = field(default_factory=list)
     tenders_received: int | None = None  # BT-759 where BT-760 is "tenders"
+    award_date: dt.date | None = None  # BT-1451 winner decision (contract's, else the notice's)
+    tender_id: str | None = None  # OPT-321 of the winning tender
+    party_id: str | None = None  # OPT-210 of the winning tendering party
+    framework_max_value: Decimal | None = None  # BT-709 framework maximum of the lot result
+    value_inferred: bool = False  # the winning tender had no amount (see warnings)
+    lot_mapped: str | None = None  # how a broken lot link was repaired ("contract title ...")
+    parallel: int = 1  # winner groups awarded on the same lot in this notice
 
 
 @dataclass(slots=True)
@@ -162,6 +189,14 @@ class ParsedNotice:
     modified_notice_id: str | None = None  # BT-1501(n), contract modification notices
     previous_notice_ids: list[str] = field(default_factory=list)  # OPP-090, BT-125, BT-1501(n)
     planned_date: dt.date | None = None  # BT-127
+    regulatory_domain: str | None = None  # cbc:RegulatoryDomain (32014L0024, 32014L0025, ...)
+    contract_nature: str | None = None  # BT-23 works|supplies|services
+    note: str | None = None  # BT-300 additional information of the procedure
+    framework_max_value: Decimal | None = None  # BT-271 framework maximum of the procedure
+    result_total: Decimal | None = None  # BT-161 notice value (NoticeResult TotalAmount)
+    result_framework_max: Decimal | None = None  # BT-118 overall framework maximum
+    modification_reason: str | None = None  # BT-200 modification justification code
+    modification_description: str | None = None  # BT-202 description, BT-201 reason text
     documents_url: str | None = None  # BT-15 of the first lot that has one
     is_test: bool = False
     language: str | None = None  # BT-702
@@ -234,7 +269,9 @@ class ParsedNotice:
                     "winners": [{"name": w.name, "orgnr": w.orgnr} for w in r.winners],
                     "tender_value": _num(r.tender_value),
                     "conclusion_date": _iso(r.conclusion_date),
+                    "award_date": _iso(r.award_date),
                     "framework": r.framework,
+                    "tender_id": r.tender_id,
                 }
                 for r in self.results
             ],
@@ -421,7 +458,7 @@ class _Ctx:
             self.warn(f"unparseable date in {what}: {raw!r}")
             return None
         day = parsed[0]
-        if day.year >= PLACEHOLDER_YEAR:
+        if day.year >= PLACEHOLDER_YEAR or day == PLACEHOLDER_START:
             self.warn(f"placeholder date {day.isoformat()} in {what} ignored")
             return None
         return day
@@ -629,11 +666,12 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
                 notice.changed_notice_id, notice.changed_notice_version = m.group(1), m.group(2)
             else:
                 notice.changed_notice_id = changed
-        modified = _ctext(
-            _first(eg, EFAC + "ContractModification"), EFBC + "ChangedNoticeIdentifier"
-        )
+        modification = _first(eg, EFAC + "ContractModification")
+        modified = _ctext(modification, EFBC + "ChangedNoticeIdentifier")
         if modified:
             notice.modified_notice_id = modified
+        if modification is not None:
+            _modification(modification, notice, ctx)
         # Only buyers and tenderers are read (not review bodies, eSenders...): faster,
         # and no warnings about organisations the product never shows.
         result_el = _first(eg, EFAC + "NoticeResult")
@@ -649,8 +687,19 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         if id_el is None or id_el.get("schemeName") == "LotsGroup":
             continue
         notice.lots.append(_lot(lot_el, _text(id_el) or "", ctx))
+    notice.regulatory_domain = _text(top.get(CBC + "RegulatoryDomain"))
     if result_groups:
-        notice.results = _results(result_groups, orgs, ctx)
+        total, _ = ctx.amount(_first(result_groups, CBC + "TotalAmount"), "notice value (BT-161)")
+        notice.result_total = total
+        overall, _ = ctx.amount(
+            _first(result_groups, EFBC + "OverallMaximumFrameworkContractsAmount"),
+            "overall framework maximum (BT-118)",
+        )
+        notice.result_framework_max = overall
+        notice_award = ctx.date(
+            _child(top.get(CAC + "TenderResult"), CBC + "AwardDate"), "award date (BT-1451)"
+        )
+        notice.results = _results(result_groups, orgs, ctx, notice.lots, notice_award)
 
     # A PIN used as call for competition (subtypes 10-14) has no request deadline: the
     # deadline for expressions of interest (BT-630) plays that role.
@@ -687,6 +736,23 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
     return notice
 
 
+def _modification(el: Any, notice: ParsedNotice, ctx: _Ctx) -> None:
+    """BT-200 reason code, BT-202 change description and BT-201 reason description of a
+    contract modification notice (empty in many real modification notices)."""
+    texts: list[str] = []
+    for change in el.iterchildren(EFAC + "Change"):
+        text = ctx.lang_text(change, EFBC + "ChangeDescription")
+        if text:
+            texts.append(text)
+    reason = _child(el, EFAC + "ChangeReason")
+    if reason is not None:
+        notice.modification_reason = _ctext(reason, CBC + "ReasonCode")
+        text = ctx.lang_text(reason, EFBC + "ReasonDescription")
+        if text:
+            texts.append(text)
+    notice.modification_description = "\n".join(texts) or None
+
+
 def _cpvs(project: dict[str, list[Any]]) -> tuple[str | None, list[str]]:
     """Main and additional CPV codes of a ``_groups``-indexed ProcurementProject."""
     main = _ctext(
@@ -707,13 +773,13 @@ def _procedure(top: dict[str, Any], notice: ParsedNotice, ctx: _Ctx) -> None:
         notice.title = ctx.lang_of(project.get(CBC + "Name"), "title")
         notice.description = ctx.lang_of(project.get(CBC + "Description"))
         notice.main_cpv, notice.cpv_codes = _cpvs(project)
+        total = _first(project, CAC + "RequestedTenderTotal")
         notice.estimated_value, notice.currency = ctx.amount(
-            _child(
-                _first(project, CAC + "RequestedTenderTotal"),
-                CBC + "EstimatedOverallContractAmount",
-            ),
-            "estimated value (BT-27)",
+            _child(total, CBC + "EstimatedOverallContractAmount"), "estimated value (BT-27)"
         )
+        notice.framework_max_value = _framework_max(total, ctx, "framework maximum (BT-271)")
+        notice.note = ctx.lang_of(project.get(CBC + "Note"))
+        notice.contract_nature = _text(_first(project, CBC + "ProcurementTypeCode"))
     process = top.get(CAC + "TenderingProcess")
     if process is not None:
         notice.procedure_type = _ctext(process, CBC + "ProcedureCode")
@@ -782,6 +848,16 @@ def _organisations(orgs: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedPa
                 ):
                     problem = f"orgnr field holds the name: {orgnr_raw!r}"
                 ctx.warn(f"{problem} ({label}); kept raw")
+        elif orgnr_raw and country not in _NINE_DIGIT_IDS:
+            # A foreign company registered in Norway (NUF) has a Norwegian number: nine
+            # digits that pass the mod-11 check. Other foreign ids are not orgnrs.
+            candidate, problem = clean_orgnr(orgnr_raw)
+            if candidate is not None and problem is None and orgnr_raw.strip().isdigit():
+                orgnr = candidate
+                ctx.warn(
+                    f"{name or tech_id} ({country}) has a Norwegian organisation number "
+                    f"{orgnr} (a Norwegian-registered branch): kept"
+                )
         out[tech_id] = ParsedParty(name=name, orgnr=orgnr, orgnr_raw=orgnr_raw, country=country)
     return out
 
@@ -830,12 +906,12 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
         lot.title = ctx.lang_of(pg.get(CBC + "Name"), f"title of {where}")
         lot.description = ctx.lang_of(pg.get(CBC + "Description"))
         lot.main_cpv, lot.cpv_codes = _cpvs(pg)
+        total = _first(pg, CAC + "RequestedTenderTotal")
         lot.estimated_value, lot.currency = ctx.amount(
-            _child(
-                _first(pg, CAC + "RequestedTenderTotal"), CBC + "EstimatedOverallContractAmount"
-            ),
-            f"estimated value of {where}",
+            _child(total, CBC + "EstimatedOverallContractAmount"), f"estimated value of {where}"
         )
+        lot.framework_max_value = _framework_max(total, ctx, f"framework maximum of {where}")
+        lot.note = ctx.lang_of(pg.get(CBC + "Note"))
         period = _first(pg, CAC + "PlannedPeriod")
         if period is not None:
             per = _kids(period)
@@ -843,6 +919,8 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
             if measure is not None and _text(measure):
                 lot.duration_value, _ = ctx.amount(measure, f"duration of {where}")
                 lot.duration_unit = measure.get("unitCode")
+            elif (_text(per.get(CBC + "DescriptionCode")) or "").upper() == "UNLIMITED":
+                lot.duration_unit = "UNLIMITED"  # BT-538: no end (a running licence, say)
             lot.start_date = ctx.date(per.get(CBC + "StartDate"), f"start date of {where}")
             lot.end_date = ctx.date(per.get(CBC + "EndDate"), f"end date of {where}")
         extension = _first(pg, CAC + "ContractExtension")
@@ -894,6 +972,8 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
         if criterion is not None:
             for sub in criterion.iterchildren(CAC + "SubordinateAwardingCriterion"):
                 lot.award_criteria.append(_criterion(sub, ctx))
+            if lot.award_criteria and all(c.weight is None for c in lot.award_criteria):
+                lot.award_criteria = _text_criteria(lot.award_criteria) or lot.award_criteria
         terms_ext = _eforms_in(_first(tg, EXT + "UBLExtensions"))
         if terms_ext is not None:
             for sel in terms_ext.iterchildren(EFAC + "SelectionCriteria"):
@@ -908,6 +988,46 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
                 if item["name"] or item["description"] or item["type"]:
                     lot.selection_criteria.append(item)
     return lot
+
+
+def _framework_max(total: Any, ctx: _Ctx, what: str) -> Decimal | None:
+    """BT-271 ``RequestedTenderTotal/ext:.../efbc:FrameworkMaximumAmount`` (or None)."""
+    if total is None:
+        return None
+    ext = _eforms_in(_child(total, EXT + "UBLExtensions"))
+    value, _ = ctx.amount(_child(ext, EFBC + "FrameworkMaximumAmount"), what)
+    return value
+
+
+def _text_criteria(criteria: list[ParsedCriterion]) -> list[ParsedCriterion]:
+    """Criteria whose weights are written only in their description (BT-540), e.g. a
+    converter that copied "1) Kvalitet (40%) ... 3) Pris (30%)" into every criterion:
+    the named criteria with their weights, when the weights add up to 100 (else none)."""
+    from tracker.notice_text import award_weights  # text rules live with the other text rules
+
+    texts = list(dict.fromkeys(c.name for c in criteria if c.name))
+    for text in texts:
+        found = award_weights(text)
+        if found:
+            return [
+                ParsedCriterion(
+                    type=_criterion_type(name),
+                    name=name,
+                    weight=weight,
+                    weight_code="per-exa",
+                    source="text",
+                    quote=quote,
+                )
+                for name, weight, quote in found
+            ]
+    return []
+
+
+def _criterion_type(name: str) -> str:
+    low = name.casefold()
+    if low.startswith(("pris", "price", "kostnad", "cost")):
+        return "price"
+    return "quality"
 
 
 def _criterion(sub: Any, ctx: _Ctx) -> ParsedCriterion:
@@ -935,12 +1055,63 @@ def _criterion(sub: Any, ctx: _Ctx) -> ParsedCriterion:
     return ParsedCriterion(type=ctype, name=name, weight=weight, weight_code=weight_code)
 
 
+_SUBCONTRACT = re.compile(
+    r"\b(?:delkontrakt|delomr[åa]de|del|lot|delytelse)\s*(?:nr\.?\s*)?(\d{1,3})\b", re.IGNORECASE
+)
+_LOT_NUMBER = re.compile(r"(\d+)\s*$")
+
+
+def _lot_from_title(title: str | None, lots: list[ParsedLot]) -> str | None:
+    """The lot a contract title names ("... Delkontrakt 2" → the lot titled so, else the lot
+    whose id ends in 2), for results whose lot link is broken; None when unclear."""
+    if not title or not lots:
+        return None
+    m = _SUBCONTRACT.search(title)
+    if m is None:
+        return None
+    number = int(m.group(1))
+    by_title = [
+        lot.lot_id
+        for lot in lots
+        if lot.title and any(int(x.group(1)) == number for x in _SUBCONTRACT.finditer(lot.title))
+    ]
+    if len(by_title) == 1:
+        return by_title[0]
+    by_id = [
+        lot.lot_id
+        for lot in lots
+        if (x := _LOT_NUMBER.search(lot.lot_id)) is not None and int(x.group(1)) == number
+    ]
+    return by_id[0] if len(by_id) == 1 else None
+
+
+def _mode(values: list[Decimal]) -> tuple[Decimal, int]:
+    """The most frequent value (the larger on a tie) and how often it occurs."""
+    counts: dict[Decimal, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    best = max(counts, key=lambda v: (counts[v], v))
+    return best, counts[best]
+
+
 def _results(
-    groups: dict[str, list[Any]], orgs: dict[str, ParsedParty], ctx: _Ctx
+    groups: dict[str, list[Any]],
+    orgs: dict[str, ParsedParty],
+    ctx: _Ctx,
+    lots: list[ParsedLot],
+    notice_award: dt.date | None,
 ) -> list[ParsedResult]:
-    """Lot results with their winners: LotResult → SettledContract/LotTender →
-    TenderingParty → Tenderer → Organization."""
-    tenders: dict[str, tuple[Decimal | None, str | None, str | None]] = {}
+    """One record per awarded lot and winner group (see ``ParsedResult``).
+
+    Winners: the LotResult's tenders that a SettledContract references (when the notice
+    has no SettledContract at all, every tender the result lists); grouped by tendering
+    party, each group with its own tender's value. A broken lot link ('MISSING', empty)
+    is repaired from the contract title ("Delkontrakt 2"). A winning tender without an
+    amount takes the amount the same party's other tenders in that result carry most
+    often (a notice that repeats one tender), flagged ``value_inferred``; tenders of one
+    party are never summed when they repeat one amount.
+    """
+    tenders: dict[str, tuple[Decimal | None, str | None, str | None, str | None]] = {}
     for t in groups.get(EFAC + "LotTender", ()):
         tid = _ctext(t, CBC + "ID")
         if not tid:
@@ -948,24 +1119,30 @@ def _results(
         value, currency = ctx.amount(
             _path(t, CAC + "LegalMonetaryTotal", CBC + "PayableAmount"), f"tender value of {tid}"
         )
-        tenders[tid] = (value, currency, _ctext(t, EFAC + "TenderingParty", CBC + "ID"))
+        tenders[tid] = (
+            value,
+            currency,
+            _ctext(t, EFAC + "TenderingParty", CBC + "ID"),
+            _ctext(t, EFAC + "TenderLot", CBC + "ID"),
+        )
     contracts: dict[str, dict[str, Any]] = {}
+    tender_contract: dict[str, str] = {}
     for c in groups.get(EFAC + "SettledContract", ()):
         cid = _ctext(c, CBC + "ID")
         if not cid:
             continue
+        refs = [
+            x for x in (_ctext(lt, CBC + "ID") for lt in c.iterchildren(EFAC + "LotTender")) if x
+        ]
         contracts[cid] = {
-            "conclusion": ctx.date(_child(c, CBC + "IssueDate"), f"conclusion date of {cid}")
-            or ctx.date(_child(c, CBC + "AwardDate"), f"award date of {cid}"),
+            "conclusion": ctx.date(_child(c, CBC + "IssueDate"), f"conclusion date of {cid}"),
+            "award": ctx.date(_child(c, CBC + "AwardDate"), f"award date of {cid}"),
             "title": ctx.lang_text(c, CBC + "Title"),
             "framework": _ctext(c, EFBC + "ContractFrameworkIndicator"),
             "reference": _ctext(c, EFAC + "ContractReference", CBC + "ID"),
-            "tenders": [
-                x
-                for x in (_ctext(lt, CBC + "ID") for lt in c.iterchildren(EFAC + "LotTender"))
-                if x
-            ],
         }
+        for ref in refs:
+            tender_contract.setdefault(ref, cid)
     parties: dict[str, list[str]] = {}
     for p in groups.get(EFAC + "TenderingParty", ()):
         pid = _ctext(p, CBC + "ID")
@@ -973,56 +1150,122 @@ def _results(
             parties[pid] = [
                 x for x in (_ctext(t, CBC + "ID") for t in p.iterchildren(EFAC + "Tenderer")) if x
             ]
+    lot_ids = {lot.lot_id for lot in lots}
 
     out: list[ParsedResult] = []
     for lr in groups.get(EFAC + "LotResult", ()):
         code = _ctext(lr, CBC + "TenderResultCode")
         chosen = True if code == "selec-w" else False if code in ("clos-nw", "open-nw") else None
-        result = ParsedResult(
-            result_id=_ctext(lr, CBC + "ID"),
-            lot_id=_ctext(lr, EFAC + "TenderLot", CBC + "ID"),
-            winner_chosen=chosen,
-            result_code=code,
+        result_id = _ctext(lr, CBC + "ID")
+        result_lot = _ctext(lr, EFAC + "TenderLot", CBC + "ID")
+        fav = _child(lr, EFAC + "FrameworkAgreementValues")
+        max_value, _ = ctx.amount(
+            _child(fav, CBC + "MaximumValueAmount"), f"framework maximum of {result_id}"
         )
+        tenders_received = None
         for stat in lr.iterchildren(EFAC + "ReceivedSubmissionsStatistics"):
             if _ctext(stat, EFBC + "StatisticsCode") == "tenders":
-                result.tenders_received = _int(_ctext(stat, EFBC + "StatisticsNumeric"))
-        contract_ids = [
+                tenders_received = _int(_ctext(stat, EFBC + "StatisticsNumeric"))
+        listed = [
+            x for x in (_ctext(t, CBC + "ID") for t in lr.iterchildren(EFAC + "LotTender")) if x
+        ]
+        own_contracts = [
             x
             for x in (_ctext(s, CBC + "ID") for s in lr.iterchildren(EFAC + "SettledContract"))
             if x
         ]
-        linked = [contracts[c] for c in contract_ids if c in contracts]
-        winning: list[str] = []
-        for c in linked:
-            winning.extend(t for t in c["tenders"] if t not in winning)
-        if not winning and chosen is not False:
-            winning = [
-                x for x in (_ctext(t, CBC + "ID") for t in lr.iterchildren(EFAC + "LotTender")) if x
-            ]
-        if linked:
-            first = linked[0]
-            result.contract_id = first["reference"] or contract_ids[0]
-            result.contract_title = first["title"]
-            dates = [c["conclusion"] for c in linked if c["conclusion"]]
-            result.conclusion_date = min(dates) if dates else None
-            flags = [c["framework"] for c in linked if c["framework"]]
-            if flags:
-                result.framework = any(f.lower() == "true" for f in flags)
-        total: Decimal | None = None
-        seen_orgs: set[str] = set()
+        if tender_contract:
+            winning = [t for t in listed if t in tender_contract]
+            if not winning:  # the result names only its contract(s): their tenders win
+                winning = [t for t, c in tender_contract.items() if c in own_contracts]
+        else:
+            winning = listed if chosen is not False else []
+        # Group the winning tenders by tendering party, in document order.
+        by_party: dict[str, list[str]] = {}
         for tid in winning:
-            tender = tenders.get(tid)
-            if tender is None:
-                continue
-            value, currency, party_id = tender
-            if value is not None:
-                if result.currency is None or currency == result.currency:
-                    total = value if total is None else total + value
-                    result.currency = result.currency or currency
-                else:
-                    ctx.warn(f"tender {tid} in {currency}, not {result.currency}: not summed")
-            for org_id in parties.get(party_id or "", []):
+            party = tenders.get(tid, (None, None, None, None))[2] or f"tender:{tid}"
+            by_party.setdefault(party, []).append(tid)
+        if not by_party:
+            out.append(
+                ParsedResult(
+                    result_id=result_id,
+                    lot_id=result_lot,
+                    winner_chosen=chosen,
+                    result_code=code,
+                    framework_max_value=max_value,
+                    tenders_received=tenders_received,
+                )
+            )
+            continue
+        for party_id, tids in by_party.items():
+            first = tids[0]
+            contract_id = tender_contract.get(first) or (
+                own_contracts[0] if own_contracts else None
+            )
+            c = contracts.get(contract_id or "", {})
+            result = ParsedResult(
+                result_id=result_id,
+                lot_id=result_lot,
+                winner_chosen=chosen,
+                result_code=code,
+                tender_id=",".join(tids)[:64],
+                party_id=None if party_id.startswith("tender:") else party_id,
+                framework_max_value=max_value,
+                contract_id=(c.get("reference") or contract_id) if c or contract_id else None,
+                contract_title=c.get("title"),
+                conclusion_date=c.get("conclusion"),
+                award_date=c.get("award") or notice_award,
+                tenders_received=tenders_received,
+            )
+            flag = c.get("framework")
+            if flag:
+                result.framework = flag.lower() == "true"
+            tender_lot = tenders.get(first, (None, None, None, None))[3]
+            if tender_lot and (tender_lot in lot_ids or not result.lot_id):
+                result.lot_id = tender_lot
+            if lot_ids and result.lot_id not in lot_ids:
+                mapped = _lot_from_title(result.contract_title, lots)
+                if mapped is None and len(lot_ids) == 1:
+                    mapped = next(iter(lot_ids))
+                if mapped is not None:
+                    ctx.warn(
+                        f"result {result_id}: lot link {result.lot_id!r} is broken; "
+                        f"{mapped} taken from the contract title {result.contract_title!r}"
+                    )
+                    result.lot_mapped = f"contract title: {result.contract_title}"[:200]
+                    result.lot_id = mapped
+            values = [
+                (v, cur)
+                for v, cur, _, _ in (tenders.get(t, (None,) * 4) for t in tids)
+                if v is not None
+            ]
+            if values:
+                currencies = {cur for _, cur in values}
+                if len(currencies) > 1:
+                    ctx.warn(f"tenders {', '.join(tids)} in several currencies: first taken")
+                    values = values[:1]
+                amounts = sorted({v for v, _ in values})
+                result.tender_value = amounts[0] if len(amounts) == 1 else sum(amounts)
+                result.currency = values[0][1]
+            else:
+                others = [
+                    tenders[t][0]
+                    for t in listed
+                    if t in tenders and tenders[t][2] == party_id and tenders[t][0] is not None
+                ]
+                if others:
+                    value, times = _mode(others)  # type: ignore[arg-type]
+                    result.tender_value = value
+                    result.currency = next(
+                        tenders[t][1] for t in listed if t in tenders and tenders[t][0] == value
+                    )
+                    result.value_inferred = True
+                    ctx.warn(
+                        f"winning tender {first} carries no amount: {value} taken from the same "
+                        f"tenderer's other tenders in {result_id} ({times} of {len(others)})"
+                    )
+            seen_orgs: set[str] = set()
+            for org_id in parties.get(party_id, []):
                 if org_id in seen_orgs:
                     continue
                 seen_orgs.add(org_id)
@@ -1031,8 +1274,14 @@ def _results(
                     ctx.warn(f"winner {org_id} has no organisation entry")
                     continue
                 result.winners.append(org)
-        result.tender_value = total
-        if result.winner_chosen is None and result.winners and linked:
-            result.winner_chosen = True  # no BT-142, but a settled contract names the winner
-        out.append(result)
+            if result.winner_chosen is None and result.winners and (c or tender_contract):
+                result.winner_chosen = True  # no BT-142, but a settled contract names the winner
+            out.append(result)
+    per_lot: dict[str | None, int] = {}
+    for r in out:
+        if r.winners:
+            per_lot[r.lot_id] = per_lot.get(r.lot_id, 0) + 1
+    for r in out:
+        if r.winners:
+            r.parallel = per_lot[r.lot_id]
     return out

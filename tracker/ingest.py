@@ -679,6 +679,14 @@ class Ingestor:
             "changed_notice_id": p.changed_notice_id,
             "previous_notice_ids": p.previous_notice_ids,
             "planned_date": p.planned_date,
+            "regulatory_domain": p.regulatory_domain,
+            "contract_nature": p.contract_nature,
+            "note": p.note,
+            "framework_max_value": _money(p.framework_max_value),
+            "result_total": _money(p.result_total),
+            "result_framework_max": _money(p.result_framework_max),
+            "modification_reason": p.modification_reason,
+            "modification_description": p.modification_description,
             "documents_url": p.documents_url,
             "is_test": p.is_test,
             "warnings": p.warnings,
@@ -801,6 +809,8 @@ class Ingestor:
                         "max_renewals": lot.max_renewals,
                         "renewal_description": lot.renewal_description,
                         "options_description": lot.options_description,
+                        "note": lot.note,
+                        "framework_max_value": _money(lot.framework_max_value),
                         "submission_deadline": lot.submission_deadline,
                         "request_deadline": lot.request_deadline,
                         "documents_url": lot.documents_url,
@@ -824,6 +834,13 @@ class Ingestor:
                         "contract_id": r.contract_id,
                         "contract_title": r.contract_title,
                         "tenders_received": r.tenders_received,
+                        "award_date": r.award_date,
+                        "tender_id": r.tender_id,
+                        "party_id": r.party_id,
+                        "framework_max_value": _money(r.framework_max_value),
+                        "value_inferred": r.value_inferred,
+                        "lot_mapped": r.lot_mapped,
+                        "parallel": r.parallel,
                     }
                 )
                 result_winners.append(r.winners)
@@ -840,6 +857,8 @@ class Ingestor:
                     "name": c.name,
                     "weight": c.weight,
                     "weight_code": c.weight_code,
+                    "source": c.source,
+                    "quote": c.quote,
                 }
                 for lot_pk, crits in zip(lot_pks, lot_criteria, strict=True)
                 for i, c in enumerate(crits)

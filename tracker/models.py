@@ -146,6 +146,14 @@ class Notice(Base):
     changed_notice_id: Mapped[str | None] = mapped_column(String(64), index=True)  # BT-758
     previous_notice_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # BT-125/OPP-090
     planned_date: Mapped[dt.date | None] = mapped_column(Date)  # BT-127
+    regulatory_domain: Mapped[str | None] = mapped_column(String(16))  # 32014L0024, OTHER...
+    contract_nature: Mapped[str | None] = mapped_column(String(16))  # BT-23 works|supplies|...
+    note: Mapped[str | None] = mapped_column(Text)  # BT-300 additional information
+    framework_max_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-271
+    result_total: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-161
+    result_framework_max: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-118
+    modification_reason: Mapped[str | None] = mapped_column(String(32))  # BT-200
+    modification_description: Mapped[str | None] = mapped_column(Text)  # BT-202, BT-201
     documents_url: Mapped[str | None] = mapped_column(String(1000))  # BT-15
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -207,12 +215,14 @@ class Lot(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     framework_code: Mapped[str | None] = mapped_column(String(16))  # BT-765
     duration_value: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))  # BT-36
-    duration_unit: Mapped[str | None] = mapped_column(String(8))  # DAY|WEEK|MONTH|YEAR
+    duration_unit: Mapped[str | None] = mapped_column(String(16))  # DAY|WEEK|MONTH|YEAR|UNLIMITED
     start_date: Mapped[dt.date | None] = mapped_column(Date)  # BT-536
     end_date: Mapped[dt.date | None] = mapped_column(Date)  # BT-537
     max_renewals: Mapped[int | None] = mapped_column(Integer)  # BT-58
     renewal_description: Mapped[str | None] = mapped_column(Text)  # BT-57
     options_description: Mapped[str | None] = mapped_column(Text)  # BT-54
+    note: Mapped[str | None] = mapped_column(Text)  # BT-300 additional information of the lot
+    framework_max_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-271
     submission_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # BT-131
     request_deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # BT-1311
     documents_url: Mapped[str | None] = mapped_column(String(1000))
@@ -238,12 +248,18 @@ class AwardCriterion(Base):
     # BT-5421 what the weight means: per-exa (percent), poi-exa (points), dec-exa (decimal),
     # ord-imp (order of importance: 1 is most important), *-ran (a range's middle).
     weight_code: Mapped[str | None] = mapped_column(String(16))
+    # structured (BT-539/BT-541) or text: weights written in the description ("Pris (30%)").
+    source: Mapped[str | None] = mapped_column(String(16))
+    quote: Mapped[str | None] = mapped_column(Text)  # the words a text criterion was read from
 
     lot: Mapped[Lot] = relationship(back_populates="award_criteria")
 
 
 class LotResult(Base):
-    """A lot result with its settled contract (eForms NoticeResult/LotResult)."""
+    """An awarded lot and winner group with its settled contract (eForms NoticeResult/
+    LotResult → SettledContract → LotTender → TenderingParty): one row per winning
+    tendering party (parallel framework suppliers: one row each), or one row without
+    winners for a lot result that awarded nothing."""
 
     __tablename__ = "lot_results"
 
@@ -261,6 +277,13 @@ class LotResult(Base):
     contract_id: Mapped[str | None] = mapped_column(String(64))
     contract_title: Mapped[str | None] = mapped_column(Text)
     tenders_received: Mapped[int | None] = mapped_column(Integer)  # BT-759 of type "tenders"
+    award_date: Mapped[dt.date | None] = mapped_column(Date)  # BT-1451 winner decision
+    tender_id: Mapped[str | None] = mapped_column(String(64))  # winning LotTender(s)
+    party_id: Mapped[str | None] = mapped_column(String(64))  # winning TenderingParty
+    framework_max_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # BT-709
+    value_inferred: Mapped[bool | None] = mapped_column(Boolean)  # tender had no amount
+    lot_mapped: Mapped[str | None] = mapped_column(String(200))  # broken lot link repaired
+    parallel: Mapped[int | None] = mapped_column(Integer)  # winner groups on the same lot
 
     notice: Mapped[Notice] = relationship(back_populates="results")
     winners: Mapped[list[ResultWinner]] = relationship(
@@ -465,6 +488,30 @@ class Contract(Base):
     options_text: Mapped[str | None] = mapped_column(Text)
     conclusion_date: Mapped[dt.date | None] = mapped_column(Date)
     modified_by_notice_pk: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    # What the notices say beyond the dates (tracker.contracts): the value's kind
+    # (tender|estimated|framework_max), a maximum shared by parallel suppliers (never
+    # summed), how the contract was awarded and under which rules, where the start came
+    # from, each option's end, the evidence (quotes from the buyer's words included).
+    tender_id: Mapped[str | None] = mapped_column(String(64))
+    value_kind: Mapped[str | None] = mapped_column(String(16))
+    value_shared: Mapped[bool | None] = mapped_column(Boolean)
+    value_per_year: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    parallel_suppliers: Mapped[int | None] = mapped_column(Integer)
+    direct_award: Mapped[bool | None] = mapped_column(Boolean)
+    regime: Mapped[str | None] = mapped_column(String(16))  # classic|light|defence|utilities
+    national: Mapped[bool | None] = mapped_column(Boolean)
+    procedure_type: Mapped[str | None] = mapped_column(String(32))  # BT-105 (or as stated)
+    start_source: Mapped[str | None] = mapped_column(String(32))
+    award_date: Mapped[dt.date | None] = mapped_column(Date)
+    option_ends: Mapped[list[Any] | None] = mapped_column(JSON)  # ISO dates, one per option
+    end_confidence: Mapped[str | None] = mapped_column(String(8))  # high|medium|low
+    evidence: Mapped[list[Any] | None] = mapped_column(JSON)  # [{fact, value, source, quote...}]
+    extension: Mapped[str | None] = mapped_column(String(32))  # probably_extended|modified
+    retender: Mapped[str | None] = mapped_column(String(16))  # expected|not_assumed|none
+    expected: Mapped[bool | None] = mapped_column(Boolean)  # seeded from a competition
+    expected_award: Mapped[dt.date | None] = mapped_column(Date)
+    # An intention notice (VEAT): the award can be challenged until this day (standstill).
+    challenge_until: Mapped[dt.date | None] = mapped_column(Date)
     external_ref: Mapped[str | None] = mapped_column(String(300))
     url: Mapped[str | None] = mapped_column(String(1000))
     notes: Mapped[str | None] = mapped_column(Text)

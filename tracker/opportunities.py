@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from tracker.accounts import get_account
 from tracker.config import Settings, load_settings
+from tracker.contracts import next_end
 from tracker.errors import NotFoundError, UserError
 from tracker.models import (
     Account,
@@ -199,6 +200,7 @@ class _Draft:
     incumbent: str = "unknown"
     incumbents: list[str] = field(default_factory=list)
     latest_end: dt.date | None = None
+    note: str | None = None  # shown beside the reason: "probably extended: ask the buyer"
     inputs: dict[str, Any] = field(default_factory=dict)
     source_notice_pk: int | None = None  # the notice the profile reads (its text and CPVs)
     item: dict[str, Any] | None = None  # tracker.relevance.ItemText as a dict
@@ -262,6 +264,15 @@ def _accounts(session: Session) -> dict[int, dict[str, Any]]:
 
 
 def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
+    """One re-tender per account and awarded lot (parallel suppliers of a lot share it).
+
+    Its expiry is the contract's next decision point on ``today``
+    (``tracker.contracts.next_end``: the base end, else the next option's end, else the
+    latest end). Not a re-tender: a direct award (no competition is assumed to follow), a
+    contract without end (unlimited), an expected contract before its expected award. A
+    contract probably extended (a modification notice near or after its end) has no
+    known expiry: it is watched, with the note to ask the buyer, never called overdue.
+    """
     cols = (
         Contract.id,
         Contract.key,
@@ -270,19 +281,32 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
         Contract.value,
         Contract.currency,
         Contract.procedure_id,
+        Contract.lot_id,
         Contract.framework,
         Contract.start_date,
         Contract.end_date,
         Contract.end_source,
+        Contract.option_ends,
         Contract.latest_end,
+        Contract.latest_end_source,
         Contract.conclusion_date,
         Contract.notice_pk,
+        Contract.retender,
+        Contract.extension,
+        Contract.expected,
+        Contract.expected_award,
+        Contract.notes,
     )
     rows = session.execute(
         select(*cols, ContractAccount.account_id, ContractAccount.status, Notice.procedure_type)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
-        .where(ContractAccount.status != "rejected", _known_on(today))
+        .where(
+            ContractAccount.status != "rejected",
+            _known_on(today),
+            or_(Contract.retender.is_(None), Contract.retender == "expected"),
+            or_(Contract.expected.is_not(True), Contract.expected_award <= today),
+        )
         .order_by(Contract.id, ContractAccount.account_id)
     ).all()
     parties: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
@@ -299,13 +323,18 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
             .order_by(ContractParty.id)
         ):
             parties[cid].append((role, name, orgnr))
-    out = []
+    out: dict[tuple[int, str], _Draft] = {}
     for c in rows:
         account_id, link_status, procedure_type = c.account_id, c.status, c.procedure_type
-        expiry, source = c.end_date, c.end_source or "unknown"
-        if expiry is not None and expiry < today and c.latest_end and c.latest_end > expiry:
-            expiry, source = c.latest_end, "latest_end"
         suppliers = [(n, o) for role, n, o in parties[c.id] if role == "supplier"]
+        group = (account_id, f"{c.procedure_id or c.key}|{c.lot_id or '-'}")
+        d = out.get(group)
+        if d is not None:  # another parallel supplier of the same lot: one re-tender
+            d.incumbents.extend(n or o or "?" for n, o in suppliers)
+            if any(o and o in our for _, o in suppliers):
+                d.incumbent = "us"
+            continue
+        expiry, source = _expiry(c, today)
         buyers = [n for role, n, _ in parties[c.id] if role == "buyer" and n]
         incumbent = "unknown"
         if suppliers:
@@ -335,8 +364,33 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[_Draft]:
                 "procedure": procedure_type,
             },
         )
-        out.append(d)
-    return out
+        if c.extension == "probably_extended":
+            why = (c.notes or "").partition("probably extended: ")[2]
+            d.note = "probably extended: ask the buyer" + (f" ({why})" if why else "")
+        elif c.expected:
+            d.note = "expected contract: the competition's award has not been seen"
+        out[group] = d
+    return list(out.values())
+
+
+def _expiry(c: Any, today: dt.date) -> tuple[dt.date | None, str]:
+    """The re-tender's expiry: the next decision point on ``today`` with its source (the
+    base end, an option's end, the latest end); when every one has passed, the latest
+    known end (the re-tender is overdue or the contract was extended); none for a
+    contract probably extended (its new end is not known)."""
+    if c.extension == "probably_extended":
+        return None, "unknown"
+    nxt = next_end(c.end_date, c.option_ends, c.latest_end, today)
+    if nxt is None:
+        last = c.latest_end or c.end_date
+        if last is None:
+            return None, "unknown"
+        return last, "latest_end" if last != c.end_date else (c.end_source or "unknown")
+    if nxt == c.end_date:
+        return nxt, c.end_source or "unknown"
+    if c.end_date is None and nxt == c.latest_end:
+        return nxt, c.end_source or "unknown"  # framework_default: the legal maximum
+    return nxt, "option_end" if nxt != c.latest_end else "latest_end"
 
 
 _NOTICE_COLUMNS = (
@@ -676,14 +730,53 @@ def build_drafts(
         target.competition_procedure_id = n.procedure_id
         if target.value is None:
             target.value, target.currency = n.estimated_value, n.currency
-    out = [d for drafts in by_account.values() for d in drafts]
-    texts = notice_texts(session, [d.source_notice_pk for d in out if d.source_notice_pk])
-    for d in out:
+    drafts = [d for drafts in by_account.values() for d in drafts]
+    texts = notice_texts(session, [d.source_notice_pk for d in drafts if d.source_notice_pk])
+    for d in drafts:
         if d.value is not None and (d.currency or "NOK") == "NOK":
             d.inputs["value_nok"] = float(d.value)  # the value band decides the drafting time
         # what the capability profile reads (tracker.relevance)
         item = contract_item(d.title, d.main_cpv, texts.get(d.source_notice_pk or -1))
         d.item = item.as_dict()
+    signals = _unawarded_by_procedure(
+        session, sorted({d.competition_procedure_id for d in drafts if d.competition_procedure_id}),
+        today,
+    )  # fmt: skip
+    for d in drafts:
+        info = signals.get(d.competition_procedure_id or "")
+        if info is not None:
+            signal = info["retender_signal"]
+            d.note = f"no award: {info['reason']}" + (
+                f"; re-tender signal: «{signal}»" if signal else "; a new competition may follow"
+            )
+    return drafts
+
+
+def _unawarded_by_procedure(
+    session: Session, procedure_ids: list[str], today: dt.date
+) -> dict[str, dict[str, Any]]:
+    """Per procedure id: a result notice known by ``today`` that awarded nothing (cancelled,
+    no winner) with the buyer's words about a new competition (``contracts.unawarded``)."""
+    from tracker.contracts import unawarded
+
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(procedure_ids), CHUNK):
+        rows = session.execute(
+            select(Notice.id, Notice.procedure_id)
+            .where(
+                Notice.procedure_id.in_(procedure_ids[i : i + CHUNK]),
+                Notice.document_type == "ContractAwardNotice",
+                Notice.is_latest.is_(True),
+                _known_on(today),
+            )
+            .order_by(Notice.issue_date, Notice.id)
+        ).all()
+        for pk, proc in rows:  # oldest first: a later award makes it moot
+            info = unawarded(session, pk)
+            if info is None:
+                out.pop(proc, None)
+            else:
+                out[proc] = info
     return out
 
 
@@ -803,6 +896,7 @@ def _values(d: _Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[s
                 "incumbent": d.incumbent,
                 "incumbents": d.incumbents,
                 "latest_end": _iso(d.latest_end),
+                "note": d.note,
                 "notice_id": d.notice_id,
                 "competition_notice_id": d.competition_notice_id,
                 "procedure_id": d.competition_procedure_id or d.procedure_id,
@@ -938,6 +1032,7 @@ def opportunity_dict(
         "expiry": tl.expiry,
         "expiry_source": tl.expiry_source if tl.expiry else "unknown",
         "latest_end": _date(extra.get("latest_end")),
+        "note": extra.get("note"),
         "procedure": tl.procedure,
         "influence_opens": tl.influence_opens,
         "drafting_starts": tl.drafting_starts,
@@ -996,7 +1091,8 @@ def list_opportunities(
     Keys: key, id, kind (retender|dialogue|planning|competition), account, account_id, tier,
     link_status, title, buyer, main_cpv, value (float), currency, framework, incumbent
     (us|competitor|unknown), incumbents (supplier names), expiry, expiry_source,
-    latest_end, procedure, influence_opens, drafting_starts, expected_publication,
+    latest_end, note (e.g. "probably extended: ask the buyer"), procedure, influence_opens,
+    drafting_starts, expected_publication,
     expected_deadline, expected_award, contract_start, published, phase, can_influence,
     days_left (a market dialogue: days left to respond), overdue, due (a publication
     period the buyer stated is now), planned_until, budget_window (the primary funding

@@ -18,15 +18,17 @@ from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker import bids as bids_module
 from tracker.accountwork import list_activities, list_contacts
 from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS, RISKS
+from tracker.competitions import competition_lots
 from tracker.config import load_settings
-from tracker.contracts import add_months
+from tracker.contracts import add_months, unawarded
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
+from tracker.expiries import contract_dict
 from tracker.ical import build_calendar
 from tracker.linking import buyer_key, decide_link
 from tracker.models import (
@@ -272,6 +274,7 @@ def _opportunity_dict(
         "days_left": None,
         "overdue": o.phase == "overdue",
         "reason": None,
+        "note": None,
         "sources": {},
         "budget_window": stored_budget_window(
             o.contract_start, o.influence_opens, today, rules, account, o.expected_publication
@@ -314,6 +317,7 @@ def _opportunity_dict(
         "supplier_note",
         "supplier_note_source",
         "fit",
+        "note",
     ):
         base[k] = tracked.get(k)
     days = base["days_left"]
@@ -486,22 +490,41 @@ def budget_windows(
 # --------------------------------------------------------------------------- contracts
 
 
-# The contract columns the expiry and contract lists show (not whole ORM objects).
-_CONTRACT_COLUMNS = (
-    Contract.id,
-    Contract.title,
-    Contract.source,
-    Contract.start_date,
-    Contract.end_date,
-    Contract.end_source,
-    Contract.latest_end,
-    Contract.max_renewals,
-    Contract.options_text,
-    Contract.value,
-    Contract.currency,
-    Contract.framework,
-    Contract.notice_pk,
-)
+def _contract_rows(
+    session: Session,
+    rows: list[Any],
+    today: dt.date,
+    accounts: dict[int, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """``tracker.expiries.contract_dict`` of each (Contract, account_id) row: the one shape
+    the CLI, the pages and the exports show (per-lot suppliers, value and its kind, base,
+    next and latest end, the evidence)."""
+    ids = sorted({c.id for c, _ in rows})
+    parties = contract_parties(session, ids)
+    ours = set(load_settings().our_orgnr_list)
+    info = _accounts_of(session, sorted({a for _, a in rows if a is not None}), accounts)
+    out = []
+    for c, account_id in rows:
+        row = contract_dict(c, today=today, parties=parties[c.id], ours=ours)
+        row["account_id"] = account_id
+        row["account"] = info.get(account_id or 0, {}).get("name")
+        row["suppliers"] = [s["name"] or s["orgnr"] or "?" for s in row["incumbents"]]
+        row["ended"] = row["status"] == "ended"
+        out.append(row)
+    return out
+
+
+def _alive(today: dt.date) -> Any:
+    """Contracts that count on ``today``: an end or latest end still to come, or probably
+    extended (ask the buyer); an expected contract once its expected award has passed."""
+    return and_(
+        or_(
+            Contract.end_date >= today,
+            Contract.latest_end >= today,
+            Contract.extension == "probably_extended",
+        ),
+        or_(Contract.expected.is_not(True), Contract.expected_award <= today),
+    )
 
 
 def expiry_rows(
@@ -514,70 +537,75 @@ def expiry_rows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules | None = None,
 ) -> list[dict[str, Any]]:
-    """Contracts of the accounts ending within ``months``, soonest first (known by
-    ``today``: from a notice issued by then, or imported), with suppliers and the
-    capability profile's ``fit`` (the account's profile; its title and main CPV
-    with the text of the notice it came from)."""
-    until = add_months(today, months)
+    """Contracts of the accounts whose next decision point (the base end, else the next
+    option's end, else the latest end) falls within ``months``, soonest first; contracts
+    probably extended (ask the buyer) first. One row per awarded lot and winner group,
+    known by ``today`` (from a notice issued by then, or imported), with the capability
+    profile's ``fit`` (the account's profile; the contract's title and main CPV with the
+    text of the notice it came from)."""
+    horizon = add_months(today, months)
+    until = horizon.isoformat()
     issued = func.coalesce(Notice.issue_date, Notice.publication_date)
-    rows = session.execute(
-        select(*_CONTRACT_COLUMNS, Contract.main_cpv, ContractAccount.account_id)
+    found = session.execute(
+        select(Contract, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
             _in_accounts(ContractAccount.account_id, account_ids),
             ContractAccount.status != "rejected",
-            Contract.end_date >= today,
-            Contract.end_date <= until,
+            _alive(today),
+            or_(
+                Contract.end_date <= horizon,
+                Contract.latest_end <= horizon,
+                Contract.extension == "probably_extended",
+            ),
             # a contract known only from a notice issued after today is not known yet
             or_(Notice.id.is_(None), issued.is_(None), issued <= today),
         )
-        .order_by(Contract.end_date, Contract.id)
-        .limit(limit)
+        .order_by(func.coalesce(Contract.end_date, Contract.latest_end), Contract.id)
+        .limit(limit * 4)
     ).all()
-    info = _accounts_of(session, sorted({r.account_id for r in rows}), accounts)
-    suppliers = contract_suppliers(session, [c.id for c in rows])
-    texts = notice_texts(session, [c.notice_pk for c in rows if c.notice_pk])
+    rows = [
+        r
+        for r in _contract_rows(session, found, today, accounts)
+        if (r["next_end"] is not None and r["next_end"] <= until) or r["extension"]
+    ]
+    rows.sort(key=lambda r: (r["next_end"] or r["end_date"] or "", r["contract_id"]))
+    rows = rows[:limit]
+    texts = notice_texts(session, [r["notice_pk"] for r in rows if r["notice_pk"]])
     rules = rules or load_rules()
     model = stored_model(session)
-    out = []
-    for c in rows:
-        name = info.get(c.account_id, {}).get("name")
-        item = contract_item(c.title, c.main_cpv, texts.get(c.notice_pk or -1))
-        out.append(
-            {
-                "contract_id": c.id,
-                "account_id": c.account_id,
-                "account": name,
-                "title": c.title,
-                "end_date": c.end_date,
-                "end_source": c.end_source,
-                "latest_end": c.latest_end,
-                "max_renewals": c.max_renewals,
-                "options": c.options_text,
-                "days_left": (c.end_date - today).days if c.end_date else None,
-                "value": _num(c.value),
-                "currency": c.currency,
-                "framework": c.framework,
-                "suppliers": suppliers.get(c.id, []),
-                "notice_pk": c.notice_pk,
-                "fit": relevance(rules.profile(name), item, model),
-            }
-        )
+    for r in rows:
+        item = contract_item(r["title"], r["main_cpv"], texts.get(r["notice_pk"] or -1))
+        r["fit"] = relevance(rules.profile(r["account"]), item, model)
+    return rows
+
+
+def contract_parties(session: Session, contract_ids: list[int]) -> dict[int, dict[str, list]]:
+    """``{contract id: {"buyer": [...], "supplier": [...]}}`` (name, orgnr)."""
+    out: dict[int, dict[str, list]] = defaultdict(lambda: {"buyer": [], "supplier": []})
+    for i in range(0, len(contract_ids), 2000):
+        for cid, role, name, orgnr in session.execute(
+            select(ContractParty.contract_id, ContractParty.role, ContractParty.name,
+                   ContractParty.orgnr)
+            .where(ContractParty.contract_id.in_(contract_ids[i : i + 2000]))
+            .order_by(ContractParty.contract_id, ContractParty.id)
+        ):  # fmt: skip
+            if role in ("buyer", "supplier"):
+                out[cid][role].append({"name": name, "orgnr": orgnr})
     return out
 
 
-def contract_suppliers(session: Session, contract_ids: list[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    if not contract_ids:
-        return out
-    for cid, name, orgnr in session.execute(
-        select(ContractParty.contract_id, ContractParty.name, ContractParty.orgnr)
-        .where(ContractParty.contract_id.in_(contract_ids), ContractParty.role == "supplier")
-        .order_by(ContractParty.contract_id, ContractParty.id)
-    ):
-        out[cid].append(name or orgnr or "?")
-    return out
+def export_contract(row: dict[str, Any]) -> dict[str, Any]:
+    """A contract row flattened for CSV/XLSX: one cell per fact, the evidence as quotes."""
+    keys = (
+        "account", "title", "lot_id", "suppliers", "buyer", "status", "next_end", "end_date",
+        "end_source", "option_ends", "latest_end", "latest_end_source", "end_confidence",
+        "start_date", "start_source", "value", "currency", "value_kind", "value_shared",
+        "parallel_suppliers", "framework", "direct_award", "regime", "retender",
+        "challenge_until", "expected_award", "evidence_text", "procedure_id",
+    )  # fmt: skip
+    return {k: row.get(k) for k in keys}
 
 
 # --------------------------------------------------------------------------- KAM home
@@ -904,40 +932,29 @@ def account_notices(
 def account_contract_rows(
     session: Session, account_id: int, today: dt.date, limit: int = 200
 ) -> list[dict[str, Any]]:
-    """Contracts of the account: current and coming ends first, then ended ones."""
-    contracts = session.execute(
-        select(*_CONTRACT_COLUMNS)
+    """Contracts of the account: current and coming ends first, then ended ones; one row
+    per awarded lot and winner group (``_contract_rows``)."""
+    found = session.execute(
+        select(Contract, ContractAccount.account_id)
         .join(ContractAccount, ContractAccount.contract_id == Contract.id)
-        .where(ContractAccount.account_id == account_id, ContractAccount.status != "rejected")
-        .order_by(
-            (Contract.end_date < today),
-            Contract.end_date.is_(None),
-            Contract.end_date,
-            Contract.id,
+        .where(
+            ContractAccount.account_id == account_id,
+            ContractAccount.status != "rejected",
+            or_(Contract.expected.is_not(True), Contract.expected_award <= today),
         )
+        .order_by(Contract.id)
         .limit(limit)
     ).all()
-    suppliers = contract_suppliers(session, [c.id for c in contracts])
-    return [
-        {
-            "id": c.id,
-            "title": c.title,
-            "source": c.source,
-            "start_date": c.start_date,
-            "end_date": c.end_date,
-            "end_source": c.end_source,
-            "latest_end": c.latest_end,
-            "max_renewals": c.max_renewals,
-            "options": c.options_text,
-            "value": _num(c.value),
-            "currency": c.currency,
-            "framework": c.framework,
-            "suppliers": suppliers.get(c.id, []),
-            "notice_pk": c.notice_pk,
-            "ended": bool(c.end_date and c.end_date < today),
-        }
-        for c in contracts
-    ]
+    rows = _contract_rows(session, found, today)
+    rows.sort(
+        key=lambda r: (
+            r["ended"],
+            (r["next_end"] or r["end_date"] or r["latest_end"]) is None,
+            r["next_end"] or r["end_date"] or r["latest_end"] or "",
+            r["contract_id"],
+        )
+    )
+    return rows
 
 
 def account_page(session: Session, account_id: int, user: User, today: dt.date) -> dict[str, Any]:
@@ -1064,7 +1081,37 @@ def bids_page(
         "capacities": CAPACITIES,
         "risks": RISKS,
         "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cached else 0,
+        "intentions": intention_rows(session, today),
     }
+
+
+def intention_rows(session: Session, today: dt.date, limit: int = 50) -> list[dict[str, Any]]:
+    """Intention notices (direct awards announced before the contract is concluded) whose
+    challenge period has not run out on ``today``: the bid team may still ask the buyer
+    or challenge the award. One row per contract, soonest end of the period first."""
+    found = session.execute(
+        select(Contract, ContractAccount.account_id)
+        .outerjoin(
+            ContractAccount,
+            and_(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected"),
+        )
+        .join(Notice, Notice.id == Contract.notice_pk)
+        .where(
+            Contract.challenge_until >= today,
+            func.coalesce(Notice.issue_date, Notice.publication_date) <= today,
+        )
+        .order_by(Contract.challenge_until, Contract.id)
+        .limit(limit)
+    ).all()
+    seen: set[int] = set()
+    out = []
+    for row in _contract_rows(session, list(found), today):
+        if row["contract_id"] in seen:
+            continue
+        seen.add(row["contract_id"])
+        row["challenge_days_left"] = (dt.date.fromisoformat(row["challenge_until"]) - today).days
+        out.append(row)
+    return out
 
 
 def set_bid_status(session: Session, user: User, notice_pk: int, status: str) -> BidStatus:
@@ -1199,8 +1246,10 @@ def incumbency_rows(
             ContractParty.orgnr,
             func.max(ContractParty.name),
             func.count(func.distinct(Contract.id)),
-            func.sum(Contract.value),  # NULL when no value is known: shown as "–", not 0
-            func.min(Contract.end_date),
+            # NULL when no value is known: shown as "–", not 0. A ceiling shared by
+            # parallel suppliers is not this supplier's value: never added.
+            func.sum(case((Contract.value_shared.is_(True), None), else_=Contract.value)),
+            func.min(func.coalesce(Contract.end_date, Contract.latest_end)),
         )
         .join(Contract, Contract.id == ContractAccount.contract_id)
         .join(
@@ -1209,7 +1258,12 @@ def incumbency_rows(
         )
         .where(
             ContractAccount.status != "rejected",
-            or_(Contract.end_date.is_(None), Contract.end_date >= today),
+            or_(
+                and_(Contract.end_date.is_(None), Contract.latest_end.is_(None)),
+                Contract.end_date >= today,
+                Contract.latest_end >= today,
+                Contract.extension == "probably_extended",
+            ),
             # (an IN over the in-profile re-tenders: one scan, not one per contract)
             Contract.id.in_(
                 select(Opportunity.contract_id).where(
@@ -1345,8 +1399,11 @@ NOTICE_FIELDS = (
 )
 
 
-def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
-    """Every parsed field of a notice, its buyers and links, lots, results and versions."""
+def notice_page(session: Session, notice_pk: int, today: dt.date | None = None) -> dict[str, Any]:
+    """Every parsed field of a notice, its buyers and links, lots, results and versions;
+    the contracts derived from it (per lot and supplier, with their evidence), what it
+    says as a competition (``tracker.competitions``), and, for a result that awards
+    nothing, why and whether the buyer says it will try again."""
     n = session.get(
         Notice,
         notice_pk,
@@ -1404,10 +1461,32 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
     )
     reading = pretender_readings(session, [n]).get(n.id)
     item = notice_texts(session, [n.id])[n.id]
+    day = today or dt.date.today()
+    derived = session.execute(
+        select(Contract, ContractAccount.account_id)
+        .outerjoin(
+            ContractAccount,
+            and_(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected"),
+        )
+        .where(or_(Contract.notice_pk == n.id, Contract.modified_by_notice_pk == n.id))
+        .order_by(Contract.lot_id, Contract.id)
+    ).all()
+    seen: set[int] = set()
+    contracts = []
+    for row in _contract_rows(session, list(derived), day):
+        if row["contract_id"] not in seen:  # one row per contract (not per account)
+            seen.add(row["contract_id"])
+            contracts.append(row)
     return {
         "id": n.id,
         "title": n.title,
         "description": n.description,
+        "note": n.note,
+        "contracts": contracts,
+        "competition": competition_lots(session, n.id)
+        if phase_of(n.subtype) in ("competition", "planning") or n.document_type == "ContractNotice"
+        else [],
+        "not_awarded": unawarded(session, n.id),
         "phase": phase_of(n.subtype),
         "doffin_url": doffin_url(n.source, n.source_id),
         # what the notice asks for before the competition (tracker.pretender), and fit
@@ -1465,6 +1544,11 @@ def notice_page(session: Session, notice_pk: int) -> dict[str, Any]:
                 "contract_id": r.contract_id,
                 "contract_title": r.contract_title,
                 "tenders_received": r.tenders_received,
+                "award_date": r.award_date,
+                "tender_id": r.tender_id,
+                "value_inferred": bool(r.value_inferred),
+                "lot_mapped": r.lot_mapped,
+                "parallel": r.parallel,
                 "winners": [{"name": w.name, "orgnr": w.orgnr} for w in r.winners],
             }
             for r in n.results

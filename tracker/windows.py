@@ -95,6 +95,9 @@ EXPIRY_CONFIDENCE: Mapping[str, str] = MappingProxyType(
         "framework_default": "low",
         "text_duration": "low",  # the period stated in the notice text (contracts.py)
         "text_years": "low",  # a year range in the title or description
+        "text_start+duration": "medium",  # a start stated in the text + the duration
+        "option_end": "medium",  # the end of the next option (tracker.contracts.next_end)
+        "expected+duration": "low",  # a contract expected from a competition, no award seen
         "estimate": "low",
         "unknown": "unknown",
     }

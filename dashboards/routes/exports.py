@@ -23,6 +23,7 @@ from tracker.views import (
     bids_page,
     budget_windows,
     expiry_rows,
+    export_contract,
     incumbency_rows,
     opportunity_rows,
     pipeline,
@@ -89,9 +90,10 @@ EXPORTS: dict[str, Builder] = {
         _flatten_opportunity(r)
         for r in opportunity_rows(s, d, account_ids=account_ids_for(s, u), limit=EXPORT_LIMIT)
     ],
-    "expiries": lambda s, u, d, p: expiry_rows(
-        s, d, account_ids=account_ids_for(s, u), months=24, limit=EXPORT_LIMIT
-    ),
+    "expiries": lambda s, u, d, p: [
+        export_contract(r)
+        for r in expiry_rows(s, d, account_ids=account_ids_for(s, u), months=24, limit=EXPORT_LIMIT)
+    ],
     "budget-windows": lambda s, u, d, p: budget_windows(s, d, account_ids_for(s, u), EXPORT_LIMIT),
     "suggested-links": lambda s, u, d, p: suggested_link_rows(s, account_ids_for(s, u), 1000),
     "bids": _bids,
@@ -102,7 +104,9 @@ EXPORTS: dict[str, Builder] = {
     "uncovered": lambda s, u, d, p: uncovered_accounts(
         s, d, limit=EXPORT_LIMIT, in_profile_only=_mine(p)
     ),
-    "contracts": lambda s, u, d, p: account_contract_rows(s, _account_id(p), d, EXPORT_LIMIT),
+    "contracts": lambda s, u, d, p: [
+        export_contract(r) for r in account_contract_rows(s, _account_id(p), d, EXPORT_LIMIT)
+    ],
     "contacts": lambda s, u, d, p: accountwork.list_contacts(s, _account_id(p)),
     "activities": lambda s, u, d, p: accountwork.list_activities(s, _account_id(p), EXPORT_LIMIT),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -9,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render
+from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
 from tracker.search import PHASES, parse_filters, search_notices
 from tracker.views import account_names, mark_notice, notice_page
@@ -53,16 +54,23 @@ def search_json(request: Request, session: Session = Depends(db_session)) -> dic
 
 
 @router.get("/notices/{notice_pk}")
-def notice(request: Request, notice_pk: int, session: Session = Depends(db_session)) -> Response:
-    data = notice_page(session, notice_pk)
+def notice(
+    request: Request,
+    notice_pk: int,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> Response:
+    data = notice_page(session, notice_pk, day)
     for lot in data["lots"]:
         lot["criteria_chart"] = charts.criteria_bar(lot["criteria"])
     return render(request, "notice.html", {"n": data})
 
 
 @api_router.get("/notices/{notice_pk}", summary="One notice: fields, buyers, lots, versions")
-def notice_json(notice_pk: int, session: Session = Depends(db_session)) -> dict[str, Any]:
-    data = notice_page(session, notice_pk)
+def notice_json(
+    notice_pk: int, session: Session = Depends(db_session), day: dt.date = Depends(today)
+) -> dict[str, Any]:
+    data = notice_page(session, notice_pk, day)
     data["fields"] = {key: value for _label, key, value in data["fields"]}
     return data
 

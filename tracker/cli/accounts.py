@@ -322,7 +322,9 @@ def prospects_cmd(limit: int, fmt: str) -> None:
 def expiries_cmd(
     account: str | None, within: str | None, fmt: str, today: str | None, include_unknown: bool
 ) -> None:
-    """Contracts at the accounts by end date: buyer, incumbent, value, end and its source.
+    """Contracts at the accounts by their next end: one row per awarded lot and supplier,
+    the value with its kind (tender, estimated, framework maximum; a shared ceiling is
+    marked), base, next and latest end with their sources, and the buyer's own words.
 
     Example: tracker expiries --account Forsvaret --within 24m --format csv
     """
@@ -337,24 +339,51 @@ def expiries_cmd(
             within_months=months,
             include_unknown=include_unknown,
         )
-    cols = [
-        ("end_date", "end"), ("end_source", "end source"), ("latest_end", "latest end"),
-        ("account", "account"), ("buyer", "buyer"), ("incumbent", "incumbent"), ("us", "us"),
-        ("value", "value"), ("framework", "framework"), ("title", "title"),
-    ]  # fmt: skip
     if fmt == "json":
         click.echo(_json(rows))
     elif fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
-        extra = [("currency", "currency"), ("latest_end_source", "latest end source"),
-                 ("doffin_id", "doffin id"), ("procedure_id", "procedure id")]  # fmt: skip
-        writer.writerow([k for k, _ in cols + extra])
+        writer.writerow([header for header, _ in EXPIRY_CSV])
         for r in rows:
-            writer.writerow(["" if r.get(k) is None else r.get(k) for k, _ in cols + extra])
+            writer.writerow([_cell(r.get(key)) for _, key in EXPIRY_CSV])
         click.echo(buf.getvalue(), nl=False)
     else:
+        cols = [
+            ("next_end", "next end"), ("end_date", "base end"), ("end_source", "end source"),
+            ("latest_end", "latest end"), ("account", "account"), ("lot_id", "lot"),
+            ("incumbent", "suppliers"), ("us", "us"), ("value_label", "value"),
+            ("status", "status"), ("title", "title"),
+        ]  # fmt: skip
         click.echo(_table(rows, cols))
+        quoted = [r for r in rows if r["evidence_text"] or r["retender_note"]]
+        for r in quoted:
+            lines = [x for x in (r["retender_note"], r["evidence_text"]) if x]
+            click.echo(f"  {r['title']} ({r['lot_id']}): " + " | ".join(lines))
+
+
+# (CSV header, row key): per-lot suppliers, value and its kind, every end, the evidence.
+EXPIRY_CSV = [
+    ("next_end", "next_end"), ("end_date", "end_date"), ("end_source", "end_source"),
+    ("option_ends", "option_ends"), ("latest_end", "latest_end"),
+    ("latest_end_source", "latest_end_source"), ("end_confidence", "end_confidence"),
+    ("start_date", "start_date"), ("start_source", "start_source"), ("status", "status"),
+    ("account", "account"), ("buyer", "buyer"), ("lot_id", "lot_id"),
+    ("suppliers", "incumbent"), ("us", "us"), ("value", "value"), ("currency", "currency"),
+    ("value_kind", "value_kind"), ("value_shared", "value_shared"),
+    ("framework", "framework"), ("direct_award", "direct_award"), ("regime", "regime"),
+    ("retender", "retender"), ("challenge_until", "challenge_until"),
+    ("evidence", "evidence_text"), ("title", "title"), ("doffin_id", "doffin_id"),
+    ("procedure_id", "procedure_id"),
+]  # fmt: skip
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return value
 
 
 @main.command("incumbency")
@@ -385,6 +414,7 @@ def incumbency_cmd(account: str | None, today: str | None, fmt: str) -> None:
                 ("us", "us"),
                 ("count", "agreements"),
                 ("value", "value"),
+                ("shared_ceilings", "shared ceilings (not summed)"),
                 ("next_end", "next end"),
             ],
         )  # fmt: skip
