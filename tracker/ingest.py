@@ -16,9 +16,11 @@ After each committed batch ``tracker.derive.after_ingest(session, notice_pks)`` 
 
 Rules:
 
-- identity is eForms notice-id + version. Same bytes (sha256) again: ``unchanged`` (the
-  search-hit metadata ``source_id``, ``publication_date``, ``status``, ``source_meta`` is
-  refreshed; a real change there counts as ``updated``). Same identity, other bytes:
+- identity is eForms notice-id + version (TED XML before eForms: the OJ S number
+  ``2018/S 123-456789``, version 01; ``tracker.parsing.parse_any`` reads both).
+  Same bytes (sha256) again: ``unchanged`` (the search-hit metadata ``source_id``,
+  ``publication_date``, ``status``, ``source_meta`` is refreshed; a real change there
+  counts as ``updated``). Same identity, other bytes:
   ``updated`` in place (children replaced). A new version: ``new``; the newest version of
   a notice-id has ``is_latest``, older ones point to it with ``superseded_by_id``.
 - within one run, a later copy of the same notice-id + version with other bytes loses to
@@ -58,7 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
 from tracker import derive
-from tracker.eforms import PARSER_VERSION, ParsedNotice, ParsedParty, parse_notice
+from tracker.eforms import PARSER_VERSION, ParsedNotice, ParsedParty
 from tracker.errors import NoticeParseError
 from tracker.models import (
     AwardCriterion,
@@ -73,6 +75,7 @@ from tracker.models import (
     Run,
     utcnow,
 )
+from tracker.parsing import parse_any  # eForms, and TED XML before eForms
 from tracker.text import name_key
 
 log = logging.getLogger(__name__)
@@ -271,7 +274,7 @@ class Ingestor:
         self._counts["read"] += 1
         outcome = IngestOutcome(status="pending", location=location)
         try:
-            parsed = parse_notice(data, location=location)
+            parsed = parse_any(data, location=location)
         except NoticeParseError as exc:
             self._fail_parse(outcome, location, str(exc), data)
             return outcome
@@ -557,7 +560,7 @@ class Ingestor:
             outcome = IngestOutcome(status="pending", location=location, notice_pk=pk)
             try:
                 data = zlib.decompress(raw)
-                parsed = parse_notice(data, location=location)
+                parsed = parse_any(data, location=location)
             except Exception as exc:  # keep the stored row; record why
                 outcome.status, outcome.reason = "failed", f"reparse failed: {exc}"
                 failures.append(_Failure(outcome, location, outcome.reason, raw))
