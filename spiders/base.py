@@ -90,6 +90,8 @@ def failure_reason(failure: Failure) -> str:
 
 class DateSlicedSpider(scrapy.Spider):
     tracker_source = ""
+    # Root elements of the notices the tracker reads from this source (others are skipped).
+    notice_roots: frozenset[str] = EFORMS_ROOTS
 
     def __init__(
         self,
@@ -243,11 +245,11 @@ class DateSlicedSpider(scrapy.Spider):
     def parse_notice(self, response: Response) -> Iterator[Any]:
         m = response.meta
         root = root_name(response.body)
-        if root not in EFORMS_ROOTS:
-            # Pre-eForms TED notices (TED_EXPORT): nothing the product can read; not a gap.
+        if root not in self.notice_roots:
+            # A document the tracker does not read (not a notice): skipped, not a gap.
             self.crawler.stats.inc_value("notices/skipped_not_eforms")  # type: ignore[union-attr]
             self.logger.info(
-                "%s %s: not an eForms notice (%s), skipped",
+                "%s %s: not a notice the tracker reads (%s), skipped",
                 self.tracker_source,
                 m["source_id"],
                 root,
