@@ -24,7 +24,7 @@ from tracker import ted_legacy
 from tracker.cli import main
 from tracker.eforms import parse_notice
 from tracker.errors import NoticeParseError, UnsafeXMLError
-from tracker.ingest import ingest_paths
+from tracker.ingest import Ingestor, ingest_paths
 from tracker.models import (
     AwardCriterion,
     Contract,
@@ -323,3 +323,109 @@ def test_ingest_stores_notices_lots_results_winners_and_contracts(engine: Engine
         assert all(
             c.direct_award for c in s.scalars(select(Contract).where(Contract.notice_pk == veat.id))
         )
+
+
+# The shared samples have no modification notice (F20). This one is constructed, in the
+# R2.0.9 F20 structure (sections II, IV, V as at the award, VII the modification), for
+# the first contract of the real Kåfjord award notice 2020/S 064-154292 above; its
+# envelope (coded data) is that notice's, under another OJ S number.
+F20_FORM = """<F20_2014 CATEGORY="ORIGINAL" FORM="F20" LG="NO">
+  <LEGAL_BASIS VALUE="32014L0024"/>
+  <CONTRACTING_BODY>
+    <ADDRESS_CONTRACTING_BODY>
+      <OFFICIALNAME>Kåfjord Kommune</OFFICIALNAME><NATIONALID>940 363 586</NATIONALID>
+      <TOWN>Olderdalen</TOWN><COUNTRY VALUE="NO"/>
+    </ADDRESS_CONTRACTING_BODY>
+  </CONTRACTING_BODY>
+  <OBJECT_CONTRACT>
+    <TITLE><P>Vintervedlikehold av kommunale veier og plasser</P></TITLE>
+    <CPV_MAIN><CPV_CODE CODE="90620000"/></CPV_MAIN>
+    <OBJECT_DESCR ITEM="1">
+      <SHORT_DESCR><P>Brøyting og strøing.</P></SHORT_DESCR>
+      <DURATION TYPE="MONTH">24</DURATION>
+    </OBJECT_DESCR>
+  </OBJECT_CONTRACT>
+  <PROCEDURE><NOTICE_NUMBER_OJ>2020/S 064-154292</NOTICE_NUMBER_OJ></PROCEDURE>
+  <AWARD_CONTRACT>
+    <CONTRACT_NO>1</CONTRACT_NO>
+    <AWARDED_CONTRACT>
+      <DATE_CONCLUSION_CONTRACT>2019-09-24</DATE_CONCLUSION_CONTRACT>
+      <CONTRACTORS><NO_AWARDED_TO_GROUP/><CONTRACTOR><ADDRESS_CONTRACTOR>
+        <OFFICIALNAME>Kurt Steinar Wiik</OFFICIALNAME><NATIONALID>976104390</NATIONALID>
+        <TOWN>Rotsund</TOWN><COUNTRY VALUE="NO"/>
+      </ADDRESS_CONTRACTOR><NO_SME/></CONTRACTOR></CONTRACTORS>
+      <VALUES><VAL_TOTAL CURRENCY="NOK">1000000</VAL_TOTAL></VALUES>
+    </AWARDED_CONTRACT>
+  </AWARD_CONTRACT>
+  <COMPLEMENTARY_INFO><DATE_DISPATCH_NOTICE>2021-09-01</DATE_DISPATCH_NOTICE></COMPLEMENTARY_INFO>
+  <MODIFICATIONS_CONTRACT>
+    <DESCRIPTION_PROCUREMENT>
+      <CPV_MAIN><CPV_CODE CODE="90620000"/></CPV_MAIN>
+      <SHORT_DESCR><P>Brøyting og strøing, også gang- og sykkelveier.</P></SHORT_DESCR>
+      <DURATION TYPE="MONTH">36</DURATION>
+      <VALUES><VAL_TOTAL CURRENCY="NOK">1400000</VAL_TOTAL></VALUES>
+      <CONTRACTORS><NO_AWARDED_TO_GROUP/><CONTRACTOR><ADDRESS_CONTRACTOR>
+        <OFFICIALNAME>Kurt Steinar Wiik</OFFICIALNAME><NATIONALID>976104390</NATIONALID>
+        <TOWN>Rotsund</TOWN><COUNTRY VALUE="NO"/>
+      </ADDRESS_CONTRACTOR><NO_SME/></CONTRACTOR></CONTRACTORS>
+    </DESCRIPTION_PROCUREMENT>
+    <INFO_MODIFICATIONS>
+      <SHORT_DESCR>
+        <P>Kontrakten utvides med gang- og sykkelveier og forlenges ett år.</P>
+      </SHORT_DESCR>
+      <ADDITIONAL_NEED><P>Nye gang- og sykkelveier er overtatt av kommunen.</P></ADDITIONAL_NEED>
+      <VALUES>
+        <VAL_TOTAL_BEFORE CURRENCY="NOK">1000000</VAL_TOTAL_BEFORE>
+        <VAL_TOTAL_AFTER CURRENCY="NOK">1400000</VAL_TOTAL_AFTER>
+      </VALUES>
+    </INFO_MODIFICATIONS>
+  </MODIFICATIONS_CONTRACT>
+</F20_2014>"""
+
+
+def _f20() -> bytes:
+    data = (LEGACY / "20-157399-001-EXP.xml").read_bytes()
+    start = data.index(b"<F03_2014")
+    end = data.index(b"</F03_2014>") + len(b"</F03_2014>")
+    data = data[:start] + F20_FORM.encode() + data[end:]
+    data = data.replace(
+        b"<NO_DOC_OJS>2020/S 064-154292</NO_DOC_OJS>",
+        b"<NO_DOC_OJS>2021/S 170-000001</NO_DOC_OJS>",
+        1,
+    )
+    return data.replace(b'<TD_DOCUMENT_TYPE CODE="7">', b'<TD_DOCUMENT_TYPE CODE="K">', 1)
+
+
+def test_modification_notice_reads_the_contract_after_it() -> None:
+    n = parse_any(_f20(), location="f20.xml")
+    assert (n.notice_id, n.subtype, n.notice_type) == ("2021/S 170-000001", "38", "can-modif")
+    assert n.document_type == "ContractAwardNotice" and n.issue_date == dt.date(2021, 9, 1)
+    assert n.modified_notice_id == n.procedure_id == "2020/S 064-154292"
+    assert n.modification_reason == "add-wss"  # INFO_MODIFICATIONS/ADDITIONAL_NEED
+    assert n.modification_description.startswith("Kontrakten utvides med gang- og sykkelveier")
+    (lot,) = n.lots
+    assert (lot.duration_value, lot.duration_unit) == (36, "MONTH")  # section VII, not II
+    assert lot.description == "Brøyting og strøing, også gang- og sykkelveier."
+    (result,) = n.results
+    assert [w.orgnr for w in result.winners] == ["976104390"]
+    assert (result.tender_value, result.currency) == (Decimal("1400000"), "NOK")  # VAL_TOTAL_AFTER
+    assert result.contract_id == "1" and result.conclusion_date == dt.date(2019, 9, 24)
+
+
+def test_modification_changes_the_contract_of_its_award(engine: Engine) -> None:
+    """The F20 names its award notice, the award names the notice that opened the
+    procedure: the ingest follows the names, so the modification lands on its contract."""
+    ingest_paths(engine, [LEGACY / "20-157399-001-EXP.xml"])
+    with Ingestor(engine, source="file") as ing:
+        outcome = ing.add(_f20(), location="f20.xml")
+    assert outcome.status == "new"
+    with Session(engine) as s:
+        f20 = s.get(Notice, outcome.notice_pk)
+        assert f20.procedure_id == "2019/S 109-267097"  # F20 → 2020/S 064-154292 → PIN
+        contracts = s.scalars(
+            select(Contract).where(Contract.procedure_id == "2019/S 109-267097")
+        ).all()
+        assert len(contracts) == 4  # the award's four; the modification adds none
+        (modified,) = [c for c in contracts if c.modified_by_notice_pk == f20.id]
+        assert (modified.value, modified.value_kind) == (Decimal("1400000.00"), "tender")
+        assert modified.key.endswith("|1|TPA-0001")  # CONTRACT_NO 1, Kurt Steinar Wiik

@@ -76,6 +76,7 @@ from tracker.models import (
     utcnow,
 )
 from tracker.parsing import parse_any  # eForms, and TED XML before eForms
+from tracker.ted_legacy import follow_procedures
 from tracker.text import name_key
 
 log = logging.getLogger(__name__)
@@ -438,6 +439,7 @@ class Ingestor:
 
     def _write(self, session: Session, items: list[_Item]) -> list[int]:
         """Store ``items`` in the open transaction; returns pks of new and updated notices."""
+        self._follow_procedures(session, items)
         ids = list({item.parsed.notice_id for item in items})
         versions: dict[str, dict[str, dict[str, Any]]] = {}  # notice_id → version → row
         for chunk in _chunks(ids, 500):
@@ -529,6 +531,18 @@ class Ingestor:
             m["_id"] for m in meta_updates
         ]
 
+    def _follow_procedures(self, session: Session, items: list[_Item]) -> None:
+        """TED XML notices before eForms name the notice before them, not a procedure id
+        (``tracker.ted_legacy.follow_procedures``); eForms notices are left as they are."""
+
+        def stored(ids: list[str]) -> dict[str, str | None]:
+            rows = session.execute(
+                select(N.c.notice_id, N.c.procedure_id).where(N.c.notice_id.in_(ids))
+            )
+            return {nid: proc for nid, proc in rows}
+
+        follow_procedures([item.parsed for item in items], stored)
+
     def _rewrite_rows(
         self, session: Session, pairs: list[tuple[_Item, int]], keep: tuple[str, ...]
     ) -> None:
@@ -576,6 +590,7 @@ class Ingestor:
             )
             pairs.append((item, pk))
         keep = ("source", "source_id", "publication_date", "status", "source_meta", "version")
+        self._follow_procedures(session, [item for item, _ in pairs])
         if pairs:
             org_ids = self._organisation_ids(session, [item for item, _ in pairs])
             self._rewrite_rows(session, pairs, keep=keep)

@@ -56,6 +56,7 @@ import datetime as dt
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -522,6 +523,38 @@ def parse_ted_legacy(data: bytes, *, location: str | None = None) -> ParsedNotic
     if notice.procedure_id is None:
         notice.procedure_id = notice_id
     return finish_notice(notice, ctx, "ADDRESS_CONTRACTING_BODY")
+
+
+def follow_procedures(
+    notices: list[ParsedNotice], lookup: Callable[[list[str]], dict[str, str | None]]
+) -> None:
+    """TED XML has no procedure id: a notice names the notice before it, so a modification
+    (F20) names the award notice, which names the contract notice. The procedure of a TED
+    XML notice that names another notice becomes the procedure of the notice named, known
+    from ``notices`` or from ``lookup`` (notice ids → procedure ids of stored notices); a
+    chain is followed to its first notice. Used by the ingest before storing."""
+    legacy = [
+        n
+        for n in notices
+        if (n.customization_id or "").startswith("TED_EXPORT")
+        and n.procedure_id
+        and n.procedure_id != n.notice_id
+    ]
+    if not legacy:
+        return
+    known: dict[str, str] = {n.notice_id: n.procedure_id for n in notices if n.procedure_id}
+    missing = sorted({n.procedure_id for n in legacy if n.procedure_id not in known})  # type: ignore[misc]
+    if missing:
+        known.update({k: v for k, v in lookup(missing).items() if v})
+    for _ in range(8):  # a modification, its award, its contract notice: short chains
+        changed = False
+        for n in legacy:
+            target = known.get(n.procedure_id or "")
+            if target and target != n.procedure_id:
+                n.procedure_id = known[n.notice_id] = target
+                changed = True
+        if not changed:
+            return
 
 
 def _subtype(form_no: str, kind: str | None, basis: str | None) -> str | None:
