@@ -175,6 +175,17 @@ def test_light_regime_dates_sykehusinnkjop() -> None:
     assert n.lots[0].submission_deadline == dt.datetime(2020, 12, 11, 12, 0, tzinfo=OSLO)
 
 
+def test_prior_information_notice_plans_its_competition() -> None:
+    n = _parse("20-155018")  # F01 NOTICE TYPE="PRI_ONLY"
+    assert (n.subtype, n.notice_type, n.document_type) == (
+        "4",
+        "pin-only",
+        "PriorInformationNotice",
+    )
+    assert n.planned_date == dt.date(2020, 3, 30)  # OBJECT_CONTRACT/DATE_PUBLICATION_NOTICE
+    assert [lot.lot_id for lot in n.lots] == ["PAR-0000"]  # a part, as in eForms PINs
+
+
 def test_concession_and_veat_subtypes_follow_the_legal_basis() -> None:
     assert _parse("21-119282").subtype == "19"  # F24, Skyss express boats
     assert _parse("19-318420").subtype == "32"  # F25

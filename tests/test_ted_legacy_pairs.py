@@ -6,9 +6,11 @@ TED-XML-to-eForms converter writes them (same file names; the converter's own de
 notices). Each pair is parsed twice, by ``tracker.ted_legacy`` and by the eForms parser,
 and must give the same:
 
-- notice: subtype, notice type, procedure type, dispatch date, buyers (name, orgnr,
-  country), main CPV and every CPV, estimated value and currency, notice value (BT-161)
-  and overall framework maximum (BT-118);
+- notice: subtype, notice type, procedure type, dispatch date, planned date of the
+  contract notice (BT-127), previous notices (compared as publication numbers: the
+  converter writes OPP-090 ``00431038-2019`` for the OJ S number ``2019/S 177-431038``),
+  buyers (name, orgnr, country), main CPV and every CPV, estimated value and currency,
+  notice value (BT-161) and overall framework maximum (BT-118);
 - lots (by id): title, main CPV and every CPV, estimated value and currency, framework
   code, duration value and unit, start and end date, renewals, tender and request
   deadlines (with the has-time flag), award criteria (type, name, weight);
@@ -491,12 +493,23 @@ def _norm(s: Any) -> Any:
     return " ".join(s.split()) if isinstance(s, str) else s
 
 
+def _publication_number(notice_id: str) -> str:
+    """``2019/S 177-431038`` and ``00431038-2019`` → ``431038-2019``."""
+    ojs = re.fullmatch(r"(\d{4})/S \d{3}-(\d+)", notice_id)
+    if ojs:
+        return f"{int(ojs.group(2))}-{ojs.group(1)}"
+    number = re.fullmatch(r"0*(\d+)-(\d{4})", notice_id)
+    return f"{number.group(1)}-{number.group(2)}" if number else notice_id
+
+
 def notice_view(n: ParsedNotice) -> dict[str, Any]:
     out: dict[str, Any] = {
         "subtype": n.subtype,
         "notice_type": n.notice_type,
         "procedure_type": n.procedure_type,
         "issue_date": n.issue_date,
+        "planned_date": n.planned_date,
+        "previous notices": sorted({_publication_number(x) for x in n.previous_notice_ids}),
         "buyers": [(_norm(b.name), b.orgnr, b.country) for b in n.buyers],
         "main_cpv": n.main_cpv,
         "cpv_codes": sorted(n.cpv_codes),

@@ -661,6 +661,8 @@ def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> boo
         _first(obj, "VAL_ESTIMATED_TOTAL"), "estimated value (VAL_ESTIMATED_TOTAL)"
     )
     notice.issue_date = r.date(_first(info, "DATE_DISPATCH_NOTICE"), "dispatch date")
+    # PIN: estimated date of publication of the contract notice (BT-127).
+    notice.planned_date = r.date(_first(obj, "DATE_PUBLICATION_NOTICE"), "planned date")
     notice.note = ctx.clean(_paras(_first(info, "INFO_ADD")))
     url = _text(_first(body, "URL_DOCUMENT"))
 
