@@ -19,8 +19,10 @@ FORMATS = ("eforms", "ted-legacy")
 def notice_format(data: bytes) -> str:
     """``ted-legacy`` when the root element is TED_EXPORT, else ``eforms`` (whose parser
     gives the error for anything that is neither)."""
-    if isinstance(data, bytes | bytearray) and is_ted_export(bytes(data[:4096])):
-        return "ted-legacy"
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = data if isinstance(data, bytes) else bytes(data)
+        if is_ted_export(raw):  # scans the prolog and the root start tag only
+            return "ted-legacy"
     return "eforms"
 
 
