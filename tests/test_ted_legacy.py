@@ -241,6 +241,14 @@ def test_sliced_parse_equals_whole_document(monkeypatch: pytest.MonkeyPatch) -> 
     assert sliced == whole
 
 
+def test_odd_text_before_the_form_falls_back_to_the_whole_document() -> None:
+    data = (LEGACY / "21-364240-001-EXP.xml").read_bytes()
+    odd = data.replace(
+        b"<ML_TITLES>", b'<ML_TITLES><!-- <F03_2014 CATEGORY="ORIGINAL"> --><TI_X/>', 1
+    )
+    assert parse_ted_legacy(odd).to_dict() == parse_ted_legacy(data).to_dict()
+
+
 def test_unsafe_truncated_and_foreign_input_is_refused() -> None:
     data = (LEGACY / "21-364240-001-EXP.xml").read_bytes()
     bomb = data.replace(

@@ -81,7 +81,7 @@ from tracker.eforms import (
     make_party,
     prolog_end,
 )
-from tracker.errors import NoticeParseError
+from tracker.errors import NoticeParseError, UnsafeXMLError
 from tracker.subtypes import PLACEHOLDER_YEAR
 
 ROOT = "TED_EXPORT"
@@ -297,6 +297,18 @@ def _slice(data: bytes, span: tuple[int, int], root_name: bytes) -> bytes | None
 def _prepare(data: bytes, where: str) -> bytes:
     """The bytes to parse: the document refused when truncated, cut down to its coded data
     and original form when both are found (else the whole document)."""
+    span = _checked_root(data, where)
+    return _slice(data, span, data[span[0] + 1 : span[1]].split(None, 1)[0].rstrip(b"/>")) or data
+
+
+def _whole(data: bytes, where: str) -> bytes:
+    """The whole document (refused when truncated): when the slices do not parse."""
+    _checked_root(data, where)
+    return data
+
+
+def _checked_root(data: bytes, where: str) -> tuple[int, int]:
+    """The root start tag's span; NoticeParseError without one or when truncated."""
     span = _root_span(data)
     if span is None:
         raise NoticeParseError(f"{where}: no XML root element")
@@ -306,7 +318,7 @@ def _prepare(data: bytes, where: str) -> bytes:
         raise NoticeParseError(
             f"{where}: truncated TED XML (the document does not end with </{root_name.decode()}>)"
         )
-    return _slice(data, span, root_name) or data
+    return span
 
 
 # --------------------------------------------------------------------------- helpers
@@ -472,7 +484,14 @@ def parse_ted_legacy(data: bytes, *, location: str | None = None) -> ParsedNotic
     """Parse one TED XML notice (``TED_EXPORT``). Raises NoticeParseError when the bytes
     are not a TED_EXPORT document (UnsafeXMLError for DTDs and entities)."""
     where = location or "<notice>"
-    root = _load(data, location, _prepare)
+    try:
+        root = _load(data, location, _prepare)
+    except UnsafeXMLError:
+        raise
+    except NoticeParseError:
+        # The slices are an optimisation: what they cannot parse (say, a comment that
+        # mentions CATEGORY="ORIGINAL") is parsed whole, and that gives the error if any.
+        root = _load(data, location, _whole)
     tag = root.tag if isinstance(root.tag, str) else ""
     if tag.rsplit("}", 1)[-1] != ROOT:
         raise NoticeParseError(f"{where}: not a TED XML notice (root element {tag!r})")
