@@ -205,12 +205,13 @@ def _contract_no_first_date(p: Pair, where: str, lv: Any, ev: Any) -> bool:
         date = award.findtext("{*}AWARDED_CONTRACT/{*}DATE_CONCLUSION_CONTRACT")
         if no and date:
             by_no.setdefault(no.strip(), []).append(date.strip())
+    # The legacy date is one of the awards' own dates, the eForms one the first of them.
     return any(
         len(set(dates)) > 1
-        and lv[0] == dt.date.fromisoformat(dates[[d for d in dates].index(lv[0].isoformat())])
+        and lv[0].isoformat() in dates
         and ev[0] == dt.date.fromisoformat(dates[0])
         for dates in by_no.values()
-        if lv[0] and lv[0].isoformat() in dates
+        if lv[0] is not None and ev[0] is not None
     )
 
 
