@@ -93,6 +93,8 @@ class DateSlicedSpider(scrapy.Spider):
     # The pipeline calls a run "failed" when requests were made and none gave a usable
     # answer (stat ``tracker/ok_responses``, counted by the parse callbacks).
     counts_responses = True
+    # Root elements of the notices the tracker reads from this source (others are skipped).
+    notice_roots: frozenset[str] = EFORMS_ROOTS
 
     def __init__(
         self,
@@ -247,11 +249,11 @@ class DateSlicedSpider(scrapy.Spider):
         m = response.meta
         self.crawler.stats.inc_value("tracker/ok_responses")  # type: ignore[union-attr]
         root = root_name(response.body)
-        if root not in EFORMS_ROOTS:
-            # Pre-eForms TED notices (TED_EXPORT): nothing the product can read; not a gap.
+        if root not in self.notice_roots:
+            # A document the tracker does not read (not a notice): skipped, not a gap.
             self.crawler.stats.inc_value("notices/skipped_not_eforms")  # type: ignore[union-attr]
             self.logger.info(
-                "%s %s: not an eForms notice (%s), skipped",
+                "%s %s: not a notice the tracker reads (%s), skipped",
                 self.tracker_source,
                 m["source_id"],
                 root,

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -559,23 +560,36 @@ def _has_doctype(data: bytes) -> bool:
     search of the whole document cost a sixth of the parse time. Anything the scan misses
     (other encodings) is caught after parsing by the docinfo check in ``_load``.
     """
+    i = prolog_end(data)
+    return i >= 0 and data.startswith(b"<!", i)  # else the root element: the prolog is over
+
+
+def prolog_end(data: bytes) -> int:
+    """Offset of the first ``<`` after the XML declaration, processing instructions and
+    comments (a ``<!DOCTYPE`` or the root element), -1 when there is none or the prolog
+    is unterminated (the parser reports it)."""
     i = 0
     while True:
         i = data.find(b"<", i)
         if i < 0:
-            return False
+            return -1
         if data.startswith(b"<?", i):
             end = data.find(b"?>", i + 2)
         elif data.startswith(b"<!--", i):
             end = data.find(b"-->", i + 4)
         else:
-            return data.startswith(b"<!", i)  # else the root element: the prolog is over
+            return i
         if end < 0:
-            return False  # unterminated: the parser reports it
+            return -1
         i = end + 2
 
 
-def _load(data: bytes, location: str | None) -> Any:
+def _load(
+    data: bytes, location: str | None, prepare: Callable[[bytes, str], bytes] | None = None
+) -> Any:
+    """The root element of ``data``, parsed safely (no DTD, no entities, no network).
+    ``prepare`` may replace the bytes that are parsed once the checks passed (the TED XML
+    reader keeps only the parts it reads)."""
     where = location or "<notice>"
     if not isinstance(data, bytes | bytearray | memoryview):
         raise NoticeParseError(f"{where}: expected bytes, got {type(data).__name__}")
@@ -585,6 +599,8 @@ def _load(data: bytes, location: str | None) -> Any:
         raise NoticeParseError(f"{where}: empty file")
     if _has_doctype(data):
         raise UnsafeXMLError(f"{where}: DTDs and entity declarations are refused (XML bomb guard)")
+    if prepare is not None:
+        data = prepare(data, where)
     try:
         root = etree.fromstring(data, parser=_XML_PARSER)
     except etree.XMLSyntaxError as exc:
@@ -709,7 +725,12 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
                 lot.request_deadline = lot.interest_deadline
                 lot.request_deadline_has_time = True
 
-    # Notice-level roll-ups.
+    return finish_notice(notice, ctx, "OPT-300")
+
+
+def finish_notice(notice: ParsedNotice, ctx: _Ctx, buyer_field: str) -> ParsedNotice:
+    """Notice-level roll-ups (every lot's CPV, documents URL and previous notices, the
+    main CPV), the test flag and the closing warnings; shared by both readers."""
     prev = list(notice.previous_notice_ids)
     for lot in notice.lots:
         prev.extend(lot.previous_notice_ids)
@@ -729,7 +750,7 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
         notice.is_test = True
         ctx.warn("test notice ([Test] in title or buyer name)")
     if not notice.buyers:
-        ctx.warn("no buyer (OPT-300) found")
+        ctx.warn(f"no buyer ({buyer_field}) found")
     if ctx.repaired:
         ctx.warn(f"repaired mojibake in {ctx.repaired} text field(s)")
     notice.warnings = ctx.warnings
@@ -827,7 +848,6 @@ def _organisations(orgs: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedPa
         raw_name = ctx.pick_lang(
             n for pn in company.get(CAC + "PartyName", ()) for n in pn if n.tag == CBC + "Name"
         )
-        name = ctx.clean(collapse_spaces(raw_name), "organisation name") if raw_name else None
         country = _ctext(
             _first(company, CAC + "PostalAddress"), CAC + "Country", CBC + "IdentificationCode"
         )
@@ -836,30 +856,39 @@ def _organisations(orgs: Any, ctx: _Ctx, wanted: set[str]) -> dict[str, ParsedPa
             orgnr_raw = _ctext(legal, CBC + "CompanyID")
             if orgnr_raw:
                 break
-        orgnr = None
-        if orgnr_raw and (country in (None, "NOR")):
-            orgnr, problem = clean_orgnr(orgnr_raw)
-            if problem:
-                label = name or tech_id
-                if (
-                    raw_name
-                    and collapse_spaces(orgnr_raw).casefold()
-                    == collapse_spaces(raw_name).casefold()
-                ):
-                    problem = f"orgnr field holds the name: {orgnr_raw!r}"
-                ctx.warn(f"{problem} ({label}); kept raw")
-        elif orgnr_raw and country not in _NINE_DIGIT_IDS:
-            # A foreign company registered in Norway (NUF) has a Norwegian number: nine
-            # digits that pass the mod-11 check. Other foreign ids are not orgnrs.
-            candidate, problem = clean_orgnr(orgnr_raw)
-            if candidate is not None and problem is None and orgnr_raw.strip().isdigit():
-                orgnr = candidate
-                ctx.warn(
-                    f"{name or tech_id} ({country}) has a Norwegian organisation number "
-                    f"{orgnr} (a Norwegian-registered branch): kept"
-                )
-        out[tech_id] = ParsedParty(name=name, orgnr=orgnr, orgnr_raw=orgnr_raw, country=country)
+        out[tech_id] = make_party(raw_name, orgnr_raw, country, ctx, tech_id)
     return out
+
+
+def make_party(
+    raw_name: str | None, orgnr_raw: str | None, country: str | None, ctx: _Ctx, label: str
+) -> ParsedParty:
+    """A party from its name, organisation id and country (ISO alpha-3) as written, with
+    the orgnr rules (Norwegian or unknown country: cleaned and validated, problems warned
+    with ``label`` when there is no name; a foreign company's valid Norwegian number is
+    kept). Shared by the eForms and the TED XML readers."""
+    name = ctx.clean(collapse_spaces(raw_name), "organisation name") if raw_name else None
+    orgnr = None
+    if orgnr_raw and (country in (None, "NOR")):
+        orgnr, problem = clean_orgnr(orgnr_raw)
+        if problem:
+            if (
+                raw_name
+                and collapse_spaces(orgnr_raw).casefold() == collapse_spaces(raw_name).casefold()
+            ):
+                problem = f"orgnr field holds the name: {orgnr_raw!r}"
+            ctx.warn(f"{problem} ({name or label}); kept raw")
+    elif orgnr_raw and country not in _NINE_DIGIT_IDS:
+        # A foreign company registered in Norway (NUF) has a Norwegian number: nine
+        # digits that pass the mod-11 check. Other foreign ids are not orgnrs.
+        candidate, problem = clean_orgnr(orgnr_raw)
+        if candidate is not None and problem is None and orgnr_raw.strip().isdigit():
+            orgnr = candidate
+            ctx.warn(
+                f"{name or label} ({country}) has a Norwegian organisation number "
+                f"{orgnr} (a Norwegian-registered branch): kept"
+            )
+    return ParsedParty(name=name, orgnr=orgnr, orgnr_raw=orgnr_raw, country=country)
 
 
 def _buyers(
@@ -1277,11 +1306,16 @@ def _results(
             if result.winner_chosen is None and result.winners and (c or tender_contract):
                 result.winner_chosen = True  # no BT-142, but a settled contract names the winner
             out.append(result)
+    count_parallel(out)
+    return out
+
+
+def count_parallel(results: list[ParsedResult]) -> None:
+    """Set ``parallel``: the winner groups awarded on the same lot (both readers)."""
     per_lot: dict[str | None, int] = {}
-    for r in out:
+    for r in results:
         if r.winners:
             per_lot[r.lot_id] = per_lot.get(r.lot_id, 0) + 1
-    for r in out:
+    for r in results:
         if r.winners:
             r.parallel = per_lot[r.lot_id]
-    return out

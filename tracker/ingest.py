@@ -21,9 +21,11 @@ ingest ends by deriving the pending ones (``Ingestor.derive_pending``), and
 
 Rules:
 
-- identity is eForms notice-id + version. Same bytes (sha256) again: ``unchanged`` (the
-  search-hit metadata ``source_id``, ``publication_date``, ``status``, ``source_meta`` is
-  refreshed; a real change there counts as ``updated``). Same identity, other bytes:
+- identity is eForms notice-id + version (TED XML before eForms: the OJ S number
+  ``2018/S 123-456789``, version 01; ``tracker.parsing.parse_any`` reads both).
+  Same bytes (sha256) again: ``unchanged`` (the search-hit metadata ``source_id``,
+  ``publication_date``, ``status``, ``source_meta`` is refreshed; a real change there
+  counts as ``updated``). Same identity, other bytes:
   ``updated`` in place (children replaced). A new version: ``new``; the newest version of
   a notice-id has ``is_latest``, older ones point to it with ``superseded_by_id``.
 - within one run, a later copy of the same notice-id + version with other bytes loses to
@@ -63,7 +65,7 @@ from sqlalchemy.exc import SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
 from tracker import derive
-from tracker.eforms import PARSER_VERSION, ParsedNotice, ParsedParty, parse_notice
+from tracker.eforms import PARSER_VERSION, ParsedNotice, ParsedParty
 from tracker.errors import NoticeParseError
 from tracker.models import (
     AwardCriterion,
@@ -78,7 +80,9 @@ from tracker.models import (
     Run,
     utcnow,
 )
+from tracker.parsing import parse_any  # eForms, and TED XML before eForms
 from tracker.runs import close_dead_runs, process_args
+from tracker.ted_legacy import follow_procedures
 from tracker.text import name_key
 
 log = logging.getLogger(__name__)
@@ -277,7 +281,7 @@ class Ingestor:
         self._counts["read"] += 1
         outcome = IngestOutcome(status="pending", location=location)
         try:
-            parsed = parse_notice(data, location=location)
+            parsed = parse_any(data, location=location)
         except NoticeParseError as exc:
             self._fail_parse(outcome, location, str(exc), data)
             return outcome
@@ -484,6 +488,7 @@ class Ingestor:
 
     def _write(self, session: Session, items: list[_Item]) -> list[int]:
         """Store ``items`` in the open transaction; returns pks of new and updated notices."""
+        self._follow_procedures(session, items)
         ids = list({item.parsed.notice_id for item in items})
         versions: dict[str, dict[str, dict[str, Any]]] = {}  # notice_id → version → row
         for chunk in _chunks(ids, 500):
@@ -575,6 +580,18 @@ class Ingestor:
             m["_id"] for m in meta_updates
         ]
 
+    def _follow_procedures(self, session: Session, items: list[_Item]) -> None:
+        """TED XML notices before eForms name the notice before them, not a procedure id
+        (``tracker.ted_legacy.follow_procedures``); eForms notices are left as they are."""
+
+        def stored(ids: list[str]) -> dict[str, str | None]:
+            rows = session.execute(
+                select(N.c.notice_id, N.c.procedure_id).where(N.c.notice_id.in_(ids))
+            )
+            return {nid: proc for nid, proc in rows}
+
+        follow_procedures([item.parsed for item in items], stored)
+
     def _rewrite_rows(
         self, session: Session, pairs: list[tuple[_Item, int]], keep: tuple[str, ...]
     ) -> None:
@@ -606,7 +623,7 @@ class Ingestor:
             outcome = IngestOutcome(status="pending", location=location, notice_pk=pk)
             try:
                 data = zlib.decompress(raw)
-                parsed = parse_notice(data, location=location)
+                parsed = parse_any(data, location=location)
             except Exception as exc:  # keep the stored row; record why
                 outcome.status, outcome.reason = "failed", f"reparse failed: {exc}"
                 failures.append(_Failure(outcome, location, outcome.reason, raw))
@@ -622,6 +639,7 @@ class Ingestor:
             )
             pairs.append((item, pk))
         keep = ("source", "source_id", "publication_date", "status", "source_meta", "version")
+        self._follow_procedures(session, [item for item, _ in pairs])
         if pairs:
             org_ids = self._organisation_ids(session, [item for item, _ in pairs])
             self._rewrite_rows(session, pairs, keep=keep)

@@ -10,7 +10,7 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from spiders.base import DateSlicedSpider
+from spiders.base import EFORMS_ROOTS, DateSlicedSpider
 
 FIELDS = ["publication-number", "publication-date", "notice-type", "buyer-country", "links"]
 
@@ -26,8 +26,9 @@ class TedSpider(DateSlicedSpider):
       One publication day at a time, ``paginationMode: ITERATION`` with
       ``iterationNextToken`` (no result cap). A notice also harvested from Doffin is
       stored once (the ingest deduplicates by eForms notice-id + version). Notices
-      published before eForms (TED_EXPORT XML, before November 2023) are skipped
-      (``notices/skipped_not_eforms`` in the stats) and do not leave the day open.
+      published before eForms (TED_EXPORT XML, 2014-2023) are harvested too: the API
+      serves their TED XML, which the ingest reads with ``tracker.ted_legacy`` (identity:
+      the OJ S number ``2019/S 177-431038``).
     Spider arguments
       since, until: publication days YYYY-MM-DD (default: resume from harvest state).
       refresh: 1 to download publication numbers already stored.
@@ -37,6 +38,7 @@ class TedSpider(DateSlicedSpider):
     name = "ted"
     # DateSlicedSpider
     tracker_source = "ted"
+    notice_roots = EFORMS_ROOTS | {"TED_EXPORT"}
 
     page_size = 250
 

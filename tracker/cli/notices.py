@@ -10,16 +10,20 @@ import click
 
 from tracker.cli import main
 from tracker.db import get_engine
-from tracker.eforms import ParsedNotice, parse_notice
+from tracker.eforms import ParsedNotice
 from tracker.errors import NoticeParseError
 from tracker.ingest import ingest_paths, iter_xml_files, reparse
+from tracker.parsing import parse_any
 
 
 @main.command("parse")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per notice on stdout.")
 def parse_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
-    """Parse eForms notice files (folders: every *.xml below) without storing anything.
+    """Parse notice files (folders: every *.xml below) without storing anything.
+
+    eForms and the TED XML published before eForms (TED_EXPORT) alike, with the same
+    JSON keys.
 
     A file that fails is reported on stderr with its name and reason; the others still
     print; the exit code is 1 if any failed.
@@ -29,7 +33,7 @@ def parse_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
     failed = 0
     for path in iter_xml_files(paths):
         try:
-            notice = parse_notice(path.read_bytes(), location=str(path))
+            notice = parse_any(path.read_bytes(), location=str(path))
         except (NoticeParseError, OSError) as exc:
             failed += 1
             click.echo(f"failed: {_with_location(str(path), str(exc))}", err=True)
