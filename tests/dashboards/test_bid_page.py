@@ -83,7 +83,7 @@ def test_a_decision_is_changed_with_its_history_kept(client_for, world) -> None:
         ]
         assert all(d["at"] and d["score"] is not None for d in data["history"])
         page = html.unescape(director.get(f"/bids/{pk}").text)
-        history = page.split('class="decision-history"')[1].split("</table>")[0]
+        history = page.split('class="decision-history')[1].split("</table>")[0]
         assert history.index("Pens are not IT") < history.index("Strategic account")
         assert "endret fra gi tilbud" in history and USERS["director"] in history
         assert "Beslutning: ikke gi tilbud" in page
