@@ -8,6 +8,9 @@ when contracts or windows are derived differently.
 
 - every demo KAM sees at least one in-profile market dialogue, influence window, expiry
   or overdue re-tender at their accounts;
+- the Oslo water and sewerage agency's contract (2022-627512: a modification notice
+  shortly before its computed end) is shown as the tracker derives it, probably extended
+  (ask the buyer), never as an overdue re-tender or one to act on now;
 - the demo's KAM sees the in-profile competition of one of his accounts among his news;
 - the bid team sees at least one in-profile open competition;
 - nothing out of profile leads any list (KAM lists, bids, director queue and pipeline,
@@ -141,3 +144,25 @@ def test_demo_day_comes_before_the_notices_it_must_not_know(demo_world: Session)
 
     latest = demo_world.scalar(select(Notice.issue_date).order_by(Notice.issue_date.desc()))
     assert latest is not None and latest <= demo.DEMO_TODAY
+
+
+def test_the_modified_oslo_contract_is_probably_extended_not_overdue(demo_world: Session) -> None:
+    """2022-627512 was modified 3.5 months before its computed end (2023-03-31): on the demo
+    day the KAM sees it among his expiries as probably extended, with the note to ask the
+    buyer; it is not an overdue re-tender, nor an opportunity open now (``tracker
+    opportunities --open-now``)."""
+    from tracker.opportunities import list_opportunities
+
+    today = demo.DEMO_TODAY
+    [email] = KAMS
+    home = kam_home(demo_world, _user(demo_world, email), today, show_all=True)
+    modified = [r for r in home["expiries"] if r.get("extension") == "probably_extended"]
+    assert modified, "no probably-extended contract among the demo KAM's expiries"
+    for r in modified:
+        assert r["status"].startswith("probably extended: ask the buyer")
+        assert r["next_end"] is None and r["days_left"] is None  # its new end is not known
+    titles = {r["title"] for r in modified}
+    assert not titles & {r["title"] for r in home["overdue"] + home["influence_open"]}
+    open_now = list_opportunities(demo_world, today=today, open_now=True)
+    assert not titles & {r["title"] for r in open_now}
+    print("probably extended:", sorted(titles))

@@ -68,13 +68,16 @@ def test_out_of_profile_competitions_at_accounts_are_one_click_away(world: Engin
     assert "Helse Sør-Øst RHF" not in dia["suggested_accounts"]
     assert dia["tier"] == "strategic" and dia["account"] == "Sykehusinnkjøp HF"
     assert dia["deadline"] == D(2023, 3, 17) and dia["days_left"] == 16
-    assert dia["value"] == 30_000_000
+    assert dia["value"] == 30_000_000 and dia["value_kind"] == "estimated"
     comps = _components(dia)
     assert comps["tier"]["reason"] == "Sykehusinnkjøp HF is a strategic account"
     assert comps["deadline"]["reason"] == "16 days to the deadline 2023-03-17"
+    # the one value (BT-27, 30 MNOK over 4 years) with the buyer's own sentence beside it
     assert comps["value"]["reason"] == (
-        "NOK 30.0 M is in our sweet spot "
-        "(above the EEA threshold of NOK 2.30 M: EEA-wide competition)"
+        "estimated value: NOK 30.0 M is in our sweet spot "
+        "(above the EEA threshold of NOK 2.30 M: EEA-wide competition); the buyer writes: "
+        "«Estimert totalverdi for alle delkontrakter er ca. NOK 7 500 000,- per år, "
+        "totalt NOK 30 000 000,- over 4 år.»"
     )
     assert dia["total"] == sum(c["points"] for c in comps.values())
     # surgical pens fit no part of the IT profile: no-bid whatever the points

@@ -15,7 +15,10 @@ selection requirements (BT-747/750) and the number of tenders received last time
 of the result notice of the contract being re-tendered).
 
 ``record_decision(session, notice, decision, who, why)`` keeps every decision with the
-score it was taken on; the latest decision is the one in force.
+score it was taken on; the latest decision is the one in force, and a later decision
+changes it without erasing the earlier ones (``decision_history``, ``bid_detail``: who,
+when, what, why, and what it replaced). The score's recommendation is advice, never a
+decision: no decision exists until someone records one.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.accounts import get_account
+from tracker.competitions import competition_lots, competition_value
 from tracker.errors import NotFoundError, UserError
 from tracker.models import (
     Account,
@@ -285,14 +289,27 @@ def tenders_last_time(session: Session, contract_ids: list[int]) -> dict[int, di
 _context = bid_context  # earlier name, kept for callers
 
 
-def _decision_dict(d: BidDecision) -> dict[str, Any]:
+def _decision_dict(d: BidDecision, before: BidDecision | None = None) -> dict[str, Any]:
+    """A decision as a plain dict; ``changed_from`` is the decision it replaced (None for
+    the first, or when it confirms the one before), ``recommendation`` the score's
+    recommendation when it was taken (kept apart: a recommendation is no decision)."""
     return {
         "decision": d.decision,
         "by": d.decided_by,
         "at": d.decided_at.isoformat() if d.decided_at else None,
         "why": d.why,
         "score": d.score,
+        "recommendation": (d.score_detail or {}).get("recommendation"),
+        "changed_from": before.decision
+        if before is not None and before.decision != d.decision
+        else None,
+        "revision": before is not None,
     }
+
+
+def decision_dicts(decisions: Sequence[BidDecision]) -> list[dict[str, Any]]:
+    """Every decision, oldest first, each with the one it replaced (its history)."""
+    return [_decision_dict(d, decisions[i - 1] if i else None) for i, d in enumerate(decisions)]
 
 
 def bid_row(
@@ -317,10 +334,9 @@ def bid_row(
     )
     item = profile_item(n, lots)
     cpvs = item.cpvs
-    value = n.estimated_value
-    if value is None:
-        lot_values = [lot.estimated_value for lot in lots if lot.estimated_value is not None]
-        value = sum(lot_values) if lot_values else None
+    # One value per competition, with its kind and the buyer's words (tracker.competitions)
+    bid_value = competition_value(n, lots)
+    value = bid_value["amount"]
     lot_rows = []
     shares = []
     for lot in lots:
@@ -335,7 +351,17 @@ def bid_row(
                 "deadline": lot_deadline.date()
                 if lot_deadline and lot_deadline.year < PLACEHOLDER_YEAR
                 else None,
-                "value": float(lot.estimated_value) if lot.estimated_value is not None else None,
+                "value": float(lot.estimated_value)
+                if lot.estimated_value is not None
+                else float(lot.framework_max_value)
+                if lot.framework_max_value is not None
+                else None,
+                "value_kind": "estimated"
+                if lot.estimated_value is not None
+                else "framework_max"
+                if lot.framework_max_value is not None
+                else None,
+                "currency": lot.currency or n.currency,
                 "price_weight": share,
                 "criteria": [_criterion(c) for c in lot.award_criteria],
                 "documents_url": lot.documents_url,
@@ -387,7 +413,10 @@ def bid_row(
         capacity=assessment.capacity if assessment else None,
         delivery_risk=assessment.delivery_risk if assessment else None,
         assessment_reason=assessment.reason if assessment else None,
-        value=float(value) if value is not None else None,
+        value=value,
+        value_kind=bid_value["kind"],
+        currency=bid_value["currency"],
+        value_words=tuple(w["quote"] for w in bid_value["words"] if bid_value["words_differ"]),
         deadline=deadline,
         price_weight=price,
         incumbent=who,
@@ -446,8 +475,11 @@ def bid_row(
         "deadline_source": deadline_source,
         "days_left": (deadline - today).days if deadline else None,
         "placeholder_deadline": placeholder,
-        "value": float(value) if value is not None else None,
-        "currency": n.currency,
+        "value": value,
+        "currency": bid_value["currency"] or n.currency,
+        "value_kind": bid_value["kind"],
+        "value_label": bid_value["label"],
+        "value_detail": bid_value,
         "main_cpv": n.main_cpv,
         "cpv_codes": cpvs,
         "lots": lot_rows,
@@ -474,8 +506,8 @@ def bid_row(
         "score": score,
         "total": score["total"],
         "recommendation": score["recommendation"],
-        "decision": _decision_dict(decisions[-1]) if decisions else None,
-        "decisions": [_decision_dict(d) for d in decisions],
+        "decision": decision_dicts(decisions)[-1] if decisions else None,
+        "decisions": decision_dicts(decisions),
         "status": status.status if status else None,
     }
 
@@ -495,6 +527,10 @@ class LoadedLot:
     end_date: dt.date | None
     documents_url: str | None
     selection_criteria: list[Any] | None
+    framework_max_value: Decimal | None
+    currency: str | None
+    note: str | None
+    options_description: str | None
     award_criteria: list[Any] = field(default_factory=list)
 
 
@@ -521,6 +557,8 @@ class LoadedNotice:
     estimated_value: Decimal | None
     currency: str | None
     documents_url: str | None
+    framework_max_value: Decimal | None
+    note: str | None
     lots: list[LoadedLot] = field(default_factory=list)
     buyers: list[Any] = field(default_factory=list)
 
@@ -735,7 +773,11 @@ def list_bids(
     documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
     procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), deadline_source
     (the tender deadline, or the end of a qualification system), days_left,
-    placeholder_deadline (a 2099-style date was ignored), value, currency, main_cpv,
+    placeholder_deadline (a 2099-style date was ignored), value (the competition's one
+    value, ``tracker.competitions.competition_value``), currency, value_kind (estimated,
+    framework_max, text_estimated, text_max or None), value_label (its Norwegian words),
+    value_detail (the whole ``competition_value``: source, lots added up, the buyer's
+    words), main_cpv,
     cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
     name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
     lots), suggested_accounts (reached only through unconfirmed links; they give no
@@ -907,7 +949,25 @@ def decision_history(session: Session, notice: Notice | int | str) -> list[dict[
         .where(Notice.notice_id == n.notice_id)
         .order_by(BidDecision.decided_at, BidDecision.id)
     )
-    return [_decision_dict(d) for d in rows]
+    return decision_dicts(list(rows))
+
+
+def bid_detail(
+    session: Session, notice: Notice | int | str, today: dt.date, *, rules: Rules | None = None
+) -> dict[str, Any]:
+    """The bid page of one competition: its ``list_bids`` row (the same value, score,
+    recommendation and decision as the list), the lots as the notice says them
+    (``tracker.competitions.competition_lots``) and the decision history, oldest first,
+    each decision with who, when, what, why, the score it was taken on and the decision
+    it replaced. NotFoundError for an unknown notice, UserError for one that is not a
+    competition."""
+    n = competition_notice(session, notice, "the bid page is for competitions only")
+    row = bid_rows(session, today, [n.id], rules=rules)[0]
+    return {
+        **row,
+        "competition_lots": competition_lots(session, n.id),
+        "history": list(reversed(row["decisions"])),
+    }
 
 
 def set_assessment(

@@ -9,6 +9,8 @@ their quote (``tracker.notice_text``).
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -158,3 +160,172 @@ def competition_lots(session: Session, notice_pk: int) -> list[dict[str, Any]]:
         ):
             criteria[c.lot_pk].append(c)
     return [lot_facts(n, lot, criteria[lot.id], len(lots) == 1) for lot in lots]
+
+
+# --------------------------------------------------------------------------- one value
+
+# The kinds of a competition's value, with the words the pages show (issue 14: a label
+# for every code; the code stays in the API and the exports' machine columns).
+VALUE_KINDS: dict[str, str] = {
+    "estimated": "anslått verdi",
+    "framework_max": "rammeavtalens maksimale verdi",
+    "tender": "tilbudt verdi",
+    "text_estimated": "anslått verdi (fra teksten)",
+    "text_max": "maksimal verdi (fra teksten)",
+}
+_WORD_FACTS = ("estimated_value", "max_value", "value_per_year")
+
+
+def _amount_of(obj: Any, name: str) -> Decimal | None:
+    value = getattr(obj, name, None)
+    return Decimal(str(value)) if value is not None else None
+
+
+def _same_amount(a: Decimal, b: Decimal) -> bool:
+    return abs(a - b) <= abs(b) * Decimal("0.005")
+
+
+def _lots_value(
+    lots: Sequence[Any], field: str, currency: str | None
+) -> tuple[Decimal | None, str | None, int]:
+    """Sum of the lots' ``field`` (each lot is its own part of the purchase, so their
+    estimates, and their maxima, add up), its currency and how many lots state it. Lots in
+    several currencies are not added (None)."""
+    known = [(lot, _amount_of(lot, field)) for lot in lots]
+    known = [(lot, v) for lot, v in known if v is not None]
+    if not known:
+        return None, None, 0
+    currencies = {getattr(lot, "currency", None) or currency for lot, _ in known}
+    if len(currencies) > 1:
+        return None, None, len(known)
+    return sum((v for _, v in known), Decimal(0)), currencies.pop(), len(known)
+
+
+_ABBREVIATIONS = frozenset({"ca.", "kr.", "nr.", "inkl.", "ekskl.", "eks.", "mill.", "f.eks.",
+                            "bl.a.", "evt.", "jf.", "pkt.", "approx.", "no."})  # fmt: skip
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9«\"(])")
+
+
+def _sentence_at(text: str, pos: int) -> str:
+    """The sentence of ``text`` around ``pos`` (a full stop followed by a capital ends a
+    sentence, not after an abbreviation: "ca. NOK 7 500 000"), at most 300 characters."""
+    start, end = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        word = text[: m.start()].rsplit(None, 1)[-1].lower()
+        if word in _ABBREVIATIONS:
+            continue
+        if m.start() < pos:
+            start = m.end()
+        else:
+            end = m.start()
+            break
+    return text[start:end].strip()[:300]
+
+
+def _buyers_words(facts: TextFacts, texts: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """The amounts the texts state (estimate, maximum, per year), each with its whole
+    sentence as the quote; one row per sentence (one sentence often states the yearly and
+    the total amount: ``facts`` has every amount read from it by name), the first text
+    that says it first."""
+    by_where = {where: " ".join(text.split()) for where, text in reversed(texts) if text}
+    out: dict[str, dict[str, Any]] = {}
+    for name in _WORD_FACTS:
+        q = facts.facts.get(name)
+        if q is None:
+            continue
+        text = by_where.get(q.where, "")
+        pos = text.find(q.quote)
+        quote = _sentence_at(text, pos + len(q.quote) // 2) if pos >= 0 else q.quote
+        if quote in out:
+            out[quote]["facts"][name] = float(q.value)
+        else:
+            row = {**q.as_dict(name), "quote": quote, "where": q.where}
+            out[quote] = {**row, "facts": {name: float(q.value)}}
+    return list(out.values())
+
+
+def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
+    """THE value of a competition, one per competition, with its kind and the buyer's own
+    words: the bid list, the bid score, the bid page, the API and the exports all show it.
+
+    In order: the procedure's estimated value (BT-27); else the lots' estimated values
+    added up (each lot is a part of the purchase); else the procedure's framework maximum
+    (BT-271); else the lots' maxima added up; else an estimate or a maximum the text
+    states. A framework maximum stays a maximum (``kind`` ``framework_max``: a ceiling,
+    not what the buyer expects to spend) and is never multiplied by the number of
+    suppliers. A sum over only some lots says so (``lots_with_value`` of ``lots``,
+    ``partial``).
+
+    ``words`` are the amounts the buyer writes in the notice's texts (additional
+    information, descriptions, titles, options; ``tracker.notice_text``) with their quotes,
+    e.g. 2023-649037: BT-27 says 30 MNOK, the description "ca. NOK 7 500 000,- per år,
+    totalt NOK 30 000 000,- over 4 år". ``words_differ`` is true when the words name an
+    amount other than ``amount`` (the page shows them beside the value).
+
+    Returns ``{amount, currency, kind, label, source, lots, lots_with_value, partial,
+    per_year, words, words_differ}`` (``amount`` a float or None).
+    """
+    texts: list[tuple[str, str | None]] = []
+    for lot in lots:
+        texts += [
+            ("lot note", getattr(lot, "note", None)),
+            ("lot description", getattr(lot, "description", None)),
+            ("options", getattr(lot, "options_description", None)),
+        ]
+    texts += [
+        ("note", getattr(n, "note", None)),
+        ("description", getattr(n, "description", None)),
+        ("title", getattr(n, "title", None)),
+    ]
+    facts = read_facts(texts)
+    currency = getattr(n, "currency", None)
+    amount: Decimal | None = None
+    kind: str | None = None
+    source: str | None = None
+    with_value = 0
+    est = _amount_of(n, "estimated_value")
+    fmax = _amount_of(n, "framework_max_value")
+    if est is not None:
+        amount, kind, source = est, "estimated", "BT-27 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        amount, cur, with_value = _lots_value(lots, "estimated_value", currency)
+        if amount is not None:
+            kind, currency = "estimated", cur
+            source = "BT-27 of the lot" if len(lots) == 1 else "BT-27 of the lots, added up"
+    if amount is None and fmax is not None:
+        amount, kind, source = fmax, "framework_max", "BT-271 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        maxima = {_amount_of(lot, "framework_max_value") for lot in lots} - {None}
+        amount, cur, with_value = _lots_value(lots, "framework_max_value", currency)
+        if amount is not None:
+            kind, currency = "framework_max", cur
+            source = "BT-271 of the lot" if len(lots) == 1 else "BT-271 of the lots, added up"
+            if with_value > 1 and len(maxima) == 1:
+                # the same ceiling written on every lot is one ceiling, never multiplied
+                amount, source = maxima.pop(), "BT-271, the same on every lot: one ceiling"
+    if amount is None:
+        for name, text_kind in (("estimated_value", "text_estimated"), ("max_value", "text_max")):
+            quote = facts.facts.get(name)
+            if quote is not None:
+                amount, kind = Decimal(quote.value), text_kind
+                source, currency, with_value = f"text ({quote.where})", "NOK", len(lots)
+                break
+    words = _buyers_words(facts, texts)
+    stated = [facts.facts[name].value for name in _WORD_FACTS if name in facts.facts]
+    differ = amount is not None and any(not _same_amount(Decimal(v), amount) for v in stated)
+    per_year = facts.value_per_year.value if facts.value_per_year is not None else None
+    return {
+        "amount": float(amount) if amount is not None else None,
+        "currency": currency if amount is not None else None,
+        "kind": kind,
+        "label": VALUE_KINDS.get(kind or "", "verdi ikke oppgitt"),
+        "source": source,
+        "lots": len(lots),
+        "lots_with_value": with_value if amount is not None else 0,
+        "partial": amount is not None and 0 < with_value < len(lots),
+        "per_year": float(per_year) if per_year is not None else None,
+        "words": words,
+        "words_differ": differ,
+    }

@@ -694,10 +694,12 @@ def value_of(
         else:
             ev.append(_ev("value", tender, source, "high"))
     elif structured_max is not None:
-        amount, kind = structured_max, "framework_max"
+        # the maximum's own currency (eForms keeps it on the result, else the notice)
+        amount, kind, currency = structured_max, "framework_max", currency or estimate_currency
         ev.append(_ev("value", amount, "framework maximum (BT-709/BT-118)", "high"))
     elif (lot_max or procedure_max) is not None:
         amount, kind = lot_max or procedure_max, "framework_max"
+        currency = currency or estimate_currency  # BT-271's currency is kept on the lot
         ev.append(_ev("value", amount, "BT-271 framework maximum value", "high"))
     elif estimate is not None:
         amount, kind, currency = estimate, "estimated", estimate_currency or currency

@@ -39,9 +39,10 @@ from tracker.migrate import upgrade
 #   storage servers and clients (2023-604437, issued 2023-05-03, applications until the
 #   system ends on 2023-06-05), the only in-profile competition of the data;
 # - Per Olsen, KAM of Oslo kommune and Sporveien: the operations contract for the water and
-#   sewage agency's classified information system ended 2023-03-31 and no re-tender has
-#   been seen (2022-627512: re-tender overdue or extended?); Sporveien's competition is
-#   among his new notices.
+#   sewage agency's classified information system was to end 2023-03-31, but a
+#   modification notice came 3.5 months before that end (2022-627512): the tracker shows it
+#   among his expiries as probably extended, ask the buyer (not an overdue re-tender, not
+#   a window open now); Sporveien's competition is among his new notices.
 # On no day of the data does a second KAM have in-profile work while a competition in the
 # profile is open. The IT market dialogue of the data (Forsvarsmateriell's RFI on an
 # electronic test system, respond by 2023-12-15) shows with --today 2023-11-27 (log in as

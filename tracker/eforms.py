@@ -707,11 +707,12 @@ def parse_notice(data: bytes, *, location: str | None = None) -> ParsedNotice:
     if result_groups:
         total, _ = ctx.amount(_first(result_groups, CBC + "TotalAmount"), "notice value (BT-161)")
         notice.result_total = total
-        overall, _ = ctx.amount(
+        overall, overall_currency = ctx.amount(
             _first(result_groups, EFBC + "OverallMaximumFrameworkContractsAmount"),
             "overall framework maximum (BT-118)",
         )
         notice.result_framework_max = overall
+        notice.currency = _same_currency(notice.currency, overall_currency, ctx, "BT-118")
         notice_award = ctx.date(
             _child(top.get(CAC + "TenderResult"), CBC + "AwardDate"), "award date (BT-1451)"
         )
@@ -798,7 +799,10 @@ def _procedure(top: dict[str, Any], notice: ParsedNotice, ctx: _Ctx) -> None:
         notice.estimated_value, notice.currency = ctx.amount(
             _child(total, CBC + "EstimatedOverallContractAmount"), "estimated value (BT-27)"
         )
-        notice.framework_max_value = _framework_max(total, ctx, "framework maximum (BT-271)")
+        notice.framework_max_value, max_currency = _framework_max(
+            total, ctx, "framework maximum (BT-271)"
+        )
+        notice.currency = _same_currency(notice.currency, max_currency, ctx, "BT-271")
         notice.note = ctx.lang_of(project.get(CBC + "Note"))
         notice.contract_nature = _text(_first(project, CBC + "ProcurementTypeCode"))
     process = top.get(CAC + "TenderingProcess")
@@ -939,7 +943,10 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
         lot.estimated_value, lot.currency = ctx.amount(
             _child(total, CBC + "EstimatedOverallContractAmount"), f"estimated value of {where}"
         )
-        lot.framework_max_value = _framework_max(total, ctx, f"framework maximum of {where}")
+        lot.framework_max_value, max_currency = _framework_max(
+            total, ctx, f"framework maximum of {where}"
+        )
+        lot.currency = _same_currency(lot.currency, max_currency, ctx, f"BT-271 of {where}")
         lot.note = ctx.lang_of(pg.get(CBC + "Note"))
         period = _first(pg, CAC + "PlannedPeriod")
         if period is not None:
@@ -1019,13 +1026,23 @@ def _lot(lot_el: Any, lot_id: str, ctx: _Ctx) -> ParsedLot:
     return lot
 
 
-def _framework_max(total: Any, ctx: _Ctx, what: str) -> Decimal | None:
-    """BT-271 ``RequestedTenderTotal/ext:.../efbc:FrameworkMaximumAmount`` (or None)."""
+def _framework_max(total: Any, ctx: _Ctx, what: str) -> tuple[Decimal | None, str | None]:
+    """BT-271 ``RequestedTenderTotal/ext:.../efbc:FrameworkMaximumAmount`` and its
+    currencyID (or Nones)."""
     if total is None:
-        return None
+        return None, None
     ext = _eforms_in(_child(total, EXT + "UBLExtensions"))
-    value, _ = ctx.amount(_child(ext, EFBC + "FrameworkMaximumAmount"), what)
-    return value
+    return ctx.amount(_child(ext, EFBC + "FrameworkMaximumAmount"), what)
+
+
+def _same_currency(kept: str | None, other: str | None, ctx: _Ctx, what: str) -> str | None:
+    """The currency of a lot's, procedure's or result's amounts: the one already read
+    (BT-27, the tender's), else that of the framework maximum ``what``, so that a maximum
+    given alone keeps its currency as tender values do. A maximum in another currency
+    than the estimate is reported (the estimate's currency is kept)."""
+    if kept and other and kept != other:
+        ctx.warn(f"{what} is in {other}, the other amounts in {kept}: {kept} kept")
+    return kept or other
 
 
 def _text_criteria(criteria: list[ParsedCriterion]) -> list[ParsedCriterion]:
@@ -1188,7 +1205,7 @@ def _results(
         result_id = _ctext(lr, CBC + "ID")
         result_lot = _ctext(lr, EFAC + "TenderLot", CBC + "ID")
         fav = _child(lr, EFAC + "FrameworkAgreementValues")
-        max_value, _ = ctx.amount(
+        max_value, max_currency = ctx.amount(
             _child(fav, CBC + "MaximumValueAmount"), f"framework maximum of {result_id}"
         )
         tenders_received = None
@@ -1222,6 +1239,7 @@ def _results(
                     winner_chosen=chosen,
                     result_code=code,
                     framework_max_value=max_value,
+                    currency=max_currency if max_value is not None else None,
                     tenders_received=tenders_received,
                 )
             )
@@ -1293,6 +1311,10 @@ def _results(
                         f"winning tender {first} carries no amount: {value} taken from the same "
                         f"tenderer's other tenders in {result_id} ({times} of {len(others)})"
                     )
+            if max_value is not None:
+                result.currency = _same_currency(
+                    result.currency, max_currency, ctx, f"BT-709 of {result_id}"
+                )
             seen_orgs: set[str] = set()
             for org_id in parties.get(party_id, []):
                 if org_id in seen_orgs:

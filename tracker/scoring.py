@@ -130,7 +130,10 @@ class BidFacts:
     text: str = ""  # descriptions
     title: str = ""  # title and lot titles
     main_cpv: str | None = None
-    value: float | None = None
+    value: float | None = None  # the competition's one value (tracker.competitions)
+    value_kind: str | None = None  # estimated | framework_max | text_estimated | text_max
+    currency: str | None = None  # of the value (None: NOK)
+    value_words: tuple[str, ...] = ()  # the buyer's own words where they name another amount
     deadline: dt.date | None = None
     price_weight: float | None = None  # percent of the award criteria that is price/cost
     incumbent: str = "unknown"  # us|competitor|unknown
@@ -178,15 +181,34 @@ def _fit(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
     return (fit.strength if fit.fit else 0.0), fit.reason
 
 
+VALUE_KIND_WORDS = {
+    "estimated": "estimated value",
+    "framework_max": "framework maximum (a ceiling: the spend may be lower)",
+    "text_estimated": "estimated value the text states",
+    "text_max": "maximum the text states (a ceiling)",
+}
+
+
 def _value(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+    """The competition's one value (with its kind) against our thresholds; the buyer's own
+    words are quoted where they name another amount (2023-649037: 30 MNOK over 4 years,
+    "ca. NOK 7 500 000,- per år")."""
     if f.value is None:
         return 0.5, "estimated value unknown"
+    words = VALUE_KIND_WORDS.get(f.value_kind or "")
+    if (f.currency or "NOK") != "NOK":
+        what = words or "value"
+        return 0.5, f"{what} {f.value:,.0f} {f.currency}: not compared with our NOK thresholds"
     frac, reason = _value_fit(f.value, r)
+    if words:
+        reason = f"{words}: {reason}"
     eea = r.eea_threshold_state if f.buyer_type == "state" else r.eea_threshold_other
     if f.value >= eea:
         reason += f" (above the EEA threshold of NOK {eea / 1e6:.2f} M: EEA-wide competition)"
     elif f.value < r.national_threshold:
         reason += f" (below the national threshold of NOK {r.national_threshold / 1e6:.1f} M)"
+    if f.value_words:
+        reason += "; the buyer writes: " + "; ".join(f"«{w}»" for w in f.value_words)
     return frac, reason
 
 

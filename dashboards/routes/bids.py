@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, render, today
+from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS, RISKS, bid_detail
 from tracker.models import User
-from tracker.users import can_set_bid_status
+from tracker.users import can_decide_bids, can_set_bid_status
 from tracker.views import BID_SHOWS, assess_bid, bids_page, set_bid_status
 
 router = APIRouter()
@@ -91,3 +92,42 @@ def bid_assessment(
     assess_bid(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
     session.commit()
     return done(request, "Assessment recorded: it counts in the score.", next, "/bids")
+
+
+@router.get("/bids/{notice_pk}")
+def bid_page(
+    request: Request,
+    notice_pk: int,
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> Response:
+    """One competition: its value with its kind and the buyer's words, the score and its
+    recommendation, the decision in force and every earlier one (who, when, what, why)."""
+    data = bid_detail(session, notice_pk, day)
+    data["criteria_chart"] = charts.criteria_bar(
+        next((lot["criteria"] for lot in data["lots"] if lot["criteria"]), [])
+    )
+    data["id"] = data["notice_pk"]
+    context = {
+        "b": data,
+        "can_decide": can_decide_bids(user),
+        "can_set_status": can_set_bid_status(user),
+        "decisions_allowed": DECISIONS,
+        "statuses": BID_STATUSES,
+        "capacities": CAPACITIES,
+        "risks": RISKS,
+    }
+    return render(request, "bid.html", context)
+
+
+@api_router.get(
+    "/bids/{notice_pk}",
+    summary="One competition: value and its kind, score, recommendation, decision history",
+)
+def bid_json(
+    notice_pk: int,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+) -> dict[str, Any]:
+    return bid_detail(session, notice_pk, day)

@@ -63,7 +63,8 @@ def _bids(session: Session, user: User, day: dt.date, params: dict[str, str]) ->
                 "accounts": b["accounts"],
                 "deadline": b["deadline"],
                 "days_left": b["days_left"],
-                "estimated_value": b["estimated_value"],
+                "estimated_value": b["estimated_value"],  # the one value (any kind)
+                "value_kind": b["value_kind"],  # estimated | framework_max | text_*
                 "score": b["total"],
                 "recommendation": b["recommendation"],
                 "currency": b["currency"],

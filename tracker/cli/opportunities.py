@@ -189,8 +189,8 @@ def opportunities_cmd(
 
 BID_COLUMNS = [
     "total", "recommendation", "deadline", "days_left", "account", "buyer", "title",
-    "value", "price_weight", "incumbent", "relevance", "fit_reason", "decision", "status",
-    "source_id", "notice_id",
+    "value", "value_kind", "price_weight", "incumbent", "relevance", "fit_reason", "decision",
+    "status", "source_id", "notice_id",
 ]  # fmt: skip
 
 
