@@ -221,6 +221,10 @@ def main() -> None:
         phases.append(("+ derive", t_derive))
     for label, t in phases:
         print(f"  {label:<16} {n / t:9.0f} notices/s  {t / n * 1000:6.3f} ms/notice")
+    if t_derive is not None and t_derive > t_ingest:
+        d = t_derive - t_ingest
+        print(f"  derive alone     {n / d:9.0f} notices/s  {d / n * 1000:6.3f} ms/notice"
+              "  (+ derive minus parse + ingest)")  # fmt: skip
     print(f"  parse / raw lxml                 {t_raw / t_parse:6.1%}")
     print(f"  parse+ingest / raw lxml          {t_raw / t_ingest:6.1%}")
     if t_derive is not None:
