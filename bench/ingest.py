@@ -15,6 +15,13 @@ load average are printed too: on a busy 2-core box expect 10 % run-to-run spread
     .venv/bin/python bench/ingest.py                 # 20,000 notices, all phases
     .venv/bin/python bench/ingest.py --count 5000 --no-derive
     .venv/bin/python bench/ingest.py --repeat 3      # least CPU time of 3 runs per phase
+    .venv/bin/python bench/ingest.py --workers 2     # + parse in 2 processes (wall time)
+
+``--workers N`` adds the ingest phases with N parsing processes
+(``tracker.ingest.prepare_parallel``, as ``tracker ingest --workers N``) and compares
+their wall-clock rate with the one-process runs of the same phases in the same run; the
+CPU time of the workers is printed too. On a shared machine wall time depends on what
+else runs: read the load average printed beside it.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from sqlalchemy.orm import Session
 from tracker.accounts import import_accounts
 from tracker.db import make_engine
 from tracker.eforms import parse_notice
-from tracker.ingest import Ingestor
+from tracker.ingest import Ingestor, Prepared, prepare, prepare_parallel
 from tracker.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,14 +59,32 @@ def originals() -> list[bytes]:
     return [f.read_bytes() for f in files]
 
 
+def copy_of(base: list[bytes], i: int, seed: int) -> bytes:
+    """Copy ``i``: a new notice-id and procedure id (deterministic)."""
+    data = base[i % len(base)]
+    new_id = str(uuid.UUID(int=(seed << 64) + i)).encode()
+    data = NOTICE_ID.sub(lambda m, n=new_id: m.group(1) + n + m.group(3), data, count=1)
+    suffix = f"-{seed}-{i}".encode()
+    return FOLDER.sub(lambda m, s=suffix: m.group(1) + m.group(2) + s + m.group(3), data, 1)
+
+
 def copies(base: list[bytes], count: int, seed: int) -> Iterator[tuple[int, bytes]]:
     """``count`` notices with distinct notice-ids and procedure ids (deterministic)."""
     for i in range(count):
-        data = base[i % len(base)]
-        new_id = str(uuid.UUID(int=(seed << 64) + i)).encode()
-        data = NOTICE_ID.sub(lambda m, n=new_id: m.group(1) + n + m.group(3), data, count=1)
-        suffix = f"-{seed}-{i}".encode()
-        yield i, FOLDER.sub(lambda m, s=suffix: m.group(1) + m.group(2) + s + m.group(3), data, 1)
+        yield i, copy_of(base, i, seed)
+
+
+_BASE: list[bytes] = []
+
+
+def _init_worker(base: list[bytes]) -> None:
+    global _BASE
+    _BASE = base
+
+
+def _prepare_copy(i: int) -> Prepared:
+    """In a worker process: make copy ``i`` (as ``copies(..., seed=2)``) and prepare it."""
+    return prepare(copy_of(_BASE, i, 2), f"copy-{i}")
 
 
 def load() -> str:
@@ -96,6 +121,12 @@ def main() -> None:
         "least CPU time: other jobs on a shared machine only ever add time",
     )
     ap.add_argument("--db", help="SQLite file of the ingest run (default: a temporary file)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also run the ingest phases with N parsing processes and compare wall times",
+    )
     args = ap.parse_args()
     base = originals()
     n = args.count
@@ -122,7 +153,10 @@ def main() -> None:
     def best(label: str, fn) -> float:  # type: ignore[no-untyped-def]
         return min(timed(label, n, fn) for _ in range(max(1, args.repeat)))
 
-    def ingest(label: str, with_derive: bool, db: Path) -> float:
+    walls: dict[str, float] = {}
+    worker_cpu: dict[str, float] = {}
+
+    def ingest(label: str, with_derive: bool, db: Path, workers: int = 1) -> float:
         for stale in db.parent.glob(db.name + "*"):  # a previous run's file, -wal, -shm
             stale.unlink()
         engine = make_engine(f"sqlite:///{db}")
@@ -135,13 +169,25 @@ def main() -> None:
             with Ingestor(
                 engine, source="bench", batch_size=args.batch_size, run_derive=with_derive
             ) as ing:
-                for i, data in copies(base, n, 2):
-                    ing.add(data, location=f"copy-{i}")
+                if workers > 1:
+                    for p in prepare_parallel(
+                        _prepare_copy, range(n), workers, initializer=_init_worker, initargs=(base,)
+                    ):
+                        ing.add_prepared(p)
+                else:
+                    for i, data in copies(base, n, 2):
+                        ing.add(data, location=f"copy-{i}")
             counts[label] = ing.counts
             if ing.derive_errors:
                 raise SystemExit(f"derive failed: {ing.derive_errors[0]}")
 
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter()
         t = timed(label, n, run)
+        wall = time.perf_counter() - wall
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls[label] = min(walls.get(label, wall), wall)
+        worker_cpu[label] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
         engine.dispose()
         sizes[label] = db.stat().st_size / 2**20
         return t
@@ -157,6 +203,14 @@ def main() -> None:
         derive_db = Path(tmp.name) / "derive.db"
         t_derive = min(ingest("  + derive (links, contracts)", True, derive_db) for _ in repeat)
         t_derive -= t_gen
+    w = args.workers
+    if w > 1:
+        p_label, d_label = f"parse + ingest, {w} workers", f"  + derive, {w} workers"
+        for _ in repeat:
+            ingest(p_label, False, Path(tmp.name) / "workers.db", workers=w)
+        if not args.no_derive:
+            for _ in repeat:
+                ingest(d_label, True, Path(tmp.name) / "workers-derive.db", workers=w)
     for label, c in counts.items():
         print(f"{label.strip()}: {c}; database {sizes[label]:.0f} MiB")
     print(f"after: {load()}")
@@ -167,11 +221,27 @@ def main() -> None:
         phases.append(("+ derive", t_derive))
     for label, t in phases:
         print(f"  {label:<16} {n / t:9.0f} notices/s  {t / n * 1000:6.3f} ms/notice")
+    if t_derive is not None and t_derive > t_ingest:
+        d = t_derive - t_ingest
+        print(f"  derive alone     {n / d:9.0f} notices/s  {d / n * 1000:6.3f} ms/notice"
+              "  (+ derive minus parse + ingest)")  # fmt: skip
     print(f"  parse / raw lxml                 {t_raw / t_parse:6.1%}")
     print(f"  parse+ingest / raw lxml          {t_raw / t_ingest:6.1%}")
     if t_derive is not None:
         print(f"  parse+ingest+derive / raw lxml   {t_raw / t_derive:6.1%}")
     print(f"  peak RSS                         {rss_mb():6.0f} MB")
+    if w > 1:
+        print(f"wall clock, {w} parsing processes vs one (least of {args.repeat}; {load()}):")
+        pairs = [("parse + ingest (fresh SQLite)", p_label)]
+        if not args.no_derive:
+            pairs.append(("  + derive (links, contracts)", d_label))
+        for one, many in pairs:
+            print(
+                f"  {one.strip():<30} 1: {n / walls[one]:6.0f}/s  {w}: {n / walls[many]:6.0f}/s"
+                f"  = {walls[one] / walls[many]:4.2f}x  (workers' CPU {worker_cpu[many]:.1f} s)"
+            )
+            if counts[one] != counts[many]:
+                raise SystemExit(f"counts differ: {counts[one]} vs {counts[many]}")
     target = n / t_ingest >= 1000 and t_raw / t_ingest >= 0.25 and rss_mb() < 500
     print("targets for parse + ingest (>= 1000/s, >= 25 % of raw, < 500 MB):",
           "met" if target else "NOT met")  # fmt: skip

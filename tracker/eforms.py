@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import operator
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -279,6 +280,23 @@ class ParsedNotice:
             "changed_notice_id": self.changed_notice_id,
             "warnings": list(self.warnings),
         }
+
+
+def _positional_pickle(cls: type) -> None:
+    """Pickle ``cls`` as a constructor call with its fields in order: the default for a
+    slots dataclass sets each field in a Python loop, which made unpickling a notice
+    parsed by an ingest worker (``tracker ingest --workers``) cost a third of its parse."""
+    names = [f.name for f in fields(cls)]
+    get = operator.attrgetter(*names)
+
+    def reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
+        return cls, get(self)
+
+    cls.__reduce__ = reduce  # type: ignore[method-assign,assignment]
+
+
+for _cls in (ParsedParty, ParsedCriterion, ParsedLot, ParsedResult, ParsedNotice):
+    _positional_pickle(_cls)
 
 
 def _iso(value: dt.date | None) -> str | None:

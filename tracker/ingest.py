@@ -46,12 +46,15 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import multiprocessing as mp
 import operator
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +146,92 @@ class _Failure:
     location: str
     reason: str
     raw: bytes | None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A notice read away from the database: parsed, hashed and compressed (``prepare``),
+    or the reason it failed (``parsed`` None). Small enough to send between processes."""
+
+    location: str
+    parsed: ParsedNotice | None
+    sha: str | None = None
+    compressed: bytes | None = None  # zlib of the bytes (stored as raw_xml or with the error)
+    reason: str | None = None
+
+
+def prepare(data: bytes, location: str) -> Prepared:
+    """Parse, hash and compress one notice: the part of ``Ingestor.add`` that needs no
+    database, so that worker processes can do it (``Ingestor.add_prepared`` stores it)."""
+    try:
+        parsed = parse_any(data, location=location)
+    except NoticeParseError as exc:
+        reason = str(exc)
+    except Exception as exc:  # a parser bug must not stop a run
+        log.exception("parser crashed on %s", location)
+        reason = f"parser error: {type(exc).__name__}: {exc}"
+    else:
+        return Prepared(
+            location,
+            parsed,
+            hashlib.sha256(data).hexdigest(),
+            _compress(bytes(data), COMPRESS_LEVEL),
+        )
+    raw = None
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = _compress(bytes(data), COMPRESS_LEVEL)
+    return Prepared(location, None, reason=reason, compressed=raw)
+
+
+def prepare_file(path: str) -> Prepared:
+    """:func:`prepare` of a file (a file that cannot be read fails like in ``ingest_paths``)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Prepared(path, None, reason=f"cannot read file: {exc}")
+    return prepare(data, path)
+
+
+def _prepare_many(fn: Callable[[Any], Prepared], args: list[Any]) -> list[Prepared]:
+    return [fn(a) for a in args]
+
+
+def prepare_parallel(
+    fn: Callable[[Any], Prepared],
+    args: Iterable[Any],
+    workers: int,
+    *,
+    chunk: int = 16,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Prepared]:
+    """``fn(a)`` for every ``a`` of ``args`` in ``workers`` processes, yielded in the order
+    of ``args`` (so the notices are stored in the same order, with the same primary keys,
+    as by one process). ``fn`` must be a module-level function (it is pickled by name).
+
+    At most ``4 * workers`` chunks of ``chunk`` notices are in flight: the workers parse
+    ahead while the caller stores and derives a batch, and memory stays flat. Leaving the
+    iteration early (an error, a kill of the caller) ends the workers.
+    """
+    methods = mp.get_all_start_methods()
+    context = mp.get_context("fork" if "fork" in methods else "spawn")
+    it = iter(args)
+    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+        pending: deque[Any] = deque()
+
+        def submit() -> bool:
+            part = list(islice(it, chunk))
+            if part:
+                pending.append(pool.apply_async(_prepare_many, (fn, part)))
+            return bool(part)
+
+        for _ in range(4 * workers):
+            if not submit():
+                break
+        while pending:
+            done = pending.popleft().get()
+            submit()
+            yield from done
 
 
 def _lengths(table: Any) -> dict[str, int]:
@@ -289,9 +378,53 @@ class Ingestor:
             log.exception("parser crashed on %s", location)
             self._fail_parse(outcome, location, f"parser error: {type(exc).__name__}: {exc}", data)
             return outcome
+        sha = hashlib.sha256(data).hexdigest()
+        return self._queue(outcome, parsed, bytes(data), sha, None, source_id, source_meta)
+
+    def add_prepared(
+        self,
+        prepared: Prepared,
+        *,
+        source_id: str | None = None,
+        source_meta: dict[str, Any] | None = None,
+    ) -> IngestOutcome:
+        """Queue a notice parsed, hashed and compressed by :func:`prepare` (in a worker
+        process, see :func:`prepare_parallel`); the same outcome as ``add`` of its bytes."""
+        self._counts["read"] += 1
+        location = prepared.location
+        outcome = IngestOutcome(status="pending", location=location)
+        if prepared.parsed is None:
+            outcome.status = "failed"
+            outcome.reason = prepared.reason
+            self._failures.append(
+                _Failure(outcome, location, prepared.reason or "", prepared.compressed)
+            )
+            if len(self._failures) >= self.batch_size:
+                self.flush()
+            return outcome
+        return self._queue(
+            outcome,
+            prepared.parsed,
+            b"",
+            prepared.sha or "",
+            prepared.compressed,
+            source_id,
+            source_meta,
+        )
+
+    def _queue(
+        self,
+        outcome: IngestOutcome,
+        parsed: ParsedNotice,
+        data: bytes,
+        sha: str,
+        compressed: bytes | None,
+        source_id: str | None,
+        source_meta: dict[str, Any] | None,
+    ) -> IngestOutcome:
+        location = outcome.location or ""
         outcome.notice_id, outcome.version = parsed.notice_id, parsed.version
         key = (parsed.notice_id, parsed.version)
-        sha = hashlib.sha256(data).hexdigest()
         first = self._seen.get(key)
         if first is not None and first[0] != sha:
             # Another copy of this notice-id + version with other bytes came earlier in this
@@ -311,11 +444,12 @@ class Ingestor:
             _Item(
                 outcome=outcome,
                 parsed=parsed,
-                data=bytes(data),
+                data=data,
                 sha=sha,
                 location=location,
                 source_id=source_id,
                 meta=source_meta,
+                compressed=compressed,
             )
         )
         if len(self._items) >= self.batch_size:
@@ -1122,18 +1256,27 @@ def ingest_paths(
     source: str = "file",
     progress: bool = False,
     batch_size: int = 500,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Ingest notice files (folders: every ``*.xml`` below) as one recorded run.
 
     Returns the counts ({"read", "new", "updated", "unchanged", "failed"}) plus ``run_id``
     and ``failures`` (list of (file, reason)). A file that cannot be read or parsed is
     recorded in ``ingest_errors``; the run goes on.
+
+    ``workers`` > 1: the files are read, parsed, hashed and compressed in that many
+    processes (:func:`prepare_parallel`, in file order) and this process stores and
+    derives them batch by batch as with one worker: the same rows, the same units of
+    work (a kill loses at most the open batch).
     """
     import click
 
     paths = list(paths)
     files = list(iter_xml_files(paths))
-    run_id = start_run(engine, "ingest", source, {"paths": [str(p) for p in paths]})
+    args: dict[str, Any] = {"paths": [str(p) for p in paths]}
+    if workers > 1:
+        args["workers"] = workers
+    run_id = start_run(engine, "ingest", source, args)
     outcomes: list[IngestOutcome] = []
     ing = Ingestor(engine, source=source, run_id=run_id, batch_size=batch_size)
     try:
@@ -1143,13 +1286,18 @@ def ingest_paths(
                 files, label="ingest", show_pos=True, file=sys.stderr if progress else _NullFile()
             ) as bar,
         ):
-            for path in bar:
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    outcomes.append(ing.add_failure(str(path), f"cannot read file: {exc}"))
-                    continue
-                outcomes.append(ing.add(data, location=str(path)))
+            if workers > 1:
+                for prepared in prepare_parallel(prepare_file, [str(p) for p in files], workers):
+                    outcomes.append(ing.add_prepared(prepared))
+                    bar.update(1)
+            else:
+                for path in bar:
+                    try:
+                        data = path.read_bytes()
+                    except OSError as exc:
+                        outcomes.append(ing.add_failure(str(path), f"cannot read file: {exc}"))
+                        continue
+                    outcomes.append(ing.add(data, location=str(path)))
             ing.flush()
             derived_late = ing.derive_pending()
     except Exception as exc:

@@ -99,7 +99,17 @@ def summary(n: ParsedNotice) -> str:
     is_flag=True,
     help="Without PATHS: only derive the notices stored but not yet derived.",
 )
-def ingest_cmd(paths: tuple[Path, ...], source: str, batch_size: int, derive_pending: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes that read and parse the files; this one stores and derives in batches "
+    "(same rows as one worker).",
+)
+def ingest_cmd(
+    paths: tuple[Path, ...], source: str, batch_size: int, derive_pending: bool, workers: int
+) -> None:
     """Parse notice files and store them (idempotent: a second run adds nothing).
 
     Each batch of notices is stored together with what is derived from it (account
@@ -109,11 +119,17 @@ def ingest_cmd(paths: tuple[Path, ...], source: str, batch_size: int, derive_pen
     code is 1 when any file failed (the others are stored). Ends with a one-line summary.
 
     Example: tracker ingest tests/fixtures/notices/doffin-real
+    (or: tracker ingest --workers 2 ... to parse in two processes)
     """
     if not paths and not derive_pending:
         raise click.UsageError("give notice files or folders (or --derive-pending)")
     result = ingest_paths(
-        get_engine(), paths, source=source, progress=sys.stderr.isatty(), batch_size=batch_size
+        get_engine(),
+        paths,
+        source=source,
+        progress=sys.stderr.isatty(),
+        batch_size=batch_size,
+        workers=workers,
     )
     for location, reason in result["failures"]:
         click.echo(f"failed: {_with_location(location, reason)}", err=True)

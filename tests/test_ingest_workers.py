@@ -1,0 +1,141 @@
+"""``tracker ingest --workers N``: parsing in N processes stores exactly what one process
+stores (every table, the notices' order and primary keys, the counts and failures), and
+a parallel ingest killed mid-run leaves no worker behind and is completed by a rerun.
+
+The corpus is the real Doffin notices, each also as a copy with a new notice-id, plus a
+file that is no XML and a second copy of one notice-id + version with other bytes (the
+first one read stays): the paths where the order of arrival matters.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import REAL
+from tests.dbsnapshot import differences, snapshot
+from tests.test_ingest_kill import ACCOUNTS, count, wipe
+from tracker.accounts import import_accounts
+from tracker.crawl import PROJECT_ROOT
+from tracker.ingest import ingest_paths
+from tracker.models import Contract, IngestError, Notice, NoticeLink
+
+NOTICE_ID = b'<cbc:ID schemeName="notice-id">'
+BATCH = 23  # several batches, and batches that end in the middle of a worker's chunk
+
+
+def write_corpus(folder: Path) -> int:
+    n = 0
+    for path in sorted(REAL.glob("*.xml")):
+        data = path.read_bytes()
+        start = data.index(NOTICE_ID) + len(NOTICE_ID)
+        end = data.index(b"<", start)
+        new_id = uuid.uuid5(uuid.NAMESPACE_URL, f"workers:{path.name}")
+        (folder / f"a-{path.name}").write_bytes(data)
+        (folder / f"b-{path.name}").write_bytes(data[:start] + str(new_id).encode() + data[end:])
+        n += 2
+    (folder / "c-broken.xml").write_bytes(b"<ContractNotice><unclosed></ContractNotice>")
+    first = sorted(REAL.glob("*.xml"))[0].read_bytes()
+    (folder / "d-conflict.xml").write_bytes(first.replace(b"</cbc:ContractFolderID>", b"-x<", 1))
+    return n + 2
+
+
+def stored(engine: Engine) -> tuple[dict, list, list]:
+    """Every table, the notices in primary-key order, the ingest errors."""
+    with Session(engine) as s:
+        order = list(s.execute(select(Notice.notice_id, Notice.version).order_by(Notice.id)))
+        errors = sorted((e.location, e.reason) for e in s.scalars(select(IngestError)))
+    return snapshot(engine, skip_tables={"runs"}), order, errors
+
+
+def test_two_workers_store_the_same_rows_as_one(engine: Engine, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    total = write_corpus(corpus)
+    results = []
+    for workers in (1, 2):
+        wipe(engine)
+        with Session(engine) as s:
+            import_accounts(s, ACCOUNTS)
+        result = ingest_paths(engine, [corpus], batch_size=BATCH, workers=workers)
+        results.append((result, stored(engine)))
+    (one, (rows_1, order_1, errors_1)), (two, (rows_2, order_2, errors_2)) = results
+    assert one["read"] == total and one["failed"] == 1 and one["new"] == total - 2
+    assert count(engine, Contract) > 0 and count(engine, NoticeLink) > 0
+    for key in ("read", "new", "updated", "unchanged", "failed"):
+        assert one[key] == two[key], key
+    assert one["failures"] == two["failures"] and "c-broken.xml" in one["failures"][0][0]
+    assert order_1 == order_2 and len(order_1) == total - 2
+    assert errors_1 == errors_2
+    assert differences(rows_1, rows_2) == {}
+
+    # A second parallel run over the same files changes nothing.
+    again = ingest_paths(engine, [corpus], batch_size=BATCH, workers=2)
+    assert again["new"] == 0 and again["unchanged"] == total - 1
+    after = stored(engine)
+    # Nothing changes but the broken file, recorded once per run.
+    assert set(differences(rows_2, after[0])) == {"ingest_errors"}
+    assert after[1] == order_2 and after[2] == sorted(errors_2 * 2)
+
+
+def _processes_naming(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_killed_parallel_ingest_leaves_no_worker_and_a_rerun_completes_it(
+    engine: Engine, tracker_env: dict[str, str], tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    total = write_corpus(corpus)
+    with Session(engine) as s:
+        import_accounts(s, ACCOUNTS)
+    ingest_paths(engine, [corpus], batch_size=BATCH)
+    reference = stored(engine)
+    wipe(engine)
+    with Session(engine) as s:
+        import_accounts(s, ACCOUNTS)
+
+    args = ["ingest", "--workers", "2", "--batch-size", str(BATCH), str(corpus)]
+    killed = subprocess.run(
+        [sys.executable, "-m", "tests.killpoint", "tracker.derive:after_ingest", "3", "--", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert count(engine, Notice) == 2 * BATCH  # two whole units of work, nothing of the third
+    deadline = time.monotonic() + 10
+    while _processes_naming(str(corpus)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_naming(str(corpus)) == [], "worker processes outlived the ingest"
+
+    final = subprocess.run(
+        [sys.executable, "-m", "tracker.cli", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert final.returncode == 1, final.stderr  # the broken file fails, as in every run
+    assert f"read {total}," in final.stdout
+    rows, order, errors = stored(engine)
+    assert differences(reference[0], rows) == {}
+    assert order == reference[1]
+    assert errors == reference[2]
