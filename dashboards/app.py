@@ -30,7 +30,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboards import routes as routes_pkg
 from dashboards.web import (
     CSRFError,
-    Forbidden,
     LoginRequired,
     authenticate,
     csrf_protect,
@@ -40,6 +39,7 @@ from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
 from tracker.db import get_engine
 from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, TrackerError
+from tracker.pages.base import PageCache
 
 HERE = Path(__file__).resolve().parent
 SESSION_MAX_AGE = 12 * 3600
@@ -240,8 +240,14 @@ def _error(request: Request, status: int, message: str) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app for ``settings`` (default: ``load_settings()``) and ``engine``."""
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    cache: PageCache | None = None,
+) -> FastAPI:
+    """Build the app for ``settings`` (default: ``load_settings()``) and ``engine``;
+    ``cache``: where whole-database aggregates are kept between requests (default: a
+    new ``PageCache`` of this app; ``NoCache()`` builds them on every request)."""
     settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
     app = FastAPI(
@@ -256,6 +262,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.cache = cache if cache is not None else PageCache()  # tracker.pages
     app.state.today = _today_setting(settings)
     app.state.templates = _templates()
     # The configured public URL only when it was set (env or file); else each page uses
@@ -288,10 +295,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if request.url.query:
             target += "?" + request.url.query
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return _error(request, 403, exc.message)
 
     @app.exception_handler(PermissionDeniedError)
     async def _denied(request: Request, exc: PermissionDeniedError) -> Response:

@@ -692,38 +692,6 @@ def decide_link(
     }
 
 
-def suggested_links(
-    session: Session, account_ids: Iterable[int] | None = None
-) -> list[dict[str, Any]]:
-    """Suggested (unconfirmed) links of the latest notices, newest notice first."""
-    q = (
-        select(NoticeLink, Notice, NoticeBuyer, Account.name)
-        .join(Notice, Notice.id == NoticeLink.notice_pk)
-        .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
-        .join(Account, Account.id == NoticeLink.account_id)
-        .where(NoticeLink.status == "suggested", Notice.is_latest.is_(True))
-        .order_by(Notice.issue_date.desc(), NoticeLink.id)
-    )
-    if account_ids is not None:
-        q = q.where(NoticeLink.account_id.in_(list(account_ids)))
-    return [
-        {
-            "link_id": link.id,
-            "account": account_name,
-            "account_id": link.account_id,
-            "notice_id": n.notice_id,
-            "source_id": n.source_id,
-            "issue_date": n.issue_date.isoformat() if n.issue_date else None,
-            "title": n.title,
-            "buyer_orgnr": b.orgnr,
-            "buyer_name": clean_name(b.name),
-            "method": link.method,
-            "confidence": round(link.confidence, 2),
-        }
-        for link, n, b, account_name in session.execute(q)
-    ]
-
-
 # --------------------------------------------------------------------------- prospects
 
 PUBLIC_ORG_FORMS = frozenset({"STAT", "ORGL", "KOMM", "FYLK", "KF", "FKF", "SF", "IKS"})

@@ -11,26 +11,23 @@ publishes a query (``tracker.accounts``, ``tracker.opportunities``, ``tracker.bi
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker import bids as bids_module
 from tracker.accountwork import list_activities, list_contacts
 from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS, RISKS
 from tracker.competitions import competition_lots
-from tracker.config import load_settings
-from tracker.contracts import add_months, unawarded
+from tracker.contracts import unawarded
+from tracker.enums import LinkStatus
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
-from tracker.expiries import contract_dict
 from tracker.ical import build_calendar
-from tracker.linking import buyer_key, decide_link
+from tracker.linking import decide_link
 from tracker.models import (
     Account,
     Activity,
@@ -39,11 +36,9 @@ from tracker.models import (
     BidStatus,
     Contract,
     ContractAccount,
-    ContractParty,
     Lot,
     LotResult,
     Notice,
-    NoticeBuyer,
     NoticeLink,
     NoticeMark,
     Opportunity,
@@ -57,15 +52,19 @@ from tracker.opportunities import (
     pretender_readings,
     stored_budget_window,
 )
+from tracker.pages.accounts import accounts as accounts_of
+from tracker.pages.base import PageCache, PageEnv, account_scope, plain_rows
+from tracker.pages.expiries import ContractRow, contract_rows, expiries
+from tracker.pages.incumbency import incumbency
+from tracker.pages.suggested_links import doffin_url, suggested_links
 from tracker.relevance import (
     LearnedModel,
-    contract_item,
     notice_texts,
     relevance,
     stored_model,
     train_model,
 )
-from tracker.rules import Rules, load_rules
+from tracker.rules import Rules
 from tracker.search import notice_rows
 from tracker.subtypes import phase_of
 from tracker.users import can_decide_bids, can_edit_account, can_set_bid_status
@@ -85,41 +84,6 @@ AGGREGATE_TTL_SECONDS = 60.0
 # The list of open competitions (not their scores, statuses or decisions) is reused by the
 # bid list and the director's queue for this many seconds; the pages say so.
 OPEN_LIST_TTL_SECONDS = 60.0
-_aggregate_cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-_aggregate_lock = threading.Lock()
-
-
-def cached_aggregate(
-    session: Session,
-    name: Hashable,
-    today: dt.date,
-    build: Callable[[], Any],
-    ttl: float = AGGREGATE_TTL_SECONDS,
-) -> Any:
-    """``build()`` once per database, name and day within ``ttl`` seconds; the value is
-    shared between requests, so callers must not change it."""
-    bind = session.get_bind()
-    key = (str(bind.url), id(bind), name, today)
-    now = time.monotonic()
-    with _aggregate_lock:
-        hit = _aggregate_cache.get(key)
-        if hit is not None and now - hit[0] < ttl:
-            return hit[1]
-    value = build()
-    with _aggregate_lock:
-        _aggregate_cache[key] = (now, value)
-    return value
-
-
-def clear_aggregate_cache() -> None:
-    with _aggregate_lock:
-        _aggregate_cache.clear()
-
-
-def doffin_url(source: str | None, source_id: str | None) -> str | None:
-    if source == "doffin" and source_id:
-        return f"https://doffin.no/notices/{source_id}"
-    return None
 
 
 def _num(value: Decimal | float | None) -> float | None:
@@ -127,17 +91,6 @@ def _num(value: Decimal | float | None) -> float | None:
 
 
 # --------------------------------------------------------------------------- accounts in scope
-
-
-def account_ids_for(session: Session, user: User) -> list[int] | None:
-    """The accounts a user works: a KAM's own; None (= every account) for other roles."""
-    if user.role == "kam":
-        return list(
-            session.scalars(
-                select(Account.id).where(func.lower(Account.kam_email) == user.email.lower())
-            )
-        )
-    return None
 
 
 def _in_accounts(column: Any, ids: list[int] | None) -> Any:
@@ -149,42 +102,6 @@ def account_names(session: Session, ids: list[int] | None = None) -> dict[int, s
     if ids is not None:
         q = q.where(Account.id.in_(ids))
     return dict(session.execute(q).all())
-
-
-def accounts_list(
-    session: Session, user: User | None = None, today: dt.date | None = None
-) -> list[dict[str, Any]]:
-    """Accounts (a KAM's own, else all) with counts of open influence windows in our
-    capability profile (``Opportunity.in_profile`` of the last recompute)."""
-    q = select(Account).order_by(Account.name)
-    if user is not None and user.role == "kam":  # as account_ids_for, in the same query
-        q = q.where(func.lower(Account.kam_email) == user.email.lower())
-    accounts = session.scalars(q.options(selectinload(Account.orgnrs))).all()
-    ids = [a.id for a in accounts] if user is not None and user.role == "kam" else None
-    open_counts: dict[int, int] = dict(
-        session.execute(
-            select(Opportunity.account_id, func.count())
-            .where(
-                Opportunity.phase.in_(OPEN_PHASES),
-                Opportunity.in_profile.is_not(False),
-                _in_accounts(Opportunity.account_id, ids),
-            )
-            .group_by(Opportunity.account_id)
-        ).all()
-    )
-    return [
-        {
-            "id": a.id,
-            "name": a.name,
-            "orgnr": sorted(o.orgnr for o in a.orgnrs),
-            "tier": a.tier,
-            "buyer_type": a.buyer_type,
-            "kam": a.kam_email,
-            "team": a.team,
-            "open_windows": open_counts.get(a.id, 0),
-        }
-        for a in accounts
-    ]
 
 
 # --------------------------------------------------------------------------- opportunities
@@ -361,7 +278,7 @@ def opportunity_rows(
     phases: tuple[str, ...] | None = None,
     limit: int = 200,
     accounts: dict[int, dict[str, Any]] | None = None,
-    rules: Rules | None = None,
+    rules: Rules,
     where: Any = None,
     in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
@@ -370,7 +287,7 @@ def opportunity_rows(
     (True) or outside (False) the capability profile as of the last recompute;
     ``phases``: stored in one of these phases and still in one of them on ``today``.
     ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
-    ``rules``: the rules the caller loaded (default ``load_rules()``)."""
+    ``rules``: the rules the caller was given."""
     q = select(*_OPPORTUNITY_COLUMNS).where(_in_accounts(Opportunity.account_id, account_ids))
     if in_profile is not None:  # the fit stored at recompute (the live fit is shown)
         q = q.where(
@@ -389,7 +306,6 @@ def opportunity_rows(
     ).limit(limit)
     rows = session.execute(q).all()
     info = _accounts_of(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
-    rules = rules or load_rules()
     model = stored_model(session)
     out = [_opportunity_dict(o, info, today, rules, model) for o in rows]
     if phases:  # the phase on today (an overdue publication turns overdue at contract start)
@@ -404,7 +320,7 @@ def overdue_rows(
     *,
     limit: int = HOME_ROWS,
     accounts: dict[int, dict[str, Any]] | None = None,
-    rules: Rules | None = None,
+    rules: Rules,
     in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Opportunities in the tracker's ``overdue`` phase on ``today`` (the contract has
@@ -439,7 +355,6 @@ def budget_windows(
     account_ids: list[int] | None,
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
-    rules: Rules | None = None,
     in_profile_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Primary budget windows (``tracker.opportunities.stored_budget_window``) not yet
@@ -467,7 +382,6 @@ def budget_windows(
         .limit(limit)
     ).all()
     info = _accounts_of(session, sorted({r[0] for r in rows if r[0]}), accounts)
-    rules = rules or load_rules()
     out = []
     for acc, start, end, count, _contract_start, opens in rows:
         account = info.get(acc or 0, {})
@@ -488,124 +402,6 @@ def budget_windows(
 
 
 # --------------------------------------------------------------------------- contracts
-
-
-def _contract_rows(
-    session: Session,
-    rows: list[Any],
-    today: dt.date,
-    accounts: dict[int, dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """``tracker.expiries.contract_dict`` of each (Contract, account_id) row: the one shape
-    the CLI, the pages and the exports show (per-lot suppliers, value and its kind, base,
-    next and latest end, the evidence)."""
-    ids = sorted({c.id for c, _ in rows})
-    parties = contract_parties(session, ids)
-    ours = set(load_settings().our_orgnr_list)
-    info = _accounts_of(session, sorted({a for _, a in rows if a is not None}), accounts)
-    out = []
-    for c, account_id in rows:
-        row = contract_dict(c, today=today, parties=parties[c.id], ours=ours)
-        row["account_id"] = account_id
-        row["account"] = info.get(account_id or 0, {}).get("name")
-        row["suppliers"] = [s["name"] or s["orgnr"] or "?" for s in row["incumbents"]]
-        row["ended"] = row["status"] == "ended"
-        out.append(row)
-    return out
-
-
-def _alive(today: dt.date) -> Any:
-    """Contracts that count on ``today``: an end or latest end still to come, or probably
-    extended (ask the buyer); an expected contract once its expected award has passed."""
-    return and_(
-        or_(
-            Contract.end_date >= today,
-            Contract.latest_end >= today,
-            Contract.extension == "probably_extended",
-        ),
-        or_(Contract.expected.is_not(True), Contract.expected_award <= today),
-    )
-
-
-def expiry_rows(
-    session: Session,
-    today: dt.date,
-    *,
-    account_ids: list[int] | None = None,
-    months: int = 24,
-    limit: int = 200,
-    accounts: dict[int, dict[str, Any]] | None = None,
-    rules: Rules | None = None,
-) -> list[dict[str, Any]]:
-    """Contracts of the accounts whose next decision point (the base end, else the next
-    option's end, else the latest end) falls within ``months``, soonest first; contracts
-    probably extended (ask the buyer) first. One row per awarded lot and winner group,
-    known by ``today`` (from a notice issued by then, or imported), with the capability
-    profile's ``fit`` (the account's profile; the contract's title and main CPV with the
-    text of the notice it came from)."""
-    horizon = add_months(today, months)
-    until = horizon.isoformat()
-    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
-    found = session.execute(
-        select(Contract, ContractAccount.account_id)
-        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
-        .outerjoin(Notice, Notice.id == Contract.notice_pk)
-        .where(
-            _in_accounts(ContractAccount.account_id, account_ids),
-            ContractAccount.status != "rejected",
-            _alive(today),
-            or_(
-                Contract.end_date <= horizon,
-                Contract.latest_end <= horizon,
-                Contract.extension == "probably_extended",
-            ),
-            # a contract known only from a notice issued after today is not known yet
-            or_(Notice.id.is_(None), issued.is_(None), issued <= today),
-        )
-        .order_by(func.coalesce(Contract.end_date, Contract.latest_end), Contract.id)
-        .limit(limit * 4)
-    ).all()
-    rows = [
-        r
-        for r in _contract_rows(session, found, today, accounts)
-        if (r["next_end"] is not None and r["next_end"] <= until) or r["extension"]
-    ]
-    rows.sort(key=lambda r: (r["next_end"] or r["end_date"] or "", r["contract_id"]))
-    rows = rows[:limit]
-    texts = notice_texts(session, [r["notice_pk"] for r in rows if r["notice_pk"]])
-    rules = rules or load_rules()
-    model = stored_model(session)
-    for r in rows:
-        item = contract_item(r["title"], r["main_cpv"], texts.get(r["notice_pk"] or -1))
-        r["fit"] = relevance(rules.profile(r["account"]), item, model)
-    return rows
-
-
-def contract_parties(session: Session, contract_ids: list[int]) -> dict[int, dict[str, list]]:
-    """``{contract id: {"buyer": [...], "supplier": [...]}}`` (name, orgnr)."""
-    out: dict[int, dict[str, list]] = defaultdict(lambda: {"buyer": [], "supplier": []})
-    for i in range(0, len(contract_ids), 2000):
-        for cid, role, name, orgnr in session.execute(
-            select(ContractParty.contract_id, ContractParty.role, ContractParty.name,
-                   ContractParty.orgnr)
-            .where(ContractParty.contract_id.in_(contract_ids[i : i + 2000]))
-            .order_by(ContractParty.contract_id, ContractParty.id)
-        ):  # fmt: skip
-            if role in ("buyer", "supplier"):
-                out[cid][role].append({"name": name, "orgnr": orgnr})
-    return out
-
-
-def export_contract(row: dict[str, Any]) -> dict[str, Any]:
-    """A contract row flattened for CSV/XLSX: one cell per fact, the evidence as quotes."""
-    keys = (
-        "account", "title", "lot_id", "suppliers", "buyer", "status", "next_end", "end_date",
-        "end_source", "option_ends", "latest_end", "latest_end_source", "end_confidence",
-        "start_date", "start_source", "value", "currency", "value_kind", "value_shared",
-        "parallel_suppliers", "framework", "direct_award", "regime", "retender",
-        "challenge_until", "expected_award", "evidence_text", "procedure_id",
-    )  # fmt: skip
-    return {k: row.get(k) for k in keys}
 
 
 # --------------------------------------------------------------------------- KAM home
@@ -659,67 +455,8 @@ def new_notices(
     return items
 
 
-def suggested_link_rows(
-    session: Session,
-    account_ids: list[int] | None,
-    limit: int = 50,
-    accounts: dict[int, dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Suggested buyer→account links waiting for a KAM's confirm or reject, one row per
-    buyer (orgnr, else normalised name: ``tracker.linking.buyer_key``) and account with
-    the number of its notices (``notices``) and the latest one (``notice_pk``, ``title``);
-    ``id`` is one of its links: confirming or rejecting it applies to the buyer
-    (``tracker.linking.decide_link``). Highest confidence first."""
-    rows = session.execute(
-        select(
-            NoticeLink.id,
-            NoticeLink.account_id,
-            NoticeLink.notice_pk,
-            NoticeLink.method,
-            NoticeLink.confidence,
-            Notice.title,
-            Notice.source,
-            Notice.source_id,
-            NoticeBuyer.name,
-            NoticeBuyer.orgnr,
-        )
-        .join(Notice, Notice.id == NoticeLink.notice_pk)
-        .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
-        .where(
-            NoticeLink.status == "suggested",
-            Notice.is_latest.is_(True),
-            _in_accounts(NoticeLink.account_id, account_ids),
-        )
-        .order_by(NoticeLink.confidence.desc(), NoticeLink.notice_pk.desc(), NoticeLink.id)
-        .limit(5000)
-    ).all()
-    groups: dict[tuple[str, int], dict[str, Any]] = {}
-    notices: dict[tuple[str, int], set[int]] = defaultdict(set)
-    for r in rows:
-        key = (buyer_key(r.orgnr, r.name), r.account_id)
-        notices[key].add(r.notice_pk)
-        if key not in groups:  # the first row: highest confidence, latest notice
-            groups[key] = {
-                "id": r.id,
-                "account_id": r.account_id,
-                "notice_pk": r.notice_pk,
-                "title": r.title,
-                "doffin_url": doffin_url(r.source, r.source_id),
-                "buyer": r.name,
-                "buyer_orgnr": r.orgnr,
-                "method": r.method,
-                "confidence": round(r.confidence, 2),
-            }
-    out = list(groups.items())[:limit]
-    info = _accounts_of(session, sorted({g["account_id"] for _, g in out}), accounts)
-    for key, g in out:
-        g["account"] = info.get(g["account_id"], {}).get("name")
-        g["notices"] = len(notices[key])
-    return [g for _, g in out]
-
-
 def kam_home(
-    session: Session, user: User, today: dt.date, *, show_all: bool = False
+    session: Session, user: User, today: dt.date, *, env: PageEnv, show_all: bool = False
 ) -> dict[str, Any]:
     """The KAM's start page (read only: opening it changes nothing).
 
@@ -732,10 +469,10 @@ def kam_home(
     procurement at several of the KAM's accounts is one row (``accounts``). New notices
     are those stored since the user last marked them as seen (``mark_notices_seen``), or
     on a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
-    accounts = accounts_list(session, user, today)
+    ids = account_scope(session, user)
+    accounts = plain_rows(accounts_of(session, ids))
     known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
-    ids = list(known) if user.role == "kam" else None  # = account_ids_for(session, user)
-    rules = load_rules()
+    rules = env.rules
     since = user.last_seen_notices_at
     wide = HOME_ROWS * 2  # a few more than shown: some may turn out of profile today
 
@@ -774,8 +511,9 @@ def kam_home(
         ("dialogues", dialogues),
         ("influence_open", windows),
         ("overdue", overdue),
-        ("expiries", expiry_rows(session, today, account_ids=ids, months=24, limit=HOME_ROWS * 4,
-                                 accounts=known, rules=rules)),
+        ("expiries", plain_rows(expiries(session, today, ours=env.ours, rules=rules,
+                                         account_ids=ids, within_months=24,
+                                         limit=HOME_ROWS * 4))),
         ("new_notices", new_notices(session, ids, since, limit=HOME_ROWS * 4, accounts=known,
                                     today=today)),
     ):  # fmt: skip
@@ -794,12 +532,11 @@ def kam_home(
                 ids,
                 limit=HOME_ROWS,
                 accounts=known,
-                rules=rules,
                 in_profile_only=not show_all,
             ),
             "new_since": since,
             "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
-            "suggested_links": suggested_link_rows(session, ids, limit=HOME_ROWS, accounts=known),
+            "suggested_links": plain_rows(suggested_links(session, ids, limit=HOME_ROWS)),
             "scope": "my accounts" if ids is not None else "all accounts",
             "show_all": show_all,
             "hidden": hidden,
@@ -930,38 +667,44 @@ def account_notices(
 
 
 def account_contract_rows(
-    session: Session, account_id: int, today: dt.date, limit: int = 200
-) -> list[dict[str, Any]]:
+    session: Session, account_id: int, today: dt.date, limit: int = 200, *, ours: frozenset[str]
+) -> list[ContractRow]:
     """Contracts of the account: current and coming ends first, then ended ones; one row
-    per awarded lot and winner group (``_contract_rows``)."""
+    per awarded lot and winner group (``tracker.pages.expiries.ContractRow``)."""
     found = session.execute(
-        select(Contract, ContractAccount.account_id)
-        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        select(Contract, Notice.source_id, Notice.notice_id)
+        .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
-            ContractAccount.account_id == account_id,
-            ContractAccount.status != "rejected",
+            Contract.id.in_(
+                select(ContractAccount.contract_id).where(
+                    ContractAccount.account_id == account_id,
+                    ContractAccount.status != LinkStatus.REJECTED,
+                )
+            ),
             or_(Contract.expected.is_not(True), Contract.expected_award <= today),
         )
         .order_by(Contract.id)
         .limit(limit)
     ).all()
-    rows = _contract_rows(session, found, today)
+    rows = contract_rows(session, found, today, ours=ours, scope=[account_id])
     rows.sort(
         key=lambda r: (
-            r["ended"],
-            (r["next_end"] or r["end_date"] or r["latest_end"]) is None,
-            r["next_end"] or r["end_date"] or r["latest_end"] or "",
-            r["contract_id"],
+            r.ended,
+            (r.next_end or r.end_date or r.latest_end) is None,
+            r.next_end or r.end_date or r.latest_end or "",
+            r.contract_id,
         )
     )
     return rows
 
 
-def account_page(session: Session, account_id: int, user: User, today: dt.date) -> dict[str, Any]:
+def account_page(
+    session: Session, account_id: int, user: User, today: dt.date, *, env: PageEnv
+) -> dict[str, Any]:
     account = _get_account(session, account_id)
     known = {account.id: {"name": account.name, "buyer_type": account.buyer_type}}
     opportunities = opportunity_rows(
-        session, today, account_ids=[account.id], limit=100, accounts=known
+        session, today, account_ids=[account.id], limit=100, accounts=known, rules=env.rules
     )
     # every opportunity of the account, the ones in the capability profile first
     opportunities.sort(key=lambda o: not (o.get("fit") or {}).get("shown"))
@@ -969,7 +712,7 @@ def account_page(session: Session, account_id: int, user: User, today: dt.date) 
         "overdue": [o for o in opportunities if o["phase"] in RISK_PHASES],
         "account": account_profile(session, account),
         "can_edit": can_edit_account(user, account.kam_email),
-        "contracts": account_contract_rows(session, account.id, today),
+        "contracts": plain_rows(account_contract_rows(session, account.id, today, ours=env.ours)),
         "opportunities": opportunities,
         "notices": account_notices(session, account.id),
         "activities": list_activities(session, account.id),
@@ -995,7 +738,7 @@ def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def scored_bids(
-    session: Session, today: dt.date, notice_pks: list[int], rules: Rules | None = None
+    session: Session, today: dt.date, notice_pks: list[int], rules: Rules
 ) -> list[dict[str, Any]]:
     """Rows with explainable scores (``tracker.bids.bid_rows``), in the given order."""
     if not notice_pks:
@@ -1007,22 +750,14 @@ def scored_bids(
 BID_SHOWS = bids_module.SHOWS
 
 
-def open_competition_ids(
+def _open_competitions(
     session: Session,
     today: dt.date,
-    *,
-    show: str = "relevant",
-    account_ids: list[int] | None = None,
-    cached: bool = False,
-    rules: Rules | None = None,
+    show: str,
+    account_ids: list[int] | None,
+    rules: Rules,
+    cache: PageCache | None,
 ) -> tuple[int, ...]:
-    """Primary keys of the open competitions, soonest deadline first: the selection of
-    ``tracker.bids.open_competition_ids`` (the ``tracker bids`` command lists the same).
-    ``cached``: reuse the list built for the same database, day and filter for up to
-    ``OPEN_LIST_TTL_SECONDS`` (a competition stored meanwhile shows up that much later;
-    decisions, bid statuses and scores are never cached)."""
-    rules = rules or load_rules()
-
     def build() -> tuple[int, ...]:
         return tuple(
             bids_module.open_competition_ids(
@@ -1030,14 +765,14 @@ def open_competition_ids(
             )
         )
 
-    if not cached:
+    if cache is None:
         return build()
     if show not in BID_SHOWS:
         raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
     ids = tuple(account_ids) if account_ids is not None else None
     scoring = rules.scoring_rules()
     key = ("open-competitions", show, ids, scoring.cpv_prefixes, scoring.keywords)
-    return cached_aggregate(session, key, today, build, ttl=OPEN_LIST_TTL_SECONDS)
+    return cache.get(session, key, today, build, ttl=OPEN_LIST_TTL_SECONDS)
 
 
 def bids_page(
@@ -1049,20 +784,22 @@ def bids_page(
     undecided_only: bool = False,
     page: int = 1,
     per_page: int = 50,
-    cached: bool = False,
-    rules: Rules | None = None,
+    cache: PageCache | None = None,
+    rules: Rules,
+    ours: frozenset[str],
 ) -> dict[str, Any]:
     """Open competitions, soonest deadline first, one page, scored by ``tracker.bids``.
 
-    Only the page's rows are scored. ``cached``: the list of open competitions may be up
-    to ``OPEN_LIST_TTL_SECONDS`` old (``open_competition_ids``); ``fresh_within_s`` says
-    how old it may be (0: built for this call).
+    Only the page's rows are scored. ``cache`` (the app's): the list of open competitions
+    (``tracker.bids.open_competition_ids``) may be up to ``OPEN_LIST_TTL_SECONDS`` old
+    (a competition stored meanwhile shows up that much later; decisions, bid statuses and
+    scores are never cached); ``fresh_within_s`` says how old it may be (0: built for
+    this call).
     """
     # Open competitions are a few thousand at most: one query for the ids of all, then
     # a page of them scored (cheaper than a COUNT plus a LIMIT query over the same join).
-    rules = rules or load_rules()
-    ordered: tuple[int, ...] | list[int] = open_competition_ids(
-        session, today, show=show, account_ids=account_ids, cached=cached, rules=rules
+    ordered: tuple[int, ...] | list[int] = _open_competitions(
+        session, today, show, account_ids, rules, cache
     )
     if undecided_only:  # decisions are read on every call: a decision leaves the queue at once
         decided = set(session.scalars(select(BidDecision.notice_pk).distinct()))
@@ -1080,21 +817,19 @@ def bids_page(
         "statuses": BID_STATUSES,
         "capacities": CAPACITIES,
         "risks": RISKS,
-        "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cached else 0,
-        "intentions": intention_rows(session, today),
+        "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cache is not None else 0,
+        "intentions": intention_rows(session, today, ours=ours),
     }
 
 
-def intention_rows(session: Session, today: dt.date, limit: int = 50) -> list[dict[str, Any]]:
+def intention_rows(
+    session: Session, today: dt.date, limit: int = 50, *, ours: frozenset[str]
+) -> list[dict[str, Any]]:
     """Intention notices (direct awards announced before the contract is concluded) whose
     challenge period has not run out on ``today``: the bid team may still ask the buyer
     or challenge the award. One row per contract, soonest end of the period first."""
     found = session.execute(
-        select(Contract, ContractAccount.account_id)
-        .outerjoin(
-            ContractAccount,
-            and_(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected"),
-        )
+        select(Contract, Notice.source_id, Notice.notice_id)
         .join(Notice, Notice.id == Contract.notice_pk)
         .where(
             Contract.challenge_until >= today,
@@ -1103,15 +838,7 @@ def intention_rows(session: Session, today: dt.date, limit: int = 50) -> list[di
         .order_by(Contract.challenge_until, Contract.id)
         .limit(limit)
     ).all()
-    seen: set[int] = set()
-    out = []
-    for row in _contract_rows(session, list(found), today):
-        if row["contract_id"] in seen:
-            continue
-        seen.add(row["contract_id"])
-        row["challenge_days_left"] = (dt.date.fromisoformat(row["challenge_until"]) - today).days
-        out.append(row)
-    return out
+    return plain_rows(contract_rows(session, found, today, ours=ours))
 
 
 def set_bid_status(session: Session, user: User, notice_pk: int, status: str) -> BidStatus:
@@ -1229,70 +956,6 @@ def pipeline(session: Session, in_profile_only: bool = True) -> list[dict[str, A
     ]
 
 
-def incumbency_rows(
-    session: Session,
-    today: dt.date,
-    limit: int = 100,
-    our_orgnrs: list[str] | None = None,
-    in_profile_only: bool = True,
-) -> list[dict[str, Any]]:
-    """Per account: who holds its running contracts in our capability profile (their
-    re-tender opportunity is ``in_profile``), us or a competitor, most first."""
-    if our_orgnrs is None:
-        our_orgnrs = load_settings().our_orgnr_list
-    rows = session.execute(
-        select(
-            ContractAccount.account_id,
-            ContractParty.orgnr,
-            func.max(ContractParty.name),
-            func.count(func.distinct(Contract.id)),
-            # NULL when no value is known: shown as "–", not 0. A ceiling shared by
-            # parallel suppliers is not this supplier's value: never added.
-            func.sum(case((Contract.value_shared.is_(True), None), else_=Contract.value)),
-            func.min(func.coalesce(Contract.end_date, Contract.latest_end)),
-        )
-        .join(Contract, Contract.id == ContractAccount.contract_id)
-        .join(
-            ContractParty,
-            and_(ContractParty.contract_id == Contract.id, ContractParty.role == "supplier"),
-        )
-        .where(
-            ContractAccount.status != "rejected",
-            or_(
-                and_(Contract.end_date.is_(None), Contract.latest_end.is_(None)),
-                Contract.end_date >= today,
-                Contract.latest_end >= today,
-                Contract.extension == "probably_extended",
-            ),
-            # (an IN over the in-profile re-tenders: one scan, not one per contract)
-            Contract.id.in_(
-                select(Opportunity.contract_id).where(
-                    Opportunity.contract_id.is_not(None), Opportunity.in_profile.is_not(False)
-                )
-            )
-            if in_profile_only
-            else True,
-        )
-        .group_by(ContractAccount.account_id, ContractParty.orgnr, ContractParty.party_key)
-        .order_by(func.count(func.distinct(Contract.id)).desc(), ContractAccount.account_id)
-        .limit(limit)
-    ).all()
-    names = account_names(session, sorted({r[0] for r in rows}))
-    return [
-        {
-            "account_id": acc,
-            "account": names.get(acc),
-            "supplier": name,
-            "orgnr": orgnr,
-            "us": bool(orgnr and orgnr in our_orgnrs),
-            "contracts": count,
-            "value": float(value) if value is not None else None,
-            "next_end": next_end,
-        }
-        for acc, orgnr, name, count, value, next_end in rows
-    ]
-
-
 def uncovered_accounts(
     session: Session, today: dt.date, limit: int = 100, in_profile_only: bool = True
 ) -> list[dict[str, Any]]:
@@ -1318,12 +981,19 @@ def uncovered_accounts(
 
 
 def director_page(
-    session: Session, today: dt.date, queue_size: int = 20, show: str = "relevant"
+    session: Session,
+    today: dt.date,
+    queue_size: int = 20,
+    show: str = "relevant",
+    *,
+    env: PageEnv,
 ) -> dict[str, Any]:
     """The director's page: pipeline, the bid/no-bid queue (``show``: ``relevant``, the
     competitions in our capability profile, by default; ``accounts`` or ``all``),
-    decisions, incumbency and uncovered accounts (in our profile only with ``relevant``)."""
-    rules = load_rules()
+    decisions, incumbency and uncovered accounts (in our profile only with ``relevant``).
+    The whole-database aggregates are reused from ``env.cache`` for
+    ``AGGREGATE_TTL_SECONDS``."""
+    rules = env.rules
     mine = show == "relevant"
     queue = bids_page(
         session,
@@ -1331,8 +1001,9 @@ def director_page(
         show=show,
         undecided_only=True,
         per_page=queue_size,
-        cached=True,
+        cache=env.cache,
         rules=rules,
+        ours=env.ours,
     )
     decided = session.execute(
         select(BidDecision.notice_pk)
@@ -1341,23 +1012,29 @@ def director_page(
     ).scalars()
     decided_pks = list(dict.fromkeys(decided))
     return {
-        "pipeline": cached_aggregate(
-            session, ("pipeline", mine), today, lambda: pipeline(session, mine)
+        "pipeline": env.cache.get(
+            session,
+            ("pipeline", mine),
+            today,
+            lambda: pipeline(session, mine),
+            AGGREGATE_TTL_SECONDS,
         ),
         "queue": queue["items"],
         "queue_total": queue["total"],
         "decided": scored_bids(session, today, decided_pks, rules),
-        "incumbency": cached_aggregate(
+        "incumbency": env.cache.get(
             session,
             ("incumbency", mine),
             today,
-            lambda: incumbency_rows(session, today, in_profile_only=mine),
+            lambda: plain_rows(incumbency(session, today, ours=env.ours, in_profile_only=mine)),
+            AGGREGATE_TTL_SECONDS,
         ),
-        "uncovered": cached_aggregate(
+        "uncovered": env.cache.get(
             session,
             ("uncovered", mine),
             today,
             lambda: uncovered_accounts(session, today, in_profile_only=mine),
+            AGGREGATE_TTL_SECONDS,
         ),
         "decisions": DECISIONS,
         "show": show,
@@ -1399,7 +1076,9 @@ NOTICE_FIELDS = (
 )
 
 
-def notice_page(session: Session, notice_pk: int, today: dt.date | None = None) -> dict[str, Any]:
+def notice_page(
+    session: Session, notice_pk: int, today: dt.date, *, env: PageEnv
+) -> dict[str, Any]:
     """Every parsed field of a notice, its buyers and links, lots, results and versions;
     the contracts derived from it (per lot and supplier, with their evidence), what it
     says as a competition (``tracker.competitions``), and, for a result that awards
@@ -1461,22 +1140,13 @@ def notice_page(session: Session, notice_pk: int, today: dt.date | None = None) 
     )
     reading = pretender_readings(session, [n]).get(n.id)
     item = notice_texts(session, [n.id])[n.id]
-    day = today or dt.date.today()
     derived = session.execute(
-        select(Contract, ContractAccount.account_id)
-        .outerjoin(
-            ContractAccount,
-            and_(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected"),
-        )
+        select(Contract, Notice.source_id, Notice.notice_id)
+        .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(or_(Contract.notice_pk == n.id, Contract.modified_by_notice_pk == n.id))
         .order_by(Contract.lot_id, Contract.id)
     ).all()
-    seen: set[int] = set()
-    contracts = []
-    for row in _contract_rows(session, list(derived), day):
-        if row["contract_id"] not in seen:  # one row per contract (not per account)
-            seen.add(row["contract_id"])
-            contracts.append(row)
+    contracts = plain_rows(contract_rows(session, derived, today, ours=env.ours))
     return {
         "id": n.id,
         "title": n.title,
@@ -1491,7 +1161,7 @@ def notice_page(session: Session, notice_pk: int, today: dt.date | None = None) 
         "doffin_url": doffin_url(n.source, n.source_id),
         # what the notice asks for before the competition (tracker.pretender), and fit
         "pretender": reading.as_dict() if reading else None,
-        "fit": relevance(load_rules().profile(), item, stored_model(session)),
+        "fit": relevance(env.rules.profile(), item, stored_model(session)),
         "fields": [(label, key, getattr(n, key)) for key, label in NOTICE_FIELDS],
         "buyers": [
             {
@@ -1588,23 +1258,27 @@ def decide_suggested_link(session: Session, user: User, link_id: int, status: st
 # --------------------------------------------------------------------------- calendar
 
 
-def calendar_items(session: Session, user: User, today: dt.date) -> list[dict[str, Any]]:
+def calendar_items(
+    session: Session, user: User, today: dt.date, env: PageEnv
+) -> list[dict[str, Any]]:
     """What the user's calendar shows: opportunities of their accounts whose dates are not
     all past (at most 500) and the tender deadlines of open competitions (at most 200;
     a KAM's: those linked to their accounts)."""
-    ids = account_ids_for(session, user)
-    rows = opportunity_rows(session, today, account_ids=ids, limit=2000)
+    ids = account_scope(session, user)
+    rows = opportunity_rows(session, today, account_ids=ids, limit=2000, rules=env.rules)
     keep = []
     for row in rows:
         dates = [row.get(k) for k in ("influence_opens", "expected_publication", "expiry")]
         if any(d and d >= today for d in dates):
             keep.append(row)
     show = "accounts" if ids is not None else "relevant"
-    bids = bids_page(session, today, show=show, account_ids=ids, per_page=200)["items"]
+    bids = bids_page(
+        session, today, show=show, account_ids=ids, per_page=200, rules=env.rules, ours=env.ours
+    )["items"]
     return keep[:500] + bids
 
 
-def calendar_feed(session: Session, user: User, today: dt.date) -> bytes:
+def calendar_feed(session: Session, user: User, today: dt.date, env: PageEnv) -> bytes:
     """The user's iCalendar feed, built by ``tracker.ical.build_calendar``."""
-    items = calendar_items(session, user, today)
+    items = calendar_items(session, user, today, env)
     return build_calendar(items, name=f"Tender tracker ({user.email})")

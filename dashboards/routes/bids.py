@@ -10,8 +10,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render, today
+from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.models import User
+from tracker.pages.base import PageEnv
 from tracker.users import can_set_bid_status
 from tracker.views import BID_SHOWS, assess_bid, bids_page, set_bid_status
 
@@ -20,8 +21,11 @@ api_router = APIRouter(prefix="/api", tags=["bids"])
 NAV = [("Bids", "/bids", None)]
 
 
-def bid_list(session: Session, day: dt.date, show: str, page: int) -> dict[str, Any]:
-    return bids_page(session, day, show=show, page=page, per_page=25, cached=True)
+def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> dict[str, Any]:
+    return bids_page(
+        session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
+        ours=env.ours,
+    )  # fmt: skip
 
 
 @router.get("/bids")
@@ -32,8 +36,9 @@ def bids(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = bid_list(session, day, show, page)
+    data = bid_list(session, day, show, page, env)
     for item in data["items"]:
         item["criteria_chart"] = charts.criteria_bar(item["criteria"])
     query = {"show": show} if show != "relevant" else {}
@@ -58,8 +63,9 @@ def bids_json(
     page: int = 1,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_list(session, day, show, page)
+    return bid_list(session, day, show, page, env)
 
 
 @router.post("/bids/{notice_pk}/status")
