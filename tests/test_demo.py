@@ -35,7 +35,9 @@ from tracker.eforms import parse_notice
 from tracker.ingest import Ingestor
 from tracker.models import User
 from tracker.pages.base import PageEnv
-from tracker.views import bids_page, director_page, kam_home
+from tracker.pages.bids import bids_page
+from tracker.pages.director import director_page
+from tracker.pages.home import kam_home
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME_LISTS = ("dialogues", "influence_open", "overdue", "expiries", "new_notices")

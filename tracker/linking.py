@@ -46,7 +46,8 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import load_settings
-from tracker.errors import ConfigError, NotFoundError
+from tracker.enums import LinkStatus
+from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, UserError
 from tracker.models import (
     Account,
     AccountAlias,
@@ -60,6 +61,7 @@ from tracker.models import (
     NoticeBuyer,
     NoticeLink,
     Organisation,
+    User,
     utcnow,
 )
 from tracker.names import (
@@ -690,6 +692,26 @@ def decide_link(
         "status": status,
         "links_changed": len(same_buyer),
     }
+
+
+def decide_link_as(session: Session, user: User, link_id: int, status: str) -> None:
+    """Confirm or reject a suggested link (the account's KAM, director or admin)."""
+    from tracker.relevance import train_model
+    from tracker.users import can_edit_account
+
+    if status not in (LinkStatus.CONFIRMED, LinkStatus.REJECTED):
+        raise UserError(f"status: {status!r} is not confirmed or rejected")
+    link = session.get(NoticeLink, link_id)
+    if link is None:
+        raise NotFoundError(f"no link with id {link_id}")
+    account = session.get(Account, link.account_id)
+    if account is None or not can_edit_account(user, account.kam_email):
+        raise PermissionDeniedError(
+            f"{user.email} ({user.role}) may not decide links of this account"
+        )
+    decide_link(session, link_id, status, user.email)
+    if status == LinkStatus.CONFIRMED:  # a confirmed link is a weak sign of relevance
+        train_model(session)
 
 
 # --------------------------------------------------------------------------- prospects

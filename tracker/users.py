@@ -444,3 +444,10 @@ def can_decide_bids(user: User) -> bool:
 
 def can_set_bid_status(user: User) -> bool:
     return user.role in (Role.BID, Role.DIRECTOR, Role.ADMIN)
+
+
+def mark_notices_seen(session: Session, user: User, now: dt.datetime | None = None) -> None:
+    """'Mark all as seen': the KAM home then lists only notices stored after ``now``.
+    Flushes; the caller commits."""
+    user.last_seen_notices_at = now or utcnow()
+    session.flush()

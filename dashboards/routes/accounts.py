@@ -14,10 +14,10 @@ from dashboards.web import current_user, db_session, done, page_env, render, tod
 from tracker import accountwork
 from tracker.errors import UserError
 from tracker.models import User
+from tracker.pages.account import account_page
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, plain_rows
 from tracker.pages.expiries import expiries
-from tracker.views import account_page
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["accounts"])

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.bids import assess_bid_as, set_bid_status_as
 from tracker.models import User
 from tracker.pages.base import PageEnv
+from tracker.pages.bids import BID_SHOWS, bids_page
 from tracker.users import can_set_bid_status
-from tracker.views import BID_SHOWS, assess_bid, bids_page, set_bid_status
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["bids"])
@@ -77,7 +78,7 @@ def bid_status(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
 ) -> Response:
-    set_bid_status(session, user, notice_pk, status)
+    set_bid_status_as(session, user, notice_pk, status)
     session.commit()
     return done(request, f"Bid status set to {status}.", next, "/bids")
 
@@ -94,6 +95,6 @@ def bid_assessment(
     session: Session = Depends(db_session),
 ) -> Response:
     """The bid team's capacity and delivery-risk assessment (counts in the score)."""
-    assess_bid(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
+    assess_bid_as(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
     session.commit()
     return done(request, "Assessment recorded: it counts in the score.", next, "/bids")

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from dashboards.web import db_session, page_env, today
 from tracker.errors import NotFoundError
 from tracker.pages.base import PageEnv
+from tracker.pages.calendar import calendar_feed
 from tracker.users import user_for_calendar_token
-from tracker.views import calendar_feed
 
 router = APIRouter()
 

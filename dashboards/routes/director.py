@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.bids import decide_bid_as
 from tracker.models import User
 from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency
 from tracker.users import can_decide_bids
-from tracker.views import decide_bid, director_page
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["director"])
@@ -87,6 +88,6 @@ def decision(
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
-    decide_bid(session, user, notice_pk, decision, why, day)
+    decide_bid_as(session, user, notice_pk, decision, why, day)
     session.commit()
     return done(request, f"Decision recorded: {decision}.", next, "/director")

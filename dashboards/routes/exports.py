@@ -15,21 +15,17 @@ from tracker import accountwork
 from tracker.errors import NotFoundError, UserError
 from tracker.exports import export
 from tracker.models import User
+from tracker.pages.account import account_contract_rows
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.bids import bids_page
+from tracker.pages.director import pipeline, uncovered_accounts
 from tracker.pages.expiries import EXPORT_COLUMNS as CONTRACT_COLUMNS
 from tracker.pages.expiries import ContractRow, expiries
 from tracker.pages.incumbency import incumbency
+from tracker.pages.opportunities import budget_windows, opportunity_rows
 from tracker.pages.suggested_links import suggested_links
 from tracker.search import export_notices, parse_filters
-from tracker.views import (
-    account_contract_rows,
-    bids_page,
-    budget_windows,
-    opportunity_rows,
-    pipeline,
-    uncovered_accounts,
-)
 
 router = APIRouter()
 EXPORT_LIMIT = 10_000

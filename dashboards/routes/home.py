@@ -11,14 +11,17 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.enums import Role
+from tracker.linking import decide_link_as
 from tracker.models import User
 from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.home import kam_home
 from tracker.pages.suggested_links import suggested_links
-from tracker.views import decide_suggested_link, kam_home, mark_notices_seen
+from tracker.users import mark_notices_seen
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["home"])
-NAV = [("Home", "/", ("kam", "director", "admin"))]
+NAV = [("Home", "/", (Role.KAM, Role.DIRECTOR, Role.ADMIN))]
 
 
 def home_data(
@@ -48,7 +51,7 @@ def home(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    if user.role == "bid":
+    if user.role == Role.BID:
         return RedirectResponse("/bids", status_code=303)
     data = home_data(session, user, day, env, show_all=bool(all))
     data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
@@ -90,6 +93,6 @@ def decide_link(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
 ) -> Response:
-    decide_suggested_link(session, user, link_id, status)
+    decide_link_as(session, user, link_id, status)
     session.commit()
     return done(request, f"Link {status}.", next)

@@ -13,8 +13,10 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.models import User
 from tracker.pages.base import PageEnv
+from tracker.pages.notice import notice_page
+from tracker.pages.opportunities import account_names
+from tracker.relevance import mark_notice
 from tracker.search import PHASES, parse_filters, search_notices
-from tracker.views import account_names, mark_notice, notice_page
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["notices"])

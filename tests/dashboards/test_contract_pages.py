@@ -95,7 +95,7 @@ def test_bid_page_lists_intention_notices_in_their_challenge_period(world) -> No
     still be challenged (until 2024-07-14); after that it is gone from the list."""
     import datetime as dt
 
-    from tracker.views import intention_rows
+    from tracker.pages.bids import intention_rows
 
     with session_scope(world["engine"]) as s:
         rows = intention_rows(s, dt.date(2024, 7, 10), ours=frozenset())

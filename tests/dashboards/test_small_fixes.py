@@ -11,8 +11,8 @@ from tests.dashboards.conftest import DIATERMI, TODAY, notice_pk, page_csrf
 from tracker.db import session_scope
 from tracker.models import Account, BidStatus, Contract, ContractAccount, ContractParty, Notice
 from tracker.opportunities import COMPETITION_SUBTYPES
+from tracker.pages.bids import URGENT_DEADLINE_DAYS
 from tracker.pages.incumbency import incumbency
-from tracker.views import URGENT_DEADLINE_DAYS
 
 
 def test_bid_status_only_on_competitions(client_for, world) -> None:
