@@ -8,7 +8,6 @@ under ``/api``, described at ``/api/openapi.json``) and ``NAV`` (menu entries as
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import logging
 import pkgutil
@@ -38,7 +37,7 @@ from dashboards.web import (
 from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
 from tracker.db import get_engine
-from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, TrackerError
+from tracker.errors import NotFoundError, PermissionDeniedError, TrackerError
 from tracker.pages.base import PageCache
 
 HERE = Path(__file__).resolve().parent
@@ -185,16 +184,6 @@ def session_secret(settings: Settings) -> str:
     return config_session_secret(settings)
 
 
-def _today_setting(settings: Settings) -> dt.date | None:
-    raw = settings.values.get("today")
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(str(raw))
-    except ValueError as exc:
-        raise ConfigError(f"today (TRACKER_TODAY): {raw!r} is not a date YYYY-MM-DD") from exc
-
-
 def _route_modules() -> list[Any]:
     mods = []
     for info in sorted(pkgutil.iter_modules(routes_pkg.__path__), key=lambda m: m.name):
@@ -263,7 +252,7 @@ def create_app(
     app.state.engine = engine
     app.state.settings = settings
     app.state.cache = cache if cache is not None else PageCache()  # tracker.pages
-    app.state.today = _today_setting(settings)
+    settings.today()  # a bad TRACKER_TODAY stops the app here, not on the first page
     app.state.templates = _templates()
     # The configured public URL only when it was set (env or file); else each page uses
     # the URL the request came in on (the port the server really runs on).

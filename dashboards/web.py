@@ -62,9 +62,9 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def today(request: Request) -> dt.date:
-    """The date pages treat as today: setting ``today`` (TRACKER_TODAY) or the real date."""
-    fixed = request.app.state.today
-    return fixed if fixed is not None else dt.date.today()
+    """The date pages treat as today: ``Settings.today`` of the app's settings (setting
+    ``today``/TRACKER_TODAY, else the real date), the one "today" of the tracker."""
+    return request.app.state.settings.today()
 
 
 def page_env(request: Request) -> PageEnv:

@@ -18,7 +18,6 @@ from tracker.models import (
     NoticeLink,
     Opportunity,
     User,
-    utcnow,
 )
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, in_scope, plain_rows
@@ -47,7 +46,7 @@ def new_notices(
     limit: int = 50,
     accounts: dict[int, dict[str, Any]] | None = None,
     *,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> list[dict[str, Any]]:
     """Latest notice versions linked to the accounts since ``since`` (newest link first);
     with ``since`` None (never marked as seen), those issued in the ``FIRST_VISIT_DAYS``
@@ -69,7 +68,7 @@ def new_notices(
     if since is not None:
         q = q.where(NoticeLink.created_at > since)
     else:
-        day = today or utcnow().date()
+        day = today
         issued = func.coalesce(Notice.issue_date, Notice.publication_date)
         q = q.where(issued > day - dt.timedelta(days=FIRST_VISIT_DAYS), issued <= day)
     rows = session.execute(
