@@ -8,7 +8,6 @@ under ``/api``, described at ``/api/openapi.json``) and ``NAV`` (menu entries as
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import logging
 import pkgutil
@@ -30,7 +29,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboards import routes as routes_pkg
 from dashboards.web import (
     CSRFError,
-    Forbidden,
     LoginRequired,
     authenticate,
     csrf_protect,
@@ -39,7 +37,8 @@ from dashboards.web import (
 from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
 from tracker.db import get_engine
-from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, TrackerError
+from tracker.errors import NotFoundError, PermissionDeniedError, TrackerError
+from tracker.pages.base import PageCache
 
 HERE = Path(__file__).resolve().parent
 SESSION_MAX_AGE = 12 * 3600
@@ -185,16 +184,6 @@ def session_secret(settings: Settings) -> str:
     return config_session_secret(settings)
 
 
-def _today_setting(settings: Settings) -> dt.date | None:
-    raw = settings.values.get("today")
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(str(raw))
-    except ValueError as exc:
-        raise ConfigError(f"today (TRACKER_TODAY): {raw!r} is not a date YYYY-MM-DD") from exc
-
-
 def _route_modules() -> list[Any]:
     mods = []
     for info in sorted(pkgutil.iter_modules(routes_pkg.__path__), key=lambda m: m.name):
@@ -240,8 +229,14 @@ def _error(request: Request, status: int, message: str) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app for ``settings`` (default: ``load_settings()``) and ``engine``."""
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    cache: PageCache | None = None,
+) -> FastAPI:
+    """Build the app for ``settings`` (default: ``load_settings()``) and ``engine``;
+    ``cache``: where whole-database aggregates are kept between requests (default: a
+    new ``PageCache`` of this app; ``NoCache()`` builds them on every request)."""
     settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
     app = FastAPI(
@@ -256,7 +251,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.engine = engine
     app.state.settings = settings
-    app.state.today = _today_setting(settings)
+    app.state.cache = cache if cache is not None else PageCache()  # tracker.pages
+    settings.today()  # a bad TRACKER_TODAY stops the app here, not on the first page
     app.state.templates = _templates()
     # The configured public URL only when it was set (env or file); else each page uses
     # the URL the request came in on (the port the server really runs on).
@@ -288,10 +284,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if request.url.query:
             target += "?" + request.url.query
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return _error(request, 403, exc.message)
 
     @app.exception_handler(PermissionDeniedError)
     async def _denied(request: Request, exc: PermissionDeniedError) -> Response:

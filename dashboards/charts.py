@@ -117,8 +117,8 @@ def timeline(
 
 
 def pipeline_bars(rows: list[dict[str, Any]], width: int = 560) -> dict[str, Any] | None:
-    """Horizontal bars of value per phase and currency (``views.pipeline``), labelled with
-    count and millions of the row's currency; bars scale within one currency."""
+    """Horizontal bars of value per phase and currency (``tracker.pages.director.pipeline``),
+    labelled with count and millions of the row's currency; bars scale within one currency."""
     if not rows:
         return None
     top: dict[Any, float] = {}

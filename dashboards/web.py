@@ -28,8 +28,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from tracker.errors import NotFoundError, UserError
+from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.models import User
+from tracker.pages.base import PageEnv
 from tracker.users import user_for_api_token
 
 PUBLIC_PATHS = {"/login"}
@@ -47,14 +48,6 @@ class LoginRequired(Exception):  # noqa: N818 - control flow, handled by the app
     """No valid session or API token; HTML gets a redirect to /login, the API a 401."""
 
 
-class Forbidden(Exception):  # noqa: N818 - control flow, handled by the app
-    """The user is logged in but their role does not allow this."""
-
-    def __init__(self, message: str = "your role does not allow this"):
-        super().__init__(message)
-        self.message = message
-
-
 class CSRFError(Exception):
     """A state-changing request without the session's CSRF token."""
 
@@ -69,9 +62,16 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def today(request: Request) -> dt.date:
-    """The date pages treat as today: setting ``today`` (TRACKER_TODAY) or the real date."""
-    fixed = request.app.state.today
-    return fixed if fixed is not None else dt.date.today()
+    """The date pages treat as today: ``Settings.today`` of the app's settings (setting
+    ``today``/TRACKER_TODAY, else the real date), the one "today" of the tracker."""
+    return request.app.state.settings.today()
+
+
+def page_env(request: Request) -> PageEnv:
+    """The settings the app was created with, the rules of the current version of its
+    rules file (parsed once per version) and the app's cache of aggregates."""
+    state = request.app.state
+    return PageEnv.of(state.settings, state.cache)
 
 
 def csrf_token(request: Request) -> str:
@@ -159,7 +159,7 @@ def require_role(*roles: str) -> Callable[[Request], User]:
     def dependency(request: Request) -> User:
         user = current_user(request)
         if user.role not in roles:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}")
+            raise PermissionDeniedError(f"this needs the role {' or '.join(roles)}")
         return user
 
     return dependency

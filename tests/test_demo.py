@@ -33,14 +33,21 @@ from tests.conftest import REAL
 from tracker import demo
 from tracker.accounts import import_accounts
 from tracker.alerts import alerts_for, default_subscriptions
+from tracker.config import load_settings
 from tracker.eforms import parse_notice
 from tracker.ingest import Ingestor
 from tracker.models import User
-from tracker.views import bids_page, director_page, kam_home
+from tracker.pages.base import PageEnv
+from tracker.pages.bids import bids_page
+from tracker.pages.director import director_page
+from tracker.pages.home import kam_home
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME_LISTS = ("dialogues", "influence_open", "overdue", "expiries", "new_notices")
 KAMS = [email for email, role, _ in demo.DEMO_USERS if role == "kam"]
+
+# The settings and rules the pages are given (no environment, the shipped rules).
+ENV = PageEnv.of(load_settings(env={"TRACKER_HOME": "/nonexistent"}))
 
 
 def build_demo_world(engine: Engine, today: dt.date) -> None:
@@ -87,30 +94,33 @@ def test_every_demo_kam_sees_in_profile_work_at_their_accounts(demo_world: Sessi
     today = demo.DEMO_TODAY
     assert KAMS
     for email in KAMS:
-        home = kam_home(demo_world, _user(demo_world, email), today)
+        home = kam_home(demo_world, _user(demo_world, email), today, env=ENV)
         work = [r for name in HOME_LISTS[:4] for r in home[name]]
         assert work, f"{email} sees no in-profile window or expiry on {today}"
         mine = {a["name"] for a in home["accounts"]}
         for name in HOME_LISTS:
             assert all(_shown(r) for r in home[name]), (email, name)  # default: profile only
         for r in work:
-            assert {acc for _, acc in r.get("accounts", [(None, r["account"])])} <= mine
+            if "contract_id" in r:  # an expiry: at one of the KAM's accounts
+                assert r["account_id"] in {a["id"] for a in home["accounts"]}
+            else:
+                assert {acc for _, acc in r["accounts"]} <= mine
         print(email, [(r["title"], r.get("phase", "expiry")) for r in work])
-        everything = kam_home(demo_world, _user(demo_world, email), today, show_all=True)
+        everything = kam_home(demo_world, _user(demo_world, email), today, env=ENV, show_all=True)
         for name in HOME_LISTS:
             assert _in_profile_first(everything[name]), (email, name)
 
 
 def test_the_kam_hears_of_the_competition_at_his_account(demo_world: Session) -> None:
     [email] = KAMS
-    home = kam_home(demo_world, _user(demo_world, email), demo.DEMO_TODAY)
+    home = kam_home(demo_world, _user(demo_world, email), demo.DEMO_TODAY, env=ENV)
     news = [n for n in home["new_notices"] if n["fit"]["shown"]]
     assert any("Toppsystem VMS" in (n["title"] or "") for n in news)
 
 
 def test_the_bid_team_sees_an_in_profile_competition(demo_world: Session) -> None:
     today = demo.DEMO_TODAY
-    page = bids_page(demo_world, today)
+    page = bids_page(demo_world, today, rules=ENV.rules, ours=ENV.ours)
     assert page["items"], f"no open competition in the profile on {today}"
     assert all(b["fit"]["shown"] or b["status"] or b["decision"] for b in page["items"])
     for b in page["items"]:
@@ -120,14 +130,15 @@ def test_the_bid_team_sees_an_in_profile_competition(demo_world: Session) -> Non
     assert vms["deadline"] == dt.date(2023, 6, 5)  # the qualification system ends (BT-537)
     assert "qualification system ends" in vms["deadline_source"]
     for show in ("accounts", "all"):
-        assert _in_profile_first(bids_page(demo_world, today, show=show)["items"]), show
+        page = bids_page(demo_world, today, show=show, rules=ENV.rules, ours=ENV.ours)
+        assert _in_profile_first(page["items"]), show
 
 
 def test_nothing_out_of_profile_leads_the_director_or_the_alerts(demo_world: Session) -> None:
     today = demo.DEMO_TODAY
-    director = director_page(demo_world, today)
+    director = director_page(demo_world, today, env=ENV)
     assert director["queue"] and all(b["fit"]["shown"] for b in director["queue"])
-    assert _in_profile_first(director_page(demo_world, today, show="all")["queue"])
+    assert _in_profile_first(director_page(demo_world, today, show="all", env=ENV)["queue"])
     for email in KAMS:
         user = _user(demo_world, email)
         for kind, _channel, params in default_subscriptions("kam"):

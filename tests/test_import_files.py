@@ -13,10 +13,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.test_linking import EXAMPLES
-from tracker.accounts import get_account, import_accounts, list_accounts
+from tracker.accounts import get_account, import_accounts
 from tracker.agreements import import_agreements
 from tracker.cli import main
 from tracker.models import Account, Contract, ContractAccount, ContractParty
+from tracker.pages.accounts import accounts
+from tracker.pages.base import plain_rows
 
 
 def _rewrite(
@@ -33,7 +35,7 @@ def _rewrite(
 
 
 def _accounts(s: Session) -> list[dict]:
-    return [{k: v for k, v in a.items() if k != "id"} for a in list_accounts(s)]
+    return [{k: v for k, v in a.items() if k != "id"} for a in plain_rows(accounts(s, None))]
 
 
 def test_semicolon_csv_with_bom_imports_like_the_comma_csv(engine: Engine, tmp_path: Path) -> None:

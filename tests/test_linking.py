@@ -23,10 +23,10 @@ from tracker.linking import (
     load_central_purchasing,
     parent_chains,
     prospects,
-    suggested_links,
 )
 from tracker.models import Account, ContractAccount, Notice, NoticeBuyer, NoticeLink, Organisation
 from tracker.names import full_key, match_key, parent_name
+from tracker.pages.suggested_links import suggested_links
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -203,13 +203,14 @@ def test_parent_in_business_register_links_sub_units(session: Session) -> None:
 def test_decisions_are_remembered_across_relink_and_reingest(engine: Engine) -> None:
     load_real(engine)
     with Session(engine) as s:
-        suggestions = suggested_links(s)
-        hso = [x for x in suggestions if x["account"] == "Helse Sør-Øst RHF"]
-        nav = [x for x in suggestions if x["account"] == "Arbeids- og velferdsetaten"]
-        assert len(hso) == len(HSO_FILES) and len(nav) == 1
-        result = decide_link(s, hso[0]["link_id"], "rejected", "ingrid.berg@example.no")
+        suggestions = suggested_links(s, None)
+        hso = [x for x in suggestions if x.account == "Helse Sør-Øst RHF"]
+        nav = [x for x in suggestions if x.account == "Arbeids- og velferdsetaten"]
+        # one row per buyer and account, with the number of its notices
+        assert [x.notices for x in hso] == [len(HSO_FILES)] and [x.notices for x in nav] == [1]
+        result = decide_link(s, hso[0].id, "rejected", "ingrid.berg@example.no")
         assert result["links_changed"] == len(HSO_FILES)  # every notice of that buyer
-        decide_link(s, nav[0]["link_id"], "confirmed", "ola.hansen@example.no")
+        decide_link(s, nav[0].id, "confirmed", "ola.hansen@example.no")
     with Session(engine) as s:
         link_notices(s)
         s.commit()
@@ -226,7 +227,7 @@ def test_decisions_are_remembered_across_relink_and_reingest(engine: Engine) -> 
             ("Helse Sør-Øst RHF", "rejected", "ingrid.berg@example.no"),
             ("Arbeids- og velferdsetaten", "confirmed", "ola.hansen@example.no"),
         }
-        assert suggested_links(s) == []
+        assert suggested_links(s, None) == []
         # A rejected link gives the account no contract.
         hso_id = s.scalar(select(Account.id).where(Account.name == "Helse Sør-Øst RHF"))
         assert (
@@ -299,8 +300,8 @@ def test_link_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     assert "4 suggested" in out.output  # three to Helse Sør-Øst, one to NAV
     out = runner.invoke(main, ["links", "list", "--format", "json"])
     rows = json.loads(out.output)
-    assert len(rows) == 4
-    out = runner.invoke(main, ["links", "reject", str(rows[0]["link_id"]), "--by", "x@example.no"])
+    assert sorted(r["notices"] for r in rows) == [1, 3]  # one buyer per account
+    out = runner.invoke(main, ["links", "reject", str(rows[0]["id"]), "--by", "x@example.no"])
     assert out.exit_code == 0 and "rejected" in out.output
     out = runner.invoke(main, ["links", "confirm", "999999"])
     assert out.exit_code == 2 and "no link with id 999999" in out.output

@@ -311,12 +311,19 @@ def test_a_qualification_system_is_open_until_it_ends(world: Engine) -> None:
 def test_expiries_known_only_from_later_notices_are_not_shown(world: Engine) -> None:
     """No hindsight: Miljødirektoratet's wildlife health programme (ends 2027-12-31) is known
     from its notice of 2022-12-20, not the day before."""
-    from tracker.views import expiry_rows
+    from tracker.pages.expiries import expiries
+    from tracker.rules import default_rules
+
+    def listed(s: Session, day: dt.date, account_id: int) -> list:
+        return expiries(
+            s, day, ours=frozenset(), rules=default_rules(), account_ids=[account_id],
+            within_months=72,
+        )  # fmt: skip
 
     with Session(world) as s:
         acc = s.scalars(select(Account).where(Account.name == "Miljødirektoratet")).one()
-        before = expiry_rows(s, D(2022, 12, 19), account_ids=[acc.id], months=72)
-        after = expiry_rows(s, D(2022, 12, 20), account_ids=[acc.id], months=72)
+        before = listed(s, D(2022, 12, 19), acc.id)
+        after = listed(s, D(2022, 12, 20), acc.id)
     assert before == []
     [vilt] = after
-    assert vilt["end_date"] == "2027-12-31" and not vilt["fit"]["fit"]  # not IT
+    assert vilt.end_date == "2027-12-31" and not vilt.fit["fit"]  # not IT

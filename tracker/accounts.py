@@ -369,47 +369,6 @@ def _replace_children(session: Session, acc: Account, r: AccountRow, fields: set
 # --------------------------------------------------------------------------- queries
 
 
-def list_accounts(session: Session) -> list[dict[str, Any]]:
-    """Every account with its orgnrs, aliases and counts of linked notices and contracts."""
-    accounts = session.scalars(
-        select(Account)
-        .options(selectinload(Account.orgnrs), selectinload(Account.aliases))
-        .order_by(Account.name)
-    ).all()
-    notice_counts = dict(
-        session.execute(
-            select(NoticeLink.account_id, func.count(func.distinct(NoticeLink.notice_pk)))
-            .join(Notice, Notice.id == NoticeLink.notice_pk)
-            .where(NoticeLink.status != "rejected", Notice.is_latest.is_(True))
-            .group_by(NoticeLink.account_id)
-        ).all()
-    )
-    suggested = dict(
-        session.execute(
-            select(NoticeLink.account_id, func.count())
-            .join(Notice, Notice.id == NoticeLink.notice_pk)
-            .where(NoticeLink.status == "suggested", Notice.is_latest.is_(True))
-            .group_by(NoticeLink.account_id)
-        ).all()
-    )
-    contract_counts = dict(
-        session.execute(
-            select(ContractAccount.account_id, func.count())
-            .where(ContractAccount.status != "rejected")
-            .group_by(ContractAccount.account_id)
-        ).all()
-    )
-    return [
-        {
-            **_account_fields(a),
-            "notices": notice_counts.get(a.id, 0),
-            "suggested_links": suggested.get(a.id, 0),
-            "contracts": contract_counts.get(a.id, 0),
-        }
-        for a in accounts
-    ]
-
-
 def _account_fields(a: Account) -> dict[str, Any]:
     return {
         "id": a.id,

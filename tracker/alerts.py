@@ -65,6 +65,7 @@ from tracker.models import (
 from tracker.opportunities import list_opportunities, opportunity_item
 from tracker.relevance import notice_texts, relevance, stored_model
 from tracker.rules import load_rules
+from tracker.users import account_scope
 
 log = logging.getLogger(__name__)
 
@@ -213,13 +214,7 @@ class Alert:
 
 def _accounts_in_scope(session: Session, user: User) -> list[int] | None:
     """A KAM sees their own accounts; other roles see every account (None)."""
-    if user.role != "kam":
-        return None
-    return list(
-        session.scalars(
-            select(Account.id).where(func.lower(Account.kam_email) == user.email.lower())
-        )
-    )
+    return account_scope(session, user)
 
 
 def _account_names(session: Session) -> dict[int, str]:

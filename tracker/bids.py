@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from tracker.accounts import get_account
 from tracker.competitions import competition_lots, competition_value
-from tracker.errors import NotFoundError, UserError
+from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.models import (
     Account,
     Activity,
@@ -50,6 +50,7 @@ from tracker.models import (
     NoticeBuyer,
     NoticeLink,
     Opportunity,
+    User,
     utcnow,
 )
 from tracker.opportunities import (
@@ -76,6 +77,7 @@ from tracker.scoring import (
     price_weight_percent,
     score_bid,
 )
+from tracker.users import can_decide_bids, can_set_bid_status
 
 DECISIONS = ("bid", "no-bid")
 CAPACITIES = tuple(CAPACITY_FACTOR)  # available|stretched|none
@@ -1003,3 +1005,49 @@ def set_assessment(
     row.updated_by, row.updated_at = who, utcnow()
     session.flush()
     return row
+
+
+# --------------------------------------------------------------------------- writes by a user
+# The permission check lives with the write (dashboards and CLI call these).
+
+
+def set_bid_status_as(session: Session, user: User, notice_pk: int, status: str) -> BidStatus:
+    """Record our bid status on a competition (bid team, director or admin only)."""
+    if not can_set_bid_status(user):
+        raise PermissionDeniedError(f"{user.email} ({user.role}) may not change bid statuses")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    return set_bid_status(session, notice_pk, status, user.email)
+
+
+def assess_bid_as(
+    session: Session,
+    user: User,
+    notice_pk: int,
+    capacity: str | None,
+    delivery_risk: str | None,
+    reason: str,
+) -> BidAssessment:
+    """Record the bid team's capacity and delivery-risk assessment of a competition (bid
+    team, director or admin); it counts in the score with its reason."""
+    if not can_set_bid_status(user):
+        raise PermissionDeniedError(f"{user.email} ({user.role}) may not assess bids")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    return set_assessment(
+        session, notice_pk, user.email, capacity=capacity, delivery_risk=delivery_risk,
+        reason=reason,
+    )  # fmt: skip
+
+
+def decide_bid_as(
+    session: Session, user: User, notice_pk: int, decision: str, why: str, today: dt.date
+) -> BidDecision:
+    """Record a bid/no-bid decision (director or admin only) with the score of ``today``."""
+    if not can_decide_bids(user):
+        raise PermissionDeniedError(
+            f"{user.email} ({user.role}) may not record bid decisions: director or admin only"
+        )
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    return record_decision(session, notice_pk, decision, user.email, why, today=today)

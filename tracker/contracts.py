@@ -66,7 +66,6 @@ show it once that date has passed. Derivation is idempotent: contracts are keyed
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from collections import defaultdict
@@ -79,6 +78,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from tracker.dates import add_months
 from tracker.models import (
     Contract,
     ContractParty,
@@ -284,13 +284,6 @@ class Period:
     @property
     def unlimited(self) -> bool:
         return (self.duration_unit or "").upper() == "UNLIMITED"
-
-
-def add_months(d: dt.date, months: int) -> dt.date:
-    """``d`` plus whole months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    total = d.month - 1 + months
-    year, month = d.year + total // 12, total % 12 + 1
-    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 def _months_end(start: dt.date, months: int) -> dt.date:

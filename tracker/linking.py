@@ -46,7 +46,8 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import load_settings
-from tracker.errors import ConfigError, NotFoundError
+from tracker.enums import LinkStatus
+from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, UserError
 from tracker.models import (
     Account,
     AccountAlias,
@@ -60,6 +61,7 @@ from tracker.models import (
     NoticeBuyer,
     NoticeLink,
     Organisation,
+    User,
     utcnow,
 )
 from tracker.names import (
@@ -692,36 +694,24 @@ def decide_link(
     }
 
 
-def suggested_links(
-    session: Session, account_ids: Iterable[int] | None = None
-) -> list[dict[str, Any]]:
-    """Suggested (unconfirmed) links of the latest notices, newest notice first."""
-    q = (
-        select(NoticeLink, Notice, NoticeBuyer, Account.name)
-        .join(Notice, Notice.id == NoticeLink.notice_pk)
-        .join(NoticeBuyer, NoticeBuyer.id == NoticeLink.buyer_pk)
-        .join(Account, Account.id == NoticeLink.account_id)
-        .where(NoticeLink.status == "suggested", Notice.is_latest.is_(True))
-        .order_by(Notice.issue_date.desc(), NoticeLink.id)
-    )
-    if account_ids is not None:
-        q = q.where(NoticeLink.account_id.in_(list(account_ids)))
-    return [
-        {
-            "link_id": link.id,
-            "account": account_name,
-            "account_id": link.account_id,
-            "notice_id": n.notice_id,
-            "source_id": n.source_id,
-            "issue_date": n.issue_date.isoformat() if n.issue_date else None,
-            "title": n.title,
-            "buyer_orgnr": b.orgnr,
-            "buyer_name": clean_name(b.name),
-            "method": link.method,
-            "confidence": round(link.confidence, 2),
-        }
-        for link, n, b, account_name in session.execute(q)
-    ]
+def decide_link_as(session: Session, user: User, link_id: int, status: str) -> None:
+    """Confirm or reject a suggested link (the account's KAM, director or admin)."""
+    from tracker.relevance import train_model
+    from tracker.users import can_edit_account
+
+    if status not in (LinkStatus.CONFIRMED, LinkStatus.REJECTED):
+        raise UserError(f"status: {status!r} is not confirmed or rejected")
+    link = session.get(NoticeLink, link_id)
+    if link is None:
+        raise NotFoundError(f"no link with id {link_id}")
+    account = session.get(Account, link.account_id)
+    if account is None or not can_edit_account(user, account.kam_email):
+        raise PermissionDeniedError(
+            f"{user.email} ({user.role}) may not decide links of this account"
+        )
+    decide_link(session, link_id, status, user.email)
+    if status == LinkStatus.CONFIRMED:  # a confirmed link is a weak sign of relevance
+        train_model(session)
 
 
 # --------------------------------------------------------------------------- prospects

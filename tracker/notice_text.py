@@ -19,7 +19,6 @@ English; texts that name no number, unit or keyword are skipped by cheap tests f
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
@@ -462,13 +461,6 @@ def parse_text_term(title: str | None, description: str | None) -> TextTerm | No
         option_steps=ext[2] if ext and options else (),
         total_months=total[0] if total else None,
     )
-
-
-def add_months(d: dt.date, months: int) -> dt.date:
-    """``d`` plus whole months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    total = d.month - 1 + months
-    year, month = d.year + total // 12, total % 12 + 1
-    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 # --------------------------------------------------------------------------- dates

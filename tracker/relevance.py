@@ -35,9 +35,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.codelists import codelist
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tracker.models import User
 
 MODEL_KEY = "relevance_model"
 FLAG_AT = 0.5  # default flag threshold (a model sets its own from its training data)
@@ -649,3 +654,33 @@ __all__ = [
     "train_model",
     "training_examples",
 ]
+
+
+MARKS = ("star", "dismiss")
+
+
+def mark_notice(session: Session, user: User, notice_pk: int, mark: str) -> str:
+    """A user's star (relevant to us) or dismissal (not for us) of a notice; the
+    installation's relevance model is retrained from every decision (``tracker.relevance``).
+    Returns what happened to the model, in words. Flushes; the caller commits."""
+    from sqlalchemy import select
+
+    from tracker.errors import NotFoundError, UserError
+    from tracker.models import Notice, NoticeMark, utcnow
+
+    if mark not in MARKS:
+        raise UserError(f"mark: {mark!r} is not one of {', '.join(MARKS)}")
+    if session.get(Notice, notice_pk) is None:
+        raise NotFoundError(f"no notice with id {notice_pk}")
+    row = session.scalars(
+        select(NoticeMark).where(NoticeMark.notice_pk == notice_pk, NoticeMark.user_id == user.id)
+    ).first()
+    if row is None:
+        row = NoticeMark(notice_pk=notice_pk, user_id=user.id, mark=mark)
+        session.add(row)
+    row.mark, row.created_at = mark, utcnow()
+    session.flush()
+    model = train_model(session)
+    if model is None:
+        return "The relevance model needs at least 3 relevant and 3 irrelevant examples."
+    return f"Relevance model retrained on {model.examples} decisions."

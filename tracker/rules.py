@@ -484,10 +484,25 @@ def load_rules(path: str | Path | None = None, *, settings: Settings | None = No
     if not p.is_file():
         raise ConfigError(f"{p}: rules file does not exist")
     try:
+        stat = p.stat()
+        version = (str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+        cached = _PARSED.get(version)
+        if cached is not None:
+            return cached
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read rules file: {exc}") from exc
-    return parse_rules(text, str(p))
+    rules = parse_rules(text, str(p))
+    if len(_PARSED) > 16:  # old versions of edited files
+        _PARSED.clear()
+    _PARSED[version] = rules
+    return rules
+
+
+# Rules parsed per file version (path, modification time, size): a page asks for the
+# rules on every request and gets the parsed ones until the file changes. Rules are not
+# changed after parsing (their own caches only grow), so they can be shared.
+_PARSED: dict[tuple[str, int, int], Rules] = {}
 
 
 __all__ = [

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from tracker.enums import Role
 from tracker.errors import LoginRateLimitedError, NotFoundError, UserError
-from tracker.models import LoginAttempt, LoginThrottle, User, utcnow
+from tracker.models import Account, LoginAttempt, LoginThrottle, User, utcnow
 
-ROLES = ("kam", "bid", "director", "admin")
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)  # kam, bid, director, admin
 MIN_PASSWORD_LENGTH = 8
 # Login throttling (see ``authenticate``): failures are forgotten after RATE_WINDOW
 # without one. Each key allows ``free`` failures, then every further attempt must wait
@@ -415,18 +416,38 @@ def user_for_api_token(session: Session, token: str) -> User | None:
 # --------------------------------------------------------------------------- permissions
 
 
+def account_scope(session: Session, user: User | None) -> list[int] | None:
+    """The accounts a user works: a KAM's own (``Account.kam_email`` is their e-mail, in
+    any case); None (= every account) for the other roles and for the command line (no
+    user). The one place the KAM scope rule is written (pages, exports, alerts, calendar)."""
+    if user is None or user.role != Role.KAM:
+        return None
+    return list(
+        session.scalars(
+            select(Account.id).where(func.lower(Account.kam_email) == user.email.lower())
+        )
+    )
+
+
 def can_edit_account(user: User, account_kam_email: str | None) -> bool:
     """A KAM edits only accounts whose KAM e-mail is theirs; director and admin edit all."""
-    if user.role in ("director", "admin"):
+    if user.role in (Role.DIRECTOR, Role.ADMIN):
         return True
-    if user.role == "kam":
-        return bool(account_kam_email) and account_kam_email.strip().lower() == user.email
+    if user.role == Role.KAM:
+        return bool(account_kam_email) and account_kam_email.strip().lower() == user.email.lower()
     return False
 
 
 def can_decide_bids(user: User) -> bool:
-    return user.role in ("director", "admin")
+    return user.role in (Role.DIRECTOR, Role.ADMIN)
 
 
 def can_set_bid_status(user: User) -> bool:
-    return user.role in ("bid", "director", "admin")
+    return user.role in (Role.BID, Role.DIRECTOR, Role.ADMIN)
+
+
+def mark_notices_seen(session: Session, user: User, now: dt.datetime | None = None) -> None:
+    """'Mark all as seen': the KAM home then lists only notices stored after ``now``.
+    Flushes; the caller commits."""
+    user.last_seen_notices_at = now or utcnow()
+    session.flush()

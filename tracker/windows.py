@@ -59,6 +59,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from tracker.dates import add_months
+
 PHASES: tuple[str, ...] = (
     "watching",
     "dialogue_open",
@@ -115,26 +117,6 @@ _PROCEDURE_MAP: Mapping[str, str] = MappingProxyType(
         "innovation": "dialogue",
     }
 )
-
-_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-@lru_cache(maxsize=1 << 17)
-def add_months(d: dt.date, months: int) -> dt.date:
-    """``d`` shifted by whole calendar months, the day clamped to the month's length.
-
-    >>> add_months(dt.date(2027, 9, 30), -6)
-    datetime.date(2027, 3, 30)
-    >>> add_months(dt.date(2024, 3, 31), -1)
-    datetime.date(2024, 2, 29)
-    """
-    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
-    m += 1
-    last = _MONTH_DAYS[m - 1]
-    if m == 2 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0):
-        last = 29
-    day = d.day if d.day <= last else last
-    return dt.date(y, m, day)
 
 
 def expected_procedure(procedure_type: str | None, default: str = "open") -> str:

@@ -10,11 +10,14 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render, today
+from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker import accountwork
 from tracker.errors import UserError
 from tracker.models import User
-from tracker.views import account_page, accounts_list
+from tracker.pages.account import account_page
+from tracker.pages.accounts import accounts as accounts_of
+from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.expiries import expiries
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["accounts"])
@@ -28,7 +31,7 @@ def accounts(
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
-    rows = accounts_list(session, user if user.role == "kam" else None, day)
+    rows = accounts_of(session, account_scope(session, user))
     return render(request, "accounts.html", {"accounts": rows, "export": "accounts", "query": {}})
 
 
@@ -38,7 +41,7 @@ def accounts_json(
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> list[dict[str, Any]]:
-    return accounts_list(session, user if user.role == "kam" else None, day)
+    return plain_rows(accounts_of(session, account_scope(session, user)))
 
 
 @router.get("/accounts/{account_id}")
@@ -48,8 +51,9 @@ def account(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = account_page(session, account_id, user, day)
+    data = account_page(session, account_id, user, day, env=env)
     data["timeline"] = charts.timeline(data["opportunities"], day)
     data["contact_roles"] = accountwork.CONTACT_ROLE_LABELS
     data["activity_kinds"] = accountwork.ACTIVITY_KINDS
@@ -62,8 +66,31 @@ def account_json(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return account_page(session, account_id, user, day)
+    return account_page(session, account_id, user, day, env=env)
+
+
+@api_router.get(
+    "/expiries",
+    summary="Contracts at the accounts by their next end (a KAM's own accounts)",
+    description="months: next end within this many months (default 24); account_id: one account.",
+)
+def expiries_json(
+    months: int = 24,
+    account_id: int | None = None,
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
+) -> list[dict[str, Any]]:
+    scope = account_scope(session, user)
+    if account_id is not None:
+        scope = [account_id] if scope is None or account_id in scope else []
+    rows = expiries(
+        session, day, ours=env.ours, rules=env.rules, account_ids=scope, within_months=months
+    )
+    return plain_rows(rows)
 
 
 def _back(request: Request, account_id: int, message: str) -> Response:

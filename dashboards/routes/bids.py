@@ -10,19 +10,31 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render, today
-from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS, RISKS, bid_detail
+from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.bids import (
+    BID_STATUSES,
+    CAPACITIES,
+    DECISIONS,
+    RISKS,
+    assess_bid_as,
+    bid_detail,
+    set_bid_status_as,
+)
 from tracker.models import User
+from tracker.pages.base import PageEnv
+from tracker.pages.bids import BID_SHOWS, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status
-from tracker.views import BID_SHOWS, assess_bid, bids_page, set_bid_status
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["bids"])
 NAV = [("Bids", "/bids", None)]
 
 
-def bid_list(session: Session, day: dt.date, show: str, page: int) -> dict[str, Any]:
-    return bids_page(session, day, show=show, page=page, per_page=25, cached=True)
+def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> dict[str, Any]:
+    return bids_page(
+        session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
+        ours=env.ours,
+    )  # fmt: skip
 
 
 @router.get("/bids")
@@ -33,8 +45,9 @@ def bids(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = bid_list(session, day, show, page)
+    data = bid_list(session, day, show, page, env)
     for item in data["items"]:
         item["criteria_chart"] = charts.criteria_bar(item["criteria"])
     query = {"show": show} if show != "relevant" else {}
@@ -59,8 +72,9 @@ def bids_json(
     page: int = 1,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_list(session, day, show, page)
+    return bid_list(session, day, show, page, env)
 
 
 @router.post("/bids/{notice_pk}/status")
@@ -72,7 +86,7 @@ def bid_status(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
 ) -> Response:
-    set_bid_status(session, user, notice_pk, status)
+    set_bid_status_as(session, user, notice_pk, status)
     session.commit()
     return done(request, f"Bid status set to {status}.", next, "/bids")
 
@@ -89,7 +103,7 @@ def bid_assessment(
     session: Session = Depends(db_session),
 ) -> Response:
     """The bid team's capacity and delivery-risk assessment (counts in the score)."""
-    assess_bid(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
+    assess_bid_as(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
     session.commit()
     return done(request, "Assessment recorded: it counts in the score.", next, "/bids")
 

@@ -8,23 +8,27 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards.web import db_session, today
+from dashboards.web import db_session, page_env, today
 from tracker.errors import NotFoundError
+from tracker.pages.base import PageEnv
+from tracker.pages.calendar import calendar_feed
 from tracker.users import user_for_calendar_token
-from tracker.views import calendar_feed
 
 router = APIRouter()
 
 
 @router.get("/calendar/{token}.ics")
 def calendar(
-    token: str, session: Session = Depends(db_session), day: dt.date = Depends(today)
+    token: str,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
     user = user_for_calendar_token(session, token)
     if user is None:
         raise NotFoundError("unknown or revoked calendar token")
     return Response(
-        calendar_feed(session, user, day),
+        calendar_feed(session, user, day, env),
         media_type="text/calendar; charset=utf-8",
         headers={"content-disposition": 'inline; filename="tracker.ics"'},
     )

@@ -10,10 +10,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render, today
+from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.bids import decide_bid_as
 from tracker.models import User
+from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.director import director_page
+from tracker.pages.incumbency import incumbency
 from tracker.users import can_decide_bids
-from tracker.views import decide_bid, director_page
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["director"])
@@ -28,8 +31,9 @@ def director(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = director_page(session, day, show=show)
+    data = director_page(session, day, show=show, env=env)
     # The page shows the top rows of the long lists; the JSON API and the exports have all.
     for name in ("incumbency", "uncovered"):
         data[f"{name}_total"] = len(data[name])
@@ -49,8 +53,28 @@ def director_json(
     show: str = "relevant",
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return director_page(session, day, show=show)
+    return director_page(session, day, show=show, env=env)
+
+
+@api_router.get(
+    "/incumbency",
+    summary="Who holds the running contracts at each account: us or a competitor",
+    description="show: relevant (contracts whose re-tender is in our capability profile; "
+    "the default), accounts or all (every running contract); account_id: one account.",
+)
+def incumbency_json(
+    show: str = "relevant",
+    account_id: int | None = None,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
+) -> list[dict[str, Any]]:
+    rows = incumbency(
+        session, day, ours=env.ours, account_id=account_id, in_profile_only=show == "relevant"
+    )
+    return plain_rows(rows)
 
 
 @router.post("/bids/{notice_pk}/decision")
@@ -64,6 +88,6 @@ def decision(
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
-    decide_bid(session, user, notice_pk, decision, why, day)
+    decide_bid_as(session, user, notice_pk, decision, why, day)
     session.commit()
     return done(request, f"Decision recorded: {decision}.", next, "/director")

@@ -10,17 +10,18 @@ from sqlalchemy.orm import Session
 
 from dashboards.web import db_session, render, require_role, today
 from tracker.doctor import health_report
+from tracker.enums import Role
 from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["health"])
-NAV = [("Health", "/health", ("admin",))]
+NAV = [("Health", "/health", (Role.ADMIN,))]
 
 
 @router.get("/health")
 def health(
     request: Request,
-    user: User = Depends(require_role("admin")),
+    user: User = Depends(require_role(Role.ADMIN)),
     session: Session = Depends(db_session),
 ) -> Response:
     return render(request, "health.html", health_report(session, today(request)))
@@ -29,7 +30,7 @@ def health(
 @api_router.get("/health", summary="Operations health (admin): runs, failures, alerts, lock")
 def health_json(
     request: Request,
-    user: User = Depends(require_role("admin")),
+    user: User = Depends(require_role(Role.ADMIN)),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
     report = health_report(session, today(request))

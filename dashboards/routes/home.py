@@ -10,17 +10,24 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render, today
+from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.enums import Role
+from tracker.linking import decide_link_as
 from tracker.models import User
-from tracker.views import decide_suggested_link, kam_home, mark_notices_seen
+from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.home import kam_home
+from tracker.pages.suggested_links import suggested_links
+from tracker.users import mark_notices_seen
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["home"])
-NAV = [("Home", "/", ("kam", "director", "admin"))]
+NAV = [("Home", "/", (Role.KAM, Role.DIRECTOR, Role.ADMIN))]
 
 
-def home_data(session: Session, user: User, day: dt.date, show_all: bool = False) -> dict[str, Any]:
-    return kam_home(session, user, day, show_all=show_all)  # a GET changes nothing
+def home_data(
+    session: Session, user: User, day: dt.date, env: PageEnv, show_all: bool = False
+) -> dict[str, Any]:
+    return kam_home(session, user, day, env=env, show_all=show_all)  # a GET changes nothing
 
 
 @router.post("/notices/seen")
@@ -42,10 +49,11 @@ def home(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    if user.role == "bid":
+    if user.role == Role.BID:
         return RedirectResponse("/bids", status_code=303)
-    data = home_data(session, user, day, show_all=bool(all))
+    data = home_data(session, user, day, env, show_all=bool(all))
     data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
     return render(request, "home.html", data)
 
@@ -60,8 +68,20 @@ def home_json(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return home_data(session, user, day, show_all=bool(all))
+    return home_data(session, user, day, env, show_all=bool(all))
+
+
+@api_router.get(
+    "/suggested-links",
+    summary="Suggested buyer links waiting for a decision, one per buyer and account",
+)
+def suggested_links_json(
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    return plain_rows(suggested_links(session, account_scope(session, user)))
 
 
 @router.post("/links/{link_id}/decide")
@@ -73,6 +93,6 @@ def decide_link(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
 ) -> Response:
-    decide_suggested_link(session, user, link_id, status)
+    decide_link_as(session, user, link_id, status)
     session.commit()
     return done(request, f"Link {status}.", next)

@@ -10,10 +10,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
-from dashboards.web import current_user, db_session, done, render, today
+from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.models import User
+from tracker.pages.base import PageEnv
+from tracker.pages.notice import notice_page
+from tracker.pages.opportunities import account_names
+from tracker.relevance import mark_notice
 from tracker.search import PHASES, parse_filters, search_notices
-from tracker.views import account_names, mark_notice, notice_page
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["notices"])
@@ -59,8 +62,9 @@ def notice(
     notice_pk: int,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = notice_page(session, notice_pk, day)
+    data = notice_page(session, notice_pk, day, env=env)
     for lot in data["lots"]:
         lot["criteria_chart"] = charts.criteria_bar(lot["criteria"])
     return render(request, "notice.html", {"n": data})
@@ -68,9 +72,12 @@ def notice(
 
 @api_router.get("/notices/{notice_pk}", summary="One notice: fields, buyers, lots, versions")
 def notice_json(
-    notice_pk: int, session: Session = Depends(db_session), day: dt.date = Depends(today)
+    notice_pk: int,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    data = notice_page(session, notice_pk, day)
+    data = notice_page(session, notice_pk, day, env=env)
     data["fields"] = {key: value for _label, key, value in data["fields"]}
     return data
 

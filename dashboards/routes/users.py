@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 
 from dashboards.web import db_session, done, render, require_role
 from tracker import users as users_mod
+from tracker.enums import Role
 from tracker.errors import NotFoundError
 from tracker.models import User
 
 router = APIRouter()
-NAV = [("Users", "/admin/users", ("admin",))]
+NAV = [("Users", "/admin/users", (Role.ADMIN,))]
 
 ACTIONS = {
     "disable": (
@@ -51,7 +52,7 @@ def _target(session: Session, user_id: int) -> User:
 @router.get("/admin/users")
 def users_page(
     request: Request,
-    admin: User = Depends(require_role("admin")),
+    admin: User = Depends(require_role(Role.ADMIN)),
     session: Session = Depends(db_session),
 ) -> Response:
     return _users_page(request, session)
@@ -61,7 +62,7 @@ def users_page(
 def reset_password(
     request: Request,
     user_id: int,
-    admin: User = Depends(require_role("admin")),
+    admin: User = Depends(require_role(Role.ADMIN)),
     session: Session = Depends(db_session),
 ) -> Response:
     """A random password, shown once on this response; every session of the user ends."""
@@ -77,7 +78,7 @@ def change_role(
     request: Request,
     user_id: int,
     role: str = Form(""),
-    admin: User = Depends(require_role("admin")),
+    admin: User = Depends(require_role(Role.ADMIN)),
     session: Session = Depends(db_session),
 ) -> Response:
     user = _target(session, user_id)
@@ -91,7 +92,7 @@ def user_action(
     request: Request,
     user_id: int,
     action: str,
-    admin: User = Depends(require_role("admin")),
+    admin: User = Depends(require_role(Role.ADMIN)),
     session: Session = Depends(db_session),
 ) -> Response:
     if action not in ACTIONS:

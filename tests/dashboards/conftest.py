@@ -34,6 +34,7 @@ from tracker.config import load_settings
 from tracker.db import session_scope
 from tracker.ingest import Ingestor
 from tracker.migrate import upgrade
+from tracker.pages.base import NoCache
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2023, 2, 22)
@@ -55,14 +56,6 @@ def fast_password_hashing() -> Iterator[None]:
     tracker_users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     tracker_users._hasher = original
-
-
-@pytest.fixture(autouse=True)
-def fresh_aggregates() -> None:
-    """Each test sees the director aggregates of the data as it is now (no 60 s cache)."""
-    from tracker.views import clear_aggregate_cache
-
-    clear_aggregate_cache()
 
 
 def _optional(module: str, name: str) -> Any:
@@ -122,7 +115,9 @@ def make_settings(home: Path, **extra: str) -> Any:
 
 @pytest.fixture(scope="session")
 def app(world: dict) -> Any:
-    return create_app(make_settings(world["home"]), engine=world["engine"])
+    """The app of the world; it keeps no aggregates between requests (``NoCache``), so
+    each test sees the data as it is now (``test_pages`` tests the 60 s cache itself)."""
+    return create_app(make_settings(world["home"]), engine=world["engine"], cache=NoCache())
 
 
 def csrf_from(html: str) -> str:

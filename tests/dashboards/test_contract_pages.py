@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.dashboards.conftest import account_id, notice_pk
 from tracker.db import session_scope
 from tracker.models import Notice
+from tracker.pages.base import plain_rows
 
 
 def by_doffin_id(engine, doffin_id: str) -> int:  # type: ignore[no-untyped-def]
@@ -94,15 +95,15 @@ def test_bid_page_lists_intention_notices_in_their_challenge_period(world) -> No
     still be challenged (until 2024-07-14); after that it is gone from the list."""
     import datetime as dt
 
-    from tracker.views import intention_rows
+    from tracker.pages.bids import intention_rows
 
     with session_scope(world["engine"]) as s:
-        rows = intention_rows(s, dt.date(2024, 7, 10))
+        rows = intention_rows(s, dt.date(2024, 7, 10), ours=frozenset())
         assert [(r["challenge_until"], r["incumbent"], r["challenge_days_left"]) for r in rows] == [
             ("2024-07-14", "Elbit Systems of America", 4)
         ]
-        assert intention_rows(s, dt.date(2024, 7, 15)) == []
-        assert intention_rows(s, dt.date(2024, 7, 1)) == []  # not published yet
+        assert intention_rows(s, dt.date(2024, 7, 15), ours=frozenset()) == []
+        assert intention_rows(s, dt.date(2024, 7, 1), ours=frozenset()) == []  # not published
     from fastapi.testclient import TestClient
 
     from dashboards.app import create_app
@@ -124,10 +125,13 @@ def test_home_expiries_take_the_next_decision_point(world) -> None:
     base end 2025-03-08; Vestfold og Telemark's by its next option (2025-11-02)."""
     import datetime as dt
 
-    from tracker.views import expiry_rows
+    from tracker.pages.expiries import expiries
+    from tracker.rules import default_rules
 
     with session_scope(world["engine"]) as s:
-        rows = expiry_rows(s, dt.date(2024, 12, 1), months=24)
+        rows = plain_rows(
+            expiries(s, dt.date(2024, 12, 1), ours=frozenset(), rules=default_rules())
+        )
     got = {(r["title"][:30], r["next_end"]) for r in rows}
     assert ("Intensjonskjunngjøring - Inngå", "2026-11-23") in got
     assert ("Rammeavtale vakt- og sikkerhet", "2025-03-08") in got

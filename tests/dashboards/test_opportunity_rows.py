@@ -17,7 +17,7 @@ from tests.dashboards.conftest import TODAY, USERS, account_id, login, make_sett
 from tracker.db import session_scope
 from tracker.models import Account, Contract, ContractAccount
 from tracker.opportunities import list_opportunities, recompute
-from tracker.views import PHASE_ORDER
+from tracker.pages.opportunities import PHASE_ORDER
 from tracker.windows import PHASES
 
 # A known agreement (constructed: an import) at Oslo kommune that expires 2023-03-31 with no

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from tracker.models import Account, Opportunity
-from tracker.views import pipeline
+from tracker.pages.director import pipeline
 
 
 def _opp(key: str, account: Account, phase: str, value: float, currency: str, link: str,

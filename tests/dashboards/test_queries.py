@@ -1,4 +1,4 @@
-"""Page queries of ``tracker.views`` against the tracker's own functions on the seeded world.
+"""Page queries of ``tracker.pages`` against the tracker's own functions on the seeded world.
 
 One source of truth: the budget-window status the dashboards show is the one
 ``tracker.opportunities`` computes; the bid list's cached list of open competitions
@@ -11,19 +11,16 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from tests.dashboards.conftest import TODAY, USERS, account_id
+from tests.dashboards.conftest import TODAY, USERS, account_id, make_settings
 from tracker.db import session_scope
 from tracker.models import Account, BidDecision, Notice, NoticeLink, Opportunity, User
 from tracker.opportunities import list_opportunities, stored_budget_window
+from tracker.pages.account import account_notices
+from tracker.pages.base import PageCache, PageEnv
+from tracker.pages.bids import bids_page
+from tracker.pages.director import director_page
+from tracker.pages.opportunities import budget_windows, opportunity_rows
 from tracker.rules import load_rules
-from tracker.views import (
-    account_notices,
-    bids_page,
-    budget_windows,
-    director_page,
-    open_competition_ids,
-    opportunity_rows,
-)
 from tracker.windows import BUDGET_STATUSES
 
 LATER = TODAY + dt.timedelta(days=3 * 365)  # most budget windows of the world have ended
@@ -34,7 +31,8 @@ def test_opportunity_budget_window_is_the_trackers(world) -> None:
     today and three years later, when the tracker calls an ended window closed or missed."""
     with session_scope(world["engine"]) as s:
         for day in (TODAY, LATER):
-            ours = {r["key"]: r["budget_window"] for r in opportunity_rows(s, day, limit=10_000)}
+            rows = opportunity_rows(s, day, limit=10_000, rules=load_rules())
+            ours = {r["key"]: r["budget_window"] for r in rows}
             theirs = {o["key"]: o["budget_window"] for o in list_opportunities(s, today=day)}
             assert ours.keys() == theirs.keys() and ours
             with_window = [k for k, w in theirs.items() if w]
@@ -94,14 +92,23 @@ def test_home_budget_windows_use_the_trackers_status(world) -> None:
 
 def test_cached_open_competitions_equal_the_query(world) -> None:
     with session_scope(world["engine"]) as s:
+        cache, rules = PageCache(), load_rules()
+
+        def ids(show: str, cache: PageCache | None) -> list[int]:
+            page = bids_page(
+                s, TODAY, show=show, per_page=200, cache=cache, rules=rules, ours=set()
+            )
+            return [b["id"] for b in page["items"]]
+
         for show in ("relevant", "accounts", "all"):
-            fresh = open_competition_ids(s, TODAY, show=show)
-            assert open_competition_ids(s, TODAY, show=show, cached=True) == fresh
-            assert open_competition_ids(s, TODAY, show=show, cached=True) == fresh  # a hit
-        assert open_competition_ids(s, TODAY, show="all")
-        page = bids_page(s, TODAY, show="all", per_page=1, cached=True)
+            fresh = ids(show, None)
+            assert ids(show, cache) == fresh
+            assert ids(show, cache) == fresh  # a hit
+        assert ids("all", None)
+        page = bids_page(s, TODAY, show="all", per_page=1, cache=cache, rules=rules, ours=set())
         assert page["fresh_within_s"] > 0 and page["total"] >= 1
-        assert bids_page(s, TODAY, show="all", per_page=1)["fresh_within_s"] == 0
+        uncached = bids_page(s, TODAY, show="all", per_page=1, rules=rules, ours=set())
+        assert uncached["fresh_within_s"] == 0
 
 
 def test_decision_leaves_the_cached_queue_at_once(world) -> None:
@@ -109,14 +116,15 @@ def test_decision_leaves_the_cached_queue_at_once(world) -> None:
     competition that is in the queue now (other tests may have decided on others)."""
     engine = world["engine"]
     with session_scope(engine) as s:
-        before = director_page(s, TODAY, show="accounts")
+        env = PageEnv.of(make_settings(world["home"]), PageCache())
+        before = director_page(s, TODAY, show="accounts", env=env)
         assert before["queue"], "the world has undecided open competitions"
         pk = before["queue"][0]["id"]
         director = s.scalar(select(User).where(User.email == USERS["director"]))
         s.add(BidDecision(notice_pk=pk, decision="bid", decided_by=director.email, why="test"))
     try:
         with session_scope(engine) as s:
-            after = director_page(s, TODAY, show="accounts")
+            after = director_page(s, TODAY, show="accounts", env=env)
             assert pk not in [b["id"] for b in after["queue"]]
             assert after["queue_total"] == before["queue_total"] - 1
             assert pk in [b["id"] for b in after["decided"]]

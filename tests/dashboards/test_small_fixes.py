@@ -11,7 +11,8 @@ from tests.dashboards.conftest import DIATERMI, TODAY, notice_pk, page_csrf
 from tracker.db import session_scope
 from tracker.models import Account, BidStatus, Contract, ContractAccount, ContractParty, Notice
 from tracker.opportunities import COMPETITION_SUBTYPES
-from tracker.views import URGENT_DEADLINE_DAYS, incumbency_rows
+from tracker.pages.bids import URGENT_DEADLINE_DAYS
+from tracker.pages.incumbency import incumbency
 
 
 def test_bid_status_only_on_competitions(client_for, world) -> None:
@@ -47,8 +48,8 @@ def test_unknown_incumbency_value_is_none_not_zero(session) -> None:
         ]
     )
     session.flush()
-    [row] = incumbency_rows(session, dt.date(2026, 1, 1), our_orgnrs=[], in_profile_only=False)
-    assert row["value"] is None and row["contracts"] == 1
+    [row] = incumbency(session, dt.date(2026, 1, 1), ours=frozenset())
+    assert row.value is None and row.contracts == 1
 
 
 def test_competition_urgency_flag_comes_from_the_view(client_for, world) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tracker.models import Account, Notice, NoticeBuyer, NoticeLink
-from tracker.views import suggested_link_rows
+from tracker.pages.suggested_links import suggested_links
 
 
 def _notice(session, n: int, buyer: str, orgnr: str | None) -> Notice:
@@ -51,14 +51,14 @@ def test_suggested_links_grouped_by_buyer_and_account(session) -> None:
     by_name = _notice(session, 9, "NAV Tiltak Rogaland", None)
     _suggest(session, by_name, hso, 0.5)
     session.flush()
-    rows = suggested_link_rows(session, None)
-    got = {(r["buyer"], r["account"]): r["notices"] for r in rows}
+    rows = suggested_links(session, None)
+    got = {(r.buyer, r.account): r.notices for r in rows}
     assert got == {
         ("Sykehusinnkjøp HF", "Helse Sør-Øst RHF"): 7,
         ("Sykehusinnkjøp HF", "Other"): 1,
         ("NAV Tiltak Rogaland", "Helse Sør-Øst RHF"): 1,
     }
     first = rows[0]
-    assert first["confidence"] == 0.6 and first["notice_pk"] == notices[-1].id  # latest
+    assert first.confidence == 0.6 and first.notice_pk == notices[-1].id  # latest
     # a KAM sees only the rows of their accounts
-    assert {r["account"] for r in suggested_link_rows(session, [other.id])} == {"Other"}
+    assert {r.account for r in suggested_links(session, [other.id])} == {"Other"}

@@ -6,11 +6,13 @@ import datetime as dt
 
 import click
 
-from tracker.config import load_settings
+from tracker.config import Settings, load_settings
 
 
-def resolve_today(value: str | None) -> dt.date:
-    """``--today`` if given, else the configured ``today`` (TRACKER_TODAY), else the real date."""
+def resolve_today(value: str | None, settings: Settings | None = None) -> dt.date:
+    """``--today`` if given, else the configured ``today`` (TRACKER_TODAY) of ``settings``
+    (the command's; else read now), else the real date: ``Settings.today`` is the one
+    "today" of the tracker."""
     if value:
         try:
             return dt.date.fromisoformat(value)
@@ -18,4 +20,4 @@ def resolve_today(value: str | None) -> dt.date:
             raise click.BadParameter(
                 f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--today"
             ) from exc
-    return load_settings().today()
+    return (settings or load_settings()).today()

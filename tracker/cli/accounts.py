@@ -25,7 +25,7 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], width: in
             return "yes" if v else ""
         if isinstance(v, float):
             return f"{v:,.0f}".replace(",", " ") if abs(v) >= 1000 else f"{v:g}"
-        if isinstance(v, list):
+        if isinstance(v, list | tuple):
             return ";".join(str(x) for x in v)
         s = str(v)
         return s if len(s) <= width else s[: width - 1] + "…"
@@ -90,17 +90,18 @@ def accounts_list(fmt: str) -> None:
 
     Example: tracker accounts list --format json
     """
-    from tracker.accounts import list_accounts
+    from tracker.pages.accounts import accounts
+    from tracker.pages.base import plain_rows
 
     with session_scope() as session:
-        rows = list_accounts(session)
+        rows = plain_rows(accounts(session, None))
     if fmt == "json":
         click.echo(_json(rows))
         return
     cols = [
         ("name", "account"), ("tier", "tier"), ("buyer_type", "type"), ("kam", "kam"),
         ("orgnr", "orgnr"), ("notices", "notices"), ("suggested_links", "suggested"),
-        ("contracts", "contracts"),
+        ("contracts", "contracts"), ("open_windows", "open windows"),
     ]  # fmt: skip
     click.echo(_table(rows, cols))
 
@@ -215,16 +216,18 @@ def links() -> None:
 @click.option("--account", help="Only this account (name, alias or id).")
 @FORMAT
 def links_list(account: str | None, fmt: str) -> None:
-    """List suggested links waiting for a KAM decision.
+    """List suggested links waiting for a KAM decision, one per buyer and account (a
+    decision applies to every notice of the buyer at the account).
 
     Example: tracker links list --format json
     """
     from tracker.accounts import get_account
-    from tracker.linking import suggested_links
+    from tracker.pages.base import plain_rows
+    from tracker.pages.suggested_links import suggested_links
 
     with session_scope() as session:
         ids = [get_account(session, account).id] if account else None
-        rows = suggested_links(session, ids)
+        rows = plain_rows(suggested_links(session, ids))
     if fmt == "json":
         click.echo(_json(rows))
         return
@@ -232,13 +235,14 @@ def links_list(account: str | None, fmt: str) -> None:
         _table(
             rows,
             [
-                ("link_id", "link"),
+                ("id", "link"),
                 ("account", "account"),
-                ("buyer_name", "buyer"),
+                ("buyer", "buyer"),
                 ("buyer_orgnr", "orgnr"),
                 ("method", "method"),
                 ("confidence", "conf"),
-                ("issue_date", "date"),
+                ("notices", "notices"),
+                ("issue_date", "latest"),
                 ("title", "title"),
             ],
         )  # fmt: skip
@@ -328,16 +332,25 @@ def expiries_cmd(
 
     Example: tracker expiries --account Forsvaret --within 24m --format csv
     """
-    from tracker.expiries import list_expiries, parse_within
+    from tracker.accounts import get_account
+    from tracker.config import load_settings
+    from tracker.expiries import parse_within
+    from tracker.pages.base import PageEnv, plain_rows
+    from tracker.pages.expiries import expiries
 
     months = parse_within(within)
+    env = PageEnv.of(load_settings())
     with session_scope() as session:
-        rows = list_expiries(
-            session,
-            today=resolve_today(today),
-            account=account,
-            within_months=months,
-            include_unknown=include_unknown,
+        rows = plain_rows(
+            expiries(
+                session,
+                resolve_today(today, env.settings),
+                ours=env.ours,
+                rules=env.rules,
+                account_ids=[get_account(session, account).id] if account else None,
+                within_months=months,
+                include_unknown=include_unknown,
+            )
         )
     if fmt == "json":
         click.echo(_json(rows))
@@ -381,26 +394,46 @@ EXPIRY_CSV = [
 def _cell(value: object) -> object:
     if value is None:
         return ""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return "; ".join(str(v) for v in value)
     return value
 
 
 @main.command("incumbency")
 @click.option("--account", help="Only this account (name, alias or id).")
-@click.option("--today", help="Leave out agreements ended before this date (YYYY-MM-DD).")
+@click.option("--today", help="Contracts still running on this date (YYYY-MM-DD).")
+@click.option(
+    "--show",
+    type=click.Choice(["all", "relevant"]),
+    default="all",
+    show_default=True,
+    help="relevant: only contracts whose re-tender is in our capability profile.",
+)
 @FORMAT
-def incumbency_cmd(account: str | None, today: str | None, fmt: str) -> None:
-    """Who holds the agreements at each account: us vs competitors.
+def incumbency_cmd(account: str | None, today: str | None, show: str, fmt: str) -> None:
+    """Who holds the running contracts at each account: us vs competitors.
 
-    "Us" is TRACKER_OUR_ORGNRS.
+    "Us" is TRACKER_OUR_ORGNRS. A ceiling shared by parallel suppliers is listed, never
+    added; a value nobody knows is empty, not 0.
 
     Example: tracker incumbency --account "Politiets fellestjenester"
     """
-    from tracker.expiries import incumbency
+    from tracker.accounts import get_account
+    from tracker.config import load_settings
+    from tracker.pages.base import PageEnv, plain_rows
+    from tracker.pages.incumbency import incumbency
 
+    env = PageEnv.of(load_settings())
     with session_scope() as session:
-        rows = incumbency(session, account, today=resolve_today(today) if today else None)
+        rows = plain_rows(
+            incumbency(
+                session,
+                resolve_today(today, env.settings),
+                ours=env.ours,
+                account_id=get_account(session, account).id if account else None,
+                in_profile_only=show == "relevant",
+            )
+        )
     if fmt == "json":
         click.echo(_json(rows))
         return
@@ -412,7 +445,7 @@ def incumbency_cmd(account: str | None, today: str | None, fmt: str) -> None:
                 ("supplier", "supplier"),
                 ("supplier_orgnr", "orgnr"),
                 ("us", "us"),
-                ("count", "agreements"),
+                ("contracts", "contracts"),
                 ("value", "value"),
                 ("shared_ceilings", "shared ceilings (not summed)"),
                 ("next_end", "next end"),

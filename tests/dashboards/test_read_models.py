@@ -1,0 +1,144 @@
+"""One read model per question: the command line's JSON, the API's JSON and the export's
+rows of each question are the same records (same ids, same values) on the real-notice
+world (tracker.pages)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tests.dashboards.conftest import TODAY
+from tracker.cli import main
+
+
+def cli_json(world: dict, *args: str) -> Any:
+    env = {
+        "TRACKER_DATABASE_URL": world["url"],
+        "TRACKER_HOME": str(world["home"]),
+        "TRACKER_TODAY": TODAY.isoformat(),
+        "TRACKER_OUR_ORGNRS": "",
+    }
+    out = CliRunner().invoke(main, [*args, "--format", "json"], env=env)
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
+def export_rows(client: Any, path: str) -> list[dict[str, str]]:
+    res = client.get(path)
+    assert res.status_code == 200, res.text
+    return list(csv.DictReader(io.StringIO(res.content.decode("utf-8-sig"))))
+
+
+def norm(value: Any) -> Any:
+    """A JSON value or a CSV cell as one comparable value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return norm("; ".join(str(v) for v in value))
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return None if math.isnan(number) else number
+
+
+def same(rows_a: list[dict], rows_b: list[dict], keys: tuple[str, ...]) -> None:
+    assert len(rows_a) == len(rows_b)
+    for a, b in zip(rows_a, rows_b, strict=True):
+        assert {k: norm(a[k]) for k in keys} == {k: norm(b[k]) for k in keys}
+
+
+INCUMBENCY = ("account_id", "account", "supplier", "supplier_orgnr", "us", "contracts",
+              "value", "shared_ceilings", "next_end", "contract_ids")  # fmt: skip
+
+
+@pytest.mark.parametrize("show", ["all", "relevant"])
+def test_incumbency_agrees(world: dict, client_for: Any, show: str) -> None:
+    cli = cli_json(world, "incumbency", "--today", TODAY.isoformat(), "--show", show)
+    director = client_for("director")
+    api = director.get(f"/api/incumbency?show={show}").json()
+    exported = export_rows(director, f"/export/incumbency.csv?show={show}")
+    assert cli, "the fixtures have running contracts with known suppliers"
+    assert cli == api
+    same(cli, exported, INCUMBENCY)
+    # unknown value is None (empty), never 0; a shared ceiling is never added
+    assert all(r["value"] is None or r["value"] > 0 for r in cli)
+    page = director.get(f"/api/director?show={'all' if show == 'all' else 'relevant'}").json()
+    assert page["incumbency"] == api[: len(page["incumbency"])]
+
+
+CONTRACT = ("contract_id", "account_id", "account", "title", "lot_id", "suppliers", "buyer",
+            "status", "next_end", "end_date", "option_ends", "latest_end", "value", "currency",
+            "value_kind", "value_shared", "evidence_text", "procedure_id")  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["director", "kam"])
+def test_expiries_agree(world: dict, client_for: Any, who: str) -> None:
+    client = client_for(who)
+    api = client.get("/api/expiries?months=120").json()
+    exported = export_rows(client, "/export/expiries.csv?months=120")
+    assert api, "the fixtures have contracts ending within 10 years"
+    same(api, exported, CONTRACT)
+    if who == "director":  # the command line sees every account, as the director does
+        cli = cli_json(world, "expiries", "--today", TODAY.isoformat(), "--within", "120m")
+        assert cli, "the fixtures have contracts ending within 10 years"
+        assert cli == api
+    else:  # a KAM's own accounts only; one row per contract
+        everyone = client_for("director").get("/api/expiries?months=120").json()
+        mine = {a["id"] for a in client.get("/api/accounts").json()}
+        assert {r["contract_id"] for r in api} == {
+            r["contract_id"] for r in everyone if mine & {a["id"] for a in r["accounts"]}
+        }
+    assert len({r["contract_id"] for r in api}) == len(api)
+    # the one "still running" rule: nothing has passed its next end and latest end
+    day = TODAY.isoformat()
+    assert all(
+        r["extension"] or (r["next_end"] or "") >= day or (r["latest_end"] or "") >= day
+        for r in api
+    )
+
+
+ACCOUNT = ("id", "name", "orgnr", "aliases", "tier", "buyer_type", "kam", "notices",
+           "suggested_links", "contracts", "open_windows")  # fmt: skip
+
+
+def test_accounts_agree(world: dict, client_for: Any) -> None:
+    cli = cli_json(world, "accounts", "list")
+    director = client_for("director")
+    api = director.get("/api/accounts").json()
+    assert cli == api and len(api) >= 10, "every example account, for the command line too"
+    same(api, export_rows(director, "/export/accounts.csv"), ACCOUNT)
+    kam = client_for("kam")
+    mine = kam.get("/api/accounts").json()
+    assert [a["name"] for a in mine] == ["Helse Sør-Øst RHF", "Sykehusinnkjøp HF"]
+    assert mine == [a for a in api if a["id"] in {m["id"] for m in mine}]
+    same(mine, export_rows(kam, "/export/accounts.csv"), ACCOUNT)
+    assert any(a["notices"] for a in api) and any(a["contracts"] for a in api)
+
+
+LINK = ("id", "account_id", "account", "buyer", "buyer_orgnr", "buyer_key", "method",
+        "confidence", "notices", "notice_pk", "title", "issue_date", "doffin_url")  # fmt: skip
+
+
+def test_suggested_links_agree(world: dict, client_for: Any) -> None:
+    cli = cli_json(world, "links", "list")
+    director = client_for("director")
+    api = director.get("/api/suggested-links").json()
+    assert cli == api
+    same(api, export_rows(director, "/export/suggested-links.csv"), LINK)
+    kam = client_for("kam")
+    mine = kam.get("/api/suggested-links").json()
+    assert mine == kam.get("/api/home").json()["suggested_links"][: len(mine)]
+    same(mine, export_rows(kam, "/export/suggested-links.csv"), LINK)
+    assert api and len({(r["buyer_key"], r["account_id"]) for r in api}) == len(api)
+    assert mine, "Ingrid has suggested links (Helse Sør-Øst)"

@@ -1,0 +1,153 @@
+"""One account: its profile, contracts, opportunities, notices and the KAM's work."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.accountwork import list_activities, list_contacts
+from tracker.enums import LinkStatus
+from tracker.errors import NotFoundError
+from tracker.models import (
+    Account,
+    Contract,
+    ContractAccount,
+    Notice,
+    NoticeLink,
+    Organisation,
+    User,
+)
+from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.expiries import ContractRow, contract_rows
+from tracker.pages.opportunities import RISK_PHASES, opportunity_rows
+from tracker.search import notice_rows
+from tracker.users import can_edit_account
+
+
+def _get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id, options=[selectinload(Account.orgnrs)])
+    if account is None:
+        raise NotFoundError(f"no account with id {account_id}")
+    return account
+
+
+def account_profile(session: Session, account: Account) -> dict[str, Any]:
+    orgnrs = sorted(o.orgnr for o in account.orgnrs)
+    orgs = (
+        session.scalars(select(Organisation).where(Organisation.orgnr.in_(orgnrs))).all()
+        if orgnrs
+        else []
+    )
+    parents = sorted({o.parent_orgnr for o in orgs if o.parent_orgnr})
+    parent_names = (
+        dict(
+            session.execute(
+                select(Organisation.orgnr, Organisation.name).where(Organisation.orgnr.in_(parents))
+            ).all()
+        )
+        if parents
+        else {}
+    )
+    return {
+        "id": account.id,
+        "name": account.name,
+        "orgnrs": [
+            {
+                "orgnr": nr,
+                "name": next((o.register_name or o.name for o in orgs if o.orgnr == nr), None),
+            }
+            for nr in orgnrs
+        ],
+        "parents": [{"orgnr": p, "name": parent_names.get(p)} for p in parents],
+        "sector": sorted({o.sector_code for o in orgs if o.sector_code}),
+        "org_form": sorted({o.org_form for o in orgs if o.org_form}),
+        "tier": account.tier,
+        "buyer_type": account.buyer_type,
+        "kam": account.kam_email,
+        "team": account.team,
+        "notes": account.notes,
+        "plan_notes": account.plan_notes,
+    }
+
+
+def account_notices(
+    session: Session, account_id: int, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """Notice history of an account (latest versions, newest first), one page.
+
+    One query gives the page's ids and the total (a window count); a COUNT runs only
+    when the page is past the end.
+    """
+    linked = select(NoticeLink.notice_pk).where(
+        NoticeLink.account_id == account_id, NoticeLink.status != LinkStatus.REJECTED
+    )
+    latest = and_(Notice.id.in_(linked), Notice.is_latest.is_(True))
+    rows = session.execute(
+        select(Notice.id, func.count().over().label("total"))
+        .where(latest)
+        .order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if rows:
+        total = rows[0].total
+    else:
+        total = session.scalar(select(func.count()).select_from(Notice).where(latest)) or 0
+    return {"items": notice_rows(session, [r.id for r in rows]), "total": total}
+
+
+def account_contract_rows(
+    session: Session, account_id: int, today: dt.date, limit: int = 200, *, ours: frozenset[str]
+) -> list[ContractRow]:
+    """Contracts of the account: current and coming ends first, then ended ones; one row
+    per awarded lot and winner group (``tracker.pages.expiries.ContractRow``)."""
+    found = session.execute(
+        select(Contract, Notice.source_id, Notice.notice_id)
+        .outerjoin(Notice, Notice.id == Contract.notice_pk)
+        .where(
+            Contract.id.in_(
+                select(ContractAccount.contract_id).where(
+                    ContractAccount.account_id == account_id,
+                    ContractAccount.status != LinkStatus.REJECTED,
+                )
+            ),
+            or_(Contract.expected.is_not(True), Contract.expected_award <= today),
+        )
+        .order_by(Contract.id)
+        .limit(limit)
+    ).all()
+    rows = contract_rows(session, found, today, ours=ours, scope=[account_id])
+    rows.sort(
+        key=lambda r: (
+            r.ended,
+            (r.next_end or r.end_date or r.latest_end) is None,
+            r.next_end or r.end_date or r.latest_end or "",
+            r.contract_id,
+        )
+    )
+    return rows
+
+
+def account_page(
+    session: Session, account_id: int, user: User, today: dt.date, *, env: PageEnv
+) -> dict[str, Any]:
+    account = _get_account(session, account_id)
+    known = {account.id: {"name": account.name, "buyer_type": account.buyer_type}}
+    opportunities = opportunity_rows(
+        session, today, account_ids=[account.id], limit=100, accounts=known, rules=env.rules
+    )
+    # every opportunity of the account, the ones in the capability profile first
+    opportunities.sort(key=lambda o: not (o.get("fit") or {}).get("shown"))
+    return {
+        "overdue": [o for o in opportunities if o["phase"] in RISK_PHASES],
+        "account": account_profile(session, account),
+        "can_edit": can_edit_account(user, account.kam_email),
+        "contracts": plain_rows(account_contract_rows(session, account.id, today, ours=env.ours)),
+        "opportunities": opportunities,
+        "notices": account_notices(session, account.id),
+        "activities": list_activities(session, account.id),
+        "contacts": list_contacts(session, account.id),
+    }

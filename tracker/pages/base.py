@@ -1,0 +1,148 @@
+"""What every read model shares: whose accounts a user sees (``account_scope``, the
+rule lives in ``tracker.users``), the "still running" rule, the app's cache of
+whole-database aggregates, the settings and rules a page is given (``PageEnv``) and the
+one conversion to plain values."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.orm import Session
+
+from tracker.config import Settings
+from tracker.rules import Rules, load_rules
+from tracker.users import account_scope as account_scope  # re-exported for the pages
+
+
+def in_scope(column: Any, ids: list[int] | None) -> Any:
+    """SQL condition: ``column`` is one of ``ids`` (every row when ids is None)."""
+    return column.in_(ids) if ids is not None else True
+
+
+def iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def num(value: Decimal | float | None) -> float | None:
+    """A stored amount as a float; None stays None (unknown is not 0)."""
+    return float(value) if value is not None else None
+
+
+def plain(value: Any) -> Any:
+    """A record (or list of records) as plain values for JSON, CSV and templates: the one
+    place a dataclass becomes a dict."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def plain_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(r) for r in rows]
+
+
+class PageCache:
+    """Whole-database aggregates (pipeline, incumbency, uncovered accounts, the list of
+    open competitions) reused for ``ttl`` seconds per database, name and day. One per app
+    (``app.state.cache``), created with it: nothing global to clear between tests."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        session: Session,
+        name: Hashable,
+        today: dt.date,
+        build: Callable[[], Any],
+        ttl: float,
+    ) -> Any:
+        """``build()`` once per database, name and day within ``ttl`` seconds; the value
+        is shared between requests, so callers must not change it."""
+        bind = session.get_bind()
+        key = (str(bind.url), id(bind), name, today)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._values.get(key)
+            if hit is not None and now - hit[0] < ttl:
+                return hit[1]
+        value = build()
+        with self._lock:
+            self._values[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+class NoCache(PageCache):
+    """Builds every time (the command line, the exports)."""
+
+    def get(self, session: Session, name: Hashable, today: dt.date,
+            build: Callable[[], Any], ttl: float) -> Any:  # fmt: skip
+        return build()
+
+
+def still_running(today: dt.date, *, unknown_end: bool) -> Any:
+    """SQL condition, the one "still running" rule of every list (expiries, incumbency,
+    the account's contracts): a contract runs on ``today`` while its base end or its
+    latest end is on or after ``today``, or when a modification notice says it was
+    probably extended (ask the buyer); an expected contract (a competition without an
+    award seen) only once its expected award date has passed; a contract whose end is
+    unknown counts only with ``unknown_end`` (incumbency: the supplier still holds it;
+    the expiries list has no date to put it at unless asked)."""
+    from tracker.enums import Extension
+    from tracker.models import Contract
+
+    alive = [
+        Contract.end_date >= today,
+        Contract.latest_end >= today,
+        Contract.extension == Extension.PROBABLY_EXTENDED,
+    ]
+    if unknown_end:
+        alive.append(and_(Contract.end_date.is_(None), Contract.latest_end.is_(None)))
+    return and_(
+        or_(*alive),
+        or_(Contract.expected.is_not(True), Contract.expected_award <= today),
+    )
+
+
+def known_by(today: dt.date) -> Any:
+    """SQL condition on a query joined (outer) to the contract's ``Notice``: a contract
+    known only from a notice issued after ``today`` is not known yet (no hindsight)."""
+    from tracker.models import Notice
+
+    issued = func.coalesce(Notice.issue_date, Notice.publication_date)
+    return or_(Notice.id.is_(None), issued.is_(None), issued <= today)
+
+
+@dataclass(frozen=True)
+class PageEnv:
+    """What a read model is given instead of reading the environment: the settings the
+    app (or the command) was started with, the rules of that version of the rules file,
+    and the cache of aggregates (the app's; none on the command line)."""
+
+    settings: Settings
+    rules: Rules
+    cache: PageCache = field(default_factory=lambda: NoCache())
+
+    @property
+    def ours(self) -> frozenset[str]:
+        """Our organisation numbers (setting ``our_orgnrs``): "us" in every list."""
+        return frozenset(self.settings.our_orgnr_list)
+
+    @classmethod
+    def of(cls, settings: Settings, cache: PageCache | None = None) -> PageEnv:
+        """The env of ``settings``: its rules file read once per file version."""
+        return cls(settings, load_rules(settings=settings), cache or NoCache())
