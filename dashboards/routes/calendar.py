@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -16,15 +16,23 @@ from tracker.views import calendar_feed
 router = APIRouter()
 
 
+def _base_url(request: Request) -> str:
+    """The tracker's public address (as the profile page shows the calendar URL)."""
+    return request.app.state.base_url or str(request.base_url).rstrip("/")
+
+
 @router.get("/calendar/{token}.ics")
 def calendar(
-    token: str, session: Session = Depends(db_session), day: dt.date = Depends(today)
+    request: Request,
+    token: str,
+    session: Session = Depends(db_session),
+    day: dt.date = Depends(today),
 ) -> Response:
     user = user_for_calendar_token(session, token)
     if user is None:
         raise NotFoundError("unknown or revoked calendar token")
     return Response(
-        calendar_feed(session, user, day),
+        calendar_feed(session, user, day, base_url=_base_url(request)),
         media_type="text/calendar; charset=utf-8",
         headers={"content-disposition": 'inline; filename="tracker.ics"'},
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, render, today
 from tracker.models import User
-from tracker.search import PHASES, parse_filters, search_notices
+from tracker.search import PHASES, parse_filters, parse_filters_checked, search_notices
 from tracker.views import account_names, mark_notice, notice_page
 
 router = APIRouter()
@@ -32,14 +32,31 @@ def _search(request: Request, session: Session) -> dict[str, Any]:
 
 @router.get("/search")
 def search(request: Request, session: Session = Depends(db_session)) -> Response:
-    data = _search(request, session)
+    """The search form and one page of results; a bad filter keeps the form as typed and
+    shows its error beside the field (status 400, no results)."""
+    params = dict(request.query_params)
+    filters, errors = parse_filters_checked(params)
+    if errors:
+        data: dict[str, Any] = {
+            "items": [],
+            "total": 0,
+            "page": 1,
+            "pages": 1,
+            "per_page": 50,
+            "filters": {k: str(v) for k, v in params.items() if k != "page"},
+        }
+    else:
+        data = _search(request, session)
     data.update(
         phases=PHASES,
         accounts=account_names(session),
-        query=data["filters"],
+        query=data["filters"],  # the links of the pager and the exports
         export="notices",
+        errors=errors,
+        # the form shows what was typed ("72000000-5" stays as typed, not its prefix 72)
+        filters={k: str(v) for k, v in params.items() if k != "page"},
     )
-    return render(request, "search.html", data)
+    return render(request, "search.html", data, status_code=400 if errors else 200)
 
 
 @api_router.get(
