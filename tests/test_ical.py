@@ -140,3 +140,41 @@ def test_overdue_opportunity_is_not_taken_for_a_published_one() -> None:
     assert not any(s.startswith("Tender deadline") for s in summaries)
     running = {e["summary"] for e in calendar_events(item | {"phase": "running"}, language="en")}
     assert any(s.startswith("Tender deadline") for s in running)
+
+
+def test_one_event_per_opportunity_and_date_for_every_account_with_links() -> None:
+    # the same agreement at two accounts: stored keys differ only by the account id
+    a = {**OPP, "key": "retender:c1:3", "account": "Helse Sør-Øst RHF", "notice_pk": 7}
+    b = {**OPP, "key": "retender:c1:4", "account": "Helse Vest RHF", "notice_pk": 7}
+    cal = Calendar.from_ical(build_calendar([a, b], now=NOW, base_url="https://t.example/"))
+    expiry = [e for e in cal.walk("VEVENT") if str(e["SUMMARY"]).startswith("Avtalen utløper")]
+    assert len(expiry) == 1
+    assert str(expiry[0]["URL"]) == "https://t.example/notices/7"
+    description = str(expiry[0]["DESCRIPTION"])
+    assert "Helse Sør-Øst RHF" in description and "Helse Vest RHF" in description
+    assert "https://t.example/notices/7" in description
+
+
+def test_deadline_with_its_time_is_a_timed_event_in_oslo() -> None:
+    bid = {**BID, "notice_pk": 12, "deadline_at": "2026-12-20T11:00:00+00:00"}
+    # the opportunity knows the day only; the bid knows the time: one timed event
+    opp = {
+        **OPP,
+        "published": True,
+        "competition_notice_id": BID["notice_id"],
+        "expected_deadline": dt.date(2026, 12, 20),
+    }
+    data = build_calendar([opp, bid], now=NOW, base_url="https://t.example")
+    cal = Calendar.from_ical(data)
+    deadlines = [e for e in cal.walk("VEVENT") if "Tilbudsfrist" in str(e["SUMMARY"])]
+    assert len(deadlines) == 1
+    ev = deadlines[0]
+    assert str(ev["SUMMARY"]) == "Tilbudsfrist kl. 12.00: Kjøp av servere (NAV)"
+    assert ev["DTSTART"].params["TZID"] == "Europe/Oslo"
+    assert ev.decoded("DTEND") == dt.datetime(2026, 12, 20, 11, 0, tzinfo=dt.UTC)
+    assert b"DTEND;TZID=Europe/Oslo:20261220T120000" in data
+    assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Europe/Oslo"]
+    assert str(ev["URL"]) == "https://t.example/notices/12"
+    # summer time: 13:00+02:00 stays 13.00 (not 11:00 UTC)
+    summer = {**bid, "deadline_at": "2023-06-05T13:00:00+02:00"}
+    assert "kl. 13.00" in calendar_events(summer)[0]["summary"]

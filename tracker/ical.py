@@ -83,6 +83,13 @@ def _datetime(value: Any) -> dt.datetime | None:
     return None
 
 
+def _account_name(value: Any) -> str:
+    """An account's name from a name or an ``(id, name)`` pair (opportunity rows)."""
+    if isinstance(value, list | tuple):
+        return next((str(x) for x in reversed(value) if isinstance(x, str)), str(value[-1]))
+    return str(value)
+
+
 def opportunity_id(key: str) -> str:
     """The opportunity behind a stored key ``kind:ident:account_id``: the key without
     its account (the same agreement at several accounts is one opportunity)."""
@@ -127,7 +134,7 @@ def calendar_events(
     page = f"{base_url.rstrip('/')}/notices/{pk}" if base_url and isinstance(pk, int) else None
     if page is None and base_url and isinstance(item.get("account_id"), int):
         page = f"{base_url.rstrip('/')}/accounts/{item['account_id']}"
-    accounts = [a for a in item.get("accounts") or [item.get("account")] if a]
+    accounts = [_account_name(a) for a in item.get("accounts") or [item.get("account")] if a]
     events: list[dict[str, Any]] = []
 
     def add(uid: str, when: Any, summary: str, description: str = "") -> None:
