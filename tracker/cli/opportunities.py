@@ -298,8 +298,17 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
 @click.option(
     "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
 )
+@click.option(
+    "--lang",
+    type=click.Choice(["nb", "en"]),
+    default="nb",
+    show_default=True,
+    help="Language of the event texts.",
+)
 @RECOMPUTE
-def calendar_cmd(account: str | None, out: str, today: str | None, recompute: bool) -> None:
+def calendar_cmd(
+    account: str | None, out: str, today: str | None, lang: str, recompute: bool
+) -> None:
     """Write an iCalendar file: influence windows, drafting, publication, deadlines, budget
     windows and expiries, with stable UIDs (re-importing updates, never duplicates).
 
@@ -312,6 +321,8 @@ def calendar_cmd(account: str | None, out: str, today: str | None, recompute: bo
     with session_scope() as session:
         if recompute:
             recompute_opportunities(session, day)
-        data, count = calendar_for(session, day, account=account, base_url=load_settings().base_url)
+        data, count = calendar_for(
+            session, day, account=account, language=lang, base_url=load_settings().base_url
+        )
     Path(out).write_bytes(data)
     click.echo(f"wrote {count} events to {out}")
