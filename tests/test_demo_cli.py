@@ -15,9 +15,14 @@ writes it into the data directory's config file). Then:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import re
 import shlex
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +189,88 @@ def test_calendar_feed_one_event_per_opportunity_and_date(demo_world: Engine, em
         for e in mine:
             for account in shared[key]:
                 assert account in str(e["DESCRIPTION"])
+
+
+def test_config_is_a_table_with_sources(tracker_env: dict[str, str]) -> None:
+    demo.remember_demo_day(demo.DEMO_TODAY, tracker_env)
+    result = CliRunner().invoke(main, ["config"], catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    config = Path(tracker_env["TRACKER_HOME"]) / "config.toml"
+    assert lines[0] == f"config file: {config}"
+    assert lines[1].split() == ["key", "value", "source"]
+    rows = {line.split()[0]: line for line in lines[3:]}
+    assert rows["today"].split()[1:3] == ["2023-05-15", "file"]
+    assert rows["home"].split()[1:] == [tracker_env["TRACKER_HOME"], "env", "TRACKER_HOME"]
+    assert "***" in rows["database_url"]  # set in the environment: redacted
+    data = json.loads(CliRunner().invoke(main, ["config", "--format", "json"]).stdout)
+    assert data["values"]["today"] == "2023-05-15"
+
+
+def test_remember_demo_day_keeps_the_other_settings(tmp_path: Path) -> None:
+    env = {"TRACKER_HOME": str(tmp_path)}
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'our_orgnrs = "123456789"\ntoday = "2020-01-01"\n\n[alerts]\ntoday = "kept"\n',
+        encoding="utf-8",
+    )
+    assert demo.remember_demo_day(demo.DEMO_TODAY, env) == config
+    settings = load_settings(env=env)
+    assert settings.today() == demo.DEMO_TODAY
+    assert settings.our_orgnr_list == ["123456789"] and settings.values["alerts"] == {
+        "today": "kept"
+    }
+    fresh = tmp_path / "fresh"
+    demo.remember_demo_day(dt.date(2023, 11, 27), {"TRACKER_HOME": str(fresh)})
+    assert load_settings(env={"TRACKER_HOME": str(fresh)}).today() == dt.date(2023, 11, 27)
+
+
+def test_a_busy_port_is_reported_before_anything_is_built(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert f"port {port} on 127.0.0.1 is busy" in (demo.port_problem(port) or "")
+        env = {**os.environ, "TRACKER_HOME": str(tmp_path / "home")}
+        # make's own check runs before the virtual environment is built
+        make = ["make", "-s", "-C", str(ROOT), "demo-port", f"PORT={port}"]
+        res = subprocess.run(
+            [*make, f"PYTHON={sys.executable}"], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert res.returncode != 0 and f"port {port} on 127.0.0.1 is busy" in res.stderr
+        assert f"make demo PORT={port + 1}" in res.stderr
+        # and the demo itself stops before migrating anything
+        with pytest.raises(SystemExit, match=f"port {port} on 127.0.0.1 is busy"):
+            demo.main(["--port", str(port)])
+    assert not (tmp_path / "home").exists()
+    free = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "demo-port", f"PORT={port}", f"PYTHON={sys.executable}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert free.returncode == 0, free.stderr
+
+
+def test_crawl_progress_reads_days_and_notices(engine: Engine, tracker_env: dict[str, str]) -> None:
+    import io
+
+    from tests.conftest import REAL
+    from tracker.cli.crawl import CrawlProgress
+    from tracker.ingest import Ingestor
+    from tracker.models import HarvestDay
+
+    out = io.StringIO()
+    progress = CrawlProgress(
+        "doffin", dt.date(2023, 1, 1), dt.date(2023, 1, 10), every=3600, out=out, engine=engine
+    )
+    with progress:
+        with Ingestor(engine, source="doffin") as ing:
+            for path in sorted(REAL.glob("*.xml"))[:3]:
+                ing.add(path.read_bytes(), location=str(path))
+            ing.flush()
+        with Session(engine) as s:
+            for day in (1, 2):
+                s.add(HarvestDay(source="doffin", day=dt.date(2023, 1, day), complete=True))
+            s.add(HarvestDay(source="doffin", day=dt.date(2022, 12, 31), complete=True))
+            s.commit()
+        assert progress.line() == "crawl doffin: day 2 of 10, 3 notice(s) stored"
+        assert progress.line() is None  # nothing new

@@ -43,7 +43,7 @@ class CrawlProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: tuple[int, int] | None = None
-        self._started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self._started = dt.datetime.now(dt.UTC)
         self._first_id = 0
 
     def _counts(self) -> tuple[int, int]:
