@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint format browser-deps migration-reset clean
+PORT ?= 8000
+
+.PHONY: demo demo-port test test-all lint format browser-deps migration-reset clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +20,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: run 'sudo apt-get install -y chromium' (browser tests will be skipped)"; fi; }
 
-demo: $(STAMP)
-	$(BIN)/python -m tracker.demo
+# The port is checked before anything is built (the demo checks it again before serving).
+demo-port:
+	@$(PYTHON) -c 'import socket,sys; s=socket.socket(); p=int(sys.argv[1]); \
+	  r=s.connect_ex(("127.0.0.1",p)); s.close(); \
+	  sys.exit(0) if r else sys.exit(f"make demo: port {p} on 127.0.0.1 is busy; choose another, e.g. make demo PORT={p+1}")' $(PORT)
+
+demo: demo-port $(STAMP)
+	$(BIN)/python -m tracker.demo --port $(PORT)
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -n 2

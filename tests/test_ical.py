@@ -52,7 +52,7 @@ def _events(data: bytes) -> dict[str, dict]:
 
 
 def test_calendar_has_every_kind_of_event_with_stable_uids() -> None:
-    data = build_calendar([OPP, BID], now=NOW)
+    data = build_calendar([OPP, BID], now=NOW, language="en")
     assert data.startswith(b"BEGIN:VCALENDAR\r\n")
     assert b"VERSION:2.0" in data and b"PRODID:" in data
     events = _events(data)
@@ -80,7 +80,7 @@ def test_calendar_has_every_kind_of_event_with_stable_uids() -> None:
     for e in events.values():  # all-day events
         assert e["end"] - e["start"] == dt.timedelta(days=1)
     # a later export (other DTSTAMP, other order) has the same UIDs
-    again = _events(build_calendar([BID, OPP], now=NOW + dt.timedelta(days=3)))
+    again = _events(build_calendar([BID, OPP], now=NOW + dt.timedelta(days=3), language="en"))
     assert set(again) == set(events)
     assert all(uid.endswith("@tender-tracker") for uid in events)
 
@@ -92,18 +92,18 @@ def test_published_opportunity_shows_its_deadline_not_the_window() -> None:
         "competition_notice_id": BID["notice_id"],
         "expected_deadline": dt.date(2026, 12, 20),
     }
-    events = calendar_events(published)
+    events = calendar_events(published, language="en")
     kinds = {e["summary"].split(":")[0] for e in events}
     assert "Influence window opens" not in kinds
     assert "Tender deadline" in kinds
     # the same competition from the bid list is one event, not two
-    data = build_calendar([published, BID], now=NOW)
+    data = build_calendar([published, BID], now=NOW, language="en")
     assert data.count(b"SUMMARY:Tender deadline") == 1
 
 
 def test_budget_windows_shared_by_opportunities_are_one_event() -> None:
     other = {**OPP, "key": "retender:c2:1", "title": "Annen avtale"}
-    data = build_calendar([OPP, other], now=NOW)
+    data = build_calendar([OPP, other], now=NOW, language="en")
     assert data.count(b"SUMMARY:Budget window opens") == 1
     assert data.count(b"SUMMARY:Agreement ends") == 2
 
@@ -117,15 +117,15 @@ def test_dates_as_iso_strings_and_missing_dates() -> None:
         "expected_publication": "2026-07-01",
         "budget_window": None,
     }
-    events = calendar_events(item)
+    events = calendar_events(item, language="en")
     assert [e["date"] for e in events] == [dt.date(2026, 1, 10), dt.date(2026, 7, 1)]
-    cal = Calendar.from_ical(build_calendar([item], now=NOW))
+    cal = Calendar.from_ical(build_calendar([item], now=NOW, language="en"))
     assert len(cal.walk("VEVENT")) == 2
 
 
 def test_special_characters_are_escaped() -> None:
     item = {**OPP, "title": "Avtale; del 1, lot A\nny linje"}
-    cal = Calendar.from_ical(build_calendar([item], now=NOW))
+    cal = Calendar.from_ical(build_calendar([item], now=NOW, language="en"))
     assert any("Avtale; del 1, lot A\nny linje" in str(e["SUMMARY"]) for e in cal.walk("VEVENT"))
 
 
@@ -134,9 +134,47 @@ def test_overdue_opportunity_is_not_taken_for_a_published_one() -> None:
     # ended, no competition seen) has no tender deadline, but its expiry and windows.
     item = {k: v for k, v in OPP.items() if k != "published"}
     item |= {"phase": "overdue", "expiry": dt.date(2026, 11, 23)}
-    summaries = {e["summary"] for e in calendar_events(item)}
+    summaries = {e["summary"] for e in calendar_events(item, language="en")}
     assert "Agreement ends: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)" in summaries
     assert any(s.startswith("Influence window closes") for s in summaries)
     assert not any(s.startswith("Tender deadline") for s in summaries)
-    running = {e["summary"] for e in calendar_events(item | {"phase": "running"})}
+    running = {e["summary"] for e in calendar_events(item | {"phase": "running"}, language="en")}
     assert any(s.startswith("Tender deadline") for s in running)
+
+
+def test_one_event_per_opportunity_and_date_for_every_account_with_links() -> None:
+    # the same agreement at two accounts: stored keys differ only by the account id
+    a = {**OPP, "key": "retender:c1:3", "account": "Helse Sør-Øst RHF", "notice_pk": 7}
+    b = {**OPP, "key": "retender:c1:4", "account": "Helse Vest RHF", "notice_pk": 7}
+    cal = Calendar.from_ical(build_calendar([a, b], now=NOW, base_url="https://t.example/"))
+    expiry = [e for e in cal.walk("VEVENT") if str(e["SUMMARY"]).startswith("Avtalen utløper")]
+    assert len(expiry) == 1
+    assert str(expiry[0]["URL"]) == "https://t.example/notices/7"
+    description = str(expiry[0]["DESCRIPTION"])
+    assert "Helse Sør-Øst RHF" in description and "Helse Vest RHF" in description
+    assert "https://t.example/notices/7" in description
+
+
+def test_deadline_with_its_time_is_a_timed_event_in_oslo() -> None:
+    bid = {**BID, "notice_pk": 12, "deadline_at": "2026-12-20T11:00:00+00:00"}
+    # the opportunity knows the day only; the bid knows the time: one timed event
+    opp = {
+        **OPP,
+        "published": True,
+        "competition_notice_id": BID["notice_id"],
+        "expected_deadline": dt.date(2026, 12, 20),
+    }
+    data = build_calendar([opp, bid], now=NOW, base_url="https://t.example")
+    cal = Calendar.from_ical(data)
+    deadlines = [e for e in cal.walk("VEVENT") if "Tilbudsfrist" in str(e["SUMMARY"])]
+    assert len(deadlines) == 1
+    ev = deadlines[0]
+    assert str(ev["SUMMARY"]) == "Tilbudsfrist kl. 12.00: Kjøp av servere (NAV)"
+    assert ev["DTSTART"].params["TZID"] == "Europe/Oslo"
+    assert ev.decoded("DTEND") == dt.datetime(2026, 12, 20, 11, 0, tzinfo=dt.UTC)
+    assert b"DTEND;TZID=Europe/Oslo:20261220T120000" in data
+    assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Europe/Oslo"]
+    assert str(ev["URL"]) == "https://t.example/notices/12"
+    # summer time: 13:00+02:00 stays 13.00 (not 11:00 UTC)
+    summer = {**bid, "deadline_at": "2023-06-05T13:00:00+02:00"}
+    assert "kl. 13.00" in calendar_events(summer)[0]["summary"]

@@ -15,7 +15,9 @@ from sqlalchemy import Engine
 from tests.test_opportunities import ISSUE_KEYS, load_world
 from tracker.cli import main
 
-COMMANDS = [["rules", "show"], ["opportunities"], ["bids"], ["decide"], ["calendar"]]
+COMMANDS = [
+    ["rules", "show"], ["opportunities"], ["bids"], ["decide"], ["calendar"], ["recompute"],
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ def test_rules_show_warns_about_an_override_for_no_account(
     assert lines[1].endswith(" accounts in the database); the override applies to nothing")
     # recompute (the daily cycle) logs the same
     with caplog.at_level("WARNING", logger="tracker.opportunities"):
-        code, _, _ = run("opportunities", "--today", "2023-06-01", env={"TRACKER_RULES": str(path)})
+        code, _, _ = run("recompute", "--today", "2023-06-01", env={"TRACKER_RULES": str(path)})
     assert code == 0
     assert 'rules: [accounts."Nonexistent"]: no account has that name; ignored' in caplog.text
     assert "Forsvaret" not in caplog.text
@@ -95,7 +97,7 @@ def test_malformed_rules_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_opportunities_json_csv_and_table(world: Engine) -> None:
-    code, out, _ = run("opportunities", "--today", "2023-06-01", "--format", "json")
+    code, out, _ = run("opportunities", "--today", "2023-06-01", "--format", "json", "--recompute")
     assert code == 0
     rows = json.loads(out)
     assert rows and all(set(r) >= ISSUE_KEYS for r in rows)
@@ -145,8 +147,9 @@ def test_bids_and_decide(world: Engine) -> None:
 def test_calendar_file(world: Engine, tmp_path: Path) -> None:
     out_file = tmp_path / "forsvaret.ics"
     code, out, _ = run(
-        "calendar", "--account", "Forsvaret", "--out", str(out_file), "--today", "2023-06-01"
-    )
+        "calendar", "--account", "Forsvaret", "--out", str(out_file), "--today", "2023-06-01",
+        "--recompute", "--lang", "en",
+    )  # fmt: skip
     assert code == 0 and out.startswith("wrote ")
     cal = Calendar.from_ical(out_file.read_bytes())
     summaries = [str(e["SUMMARY"]) for e in cal.walk("VEVENT")]
@@ -155,6 +158,41 @@ def test_calendar_file(world: Engine, tmp_path: Path) -> None:
     uids = [str(e["UID"]) for e in cal.walk("VEVENT")]
     assert len(uids) == len(set(uids)) == int(out.split()[1])
     # a second export has the same UIDs
-    run("calendar", "--account", "Forsvaret", "--out", str(out_file), "--today", "2023-06-02")
+    run(
+        "calendar", "--account", "Forsvaret", "--out", str(out_file), "--today", "2023-06-02",
+        "--recompute", "--lang", "en",
+    )  # fmt: skip
     again = Calendar.from_ical(out_file.read_bytes())
     assert {str(e["UID"]) for e in again.walk("VEVENT")} == set(uids)
+
+
+def test_reading_commands_never_write(world: Engine) -> None:
+    """Only 'tracker recompute' (or --recompute) changes what every page shows."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from tracker.models import Opportunity
+
+    def stored() -> list[tuple]:
+        with Session(world) as s:
+            return list(
+                s.execute(
+                    select(Opportunity.key, Opportunity.phase, Opportunity.computed_for).order_by(
+                        Opportunity.key
+                    )
+                )
+            )
+
+    code, out, _ = run("recompute", "--today", "2023-06-01")
+    assert code == 0 and out.startswith("opportunities for 2023-06-01: ")
+    before = stored()
+    assert before and {r[2].isoformat() for r in before} == {"2023-06-01"}
+    for args in (
+        ["opportunities", "--today", "2024-06-01"],
+        ["bids", "--today", "2024-06-01"],
+        ["expiries", "--today", "2024-06-01"],
+    ):
+        assert run(*args)[0] == 0
+    assert stored() == before
+    assert run("opportunities", "--today", "2024-06-01", "--recompute")[0] == 0
+    assert {r[2].isoformat() for r in stored()} == {"2024-06-01"}

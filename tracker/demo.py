@@ -9,7 +9,11 @@
 5. relinks, recomputes opportunities for today, creates one demo user per role;
 6. serves the dashboard on 127.0.0.1 and prints the URL and the logins.
 
-Run it with ``python -m tracker.demo [--no-serve] [--port 8000]``.
+Run it with ``python -m tracker.demo [--no-serve] [--port 8000]`` (``make demo PORT=8001``).
+A busy port is reported before anything is built. The demo's day is written to the config
+file of the data directory (``today`` in ``$TRACKER_HOME/config.toml``), so that the
+command line (``.venv/bin/tracker ...`` from the project folder) shows what the dashboard
+shows.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -82,6 +87,41 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30
     raise SystemExit(f"replay server did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
+def port_problem(port: int) -> str | None:
+    """Why the dashboard cannot listen on 127.0.0.1:``port``, or None."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return (
+                f"port {port} on 127.0.0.1 is busy ({exc.strerror or exc}): stop what uses it "
+                f"or choose another, e.g. make demo PORT={port + 1}"
+            )
+    return None
+
+
+def remember_demo_day(today: dt.date, env: dict[str, str] | None = None) -> Path:
+    """Write ``today = "<day>"`` into the config file the command line reads
+    (``$TRACKER_CONFIG`` or ``$TRACKER_HOME/config.toml``), keeping its other lines;
+    returns the file. The dashboard and ``tracker`` then agree on the demo's day."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("TRACKER_HOME", "./var")).expanduser()
+    path = Path(env.get("TRACKER_CONFIG") or home / "config.toml")
+    line = f'today = "{today.isoformat()}"  # set by make demo: the day the demo is shown as of'
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    lines = text.splitlines()
+    top = next((i for i, x in enumerate(lines) if x.lstrip().startswith("[")), len(lines))
+    for i in range(top):
+        if re.match(r"\s*today\s*=", lines[i]):
+            lines[i] = line
+            break
+    else:
+        lines.insert(0, line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def _step(text: str) -> None:
     print(f"==> {text}", flush=True)
 
@@ -133,13 +173,17 @@ def prepare(today: dt.date) -> dict[str, object]:
                 "TRACKER_DATABASE_URL": settings.db_url,
             }
         )
+        from tracker.cli.crawl import CrawlProgress
+
+        since = dt.date.fromisoformat(DEMO_SINCE)
         for spider, args in (
             ("doffin", {"since": DEMO_SINCE, "until": today.isoformat()}),
             ("ted", {"since": DEMO_SINCE, "until": today.isoformat()}),
             ("brreg", {}),
         ):
             _step(f"crawling {spider} from the replay server")
-            result = run_crawl(spider, args, settings=FAST_LOCAL_CRAWL, env=env)
+            with CrawlProgress(spider, since, today, every=2.0, out=sys.stdout, engine=engine):
+                result = run_crawl(spider, args, settings=FAST_LOCAL_CRAWL, env=env)
             figures[spider] = result.exit_code
             if result.exit_code != 0:
                 print(f"    {spider} crawl exited with {result.exit_code}", file=sys.stderr)
@@ -183,13 +227,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
     today = args.today
+    problem = None if args.no_serve else port_problem(args.port)
+    if problem:  # before anything is built
+        raise SystemExit(f"make demo: {problem}")
     figures = prepare(today)
+    config = remember_demo_day(today)
     url = f"http://127.0.0.1:{args.port}/"
     print()
     print(f"Dashboard: {url}  (shown as of {today}: the bundled notices are from 2022-2024)")
     print(f"Log in as any of these (password: {figures['password']}):")
     for email, role, name in DEMO_USERS:
         print(f"  {email:28} {role:9} {name}")
+    print()
+    print(f"The command line shows the same day ({today}, written to {config}):")
+    print("  .venv/bin/tracker opportunities --open-now   # from this folder, or first:")
+    print("  source .venv/bin/activate && tracker bids")
     print()
     if args.no_serve:
         return

@@ -635,6 +635,9 @@ def decide_link(
     """Confirm or reject a link; remembered for this buyer and account on every relink. Commits.
 
     The decision applies to every notice of the same buyer (orgnr, or normalised name).
+    The stored opportunities are then recomputed for the day they were last computed for,
+    so that a rejected link's opportunity leaves the account at once (and a confirmed
+    one's arrives), not at the next daily run.
     """
     if status not in {"confirmed", "rejected"}:
         raise ValueError("status must be 'confirmed' or 'rejected'")
@@ -685,7 +688,9 @@ def decide_link(
         )
     refresh_contract_accounts(session, contract_ids)
     session.commit()
+    recomputed = recompute_after_decision(session)
     return {
+        "recomputed_for": recomputed,
         "link_id": link_id,
         "buyer_key": bkey,
         "account_id": link.account_id,
@@ -712,6 +717,22 @@ def decide_link_as(session: Session, user: User, link_id: int, status: str) -> N
     decide_link(session, link_id, status, user.email)
     if status == LinkStatus.CONFIRMED:  # a confirmed link is a weak sign of relevance
         train_model(session)
+
+
+def recompute_after_decision(session: Session) -> dt.date | None:
+    """Recompute the stored opportunities for the day of their last recompute (what the
+    pages show), and commit; None when they were never computed (the daily run will)."""
+    from sqlalchemy import func
+
+    from tracker.models import Opportunity
+    from tracker.opportunities import recompute
+
+    day = session.scalar(select(func.max(Opportunity.computed_for)))
+    if day is None:
+        return None
+    recompute(session, day)
+    session.commit()
+    return day
 
 
 # --------------------------------------------------------------------------- prospects

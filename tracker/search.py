@@ -4,6 +4,10 @@ Every filter is optional and they combine with AND. Queries stay bounded: one pa
 notices, one query for the page's buyers, and one COUNT. Indexes used:
 ``notices.issue_date``, ``notices.main_cpv``, ``notices.subtype``, ``notices.is_latest``,
 ``notice_buyers.orgnr``, ``notice_links.account_id``.
+
+Text is matched case- and accent-folded on SQLite and PostgreSQL alike (``fold``): "Sykehusinnkjop"
+finds "Sykehusinnkjøp". A full CPV code finds what its prefix finds (``normalise_cpv``); an
+orgnr may be written with spaces (``normalise_orgnr``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -50,13 +55,72 @@ class NoticeFilters:
         return out
 
 
-def parse_filters(params: dict[str, Any]) -> NoticeFilters:
-    """Filters from query parameters; raise ``UserError`` naming a bad field."""
+# Letters folded for search, on both backends (SQLite's lower() folds ASCII only): the
+# Nordic letters and the accented letters of Norwegian and Swedish names to plain ones.
+_FOLD = {
+    "æ": "ae",
+    "Æ": "ae",
+    "ø": "o",
+    "Ø": "o",
+    "å": "a",
+    "Å": "a",
+    "é": "e",
+    "É": "e",
+    "ä": "a",
+    "Ä": "a",
+    "ö": "o",
+    "Ö": "o",
+    "ü": "u",
+    "Ü": "u",
+}  # fmt: skip  (each letter is one nested replace(): SQLite's parser allows few dozen)
+_ORGNR_NOISE = re.compile(r"^(?:NO)?\s*|\s*(?:MVA)?$", re.IGNORECASE)
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased with accents and Nordic letters folded: "Sykehusinnkjøp" and
+    "SYKEHUSINNKJOP" both give "sykehusinnkjop" (the same as ``fold_sql`` in the database)."""
+    return "".join(_FOLD.get(ch, ch) for ch in unicodedata.normalize("NFC", text)).lower()
+
+
+def fold_sql(column: Any) -> Any:
+    """The SQL expression of ``fold`` over ``column`` (nested replace, then lower)."""
+    expr = column
+    for src, dst in _FOLD.items():
+        expr = func.replace(expr, src, dst)
+    return func.lower(expr)
+
+
+def normalise_cpv(value: str) -> str:
+    """A CPV code or prefix as the prefix to search: the check digit and the trailing
+    zeros of a full code go (72000000-5 and 72000000 are division 72; 72200000 is 722),
+    keeping at least the two digits of the division. Raises ValueError for non-digits."""
+    code = re.sub(r"\s+", "", value)
+    code = re.sub(r"-\d$", "", code)
+    if not code.isdigit():
+        raise ValueError(value)
+    if len(code) == 8:
+        code = code.rstrip("0")
+        code = code.ljust(2, "0")
+    return code
+
+
+def normalise_orgnr(value: str) -> str | None:
+    """A Norwegian organisation number written with spaces, dots or "NO ... MVA" as its nine
+    digits, else None."""
+    digits = re.sub(r"[\s.]", "", _ORGNR_NOISE.sub("", value.strip()))
+    return digits if re.fullmatch(r"\d{9}", digits) else None
+
+
+def parse_filters_checked(params: dict[str, Any]) -> tuple[NoticeFilters, dict[str, str]]:
+    """Filters from query parameters and the errors per field (``{field: message}``); a
+    field with an error is left out of the filters."""
+    errors: dict[str, str] = {}
 
     def text(name: str, limit: int = 200) -> str | None:
         value = str(params.get(name) or "").strip()
         if len(value) > limit:
-            raise UserError(f"{name}: at most {limit} characters")
+            errors[name] = f"{name}: at most {limit} characters"
+            return None
         return value or None
 
     def date(name: str) -> dt.date | None:
@@ -65,30 +129,51 @@ def parse_filters(params: dict[str, Any]) -> NoticeFilters:
             return None
         try:
             return dt.date.fromisoformat(value)
-        except ValueError as exc:
-            raise UserError(f"{name}: {value!r} is not a date YYYY-MM-DD") from exc
+        except ValueError:
+            errors[name] = f"{name}: {value!r} is not a date YYYY-MM-DD"
+            return None
 
     account = text("account_id", 12)
     if account is not None and not account.isdigit():
-        raise UserError(f"account_id: {account!r} is not a number")
-    cpv = text("cpv", 12)
+        errors["account_id"] = f"account_id: {account!r} is not a number"
+        account = None
+    cpv = text("cpv", 20)
     if cpv is not None:
-        cpv = re.sub(r"-\d$", "", cpv)
-        if not cpv.isdigit():
-            raise UserError(f"cpv: {cpv!r} is not a CPV code or prefix (digits)")
+        try:
+            cpv = normalise_cpv(cpv)
+        except ValueError:
+            errors["cpv"] = (
+                f"cpv: {cpv!r} is not a CPV code or prefix (digits, e.g. 72 or 72000000-5)"
+            )
+            cpv = None
     phase = text("phase", 20)
     if phase is not None and phase not in PHASES:
-        raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
-    return NoticeFilters(
+        errors["phase"] = f"phase: {phase!r} is not one of {', '.join(PHASES)}"
+        phase = None
+    buyer = text("buyer")
+    if buyer is not None:
+        buyer = normalise_orgnr(buyer) or buyer
+    filters = NoticeFilters(
         text=text("text"),
         cpv=cpv,
-        buyer=text("buyer"),
+        buyer=buyer,
         account_id=int(account) if account else None,
         date_from=date("date_from"),
         date_to=date("date_to"),
         phase=phase,
         latest_only=not params.get("all_versions"),
     )
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        errors["date_to"] = "date_to: before date_from"
+    return filters, errors
+
+
+def parse_filters(params: dict[str, Any]) -> NoticeFilters:
+    """Filters from query parameters; raise ``UserError`` naming a bad field."""
+    filters, errors = parse_filters_checked(params)
+    if errors:
+        raise UserError("; ".join(errors.values()))
+    return filters
 
 
 def _like(value: str) -> str:
@@ -101,11 +186,11 @@ def _filtered(f: NoticeFilters) -> Select[Any]:
     if f.latest_only:
         q = q.where(Notice.is_latest.is_(True))
     if f.text:
-        pattern = _like(f.text)
+        pattern = _like(fold(f.text))
         q = q.where(
             or_(
-                Notice.title.ilike(pattern, escape="\\"),
-                Notice.description.ilike(pattern, escape="\\"),
+                fold_sql(Notice.title).like(pattern, escape="\\"),
+                fold_sql(Notice.description).like(pattern, escape="\\"),
                 Notice.source_id == f.text,
                 Notice.notice_id == f.text,
                 Notice.procedure_id == f.text,
@@ -117,7 +202,7 @@ def _filtered(f: NoticeFilters) -> Select[Any]:
         cond = (
             NoticeBuyer.orgnr == f.buyer
             if re.fullmatch(r"\d{9}", f.buyer)
-            else NoticeBuyer.name.ilike(_like(f.buyer), escape="\\")
+            else fold_sql(NoticeBuyer.name).like(_like(fold(f.buyer)), escape="\\")
         )
         q = q.where(exists().where(and_(NoticeBuyer.notice_pk == Notice.id, cond)))
     if f.account_id is not None:
@@ -216,10 +301,10 @@ def search_notices(
     Returns ``{"items", "total", "page", "pages", "per_page", "filters"}``.
     """
     per_page = max(1, min(int(per_page), MAX_PER_PAGE))
-    page = max(1, int(page))
     base = _filtered(filters)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, int(page)), pages)  # a page beyond the last shows the last
     ids = list(
         session.scalars(
             base.order_by(Notice.issue_date.desc().nulls_last(), Notice.id.desc())

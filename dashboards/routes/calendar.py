@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,14 @@ from tracker.users import user_for_calendar_token
 router = APIRouter()
 
 
+def _base_url(request: Request) -> str:
+    """The tracker's public address (as the profile page shows the calendar URL)."""
+    return request.app.state.base_url or str(request.base_url).rstrip("/")
+
+
 @router.get("/calendar/{token}.ics")
 def calendar(
+    request: Request,
     token: str,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
@@ -28,7 +34,7 @@ def calendar(
     if user is None:
         raise NotFoundError("unknown or revoked calendar token")
     return Response(
-        calendar_feed(session, user, day, env),
+        calendar_feed(session, user, day, env, base_url=_base_url(request)),
         media_type="text/calendar; charset=utf-8",
         headers={"content-disposition": 'inline; filename="tracker.ics"'},
     )

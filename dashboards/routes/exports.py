@@ -1,4 +1,13 @@
-"""Exports of every list as CSV or XLSX: ``/export/<list>.<csv|xlsx>?<same filters>``."""
+"""Exports of every list as CSV or XLSX: ``/export/<list>.<csv|xlsx>?<same filters>``.
+
+Options: ``lang=nb|en`` (headers and yes/no; default the user's ``language``, else
+bokmål), ``dialect=excel|plain`` for CSV (default excel: Norwegian Excel's ``;``, BOM,
+decimal comma and dd.mm.yyyy; plain: ``,``, ISO dates, decimal point). Rows that have a
+page in the tracker carry its address (``page``), and the XLSX links their title to it.
+``accounts``, ``contacts`` and ``activities`` are the CRM exports: stable ids and the
+account's name and orgnr on every row, every account the user sees unless
+``account_id`` names one.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +17,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboards.web import current_user, db_session, page_env, today
 from tracker import accountwork
 from tracker.errors import NotFoundError, UserError
-from tracker.exports import export
-from tracker.models import User
+from tracker.exports import DIALECTS, LANGUAGES, export
+from tracker.models import Account, AccountOrgnr, Activity, Contact, User
 from tracker.pages.account import account_contract_rows
 from tracker.pages.accounts import accounts as accounts_of
-from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.bids import bids_page
 from tracker.pages.director import pipeline, uncovered_accounts
 from tracker.pages.expiries import EXPORT_COLUMNS as CONTRACT_COLUMNS
@@ -26,6 +36,7 @@ from tracker.pages.incumbency import incumbency
 from tracker.pages.opportunities import budget_windows, opportunity_rows
 from tracker.pages.suggested_links import suggested_links
 from tracker.search import export_notices, parse_filters
+from tracker.users import account_scope
 
 router = APIRouter()
 EXPORT_LIMIT = 10_000
@@ -59,10 +70,12 @@ def _bids(
     for b in items:
         rows.append(
             {
+                "notice_pk": b["notice_pk"],
+                "source_id": b["source_id"],
                 "title": b["title"],
                 "buyers": b["buyers"],
                 "accounts": b["accounts"],
-                "deadline": b["deadline"],
+                "deadline": b.get("deadline_at") or b["deadline"],
                 "days_left": b["days_left"],
                 "estimated_value": b["estimated_value"],  # the one value (any kind)
                 "value_kind": b["value_kind"],  # estimated | framework_max | text_*
@@ -70,7 +83,9 @@ def _bids(
                 "recommendation": b["recommendation"],
                 "currency": b["currency"],
                 "lots": len(b["lots"]),
-                "criteria": [f"{c['name'] or c['type']}: {c['weight']}" for c in b["criteria"]],
+                "criteria": [
+                    f"{c['name'] or c['type']}: {c['weight']}" for c in b.get("criteria") or []
+                ],
                 "bid_status": b["bid_status"],
                 "decision": (b["decision"] or {}).get("decision"),
                 "doffin_url": b["doffin_url"],
@@ -105,9 +120,93 @@ def _mine(params: dict[str, str]) -> bool:
     return (params.get("show") or "relevant") == "relevant"
 
 
+def _crm_accounts(session: Session, user: User, params: dict[str, str]) -> dict[int, dict]:
+    """``{id: {account, account_orgnr}}`` of the accounts the user sees (or the one named)."""
+    ids = account_scope(session, user)
+    if params.get("account_id"):
+        wanted = _account_id(params)
+        ids = [wanted] if ids is None or wanted in ids else []
+    q = select(Account.id, Account.name).order_by(Account.name)
+    if ids is not None:
+        q = q.where(Account.id.in_(ids))
+    out = {i: {"account": name, "account_orgnr": []} for i, name in session.execute(q)}
+    for account_id, orgnr in session.execute(
+        select(AccountOrgnr.account_id, AccountOrgnr.orgnr).order_by(AccountOrgnr.orgnr)
+    ):
+        if account_id in out:
+            out[account_id]["account_orgnr"].append(orgnr)
+    for a in out.values():
+        a["account_orgnr"] = "; ".join(a["account_orgnr"])
+    return out
+
+
+def _contacts(
+    session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
+) -> list[dict]:
+    accounts = _crm_accounts(session, user, params)
+    q = select(Contact).where(Contact.account_id.in_(list(accounts)))
+    rows = []
+    for c in session.scalars(q.order_by(Contact.account_id, Contact.role, Contact.name)):
+        rows.append(
+            {
+                "id": c.id,
+                "account_id": c.account_id,
+                **accounts[c.account_id],
+                "name": c.name,
+                "title": c.title,
+                "email": c.email,
+                "phone": c.phone,
+                "role": accountwork.CONTACT_ROLE_LABELS.get(c.role, c.role),
+                "notes": c.notes,
+            }
+        )
+    return rows
+
+
+def _activities(
+    session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
+) -> list[dict]:
+    accounts = _crm_accounts(session, user, params)
+    q = (
+        select(Activity)
+        .where(Activity.account_id.in_(list(accounts)))
+        .order_by(Activity.happened_on.desc(), Activity.id.desc())
+        .limit(EXPORT_LIMIT)
+    )
+    return [
+        {
+            "id": a.id,
+            "account_id": a.account_id,
+            **accounts[a.account_id],
+            "date": a.happened_on,
+            "kind": a.kind,
+            "text": a.text,
+            "user_email": a.user_email,
+            "opportunity_key": a.opportunity_key,
+        }
+        for a in session.scalars(q)
+    ]
+
+
+def _accounts(
+    session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
+) -> list[dict]:
+    rows = plain_rows(accounts_of(session, account_scope(session, user)))
+    return [{**r, "orgnr": "; ".join(r.get("orgnr") or [])} for r in rows]
+
+
+def _notices(
+    session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
+) -> list[dict]:
+    rows = export_notices(session, parse_filters(params), limit=EXPORT_LIMIT)
+    for r in rows:
+        r["fit"] = (r.get("fit") or {}).get("reason")
+    return rows
+
+
 EXPORTS: dict[str, Builder] = {
-    "notices": lambda s, u, d, p, e: export_notices(s, parse_filters(p), limit=EXPORT_LIMIT),
-    "accounts": lambda s, u, d, p, e: plain_rows(accounts_of(s, account_scope(s, u))),
+    "notices": _notices,
+    "accounts": _accounts,
     "opportunities": lambda s, u, d, p, e: [
         _flatten_opportunity(r)
         for r in opportunity_rows(
@@ -138,11 +237,96 @@ EXPORTS: dict[str, Builder] = {
     "contracts": lambda s, u, d, p, e: _contracts(
         account_contract_rows(s, _account_id(p), d, EXPORT_LIMIT, ours=e.ours)
     ),
-    "contacts": lambda s, u, d, p, e: accountwork.list_contacts(s, _account_id(p)),
-    "activities": lambda s, u, d, p, e: accountwork.list_activities(
-        s, _account_id(p), EXPORT_LIMIT
-    ),
+    "contacts": _contacts,
+    "activities": _activities,
 }
+
+# The columns of each export in order (also the header of an empty export); keys that a
+# list does not have stay empty. ``page`` is added by ``_with_pages``.
+COLUMNS: dict[str, list[str]] = {
+    "notices": [
+        "id", "source_id", "issue_date", "title", "buyers", "main_cpv", "estimated_value",
+        "currency", "phase", "subtype", "procedure_type", "fit", "notice_id", "version",
+    ],
+    "accounts": ["id", "name", "orgnr", "tier", "buyer_type", "kam", "team", "open_windows"],
+    "contacts": [
+        "id", "account_id", "account", "account_orgnr", "name", "title", "email", "phone",
+        "role", "notes",
+    ],
+    "activities": [
+        "id", "account_id", "account", "account_orgnr", "date", "kind", "text", "user_email",
+        "opportunity_key",
+    ],
+    "opportunities": [
+        "account", "title", "buyer", "kind", "phase", "can_influence", "days_left",
+        "influence_opens", "drafting_starts", "expected_publication", "expected_deadline",
+        "expiry", "expiry_source", "value", "currency", "main_cpv", "budget_start",
+        "budget_end", "budget_status", "confidence", "reason", "key",
+    ],
+    "expiries": [
+        "account", "title", "lot_id", "suppliers", "buyer", "status", "next_end", "end_date",
+        "end_source", "option_ends", "latest_end", "latest_end_source", "end_confidence",
+        "start_date", "start_source", "value", "currency", "value_kind", "value_shared",
+        "parallel_suppliers", "framework", "direct_award", "regime", "retender",
+        "challenge_until", "expected_award", "evidence_text", "procedure_id",
+    ],
+    "budget-windows": [
+        "account_id", "account", "start", "end", "status", "days_to_start", "days_left",
+        "opportunities",
+    ],
+    "bids": [
+        "notice_pk", "source_id", "title", "buyers", "accounts", "deadline", "days_left",
+        "estimated_value", "value_kind", "currency", "score", "recommendation", "lots", "criteria",
+        "bid_status", "decision", "doffin_url", "documents_url",
+    ],
+    "pipeline": ["phase", "currency", "count", "value"],
+    "incumbency": [
+        "account_id", "account", "supplier", "orgnr", "us", "contracts", "value", "next_end",
+    ],
+    "suggested-links": [
+        "id", "account_id", "account", "notice_pk", "title", "buyer", "buyer_orgnr", "method",
+        "confidence", "notices", "doffin_url",
+    ],
+    "uncovered": ["account_id", "account", "kam", "open_windows", "since"],
+}  # fmt: skip
+COLUMNS["expiries"] = list(CONTRACT_COLUMNS)
+COLUMNS["contracts"] = COLUMNS["expiries"]
+
+# Where a row's page is: (export, key of the id) -> path prefix.
+PAGES: dict[str, tuple[str, str]] = {
+    "notices": ("id", "/notices/"),
+    "bids": ("notice_pk", "/notices/"),
+    "opportunities": ("notice_pk", "/notices/"),
+    "suggested-links": ("notice_pk", "/notices/"),
+    "accounts": ("id", "/accounts/"),
+    "contacts": ("account_id", "/accounts/"),
+    "activities": ("account_id", "/accounts/"),
+    "uncovered": ("account_id", "/accounts/"),
+    "incumbency": ("account_id", "/accounts/"),
+}
+
+
+def _with_pages(name: str, rows: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
+    spec = PAGES.get(name)
+    if spec is None:
+        return rows
+    key, prefix = spec
+    for r in rows:
+        ident = r.get(key)
+        if isinstance(ident, int):
+            r["page"] = f"{base}{prefix}{ident}"
+        elif isinstance(r.get("account_id"), int):  # no notice: the account's page
+            r["page"] = f"{base}/accounts/{r['account_id']}"
+        else:
+            r["page"] = None
+    return rows
+
+
+def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = params.get(name) or default
+    if value not in allowed:
+        raise UserError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 @router.get("/export/{name}.{fmt}")
@@ -158,8 +342,21 @@ def export_list(
     builder = EXPORTS.get(name)
     if builder is None or fmt not in ("csv", "xlsx"):
         raise NotFoundError(f"no export {name}.{fmt}; lists: {', '.join(sorted(EXPORTS))}")
-    rows = builder(session, user, day, dict(request.query_params), env)
-    content, media_type = export(rows, fmt, sheet=name)
+    params = dict(request.query_params)
+    language = _choice(params, "lang", LANGUAGES, getattr(user, "language", None) or "nb")
+    dialect = _choice(params, "dialect", DIALECTS, "excel")
+    base = request.app.state.base_url or str(request.base_url).rstrip("/")
+    rows = _with_pages(name, builder(session, user, day, params, env), base)
+    columns = [*COLUMNS[name], *(["page"] if name in PAGES else [])]
+    content, media_type = export(
+        rows,
+        fmt,
+        columns,
+        sheet=name,
+        language=language,
+        dialect=dialect,
+        link=lambda r: r.get("page"),
+    )
     filename = f"{name}-{day.isoformat()}.{fmt}"
     return Response(
         content,

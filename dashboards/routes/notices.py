@@ -16,7 +16,7 @@ from tracker.pages.base import PageEnv
 from tracker.pages.notice import notice_page
 from tracker.pages.opportunities import account_names
 from tracker.relevance import mark_notice
-from tracker.search import PHASES, parse_filters, search_notices
+from tracker.search import PHASES, parse_filters, parse_filters_checked, search_notices
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["notices"])
@@ -35,14 +35,31 @@ def _search(request: Request, session: Session) -> dict[str, Any]:
 
 @router.get("/search")
 def search(request: Request, session: Session = Depends(db_session)) -> Response:
-    data = _search(request, session)
+    """The search form and one page of results; a bad filter keeps the form as typed and
+    shows its error beside the field (status 400, no results)."""
+    params = dict(request.query_params)
+    filters, errors = parse_filters_checked(params)
+    if errors:
+        data: dict[str, Any] = {
+            "items": [],
+            "total": 0,
+            "page": 1,
+            "pages": 1,
+            "per_page": 50,
+            "filters": {k: str(v) for k, v in params.items() if k != "page"},
+        }
+    else:
+        data = _search(request, session)
     data.update(
         phases=PHASES,
         accounts=account_names(session),
-        query=data["filters"],
+        query=data["filters"],  # the links of the pager and the exports
         export="notices",
+        errors=errors,
+        # the form shows what was typed ("72000000-5" stays as typed, not its prefix 72)
+        filters={k: str(v) for k, v in params.items() if k != "page"},
     )
-    return render(request, "search.html", data)
+    return render(request, "search.html", data, status_code=400 if errors else 200)
 
 
 @api_router.get(

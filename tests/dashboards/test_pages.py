@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import pkgutil
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -235,8 +236,11 @@ def test_calendar_feed_with_revocable_hashed_token(client_for, world, app) -> No
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
     assert feed.text.startswith("BEGIN:VCALENDAR")
     unfolded = feed.text.replace("\r\n ", "")
-    assert "Tender deadline: Diatermipenner" in unfolded  # open competition of her account
-    assert "DTSTART;VALUE=DATE:20230317" in unfolded
+    # the open competition of her account, at its time in Oslo (a timed event)
+    deadline = re.search(r"SUMMARY:Tilbudsfrist kl\. (\d\d)\.(\d\d): Diatermipenner", unfolded)
+    assert deadline, "no timed deadline of Diatermipenner"
+    assert f"DTEND;TZID=Europe/Oslo:20230317T{deadline[1]}{deadline[2]}00" in unfolded
+    assert "BEGIN:VTIMEZONE" in unfolded and "URL:http" in unfolded
     client.post("/me/calendar-token/revoke", data={"csrf_token": page_csrf(client)})
     assert anon.get(f"/calendar/{token}.ics").status_code == 404
 

@@ -257,6 +257,11 @@ def _decide(link_id: int, status: str, by: str | None) -> None:
     click.echo(
         f"link {link_id} {status} (buyer {result['buyer_key']}); "
         f"{result['links_changed']} link(s) of this buyer and account updated"
+        + (
+            f"; opportunities recomputed for {result['recomputed_for']}"
+            if result.get("recomputed_for")
+            else ""
+        )
     )
 
 

@@ -3,17 +3,112 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
+import threading
 from pathlib import Path
+from types import TracebackType
+from typing import TextIO
 
 import click
+from sqlalchemy import func, select
 
 from tracker.cli import main
 from tracker.crawl import SPIDERS, run_crawl
 from tracker.db import get_engine, session_scope
-from tracker.models import Run
+from tracker.models import HarvestDay, Notice, Run
 
+log = logging.getLogger(__name__)
 EXIT_CODES = {"ok": 0, "partial": 4, "failed": 1}
+
+
+class CrawlProgress:
+    """Prints the progress of a crawl running in another process, read from the database
+    every ``every`` seconds: days of the range harvested (day n of N) and notices stored
+    since the start. A line is printed only when something changed."""
+
+    def __init__(
+        self,
+        source: str,
+        since: dt.date | None,
+        until: dt.date | None,
+        *,
+        every: float = 5.0,
+        out: TextIO | None = None,
+        engine: object | None = None,
+    ) -> None:
+        self.source, self.since, self.until, self.every = source, since, until, every
+        self.out = out or sys.stderr
+        self.engine = engine
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last: tuple[int, int] | None = None
+        self._started = dt.datetime.now(dt.UTC)
+        self._first_id = 0
+
+    def _counts(self) -> tuple[int, int]:
+        with session_scope(self.engine or get_engine()) as session:
+            q = (
+                select(func.count())
+                .select_from(HarvestDay)
+                .where(HarvestDay.source == self.source, HarvestDay.updated_at >= self._started)
+            )
+            if self.since:
+                q = q.where(HarvestDay.day >= self.since)
+            if self.until:
+                q = q.where(HarvestDay.day <= self.until)
+            days = session.scalar(q) or 0
+            stored = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Notice)
+                    .where(Notice.source == self.source, Notice.id > self._first_id)
+                )
+                or 0
+            )
+        return days, stored
+
+    def line(self) -> str | None:
+        """The progress line, or None when nothing changed since the last one."""
+        days, stored = self._counts()
+        if (days, stored) == self._last:
+            return None
+        self._last = (days, stored)
+        total = (self.until - self.since).days + 1 if self.since and self.until else None
+        of = f"day {days} of {total}" if total else f"{days} day(s) done"
+        return f"crawl {self.source}: {of}, {stored} notice(s) stored"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                text = self.line()
+            except Exception as exc:  # the database is busy or not there yet: next time
+                log.debug("crawl progress not read: %s", exc)
+                continue
+            if text:
+                print(text, file=self.out, flush=True)
+
+    def __enter__(self) -> CrawlProgress:
+        if self.source in ("doffin", "ted"):
+            try:
+                with session_scope(self.engine or get_engine()) as session:
+                    self._first_id = session.scalar(select(func.max(Notice.id))) or 0
+                self._last = (0, 0)
+            except Exception:  # no schema yet: the crawl itself reports that
+                return self
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 @main.command()
@@ -71,7 +166,12 @@ def crawl(
     elif source != "brreg":
         args["since"] = since.date().isoformat() if since else None
         args["until"] = until.date().isoformat() if until else None
-    result = run_crawl(source, args, overrides)
+    with CrawlProgress(
+        source,
+        since.date() if since else None,
+        (until.date() if until else dt.date.today()) if since else None,
+    ):
+        result = run_crawl(source, args, overrides)
     summary = f"crawl {source}: exit {result.exit_code}"
     error = None
     if result.run_id is not None:

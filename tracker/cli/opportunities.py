@@ -13,6 +13,7 @@ import click
 
 from tracker.cli import main
 from tracker.cli._common import resolve_today
+from tracker.config import load_settings
 from tracker.db import session_scope
 from tracker.windows import PHASES
 
@@ -130,9 +131,11 @@ def _override_warnings(rules_: Any) -> list[str]:
 
 RECOMPUTE = click.option(
     "--recompute/--no-recompute",
-    default=True,
+    default=False,
     show_default=True,
-    help="Rebuild the stored opportunities first (the daily cycle also does).",
+    help="Rebuild the stored opportunities for the day first: a write that changes what "
+    "every page shows (the daily cycle and 'tracker recompute' do it). Without it the "
+    "command only reads, as the pages do.",
 )
 OPP_COLUMNS = [
     "account", "kind", "title", "expiry", "expiry_source", "influence_opens",
@@ -183,6 +186,29 @@ def opportunities_cmd(
             bw = r["budget_window"]
             r["budget_window"] = f"{bw['start']}–{bw['end']} {bw['status']}" if bw else None
     _print(rows, OPP_COLUMNS, fmt, width=60 if fmt == "table" else 10_000)
+
+
+@main.command("recompute")
+@click.option(
+    "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
+)
+def recompute_cmd(today: str | None) -> None:
+    """Rebuild the stored opportunities for the day: what every page and list then shows.
+
+    The reading commands (opportunities, calendar, bids, expiries) never do this on their
+    own; the daily cycle (tracker run-once) and a link decision do.
+
+    Example: tracker recompute --today 2023-05-15
+    """
+    from tracker.opportunities import recompute
+
+    day = resolve_today(today)
+    with session_scope() as session:
+        counts = recompute(session, day)
+    click.echo(
+        f"opportunities for {day}: {counts['new']} new, {counts['updated']} updated, "
+        f"{counts['removed']} removed; {counts['open_now']} can be influenced now"
+    )
 
 
 # --------------------------------------------------------------------------- bids
@@ -272,8 +298,17 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
 @click.option(
     "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
 )
+@click.option(
+    "--lang",
+    type=click.Choice(["nb", "en"]),
+    default="nb",
+    show_default=True,
+    help="Language of the event texts.",
+)
 @RECOMPUTE
-def calendar_cmd(account: str | None, out: str, today: str | None, recompute: bool) -> None:
+def calendar_cmd(
+    account: str | None, out: str, today: str | None, lang: str, recompute: bool
+) -> None:
     """Write an iCalendar file: influence windows, drafting, publication, deadlines, budget
     windows and expiries, with stable UIDs (re-importing updates, never duplicates).
 
@@ -286,6 +321,8 @@ def calendar_cmd(account: str | None, out: str, today: str | None, recompute: bo
     with session_scope() as session:
         if recompute:
             recompute_opportunities(session, day)
-        data, count = calendar_for(session, day, account=account)
+        data, count = calendar_for(
+            session, day, account=account, language=lang, base_url=load_settings().base_url
+        )
     Path(out).write_bytes(data)
     click.echo(f"wrote {count} events to {out}")

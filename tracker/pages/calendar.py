@@ -36,7 +36,15 @@ def calendar_items(
     return keep[:500] + bids
 
 
-def calendar_feed(session: Session, user: User, today: dt.date, env: PageEnv) -> bytes:
-    """The user's iCalendar feed, built by ``tracker.ical.build_calendar``."""
+def calendar_feed(
+    session: Session, user: User, today: dt.date, env: PageEnv, base_url: str | None = None
+) -> bytes:
+    """The user's iCalendar feed, built by ``tracker.ical.build_calendar`` (in the user's
+    language, events linking to their pages under ``base_url``)."""
     items = calendar_items(session, user, today, env)
-    return build_calendar(items, name=f"Tender tracker ({user.email})")
+    return build_calendar(
+        items,
+        name=f"Tender tracker ({user.email})",
+        language=getattr(user, "language", None) or "nb",
+        base_url=base_url,
+    )
