@@ -289,7 +289,7 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "uncovered": ["account_id", "account", "kam", "open_windows", "since"],
 }  # fmt: skip
-COLUMNS["expiries"] = list(CONTRACT_COLUMNS)
+COLUMNS["expiries"] += [c for c in CONTRACT_COLUMNS if c not in COLUMNS["expiries"]]
 COLUMNS["contracts"] = COLUMNS["expiries"]
 
 # Where a row's page is: (export, key of the id) -> path prefix.
