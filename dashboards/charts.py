@@ -140,7 +140,7 @@ def timeline(
     }
 
 
-def pipeline_bars(rows: list[dict[str, Any]], width: int = 470) -> dict[str, Any] | None:
+def pipeline_bars(rows: list[dict[str, Any]], width: int = 520) -> dict[str, Any] | None:
     """Per phase (and currency): a bar of the count of opportunities on the count scale and
     a bar of their value on the value scale of its currency, side by side; each bar is
     labelled with its number. Counts and values never share a scale."""
@@ -151,7 +151,7 @@ def pipeline_bars(rows: list[dict[str, Any]], width: int = 470) -> dict[str, Any
         cur = r.get("currency")
         top_value[cur] = max(top_value.get(cur, 0.0), float(r.get("value") or 0))
     top_count = max(int(r.get("count") or 0) for r in rows) or 1
-    label_w = 175
+    label_w = 215
     count_x, count_w = label_w, 70
     value_x = count_x + count_w + 30
     value_w = width - value_x - 80

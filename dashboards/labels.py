@@ -86,6 +86,7 @@ END_SOURCES = {
     ),
     "BT-538 duration": ("duration in the notice", "varighet i kunngjøringen"),
     "rule": ("rule", "regel"),
+    "unknown": ("unknown", "ukjent"),
     "estimate": ("estimate", "anslag"),
 }
 LINK_METHODS = {

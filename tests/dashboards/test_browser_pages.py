@@ -59,9 +59,10 @@ ENGLISH = ["Log out", "Accounts", "Search", "Deadline", "Today is", "Export:"]
 def _pages(world: dict, role: str) -> list[tuple[str, str]]:
     engine = world["engine"]
     with session_scope(engine) as s:
-        account = s.scalar(select(Account.id).order_by(Account.id).limit(1))
+        account = s.scalar(select(Account.id).where(Account.name == "Sykehusinnkjøp HF"))
     pages = [
         ("home", "/"),
+        ("home-all", "/?all=1"),
         ("accounts", "/accounts"),
         ("account", f"/accounts/{account}"),
         ("bids", "/bids?show=all"),
