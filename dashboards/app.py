@@ -27,6 +27,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards import routes as routes_pkg
+from dashboards.i18n import set_language
 from dashboards.web import (
     CSRFError,
     LoginRequired,
@@ -199,10 +200,23 @@ def _templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,  # shipped templates: no stat() of every template per request
+        extensions=["jinja2.ext.i18n"],
     )
-    from dashboards import filters
+    from dashboards import filters, i18n, labels
 
+    # gettext reads the request's language (dashboards.i18n), so macros imported into a
+    # template translate too; every user-facing string goes through the catalog
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext,
+        i18n.ngettext,
+        newstyle=True,
+        pgettext=i18n.pgettext,
+        npgettext=i18n.npgettext,
+    )
+    env.globals["current_language"] = i18n.current_language
+    env.globals["languages"] = i18n.LANGUAGES
     env.filters.update(filters.FILTERS)
+    env.filters.update(labels.FILTERS)
     return Jinja2Templates(env=env)
 
 
@@ -214,6 +228,8 @@ def _error(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     templates: Jinja2Templates = request.app.state.templates
+    user = getattr(request.state, "user", None)
+    set_language(getattr(user, "language", None))
     return templates.TemplateResponse(
         request,
         "error.html",

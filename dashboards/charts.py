@@ -1,7 +1,9 @@
 """Chart geometry for inline SVG: plain numbers and strings in, plain dicts out.
 
 The templates in ``templates/_partials/chart_*.html`` draw these with autoescaped
-Jinja, so a notice title inside a chart label is text, never markup.
+Jinja, so a notice title inside a chart label is text, never markup. Words (titles,
+month names, legends) are added by the templates, in the reader's language: the
+geometry carries dates, numbers and kinds only.
 """
 
 from __future__ import annotations
@@ -9,19 +11,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-LABEL_W = 230
-ROW_H = 24
+ROW_H = 38  # a full-width label line above each row's bars
+LEFT = 8
 
 
-def _clip(text: str | None, n: int = 34) -> str:
+def _clip(text: str | None, n: int = 110) -> str:
     text = (text or "").strip() or "–"
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _month_start(d: dt.date) -> dt.date:
+    return d.replace(day=1)
+
+
+def _next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
 def timeline(
-    items: list[dict[str, Any]], today: dt.date, width: int = 960, max_rows: int = 15
+    items: list[dict[str, Any]], today: dt.date, width: int = 760, max_rows: int = 15
 ) -> dict[str, Any] | None:
-    """Rows per opportunity: influence, drafting, budget window, publication and expiry.
+    """Rows per opportunity: influence, drafting, budget window, publication and expiry,
+    under a month axis (a tick per month, a label per month, quarter or year by span).
 
     ``items`` are opportunity dicts (keys influence_opens, drafting_starts,
     expected_publication, expiry, budget_window{start,end}, title, buyer).
@@ -36,20 +47,35 @@ def timeline(
                 dates.append(i[key])
         bw = i.get("budget_window") or {}
         dates.extend(d for d in (bw.get("start"), bw.get("end")) if d)
-    start = min(dates) - dt.timedelta(days=30)
-    end = max(dates) + dt.timedelta(days=30)
-    start = max(start, today - dt.timedelta(days=3 * 365))
-    end = min(end, today + dt.timedelta(days=8 * 365))
+    start = _month_start(max(min(dates), today - dt.timedelta(days=3 * 365)))
+    end = _next_month(min(max(dates), today + dt.timedelta(days=8 * 365)))
     span = max((end - start).days, 1)
-    plot_w = width - LABEL_W - 10
+    plot_w = width - 2 * LEFT
 
     def x(d: dt.date) -> float:
         d = min(max(d, start), end)
-        return round(LABEL_W + plot_w * (d - start).days / span, 1)
+        return round(LEFT + plot_w * (d - start).days / span, 1)
 
+    months = (end.year - start.year) * 12 + end.month - start.month
+    every = 1 if months <= 14 else 3 if months <= 40 else 12
+    axis = []
+    m = start
+    while m < end:
+        labelled = (m.month - 1) % every == 0
+        axis.append(
+            {
+                "x": x(m),
+                "month": m.month,
+                "year": m.year,
+                "label": labelled,
+                "year_start": m.month == 1,
+            }
+        )
+        m = _next_month(m)
+    top = 34
     out_rows = []
     for n, i in enumerate(rows):
-        y = 26 + n * ROW_H
+        y = top + n * ROW_H
         bars, marks = [], []
         bw = i.get("budget_window") or {}
         if bw.get("start") and bw.get("end"):
@@ -58,7 +84,8 @@ def timeline(
                     "cls": "budget",
                     "x": x(bw["start"]),
                     "w": max(x(bw["end"]) - x(bw["start"]), 2),
-                    "title": f"Budget window {bw['start']} – {bw['end']}",
+                    "start": bw["start"],
+                    "end": bw["end"],
                 }
             )
         opens, drafting, pub = (
@@ -73,7 +100,8 @@ def timeline(
                     "cls": "influence",
                     "x": x(opens),
                     "w": max(x(stop) - x(opens), 2),
-                    "title": f"Influence window {opens} – {stop}",
+                    "start": opens,
+                    "end": stop,
                 }
             )
         if drafting and pub:
@@ -82,75 +110,81 @@ def timeline(
                     "cls": "drafting",
                     "x": x(drafting),
                     "w": max(x(pub) - x(drafting), 2),
-                    "title": f"Specification drafting {drafting} – {pub}",
+                    "start": drafting,
+                    "end": pub,
                 }
             )
         if pub:
-            marks.append(
-                {"cls": "publication", "x": x(pub), "title": f"Expected publication {pub}"}
-            )
+            marks.append({"cls": "publication", "x": x(pub), "day": pub, "source": None})
         if i.get("expiry"):
-            src = i.get("expiry_source") or "unknown source"
             marks.append(
-                {"cls": "expiry", "x": x(i["expiry"]), "title": f"Expiry {i['expiry']} ({src})"}
+                {
+                    "cls": "expiry",
+                    "x": x(i["expiry"]),
+                    "day": i["expiry"],
+                    "source": i.get("expiry_source"),
+                }
             )
-        label = _clip(i.get("title") or i.get("buyer"))
-        out_rows.append(
-            {"y": y, "label": label, "full": i.get("title") or "", "bars": bars, "marks": marks}
-        )
-    axis = []
-    year = start.year + 1
-    while dt.date(year, 1, 1) <= end:
-        axis.append({"x": x(dt.date(year, 1, 1)), "label": str(year)})
-        year += 1
-    height = 26 + len(out_rows) * ROW_H + 8
+        full = i.get("title") or i.get("buyer") or ""
+        out_rows.append({"y": y, "label": _clip(full), "full": full, "bars": bars, "marks": marks})
+    height = top + len(out_rows) * ROW_H + 6
     return {
         "width": width,
         "height": height,
         "rows": out_rows,
         "axis": axis,
         "today_x": x(today),
-        "today": today.isoformat(),
-        "plot_top": 18,
+        "today": today,
+        "plot_top": 26,
         "plot_bottom": height - 4,
     }
 
 
-def pipeline_bars(rows: list[dict[str, Any]], width: int = 560) -> dict[str, Any] | None:
-    """Horizontal bars of value per phase and currency (``tracker.pages.director.pipeline``),
-    labelled with count and millions of the row's currency; bars scale within one currency."""
+def pipeline_bars(rows: list[dict[str, Any]], width: int = 520) -> dict[str, Any] | None:
+    """Per phase (and currency): a bar of the count of opportunities on the count scale and
+    a bar of their value on the value scale of its currency, side by side; each bar is
+    labelled with its number. Counts and values never share a scale."""
     if not rows:
         return None
-    top: dict[Any, float] = {}
+    top_value: dict[Any, float] = {}
     for r in rows:
-        top[r.get("currency")] = max(top.get(r.get("currency"), 0.0), r["value"])
-    top_count = max(r["count"] for r in rows) or 1
-    label_w, plot_w = 130, width - 130 - 150
+        cur = r.get("currency")
+        top_value[cur] = max(top_value.get(cur, 0.0), float(r.get("value") or 0))
+    top_count = max(int(r.get("count") or 0) for r in rows) or 1
+    label_w = 215
+    count_x, count_w = label_w, 70
+    value_x = count_x + count_w + 30
+    value_w = width - value_x - 80
     bars = []
     for n, r in enumerate(rows):
         cur = r.get("currency")
-        peak = top.get(cur) or 0
-        basis = r["value"] / peak if peak else r["count"] / top_count
-        unit = cur or "(currency not given)"
-        label = r["phase"].replace("_", " ") + (f" · {cur}" if cur else "")
-        if cur:
-            text = f"{r['count']} · {r['value'] / 1_000_000:,.1f} M{cur}"
-        elif r["value"]:
-            text = f"{r['count']} · {r['value'] / 1_000_000:,.1f} M (currency?)"
-        else:
-            text = f"{r['count']}"
+        value = float(r.get("value") or 0)
+        peak = top_value.get(cur) or 0
+        count = int(r.get("count") or 0)
+        cw = round(count_w * count / top_count, 1)
+        vw = round(value_w * value / peak, 1) if peak and value else 0
         bars.append(
             {
-                "y": 8 + n * 26,
-                "label": label,
-                "x": label_w,
-                "w": max(round(plot_w * basis, 1), 2),
-                "text": text,
-                "title": f"{r['phase']}: {r['count']} opportunities, "
-                + (f"{r['value']:,.0f} {unit}" if cur or r["value"] else "value unknown"),
+                "y": 30 + n * 28,
+                "phase": r["phase"],
+                "currency": cur,
+                "count": count,
+                "value": value if value else None,
+                "count_x": count_x,
+                "count_w": max(cw, 2 if count else 0),
+                "count_text_x": count_x + max(cw, 2) + 4,
+                "value_x": value_x,
+                "value_w": max(vw, 2 if value else 0),
+                "value_text_x": value_x + max(vw, 2) + 4,
             }
         )
-    return {"width": width, "height": 12 + len(rows) * 26, "bars": bars, "text_x": width - 145}
+    return {
+        "width": width,
+        "height": 36 + len(rows) * 28,
+        "bars": bars,
+        "count_x": count_x,
+        "value_x": value_x,
+    }
 
 
 def criteria_bar(criteria: list[dict[str, Any]], width: int = 320) -> dict[str, Any] | None:
@@ -170,8 +204,10 @@ def criteria_bar(criteria: list[dict[str, Any]], width: int = 320) -> dict[str, 
                 "cls": kind,
                 "x": round(x, 1),
                 "w": round(w, 1),
-                "label": f"{_clip(c.get('name') or kind, 18)} {share:.0f}%",
-                "title": f"{c.get('name') or kind} ({kind}): {c['weight']:g} → {share:.0f} %",
+                "name": c.get("name"),
+                "kind": kind,
+                "weight": c["weight"],
+                "share": round(share),
             }
         )
         x += w

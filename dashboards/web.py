@@ -28,6 +28,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
+from dashboards.i18n import set_language
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.models import User
 from tracker.pages.base import PageEnv
@@ -196,6 +197,7 @@ def render(
     ctx.setdefault("today", today(request))
     ctx["flashes"] = request.session.pop("flash", [])
     ctx["nav"] = request.app.state.nav
+    set_language(getattr(ctx["user"], "language", None))  # the user's language (i18n)
     return request.app.state.templates.TemplateResponse(
         request, template, ctx, status_code=status_code
     )

@@ -680,6 +680,8 @@ class User(Base):
     # Bumped on logout and password change: a session cookie carrying an older version
     # (copied before the logout) no longer logs in (dashboards.web.authenticate).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Page language chosen on the profile page: "nb" or "en"; None = the default (bokmål)
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[created_ts]
 
 

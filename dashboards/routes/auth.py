@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from dashboards.i18n import LANGUAGES
 from dashboards.web import current_user, db_session, done, render, safe_next
-from tracker.errors import LoginRateLimitedError
+from tracker.errors import LoginRateLimitedError, UserError
 from tracker.models import User
 from tracker.users import (
     authenticate,
@@ -124,6 +125,25 @@ def _token_action(
     if token:  # shown once, on this response only (kept server-side: not in the cookie)
         return _profile(request, user, **{f"{kind}_token": token}, message=message)
     return done(request, message, "/me")
+
+
+@router.post("/me/language")
+def set_language(
+    request: Request,
+    language: str = Form(...),
+    user: User = Depends(current_user),
+    session: Session = Depends(db_session),
+) -> Response:
+    """The user's page language (dashboards.i18n.LANGUAGES), kept on the user."""
+    if language not in LANGUAGES:
+        raise UserError(f"language: {language[:16]!r} is not one of {', '.join(LANGUAGES)}")
+    db_user = session.get(User, user.id)
+    if db_user is None:  # pragma: no cover - the session's user was just loaded
+        raise UserError("no such user")
+    db_user.language = language
+    session.commit()
+    user.language = language
+    return done(request, "Språk lagret." if language == "nb" else "Language saved.", "/me")
 
 
 @router.post("/me/calendar-token")

@@ -68,6 +68,6 @@ def test_director_page_pipeline_in_the_seeded_world(client_for) -> None:
     assert sum(r["count"] for r in dialogue) == 1, data["pipeline"]
     page = html.unescape(client.get("/director?show=accounts").text)
     section = page.split('id="pipeline"')[1].split("</section>")[0]
-    assert "published: 1 opportunities, 30,000,000 NOK" in section
-    assert "dialogue_open: 1 opportunities, value unknown" in section
+    assert "published: 1 opportunity, 30,000,000" in section
+    assert "market dialogue open: 1 opportunity, value unknown" in section
     assert "published: 2" not in section and "published: 4" not in section

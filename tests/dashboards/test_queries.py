@@ -173,7 +173,7 @@ def test_director_page_shows_top_rows_api_keeps_all(client_for, monkeypatch) -> 
     monkeypatch.setattr(director_routes, "PAGE_ROWS", 1)
     html = client.get("/director?show=accounts").text
     incumbency = html.split('id="incumbency"')[1]
-    assert incumbency.count("<tr><td>") == 1
+    assert incumbency.count("<tr><td data-label=") == 1
     assert "The top 1 are shown; the export has the full list." in incumbency
     assert "up to 60 s old" in html
     again = client.get("/api/director?show=accounts").json()

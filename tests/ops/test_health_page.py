@@ -89,9 +89,9 @@ def test_health_page_for_admin_only(engine: Engine, session: Session, tracker_en
             "&lt;script&gt;alert(1)&lt;/script&gt; bad XML" in html and "<script>alert" not in html
         )
         # The chart: 30 bars, today's bar holds 2 notices (the highest), yesterday 1.
-        bars = re.findall(r"<rect [^>]*><title>(\d{4}-\d\d-\d\d): (\d+)</title>", html)
+        bars = re.findall(r"<rect [^>]*><title>(\d\d\.\d\d\.\d{4}): (\d+)</title>", html)
         assert (
-            len(bars) == 30 and bars[-1] == ("2026-11-28", "2") and bars[-2] == ("2026-11-27", "1")
+            len(bars) == 30 and bars[-1] == ("28.11.2026", "2") and bars[-2] == ("27.11.2026", "1")
         )
         assert 'href="/health"' in html  # in the admin's menu
         data = client.get("/api/health").json()

@@ -1,0 +1,184 @@
+"""Norwegian pages: the language switch, Oslo times, Norwegian dates and amounts, and a
+label for every code (issue 14)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from dashboards import filters, i18n, labels
+from tests.dashboards.conftest import DIATERMI, USERS, csrf_from, notice_pk
+from tracker.db import session_scope
+from tracker.models import Lot, User
+
+DATA = Path(__file__).resolve().parents[2] / "tracker" / "data"
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+@pytest.fixture
+def nb() -> Iterator[None]:
+    token = i18n.set_language("nb")
+    yield
+    i18n._current.reset(token)
+
+
+@pytest.fixture
+def en() -> Iterator[None]:
+    token = i18n.set_language("en")
+    yield
+    i18n._current.reset(token)
+
+
+@pytest.fixture
+def norwegian_default() -> Iterator[None]:
+    """The product default (the suite pins English for the older tests)."""
+    original = i18n.DEFAULT_LANGUAGE
+    i18n.DEFAULT_LANGUAGE = "nb"
+    yield
+    i18n.DEFAULT_LANGUAGE = original
+
+
+def test_times_are_oslo_times(nb) -> None:
+    # 2023-649037: deadline 13:00+02:00 was shown as "11:00"
+    aware = dt.datetime(2023, 6, 5, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert filters.date(aware) == "05.06.2023 kl. 13.00"
+    stored = dt.datetime(2023, 6, 5, 11, 0)  # the database keeps UTC, naive
+    assert filters.date(stored) == "05.06.2023 kl. 13.00"
+    assert filters.clock(stored) == "kl. 13.00"
+    # 2022-902600 says 25.11 00:00+02:00, shown as "2022-11-24 22:00" (UTC): in Oslo
+    # (CET, +01:00 in November) that instant is 23:00 the day before; the notice's
+    # offset is a summer one, so the page shows the Oslo time of the instant it gives
+    assert filters.date("2022-11-25T00:00:00+02:00") == "24.11.2022 kl. 23.00"
+    assert filters.date("2022-11-25T00:00:00+01:00") == "25.11.2022 kl. 00.00"
+    assert filters.day("2022-11-25T00:00:00+01:00") == "25.11.2022"
+    assert filters.date("2022-11-24T23:00:00Z") == "25.11.2022 kl. 00.00"  # winter: +01:00
+    assert filters.date(dt.date(2023, 2, 22)) == "22.02.2023"
+    assert filters.date("2023-02-22") == "22.02.2023"
+
+
+def test_amounts_in_norwegian(nb) -> None:
+    assert filters.money(23_000_000, "NOK") == "23\u00a0000\u00a0000\u00a0kr"
+    assert filters.money(30000000.0, "NOK") == "30\u00a0000\u00a0000\u00a0kr"
+    assert filters.money(1500, "EUR") == "1\u00a0500\u00a0EUR"
+    assert filters.mnok(23_000_000) == "23\u00a0mill.\u00a0kr"
+    assert filters.mnok(2_400_000) == "2,4\u00a0mill.\u00a0kr"
+    assert filters.pct(12.5) == "12,5"
+    assert filters.days(0) == "i dag" and filters.days(3) == "3 dager igjen"
+    assert filters.days(-1) == "for 1 dag siden"
+
+
+def test_english_by_choice(en) -> None:
+    assert filters.money(23_000_000, "NOK") == "23,000,000\u00a0NOK"
+    assert filters.date(dt.datetime(2023, 6, 5, 11, 0)) == "05.06.2023 13:00"
+    assert labels.lot("LOT-0002", 3) == "Lot 3"
+    assert labels.phase("influence_open") == "influence window open"
+
+
+def test_a_label_for_every_code(nb) -> None:
+    with (DATA / "cpv.tsv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    sample = rows[:: max(len(rows) // 50, 1)]
+    for row in sample:
+        assert labels.cpv(row["code"]) == row["nob"]
+        assert labels.cpv(f"{row['code']}-5") == row["nob"]  # with its check digit
+    assert labels.cpv("72") == next(r["nob"] for r in rows if r["code"] == "72000000")
+    assert labels.framework("fa-wo-rc") == "Rammeavtale uten gjenåpning av konkurransen"
+    assert labels.legal_type("body-pl") == "Offentligrettslig organ"
+    assert labels.procedure("open") == "Åpen anbudskonkurranse"
+    assert labels.subtype("16") == "Kunngjøring av konkurranse"
+    assert labels.end_source("framework_default") == "standard for rammeavtaler (4 år)"
+    assert labels.end_source("conclusion+duration") == "kontraktsinngåelse + varighet"
+    assert labels.buyer_type("health_trust") == "helseforetak"
+    assert labels.link_method("central_purchasing") == "innkjøpssentral"
+    assert labels.confidence(0.7) == "70\u00a0%"
+    assert labels.duration("31.00 MONTH") == "31 måneder"
+    assert labels.duration("1 YEAR") == "1 år"
+    assert labels.lot("LOT-0000") == "Delkontrakt 1"
+    assert labels.lot("LOT-0000", 1) == ""  # one lot: no lot name
+    assert labels.yes_no(True) == "ja"
+    # the tracker's own vocabularies all have words
+    from tracker.accounts import BUYER_TYPES, TIERS
+    from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS
+    from tracker.scoring import RECOMMENDATIONS
+    from tracker.search import PHASES as NOTICE_PHASES
+    from tracker.windows import PHASES
+
+    for code in PHASES + NOTICE_PHASES:
+        assert labels.phase(code) != code.replace("_", " ") or code in ("overdue",), code
+        assert "_" not in labels.phase(code)
+    for code in BID_STATUSES + DECISIONS + RECOMMENDATIONS + CAPACITIES:
+        assert code in labels.STATUSES, code
+    for code in BUYER_TYPES:
+        assert code in labels.BUYER_TYPES, code
+    for code in TIERS:
+        assert code in labels.TIERS, code
+
+
+def _client_nb(client_for, who: str):
+    client = client_for(who)
+    page = client.get("/me")
+    res = client.post(
+        "/me/language",
+        data={"language": "nb", "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303
+    return client
+
+
+@pytest.fixture
+def reset_languages(world) -> Iterator[None]:
+    yield
+    with session_scope(world["engine"]) as s:
+        s.execute(update(User).values(language=None))
+
+
+def test_language_switch_on_the_profile_page(world, client_for, reset_languages) -> None:
+    client = client_for("kam")
+    assert '<html lang="en">' in client.get("/me").text  # the suite's default
+    client = _client_nb(client_for, "kam")
+    page = client.get("/me").text
+    assert '<html lang="nb">' in page and "Logg ut" in page and "Språk lagret." in page
+    with session_scope(world["engine"]) as s:
+        assert s.scalar(select(User.language).where(User.email == USERS["kam"])) == "nb"
+    # another user keeps their own language
+    assert '<html lang="en">' in client_for("director").get("/me").text
+    # a bad value is refused with its field named; no CSRF token, no change
+    bad = client.post("/me/language", data={"language": "sv", "csrf_token": csrf_from(page)})
+    assert bad.status_code == 400 and "language" in html.unescape(bad.text)
+    assert client.post("/me/language", data={"language": "en"}).status_code == 403
+    assert '<html lang="nb">' in client.get("/me").text
+
+
+def test_norwegian_is_the_default(world, client_for, norwegian_default) -> None:
+    page = client_for("bid").get("/bids?show=all").text
+    assert '<html lang="nb">' in page and "Åpne konkurranser" in page
+
+
+def test_bids_and_notice_pages_show_deadlines_in_oslo_time(
+    world, client_for, reset_languages
+) -> None:
+    client = _client_nb(client_for, "kam")
+    pk = notice_pk(world["engine"], DIATERMI)
+    with session_scope(world["engine"]) as s:
+        deadline = s.scalar(select(Lot.submission_deadline).where(Lot.notice_pk == pk))
+    assert deadline is not None
+    local = (deadline if deadline.tzinfo else deadline.replace(tzinfo=dt.UTC)).astimezone(OSLO)
+    expected = f"{local:%d.%m.%Y} kl. {local:%H.%M}"
+    notice = html.unescape(client.get(f"/notices/{pk}").text)
+    summary = notice.split('id="summary"', 1)[1].split("</section>", 1)[0]
+    assert expected in summary
+    bids = html.unescape(client.get("/bids?show=all").text)
+    row = bids.split(f'id="bid-{pk}"', 1)[1].split("</tr>", 1)[0]
+    assert expected in row
+    # the raw fields are folded away, codes keep their tooltip
+    assert '<details class="card" id="fields">' in notice
+    assert re.search(r'title="CPV \d{8}', notice)
