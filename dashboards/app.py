@@ -214,6 +214,9 @@ def _templates() -> Jinja2Templates:
     from dashboards import filters
 
     env.filters.update(filters.FILTERS)
+    env.globals.setdefault(
+        "_", lambda s, **kw: s % kw if kw else s
+    )  # i18n stub (market): lead removes at merge
     return Jinja2Templates(env=env)
 
 

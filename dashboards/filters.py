@@ -68,8 +68,23 @@ def link_url(value: Any) -> str | None:
     return text
 
 
+def dato(value: Any) -> str:
+    """A date as Norwegian users write it: dd.mm.åååå (ISO strings too)."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime("%d.%m.%Y")
+    return str(value)
+
+
 FILTERS = {
     "date": date,
+    "dato": dato,
     "money": money,
     "mnok": mnok,
     "days": days,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, render, today
+from tracker.market.bidders import for_competitions
 from tracker.models import User
 from tracker.users import can_set_bid_status
 from tracker.views import BID_SHOWS, assess_bid, bids_page, set_bid_status
@@ -36,6 +37,9 @@ def bids(
     data = bid_list(session, day, show, page)
     for item in data["items"]:
         item["criteria_chart"] = charts.criteria_bar(item["criteria"])
+    data["likely_bidders"] = for_competitions(
+        session, [item["id"] for item in data["items"]], request.app.state.settings.our_orgnr_list
+    )
     query = {"show": show} if show != "relevant" else {}
     data.update(
         shows=BID_SHOWS,
