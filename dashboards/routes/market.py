@@ -19,9 +19,9 @@ from dashboards.web import current_user, db_session, render, today
 from tracker.errors import NotFoundError, UserError
 from tracker.exports import export
 from tracker.market import bidders
-from tracker.market.buyer import buyer_page
+from tracker.market.buyer import buyer_page, competitions, price_weights, suppliers_at
 from tracker.market.director import DirectorMarket, director_market, rows_of
-from tracker.market.supplier import supplier_page
+from tracker.market.supplier import supplier_page, supplier_wins
 from tracker.models import User
 
 router = APIRouter()
@@ -137,6 +137,10 @@ def _key(params: dict[str, str]) -> str:
     return key
 
 
+def _orgnr(session: Session, params: dict[str, str], day: dt.date) -> str | None:
+    return buyer_page(session, _key(params), day).orgnr
+
+
 def _wins(items: Any) -> list[dict[str, Any]]:
     return [dataclasses.asdict(w) for w in items]
 
@@ -146,14 +150,15 @@ EXPORTS: dict[str, Builder] = {
     "supplier-buyers": lambda s, d, p, o: _groups(supplier_page(s, _key(p), d, o).by_buyer),
     "supplier-cpv": lambda s, d, p, o: _groups(supplier_page(s, _key(p), d, o).by_cpv),
     "supplier-years": lambda s, d, p, o: _groups(supplier_page(s, _key(p), d, o).by_year),
-    "supplier-held": lambda s, d, p, o: _wins(supplier_page(s, _key(p), d, o).held_now),
+    "supplier-held": lambda s, d, p, o: _wins(supplier_wins(s, _key(p), d, held_only=True)),
+    "supplier-wins": lambda s, d, p, o: _wins(supplier_wins(s, _key(p), d)),
     "supplier-meets-us": lambda s, d, p, o: rows_of(supplier_page(s, _key(p), d, o).meets_us),
     "buyer-cpv-years": lambda s, d, p, o: _groups(buyer_page(s, _key(p), d).by_cpv_year),
     "buyer-years": lambda s, d, p, o: _groups(buyer_page(s, _key(p), d).by_year),
     "buyer-procedures": lambda s, d, p, o: rows_of(buyer_page(s, _key(p), d).procedures),
-    "buyer-competitions": lambda s, d, p, o: rows_of(buyer_page(s, _key(p), d).competitions),
-    "buyer-price-weights": lambda s, d, p, o: rows_of(buyer_page(s, _key(p), d).price_weights),
-    "buyer-suppliers": lambda s, d, p, o: _groups(buyer_page(s, _key(p), d).suppliers),
+    "buyer-competitions": lambda s, d, p, o: rows_of(competitions(s, _orgnr(s, p, d))[0]),
+    "buyer-price-weights": lambda s, d, p, o: rows_of(price_weights(s, _orgnr(s, p, d))[0]),
+    "buyer-suppliers": lambda s, d, p, o: _groups(suppliers_at(s, _key(p), None)),
     "market-expiring": lambda s, d, p, o: rows_of(director_market(s, d, _scope(p), o).expiring),
     "market-wallet": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).wallet),
     "market-win-loss": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).win_loss),

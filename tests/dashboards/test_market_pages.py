@@ -44,6 +44,7 @@ from tracker.models import (
     NoticeBuyer,
     Opportunity,
 )
+from tracker.subtypes import RESULT_SUBTYPES
 
 LEGACY = NOTICES / "ted-legacy"
 
@@ -248,7 +249,7 @@ def test_buyer_page_procedures_competition_and_price_weight(
                 .join(NoticeBuyer, NoticeBuyer.notice_pk == LotResult.notice_pk)
                 .join(Notice, Notice.id == LotResult.notice_pk)
                 .where(NoticeBuyer.orgnr == key, LotResult.tenders_received.is_not(None),
-                       Notice.is_latest.is_(True))
+                       Notice.is_latest.is_(True), Notice.subtype.in_(sorted(RESULT_SUBTYPES)))
                 .group_by(LotResult.notice_pk)
             ).all()
         )  # fmt: skip
@@ -256,9 +257,14 @@ def test_buyer_page_procedures_competition_and_price_weight(
     assert sum(p.count for p in page.procedures) >= 1
     assert sum(g.contracts for g in page.by_cpv_year) == n
     got = {c.notice_pk: c.tenders for c in page.competitions}
-    # (notices of subtypes that are not award results, e.g. modifications, are left out)
     assert got and all(tenders[k] == v for k, v in got.items())
-    assert page.single_tender == sum(1 for v in got.values() if v == 1)
+    assert page.competitions_total == len(tenders)
+    assert page.single_tender == sum(1 for v in tenders.values() if v == 1)
+    counts = sorted(tenders.values())
+    mid = len(counts) // 2
+    assert page.median_tenders == (
+        counts[mid] if len(counts) % 2 else (counts[mid - 1] + counts[mid]) / 2
+    )
     for w in page.price_weights:
         assert 0 <= w.price_weight <= 100
     html = client.get(f"/buyers/{key}").text

@@ -10,18 +10,24 @@ from the notices whose buyer has that orgnr.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.codelists import codelist, cpv_label
 from tracker.errors import NotFoundError
-from tracker.market.common import ValueSum, awarded_contracts, chunks, median, sum_values
+from tracker.market.common import (
+    ValueSum,
+    awarded_contracts,
+    awarded_on,
+    fold,
+    median,
+    median_of_counts,
+    value_columns,
+)
 from tracker.models import (
     Account,
     AwardCriterion,
@@ -126,10 +132,12 @@ class BuyerPage:
     procedures: tuple[Count, ...]
     terms: Terms
     extension: ExtensionHabit
-    competitions: tuple[Competition, ...]
+    competitions: tuple[Competition, ...]  # the newest LIST_ROWS
+    competitions_total: int
     median_tenders: float | None
     single_tender: int
-    price_weights: tuple[PriceWeight, ...]
+    price_weights: tuple[PriceWeight, ...]  # the newest LIST_ROWS
+    price_weights_total: int
     median_price_weight: float | None
     suppliers: tuple[Supplier, ...]
 
@@ -156,76 +164,146 @@ def _procedure_label(code: str | None) -> str:
     return entry.label if entry else code
 
 
-def _notice_pks(session: Session, orgnr: str | None, subtypes: Iterable[str]) -> list[int]:
-    if not orgnr:
-        return []
-    return list(
-        session.scalars(
-            select(NoticeBuyer.notice_pk)
-            .join(Notice, Notice.id == NoticeBuyer.notice_pk)
-            .where(
-                NoticeBuyer.orgnr == orgnr,
-                Notice.is_latest.is_(True),
-                Notice.is_test.is_not(True),
-                Notice.subtype.in_(sorted(subtypes)),
-            )
-            .distinct()
+def _buyer_notices(orgnr: str | None, subtypes: Iterable[str]) -> Any:
+    """The latest versions of the buyer's notices of ``subtypes`` (a FROM/WHERE)."""
+    return (
+        select()
+        .select_from(Notice)
+        .join(NoticeBuyer, NoticeBuyer.notice_pk == Notice.id)
+        .where(
+            NoticeBuyer.orgnr == (orgnr or ""),
+            Notice.is_latest.is_(True),
+            Notice.is_test.is_not(True),
+            Notice.subtype.in_(sorted(subtypes)),
         )
     )
 
 
-def _competitions(session: Session, pks: list[int]) -> list[Competition]:
-    out = []
-    for chunk in chunks(pks):
-        rows = session.execute(
-            select(
-                Notice.id, Notice.title, Notice.issue_date,
-                func.count(func.distinct(LotResult.lot_id)), func.max(LotResult.tenders_received),
-            )
-            .join(LotResult, LotResult.notice_pk == Notice.id)
-            .where(Notice.id.in_(chunk), LotResult.tenders_received.is_not(None))
-            .group_by(Notice.id, Notice.title, Notice.issue_date)
-        ).all()  # fmt: skip
-        out.extend(Competition(pk, t, d, lots, n) for pk, t, d, lots, n in rows)
-    out.sort(key=lambda c: (c.issued or dt.date.min, c.notice_pk), reverse=True)
-    return out
+def competitions(
+    session: Session, orgnr: str | None, limit: int | None = None
+) -> tuple[list[Competition], list[tuple[int, int]]]:
+    """The buyer's award notices that state the tenders received (the largest over their
+    lots), newest first (at most ``limit``), and how many notices got how many tenders."""
+    per_notice = (
+        _buyer_notices(orgnr, RESULT_SUBTYPES)
+        .add_columns(
+            Notice.id.label("pk"),
+            func.count(func.distinct(LotResult.lot_id)).label("lots"),
+            func.max(LotResult.tenders_received).label("tenders"),
+        )
+        .join(LotResult, LotResult.notice_pk == Notice.id)
+        .where(LotResult.tenders_received.is_not(None))
+        .group_by(Notice.id)
+        .subquery()
+    )
+    histogram = session.execute(
+        select(per_notice.c.tenders, func.count()).group_by(per_notice.c.tenders)
+    ).all()
+    stmt = (
+        select(Notice.id, Notice.title, Notice.issue_date, per_notice.c.lots, per_notice.c.tenders)
+        .join(per_notice, per_notice.c.pk == Notice.id)
+        .order_by(Notice.issue_date.desc(), Notice.id.desc())
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = [Competition(*r) for r in session.execute(stmt)]
+    return rows, [(int(t), int(n)) for t, n in histogram]
 
 
-def _price_weights(session: Session, pks: list[int]) -> list[PriceWeight]:
+def price_weights(
+    session: Session, orgnr: str | None, limit: int | None = None
+) -> tuple[list[PriceWeight], list[tuple[float, int]]]:
     """Per lot of the buyer's competitions: the weight of price and cost criteria when the
-    weights are percentages (BT-5421 per-exa, or no code and weights summing to 100)."""
-    per_lot: dict[int, dict[str, Any]] = {}
-    for chunk in chunks(pks):
-        for lot_pk, npk, title, day, lot_id, ctype, weight, code in session.execute(
-            select(
-                Lot.id, Notice.id, Notice.title, Notice.issue_date, Lot.lot_id,
-                AwardCriterion.type, AwardCriterion.weight, AwardCriterion.weight_code,
+    weights are percentages (BT-5421 per-exa, or no code) summing to 100; newest first (at
+    most ``limit``), and how many lots had which price weight."""
+    price = func.sum(case((AwardCriterion.type.in_(PRICE_TYPES), AwardCriterion.weight), else_=0))
+    bad = func.sum(
+        case(
+            (
+                or_(
+                    AwardCriterion.weight.is_(None),
+                    and_(
+                        AwardCriterion.weight_code.is_not(None),
+                        AwardCriterion.weight_code != "per-exa",
+                    ),
+                ),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    per_lot = (
+        _buyer_notices(orgnr, COMPETITION_SUBTYPES)
+        .add_columns(
+            Lot.id.label("lot_pk"),
+            Notice.id.label("pk"),
+            price.label("price"),
+            func.sum(AwardCriterion.weight).label("total"),
+            bad.label("bad"),
+        )
+        .join(Lot, Lot.notice_pk == Notice.id)
+        .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
+        .group_by(Lot.id, Notice.id)
+        .subquery()
+    )
+    ok = and_(per_lot.c.bad == 0, per_lot.c.total.between(99.0, 101.0))
+    histogram = session.execute(
+        select(per_lot.c.price, func.count()).where(ok).group_by(per_lot.c.price)
+    ).all()
+    stmt = (
+        select(Notice.id, Notice.title, Notice.issue_date, Lot.lot_id, per_lot.c.price)
+        .join(per_lot, per_lot.c.pk == Notice.id)
+        .join(Lot, Lot.id == per_lot.c.lot_pk)
+        .where(ok)
+        .order_by(Notice.issue_date.desc(), Notice.id.desc(), Lot.lot_id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = [
+        PriceWeight(pk, t, d, lot, round(float(w), 1)) for pk, t, d, lot, w in session.execute(stmt)
+    ]
+    return rows, [(round(float(w), 1), int(n)) for w, n in histogram]
+
+
+def _of_buyer(key: str) -> Any:
+    """The buyer's awarded contracts (a FROM/WHERE to build on)."""
+    return (
+        select()
+        .select_from(Contract)
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(ContractParty.party_key == key, ContractParty.role == "buyer")
+        .where(awarded_contracts())
+    )
+
+
+def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:
+    """Suppliers of the buyer's contracts, most contracts first."""
+    supplier = ContractParty.__table__.alias("supplier")
+    found = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(supplier.c.party_key, func.max(supplier.c.name), *value_columns())
+            .join(
+                supplier, and_(supplier.c.contract_id == Contract.id, supplier.c.role == "supplier")
             )
-            .join(Lot, Lot.notice_pk == Notice.id)
-            .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
-            .where(Notice.id.in_(chunk))
-        ):  # fmt: skip
-            lot = per_lot.setdefault(
-                lot_pk,
-                {"notice": (npk, title, day, lot_id), "price": 0.0, "total": 0.0, "ok": True},
-            )
-            if weight is None or (code and code != "per-exa"):
-                lot["ok"] = False
-                continue
-            lot["total"] += weight
-            if (ctype or "") in PRICE_TYPES:
-                lot["price"] += weight
-    out = []
-    for lot in per_lot.values():
-        if lot["ok"] and 99.0 <= lot["total"] <= 101.0:
-            npk, title, day, lot_id = lot["notice"]
-            out.append(PriceWeight(npk, title, day, lot_id, round(lot["price"], 1)))
-    out.sort(key=lambda p: (p.issued or dt.date.min, p.notice_pk, p.lot_id or ""), reverse=True)
-    return out
+            .group_by(supplier.c.party_key, Contract.currency, Contract.value_kind)
+        ),
+        2,
+    )
+    merged: dict[str, list[Any]] = {}
+    for (skey, name), (n, values) in found.items():
+        m = merged.setdefault(skey, [name or skey, 0, ()])
+        m[1] += n
+        m[2] = m[2] + values
+    out = [Supplier(k, name, n, values) for k, (name, n, values) in merged.items()]
+    out.sort(key=lambda s: (-s.contracts, s.name))
+    return tuple(out[:limit] if limit is not None else out)
 
 
 def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
-    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names it)."""
+    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names
+    it). Groups are counted in SQL; the lists of competitions and price weights hold the
+    newest ``LIST_ROWS`` (their medians count all)."""
     name, orgnr = session.execute(
         select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
             ContractParty.party_key == key, ContractParty.role == "buyer"
@@ -239,127 +317,131 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             orgnr = key if name is not None else None
         if name is None:
             raise NotFoundError(f"no buyer {key!r} in the contracts or notices")
-    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
-    rows = session.execute(
-        select(
-            Contract.id, Contract.main_cpv, award, Contract.value, Contract.currency,
-            Contract.value_kind, Contract.value_shared, Contract.procedure_id, Contract.notice_pk,
-            Contract.procedure_type, Contract.framework, Contract.start_date, Contract.end_date,
-            Contract.latest_end, Contract.extension, Contract.modified_by_notice_pk,
-        )
-        .join(ContractParty, ContractParty.contract_id == Contract.id)
-        .where(ContractParty.party_key == key, ContractParty.role == "buyer", awarded_contracts())
-    ).all()  # fmt: skip
-    ids = [r[0] for r in rows]
-
-    def vals(rs: Iterable[Any]) -> tuple[ValueSum, ...]:
-        return sum_values((r[3], r[4], r[5], r[6]) for r in rs)
-
-    groups: dict[tuple[str | None, int | None], list[Any]] = defaultdict(list)
-    years: dict[int | None, list[Any]] = defaultdict(list)
-    for r in rows:
-        y = r[2].year if r[2] else None
-        groups[(r[1], y)].append(r)
-        years[y].append(r)
+    year = func.extract("year", awarded_on())
+    cpv_year = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(Contract.main_cpv, year, *value_columns())
+            .group_by(Contract.main_cpv, year, Contract.currency, Contract.value_kind)
+        ),
+        2,
+    )
     by_cpv_year = sorted(
         (
-            CpvYear(c, cpv_label(c or "") or c or "(ukjent)", y, len(rs), vals(rs))
-            for (c, y), rs in groups.items()
+            CpvYear(
+                c, cpv_label(c or "") or c or "(ukjent)", int(y) if y is not None else None, n, v
+            )
+            for (c, y), (n, v) in cpv_year.items()
         ),
         key=lambda g: (-(g.year or 0), -g.contracts, g.cpv or ""),
     )
+    years = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(year, *value_columns())
+            .group_by(year, Contract.currency, Contract.value_kind)
+        ),
+        1,
+    )
     by_year = sorted(
         (
-            CpvYear(None, str(y) if y else "ukjent år", y, len(rs), vals(rs))
-            for y, rs in years.items()
+            CpvYear(
+                None,
+                str(int(y)) if y is not None else "ukjent år",
+                int(y) if y is not None else None,
+                n,
+                v,
+            )
+            for (y,), (n, v) in years.items()
         ),
         key=lambda g: -(g.year or 0),
     )
-    # Procedures: one per procedure (all its lots and winners are one competition).
-    proc: dict[Any, str | None] = {}
-    for r in rows:
-        proc.setdefault(r[7] or f"notice:{r[8]}", r[9])
-    procedures = tuple(
-        Count(code, _procedure_label(code), n)
-        for code, n in sorted(Counter(proc.values()).items(), key=lambda kv: (-kv[1], kv[0] or ""))
+    totals = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(*value_columns())
+            .group_by(Contract.currency, Contract.value_kind)
+        ),
+        0,
     )
-    base = [y for r in rows if (y := _years(r[11], r[12])) is not None]
+    contracts, values = totals.get((), (0, ()))
+    # Procedures: one per procedure (all its lots and winners are one competition).
+    ident = func.coalesce(Contract.procedure_id, func.cast(Contract.notice_pk, String))
+    procedures = tuple(
+        Count(code, _procedure_label(code), int(n))
+        for code, n in sorted(
+            session.execute(
+                _of_buyer(key)
+                .add_columns(Contract.procedure_type, func.count(func.distinct(ident)))
+                .group_by(Contract.procedure_type)
+            ).all(),
+            key=lambda kv: (-kv[1], kv[0] or ""),
+        )
+    )
+    dates = session.execute(
+        _of_buyer(key).add_columns(
+            Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
+            Contract.modified_by_notice_pk, Contract.framework,
+        )
+    ).all()  # fmt: skip
+    base = [y for r in dates if (y := _years(r[0], r[1])) is not None]
     option_years = [
-        y for r in rows if r[13] and r[12] and r[13] > r[12] and (y := _years(r[12], r[13]))
+        y for r in dates if r[2] and r[1] and r[2] > r[1] and (y := _years(r[1], r[2])) is not None
     ]
     terms = Terms(
-        contracts=len(rows),
+        contracts=len(dates),
         with_term=len(base),
         median_base_years=median(base),
         with_options=len(option_years),
         median_option_years=median(option_years),
-        frameworks=sum(1 for r in rows if r[10]),
+        frameworks=sum(1 for r in dates if r[5]),
     )
-    ended = [r for r in rows if r[12] and r[12] < today and r[13] and r[13] > r[12]]
-    mods = _notice_pks(session, orgnr, MODIFICATION_SUBTYPES)
+    ended = [r for r in dates if r[1] and r[1] < today and r[2] and r[2] > r[1]]
+    count_mods = func.count(func.distinct(Notice.id))
+    mods = session.scalar(_buyer_notices(orgnr, MODIFICATION_SUBTYPES).add_columns(count_mods))
     extension = ExtensionHabit(
         ended_with_options=len(ended),
-        extended=sum(1 for r in ended if r[14] in ("probably_extended", "modified")),
-        modified_contracts=sum(1 for r in rows if r[15] is not None or r[14] == "modified"),
-        modification_notices=len(mods),
+        extended=sum(1 for r in ended if r[3] in ("probably_extended", "modified")),
+        modified_contracts=sum(1 for r in dates if r[4] is not None or r[3] == "modified"),
+        modification_notices=int(mods or 0),
     )
-    competitions = _competitions(session, _notice_pks(session, orgnr, RESULT_SUBTYPES))
-    weights = _price_weights(session, _notice_pks(session, orgnr, COMPETITION_SUBTYPES))
-    accounts = (
-        tuple(
-            session.execute(
-                select(Account.id, Account.name)
-                .join(ContractAccount, ContractAccount.account_id == Account.id)
-                .where(
-                    ContractAccount.contract_id.in_(ids[:2000]),
-                    ContractAccount.status != "rejected",
+    comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
+    weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
+    accounts = tuple(
+        session.execute(
+            select(Account.id, Account.name)
+            .where(
+                Account.id.in_(
+                    _of_buyer(key)
+                    .add_columns(ContractAccount.account_id)
+                    .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+                    .where(ContractAccount.status != "rejected")
                 )
-                .distinct()
-                .order_by(Account.name)
-            ).all()
-        )
-        if ids
-        else ()
+            )
+            .order_by(Account.name)
+        ).all()
     )
     return BuyerPage(
         key=key,
         name=name or orgnr or key,
         orgnr=orgnr,
-        accounts=accounts,
-        contracts=len(rows),
-        values=vals(rows),
+        accounts=tuple((a, n) for a, n in accounts),
+        contracts=contracts,
+        values=values,
         by_cpv_year=tuple(by_cpv_year),
         by_year=tuple(by_year),
         procedures=procedures,
         terms=terms,
         extension=extension,
-        competitions=tuple(competitions),
-        median_tenders=median([float(c.tenders) for c in competitions]),
-        single_tender=sum(1 for c in competitions if c.tenders == 1),
+        competitions=tuple(comps),
+        competitions_total=sum(n for _, n in tender_counts),
+        median_tenders=median_of_counts(tender_counts),
+        single_tender=sum(n for t, n in tender_counts if t == 1),
         price_weights=tuple(weights),
-        median_price_weight=median([p.price_weight for p in weights]),
-        suppliers=_suppliers(session, rows),
+        price_weights_total=sum(n for _, n in weight_counts),
+        median_price_weight=median_of_counts(weight_counts),
+        suppliers=suppliers_at(session, key),
     )
-
-
-def _suppliers(session: Session, rows: list[Any]) -> tuple[Supplier, ...]:
-    by_id = {r[0]: r for r in rows}
-    members: dict[str, list[Any]] = defaultdict(list)
-    names: dict[str, str] = {}
-    for chunk in chunks(list(by_id)):
-        for cid, key, name in session.execute(
-            select(ContractParty.contract_id, ContractParty.party_key, ContractParty.name).where(
-                ContractParty.role == "supplier", ContractParty.contract_id.in_(chunk)
-            )
-        ):
-            members[key].append(by_id[cid])
-            names.setdefault(key, name or key)
-    out = [
-        Supplier(k, names[k], len(rs), sum_values((r[3], r[4], r[5], r[6]) for r in rs))
-        for k, rs in members.items()
-    ]
-    out.sort(key=lambda s: (-s.contracts, s.name))
-    return tuple(out[:LIST_ROWS])
 
 
 def buyer_list(session: Session, q: str | None = None, limit: int = 50) -> tuple[BuyerRow, ...]:
@@ -391,9 +473,3 @@ def buyer_list(session: Session, q: str | None = None, limit: int = 50) -> tuple
         BuyerRow(k, name or orgnr or k, orgnr, n, last)
         for k, name, orgnr, n, last in session.execute(stmt)
     )
-
-
-def decimal_share(part: Decimal | None, whole: Decimal | None) -> float | None:
-    if part is None or not whole:
-        return None
-    return float(part / whole)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, and_, case, func, or_
 
 from tracker.config import load_settings
 from tracker.models import Contract
@@ -143,3 +143,76 @@ def median(values: list[float]) -> float | None:
 def chunks(items: list[Any], size: int = 2000) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def value_columns() -> tuple[Any, ...]:
+    """Aggregate columns for ``fold``: currency, kind, contracts with a value, the sum of
+    own values, the number of shared ceilings, all contracts."""
+    shared = Contract.value_shared.is_(True)
+    return (
+        Contract.currency,
+        Contract.value_kind,
+        func.count(Contract.value),
+        func.sum(case((shared, None), else_=Contract.value)),
+        func.sum(case((and_(shared, Contract.value.is_not(None)), 1), else_=0)),
+        func.count(Contract.id),
+    )
+
+
+def fold(
+    rows: Iterable[Any], nkeys: int
+) -> dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]]:
+    """Rows of ``(*group keys, *value_columns())`` → per group key: (contracts, value sums)."""
+    acc: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        key = tuple(row[:nkeys])
+        cur, kind, with_value, amount, shared, n = row[nkeys:]
+        a = acc.setdefault(key, [0, []])
+        a[0] += int(n)
+        if with_value:
+            amt = Decimal(amount) if amount is not None else None
+            a[1].append(ValueSum(cur, kind, amt, int(with_value), int(shared or 0)))
+    return {
+        k: (
+            n,
+            tuple(
+                sorted(vs, key=lambda v: (v.currency is None, v.currency or "", _kind_rank(v.kind)))
+            ),
+        )
+        for k, (n, vs) in acc.items()
+    }
+
+
+def median_of_counts(counts: Iterable[tuple[float, int]]) -> float | None:
+    """The median of values given as (value, how many times)."""
+    pairs = sorted((float(v), int(n)) for v, n in counts if v is not None and n)
+    total = sum(n for _, n in pairs)
+    if not total:
+        return None
+
+    def nth(i: int) -> float:
+        seen = 0
+        for v, n in pairs:
+            seen += n
+            if i < seen:
+                return v
+        return pairs[-1][0]
+
+    if total % 2:
+        return nth(total // 2)
+    return (nth(total // 2 - 1) + nth(total // 2)) / 2
+
+
+def next_end_expr(today: dt.date) -> ColumnElement[Any]:
+    """SQL of ``next_end_of``: the base end while ahead, else the latest end."""
+    return case((Contract.end_date >= today, Contract.end_date), else_=Contract.latest_end)
+
+
+def running_expr(today: dt.date) -> ColumnElement[bool]:
+    """SQL of ``running``."""
+    return or_(
+        and_(Contract.end_date.is_(None), Contract.latest_end.is_(None)),
+        Contract.end_date >= today,
+        Contract.latest_end >= today,
+        Contract.extension == "probably_extended",
+    )

@@ -132,13 +132,13 @@ def quarters(today: dt.date, n: int = QUARTERS) -> list[tuple[str, dt.date]]:
     return out
 
 
-def _ours_ids(ours: frozenset[str]) -> Any:
-    return (
-        select(ContractParty.contract_id.label("cid"))
-        .where(ContractParty.role == "supplier", ContractParty.orgnr.in_(sorted(ours) or [""]))
-        .distinct()
-        .subquery()
+def _is_ours(ours: frozenset[str]) -> Any:
+    """True for a contract with one of our orgnrs among its suppliers: an IN over our
+    contracts (evaluated once; a join to a derived table is scanned per row on SQLite)."""
+    ids = select(ContractParty.contract_id).where(
+        ContractParty.role == "supplier", ContractParty.orgnr.in_(sorted(ours) or [""])
     )
+    return Contract.id.in_(ids)
 
 
 def _at_accounts() -> Any:
@@ -155,8 +155,7 @@ def expiring_by_quarter(
     last_m = qs[-1][1].month - 1 + 3
     end = dt.date(qs[-1][1].year + last_m // 12, last_m % 12 + 1, 1)
     expiry = func.coalesce(Contract.latest_end, Contract.end_date)
-    mine = _ours_ids(ours)
-    is_ours = case((mine.c.cid.is_not(None), True), else_=False)
+    is_ours = case((_is_ours(ours), True), else_=False)
     y, m = func.extract("year", expiry), func.extract("month", expiry)
     has_value = Contract.value.is_not(None)
     stmt = (
@@ -166,7 +165,6 @@ def expiring_by_quarter(
             func.sum(case((Contract.value_shared.is_(True), None), else_=Contract.value)),
             func.sum(case((and_(Contract.value_shared.is_(True), has_value), 1), else_=0)),
         )
-        .outerjoin(mine, mine.c.cid == Contract.id)
         .where(awarded_contracts(), expiry >= first, expiry < end)
         .group_by(y, m, is_ours, Contract.currency, Contract.value_kind)
     )  # fmt: skip
@@ -194,8 +192,7 @@ def share_of_wallet(
 ) -> tuple[Wallet, ...]:
     award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
     year = func.extract("year", award)
-    mine = _ours_ids(ours)
-    is_ours = case((mine.c.cid.is_not(None), True), else_=False)
+    is_ours = case((_is_ours(ours), True), else_=False)
     spend = and_(Contract.value_kind == "tender", Contract.value_shared.is_not(True))
     since = dt.date(today.year - years + 1, 1, 1)
     rows = session.execute(
@@ -206,7 +203,6 @@ def share_of_wallet(
             func.sum(case((Contract.framework.is_(True), 1), else_=0)),
         )
         .join(Contract, Contract.id == ContractAccount.contract_id)
-        .outerjoin(mine, mine.c.cid == Contract.id)
         .where(ContractAccount.status != "rejected", awarded_contracts())
         .where(award >= since, award <= today)
         .group_by(ContractAccount.account_id, year, Contract.currency, is_ours)
@@ -250,11 +246,10 @@ def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
     ).all()
     procs = sorted({p for s, p, _ in statuses if s == "submitted" and p})
     awarded: dict[str, bool] = {}
-    mine = _ours_ids(ours)
+    mine = _is_ours(ours)
     for chunk in chunks(procs):
         for proc, o in session.execute(
-            select(Contract.procedure_id, func.max(case((mine.c.cid.is_not(None), 1), else_=0)))
-            .outerjoin(mine, mine.c.cid == Contract.id)
+            select(Contract.procedure_id, func.max(case((mine, 1), else_=0)))
             .where(
                 Contract.procedure_id.in_(chunk), awarded_contracts(), Contract.source == "notice"
             )
@@ -274,9 +269,8 @@ def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
         y = func.extract("year", day)
         for yy, n in session.execute(
             select(y, func.count(func.distinct(Contract.notice_pk)))
-            .join(mine, mine.c.cid == Contract.id)
             .join(Notice, Notice.id == Contract.notice_pk)
-            .where(awarded_contracts(), Contract.source == "notice")
+            .where(mine, awarded_contracts(), Contract.source == "notice")
             .group_by(y)
         ):
             acc[int(yy) if yy is not None else None][4] += n

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from tracker.codelists import cpv_label
@@ -22,15 +22,17 @@ from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
     awarded_contracts,
+    awarded_on,
     chunks,
+    fold,
+    next_end_expr,
     next_end_of,
     our_orgnrs,
     running,
-    sum_values,
+    running_expr,
+    value_columns,
 )
 from tracker.models import Account, Contract, ContractAccount, ContractParty
-
-LATEST_WINS = 50
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ class SupplierPage:
     by_buyer: tuple[Group, ...]
     by_cpv: tuple[Group, ...]
     by_year: tuple[Group, ...]
-    held_now: tuple[Win, ...]
+    held_now: tuple[Win, ...]  # the first LIST_ROWS, soonest end first
+    held_count: int
     meets_us: tuple[MeetsUs, ...]
     shared_cpv: tuple[Group, ...]  # CPV codes where we have won too (its wins counted)
     latest: tuple[Win, ...]
@@ -104,21 +107,17 @@ class SupplierRow:
     last_award: dt.date | None
 
 
-def _group(wins: Iterable[Win], key: Any, label: Any, order: str = "count") -> tuple[Group, ...]:
-    members: dict[str, list[Win]] = defaultdict(list)
-    labels: dict[str, str] = {}
-    for w in wins:
-        k = key(w)
-        members[k].append(w)
-        labels.setdefault(k, label(w))
+LIST_ROWS = 50  # held agreements and latest wins read for the page (the export: all)
+
+
+def _groups(
+    found: dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]],
+    label: Any,
+    order: str = "count",
+) -> tuple[Group, ...]:
     groups = [
-        Group(
-            k,
-            labels[k],
-            len(ws),
-            sum_values((w.value, w.currency, w.value_kind, w.value_shared) for w in ws),
-        )
-        for k, ws in members.items()
+        Group(str(k[0]) if k[0] is not None else "?", label(k), n, values)
+        for k, (n, values) in found.items()
     ]
     if order == "key":
         groups.sort(key=lambda g: g.key, reverse=True)
@@ -139,19 +138,42 @@ def _buyers(session: Session, ids: list[int]) -> dict[int, tuple[str | None, str
     return out
 
 
-def supplier_wins(session: Session, key: str, today: dt.date) -> list[Win]:
-    """Every awarded contract the supplier ``key`` holds or held, newest award first."""
-    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
-    rows = session.execute(
-        select(
-            Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
-            award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
-            Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
-        )
+def _of_supplier(key: str) -> Any:
+    """The supplier's awarded contracts (a FROM/WHERE to build on)."""
+    return (
+        select()
+        .select_from(Contract)
         .join(ContractParty, ContractParty.contract_id == Contract.id)
         .where(ContractParty.party_key == key, ContractParty.role == "supplier")
         .where(awarded_contracts())
-    ).all()  # fmt: skip
+    )
+
+
+def supplier_wins(
+    session: Session,
+    key: str,
+    today: dt.date,
+    *,
+    held_only: bool = False,
+    limit: int | None = None,
+) -> list[Win]:
+    """The supplier ``key``'s awarded contracts: newest award first, or (``held_only``)
+    those held now, soonest end first; at most ``limit``."""
+    award = awarded_on()
+    stmt = _of_supplier(key).add_columns(
+        Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
+        award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
+        Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
+    )  # fmt: skip
+    if held_only:
+        stmt = stmt.where(running_expr(today)).order_by(
+            next_end_expr(today).is_(None), next_end_expr(today), Contract.id
+        )
+    else:
+        stmt = stmt.order_by(award.is_(None), award.desc(), Contract.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
     buyers = _buyers(session, [r[0] for r in rows])
     wins = []
     for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext in rows:
@@ -163,31 +185,29 @@ def supplier_wins(session: Session, key: str, today: dt.date) -> list[Win]:
                 running(end, latest, ext, today),
             )
         )  # fmt: skip
-    wins.sort(key=lambda w: (w.awarded or dt.date.min, w.contract_id), reverse=True)
     return wins
 
 
 def _meets_us(
-    session: Session, key: str, ours: frozenset[str], held: list[Win], today: dt.date
+    session: Session, key: str, ours: frozenset[str], today: dt.date
 ) -> tuple[MeetsUs, ...]:
-    held_ids = [w.contract_id for w in held]
-    if not held_ids:
+    """Our accounts where the supplier holds running agreements, with ours there."""
+    found = session.execute(
+        _of_supplier(key)
+        .add_columns(
+            ContractAccount.account_id,
+            func.count(func.distinct(Contract.id)),
+            func.min(next_end_expr(today)),
+        )
+        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .where(ContractAccount.status != "rejected", running_expr(today))
+        .group_by(ContractAccount.account_id)
+    ).all()
+    if not found:
         return ()
-    by_account: dict[int, list[int]] = defaultdict(list)
-    for chunk in chunks(held_ids):
-        for cid, acc in session.execute(
-            select(ContractAccount.contract_id, ContractAccount.account_id).where(
-                ContractAccount.contract_id.in_(chunk), ContractAccount.status != "rejected"
-            )
-        ):
-            by_account[acc].append(cid)
-    if not by_account:
-        return ()
-    ends = {w.contract_id: w.next_end for w in held}
+    accounts = [r[0] for r in found]
     names = dict(
-        session.execute(
-            select(Account.id, Account.name).where(Account.id.in_(list(by_account)))
-        ).all()
+        session.execute(select(Account.id, Account.name).where(Account.id.in_(accounts))).all()
     )
     ours_at: dict[int, int] = defaultdict(int)
     if ours:
@@ -196,40 +216,25 @@ def _meets_us(
             .join(Contract, Contract.id == ContractAccount.contract_id)
             .join(ContractParty, ContractParty.contract_id == Contract.id)
             .where(
-                ContractAccount.account_id.in_(list(by_account)),
+                ContractAccount.account_id.in_(accounts),
                 ContractAccount.status != "rejected",
                 ContractParty.role == "supplier",
                 ContractParty.orgnr.in_(sorted(ours)),
                 awarded_contracts(),
-                or_(
-                    and_(Contract.end_date.is_(None), Contract.latest_end.is_(None)),
-                    Contract.end_date >= today,
-                    Contract.latest_end >= today,
-                    Contract.extension == "probably_extended",
-                ),
+                running_expr(today),
             )
             .group_by(ContractAccount.account_id)
         ):
             ours_at[acc] = n
-    out = []
-    for acc, cids in by_account.items():
-        soon = [ends[c] for c in cids if ends.get(c)]
-        out.append(
-            MeetsUs(
-                acc, names.get(acc, "?"), len(set(cids)), min(soon) if soon else None, ours_at[acc]
-            )
-        )
+    out = [MeetsUs(acc, names.get(acc, "?"), n, soon, ours_at[acc]) for acc, n, soon in found]
     out.sort(key=lambda m: (m.next_end or dt.date.max, m.account))
     return tuple(out)
 
 
-def _shared_cpv(session: Session, wins: list[Win], ours: frozenset[str]) -> tuple[Group, ...]:
-    cpvs = sorted({w.cpv for w in wins if w.cpv})
-    if not ours or not cpvs:
-        return ()
-    ours_cpv: set[str] = set()
+def _our_cpvs(session: Session, cpvs: list[str], ours: frozenset[str]) -> set[str]:
+    found: set[str] = set()
     for chunk in chunks(cpvs):
-        ours_cpv.update(
+        found.update(
             session.scalars(
                 select(Contract.main_cpv)
                 .join(ContractParty, ContractParty.contract_id == Contract.id)
@@ -242,15 +247,14 @@ def _shared_cpv(session: Session, wins: list[Win], ours: frozenset[str]) -> tupl
                 .distinct()
             )
         )
-    return _group(
-        (w for w in wins if w.cpv in ours_cpv), lambda w: w.cpv, lambda w: cpv_label(w.cpv) or w.cpv
-    )
+    return found
 
 
 def supplier_page(
     session: Session, key: str, today: dt.date, ours: Iterable[str] | None = None
 ) -> SupplierPage:
-    """The supplier ``key``'s page (NotFoundError when no contract names it)."""
+    """The supplier ``key``'s page (NotFoundError when no contract names it). Groups are
+    counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``."""
     ident = session.execute(
         select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
             ContractParty.party_key == key, ContractParty.role == "supplier"
@@ -259,32 +263,64 @@ def supplier_page(
     if ident[0] is None and ident[1] is None:
         raise NotFoundError(f"no supplier {key!r} in the contracts")
     mine = our_orgnrs(ours)
-    wins = supplier_wins(session, key, today)
-    held = sorted(
-        (w for w in wins if w.held_now), key=lambda w: (w.next_end or dt.date.max, w.title or "")
-    )
     is_us = bool(ident[1] and ident[1] in mine)
+    year = func.extract("year", awarded_on())
+    kinds = (Contract.currency, Contract.value_kind)
+    of = _of_supplier(key)
+    by_year = fold(
+        session.execute(of.add_columns(year, *value_columns()).group_by(year, *kinds)), 1
+    )
+    by_cpv = fold(
+        session.execute(
+            of.add_columns(Contract.main_cpv, *value_columns()).group_by(Contract.main_cpv, *kinds)
+        ),
+        1,
+    )
+    buyer = ContractParty.__table__.alias("buyer")
+    by_buyer = fold(
+        session.execute(
+            _of_supplier(key)
+            .add_columns(buyer.c.party_key, func.max(buyer.c.name), *value_columns())
+            .join(buyer, and_(buyer.c.contract_id == Contract.id, buyer.c.role == "buyer"))
+            .group_by(buyer.c.party_key, Contract.currency, Contract.value_kind)
+        ),
+        2,
+    )
+    buyer_names: dict[Any, str] = {}
+    merged: dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]] = {}
+    for (bkey, bname), v in by_buyer.items():
+        buyer_names[bkey] = bname or bkey
+        merged[(bkey,)] = v
+    totals = fold(session.execute(of.add_columns(*value_columns()).group_by(*kinds)), 0)
+    contracts, values = totals.get((), (0, ()))
+    cpv_groups = _groups(by_cpv, lambda k: cpv_label(k[0] or "") or k[0] or "(ukjent)")
+    shared_cpv: tuple[Group, ...] = ()
+    if not is_us and mine:
+        theirs = [g.key for g in cpv_groups if g.key != "?"]
+        both = _our_cpvs(session, theirs, mine)
+        shared_cpv = tuple(g for g in cpv_groups if g.key in both)
     return SupplierPage(
         key=key,
         name=ident[0] or ident[1] or key,
         orgnr=ident[1],
         is_us=is_us,
-        contracts=len(wins),
-        values=sum_values((w.value, w.currency, w.value_kind, w.value_shared) for w in wins),
-        by_buyer=_group(wins, lambda w: w.buyer_key or "?", lambda w: w.buyer or "(ukjent)"),
-        by_cpv=_group(
-            wins, lambda w: w.cpv or "?", lambda w: cpv_label(w.cpv or "") or w.cpv or "(ukjent)"
-        ),
-        by_year=_group(
-            wins,
-            lambda w: str(w.awarded.year) if w.awarded else "?",
-            lambda w: str(w.awarded.year) if w.awarded else "ukjent år",
+        contracts=contracts,
+        values=values,
+        by_buyer=_groups(merged, lambda k: buyer_names.get(k[0]) or "(ukjent)"),
+        by_cpv=cpv_groups,
+        by_year=_groups(
+            {(int(k[0]) if k[0] is not None else None,): v for k, v in by_year.items()},
+            lambda k: str(k[0]) if k[0] is not None else "ukjent år",
             order="key",
         ),
-        held_now=tuple(held),
-        meets_us=() if is_us else _meets_us(session, key, mine, held, today),
-        shared_cpv=() if is_us else _shared_cpv(session, wins, mine),
-        latest=tuple(wins[:LATEST_WINS]),
+        held_now=tuple(supplier_wins(session, key, today, held_only=True, limit=LIST_ROWS)),
+        held_count=session.scalar(
+            _of_supplier(key).add_columns(func.count(Contract.id)).where(running_expr(today))
+        )
+        or 0,
+        meets_us=() if is_us else _meets_us(session, key, mine, today),
+        shared_cpv=shared_cpv,
+        latest=tuple(supplier_wins(session, key, today, limit=LIST_ROWS)),
     )
 
 
