@@ -7,14 +7,14 @@ from typing import Any
 
 from dashboards.filters import money
 
-LABEL_W = 120
+LABEL_W = 64
 ROW_H = 22
 
 
 def grouped_bars(
     groups: list[tuple[str, list[tuple[str, float | None, str]]]],
     title: str,
-    width: int = 560,
+    width: int = 480,
     unit: str = "",
 ) -> dict[str, Any] | None:
     """Horizontal bars: per group label, one bar per series ``(name, value, css class)``,
@@ -22,12 +22,13 @@ def grouped_bars(
     top = max((v or 0 for _, series in groups for _, v, _ in series), default=0)
     if not top:
         return None
-    plot = width - LABEL_W - 120
+    plot = width - LABEL_W - 150
     bars = []
     y = 4
     for label, series in groups:
         first = True
-        for name, value, cls in series:
+        shown = [s for s in series if s[1]] or [(series[0][0], None, series[0][2])]
+        for name, value, cls in shown:
             w = round(plot * (value or 0) / top, 1)
             bars.append(
                 {
@@ -36,7 +37,7 @@ def grouped_bars(
                     "x": LABEL_W,
                     "w": max(w, 1 if value else 0),
                     "cls": cls,
-                    "text": f"{money(value)} {unit}".strip() if value else "–",
+                    "text": f"{money(value)} {unit} ({name})".strip() if value else "–",
                     "text_x": LABEL_W + max(w, 1) + 6,
                     "title": f"{label} · {name}: {money(value)} {unit}".strip(),
                 }

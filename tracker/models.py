@@ -786,6 +786,8 @@ Index(
     ContractParty.contract_id,
 )
 Index("ix_contracts_expiry", func.coalesce(Contract.latest_end, Contract.end_date))
+# A buyer's notices (competitions, awards, modifications) without a lookup per buyer row.
+Index("ix_notice_buyers_orgnr_notice", NoticeBuyer.orgnr, NoticeBuyer.notice_pk)
 
 
 # --------------------------------------------------------------------------- alerts and operations

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -19,21 +17,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
-from dashboards.app import create_app
-from tests.conftest import BACKENDS, NOTICES, PG_URL
-from tests.dashboards.conftest import TODAY, USERS, login, make_settings, seed
-from tracker import db as tracker_db
+from tests.dashboards.conftest import TODAY, USERS, login
+from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
 from tracker.db import session_scope
-from tracker.ingest import Ingestor
 from tracker.market import bidders
 from tracker.market.buyer import buyer_page
 from tracker.market.common import awarded_on, spend
 from tracker.market.director import director_market
 from tracker.market.supplier import supplier_page
-from tracker.migrate import upgrade
 from tracker.models import (
     BidStatus,
     Contract,
@@ -45,55 +38,6 @@ from tracker.models import (
     Opportunity,
 )
 from tracker.subtypes import RESULT_SUBTYPES
-
-LEGACY = NOTICES / "ted-legacy"
-
-
-def _choose_us(engine: Any) -> str:
-    with session_scope(engine) as s:
-        return s.execute(
-            select(ContractParty.orgnr)
-            .join(ContractAccount, ContractAccount.contract_id == ContractParty.contract_id)
-            .where(ContractParty.role == "supplier", ContractParty.orgnr.is_not(None))
-            .group_by(ContractParty.orgnr)
-            .order_by(
-                func.count(func.distinct(ContractAccount.account_id)).desc(), ContractParty.orgnr
-            )
-            .limit(1)
-        ).scalar_one()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def market(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict]:
-    home = tmp_path_factory.mktemp(f"market-{request.param}")
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'tracker.db'}"
-    else:
-        base = make_url(PG_URL)
-        name = f"tracker_market_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = base.set(database=name).render_as_string(hide_password=False)
-    engine = tracker_db.make_engine(url)
-    upgrade(engine)
-    # History first, as the TED spider stores it (source "ted", the publication number).
-    with Ingestor(engine, source="ted") as ing:
-        for path in sorted(LEGACY.glob("*.xml")):
-            ing.add(path.read_bytes(), location=str(path), source_id=path.name.split("-EXP")[0])
-        ing.flush()
-    seed(engine)
-    us = _choose_us(engine)
-    app = create_app(make_settings(home, TRACKER_OUR_ORGNRS=us), engine=engine)
-    yield {"backend": request.param, "engine": engine, "app": app, "us": us}
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from the notices whose buyer has that orgnr.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -179,35 +180,36 @@ def _buyer_notices(orgnr: str | None, subtypes: Iterable[str]) -> Any:
     )
 
 
+def _titles(session: Session, pks: list[int]) -> dict[int, str | None]:
+    if not pks:
+        return {}
+    return dict(session.execute(select(Notice.id, Notice.title).where(Notice.id.in_(pks))).all())
+
+
 def competitions(
     session: Session, orgnr: str | None, limit: int | None = None
 ) -> tuple[list[Competition], list[tuple[int, int]]]:
     """The buyer's award notices that state the tenders received (the largest over their
-    lots), newest first (at most ``limit``), and how many notices got how many tenders."""
-    per_notice = (
+    lots), newest first (at most ``limit``), and how many notices got how many tenders.
+    One pass over the buyer's award notices; titles only of those listed."""
+    rows = session.execute(
         _buyer_notices(orgnr, RESULT_SUBTYPES)
         .add_columns(
-            Notice.id.label("pk"),
-            func.count(func.distinct(LotResult.lot_id)).label("lots"),
-            func.max(LotResult.tenders_received).label("tenders"),
+            Notice.id,
+            Notice.issue_date,
+            func.count(func.distinct(LotResult.lot_id)),
+            func.max(LotResult.tenders_received),
         )
         .join(LotResult, LotResult.notice_pk == Notice.id)
         .where(LotResult.tenders_received.is_not(None))
-        .group_by(Notice.id)
-        .subquery()
-    )
-    histogram = session.execute(
-        select(per_notice.c.tenders, func.count()).group_by(per_notice.c.tenders)
+        .group_by(Notice.id, Notice.issue_date)
     ).all()
-    stmt = (
-        select(Notice.id, Notice.title, Notice.issue_date, per_notice.c.lots, per_notice.c.tenders)
-        .join(per_notice, per_notice.c.pk == Notice.id)
-        .order_by(Notice.issue_date.desc(), Notice.id.desc())
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = [Competition(*r) for r in session.execute(stmt)]
-    return rows, [(int(t), int(n)) for t, n in histogram]
+    histogram = Counter(int(r[3]) for r in rows)
+    rows.sort(key=lambda r: (r[1] or dt.date.min, r[0]), reverse=True)
+    shown = rows[:limit] if limit is not None else rows
+    titles = _titles(session, [r[0] for r in shown])
+    listed = [Competition(pk, titles.get(pk), day, lots, n) for pk, day, lots, n in shown]
+    return listed, sorted(histogram.items())
 
 
 def price_weights(
@@ -232,37 +234,25 @@ def price_weights(
             else_=0,
         )
     )
-    per_lot = (
+    rows = session.execute(
         _buyer_notices(orgnr, COMPETITION_SUBTYPES)
         .add_columns(
-            Lot.id.label("lot_pk"),
-            Notice.id.label("pk"),
-            price.label("price"),
-            func.sum(AwardCriterion.weight).label("total"),
-            bad.label("bad"),
+            Notice.id, Notice.issue_date, Lot.lot_id, price, func.sum(AwardCriterion.weight), bad
         )
         .join(Lot, Lot.notice_pk == Notice.id)
         .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
-        .group_by(Lot.id, Notice.id)
-        .subquery()
-    )
-    ok = and_(per_lot.c.bad == 0, per_lot.c.total.between(99.0, 101.0))
-    histogram = session.execute(
-        select(per_lot.c.price, func.count()).where(ok).group_by(per_lot.c.price)
+        .group_by(Lot.id, Notice.id, Notice.issue_date, Lot.lot_id)
     ).all()
-    stmt = (
-        select(Notice.id, Notice.title, Notice.issue_date, Lot.lot_id, per_lot.c.price)
-        .join(per_lot, per_lot.c.pk == Notice.id)
-        .join(Lot, Lot.id == per_lot.c.lot_pk)
-        .where(ok)
-        .order_by(Notice.issue_date.desc(), Notice.id.desc(), Lot.lot_id)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = [
-        PriceWeight(pk, t, d, lot, round(float(w), 1)) for pk, t, d, lot, w in session.execute(stmt)
+    ok = [r for r in rows if not r[5] and r[4] is not None and 99.0 <= float(r[4]) <= 101.0]
+    histogram = Counter(round(float(r[3] or 0), 1) for r in ok)
+    ok.sort(key=lambda r: (r[1] or dt.date.min, r[0], r[2] or ""), reverse=True)
+    shown = ok[:limit] if limit is not None else ok
+    titles = _titles(session, sorted({r[0] for r in shown}))
+    listed = [
+        PriceWeight(pk, titles.get(pk), day, lot, round(float(w or 0), 1))
+        for pk, day, lot, w, _, _ in shown
     ]
-    return rows, [(round(float(w), 1), int(n)) for w, n in histogram]
+    return listed, sorted(histogram.items())
 
 
 def _of_buyer(key: str) -> Any:
