@@ -9,6 +9,7 @@ shows is checked against a count made here from the stored rows.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,10 +17,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape as html_escape
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from tests.dashboards.conftest import TODAY, USERS, login
+from tests.dashboards.conftest import DIATERMI, TODAY, USERS, login, notice_pk
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
 from tracker.db import session_scope
 from tracker.market import bidders
@@ -38,6 +40,14 @@ from tracker.models import (
     Opportunity,
 )
 from tracker.subtypes import RESULT_SUBTYPES
+
+
+@pytest.fixture
+def client_bid(market: dict) -> Iterator[TestClient]:
+    c = TestClient(market["app"])
+    assert login(c, USERS["bid"]).status_code == 303
+    yield c
+    c.close()
 
 
 @pytest.fixture
@@ -253,8 +263,9 @@ def test_director_market_charts_api_and_exports(market: dict, client: TestClient
                                    .where(ContractAccount.status != "rejected")))
         ).all()  # fmt: skip
     assert len(m.quarters) == 12 and m.quarters[0][0] == "2023K1"
-    horizon_end = m.quarters[-1][1].replace(month=m.quarters[-1][1].month + 2, day=28)
-    in_range = [c for c, d in expiring if d is not None and m.quarters[0][1] <= d <= horizon_end]
+    last = m.quarters[-1][1]
+    horizon_end = dt.date(last.year + (last.month + 2) // 12, (last.month + 2) % 12 + 1, 1)
+    in_range = [c for c, d in expiring if d is not None and m.quarters[0][1] <= d < horizon_end]
     assert sum(r.contracts for r in m.expiring) == len(in_range)
     with session_scope(engine) as s:
         ours_ids = set(
@@ -361,11 +372,38 @@ def test_likely_bidders_on_account_and_bid_pages(market: dict) -> None:
     c = TestClient(market["app"])
     login(c, USERS["kam"])
     html = c.get(f"/accounts/{opp.account_id}").text
-    if f'"{opp.key}"' in html or "Sannsynlige tilbydere" in html:
-        assert "Sannsynlige tilbydere" in html
-    assert c.get("/bids?show=all").status_code == 200
+    assert "Sannsynlige tilbydere" in html
+    for b in got.bidders:
+        assert html_escape(b.name) in html
     api = c.get(f"/api/bidders/contracts/{opp.contract_id}").json()
     assert {b["key"] for b in api["bidders"] if b["incumbent"]} == incumbents
+
+
+def test_likely_bidders_on_the_bid_page(market: dict, client_bid: TestClient) -> None:
+    """An open competition that re-tenders a contract shows the contract's incumbent."""
+    engine = market["engine"]
+    pk = notice_pk(engine, DIATERMI)
+    with session_scope(engine) as s:
+        contract_id, supplier = s.execute(
+            select(Contract.id, ContractParty.name)
+            .join(ContractParty, ContractParty.contract_id == Contract.id)
+            .where(ContractParty.role == "supplier", Contract.expected.is_not(True))
+            .order_by(Contract.id)
+            .limit(1)
+        ).one()
+        s.add(Opportunity(key="test-market:bidders", kind="retender", competition_notice_pk=pk,
+                          contract_id=contract_id, timeline={}))  # fmt: skip
+    try:
+        html = client_bid.get("/bids?show=all").text
+        row = html.split(f'id="qualify-{pk}"', 1)[1].split("</tr>", 1)[0]
+        assert "Sannsynlige tilbydere" in row
+        assert html_escape(supplier) in row and "innehaver" in row
+        api = client_bid.get(f"/api/bidders/notices/{pk}").json()
+        assert api["contract_id"] == contract_id
+        assert any(b["incumbent"] and b["name"] == supplier for b in api["bidders"])
+    finally:
+        with session_scope(engine) as s:
+            s.execute(delete(Opportunity).where(Opportunity.key == "test-market:bidders"))
 
 
 def test_names_are_escaped(market: dict, client: TestClient) -> None:
