@@ -5,8 +5,10 @@ Seeds ``--years`` of history at ``--scale`` (1.0 = the issue's 10 years: 500,000
 100,000 contracts, 5,000 suppliers; bulk inserts of the rows, no parsing) into a fresh
 SQLite file and/or a fresh PostgreSQL database (``tracker_market_bench``), then asks the
 app in-process (FastAPI TestClient: routing, login cookie, queries, rendering; no network)
-for each page ``--requests`` times after two warm-up requests and reports p50/p95/max and
-the load average. Target: p95 under 300 ms.
+for each page ``--requests`` times after two warm-up requests and reports p50/p95/max, the
+p95 of the read model alone (``model p95``: the tracker.market call, no HTTP, no template)
+and the load average; ``baseline (/me)`` is a small page, to show what the machine's load
+costs any request. Target: p95 under 300 ms.
 
     .venv/bin/python bench/market.py                         # scale 0.1, both backends
     .venv/bin/python bench/market.py --scale 1 --years 10    # the full size
@@ -391,6 +393,10 @@ def _database(backend: str, workdir: Path) -> str:
     return make_url(PG_BASE + "tracker_market_bench").render_as_string(hide_password=False)
 
 
+def _p95(times: list[float]) -> float:
+    return times[max(0, int(round(0.95 * len(times))) - 1)]
+
+
 def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[str, dict]:
     from fastapi.testclient import TestClient
 
@@ -408,6 +414,7 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
     engine = make_engine(url)
     app = create_app(settings, engine=engine)
     pages = {
+        "baseline (/me)": "/me",  # a small page: what the machine's load costs any request
         "supplier (us)": f"/suppliers/{keys['us']}",
         "supplier (top)": f"/suppliers/{keys['top_competitor']}",
         "supplier (typ.)": f"/suppliers/{keys['typical_supplier']}",
@@ -441,10 +448,36 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
             out[name] = {
                 "n": len(times),
                 "p50": statistics.median(times),
-                "p95": times[max(0, int(round(0.95 * len(times))) - 1)],
+                "p95": _p95(times),
                 "max": times[-1],
                 "bytes": len(res.content),
             }
+    # The read model alone (tracker.market: SQL and folding, no HTTP, no template).
+    from sqlalchemy.orm import Session
+
+    from tracker.market.buyer import buyer_page
+    from tracker.market.director import director_market
+    from tracker.market.supplier import supplier_page
+
+    ours = [keys["us"]]
+    models = {
+        "supplier (us)": lambda s: supplier_page(s, keys["us"], TODAY, ours),
+        "supplier (top)": lambda s: supplier_page(s, keys["top_competitor"], TODAY, ours),
+        "supplier (typ.)": lambda s: supplier_page(s, keys["typical_supplier"], TODAY, ours),
+        "buyer (busiest)": lambda s: buyer_page(s, keys["busiest_buyer"], TODAY),
+        "buyer (typical)": lambda s: buyer_page(s, keys["typical_buyer"], TODAY),
+        "director market": lambda s: director_market(s, TODAY, ours=ours),
+        "director (all)": lambda s: director_market(s, TODAY, "all", ours),
+    }
+    with Session(engine) as session:
+        for name, call in models.items():
+            times = []
+            for _ in range(max(5, requests // 2)):
+                t0 = time.perf_counter()
+                call(session)
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            out[name]["model_p95"] = _p95(times)
     engine.dispose()
     return out
 
@@ -487,12 +520,15 @@ def main() -> None:
             f"{load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}, after {load1[0]:.1f} {load1[1]:.1f} "
             f"{load1[2]:.1f} on {os.cpu_count()} cores"
         )
-        print(f"{'page':<18}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KB':>7}")
+        print(
+            f"{'page':<18}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KB':>7}{'model p95':>11}"
+        )
         for name, r in res.items():
             flag = "" if r["p95"] < 300 else "  (over 300 ms)"
+            model = f"{r['model_p95']:>11.0f}" if "model_p95" in r else f"{'':>11}"
             print(
                 f"{name:<18}{r['n']:>4}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['max']:>9.0f}"
-                f"{r['bytes'] / 1024:>7.0f}{flag}"
+                f"{r['bytes'] / 1024:>7.0f}{model}{flag}"
             )
 
 
