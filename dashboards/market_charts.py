@@ -22,7 +22,7 @@ def grouped_bars(
     top = max((v or 0 for _, series in groups for _, v, _ in series), default=0)
     if not top:
         return None
-    plot = width - LABEL_W - 150
+    plot = width - LABEL_W - 175
     bars = []
     y = 4
     for label, series in groups:
