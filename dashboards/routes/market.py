@@ -43,9 +43,7 @@ def expiring_chart(m: DirectorMarket) -> dict[str, Any] | None:
             for r in m.expiring
             if r.start == start and not r.ours and r.currency == "NOK" and r.value_kind == "tender"
         )
-        groups.append(
-            (name, [("oss", ours or None, "quality"), ("andre", theirs or None, "bar")])
-        )
+        groups.append((name, [("oss", ours or None, "quality"), ("andre", theirs or None, "bar")]))
     return market_charts.grouped_bars(groups, "Utløpende kontraktsverdi per kvartal", unit="NOK")
 
 
