@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -775,6 +776,20 @@ Index(
     sqlite_where=Opportunity.competition_notice_pk.is_not(None),
     postgresql_where=Opportunity.competition_notice_pk.is_not(None),
 )
+
+
+# Market pages (tracker.market, bench/market.py): a supplier's or buyer's contracts by
+# party key without reading every party row; the expiring value by quarter reads the
+# contracts whose hard expiry falls in the next 12 quarters through the same expression.
+Index(
+    "ix_contract_parties_key_role",
+    ContractParty.party_key,
+    ContractParty.role,
+    ContractParty.contract_id,
+)
+Index("ix_contracts_expiry", func.coalesce(Contract.latest_end, Contract.end_date))
+# A buyer's notices (competitions, awards, modifications) without a lookup per buyer row.
+Index("ix_notice_buyers_orgnr_notice", NoticeBuyer.orgnr, NoticeBuyer.notice_pk)
 
 
 # --------------------------------------------------------------------------- alerts and operations

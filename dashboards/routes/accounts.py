@@ -13,6 +13,7 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker import accountwork
 from tracker.errors import UserError
+from tracker.market.bidders import for_opportunities
 from tracker.models import User
 from tracker.pages.account import account_page
 from tracker.pages.accounts import accounts as accounts_of
@@ -55,6 +56,9 @@ def account(
 ) -> Response:
     data = account_page(session, account_id, user, day, env=env)
     data["timeline"] = charts.timeline(data["opportunities"], day)
+    data["likely_bidders"] = for_opportunities(
+        session, data["opportunities"], request.app.state.settings.our_orgnr_list
+    )
     data["contact_roles"] = accountwork.CONTACT_ROLE_LABELS
     data["activity_kinds"] = accountwork.ACTIVITY_KINDS
     return render(request, "account.html", data)

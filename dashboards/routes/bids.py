@@ -20,6 +20,7 @@ from tracker.bids import (
     bid_detail,
     set_bid_status_as,
 )
+from tracker.market.bidders import for_competitions
 from tracker.models import User
 from tracker.pages.base import PageEnv
 from tracker.pages.bids import BID_SHOWS, bids_page
@@ -50,6 +51,9 @@ def bids(
     data = bid_list(session, day, show, page, env)
     for item in data["items"]:
         item["criteria_chart"] = charts.criteria_bar(item["criteria"])
+    data["likely_bidders"] = for_competitions(
+        session, [item["id"] for item in data["items"]], request.app.state.settings.our_orgnr_list
+    )
     query = {"show": show} if show != "relevant" else {}
     data.update(
         shows=BID_SHOWS,

@@ -1,0 +1,536 @@
+"""Market pages benchmark: seed years of history, measure the supplier, buyer and director
+market pages.
+
+Seeds ``--years`` of history at ``--scale`` (1.0 = the issue's 10 years: 500,000 notices,
+100,000 contracts, 5,000 suppliers; bulk inserts of the rows, no parsing) into a fresh
+SQLite file and/or a fresh PostgreSQL database (``tracker_market_bench``), then asks the
+app in-process (FastAPI TestClient: routing, login cookie, queries, rendering; no network)
+for each page ``--requests`` times after two warm-up requests and reports p50/p95/max, the
+p95 of the read model alone (``model p95``: the tracker.market call, no HTTP, no template)
+and the load average; ``baseline (/me)`` is a small page, to show what the machine's load
+costs any request. Target: p95 under 300 ms.
+
+    .venv/bin/python bench/market.py                         # scale 0.1, both backends
+    .venv/bin/python bench/market.py --scale 1 --years 10    # the issue's full size
+    .venv/bin/python bench/market.py --backend sqlite --scale 0.05 --requests 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tracker.db import make_engine  # noqa: E402
+from tracker.migrate import upgrade  # noqa: E402
+from tracker.models import (  # noqa: E402
+    Account,
+    AccountOrgnr,
+    Activity,
+    AwardCriterion,
+    BidStatus,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Lot,
+    LotResult,
+    Notice,
+    NoticeBuyer,
+    Opportunity,
+    User,
+)
+from tracker.users import hash_password  # noqa: E402
+
+TODAY = dt.date(2026, 11, 28)
+PASSWORD = "bench password"
+DIRECTOR = "director@bench.example"
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+CPVS = [
+    "72000000",
+    "72200000",
+    "48000000",
+    "30200000",
+    "30213000",
+    "79400000",
+    "33100000",
+    "45000000",
+    "90900000",
+    "50300000",
+    "32400000",
+    "64200000",
+]
+PROCEDURES = ["open"] * 6 + ["restricted", "neg-w-call", "neg-wo-call", "comp-dial"]
+CHUNK = 5000
+
+
+def _orgnr(n: int) -> str:
+    return f"{800000000 + n:09d}"
+
+
+def _bulk(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        for i in range(0, len(rows), CHUNK):
+            conn.execute(insert(table.__table__), rows[i : i + CHUNK])
+
+
+def _zipf(rnd: random.Random, weights: list[float], total: float) -> int:
+    x = rnd.random() * total
+    lo, hi = 0, len(weights) - 1
+    while lo < hi:  # weights are cumulative
+        mid = (lo + hi) // 2
+        if weights[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _cumulative(n: int, power: float) -> tuple[list[float], float]:
+    acc, out = 0.0, []
+    for i in range(n):
+        acc += 1 / (i + 1) ** power
+        out.append(acc)
+    return out, acc
+
+
+def seed(engine: Engine, scale: float, years: int, seed_: int) -> dict[str, Any]:
+    """Bulk rows in the shape the contract derivation writes; returns keys to measure."""
+    rnd = random.Random(seed_)
+    now = dt.datetime.now(dt.UTC)
+    n_notices = int(500_000 * scale)
+    n_contracts = int(100_000 * scale)
+    n_suppliers = max(50, int(5_000 * scale))
+    n_buyers = max(120, int(2_000 * scale))
+    n_accounts = 100
+    kams = [f"kam{k:02d}@bench.example" for k in range(10)]
+    us = _orgnr(1_000_000)  # supplier 0
+    suppliers = [us] + [_orgnr(1_000_001 + i) for i in range(n_suppliers - 1)]
+    buyer_w, buyer_t = _cumulative(n_buyers, 0.9)
+    supp_w, supp_t = _cumulative(n_suppliers, 0.9)
+    _bulk(
+        engine,
+        Account,
+        [
+            {
+                "id": a + 1,
+                "name": f"Kunde {a:03d}",
+                "kam_email": kams[a % len(kams)],
+                "tier": "strategic",
+                "buyer_type": "state",
+                "include_children": False,
+            }
+            for a in range(n_accounts)
+        ],
+    )
+    _bulk(
+        engine, AccountOrgnr, [{"account_id": a + 1, "orgnr": _orgnr(a)} for a in range(n_accounts)]
+    )
+    first_day = TODAY - dt.timedelta(days=365 * years)
+    span = (TODAY - first_day).days
+    notices, buyers, lots, criteria, results = [], [], [], [], []
+    result_notices: list[tuple[int, int, dt.date, str]] = []
+    competition_pks: list[int] = []
+    for i in range(n_notices):
+        pk = i + 1
+        issue = first_day + dt.timedelta(days=rnd.randrange(span))
+        r = rnd.random()
+        subtype = (
+            "16"
+            if r < 0.35
+            else "29"
+            if r < 0.70
+            else "4"
+            if r < 0.90
+            else "38"
+            if r < 0.95
+            else "E3"
+        )
+        buyer = _zipf(rnd, buyer_w, buyer_t)
+        cpv = rnd.choice(CPVS)
+        proc = f"proc-{i}"
+        notices.append(
+            {
+                "id": pk,
+                "source": "ted" if issue.year < 2023 else "doffin",
+                "source_id": f"{issue.year}-{i:07d}",
+                "notice_id": f"mb-{i}",
+                "version": "01",
+                "procedure_id": proc,
+                "subtype": subtype,
+                "issue_date": issue,
+                "publication_date": issue,
+                "title": f"Anskaffelse {i} {cpv}",
+                "procedure_type": rnd.choice(PROCEDURES),
+                "main_cpv": cpv,
+                "cpv_codes": [cpv],
+                "currency": "NOK",
+                "previous_notice_ids": [],
+                "is_test": False,
+                "warnings": [],
+                "is_latest": True,
+                "raw_xml": b"",
+                "raw_sha256": hashlib.sha256(str(i).encode()).hexdigest(),
+                "parser_version": "bench",
+                "source_meta": {},
+                "created_at": now,
+            }
+        )
+        buyers.append(
+            {
+                "id": pk,
+                "notice_pk": pk,
+                "position": 0,
+                "name": f"Kjøper {buyer}",
+                "orgnr": _orgnr(buyer),
+                "country": "NOR",
+            }
+        )
+        if subtype in ("16", "E3"):
+            competition_pks.append(pk)
+            lots.append(
+                {"id": pk, "notice_pk": pk, "position": 0, "lot_id": "LOT-0001", "cpv_codes": [cpv]}
+            )
+            price = rnd.choice([20, 30, 40, 50, 60, 70, 100])
+            criteria.append(
+                {
+                    "lot_pk": pk,
+                    "position": 0,
+                    "type": "price",
+                    "name": "Pris",
+                    "weight": price,
+                    "weight_code": "per-exa",
+                }
+            )
+            if price < 100:
+                criteria.append(
+                    {
+                        "lot_pk": pk,
+                        "position": 1,
+                        "type": "quality",
+                        "name": "Kvalitet",
+                        "weight": 100 - price,
+                        "weight_code": "per-exa",
+                    }
+                )
+        elif subtype == "29":
+            result_notices.append((pk, buyer, issue, cpv))
+            results.append(
+                {
+                    "notice_pk": pk,
+                    "position": 0,
+                    "lot_id": "LOT-0001",
+                    "winner_chosen": True,
+                    "tenders_received": rnd.choice([1, 2, 2, 3, 3, 4, 5, 6, 8]),
+                    "conclusion_date": issue,
+                    "currency": "NOK",
+                }
+            )
+    _bulk(engine, Notice, notices)
+    _bulk(engine, NoticeBuyer, buyers)
+    _bulk(engine, Lot, lots)
+    _bulk(engine, AwardCriterion, criteria)
+    _bulk(engine, LotResult, results)
+    del notices, buyers, lots, criteria, results
+    contracts, parties, caccounts, opps = [], [], [], []
+    for c in range(n_contracts):
+        cid = c + 1
+        npk, buyer, issue, cpv = result_notices[c % len(result_notices)]
+        supplier = 0 if rnd.random() < 0.02 else _zipf(rnd, supp_w, supp_t)
+        r = rnd.random()
+        kind = "tender" if r < 0.6 else "framework_max" if r < 0.9 else "estimated"
+        shared = kind == "framework_max" and rnd.random() < 0.5
+        start = issue + dt.timedelta(days=30)
+        end = start + dt.timedelta(days=365 * rnd.choice([1, 2, 3, 4]))
+        latest = end + dt.timedelta(days=365 * rnd.choice([0, 1, 2]))
+        contracts.append(
+            {
+                "id": cid,
+                "key": f"mb-contract-{c}",
+                "source": "notice",
+                "notice_pk": npk,
+                "procedure_id": f"proc-{npk - 1}",
+                "lot_id": "LOT-0001",
+                "title": f"Kontrakt {c}",
+                "main_cpv": cpv,
+                "value": rnd.randint(200, 200_000) * 1000,
+                "currency": "EUR" if rnd.random() < 0.05 else "NOK",
+                "framework": kind == "framework_max",
+                "start_date": start,
+                "end_date": end,
+                "end_source": "explicit",
+                "latest_end": latest,
+                "conclusion_date": issue,
+                "value_kind": kind,
+                "value_shared": shared,
+                "parallel_suppliers": 3 if shared else 1,
+                "procedure_type": rnd.choice(PROCEDURES),
+                "extension": "probably_extended" if rnd.random() < 0.1 else None,
+                "expected": False,
+                "created_at": now,
+            }
+        )
+        parties.append(
+            {
+                "contract_id": cid,
+                "role": "buyer",
+                "party_key": _orgnr(buyer),
+                "name": f"Kjøper {buyer}",
+                "orgnr": _orgnr(buyer),
+            }
+        )
+        parties.append(
+            {
+                "contract_id": cid,
+                "role": "supplier",
+                "party_key": suppliers[supplier],
+                "name": f"Leverandør {supplier}",
+                "orgnr": suppliers[supplier],
+            }
+        )
+        if buyer < n_accounts:
+            caccounts.append(
+                {
+                    "contract_id": cid,
+                    "account_id": buyer + 1,
+                    "method": "orgnr",
+                    "confidence": 1.0,
+                    "status": "confirmed",
+                }
+            )
+            if latest > TODAY and rnd.random() < 0.3:
+                opps.append(
+                    {
+                        "key": f"mb-opp-{c}",
+                        "kind": "retender",
+                        "account_id": buyer + 1,
+                        "contract_id": cid,
+                        "expiry": latest,
+                        "in_profile": True,
+                        "phase": rnd.choice(["influence_open", "drafting", "watch"]),
+                        "timeline": {},
+                    }
+                )
+    _bulk(engine, Contract, contracts)
+    _bulk(engine, ContractParty, parties)
+    _bulk(engine, ContractAccount, caccounts)
+    _bulk(engine, Opportunity, opps)
+    _bulk(
+        engine,
+        Activity,
+        [
+            {
+                "account_id": rnd.randrange(n_accounts) + 1,
+                "kind": "meeting",
+                "text": "Møte",
+                "happened_on": TODAY - dt.timedelta(days=rnd.randint(0, 300)),
+                "created_at": now,
+            }
+            for _ in range(n_accounts * 2)
+        ],
+    )
+    picked = rnd.sample(competition_pks, min(len(competition_pks), max(100, int(5000 * scale))))
+    _bulk(
+        engine,
+        BidStatus,
+        [
+            {"notice_pk": pk, "status": rnd.choice(["submitted", "won", "lost"]), "updated_at": now}
+            for pk in picked
+        ],
+    )
+    _bulk(
+        engine,
+        User,
+        [
+            {
+                "email": DIRECTOR,
+                "role": "director",
+                "active": True,
+                "password_hash": hash_password(PASSWORD),
+                "created_at": now,
+            }
+        ],
+    )
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return {
+        "us": us,
+        "top_competitor": suppliers[1],
+        "typical_supplier": suppliers[n_suppliers // 2],
+        "busiest_buyer": _orgnr(0),
+        "typical_buyer": _orgnr(n_buyers // 3),
+        "counts": (n_notices, n_contracts, n_suppliers),
+    }
+
+
+def _database(backend: str, workdir: Path) -> str:
+    if backend == "sqlite":
+        path = workdir / "market-bench.db"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "tracker_market_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "tracker_market_bench"'))
+    admin.dispose()
+    return make_url(PG_BASE + "tracker_market_bench").render_as_string(hide_password=False)
+
+
+def _p95(times: list[float]) -> float:
+    return times[max(0, int(round(0.95 * len(times))) - 1)]
+
+
+def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[str, dict]:
+    from fastapi.testclient import TestClient
+
+    from dashboards.app import create_app
+    from tracker.config import load_settings
+
+    settings = load_settings(
+        env={
+            "TRACKER_HOME": str(home),
+            "TRACKER_DATABASE_URL": url,
+            "TRACKER_TODAY": TODAY.isoformat(),
+            "TRACKER_OUR_ORGNRS": keys["us"],
+        }
+    )
+    engine = make_engine(url)
+    app = create_app(settings, engine=engine)
+    pages = {
+        "baseline (/me)": "/me",  # a small page: what the machine's load costs any request
+        "supplier (us)": f"/suppliers/{keys['us']}",
+        "supplier (top)": f"/suppliers/{keys['top_competitor']}",
+        "supplier (typ.)": f"/suppliers/{keys['typical_supplier']}",
+        "buyer (busiest)": f"/buyers/{keys['busiest_buyer']}",
+        "buyer (typical)": f"/buyers/{keys['typical_buyer']}",
+        "director market": "/director/market",
+        "director (all)": "/director/market?scope=all",
+    }
+    out = {}
+    with TestClient(app) as client:
+        page = client.get("/login")
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        res = client.post(
+            "/login",
+            data={"email": DIRECTOR, "password": PASSWORD, "csrf_token": token, "next": "/"},
+            follow_redirects=False,
+        )
+        if res.status_code != 303:
+            raise RuntimeError("login failed")
+        for name, path in pages.items():
+            times = []
+            for i in range(requests + 2):
+                t0 = time.perf_counter()
+                res = client.get(path)
+                elapsed = (time.perf_counter() - t0) * 1000
+                if res.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {res.status_code}: {res.text[:300]}")
+                if i >= 2:
+                    times.append(elapsed)
+            times.sort()
+            out[name] = {
+                "n": len(times),
+                "p50": statistics.median(times),
+                "p95": _p95(times),
+                "max": times[-1],
+                "bytes": len(res.content),
+            }
+    # The read model alone (tracker.market: SQL and folding, no HTTP, no template).
+    from sqlalchemy.orm import Session
+
+    from tracker.market.buyer import buyer_page
+    from tracker.market.director import director_market
+    from tracker.market.supplier import supplier_page
+
+    ours = [keys["us"]]
+    models = {
+        "supplier (us)": lambda s: supplier_page(s, keys["us"], TODAY, ours),
+        "supplier (top)": lambda s: supplier_page(s, keys["top_competitor"], TODAY, ours),
+        "supplier (typ.)": lambda s: supplier_page(s, keys["typical_supplier"], TODAY, ours),
+        "buyer (busiest)": lambda s: buyer_page(s, keys["busiest_buyer"], TODAY),
+        "buyer (typical)": lambda s: buyer_page(s, keys["typical_buyer"], TODAY),
+        "director market": lambda s: director_market(s, TODAY, ours=ours),
+        "director (all)": lambda s: director_market(s, TODAY, "all", ours),
+    }
+    with Session(engine) as session:
+        for name, call in models.items():
+            times = []
+            for _ in range(max(5, requests // 2)):
+                t0 = time.perf_counter()
+                call(session)
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            out[name]["model_p95"] = _p95(times)
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--scale", type=float, default=0.1, help="1.0 = 500k notices, 100k contracts, 5k suppliers"
+    )
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-market-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        url = _database(backend, workdir)
+        engine = make_engine(url)
+        upgrade(engine)
+        t0 = time.perf_counter()
+        keys = seed(engine, args.scale, args.years, args.seed)
+        seeded = time.perf_counter() - t0
+        engine.dispose()
+        n, c, s = keys["counts"]
+        print(
+            f"\n{backend}: scale {args.scale} over {args.years} years: {n} notices, {c} contracts, "
+            f"{s} suppliers; seeded in {seeded:.0f} s"
+        )
+        load0 = os.getloadavg()
+        t0 = time.perf_counter()
+        res = measure(url, keys, workdir, args.requests)
+        load1 = os.getloadavg()
+        print(
+            f"measured in {time.perf_counter() - t0:.1f} s; load average before "
+            f"{load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}, after {load1[0]:.1f} {load1[1]:.1f} "
+            f"{load1[2]:.1f} on {os.cpu_count()} cores"
+        )
+        print(
+            f"{'page':<18}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KB':>7}{'model p95':>11}"
+        )
+        for name, r in res.items():
+            flag = "" if r["p95"] < 300 else "  (over 300 ms)"
+            model = f"{r['model_p95']:>11.0f}" if "model_p95" in r else f"{'':>11}"
+            print(
+                f"{name:<18}{r['n']:>4}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['max']:>9.0f}"
+                f"{r['bytes'] / 1024:>7.0f}{model}{flag}"
+            )
+
+
+if __name__ == "__main__":
+    main()

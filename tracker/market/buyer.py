@@ -1,0 +1,465 @@
+"""A buyer's purchase history: what it buys (CPV and year), how (procedures, terms,
+options), how often it extends or modifies, how many tenders its competitions get and
+how much price weighs in its award criteria.
+
+The buyer ``key`` is a contract party key (the orgnr, or ``name:<normalised name>``);
+notice facts (procedures, tenders received, criteria, modification notices) are read
+from the notices whose buyer has that orgnr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from tracker.codelists import codelist, cpv_label
+from tracker.errors import NotFoundError
+from tracker.market.common import (
+    ValueSum,
+    awarded_contracts,
+    awarded_on,
+    fold,
+    median,
+    median_of_counts,
+    value_columns,
+)
+from tracker.models import (
+    Account,
+    AwardCriterion,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Lot,
+    LotResult,
+    Notice,
+    NoticeBuyer,
+)
+from tracker.subtypes import COMPETITION_SUBTYPES, MODIFICATION_SUBTYPES, RESULT_SUBTYPES
+
+PRICE_TYPES = ("price", "cost")
+LIST_ROWS = 40
+
+
+@dataclass(frozen=True)
+class CpvYear:
+    cpv: str | None
+    label: str
+    year: int | None
+    contracts: int
+    values: tuple[ValueSum, ...]
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str | None
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Terms of the buyer's contracts (years, from start to base end and to latest end)."""
+
+    contracts: int
+    with_term: int
+    median_base_years: float | None
+    with_options: int
+    median_option_years: float | None
+    frameworks: int
+
+
+@dataclass(frozen=True)
+class ExtensionHabit:
+    """How often the buyer went past the base period: of the contracts whose base end has
+    passed and that had options, how many show an extension (a modification notice near
+    or after the end, or a new end stated by one); plus the modification notices."""
+
+    ended_with_options: int
+    extended: int
+    modified_contracts: int
+    modification_notices: int
+
+    @property
+    def share(self) -> float | None:
+        if not self.ended_with_options:
+            return None
+        return self.extended / self.ended_with_options
+
+
+@dataclass(frozen=True)
+class Competition:
+    """Tenders received in one competition (largest over its lots), from the award notice."""
+
+    notice_pk: int
+    title: str | None
+    issued: dt.date | None
+    lots: int
+    tenders: int
+
+
+@dataclass(frozen=True)
+class PriceWeight:
+    notice_pk: int
+    title: str | None
+    issued: dt.date | None
+    lot_id: str | None
+    price_weight: float
+
+
+@dataclass(frozen=True)
+class Supplier:
+    key: str
+    name: str
+    contracts: int
+    values: tuple[ValueSum, ...]
+
+
+@dataclass(frozen=True)
+class BuyerPage:
+    key: str
+    name: str
+    orgnr: str | None
+    accounts: tuple[tuple[int, str], ...]
+    contracts: int
+    values: tuple[ValueSum, ...]
+    by_cpv_year: tuple[CpvYear, ...]
+    by_year: tuple[CpvYear, ...]
+    procedures: tuple[Count, ...]
+    terms: Terms
+    extension: ExtensionHabit
+    competitions: tuple[Competition, ...]  # the newest LIST_ROWS
+    competitions_total: int
+    median_tenders: float | None
+    single_tender: int
+    price_weights: tuple[PriceWeight, ...]  # the newest LIST_ROWS
+    price_weights_total: int
+    median_price_weight: float | None
+    suppliers: tuple[Supplier, ...]
+
+
+@dataclass(frozen=True)
+class BuyerRow:
+    key: str
+    name: str
+    orgnr: str | None
+    contracts: int
+    last_award: dt.date | None
+
+
+def _years(a: dt.date | None, b: dt.date | None) -> float | None:
+    if a is None or b is None or b < a:
+        return None
+    return round((b - a).days / 365.25, 1)
+
+
+def _procedure_label(code: str | None) -> str:
+    if not code:
+        return "ukjent prosedyre"
+    entry = codelist("procurement-procedure-type").get(code)
+    return entry.label if entry else code
+
+
+def _buyer_notices(orgnr: str | None, subtypes: Iterable[str]) -> Any:
+    """The latest versions of the buyer's notices of ``subtypes`` (a FROM/WHERE)."""
+    return (
+        select()
+        .select_from(Notice)
+        .join(NoticeBuyer, NoticeBuyer.notice_pk == Notice.id)
+        .where(
+            NoticeBuyer.orgnr == (orgnr or ""),
+            Notice.is_latest.is_(True),
+            Notice.is_test.is_not(True),
+            Notice.subtype.in_(sorted(subtypes)),
+        )
+    )
+
+
+def _titles(session: Session, pks: list[int]) -> dict[int, str | None]:
+    if not pks:
+        return {}
+    return dict(session.execute(select(Notice.id, Notice.title).where(Notice.id.in_(pks))).all())
+
+
+def competitions(
+    session: Session, orgnr: str | None, limit: int | None = None
+) -> tuple[list[Competition], list[tuple[int, int]]]:
+    """The buyer's award notices that state the tenders received (the largest over their
+    lots), newest first (at most ``limit``), and how many notices got how many tenders.
+    One pass over the buyer's award notices; titles only of those listed."""
+    rows = session.execute(
+        _buyer_notices(orgnr, RESULT_SUBTYPES)
+        .add_columns(
+            Notice.id,
+            Notice.issue_date,
+            func.count(func.distinct(LotResult.lot_id)),
+            func.max(LotResult.tenders_received),
+        )
+        .join(LotResult, LotResult.notice_pk == Notice.id)
+        .where(LotResult.tenders_received.is_not(None))
+        .group_by(Notice.id, Notice.issue_date)
+    ).all()
+    histogram = Counter(int(r[3]) for r in rows)
+    rows.sort(key=lambda r: (r[1] or dt.date.min, r[0]), reverse=True)
+    shown = rows[:limit] if limit is not None else rows
+    titles = _titles(session, [r[0] for r in shown])
+    listed = [Competition(pk, titles.get(pk), day, lots, n) for pk, day, lots, n in shown]
+    return listed, sorted(histogram.items())
+
+
+def price_weights(
+    session: Session, orgnr: str | None, limit: int | None = None
+) -> tuple[list[PriceWeight], list[tuple[float, int]]]:
+    """Per lot of the buyer's competitions: the weight of price and cost criteria when the
+    weights are percentages (BT-5421 per-exa, or no code) summing to 100; newest first (at
+    most ``limit``), and how many lots had which price weight."""
+    price = func.sum(case((AwardCriterion.type.in_(PRICE_TYPES), AwardCriterion.weight), else_=0))
+    bad = func.sum(
+        case(
+            (
+                or_(
+                    AwardCriterion.weight.is_(None),
+                    and_(
+                        AwardCriterion.weight_code.is_not(None),
+                        AwardCriterion.weight_code != "per-exa",
+                    ),
+                ),
+                1,
+            ),
+            else_=0,
+        )
+    )
+    rows = session.execute(
+        _buyer_notices(orgnr, COMPETITION_SUBTYPES)
+        .add_columns(
+            Notice.id, Notice.issue_date, Lot.lot_id, price, func.sum(AwardCriterion.weight), bad
+        )
+        .join(Lot, Lot.notice_pk == Notice.id)
+        .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
+        .group_by(Lot.id, Notice.id, Notice.issue_date, Lot.lot_id)
+    ).all()
+    ok = [r for r in rows if not r[5] and r[4] is not None and 99.0 <= float(r[4]) <= 101.0]
+    histogram = Counter(round(float(r[3] or 0), 1) for r in ok)
+    ok.sort(key=lambda r: (r[1] or dt.date.min, r[0], r[2] or ""), reverse=True)
+    shown = ok[:limit] if limit is not None else ok
+    titles = _titles(session, sorted({r[0] for r in shown}))
+    listed = [
+        PriceWeight(pk, titles.get(pk), day, lot, round(float(w or 0), 1))
+        for pk, day, lot, w, _, _ in shown
+    ]
+    return listed, sorted(histogram.items())
+
+
+def _of_buyer(key: str) -> Any:
+    """The buyer's awarded contracts (a FROM/WHERE to build on)."""
+    return (
+        select()
+        .select_from(Contract)
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(ContractParty.party_key == key, ContractParty.role == "buyer")
+        .where(awarded_contracts())
+    )
+
+
+def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:
+    """Suppliers of the buyer's contracts, most contracts first."""
+    supplier = ContractParty.__table__.alias("supplier")
+    found = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(supplier.c.party_key, func.max(supplier.c.name), *value_columns())
+            .join(
+                supplier, and_(supplier.c.contract_id == Contract.id, supplier.c.role == "supplier")
+            )
+            .group_by(supplier.c.party_key, Contract.currency, Contract.value_kind)
+        ),
+        2,
+    )
+    merged: dict[str, list[Any]] = {}
+    for (skey, name), (n, values) in found.items():
+        m = merged.setdefault(skey, [name or skey, 0, ()])
+        m[1] += n
+        m[2] = m[2] + values
+    out = [Supplier(k, name, n, values) for k, (name, n, values) in merged.items()]
+    out.sort(key=lambda s: (-s.contracts, s.name))
+    return tuple(out[:limit] if limit is not None else out)
+
+
+def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
+    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names
+    it). Groups are counted in SQL; the lists of competitions and price weights hold the
+    newest ``LIST_ROWS`` (their medians count all)."""
+    name, orgnr = session.execute(
+        select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
+            ContractParty.party_key == key, ContractParty.role == "buyer"
+        )
+    ).one()
+    if name is None and orgnr is None:
+        if key.isdigit():
+            name = session.scalar(
+                select(func.max(NoticeBuyer.name)).where(NoticeBuyer.orgnr == key)
+            )
+            orgnr = key if name is not None else None
+        if name is None:
+            raise NotFoundError(f"no buyer {key!r} in the contracts or notices")
+    year = func.extract("year", awarded_on())
+    cpv_year = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(Contract.main_cpv, year, *value_columns())
+            .group_by(Contract.main_cpv, year, Contract.currency, Contract.value_kind)
+        ),
+        2,
+    )
+    by_cpv_year = sorted(
+        (
+            CpvYear(
+                c, cpv_label(c or "") or c or "(ukjent)", int(y) if y is not None else None, n, v
+            )
+            for (c, y), (n, v) in cpv_year.items()
+        ),
+        key=lambda g: (-(g.year or 0), -g.contracts, g.cpv or ""),
+    )
+    years = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(year, *value_columns())
+            .group_by(year, Contract.currency, Contract.value_kind)
+        ),
+        1,
+    )
+    by_year = sorted(
+        (
+            CpvYear(
+                None,
+                str(int(y)) if y is not None else "ukjent år",
+                int(y) if y is not None else None,
+                n,
+                v,
+            )
+            for (y,), (n, v) in years.items()
+        ),
+        key=lambda g: -(g.year or 0),
+    )
+    totals = fold(
+        session.execute(
+            _of_buyer(key)
+            .add_columns(*value_columns())
+            .group_by(Contract.currency, Contract.value_kind)
+        ),
+        0,
+    )
+    contracts, values = totals.get((), (0, ()))
+    # Procedures: one per procedure (all its lots and winners are one competition).
+    ident = func.coalesce(Contract.procedure_id, func.cast(Contract.notice_pk, String))
+    procedures = tuple(
+        Count(code, _procedure_label(code), int(n))
+        for code, n in sorted(
+            session.execute(
+                _of_buyer(key)
+                .add_columns(Contract.procedure_type, func.count(func.distinct(ident)))
+                .group_by(Contract.procedure_type)
+            ).all(),
+            key=lambda kv: (-kv[1], kv[0] or ""),
+        )
+    )
+    dates = session.execute(
+        _of_buyer(key).add_columns(
+            Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
+            Contract.modified_by_notice_pk, Contract.framework,
+        )
+    ).all()  # fmt: skip
+    base = [y for r in dates if (y := _years(r[0], r[1])) is not None]
+    option_years = [
+        y for r in dates if r[2] and r[1] and r[2] > r[1] and (y := _years(r[1], r[2])) is not None
+    ]
+    terms = Terms(
+        contracts=len(dates),
+        with_term=len(base),
+        median_base_years=median(base),
+        with_options=len(option_years),
+        median_option_years=median(option_years),
+        frameworks=sum(1 for r in dates if r[5]),
+    )
+    ended = [r for r in dates if r[1] and r[1] < today and r[2] and r[2] > r[1]]
+    count_mods = func.count(func.distinct(Notice.id))
+    mods = session.scalar(_buyer_notices(orgnr, MODIFICATION_SUBTYPES).add_columns(count_mods))
+    extension = ExtensionHabit(
+        ended_with_options=len(ended),
+        extended=sum(1 for r in ended if r[3] in ("probably_extended", "modified")),
+        modified_contracts=sum(1 for r in dates if r[4] is not None or r[3] == "modified"),
+        modification_notices=int(mods or 0),
+    )
+    comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
+    weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
+    accounts = tuple(
+        session.execute(
+            select(Account.id, Account.name)
+            .where(
+                Account.id.in_(
+                    _of_buyer(key)
+                    .add_columns(ContractAccount.account_id)
+                    .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+                    .where(ContractAccount.status != "rejected")
+                )
+            )
+            .order_by(Account.name)
+        ).all()
+    )
+    return BuyerPage(
+        key=key,
+        name=name or orgnr or key,
+        orgnr=orgnr,
+        accounts=tuple((a, n) for a, n in accounts),
+        contracts=contracts,
+        values=values,
+        by_cpv_year=tuple(by_cpv_year),
+        by_year=tuple(by_year),
+        procedures=procedures,
+        terms=terms,
+        extension=extension,
+        competitions=tuple(comps),
+        competitions_total=sum(n for _, n in tender_counts),
+        median_tenders=median_of_counts(tender_counts),
+        single_tender=sum(n for t, n in tender_counts if t == 1),
+        price_weights=tuple(weights),
+        price_weights_total=sum(n for _, n in weight_counts),
+        median_price_weight=median_of_counts(weight_counts),
+        suppliers=suppliers_at(session, key),
+    )
+
+
+def buyer_list(session: Session, q: str | None = None, limit: int = 50) -> tuple[BuyerRow, ...]:
+    """Buyers with awarded contracts, most contracts first; ``q``: part of the name or orgnr."""
+    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
+    stmt = (
+        select(
+            ContractParty.party_key,
+            func.max(ContractParty.name),
+            func.max(ContractParty.orgnr),
+            func.count(ContractParty.contract_id),
+            func.max(award),
+        )
+        .join(Contract, Contract.id == ContractParty.contract_id)
+        .where(ContractParty.role == "buyer", awarded_contracts())
+        .group_by(ContractParty.party_key)
+        .order_by(func.count(ContractParty.contract_id).desc(), ContractParty.party_key)
+        .limit(limit)
+    )
+    text = (q or "").strip()
+    if text:
+        if text.isdigit():
+            stmt = stmt.where(ContractParty.orgnr == text)
+        else:
+            stmt = stmt.where(
+                func.lower(ContractParty.name).contains(text.casefold(), autoescape=True)
+            )
+    return tuple(
+        BuyerRow(k, name or orgnr or k, orgnr, n, last)
+        for k, name, orgnr, n, last in session.execute(stmt)
+    )

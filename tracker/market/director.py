@@ -1,0 +1,332 @@
+"""The sales director's market analytics: expiring contract value by quarter (ours vs
+competitors'), share of wallet per account and year, win/loss and hit rate, coverage by
+KAM. Each chart is a tuple of frozen rows (the page, the JSON API and the exports use
+the same rows: ``rows_of``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from tracker.market.common import awarded_contracts, chunks, our_orgnrs
+from tracker.models import (
+    Account,
+    Activity,
+    BidStatus,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Notice,
+    Opportunity,
+)
+from tracker.views import NO_ACTIVITY_DAYS, OPEN_PHASES
+
+QUARTERS = 12
+WALLET_YEARS = 5
+
+
+@dataclass(frozen=True)
+class ExpiringQuarter:
+    """Contracts whose hard expiry (end of the last option, else the base end) falls in
+    one quarter, ours or competitors', per currency and value kind."""
+
+    quarter: str  # 2026K1
+    start: dt.date
+    ours: bool
+    currency: str | None
+    value_kind: str | None
+    contracts: int
+    value: Decimal | None  # own values only
+    shared_not_summed: int  # ceilings shared by parallel suppliers: counted, never added
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """Share of wallet at one account in one year and currency: our awarded value (value
+    kind ``tender``, own values) against all awarded value; frameworks counted apart."""
+
+    account_id: int
+    account: str
+    year: int
+    currency: str | None
+    ours_value: Decimal | None
+    all_value: Decimal | None
+    share: float | None
+    ours_contracts: int
+    all_contracts: int
+    frameworks_ours: int
+    frameworks_all: int
+
+
+@dataclass(frozen=True)
+class WinLoss:
+    """Per year: competitions we bid (recorded statuses) won, lost, pending, the hit rate
+    won / (won + lost); outcomes come from the recorded status (won/lost) or, for a
+    submitted bid, from the award notice of the procedure (naming us or not). Award
+    notices naming us counts every award notice with us among the winners."""
+
+    year: int | None
+    bids: int
+    won: int
+    lost: int
+    pending: int
+    hit_rate: float | None
+    award_notices_naming_us: int
+
+
+@dataclass(frozen=True)
+class KamCoverage:
+    kam: str | None
+    accounts: int
+    with_open_windows: int
+    open_windows: int
+    without_activity: int  # accounts with an open window and no activity in 90 days
+    uncovered: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DirectorMarket:
+    today: dt.date
+    scope: str
+    expiring: tuple[ExpiringQuarter, ...]
+    quarters: tuple[tuple[str, dt.date], ...]
+    wallet: tuple[Wallet, ...]
+    win_loss: tuple[WinLoss, ...]
+    coverage: tuple[KamCoverage, ...]
+
+
+def rows_of(items: Iterable[Any]) -> list[dict[str, Any]]:
+    """Frozen rows → plain dicts (for exports and JSON)."""
+    out = []
+    for item in items:
+        d = dataclasses.asdict(item)
+        for k, v in d.items():
+            if isinstance(v, Decimal):
+                d[k] = float(v)
+            elif isinstance(v, tuple):
+                d[k] = list(v)
+        out.append(d)
+    return out
+
+
+def quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def quarters(today: dt.date, n: int = QUARTERS) -> list[tuple[str, dt.date]]:
+    start = quarter_start(today)
+    out = []
+    for i in range(n):
+        m = start.month - 1 + 3 * i
+        d = dt.date(start.year + m // 12, m % 12 + 1, 1)
+        out.append((f"{d.year}K{(d.month - 1) // 3 + 1}", d))
+    return out
+
+
+def _is_ours(ours: frozenset[str]) -> Any:
+    """True for a contract with one of our orgnrs among its suppliers: an IN over our
+    contracts (evaluated once; a join to a derived table is scanned per row on SQLite)."""
+    ids = select(ContractParty.contract_id).where(
+        ContractParty.role == "supplier", ContractParty.orgnr.in_(sorted(ours) or [""])
+    )
+    return Contract.id.in_(ids)
+
+
+def _at_accounts() -> Any:
+    return Contract.id.in_(
+        select(ContractAccount.contract_id).where(ContractAccount.status != "rejected")
+    )
+
+
+def expiring_by_quarter(
+    session: Session, today: dt.date, ours: frozenset[str], scope: str = "accounts"
+) -> tuple[tuple[ExpiringQuarter, ...], list[tuple[str, dt.date]]]:
+    qs = quarters(today)
+    first = qs[0][1]
+    last_m = qs[-1][1].month - 1 + 3
+    end = dt.date(qs[-1][1].year + last_m // 12, last_m % 12 + 1, 1)
+    expiry = func.coalesce(Contract.latest_end, Contract.end_date)
+    is_ours = case((_is_ours(ours), True), else_=False)
+    y, m = func.extract("year", expiry), func.extract("month", expiry)
+    has_value = Contract.value.is_not(None)
+    stmt = (
+        select(
+            y, m, is_ours, Contract.currency, Contract.value_kind,
+            func.count(Contract.id),
+            func.sum(case((Contract.value_shared.is_(True), None), else_=Contract.value)),
+            func.sum(case((and_(Contract.value_shared.is_(True), has_value), 1), else_=0)),
+        )
+        .where(awarded_contracts(), expiry >= first, expiry < end)
+        .group_by(y, m, is_ours, Contract.currency, Contract.value_kind)
+    )  # fmt: skip
+    if scope == "accounts":
+        stmt = stmt.where(_at_accounts())
+    acc: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None, 0])
+    for yy, mm, o, cur, kind, n, value, shared in session.execute(stmt):
+        q = quarter_start(dt.date(int(yy), int(mm), 1))
+        a = acc[(q, bool(o), cur, kind)]
+        a[0] += n
+        if value is not None:
+            a[1] = (a[1] or Decimal(0)) + Decimal(value)
+        a[2] += int(shared or 0)
+    label = {d: name for name, d in qs}
+    rows = [
+        ExpiringQuarter(label[q], q, o, cur, kind, a[0], a[1], a[2])
+        for (q, o, cur, kind), a in acc.items()
+    ]
+    rows.sort(key=lambda r: (r.start, not r.ours, r.currency or "", r.value_kind or ""))
+    return tuple(rows), qs
+
+
+def share_of_wallet(
+    session: Session, today: dt.date, ours: frozenset[str], years: int = WALLET_YEARS
+) -> tuple[Wallet, ...]:
+    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
+    year = func.extract("year", award)
+    is_ours = case((_is_ours(ours), True), else_=False)
+    spend = and_(Contract.value_kind == "tender", Contract.value_shared.is_not(True))
+    since = dt.date(today.year - years + 1, 1, 1)
+    rows = session.execute(
+        select(
+            ContractAccount.account_id, year, Contract.currency, is_ours,
+            func.count(Contract.id),
+            func.sum(case((spend, Contract.value), else_=None)),
+            func.sum(case((Contract.framework.is_(True), 1), else_=0)),
+        )
+        .join(Contract, Contract.id == ContractAccount.contract_id)
+        .where(ContractAccount.status != "rejected", awarded_contracts())
+        .where(award >= since, award <= today)
+        .group_by(ContractAccount.account_id, year, Contract.currency, is_ours)
+    ).all()  # fmt: skip
+    acc: dict[tuple[int, int, str | None], dict[str, Any]] = {}
+    for account_id, yy, cur, o, n, value, fw in rows:
+        a = acc.setdefault(
+            (account_id, int(yy), cur),
+            {"ours": None, "all": None, "on": 0, "an": 0, "fo": 0, "fa": 0},
+        )
+        a["an"] += n
+        a["fa"] += int(fw or 0)
+        if value is not None:
+            a["all"] = (a["all"] or Decimal(0)) + Decimal(value)
+        if o:
+            a["on"] += n
+            a["fo"] += int(fw or 0)
+            if value is not None:
+                a["ours"] = (a["ours"] or Decimal(0)) + Decimal(value)
+    names = dict(
+        session.execute(
+            select(Account.id, Account.name).where(Account.id.in_({k[0] for k in acc} or {0}))
+        ).all()
+    )
+    out = []
+    for (account_id, yy, cur), a in acc.items():
+        share = float((a["ours"] or Decimal(0)) / a["all"]) if a["all"] else None
+        out.append(
+            Wallet(account_id, names.get(account_id, "?"), yy, cur, a["ours"], a["all"], share,
+                   a["on"], a["an"], a["fo"], a["fa"])
+        )  # fmt: skip
+    out.sort(key=lambda w: (w.account, -w.year, w.currency or ""))
+    return tuple(out)
+
+
+def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
+    statuses = session.execute(
+        select(BidStatus.status, Notice.procedure_id, Notice.issue_date)
+        .join(Notice, Notice.id == BidStatus.notice_pk)
+        .where(BidStatus.status.in_(("submitted", "won", "lost")))
+    ).all()
+    procs = sorted({p for s, p, _ in statuses if s == "submitted" and p})
+    awarded: dict[str, bool] = {}
+    mine = _is_ours(ours)
+    for chunk in chunks(procs):
+        for proc, o in session.execute(
+            select(Contract.procedure_id, func.max(case((mine, 1), else_=0)))
+            .where(
+                Contract.procedure_id.in_(chunk), awarded_contracts(), Contract.source == "notice"
+            )
+            .group_by(Contract.procedure_id)
+        ):
+            awarded[proc] = bool(o)
+    acc: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for status, proc, day in statuses:
+        a = acc[day.year if day else None]
+        a[0] += 1
+        outcome = status
+        if status == "submitted":
+            outcome = ("won" if awarded[proc] else "lost") if proc in awarded else "pending"
+        a[{"won": 1, "lost": 2, "pending": 3}[outcome]] += 1
+    if ours:
+        day = func.coalesce(Notice.issue_date, Contract.award_date)
+        y = func.extract("year", day)
+        for yy, n in session.execute(
+            select(y, func.count(func.distinct(Contract.notice_pk)))
+            .join(Notice, Notice.id == Contract.notice_pk)
+            .where(mine, awarded_contracts(), Contract.source == "notice")
+            .group_by(y)
+        ):
+            acc[int(yy) if yy is not None else None][4] += n
+    out = [
+        WinLoss(y, a[0], a[1], a[2], a[3], (a[1] / (a[1] + a[2])) if a[1] + a[2] else None, a[4])
+        for y, a in acc.items()
+    ]
+    out.sort(key=lambda w: -(w.year or 0))
+    return tuple(out)
+
+
+def coverage_by_kam(session: Session, today: dt.date) -> tuple[KamCoverage, ...]:
+    since = today - dt.timedelta(days=NO_ACTIVITY_DAYS)
+    accounts = session.execute(select(Account.id, Account.name, Account.kam_email)).all()
+    windows = dict(
+        session.execute(
+            select(Opportunity.account_id, func.count(Opportunity.id))
+            .where(Opportunity.phase.in_(OPEN_PHASES), Opportunity.in_profile.is_not(False))
+            .group_by(Opportunity.account_id)
+        ).all()
+    )
+    active = set(
+        session.scalars(select(Activity.account_id).where(Activity.happened_on >= since).distinct())
+    )
+    by_kam: dict[str | None, list[Any]] = defaultdict(list)
+    for aid, name, kam in accounts:
+        by_kam[kam].append((aid, name))
+    out = []
+    for kam, accs in by_kam.items():
+        open_accs = [(a, n) for a, n in accs if windows.get(a)]
+        uncovered = sorted(n for a, n in open_accs if a not in active)
+        out.append(
+            KamCoverage(kam, len(accs), len(open_accs), sum(windows[a] for a, _ in open_accs),
+                        len(uncovered), tuple(uncovered))
+        )  # fmt: skip
+    out.sort(key=lambda k: (-k.without_activity, k.kam is None, k.kam or ""))
+    return tuple(out)
+
+
+def director_market(
+    session: Session, today: dt.date, scope: str = "accounts", ours: Iterable[str] | None = None
+) -> DirectorMarket:
+    """Every chart of the director's market page. ``scope``: ``accounts`` (contracts of
+    our accounts, default) or ``all`` (every stored contract) for the expiring value."""
+    if scope not in ("accounts", "all"):
+        from tracker.errors import UserError
+
+        raise UserError(f"scope: {scope!r} is not accounts or all")
+    mine = our_orgnrs(ours)
+    expiring, qs = expiring_by_quarter(session, today, mine, scope)
+    return DirectorMarket(
+        today=today,
+        scope=scope,
+        expiring=expiring,
+        quarters=tuple(qs),
+        wallet=share_of_wallet(session, today, mine),
+        win_loss=win_loss(session, mine),
+        coverage=coverage_by_kam(session, today),
+    )

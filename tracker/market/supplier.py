@@ -1,0 +1,359 @@
+"""A supplier's market: wins by buyer, CPV and year, agreements held now, where it meets us.
+
+``supplier_page(session, key, today)`` reads the contracts (one per lot and winner group)
+the supplier ``key`` (a contract party key: the orgnr, or ``name:<normalised name>``)
+holds; ``supplier_list`` finds suppliers by name or orgnr, most wins first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from tracker.codelists import cpv_label
+from tracker.errors import NotFoundError
+from tracker.market.common import (
+    ValueSum,
+    awarded_contracts,
+    awarded_on,
+    chunks,
+    fold,
+    next_end_expr,
+    next_end_of,
+    our_orgnrs,
+    running,
+    running_expr,
+    value_columns,
+)
+from tracker.models import Account, Contract, ContractAccount, ContractParty
+
+
+@dataclass(frozen=True)
+class Win:
+    """One contract (lot and winner group) the supplier won."""
+
+    contract_id: int
+    notice_pk: int | None
+    title: str | None
+    lot_id: str | None
+    buyer: str | None
+    buyer_key: str | None
+    cpv: str | None
+    awarded: dt.date | None
+    value: Decimal | None
+    currency: str | None
+    value_kind: str | None
+    value_shared: bool
+    framework: bool
+    end: dt.date | None
+    latest_end: dt.date | None
+    next_end: dt.date | None
+    held_now: bool
+
+
+@dataclass(frozen=True)
+class Group:
+    """Wins grouped by one key (a buyer, a CPV code or a year)."""
+
+    key: str
+    label: str
+    contracts: int
+    values: tuple[ValueSum, ...]
+
+
+@dataclass(frozen=True)
+class MeetsUs:
+    """One of our accounts where the supplier holds running agreements."""
+
+    account_id: int
+    account: str
+    agreements: int
+    next_end: dt.date | None
+    we_hold: int  # running agreements of ours at the same account
+
+
+@dataclass(frozen=True)
+class SupplierPage:
+    key: str
+    name: str
+    orgnr: str | None
+    is_us: bool
+    contracts: int
+    values: tuple[ValueSum, ...]
+    by_buyer: tuple[Group, ...]
+    by_cpv: tuple[Group, ...]
+    by_year: tuple[Group, ...]
+    held_now: tuple[Win, ...]  # the first LIST_ROWS, soonest end first
+    held_count: int
+    meets_us: tuple[MeetsUs, ...]
+    shared_cpv: tuple[Group, ...]  # CPV codes where we have won too (its wins counted)
+    latest: tuple[Win, ...]
+
+
+@dataclass(frozen=True)
+class SupplierRow:
+    key: str
+    name: str
+    orgnr: str | None
+    is_us: bool
+    contracts: int
+    last_award: dt.date | None
+
+
+LIST_ROWS = 50  # held agreements and latest wins read for the page (the export: all)
+
+
+def _groups(
+    found: dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]],
+    label: Any,
+    order: str = "count",
+) -> tuple[Group, ...]:
+    groups = [
+        Group(str(k[0]) if k[0] is not None else "?", label(k), n, values)
+        for k, (n, values) in found.items()
+    ]
+    if order == "key":
+        groups.sort(key=lambda g: g.key, reverse=True)
+    else:
+        groups.sort(key=lambda g: (-g.contracts, g.label))
+    return tuple(groups)
+
+
+def _buyers(session: Session, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+    out: dict[int, tuple[str | None, str | None]] = {}
+    for chunk in chunks(ids):
+        for cid, key, name in session.execute(
+            select(ContractParty.contract_id, ContractParty.party_key, ContractParty.name)
+            .where(ContractParty.role == "buyer", ContractParty.contract_id.in_(chunk))
+            .order_by(ContractParty.contract_id, ContractParty.id)
+        ):
+            out.setdefault(cid, (key, name))
+    return out
+
+
+def _of_supplier(key: str) -> Any:
+    """The supplier's awarded contracts (a FROM/WHERE to build on)."""
+    return (
+        select()
+        .select_from(Contract)
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(ContractParty.party_key == key, ContractParty.role == "supplier")
+        .where(awarded_contracts())
+    )
+
+
+def supplier_wins(
+    session: Session,
+    key: str,
+    today: dt.date,
+    *,
+    held_only: bool = False,
+    limit: int | None = None,
+) -> list[Win]:
+    """The supplier ``key``'s awarded contracts: newest award first, or (``held_only``)
+    those held now, soonest end first; at most ``limit``."""
+    award = awarded_on()
+    stmt = _of_supplier(key).add_columns(
+        Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
+        award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
+        Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
+    )  # fmt: skip
+    if held_only:
+        stmt = stmt.where(running_expr(today)).order_by(
+            next_end_expr(today).is_(None), next_end_expr(today), Contract.id
+        )
+    else:
+        stmt = stmt.order_by(award.is_(None), award.desc(), Contract.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
+    buyers = _buyers(session, [r[0] for r in rows])
+    wins = []
+    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext in rows:
+        bkey, bname = buyers.get(cid, (None, None))
+        wins.append(
+            Win(
+                cid, npk, title, lot, bname, bkey, cpv, day, value, cur, kind, bool(shared),
+                bool(fw), end, latest, next_end_of(end, latest, today),
+                running(end, latest, ext, today),
+            )
+        )  # fmt: skip
+    return wins
+
+
+def _meets_us(
+    session: Session, key: str, ours: frozenset[str], today: dt.date
+) -> tuple[MeetsUs, ...]:
+    """Our accounts where the supplier holds running agreements, with ours there."""
+    found = session.execute(
+        _of_supplier(key)
+        .add_columns(
+            ContractAccount.account_id,
+            func.count(func.distinct(Contract.id)),
+            func.min(next_end_expr(today)),
+        )
+        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+        .where(ContractAccount.status != "rejected", running_expr(today))
+        .group_by(ContractAccount.account_id)
+    ).all()
+    if not found:
+        return ()
+    accounts = [r[0] for r in found]
+    names = dict(
+        session.execute(select(Account.id, Account.name).where(Account.id.in_(accounts))).all()
+    )
+    ours_at: dict[int, int] = defaultdict(int)
+    if ours:
+        for acc, n in session.execute(
+            select(ContractAccount.account_id, func.count(func.distinct(Contract.id)))
+            .join(Contract, Contract.id == ContractAccount.contract_id)
+            .join(ContractParty, ContractParty.contract_id == Contract.id)
+            .where(
+                ContractAccount.account_id.in_(accounts),
+                ContractAccount.status != "rejected",
+                ContractParty.role == "supplier",
+                ContractParty.orgnr.in_(sorted(ours)),
+                awarded_contracts(),
+                running_expr(today),
+            )
+            .group_by(ContractAccount.account_id)
+        ):
+            ours_at[acc] = n
+    out = [MeetsUs(acc, names.get(acc, "?"), n, soon, ours_at[acc]) for acc, n, soon in found]
+    out.sort(key=lambda m: (m.next_end or dt.date.max, m.account))
+    return tuple(out)
+
+
+def _our_cpvs(session: Session, cpvs: list[str], ours: frozenset[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(cpvs):
+        found.update(
+            session.scalars(
+                select(Contract.main_cpv)
+                .join(ContractParty, ContractParty.contract_id == Contract.id)
+                .where(
+                    ContractParty.role == "supplier",
+                    ContractParty.orgnr.in_(sorted(ours)),
+                    Contract.main_cpv.in_(chunk),
+                    awarded_contracts(),
+                )
+                .distinct()
+            )
+        )
+    return found
+
+
+def supplier_page(
+    session: Session, key: str, today: dt.date, ours: Iterable[str] | None = None
+) -> SupplierPage:
+    """The supplier ``key``'s page (NotFoundError when no contract names it). Groups are
+    counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``."""
+    ident = session.execute(
+        select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
+            ContractParty.party_key == key, ContractParty.role == "supplier"
+        )
+    ).one()
+    if ident[0] is None and ident[1] is None:
+        raise NotFoundError(f"no supplier {key!r} in the contracts")
+    mine = our_orgnrs(ours)
+    is_us = bool(ident[1] and ident[1] in mine)
+    year = func.extract("year", awarded_on())
+    kinds = (Contract.currency, Contract.value_kind)
+    of = _of_supplier(key)
+    by_year = fold(
+        session.execute(of.add_columns(year, *value_columns()).group_by(year, *kinds)), 1
+    )
+    by_cpv = fold(
+        session.execute(
+            of.add_columns(Contract.main_cpv, *value_columns()).group_by(Contract.main_cpv, *kinds)
+        ),
+        1,
+    )
+    buyer = ContractParty.__table__.alias("buyer")
+    by_buyer = fold(
+        session.execute(
+            _of_supplier(key)
+            .add_columns(buyer.c.party_key, func.max(buyer.c.name), *value_columns())
+            .join(buyer, and_(buyer.c.contract_id == Contract.id, buyer.c.role == "buyer"))
+            .group_by(buyer.c.party_key, Contract.currency, Contract.value_kind)
+        ),
+        2,
+    )
+    buyer_names: dict[Any, str] = {}
+    merged: dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]] = {}
+    for (bkey, bname), v in by_buyer.items():
+        buyer_names[bkey] = bname or bkey
+        merged[(bkey,)] = v
+    totals = fold(session.execute(of.add_columns(*value_columns()).group_by(*kinds)), 0)
+    contracts, values = totals.get((), (0, ()))
+    cpv_groups = _groups(by_cpv, lambda k: cpv_label(k[0] or "") or k[0] or "(ukjent)")
+    shared_cpv: tuple[Group, ...] = ()
+    if not is_us and mine:
+        theirs = [g.key for g in cpv_groups if g.key != "?"]
+        both = _our_cpvs(session, theirs, mine)
+        shared_cpv = tuple(g for g in cpv_groups if g.key in both)
+    return SupplierPage(
+        key=key,
+        name=ident[0] or ident[1] or key,
+        orgnr=ident[1],
+        is_us=is_us,
+        contracts=contracts,
+        values=values,
+        by_buyer=_groups(merged, lambda k: buyer_names.get(k[0]) or "(ukjent)"),
+        by_cpv=cpv_groups,
+        by_year=_groups(
+            {(int(k[0]) if k[0] is not None else None,): v for k, v in by_year.items()},
+            lambda k: str(k[0]) if k[0] is not None else "ukjent år",
+            order="key",
+        ),
+        held_now=tuple(supplier_wins(session, key, today, held_only=True, limit=LIST_ROWS)),
+        held_count=session.scalar(
+            _of_supplier(key).add_columns(func.count(Contract.id)).where(running_expr(today))
+        )
+        or 0,
+        meets_us=() if is_us else _meets_us(session, key, mine, today),
+        shared_cpv=shared_cpv,
+        latest=tuple(supplier_wins(session, key, today, limit=LIST_ROWS)),
+    )
+
+
+def supplier_list(
+    session: Session, q: str | None = None, limit: int = 50, ours: Iterable[str] | None = None
+) -> tuple[SupplierRow, ...]:
+    """Suppliers with awarded contracts, most contracts first; ``q`` filters by a part of
+    the name or the orgnr."""
+    mine = our_orgnrs(ours)
+    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
+    stmt = (
+        select(
+            ContractParty.party_key,
+            func.max(ContractParty.name),
+            func.max(ContractParty.orgnr),
+            func.count(ContractParty.contract_id),
+            func.max(award),
+        )
+        .join(Contract, Contract.id == ContractParty.contract_id)
+        .where(ContractParty.role == "supplier", awarded_contracts())
+        .group_by(ContractParty.party_key)
+        .order_by(func.count(ContractParty.contract_id).desc(), ContractParty.party_key)
+        .limit(limit)
+    )
+    text = (q or "").strip()
+    if text:
+        if text.isdigit():
+            stmt = stmt.where(ContractParty.orgnr == text)
+        else:
+            stmt = stmt.where(
+                func.lower(ContractParty.name).contains(text.casefold(), autoescape=True)
+            )
+    return tuple(
+        SupplierRow(k, name or orgnr or k, orgnr, bool(orgnr and orgnr in mine), n, last)
+        for k, name, orgnr, n, last in session.execute(stmt)
+    )
