@@ -18,7 +18,7 @@ from tracker.config import load_settings
 from tracker.errors import TrackerError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SPIDERS = ("doffin", "ted", "brreg", "agreements")
+SPIDERS = ("doffin", "ted", "brreg", "agreements", "doffin_archive", "ted_packages")
 
 
 class CrawlError(TrackerError):
