@@ -215,6 +215,16 @@ class Scrapyd:
         self.client.close()
 
 
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _unreachable(exc: BaseException) -> bool:
     """The node is not there (refused, no route), as opposed to slow or in error."""
     import httpx
@@ -278,6 +288,14 @@ def backfill_on_scrapyd(
         raise CrawlError("no Scrapyd node given")
     source = SPIDER_SOURCES[spider]
     clients = {url: Scrapyd(url) for url in nodes}
+    shown = {url: _without_password(url) for url in nodes}
+    print_ = log
+
+    def log(message: str) -> None:  # node URLs may carry a password: never print it
+        for url, safe in shown.items():
+            message = message.replace(url, safe)
+        print_(message)
+
     alive = list(nodes)
     silent_since: dict[str, float] = {}
     version = version or str(int(time.time()))
@@ -363,4 +381,4 @@ def backfill_on_scrapyd(
     finally:
         for c in clients.values():
             c.close()
-    return BackfillResult(slices, dead, rescheduled)
+    return BackfillResult(slices, [shown[u] for u in dead], rescheduled)
