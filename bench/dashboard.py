@@ -10,6 +10,13 @@ uvicorn processes' user+system time from /proc over 20 sequential requests; Linu
     .venv/bin/python bench/dashboard.py                      # both backends, defaults
     .venv/bin/python bench/dashboard.py --backend sqlite --clients 4 --requests 100
     .venv/bin/python bench/dashboard.py --notices 20000 --contracts 2000   # quick run
+    .venv/bin/python bench/dashboard.py --scale 200000 --recompute   # PostgreSQL at scale
+    .venv/bin/python bench/dashboard.py --scale 2000000 --recompute  # 2 M (hours to seed)
+
+``--scale N`` seeds N notices, N/10 contracts and N/1,000 accounts (2 M: 200,000 contracts,
+2,000 accounts) into PostgreSQL only (database ``tracker_bench_scale``, its own, so
+another engineer's ``tracker_bench`` is left alone); ``--recompute`` also times one bulk
+``recompute`` of the opportunities on the seeded database. Load average with each figure.
 """
 
 from __future__ import annotations
@@ -512,13 +519,9 @@ def cpu_per_page(base: str, info: dict, pid: int, seed_: int, n: int = 20) -> di
     return out
 
 
-def prepare(backend: str, workdir: Path, reuse: bool) -> str:
+def prepare(backend: str, workdir: Path, reuse: bool, pg_name: str = "tracker_bench") -> str:
     if reuse:
-        return (
-            f"sqlite:///{workdir / 'bench.db'}"
-            if backend == "sqlite"
-            else PG_BASE + "tracker_bench"
-        )
+        return f"sqlite:///{workdir / 'bench.db'}" if backend == "sqlite" else PG_BASE + pg_name
     if backend == "sqlite":
         path = workdir / "bench.db"
         for p in workdir.glob("bench.db*"):
@@ -526,14 +529,33 @@ def prepare(backend: str, workdir: Path, reuse: bool) -> str:
         return f"sqlite:///{path}"
     admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "tracker_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "tracker_bench"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
     admin.dispose()
-    return PG_BASE + "tracker_bench"
+    return PG_BASE + pg_name
+
+
+def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
+    """Seconds of one bulk ``recompute`` of the opportunities (committed), its counts and
+    the load average at its end."""
+    from sqlalchemy.orm import Session
+
+    from tracker.opportunities import recompute
+
+    env = {"TRACKER_TODAY": TODAY.isoformat()}
+    from tracker.config import load_settings
+
+    settings = load_settings({**os.environ, **env})
+    t0 = time.perf_counter()
+    with Session(engine) as session:
+        counts = recompute(session, TODAY, settings=settings)
+        session.commit()
+    took = time.perf_counter() - t0
+    return took, counts, ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
-    url = prepare(backend, workdir, args.reuse)
+    url = prepare(backend, workdir, args.reuse, args.pg_database)
     engine = make_engine(url)
     upgrade(engine)
     t0 = time.perf_counter()
@@ -544,6 +566,9 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     else:
         info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
     seeded = time.perf_counter() - t0
+    recompute_s = None
+    if args.recompute:
+        recompute_s = time_recompute(engine)
     engine.dispose()
     port = _free_port()
     env = {
@@ -588,6 +613,7 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         server.terminate()
         server.wait(timeout=30)
     result["seed_s"] = seeded
+    result["recompute"] = recompute_s
     result["url"] = make_url(url).render_as_string(hide_password=True)
     return result
 
@@ -606,7 +632,22 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="measure the database seeded by an earlier run"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help="N notices, N/10 contracts, N/1000 accounts on PostgreSQL (tracker_bench_scale)",
+    )
+    parser.add_argument("--recompute", action="store_true", help="time a bulk recompute too")
+    parser.add_argument("--pg-database", default="tracker_bench", help="PostgreSQL database")
     args = parser.parse_args()
+    if args.scale:
+        args.notices = args.scale
+        args.contracts = max(1, args.scale // 10)
+        args.accounts = max(1, args.scale // 1000)
+        args.backend = "postgresql"
+        if args.pg_database == "tracker_bench":
+            args.pg_database = "tracker_bench_scale"
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -629,6 +670,13 @@ def main() -> None:
             print(
                 f"{name:<15}{s['n']:>6}{s['p50']:>10.0f}{s['p95']:>10.0f}{s['max']:>10.0f}"
                 f"{cpu_s}{flag}"
+            )
+        if res.get("recompute"):
+            took, counts, rload = res["recompute"]
+            opps = sum(counts.get(k, 0) for k in ("retender", "planning", "competition"))
+            print(
+                f"recompute: {took:.1f} s for {args.contracts} contracts "
+                f"({opps} opportunities); load average {rload}"
             )
         if res["errors"]:
             print(f"errors: {len(res['errors'])}, first: {res['errors'][0]}")

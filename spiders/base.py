@@ -13,7 +13,9 @@ last one of a day has answered (downloaded, skipped or failed) the spider yields
 
 Arguments common to these spiders: ``since``/``until`` (YYYY-MM-DD; default: resume
 from the harvest state, until today), ``refresh`` (1: download ids already stored).
-Unresolved fetch failures of the source are retried first.
+Unresolved fetch failures of the source are retried first (``failures``: ``all``, the
+default; ``window``: only those of the days listed; ``none``). The harvest state is read
+through the ``HarvestState`` extension (``spiders.extensions``), never by the spider.
 """
 
 from __future__ import annotations
@@ -32,13 +34,9 @@ from twisted.python.failure import Failure
 
 from spiders.exceptions import SpiderArgumentError
 from spiders.items import FetchFailureItem, HarvestDayItem, NoticeItem
-from spiders.pipelines import crawl_today, database_url
-from tracker import harvest
-from tracker.db import get_engine, session_scope
+from spiders.pipelines import crawl_today
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_LOOKBACK_DAYS = 7
 
 
 def parse_date_arg(name: str, value: str | None) -> dt.date | None:
@@ -101,6 +99,7 @@ class DateSlicedSpider(scrapy.Spider):
         since: str | None = None,
         until: str | None = None,
         refresh: str | None = None,
+        failures: str | None = None,
         *args: Any,
         **kwargs: Any,
     ):
@@ -110,6 +109,11 @@ class DateSlicedSpider(scrapy.Spider):
         if self.since_arg and self.until_arg and self.since_arg > self.until_arg:
             raise SpiderArgumentError(f"since {self.since_arg} is after until {self.until_arg}")
         self.refresh = truthy(refresh)
+        self.failures = failures or "all"
+        if self.failures not in ("all", "window", "none"):
+            raise SpiderArgumentError(
+                f"-a failures={failures!r}: expected all, window (the days listed) or none"
+            )
         self.days: dict[dt.date, DayState] = {}
         self.queued: set[str] = set()
 
@@ -119,46 +123,54 @@ class DateSlicedSpider(scrapy.Spider):
             "since": self.since_arg.isoformat() if self.since_arg else None,
             "until": self.until_arg.isoformat() if self.until_arg else None,
             "refresh": self.refresh,
+            "failures": self.failures,
         }
 
     # ------------------------------------------------------------------ plan
 
     def plan(self) -> tuple[list[dt.date], list[Any]]:
-        """Days to list and open failures to retry (reads the harvest state)."""
+        """Days to list and open failures to retry (the ``HarvestState`` extension reads
+        the harvest state: the spider opens no database session)."""
         today = crawl_today(self.settings.get("TRACKER_TODAY"))
-        engine = get_engine(database_url(self.settings))
-        with session_scope(engine) as session:
-            since = self.since_arg or harvest.resume_day(session, self.tracker_source)
-            if since is None:
-                since = today - dt.timedelta(days=DEFAULT_LOOKBACK_DAYS)
-                logger.info("no harvest state for %s: starting %s", self.tracker_source, since)
-            until = min(self.until_arg or today, today)
-            days = harvest.day_range(since, until) if since <= until else []
-            harvest.plan_days(session, self.tracker_source, days)
-            failures = [
-                (f.source_id, dict(f.meta or {}))
-                for f in harvest.open_failures(session, self.tracker_source)
-            ]
+        days, failures = self.state.plan(
+            self.tracker_source, self.since_arg, self.until_arg, today, self.failures
+        )
         self.logger.info(
             "%s: %d day(s) %s..%s, %d failure(s) to retry",
             self.tracker_source,
             len(days),
-            since,
-            until,
+            days[0] if days else "-",
+            days[-1] if days else "-",
             len(failures),
         )
         return days, failures
+
+    @property
+    def state(self) -> Any:
+        """The crawler's ``HarvestState`` (enabled in ``EXTENSIONS``)."""
+        state = getattr(self.crawler, "harvest_state", None)
+        if state is None:
+            raise SpiderArgumentError(
+                "the HarvestState extension is not enabled (EXTENSIONS in spiders.settings)"
+            )
+        return state
 
     async def start(self) -> AsyncIterator[Any]:
         days, failures = self.plan()
         for source_id, meta in failures:
             day = parse_date_arg("day", meta.get("day"))
-            url = meta.get("url") or self.download_url(source_id, meta)
+            # An archive member is retried on its own (download_url), not by its archive.
+            url = meta.get("download_url") or meta.get("url") or self.download_url(source_id, meta)
             self.queued.add(source_id)
             yield self.download_request(source_id, url, day, meta)
         for day in days:
             self.days[day] = DayState()
-            for request in self.day_requests(day):
+            requests = self.day_requests(day)
+            if not requests:  # nothing published that day (e.g. no TED issue)
+                self.days[day].pending = 1
+                for item in self.settle(day):
+                    yield item
+            for request in requests:
                 yield self.track(day, request)
 
     # ------------------------------------------------------------------ bookkeeping
@@ -212,9 +224,7 @@ class DateSlicedSpider(scrapy.Spider):
             yield self.track(day, self.download_request(source_id, url, day, meta))
 
     def stored_ids(self, ids: list[str]) -> set[str]:
-        engine = get_engine(database_url(self.settings))
-        with session_scope(engine) as session:
-            return harvest.stored_source_ids(session, self.tracker_source, ids)
+        return set(self.state.stored_ids(self.tracker_source, ids))
 
     # ------------------------------------------------------------------ downloads
 

@@ -32,11 +32,14 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import io
 import json
 import re
+import tarfile
 import threading
 import time
 import uuid
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +94,11 @@ class Faults:
     control_chars: bool = True  # raw control characters in descriptions (as Doffin sends)
     single_hit_object: bool = True  # a page with one hit gives ``hits`` as an object
     require_key: str | None = None  # answer 401 unless Ocp-Apim-Subscription-Key matches
+    # Daily archives (/doffin-archive/YYYY-MM-DD.zip, /ted-packages/YYYYNNNNN):
+    archive_auth: str | None = None  # "user:password" required (HTTP Basic) on the Doffin archive
+    archive_missing: list[str] = field(default_factory=list)  # days whose archive 404s
+    archive_truncate: dict[str, int] = field(default_factory=dict)  # day -> archives cut short
+    archive_bad_member: list[str] = field(default_factory=list)  # ids served as broken XML
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Faults:
@@ -266,7 +274,15 @@ class ReplayState:
         self.lock = threading.Lock()
         self.remaining: dict[str, Counter[str]] = {
             name: Counter(getattr(self.faults, name))
-            for name in ("fail_500", "search_500", "stall", "truncate", "cut", "truncate_search")
+            for name in (
+                "fail_500",
+                "search_500",
+                "stall",
+                "truncate",
+                "cut",
+                "truncate_search",
+                "archive_truncate",
+            )
         }
         self.remaining["shift_pages"] = Counter({"*": self.faults.shift_pages})
         self.stats: Counter[str] = Counter()
@@ -393,6 +409,10 @@ class ReplayHandler(BaseHTTPRequestHandler):
             self._doffin_download(parts[3])
         elif parts[:3] == ["ted", "en", "notice"] and len(parts) == 5 and parts[4] == "xml":
             self._ted_xml(parts[3])
+        elif parts[:1] == ["doffin-archive"] and len(parts) == 2:
+            self._doffin_archive(parts[1])
+        elif parts[:1] == ["ted-packages"] and len(parts) == 2:
+            self._ted_package(parts[1])
         elif len(parts) == 3 and parts[0] == "brreg" and parts[1] in ("enheter", "underenheter"):
             self._brreg(parts[1], parts[2])
         else:
@@ -463,6 +483,77 @@ class ReplayHandler(BaseHTTPRequestHandler):
             return
         self._serve_xml(doffin_id, rec.xml)
         self.state.stats["doffin_download"] += 1
+
+    # ------------------------------------------------------------------ archives
+
+    def _day_records(self, day: dt.date) -> list[DoffinRecord]:
+        return sorted(
+            (r for r in self.state.doffin.values() if r.day == day), key=lambda r: r.doffin_id
+        )
+
+    def _member_xml(self, rec: DoffinRecord) -> bytes:
+        if rec.doffin_id in self.state.faults.archive_bad_member:
+            return b"<ContractNotice><unclosed>"
+        return rec.xml
+
+    def _send_archive(self, day: dt.date, body: bytes, content_type: str) -> None:
+        if self.state.consume("archive_truncate", day.isoformat()):
+            body = body[: len(body) // 2]
+        self._send(200, body, content_type)
+        self.state.stats["archives"] += 1
+
+    def _doffin_archive(self, name: str) -> None:
+        """Doffin's daily archive (assumed format): a zip of ``{doffinId}.xml``."""
+        f = self.state.faults
+        if f.archive_auth:
+            expected = "Basic " + base64.b64encode(f.archive_auth.encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self._json(401, {"statusCode": 401, "message": "Access denied."})
+                return
+        m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.zip", name)
+        if not m or m.group(1) in f.archive_missing:
+            self._not_found(f"no archive {name}")
+            return
+        day = dt.date.fromisoformat(m.group(1))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for rec in self._day_records(day):
+                zf.writestr(f"{rec.doffin_id}.xml", self._member_xml(rec))
+        self._send_archive(day, buf.getvalue(), "application/zip")
+
+    def _ted_package(self, name: str) -> None:
+        """TED's daily package of one OJ S issue (``YYYYNNNNN``): a tar.gz of
+        ``{number:08d}_{year}.xml``; the Doffin records of the issue's day stand in for
+        the notices (publication number from the Doffin id)."""
+        from spiders.sources.ted_packages import ojs_issue
+
+        if not re.fullmatch(r"\d{9}", name):
+            self._not_found(f"no package {name}")
+            return
+        year, issue = int(name[:4]), int(name[4:])
+        weekdays = frozenset(range(5))
+        day = next(
+            (
+                dt.date(year, 1, 1) + dt.timedelta(days=i)
+                for i in range(366)
+                if (dt.date(year, 1, 1) + dt.timedelta(days=i)).year == year
+                and ojs_issue(dt.date(year, 1, 1) + dt.timedelta(days=i), weekdays, frozenset())
+                == issue
+            ),
+            None,
+        )
+        if day is None or day.isoformat() in self.state.faults.archive_missing:
+            self._not_found(f"no package {name}")
+            return
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+            for rec in self._day_records(day):
+                y, number = rec.doffin_id.split("-")
+                data = self._member_xml(rec)
+                info = tarfile.TarInfo(f"{name}/{int(number):08d}_{y}.xml")
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+        self._send_archive(day, buf.getvalue(), "application/gzip")
 
     def _serve_xml(self, key: str, xml: bytes) -> None:
         st = self.state
@@ -592,6 +683,8 @@ def replay_env(base_url: str) -> dict[str, str]:
     """Environment variables that point the spiders at a replay server."""
     return {
         "DOFFIN_API_URL": f"{base_url}/doffin",
+        "DOFFIN_ARCHIVE_URL": f"{base_url}/doffin-archive",
+        "TED_PACKAGE_URL": f"{base_url}/ted-packages",
         "TED_API_URL": f"{base_url}/ted",
         "BRREG_API_URL": f"{base_url}/brreg",
     }

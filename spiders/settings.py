@@ -23,6 +23,14 @@ USER_AGENT = "tender-tracker/0.1 (public-tender harvester; python-scrapy)"
 DOFFIN_API_URL = _cfg.doffin_api_url.rstrip("/")
 DOFFIN_API_KEY = Secret(_cfg.doffin_api_key)  # prints as *** anywhere it could be logged
 TED_API_URL = _cfg.ted_api_url.rstrip("/")
+TED_PACKAGE_URL = _cfg.ted_package_url.rstrip("/")
+# Official Journal S issues appear Monday to Friday (0-4); TED_PACKAGE_WEEKDAYS and
+# TED_PACKAGE_NO_ISSUE (YYYY-MM-DD,... holidays without an issue) number them.
+TED_PACKAGE_WEEKDAYS = "0,1,2,3,4"
+TED_PACKAGE_NO_ISSUE = ""
+DOFFIN_ARCHIVE_URL = (_cfg.doffin_archive_url or "").rstrip("/")
+DOFFIN_ARCHIVE_USER = _cfg.doffin_archive_user or ""
+DOFFIN_ARCHIVE_PASSWORD = Secret(_cfg.doffin_archive_password or "")
 BRREG_API_URL = _cfg.brreg_api_url.rstrip("/")
 TRACKER_DATABASE_URL = Secret(_cfg.db_url)  # may hold a password
 TRACKER_TODAY = _cfg.values.get("today")  # fixed "today" for demos and tests (None: real date)
@@ -71,6 +79,17 @@ DOWNLOADER_MIDDLEWARES = {
     # Closest to the downloader so a 429 is seen before retries and stats.
     "spiders.middlewares.AdaptivePacingMiddleware": 950,
 }
+# Archives (TED daily packages, Doffin's daily archive) stream to a temporary file
+# instead of memory (spiders.archive); other requests use Scrapy's HTTP/1.1 handler.
+DOWNLOAD_HANDLERS = {
+    "http": "spiders.archive.ArchiveDownloadHandler",
+    "https": "spiders.archive.ArchiveDownloadHandler",
+}
+ARCHIVE_TEMP_DIR = None  # None: the system's temporary directory
+ARCHIVE_TIMEOUT = 600  # a day's archive is tens of MB: ten minutes before giving up
+ARCHIVE_MEMBER_MAXSIZE = 64 * 1024 * 1024  # a bigger member is refused (failed member)
+# Harvest state (days to take, ids stored) for the spiders, which open no sessions.
+EXTENSIONS = {"spiders.extensions.HarvestState": 100}
 # The one pipeline: stores through tracker (same ingest as `tracker ingest`).
 ITEM_PIPELINES = {"spiders.pipelines.TrackerPipeline": 300}
 

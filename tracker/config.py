@@ -41,6 +41,26 @@ SETTINGS: list[Setting] = [
     Setting("doffin_api_url", "DOFFIN_API_URL", "https://api.doffin.no/public", "Doffin API base."),
     Setting("ted_api_url", "TED_API_URL", "https://api.ted.europa.eu", "TED API base."),
     Setting(
+        "ted_package_url",
+        "TED_PACKAGE_URL",
+        "https://ted.europa.eu/packages/daily",
+        "TED daily packages (one tar.gz per Official Journal issue, {url}/YYYYNNNNN).",
+    ),
+    Setting(
+        "doffin_archive_url",
+        "DOFFIN_ARCHIVE_URL",
+        None,
+        "Doffin daily notice archive ({url}/YYYY-MM-DD.zip); unset: the public API only.",
+    ),
+    Setting("doffin_archive_user", "DOFFIN_ARCHIVE_USER", None, "Doffin archive user (Basic)."),
+    Setting(
+        "doffin_archive_password",
+        "DOFFIN_ARCHIVE_PASSWORD",
+        None,
+        "Doffin archive password (Basic).",
+        secret=True,
+    ),
+    Setting(
         "brreg_api_url",
         "BRREG_API_URL",
         "https://data.brreg.no/enhetsregisteret/api",

@@ -851,3 +851,39 @@ class KeyValue(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Scale (alembic 0006_scale): foreign keys PostgreSQL does not index by itself, and
+# partial indexes for the rows the pages and the harvest read at 2 M notices.
+Index("ix_opportunities_contract_id", Opportunity.contract_id)
+Index("ix_opportunities_notice_pk", Opportunity.notice_pk)
+Index("ix_contracts_result_pk", Contract.result_pk)
+Index("ix_contracts_modified_by_notice_pk", Contract.modified_by_notice_pk)
+Index("ix_notices_superseded_by_id", Notice.superseded_by_id)
+Index("ix_notices_changes_notice_pk", Notice.changes_notice_pk)
+Index("ix_link_decisions_account_id", LinkDecision.account_id)
+Index("ix_alert_log_user_id", AlertLog.user_id)
+Index("ix_ingest_errors_run_id", IngestError.run_id)
+Index("ix_runs_parent_id", Run.parent_id)
+Index("ix_notices_source_source_id", Notice.source, Notice.source_id)
+Index(
+    "ix_opportunities_account_open",
+    Opportunity.account_id,
+    Opportunity.phase,
+    Opportunity.expiry,
+    postgresql_where=text("in_profile IS NOT false"),
+    sqlite_where=text("in_profile IS NOT 0"),
+)
+Index(
+    "ix_notices_current_issue",
+    Notice.issue_date,
+    postgresql_where=text("superseded_by_id IS NULL"),
+    sqlite_where=text("superseded_by_id IS NULL"),
+)
+Index(
+    "ix_fetch_failures_open",
+    FetchFailure.source,
+    FetchFailure.id,
+    postgresql_where=text("resolved = false"),
+    sqlite_where=text("resolved = 0"),
+)

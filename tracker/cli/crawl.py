@@ -130,6 +130,20 @@ class CrawlProgress:
     metavar="NAME=VALUE",
     help="Scrapy setting override (repeatable), e.g. -s DOWNLOAD_DELAY=1.",
 )
+@click.option(
+    "--scrapyd",
+    "scrapyd_nodes",
+    metavar="URL[,URL...]",
+    help="Backfill --since..--until in day slices across these Scrapyd nodes.",
+)
+@click.option("--slice-days", default=1, show_default=True, help="Days per Scrapyd job.")
+@click.option("--per-node", default=2, show_default=True, help="Jobs at a time per Scrapyd node.")
+@click.option(
+    "--deploy/--no-deploy",
+    default=True,
+    show_default=True,
+    help="Upload the spiders (an egg) to every node first.",
+)
 def crawl(
     source: str,
     since: dt.datetime | None,
@@ -137,6 +151,10 @@ def crawl(
     refresh: bool,
     sites_config: str | None,
     settings: tuple[str, ...],
+    scrapyd_nodes: str | None,
+    slice_days: int,
+    per_node: int,
+    deploy: bool,
 ) -> None:
     """Harvest SOURCE (doffin, ted, brreg or agreements) into the database.
 
@@ -150,7 +168,17 @@ def crawl(
     stayed incomplete: the next run takes them again); 1 failed (no request got a usable
     answer, or the crawl stopped); 2 not started (e.g. no DOFFIN_API_KEY).
 
+    With --scrapyd URL[,URL...] the days --since..--until are cut into slices of
+    --slice-days and scheduled across the Scrapyd nodes (schedule.json, followed with
+    listjobs.json); every node stores into the same database (its own
+    TRACKER_DATABASE_URL). A slice whose job ends with days incomplete, or whose node
+    stops answering, is scheduled again on another node (at most 3 times). Exit code:
+    0 every slice complete, 4 some given up. See docs/deploy.md.
+
     Example: tracker crawl doffin --since 2024-01-01 --until 2024-01-31
+
+    Example: tracker crawl doffin_archive --since 2024-01-01 --until 2024-12-31
+    --scrapyd http://10.0.0.11:6800,http://10.0.0.12:6800
     """
     overrides = {}
     for item in settings:
@@ -158,6 +186,9 @@ def crawl(
         if not sep:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="-s")
         overrides[name] = value
+    if scrapyd_nodes:
+        _scrapyd(source, since, until, scrapyd_nodes, slice_days, per_node, deploy, overrides)
+        return
     args: dict[str, str | None] = {"refresh": "1" if refresh else None}
     if source == "agreements":
         if not sites_config:
@@ -187,6 +218,59 @@ def crawl(
     if result.exit_code:
         sys.exit(result.exit_code)
     sys.exit(EXIT_CODES.get(result.outcome or "failed", 1))
+
+
+def _scrapyd(
+    source: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    nodes_arg: str,
+    slice_days: int,
+    per_node: int,
+    deploy: bool,
+    overrides: dict[str, str],
+) -> None:
+    import tempfile
+
+    from tracker.crawl import SPIDER_SOURCES, CrawlError, backfill_on_scrapyd, build_egg
+
+    if source not in SPIDER_SOURCES:
+        raise click.UsageError(f"--scrapyd: only {', '.join(SPIDER_SOURCES)} run on Scrapyd")
+    if since is None or until is None:
+        raise click.UsageError("--scrapyd backfills a period: give --since and --until")
+    nodes = [u.strip() for u in nodes_arg.split(",") if u.strip()]
+    bad = [u for u in nodes if not u.startswith(("http://", "https://"))]
+    if bad or not nodes:
+        raise click.BadParameter(
+            f"{', '.join(bad) or nodes_arg!r}: expected http(s) URLs", param_hint="--scrapyd"
+        )
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    with tempfile.TemporaryDirectory(prefix="tracker-egg-") as tmp:
+        egg = build_egg(Path(tmp), version) if deploy else None
+        try:
+            result = backfill_on_scrapyd(
+                nodes,
+                source,
+                since.date(),
+                until.date(),
+                engine=get_engine(),
+                slice_days=slice_days,
+                per_node=per_node,
+                settings=overrides,
+                egg=egg,
+                version=version,
+                log=click.echo,
+            )
+        except CrawlError as exc:
+            click.echo(f"failed: {exc}", err=True)
+            sys.exit(1)
+    done = sum(1 for s in result.slices if s.done)
+    click.echo(
+        f"crawl {source} on {len(nodes)} Scrapyd node(s): {done} of {len(result.slices)} "
+        f"slice(s) complete, {result.rescheduled} scheduled again"
+        + (f", nodes lost: {', '.join(result.dead_nodes)}" if result.dead_nodes else "")
+    )
+    sys.exit(0 if result.ok else 4)
 
 
 @main.command("crawl-failures")
