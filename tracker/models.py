@@ -853,7 +853,7 @@ class KeyValue(Base):
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# Scale (alembic 0006_scale): foreign keys PostgreSQL does not index by itself, and
+# Scale (alembic 0008): foreign keys PostgreSQL does not index by itself, and
 # partial indexes for the rows the pages and the harvest read at 2 M notices.
 Index("ix_opportunities_contract_id", Opportunity.contract_id)
 Index("ix_opportunities_notice_pk", Opportunity.notice_pk)

@@ -1,7 +1,7 @@
 """market: indexes of the supplier, buyer and director market pages
 
-Revision ID: 0006_market
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 Contract parties by party key and role (a supplier's or a buyer's contracts, the likely
 bidders at a buyer), notice buyers by orgnr with the notice (a buyer's competitions,
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_market"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

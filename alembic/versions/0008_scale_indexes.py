@@ -1,7 +1,7 @@
 """scale: indexes for 2 M notices, 200,000 contracts and 2,000 accounts
 
-Revision ID: 0006_scale
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 
 Indexes only (no table rewrite). On PostgreSQL a foreign key has no index of its own:
 the recompute deletes and relinks opportunities by contract and notice, and a notice's
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_scale"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """user language: the page language each user chose
 
-Revision ID: 0006_i14
+Revision ID: 0006
 Revises: 0005
 
 Adds ``users.language`` ("nb" or "en"; NULL = the default, Norwegian bokmål), set on
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_i14"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
