@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tracker.competitions import competition_lots
 from tracker.contracts import unawarded
+from tracker.eforms import oslo_wall_clock
 from tracker.models import Contract, ContractParty, Notice
 from tracker.text import name_key
 
@@ -162,7 +163,13 @@ def check_not_awarded(session: Session, golden: dict[str, Any]) -> list[dict[str
 
 
 def _deadline(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+    """The golden deadline (offset as written) as the tracker reads it: the golden file
+    keeps ``+02:00`` also in winter ("we do not correct it"), a time the tracker reads
+    as the buyer's Oslo time (``tracker.eforms.oslo_wall_clock``); other offsets are
+    instants as written."""
+    if not value:
+        return None
+    return oslo_wall_clock(dt.datetime.fromisoformat(value))
 
 
 def _norm(text: str | None) -> str | None:

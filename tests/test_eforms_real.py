@@ -45,7 +45,7 @@ CASES: dict[str, dict[str, Any]] = {
                 "lot_id": "LOT-1-8",
                 "framework_code": "fa-wo-rc",
                 "duration": (Decimal(24), "MONTH"),
-                "deadline": _at(2023, 3, 17, 13, 0, offset=2),
+                "deadline": _at(2023, 3, 17, 13, 0, offset=1),  # written +02:00 in winter
                 "cpv_codes": ["33100000", "33169000"],
             }
         ],
@@ -163,7 +163,7 @@ CASES: dict[str, dict[str, Any]] = {
         "lots": [
             {
                 "lot_id": "LOT-0000",
-                "deadline": _at(2023, 3, 9, 12, 0, offset=2),
+                "deadline": _at(2023, 3, 9, 12, 0, offset=1),  # written +02:00 in winter
                 "framework_code": "none",
                 "cpv_codes": [
                     "45231300",
@@ -341,9 +341,29 @@ def test_real_notice_fields(name: str) -> None:
 
 
 def test_deadlines_compare_in_utc() -> None:
+    # "2023-03-17" "13:00:00+02:00": Oslo is at +01:00 on 17 March, the tool wrote summer
+    # time all year; the buyer's 13:00 in Oslo is 12:00 UTC.
     lot = _parse("ContractNotice_cn-standard_2023-649037.xml").lots[0]
     assert lot.submission_deadline is not None
-    assert lot.submission_deadline.astimezone(UTC) == dt.datetime(2023, 3, 17, 11, 0, tzinfo=UTC)
+    assert lot.submission_deadline.astimezone(UTC) == dt.datetime(2023, 3, 17, 12, 0, tzinfo=UTC)
+
+
+def test_summer_offset_in_winter_is_the_buyers_oslo_time() -> None:
+    from tracker.eforms import oslo_wall_clock
+
+    summer = dt.timezone(dt.timedelta(hours=2))
+    # 25.11.2022 00:00 "+02:00" (2022-902600) is midnight in Oslo, not 23:00 the day before
+    assert oslo_wall_clock(dt.datetime(2022, 11, 25, 0, 0, tzinfo=summer)).isoformat() == (
+        "2022-11-25T00:00:00+01:00"
+    )
+    # in summer +02:00 is Oslo's own offset: kept as written
+    july = dt.datetime(2023, 7, 30, 23, 59, tzinfo=summer)
+    assert oslo_wall_clock(july) is july
+    # +01:00 in winter and any other offset: kept as written
+    winter = dt.datetime(2023, 11, 8, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert oslo_wall_clock(winter) is winter
+    utc = dt.datetime(2023, 3, 17, 13, 0, tzinfo=UTC)
+    assert oslo_wall_clock(utc) is utc
 
 
 def test_every_real_notice_has_buyer_with_name() -> None:

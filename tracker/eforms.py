@@ -35,7 +35,7 @@ from tracker.text import collapse_spaces, has_mojibake, repair_mojibake
 # Bump when a parser change alters stored values; ``tracker reparse`` re-runs older rows.
 # 1.1: one result per awarded lot and winner group, notes, maxima;
 # 1.2: + selection criteria (BT-747/749/750), tenders received (BT-759)
-PARSER_VERSION = "1.2"
+PARSER_VERSION = "1.3"
 parser_version = PARSER_VERSION  # alias kept for callers that use the lower-case name
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -531,12 +531,34 @@ class _Ctx:
             hour, minute, second = clock
             if hour == 24:  # 24:00 is end of day in ISO 8601
                 hour, minute, second = 23, 59, 59
-            return dt.datetime(
-                day.year, day.month, day.day, hour, minute, second, tzinfo=zone
+            return oslo_wall_clock(
+                dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=zone)
             ), True
         except ValueError:
             self.warn(f"invalid time in {what}: {raw_time!r}")
             return None, False
+
+
+SUMMER_OFFSET = dt.timedelta(hours=2)
+
+
+def oslo_wall_clock(value: dt.datetime) -> dt.datetime:
+    """The buyer's time of a deadline written with Oslo's summer offset in winter.
+
+    Notices of 2022 and early 2023 (Doffin's and the TED converter's tools) write
+    ``+02:00`` all year: 2023-649037 says ``2023-03-17`` ``13:00:00+02:00``, 2022-902600
+    ``2022-11-25`` ``00:00:00+02:00``, others ``12:00:00+02:00`` in December. Taken
+    literally those are 12:00 and 23:00 the day before in Oslo, times no buyer sets;
+    the time of day as written is the buyer's (later notices write ``+01:00`` in
+    winter). So a ``+02:00`` time on a day when Oslo is at ``+01:00`` is read as Oslo
+    time; every other offset is kept as written.
+    """
+    if value.utcoffset() != SUMMER_OFFSET:
+        return value
+    local = value.replace(tzinfo=OSLO)
+    if local.utcoffset() == SUMMER_OFFSET:
+        return value
+    return local
 
 
 @functools.lru_cache(maxsize=64)

@@ -60,6 +60,17 @@ def test_times_are_oslo_times(nb) -> None:
     assert filters.date("2022-11-25T00:00:00+01:00") == "25.11.2022 kl. 00.00"
     assert filters.day("2022-11-25T00:00:00+01:00") == "25.11.2022"
     assert filters.date("2022-11-24T23:00:00Z") == "25.11.2022 kl. 00.00"  # winter: +01:00
+    # ...but the parser reads a summer offset written in winter as the buyer's Oslo time
+    # (tracker.eforms.oslo_wall_clock), so the stored deadlines show as the notices say
+    from tracker.eforms import parse_notice
+
+    real = Path(__file__).resolve().parents[1] / "fixtures" / "notices" / "doffin-real"
+    for name, shown in [
+        ("ContractNotice_cn-social_2022-902600.xml", "25.11.2022 kl. 00.00"),
+        ("ContractNotice_cn-standard_2023-649037.xml", "17.03.2023 kl. 13.00"),
+    ]:
+        lot = parse_notice((real / name).read_bytes()).lots[0]
+        assert filters.date(lot.submission_deadline) == shown, name
     assert filters.date(dt.date(2023, 2, 22)) == "22.02.2023"
     assert filters.date("2023-02-22") == "22.02.2023"
 

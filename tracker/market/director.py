@@ -28,7 +28,8 @@ from tracker.models import (
     Notice,
     Opportunity,
 )
-from tracker.views import NO_ACTIVITY_DAYS, OPEN_PHASES
+from tracker.pages.director import NO_ACTIVITY_DAYS
+from tracker.pages.opportunities import OPEN_PHASES
 
 QUARTERS = 12
 WALLET_YEARS = 5
