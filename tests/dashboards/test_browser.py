@@ -187,11 +187,11 @@ def test_director_records_a_decision_and_downloads_an_export(
     assert "Price weight too high" in page.locator("#decided").inner_text()
     _shot(page, "director-after-decision")
     with page.expect_download() as info:
-        page.locator("#incumbency .exports a", has_text="CSV").click()
+        page.locator("#incumbency .exports a", has_text="CSV").first.click()
     download = info.value
-    content = Path(download.path()).read_text(encoding="utf-8-sig")
-    header = next(csv.reader(io.StringIO(content)))
-    assert download.suggested_filename.startswith("incumbency-") and "supplier" in header
+    content = Path(download.path()).read_text(encoding="utf-8-sig")  # Norwegian Excel's CSV
+    header = next(csv.reader(io.StringIO(content), delimiter=";"))
+    assert download.suggested_filename.startswith("incumbency-") and "Leverandør" in header
 
 
 def test_bid_team_sets_status_and_filters(page_as, live_url, world) -> None:

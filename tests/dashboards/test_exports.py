@@ -203,7 +203,7 @@ def test_formula_injection_is_defused_and_no_python_values() -> None:
     assert parsed[2] == ["", "30000000", "Ja", "1,5; a"]
     no_python_values(parsed)
     plain = list(csv.reader(io.StringIO(to_csv(rows, dialect="plain").decode())))
-    assert parsed[0] == ["Tittel", "N", "Note", "Ok"] and plain[0] == ["title", "n", "note", "ok"]
+    assert parsed[0] == ["Tittel", "N", "Notat", "Ok"] and plain[0] == ["title", "n", "note", "ok"]
     assert plain[2] == ["", "30000000", "true", "1.5; a"]
     sheet = sheet_of(to_xlsx(rows))
     assert sheet["A2"].value.startswith("'=") and sheet["B2"].value == 3
