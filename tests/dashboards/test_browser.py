@@ -187,7 +187,8 @@ def test_director_records_a_decision_and_downloads_an_export(
     assert "Price weight too high" in page.locator("#decided").inner_text()
     _shot(page, "director-after-decision")
     with page.expect_download() as info:
-        page.locator("#incumbency .exports a", has_text="CSV").click()
+        # the plain CSV (machine column names, commas); the Excel one is the other CSV link
+        page.locator("#incumbency .exports a[href*='dialect=plain']").click()
     download = info.value
     content = Path(download.path()).read_text(encoding="utf-8-sig")
     header = next(csv.reader(io.StringIO(content)))
