@@ -2,7 +2,11 @@
 starts empty; the recommendation is labelled as advice ("Anbefaling") and never looks like
 the decision ("Beslutning"); a decision can be changed and its history (who, when, what,
 why, what it replaced) is kept and shown. The competition's one value with its kind and the
-buyer's words is the same on the list, the page, the API and the export (issue 10)."""
+buyer's words is the same on the list, the page, the API and the export (issue 10).
+
+The pages are read as the users read them: in Norwegian bokmål, the language the users of
+these tests choose on their profile page (the suite pins English for users without one),
+and in English for a user who has not chosen, where the same distinction holds."""
 
 from __future__ import annotations
 
@@ -10,12 +14,16 @@ import csv
 import html
 import io
 import re
+from collections.abc import Callable, Iterator
 
-from sqlalchemy import delete
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, update
 
 from tests.dashboards.conftest import DIATERMI, USERS, notice_pk, page_csrf
 from tracker.db import session_scope
-from tracker.models import BidDecision
+from tracker.exports import header
+from tracker.models import BidDecision, User
 
 
 def _select(page: str, name: str) -> str:
@@ -24,9 +32,31 @@ def _select(page: str, name: str) -> str:
     return m.group(1)
 
 
-def test_the_decision_form_starts_empty_and_advice_is_not_a_decision(client_for, world) -> None:
+@pytest.fixture
+def client_nb(client_for, world) -> Iterator[Callable[[str], TestClient]]:
+    """``client_nb("director")``: logged in as a user who chose bokmål on the profile page;
+    every user's language is unset again after the test."""
+
+    def make(who: str) -> TestClient:
+        client = client_for(who)
+        res = client.post(
+            "/me/language",
+            data={"language": "nb", "csrf_token": page_csrf(client)},
+            follow_redirects=False,
+        )
+        assert res.status_code == 303
+        return client
+
+    yield make
+    with session_scope(world["engine"]) as s:
+        s.execute(update(User).values(language=None))
+
+
+def test_the_decision_form_starts_empty_and_advice_is_not_a_decision(
+    client_for, client_nb, world
+) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
-    director = client_for("director")
+    director = client_nb("director")
     page = director.get(f"/bids/{pk}")
     assert page.status_code == 200
     text = page.text
@@ -47,13 +77,19 @@ def test_the_decision_form_starts_empty_and_advice_is_not_a_decision(client_for,
             '<option value="" selected disabled>'
         ]
     # a KAM sees the page without the form
-    kam_page = client_for("kam").get(f"/bids/{pk}").text
+    kam_page = client_nb("kam").get(f"/bids/{pk}").text
     assert 'name="decision"' not in kam_page and "Direktøren beslutter" in kam_page
+    # in English the same: advice labelled as such, apart from the (absent) decision
+    english = client_for("bid").get(f"/bids/{pk}").text
+    assert '<html lang="en">' in english
+    assert "Recommendation:" in english and "Decision: not taken" in english
+    assert "Anbefaling" not in english and "Beslutning" not in english
+    assert 'class="recommendation rec-' in english
 
 
-def test_a_decision_is_changed_with_its_history_kept(client_for, world) -> None:
+def test_a_decision_is_changed_with_its_history_kept(client_nb, world) -> None:
     pk = notice_pk(world["engine"], DIATERMI)
-    director = client_for("director")
+    director = client_nb("director")
     try:
         empty = director.post(
             f"/bids/{pk}/decision",
@@ -97,10 +133,10 @@ def test_a_decision_is_changed_with_its_history_kept(client_for, world) -> None:
             s.execute(delete(BidDecision).where(BidDecision.notice_pk == pk))
 
 
-def test_one_value_with_its_kind_on_every_surface(client_for, world) -> None:
+def test_one_value_with_its_kind_on_every_surface(client_nb, world) -> None:
     """2023-649037: 30 MNOK estimated (BT-27) with the buyer's sentence (7.5 MNOK a year)."""
     pk = notice_pk(world["engine"], DIATERMI)
-    bid = client_for("bid")
+    bid = client_nb("bid")
     [row] = [b for b in bid.get("/api/bids?show=accounts").json()["items"] if b["id"] == pk]
     detail = bid.get(f"/api/bids/{pk}").json()
     assert row["value"] == detail["value"] == 30_000_000
@@ -108,19 +144,17 @@ def test_one_value_with_its_kind_on_every_surface(client_for, world) -> None:
     assert detail["value_detail"]["words_differ"]
     listing = html.unescape(bid.get("/bids?show=accounts").text)
     cell = listing.split(f'id="bid-{pk}"')[1].split("</tr>")[0]
-    assert "30\u202f000\u202f000 NOK" in cell and "anslått verdi" in cell
+    assert "30\u00a0000\u00a0000\u00a0kr" in cell and "anslått verdi" in cell
     assert "ca. NOK 7 500 000,- per år" in cell
     page = html.unescape(bid.get(f"/bids/{pk}").text)
     value = page.split('id="bid-value"')[1].split("</dd>")[0]
-    assert "30\u202f000\u202f000 NOK" in value and "anslått verdi" in value
+    assert "30\u00a0000\u00a0000\u00a0kr" in value and "anslått verdi" in value
     assert "ca. NOK 7 500 000,- per år" in value and "BT-27" in value
+    # the export for Excel in Norway: the user's language in the headers, the kind's code
     export = bid.get("/export/bids.csv?show=accounts")
     assert export.status_code == 200
     text = export.text.lstrip("\ufeff")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","  # plain or Excel-for-Norway
-    rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-    [r] = [r for r in rows if DIATERMI in r.get("title", "")]
-    value = [v for k, v in r.items() if k and "value" in k.lower() and "kind" not in k.lower()]
-    assert re.sub(r"[^\d]", "", value[0]).startswith("30000000")
-    assert "estimated" in r.values()
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    [r] = [r for r in rows if DIATERMI in r[header("title", "nb")]]
+    assert re.sub(r"[^\d]", "", r[header("estimated_value", "nb")]) == "30000000"
+    assert r[header("value_kind", "nb")] == "estimated"

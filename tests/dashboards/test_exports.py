@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dashboards.routes.exports import COLUMNS, EXPORTS
-from tests.dashboards.conftest import account_id
+from tests.dashboards.conftest import account_id, page_csrf
+from tracker.db import session_scope
 from tracker.exports import header, to_csv, to_xlsx
 from tracker.models import Activity, Contact, User
 
@@ -127,17 +129,34 @@ def test_numbers_and_dates_in_both_dialects(client_for, world) -> None:
     assert "," in e_links[1][conf] and "." in p_links[0]["confidence"]
 
 
-def test_english_by_choice_and_by_the_users_language(
-    client_for, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _choose_language(client, language: str) -> None:
+    """The user picks their language on the profile page, as people do."""
+    res = client.post(
+        "/me/language",
+        data={"language": language, "csrf_token": page_csrf(client)},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303
+
+
+def test_english_by_choice_and_by_the_users_language(client_for, world) -> None:
     client = client_for("kam")
     rows = excel_rows(client.get("/export/notices.csv?lang=en").content)
     assert rows[0][:4] == ["ID", "Notice no.", "Published", "Title"]
-    monkeypatch.setattr(User, "language", "en", raising=False)
-    rows = excel_rows(client.get("/export/notices.csv").content)
-    assert rows[0][3] == "Title"
-    rows = excel_rows(client.get("/export/notices.csv?lang=nb").content)
-    assert rows[0][3] == "Tittel"
+    try:
+        _choose_language(client, "en")
+        rows = excel_rows(client.get("/export/notices.csv").content)
+        assert rows[0][3] == "Title"
+        rows = excel_rows(client.get("/export/notices.csv?lang=nb").content)
+        assert rows[0][3] == "Tittel"
+        _choose_language(client, "nb")
+        rows = excel_rows(client.get("/export/notices.csv").content)
+        assert rows[0][3] == "Tittel"
+        rows = excel_rows(client.get("/export/notices.csv?lang=en").content)
+        assert rows[0][3] == "Title"
+    finally:
+        with session_scope(world["engine"]) as s:
+            s.execute(update(User).values(language=None))
 
 
 def test_empty_export_has_its_header_row(client_for) -> None:
@@ -203,7 +222,12 @@ def test_formula_injection_is_defused_and_no_python_values() -> None:
     assert parsed[2] == ["", "30000000", "Ja", "1,5; a"]
     no_python_values(parsed)
     plain = list(csv.reader(io.StringIO(to_csv(rows, dialect="plain").decode())))
+    # headers in bokmål for Excel in Norway ("note" is a Notat), machine keys in plain
     assert parsed[0] == ["Tittel", "N", "Notat", "Ok"] and plain[0] == ["title", "n", "note", "ok"]
+    english = list(
+        csv.reader(io.StringIO(to_csv(rows, language="en").decode("utf-8-sig")), delimiter=";")
+    )
+    assert english[0] == ["Title", "N", "Note", "Ok"] and english[2][2] == "Yes"
     assert plain[2] == ["", "30000000", "true", "1.5; a"]
     sheet = sheet_of(to_xlsx(rows))
     assert sheet["A2"].value.startswith("'=") and sheet["B2"].value == 3
