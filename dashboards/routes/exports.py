@@ -11,6 +11,7 @@ account's name and orgnr on every row, every account the user sees unless
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -26,15 +27,16 @@ from tracker.errors import NotFoundError, UserError
 from tracker.exports import DIALECTS, LANGUAGES, export
 from tracker.models import Account, AccountOrgnr, Activity, Contact, User
 from tracker.pages.account import account_contract_rows
+from tracker.pages.accounts import AccountRow
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.bids import bids_page
 from tracker.pages.director import pipeline, uncovered_accounts
 from tracker.pages.expiries import EXPORT_COLUMNS as CONTRACT_COLUMNS
 from tracker.pages.expiries import ContractRow, expiries
-from tracker.pages.incumbency import incumbency
+from tracker.pages.incumbency import IncumbencyRow, incumbency
 from tracker.pages.opportunities import budget_windows, opportunity_rows
-from tracker.pages.suggested_links import suggested_links
+from tracker.pages.suggested_links import SuggestedLink, suggested_links
 from tracker.search import export_notices, parse_filters
 from tracker.users import account_scope
 
@@ -289,7 +291,15 @@ COLUMNS: dict[str, list[str]] = {
     ],
     "uncovered": ["account_id", "account", "kam", "open_windows", "since"],
 }  # fmt: skip
-COLUMNS["expiries"] += [c for c in CONTRACT_COLUMNS if c not in COLUMNS["expiries"]]
+# The typed questions export every field of their record (the agreement tests compare
+# them with the CLI and the API), the columns users know first.
+for _name, _fields in (
+    ("expiries", CONTRACT_COLUMNS),
+    ("accounts", [f.name for f in dataclasses.fields(AccountRow)]),
+    ("incumbency", [f.name for f in dataclasses.fields(IncumbencyRow)]),
+    ("suggested-links", [f.name for f in dataclasses.fields(SuggestedLink)]),
+):
+    COLUMNS[_name] += [c for c in _fields if c not in COLUMNS[_name]]
 COLUMNS["contracts"] = COLUMNS["expiries"]
 
 # Where a row's page is: (export, key of the id) -> path prefix.

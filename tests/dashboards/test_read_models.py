@@ -30,7 +30,8 @@ def cli_json(world: dict, *args: str) -> Any:
 
 
 def export_rows(client: Any, path: str) -> list[dict[str, str]]:
-    res = client.get(path)
+    """The plain CSV (machine column names, ISO dates, decimal point) of an export."""
+    res = client.get(path + ("&" if "?" in path else "?") + "dialect=plain")
     assert res.status_code == 200, res.text
     return list(csv.DictReader(io.StringIO(res.content.decode("utf-8-sig"))))
 
@@ -40,7 +41,7 @@ def norm(value: Any) -> Any:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        return str(value)
+        return "true" if value else "false"  # as the plain CSV writes it
     if isinstance(value, list | tuple):
         return norm("; ".join(str(v) for v in value))
     if isinstance(value, int | float):
