@@ -166,7 +166,9 @@ def test_the_modified_oslo_contract_is_probably_extended_not_overdue(demo_world:
 
     today = demo.DEMO_TODAY
     [email] = KAMS
-    home = kam_home(demo_world, _user(demo_world, email), today, show_all=True)
+    home = kam_home(
+        demo_world, _user(demo_world, email), today, env=PageEnv.of(load_settings()), show_all=True
+    )
     modified = [r for r in home["expiries"] if r.get("extension") == "probably_extended"]
     assert modified, "no probably-extended contract among the demo KAM's expiries"
     for r in modified:
