@@ -332,7 +332,7 @@ def _with_pages(name: str, rows: list[dict[str, Any]], base: str) -> list[dict[s
     return rows
 
 
-def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+def export_option(params: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = params.get(name) or default
     if value not in allowed:
         raise UserError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
@@ -353,8 +353,8 @@ def export_list(
     if builder is None or fmt not in ("csv", "xlsx"):
         raise NotFoundError(f"no export {name}.{fmt}; lists: {', '.join(sorted(EXPORTS))}")
     params = dict(request.query_params)
-    language = _choice(params, "lang", LANGUAGES, getattr(user, "language", None) or "nb")
-    dialect = _choice(params, "dialect", DIALECTS, "excel")
+    language = export_option(params, "lang", LANGUAGES, getattr(user, "language", None) or "nb")
+    dialect = export_option(params, "dialect", DIALECTS, "excel")
     base = request.app.state.base_url or str(request.base_url).rstrip("/")
     rows = _with_pages(name, builder(session, user, day, params, env), base)
     columns = [*COLUMNS[name], *(["page"] if name in PAGES else [])]

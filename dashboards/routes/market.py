@@ -14,10 +14,11 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import market_charts
+from dashboards.routes.exports import export_option
 from dashboards.routes.suppliers import ours
 from dashboards.web import current_user, db_session, render, today
 from tracker.errors import NotFoundError, UserError
-from tracker.exports import export
+from tracker.exports import DIALECTS, LANGUAGES, export
 from tracker.market import bidders
 from tracker.market.buyer import buyer_page, competitions, price_weights, suppliers_at
 from tracker.market.director import DirectorMarket, director_market, rows_of
@@ -176,8 +177,11 @@ def market_export(
     builder = EXPORTS.get(name)
     if builder is None or fmt not in ("csv", "xlsx"):
         raise NotFoundError(f"no export {name}.{fmt}; lists: {', '.join(sorted(EXPORTS))}")
-    rows = builder(session, day, dict(request.query_params), ours(request))
-    content, media_type = export(rows, fmt, sheet=name)
+    params = dict(request.query_params)
+    rows = builder(session, day, params, ours(request))
+    language = export_option(params, "lang", LANGUAGES, getattr(user, "language", None) or "nb")
+    dialect = export_option(params, "dialect", DIALECTS, "excel")
+    content, media_type = export(rows, fmt, sheet=name, language=language, dialect=dialect)
     return Response(
         content,
         media_type=media_type,

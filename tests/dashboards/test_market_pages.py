@@ -286,7 +286,7 @@ def test_director_market_charts_api_and_exports(market: dict, client: TestClient
     assert len(api["quarters"]) == 12
     assert sum(r["contracts"] for r in api["expiring"]) == len(in_range)
     assert len(api["wallet"]) == len(m.wallet)
-    res = client.get("/market-export/market-wallet.csv")
+    res = client.get("/market-export/market-wallet.csv?dialect=plain")
     assert res.status_code == 200 and "attachment" in res.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(res.content.decode("utf-8-sig"))))
     assert len(rows) == len(m.wallet)
