@@ -462,7 +462,13 @@ def test_market_pages_in_bokmal(market: dict) -> None:
         key = _top_supplier(market["engine"])
         page = c.get(f"/suppliers/{key}").text
         assert "Tildelinger per år" in page
-        assert '<small class="muted">tildelt verdi</small>' in page  # a kind label from Python
+        with session_scope(market["engine"]) as s:
+            kinds = {v.label for v in supplier_page(s, key, TODAY, [market["us"]]).values}
+        nb = {"awarded value": "tildelt verdi", "estimated value": "anslått verdi",
+              "framework maximum": "rammeavtalens maksimum"}  # fmt: skip
+        assert kinds and kinds <= set(nb)
+        for label in kinds:  # the value kinds, labelled in Python, are translated too
+            assert f"{nb[label]}</small>" in page and f"{label}</small>" not in page
     finally:
         with session_scope(market["engine"]) as s:
             s.execute(update(User).values(language=None))
