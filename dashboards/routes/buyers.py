@@ -18,7 +18,7 @@ from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])
-NAV = [("Kjøpere", "/buyers", None)]
+NAV = [("Buyers", "/buyers", None)]
 LIST_ROWS = 50
 PAGE_ROWS = 30  # rows of the long lists on the page; the JSON API and exports have all
 

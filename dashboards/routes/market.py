@@ -27,7 +27,7 @@ from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])
-NAV = [("Marked", "/director/market", ("director", "admin"))]
+NAV = [("Market", "/director/market", ("director", "admin"))]
 
 
 def expiring_chart(m: DirectorMarket) -> dict[str, Any] | None:

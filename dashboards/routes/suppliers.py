@@ -19,7 +19,7 @@ from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])
-NAV = [("Leverandører", "/suppliers", None)]
+NAV = [("Suppliers", "/suppliers", None)]
 LIST_ROWS = 50
 
 

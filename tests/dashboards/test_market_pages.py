@@ -19,9 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape as html_escape
 from openpyxl import load_workbook
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
-from tests.dashboards.conftest import DIATERMI, TODAY, USERS, login, notice_pk
+from tests.dashboards.conftest import DIATERMI, TODAY, USERS, login, notice_pk, page_csrf
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
 from tracker.db import session_scope
 from tracker.market import bidders
@@ -38,6 +38,7 @@ from tracker.models import (
     Notice,
     NoticeBuyer,
     Opportunity,
+    User,
 )
 from tracker.subtypes import RESULT_SUBTYPES
 
@@ -167,9 +168,9 @@ def test_supplier_where_it_meets_us(market: dict, client: TestClient) -> None:
     assert all(m.agreements >= 1 for m in page.meets_us)
     assert ours_page.meets_us == ()
     html = client.get(f"/suppliers/{key}").text
-    assert "Der de er vår konkurrent" in html
+    assert "Where they compete with us" in html
     assert page.meets_us[0].account in html
-    assert "Der de er vår konkurrent" not in client.get(f"/suppliers/{us}").text
+    assert "Where they compete with us" not in client.get(f"/suppliers/{us}").text
 
 
 def _busiest_buyer(engine: Any) -> str:
@@ -222,7 +223,7 @@ def test_buyer_page_procedures_competition_and_price_weight(
     for w in page.price_weights:
         assert 0 <= w.price_weight <= 100
     html = client.get(f"/buyers/{key}").text
-    assert "Konkurranseintensitet" in html and "Vanlige prosedyrer" in html
+    assert "Competition intensity" in html and "Usual procedures" in html
     api = client.get(f"/api/buyers/{key}").json()
     assert api["contracts"] == n
     assert len(api["competitions"]) == len(got)
@@ -279,8 +280,8 @@ def test_director_market_charts_api_and_exports(market: dict, client: TestClient
     # An award notice naming us counts, and so does a submitted bid decided by one.
     assert sum(w.award_notices_naming_us for w in m.win_loss) >= 1
     html = client.get("/director/market").text
-    for heading in ("Utløpende kontraktsverdi per kvartal", "Andel av kundens innkjøp",
-                    "Vunnet og tapt", "Dekning per KAM"):  # fmt: skip
+    for heading in ("Expiring contract value per quarter", "Share of the account’s purchases",
+                    "Won and lost", "Coverage per KAM"):  # fmt: skip
         assert heading in html
     api = client.get("/api/director/market").json()
     assert len(api["quarters"]) == 12
@@ -372,7 +373,7 @@ def test_likely_bidders_on_account_and_bid_pages(market: dict) -> None:
     c = TestClient(market["app"])
     login(c, USERS["kam"])
     html = c.get(f"/accounts/{opp.account_id}").text
-    assert "Sannsynlige tilbydere" in html
+    assert "Likely bidders" in html
     for b in got.bidders:
         assert html_escape(b.name) in html
     api = c.get(f"/api/bidders/contracts/{opp.contract_id}").json()
@@ -396,8 +397,8 @@ def test_likely_bidders_on_the_bid_page(market: dict, client_bid: TestClient) ->
     try:
         html = client_bid.get("/bids?show=all").text
         row = html.split(f'id="qualify-{pk}"', 1)[1].split("</tr>", 1)[0]
-        assert "Sannsynlige tilbydere" in row
-        assert html_escape(supplier) in row and "innehaver" in row
+        assert "Likely bidders" in row
+        assert html_escape(supplier) in row and "(incumbent)" in row
         api = client_bid.get(f"/api/bidders/notices/{pk}").json()
         assert api["contract_id"] == contract_id
         assert any(b["incumbent"] and b["name"] == supplier for b in api["bidders"])
@@ -436,3 +437,39 @@ def test_unknown_supplier_and_bad_scope(client: TestClient) -> None:
     assert client.get("/suppliers/999999999").status_code == 404
     assert client.get("/api/buyers/name:nobody-here").status_code == 404
     assert client.get("/director/market?scope=<x>").status_code == 400
+
+
+def test_market_pages_in_bokmal(market: dict) -> None:
+    """A user who chose bokmål reads the market pages and their menu in Norwegian (the
+    other tests read them in English, the language the test users get by default)."""
+    c = TestClient(market["app"])
+    login(c, USERS["director"])
+    res = c.post(
+        "/me/language",
+        data={"language": "nb", "csrf_token": page_csrf(c)},
+        follow_redirects=False,
+    )
+    assert res.status_code == 303
+    try:
+        html = c.get("/director/market").text
+        for text in ("Markedsanalyse", "Utløpende kontraktsverdi per kvartal",
+                     "Andel av kundens innkjøp", "Vunnet og tapt", "Dekning per KAM",
+                     ">Kjøpere<", ">Leverandører<", ">Marked<"):  # fmt: skip
+            assert text in html, text
+        assert "Expiring contract value" not in html
+        listing = c.get("/suppliers").text
+        assert "Siste tildeling" in listing and "Latest award" not in listing
+        key = _top_supplier(market["engine"])
+        page = c.get(f"/suppliers/{key}").text
+        assert "Tildelinger per år" in page
+        with session_scope(market["engine"]) as s:
+            kinds = {v.label for v in supplier_page(s, key, TODAY, [market["us"]]).values}
+        nb = {"awarded value": "tildelt verdi", "estimated value": "anslått verdi",
+              "framework maximum": "rammeavtalens maksimum"}  # fmt: skip
+        assert kinds and kinds <= set(nb)
+        for label in kinds:  # the value kinds, labelled in Python, are translated too
+            assert f"{nb[label]}</small>" in page and f"{label}</small>" not in page
+    finally:
+        with session_scope(market["engine"]) as s:
+            s.execute(update(User).values(language=None))
+        c.close()

@@ -14,13 +14,14 @@ from sqlalchemy import ColumnElement, and_, case, func, or_
 from tracker.config import load_settings
 from tracker.models import Contract
 
-# Value kinds of contracts.value_kind (tracker.contracts.value_of), in display order.
+# Value kinds of contracts.value_kind (tracker.contracts.value_of), in display order; the
+# labels are English msgids, translated where they are shown (``_(v.label)``).
 KIND_ORDER = ("tender", "estimated", "framework_max")
 KIND_LABELS = {
-    "tender": "tildelt verdi",
-    "estimated": "anslått verdi",
-    "framework_max": "rammeavtalens maksimum",
-    None: "ukjent verditype",
+    "tender": "awarded value",
+    "estimated": "estimated value",
+    "framework_max": "framework maximum",
+    None: "unknown value kind",
 }
 
 
