@@ -136,6 +136,10 @@ def test_killed_parallel_ingest_leaves_no_worker_and_a_rerun_completes_it(
     assert final.returncode == 1, final.stderr  # the broken file fails, as in every run
     assert f"read {total}," in final.stdout
     rows, order, errors = stored(engine)
-    assert differences(reference[0], rows) == {}
+    # The broken file's error is recorded once by each run; its reason is lxml's message,
+    # whose wording can carry the state of lxml's error log in the process that read it
+    # (seen differing between the test process and the command under a full parallel
+    # suite), so the error rows are compared by file, and every other table whole.
+    assert differences(reference[0], rows).keys() <= {"ingest_errors"}
     assert order == reference[1]
-    assert errors == reference[2]
+    assert [loc for loc, _ in errors] == [loc for loc, _ in reference[2]]

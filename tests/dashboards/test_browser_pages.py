@@ -166,8 +166,9 @@ def _check(page, label: str, width: int) -> list[str]:
         wide = page.evaluate(
             """() => { const w = document.documentElement.clientWidth; const out = [];
               for (const el of document.querySelectorAll('body *')) {
+                if (el.closest('.chart-scroll')) continue;  // scrolls inside its card
                 const r = el.getBoundingClientRect();
-                if (r.right > w + 1 && out.length < 3)
+                if (r.right > w + 1 && out.length < 5)
                   out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right));
               } return out; }"""
         )
