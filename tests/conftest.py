@@ -30,6 +30,25 @@ REAL = NOTICES / "doffin-real"
 PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+SLOW = os.environ.get("TRACKER_SLOW_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked ``slow`` runs only with ``TRACKER_SLOW_TESTS=1``. A test marked
+    ``pg_slow`` (a long crawl, a kill and rerun, the route fuzzer) runs on PostgreSQL only
+    with ``TRACKER_SLOW_TESTS=1``: what is PostgreSQL's own in it (the
+    exactly-once store, NUL and length checks) is covered by faster tests on both backends,
+    and the whole suite must stay within CI's ten minutes."""
+    if SLOW:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL run of a long test: TRACKER_SLOW_TESTS=1")
+    slow = pytest.mark.skip(reason="slow test: TRACKER_SLOW_TESTS=1")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("slow"):
+            item.add_marker(slow)
+        elif item.get_closest_marker("pg_slow") and callspec and "postgresql" in callspec.id:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -255,6 +255,7 @@ def test_agreements_cli(tracker_env: dict[str, str], tmp_path: Path) -> None:
     assert out.exit_code == 2 and "row 2: end_date: 'never' is not a date" in out.output
 
 
+@pytest.mark.pg_slow
 def test_real_crawl_against_a_local_server(engine: Engine, db_url: str, tmp_path: Path) -> None:
     """``tracker crawl agreements`` (a Scrapy subprocess), pages served on 127.0.0.1."""
     import functools

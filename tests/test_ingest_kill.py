@@ -82,6 +82,7 @@ def run_killed(corpus: Path, target: str, n: int) -> None:
     assert proc.returncode == -signal.SIGKILL, (target, proc.returncode, proc.stderr[-2000:])
 
 
+@pytest.mark.pg_slow
 def test_killed_ingests_then_rerun_equal_a_clean_ingest(
     engine: Engine, tracker_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -99,6 +100,7 @@ def _processes_naming(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.pg_slow
 def test_killed_parallel_ingest_leaves_no_worker_and_a_rerun_completes_it(
     engine: Engine, tracker_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
@@ -106,6 +107,7 @@ def fuzz(client: TestClient, app: Any, real: dict[str, str], logged_in: bool) ->
     return problems
 
 
+@pytest.mark.pg_slow
 def test_every_route_survives_garbage_input(app: Any, world: dict[str, Any]) -> None:
     engine = world["engine"]
     with session_scope(engine) as s:

@@ -28,6 +28,7 @@ def served(since: str, until: str, notices=REAL) -> list[str]:
     return sorted(r.doffin_id for r in notices if lo <= r.day <= hi)
 
 
+@pytest.mark.pg_slow
 def test_crawl_stores_exactly_the_served_notices_once_across_sources(replay, engine, monkeypatch):
     replay.start()
     expected = served("2022-07-05", "2022-07-21")
@@ -88,6 +89,7 @@ FAULTS = Faults(
 BIG_DAY = dt.date(2022, 11, 15)
 
 
+@pytest.mark.pg_slow
 def test_faults_then_rerun_store_every_retrievable_notice_once(replay, engine):
     notices = REAL + synthetic_days({BIG_DAY: 6})
     replay.start(FAULTS, notices)
@@ -138,6 +140,7 @@ def test_faults_then_rerun_store_every_retrievable_notice_once(replay, engine):
     assert run_row(engine, second.run_id).outcome == "partial"
 
 
+@pytest.mark.pg_slow
 def test_killed_crawl_restarts_without_gaps_or_duplicates(replay, engine, tracker_env):
     notices = synthetic_days({dt.date(2024, 3, d): 4 for d in range(1, 11)})
     replay.start(Faults(), notices)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -54,6 +55,7 @@ def _crawl_cli(replay, monkeypatch, *args: str) -> object:
     return CliRunner().invoke(main, cli)
 
 
+@pytest.mark.pg_slow
 def test_one_run_against_a_hostile_doffin_stores_every_notice_once(
     replay, engine, db_url, monkeypatch
 ) -> None:
