@@ -10,6 +10,7 @@ two linked competitions of the fixtures are open.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import os
@@ -82,30 +83,42 @@ def seed(engine: Any, today: dt.date = TODAY) -> None:
             tracker_users.ensure_user(s, email, ROLE_OF[key], PASSWORD, name=key.title())
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict]:
-    home = tmp_path_factory.mktemp(f"world-{request.param}")
+@contextlib.contextmanager
+def migrated_database(backend: str, home: Path, prefix: str) -> Iterator[tuple[str, Any]]:
+    """``(url, engine)`` of a new migrated database: a SQLite file in ``home``, or a private
+    PostgreSQL database dropped afterwards."""
     admin = None
-    if request.param == "sqlite":
+    if backend == "sqlite":
         url = f"sqlite:///{home / 'tracker.db'}"
     else:
         base = make_url(PG_URL)
-        name = f"tracker_dash_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         admin = create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = base.set(database=name).render_as_string(hide_password=False)
     engine = tracker_db.make_engine(url)
     upgrade(engine)
-    seed(engine)
-    yield {"backend": request.param, "url": url, "engine": engine, "home": home}
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-        admin.dispose()
+    try:
+        yield url, engine
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+                )
+            admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
+    home = tmp_path_factory.mktemp(f"world-{request.param}")
+    with migrated_database(request.param, home, "tracker_dash") as (url, engine):
+        seed(engine)
+        yield {"backend": request.param, "url": url, "engine": engine, "home": home}
 
 
 def make_settings(home: Path, **extra: str) -> Any:

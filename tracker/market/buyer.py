@@ -27,6 +27,7 @@ from tracker.market.common import (
     fold,
     median,
     median_of_counts,
+    parties_with_awards,
     value_columns,
 )
 from tracker.models import (
@@ -436,30 +437,7 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
 
 def buyer_list(session: Session, q: str | None = None, limit: int = 50) -> tuple[BuyerRow, ...]:
     """Buyers with awarded contracts, most contracts first; ``q``: part of the name or orgnr."""
-    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
-    stmt = (
-        select(
-            ContractParty.party_key,
-            func.max(ContractParty.name),
-            func.max(ContractParty.orgnr),
-            func.count(ContractParty.contract_id),
-            func.max(award),
-        )
-        .join(Contract, Contract.id == ContractParty.contract_id)
-        .where(ContractParty.role == "buyer", awarded_contracts())
-        .group_by(ContractParty.party_key)
-        .order_by(func.count(ContractParty.contract_id).desc(), ContractParty.party_key)
-        .limit(limit)
-    )
-    text = (q or "").strip()
-    if text:
-        if text.isdigit():
-            stmt = stmt.where(ContractParty.orgnr == text)
-        else:
-            stmt = stmt.where(
-                func.lower(ContractParty.name).contains(text.casefold(), autoescape=True)
-            )
     return tuple(
         BuyerRow(k, name or orgnr or k, orgnr, n, last)
-        for k, name, orgnr, n, last in session.execute(stmt)
+        for k, name, orgnr, n, last in parties_with_awards(session, "buyer", q, limit)
     )

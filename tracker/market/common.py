@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
 
 from tracker.config import load_settings
-from tracker.models import Contract
+from tracker.models import Contract, ContractParty
 
 # Value kinds of contracts.value_kind (tracker.contracts.value_of), in display order; the
 # labels are English msgids, translated where they are shown (``_(v.label)``).
@@ -217,3 +218,33 @@ def running_expr(today: dt.date) -> ColumnElement[bool]:
         Contract.latest_end >= today,
         Contract.extension == "probably_extended",
     )
+
+
+def parties_with_awards(
+    session: Session, role: str, q: str | None, limit: int
+) -> list[tuple[str, str | None, str | None, int, dt.date | None]]:
+    """``(party_key, name, orgnr, contracts, last award)`` of the buyers or suppliers
+    (``role``) of awarded contracts, most contracts first; ``q`` is an orgnr or a part of
+    the name (case-insensitive). The one query behind the buyer and supplier lists."""
+    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
+    count = func.count(ContractParty.contract_id)
+    stmt = (
+        select(
+            ContractParty.party_key,
+            func.max(ContractParty.name),
+            func.max(ContractParty.orgnr),
+            count,
+            func.max(award),
+        )
+        .join(Contract, Contract.id == ContractParty.contract_id)
+        .where(ContractParty.role == role, awarded_contracts())
+        .group_by(ContractParty.party_key)
+        .order_by(count.desc(), ContractParty.party_key)
+        .limit(limit)
+    )
+    text = (q or "").strip()
+    if text.isdigit():
+        stmt = stmt.where(ContractParty.orgnr == text)
+    elif text:
+        stmt = stmt.where(func.lower(ContractParty.name).contains(text.casefold(), autoescape=True))
+    return [(k, name, orgnr, n, last) for k, name, orgnr, n, last in session.execute(stmt)]

@@ -28,6 +28,7 @@ from tracker.market.common import (
     next_end_expr,
     next_end_of,
     our_orgnrs,
+    parties_with_awards,
     running,
     running_expr,
     value_columns,
@@ -330,30 +331,7 @@ def supplier_list(
     """Suppliers with awarded contracts, most contracts first; ``q`` filters by a part of
     the name or the orgnr."""
     mine = our_orgnrs(ours)
-    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
-    stmt = (
-        select(
-            ContractParty.party_key,
-            func.max(ContractParty.name),
-            func.max(ContractParty.orgnr),
-            func.count(ContractParty.contract_id),
-            func.max(award),
-        )
-        .join(Contract, Contract.id == ContractParty.contract_id)
-        .where(ContractParty.role == "supplier", awarded_contracts())
-        .group_by(ContractParty.party_key)
-        .order_by(func.count(ContractParty.contract_id).desc(), ContractParty.party_key)
-        .limit(limit)
-    )
-    text = (q or "").strip()
-    if text:
-        if text.isdigit():
-            stmt = stmt.where(ContractParty.orgnr == text)
-        else:
-            stmt = stmt.where(
-                func.lower(ContractParty.name).contains(text.casefold(), autoescape=True)
-            )
     return tuple(
         SupplierRow(k, name or orgnr or k, orgnr, bool(orgnr and orgnr in mine), n, last)
-        for k, name, orgnr, n, last in session.execute(stmt)
+        for k, name, orgnr, n, last in parties_with_awards(session, "supplier", q, limit)
     )
