@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES
+from tests.readmodels import list_expiries
 from tests.test_linking import EXAMPLES
 from tracker.accounts import import_accounts
 from tracker.agreement_pages import (
@@ -28,28 +29,6 @@ from tracker.agreements import import_agreements, store_page_agreements
 from tracker.cli import main
 from tracker.errors import ConfigError, ImportValidationError
 from tracker.models import Account, Contract, ContractAccount
-
-
-def list_expiries(
-    s: Session,
-    *,
-    today: dt.date,
-    account: str | None = None,
-    within_months: int | None = None,
-    include_unknown: bool = False,
-    ours: frozenset[str] = frozenset(),
-) -> list[dict]:
-    """``tracker.pages.expiries.expiries`` as plain rows, the account by name."""
-    from tracker.accounts import get_account
-    from tracker.pages.base import plain_rows
-    from tracker.pages.expiries import expiries
-    from tracker.rules import default_rules
-
-    ids = [get_account(s, account).id] if account else None
-    rows = expiries(s, today, ours=ours, rules=default_rules(), account_ids=ids,
-                    within_months=within_months, include_unknown=include_unknown)  # fmt: skip
-    return plain_rows(rows)
-
 
 PAGES = FIXTURES / "pages"
 D = dt.date

@@ -14,34 +14,13 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.readmodels import list_expiries
 from tests.test_linking import load_real
 from tracker.cli import main
 from tracker.errors import TrackerError
 from tracker.expiries import parse_within
 from tracker.models import Contract
 from tracker.pages.incumbency import incumbency
-
-
-def list_expiries(
-    s: Session,
-    *,
-    today: dt.date,
-    account: str | None = None,
-    within_months: int | None = None,
-    include_unknown: bool = False,
-    ours: frozenset[str] = frozenset(),
-) -> list[dict]:
-    """``tracker.pages.expiries.expiries`` as plain rows, the account by name."""
-    from tracker.accounts import get_account
-    from tracker.pages.base import plain_rows
-    from tracker.pages.expiries import expiries
-    from tracker.rules import default_rules
-
-    ids = [get_account(s, account).id] if account else None
-    rows = expiries(s, today, ours=ours, rules=default_rules(), account_ids=ids,
-                    within_months=within_months, include_unknown=include_unknown)  # fmt: skip
-    return plain_rows(rows)
-
 
 D = dt.date
 VESTLAND = "49a72de8-e68a-4590-9add-10c08638c1e4"  # canteen at Leikanger
