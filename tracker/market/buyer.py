@@ -22,8 +22,8 @@ from tracker.codelists import codelist, cpv_label
 from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
-    awarded_contracts,
     awarded_on,
+    contracts_of_party,
     fold,
     median,
     median_of_counts,
@@ -258,13 +258,7 @@ def price_weights(
 
 def _of_buyer(key: str) -> Any:
     """The buyer's awarded contracts (a FROM/WHERE to build on)."""
-    return (
-        select()
-        .select_from(Contract)
-        .join(ContractParty, ContractParty.contract_id == Contract.id)
-        .where(ContractParty.party_key == key, ContractParty.role == "buyer")
-        .where(awarded_contracts())
-    )
+    return contracts_of_party(key, "buyer")
 
 
 def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:

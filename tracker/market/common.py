@@ -248,3 +248,14 @@ def parties_with_awards(
     elif text:
         stmt = stmt.where(func.lower(ContractParty.name).contains(text.casefold(), autoescape=True))
     return [(k, name, orgnr, n, last) for k, name, orgnr, n, last in session.execute(stmt)]
+
+
+def contracts_of_party(key: str, role: str) -> Any:
+    """The awarded contracts of one buyer or supplier (``role``): a FROM/WHERE to build on."""
+    return (
+        select()
+        .select_from(Contract)
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(ContractParty.party_key == key, ContractParty.role == role)
+        .where(awarded_contracts())
+    )

@@ -24,6 +24,7 @@ from tracker.market.common import (
     awarded_contracts,
     awarded_on,
     chunks,
+    contracts_of_party,
     fold,
     next_end_expr,
     next_end_of,
@@ -141,13 +142,7 @@ def _buyers(session: Session, ids: list[int]) -> dict[int, tuple[str | None, str
 
 def _of_supplier(key: str) -> Any:
     """The supplier's awarded contracts (a FROM/WHERE to build on)."""
-    return (
-        select()
-        .select_from(Contract)
-        .join(ContractParty, ContractParty.contract_id == Contract.id)
-        .where(ContractParty.party_key == key, ContractParty.role == "supplier")
-        .where(awarded_contracts())
-    )
+    return contracts_of_party(key, "supplier")
 
 
 def supplier_wins(
