@@ -95,3 +95,30 @@ def test_bid_decision_only_on_a_competition_with_a_bounded_reason(
     assert res.status_code == 400 and "why: at most 2000 characters" in res.text
     with session_scope(engine) as s:
         assert s.scalar(select(func.count()).select_from(BidDecision)) == before
+
+
+def test_nul_bytes_and_overlong_values_are_refused_with_a_clear_message(
+    client_for: Any, world: dict[str, Any]
+) -> None:
+    """PostgreSQL refuses NUL in text and strings over a column's length; the edge refuses
+    them first with a message naming the field, on both backends (the route fuzzer checks
+    every route, with TRACKER_SLOW_TESTS=1 on PostgreSQL)."""
+    kam = client_for("kam")
+    res = kam.get("/search?text=a%00b")
+    assert res.status_code == 400 and "NUL" in res.text
+    acc = account_id(world["engine"], "Sykehusinnkjøp HF")
+    res = kam.post(
+        f"/accounts/{acc}/activities",
+        data={"kind": "meeting", "text": "a\x00b", "csrf_token": page_csrf(kam)},
+    )
+    assert res.status_code == 400 and "NUL" in res.text
+    res = kam.post(
+        f"/accounts/{acc}/activities",
+        data={
+            "kind": "meeting",
+            "text": "t",
+            "opportunity_key": "k" * 301,
+            "csrf_token": page_csrf(kam),
+        },
+    )
+    assert res.status_code == 400 and "at most 300 characters" in res.text
