@@ -27,7 +27,7 @@ demo-port:
 	  sys.exit(0) if r else sys.exit(f"make demo: port {p} on 127.0.0.1 is busy; choose another, e.g. make demo PORT={p+1}")' $(PORT)
 
 demo: demo-port $(STAMP)
-	$(BIN)/python -m tracker.demo --port $(PORT)
+	$(BIN)/python -m tracker.ops.demo --port $(PORT)
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -n 2
@@ -40,9 +40,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Regenerate the initial migration from tracker.models (only while no release exists).
+# Regenerate the initial migration from tracker.db.models (only while no release exists).
 migration-reset: $(STAMP)
-	$(BIN)/python -m tracker.devtools regen-initial-migration
+	$(BIN)/python -m tracker.ops.devtools regen-initial-migration
 
 clean:
 	rm -rf $(VENV) var test-output .pytest_cache

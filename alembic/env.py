@@ -1,12 +1,12 @@
-"""Alembic environment: metadata from tracker.models, URL from tracker's configuration."""
+"""Alembic environment: metadata from tracker.db.models, URL from tracker's configuration."""
 
 from __future__ import annotations
 
 from alembic import context
 
 from tracker.config import load_settings
-from tracker.db import make_engine
-from tracker.models import Base
+from tracker.db.engine import make_engine
+from tracker.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,8 +22,8 @@ def _url() -> str:
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     """Render tracker's own column types as plain SQLAlchemy types, so that migrations
-    do not import tracker.models (a later model change must not rewrite history)."""
-    from tracker.models import UTCDateTime
+    do not import tracker.db.models (a later model change must not rewrite history)."""
+    from tracker.db.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

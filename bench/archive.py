@@ -1,6 +1,6 @@
 """Benchmark: archive backfills against the per-notice API at the same server rate limit.
 
-Starts the replay server (``spiders.replay``) on 127.0.0.1 serving N notices (replicas
+Starts the replay server (``tests.replay``) on 127.0.0.1 serving N notices (replicas
 of the real ones with new notice-ids and Doffin ids) over D weekdays, three ways from
 the same records, all behind one requests/s limit R (429 + Retry-After above it, like
 the public Doffin API's 2-3 requests/s):
@@ -35,11 +35,11 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spiders.replay import Faults, replay_env, serve_in_thread, synthetic_days  # noqa: E402
-from tracker.crawl import run_crawl  # noqa: E402
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.models import Notice  # noqa: E402
+from tests.replay import Faults, replay_env, serve_in_thread, synthetic_days  # noqa: E402
+from tracker.db.engine import make_engine  # noqa: E402
+from tracker.db.migrate import upgrade  # noqa: E402
+from tracker.db.models import Notice  # noqa: E402
+from tracker.ops.crawl import run_crawl  # noqa: E402
 
 SOURCES = {"doffin": "doffin", "doffin_archive": "doffin", "ted_packages": "ted"}
 

@@ -29,11 +29,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TRACKER_HOME"] = tmp
         from tests.test_demo import build_demo_world
-        from tracker import demo
         from tracker.config import load_settings
-        from tracker.db import get_engine
-        from tracker.migrate import upgrade
-        from tracker.models import User
+        from tracker.db.engine import get_engine
+        from tracker.db.migrate import upgrade
+        from tracker.db.models import User
+        from tracker.ops import demo
         from tracker.pages.base import PageEnv
         from tracker.pages.calendar import calendar_feed, calendar_items
 

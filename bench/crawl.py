@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from spiders.replay import Faults, replay_env, serve_in_thread, synthetic_days  # noqa: E402
-from tracker.crawl import run_crawl  # noqa: E402
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.models import Notice, Run  # noqa: E402
+from tests.replay import Faults, replay_env, serve_in_thread, synthetic_days  # noqa: E402
+from tracker.db.engine import make_engine  # noqa: E402
+from tracker.db.migrate import upgrade  # noqa: E402
+from tracker.db.models import Notice, Run  # noqa: E402
+from tracker.ops.crawl import run_crawl  # noqa: E402
 
 
 def main() -> None:

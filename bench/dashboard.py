@@ -44,9 +44,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.models import (  # noqa: E402
+from tracker.db.engine import make_engine  # noqa: E402
+from tracker.db.migrate import upgrade  # noqa: E402
+from tracker.db.models import (  # noqa: E402
     Account,
     AccountOrgnr,
     Activity,
@@ -62,8 +62,8 @@ from tracker.models import (  # noqa: E402
     Organisation,
     User,
 )
+from tracker.opportunities.windows import DEFAULT_RULES, budget_window_for, compute_timeline  # noqa: E402
 from tracker.users import hash_password  # noqa: E402
-from tracker.windows import DEFAULT_RULES, budget_window_for, compute_timeline  # noqa: E402
 
 TODAY = dt.date(2026, 11, 28)
 PASSWORD = "bench password"
@@ -312,9 +312,10 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
                 "status": "confirmed",
             }
         )
-        # The tracker's own timeline (phases of tracker.windows.PHASES, overdue included:
+        # The tracker's own timeline (phases of tracker.opportunities.windows.PHASES, overdue
+        # included:
         # about one contract in ten has ended with no competition seen), stored with its
-        # inputs as tracker.opportunities.recompute stores them, so the pages compute
+        # inputs as tracker.opportunities.build.recompute stores them, so the pages compute
         # days left, reason and sources as in production.
         published = None if c % 10 == 0 else end - dt.timedelta(days=270)
         inputs = {"expiry": end.isoformat(), "expiry_source": "contract", "procedure": "open"}
@@ -540,7 +541,7 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
     the load average at its end."""
     from sqlalchemy.orm import Session
 
-    from tracker.opportunities import recompute
+    from tracker.opportunities.build import recompute
 
     env = {"TRACKER_TODAY": TODAY.isoformat()}
     from tracker.config import load_settings

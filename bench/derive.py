@@ -1,4 +1,4 @@
-"""Benchmark: ``tracker.derive.after_ingest`` (account links + contracts) per ingest batch,
+"""Benchmark: ``tracker.ops.derive.after_ingest`` (account links + contracts) per ingest batch,
 and how the contracts of the real notices know their end.
 
 First the 57 real Doffin notices are ingested once as they are and the derived contracts
@@ -36,12 +36,12 @@ from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from tracker.accounts import import_accounts
-from tracker.db import make_engine
-from tracker.derive import after_ingest
-from tracker.ingest import Ingestor
-from tracker.migrate import upgrade
-from tracker.models import Contract, ContractAccount, Notice, NoticeLink
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.db.engine import make_engine
+from tracker.db.migrate import upgrade
+from tracker.db.models import Contract, ContractAccount, Notice, NoticeLink
+from tracker.notices.ingest import Ingestor
+from tracker.ops.derive import after_ingest
 
 ROOT = Path.cwd() if (Path.cwd() / "tracker").is_dir() else Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "fixtures" / "notices" / "doffin-real"
@@ -53,7 +53,7 @@ CATEGORIES = ("explicit", "duration", "text", "default", "unknown")
 
 
 def category(source: str | None) -> str:
-    """The category of an ``end_source`` of any version of tracker.contracts."""
+    """The category of an ``end_source`` of any version of tracker.contracts.build."""
     s = (source or "unknown").lower()
     if s in ("explicit", "cn_explicit", "modification", "agreement_page", "import", "manual"):
         return "explicit"

@@ -18,7 +18,7 @@ load average are printed too: on a busy 2-core box expect 10 % run-to-run spread
     .venv/bin/python bench/ingest.py --workers 2     # + parse in 2 processes (wall time)
 
 ``--workers N`` adds the ingest phases with N parsing processes
-(``tracker.ingest.prepare_parallel``, as ``tracker ingest --workers N``) and compares
+(``tracker.notices.ingest.prepare_parallel``, as ``tracker ingest --workers N``) and compares
 their wall-clock rate with the one-process runs of the same phases in the same run; the
 CPU time of the workers is printed too. On a shared machine wall time depends on what
 else runs: read the load average printed beside it.
@@ -39,11 +39,11 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from tracker.accounts import import_accounts
-from tracker.db import make_engine
-from tracker.eforms import parse_notice
-from tracker.ingest import Ingestor, Prepared, prepare, prepare_parallel
-from tracker.migrate import upgrade
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.db.engine import make_engine
+from tracker.db.migrate import upgrade
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import Ingestor, Prepared, prepare, prepare_parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "fixtures" / "notices" / "doffin-real"

@@ -7,9 +7,9 @@ notices, each with its own OJ S number. Phases, each over the same copies:
 - raw ``lxml.etree.fromstring`` of the whole document (plain parser);
 - raw lxml with the reader's safe parser settings (no entities, no network, blank text
   dropped), whole document;
-- ``tracker.ted_legacy.parse_ted_legacy``: safety checks, the coded data and the original
+- ``tracker.notices.ted_legacy.parse_ted_legacy``: safety checks, the coded data and the original
   form parsed (the translations skipped), every field read into a ParsedNotice;
-- ``tracker.parsing.parse_any``: the same through the format dispatcher.
+- ``tracker.notices.parsing.parse_any``: the same through the format dispatcher.
 
 Rates are CPU time of this process (what "one core" means, steadier than wall time on a
 shared machine), net of generating the copies; wall time and the load average are
@@ -33,9 +33,9 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import load, rss_mb, timed  # noqa: E402  (bench/ingest.py: shared reporting)
 
-from tracker.eforms import _XML_PARSER  # noqa: E402
-from tracker.parsing import parse_any  # noqa: E402
-from tracker.ted_legacy import parse_ted_legacy  # noqa: E402
+from tracker.notices.eforms import _XML_PARSER  # noqa: E402
+from tracker.notices.parsing import parse_any  # noqa: E402
+from tracker.notices.ted_legacy import parse_ted_legacy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = ROOT / "tests" / "fixtures" / "notices" / "ted-legacy"

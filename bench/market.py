@@ -35,9 +35,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.models import (  # noqa: E402
+from tracker.db.engine import make_engine  # noqa: E402
+from tracker.db.migrate import upgrade  # noqa: E402
+from tracker.db.models import (  # noqa: E402
     Account,
     AccountOrgnr,
     Activity,

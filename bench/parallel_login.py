@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.models import LoginAttempt  # noqa: E402
+from tracker.db.engine import make_engine  # noqa: E402
+from tracker.db.migrate import upgrade  # noqa: E402
+from tracker.db.models import LoginAttempt  # noqa: E402
 from tracker.users import create_user  # noqa: E402
 
 PASSWORD = "the right password"

@@ -4,10 +4,11 @@ The 57 real Doffin notices under tests/fixtures/notices/doffin-real are labelled
 for the example IT profile (tests/fixtures/relevance/it-profile-labels.csv, one reason per
 notice). This prints:
 
-1. the rule profile (``[profile]`` of the shipped rules, ``tracker.relevance.Profile``):
+1. the rule profile (``[profile]`` of the shipped rules,
+``tracker.opportunities.relevance.Profile``):
    precision and recall of "in profile", with every miss and every false alarm;
 2. the learned ranking, cross-validated: repeated stratified k-fold; in each fold the model
-   (``tracker.relevance.fit_model``, the one an installation trains from its team's
+   (``tracker.opportunities.relevance.fit_model``, the one an installation trains from its team's
    decisions) learns from the labels of the other folds as if they were the team's
    bid/no-bid decisions and stars/dismissals, and scores the held-out notices. The learned
    ranking shows what the rules show plus what the model flags (it can only reorder and
@@ -32,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.eforms import parse_notice  # noqa: E402
-from tracker.relevance import (  # noqa: E402
+from tracker.notices.eforms import parse_notice  # noqa: E402
+from tracker.opportunities.relevance import (  # noqa: E402
     Fit,
     ItemText,
     Profile,
@@ -100,7 +101,7 @@ def cross_validate(
 ) -> None:
     """Print the cross-validated precision and recall of the learned ranking on top of the
     rules' ``fits`` (the rules' own ranking: in profile first, by strength); the model
-    flags only what the rules do not exclude on purpose (as ``tracker.relevance``)."""
+    flags only what the rules do not exclude on purpose (as ``tracker.opportunities.relevance``)."""
     rule_sel = [f.fit for f in fits]
     rnd = random.Random(args.seed)
     learned_p, learned_r, model_p, model_r, aps, rule_aps = [], [], [], [], [], []

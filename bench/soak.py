@@ -1,7 +1,7 @@
 """Soak test of unattended operation: the full daily cycle, again and again, with faults.
 
 Runs ``tracker run-once`` as a real subprocess once per simulated day against the local
-replay server (``spiders/replay.py``: Doffin, TED and Brønnøysund from the real
+replay server (``tests/replay.py``: Doffin, TED and Brønnøysund from the real
 fixtures) and a local SMTP server (aiosmtpd), all on 127.0.0.1, with injected faults:
 
 * API errors: Doffin search 500s on some days, downloads that fail more often than the
@@ -50,10 +50,10 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from spiders.replay import Faults, serve_in_thread, synthetic_days  # noqa: E402
-from tracker.db import make_engine  # noqa: E402
-from tracker.migrate import upgrade  # noqa: E402
-from tracker.models import (  # noqa: E402
+from tests.replay import Faults, serve_in_thread, synthetic_days  # noqa: E402
+from tracker.db.engine import make_engine  # noqa: E402
+from tracker.db.migrate import upgrade  # noqa: E402
+from tracker.db.models import (  # noqa: E402
     Account,
     AccountOrgnr,
     AlertLog,
@@ -114,7 +114,7 @@ def log(msg: str) -> None:
 def scratch_database(url: str | None, work: Path) -> tuple[str, Any]:
     """A fresh database: SQLite file in ``work``, or a new database on the given server."""
     if url is None:
-        return f"sqlite:///{work / 'tracker.db'}", None
+        return f"sqlite:///{work / 'tracker.db.engine'}", None
     base = make_url(url)
     name = f"soak_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")

@@ -8,7 +8,7 @@ the one-line reason. Rules are resolved once per buyer type (as ``recompute`` do
     .venv/bin/python bench/windows.py [--n 100000] [--seed 1] [--no-reason] [--repeat 3]
 
 With ``--db N`` it also seeds N contracts at 500 accounts into a fresh SQLite database
-(or ``--url``) and times ``tracker.opportunities.recompute`` and ``list_opportunities``.
+(or ``--url``) and times ``tracker.opportunities.build.recompute`` and ``list_opportunities``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import random
 import time
 from collections import Counter
 
+from tracker.opportunities.windows import compute_timeline, explain
 from tracker.rules import BUYER_TYPES, default_rules
-from tracker.windows import compute_timeline, explain
 
 SOURCES = ["explicit", "start+duration", "conclusion+duration", "framework_default", "unknown"]
 PROCEDURES = ["open", "restricted", "neg-w-call", "comp-dial", None]
@@ -77,10 +77,10 @@ def bench_db(n: int, seed: int, url: str | None) -> None:
     from sqlalchemy.orm import Session
 
     from tracker.config import load_settings
-    from tracker.db import make_engine
-    from tracker.migrate import upgrade
-    from tracker.models import Account, Contract, ContractAccount, ContractParty
-    from tracker.opportunities import list_opportunities, recompute
+    from tracker.db.engine import make_engine
+    from tracker.db.migrate import upgrade
+    from tracker.db.models import Account, Contract, ContractAccount, ContractParty
+    from tracker.opportunities.build import list_opportunities, recompute
 
     tmp = tempfile.TemporaryDirectory()
     engine = make_engine(url or f"sqlite:///{tmp.name}/bench.db")

@@ -37,7 +37,7 @@ from dashboards.web import (
 )
 from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
-from tracker.db import get_engine
+from tracker.db.engine import get_engine
 from tracker.errors import NotFoundError, PermissionDeniedError, TrackerError
 from tracker.pages.base import PageCache
 

@@ -30,7 +30,7 @@ PHASES = {
     "evaluation": ("evaluation", "evaluering"),
     "awarded": ("awarded", "tildelt"),
     "running": ("running", "løpende"),
-    # notice phases (tracker.subtypes.PHASE_SUBTYPES)
+    # notice phases (tracker.notices.subtypes.PHASE_SUBTYPES)
     "planning": ("planning", "planlegging"),
     "competition": ("competition", "konkurranse"),
     "award": ("award", "tildeling"),
@@ -42,7 +42,7 @@ PHASES = {
     "qualification": ("qualification system", "kvalifikasjonsordning"),
     "change": ("change notice", "endringskunngjøring"),
     "other": ("other", "annet"),
-    # deadline kinds (tracker.competitions) and pre-tender kinds (tracker.pretender)
+    # deadline kinds (tracker.bids.competitions) and pre-tender kinds (tracker.notices.pretender)
     "tender submission": ("tender submission", "tilbudsfrist"),
     "request to participate": ("request to participate", "frist for å be om å delta"),
     "market_dialogue": ("market dialogue", "markedsdialog"),
@@ -159,7 +159,7 @@ ROLES = {
     "director": ("sales director", "salgsdirektør"),
     "admin": ("administrator", "administrator"),
 }
-TIERS = {  # tracker.accounts.TIERS: the key-account tiers
+TIERS = {  # tracker.accounts.keyaccounts.TIERS: the key-account tiers
     "star": ("star", "stjernekunde"),
     "strategic": ("strategic", "strategisk"),
     "status": ("status", "statuskunde"),

@@ -29,8 +29,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from dashboards.i18n import set_language
+from tracker.db.models import User
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
-from tracker.models import User
 from tracker.pages.base import PageEnv
 from tracker.users import user_for_api_token
 

@@ -14,8 +14,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from spiders.pipelines import database_url
-from tracker import harvest
-from tracker.db import get_engine, session_scope
+from tracker.db.engine import get_engine, session_scope
+from tracker.notices import harvest
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

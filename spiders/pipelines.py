@@ -1,13 +1,13 @@
 """The one pipeline: stores items through ``tracker`` and records the crawl run.
 
-- ``NoticeItem`` → ``tracker.ingest.Ingestor.add`` (the same parser and store as
+- ``NoticeItem`` → ``tracker.notices.ingest.Ingestor.add`` (the same parser and store as
   ``tracker ingest``); the ingestor is opened in ``open_spider``, flushed at every
   day boundary (``HarvestDayItem``) and closed in ``close_spider``.
-- ``HarvestDayItem`` → flush, then ``tracker.harvest.record_day``: a day is complete
+- ``HarvestDayItem`` → flush, then ``tracker.notices.harvest.record_day``: a day is complete
   only once every listed notice is stored (committed).
-- ``FetchFailureItem`` → ``tracker.harvest.record_failure`` (retried next run);
+- ``FetchFailureItem`` → ``tracker.notices.harvest.record_failure`` (retried next run);
   failures of notices stored now are resolved after the flush that stored them.
-- ``RegisterItem`` → ``tracker.registry.apply_register_record``.
+- ``RegisterItem`` → ``tracker.accounts.registry.apply_register_record``.
 
 Items of other spiders (for example ``agreements``) pass through untouched.
 """
@@ -24,8 +24,9 @@ from scrapy import Spider, signals
 
 from spiders.items import FetchFailureItem, HarvestDayItem, NoticeItem, RegisterItem
 from spiders.secret import Secret
-from tracker import harvest, registry
-from tracker.db import get_engine, session_scope
+from tracker.accounts import registry
+from tracker.db.engine import get_engine, session_scope
+from tracker.notices import harvest
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -86,7 +87,7 @@ class TrackerPipeline:
         if self.run_id_file:
             Path(self.run_id_file).write_text(str(self.run_id), encoding="utf-8")
         if self.source in ("doffin", "ted"):
-            from tracker.ingest import Ingestor
+            from tracker.notices.ingest import Ingestor
 
             self.ing = Ingestor(self.engine, source=self.source, run_id=self.run_id)
             self.ing.__enter__()

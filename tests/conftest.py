@@ -20,9 +20,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tracker import db as tracker_db
-from tracker.migrate import upgrade
-from tracker.models import Base
+from tracker.db import engine as tracker_db
+from tracker.db.migrate import upgrade
+from tracker.db.models import Base
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NOTICES = FIXTURES / "notices"
@@ -100,7 +100,7 @@ def db_url(
 ) -> Iterator[str]:
     """URL of an empty migrated database (SQLite and, when configured, PostgreSQL)."""
     if request.param == "sqlite":
-        path = tmp_path / "tracker.db"
+        path = tmp_path / "tracker.db.engine"
         shutil.copy(sqlite_template, path)
         url = f"sqlite:///{path}"
     else:

@@ -1,6 +1,6 @@
 """Every table of a database as comparable content, independent of surrogate ids.
 
-``snapshot(engine)`` gives, per table of ``tracker.models``, the sorted list of its
+``snapshot(engine)`` gives, per table of ``tracker.db.models``, the sorted list of its
 rows where
 
 - surrogate integer primary keys (``id``) and timestamps (UTC datetime columns) are
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, LargeBinary, select
 from sqlalchemy.sql.schema import Table
 
-from tracker.models import Base, UTCDateTime
+from tracker.db.models import Base, UTCDateTime
 
 
 def _plain(value: Any) -> Any:

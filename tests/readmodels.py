@@ -17,7 +17,7 @@ def list_expiries(
     ours: frozenset[str] = frozenset(),
 ) -> list[dict]:
     """``tracker.pages.expiries.expiries`` as plain rows, the account by name."""
-    from tracker.accounts import get_account
+    from tracker.accounts.keyaccounts import get_account
     from tracker.pages.base import plain_rows
     from tracker.pages.expiries import expiries
     from tracker.rules import default_rules

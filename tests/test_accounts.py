@@ -11,10 +11,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.test_linking import EXAMPLES, load_real
-from tracker.accounts import account_detail, get_account, import_accounts
+from tracker.accounts.keyaccounts import account_detail, get_account, import_accounts
 from tracker.cli import main
+from tracker.db.models import Account
 from tracker.errors import ImportValidationError, NotFoundError
-from tracker.models import Account
 from tracker.pages.accounts import accounts
 from tracker.pages.base import plain_rows
 

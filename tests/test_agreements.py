@@ -17,18 +17,18 @@ from sqlalchemy.orm import Session
 from tests.conftest import FIXTURES
 from tests.readmodels import list_expiries
 from tests.test_linking import EXAMPLES
-from tracker.accounts import import_accounts
-from tracker.agreement_pages import (
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.cli import main
+from tracker.contracts.agreement_pages import (
     SiteConfig,
     extract_agreements,
     find_dates,
     load_sites,
     parse_norwegian_date,
 )
-from tracker.agreements import import_agreements, store_page_agreements
-from tracker.cli import main
+from tracker.contracts.agreements import import_agreements, store_page_agreements
+from tracker.db.models import Account, Contract, ContractAccount
 from tracker.errors import ConfigError, ImportValidationError
-from tracker.models import Account, Contract, ContractAccount
 
 PAGES = FIXTURES / "pages"
 D = dt.date
@@ -286,7 +286,7 @@ def test_real_crawl_against_a_local_server(engine: Engine, db_url: str, tmp_path
         assert all(c.source == "agreement_page" and c.url.startswith(base) for c in rows)
         oslo = list_expiries(s, today=D(2024, 1, 1), account="Oslo kommune")
         assert [r["incumbent"] for r in oslo] == ["Atea AS", "Crayon AS", "Telenor Norge AS"]
-        from tracker.models import Run
+        from tracker.db.models import Run
 
         run = s.scalars(select(Run).where(Run.name == "agreements")).one()
         assert run.outcome == "ok"

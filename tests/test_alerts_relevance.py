@@ -15,8 +15,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.test_demo import build_demo_world
-from tracker.alerts import KINDS, alerts_for, default_subscriptions
-from tracker.models import User
+from tracker.alerts.generation import KINDS, alerts_for, default_subscriptions
+from tracker.db.models import User
 from tracker.users import ensure_user
 
 DAY = dt.date(2023, 11, 27)

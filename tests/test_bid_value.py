@@ -1,6 +1,6 @@
 """One value per competition, with its kind and the buyer's words, on the real notices.
 
-``tracker.competitions.competition_value`` is compared with the golden reading of every
+``tracker.bids.competitions.competition_value`` is compared with the golden reading of every
 competition (contract notices, PINs used as a call for competition, qualification
 systems) that states a value, or states none; the bid row, the score, the bid page's
 read model and the API all carry that same value. The framework maximum keeps its
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
 from tests.golden_check import load_golden
-from tracker.bids import bid_detail, bid_rows
-from tracker.competitions import competition_value
-from tracker.eforms import parse_notice
-from tracker.ingest import ingest_paths
-from tracker.models import Lot, Notice
+from tracker.bids.competitions import competition_value
+from tracker.bids.selection import bid_detail, bid_rows
+from tracker.db.models import Lot, Notice
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import ingest_paths
 
 GOLDEN = FIXTURES / "golden" / "doffin-real-golden.json"
 CALLS = ("call_for_competition", "qualification_system")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES, REAL
 from tests.test_linking import load_real
-from tracker.contracts import (
+from tracker.contracts.build import (
     Period,
     add_duration,
     compute_term,
@@ -25,10 +25,10 @@ from tracker.contracts import (
     regime_of,
     value_of,
 )
-from tracker.eforms import parse_notice
-from tracker.ingest import ingest_paths
-from tracker.models import Contract, ContractAccount, ContractParty, Notice
-from tracker.notice_text import Quote, TextFacts, read_facts
+from tracker.db.models import Contract, ContractAccount, ContractParty, Notice
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import ingest_paths
+from tracker.notices.notice_text import Quote, TextFacts, read_facts
 
 D = dt.date
 
@@ -580,7 +580,7 @@ def test_the_text_and_its_place_in_the_order() -> None:
 
 
 def test_text_sources_are_low_confidence_in_the_timeline() -> None:
-    from tracker.windows import EXPIRY_CONFIDENCE
+    from tracker.opportunities.windows import EXPIRY_CONFIDENCE
 
     assert EXPIRY_CONFIDENCE["text_duration"] == EXPIRY_CONFIDENCE["text_years"] == "low"
 
@@ -589,7 +589,7 @@ def test_thresholds_by_the_period_of_the_notice() -> None:
     """The EEA thresholds of the notice's own date (tracker/rules.toml, thresholds.period_*):
     the 2022 values differ from the 2024 ones; social and other specific services, defence,
     utilities and works have their own; state buyers a lower one for goods and services."""
-    from tracker.contracts import contract_rules
+    from tracker.contracts.build import contract_rules
     from tracker.rules import default_rules
 
     rules = contract_rules(default_rules())

@@ -2,7 +2,7 @@
 
 The world is what ``make demo`` builds: the example accounts, the bundled real notices
 issued up to ``DEMO_TODAY`` (the demo harvests up to that day, no hindsight), linked,
-contracts derived, opportunities recomputed (``tracker.demo.finish``), the demo users.
+contracts derived, opportunities recomputed (``tracker.ops.demo.finish``), the demo users.
 Nothing is hard-coded: the rows come from the derivation, so the test keeps its meaning
 when contracts or windows are derived differently.
 
@@ -30,13 +30,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
-from tracker import demo
-from tracker.accounts import import_accounts
-from tracker.alerts import alerts_for, default_subscriptions
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.alerts.generation import alerts_for, default_subscriptions
 from tracker.config import load_settings
-from tracker.eforms import parse_notice
-from tracker.ingest import Ingestor
-from tracker.models import User
+from tracker.db.models import User
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import Ingestor
+from tracker.ops import demo
 from tracker.pages.base import PageEnv
 from tracker.pages.bids import bids_page
 from tracker.pages.director import director_page
@@ -151,7 +151,7 @@ def test_nothing_out_of_profile_leads_the_director_or_the_alerts(demo_world: Ses
 
 def test_demo_day_comes_before_the_notices_it_must_not_know(demo_world: Session) -> None:
     """No hindsight: nothing issued after the demo day is stored in the demo world."""
-    from tracker.models import Notice
+    from tracker.db.models import Notice
 
     latest = demo_world.scalar(select(Notice.issue_date).order_by(Notice.issue_date.desc()))
     assert latest is not None and latest <= demo.DEMO_TODAY
@@ -162,7 +162,7 @@ def test_the_modified_oslo_contract_is_probably_extended_not_overdue(demo_world:
     day the KAM sees it among his expiries as probably extended, with the note to ask the
     buyer; it is not an overdue re-tender, nor an opportunity open now (``tracker
     opportunities --open-now``)."""
-    from tracker.opportunities import list_opportunities
+    from tracker.opportunities.build import list_opportunities
 
     today = demo.DEMO_TODAY
     [email] = KAMS

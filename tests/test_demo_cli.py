@@ -1,7 +1,7 @@
 """One truth for the command line, the pages and the calendar, on the demo's world.
 
 The world is what ``make demo`` builds (``tests.test_demo.build_demo_world``), and the
-demo's day is left in force as ``make demo`` leaves it (``tracker.demo.remember_demo_day``
+demo's day is left in force as ``make demo`` leaves it (``tracker.ops.demo.remember_demo_day``
 writes it into the data directory's config file). Then:
 
 - the README's command-line examples (the ``demo-cli`` block) run without ``--today`` and
@@ -33,13 +33,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.test_demo import build_demo_world
-from tracker import demo
 from tracker.cli import main
 from tracker.config import load_settings
-from tracker.ical import opportunity_id
-from tracker.linking import decide_link
-from tracker.models import NoticeLink, Opportunity, User
-from tracker.opportunities import list_opportunities
+from tracker.db.models import NoticeLink, Opportunity, User
+from tracker.formats.ical import opportunity_id
+from tracker.linking.links import decide_link
+from tracker.opportunities.build import list_opportunities
+from tracker.ops import demo
 from tracker.pages.base import PageEnv
 from tracker.pages.bids import bids_page
 from tracker.pages.calendar import calendar_feed, calendar_items
@@ -123,7 +123,7 @@ def test_readme_cli_examples_give_the_pages_rows(demo_world: Engine) -> None:
                 assert [r["notice_pk"] for r in rows] == [b["notice_pk"] for b in page]
                 assert any("Sporveien" in (b["buyer"] or "") for b in rows)
             elif args[0] == "expiries":
-                from tracker.models import Account
+                from tracker.db.models import Account
 
                 acc = s.scalars(select(Account).where(Account.name == opts["--account"])).one()
                 env = PageEnv.of(load_settings())
@@ -270,8 +270,8 @@ def test_crawl_progress_reads_days_and_notices(engine: Engine, tracker_env: dict
 
     from tests.conftest import REAL
     from tracker.cli.crawl import CrawlProgress
-    from tracker.ingest import Ingestor
-    from tracker.models import HarvestDay
+    from tracker.db.models import HarvestDay
+    from tracker.notices.ingest import Ingestor
 
     out = io.StringIO()
     progress = CrawlProgress(

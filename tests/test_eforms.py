@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.eforms import PARSER_VERSION, parse_notice
 from tracker.errors import NoticeParseError, UnsafeXMLError
+from tracker.notices.eforms import PARSER_VERSION, parse_notice
 
 NOTICES = Path(__file__).resolve().parent / "fixtures" / "notices"
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from tests.readmodels import list_expiries
 from tests.test_linking import load_real
 from tracker.cli import main
+from tracker.contracts.expiries import parse_within
+from tracker.db.models import Contract
 from tracker.errors import TrackerError
-from tracker.expiries import parse_within
-from tracker.models import Contract
 from tracker.pages.incumbency import incumbency
 
 D = dt.date
@@ -132,7 +132,7 @@ def test_expiries_filters(engine: Engine) -> None:
 
 
 def _account_id(s: Session, name: str) -> int:
-    from tracker.accounts import get_account
+    from tracker.accounts.keyaccounts import get_account
 
     return get_account(s, name).id
 

@@ -1,4 +1,4 @@
-"""iCalendar export (tracker.ical): RFC 5545 output with stable UIDs."""
+"""iCalendar export (tracker.formats.ical): RFC 5545 output with stable UIDs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 from icalendar import Calendar
 
-from tracker.ical import build_calendar, calendar_events
+from tracker.formats.ical import build_calendar, calendar_events
 
 NOW = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.UTC)
 

@@ -13,10 +13,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.test_linking import EXAMPLES
-from tracker.accounts import get_account, import_accounts
-from tracker.agreements import import_agreements
+from tracker.accounts.keyaccounts import get_account, import_accounts
 from tracker.cli import main
-from tracker.models import Account, Contract, ContractAccount, ContractParty
+from tracker.contracts.agreements import import_agreements
+from tracker.db.models import Account, Contract, ContractAccount, ContractParty
 from tracker.pages.accounts import accounts
 from tracker.pages.base import plain_rows
 

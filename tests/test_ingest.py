@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
-from tracker import derive
-from tracker.ingest import Ingestor, ingest_paths, reparse
-from tracker.models import (
+from tracker.db.models import (
     AwardCriterion,
     IngestError,
     Lot,
@@ -22,6 +20,8 @@ from tracker.models import (
     ResultWinner,
     Run,
 )
+from tracker.notices.ingest import Ingestor, ingest_paths, reparse
+from tracker.ops import derive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notices"
 REAL = FIXTURES / "doffin-real"
@@ -296,7 +296,7 @@ def test_reparse_rewrites_rows_in_place(engine: Engine) -> None:
 
 def test_stored_values_read_back_as_parsed(engine: Engine) -> None:
     """Every stored field of every real notice reads back equal to the parser's value."""
-    from tracker.eforms import parse_notice
+    from tracker.notices.eforms import parse_notice
 
     ingest_paths(engine, [REAL])
     with Session(engine) as s:

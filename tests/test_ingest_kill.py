@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
 from tests.dbsnapshot import differences, snapshot
-from tracker.accounts import import_accounts
-from tracker.crawl import PROJECT_ROOT
-from tracker.doctor import run_checks
-from tracker.ingest import ingest_paths
-from tracker.models import Base, Contract, ContractParty, Notice, NoticeLink, Run
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.db.models import Base, Contract, ContractParty, Notice, NoticeLink, Run
+from tracker.notices.ingest import ingest_paths
+from tracker.ops.crawl import PROJECT_ROOT
+from tracker.ops.doctor import run_checks
 
 COPIES = 10
 BATCH = 40
@@ -104,14 +104,14 @@ def test_killed_ingests_then_rerun_equal_a_clean_ingest(
     with Session(engine) as s:
         import_accounts(s, ACCOUNTS)
     # 1. inside derivation of the 3rd batch (its notices written, nothing committed yet)
-    run_killed(corpus, "tracker.derive:after_ingest", 3)
+    run_killed(corpus, "tracker.ops.derive:after_ingest", 3)
     stored = count(engine, Notice)
     assert stored == 2 * BATCH  # two whole units of work, nothing of the third
     assert count(engine, Contract) > 0
     # 2. right after the commit of a unit of work (resumes after the stored ones)
-    run_killed(corpus, "tracker.ingest:Ingestor._settle_conflicts", 5)
+    run_killed(corpus, "tracker.notices.ingest:Ingestor._settle_conflicts", 5)
     # 3. while the child rows (lots, results, winners) of a batch are being written
-    run_killed(corpus, "tracker.ingest:_bulk_insert", 25)
+    run_killed(corpus, "tracker.notices.ingest:_bulk_insert", 25)
     assert stored < count(engine, Notice) < total
     # 4. at a moment chosen from outside, once more notices were committed
     before = count(engine, Notice)
@@ -154,7 +154,7 @@ def test_killed_ingests_then_rerun_equal_a_clean_ingest(
 def test_failed_derivation_is_completed_by_the_next_ingest(
     engine: Engine, tracker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tracker import derive
+    from tracker.ops import derive
 
     original = derive.after_ingest
 

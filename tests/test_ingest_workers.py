@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from tests.conftest import REAL
 from tests.dbsnapshot import differences, snapshot
 from tests.test_ingest_kill import ACCOUNTS, count, wipe
-from tracker.accounts import import_accounts
-from tracker.crawl import PROJECT_ROOT
-from tracker.ingest import ingest_paths
-from tracker.models import Contract, IngestError, Notice, NoticeLink
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.db.models import Contract, IngestError, Notice, NoticeLink
+from tracker.notices.ingest import ingest_paths
+from tracker.ops.crawl import PROJECT_ROOT
 
 NOTICE_ID = b'<cbc:ID schemeName="notice-id">'
 BATCH = 23  # several batches, and batches that end in the middle of a worker's chunk
@@ -117,7 +117,15 @@ def test_killed_parallel_ingest_leaves_no_worker_and_a_rerun_completes_it(
 
     args = ["ingest", "--workers", "2", "--batch-size", str(BATCH), str(corpus)]
     killed = subprocess.run(
-        [sys.executable, "-m", "tests.killpoint", "tracker.derive:after_ingest", "3", "--", *args],
+        [
+            sys.executable,
+            "-m",
+            "tests.killpoint",
+            "tracker.ops.derive:after_ingest",
+            "3",
+            "--",
+            *args,
+        ],
         cwd=PROJECT_ROOT,
         capture_output=True,
         timeout=120,

@@ -11,10 +11,17 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
-from tracker.accounts import import_accounts
+from tracker.accounts.keyaccounts import import_accounts
+from tracker.db.models import (
+    Account,
+    ContractAccount,
+    Notice,
+    NoticeBuyer,
+    NoticeLink,
+    Organisation,
+)
 from tracker.errors import ConfigError
-from tracker.ingest import ingest_paths
-from tracker.linking import (
+from tracker.linking.links import (
     DEFAULT_CENTRAL_PURCHASING_FILE,
     build_index,
     decide_link,
@@ -24,8 +31,8 @@ from tracker.linking import (
     parent_chains,
     prospects,
 )
-from tracker.models import Account, ContractAccount, Notice, NoticeBuyer, NoticeLink, Organisation
-from tracker.names import full_key, match_key, parent_name
+from tracker.linking.names import full_key, match_key, parent_name
+from tracker.notices.ingest import ingest_paths
 from tracker.pages.suggested_links import suggested_links
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -56,7 +63,7 @@ def links_by_file(session: Session) -> dict[str, list[tuple[str, str, str, str]]
 
 
 def _files_by_notice_id() -> dict[str, str]:
-    from tracker.eforms import parse_notice
+    from tracker.notices.eforms import parse_notice
 
     return {parse_notice(p.read_bytes()).notice_id: p.name for p in REAL.glob("*.xml")}
 
@@ -184,7 +191,7 @@ def test_parent_in_business_register_links_sub_units(session: Session) -> None:
     ministry = Account(name="Nærings- og fiskeridepartementet", include_children=True)
     session.add(ministry)
     session.flush()
-    from tracker.models import AccountOrgnr
+    from tracker.db.models import AccountOrgnr
 
     session.add(AccountOrgnr(account_id=ministry.id, orgnr="912660680"))
     session.flush()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from tracker.migrate import check, current_revision, head_revision
-from tracker.models import Base
+from tracker.db.migrate import check, current_revision, head_revision
+from tracker.db.models import Base
 
 
 def test_upgrade_head_then_check_has_no_drift(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""The buyer's own words (tracker.notice_text): real phrasings from the fixtures first,
+"""The buyer's own words (tracker.notices.notice_text): real phrasings from the fixtures first,
 constructed ones only where no real notice says it."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import REAL
-from tracker.eforms import parse_notice
-from tracker.notice_text import (
+from tracker.notices.eforms import parse_notice
+from tracker.notices.notice_text import (
     award_weights,
     parse_amounts,
     parse_date_words,

@@ -1,4 +1,4 @@
-"""Opportunities on real notices (tracker.opportunities): re-tenders, planning notices and
+"""Opportunities on real notices (tracker.opportunities.build): re-tenders, planning notices and
 competitions at the example accounts, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
-from tracker.accounts import import_accounts
+from tracker.accounts.keyaccounts import import_accounts
 from tracker.config import load_settings
-from tracker.errors import NotFoundError, UserError
-from tracker.ingest import ingest_paths
-from tracker.models import (
+from tracker.db.models import (
     Account,
     Activity,
     Contract,
@@ -26,7 +24,9 @@ from tracker.models import (
     NoticeLink,
     Opportunity,
 )
-from tracker.opportunities import (
+from tracker.errors import NotFoundError, UserError
+from tracker.notices.ingest import ingest_paths
+from tracker.opportunities.build import (
     cpv_similarity,
     list_opportunities,
     recompute,

@@ -1,4 +1,4 @@
-"""Bids (tracker.bids): open competitions relevant to accounts or the capability profile,
+"""Bids (tracker.bids.selection): open competitions relevant to accounts or the capability profile,
 explainable scores, decisions kept; on real notices, SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
 from tests.test_opportunities import add_known_agreement, load_world
-from tracker.bids import (
+from tracker.bids.selection import (
     bid_rows,
     decision_history,
     list_bids,
@@ -20,15 +20,15 @@ from tracker.bids import (
     set_bid_status,
 )
 from tracker.config import load_settings
-from tracker.errors import NotFoundError, UserError
-from tracker.models import (
+from tracker.db.models import (
     Account,
     Activity,
     BidDecision,
     Notice,
     Opportunity,
 )
-from tracker.opportunities import recompute
+from tracker.errors import NotFoundError, UserError
+from tracker.opportunities.build import recompute
 from tracker.rules import parse_rules
 
 D = dt.date

@@ -77,7 +77,7 @@ def test_rules_show_warns_about_an_override_for_no_account(
     assert lines[1].startswith('warning: [accounts."Nonexistent"]: no account has that name (')
     assert lines[1].endswith(" accounts in the database); the override applies to nothing")
     # recompute (the daily cycle) logs the same
-    with caplog.at_level("WARNING", logger="tracker.opportunities"):
+    with caplog.at_level("WARNING", logger="tracker.opportunities.build"):
         code, _, _ = run("recompute", "--today", "2023-06-01", env={"TRACKER_RULES": str(path)})
     assert code == 0
     assert 'rules: [accounts."Nonexistent"]: no account has that name; ignored' in caplog.text
@@ -171,7 +171,7 @@ def test_reading_commands_never_write(world: Engine) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from tracker.models import Opportunity
+    from tracker.db.models import Opportunity
 
     def stored() -> list[tuple]:
         with Session(world) as s:

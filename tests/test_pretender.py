@@ -1,4 +1,5 @@
-"""Pre-tender readings (tracker.pretender) against the hand-checked golden file, and text rules.
+"""Pre-tender readings (tracker.notices.pretender) against the hand-checked golden file, and text
+rules.
 
 Every ``pre_tender`` entry of the golden reading of the real Doffin notices is read from
 the parsed notice alone: its kind, response deadline, dialogue day and planned
@@ -16,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, REAL
-from tracker.eforms import oslo_wall_clock, parse_notice
-from tracker.pretender import OSLO, find_dates, find_periods, read_pretender, sentences
+from tracker.notices.eforms import oslo_wall_clock, parse_notice
+from tracker.notices.pretender import OSLO, find_dates, find_periods, read_pretender, sentences
 
 GOLDEN = json.loads((FIXTURES / "golden" / "doffin-real-golden.json").read_text("utf-8"))
 PRE_TENDER = GOLDEN["pre_tender"]

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
 from tests.test_pretender import same_moment
-from tracker.eforms import parse_notice
-from tracker.ingest import ingest_paths
-from tracker.models import Account, AccountOrgnr
-from tracker.opportunities import list_opportunities, recompute
-from tracker.pretender import OSLO
-from tracker.windows import INFLUENCE_PHASES
+from tracker.db.models import Account, AccountOrgnr
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import ingest_paths
+from tracker.notices.pretender import OSLO
+from tracker.opportunities.build import list_opportunities, recompute
+from tracker.opportunities.windows import INFLUENCE_PHASES
 
 GOLDEN = json.loads((FIXTURES / "golden" / "doffin-real-golden.json").read_text("utf-8"))
 WANTED = [

@@ -1,4 +1,5 @@
-"""Relevance (tracker.relevance): one capability profile, and a learned model that can only
+"""Relevance (tracker.opportunities.relevance): one capability profile, and a learned model that
+can only
 reorder and flag. On the real notices, with their hand labels for the example IT profile."""
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
-from tracker.eforms import parse_notice
-from tracker.ingest import ingest_paths
-from tracker.models import BidDecision, KeyValue, Notice, NoticeMark, User
-from tracker.relevance import (
+from tracker.db.models import BidDecision, KeyValue, Notice, NoticeMark, User
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import ingest_paths
+from tracker.opportunities.relevance import (
     ItemText,
     fit_model,
     item_fit,
@@ -162,7 +163,7 @@ def test_learned_model_is_transparent_and_equals_scikit_learn() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from tracker.relevance import tokens
+    from tracker.opportunities.relevance import tokens
 
     items, labels = _labelled()
     model = fit_model(items, labels)
@@ -208,7 +209,7 @@ def test_the_flag_threshold_comes_from_held_out_team_examples() -> None:
     model = fit_model(items, labels)
     assert model is not None and 0 < model.flag_at < 1
     # the stored form keeps it
-    from tracker.relevance import LearnedModel
+    from tracker.opportunities.relevance import LearnedModel
 
     assert LearnedModel.from_dict(model.as_dict()).flag_at == model.flag_at
 
@@ -248,7 +249,7 @@ def test_training_from_decisions_marks_and_confirmed_links(
         loaded = stored_model(s)
         assert loaded is not None and loaded.coef == model.coef
         # a human-confirmed account link is a weak positive
-        from tracker.models import NoticeLink
+        from tracker.db.models import NoticeLink
 
         link = s.scalars(select(NoticeLink).where(NoticeLink.notice_pk == ids[relevant[4]])).first()
         if link is not None:

@@ -1,4 +1,4 @@
-"""Bid/no-bid scoring (tracker.scoring): explainable components, weights from the rules."""
+"""Bid/no-bid scoring (tracker.bids.scoring): explainable components, weights from the rules."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.rules import default_rules, parse_rules
-from tracker.scoring import (
+from tracker.bids.scoring import (
     COMPONENTS,
     BidFacts,
     price_weight_percent,
     score_bid,
 )
+from tracker.rules import default_rules, parse_rules
 
 TODAY = dt.date(2026, 11, 28)
 RULES = default_rules().scoring_rules()

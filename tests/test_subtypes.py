@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-import tracker.contracts
-import tracker.eforms
-import tracker.opportunities
-from tracker import subtypes
-from tracker.subtypes import PHASE_SUBTYPES, is_contract_notice, phase_of
+import tracker.contracts.build
+import tracker.notices.eforms
+import tracker.opportunities.build
+from tracker.notices import subtypes
+from tracker.notices.subtypes import PHASE_SUBTYPES, is_contract_notice, phase_of
 
-TSV = Path(subtypes.__file__).parent / "data" / "notice-subtype.tsv"
+TSV = Path(subtypes.__file__).parents[1] / "data" / "notice-subtype.tsv"
 
 
 def test_every_notice_subtype_in_the_code_list_has_exactly_one_phase() -> None:
@@ -52,11 +52,15 @@ def test_phase_of(code: str | None, phase: str | None) -> None:
 
 
 def test_the_areas_share_one_definition() -> None:
-    assert tracker.opportunities.PLANNING_SUBTYPES is subtypes.PLANNING_SUBTYPES
-    assert tracker.opportunities.COMPETITION_SUBTYPES is subtypes.COMPETITION_SUBTYPES
-    assert tracker.contracts.MODIFICATION_SUBTYPES is subtypes.MODIFICATION_SUBTYPES
-    assert tracker.opportunities.PLACEHOLDER_YEAR == tracker.eforms.PLACEHOLDER_YEAR == 2090
-    assert tracker.eforms.PLACEHOLDER_YEAR is subtypes.PLACEHOLDER_YEAR
+    assert tracker.opportunities.build.PLANNING_SUBTYPES is subtypes.PLANNING_SUBTYPES
+    assert tracker.opportunities.build.COMPETITION_SUBTYPES is subtypes.COMPETITION_SUBTYPES
+    assert tracker.contracts.build.MODIFICATION_SUBTYPES is subtypes.MODIFICATION_SUBTYPES
+    assert (
+        tracker.opportunities.build.PLACEHOLDER_YEAR
+        == tracker.notices.eforms.PLACEHOLDER_YEAR
+        == 2090
+    )
+    assert tracker.notices.eforms.PLACEHOLDER_YEAR is subtypes.PLACEHOLDER_YEAR
 
 
 def test_contract_notice() -> None:

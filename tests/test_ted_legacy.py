@@ -20,12 +20,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
 from tests.test_cli_notices import KEYS
-from tracker import ted_legacy
 from tracker.cli import main
-from tracker.eforms import parse_notice
-from tracker.errors import NoticeParseError, UnsafeXMLError
-from tracker.ingest import Ingestor, ingest_paths
-from tracker.models import (
+from tracker.db.models import (
     AwardCriterion,
     Contract,
     ContractParty,
@@ -35,9 +31,13 @@ from tracker.models import (
     NoticeBuyer,
     ResultWinner,
 )
-from tracker.parsing import notice_format, parse_any
-from tracker.subtypes import phase_of
-from tracker.ted_legacy import normalise_ojs, parse_ted_legacy
+from tracker.errors import NoticeParseError, UnsafeXMLError
+from tracker.notices import ted_legacy
+from tracker.notices.eforms import parse_notice
+from tracker.notices.ingest import Ingestor, ingest_paths
+from tracker.notices.parsing import notice_format, parse_any
+from tracker.notices.subtypes import phase_of
+from tracker.notices.ted_legacy import normalise_ojs, parse_ted_legacy
 
 LEGACY = NOTICES / "ted-legacy"
 FILES = sorted(LEGACY.glob("*.xml"))

@@ -3,7 +3,7 @@
 tests/fixtures/notices/ted-legacy holds 78 real TED XML notices (TED_EXPORT R2.0.9) and
 tests/fixtures/notices/ted-legacy-as-eforms 71 of them as the EU Publications Office's
 TED-XML-to-eForms converter writes them (same file names; the converter's own development
-notices). Each pair is parsed twice, by ``tracker.ted_legacy`` and by the eForms parser,
+notices). Each pair is parsed twice, by ``tracker.notices.ted_legacy`` and by the eForms parser,
 and must give the same:
 
 - notice: subtype, notice type, procedure type, dispatch date, planned date of the
@@ -41,8 +41,8 @@ import pytest
 from lxml import etree
 
 from tests.conftest import NOTICES
-from tracker.eforms import ParsedNotice, ParsedResult, parse_notice
-from tracker.ted_legacy import parse_ted_legacy
+from tracker.notices.eforms import ParsedNotice, ParsedResult, parse_notice
+from tracker.notices.ted_legacy import parse_ted_legacy
 
 LEGACY = NOTICES / "ted-legacy"
 CONVERTED = NOTICES / "ted-legacy-as-eforms"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.text import has_mojibake, name_key, repair_mojibake
+from tracker.notices.text import has_mojibake, name_key, repair_mojibake
 
 
 def test_repairs_utf8_read_as_latin1() -> None:

@@ -1,4 +1,5 @@
-"""Influence windows, timelines and budget windows (tracker.windows): table and property tests."""
+"""Influence windows, timelines and budget windows (tracker.opportunities.windows): table and
+property tests."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.rules import default_rules, parse_rules
-from tracker.windows import (
+from tracker.opportunities.windows import (
     BUDGET_STATUSES,
     CONFIDENCES,
     DEFAULT_RULES,
@@ -23,6 +23,7 @@ from tracker.windows import (
     explain,
     year_end_window,
 )
+from tracker.rules import default_rules, parse_rules
 
 D = dt.date
 

@@ -34,7 +34,7 @@ SETTINGS: list[Setting] = [
         "database_url",
         "TRACKER_DATABASE_URL",
         None,
-        "SQLAlchemy URL; default sqlite:///$TRACKER_HOME/tracker.db",
+        "SQLAlchemy URL; default sqlite:///$TRACKER_HOME/tracker.db.engine",
         secret=True,
     ),
     Setting("doffin_api_key", "DOFFIN_API_KEY", None, "Doffin subscription key.", secret=True),
@@ -124,7 +124,8 @@ SETTINGS: list[Setting] = [
         "Date (YYYY-MM-DD) the dashboards treat as today; default the real date (demos, tests).",
     ),
     Setting("schedule_time", "TRACKER_SCHEDULE_TIME", "06:00", "Daily cycle time (HH:MM, local)."),
-    # Operations (scheduler, lock, alerts): tracker.locks, tracker.cycle, tracker.alerts.
+    # Operations (scheduler, lock, alerts): tracker.db.locks, tracker.ops.cycle,
+    # tracker.alerts.generation.
     Setting(
         "lock_stale_seconds",
         "TRACKER_LOCK_STALE_SECONDS",
@@ -206,7 +207,7 @@ class Settings:
         url = self.values.get("database_url")
         if url:
             return url
-        return f"sqlite:///{(self.home_path / 'tracker.db').resolve()}"
+        return f"sqlite:///{(self.home_path / 'tracker.db.engine').resolve()}"
 
     @property
     def our_orgnr_list(self) -> list[str]:

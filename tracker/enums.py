@@ -46,5 +46,5 @@ class Extension(StrEnum):
     PROBABLY_EXTENDED = "probably_extended"
 
 
-# Influence can still be exercised in these phases (tracker.windows.INFLUENCE_PHASES).
+# Influence can still be exercised in these phases (tracker.opportunities.windows.INFLUENCE_PHASES).
 OPEN_PHASES: tuple[Phase, ...] = (Phase.DIALOGUE_OPEN, Phase.INFLUENCE_OPEN, Phase.DRAFTING)

@@ -12,15 +12,16 @@ class ConfigError(TrackerError):
 
 
 class DatabaseUnavailableError(TrackerError):
-    """The database file is missing, the server unreachable or the URL malformed (tracker.db)."""
+    """The database file is missing, the server unreachable or the URL malformed
+    (tracker.db.engine)."""
 
 
 class NoticeParseError(TrackerError):
-    """A notice cannot be parsed (raised by tracker.eforms)."""
+    """A notice cannot be parsed (raised by tracker.notices.eforms)."""
 
 
 class UnsafeXMLError(NoticeParseError):
-    """A notice uses DTDs, entities or external references (raised by tracker.eforms)."""
+    """A notice uses DTDs, entities or external references (raised by tracker.notices.eforms)."""
 
 
 class ImportValidationError(TrackerError):
@@ -39,19 +40,19 @@ class ImportValidationError(TrackerError):
 
 
 class LockHeldError(TrackerError):
-    """Another process holds a named database lock (raised by tracker.locks)."""
+    """Another process holds a named database lock (raised by tracker.db.locks)."""
 
 
 class LockLostError(TrackerError):
-    """Our database lock was taken over or removed while we held it (raised by tracker.locks)."""
+    """Our database lock was taken over or removed while we held it (raised by tracker.db.locks)."""
 
 
 class AlertDeliveryError(TrackerError):
-    """An alert channel refused or could not be reached (raised by tracker.alerts)."""
+    """An alert channel refused or could not be reached (raised by tracker.alerts.generation)."""
 
 
 class BackupError(TrackerError):
-    """A backup or restore cannot be made (raised by tracker.backup)."""
+    """A backup or restore cannot be made (raised by tracker.ops.backup)."""
 
 
 class UserError(TrackerError):
@@ -68,7 +69,7 @@ class LoginRateLimitedError(TrackerError):
 
 
 class PermissionDeniedError(TrackerError):
-    """The user's role does not allow this change (raised by tracker.accountwork and bids)."""
+    """The user's role does not allow this change (raised by tracker.accounts.work and bids)."""
 
 
 class NotFoundError(TrackerError):

@@ -27,11 +27,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from tracker.bids.scoring import COMPONENTS, ScoringRules
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError
-from tracker.relevance import Profile, profile_from_values
-from tracker.scoring import COMPONENTS, ScoringRules
-from tracker.windows import BUDGET_ANCHORS, PROCEDURES, BudgetCalendar, WindowRules
+from tracker.opportunities.relevance import Profile, profile_from_values
+from tracker.opportunities.windows import BUDGET_ANCHORS, PROCEDURES, BudgetCalendar, WindowRules
 
 BUYER_TYPES: tuple[str, ...] = ("state", "municipality", "county", "health_trust", "other")
 _MMDD = re.compile(r"^(\d{2})-(\d{2})$")
@@ -238,7 +238,8 @@ class Rules:
     _profiles: dict[str | None, Profile] = field(default_factory=dict)
 
     def profile(self, account: str | None = None) -> Profile:
-        """The capability profile (``tracker.relevance.Profile``) in force for ``account``
+        """The capability profile (``tracker.opportunities.relevance.Profile``) in force for
+        ``account``
         (its ``[accounts."<name>".profile]`` overrides on top of ``[profile]``); cached."""
         key = self._account_key(account)
         cached = self._profiles.get(key)

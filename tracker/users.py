@@ -24,9 +24,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from tracker.db.models import Account, LoginAttempt, LoginThrottle, User, utcnow
 from tracker.enums import Role
 from tracker.errors import LoginRateLimitedError, NotFoundError, UserError
-from tracker.models import Account, LoginAttempt, LoginThrottle, User, utcnow
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)  # kam, bid, director, admin
 MIN_PASSWORD_LENGTH = 8

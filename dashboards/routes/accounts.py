@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker import accountwork
+from tracker.accounts import work as accountwork
+from tracker.db.models import User
 from tracker.errors import UserError
 from tracker.market.bidders import for_opportunities
-from tracker.models import User
 from tracker.pages.account import account_page
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, plain_rows

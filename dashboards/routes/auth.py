@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from dashboards.i18n import LANGUAGES
 from dashboards.web import current_user, db_session, done, render, safe_next
+from tracker.db.models import User
 from tracker.errors import LoginRateLimitedError, UserError
-from tracker.models import User
 from tracker.users import (
     authenticate,
     end_sessions,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.bids import (
+from tracker.bids.selection import (
     BID_STATUSES,
     CAPACITIES,
     DECISIONS,
@@ -20,8 +20,8 @@ from tracker.bids import (
     bid_detail,
     set_bid_status_as,
 )
+from tracker.db.models import User
 from tracker.market.bidders import for_competitions
-from tracker.models import User
 from tracker.pages.base import PageEnv
 from tracker.pages.bids import BID_SHOWS, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from dashboards.routes.suppliers import year_chart
 from dashboards.web import current_user, db_session, render, today
+from tracker.db.models import User
 from tracker.market.buyer import buyer_list, buyer_page
-from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.bids import decide_bid_as
-from tracker.models import User
+from tracker.bids.selection import decide_bid_as
+from tracker.db.models import User
 from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dashboards.web import current_user, db_session, page_env, today
-from tracker import accountwork
+from tracker.accounts import work as accountwork
+from tracker.db.models import Account, AccountOrgnr, Activity, Contact, User
 from tracker.errors import NotFoundError, UserError
-from tracker.exports import DIALECTS, LANGUAGES, export
-from tracker.models import Account, AccountOrgnr, Activity, Contact, User
+from tracker.formats.exports import DIALECTS, LANGUAGES, export
+from tracker.notices.search import export_notices, parse_filters
 from tracker.pages.account import account_contract_rows
 from tracker.pages.accounts import AccountRow
 from tracker.pages.accounts import accounts as accounts_of
@@ -37,7 +38,6 @@ from tracker.pages.expiries import ContractRow, expiries
 from tracker.pages.incumbency import IncumbencyRow, incumbency
 from tracker.pages.opportunities import budget_windows, opportunity_rows
 from tracker.pages.suggested_links import SuggestedLink, suggested_links
-from tracker.search import export_notices, parse_filters
 from tracker.users import account_scope
 
 router = APIRouter()

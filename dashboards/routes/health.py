@@ -9,9 +9,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards.web import db_session, render, require_role, today
-from tracker.doctor import health_report
+from tracker.db.models import User
 from tracker.enums import Role
-from tracker.models import User
+from tracker.ops.doctor import health_report
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["health"])

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
+from tracker.db.models import User
 from tracker.enums import Role
-from tracker.linking import decide_link_as
-from tracker.models import User
+from tracker.linking.links import decide_link_as
 from tracker.pages.base import PageEnv, account_scope, plain_rows
 from tracker.pages.home import kam_home
 from tracker.pages.suggested_links import suggested_links

@@ -1,5 +1,5 @@
 """The director's market analytics (``/director/market``), the market exports
-(``/market-export/<list>.<csv|xlsx>``, through ``tracker.exports.export``) and likely
+(``/market-export/<list>.<csv|xlsx>``, through ``tracker.formats.exports.export``) and likely
 bidders in the JSON API."""
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from dashboards import market_charts
 from dashboards.routes.exports import export_option
 from dashboards.routes.suppliers import ours
 from dashboards.web import current_user, db_session, render, today
+from tracker.db.models import User
 from tracker.errors import NotFoundError, UserError
-from tracker.exports import DIALECTS, LANGUAGES, export
+from tracker.formats.exports import DIALECTS, LANGUAGES, export
 from tracker.market import bidders
 from tracker.market.buyer import buyer_page, competitions, price_weights, suppliers_at
 from tracker.market.director import DirectorMarket, director_market, rows_of
 from tracker.market.supplier import supplier_page, supplier_wins
-from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])

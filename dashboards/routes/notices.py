@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.models import User
+from tracker.db.models import User
+from tracker.notices.search import PHASES, parse_filters, parse_filters_checked, search_notices
+from tracker.opportunities.relevance import mark_notice
 from tracker.pages.base import PageEnv
 from tracker.pages.notice import notice_page
 from tracker.pages.opportunities import account_names
-from tracker.relevance import mark_notice
-from tracker.search import PHASES, parse_filters, parse_filters_checked, search_notices
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["notices"])

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from dashboards import market_charts
 from dashboards.web import current_user, db_session, render, today
+from tracker.db.models import User
 from tracker.market.common import spend
 from tracker.market.supplier import supplier_list, supplier_page
-from tracker.models import User
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])

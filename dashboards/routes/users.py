@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from dashboards.web import db_session, done, render, require_role
 from tracker import users as users_mod
+from tracker.db.models import User
 from tracker.enums import Role
 from tracker.errors import NotFoundError
-from tracker.models import User
 
 router = APIRouter()
 NAV = [("Users", "/admin/users", (Role.ADMIN,))]

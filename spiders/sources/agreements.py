@@ -1,6 +1,6 @@
 """Agreement-page spider: agreement overviews that buyers publish as HTML.
 
-The extraction is ``tracker.agreement_pages.extract_agreements`` (pure, tested without
+The extraction is ``tracker.contracts.agreement_pages.extract_agreements`` (pure, tested without
 Scrapy); this file fetches the configured pages and stores what they yield.
 """
 
@@ -15,8 +15,8 @@ from scrapy.http import Response
 
 from spiders.exceptions import SpiderArgumentError
 from spiders.pipelines import database_url
-from tracker.agreement_pages import SiteConfig, extract_agreements, load_sites
-from tracker.db import get_engine, session_scope
+from tracker.contracts.agreement_pages import SiteConfig, extract_agreements, load_sites
+from tracker.db.engine import get_engine, session_scope
 from tracker.errors import ConfigError
 
 
@@ -32,7 +32,7 @@ class AgreementsSpider(scrapy.Spider):
       buyer, supplier, title and start). Pages change layout: a site whose blocks
       yield nothing is logged as a warning.
     Spider arguments
-      config: YAML file of sites (see ``tracker.agreement_pages``; required).
+      config: YAML file of sites (see ``tracker.contracts.agreement_pages``; required).
       site: only the site with this name.
     """
 
@@ -78,7 +78,7 @@ class AgreementsSpider(scrapy.Spider):
 
 
 class AgreementPipeline:
-    """Stores agreement items (``kind == "agreement"``) through ``tracker.agreements``."""
+    """Stores agreement items (``kind == "agreement"``) through ``tracker.contracts.agreements``."""
 
     def __init__(self, db_url: str):
         self.db_url = db_url
@@ -103,7 +103,7 @@ class AgreementPipeline:
     def _flush(self) -> None:
         if not self.items:
             return
-        from tracker.agreements import store_page_agreements
+        from tracker.contracts.agreements import store_page_agreements
 
         with session_scope(get_engine(self.db_url)) as session:
             result = store_page_agreements(session, self.items)

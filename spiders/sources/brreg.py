@@ -14,8 +14,8 @@ from spiders.base import failure_reason, truthy
 from spiders.exceptions import SpiderArgumentError
 from spiders.items import FetchFailureItem, RegisterItem
 from spiders.pipelines import database_url
-from tracker import registry
-from tracker.db import get_engine, session_scope
+from tracker.accounts import registry
+from tracker.db.engine import get_engine, session_scope
 from tracker.orgnr import is_valid_orgnr
 
 GONE = (404, 410)

@@ -27,7 +27,7 @@ class TedSpider(DateSlicedSpider):
       ``iterationNextToken`` (no result cap). A notice also harvested from Doffin is
       stored once (the ingest deduplicates by eForms notice-id + version). Notices
       published before eForms (TED_EXPORT XML, 2014-2023) are harvested too: the API
-      serves their TED XML, which the ingest reads with ``tracker.ted_legacy`` (identity:
+      serves their TED XML, which the ingest reads with ``tracker.notices.ted_legacy`` (identity:
       the OJ S number ``2019/S 177-431038``).
     Spider arguments
       since, until: publication days YYYY-MM-DD (default: resume from harvest state).

@@ -3,7 +3,7 @@
 The world is built once per test process and backend (SQLite, and PostgreSQL when
 ``TRACKER_TEST_DATABASE_URL`` is set): the example accounts are imported, the real
 fixture notices ingested (which links buyers and derives contracts), opportunities
-recomputed when ``tracker.opportunities`` is there, and users created. Tests that change
+recomputed when ``tracker.opportunities.build`` is there, and users created. Tests that change
 data touch their own rows, so they can share it. "Today" is fixed at 2023-02-22, when
 two linked competitions of the fixtures are open.
 """
@@ -28,13 +28,13 @@ from sqlalchemy.engine import make_url
 
 from dashboards.app import create_app
 from tests.conftest import BACKENDS, NOTICES, PG_URL
-from tracker import db as tracker_db
 from tracker import users as tracker_users
-from tracker.accounts import import_accounts
+from tracker.accounts.keyaccounts import import_accounts
 from tracker.config import load_settings
-from tracker.db import session_scope
-from tracker.ingest import Ingestor
-from tracker.migrate import upgrade
+from tracker.db import engine as tracker_db
+from tracker.db.engine import session_scope
+from tracker.db.migrate import upgrade
+from tracker.notices.ingest import Ingestor
 from tracker.pages.base import NoCache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def seed(engine: Any, today: dt.date = TODAY) -> None:
             match = re.search(r"(\d{4}-\d{6})", path.name)
             ing.add(path.read_bytes(), location=str(path), source_id=match and match.group(1))
         ing.flush()
-    recompute = _optional("tracker.opportunities", "recompute")
+    recompute = _optional("tracker.opportunities.build", "recompute")
     with session_scope(engine) as s:
         if recompute is not None:
             recompute(s, today)
@@ -89,7 +89,7 @@ def migrated_database(backend: str, home: Path, prefix: str) -> Iterator[tuple[s
     PostgreSQL database dropped afterwards."""
     admin = None
     if backend == "sqlite":
-        url = f"sqlite:///{home / 'tracker.db'}"
+        url = f"sqlite:///{home / 'tracker.db.engine'}"
     else:
         base = make_url(PG_URL)
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -177,7 +177,7 @@ def page_csrf(client: TestClient, path: str = "/me") -> str:
 def account_id(engine: Any, name: str) -> int:
     from sqlalchemy import select
 
-    from tracker.models import Account
+    from tracker.db.models import Account
 
     with session_scope(engine) as s:
         return s.scalar(select(Account.id).where(Account.name == name))
@@ -186,7 +186,7 @@ def account_id(engine: Any, name: str) -> int:
 def notice_pk(engine: Any, title_start: str) -> int:
     from sqlalchemy import select
 
-    from tracker.models import Notice
+    from tracker.db.models import Notice
 
     with session_scope(engine) as s:
         return s.scalar(

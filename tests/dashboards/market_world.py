@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from dashboards.app import create_app
 from tests.conftest import BACKENDS, NOTICES
 from tests.dashboards.conftest import make_settings, migrated_database, seed
-from tracker.db import session_scope
-from tracker.ingest import Ingestor
-from tracker.models import ContractAccount, ContractParty
+from tracker.db.engine import session_scope
+from tracker.db.models import ContractAccount, ContractParty
+from tracker.notices.ingest import Ingestor
 
 LEGACY = NOTICES / "ted-legacy"
 

@@ -21,9 +21,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 
 from tests.dashboards.conftest import DIATERMI, USERS, notice_pk, page_csrf
-from tracker.db import session_scope
-from tracker.exports import header
-from tracker.models import BidDecision, User
+from tracker.db.engine import session_scope
+from tracker.db.models import BidDecision, User
+from tracker.formats.exports import header
 
 
 def _select(page: str, name: str) -> str:

@@ -22,8 +22,8 @@ from sqlalchemy import delete
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import DIATERMI, PASSWORD, USERS, make_settings, notice_pk
-from tracker.db import session_scope
-from tracker.models import BidDecision
+from tracker.db.engine import session_scope
+from tracker.db.models import BidDecision
 
 pytestmark = pytest.mark.browser
 

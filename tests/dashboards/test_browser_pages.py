@@ -26,8 +26,8 @@ from sqlalchemy import select, update
 from dashboards.app import create_app
 from tests.dashboards.conftest import DIATERMI, PASSWORD, USERS, make_settings, notice_pk
 from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, start_server
-from tracker.db import session_scope
-from tracker.models import Account, Lot, Notice, User
+from tracker.db.engine import session_scope
+from tracker.db.models import Account, Lot, Notice, User
 
 pytestmark = pytest.mark.browser
 
@@ -78,7 +78,7 @@ def _pages(world: dict, role: str) -> list[tuple[str, str]]:
 
 
 def _award_notice(engine) -> int:
-    from tracker.models import Contract
+    from tracker.db.models import Contract
 
     with session_scope(engine) as s:
         return s.scalar(select(Contract.notice_pk).order_by(Contract.id).limit(1))

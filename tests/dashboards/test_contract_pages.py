@@ -11,8 +11,8 @@ import io
 from sqlalchemy import select
 
 from tests.dashboards.conftest import account_id, notice_pk
-from tracker.db import session_scope
-from tracker.models import Notice
+from tracker.db.engine import session_scope
+from tracker.db.models import Notice
 from tracker.pages.base import plain_rows
 
 

@@ -1,7 +1,7 @@
 """The demo in a real browser: each demo role's home on the demo day, at 1400 and 390 px.
 
 The world is the demo's (tests/test_demo.py: example accounts, the real notices issued up
-to the day, ``tracker.demo.finish``). Screenshots go to ``test-output/screenshots/demo-*``;
+to the day, ``tracker.ops.demo.finish``). Screenshots go to ``test-output/screenshots/demo-*``;
 the pages are checked for what each role must see first. A second day (2023-11-27) shows
 the market dialogue of the data (Forsvarsmateriell's RFI) on top of the admin's home.
 Skipped when Chromium or Playwright is missing (``make browser-deps``).
@@ -19,9 +19,9 @@ from dashboards.app import create_app
 from tests.dashboards.conftest import make_settings
 from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
 from tests.test_demo import build_demo_world
-from tracker import db as tracker_db
-from tracker import demo
-from tracker.migrate import upgrade
+from tracker.db import engine as tracker_db
+from tracker.db.migrate import upgrade
+from tracker.ops import demo
 
 pytestmark = pytest.mark.browser
 PASSWORD = "demo password for tests"  # what build_demo_world gives the demo users

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from dashboards.routes.exports import COLUMNS, EXPORTS
 from tests.dashboards.conftest import account_id, page_csrf
-from tracker.db import session_scope
-from tracker.exports import header, to_csv, to_xlsx
-from tracker.models import Activity, Contact, User
+from tracker.db.engine import session_scope
+from tracker.db.models import Activity, Contact, User
+from tracker.formats.exports import header, to_csv, to_xlsx
 
 BOM = b"\xef\xbb\xbf"
 PYTHON_VALUE = re.compile(r"^(True|False|None|-?\d+\.0|nan|\[.*\]|\{.*\})$")

@@ -24,8 +24,8 @@ from sqlalchemy import delete, select
 
 from tests.dashboards.conftest import PASSWORD, csrf_from, login
 from tests.dashboards.test_security import api_routes
-from tracker.db import session_scope
-from tracker.models import Account, Notice
+from tracker.db.engine import session_scope
+from tracker.db.models import Account, Notice
 from tracker.users import ensure_user
 
 NUL = "a\x00b"

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 
 from dashboards import filters, i18n, labels
 from tests.dashboards.conftest import DIATERMI, USERS, csrf_from, notice_pk
-from tracker.db import session_scope
-from tracker.models import Lot, User
+from tracker.db.engine import session_scope
+from tracker.db.models import Lot, User
 
 DATA = Path(__file__).resolve().parents[2] / "tracker" / "data"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -61,8 +61,8 @@ def test_times_are_oslo_times(nb) -> None:
     assert filters.day("2022-11-25T00:00:00+01:00") == "25.11.2022"
     assert filters.date("2022-11-24T23:00:00Z") == "25.11.2022 kl. 00.00"  # winter: +01:00
     # ...but the parser reads a summer offset written in winter as the buyer's Oslo time
-    # (tracker.eforms.oslo_wall_clock), so the stored deadlines show as the notices say
-    from tracker.eforms import parse_notice
+    # (tracker.notices.eforms.oslo_wall_clock), so the stored deadlines show as the notices say
+    from tracker.notices.eforms import parse_notice
 
     real = Path(__file__).resolve().parents[1] / "fixtures" / "notices" / "doffin-real"
     for name, shown in [
@@ -116,11 +116,11 @@ def test_a_label_for_every_code(nb) -> None:
     assert labels.lot("LOT-0000", 1) == ""  # one lot: no lot name
     assert labels.yes_no(True) == "ja"
     # the tracker's own vocabularies all have words
-    from tracker.accounts import BUYER_TYPES, TIERS
-    from tracker.bids import BID_STATUSES, CAPACITIES, DECISIONS
-    from tracker.scoring import RECOMMENDATIONS
-    from tracker.search import PHASES as NOTICE_PHASES
-    from tracker.windows import PHASES
+    from tracker.accounts.keyaccounts import BUYER_TYPES, TIERS
+    from tracker.bids.scoring import RECOMMENDATIONS
+    from tracker.bids.selection import BID_STATUSES, CAPACITIES, DECISIONS
+    from tracker.notices.search import PHASES as NOTICE_PHASES
+    from tracker.opportunities.windows import PHASES
 
     for code in PHASES + NOTICE_PHASES:
         assert labels.phase(code) != code.replace("_", " ") or code in ("overdue",), code

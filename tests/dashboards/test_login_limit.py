@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import PASSWORD, csrf_from, make_settings
-from tracker.crawl import PROJECT_ROOT
-from tracker.db import session_scope
+from tracker.db.engine import session_scope
+from tracker.db.models import LoginAttempt
 from tracker.errors import LoginRateLimitedError
-from tracker.models import LoginAttempt
+from tracker.ops.crawl import PROJECT_ROOT
 from tracker.users import (
     MAX_FAILURES_PER_EMAIL,
     MAX_FAILURES_PER_PAIR,

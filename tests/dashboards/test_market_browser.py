@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from tests.dashboards.conftest import PASSWORD, USERS
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
 from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
-from tracker.db import session_scope
-from tracker.models import Contract, ContractParty
+from tracker.db.engine import session_scope
+from tracker.db.models import Contract, ContractParty
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WIDTHS = (1400, 390)

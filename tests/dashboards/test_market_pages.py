@@ -23,13 +23,8 @@ from sqlalchemy import delete, func, select, update
 
 from tests.dashboards.conftest import DIATERMI, TODAY, USERS, login, notice_pk, page_csrf
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
-from tracker.db import session_scope
-from tracker.market import bidders
-from tracker.market.buyer import buyer_page
-from tracker.market.common import awarded_on, spend
-from tracker.market.director import director_market
-from tracker.market.supplier import supplier_page
-from tracker.models import (
+from tracker.db.engine import session_scope
+from tracker.db.models import (
     BidStatus,
     Contract,
     ContractAccount,
@@ -40,7 +35,12 @@ from tracker.models import (
     Opportunity,
     User,
 )
-from tracker.subtypes import RESULT_SUBTYPES
+from tracker.market import bidders
+from tracker.market.buyer import buyer_page
+from tracker.market.common import awarded_on, spend
+from tracker.market.director import director_market
+from tracker.market.supplier import supplier_page
+from tracker.notices.subtypes import RESULT_SUBTYPES
 
 
 @pytest.fixture

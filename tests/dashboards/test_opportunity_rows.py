@@ -14,11 +14,11 @@ from sqlalchemy import delete, select
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import TODAY, USERS, account_id, login, make_settings
-from tracker.db import session_scope
-from tracker.models import Account, Contract, ContractAccount
-from tracker.opportunities import list_opportunities, recompute
+from tracker.db.engine import session_scope
+from tracker.db.models import Account, Contract, ContractAccount
+from tracker.opportunities.build import list_opportunities, recompute
+from tracker.opportunities.windows import PHASES
 from tracker.pages.opportunities import PHASE_ORDER
-from tracker.windows import PHASES
 
 # A known agreement (constructed: an import) at Oslo kommune that expires 2023-03-31 with no
 # competition seen. (The real Oslo VAV contract of the fixtures ended the same day, but a

@@ -24,8 +24,8 @@ from tests.dashboards.conftest import (
     notice_pk,
     page_csrf,
 )
-from tracker.db import session_scope
-from tracker.models import Notice, User
+from tracker.db.engine import session_scope
+from tracker.db.models import Notice, User
 from tracker.users import token_hash
 
 MAIN_PAGES = ["/", "/accounts", "/bids", "/director", "/search", "/me"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from tracker.models import Account, Opportunity
+from tracker.db.models import Account, Opportunity
 from tracker.pages.director import pipeline
 
 

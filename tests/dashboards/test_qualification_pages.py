@@ -9,9 +9,9 @@ import html
 from sqlalchemy import delete, select
 
 from tests.dashboards.conftest import DIATERMI, KIOSK, USERS, notice_pk, page_csrf
-from tracker.bids import tenders_last_time
-from tracker.db import session_scope
-from tracker.models import BidAssessment, Contract, NoticeMark, User
+from tracker.bids.selection import tenders_last_time
+from tracker.db.engine import session_scope
+from tracker.db.models import BidAssessment, Contract, NoticeMark, User
 
 
 def _row(client, pk: int) -> dict:

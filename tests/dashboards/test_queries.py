@@ -1,7 +1,7 @@
 """Page queries of ``tracker.pages`` against the tracker's own functions on the seeded world.
 
 One source of truth: the budget-window status the dashboards show is the one
-``tracker.opportunities`` computes; the bid list's cached list of open competitions
+``tracker.opportunities.build`` computes; the bid list's cached list of open competitions
 equals the uncached one, and decisions leave the director's queue at once.
 """
 
@@ -12,16 +12,16 @@ import datetime as dt
 from sqlalchemy import select
 
 from tests.dashboards.conftest import TODAY, USERS, account_id, make_settings
-from tracker.db import session_scope
-from tracker.models import Account, BidDecision, Notice, NoticeLink, Opportunity, User
-from tracker.opportunities import list_opportunities, stored_budget_window
+from tracker.db.engine import session_scope
+from tracker.db.models import Account, BidDecision, Notice, NoticeLink, Opportunity, User
+from tracker.opportunities.build import list_opportunities, stored_budget_window
+from tracker.opportunities.windows import BUDGET_STATUSES
 from tracker.pages.account import account_notices
 from tracker.pages.base import PageCache, PageEnv
 from tracker.pages.bids import bids_page
 from tracker.pages.director import director_page
 from tracker.pages.opportunities import budget_windows, opportunity_rows
 from tracker.rules import load_rules
-from tracker.windows import BUDGET_STATUSES
 
 LATER = TODAY + dt.timedelta(days=3 * 365)  # most budget windows of the world have ended
 

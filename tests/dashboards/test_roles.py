@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.dashboards.conftest import DIATERMI, KIOSK, USERS, account_id, notice_pk, page_csrf
-from tracker.db import session_scope
-from tracker.models import Account, Activity, BidDecision, BidStatus, Contact, NoticeLink
+from tracker.db.engine import session_scope
+from tracker.db.models import Account, Activity, BidDecision, BidStatus, Contact, NoticeLink
 
 
 def _post(client, path: str, data: dict) -> int:

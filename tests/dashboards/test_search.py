@@ -8,8 +8,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.models import Notice, NoticeBuyer
-from tracker.search import fold, normalise_cpv, normalise_orgnr
+from tracker.db.models import Notice, NoticeBuyer
+from tracker.notices.search import fold, normalise_cpv, normalise_orgnr
 
 
 def _ids(client, query: str) -> list[int]:

@@ -21,8 +21,8 @@ from tests.dashboards.conftest import (
     make_settings,
     page_csrf,
 )
-from tracker.db import session_scope
-from tracker.models import Notice, NoticeBuyer, NoticeLink, Opportunity
+from tracker.db.engine import session_scope
+from tracker.db.models import Notice, NoticeBuyer, NoticeLink, Opportunity
 
 PUBLIC = {"/login", "/calendar/{token}.ics"}
 
@@ -251,7 +251,7 @@ def test_no_password_or_token_in_logs(app, caplog) -> None:
 
 
 def test_inactive_user_loses_access(world) -> None:
-    from tracker.models import User
+    from tracker.db.models import User
     from tracker.users import ensure_user
 
     with session_scope(world["engine"]) as s:

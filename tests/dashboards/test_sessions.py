@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import USERS, login, make_settings, page_csrf
-from tracker.db import session_scope
-from tracker.models import User
+from tracker.db.engine import session_scope
+from tracker.db.models import User
 from tracker.users import set_password
 
 

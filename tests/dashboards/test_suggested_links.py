@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tracker.models import Account, Notice, NoticeBuyer, NoticeLink
+from tracker.db.models import Account, Notice, NoticeBuyer, NoticeLink
 from tracker.pages.suggested_links import suggested_links
 
 

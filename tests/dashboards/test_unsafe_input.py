@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from tests.dashboards.conftest import DIATERMI, account_id, notice_pk, page_csrf
-from tracker.db import session_scope
-from tracker.models import BidDecision, Lot, Notice, NoticeBuyer, NoticeLink
+from tracker.db.engine import session_scope
+from tracker.db.models import BidDecision, Lot, Notice, NoticeBuyer, NoticeLink
 
 JS = "javascript:alert(document.cookie)"
 DATA = "data:text/html,<script>alert(1)</script>"

@@ -16,7 +16,7 @@ from dashboards.app import create_app
 from tests.dashboards.conftest import PASSWORD, csrf_from, login, page_csrf
 from tracker.cli import main
 from tracker.config import load_settings
-from tracker.models import User
+from tracker.db.models import User
 from tracker.users import create_user, issue_api_token, issue_calendar_token
 
 NEW = "a new long password"

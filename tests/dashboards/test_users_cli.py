@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tracker.cli import main
+from tracker.db.models import LoginAttempt, User
 from tracker.errors import LoginRateLimitedError, UserError
-from tracker.models import LoginAttempt, User
 from tracker.users import (
     MAX_FAILURES_PER_CLIENT,
     authenticate,

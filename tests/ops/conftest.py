@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
 from tracker.config import Settings, load_settings
-from tracker.models import Account, Lot, Notice, NoticeBuyer, NoticeLink, Opportunity, User
+from tracker.db.models import Account, Lot, Notice, NoticeBuyer, NoticeLink, Opportunity, User
 
 
 def free_port() -> int:

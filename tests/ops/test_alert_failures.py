@@ -23,10 +23,10 @@ from tests.ops.conftest import (
     free_port,
     ops_settings,
 )
-from tracker import alerts
+from tracker.alerts import generation as alerts
 from tracker.cli import main
-from tracker.doctor import health_report, run_checks
-from tracker.models import AlertLog
+from tracker.db.models import AlertLog
+from tracker.ops.doctor import health_report, run_checks
 
 TODAY = dt.date(2026, 11, 28)
 NOW = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)

@@ -18,9 +18,9 @@ from tests.ops.conftest import (
     add_user,
     ops_settings,
 )
-from tracker import alerts
+from tracker.alerts import generation as alerts
+from tracker.db.models import AlertLog, AlertSubscription, BidDecision
 from tracker.errors import ConfigError
-from tracker.models import AlertLog, AlertSubscription, BidDecision
 
 TODAY = dt.date(2026, 11, 28)
 NOW = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)

@@ -13,15 +13,15 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-import tracker.crawl
+import tracker.ops.crawl
 from tracker.cli import main
 from tracker.config import load_settings
-from tracker.crawl import CrawlResult
-from tracker.cycle import Step, StepFailed, run_cycle, spider_step
+from tracker.db.locks import DatabaseLock
+from tracker.db.models import Run
 from tracker.errors import LockHeldError
-from tracker.locks import DatabaseLock
-from tracker.models import Run
-from tracker.scheduler import run_once
+from tracker.ops.crawl import CrawlResult
+from tracker.ops.cycle import Step, StepFailed, run_cycle, spider_step
+from tracker.ops.scheduler import run_once
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -116,7 +116,7 @@ def test_spider_step_reports_exit_code_and_crawl_counts(
             )
         ).inserted_primary_key[0]
     results = iter([CrawlResult(1, crawl_id), CrawlResult(0, crawl_id)])
-    monkeypatch.setattr(tracker.crawl, "run_crawl", lambda name, args: next(results))
+    monkeypatch.setattr(tracker.ops.crawl, "run_crawl", lambda name, args: next(results))
     result = run_cycle(
         engine,
         _settings(tracker_env),
@@ -169,7 +169,8 @@ def test_killed_cycle_is_closed_and_its_stale_lock_recovered(engine: Engine, tra
         "TRACKER_HEARTBEAT_SECONDS": "1",
     }
     code = (
-        "import sys, time; from tracker.cycle import Step; from tracker.scheduler import run_once;"
+        "import sys, time; from tracker.ops.cycle import Step;"
+        " from tracker.ops.scheduler import run_once;"
         "run_once(steps=[Step('slow', lambda c: (print('started', flush=True), time.sleep(60)))])"
     )
     proc = subprocess.Popen(
@@ -203,8 +204,8 @@ def test_killed_cycle_is_closed_and_its_stale_lock_recovered(engine: Engine, tra
 def test_scheduler_runs_cycle_and_a_second_scheduler_refuses(engine: Engine, tracker_env) -> None:
     import threading
 
-    from tracker.cycle import CycleResult
-    from tracker.scheduler import serve
+    from tracker.ops.cycle import CycleResult
+    from tracker.ops.scheduler import serve
 
     settings = load_settings({**tracker_env, "TRACKER_SCHEDULE_TIME": "03:15"})
     stop = threading.Event()
@@ -251,7 +252,7 @@ def test_bad_schedule_time_is_a_clear_error(engine: Engine, tracker_env) -> None
     import threading
 
     from tracker.errors import ConfigError
-    from tracker.scheduler import serve
+    from tracker.ops.scheduler import serve
 
     settings = load_settings({**tracker_env, "TRACKER_SCHEDULE_TIME": "25:99"})
     with pytest.raises(ConfigError, match="schedule_time='25:99'"):
@@ -280,7 +281,7 @@ def test_schedule_command_holds_the_lock_until_sigterm(engine: Engine, tracker_e
     import signal
     import time
 
-    from tracker.locks import lock_info
+    from tracker.db.locks import lock_info
 
     env = {**os.environ, **tracker_env, "TRACKER_SCHEDULE_TIME": "03:00"}
     tracker = os.path.join(os.path.dirname(sys.executable), "tracker")

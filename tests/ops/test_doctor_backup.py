@@ -12,13 +12,13 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from tests.ops.conftest import SMTPServer, free_port
-from tracker import backup as backup_mod
 from tracker.cli import main
 from tracker.config import load_settings
-from tracker.doctor import exit_code, run_checks
+from tracker.db.locks import DatabaseLock
+from tracker.db.models import Account, Run, utcnow
 from tracker.errors import BackupError
-from tracker.locks import DatabaseLock
-from tracker.models import Account, Run, utcnow
+from tracker.ops import backup as backup_mod
+from tracker.ops.doctor import exit_code, run_checks
 
 
 def _status(checks) -> dict[str, str]:
@@ -69,7 +69,7 @@ def test_doctor_all_good_then_each_failure(
     assert all(len(c.line().splitlines()) == 1 for c in checks)
 
     # A scheduler lock without heartbeat is reported (warning: the next cycle recovers it).
-    from tracker.locks import DatabaseLock
+    from tracker.db.locks import DatabaseLock
 
     DatabaseLock(engine, "scheduler", holder="dead-host:1").acquire()
     later = run_checks(load_settings(env), engine, now=now + dt.timedelta(hours=1))
@@ -134,7 +134,7 @@ def test_sqlite_backup_restore_round_trip(engine: Engine, tracker_env, tmp_path:
                 created_at=utcnow(),
             )
         )
-    out = tmp_path / "b" / "tracker.db"
+    out = tmp_path / "b" / "tracker.db.engine"
     res = CliRunner().invoke(main, ["backup", "--out", str(out)], env=tracker_env)
     assert res.exit_code == 0, res.output
     assert f"backup written: {out}" in res.output

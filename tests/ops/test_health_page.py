@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from dashboards.app import create_app
 from tests.ops.conftest import add_notice
 from tracker.config import load_settings
-from tracker.models import IngestError, Run, utcnow
+from tracker.db.models import IngestError, Run, utcnow
 from tracker.users import create_user
 
 TODAY = dt.date(2026, 11, 28)

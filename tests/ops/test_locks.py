@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from tracker.db.locks import DatabaseLock, lock_info
+from tracker.db.models import Lock, utcnow
 from tracker.errors import LockHeldError, LockLostError
-from tracker.locks import DatabaseLock, lock_info
-from tracker.models import Lock, utcnow
 
 
 def test_second_holder_refused_then_free_after_release(engine: Engine) -> None:

@@ -1,6 +1,6 @@
 """Real crawls over HTTP on 127.0.0.1: a replay server per test, Scrapy in a subprocess.
 
-Each crawl runs ``python -m scrapy crawl`` through ``tracker.crawl.run_crawl`` (a fresh
+Each crawl runs ``python -m scrapy crawl`` through ``tracker.ops.crawl.run_crawl`` (a fresh
 process, so the Twisted reactor is never reused), against the replay server of the
 test and the test's database. Delays, timeouts and backoff are scaled down.
 """
@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from spiders.replay import DoffinRecord, Faults, ReplayServer, replay_env, serve_in_thread
-from tracker.crawl import CrawlResult, run_crawl
-from tracker.models import FetchFailure, HarvestDay, Notice, Run
+from tests.replay import DoffinRecord, Faults, ReplayServer, replay_env, serve_in_thread
+from tracker.db.models import FetchFailure, HarvestDay, Notice, Run
+from tracker.ops.crawl import CrawlResult, run_crawl
 
 FAST = {
     "DOWNLOAD_DELAY": "0.01",

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from spiders.archive import ArchiveTruncated, iter_members
-from spiders.replay import Faults, load_real_notices
 from spiders.sources.ted_packages import ojs_issue, publication_number
+from tests.replay import Faults, load_real_notices
 from tests.spiders.conftest import days, open_failures, run_row, source_ids
-from tracker.models import Notice
+from tracker.db.models import Notice
 
 REAL = load_real_notices()
 # Three days with real notices (one of them a Sunday); the 2022 ones are on weekdays.

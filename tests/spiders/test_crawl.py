@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spiders.replay import Faults, load_real_notices, synthetic_days
+from tests.replay import Faults, load_real_notices, synthetic_days
 from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
+from tracker.accounts.registry import is_public_body, orgnrs_to_enrich
 from tracker.cli import main
-from tracker.crawl import PROJECT_ROOT, crawl_command
-from tracker.models import Notice, Organisation, Run
-from tracker.registry import is_public_body, orgnrs_to_enrich
+from tracker.db.models import Notice, Organisation, Run
+from tracker.ops.crawl import PROJECT_ROOT, crawl_command
 
 REAL = load_real_notices()
 
@@ -189,7 +189,7 @@ BRREG_NOTICES = [
 
 def test_brreg_follows_parents_and_survives_404s(replay, engine):
     from tests.conftest import REAL as REAL_DIR
-    from tracker.ingest import Ingestor
+    from tracker.notices.ingest import Ingestor
 
     with Ingestor(engine, source="file") as ing:
         for name in BRREG_NOTICES:

@@ -1,6 +1,6 @@
 """One harvest against a hostile stand-in Doffin stores every served notice exactly once.
 
-The stand-in (``spiders.replay``) answers with 429 bursts, 500s on searches and
+The stand-in (``tests.replay``) answers with 429 bursts, 500s on searches and
 downloads, truncated JSON and XML bodies, a connection cut short, raw control
 characters, hits repeated across pages, offset paging that shifts between pages (a hit
 of page N shows again on page N+1 and another slips out of the listing) and a day over
@@ -20,12 +20,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spiders.replay import Faults, load_real_notices, replicate, synthetic_days
+from tests.replay import Faults, load_real_notices, replicate, synthetic_days
 from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
 from tests.spiders.test_crawl import sqlite_only
 from tracker.cli import main
-from tracker.crawl import PROJECT_ROOT, crawl_command
-from tracker.models import Notice, Run
+from tracker.db.models import Notice, Run
+from tracker.ops.crawl import PROJECT_ROOT, crawl_command
 
 SMALL = {"DOFFIN_PAGE_SIZE": "2", "DOFFIN_HIT_CAP": "4"}
 NOVEMBER = [r for r in load_real_notices() if r.day.year == 2022 and r.day.month == 11]

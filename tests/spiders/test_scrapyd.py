@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spiders.replay import synthetic_days
-from tracker.crawl import backfill_on_scrapyd, build_egg
-from tracker.models import HarvestDay, Notice
+from tests.replay import synthetic_days
+from tracker.db.models import HarvestDay, Notice
+from tracker.ops.crawl import backfill_on_scrapyd, build_egg
 
 SLOW = os.environ.get("TRACKER_SLOW_TESTS") == "1"
 FIRST_DAY = dt.date(2021, 3, 1)

@@ -1,6 +1,6 @@
 """The TED spider harvests the notices published before eForms (TED XML, TED_EXPORT).
 
-A real crawl (Scrapy in a subprocess, tracker.crawl.run_crawl) against a stand-in for the
+A real crawl (Scrapy in a subprocess, tracker.ops.crawl.run_crawl) against a stand-in for the
 TED API on 127.0.0.1: ``POST /ted/v3/notices/search`` lists, per publication day, the
 real TED XML notices of tests/fixtures/notices/ted-legacy by their publication number
 (``DOC_ID``, e.g. ``119337-2021``) and day (``DATE_PUB``), as the TED API v3 does for
@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
 from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
-from tracker.crawl import run_crawl
-from tracker.models import Contract, Notice
+from tracker.db.models import Contract, Notice
+from tracker.ops.crawl import run_crawl
 
 LEGACY = NOTICES / "ted-legacy"
 # Published on 2021-03-09 (DATE_PUB 20210309): two Norwegian notices (Skyss, Bergen

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from spiders.exceptions import InvalidItem
 from spiders.items import HarvestDayItem, NoticeItem, RegisterItem
 from spiders.middlewares import retry_after_seconds
-from spiders.replay import load_real_notices, synthetic_days
 from spiders.secret import Secret
 from spiders.sources.doffin import parse_search, sub_slices
-from tracker import harvest
-from tracker.models import HarvestDay
+from tests.replay import load_real_notices, synthetic_days
+from tracker.db.models import HarvestDay
+from tracker.notices import harvest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -11,7 +11,7 @@ import click
 
 from tracker.cli import main
 from tracker.cli._common import resolve_today
-from tracker.db import session_scope
+from tracker.db.engine import session_scope
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], width: int = 40) -> str:
@@ -66,7 +66,7 @@ def accounts_import(file: str, skip_invalid: bool, no_link: bool) -> None:
 
     Example: tracker accounts import examples/accounts.csv --skip-invalid
     """
-    from tracker.accounts import import_accounts
+    from tracker.accounts.keyaccounts import import_accounts
 
     with session_scope() as session:
         result = import_accounts(session, file, skip_invalid=skip_invalid, relink=not no_link)
@@ -114,7 +114,7 @@ def accounts_show(name: str, fmt: str) -> None:
 
     Example: tracker accounts show Forsvaret --format json
     """
-    from tracker.accounts import account_detail, get_account
+    from tracker.accounts.keyaccounts import account_detail, get_account
 
     with session_scope() as session:
         detail = account_detail(session, get_account(session, name))
@@ -173,7 +173,7 @@ def link_cmd() -> None:
 
     Example: tracker link
     """
-    from tracker.linking import link_notices, refresh_contract_accounts
+    from tracker.linking.links import link_notices, refresh_contract_accounts
 
     with session_scope() as session:
         counts = link_notices(session)
@@ -191,8 +191,8 @@ def derive_cmd() -> None:
 
     Example: tracker derive
     """
-    from tracker.contracts import derive_contracts
-    from tracker.linking import link_notices
+    from tracker.contracts.build import derive_contracts
+    from tracker.linking.links import link_notices
 
     with session_scope() as session:
         link_notices(session, refresh_contracts=False)
@@ -221,7 +221,7 @@ def links_list(account: str | None, fmt: str) -> None:
 
     Example: tracker links list --format json
     """
-    from tracker.accounts import get_account
+    from tracker.accounts.keyaccounts import get_account
     from tracker.pages.base import plain_rows
     from tracker.pages.suggested_links import suggested_links
 
@@ -250,7 +250,7 @@ def links_list(account: str | None, fmt: str) -> None:
 
 
 def _decide(link_id: int, status: str, by: str | None) -> None:
-    from tracker.linking import decide_link
+    from tracker.linking.links import decide_link
 
     with session_scope() as session:
         result = decide_link(session, link_id, status, by)
@@ -295,7 +295,7 @@ def prospects_cmd(limit: int, fmt: str) -> None:
 
     Example: tracker prospects --limit 20
     """
-    from tracker.linking import prospects
+    from tracker.linking.links import prospects
 
     with session_scope() as session:
         rows = prospects(session, limit=limit)
@@ -337,9 +337,9 @@ def expiries_cmd(
 
     Example: tracker expiries --account Forsvaret --within 24m --format csv
     """
-    from tracker.accounts import get_account
+    from tracker.accounts.keyaccounts import get_account
     from tracker.config import load_settings
-    from tracker.expiries import parse_within
+    from tracker.contracts.expiries import parse_within
     from tracker.pages.base import PageEnv, plain_rows
     from tracker.pages.expiries import expiries
 
@@ -423,7 +423,7 @@ def incumbency_cmd(account: str | None, today: str | None, show: str, fmt: str) 
 
     Example: tracker incumbency --account "Politiets fellestjenester"
     """
-    from tracker.accounts import get_account
+    from tracker.accounts.keyaccounts import get_account
     from tracker.config import load_settings
     from tracker.pages.base import PageEnv, plain_rows
     from tracker.pages.incumbency import incumbency
@@ -478,7 +478,7 @@ def agreements_import(file: str, skip_invalid: bool) -> None:
 
     Example: tracker agreements import crm-agreements.csv
     """
-    from tracker.agreements import import_agreements
+    from tracker.contracts.agreements import import_agreements
 
     with session_scope() as session:
         result = import_agreements(session, file, skip_invalid=skip_invalid)

@@ -14,9 +14,9 @@ import click
 from sqlalchemy import func, select
 
 from tracker.cli import main
-from tracker.crawl import SPIDERS, run_crawl
-from tracker.db import get_engine, session_scope
-from tracker.models import HarvestDay, Notice, Run
+from tracker.db.engine import get_engine, session_scope
+from tracker.db.models import HarvestDay, Notice, Run
+from tracker.ops.crawl import SPIDERS, run_crawl
 
 log = logging.getLogger(__name__)
 EXIT_CODES = {"ok": 0, "partial": 4, "failed": 1}
@@ -232,7 +232,7 @@ def _scrapyd(
 ) -> None:
     import tempfile
 
-    from tracker.crawl import SPIDER_SOURCES, CrawlError, backfill_on_scrapyd, build_egg
+    from tracker.ops.crawl import SPIDER_SOURCES, CrawlError, backfill_on_scrapyd, build_egg
 
     if source not in SPIDER_SOURCES:
         raise click.UsageError(f"--scrapyd: only {', '.join(SPIDER_SOURCES)} run on Scrapyd")
@@ -280,7 +280,7 @@ def crawl_failures(source: str | None) -> None:
 
     Example: tracker crawl-failures doffin
     """
-    from tracker.harvest import failure_list
+    from tracker.notices.harvest import failure_list
 
     with session_scope(get_engine()) as session:
         rows = failure_list(session, source)

@@ -8,8 +8,8 @@ import click
 
 from tracker.cli import main
 from tracker.config import SETTINGS, load_settings
-from tracker.db import get_engine
-from tracker.migrate import current_revision, upgrade
+from tracker.db.engine import get_engine
+from tracker.db.migrate import current_revision, upgrade
 
 
 @main.group()

@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from tracker.cli import main
-from tracker.db import get_engine
-from tracker.eforms import ParsedNotice
+from tracker.db.engine import get_engine
 from tracker.errors import NoticeParseError
-from tracker.ingest import ingest_paths, iter_xml_files, reparse
-from tracker.parsing import parse_any
+from tracker.notices.eforms import ParsedNotice
+from tracker.notices.ingest import ingest_paths, iter_xml_files, reparse
+from tracker.notices.parsing import parse_any
 
 
 @main.command("parse")

@@ -14,8 +14,8 @@ import click
 from tracker.cli import main
 from tracker.cli._common import resolve_today
 from tracker.config import load_settings
-from tracker.db import session_scope
-from tracker.windows import PHASES
+from tracker.db.engine import session_scope
+from tracker.opportunities.windows import PHASES
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -98,8 +98,8 @@ def _override_warnings(rules_: Any) -> list[str]:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
+    from tracker.db.models import Account, AccountAlias
     from tracker.errors import TrackerError
-    from tracker.models import Account, AccountAlias
 
     if not rules_.accounts and not rules_.account_buyer_types:
         return []
@@ -172,7 +172,7 @@ def opportunities_cmd(
 
     Example: tracker opportunities --account "Sykehusinnkjøp HF" --open-now --format json
     """
-    from tracker import opportunities as opp
+    from tracker.opportunities import build as opp
 
     day = resolve_today(today)
     with session_scope() as session:
@@ -200,7 +200,7 @@ def recompute_cmd(today: str | None) -> None:
 
     Example: tracker recompute --today 2023-05-15
     """
-    from tracker.opportunities import recompute
+    from tracker.opportunities.build import recompute
 
     day = resolve_today(today)
     with session_scope() as session:
@@ -243,7 +243,7 @@ def bids_cmd(
 
     Example: tracker bids --format json
     """
-    from tracker.bids import list_bids
+    from tracker.bids.selection import list_bids
 
     with session_scope() as session:
         rows = list_bids(
@@ -274,7 +274,7 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
 
     Example: tracker decide 2024-110489 --no-bid --why "price weighs 70 %" --by dir@example.no
     """
-    from tracker.bids import record_decision
+    from tracker.bids.selection import record_decision
 
     if bid is None:
         raise click.UsageError("say --bid or --no-bid")
@@ -314,8 +314,8 @@ def calendar_cmd(
 
     Example: tracker calendar --account Forsvaret --out forsvaret.ics
     """
-    from tracker.ical import calendar_for
-    from tracker.opportunities import recompute as recompute_opportunities
+    from tracker.formats.ical import calendar_for
+    from tracker.opportunities.build import recompute as recompute_opportunities
 
     day = resolve_today(today)
     with session_scope() as session:

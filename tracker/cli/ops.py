@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tracker.cli import main
 from tracker.cli._common import resolve_today
 from tracker.config import load_settings
-from tracker.db import get_engine, session_scope
+from tracker.db.engine import get_engine, session_scope
 from tracker.errors import ConfigError, LockHeldError
 
 EXIT_LOCKED = 3
@@ -27,7 +27,7 @@ def run_once_cmd(today: str | None) -> None:
 
     Example: tracker run-once
     """
-    from tracker.scheduler import run_once
+    from tracker.ops.scheduler import run_once
 
     try:
         result = run_once(today=resolve_today(today))
@@ -54,7 +54,7 @@ def schedule_cmd(run_now: bool) -> None:
 
     Example: TRACKER_SCHEDULE_TIME=05:30 tracker schedule
     """
-    from tracker.scheduler import serve
+    from tracker.ops.scheduler import serve
 
     settings = load_settings()
     click.echo(f"scheduler: daily cycle at {settings.schedule_time} (Ctrl-C to stop)")
@@ -73,7 +73,7 @@ def doctor_cmd() -> None:
 
     Example: tracker doctor
     """
-    from tracker.doctor import exit_code, run_checks
+    from tracker.ops.doctor import exit_code, run_checks
 
     checks = run_checks()
     for c in checks:
@@ -88,9 +88,9 @@ def backup_cmd(out: Path | None) -> None:
 
     Default file: $TRACKER_HOME/backups/tracker-YYYYmmdd-HHMMSS.db (.dump for PostgreSQL).
 
-    Example: tracker backup --out /srv/backups/tracker.db
+    Example: tracker backup --out /srv/backups/tracker.db.engine
     """
-    from tracker.backup import backup
+    from tracker.ops.backup import backup
 
     result = backup(out=out)
     click.echo(f"backup written: {result.path} ({result.size} bytes, {result.backend})")
@@ -106,7 +106,7 @@ def restore_cmd(file: Path, yes: bool) -> None:
 
     Example: tracker restore var/backups/tracker-20261128-060000.db --yes
     """
-    from tracker.backup import restore
+    from tracker.ops.backup import restore
 
     if not yes:
         click.confirm("This overwrites the current database. Continue?", abort=True)
@@ -129,7 +129,7 @@ def alerts_send(today: str | None) -> None:
 
     Example: tracker alerts send
     """
-    from tracker.alerts import run_alerts
+    from tracker.alerts.generation import run_alerts
 
     settings = load_settings()
     day = resolve_today(today)
@@ -148,7 +148,7 @@ def alerts_list(status: str | None, limit: int) -> None:
 
     Example: tracker alerts list --status pending
     """
-    from tracker.models import AlertLog, User
+    from tracker.db.models import AlertLog, User
 
     with session_scope() as s:
         q = (
@@ -178,7 +178,7 @@ def alerts_retry(alert_ids: tuple[int, ...], all_failed: bool) -> None:
     """
     from sqlalchemy import update
 
-    from tracker.models import AlertLog
+    from tracker.db.models import AlertLog
 
     if not alert_ids and not all_failed:
         raise click.UsageError("give alert ids (see 'tracker alerts list --status failed')")
@@ -222,8 +222,8 @@ def alerts_subscribe(
     Example: tracker alerts subscribe --user kari@example.no --kind window_closing
     --channel webhook --target https://hooks.slack.com/services/... --param days=21
     """
-    from tracker.alerts import KINDS, ensure_default_subscriptions, subscribe
-    from tracker.models import User
+    from tracker.alerts.generation import KINDS, ensure_default_subscriptions, subscribe
+    from tracker.db.models import User
 
     parsed: dict[str, object] = {}
     for p in params:

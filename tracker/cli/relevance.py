@@ -7,7 +7,7 @@ import json
 import click
 
 from tracker.cli import main
-from tracker.db import session_scope
+from tracker.db.engine import session_scope
 
 
 @main.group("relevance")
@@ -22,7 +22,7 @@ def train_cmd() -> None:
 
     Example: tracker relevance train
     """
-    from tracker.relevance import train_model, training_examples
+    from tracker.opportunities.relevance import train_model, training_examples
 
     with session_scope() as session:
         examples = training_examples(session)
@@ -49,8 +49,8 @@ def show_cmd(notice: str, account: str | None) -> None:
 
     Example: tracker relevance show 2023-604437
     """
-    from tracker.bids import resolve_notice
-    from tracker.relevance import notice_texts, relevance, stored_model
+    from tracker.bids.selection import resolve_notice
+    from tracker.opportunities.relevance import notice_texts, relevance, stored_model
     from tracker.rules import load_rules
 
     with session_scope() as session:

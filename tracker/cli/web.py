@@ -9,7 +9,7 @@ import click
 
 from tracker.cli import main
 from tracker.config import load_settings
-from tracker.db import session_scope
+from tracker.db.engine import session_scope
 from tracker.errors import ConfigError, UserError
 from tracker.users import ROLES, create_user, list_users
 
@@ -165,8 +165,8 @@ def serve(host: str, port: int, workers: int, trusted_proxies: str | None) -> No
     import uvicorn
 
     from tracker.config import session_secret
-    from tracker.db import get_engine
-    from tracker.migrate import current_revision, head_revision
+    from tracker.db.engine import get_engine
+    from tracker.db.migrate import current_revision, head_revision
 
     if trusted_proxies is not None:
         os.environ["TRACKER_TRUSTED_PROXIES"] = trusted_proxies  # read by every worker

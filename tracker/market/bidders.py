@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.bids import tenders_last_time
+from tracker.bids.selection import tenders_last_time
+from tracker.db.models import Contract, ContractParty, Notice, NoticeBuyer, Opportunity
 from tracker.market.common import awarded_contracts, chunks, our_orgnrs
-from tracker.models import Contract, ContractParty, Notice, NoticeBuyer, Opportunity
 
 CPV_PREFIX = 4
 MAX_BIDDERS = 8

@@ -18,7 +18,17 @@ from typing import Any
 from sqlalchemy import String, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from tracker.codelists import codelist, cpv_label
+from tracker.db.models import (
+    Account,
+    AwardCriterion,
+    Contract,
+    ContractAccount,
+    ContractParty,
+    Lot,
+    LotResult,
+    Notice,
+    NoticeBuyer,
+)
 from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
@@ -30,18 +40,8 @@ from tracker.market.common import (
     parties_with_awards,
     value_columns,
 )
-from tracker.models import (
-    Account,
-    AwardCriterion,
-    Contract,
-    ContractAccount,
-    ContractParty,
-    Lot,
-    LotResult,
-    Notice,
-    NoticeBuyer,
-)
-from tracker.subtypes import COMPETITION_SUBTYPES, MODIFICATION_SUBTYPES, RESULT_SUBTYPES
+from tracker.notices.codelists import codelist, cpv_label
+from tracker.notices.subtypes import COMPETITION_SUBTYPES, MODIFICATION_SUBTYPES, RESULT_SUBTYPES
 
 PRICE_TYPES = ("price", "cost")
 LIST_ROWS = 40

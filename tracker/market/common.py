@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.config import load_settings
-from tracker.models import Contract, ContractParty
+from tracker.db.models import Contract, ContractParty
 
-# Value kinds of contracts.value_kind (tracker.contracts.value_of), in display order; the
+# Value kinds of contracts.value_kind (tracker.contracts.build.value_of), in display order; the
 # labels are English msgids, translated where they are shown (``_(v.label)``).
 KIND_ORDER = ("tender", "estimated", "framework_max")
 KIND_LABELS = {

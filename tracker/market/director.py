@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from tracker.market.common import awarded_contracts, chunks, our_orgnrs
-from tracker.models import (
+from tracker.db.models import (
     Account,
     Activity,
     BidStatus,
@@ -28,6 +27,7 @@ from tracker.models import (
     Notice,
     Opportunity,
 )
+from tracker.market.common import awarded_contracts, chunks, our_orgnrs
 from tracker.pages.director import NO_ACTIVITY_DAYS
 from tracker.pages.opportunities import OPEN_PHASES
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from tracker.codelists import cpv_label
+from tracker.db.models import Account, Contract, ContractAccount, ContractParty
 from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
@@ -34,7 +34,7 @@ from tracker.market.common import (
     running_expr,
     value_columns,
 )
-from tracker.models import Account, Contract, ContractAccount, ContractParty
+from tracker.notices.codelists import cpv_label
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.accountwork import list_activities, list_contacts
-from tracker.enums import LinkStatus
-from tracker.errors import NotFoundError
-from tracker.models import (
+from tracker.accounts.work import list_activities, list_contacts
+from tracker.db.models import (
     Account,
     Contract,
     ContractAccount,
@@ -20,10 +18,12 @@ from tracker.models import (
     Organisation,
     User,
 )
+from tracker.enums import LinkStatus
+from tracker.errors import NotFoundError
+from tracker.notices.search import notice_rows
 from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.expiries import ContractRow, contract_rows
 from tracker.pages.opportunities import RISK_PHASES, opportunity_rows
-from tracker.search import notice_rows
 from tracker.users import can_edit_account
 
 

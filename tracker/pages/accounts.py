@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.db.models import Account, ContractAccount, Notice, NoticeLink, Opportunity
 from tracker.enums import OPEN_PHASES, LinkStatus
-from tracker.models import Account, ContractAccount, Notice, NoticeLink, Opportunity
 from tracker.pages.base import in_scope
 
 

@@ -102,8 +102,8 @@ def still_running(today: dt.date, *, unknown_end: bool) -> Any:
     award seen) only once its expected award date has passed; a contract whose end is
     unknown counts only with ``unknown_end`` (incumbency: the supplier still holds it;
     the expiries list has no date to put it at unless asked)."""
+    from tracker.db.models import Contract
     from tracker.enums import Extension
-    from tracker.models import Contract
 
     alive = [
         Contract.end_date >= today,
@@ -121,7 +121,7 @@ def still_running(today: dt.date, *, unknown_end: bool) -> Any:
 def known_by(today: dt.date) -> Any:
     """SQL condition on a query joined (outer) to the contract's ``Notice``: a contract
     known only from a notice issued after ``today`` is not known yet (no hindsight)."""
-    from tracker.models import Notice
+    from tracker.db.models import Notice
 
     issued = func.coalesce(Notice.issue_date, Notice.publication_date)
     return or_(Notice.id.is_(None), issued.is_(None), issued <= today)

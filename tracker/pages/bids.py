@@ -1,4 +1,4 @@
-"""Open competitions for the bid team, scored by ``tracker.bids``, one page at a time;
+"""Open competitions for the bid team, scored by ``tracker.bids.selection``, one page at a time;
 and intention notices still in their challenge period.
 """
 
@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker import bids as bids_module
-from tracker.bids import BID_STATUSES, CAPACITIES, RISKS
-from tracker.errors import UserError
-from tracker.models import (
+from tracker.bids import selection as bids_module
+from tracker.bids.selection import BID_STATUSES, CAPACITIES, RISKS
+from tracker.db.models import (
     BidDecision,
     Contract,
     Notice,
 )
+from tracker.errors import UserError
 from tracker.pages.base import PageCache, plain_rows
 from tracker.pages.expiries import contract_rows
 from tracker.rules import Rules
@@ -29,7 +29,7 @@ OPEN_LIST_TTL_SECONDS = 60.0
 
 
 def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
-    """A ``tracker.bids.bid_row`` dict with the names the templates and exports use."""
+    """A ``tracker.bids.selection.bid_row`` dict with the names the templates and exports use."""
     criteria = next((lot["criteria"] for lot in row["lots"] if lot["criteria"]), [])
     return {
         **row,
@@ -45,7 +45,7 @@ def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
 def scored_bids(
     session: Session, today: dt.date, notice_pks: list[int], rules: Rules
 ) -> list[dict[str, Any]]:
-    """Rows with explainable scores (``tracker.bids.bid_rows``), in the given order."""
+    """Rows with explainable scores (``tracker.bids.selection.bid_rows``), in the given order."""
     if not notice_pks:
         return []
     rows = bids_module.bid_rows(session, today, notice_pks, rules=rules)
@@ -93,10 +93,10 @@ def bids_page(
     rules: Rules,
     ours: frozenset[str],
 ) -> dict[str, Any]:
-    """Open competitions, soonest deadline first, one page, scored by ``tracker.bids``.
+    """Open competitions, soonest deadline first, one page, scored by ``tracker.bids.selection``.
 
     Only the page's rows are scored. ``cache`` (the app's): the list of open competitions
-    (``tracker.bids.open_competition_ids``) may be up to ``OPEN_LIST_TTL_SECONDS`` old
+    (``tracker.bids.selection.open_competition_ids``) may be up to ``OPEN_LIST_TTL_SECONDS`` old
     (a competition stored meanwhile shows up that much later; decisions, bid statuses and
     scores are never cached); ``fresh_within_s`` says how old it may be (0: built for
     this call).

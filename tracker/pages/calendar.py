@@ -1,4 +1,4 @@
-"""What a user's calendar feed shows (``tracker.ical.build_calendar`` writes it)."""
+"""What a user's calendar feed shows (``tracker.formats.ical.build_calendar`` writes it)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tracker.ical import build_calendar
-from tracker.models import (
+from tracker.db.models import (
     User,
 )
+from tracker.formats.ical import build_calendar
 from tracker.pages.base import PageEnv, account_scope
 from tracker.pages.bids import bids_page
 from tracker.pages.opportunities import opportunity_rows
@@ -39,7 +39,7 @@ def calendar_items(
 def calendar_feed(
     session: Session, user: User, today: dt.date, env: PageEnv, base_url: str | None = None
 ) -> bytes:
-    """The user's iCalendar feed, built by ``tracker.ical.build_calendar`` (in the user's
+    """The user's iCalendar feed, built by ``tracker.formats.ical.build_calendar`` (in the user's
     language, events linking to their pages under ``base_url``)."""
     items = calendar_items(session, user, today, env)
     return build_calendar(

@@ -10,15 +10,15 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from tracker.bids import DECISIONS
-from tracker.enums import LinkStatus
-from tracker.models import (
+from tracker.bids.selection import DECISIONS
+from tracker.db.models import (
     Account,
     Activity,
     BidDecision,
     Notice,
     Opportunity,
 )
+from tracker.enums import LinkStatus
 from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.bids import OPEN_LIST_TTL_SECONDS, bids_page, scored_bids
 from tracker.pages.incumbency import incumbency

@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from tracker.contracts.expiries import contract_dict
 from tracker.dates import add_months
+from tracker.db.models import Account, Contract, ContractAccount, ContractParty, Notice
 from tracker.enums import Extension, LinkStatus
-from tracker.expiries import contract_dict
-from tracker.models import Account, Contract, ContractAccount, ContractParty, Notice
+from tracker.opportunities.relevance import contract_item, notice_texts, relevance, stored_model
 from tracker.pages.base import in_scope, known_by, still_running
-from tracker.relevance import contract_item, notice_texts, relevance, stored_model
 from tracker.rules import Rules
 
 CHUNK = 2000  # ids per IN list
@@ -55,7 +55,7 @@ class ContractRow:
     ``account``: the accounts in the reader's scope (``account_id`` the first of them,
     ``account`` their names, a suggested link marked "(suggested)"); ``accounts``: every
     account it is at. ``fit``: the capability profile's verdict
-    (``tracker.relevance.relevance``), None where the list does not ask."""
+    (``tracker.opportunities.relevance.relevance``), None where the list does not ask."""
 
     contract_id: int
     key: str
@@ -240,7 +240,7 @@ def expiries(
     """Contracts at the accounts (``account_ids``; None: every account) still running on
     ``today`` (:func:`tracker.pages.base.still_running`) and known by then (from a notice
     issued by ``today``, or imported), soonest next decision point first (the base end,
-    else the next option's end, else the latest end: ``tracker.contracts.next_end``);
+    else the next option's end, else the latest end: ``tracker.contracts.build.next_end``);
     contracts probably extended (ask the buyer) by their base end. ``within_months``:
     only those whose next end falls within that many months (the probably extended
     ones always); None: any. ``include_unknown``: contracts whose end is unknown too,

@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.enums import LinkStatus, Phase
-from tracker.models import (
+from tracker.db.models import (
     Notice,
     NoticeLink,
     Opportunity,
     User,
 )
+from tracker.enums import LinkStatus, Phase
+from tracker.notices.search import notice_rows
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, in_scope, plain_rows
 from tracker.pages.expiries import expiries
@@ -34,7 +35,6 @@ from tracker.pages.opportunities import (
 )
 from tracker.pages.suggested_links import suggested_links
 from tracker.rules import Rules
-from tracker.search import notice_rows
 
 FIRST_VISIT_DAYS = 14  # never marked as seen: the notices issued in the last 14 days
 
@@ -96,7 +96,8 @@ def kam_home(
     before the competition: days left to respond, the response deadline and the note on
     the rules for suppliers who take part), then the other open influence windows, risks,
     expiries, budget windows and new notices. Every list shows the items in the capability
-    profile (``tracker.relevance``; flagged by the learned model too) and says how many it
+    profile (``tracker.opportunities.relevance``; flagged by the learned model too) and says how
+    many it
     left out (``hidden``); ``show_all`` lists those too, after the in-profile ones. A
     procurement at several of the KAM's accounts is one row (``accounts``). New notices
     are those stored since the user last marked them as seen (``mark_notices_seen``), or

@@ -11,11 +11,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker import bids as bids_module
-from tracker.competitions import competition_lots
-from tracker.contracts import unawarded
-from tracker.errors import NotFoundError
-from tracker.models import (
+from tracker.bids import selection as bids_module
+from tracker.bids.competitions import competition_lots
+from tracker.contracts.build import unawarded
+from tracker.db.models import (
     Account,
     Contract,
     Lot,
@@ -23,18 +22,19 @@ from tracker.models import (
     Notice,
     NoticeLink,
 )
-from tracker.opportunities import (
+from tracker.errors import NotFoundError
+from tracker.notices.subtypes import phase_of
+from tracker.opportunities.build import (
     pretender_readings,
 )
-from tracker.pages.base import PageEnv, num, plain_rows
-from tracker.pages.expiries import contract_rows
-from tracker.pages.suggested_links import doffin_url
-from tracker.relevance import (
+from tracker.opportunities.relevance import (
     notice_texts,
     relevance,
     stored_model,
 )
-from tracker.subtypes import phase_of
+from tracker.pages.base import PageEnv, num, plain_rows
+from tracker.pages.expiries import contract_rows
+from tracker.pages.suggested_links import doffin_url
 
 NOTICE_FIELDS = (
     ("source", "Source"),
@@ -72,7 +72,7 @@ def notice_page(
 ) -> dict[str, Any]:
     """Every parsed field of a notice, its buyers and links, lots, results and versions;
     the contracts derived from it (per lot and supplier, with their evidence), what it
-    says as a competition (``tracker.competitions``), and, for a result that awards
+    says as a competition (``tracker.bids.competitions``), and, for a result that awards
     nothing, why and whether the buyer says it will try again."""
     n = session.get(
         Notice,
@@ -150,7 +150,7 @@ def notice_page(
         "not_awarded": unawarded(session, n.id),
         "phase": phase_of(n.subtype),
         "doffin_url": doffin_url(n.source, n.source_id),
-        # what the notice asks for before the competition (tracker.pretender), and fit
+        # what the notice asks for before the competition (tracker.notices.pretender), and fit
         "pretender": reading.as_dict() if reading else None,
         "fit": relevance(env.rules.profile(), item, stored_model(session)),
         "fields": [(label, key, getattr(n, key)) for key, label in NOTICE_FIELDS],

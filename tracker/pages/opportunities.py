@@ -2,7 +2,7 @@
 values for today): the rows of the KAM home, the account page, the calendar and the
 opportunities export; and the budget windows per account.
 
-Not yet typed: the rows are dicts (``tracker.opportunities.opportunity_dict`` plus the
+Not yet typed: the rows are dicts (``tracker.opportunities.build.opportunity_dict`` plus the
 account), see issue 13.
 """
 
@@ -14,27 +14,29 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from tracker.enums import Phase
-from tracker.models import (
+from tracker.db.models import (
     Account,
     Opportunity,
 )
-from tracker.opportunities import (
+from tracker.enums import Phase
+from tracker.opportunities.build import (
     opportunity_dict,
     opportunity_item,
     stored_budget_window,
 )
-from tracker.pages.base import in_scope, num
-from tracker.relevance import (
+from tracker.opportunities.relevance import (
     LearnedModel,
     relevance,
     stored_model,
 )
+from tracker.opportunities.windows import INFLUENCE_PHASES, PHASES, budget_status
+from tracker.pages.base import in_scope, num
 from tracker.rules import Rules
-from tracker.windows import INFLUENCE_PHASES, PHASES, budget_status
 
 OPEN_PHASES = tuple(p for p in PHASES if p in INFLUENCE_PHASES)  # influence_open, drafting
-PHASE_ORDER = PHASES  # the tracker's own order (tracker.windows.PHASES), overdue included
+PHASE_ORDER = (
+    PHASES  # the tracker's own order (tracker.opportunities.windows.PHASES), overdue included
+)
 RISK_PHASES = (Phase.OVERDUE,)  # contract ended, no competition seen: re-tender overdue/extended?
 URGENT_INFLUENCE_DAYS = 60  # an influence window closing sooner is flagged urgent
 HOME_ROWS = 25  # rows per section of the KAM home; the full lists are in the exports
@@ -106,7 +108,7 @@ def _opportunity_dict(
     model: LearnedModel | None = None,
 ) -> dict[str, Any]:
     """One stored opportunity row with the tracker's own values for ``today``
-    (``tracker.opportunities.opportunity_dict``: phase, dates, ``days_left``, ``overdue``,
+    (``tracker.opportunities.build.opportunity_dict``: phase, dates, ``days_left``, ``overdue``,
     ``can_influence``, the one-line ``reason``, the ``sources`` of every date, the market
     dialogue and the profile ``fit``; no second formula here). A row without stored
     timeline inputs (not recomputed yet) keeps its stored columns and has no days left,
@@ -225,7 +227,7 @@ def opportunity_rows(
     where: Any = None,
     in_profile: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored opportunities (from ``tracker.opportunities.recompute``), soonest first;
+    """Stored opportunities (from ``tracker.opportunities.build.recompute``), soonest first;
     ``where``: an extra SQL condition (a cheap pre-selection); ``in_profile``: only those in
     (True) or outside (False) the capability profile as of the last recompute;
     ``phases``: stored in one of these phases and still in one of them on ``today``.
@@ -270,7 +272,7 @@ def overdue_rows(
     ended and no competition notice was seen: re-tender overdue or the contract
     extended?), with their reason. Stored phases drafting/overdue are the candidates (an
     overdue publication stays in drafting until the contract start); the phase shown is
-    the one ``tracker.opportunities`` computes for ``today``."""
+    the one ``tracker.opportunities.build`` computes for ``today``."""
     rows = opportunity_rows(
         session,
         today,
@@ -300,10 +302,11 @@ def budget_windows(
     accounts: dict[int, dict[str, Any]] | None = None,
     in_profile_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """Primary budget windows (``tracker.opportunities.stored_budget_window``) not yet
+    """Primary budget windows (``tracker.opportunities.build.stored_budget_window``) not yet
     ended, per account (one row per account and window), with their status: open,
     upcoming, or missed when the window ends before influence opens on any of its
-    opportunities (``tracker.windows.budget_window_for``). ``in_profile_only``: count only
+    opportunities (``tracker.opportunities.windows.budget_window_for``). ``in_profile_only``: count
+    only
     opportunities in our capability profile (``Opportunity.in_profile``)."""
     rows = session.execute(
         select(

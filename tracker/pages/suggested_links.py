@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.db.models import Account, Notice, NoticeBuyer, NoticeLink
 from tracker.enums import LinkStatus
-from tracker.linking import buyer_key
-from tracker.models import Account, Notice, NoticeBuyer, NoticeLink
-from tracker.names import clean_name
+from tracker.linking.links import buyer_key
+from tracker.linking.names import clean_name
 from tracker.pages.base import in_scope, iso
 
 SCAN = 5000  # suggested links read at most (highest confidence first)
@@ -25,7 +25,7 @@ SCAN = 5000  # suggested links read at most (highest confidence first)
 @dataclass(frozen=True)
 class SuggestedLink:
     """One buyer at one account: ``id`` is one of its links (confirming or rejecting it
-    applies to every notice of the buyer at the account: ``tracker.linking.decide_link``);
+    applies to every notice of the buyer at the account: ``tracker.linking.links.decide_link``);
     ``notices``: how many notices it covers; ``notice_pk``/``title``/``issue_date``: the
     latest of them."""
 
@@ -55,7 +55,7 @@ def suggested_links(
     session: Session, scope: list[int] | None, limit: int | None = None
 ) -> list[SuggestedLink]:
     """Suggested links of the latest notice versions at the accounts in ``scope`` (None:
-    every account), one row per buyer (``tracker.linking.buyer_key``: orgnr, else the
+    every account), one row per buyer (``tracker.linking.links.buyer_key``: orgnr, else the
     normalised name) and account, highest confidence first, then the latest notice."""
     rows = session.execute(
         select(

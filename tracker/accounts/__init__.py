@@ -1,0 +1,1 @@
+"""Key accounts: import, the business register, and the work a KAM records."""

@@ -1,0 +1,1 @@
+"""Alerts: subscriptions, generation, channels and delivery."""

@@ -1,0 +1,1 @@
+"""Bid/no-bid: competitions, scoring (pure), selection and decisions."""

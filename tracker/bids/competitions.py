@@ -1,0 +1,331 @@
+"""Competitions as their notices say them: per lot the deadline, framework, value, term,
+options and award criteria, structured or read from the buyer's words.
+
+``competition_lots(session, notice_pk)`` is the one read model the notice page, the bid
+pages and the golden test use. Every fact carries its source; facts read from text carry
+their quote (``tracker.notices.notice_text``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.contracts.build import FRAMEWORK_CODES, add_months
+from tracker.db.models import AwardCriterion, Lot, Notice
+from tracker.notices.notice_text import TextFacts, read_facts
+
+
+def _whole_months(start: dt.date, end: dt.date) -> int | None:
+    """Whole months from ``start`` to ``end`` inclusive (2022-10-01..2026-09-30 → 48), or
+    None when the period is not a whole number of months."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    for m in (months, months + 1):
+        if m > 0 and add_months(start, m) - dt.timedelta(days=1) == end:
+            return m
+    return None
+
+
+def duration_of(lot: Any) -> tuple[str | None, str | None]:
+    """("24 MONTH", source) of a lot: BT-36, else the whole months between BT-536 and
+    BT-537; (None, None) when neither is given."""
+    if lot.duration_value is not None and lot.duration_unit:
+        value = Decimal(str(lot.duration_value))
+        shown = f"{value:f}".rstrip("0").rstrip(".") if "." in f"{value:f}" else f"{value:f}"
+        return f"{shown} {lot.duration_unit}", "BT-36 duration"
+    if lot.start_date and lot.end_date:
+        months = _whole_months(lot.start_date, lot.end_date)
+        if months:
+            return f"{months} MONTH", "derived from BT-536 start and BT-537 end"
+    if (lot.duration_unit or "").upper() == "UNLIMITED":
+        return "UNLIMITED", "BT-538 duration"
+    return None, None
+
+
+def lot_facts(n: Any, lot: Any, criteria: list[Any], single: bool) -> dict[str, Any]:
+    """One lot of a competition: deadline, framework, value, term, options, criteria."""
+    texts = [
+        ("lot note", lot.note),
+        ("options", lot.options_description),
+        ("renewals", lot.renewal_description),
+        ("lot description", lot.description),
+        ("lot title", lot.title),
+        ("note", n.note),
+        ("description", n.description),
+        ("title", n.title),
+    ]
+    facts: TextFacts = read_facts(texts)
+    evidence: list[dict[str, Any]] = []
+    if lot.submission_deadline is not None:
+        deadline, kind = lot.submission_deadline, "tender submission"
+    elif lot.request_deadline is not None:
+        deadline, kind = lot.request_deadline, "request to participate"
+    else:
+        deadline, kind = None, None
+    if lot.framework_code in FRAMEWORK_CODES:
+        framework = True
+        evidence.append(
+            {"fact": "framework", "value": True, "source": f"BT-765 {lot.framework_code}"}
+        )
+    elif facts.framework is not None:
+        framework = bool(facts.framework.value)
+        evidence.append(facts.framework.as_dict("framework"))
+    else:
+        framework = False
+    value, kind_of_value, value_source = None, None, None
+    if lot.estimated_value is not None:
+        value, kind_of_value, value_source = lot.estimated_value, "estimated", "BT-27 of the lot"
+    elif lot.framework_max_value is not None:
+        value, kind_of_value, value_source = (
+            lot.framework_max_value,
+            "framework_max",
+            "BT-271 of the lot",
+        )
+    elif single and n.framework_max_value is not None:
+        value, kind_of_value, value_source = (
+            n.framework_max_value,
+            "framework_max",
+            "BT-271 of the procedure",
+        )
+    elif single and n.estimated_value is not None:
+        value, kind_of_value, value_source = (
+            n.estimated_value,
+            "estimated",
+            "BT-27 of the procedure",
+        )
+    for name in ("value_per_year", "max_value", "estimated_value"):
+        quote = facts.facts.get(name)
+        if quote is not None:
+            evidence.append(quote.as_dict(name))
+    duration, duration_source = duration_of(lot)
+    weighted = [c for c in criteria if c.weight is not None]
+    if facts.procedure is not None:
+        evidence.append(facts.procedure.as_dict("procedure"))
+    for name in ("base_months", "option_months", "total_months", "start"):
+        quote = facts.facts.get(name)
+        if quote is not None:
+            evidence.append(quote.as_dict(name))
+    return {
+        "lot_id": lot.lot_id,
+        "title": lot.title,
+        "deadline": deadline,
+        "deadline_kind": kind,
+        "framework": framework,
+        "value": value,
+        "currency": lot.currency or n.currency,
+        "value_kind": kind_of_value,
+        "value_source": value_source,
+        "value_per_year": facts.value_per_year.value if facts.value_per_year else None,
+        "duration": duration,
+        "duration_source": duration_source,
+        "start_date": lot.start_date,
+        "end_date": lot.end_date,
+        "options": lot.options_description or lot.renewal_description,
+        "award_criteria": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "weight": c.weight,
+                "weight_code": c.weight_code,
+                "source": c.source or "structured",
+                "quote": c.quote,
+            }
+            for c in weighted
+        ],
+        "procedure_stated": facts.procedure.value if facts.procedure is not None else None,
+        "evidence": evidence,
+    }
+
+
+def competition_lots(session: Session, notice_pk: int) -> list[dict[str, Any]]:
+    """The lots of a competition notice as :func:`lot_facts` dicts (position order)."""
+    n = session.get(Notice, notice_pk)
+    if n is None:
+        return []
+    lots = list(
+        session.scalars(select(Lot).where(Lot.notice_pk == notice_pk).order_by(Lot.position))
+    )
+    criteria: dict[int, list[Any]] = {lot.id: [] for lot in lots}
+    if lots:
+        for c in session.scalars(
+            select(AwardCriterion)
+            .where(AwardCriterion.lot_pk.in_(list(criteria)))
+            .order_by(AwardCriterion.lot_pk, AwardCriterion.position)
+        ):
+            criteria[c.lot_pk].append(c)
+    return [lot_facts(n, lot, criteria[lot.id], len(lots) == 1) for lot in lots]
+
+
+# --------------------------------------------------------------------------- one value
+
+# The kinds of a competition's value, with the words the pages show (issue 14: a label
+# for every code; the code stays in the API and the exports' machine columns).
+VALUE_KINDS: dict[str, str] = {
+    "estimated": "anslått verdi",
+    "framework_max": "rammeavtalens maksimale verdi",
+    "tender": "tilbudt verdi",
+    "text_estimated": "anslått verdi (fra teksten)",
+    "text_max": "maksimal verdi (fra teksten)",
+}
+_WORD_FACTS = ("estimated_value", "max_value", "value_per_year")
+
+
+def _amount_of(obj: Any, name: str) -> Decimal | None:
+    value = getattr(obj, name, None)
+    return Decimal(str(value)) if value is not None else None
+
+
+def _same_amount(a: Decimal, b: Decimal) -> bool:
+    return abs(a - b) <= abs(b) * Decimal("0.005")
+
+
+def _lots_value(
+    lots: Sequence[Any], field: str, currency: str | None
+) -> tuple[Decimal | None, str | None, int]:
+    """Sum of the lots' ``field`` (each lot is its own part of the purchase, so their
+    estimates, and their maxima, add up), its currency and how many lots state it. Lots in
+    several currencies are not added (None)."""
+    known = [(lot, _amount_of(lot, field)) for lot in lots]
+    known = [(lot, v) for lot, v in known if v is not None]
+    if not known:
+        return None, None, 0
+    currencies = {getattr(lot, "currency", None) or currency for lot, _ in known}
+    if len(currencies) > 1:
+        return None, None, len(known)
+    return sum((v for _, v in known), Decimal(0)), currencies.pop(), len(known)
+
+
+_ABBREVIATIONS = frozenset({"ca.", "kr.", "nr.", "inkl.", "ekskl.", "eks.", "mill.", "f.eks.",
+                            "bl.a.", "evt.", "jf.", "pkt.", "approx.", "no."})  # fmt: skip
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅ0-9«\"(])")
+
+
+def _sentence_at(text: str, pos: int) -> str:
+    """The sentence of ``text`` around ``pos`` (a full stop followed by a capital ends a
+    sentence, not after an abbreviation: "ca. NOK 7 500 000"), at most 300 characters."""
+    start, end = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        word = text[: m.start()].rsplit(None, 1)[-1].lower()
+        if word in _ABBREVIATIONS:
+            continue
+        if m.start() < pos:
+            start = m.end()
+        else:
+            end = m.start()
+            break
+    return text[start:end].strip()[:300]
+
+
+def _buyers_words(facts: TextFacts, texts: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """The amounts the texts state (estimate, maximum, per year), each with its whole
+    sentence as the quote; one row per sentence (one sentence often states the yearly and
+    the total amount: ``facts`` has every amount read from it by name), the first text
+    that says it first."""
+    by_where = {where: " ".join(text.split()) for where, text in reversed(texts) if text}
+    out: dict[str, dict[str, Any]] = {}
+    for name in _WORD_FACTS:
+        q = facts.facts.get(name)
+        if q is None:
+            continue
+        text = by_where.get(q.where, "")
+        pos = text.find(q.quote)
+        quote = _sentence_at(text, pos + len(q.quote) // 2) if pos >= 0 else q.quote
+        if quote in out:
+            out[quote]["facts"][name] = float(q.value)
+        else:
+            row = {**q.as_dict(name), "quote": quote, "where": q.where}
+            out[quote] = {**row, "facts": {name: float(q.value)}}
+    return list(out.values())
+
+
+def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
+    """THE value of a competition, one per competition, with its kind and the buyer's own
+    words: the bid list, the bid score, the bid page, the API and the exports all show it.
+
+    In order: the procedure's estimated value (BT-27); else the lots' estimated values
+    added up (each lot is a part of the purchase); else the procedure's framework maximum
+    (BT-271); else the lots' maxima added up; else an estimate or a maximum the text
+    states. A framework maximum stays a maximum (``kind`` ``framework_max``: a ceiling,
+    not what the buyer expects to spend) and is never multiplied by the number of
+    suppliers. A sum over only some lots says so (``lots_with_value`` of ``lots``,
+    ``partial``).
+
+    ``words`` are the amounts the buyer writes in the notice's texts (additional
+    information, descriptions, titles, options; ``tracker.notices.notice_text``) with their quotes,
+    e.g. 2023-649037: BT-27 says 30 MNOK, the description "ca. NOK 7 500 000,- per år,
+    totalt NOK 30 000 000,- over 4 år". ``words_differ`` is true when the words name an
+    amount other than ``amount`` (the page shows them beside the value).
+
+    Returns ``{amount, currency, kind, label, source, lots, lots_with_value, partial,
+    per_year, words, words_differ}`` (``amount`` a float or None).
+    """
+    texts: list[tuple[str, str | None]] = []
+    for lot in lots:
+        texts += [
+            ("lot note", getattr(lot, "note", None)),
+            ("lot description", getattr(lot, "description", None)),
+            ("options", getattr(lot, "options_description", None)),
+        ]
+    texts += [
+        ("note", getattr(n, "note", None)),
+        ("description", getattr(n, "description", None)),
+        ("title", getattr(n, "title", None)),
+    ]
+    facts = read_facts(texts)
+    currency = getattr(n, "currency", None)
+    amount: Decimal | None = None
+    kind: str | None = None
+    source: str | None = None
+    with_value = 0
+    est = _amount_of(n, "estimated_value")
+    fmax = _amount_of(n, "framework_max_value")
+    if est is not None:
+        amount, kind, source = est, "estimated", "BT-27 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        amount, cur, with_value = _lots_value(lots, "estimated_value", currency)
+        if amount is not None:
+            kind, currency = "estimated", cur
+            source = "BT-27 of the lot" if len(lots) == 1 else "BT-27 of the lots, added up"
+    if amount is None and fmax is not None:
+        amount, kind, source = fmax, "framework_max", "BT-271 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        maxima = {_amount_of(lot, "framework_max_value") for lot in lots} - {None}
+        amount, cur, with_value = _lots_value(lots, "framework_max_value", currency)
+        if amount is not None:
+            kind, currency = "framework_max", cur
+            source = "BT-271 of the lot" if len(lots) == 1 else "BT-271 of the lots, added up"
+            if with_value > 1 and len(maxima) == 1:
+                # the same ceiling written on every lot is one ceiling, never multiplied
+                amount, source = maxima.pop(), "BT-271, the same on every lot: one ceiling"
+    if amount is None:
+        for name, text_kind in (("estimated_value", "text_estimated"), ("max_value", "text_max")):
+            quote = facts.facts.get(name)
+            if quote is not None:
+                amount, kind = Decimal(quote.value), text_kind
+                source, currency, with_value = f"text ({quote.where})", "NOK", len(lots)
+                break
+    words = _buyers_words(facts, texts)
+    stated = [facts.facts[name].value for name in _WORD_FACTS if name in facts.facts]
+    differ = amount is not None and any(not _same_amount(Decimal(v), amount) for v in stated)
+    per_year = facts.value_per_year.value if facts.value_per_year is not None else None
+    return {
+        "amount": float(amount) if amount is not None else None,
+        "currency": currency if amount is not None else None,
+        "kind": kind,
+        "label": VALUE_KINDS.get(kind or "", "verdi ikke oppgitt"),
+        "source": source,
+        "lots": len(lots),
+        "lots_with_value": with_value if amount is not None else 0,
+        "partial": amount is not None and 0 < with_value < len(lots),
+        "per_year": float(per_year) if per_year is not None else None,
+        "words": words,
+        "words_differ": differ,
+    }

@@ -1,0 +1,1 @@
+"""Contracts as the notices say them: periods and options, agreements, expiries."""

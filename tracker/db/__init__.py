@@ -1,0 +1,1 @@
+"""The database: engine and sessions, models, migrations, runs, locks, write checks."""

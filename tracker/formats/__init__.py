@@ -1,0 +1,1 @@
+"""Output formats: CSV/XLSX exports and iCalendar feeds."""

@@ -1,0 +1,1 @@
+"""Links between notice buyers and key accounts, and their decisions."""

@@ -1,0 +1,1 @@
+"""Notices: the eForms and legacy TED readers, ingest, harvest state and search."""

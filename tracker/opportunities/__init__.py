@@ -1,0 +1,1 @@
+"""Opportunities: influence windows (pure), relevance, building timelines."""

@@ -1,0 +1,1 @@
+"""Operations: the daily cycle, scheduler, crawl runner, backup, doctor and the demo."""

@@ -1,0 +1,31 @@
+"""What follows an ingest: account links from buyers, and contracts from results.
+
+``after_ingest(session, notice_pks)`` is called by ``tracker.notices.ingest`` after every
+committed batch with the primary keys of the notices that were new or updated; the
+Ingestor commits afterwards. The work is set-based per batch (a handful of queries for
+the whole batch, bulk inserts), so it keeps up with the ingest rate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tracker.contracts.build import derive_contracts
+from tracker.linking.links import build_index, link_notices
+
+
+def after_ingest(session: Session, notice_pks: list[int]) -> dict[str, Any]:
+    """Link the buyers of freshly stored notices to accounts, then derive their contracts.
+
+    Links come first so that the contracts' accounts are taken from them. Flushes; the
+    caller commits. Returns {"links": counts, "contracts": counts}.
+    """
+    if not notice_pks:
+        return {"links": {}, "contracts": {}}
+    index = build_index(session)
+    links = link_notices(session, notice_pks, index=index, refresh_contracts=False)
+    contracts = derive_contracts(session, notice_pks)
+    contracts.pop("contract_ids", None)
+    return {"links": links, "contracts": contracts}
