@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboards.i18n import current_language
+from tracker.messages import render as render_message
 
 OSLO = ZoneInfo("Europe/Oslo")
 NBSP = "\u00a0"
@@ -196,7 +197,16 @@ def link_url(value: Any) -> str | None:
     return text
 
 
+def msg(value: Any) -> str:
+    """A domain message (``tracker.messages.Message``) in the reader's language; plain
+    text as it is. Messages are extracted from ``tracker/`` with the ``N_`` keyword."""
+    from dashboards.i18n import gettext
+
+    return render_message(value, gettext)
+
+
 FILTERS = {
+    "msg": msg,
     "date": date,
     "day": day,
     "clock": clock,

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_file
+from babel.messages.extract import extract_from_file, extract_python
 from babel.messages.pofile import read_po
 
 from dashboards import i18n
@@ -61,6 +61,36 @@ def test_every_template_string_is_in_the_norwegian_catalog() -> None:
         if entry is None or not text or entry.fuzzy:
             missing.append(f"{msgid!r} ({where[0]})")
     assert not missing, f"{len(missing)} template strings without a Norwegian translation: " + (
+        "; ".join(missing[:20])
+    )
+
+
+def _domain_messages() -> dict[str, list[str]]:
+    """msgid -> where, for every ``N_("...")`` in tracker/ (``tracker.messages``)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tracker").rglob("*.py")):
+        with path.open("rb") as fh:
+            for lineno, _func, message, _comments in extract_python(fh, ["N_"], [], {}):
+                msgid = message[0] if isinstance(message, tuple) else message
+                if msgid:
+                    found.setdefault(msgid, []).append(f"{path.relative_to(ROOT)}:{lineno}")
+    return found
+
+
+def test_every_domain_message_is_in_the_norwegian_catalog() -> None:
+    """Reasons, date sources and other sentences the domain writes (``N_``) are shown in
+    Norwegian: each has a translation with the same named values."""
+    catalog = _catalog()
+    missing = []
+    for msgid, where in sorted(_domain_messages().items()):
+        entry = catalog.get(msgid)
+        if entry is None or not entry.string or entry.fuzzy:
+            missing.append(f"{msgid!r} ({where[0]})")
+            continue
+        names = set(re.findall(r"%\((\w+)\)", msgid))
+        if set(re.findall(r"%\((\w+)\)", entry.string)) != names:
+            missing.append(f"{msgid!r}: the translation's values differ ({where[0]})")
+    assert not missing, f"{len(missing)} domain messages without a Norwegian translation: " + (
         "; ".join(missing[:20])
     )
 

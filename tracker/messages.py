@@ -1,0 +1,65 @@
+"""Text the domain writes for people (score reasons, fit reasons, date sources, errors).
+
+The domain never formats a sentence in one language: it returns a ``Message``, an English
+gettext msgid with named values. ``str(message)`` is the English text (the CLI, logs and
+the API's ``text`` field); the web app translates the msgid through its catalog
+(``dashboards/locale/nb/LC_MESSAGES/messages.po``, extracted from ``tracker/`` with the
+``N_`` keyword) and fills in the values, which may themselves be messages.
+
+    >>> m = N_("Deadline in %(days)s days", days=12)
+    >>> str(m)
+    'Deadline in 12 days'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Translate = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Message:
+    """An English msgid with named ``%(name)s`` values, translated where it is shown."""
+
+    msgid: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    literal: bool = False  # a pattern of other messages (``join``): not in the catalog
+
+    def render(self, translate: Translate | None = None) -> str:
+        """The text, translated by ``translate`` (msgid -> text); English without one."""
+        text = translate(self.msgid) if translate and not self.literal else self.msgid
+        if not self.values:
+            return text
+        values = {
+            k: v.render(translate) if isinstance(v, Message) else v
+            for k, v in self.values.items()
+        }
+        return text % values
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def as_json(self) -> dict[str, Any]:
+        """For the API: the English text, the msgid and the raw values."""
+        return {"text": str(self), "msgid": self.msgid, "values": dict(self.values)}
+
+
+def N_(msgid: str, **values: Any) -> Message:  # noqa: N802 - the gettext marker's usual name
+    """Mark ``msgid`` for the catalog and bind its values (no translation here)."""
+    return Message(msgid, values)
+
+
+def join(parts: list[Message | str], sep: str = "; ") -> Message:
+    """Several messages as one (each translated on its own)."""
+    keys = {f"p{i}": p for i, p in enumerate(parts)}
+    return Message(sep.join(f"%({k})s" for k in keys), keys, literal=True)
+
+
+def render(value: Any, translate: Translate | None = None) -> str:
+    """A message or plain text, translated when it is a message."""
+    if isinstance(value, Message):
+        return value.render(translate)
+    return "" if value is None else str(value)
