@@ -34,8 +34,7 @@ class Message:
         if not self.values:
             return text
         values = {
-            k: v.render(translate) if isinstance(v, Message) else v
-            for k, v in self.values.items()
+            k: v.render(translate) if isinstance(v, Message) else v for k, v in self.values.items()
         }
         return text % values
 
