@@ -28,9 +28,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from dashboards.i18n import set_language
+from dashboards.i18n import normalize, set_language, translations
 from tracker.db.models import User
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
+from tracker.messages import Message
 from tracker.pages.base import PageEnv
 from tracker.users import user_for_api_token
 
@@ -174,17 +175,20 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def done(
-    request: Request, message: str, target: str | None, default: str = "/"
+    request: Request, message: Message, target: str | None, default: str = "/"
 ) -> RedirectResponse:
     """After a change: flash ``message`` and redirect (303) to a same-site ``target``."""
     flash(request, message)
     return RedirectResponse(safe_next(target, default), status_code=303)
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """A one-time message shown on the next page."""
+def flash(request: Request, message: Message, kind: str = "ok") -> None:
+    """A one-time message shown on the next page, in the language of the user who acted
+    (the session cookie keeps the text, not the message)."""
+    user = getattr(request.state, "user", None)
+    text = message.render(translations(normalize(getattr(user, "language", None))).gettext)
     request.session.setdefault("flash", [])
-    request.session["flash"] = [*request.session["flash"], [kind, message]][-5:]
+    request.session["flash"] = [*request.session["flash"], [kind, text]][-5:]
 
 
 def render(

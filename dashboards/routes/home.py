@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.db.models import User
-from tracker.enums import Role
+from tracker.enums import LinkStatus, Role
 from tracker.linking.links import decide_link_as
+from tracker.messages import N_
 from tracker.pages.base import PageEnv, account_scope, plain_rows
 from tracker.pages.home import kam_home
 from tracker.pages.suggested_links import suggested_links
@@ -39,7 +40,7 @@ def notices_seen(
     """'Mark all as seen' (CSRF-checked like every POST)."""
     mark_notices_seen(session, user)
     session.commit()
-    return done(request, "New notices marked as seen.", "/")
+    return done(request, N_("New notices marked as seen."), "/")
 
 
 @router.get("/")
@@ -84,6 +85,12 @@ def suggested_links_json(
     return plain_rows(suggested_links(session, account_scope(session, user)))
 
 
+LINK_DONE = {
+    LinkStatus.CONFIRMED: N_("Link confirmed."),
+    LinkStatus.REJECTED: N_("Link rejected."),
+}
+
+
 @router.post("/links/{link_id}/decide")
 def decide_link(
     request: Request,
@@ -95,4 +102,4 @@ def decide_link(
 ) -> Response:
     decide_link_as(session, user, link_id, status)
     session.commit()
-    return done(request, f"Link {status}.", next)
+    return done(request, LINK_DONE.get(status, N_("Link saved.")), next)

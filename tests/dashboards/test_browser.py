@@ -183,7 +183,7 @@ def test_director_records_a_decision_and_downloads_an_export(
     row.locator("input[name=why]").fill("Browser test: Price weight too high for our margins")
     row.locator("button[type=submit]").click()
     page.wait_for_load_state()
-    assert "Decision recorded: no-bid." in page.locator(".flash").first.inner_text()
+    assert "Decision recorded: no bid." in page.locator(".flash").first.inner_text()
     assert "Price weight too high" in page.locator("#decided").inner_text()
     _shot(page, "director-after-decision")
     with page.expect_download() as info:

@@ -66,9 +66,11 @@ def test_every_template_string_is_in_the_norwegian_catalog() -> None:
 
 
 def _domain_messages() -> dict[str, list[str]]:
-    """msgid -> where, for every ``N_("...")`` in tracker/ (``tracker.messages``)."""
+    """msgid -> where, for every ``N_("...")`` in tracker/ and dashboards/ (messages the
+    domain writes, and the web app's one-time messages after a change)."""
     found: dict[str, list[str]] = {}
-    for path in sorted((ROOT / "tracker").rglob("*.py")):
+    paths = [*(ROOT / "tracker").rglob("*.py"), *(ROOT / "dashboards").rglob("*.py")]
+    for path in sorted(paths):
         with path.open("rb") as fh:
             for lineno, _func, message, _comments in extract_python(fh, ["N_"], [], {}):
                 msgid = message[0] if isinstance(message, tuple) else message
