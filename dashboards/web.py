@@ -114,6 +114,13 @@ def authenticate(request: Request, session: Session = Depends(db_session)) -> Us
     return user
 
 
+async def user_language(user: User | None = Depends(authenticate)) -> None:
+    """App-wide: what the request formats (labels, amounts, charts, the message after a
+    change) is in the user's language. Async on purpose: it runs in the request's own
+    context, which the route's worker thread copies (a sync dependency's change is lost)."""
+    set_language(getattr(user, "language", None))
+
+
 async def csrf_protect(request: Request) -> None:
     """App-wide: every non-GET request must carry the session's CSRF token."""
     if request.method in SAFE_METHODS:

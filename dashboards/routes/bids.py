@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts, labels
-from dashboards.i18n import set_language
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.selection import (
     BID_STATUSES,
@@ -94,7 +93,6 @@ def bid_status(
 ) -> Response:
     set_bid_status_as(session, user, notice_pk, status)
     session.commit()
-    set_language(user.language)  # the labels below are in the language of who acted
     return done(
         request, N_("Bid status set to %(status)s.", status=labels.status(status)), next, "/bids"
     )

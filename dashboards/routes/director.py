@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts, labels
-from dashboards.i18n import set_language
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.selection import decide_bid_as
 from tracker.db.models import User
@@ -92,7 +91,6 @@ def decision(
 ) -> Response:
     decide_bid_as(session, user, notice_pk, decision, why, day)
     session.commit()
-    set_language(user.language)  # the labels below are in the language of who acted
     return done(
         request,
         N_("Decision recorded: %(decision)s.", decision=labels.status(decision)),

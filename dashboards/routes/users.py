@@ -7,7 +7,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import labels
-from dashboards.i18n import set_language
 from dashboards.web import db_session, done, render, require_role
 from tracker import users as users_mod
 from tracker.db.models import User
@@ -90,7 +89,6 @@ def change_role(
     user = _target(session, user_id)
     users_mod.set_role(session, user, role)
     session.commit()
-    set_language(admin.language)  # the labels below are in the language of who acted
     return done(
         request,
         N_("%(email)s: role %(role)s.", email=user.email, role=labels.role(user.role)),
