@@ -10,6 +10,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
+from dashboards.radar import MONTHS as RADAR_MONTHS
+from dashboards.radar import renewal_radar
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.accounts import work as accountwork
 from tracker.db.models import User
@@ -57,6 +59,17 @@ def account(
 ) -> Response:
     data = account_page(session, account_id, user, day, env=env)
     data["timeline"] = charts.timeline(data["opportunities"], day)
+    data["radar"] = renewal_radar(
+        expiries(
+            session,
+            day,
+            ours=env.ours,
+            rules=env.rules,
+            account_ids=[account_id],
+            within_months=RADAR_MONTHS,
+        ),
+        day,
+    )
     data["likely_bidders"] = for_opportunities(
         session, data["opportunities"], request.app.state.settings.our_orgnr_list
     )

@@ -10,12 +10,15 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
+from dashboards.radar import MONTHS as RADAR_MONTHS
+from dashboards.radar import renewal_radar
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.db.models import User
 from tracker.enums import LinkStatus, Role
 from tracker.linking.links import decide_link_as
 from tracker.messages import N_
 from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.expiries import expiries
 from tracker.pages.home import kam_home
 from tracker.pages.suggested_links import suggested_links
 from tracker.users import mark_notices_seen
@@ -56,6 +59,17 @@ def home(
         return RedirectResponse("/bids", status_code=303)
     data = home_data(session, user, day, env, show_all=bool(all))
     data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
+    data["radar"] = renewal_radar(
+        expiries(
+            session,
+            day,
+            ours=env.ours,
+            rules=env.rules,
+            account_ids=account_scope(session, user),
+            within_months=RADAR_MONTHS,
+        ),
+        day,
+    )
     return render(request, "home.html", data)
 
 
