@@ -12,7 +12,7 @@ from dashboards.i18n import LANGUAGES
 from dashboards.web import current_user, db_session, done, render, safe_next
 from tracker.db.models import User
 from tracker.errors import LoginRateLimitedError, UserError
-from tracker.messages import N_
+from tracker.messages import N_, Message
 from tracker.users import (
     authenticate,
     end_sessions,
@@ -83,7 +83,7 @@ def _profile(
     *,
     calendar_token: str | None = None,
     api_token: str | None = None,
-    message: str | None = None,
+    message: Message | None = None,
 ) -> Response:
     """The profile page; a new token is shown once, on the response to the POST that made
     it (never stored in the session cookie, which is signed, not encrypted)."""

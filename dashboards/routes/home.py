@@ -16,7 +16,7 @@ from dashboards.web import current_user, db_session, done, page_env, render, tod
 from tracker.db.models import User
 from tracker.enums import LinkStatus, Role
 from tracker.linking.links import decide_link_as
-from tracker.messages import N_
+from tracker.messages import N_, Message
 from tracker.pages.base import PageEnv, account_scope, plain_rows
 from tracker.pages.expiries import expiries
 from tracker.pages.home import kam_home
@@ -99,7 +99,7 @@ def suggested_links_json(
     return plain_rows(suggested_links(session, account_scope(session, user)))
 
 
-LINK_DONE = {
+LINK_DONE: dict[LinkStatus, Message] = {
     LinkStatus.CONFIRMED: N_("Link confirmed."),
     LinkStatus.REJECTED: N_("Link rejected."),
 }
@@ -116,4 +116,4 @@ def decide_link(
 ) -> Response:
     decide_link_as(session, user, link_id, status)
     session.commit()
-    return done(request, LINK_DONE.get(status, N_("Link saved.")), next)
+    return done(request, LINK_DONE.get(LinkStatus(status), N_("Link saved.")), next)

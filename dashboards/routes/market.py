@@ -169,7 +169,9 @@ EXPORTS: dict[str, Builder] = {
     "buyer-competitions": lambda s, d, p, o: rows_of(competitions(s, _orgnr(s, p, d))[0]),
     "buyer-price-weights": lambda s, d, p, o: rows_of(price_weights(s, _orgnr(s, p, d))[0]),
     "buyer-suppliers": lambda s, d, p, o: _groups(suppliers_at(s, _key(p), None)),
-    "market-expiring": lambda s, d, p, o: rows_of(director_market(s, d, _scope(p), o).expiring),
+    "market-expiring": lambda s, d, p, o: rows_of(
+        director_market(s, d, _scope(p), ours=o).expiring
+    ),
     "market-wallet": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).wallet),
     "market-win-loss": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).win_loss),
     "market-coverage": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).coverage),
