@@ -89,7 +89,7 @@ def migrated_database(backend: str, home: Path, prefix: str) -> Iterator[tuple[s
     PostgreSQL database dropped afterwards."""
     admin = None
     if backend == "sqlite":
-        url = f"sqlite:///{home / 'tracker.db.engine'}"
+        url = f"sqlite:///{home / 'tracker.db'}"
     else:
         base = make_url(PG_URL)
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"

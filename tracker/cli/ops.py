@@ -88,7 +88,7 @@ def backup_cmd(out: Path | None) -> None:
 
     Default file: $TRACKER_HOME/backups/tracker-YYYYmmdd-HHMMSS.db (.dump for PostgreSQL).
 
-    Example: tracker backup --out /srv/backups/tracker.db.engine
+    Example: tracker backup --out /srv/backups/tracker.db
     """
     from tracker.ops.backup import backup
 
