@@ -145,3 +145,14 @@ def test_no_text_outside_the_catalog(path: Path) -> None:
         if _words(chunk):
             loose.append(chunk.strip()[:60])
     assert not loose, f"{path.name}: text outside the catalog: {loose[:10]}"
+
+
+def test_no_bare_percent_sign_in_a_template_string() -> None:
+    """Jinja's new-style gettext formats every string with ``%``: a bare ``%`` (``_("Price
+    %")``) raises "incomplete format" when the page renders; write ``%%`` or rephrase."""
+    bad = [
+        f"{msgid!r} ({where[0]})"
+        for msgid, where in _extracted().items()
+        if re.search(r"%(?![(%])", msgid)
+    ]
+    assert not bad, "; ".join(bad)
