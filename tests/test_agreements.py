@@ -106,7 +106,8 @@ def test_site_config_errors(tmp_path: Path) -> None:
 
 
 def test_spider_yields_items_and_pipeline_stores_them(engine: Engine, db_url: str) -> None:
-    from spiders.sources.agreements import AgreementPipeline, AgreementsSpider
+    from spiders.pipelines import StoreAgreements as AgreementPipeline
+    from spiders.sources.agreements import AgreementsSpider
 
     spider = AgreementsSpider(config=str(PAGES / "sites.yaml"), site="sykehusinnkjop-ikt")
     site = spider.sites[0]
