@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES
 from tests.readmodels import list_expiries
-from tests.test_linking import EXAMPLES
+from tests.support.worlds import EXAMPLES
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.cli import main
 from tracker.contracts.agreement_pages import (

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.replay import Faults, load_real_notices, synthetic_days
-from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
+from tests.support.crawls import FAST, days, open_failures, run_row, source_ids, sqlite_only
 from tracker.accounts.registry import is_public_body, orgnrs_to_enrich
 from tracker.cli import main
 from tracker.db.models import Notice, Organisation, Run
@@ -214,12 +214,6 @@ def test_brreg_follows_parents_and_survives_404s(replay, engine):
     assert counts["brreg_underenheter"] >= 2  # 404 on /enheter fell back to /underenheter
     run = run_row(engine, result.run_id)
     assert run.outcome == "ok" and run.counts["register_unknown"] >= 1
-
-
-def sqlite_only(db_url: str) -> None:
-    """Backend-independent crawl checks run once, on SQLite (each crawl costs seconds)."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("backend-independent: runs on SQLite only")
 
 
 @pytest.mark.parametrize("spider", ["doffin", "ted", "brreg"])
