@@ -248,8 +248,7 @@ def test_api_key_is_sent_and_never_logged(replay, engine, db_url):
         assert all(key not in str(r.args) for r in s.scalars(select(Run)))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TRACKER_SLOW_TESTS"), reason="TRACKER_SLOW_TESTS=1")
+@pytest.mark.slow  # 1,005 notices: skipped unless TRACKER_SLOW_TESTS=1 (tests/conftest.py)
 def test_a_day_over_the_real_1000_hit_cap_is_split(replay, engine):
     notices = synthetic_days({dt.date(2024, 5, 2): 1005})
     replay.start(Faults(), notices)
