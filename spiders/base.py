@@ -88,7 +88,7 @@ def failure_reason(failure: Failure) -> str:
 
 class DateSlicedSpider(scrapy.Spider):
     tracker_source = ""
-    # The pipeline calls a run "failed" when requests were made and none gave a usable
+    # The CrawlRun extension calls a run "failed" when requests were made and none gave a usable
     # answer (stat ``tracker/ok_responses``, counted by the parse callbacks).
     counts_responses = True
     # Root elements of the notices the tracker reads from this source (others are skipped).
