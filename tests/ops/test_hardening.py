@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from tests.ops.conftest import WebhookReceiver, add_account, add_opportunity, add_user, free_port
+from tests.factories import add_account, add_opportunity, add_user
+from tests.ops.conftest import WebhookReceiver, free_port
 from tracker.alerts import generation as alerts
 from tracker.cli import main
 from tracker.config import load_settings, session_secret
