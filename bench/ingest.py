@@ -18,7 +18,7 @@ load average are printed too: on a busy 2-core box expect 10 % run-to-run spread
     .venv/bin/python bench/ingest.py --workers 2     # + parse in 2 processes (wall time)
 
 ``--workers N`` adds the ingest phases with N parsing processes
-(``tracker.notices.ingest.prepare_parallel``, as ``tracker ingest --workers N``) and compares
+(``tracker.notices.parallel.prepare_parallel``, as ``tracker ingest --workers N``) and compares
 their wall-clock rate with the one-process runs of the same phases in the same run; the
 CPU time of the workers is printed too. On a shared machine wall time depends on what
 else runs: read the load average printed beside it.
@@ -43,7 +43,8 @@ from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.engine import make_engine
 from tracker.db.migrate import upgrade
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import Ingestor, Prepared, prepare, prepare_parallel
+from tracker.notices.ingest import Ingestor
+from tracker.notices.parallel import Prepared, prepare, prepare_parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "fixtures" / "notices" / "doffin-real"

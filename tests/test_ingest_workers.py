@@ -25,7 +25,7 @@ from tests.dbsnapshot import differences, snapshot
 from tests.test_ingest_kill import ACCOUNTS, count, wipe
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.models import Contract, IngestError, Notice, NoticeLink
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.ops.crawl import PROJECT_ROOT
 
 NOTICE_ID = b'<cbc:ID schemeName="notice-id">'

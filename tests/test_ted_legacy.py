@@ -34,7 +34,8 @@ from tracker.db.models import (
 from tracker.errors import NoticeParseError, UnsafeXMLError
 from tracker.notices import ted_legacy
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import Ingestor, ingest_paths
+from tracker.notices.files import ingest_paths
+from tracker.notices.ingest import Ingestor
 from tracker.notices.parsing import notice_format, parse_any
 from tracker.notices.subtypes import phase_of
 from tracker.notices.ted_legacy import normalise_ojs, parse_ted_legacy

@@ -985,10 +985,10 @@ def derive_contracts(
     if new_rows:
         # One executemany through the driver (tracker.notices.ingest's bulk insert: no per-row
         # parameter handling), then the ids by key.
-        from tracker.notices.ingest import _bulk_insert
+        from tracker.db.bulk import bulk_insert
 
         now = utcnow()
-        _bulk_insert(
+        bulk_insert(
             session,
             Contract.__table__,
             [{**_CONTRACT_DEFAULTS, "created_at": now, **row} for row in new_rows],
@@ -1014,9 +1014,9 @@ def derive_contracts(
             seen.add((p["role"], p["party_key"]))
             parties.append({"contract_id": ids[key], **p})
     if parties:
-        from tracker.notices.ingest import _bulk_insert
+        from tracker.db.bulk import bulk_insert
 
-        _bulk_insert(session, ContractParty.__table__, parties)
+        bulk_insert(session, ContractParty.__table__, parties)
     session.flush()
     if all_ids:
         from tracker.linking.links import refresh_contract_accounts
