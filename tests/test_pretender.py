@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, REAL
-from tracker.notices.eforms import oslo_wall_clock, parse_notice
+from tracker.notices.eforms import parse_notice
 from tracker.notices.pretender import OSLO, find_dates, find_periods, read_pretender, sentences
+from tracker.notices.xmlread import oslo_wall_clock
 
 GOLDEN = json.loads((FIXTURES / "golden" / "doffin-real-golden.json").read_text("utf-8"))
 PRE_TENDER = GOLDEN["pre_tender"]

@@ -2,7 +2,7 @@
 
 A result notice gives one contract per awarded lot and winning tendering party (the
 result's own structure: settled contract → lot tender → tendering party → tenderers;
-``tracker.notices.eforms.ParsedResult``): parallel framework suppliers are one contract each,
+``tracker.notices.records.ParsedResult``): parallel framework suppliers are one contract each,
 with that tender's value. Every contract keeps:
 
 - **value and its kind** (``value_kind``): ``tender`` (BT-720 of the winning tender),

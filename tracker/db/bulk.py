@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar, Unpack, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Row, String, Table, insert, select
 from sqlalchemy.exc import StatementError
@@ -52,7 +52,7 @@ def select_in(
     values: Iterable[Any],
     *where: Any,
     size: int = IN_CHUNK,
-) -> Iterator[Row[Unpack[tuple[Any, ...]]]]:
+) -> Iterator[Row[*tuple[Any, ...]]]:
     """Rows of ``SELECT columns WHERE column IN (values) AND where...``, the values sent in
     chunks of ``size`` (one statement per chunk; rows in the database's order per chunk)."""
     for chunk in chunked(values, size):

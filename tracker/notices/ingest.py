@@ -58,9 +58,9 @@ from tracker.db.bulk import fit, table_of
 from tracker.db.models import Notice, utcnow
 from tracker.errors import NoticeParseError
 from tracker.notices import store
-from tracker.notices.eforms import ParsedNotice, ParsedParty
 from tracker.notices.parallel import Prepared, compress
 from tracker.notices.parsing import parse_any  # eForms, and TED XML before eForms
+from tracker.notices.records import ParsedNotice, ParsedParty
 from tracker.notices.rows import jsonable, meta_date, meta_status, notice_row, org_key, parties
 from tracker.ops import derive
 

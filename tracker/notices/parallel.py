@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import NoticeParseError
-from tracker.notices.eforms import ParsedNotice
 from tracker.notices.parsing import parse_any  # eForms, and TED XML before eForms
+from tracker.notices.records import ParsedNotice
 
 try:  # ISA-L: the same zlib format (zlib.decompress reads it), 3-4x faster to write
     from isal.isal_zlib import compress as _compress

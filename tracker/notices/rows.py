@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from tracker.db.models import utcnow
-from tracker.notices.eforms import (
-    PARSER_VERSION,
+from tracker.notices.eforms import PARSER_VERSION
+from tracker.notices.records import (
     ParsedCriterion,
     ParsedLot,
     ParsedNotice,

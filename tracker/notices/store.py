@@ -34,7 +34,7 @@ from tracker.db.models import (
     ResultWinner,
     utcnow,
 )
-from tracker.notices.eforms import ParsedNotice, ParsedParty
+from tracker.notices.records import ParsedNotice, ParsedParty
 from tracker.notices.rows import (
     buyer_row,
     criterion_row,
