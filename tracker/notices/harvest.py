@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.db import runs
-from tracker.db.bulk import select_in
+from tracker.db.bulk import chunked, select_in
 from tracker.db.models import FetchFailure, HarvestDay, Notice, utcnow
 
 OVERLAP_DAYS = 2
@@ -197,15 +197,17 @@ def resolve_failures(session: Session, source: str, ids: Iterable[str], today: d
     ids = set(ids)
     if not ids:
         return 0
-    rows = list(
-        session.scalars(
+    rows = [
+        row
+        for chunk in chunked(ids)
+        for row in session.scalars(
             select(FetchFailure).where(
                 FetchFailure.source == source,
-                FetchFailure.source_id.in_(ids),
+                FetchFailure.source_id.in_(chunk),
                 FetchFailure.resolved.is_(False),
             )
         )
-    )
+    ]
     days: set[dt.date] = set()
     for row in rows:
         row.resolved = True
