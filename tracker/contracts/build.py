@@ -983,7 +983,7 @@ def derive_contracts(
         ids[key] = c.id
     session.flush()
     if new_rows:
-        # One executemany through the driver (tracker.notices.ingest's bulk insert: no per-row
+        # One executemany through the driver (tracker.db.bulk.bulk_insert: no per-row
         # parameter handling), then the ids by key.
         from tracker.db.bulk import bulk_insert
 
