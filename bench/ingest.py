@@ -18,7 +18,7 @@ load average are printed too: on a busy 2-core box expect 10 % run-to-run spread
     .venv/bin/python bench/ingest.py --workers 2     # + parse in 2 processes (wall time)
 
 ``--workers N`` adds the ingest phases with N parsing processes
-(``tracker.notices.ingest.prepare_parallel``, as ``tracker ingest --workers N``) and compares
+(``tracker.notices.parallel.prepare_parallel``, as ``tracker ingest --workers N``) and compares
 their wall-clock rate with the one-process runs of the same phases in the same run; the
 CPU time of the workers is printed too. On a shared machine wall time depends on what
 else runs: read the load average printed beside it.
@@ -34,6 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -43,7 +44,8 @@ from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.engine import make_engine
 from tracker.db.migrate import upgrade
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import Ingestor, Prepared, prepare, prepare_parallel
+from tracker.notices.ingest import Ingestor
+from tracker.notices.parallel import Prepared, prepare, prepare_parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "fixtures" / "notices" / "doffin-real"
@@ -108,7 +110,7 @@ def timed(label: str, count: int, fn) -> float:  # type: ignore[no-untyped-def]
     return cpu
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=20_000)
     ap.add_argument("--batch-size", type=int, default=500)
@@ -127,7 +129,68 @@ def main() -> None:
         default=1,
         help="also run the ingest phases with N parsing processes and compare wall times",
     )
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+@dataclass
+class IngestRuns:
+    """The ingest phases of one benchmark: what each stored, its file size, its least wall
+    time and its workers' CPU time, by label."""
+
+    base: list[bytes]
+    n: int
+    batch_size: int
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    sizes: dict[str, float] = field(default_factory=dict)
+    walls: dict[str, float] = field(default_factory=dict)
+    worker_cpu: dict[str, float] = field(default_factory=dict)
+
+    def ingest(self, label: str, with_derive: bool, db: Path, workers: int = 1) -> float:
+        """Ingest the copies into a fresh SQLite file ``db``; returns the CPU seconds."""
+        for stale in db.parent.glob(db.name + "*"):  # a previous run's file, -wal, -shm
+            stale.unlink()
+        engine = make_engine(f"sqlite:///{db}")
+        upgrade(engine)
+        if with_derive:
+            with Session(engine) as session:
+                import_accounts(session, ACCOUNTS)
+
+        def run() -> None:
+            with Ingestor(
+                engine, source="bench", batch_size=self.batch_size, run_derive=with_derive
+            ) as ing:
+                if workers > 1:
+                    for p in prepare_parallel(
+                        _prepare_copy,
+                        range(self.n),
+                        workers,
+                        initializer=_init_worker,
+                        initargs=(self.base,),
+                    ):
+                        ing.add_prepared(p)
+                else:
+                    for i, data in copies(self.base, self.n, 2):
+                        ing.add(data, location=f"copy-{i}")
+            self.counts[label] = ing.counts
+            if ing.derive_errors:
+                raise SystemExit(f"derive failed: {ing.derive_errors[0]}")
+
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter()
+        t = timed(label, self.n, run)
+        wall = time.perf_counter() - wall
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.walls[label] = min(self.walls.get(label, wall), wall)
+        self.worker_cpu[label] = (
+            after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+        )
+        engine.dispose()
+        self.sizes[label] = db.stat().st_size / 2**20
+        return t
+
+
+def main() -> None:
+    args = arguments()
     base = originals()
     n = args.count
     print(f"{n} notices from {len(base)} real Doffin notices "
@@ -147,75 +210,55 @@ def main() -> None:
             parse_notice(data, location=f"copy-{i}")
 
     tmp = tempfile.TemporaryDirectory()
-    counts: dict[str, dict[str, int]] = {}
-    sizes: dict[str, float] = {}
 
     def best(label: str, fn) -> float:  # type: ignore[no-untyped-def]
         return min(timed(label, n, fn) for _ in range(max(1, args.repeat)))
 
-    walls: dict[str, float] = {}
-    worker_cpu: dict[str, float] = {}
-
-    def ingest(label: str, with_derive: bool, db: Path, workers: int = 1) -> float:
-        for stale in db.parent.glob(db.name + "*"):  # a previous run's file, -wal, -shm
-            stale.unlink()
-        engine = make_engine(f"sqlite:///{db}")
-        upgrade(engine)
-        if with_derive:
-            with Session(engine) as session:
-                import_accounts(session, ACCOUNTS)
-
-        def run() -> None:
-            with Ingestor(
-                engine, source="bench", batch_size=args.batch_size, run_derive=with_derive
-            ) as ing:
-                if workers > 1:
-                    for p in prepare_parallel(
-                        _prepare_copy, range(n), workers, initializer=_init_worker, initargs=(base,)
-                    ):
-                        ing.add_prepared(p)
-                else:
-                    for i, data in copies(base, n, 2):
-                        ing.add(data, location=f"copy-{i}")
-            counts[label] = ing.counts
-            if ing.derive_errors:
-                raise SystemExit(f"derive failed: {ing.derive_errors[0]}")
-
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall = time.perf_counter()
-        t = timed(label, n, run)
-        wall = time.perf_counter() - wall
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        walls[label] = min(walls.get(label, wall), wall)
-        worker_cpu[label] = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
-        engine.dispose()
-        sizes[label] = db.stat().st_size / 2**20
-        return t
-
+    runs = IngestRuns(base, n, args.batch_size)
     repeat = range(max(1, args.repeat))
     t_gen = best("generate copies (overhead)", generate)
     t_raw = best("raw lxml.etree.fromstring", raw) - t_gen
     t_parse = best("tracker parse_notice", parse) - t_gen
     db = Path(args.db) if args.db else Path(tmp.name) / "bench.db"
-    t_ingest = min(ingest("parse + ingest (fresh SQLite)", False, db) for _ in repeat) - t_gen
+    t_ingest = min(runs.ingest(INGEST, False, db) for _ in repeat) - t_gen
     t_derive = None
     if not args.no_derive:
         derive_db = Path(tmp.name) / "derive.db"
-        t_derive = min(ingest("  + derive (links, contracts)", True, derive_db) for _ in repeat)
+        t_derive = min(runs.ingest(DERIVE, True, derive_db) for _ in repeat)
         t_derive -= t_gen
     w = args.workers
     if w > 1:
-        p_label, d_label = f"parse + ingest, {w} workers", f"  + derive, {w} workers"
         for _ in repeat:
-            ingest(p_label, False, Path(tmp.name) / "workers.db", workers=w)
+            runs.ingest(f"parse + ingest, {w} workers", False, Path(tmp.name) / "workers.db", w)
         if not args.no_derive:
             for _ in repeat:
-                ingest(d_label, True, Path(tmp.name) / "workers-derive.db", workers=w)
-    for label, c in counts.items():
-        print(f"{label.strip()}: {c}; database {sizes[label]:.0f} MiB")
+                runs.ingest(
+                    f"  + derive, {w} workers", True, Path(tmp.name) / "workers-derive.db", w
+                )
+    report(args, runs, t_raw, t_parse, t_ingest, t_derive)
+    tmp.cleanup()
+
+
+INGEST = "parse + ingest (fresh SQLite)"
+DERIVE = "  + derive (links, contracts)"
+
+
+def report(
+    args: argparse.Namespace,
+    runs: IngestRuns,
+    t_raw: float,
+    t_parse: float,
+    t_ingest: float,
+    t_derive: float | None,
+) -> None:
+    """Print the rates net of the copy generation, the ratios to raw lxml, the workers'
+    wall-clock gain and whether the targets are met."""
+    n, w = runs.n, args.workers
+    for label, c in runs.counts.items():
+        print(f"{label.strip()}: {c}; database {runs.sizes[label]:.0f} MiB")
     print(f"after: {load()}")
-    runs = f", least of {args.repeat} runs" if args.repeat > 1 else ""
-    print(f"net of the copy generation, CPU time of this process (one core){runs}:")
+    repeated = f", least of {args.repeat} runs" if args.repeat > 1 else ""
+    print(f"net of the copy generation, CPU time of this process (one core){repeated}:")
     phases = [("raw lxml", t_raw), ("parse", t_parse), ("parse + ingest", t_ingest)]
     if t_derive is not None:
         phases.append(("+ derive", t_derive))
@@ -232,20 +275,20 @@ def main() -> None:
     print(f"  peak RSS                         {rss_mb():6.0f} MB")
     if w > 1:
         print(f"wall clock, {w} parsing processes vs one (least of {args.repeat}; {load()}):")
-        pairs = [("parse + ingest (fresh SQLite)", p_label)]
+        pairs = [(INGEST, f"parse + ingest, {w} workers")]
         if not args.no_derive:
-            pairs.append(("  + derive (links, contracts)", d_label))
+            pairs.append((DERIVE, f"  + derive, {w} workers"))
+        walls, cpu = runs.walls, runs.worker_cpu
         for one, many in pairs:
             print(
                 f"  {one.strip():<30} 1: {n / walls[one]:6.0f}/s  {w}: {n / walls[many]:6.0f}/s"
-                f"  = {walls[one] / walls[many]:4.2f}x  (workers' CPU {worker_cpu[many]:.1f} s)"
+                f"  = {walls[one] / walls[many]:4.2f}x  (workers' CPU {cpu[many]:.1f} s)"
             )
-            if counts[one] != counts[many]:
-                raise SystemExit(f"counts differ: {counts[one]} vs {counts[many]}")
+            if runs.counts[one] != runs.counts[many]:
+                raise SystemExit(f"counts differ: {runs.counts[one]} vs {runs.counts[many]}")
     target = n / t_ingest >= 1000 and t_raw / t_ingest >= 0.25 and rss_mb() < 500
     print("targets for parse + ingest (>= 1000/s, >= 25 % of raw, < 500 MB):",
           "met" if target else "NOT met")  # fmt: skip
-    tmp.cleanup()
 
 
 if __name__ == "__main__":

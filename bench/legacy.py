@@ -33,9 +33,9 @@ from lxml import etree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import load, rss_mb, timed  # noqa: E402  (bench/ingest.py: shared reporting)
 
-from tracker.notices.eforms import _XML_PARSER  # noqa: E402
 from tracker.notices.parsing import parse_any  # noqa: E402
 from tracker.notices.ted_legacy import parse_ted_legacy  # noqa: E402
+from tracker.notices.xmlread import _XML_PARSER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGACY = ROOT / "tests" / "fixtures" / "notices" / "ted-legacy"

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from tracker.bids.competitions import competition_lots
 from tracker.contracts.build import unawarded
 from tracker.db.models import Contract, ContractParty, Notice
-from tracker.notices.eforms import oslo_wall_clock
 from tracker.notices.text import name_key
+from tracker.notices.xmlread import oslo_wall_clock
 
 MONTH_DAYS = 31  # "within a month"
 
@@ -165,7 +165,7 @@ def check_not_awarded(session: Session, golden: dict[str, Any]) -> list[dict[str
 def _deadline(value: str | None) -> dt.datetime | None:
     """The golden deadline (offset as written) as the tracker reads it: the golden file
     keeps ``+02:00`` also in winter ("we do not correct it"), a time the tracker reads
-    as the buyer's Oslo time (``tracker.notices.eforms.oslo_wall_clock``); other offsets are
+    as the buyer's Oslo time (``tracker.notices.xmlread.oslo_wall_clock``); other offsets are
     instants as written."""
     if not value:
         return None

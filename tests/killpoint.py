@@ -5,7 +5,7 @@
 On the N-th call of ``MODULE.FUNCTION`` the process sends itself ``SIGKILL`` (no
 cleanup, no ``finally``, no atexit: what ``kill -9`` does), so a test can stop an
 ingest exactly in the middle of a unit of work, for example inside derivation after
-the batch's notices were written. ``tracker.notices.ingest:Session.commit``-style targets
+the batch's notices were written. ``tracker.notices.ingest:Ingestor.flush``-style targets
 name an attribute path under the module. ``N`` counts from 1.
 """
 

@@ -22,7 +22,7 @@ from tracker.bids.competitions import competition_value
 from tracker.bids.selection import bid_detail, bid_rows
 from tracker.db.models import Lot, Notice
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 
 GOLDEN = FIXTURES / "golden" / "doffin-real-golden.json"
 CALLS = ("call_for_competition", "qualification_system")

@@ -27,7 +27,7 @@ from tracker.contracts.build import (
 )
 from tracker.db.models import Contract, ContractAccount, ContractParty, Notice
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.notices.notice_text import Quote, TextFacts, read_facts
 
 D = dt.date

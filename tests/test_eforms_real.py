@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import NOTICES
-from tracker.notices.eforms import ParsedNotice, parse_notice
+from tracker.notices.eforms import parse_notice
+from tracker.notices.records import ParsedNotice
 
 REAL = NOTICES / "doffin-real"
 UTC = dt.UTC
@@ -349,7 +350,7 @@ def test_deadlines_compare_in_utc() -> None:
 
 
 def test_summer_offset_in_winter_is_the_buyers_oslo_time() -> None:
-    from tracker.notices.eforms import oslo_wall_clock
+    from tracker.notices.xmlread import oslo_wall_clock
 
     summer = dt.timezone(dt.timedelta(hours=2))
     # 25.11.2022 00:00 "+02:00" (2022-902600) is midnight in Oslo, not 23:00 the day before

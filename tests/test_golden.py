@@ -28,7 +28,7 @@ from tests.golden_check import (
     load_golden,
     summary,
 )
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 
 GOLDEN = Path(
     os.environ.get("TRACKER_GOLDEN_FILE") or FIXTURES / "golden" / "doffin-real-golden.json"

@@ -20,7 +20,8 @@ from tracker.db.models import (
     ResultWinner,
     Run,
 )
-from tracker.notices.ingest import Ingestor, ingest_paths, reparse
+from tracker.notices.files import ingest_paths, reparse
+from tracker.notices.ingest import Ingestor
 from tracker.ops import derive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notices"

@@ -30,7 +30,7 @@ from tests.support.db import count, wipe
 from tests.support.worlds import ACCOUNTS
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.models import Contract, ContractParty, Notice, NoticeLink, Run
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.ops.crawl import PROJECT_ROOT
 from tracker.ops.doctor import run_checks
 
@@ -97,7 +97,7 @@ def test_killed_ingests_then_rerun_equal_a_clean_ingest(
     # 2. right after the commit of a unit of work (resumes after the stored ones)
     run_killed(corpus, "tracker.notices.ingest:Ingestor._settle_conflicts", 5)
     # 3. while the child rows (lots, results, winners) of a batch are being written
-    run_killed(corpus, "tracker.notices.ingest:_bulk_insert", 25)
+    run_killed(corpus, "tracker.db.bulk:bulk_insert", 25)
     assert stored < count(engine, Notice) < total
     # 4. at a moment chosen from outside, once more notices were committed
     before = count(engine, Notice)

@@ -26,7 +26,7 @@ from tests.support.db import count, wipe
 from tests.support.worlds import ACCOUNTS
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.models import Contract, IngestError, Notice, NoticeLink
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.ops.crawl import PROJECT_ROOT
 
 NOTICE_ID = b'<cbc:ID schemeName="notice-id">'

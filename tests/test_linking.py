@@ -32,7 +32,7 @@ from tracker.linking.links import (
     prospects,
 )
 from tracker.linking.names import full_key, match_key, parent_name
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.pages.suggested_links import suggested_links
 
 

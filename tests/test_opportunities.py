@@ -25,7 +25,7 @@ from tracker.db.models import (
     Opportunity,
 )
 from tracker.errors import NotFoundError, UserError
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.opportunities.build import (
     cpv_similarity,
     list_opportunities,

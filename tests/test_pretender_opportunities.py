@@ -21,7 +21,7 @@ from tests.conftest import FIXTURES, REAL
 from tests.support.expected import same_moment
 from tracker.db.models import Account, AccountOrgnr
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.notices.pretender import OSLO
 from tracker.opportunities.build import list_opportunities, recompute
 from tracker.opportunities.windows import INFLUENCE_PHASES

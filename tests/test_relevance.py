@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import FIXTURES, REAL
 from tracker.db.models import BidDecision, KeyValue, Notice, NoticeMark, User
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import ingest_paths
+from tracker.notices.files import ingest_paths
 from tracker.opportunities.relevance import (
     ItemText,
     fit_model,

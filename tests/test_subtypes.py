@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import tracker.contracts.build
-import tracker.notices.eforms
+import tracker.notices.xmlread
 import tracker.opportunities.build
 from tracker.notices import subtypes
 from tracker.notices.subtypes import PHASE_SUBTYPES, is_contract_notice, phase_of
@@ -57,10 +57,10 @@ def test_the_areas_share_one_definition() -> None:
     assert tracker.contracts.build.MODIFICATION_SUBTYPES is subtypes.MODIFICATION_SUBTYPES
     assert (
         tracker.opportunities.build.PLACEHOLDER_YEAR
-        == tracker.notices.eforms.PLACEHOLDER_YEAR
+        == tracker.notices.xmlread.PLACEHOLDER_YEAR
         == 2090
     )
-    assert tracker.notices.eforms.PLACEHOLDER_YEAR is subtypes.PLACEHOLDER_YEAR
+    assert tracker.notices.xmlread.PLACEHOLDER_YEAR is subtypes.PLACEHOLDER_YEAR
 
 
 def test_contract_notice() -> None:

@@ -34,17 +34,20 @@ from tracker.db.models import (
 from tracker.errors import NoticeParseError, UnsafeXMLError
 from tracker.notices import ted_legacy
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import Ingestor, ingest_paths
+from tracker.notices.files import ingest_paths
+from tracker.notices.ingest import Ingestor
 from tracker.notices.parsing import notice_format, parse_any
+from tracker.notices.records import ParsedNotice
 from tracker.notices.subtypes import phase_of
-from tracker.notices.ted_legacy import normalise_ojs, parse_ted_legacy
+from tracker.notices.ted_legacy import parse_ted_legacy
+from tracker.notices.ted_reader import normalise_ojs
 
 LEGACY = NOTICES / "ted-legacy"
 FILES = sorted(LEGACY.glob("*.xml"))
 OSLO = ZoneInfo("Europe/Oslo")
 
 
-def _parse(name: str) -> ted_legacy.ParsedNotice:
+def _parse(name: str) -> ParsedNotice:
     path = LEGACY / f"{name}-001-EXP.xml"
     return parse_ted_legacy(path.read_bytes(), location=str(path))
 

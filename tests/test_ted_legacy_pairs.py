@@ -41,7 +41,8 @@ import pytest
 from lxml import etree
 
 from tests.conftest import NOTICES
-from tracker.notices.eforms import ParsedNotice, ParsedResult, parse_notice
+from tracker.notices.eforms import parse_notice
+from tracker.notices.records import ParsedNotice, ParsedResult
 from tracker.notices.ted_legacy import parse_ted_legacy
 
 LEGACY = NOTICES / "ted-legacy"

@@ -201,7 +201,7 @@ def _accounts(
 def _notices(
     session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
 ) -> list[dict]:
-    rows = export_notices(session, parse_filters(params), limit=EXPORT_LIMIT)
+    rows = export_notices(session, parse_filters(params), env.rules, limit=EXPORT_LIMIT)
     for r in rows:
         r["fit"] = (r.get("fit") or {}).get("reason")
     return rows

@@ -24,18 +24,22 @@ api_router = APIRouter(prefix="/api", tags=["notices"])
 NAV = [("Search", "/search", None)]
 
 
-def _search(request: Request, session: Session) -> dict[str, Any]:
+def _search(request: Request, session: Session, env: PageEnv) -> dict[str, Any]:
     params = dict(request.query_params)
     filters = parse_filters(params)
     try:
         page = max(1, int(params.get("page") or 1))
     except ValueError:
         page = 1
-    return search_notices(session, filters, page=page)
+    return search_notices(session, filters, env.rules, page=page)
 
 
 @router.get("/search")
-def search(request: Request, session: Session = Depends(db_session)) -> Response:
+def search(
+    request: Request,
+    session: Session = Depends(db_session),
+    env: PageEnv = Depends(page_env),
+) -> Response:
     """The search form and one page of results; a bad filter keeps the form as typed and
     shows its error beside the field (status 400, no results)."""
     params = dict(request.query_params)
@@ -50,7 +54,7 @@ def search(request: Request, session: Session = Depends(db_session)) -> Response
             "filters": {k: str(v) for k, v in params.items() if k != "page"},
         }
     else:
-        data = _search(request, session)
+        data = _search(request, session, env)
     data.update(
         phases=PHASES,
         accounts=account_names(session),
@@ -70,8 +74,12 @@ def search(request: Request, session: Session = Depends(db_session)) -> Response
     "date_from, date_to (YYYY-MM-DD, issue date), phase (planning|competition|award|"
     "modification), all_versions=1, page.",
 )
-def search_json(request: Request, session: Session = Depends(db_session)) -> dict[str, Any]:
-    return _search(request, session)
+def search_json(
+    request: Request,
+    session: Session = Depends(db_session),
+    env: PageEnv = Depends(page_env),
+) -> dict[str, Any]:
+    return _search(request, session, env)
 
 
 @router.get("/notices/{notice_pk}")

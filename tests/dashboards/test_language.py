@@ -61,7 +61,7 @@ def test_times_are_oslo_times(nb) -> None:
     assert filters.day("2022-11-25T00:00:00+01:00") == "25.11.2022"
     assert filters.date("2022-11-24T23:00:00Z") == "25.11.2022 kl. 00.00"  # winter: +01:00
     # ...but the parser reads a summer offset written in winter as the buyer's Oslo time
-    # (tracker.notices.eforms.oslo_wall_clock), so the stored deadlines show as the notices say
+    # (tracker.notices.xmlread.oslo_wall_clock), so the stored deadlines show as the notices say
     from tracker.notices.eforms import parse_notice
 
     real = Path(__file__).resolve().parents[1] / "fixtures" / "notices" / "doffin-real"

@@ -7,8 +7,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from tracker.notices.eforms import oslo_wall_clock
 from tracker.notices.pretender import OSLO
+from tracker.notices.xmlread import oslo_wall_clock
 
 # The keys of one notice in `tracker parse --json`.
 KEYS = {

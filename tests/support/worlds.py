@@ -15,7 +15,8 @@ from tests.conftest import REAL
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.models import Account, Contract, ContractAccount, ContractParty
 from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import Ingestor, ingest_paths
+from tracker.notices.files import ingest_paths
+from tracker.notices.ingest import Ingestor
 from tracker.ops import demo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ import click
 from tracker.cli import main
 from tracker.db.engine import get_engine
 from tracker.errors import NoticeParseError
-from tracker.notices.eforms import ParsedNotice
-from tracker.notices.ingest import ingest_paths, iter_xml_files, reparse
+from tracker.notices.files import ingest_paths, iter_xml_files, reparse
 from tracker.notices.parsing import parse_any
+from tracker.notices.records import ParsedNotice
 
 
 @main.command("parse")

@@ -2,7 +2,7 @@
 
 A result notice gives one contract per awarded lot and winning tendering party (the
 result's own structure: settled contract → lot tender → tendering party → tenderers;
-``tracker.notices.eforms.ParsedResult``): parallel framework suppliers are one contract each,
+``tracker.notices.records.ParsedResult``): parallel framework suppliers are one contract each,
 with that tender's value. Every contract keeps:
 
 - **value and its kind** (``value_kind``): ``tender`` (BT-720 of the winning tender),
@@ -983,12 +983,12 @@ def derive_contracts(
         ids[key] = c.id
     session.flush()
     if new_rows:
-        # One executemany through the driver (tracker.notices.ingest's bulk insert: no per-row
+        # One executemany through the driver (tracker.db.bulk.bulk_insert: no per-row
         # parameter handling), then the ids by key.
-        from tracker.notices.ingest import _bulk_insert
+        from tracker.db.bulk import bulk_insert
 
         now = utcnow()
-        _bulk_insert(
+        bulk_insert(
             session,
             Contract.__table__,
             [{**_CONTRACT_DEFAULTS, "created_at": now, **row} for row in new_rows],
@@ -1014,9 +1014,9 @@ def derive_contracts(
             seen.add((p["role"], p["party_key"]))
             parties.append({"contract_id": ids[key], **p})
     if parties:
-        from tracker.notices.ingest import _bulk_insert
+        from tracker.db.bulk import bulk_insert
 
-        _bulk_insert(session, ContractParty.__table__, parties)
+        bulk_insert(session, ContractParty.__table__, parties)
     session.flush()
     if all_ids:
         from tracker.linking.links import refresh_contract_accounts

@@ -1,6 +1,10 @@
-"""Runs left ``running`` by a process that died (``kill -9``, power loss, OOM killer).
+"""Run bookkeeping: the ``runs`` rows of ingests, crawls and the daily cycle, and the runs
+left ``running`` by a process that died (``kill -9``, power loss, OOM killer).
 
-Every run started by a process (ingest, crawl) records the process id and host in its
+:func:`start_run` records a run as ``running`` and :func:`finish_run` closes it with its
+counts, outcome and error; the ingest (``tracker.notices.ingest``), the harvest state of
+the crawls (``tracker.notices.harvest``) and the daily cycle (``tracker.ops.cycle``) all
+use them. Every run started by a process (ingest, crawl) records the process id and host in its
 ``args`` (``_pid``, ``_host``; :func:`process_args`). Before a new run starts,
 :func:`close_dead_runs` closes the runs of this host whose process is gone as
 ``failed`` with the error ``interrupted: ...``, so a killed run does not stay
@@ -60,3 +64,46 @@ def close_dead_runs(session: Session) -> int:
         run.finished_at = utcnow()
     session.flush()
     return len(runs)
+
+
+def start_run(
+    session: Session,
+    kind: str,
+    name: str,
+    args: dict[str, Any],
+    *,
+    parent_id: int | None = None,
+    track_process: bool = True,
+) -> int:
+    """Record a run as ``running``; returns its id. Flushes; the caller commits.
+
+    ``track_process`` (ingest, crawl): the run's ``args`` also keep this process's id and
+    host (:func:`process_args`), and runs left ``running`` by a process of this host that
+    is gone are closed first (:func:`close_dead_runs`). Cycle and step runs are closed by
+    the scheduler instead (``tracker.ops.cycle.mark_interrupted``).
+    """
+    if track_process:
+        close_dead_runs(session)
+        args = {**args, **process_args()}
+    run = Run(kind=kind, name=name, args=args, outcome="running", counts={}, parent_id=parent_id)
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    counts: dict[str, Any],
+    outcome: str,
+    error: str | None = None,
+) -> None:
+    """Close a run with its counts, outcome (ok|partial|failed) and error; the caller
+    commits. A run that does not exist (deleted meanwhile) is left alone."""
+    run = session.get(Run, run_id)
+    if run is None:
+        return
+    run.counts = dict(counts)
+    run.outcome = outcome
+    run.error = error
+    run.finished_at = utcnow()

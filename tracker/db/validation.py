@@ -5,7 +5,7 @@ text; SQLite stores both silently. Checking in ``before_flush`` makes both backe
 refuse the same values with the same clear ``UserError`` ("<table>.<column>: at most
 300 characters") instead of a database error (a 500 on the pages): an activity key
 longer than its column, a pasted NUL byte. Bulk ingest writes (Core inserts) cut or
-clean their values themselves (``tracker.notices.ingest._fit``).
+clean their values themselves (``tracker.db.bulk.fit``).
 """
 
 from __future__ import annotations

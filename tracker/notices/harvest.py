@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.db.models import FetchFailure, HarvestDay, Notice, Run, utcnow
-from tracker.db.runs import close_dead_runs, process_args
+from tracker.db import runs
+from tracker.db.bulk import chunked, select_in
+from tracker.db.models import FetchFailure, HarvestDay, Notice, utcnow
 
 OVERLAP_DAYS = 2
 
@@ -33,32 +34,19 @@ OVERLAP_DAYS = 2
 
 
 def start_run(session: Session, name: str, args: dict[str, Any]) -> int:
-    """Record a crawl run as running; returns its id.
+    """Record a crawl run as running; returns its id (``tracker.db.runs.start_run``).
 
     Earlier runs still marked running whose process (same host) is gone are closed as
-    failed ("interrupted"; ``tracker.db.runs``), so a killed crawl does not stay "running"
-    forever.
+    failed ("interrupted"), so a killed crawl does not stay "running" forever.
     """
-    close_dead_runs(session)
-    run = Run(
-        kind="crawl", name=name, args={**args, **process_args()}, outcome="running", counts={}
-    )
-    session.add(run)
-    session.flush()
-    return run.id
+    return runs.start_run(session, "crawl", name, args)
 
 
 def finish_run(
     session: Session, run_id: int, counts: dict[str, Any], outcome: str, error: str | None = None
 ) -> None:
     """Close a crawl run with its counts and outcome (ok|partial|failed)."""
-    run = session.get(Run, run_id)
-    if run is None:
-        return
-    run.counts = dict(counts)
-    run.outcome = outcome
-    run.error = error
-    run.finished_at = utcnow()
+    runs.finish_run(session, run_id, counts, outcome, error)
 
 
 def crawl_outcome(
@@ -159,16 +147,8 @@ def record_day(
 
 def stored_source_ids(session: Session, source: str, ids: Iterable[str]) -> set[str]:
     """Which of ``ids`` (Doffin ids, TED publication numbers) are stored as notices."""
-    ids = list(ids)
-    found: set[str] = set()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        found.update(
-            session.scalars(
-                select(Notice.source_id).where(Notice.source == source, Notice.source_id.in_(chunk))
-            )
-        )
-    return found
+    rows = select_in(session, [Notice.source_id], Notice.source_id, ids, Notice.source == source)
+    return {source_id for (source_id,) in rows}
 
 
 # --------------------------------------------------------------------------- failures
@@ -217,15 +197,17 @@ def resolve_failures(session: Session, source: str, ids: Iterable[str], today: d
     ids = set(ids)
     if not ids:
         return 0
-    rows = list(
-        session.scalars(
+    rows = [
+        row
+        for chunk in chunked(ids)
+        for row in session.scalars(
             select(FetchFailure).where(
                 FetchFailure.source == source,
-                FetchFailure.source_id.in_(ids),
+                FetchFailure.source_id.in_(chunk),
                 FetchFailure.resolved.is_(False),
             )
         )
-    )
+    ]
     days: set[dt.date] = set()
     for row in rows:
         row.resolved = True

@@ -10,7 +10,8 @@ raise ``NoticeParseError`` for what is no notice. ``tracker parse``, ``tracker i
 
 from __future__ import annotations
 
-from tracker.notices.eforms import ParsedNotice, parse_notice
+from tracker.notices.eforms import parse_notice
+from tracker.notices.records import ParsedNotice
 from tracker.notices.ted_legacy import is_ted_export, parse_ted_legacy
 
 FORMATS = ("eforms", "ted-legacy")

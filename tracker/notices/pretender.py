@@ -522,31 +522,7 @@ def read_pretender(
         planned = _planned_from_text(sents, ref)
 
     if is_dialogue:
-        words = dialogue[0] if dialogue else "subtype E1 (pre-market consultation)"
-        structured = _structured_deadline(
-            deadlines, issue_date, "notice field: deadline (BT-131/BT-1311/BT-630)"
-        )
-        written = _text_dates(sents, ref, _RESPONSE_CUE, _NOT_RESPONSE)
-        response = structured or written
-        if structured is not None and written is not None and written.day == structured.day:
-            # the same deadline in the buyer's words (shown beside the field's time)
-            response = Deadline(structured.day, structured.at, written.text, structured.source)
-        meeting = _text_dates(
-            [s for s in sents if not _RESPONSE_CUE.search(s) or _MEETING_CUE.search(s)],
-            ref,
-            _MEETING_CUE,
-            None,
-        )
-        if meeting is not None and response is not None and meeting.day == response.day:
-            meeting = None
-        return Reading(
-            "market_dialogue",
-            f"the buyer asks the market for input before the competition ('{words}')",
-            _quote(dialogue[1]) if dialogue else None,
-            response,
-            meeting,
-            planned,
-        )
+        return _dialogue_reading(sents, dialogue, deadlines, issue_date, ref, planned)
     if code in CALL_SUBTYPES:
         return Reading(
             "call_for_competition",
@@ -563,6 +539,43 @@ def read_pretender(
         planned.text if planned and planned.source == "notice text" else None,
         None,
         None,
+        planned,
+    )
+
+
+def _dialogue_reading(
+    sents: list[str],
+    dialogue: tuple[str, str] | None,
+    deadlines: Iterable[dt.datetime | None],
+    issue_date: dt.date | None,
+    ref: dt.date,
+    planned: Period | None,
+) -> Reading:
+    """A market dialogue: its response deadline (the structured one, in the buyer's words
+    when the text gives the same day) and its meeting, if the text names one."""
+    words = dialogue[0] if dialogue else "subtype E1 (pre-market consultation)"
+    structured = _structured_deadline(
+        deadlines, issue_date, "notice field: deadline (BT-131/BT-1311/BT-630)"
+    )
+    written = _text_dates(sents, ref, _RESPONSE_CUE, _NOT_RESPONSE)
+    response = structured or written
+    if structured is not None and written is not None and written.day == structured.day:
+        # the same deadline in the buyer's words (shown beside the field's time)
+        response = Deadline(structured.day, structured.at, written.text, structured.source)
+    meeting = _text_dates(
+        [s for s in sents if not _RESPONSE_CUE.search(s) or _MEETING_CUE.search(s)],
+        ref,
+        _MEETING_CUE,
+        None,
+    )
+    if meeting is not None and response is not None and meeting.day == response.day:
+        meeting = None
+    return Reading(
+        "market_dialogue",
+        f"the buyer asks the market for input before the competition ('{words}')",
+        _quote(dialogue[1]) if dialogue else None,
+        response,
+        meeting,
         planned,
     )
 

@@ -17,14 +17,18 @@ import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from tracker.db.bulk import chunked
 from tracker.db.models import Notice, NoticeBuyer, NoticeLink
 from tracker.errors import UserError
 from tracker.notices.subtypes import PHASE_SUBTYPES, phase_of
+
+if TYPE_CHECKING:  # tracker.rules imports the bid and window rules
+    from tracker.rules import Rules
 
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 10_000
@@ -225,17 +229,24 @@ def _filtered(f: NoticeFilters) -> Select[Any]:
 
 
 def notice_rows(
-    session: Session, ids: list[int], rules: Any = None, account: str | None = None
+    session: Session, ids: list[int], rules: Rules | None = None, account: str | None = None
 ) -> list[dict[str, Any]]:
     """Plain rows for notice ids (in the given order), with their buyers' names and the
     capability profile's ``fit`` (``tracker.opportunities.relevance.relevance``; the profile of
-    ``account`` when given)."""
+    ``account`` when given).
+
+    ``rules``: the rules the caller was started with. None (the account and KAM home pages
+    still call it so) reads the rules file; pass them.
+    """
     from tracker.opportunities.relevance import notice_texts, relevance, stored_model
-    from tracker.rules import load_rules
 
     if not ids:
         return []
-    profile = (rules or load_rules()).profile(account)
+    if rules is None:
+        from tracker.rules import load_rules
+
+        rules = load_rules()
+    profile = rules.profile(account)
     model = stored_model(session)
     texts = notice_texts(session, ids)
     notices = {
@@ -294,9 +305,9 @@ def notice_rows(
 
 
 def search_notices(
-    session: Session, filters: NoticeFilters, page: int = 1, per_page: int = 50
+    session: Session, filters: NoticeFilters, rules: Rules, page: int = 1, per_page: int = 50
 ) -> dict[str, Any]:
-    """One page of notices matching ``filters``, newest first.
+    """One page of notices matching ``filters``, newest first (``fit`` by ``rules``).
 
     Returns ``{"items", "total", "page", "pages", "per_page", "filters"}``.
     """
@@ -313,7 +324,7 @@ def search_notices(
         )
     )
     return {
-        "items": notice_rows(session, ids),
+        "items": notice_rows(session, ids, rules),
         "total": total,
         "page": page,
         "pages": pages,
@@ -323,7 +334,7 @@ def search_notices(
 
 
 def export_notices(
-    session: Session, filters: NoticeFilters, limit: int = EXPORT_LIMIT
+    session: Session, filters: NoticeFilters, rules: Rules, limit: int = EXPORT_LIMIT
 ) -> list[dict[str, Any]]:
     """Every matching notice (at most ``limit``), newest first, for CSV/XLSX export."""
     ids = list(
@@ -334,8 +345,8 @@ def export_notices(
         )
     )
     rows = []
-    for chunk_start in range(0, len(ids), 500):
-        rows.extend(notice_rows(session, ids[chunk_start : chunk_start + 500]))
+    for chunk in chunked(ids):
+        rows.extend(notice_rows(session, chunk, rules))
     for row in rows:
         row["buyers"] = "; ".join(row["buyers"])
     return rows

@@ -52,183 +52,40 @@ refused), and falls back to the whole document when the slices cannot be found.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import hashlib
-import re
 from collections.abc import Callable
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from tracker.errors import NoticeParseError, UnsafeXMLError
-from tracker.notices.eforms import (
-    _TIME,
-    OSLO,
-    ParsedCriterion,
-    ParsedLot,
-    ParsedNotice,
-    ParsedParty,
-    ParsedResult,
-    _Ctx,
-    _first,
-    _load,
-    _lot_from_title,
-    _parse_date,
-    _text,
-    _text_criteria,
-    count_parallel,
-    finish_notice,
-    make_party,
-    prolog_end,
+from tracker.notices.eforms import finish_notice
+from tracker.notices.eforms_lots import _text_criteria, count_parallel
+from tracker.notices.records import ParsedCriterion, ParsedNotice
+from tracker.notices.ted_lots import _lot, _modification, _prizes, _results
+from tracker.notices.ted_reader import (
+    _BY_BASIS,
+    _BY_DOCUMENT_TYPE,
+    _BY_PR_PROC,
+    _BY_TYPE,
+    _DEFAULT_NS,
+    _DIRECTIVES_ALL,
+    _FIXED,
+    _FRAMEWORK_FORMS,
+    _LOT_NUMBER,
+    _TYPE_DEFAULT,
+    FRAMEWORK_CODE,
+    LANGUAGES,
+    LEGAL_TYPES,
+    PROCEDURES,
+    ROOT,
+    SUBTYPES,
+    _Doc,
+    _paras,
+    _Reader,
+    _value,
+    _yyyymmdd,
+    normalise_ojs,
 )
-from tracker.notices.subtypes import PLACEHOLDER_YEAR
-
-ROOT = "TED_EXPORT"
-DATA = Path(__file__).resolve().parents[1] / "data"
-
-# eForms subtype → (notice type BT-02, form type BT-03, eForms root element); from the
-# SDK's notice-types.json (reference/eforms-notice-types.json).
-_PIN, _CN, _CAN = "PriorInformationNotice", "ContractNotice", "ContractAwardNotice"
-SUBTYPES: dict[str, tuple[str, str, str]] = {
-    **{s: ("pin-buyer", "planning", _PIN) for s in ("1", "2", "3")},
-    **{s: ("pin-only", "planning", _PIN) for s in ("4", "5", "6")},
-    **{s: ("pin-rtl", "planning", _PIN) for s in ("7", "8", "9")},
-    **{s: ("pin-cfc-standard", "competition", _PIN) for s in ("10", "11")},
-    **{s: ("pin-cfc-social", "competition", _PIN) for s in ("12", "13", "14")},
-    "15": ("qu-sy", "competition", _CN),
-    **{s: ("cn-standard", "competition", _CN) for s in ("16", "17", "18", "19")},
-    **{s: ("cn-social", "competition", _CN) for s in ("20", "21")},
-    "22": ("subco", "competition", _CN),
-    **{s: ("cn-desg", "competition", _CN) for s in ("23", "24")},
-    **{s: ("veat", "dir-awa-pre", _CAN) for s in ("25", "26", "27", "28")},
-    **{s: ("can-standard", "result", _CAN) for s in ("29", "30", "31", "32")},
-    **{s: ("can-social", "result", _CAN) for s in ("33", "34", "35")},
-    **{s: ("can-desg", "result", _CAN) for s in ("36", "37")},
-    **{s: ("can-modif", "cont-modif", _CAN) for s in ("38", "39", "40")},
-}
-
-# Legal basis (LEGAL_BASIS/@VALUE, CELEX) → which directive column of a form applies.
-_CLASSIC, _UTILITIES = "32014L0024", "32014L0025"
-_DEFENCE, _CONCESSIONS = "32009L0081", "32014L0023"
-# Form (and NOTICE/@TYPE where a form serves several purposes) → eForms subtype. The
-# nearest eForms subtype, as the EU Publications Office's TED-to-eForms converter maps
-# them (its notice-type-mapping); by legal basis where the form serves several directives.
-_BY_TYPE: dict[str, dict[str, str]] = {
-    "F01": {"PRI_ONLY": "4", "PRI_REDUCING_TIME_LIMITS": "7", "PRI_CALL_COMPETITION": "10"},
-    "F04": {"PER_ONLY": "5", "PER_REDUCING_TIME_LIMITS": "8", "PER_CALL_COMPETITION": "11"},
-    "F21": {
-        "PRI_ONLY": "4",
-        "PRI_CALL_COMPETITION": "12",
-        "CONTRACT": "20",
-        "AWARD_CONTRACT": "33",
-    },
-    "F22": {
-        "PER_ONLY": "5",
-        "PER_CALL_COMPETITION": "13",
-        "QSU_ONLY": "15",
-        "QSU_CALL_COMPETITION": "15",
-        "CONTRACT": "21",
-        "AWARD_CONTRACT": "34",
-    },
-    "F23": {"PRI": "14", "CONCESSION_AWARD_CONTRACT": "35"},
-}
-_FIXED = {"F02": "16", "F03": "29", "F05": "17", "F06": "30", "F07": "15", "F24": "19", "F25": "32"}
-_BY_BASIS: dict[str, dict[str, str]] = {
-    "F08": {_CLASSIC: "1", _UTILITIES: "2", _DEFENCE: "3"},
-    "F12": {_CLASSIC: "23", _UTILITIES: "24"},
-    "F13": {_CLASSIC: "36", _UTILITIES: "37"},
-    "F15": {_CLASSIC: "25", _UTILITIES: "26", _DEFENCE: "27", _CONCESSIONS: "28"},
-    "F20": {_CLASSIC: "38", _UTILITIES: "39", _CONCESSIONS: "40"},
-}
-# Forms without NOTICE/@TYPE: the subtype of their usual type.
-_TYPE_DEFAULT = {"F01": "4", "F04": "5", "F21": "20", "F22": "21", "F23": "14"}
-# TD_DOCUMENT_TYPE (coded data) → subtype, for forms read from the coded data only.
-_BY_DOCUMENT_TYPE = {
-    "0": "4", "A": "10", "B": "1", "C": "19", "D": "23", "J": "32", "K": "38", "M": "11",
-    "O": "15", "P": "5", "Q": "15", "R": "36", "V": "25", "Y": "16", "3": "16", "7": "29",
-}  # fmt: skip
-# PR_PROC (coded data) → procedure type, for forms read from the coded data only.
-_BY_PR_PROC = {
-    "1": "open", "2": "restricted", "3": "restricted", "4": "neg-w-call", "6": "neg-w-call",
-    "B": "neg-w-call", "C": "comp-dial", "T": "neg-wo-call", "V": "neg-wo-call",
-}  # fmt: skip
-
-# PT_* (PROCEDURE, or PROCEDURE/DIRECTIVE_* in F15) → eForms procedure type (BT-105).
-PROCEDURES = {
-    "PT_OPEN": "open",
-    "PT_RESTRICTED": "restricted",
-    "PT_COMPETITIVE_NEGOTIATION": "neg-w-call",
-    "PT_NEGOTIATED_WITH_PRIOR_CALL": "neg-w-call",
-    "PT_INVOLVING_NEGOTIATION": "neg-w-call",  # light regime: negotiation after a call
-    "PT_AWARD_CONTRACT_WITH_PRIOR_PUBLICATION": "neg-w-call",
-    "PT_COMPETITIVE_DIALOGUE": "comp-dial",
-    "PT_INNOVATION_PARTNERSHIP": "innovation",
-    "PT_AWARD_CONTRACT_WITHOUT_CALL": "neg-wo-call",
-    "PT_AWARD_CONTRACT_WITHOUT_PUBLICATION": "neg-wo-call",
-    "PT_NEGOTIATED_WITHOUT_PUBLICATION": "neg-wo-call",
-}
-# CA_TYPE → buyer legal type (BT-11).
-LEGAL_TYPES = {
-    "MINISTRY": "cga",
-    "NATIONAL_AGENCY": "cga",
-    "REGIONAL_AUTHORITY": "ra",
-    "REGIONAL_AGENCY": "body-pl-ra",
-    "BODY_PUBLIC": "body-pl",
-    "EU_INSTITUTION": "eu-ins-bod-ag",
-}
-# A framework in TED XML says neither whether call-offs reopen competition nor whether
-# both happen: eForms fa-wo-rc is the reading the EU converter gives it too (BT-765).
-FRAMEWORK_CODE = "fa-wo-rc"
-# TED two-letter language → eForms three-letter language (BT-702).
-LANGUAGES = {
-    "BG": "BUL", "CS": "CES", "DA": "DAN", "DE": "DEU", "EL": "ELL", "EN": "ENG", "ES": "SPA",
-    "ET": "EST", "FI": "FIN", "FR": "FRA", "GA": "GLE", "HR": "HRV", "HU": "HUN", "IT": "ITA",
-    "LT": "LIT", "LV": "LAV", "MT": "MLT", "NL": "NLD", "PL": "POL", "PT": "POR", "RO": "RON",
-    "SK": "SLK", "SL": "SLV", "SV": "SWE", "NO": "NOR", "IS": "ISL",
-}  # fmt: skip
-# Forms whose PROCEDURE section carries FRAMEWORK when the procedure sets one up.
-_FRAMEWORK_FORMS = frozenset({"F01", "F02", "F03", "F04", "F05", "F06", "F15", "F21", "F22"})
-_DIRECTIVES = ("DIRECTIVE_2014_24_EU", "DIRECTIVE_2014_25_EU", "DIRECTIVE_2014_23_EU")
-_DIRECTIVES_ALL = (*_DIRECTIVES, "DIRECTIVE_2009_81_EC")
-_OJS = re.compile(r"(\d{4})\s*/\s*S\s*0*(\d{1,3})\s*[-–]\s*0*(\d{1,6})", re.IGNORECASE)
-_DOC_ID = re.compile(r"^\s*0*(\d{1,8})-(\d{4})\s*$")
-_WEIGHT = re.compile(r"\d+(?:[.,]\d+)*")
-_THOUSANDS_COMMA = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?$|^\d{1,3}(?:\.\d{3})+,\d+$")
-_DEFAULT_NS = re.compile(rb'\sxmlns\s*=\s*"[^"]*"')
-_LOT_NUMBER = re.compile(r"^[1-9][0-9]{0,3}$")
-_LOT_LIST = re.compile(r"\s*(?:[,;&+/]|\bog\b|\band\b|\bund\b|\bet\b)\s*|\s+", re.IGNORECASE)
-
-
-@functools.cache
-def countries() -> dict[str, str]:
-    """TED country code (``NO``, ``UK``) → ISO alpha-3 (``NOR``), from data/ted-country.tsv."""
-    out: dict[str, str] = {}
-    with (DATA / "ted-country.tsv").open(encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#") or line.startswith("ted\t"):
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) >= 2:
-                out[parts[0]] = parts[1]
-    return out
-
-
-def normalise_ojs(raw: str | None) -> str | None:
-    """An OJ S notice number as TED writes it in NO_DOC_OJS: ``2019/S 177-431038`` (also
-    from ``2019/S177 - 431038``); ``431038-2019`` (a TED publication number) is returned
-    as written, None for text that is no notice number."""
-    if not raw:
-        return None
-    m = _OJS.search(raw)
-    if m:
-        return f"{m.group(1)}/S {int(m.group(2)):03d}-{int(m.group(3)):06d}"
-    m = _DOC_ID.match(raw)
-    if m:
-        return f"{int(m.group(1)):06d}-{m.group(2)}"
-    return None
-
+from tracker.notices.xmlread import _Ctx, _first, _load, _text, prolog_end
 
 # --------------------------------------------------------------------------- loading
 
@@ -321,162 +178,6 @@ def _checked_root(data: bytes, where: str) -> tuple[int, int]:
     return span
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-class _Doc:
-    """Element access by local name within the TED namespace of one document."""
-
-    __slots__ = ("n",)
-
-    def __init__(self, root: Any):
-        tag = root.tag
-        self.n = tag.index("}") + 1 if tag.startswith("{") else 0
-
-    def groups(self, el: Any) -> dict[str, list[Any]]:
-        n = self.n
-        out: dict[str, list[Any]] = {}
-        if el is None:
-            return out
-        for c in el:
-            name = c.tag[n:] if n else c.tag
-            found = out.get(name)
-            if found is None:
-                out[name] = [c]
-            else:
-                found.append(c)
-        return out
-
-    def child(self, el: Any, name: str) -> Any:
-        if el is None:
-            return None
-        n = self.n
-        for c in el:
-            if (c.tag[n:] if n else c.tag) == name:
-                return c
-        return None
-
-
-def _paras(el: Any, sep: str = "\n") -> str | None:
-    """The text of a TED text block: its P children joined (or its own text)."""
-    if el is None:
-        return None
-    parts = []
-    for p in el:
-        # A P with markup inside (FT) needs itertext; most are plain text.
-        t = ("".join(p.itertext()) if len(p) else (p.text or "")).strip()
-        if t:
-            parts.append(" ".join(t.split()) if sep == " " else t)
-    if not parts:
-        return _text(el)
-    return sep.join(parts)
-
-
-def _value(el: Any) -> str | None:
-    return (el.get("VALUE") or "").strip() or None if el is not None else None
-
-
-def _yyyymmdd(raw: str | None) -> dt.date | None:
-    if not raw or len(raw.strip()) != 8 or not raw.strip().isdigit():
-        return None
-    s = raw.strip()
-    try:
-        return dt.date(int(s[:4]), int(s[4:6]), int(s[6:]))
-    except ValueError:
-        return None
-
-
-class _Reader:
-    """Per-notice state: the document's namespace, the eForms context and the lots."""
-
-    def __init__(self, doc: _Doc, ctx: _Ctx):
-        self.d = doc
-        self.ctx = ctx
-        self.parties: dict[tuple[str | None, str | None, str | None], ParsedParty | None] = {}
-
-    def date(self, el: Any, what: str) -> dt.date | None:
-        raw = _text(el)
-        if raw is None:
-            return None
-        parsed = _parse_date(raw)
-        if parsed is None and (day := _yyyymmdd(raw)) is not None:
-            parsed = (day, None)
-        if parsed is None:
-            self.ctx.warn(f"unparseable date in {what}: {raw!r}")
-            return None
-        day = parsed[0]
-        if day.year >= PLACEHOLDER_YEAR:
-            self.ctx.warn(f"placeholder date {day.isoformat()} in {what} ignored")
-            return None
-        return day
-
-    def amount(self, el: Any, what: str) -> tuple[Decimal | None, str | None]:
-        """An amount with its CURRENCY attribute (the eForms rules for the number)."""
-        value, _ = self.ctx.amount(el, what)
-        if value is None:
-            return None, None
-        return value, ((el.get("CURRENCY") or "").strip().upper() or None)
-
-    def deadline(self, day_el: Any, time_el: Any, what: str) -> tuple[dt.datetime | None, bool]:
-        """DATE + TIME (local time of the buyer: Europe/Oslo) as an aware datetime; a date
-        without time is 23:59:59 that day and the flag is False."""
-        day = self.date(day_el, what)
-        if day is None:
-            return None, False
-        raw_time = _text(time_el)
-        if raw_time:
-            t = _TIME.match(raw_time if raw_time[1:2] != ":" else "0" + raw_time)
-            if t is not None:
-                hour, minute = int(t.group(1)), int(t.group(2))
-                if hour == 24:
-                    hour, minute = 23, 59
-                try:
-                    return dt.datetime(
-                        day.year, day.month, day.day, hour, minute, tzinfo=OSLO
-                    ), True
-                except ValueError:
-                    pass
-            self.ctx.warn(f"unparseable time in {what}: {raw_time!r}")
-        return dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=OSLO), False
-
-    def party(self, address: Any, what: str, shared: bool = False) -> ParsedParty | None:
-        """OFFICIALNAME, NATIONALID and COUNTRY of an ADDRESS_* element. ``shared``: one
-        record per distinct organisation of the notice (contractors repeat over awards;
-        the eForms parser shares an organisation between results too)."""
-        if address is None:
-            return None
-        name = orgnr_raw = code = None
-        n = self.d.n
-        for c in address:
-            tag = c.tag[n:] if n else c.tag
-            if tag == "OFFICIALNAME":
-                name = _text(c)
-            elif tag == "NATIONALID":
-                orgnr_raw = _text(c)
-            elif tag == "COUNTRY":
-                code = _value(c)
-        if not shared:
-            return self.make(name, orgnr_raw, code, what)
-        key = (name, orgnr_raw, code)
-        if key not in self.parties:
-            self.parties[key] = self.make(name, orgnr_raw, code, what)
-        return self.parties[key]
-
-    def make(
-        self, name: str | None, orgnr_raw: str | None, code: str | None, what: str
-    ) -> ParsedParty | None:
-        """A party from its name, national id and TED country code (None without both)."""
-        country = None
-        if code:
-            country = countries().get(code.upper())
-            if country is None:
-                self.ctx.warn(f"unknown country code {code!r} of {name or what}; kept as written")
-                country = code.upper()
-        if name is None and orgnr_raw is None:
-            return None
-        return make_party(name, orgnr_raw, country, self.ctx, what)
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -562,7 +263,7 @@ def follow_procedures(
     if not legacy:
         return
     known: dict[str, str] = {n.notice_id: n.procedure_id for n in notices if n.procedure_id}
-    missing = sorted({n.procedure_id for n in legacy if n.procedure_id not in known})  # type: ignore[misc]
+    missing = sorted({p for n in legacy if (p := n.procedure_id) and p not in known})
     if missing:
         known.update({k: v for k, v in lookup(missing).items() if v})
     for _ in range(8):  # a modification, its award, its contract notice: short chains
@@ -647,7 +348,7 @@ def _read_coded(
 
 def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> bool:
     """Read an R2.0.9 form (F01..F25) into ``notice``; False when it is not one."""
-    d, ctx = r.d, r.ctx
+    d = r.d
     g = d.groups(form)
     if "CONTRACTING_BODY" not in g:
         return False
@@ -666,10 +367,52 @@ def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> boo
     body = d.groups(_first(g, "CONTRACTING_BODY"))
     _buyers(r, body, notice)
     obj = d.groups(_first(g, "OBJECT_CONTRACT"))
-    proc_el = _first(g, "PROCEDURE")
-    proc = d.groups(proc_el)
+    proc = d.groups(_first(g, "PROCEDURE"))
     info = d.groups(_first(g, "COMPLEMENTARY_INFO"))
+    _read_object(r, obj, info, notice)
+    url = _text(_first(body, "URL_DOCUMENT"))
+    referenced = _read_procedure(r, proc, notice)
+    if form_no == "F14":
+        changed = normalise_ojs(_text(_first(info, "NOTICE_NUMBER_OJ")))
+        if changed:
+            notice.changed_notice_id = changed
+            notice.procedure_id = changed
+        r.ctx.warn(
+            "corrigendum (F14): the changes it lists are not applied to the notice it "
+            f"corrects ({changed or 'not named'})"
+        )
+        return True
 
+    framework = "FRAMEWORK" in proc
+    lot_numbers, items = _read_lots(r, obj, proc, notice, form_no, url)
+    # Results.
+    total, currency = r.amount(_first(obj, "VAL_TOTAL"), "total value (VAL_TOTAL)")
+    if total is not None:
+        if framework:
+            notice.result_framework_max = total
+        else:
+            notice.result_total = total
+        notice.currency = notice.currency or currency
+    awards = g.get("AWARD_CONTRACT", [])
+    if awards:
+        notice.results = _results(r, awards, notice.lots, lot_numbers, items, framework)
+    if "RESULTS" in g:
+        notice.results = _prizes(r, g["RESULTS"], notice.lots)
+    if form_no == "F20":
+        _modification(r, _first(g, "MODIFICATIONS_CONTRACT"), notice)
+        modified = referenced
+        if modified:
+            notice.modified_notice_id = modified
+    count_parallel(notice.results)
+    return True
+
+
+def _read_object(
+    r: _Reader, obj: dict[str, list[Any]], info: dict[str, list[Any]], notice: ParsedNotice
+) -> None:
+    """Section II (OBJECT_CONTRACT) and VI (COMPLEMENTARY_INFO) at notice level: title,
+    description, CPV, nature, estimated value, dispatch and planned dates, note."""
+    d, ctx = r.d, r.ctx
     notice.title = ctx.clean(_paras(_first(obj, "TITLE"), " "), "title")
     notice.description = ctx.clean(_paras(_first(obj, "SHORT_DESCR")))
     cpv_main = d.child(_first(obj, "CPV_MAIN"), "CPV_CODE")
@@ -686,8 +429,12 @@ def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> boo
     # PIN: estimated date of publication of the contract notice (BT-127).
     notice.planned_date = r.date(_first(obj, "DATE_PUBLICATION_NOTICE"), "planned date")
     notice.note = ctx.clean(_paras(_first(info, "INFO_ADD")))
-    url = _text(_first(body, "URL_DOCUMENT"))
 
+
+def _read_procedure(r: _Reader, proc: dict[str, list[Any]], notice: ParsedNotice) -> str | None:
+    """Section IV: the procedure type, and the notice it refers to (returned; a result or
+    modification belongs to the procedure of that notice)."""
+    d = r.d
     # Procedure type: PROCEDURE/PT_*, or PROCEDURE/DIRECTIVE_*/PT_* (F15).
     for name, els in proc.items():
         if name in PROCEDURES:
@@ -697,7 +444,6 @@ def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> boo
                 code = PROCEDURES.get(sub.tag[d.n :])
                 if code:
                     notice.procedure_type = code
-    framework = "FRAMEWORK" in proc
     referenced = normalise_ojs(_text(_first(proc, "NOTICE_NUMBER_OJ")))
     if referenced:
         if referenced != notice.notice_id:
@@ -706,20 +452,23 @@ def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> boo
         # groups the notices of a procedure; TED XML has no procedure id).
         if notice.form_type in ("result", "dir-awa-pre", "cont-modif"):
             notice.procedure_id = referenced
-    if form_no == "F14":
-        changed = normalise_ojs(_text(_first(info, "NOTICE_NUMBER_OJ")))
-        if changed:
-            notice.changed_notice_id = changed
-            notice.procedure_id = changed
-        ctx.warn(
-            "corrigendum (F14): the changes it lists are not applied to the notice it "
-            f"corrects ({changed or 'not named'})"
-        )
-        return True
+    return referenced
 
-    # Lots.
+
+def _read_lots(
+    r: _Reader,
+    obj: dict[str, list[Any]],
+    proc: dict[str, list[Any]],
+    notice: ParsedNotice,
+    form_no: str,
+    url: str | None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The lots (OBJECT_DESCR) with the procedure's deadline, framework and criteria;
+    returns LOT_NO → lot id and ITEM → lot id (the awards name their lot by either)."""
+    d = r.d
     descrs = obj.get("OBJECT_DESCR", [])
     prefix = "PAR-" if notice.subtype in ("4", "5", "6") else "LOT-"
+    framework = "FRAMEWORK" in proc
     lot_numbers: dict[str, str] = {}
     items: dict[str, str] = {}
     deadline = request = None
@@ -761,27 +510,7 @@ def _read_form(r: _Reader, form: Any, form_no: str, notice: ParsedNotice) -> boo
         if not lot.award_criteria and criteria_text:
             lot.award_criteria = _text_criteria([ParsedCriterion(None, criteria_text, None)])
         notice.lots.append(lot)
-
-    # Results.
-    total, currency = r.amount(_first(obj, "VAL_TOTAL"), "total value (VAL_TOTAL)")
-    if total is not None:
-        if framework:
-            notice.result_framework_max = total
-        else:
-            notice.result_total = total
-        notice.currency = notice.currency or currency
-    awards = g.get("AWARD_CONTRACT", [])
-    if awards:
-        notice.results = _results(r, awards, notice.lots, lot_numbers, items, framework)
-    if "RESULTS" in g:
-        notice.results = _prizes(r, g["RESULTS"], notice.lots)
-    if form_no == "F20":
-        _modification(r, _first(g, "MODIFICATIONS_CONTRACT"), notice)
-        modified = referenced
-        if modified:
-            notice.modified_notice_id = modified
-    count_parallel(notice.results)
-    return True
+    return lot_numbers, items
 
 
 def _buyers(r: _Reader, body: dict[str, list[Any]], notice: ParsedNotice) -> None:
@@ -799,399 +528,3 @@ def _buyers(r: _Reader, body: dict[str, list[Any]], notice: ParsedNotice) -> Non
             if tag == "ADDRESS_CONTRACTING_BODY":
                 party.legal_type = legal_type
             notice.buyers.append(party)
-
-
-_LOT_FIELDS = frozenset(
-    {
-        "TITLE", "SHORT_DESCR", "VAL_OBJECT", "DURATION", "INDEFINITE_DURATION", "DATE_START",
-        "DATE_END", "QS", "RENEWAL", "RENEWAL_DESCR", "OPTIONS", "OPTIONS_DESCR", "INFO_ADD",
-        "AC", "AC_PRICE", *_DIRECTIVES_ALL,
-    }
-)  # fmt: skip
-
-
-def _lot(r: _Reader, el: Any, lot_id: str, main_cpv: str | None) -> ParsedLot:
-    d, ctx = r.d, r.ctx
-    where = f"lot {lot_id}"
-    # One pass over the OBJECT_DESCR children (a notice may have hundreds of lots).
-    g: dict[str, Any] = {}
-    codes = [main_cpv] if main_cpv else []
-    n = d.n
-    for c in el:
-        tag = c.tag[n:] if n else c.tag
-        if tag == "CPV_ADDITIONAL":
-            code_el = d.child(c, "CPV_CODE")
-            code = (code_el.get("CODE") or "").strip() if code_el is not None else ""
-            if code and code not in codes:
-                codes.append(code)
-        elif tag in _LOT_FIELDS and tag not in g:
-            g[tag] = c
-    lot = ParsedLot(lot_id=lot_id, main_cpv=main_cpv, cpv_codes=codes)
-    lot.title = ctx.clean(_paras(g.get("TITLE"), " "), f"title of {where}")
-    lot.description = ctx.clean(_paras(g.get("SHORT_DESCR")))
-    lot.estimated_value, lot.currency = r.amount(g.get("VAL_OBJECT"), f"estimated value of {where}")
-    _period(r, g, lot, where)
-    qs = g.get("QS")  # qualification system (F07, F22): its own period and renewal
-    if qs is not None and lot.duration_unit is None and lot.start_date is None:
-        qg = {k: v[0] for k, v in d.groups(qs).items()}
-        _period(r, qg, lot, where)
-        lot.renewal_description = ctx.clean(_paras(qg.get("RENEWAL_DESCR")))
-    if "RENEWAL" in g:
-        lot.renewal_description = ctx.clean(_paras(g.get("RENEWAL_DESCR")))
-    if "OPTIONS" in g:
-        lot.options_description = ctx.clean(_paras(g.get("OPTIONS_DESCR")))
-    lot.note = ctx.clean(_paras(g.get("INFO_ADD")))
-    ac = g.get("AC")
-    if ac is None:
-        for name in _DIRECTIVES_ALL:
-            ac = d.child(g.get(name), "AC")
-            if ac is not None:
-                break
-    if ac is None and "AC_PRICE" in g:  # an AC_PRICE outside AC (seen in F15)
-        lot.award_criteria.append(ParsedCriterion(type="price", name=None, weight=None))
-    if ac is not None:
-        lot.award_criteria = _criteria(r, ac)
-    return lot
-
-
-def _period(r: _Reader, g: dict[str, Any], lot: ParsedLot, where: str) -> None:
-    """DURATION (or INDEFINITE_DURATION), DATE_START, DATE_END of ``g`` (tag → element)."""
-    duration = g.get("DURATION")
-    if duration is not None and _text(duration):
-        lot.duration_value, _ = r.amount(duration, f"duration of {where}")
-        unit = (duration.get("TYPE") or "").strip().upper()
-        lot.duration_unit = unit if unit in ("DAY", "WEEK", "MONTH", "YEAR") else None
-        if lot.duration_unit is None:
-            r.ctx.warn(f"duration of {where} without a known unit: {unit!r}")
-            lot.duration_value = None
-    elif "INDEFINITE_DURATION" in g:
-        lot.duration_unit = "UNLIMITED"
-    if "DATE_START" in g:
-        lot.start_date = r.date(g["DATE_START"], f"start date of {where}") or lot.start_date
-    if "DATE_END" in g:
-        lot.end_date = r.date(g["DATE_END"], f"end date of {where}") or lot.end_date
-
-
-def _criteria(r: _Reader, ac: Any) -> list[ParsedCriterion]:
-    """AC_QUALITY, AC_COST, AC_PRICE (with AC_CRITERION and AC_WEIGHTING), or plain
-    AC_CRITERION (concessions, defence); AC_PROCUREMENT_DOC (criteria only in the
-    documents) gives none."""
-    d, ctx = r.d, r.ctx
-    out: list[ParsedCriterion] = []
-    raw_weights: list[str | None] = []
-    for el in ac:
-        name = el.tag[d.n :]
-        ctype = _CRITERION_TYPES.get(name)
-        if ctype is not None or name == "AC_CRITERIA":
-            label = ctx.clean(_text(d.child(el, "AC_CRITERION")))
-            weight = _text(d.child(el, "AC_WEIGHTING"))
-        elif name == "AC_CRITERION":
-            label, weight = ctx.clean(_text(el)), None
-        else:
-            continue
-        out.append(ParsedCriterion(type=ctype, name=label, weight=None))
-        raw_weights.append(weight)
-    numbers: list[float | None] = []
-    for raw in raw_weights:
-        number = _weight(raw)
-        numbers.append(number)
-        if raw and number is None:
-            ctx.warn(f"award criterion weight without a number: {raw!r}")
-    given = [n for n in numbers if n is not None]
-    percent = any("%" in (w or "") for w in raw_weights) or (
-        given and len(given) == len(numbers) and abs(sum(given) - 100) < 0.5
-    )
-    for c, raw, number in zip(out, raw_weights, numbers, strict=True):
-        c.weight = number
-        if number is not None:
-            low = (raw or "").lower()
-            c.weight_code = "per-exa" if percent else "poi-exa" if "po" in low else "dec-exa"
-    return out
-
-
-_CRITERION_TYPES = {"AC_QUALITY": "quality", "AC_COST": "cost", "AC_PRICE": "price"}
-
-
-@functools.lru_cache(maxsize=512)
-def _weight(raw: str | None) -> float | None:
-    """The number of an AC_WEIGHTING: ``30 %``, ``10,5``, ``1,900,000.000`` (thousands
-    separated by commas), ``1.900.000,5``, ``40 points``; None without a number."""
-    if not raw:
-        return None
-    m = _WEIGHT.search(raw)
-    if m is None:
-        return None
-    text = m.group(0)
-    if _THOUSANDS_COMMA.match(text):
-        text = text.replace(",", "")
-    elif _THOUSANDS_DOT.match(text):
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        text = text.replace(",", ".")
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _lot_of(
-    lot_no: str | None,
-    title: str | None,
-    lots: list[ParsedLot],
-    lot_numbers: dict[str, str],
-    items: dict[str, str],
-    r: _Reader,
-    what: str,
-) -> list[str | None]:
-    """The lot(s) an award is for: LOT_NO as a lot's LOT_NO (or ITEM), several numbers
-    ("1, 2") each, the only lot, or the lot the award's title names."""
-    if lot_no:
-        if lot_no in lot_numbers:
-            return [lot_numbers[lot_no]]
-        # A list of lots: "1, 2", "1 og 3", or dotted "1.2.3.4" (three numbers or more:
-        # "1.2" and "1.1A" are sub-lots of lot 1, see below).
-        parts = [p for p in _LOT_LIST.split(lot_no) if p]
-        dotted = [p for p in lot_no.split(".") if p.strip()]
-        if len(parts) < 2 and len(dotted) >= 3:
-            parts = [p.strip() for p in dotted]
-        if len(parts) > 1 and all(p in lot_numbers for p in parts):
-            return list(dict.fromkeys(lot_numbers[p] for p in parts))
-        if lot_no in items:
-            return [items[lot_no]]
-        lead = re.match(r"\s*(?:lot|del(?:kontrakt|område)?|delytelse)?\s*(\d+)\b", lot_no, re.I)
-        if lead and lead.group(1) in lot_numbers:  # "1 / Primo in cascata", "Lot 2"
-            return [lot_numbers[lead.group(1)]]
-    if len(lots) == 1:
-        return [lots[0].lot_id]
-    mapped = _lot_from_title(title or lot_no, lots)
-    if mapped is not None:
-        r.ctx.warn(f"{what}: lot {lot_no!r} read from its title {title!r}: {mapped}")
-        return [mapped]
-    if lots:
-        r.ctx.warn(f"{what}: LOT_NO {lot_no!r} matches no lot of the notice")
-    return [None]
-
-
-def _results(
-    r: _Reader,
-    awards: list[Any],
-    lots: list[ParsedLot],
-    lot_numbers: dict[str, str],
-    items: dict[str, str],
-    framework: bool,
-) -> list[ParsedResult]:
-    """One record per AWARD_CONTRACT (and lot it names): its contractors are one winner
-    group with the award's own value; NO_AWARDED_CONTRACT is a result without winner."""
-    d, ctx = r.d, r.ctx
-    out: list[ParsedResult] = []
-    groups: dict[tuple[tuple[str | None, str | None], ...], str] = {}
-    by_id = {lot.lot_id: lot for lot in lots}
-    tenders = 0
-    n = d.n
-    for pos, award in enumerate(awards, 1):
-        lot_no = title = contract_no = awarded = None
-        not_awarded = False
-        for c in award:  # one pass over the award's few children
-            tag = c.tag[n:] if n else c.tag
-            if tag == "AWARDED_CONTRACT":
-                awarded = c
-            elif tag == "LOT_NO":
-                lot_no = _text(c)
-            elif tag == "TITLE":
-                title = ctx.clean(_paras(c, " "))
-            elif tag == "CONTRACT_NO":
-                contract_no = _text(c)
-            elif tag == "NO_AWARDED_CONTRACT":
-                not_awarded = True
-        what = f"award {award.get('ITEM') or pos}"
-        lot_ids = _lot_of(lot_no, title or contract_no, lots, lot_numbers, items, r, what)
-        result_id = f"RES-{pos:04d}"
-        if awarded is None:
-            code = "clos-nw" if not_awarded else None
-            for lot_id in lot_ids:
-                out.append(
-                    ParsedResult(
-                        result_id=result_id,
-                        lot_id=lot_id,
-                        winner_chosen=False if code else None,
-                        result_code=code,
-                        contract_id=contract_no,
-                        contract_title=title,
-                    )
-                )
-            continue
-        tenders += 1
-        ag = d.groups(awarded)
-        winners = _contractors(r, ag, what)
-        value, currency = _award_value(r, ag, what)
-        estimate_el = d.child(_first(ag, "VALUES"), "VAL_ESTIMATED_TOTAL")
-        if estimate_el is None:
-            estimate_el = _first(ag, "VAL_ESTIMATED_TOTAL")
-        estimate, estimate_currency = r.amount(estimate_el, f"estimated total of {what}")
-        key = tuple((w.name, w.orgnr_raw) for w in winners)
-        party_id = groups.setdefault(key, f"TPA-{len(groups) + 1:04d}") if winners else None
-        conclusion = r.date(_first(ag, "DATE_CONCLUSION_CONTRACT"), f"conclusion date of {what}")
-        if len(lot_ids) > 1 and value is not None:
-            ctx.warn(f"{what} covers lots {', '.join(map(str, lot_ids))}: value on the first")
-        for i, lot_id in enumerate(lot_ids):
-            res = ParsedResult(
-                result_id=result_id,
-                lot_id=lot_id,
-                winner_chosen=True,
-                result_code="selec-w",
-                tender_value=value if i == 0 else None,
-                currency=currency if i == 0 else None,
-                conclusion_date=conclusion,
-                winners=winners if i == 0 else list(winners),
-                tender_id=f"TEN-{tenders:04d}",
-                party_id=party_id,
-                framework=True if framework else None,  # the contract is the framework
-                contract_id=contract_no,
-                contract_title=title,
-            )
-            if framework:
-                # VAL_ESTIMATED_TOTAL of a framework: "estimated total maximum value for
-                # the entire duration of this lot" (TED form label, V.2.4).
-                res.framework_max_value = estimate
-            out.append(res)
-        if not framework and estimate is not None:
-            for lot_id in lot_ids:
-                lot = by_id.get(lot_id)
-                if lot is not None and lot.estimated_value is None:
-                    lot.estimated_value, lot.currency = estimate, estimate_currency
-    return out
-
-
-def _contractors(r: _Reader, ag: dict[str, list[Any]], what: str) -> list[ParsedParty]:
-    d = r.d
-    holders = ag.get("CONTRACTOR", [])
-    for wrapper in ag.get("CONTRACTORS", ()):
-        holders = holders + d.groups(wrapper).get("CONTRACTOR", [])
-    winners: list[ParsedParty] = []
-    for c in holders:
-        party = r.party(d.child(c, "ADDRESS_CONTRACTOR"), f"contractor of {what}", shared=True)
-        if party is not None and party not in winners:
-            winners.append(party)
-    return winners
-
-
-def _award_value(
-    r: _Reader, ag: dict[str, list[Any]], what: str
-) -> tuple[Decimal | None, str | None]:
-    """VALUES/VAL_TOTAL (the value of the contract awarded), else VAL_BARGAIN_PURCHASE;
-    a VAL_RANGE_TOTAL (lowest and highest offer) is not a contract value."""
-    d = r.d
-    for holder in (_first(ag, "VALUES"), _first(ag, "VALUE")):
-        el = d.child(holder, "VAL_TOTAL")
-        if el is not None:
-            return r.amount(el, f"value of {what}")
-    for name in ("VAL_TOTAL", "VAL_BARGAIN_PURCHASE"):
-        if name in ag:
-            return r.amount(_first(ag, name), f"value of {what}")
-    return None, None
-
-
-def _prizes(r: _Reader, results: list[Any], lots: list[ParsedLot]) -> list[ParsedResult]:
-    """Design contest results (F13): each WINNER of an AWARDED_PRIZE is one winner group
-    (no contract value: VAL_PRIZE is a prize); NO_AWARDED_PRIZE: no winner."""
-    d = r.d
-    lot_id = lots[0].lot_id if len(lots) == 1 else None
-    out: list[ParsedResult] = []
-    n = 0
-    for block in results:
-        g = d.groups(block)
-        for prize in g.get("AWARDED_PRIZE", ()):
-            pg = d.groups(prize)
-            decided = r.date(_first(pg, "DATE_DECISION_JURY"), "jury decision date")
-            winners = list(pg.get("WINNER", ()))
-            for wrapper in pg.get("WINNERS", ()):
-                winners.extend(d.groups(wrapper).get("WINNER", ()))
-            for w in winners:
-                n += 1
-                party = r.party(d.child(w, "ADDRESS_WINNER"), f"prize winner {n}")
-                out.append(
-                    ParsedResult(
-                        result_id=f"RES-{n:04d}",
-                        lot_id=lot_id,
-                        winner_chosen=True,
-                        result_code="selec-w",
-                        award_date=decided,
-                        winners=[party] if party is not None else [],
-                        tender_id=f"TEN-{n:04d}",
-                        party_id=f"TPA-{n:04d}",
-                    )
-                )
-        if "NO_AWARDED_PRIZE" in g:
-            out.append(
-                ParsedResult(
-                    result_id=f"RES-{n + 1:04d}",
-                    lot_id=lot_id,
-                    winner_chosen=False,
-                    result_code="clos-nw",
-                )
-            )
-    return out
-
-
-def _modification(r: _Reader, el: Any, notice: ParsedNotice) -> None:
-    """F20 section VII: the procurement after modification (duration, dates, CPV, value,
-    contractors) replaces what section II and V say; the nature (VII.2.1) and the reason
-    (VII.2.2) become the modification description and reason code (BT-202/BT-200)."""
-    if el is None:
-        return
-    d, ctx = r.d, r.ctx
-    g = d.groups(el)
-    after = d.groups(_first(g, "DESCRIPTION_PROCUREMENT"))
-    mod = d.groups(_first(g, "INFO_MODIFICATIONS"))
-    texts = [_paras(_first(mod, "SHORT_DESCR"))]
-    if "ADDITIONAL_NEED" in mod:
-        notice.modification_reason = "add-wss"
-        texts.append(_paras(_first(mod, "ADDITIONAL_NEED")))
-    elif "UNFORESEEN_CIRCUMSTANCE" in mod:
-        notice.modification_reason = "mod-cir"
-        texts.append(_paras(_first(mod, "UNFORESEEN_CIRCUMSTANCE")))
-    notice.modification_description = ctx.clean("\n".join(t for t in texts if t) or None)
-    if after:
-        lot = notice.lots[0] if len(notice.lots) == 1 else None
-        if lot is not None:
-            probe = ParsedLot(lot_id=lot.lot_id)
-            _period(r, {k: v[0] for k, v in after.items()}, probe, f"modified {lot.lot_id}")
-            if probe.duration_unit is not None or probe.start_date or probe.end_date:
-                lot.duration_value, lot.duration_unit = probe.duration_value, probe.duration_unit
-                lot.start_date, lot.end_date = probe.start_date, probe.end_date
-            description = _paras(_first(after, "SHORT_DESCR"))
-            if description:
-                lot.description = ctx.clean(description)
-        elif notice.lots:
-            ctx.warn("modification of a notice with several lots: section VII not applied to a lot")
-    value, currency = r.amount(
-        d.child(_first(mod, "VALUES"), "VAL_TOTAL_AFTER"), "value after modification"
-    )
-    if value is None:
-        value, currency = r.amount(
-            d.child(_first(after, "VALUES"), "VAL_TOTAL"), "value after modification"
-        )
-    winners = _contractors(r, after, "the modified contract") if after else []
-    awarded = [x for x in notice.results if x.winners]
-    if len(awarded) == 1:
-        if value is not None:
-            awarded[0].tender_value, awarded[0].currency = value, currency
-        if winners:
-            awarded[0].winners = winners
-    elif not awarded and (winners or value is not None):
-        lot_id = notice.lots[0].lot_id if len(notice.lots) == 1 else None
-        notice.results.append(
-            ParsedResult(
-                result_id="RES-0001",
-                lot_id=lot_id,
-                winner_chosen=True if winners else None,
-                result_code="selec-w" if winners else None,
-                tender_value=value,
-                currency=currency,
-                winners=winners,
-                tender_id="TEN-0001",
-                party_id="TPA-0001" if winners else None,
-            )
-        )
-    elif value is not None or winners:
-        ctx.warn("modification of several awards: value and contractors after it not applied")

@@ -337,7 +337,7 @@ def notice_texts(session: Any, pks: Sequence[int]) -> dict[int, ItemText]:
 
 
 def item_from_parsed(notice: Any) -> ItemText:
-    """``ItemText`` of a parsed notice (``tracker.notices.eforms.ParsedNotice``): the same reading
+    """``ItemText`` of a parsed notice (``tracker.notices.records.ParsedNotice``): the same reading
     as ``notice_texts`` gives once it is stored."""
     return compose_item(notice, notice.lots)
 

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, update
 
 from tracker.config import SETTINGS, Settings
+from tracker.db import runs
 from tracker.db.engine import get_engine, session_scope
 from tracker.db.models import Run, utcnow
 from tracker.errors import TrackerError
@@ -195,21 +196,16 @@ def mark_interrupted(engine: Engine) -> int:
         ).rowcount
 
 
-def _start_run(engine: Engine, **values: Any) -> int:
+def _start_run(engine: Engine, kind: str, name: str, args: dict[str, Any], **kw: Any) -> int:
     with session_scope(engine) as s:
-        run = Run(**values, started_at=utcnow(), outcome="running")
-        s.add(run)
-        s.flush()
-        return run.id
+        return runs.start_run(s, kind, name, args, track_process=False, **kw)
 
 
-def _finish_run(engine: Engine, run_id: int, **values: Any) -> None:
+def _finish_run(
+    engine: Engine, run_id: int, outcome: str, counts: dict[str, Any], error: str | None
+) -> None:
     with session_scope(engine) as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        for k, v in values.items():
-            setattr(run, k, v)
-        run.finished_at = utcnow()
+        runs.finish_run(s, run_id, counts, outcome, error)
 
 
 def _run_step(
@@ -219,9 +215,7 @@ def _run_step(
     backoff: float,
     sleep: Callable[[float], None],
 ) -> StepResult:
-    run_id = _start_run(
-        ctx.engine, kind="step", name=step.name, parent_id=ctx.cycle_run_id, args={}
-    )
+    run_id = _start_run(ctx.engine, "step", step.name, {}, parent_id=ctx.cycle_run_id)
     errors: list[str] = []
     for attempt in range(1, retries + 2):
         try:
@@ -268,9 +262,7 @@ def run_cycle(
     interrupted = mark_interrupted(engine)
     if interrupted:
         log.warning("marked %d run(s) of an interrupted cycle as failed", interrupted)
-    cycle_id = _start_run(
-        engine, kind="cycle", name="daily", args={"today": today.isoformat()}, parent_id=None
-    )
+    cycle_id = _start_run(engine, "cycle", "daily", {"today": today.isoformat()})
     ctx = StepContext(engine, settings, today, cycle_id)
     results: list[StepResult] = []
     for step in steps:
