@@ -193,10 +193,12 @@ def derive_cmd() -> None:
     """
     from tracker.contracts.build import derive_contracts
     from tracker.linking.links import link_notices
+    from tracker.rules import load_rules
 
+    rules = load_rules()
     with session_scope() as session:
         link_notices(session, refresh_contracts=False)
-        counts = derive_contracts(session)
+        counts = derive_contracts(session, rules=rules)
     click.echo(
         f"{counts['contracts']} contracts from {counts['procedures']} procedures: "
         f"{counts['created']} created, {counts['updated']} updated, {counts['removed']} removed, "

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from tracker.contracts.build import next_end
+from tracker.contracts.terms import next_end
 from tracker.db.models import Contract
 from tracker.errors import TrackerError
 

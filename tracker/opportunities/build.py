@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from tracker.accounts.keyaccounts import get_account
 from tracker.config import Settings, load_settings
-from tracker.contracts.build import next_end
+from tracker.contracts.terms import next_end
 from tracker.db.models import (
     Account,
     Activity,
