@@ -25,13 +25,12 @@ from tracker.linking.links import (
     DEFAULT_CENTRAL_PURCHASING_FILE,
     build_index,
     decide_link,
-    is_public_buyer,
     link_notices,
     load_central_purchasing,
     parent_chains,
-    prospects,
 )
 from tracker.linking.names import full_key, match_key, parent_name
+from tracker.linking.prospects import is_public_buyer, prospects
 from tracker.notices.ingest import ingest_paths
 from tracker.pages.suggested_links import suggested_links
 

@@ -297,7 +297,7 @@ def prospects_cmd(limit: int, fmt: str) -> None:
 
     Example: tracker prospects --limit 20
     """
-    from tracker.linking.links import prospects
+    from tracker.linking.prospects import prospects
 
     with session_scope() as session:
         rows = prospects(session, limit=limit)

@@ -36,7 +36,8 @@ from tracker.contracts.agreement_pages import parse_norwegian_date
 from tracker.db.models import Contract, ContractParty
 from tracker.errors import ImportValidationError
 from tracker.linking.links import refresh_contract_accounts
-from tracker.linking.names import clean_name, match_key
+from tracker.linking.names import match_key
+from tracker.notices.text import clean_name
 from tracker.orgnr import clean_orgnr
 
 COLUMNS = (

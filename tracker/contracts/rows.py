@@ -25,8 +25,9 @@ from tracker.contracts.values import (
     regime_of,
     value_of,
 )
-from tracker.linking.names import clean_name, is_valid_orgnr, match_key
+from tracker.linking.names import is_valid_orgnr, match_key
 from tracker.notices.notice_text import TextFacts, read_facts
+from tracker.notices.text import clean_name
 
 
 @dataclass
