@@ -62,7 +62,9 @@ from tracker.db.models import (  # noqa: E402
     Organisation,
     User,
 )
-from tracker.opportunities.windows import DEFAULT_RULES, budget_window_for, compute_timeline  # noqa: E402
+from tracker.opportunities.budget import budget_window_for  # noqa: E402
+from tracker.opportunities.window_rules import DEFAULT_RULES  # noqa: E402
+from tracker.opportunities.windows import compute_timeline  # noqa: E402
 from tracker.users import hash_password  # noqa: E402
 
 TODAY = dt.date(2026, 11, 28)

@@ -20,7 +20,8 @@ import random
 import time
 from collections import Counter
 
-from tracker.opportunities.windows import compute_timeline, explain
+from tracker.opportunities.explain import explain
+from tracker.opportunities.windows import compute_timeline
 from tracker.rules import BUYER_TYPES, default_rules
 
 SOURCES = ["explicit", "start+duration", "conclusion+duration", "framework_default", "unknown"]

@@ -252,10 +252,16 @@ def links_list(account: str | None, fmt: str) -> None:
 
 
 def _decide(link_id: int, status: str, by: str | None) -> None:
+    from tracker.config import load_settings
     from tracker.linking.links import decide_link
+    from tracker.rules import load_rules
 
+    settings = load_settings()
+    rules = load_rules(settings=settings)
     with session_scope() as session:
-        result = decide_link(session, link_id, status, by)
+        result = decide_link(
+            session, link_id, status, by, rules=rules, ours=settings.our_orgnr_list
+        )
     click.echo(
         f"link {link_id} {status} (buyer {result['buyer_key']}); "
         f"{result['links_changed']} link(s) of this buyer and account updated"

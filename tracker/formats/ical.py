@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 from sqlalchemy.orm import Session
 
+from tracker.rules import Rules
+
 PRODID = "-//tender-tracker//windows and deadlines//EN"
 UID_DOMAIN = "tender-tracker"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -310,6 +312,7 @@ def calendar_for(
     session: Session,
     today: dt.date,
     *,
+    rules: Rules,
     account: str | None = None,
     language: str = "nb",
     base_url: str | None = None,
@@ -317,12 +320,14 @@ def calendar_for(
     """The calendar of the opportunities (not yet running) and open bids, optionally of one
     account, and its number of events."""
     from tracker.bids.selection import list_bids
-    from tracker.opportunities.build import list_opportunities
+    from tracker.pages.base import plain
+    from tracker.pages.opportunities import account_ids_of, opportunities
 
+    ids = account_ids_of(session, account)
     opps = [
-        o
-        for o in list_opportunities(session, today=today, account=account)
-        if o["phase"] != "running"
+        plain(o)
+        for o in opportunities(session, today, rules=rules, account_ids=ids)
+        if o.phase != "running"
     ]
     items = [*opps, *list_bids(session, today, account=account)]
     name = f"Tender tracker: {account}" if account else "Tender tracker"

@@ -49,6 +49,7 @@ from tracker.linking.matching import (
     terms_pattern,
 )
 from tracker.linking.names import full_key, match_key
+from tracker.rules import Rules
 
 MAX_PARENT_DEPTH = 6
 CHUNK = 2000
@@ -433,14 +434,20 @@ def _refresh_chunk(
 
 
 def decide_link(
-    session: Session, link_id: int, status: str, user_email: str | None
+    session: Session,
+    link_id: int,
+    status: str,
+    user_email: str | None,
+    *,
+    rules: Rules,
+    ours: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Confirm or reject a link; remembered for this buyer and account on every relink. Commits.
 
     The decision applies to every notice of the same buyer (orgnr, or normalised name).
     The stored opportunities are then recomputed for the day they were last computed for,
     so that a rejected link's opportunity leaves the account at once (and a confirmed
-    one's arrives), not at the next daily run.
+    one's arrives), not at the next daily run (with ``rules`` and our own orgnrs ``ours``).
     """
     if status not in {"confirmed", "rejected"}:
         raise ValueError("status must be 'confirmed' or 'rejected'")
@@ -491,7 +498,7 @@ def decide_link(
         )
     refresh_contract_accounts(session, contract_ids)
     session.commit()
-    recomputed = recompute_after_decision(session)
+    recomputed = recompute_after_decision(session, rules=rules, ours=ours)
     return {
         "recomputed_for": recomputed,
         "link_id": link_id,
@@ -502,7 +509,15 @@ def decide_link(
     }
 
 
-def decide_link_as(session: Session, user: User, link_id: int, status: str) -> None:
+def decide_link_as(
+    session: Session,
+    user: User,
+    link_id: int,
+    status: str,
+    *,
+    rules: Rules,
+    ours: Iterable[str] = (),
+) -> None:
     """Confirm or reject a suggested link (the account's KAM, director or admin)."""
     from tracker.opportunities.relevance import train_model
     from tracker.users import can_edit_account
@@ -517,12 +532,14 @@ def decide_link_as(session: Session, user: User, link_id: int, status: str) -> N
         raise PermissionDeniedError(
             f"{user.email} ({user.role}) may not decide links of this account"
         )
-    decide_link(session, link_id, status, user.email)
+    decide_link(session, link_id, status, user.email, rules=rules, ours=ours)
     if status == LinkStatus.CONFIRMED:  # a confirmed link is a weak sign of relevance
         train_model(session)
 
 
-def recompute_after_decision(session: Session) -> dt.date | None:
+def recompute_after_decision(
+    session: Session, *, rules: Rules, ours: Iterable[str] = ()
+) -> dt.date | None:
     """Recompute the stored opportunities for the day of their last recompute (what the
     pages show), and commit; None when they were never computed (the daily run will)."""
     from sqlalchemy import func
@@ -533,6 +550,6 @@ def recompute_after_decision(session: Session) -> dt.date | None:
     day = session.scalar(select(func.max(Opportunity.computed_for)))
     if day is None:
         return None
-    recompute(session, day)
+    recompute(session, day, rules=rules, ours=ours)
     session.commit()
     return day

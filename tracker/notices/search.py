@@ -230,7 +230,8 @@ def notice_rows(
     """Plain rows for notice ids (in the given order), with their buyers' names and the
     capability profile's ``fit`` (``tracker.opportunities.relevance.relevance``; the profile of
     ``account`` when given)."""
-    from tracker.opportunities.relevance import notice_texts, relevance, stored_model
+    from tracker.opportunities.profile import notice_texts
+    from tracker.opportunities.relevance import relevance, stored_model
     from tracker.rules import load_rules
 
     if not ids:

@@ -40,6 +40,7 @@ from tracker.errors import TrackerError
 from tracker.linking.links import link_notices
 from tracker.opportunities.build import recompute
 from tracker.ops import crawl
+from tracker.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ def _link(ctx: StepContext) -> Any:
 
 def _opportunities(ctx: StepContext) -> Any:
     with session_scope(ctx.engine) as s:
-        return recompute(s, ctx.today)
+        rules = load_rules(settings=ctx.settings)
+        return recompute(s, ctx.today, rules=rules, ours=ctx.settings.our_orgnr_list)
 
 
 def _alerts(ctx: StepContext) -> Any:

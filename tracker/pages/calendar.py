@@ -11,7 +11,7 @@ from tracker.db.models import (
     User,
 )
 from tracker.formats.ical import build_calendar
-from tracker.pages.base import PageEnv, account_scope
+from tracker.pages.base import PageEnv, account_scope, plain
 from tracker.pages.bids import bids_page
 from tracker.pages.opportunities import opportunity_rows
 
@@ -26,9 +26,9 @@ def calendar_items(
     rows = opportunity_rows(session, today, account_ids=ids, limit=2000, rules=env.rules)
     keep = []
     for row in rows:
-        dates = [row.get(k) for k in ("influence_opens", "expected_publication", "expiry")]
+        dates = (row.influence_opens, row.expected_publication, row.expiry)
         if any(d and d >= today for d in dates):
-            keep.append(row)
+            keep.append(plain(row))
     show = "accounts" if ids is not None else "relevant"
     bids = bids_page(
         session, today, show=show, account_ids=ids, per_page=200, rules=env.rules, ours=env.ours
