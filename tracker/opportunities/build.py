@@ -198,4 +198,5 @@ def _values(d: Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[st
 
 def clear(session: Session) -> int:
     """Delete every stored opportunity (they are rebuilt by ``recompute``)."""
-    return session.execute(delete(Opportunity)).rowcount or 0
+    result = session.execute(delete(Opportunity))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -321,6 +322,8 @@ def _awards_by_procedure(
             .outerjoin(Notice, Notice.id == Contract.notice_pk)
             .where(Contract.procedure_id.in_(procedure_ids[i : i + 2000]), _known_on(today))
         ):
+            if proc is None:  # matched by the IN list: never None
+                continue
             award = concluded or issued
             prev = out.get(proc)
             if prev is None or (award and (prev[0] is None or award < prev[0])):
@@ -459,7 +462,7 @@ def _fold_planning(
             by_account[acc],
             title_tokens(n.title),
             n.main_cpv,
-            lambda d, n=n, issued=issued: plausible_for_planning(d, n, issued),
+            partial(plausible_for_planning, n=n, issued=issued),
         )
         if target is None:
             target = _own_draft(own, by_account[acc], kind, n, acc, status, buyers.get(n.id))
@@ -500,7 +503,7 @@ def _fold_competitions(
             by_account[acc],
             title_tokens(n.title),
             n.main_cpv,
-            lambda d, n=n, issued=issued: plausible_for_competition(d, n, issued),
+            partial(plausible_for_competition, n=n, issued=issued),
         )
         if target is None:
             target = _own_draft(
@@ -569,6 +572,8 @@ def _unawarded_by_procedure(
             .order_by(Notice.issue_date, Notice.id)
         ).all()
         for pk, proc in rows:  # oldest first: a later award makes it moot
+            if proc is None:  # matched by the IN list: never None
+                continue
             info = unawarded(session, pk)
             if info is None:
                 out.pop(proc, None)

@@ -351,7 +351,8 @@ def _dialogue_until(
     """A market dialogue is open from its notice to its last day to respond (else
     ``dialogue_days`` after the notice)."""
     if dialogue_until is None or dialogue_until < planning_date:
-        src["dialogue_until"] = rules.pre["dialogue_default"]  # type: ignore[index]
+        pre: dict[str, Any] = rules.pre  # type: ignore[assignment]  # values of several kinds
+        src["dialogue_until"] = pre["dialogue_default"]
         keys["dialogue_until"] = RULE_DIALOGUE
         return planning_date + dt.timedelta(days=rules.dialogue_days)
     src["dialogue_until"] = ("notice", dialogue_basis or _RESPONSE_DEADLINE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from tracker.accounts.keyaccounts import get_account
@@ -74,13 +74,13 @@ def activity_counts(session: Session, keys: list[str]) -> dict[str, int]:
     """The number of activities recorded on each opportunity of ``keys``."""
     out: dict[str, int] = {}
     for i in range(0, len(keys), 2000):
-        out.update(
-            session.execute(
-                select(Activity.opportunity_key, func.count())
-                .where(Activity.opportunity_key.in_(keys[i : i + 2000]))
-                .group_by(Activity.opportunity_key)
-            ).all()
-        )
+        for key, n in session.execute(
+            select(Activity.opportunity_key, func.count())
+            .where(Activity.opportunity_key.in_(keys[i : i + 2000]))
+            .group_by(Activity.opportunity_key)
+        ):
+            if key is not None:
+                out[key] = n
     return out
 
 
@@ -314,7 +314,7 @@ def budget_windows(
             in_scope(Opportunity.account_id, account_ids),
             Opportunity.budget_end.is_not(None),
             Opportunity.budget_end >= today,
-            Opportunity.in_profile.is_not(False) if in_profile_only else True,
+            Opportunity.in_profile.is_not(False) if in_profile_only else true(),
         )
         .group_by(Opportunity.account_id, Opportunity.budget_start, Opportunity.budget_end)
         .order_by(Opportunity.budget_start, Opportunity.account_id)
@@ -323,6 +323,8 @@ def budget_windows(
     info = known_accounts(session, sorted({r[0] for r in rows if r[0]}), accounts)
     out = []
     for acc, start, end, count, _contract_start, opens in rows:
+        if start is None or end is None:  # budget_end is not None; a window has both
+            continue
         account = info.get(acc or 0, {})
         window = {"status": budget_status(start, end, opens, today)}
         out.append(
