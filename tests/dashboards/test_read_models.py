@@ -177,3 +177,35 @@ def test_opportunities_agree(world: dict, client_for: Any) -> None:
     # the sources of the dates and the fit reason are English text in JSON
     assert all(isinstance(s["basis"], str) for r in cli for s in r["sources"].values())
     assert all(isinstance(r["fit"]["reason"], str) for r in cli)
+
+
+def test_calendar_agrees(world: dict, client_for: Any, tmp_path: Any) -> None:
+    """``tracker calendar`` and the director's feed (every account) are the same events
+    (tracker.pages.calendar): same UIDs, days and texts."""
+    from icalendar import Calendar
+
+    from tracker.db.engine import session_scope
+    from tracker.db.models import User
+    from tracker.users import issue_calendar_token
+
+    out = tmp_path / "all.ics"
+    env = {"TRACKER_DATABASE_URL": world["url"], "TRACKER_HOME": str(world["home"]),
+           "TRACKER_TODAY": TODAY.isoformat(), "TRACKER_OUR_ORGNRS": ""}  # fmt: skip
+    res = CliRunner().invoke(main, ["calendar", "--out", str(out), "--lang", "nb"], env=env)
+    assert res.exit_code == 0, res.output
+    with session_scope(world["engine"]) as s:
+        director = s.query(User).filter(User.role == "director").first()
+        assert director is not None
+        token = issue_calendar_token(s, director)
+    feed = client_for("director").get(f"/calendar/{token}.ics")
+    assert feed.status_code == 200
+
+    def events(data: bytes) -> dict[str, tuple[str, str]]:
+        return {
+            str(e["UID"]): (e.decoded("DTSTART").isoformat(), str(e["SUMMARY"]))
+            for e in Calendar.from_ical(data).walk("VEVENT")
+        }
+
+    cli, api = events(out.read_bytes()), events(feed.content)
+    assert cli and cli == api
+    assert int(res.output.split()[1]) == len(cli)

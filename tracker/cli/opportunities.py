@@ -329,8 +329,9 @@ def calendar_cmd(
 
     Example: tracker calendar --account Forsvaret --out forsvaret.ics
     """
-    from tracker.formats.ical import calendar_for
     from tracker.opportunities.build import recompute as recompute_opportunities
+    from tracker.pages.calendar import account_calendar
+    from tracker.pages.opportunities import account_ids_of
     from tracker.rules import load_rules
 
     day = resolve_today(today)
@@ -339,8 +340,15 @@ def calendar_cmd(
     with session_scope() as session:
         if recompute:
             recompute_opportunities(session, day, rules=rules, ours=settings.our_orgnr_list)
-        data, count = calendar_for(
-            session, day, rules=rules, account=account, language=lang, base_url=settings.base_url
+        data, count = account_calendar(
+            session,
+            day,
+            account_ids=account_ids_of(session, account),
+            rules=rules,
+            ours=frozenset(settings.our_orgnr_list),
+            name=f"Tender tracker: {account}" if account else "Tender tracker",
+            language=lang,
+            base_url=settings.base_url,
         )
     Path(out).write_bytes(data)
     click.echo(f"wrote {count} events to {out}")
