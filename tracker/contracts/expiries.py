@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from tracker.contracts.terms import next_end
+from tracker.contracts.terms import next_end, readable_evidence
 from tracker.db.models import Contract
 from tracker.errors import TrackerError
 
@@ -148,7 +148,7 @@ def contract_dict(
         "expected": bool(c.expected),
         "expected_award": _iso(c.expected_award),
         "challenge_until": _iso(c.challenge_until),
-        "evidence": list(c.evidence or []),
+        "evidence": readable_evidence(c.evidence),
         "evidence_text": evidence_text(c.evidence),
         "notes": c.notes,
         "source": c.source,

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tracker.dates import add_months
+from tracker.messages import N_, Message, Text
 from tracker.notices.notice_text import Quote, TextFacts, _extension, _total
 
 FRAMEWORK_DEFAULT_YEARS = 4
@@ -146,27 +147,53 @@ class Term:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
-_START_LABELS = {
-    "explicit": ("start+duration", "BT-536 start date"),
-    "text": ("text_start+duration", "start stated in the text"),
-    "text_years": ("start+duration", "first year of the period in the text"),
-    "cn_explicit": ("cn_start+duration", "start date in the contract notice"),
-    "conclusion": ("conclusion+duration", "BT-145 contract conclusion date (assumed start)"),
-    "award": ("award+duration", "BT-1451 winner decision date (assumed start)"),
-    "notice": ("notice+duration", "notice date (assumed start: no conclusion or award date)"),
-    "expected": ("expected+duration", "expected award + standstill (no award seen)"),
+_START_LABELS: dict[str, tuple[str, Message]] = {
+    "explicit": ("start+duration", N_("BT-536 start date")),
+    "text": ("text_start+duration", N_("start stated in the text")),
+    "text_years": ("start+duration", N_("first year of the period in the text")),
+    "cn_explicit": ("cn_start+duration", N_("start date in the contract notice")),
+    "conclusion": ("conclusion+duration", N_("BT-145 contract conclusion date (assumed start)")),
+    "award": ("award+duration", N_("BT-1451 winner decision date (assumed start)")),
+    "notice": (
+        "notice+duration",
+        N_("notice date (assumed start: no conclusion or award date)"),
+    ),
+    "expected": ("expected+duration", N_("expected award + standstill (no award seen)")),
 }
 
 
-def fact_row(fact: str, value: Any, source: str, confidence: str, quote: str | None = None) -> dict:
+def fact_row(
+    fact: str, value: Any, source: str | Message, confidence: str, quote: str | None = None
+) -> dict[str, Any]:
+    """One row of evidence (stored as JSON): ``source`` is English text; a domain message
+    is kept beside it (``source_message``: msgid and values) so that readers can show it
+    translated (:func:`readable_evidence`)."""
     if isinstance(value, dt.date):
         value = value.isoformat()
     elif isinstance(value, Decimal):
         value = float(value)
-    row = {"fact": fact, "value": value, "source": source, "confidence": confidence}
+    row = {"fact": fact, "value": value, "source": str(source), "confidence": confidence}
     if quote:
         row["quote"] = quote
+    if isinstance(source, Message):
+        row["source_message"] = {"msgid": source.msgid, "values": dict(source.values)}
     return row
+
+
+def readable_evidence(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Stored evidence rows as readers show them: a source kept as a domain message is a
+    ``tracker.messages.Text`` (English, translated where it is shown)."""
+    out = []
+    for row in rows or []:
+        kept = row.get("source_message")
+        if kept is None:
+            out.append(row)
+            continue
+        message = Message(kept["msgid"], kept.get("values") or {})
+        out.append(
+            {k: v for k, v in row.items() if k != "source_message"} | {"source": Text(message)}
+        )
+    return out
 
 
 def compute_term(
@@ -210,7 +237,10 @@ def compute_term(
             fact_row(
                 "latest_end",
                 t.latest,
-                f"rule: a framework agreement runs at most {max_years} years (regime)",
+                N_(
+                    "rule: a framework agreement runs at most %(years)s years (regime)",
+                    years=max_years,
+                ),  # fmt: skip
                 "low",
             )
         )
@@ -231,7 +261,7 @@ def _start(
     period = facts.period.value if facts.period is not None else None
     if lot.start:
         t.start, t.start_source = lot.start, "explicit"
-        ev.append(fact_row("start", lot.start, "BT-536 start date", "high"))
+        ev.append(fact_row("start", lot.start, N_("BT-536 start date"), "high"))
         return "high"
     if facts.start is not None:
         q = facts.start
@@ -244,7 +274,7 @@ def _start(
         return "medium"
     if cn_lot is not None and cn_lot.start:
         t.start, t.start_source = cn_lot.start, "cn_explicit"
-        ev.append(fact_row("start", cn_lot.start, "start date in the contract notice", "high"))
+        ev.append(fact_row("start", cn_lot.start, N_("start date in the contract notice"), "high"))
         return "high"
     for day, source in zip(assumed, ("conclusion", "award", "expected", "notice"), strict=True):
         if day is not None:
@@ -286,10 +316,10 @@ def _base_end(
     period = facts.period.value if facts.period is not None else None
     if unlimited:
         t.end_source = "unlimited"
-        ev.append(fact_row("duration", "unlimited", "BT-538 duration: UNLIMITED", "high"))
+        ev.append(fact_row("duration", "unlimited", N_("BT-538 duration: UNLIMITED"), "high"))
     elif lot.end:
         t.end, t.end_source = lot.end, "explicit"
-        ev.append(fact_row("base_end", lot.end, "BT-537 end date", "high"))
+        ev.append(fact_row("base_end", lot.end, N_("BT-537 end date"), "high"))
     elif facts.new_end is not None:
         t.end, t.end_source = facts.new_end.value, "modification"
         ev.append(facts.new_end.as_dict("new_end"))
@@ -298,19 +328,22 @@ def _base_end(
         t.end_source = _START_LABELS.get(t.start_source, ("start+duration", ""))[0]
         ev.append(
             fact_row(
-                "duration", f"{lot.duration_value:g} {lot.duration_unit}", "BT-36 duration", "high"
+                "duration",
+                f"{lot.duration_value:g} {lot.duration_unit}",
+                N_("BT-36 duration"),
+                "high",
             )
         )
         return _period_months(lot)
     elif cn_lot is not None and cn_lot.end:
         t.end, t.end_source = cn_lot.end, "cn_explicit"
-        ev.append(fact_row("base_end", cn_lot.end, "end date in the contract notice", "high"))
+        ev.append(fact_row("base_end", cn_lot.end, N_("end date in the contract notice"), "high"))
     elif cn_lot is not None and cn_lot.has_duration and start is not None:
         t.end = _duration_end(cn_lot, start)
         own_start = t.start_source in ("explicit", "cn_explicit", "text")
         t.end_source = "cn_start+duration" if own_start else "award+cn_duration"
         what = f"{cn_lot.duration_value:g} {cn_lot.duration_unit}"
-        ev.append(fact_row("duration", what, "BT-36 duration in the contract notice", "high"))
+        ev.append(fact_row("duration", what, N_("BT-36 duration in the contract notice"), "high"))
         return _period_months(cn_lot)
     elif text_base is not None and start is not None:
         months = int(text_base.value)
@@ -385,7 +418,10 @@ def _options(
         t.options_text = text
         t.evidence.append(
             fact_row(
-                "options", text, "BT-54 options" if what == "options" else "BT-57 renewals", "high"
+                "options",
+                text,
+                N_("BT-54 options") if what == "options" else N_("BT-57 renewals"),
+                "high",
             )
         )
         break
