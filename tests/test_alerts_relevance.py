@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.test_demo import build_demo_world
+from tests.support.worlds import build_demo_world
 from tracker.alerts.generation import KINDS, alerts_for, default_subscriptions
 from tracker.db.models import User
 from tracker.users import ensure_user
