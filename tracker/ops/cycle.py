@@ -14,7 +14,7 @@ other areas' public functions, imported when the step runs:
 * ``doffin``, ``ted``, ``brreg``: ``tracker.ops.crawl.run_crawl(name, args)`` (a ``scrapy
   crawl`` subprocess resuming from the harvest state; a non-zero exit code is a failure);
 * ``link``: ``tracker.linking.links.link_notices(session)``;
-* ``opportunities``: ``tracker.opportunities.build.recompute(session, today)``;
+* ``opportunities``: ``tracker.opportunities.build.recompute(session, today, rules=...)``;
 * ``alerts``: :func:`tracker.alerts.generation.run_alerts`.
 
 The caller holds the scheduler lock (see :mod:`tracker.ops.scheduler`); a cycle started
