@@ -37,7 +37,19 @@ def explain(
     since ~2026-09-30; on 2026-11-28 influence is still possible for 122 days, until
     publication".
     """
-    parts = [_subject(tl, today, kind, title, buyer, framework)]
+    name = title or "(untitled)"
+    at = f" at {buyer}" if buyer else ""
+    if kind == "retender":
+        noun = "Agreement" if framework else "Contract"
+        verb = "ended" if tl.expiry is not None and tl.expiry < today else "ends"
+        ends = f" {verb} {tl.expiry.isoformat()}" if tl.expiry is not None else ""
+        parts = [f"{noun} {name}{at}{ends}"]
+    elif kind == "dialogue":
+        parts = [f"Market dialogue {name}{at}"]
+    elif kind == "planning":
+        parts = [f"Planning notice {name}{at}"]
+    else:
+        parts = [f"Competition {name}{at}"]
     pub = tl.expected_publication
     if pub is None:
         parts.append("end date unknown: no timeline can be computed")
@@ -61,36 +73,20 @@ def explain(
         what = "re-tender" if kind == "retender" else "competition"
         was = " was" if pub < today else ""
         parts.append(f"{what}{was} expected {_period_text(tl, psrc[1])}")
-    if tl.phase in ("watching", "influence_open", "drafting"):
-        parts.extend(_before_publication(tl, today))
+    if tl.phase in _BEFORE_PUBLICATION:
+        parts.extend(_before_publication(tl, today, t))
     elif tl.phase == "overdue":
-        parts.append(_overdue(tl, today, kind, framework))
+        parts.append(_overdue(tl, today, t, kind, framework))
     else:
-        parts.append(_after_publication(tl, today))
+        parts.append(_after_publication(tl, t))
     return "; ".join(parts)
 
 
-def _subject(
-    tl: Timeline, today: dt.date, kind: str, title: str | None, buyer: str | None, framework: bool
-) -> str:
-    """What the opportunity is: "Agreement X at Buyer ends 2027-09-30"."""
-    name = title or "(untitled)"
-    at = f" at {buyer}" if buyer else ""
-    if kind == "retender":
-        noun = "Agreement" if framework else "Contract"
-        verb = "ended" if tl.expiry is not None and tl.expiry < today else "ends"
-        ends = f" {verb} {tl.expiry.isoformat()}" if tl.expiry is not None else ""
-        return f"{noun} {name}{at}{ends}"
-    if kind == "dialogue":
-        return f"Market dialogue {name}{at}"
-    if kind == "planning":
-        return f"Planning notice {name}{at}"
-    return f"Competition {name}{at}"
+_BEFORE_PUBLICATION = frozenset({"watching", "influence_open", "drafting"})
 
 
-def _before_publication(tl: Timeline, today: dt.date) -> list[str]:
-    """Watching, influence open or drafting (due or overdue included)."""
-    t = today.isoformat()
+def _before_publication(tl: Timeline, today: dt.date, t: str) -> list[str]:
+    """Watching, influence open or drafting (due or overdue included); ``t`` is today."""
     d = tl.drafting_starts
     if tl.phase == "watching":
         assert tl.influence_opens is not None
@@ -122,9 +118,8 @@ def _before_publication(tl: Timeline, today: dt.date) -> list[str]:
     ]
 
 
-def _overdue(tl: Timeline, today: dt.date, kind: str, framework: bool) -> str:
+def _overdue(tl: Timeline, today: dt.date, t: str, kind: str, framework: bool) -> str:
     """No competition seen although the publication (or the contract start) has passed."""
-    t = today.isoformat()
     if tl.planned_until is not None and tl.planned_until < today:
         return (
             f"on {t} the stated publication date has passed and no competition notice has "
@@ -144,9 +139,8 @@ def _overdue(tl: Timeline, today: dt.date, kind: str, framework: bool) -> str:
     )
 
 
-def _after_publication(tl: Timeline, today: dt.date) -> str:
-    """Published, evaluation, awarded or running."""
-    t = today.isoformat()
+def _after_publication(tl: Timeline, t: str) -> str:
+    """Published, evaluation, awarded or running (``t``: today)."""
     if tl.phase == "published":
         assert tl.expected_deadline is not None
         return (

@@ -264,7 +264,7 @@ def compute_timeline(
     src: Sources = {}
     keys: dict[str, str] = {}
     if expiry is not None:
-        src["expiry"] = _expiry_source(expiry_source)
+        src["expiry"] = _EXPIRY_SOURCES.get(expiry_source) or _expiry_source(expiry_source)
     dialogue_until = (
         _dialogue_until(planning_date, dialogue_until, dialogue_basis, rules, src, keys)
         if dialogue and planning_date is not None
@@ -407,7 +407,10 @@ def _influence(
     drafting starts (a large framework is prepared earlier): the earliest."""
     pre: dict[str, Any] = rules.pre  # type: ignore[assignment]
     pub_kind = src["expected_publication"][0]
-    draft_months, band = rules.drafting_band(value)
+    if value is None:  # the common case: no value band
+        draft_months, band = rules.drafting_months, None
+    else:
+        draft_months, band = rules.drafting_band(value)
     drafting = add_months(pub, -draft_months)
     src["drafting_starts"] = (
         "estimate" if pub_kind == "estimate" else "rule",
