@@ -62,7 +62,9 @@ from tracker.db.models import (  # noqa: E402
     Organisation,
     User,
 )
-from tracker.opportunities.windows import DEFAULT_RULES, budget_window_for, compute_timeline  # noqa: E402
+from tracker.opportunities.budget import budget_window_for  # noqa: E402
+from tracker.opportunities.window_rules import DEFAULT_RULES  # noqa: E402
+from tracker.opportunities.windows import compute_timeline  # noqa: E402
 from tracker.users import hash_password  # noqa: E402
 
 TODAY = dt.date(2026, 11, 28)
@@ -545,11 +547,13 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
 
     env = {"TRACKER_TODAY": TODAY.isoformat()}
     from tracker.config import load_settings
+    from tracker.rules import load_rules
 
     settings = load_settings({**os.environ, **env})
     t0 = time.perf_counter()
     with Session(engine) as session:
-        counts = recompute(session, TODAY, settings=settings)
+        rules = load_rules(settings=settings)
+        counts = recompute(session, TODAY, rules=rules, ours=settings.our_orgnr_list)
         session.commit()
     took = time.perf_counter() - t0
     return took, counts, ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -34,14 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tracker.notices.eforms import parse_notice  # noqa: E402
-from tracker.opportunities.relevance import (  # noqa: E402
-    Fit,
-    ItemText,
-    Profile,
-    fit_model,
-    item_fit,
-    item_from_parsed,
-)
+from tracker.opportunities.profile import Fit, ItemText, Profile, item_fit, item_from_parsed  # noqa: E402
+from tracker.opportunities.relevance import fit_model  # noqa: E402
 from tracker.rules import default_rules, load_rules  # noqa: E402
 
 LABELS = ROOT / "tests" / "fixtures" / "relevance" / "it-profile-labels.csv"

@@ -8,7 +8,8 @@ the one-line reason. Rules are resolved once per buyer type (as ``recompute`` do
     .venv/bin/python bench/windows.py [--n 100000] [--seed 1] [--no-reason] [--repeat 3]
 
 With ``--db N`` it also seeds N contracts at 500 accounts into a fresh SQLite database
-(or ``--url``) and times ``tracker.opportunities.build.recompute`` and ``list_opportunities``.
+(or ``--url``) and times ``tracker.opportunities.build.recompute`` and
+``tracker.pages.opportunities.opportunities``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import random
 import time
 from collections import Counter
 
-from tracker.opportunities.windows import compute_timeline, explain
+from tracker.opportunities.explain import explain
+from tracker.opportunities.windows import compute_timeline
 from tracker.rules import BUYER_TYPES, default_rules
 
 SOURCES = ["explicit", "start+duration", "conclusion+duration", "framework_default", "unknown"]
@@ -80,7 +82,9 @@ def bench_db(n: int, seed: int, url: str | None) -> None:
     from tracker.db.engine import make_engine
     from tracker.db.migrate import upgrade
     from tracker.db.models import Account, Contract, ContractAccount, ContractParty
-    from tracker.opportunities.build import list_opportunities, recompute
+    from tracker.opportunities.build import recompute
+    from tracker.pages.opportunities import account_ids_of, opportunities
+    from tracker.rules import load_rules
 
     tmp = tempfile.TemporaryDirectory()
     engine = make_engine(url or f"sqlite:///{tmp.name}/bench.db")
@@ -127,16 +131,19 @@ def bench_db(n: int, seed: int, url: str | None) -> None:
     for label in ("first (inserts)", "again (updates)"):
         with Session(engine) as s:
             t0 = time.perf_counter()
-            counts = recompute(s, today, settings=settings)
+            counts = recompute(
+                s, today, rules=load_rules(settings=settings), ours=settings.our_orgnr_list
+            )
             s.commit()
             print(f"recompute {label}: {time.perf_counter() - t0:.2f} s  {counts}")
     with Session(engine) as s:
         t0 = time.perf_counter()
-        rows = list_opportunities(s, today=today)
-        print(f"list_opportunities: {time.perf_counter() - t0:.2f} s  ({len(rows):,} rows)")
+        rules = load_rules(settings=settings)
+        rows = opportunities(s, today, rules=rules)
+        print(f"opportunities: {time.perf_counter() - t0:.2f} s  ({len(rows):,} rows)")
         t0 = time.perf_counter()
-        rows = list_opportunities(s, today=today, account="Account 7")
-        print(f"list_opportunities one account: {time.perf_counter() - t0:.3f} s ({len(rows)})")
+        rows = opportunities(s, today, rules=rules, account_ids=account_ids_of(s, "Account 7"))
+        print(f"opportunities of one account: {time.perf_counter() - t0:.3f} s ({len(rows)})")
     engine.dispose()
     tmp.cleanup()
 

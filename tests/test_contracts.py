@@ -13,22 +13,20 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES, REAL
 from tests.support.worlds import load_real
-from tracker.contracts.build import (
-    Period,
-    add_duration,
-    compute_term,
-    derive_contracts,
-    end_category,
-    next_end,
-    parse_extension,
-    parse_text_term,
-    regime_of,
-    value_of,
-)
+from tracker.contracts.build import derive_contracts
+from tracker.contracts.terms import Period, add_duration, compute_term, end_category, next_end
+from tracker.contracts.values import regime_of, value_of
 from tracker.db.models import Contract, ContractAccount, ContractParty, Notice
 from tracker.notices.eforms import parse_notice
 from tracker.notices.files import ingest_paths
-from tracker.notices.notice_text import Quote, TextFacts, read_facts
+from tracker.notices.notice_text import (
+    Quote,
+    TextFacts,
+    parse_extension,
+    parse_text_term,
+    read_facts,
+)
+from tracker.rules import default_rules
 
 D = dt.date
 
@@ -309,7 +307,7 @@ def test_derivation_is_idempotent(engine: Engine) -> None:
         }
         parties = s.query(ContractParty).count()
         accounts = s.query(ContractAccount).count()
-        counts = derive_contracts(s)
+        counts = derive_contracts(s, rules=default_rules())
         s.commit()
         assert counts["created"] == counts["removed"] == counts["updated"] == 0
         after = {
@@ -589,7 +587,7 @@ def test_thresholds_by_the_period_of_the_notice() -> None:
     """The EEA thresholds of the notice's own date (tracker/rules.toml, thresholds.period_*):
     the 2022 values differ from the 2024 ones; social and other specific services, defence,
     utilities and works have their own; state buyers a lower one for goods and services."""
-    from tracker.contracts.build import contract_rules
+    from tracker.contracts.values import contract_rules
     from tracker.rules import default_rules
 
     rules = contract_rules(default_rules())

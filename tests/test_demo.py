@@ -136,7 +136,7 @@ def test_the_modified_oslo_contract_is_probably_extended_not_overdue(demo_world:
     day the KAM sees it among his expiries as probably extended, with the note to ask the
     buyer; it is not an overdue re-tender, nor an opportunity open now (``tracker
     opportunities --open-now``)."""
-    from tracker.opportunities.build import list_opportunities
+    from tests.readmodels import list_opportunities
 
     today = demo.DEMO_TODAY
     [email] = KAMS

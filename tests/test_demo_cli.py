@@ -32,18 +32,19 @@ from icalendar import Calendar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from tests.readmodels import list_opportunities
 from tests.support.worlds import build_demo_world
 from tracker.cli import main
 from tracker.config import load_settings
 from tracker.db.models import NoticeLink, Opportunity, User
 from tracker.formats.ical import opportunity_id
 from tracker.linking.links import decide_link
-from tracker.opportunities.build import list_opportunities
 from tracker.ops import demo
 from tracker.pages.base import PageEnv
 from tracker.pages.bids import bids_page
 from tracker.pages.calendar import calendar_feed, calendar_items
 from tracker.pages.expiries import expiries
+from tracker.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://tracker.example.no"
@@ -150,7 +151,7 @@ def test_rejecting_a_link_recomputes_at_once(demo_world: Engine) -> None:
         if link is None:
             pytest.skip("no suggested link with an opportunity in the demo world")
         account_id, notice_pk = link.account_id, link.notice_pk
-        result = decide_link(s, link.id, "rejected", "per.olsen@example.no")
+        result = decide_link(s, link.id, "rejected", "per.olsen@example.no", rules=load_rules())
         assert result["recomputed_for"] == demo.DEMO_TODAY
         left = s.scalars(
             select(Opportunity).where(

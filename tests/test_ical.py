@@ -93,7 +93,7 @@ def test_published_opportunity_shows_its_deadline_not_the_window() -> None:
         "expected_deadline": dt.date(2026, 12, 20),
     }
     events = calendar_events(published, language="en")
-    kinds = {e["summary"].split(":")[0] for e in events}
+    kinds = {e.summary.split(":")[0] for e in events}
     assert "Influence window opens" not in kinds
     assert "Tender deadline" in kinds
     # the same competition from the bid list is one event, not two
@@ -118,7 +118,7 @@ def test_dates_as_iso_strings_and_missing_dates() -> None:
         "budget_window": None,
     }
     events = calendar_events(item, language="en")
-    assert [e["date"] for e in events] == [dt.date(2026, 1, 10), dt.date(2026, 7, 1)]
+    assert [e.date for e in events] == [dt.date(2026, 1, 10), dt.date(2026, 7, 1)]
     cal = Calendar.from_ical(build_calendar([item], now=NOW, language="en"))
     assert len(cal.walk("VEVENT")) == 2
 
@@ -134,11 +134,11 @@ def test_overdue_opportunity_is_not_taken_for_a_published_one() -> None:
     # ended, no competition seen) has no tender deadline, but its expiry and windows.
     item = {k: v for k, v in OPP.items() if k != "published"}
     item |= {"phase": "overdue", "expiry": dt.date(2026, 11, 23)}
-    summaries = {e["summary"] for e in calendar_events(item, language="en")}
+    summaries = {e.summary for e in calendar_events(item, language="en")}
     assert "Agreement ends: Rammeavtale IKT-utstyr (Sykehusinnkjøp HF)" in summaries
     assert any(s.startswith("Influence window closes") for s in summaries)
     assert not any(s.startswith("Tender deadline") for s in summaries)
-    running = {e["summary"] for e in calendar_events(item | {"phase": "running"}, language="en")}
+    running = {e.summary for e in calendar_events(item | {"phase": "running"}, language="en")}
     assert any(s.startswith("Tender deadline") for s in running)
 
 
@@ -177,4 +177,4 @@ def test_deadline_with_its_time_is_a_timed_event_in_oslo() -> None:
     assert str(ev["URL"]) == "https://t.example/notices/12"
     # summer time: 13:00+02:00 stays 13.00 (not 11:00 UTC)
     summer = {**bid, "deadline_at": "2023-06-05T13:00:00+02:00"}
-    assert "kl. 13.00" in calendar_events(summer)[0]["summary"]
+    assert "kl. 13.00" in calendar_events(summer)[0].summary

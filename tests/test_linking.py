@@ -25,15 +25,15 @@ from tracker.linking.links import (
     DEFAULT_CENTRAL_PURCHASING_FILE,
     build_index,
     decide_link,
-    is_public_buyer,
     link_notices,
     load_central_purchasing,
     parent_chains,
-    prospects,
 )
 from tracker.linking.names import full_key, match_key, parent_name
+from tracker.linking.prospects import is_public_buyer, prospects
 from tracker.notices.files import ingest_paths
 from tracker.pages.suggested_links import suggested_links
+from tracker.rules import load_rules
 
 
 def links_by_file(session: Session) -> dict[str, list[tuple[str, str, str, str]]]:
@@ -204,9 +204,9 @@ def test_decisions_are_remembered_across_relink_and_reingest(engine: Engine) -> 
         nav = [x for x in suggestions if x.account == "Arbeids- og velferdsetaten"]
         # one row per buyer and account, with the number of its notices
         assert [x.notices for x in hso] == [len(HSO_FILES)] and [x.notices for x in nav] == [1]
-        result = decide_link(s, hso[0].id, "rejected", "ingrid.berg@example.no")
+        result = decide_link(s, hso[0].id, "rejected", "ingrid.berg@example.no", rules=load_rules())
         assert result["links_changed"] == len(HSO_FILES)  # every notice of that buyer
-        decide_link(s, nav[0].id, "confirmed", "ola.hansen@example.no")
+        decide_link(s, nav[0].id, "confirmed", "ola.hansen@example.no", rules=load_rules())
     with Session(engine) as s:
         link_notices(s)
         s.commit()

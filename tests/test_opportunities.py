@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
+from tests.readmodels import list_opportunities
 from tests.support.expected import ISSUE_KEYS
 from tests.support.worlds import add_known_agreement, load_world
 from tracker.accounts.keyaccounts import import_accounts
@@ -26,14 +27,9 @@ from tracker.db.models import (
 )
 from tracker.errors import NotFoundError, UserError
 from tracker.notices.files import ingest_paths
-from tracker.opportunities.build import (
-    cpv_similarity,
-    list_opportunities,
-    recompute,
-    similarity,
-    title_tokens,
-)
-from tracker.rules import parse_rules
+from tracker.opportunities.build import recompute
+from tracker.opportunities.matching import cpv_similarity, similarity, title_tokens
+from tracker.rules import load_rules, parse_rules
 
 D = dt.date
 
@@ -53,7 +49,7 @@ def _by_title(rows: list[dict], account: str, fragment: str) -> dict:
 def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
     today = D(2023, 6, 1)
     with Session(world) as s:
-        counts = recompute(s, today)
+        counts = recompute(s, today, rules=load_rules())
         s.commit()
         assert counts["retender"] >= 5 and counts["competition"] >= 4
         assert counts["planning"] >= 1 and counts["dialogue"] >= 2
@@ -133,10 +129,10 @@ def test_recompute_builds_every_kind_on_real_notices(world: Engine) -> None:
 def test_recompute_is_stable_and_removes_what_is_gone(world: Engine) -> None:
     today = D(2023, 6, 1)
     with Session(world) as s:
-        first = recompute(s, today)
+        first = recompute(s, today, rules=load_rules())
         s.commit()
         keys = set(s.scalars(select(Opportunity.key)))
-        again = recompute(s, today)
+        again = recompute(s, today, rules=load_rules())
         s.commit()
         assert again["new"] == 0 and again["removed"] == 0
         assert again["updated"] == first["new"]
@@ -147,18 +143,18 @@ def test_recompute_is_stable_and_removes_what_is_gone(world: Engine) -> None:
         ).one()
         s.delete(contract)
         s.commit()
-        third = recompute(s, today)
+        third = recompute(s, today, rules=load_rules())
         s.commit()
         assert third["removed"] == 1
         # Years later the old competitions have long been running: they are dropped.
-        late = recompute(s, D(2026, 11, 28))
+        late = recompute(s, D(2026, 11, 28), rules=load_rules())
         s.commit()
         assert late["dropped"] > 0 and late["planning"] == 0
 
 
 def test_stored_rows_carry_the_timeline_for_other_areas(world: Engine) -> None:
     with Session(world) as s:
-        recompute(s, D(2023, 6, 1))
+        recompute(s, D(2023, 6, 1), rules=load_rules())
         s.commit()
         row = s.scalars(
             select(Opportunity).where(Opportunity.title.like("%vakt-%Delkontrakt 1"))
@@ -176,7 +172,7 @@ def test_stored_rows_carry_the_timeline_for_other_areas(world: Engine) -> None:
 
 def test_list_is_recomputed_for_the_day_asked(world: Engine) -> None:
     with Session(world) as s:
-        recompute(s, D(2023, 6, 1))
+        recompute(s, D(2023, 6, 1), rules=load_rules())
         s.commit()
         [later] = [
             r
@@ -191,7 +187,7 @@ def test_list_is_recomputed_for_the_day_asked(world: Engine) -> None:
 def test_filters(world: Engine) -> None:
     today = D(2023, 8, 1)  # after NAV's competition of 2023-07-07 (the alias check below)
     with Session(world) as s:
-        recompute(s, today)
+        recompute(s, today, rules=load_rules())
         s.commit()
         everything = list_opportunities(s, today=today)
         forsvaret = list_opportunities(s, today=today, account="Forsvaret")
@@ -216,7 +212,7 @@ def test_competition_closes_the_window_of_the_retender_it_belongs_to(world: Engi
     title) was published 2023-02-16: it closes that re-tender's window."""
     with Session(world) as s:
         add_known_agreement(s)
-        recompute(s, D(2023, 3, 1))
+        recompute(s, D(2023, 3, 1), rules=load_rules())
         s.commit()
         rows = list_opportunities(s, today=D(2023, 3, 1), account="Sykehusinnkjøp HF")
     diatermi = [r for r in rows if "iatermipenner" in (r["title"] or "")]
@@ -251,7 +247,7 @@ def test_planning_notice_and_competition_of_the_same_procedure(world: Engine) ->
             )
         )
         s.commit()
-        recompute(s, D(2023, 4, 1))
+        recompute(s, D(2023, 4, 1), rules=load_rules())
         s.commit()
         rows = list_opportunities(s, today=D(2023, 4, 1), account="Forsvaret")
     merged = [r for r in rows if r["kind"] == "dialogue"]
@@ -273,7 +269,7 @@ def test_rejected_links_make_no_opportunity(world: Engine) -> None:
         for link in _links(s, pin.id):
             link.status = "rejected"
         s.commit()
-        recompute(s, D(2023, 6, 1))
+        recompute(s, D(2023, 6, 1), rules=load_rules())
         s.commit()
         rows = list_opportunities(s, today=D(2023, 6, 1), account="Forsvaret")
         assert not [r for r in rows if r["kind"] in ("planning", "dialogue")]
@@ -314,7 +310,9 @@ def test_per_account_rules_and_activities(world: Engine) -> None:
 def test_our_own_agreements_are_marked_us(world: Engine) -> None:
     settings = load_settings({"TRACKER_OUR_ORGNRS": "920144950", "TRACKER_HOME": "/nonexistent"})
     with Session(world) as s:
-        recompute(s, D(2023, 6, 1), settings=settings)
+        recompute(
+            s, D(2023, 6, 1), rules=load_rules(settings=settings), ours=settings.our_orgnr_list
+        )
         s.commit()
         rows = list_opportunities(s, today=D(2023, 6, 1))
     # Securitas holds lot 2 only: that re-tender is ours, lot 1 a competitor's.
@@ -350,7 +348,7 @@ def test_notices_issued_after_today_do_not_exist_yet(world: Engine) -> None:
     not known yet; once issued they are."""
     later = ("Angio intervensjonslaboratori", "Night Vision", "AMO-kurs", "straksbetaling")
     with Session(world) as s:
-        recompute(s, D(2023, 6, 1))
+        recompute(s, D(2023, 6, 1), rules=load_rules())
         s.commit()
         rows = list_opportunities(s, today=D(2023, 6, 1))
         assert rows
@@ -360,7 +358,7 @@ def test_notices_issued_after_today_do_not_exist_yet(world: Engine) -> None:
             r for r in list_opportunities(s, today=D(2024, 1, 1)) if "Angio" in (r["title"] or "")
         ]
 
-        recompute(s, D(2023, 11, 20))
+        recompute(s, D(2023, 11, 20), rules=load_rules())
         s.commit()
         rows = list_opportunities(s, today=D(2023, 11, 20), account="Sykehusinnkjøp HF")
         angio = _by_title(rows, "Sykehusinnkjøp HF", "Angio intervensjonslaboratori")
@@ -369,7 +367,7 @@ def test_notices_issued_after_today_do_not_exist_yet(world: Engine) -> None:
         assert angio["can_influence"] is False
         assert _by_title(rows, "Sykehusinnkjøp HF", "straksbetaling")["kind"] == "dialogue"
 
-        recompute(s, D(2024, 8, 1))
+        recompute(s, D(2024, 8, 1), rules=load_rules())
         s.commit()
         rows = list_opportunities(s, today=D(2024, 8, 1), account="Forsvaret")
         # Known now, but a direct award: no re-tender with an influence window is assumed.
@@ -384,7 +382,7 @@ def test_expired_without_competition_is_an_overdue_risk(world: Engine) -> None:
     (to 2027-03-08): the next decision point, not overdue."""
     today = D(2026, 11, 28)
     with Session(world) as s:
-        recompute(s, today)
+        recompute(s, today, rules=load_rules())
         s.commit()
         overdue = list_opportunities(s, today=today, phase="overdue")
         running = list_opportunities(s, today=today, phase="running")
@@ -415,10 +413,10 @@ def test_expired_without_competition_is_an_overdue_risk(world: Engine) -> None:
 
         # Still listed 364 days after the expected start (2026-11-03), dropped after 365.
         health = select(Opportunity).where(Opportunity.title == "Bedriftshelsetjeneste")
-        kept = recompute(s, D(2027, 11, 2))
+        kept = recompute(s, D(2027, 11, 2), rules=load_rules())
         s.commit()
         assert s.scalars(health).all()
-        gone = recompute(s, D(2027, 11, 4))
+        gone = recompute(s, D(2027, 11, 4), rules=load_rules())
         s.commit()
         assert gone["dropped"] > kept["dropped"]
         assert not s.scalars(health).all()
@@ -444,7 +442,7 @@ def test_a_result_without_award_is_a_retender_signal(engine: Engine, tmp_path: P
     with Session(engine) as s:
         # No expected contract: the procedure's result says nothing was awarded.
         assert s.scalars(select(Contract).where(Contract.expected.is_(True))).all() == []
-        recompute(s, today)
+        recompute(s, today, rules=load_rules())
         s.commit()
         (comp,) = list_opportunities(s, today=today, account="Kulturtanken")
     assert comp["kind"] == "competition"

@@ -29,7 +29,7 @@ from tracker.db.models import (
 )
 from tracker.errors import NotFoundError, UserError
 from tracker.opportunities.build import recompute
-from tracker.rules import parse_rules
+from tracker.rules import load_rules, parse_rules
 
 D = dt.date
 MULTILINGUAL = NOTICES / "eforms-sdk" / "cn_24_multilingual.xml"  # IT services, price 30 %
@@ -175,7 +175,9 @@ def test_influence_work_and_incumbent_count_in_the_score(world: Engine) -> None:
         settings = load_settings(
             {"TRACKER_OUR_ORGNRS": "123456785", "TRACKER_HOME": "/nonexistent"}
         )
-        recompute(s, D(2023, 3, 1), settings=settings)
+        recompute(
+            s, D(2023, 3, 1), rules=load_rules(settings=settings), ours=settings.our_orgnr_list
+        )
         s.commit()
         before = next(
             r
@@ -221,7 +223,7 @@ def test_placeholder_deadline_is_flagged_not_trusted(world: Engine) -> None:
         assert not [
             r for r in list_bids(s, D(2023, 5, 1), show="all") if r["notice_pk"] == notice.id
         ]
-        recompute(s, D(2023, 3, 1))
+        recompute(s, D(2023, 3, 1), rules=load_rules())
         s.commit()
         opps = [
             o
@@ -234,7 +236,7 @@ def test_placeholder_deadline_is_flagged_not_trusted(world: Engine) -> None:
 
 def test_only_activities_before_publication_count_as_influence(world: Engine) -> None:
     with Session(world) as s:
-        recompute(s, D(2023, 3, 1))
+        recompute(s, D(2023, 3, 1), rules=load_rules())
         s.commit()
         [row] = [
             r

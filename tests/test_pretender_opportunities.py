@@ -18,13 +18,15 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
+from tests.readmodels import list_opportunities
 from tests.support.expected import same_moment
 from tracker.db.models import Account, AccountOrgnr
 from tracker.notices.eforms import parse_notice
 from tracker.notices.files import ingest_paths
 from tracker.notices.pretender import OSLO
-from tracker.opportunities.build import list_opportunities, recompute
+from tracker.opportunities.build import recompute
 from tracker.opportunities.windows import INFLUENCE_PHASES
+from tracker.rules import load_rules
 
 GOLDEN = json.loads((FIXTURES / "golden" / "doffin-real-golden.json").read_text("utf-8"))
 WANTED = [
@@ -99,7 +101,7 @@ def test_golden_dialogues_and_planned_competitions_become_the_right_opportunitie
         for entry in WANTED:
             issued = parsed[entry["doffin_id"]].issue_date
             assert issued is not None
-            recompute(s, issued)
+            recompute(s, issued, rules=load_rules())
             s.commit()
             problems = _check(entry, list_opportunities(s, today=issued), issued)
             if problems:
@@ -123,7 +125,7 @@ def test_a_stated_month_that_has_passed_is_not_influence(
             (dt.date(2023, 1, 16), "drafting", True),
             (dt.date(2023, 3, 1), "overdue", False),
         ):
-            recompute(s, day)
+            recompute(s, day, rules=load_rules())
             s.commit()
             [r] = [
                 r for r in list_opportunities(s, today=day) if r["notice_id"] == entry["notice_id"]

@@ -15,12 +15,9 @@ from tests.conftest import FIXTURES, REAL
 from tracker.db.models import BidDecision, KeyValue, Notice, NoticeMark, User
 from tracker.notices.eforms import parse_notice
 from tracker.notices.files import ingest_paths
+from tracker.opportunities.profile import ItemText, item_fit, item_from_parsed, notice_texts
 from tracker.opportunities.relevance import (
-    ItemText,
     fit_model,
-    item_fit,
-    item_from_parsed,
-    notice_texts,
     relevance,
     stored_model,
     train_model,

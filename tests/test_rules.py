@@ -233,7 +233,7 @@ def test_user_milestones_are_dated_relative_to_the_budget_year() -> None:
     )
     cal = rules.window_rules("municipality").budget
     assert cal.milestones == (("dialogue", 9, 1, -2), ("adopted", 12, 10, -1))
-    from tracker.opportunities.windows import budget_window_for
+    from tracker.opportunities.budget import budget_window_for
 
     w = budget_window_for(dt.date(2027, 5, 1), cal, today=dt.date(2026, 1, 1))
     # window 2026-10-01 – 2027-03-31: only the milestones inside it, with their budget year

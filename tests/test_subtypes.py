@@ -9,7 +9,7 @@ import pytest
 
 import tracker.contracts.build
 import tracker.notices.xmlread
-import tracker.opportunities.build
+import tracker.opportunities.drafts
 from tracker.notices import subtypes
 from tracker.notices.subtypes import PHASE_SUBTYPES, is_contract_notice, phase_of
 
@@ -52,11 +52,11 @@ def test_phase_of(code: str | None, phase: str | None) -> None:
 
 
 def test_the_areas_share_one_definition() -> None:
-    assert tracker.opportunities.build.PLANNING_SUBTYPES is subtypes.PLANNING_SUBTYPES
-    assert tracker.opportunities.build.COMPETITION_SUBTYPES is subtypes.COMPETITION_SUBTYPES
+    assert tracker.opportunities.drafts.PLANNING_SUBTYPES is subtypes.PLANNING_SUBTYPES
+    assert tracker.opportunities.drafts.COMPETITION_SUBTYPES is subtypes.COMPETITION_SUBTYPES
     assert tracker.contracts.build.MODIFICATION_SUBTYPES is subtypes.MODIFICATION_SUBTYPES
     assert (
-        tracker.opportunities.build.PLACEHOLDER_YEAR
+        tracker.opportunities.drafts.PLACEHOLDER_YEAR
         == tracker.notices.xmlread.PLACEHOLDER_YEAR
         == 2090
     )

@@ -9,18 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracker.dates import add_months
+from tracker.opportunities.budget import BUDGET_STATUSES, BudgetCalendar, budget_window_for
+from tracker.opportunities.explain import explain
+from tracker.opportunities.window_rules import DEFAULT_RULES, WindowRules
 from tracker.opportunities.windows import (
-    BUDGET_STATUSES,
     CONFIDENCES,
-    DEFAULT_RULES,
     PHASES,
-    BudgetCalendar,
-    WindowRules,
-    add_months,
-    budget_window_for,
     compute_timeline,
     expected_procedure,
-    explain,
     year_end_window,
 )
 from tracker.rules import default_rules, parse_rules

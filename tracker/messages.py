@@ -46,6 +46,27 @@ class Message:
         return {"text": str(self), "msgid": self.msgid, "values": dict(self.values)}
 
 
+class Text(str):
+    """A message's English text that keeps the message: a plain ``str`` wherever text
+    goes (JSON, CSV, comparisons; ``dataclasses.asdict`` copies it whole), translated where
+    it is shown (:func:`render`, the dashboards' ``msg`` filter).
+
+    >>> t = Text(N_("Deadline in %(days)s days", days=12))
+    >>> t == "Deadline in 12 days", t.message.msgid
+    (True, 'Deadline in %(days)s days')
+    """
+
+    message: Message
+
+    def __new__(cls, message: Message) -> Text:
+        text = super().__new__(cls, message.render())
+        text.message = message
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles keep the message
+        return (Text, (self.message,))
+
+
 def N_(msgid: str, **values: Any) -> Message:  # noqa: N802 - the gettext marker's usual name
     """Mark ``msgid`` for the catalog and bind its values (no translation here)."""
     return Message(msgid, values)
@@ -58,7 +79,9 @@ def join(parts: list[Message | str], sep: str = "; ") -> Message:
 
 
 def render(value: Any, translate: Translate | None = None) -> str:
-    """A message or plain text, translated when it is a message."""
+    """A message or plain text, translated when it is a message (or a :class:`Text`)."""
+    if isinstance(value, Text):
+        value = value.message
     if isinstance(value, Message):
         return value.render(translate)
     return "" if value is None else str(value)

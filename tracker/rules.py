@@ -30,8 +30,9 @@ from typing import Any
 from tracker.bids.scoring import COMPONENTS, ScoringRules
 from tracker.config import Settings, load_settings
 from tracker.errors import ConfigError
-from tracker.opportunities.relevance import Profile, profile_from_values
-from tracker.opportunities.windows import BUDGET_ANCHORS, PROCEDURES, BudgetCalendar, WindowRules
+from tracker.opportunities.budget import BUDGET_ANCHORS, BudgetCalendar
+from tracker.opportunities.profile import Profile, profile_from_values
+from tracker.opportunities.window_rules import PROCEDURES, WindowRules
 
 BUYER_TYPES: tuple[str, ...] = ("state", "municipality", "county", "health_trust", "other")
 _MMDD = re.compile(r"^(\d{2})-(\d{2})$")

@@ -212,8 +212,10 @@ EXPORTS: dict[str, Builder] = {
     "accounts": _accounts,
     "opportunities": lambda s, u, d, p, e: [
         _flatten_opportunity(r)
-        for r in opportunity_rows(
-            s, d, account_ids=account_scope(s, u), limit=EXPORT_LIMIT, rules=e.rules
+        for r in plain_rows(
+            opportunity_rows(
+                s, d, account_ids=account_scope(s, u), limit=EXPORT_LIMIT, rules=e.rules
+            )
         )
     ],
     "expiries": lambda s, u, d, p, e: _contracts(

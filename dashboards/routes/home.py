@@ -113,7 +113,8 @@ def decide_link(
     next: str = Form("/"),
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    decide_link_as(session, user, link_id, status)
+    decide_link_as(session, user, link_id, status, rules=env.rules, ours=env.ours)
     session.commit()
     return done(request, LINK_DONE.get(LinkStatus(status), N_("Link saved.")), next)

@@ -41,6 +41,7 @@ from tracker.db.engine import session_scope
 from tracker.db.migrate import upgrade
 from tracker.notices.ingest import Ingestor
 from tracker.pages.base import NoCache
+from tracker.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2023, 2, 22)
@@ -83,7 +84,7 @@ def seed(engine: Any, today: dt.date = TODAY) -> None:
     recompute = _optional("tracker.opportunities.build", "recompute")
     with session_scope(engine) as s:
         if recompute is not None:
-            recompute(s, today)
+            recompute(s, today, rules=load_rules())
         for key, email in USERS.items():
             tracker_users.ensure_user(s, email, ROLE_OF[key], PASSWORD, name=key.title())
 

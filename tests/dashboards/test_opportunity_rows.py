@@ -14,11 +14,13 @@ from sqlalchemy import delete, select
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import TODAY, USERS, account_id, login, make_settings
+from tests.readmodels import list_opportunities
 from tracker.db.engine import session_scope
 from tracker.db.models import Account, Contract, ContractAccount
-from tracker.opportunities.build import list_opportunities, recompute
+from tracker.opportunities.build import recompute
 from tracker.opportunities.windows import PHASES
 from tracker.pages.opportunities import PHASE_ORDER
+from tracker.rules import load_rules
 
 # A known agreement (constructed: an import) at Oslo kommune that expires 2023-03-31 with no
 # competition seen. (The real Oslo VAV contract of the fixtures ended the same day, but a
@@ -48,12 +50,12 @@ def overdue_agreement(world: dict) -> Iterator[None]:
         s.flush()
         s.add(ContractAccount(contract_id=c.id, account_id=acc.id, method="import", confidence=1))
         s.flush()
-        recompute(s, TODAY)
+        recompute(s, TODAY, rules=load_rules())
     yield
     with session_scope(engine) as s:
         s.execute(delete(ContractAccount).where(ContractAccount.contract_id == c.id))
         s.execute(delete(Contract).where(Contract.id == c.id))
-        recompute(s, TODAY)
+        recompute(s, TODAY, rules=load_rules())
 
 
 def test_home_rows_carry_the_trackers_values(world, client_for, overdue_agreement) -> None:

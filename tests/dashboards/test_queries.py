@@ -12,12 +12,13 @@ import datetime as dt
 from sqlalchemy import select
 
 from tests.dashboards.conftest import TODAY, USERS, account_id, make_settings
+from tests.readmodels import list_opportunities
 from tracker.db.engine import session_scope
 from tracker.db.models import Account, BidDecision, Notice, NoticeLink, Opportunity, User
-from tracker.opportunities.build import list_opportunities, stored_budget_window
-from tracker.opportunities.windows import BUDGET_STATUSES
+from tracker.opportunities.budget import BUDGET_STATUSES
+from tracker.opportunities.reading import stored_budget_window
 from tracker.pages.account import account_notices
-from tracker.pages.base import PageCache, PageEnv
+from tracker.pages.base import PageCache, PageEnv, plain_rows
 from tracker.pages.bids import bids_page
 from tracker.pages.director import director_page
 from tracker.pages.opportunities import budget_windows, opportunity_rows
@@ -31,7 +32,7 @@ def test_opportunity_budget_window_is_the_trackers(world) -> None:
     today and three years later, when the tracker calls an ended window closed or missed."""
     with session_scope(world["engine"]) as s:
         for day in (TODAY, LATER):
-            rows = opportunity_rows(s, day, limit=10_000, rules=load_rules())
+            rows = plain_rows(opportunity_rows(s, day, limit=10_000, rules=load_rules()))
             ours = {r["key"]: r["budget_window"] for r in rows}
             theirs = {o["key"]: o["budget_window"] for o in list_opportunities(s, today=day)}
             assert ours.keys() == theirs.keys() and ours

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.dashboards.conftest import TODAY
+from tests.dashboards.conftest import TODAY, account_id
 from tracker.cli import main
 
 
@@ -143,3 +143,69 @@ def test_suggested_links_agree(world: dict, client_for: Any) -> None:
     same(mine, export_rows(kam, "/export/suggested-links.csv"), LINK)
     assert api and len({(r["buyer_key"], r["account_id"]) for r in api}) == len(api)
     assert mine, "Ingrid has suggested links (Helse Sør-Øst)"
+
+
+OPPORTUNITY = ("key", "account", "title", "buyer", "kind", "phase", "can_influence",
+               "days_left", "influence_opens", "drafting_starts", "expected_publication",
+               "expected_deadline", "expiry", "expiry_source", "value", "currency", "main_cpv",
+               "budget_start", "budget_end", "budget_status", "confidence", "reason")  # fmt: skip
+
+
+def flat(row: dict) -> dict:
+    """An opportunity as the export flattens it (the primary budget window's columns)."""
+    window = row.get("budget_window") or {}
+    return {**row, "budget_start": window.get("start"), "budget_end": window.get("end"),
+            "budget_status": window.get("status")}  # fmt: skip
+
+
+def test_opportunities_agree(world: dict, client_for: Any) -> None:
+    """``tracker opportunities --format json``, the account page's API and the
+    opportunities export are the same records (tracker.pages.opportunities)."""
+    director = client_for("director")
+    cli = cli_json(world, "opportunities", "--today", TODAY.isoformat())
+    assert cli and len({r["key"] for r in cli}) == len(cli)
+    exported = {r["key"]: r for r in export_rows(director, "/export/opportunities.csv")}
+    assert exported.keys() == {r["key"] for r in cli}
+    same([flat(r) for r in cli], [exported[r["key"]] for r in cli], OPPORTUNITY)
+    name = "Sykehusinnkjøp HF"
+    mine = cli_json(world, "opportunities", "--today", TODAY.isoformat(), "--account", name)
+    api = director.get(f"/api/accounts/{account_id(world['engine'], name)}").json()
+    assert mine and sorted(mine, key=lambda r: r["key"]) == sorted(
+        api["opportunities"], key=lambda r: r["key"]
+    ), "the same records, every field"
+    assert mine == [r for r in cli if r["account"] == name]
+    # the sources of the dates and the fit reason are English text in JSON
+    assert all(isinstance(s["basis"], str) for r in cli for s in r["sources"].values())
+    assert all(isinstance(r["fit"]["reason"], str) for r in cli)
+
+
+def test_calendar_agrees(world: dict, client_for: Any, tmp_path: Any) -> None:
+    """``tracker calendar`` and the director's feed (every account) are the same events
+    (tracker.pages.calendar): same UIDs, days and texts."""
+    from icalendar import Calendar
+
+    from tracker.db.engine import session_scope
+    from tracker.db.models import User
+    from tracker.users import issue_calendar_token
+
+    out = tmp_path / "all.ics"
+    env = {"TRACKER_DATABASE_URL": world["url"], "TRACKER_HOME": str(world["home"]),
+           "TRACKER_TODAY": TODAY.isoformat(), "TRACKER_OUR_ORGNRS": ""}  # fmt: skip
+    res = CliRunner().invoke(main, ["calendar", "--out", str(out), "--lang", "nb"], env=env)
+    assert res.exit_code == 0, res.output
+    with session_scope(world["engine"]) as s:
+        director = s.query(User).filter(User.role == "director").first()
+        assert director is not None
+        token = issue_calendar_token(s, director)
+    feed = client_for("director").get(f"/calendar/{token}.ics")
+    assert feed.status_code == 200
+
+    def events(data: bytes) -> dict[str, tuple[str, str]]:
+        return {
+            str(e["UID"]): (e.decoded("DTSTART").isoformat(), str(e["SUMMARY"]))
+            for e in Calendar.from_ical(data).walk("VEVENT")
+        }
+
+    cli, api = events(out.read_bytes()), events(feed.content)
+    assert cli and cli == api
+    assert int(res.output.split()[1]) == len(cli)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.dashboards.conftest import DIATERMI, TODAY, notice_pk, page_csrf
 from tracker.db.engine import session_scope
 from tracker.db.models import Account, BidStatus, Contract, ContractAccount, ContractParty, Notice
-from tracker.opportunities.build import COMPETITION_SUBTYPES
+from tracker.notices.subtypes import COMPETITION_SUBTYPES
 from tracker.pages.bids import URGENT_DEADLINE_DAYS
 from tracker.pages.incumbency import incumbency
 

@@ -40,7 +40,8 @@ from tracker.db.models import (
     NoticeLink,
 )
 from tracker.errors import ImportValidationError, NotFoundError
-from tracker.linking.names import clean_name, match_key
+from tracker.linking.names import match_key
+from tracker.notices.text import clean_name
 from tracker.orgnr import clean_orgnr
 
 TIERS = ("star", "strategic", "status", "streamline")

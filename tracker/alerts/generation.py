@@ -62,8 +62,11 @@ from tracker.db.models import (
     utcnow,
 )
 from tracker.errors import AlertDeliveryError, ConfigError
-from tracker.opportunities.build import list_opportunities, opportunity_item
-from tracker.opportunities.relevance import notice_texts, relevance, stored_model
+from tracker.opportunities.profile import notice_texts
+from tracker.opportunities.reading import opportunity_item
+from tracker.opportunities.relevance import relevance, stored_model
+from tracker.pages.base import plain
+from tracker.pages.opportunities import opportunities
 from tracker.rules import load_rules
 from tracker.users import account_scope
 
@@ -310,7 +313,8 @@ def _dialogue_alerts(
     accounts = _accounts_in_scope(session, user)
     keep = _in_profile(session, params)
     out: list[Alert] = []
-    for o in list_opportunities(session, today=today, phase="dialogue_open"):
+    dialogues = opportunities(session, today, rules=load_rules(), phase="dialogue_open")
+    for o in map(plain, dialogues):
         if accounts is not None and o["account_id"] not in accounts:
             continue
         row = session.get(Opportunity, o["id"])

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.contracts.build import FRAMEWORK_CODES, add_months
+from tracker.contracts.values import FRAMEWORK_CODES
+from tracker.dates import add_months
 from tracker.db.models import AwardCriterion, Lot, Notice
 from tracker.notices.notice_text import TextFacts, read_facts
 

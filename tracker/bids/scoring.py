@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from tracker.opportunities.relevance import Fit, Profile
+from tracker.opportunities.profile import Fit, Profile
 
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("tier", "Account tier"),

@@ -63,20 +63,10 @@ from tracker.db.models import (
 )
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.notices.pretender import OSLO, QUALIFICATION_SUBTYPES
-from tracker.opportunities.build import (
-    COMPETITION_SUBTYPES,
-    NOT_A_CALL,
-    PLACEHOLDER_YEAR,
-    pretender_readings,
-)
-from tracker.opportunities.relevance import (
-    ItemText,
-    LearnedModel,
-    compose_item,
-    relevance,
-    stored_model,
-    train_model,
-)
+from tracker.notices.subtypes import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR
+from tracker.opportunities.drafts import NOT_A_CALL, pretender_readings
+from tracker.opportunities.profile import ItemText, compose_item
+from tracker.opportunities.relevance import LearnedModel, relevance, stored_model, train_model
 from tracker.rules import Rules, load_rules
 from tracker.users import can_decide_bids, can_set_bid_status
 

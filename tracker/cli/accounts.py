@@ -193,10 +193,12 @@ def derive_cmd() -> None:
     """
     from tracker.contracts.build import derive_contracts
     from tracker.linking.links import link_notices
+    from tracker.rules import load_rules
 
+    rules = load_rules()
     with session_scope() as session:
         link_notices(session, refresh_contracts=False)
-        counts = derive_contracts(session)
+        counts = derive_contracts(session, rules=rules)
     click.echo(
         f"{counts['contracts']} contracts from {counts['procedures']} procedures: "
         f"{counts['created']} created, {counts['updated']} updated, {counts['removed']} removed, "
@@ -250,10 +252,16 @@ def links_list(account: str | None, fmt: str) -> None:
 
 
 def _decide(link_id: int, status: str, by: str | None) -> None:
+    from tracker.config import load_settings
     from tracker.linking.links import decide_link
+    from tracker.rules import load_rules
 
+    settings = load_settings()
+    rules = load_rules(settings=settings)
     with session_scope() as session:
-        result = decide_link(session, link_id, status, by)
+        result = decide_link(
+            session, link_id, status, by, rules=rules, ours=settings.our_orgnr_list
+        )
     click.echo(
         f"link {link_id} {status} (buyer {result['buyer_key']}); "
         f"{result['links_changed']} link(s) of this buyer and account updated"
@@ -295,7 +303,7 @@ def prospects_cmd(limit: int, fmt: str) -> None:
 
     Example: tracker prospects --limit 20
     """
-    from tracker.linking.links import prospects
+    from tracker.linking.prospects import prospects
 
     with session_scope() as session:
         rows = prospects(session, limit=limit)

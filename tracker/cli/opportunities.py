@@ -172,14 +172,26 @@ def opportunities_cmd(
 
     Example: tracker opportunities --account "Sykehusinnkjøp HF" --open-now --format json
     """
-    from tracker.opportunities import build as opp
+    from tracker.opportunities.build import recompute as recompute_opportunities
+    from tracker.pages.base import plain_rows
+    from tracker.pages.opportunities import account_ids_of, opportunities
+    from tracker.rules import load_rules
 
     day = resolve_today(today)
+    settings = load_settings()
+    rules = load_rules(settings=settings)
     with session_scope() as session:
         if recompute:
-            opp.recompute(session, day)
-        rows = opp.list_opportunities(
-            session, today=day, account=account, phase=phase, open_now=open_now
+            recompute_opportunities(session, day, rules=rules, ours=settings.our_orgnr_list)
+        rows = plain_rows(
+            opportunities(
+                session,
+                day,
+                rules=rules,
+                account_ids=account_ids_of(session, account),
+                phase=phase,
+                open_now=open_now,
+            )
         )
     if fmt != "json":
         for r in rows:
@@ -201,10 +213,13 @@ def recompute_cmd(today: str | None) -> None:
     Example: tracker recompute --today 2023-05-15
     """
     from tracker.opportunities.build import recompute
+    from tracker.rules import load_rules
 
     day = resolve_today(today)
+    settings = load_settings()
+    rules = load_rules(settings=settings)
     with session_scope() as session:
-        counts = recompute(session, day)
+        counts = recompute(session, day, rules=rules, ours=settings.our_orgnr_list)
     click.echo(
         f"opportunities for {day}: {counts['new']} new, {counts['updated']} updated, "
         f"{counts['removed']} removed; {counts['open_now']} can be influenced now"
@@ -314,15 +329,26 @@ def calendar_cmd(
 
     Example: tracker calendar --account Forsvaret --out forsvaret.ics
     """
-    from tracker.formats.ical import calendar_for
     from tracker.opportunities.build import recompute as recompute_opportunities
+    from tracker.pages.calendar import account_calendar
+    from tracker.pages.opportunities import account_ids_of
+    from tracker.rules import load_rules
 
     day = resolve_today(today)
+    settings = load_settings()
+    rules = load_rules(settings=settings)
     with session_scope() as session:
         if recompute:
-            recompute_opportunities(session, day)
-        data, count = calendar_for(
-            session, day, account=account, language=lang, base_url=load_settings().base_url
+            recompute_opportunities(session, day, rules=rules, ours=settings.our_orgnr_list)
+        data, count = account_calendar(
+            session,
+            day,
+            account_ids=account_ids_of(session, account),
+            rules=rules,
+            ours=frozenset(settings.our_orgnr_list),
+            name=f"Tender tracker: {account}" if account else "Tender tracker",
+            language=lang,
+            base_url=settings.base_url,
         )
     Path(out).write_bytes(data)
     click.echo(f"wrote {count} events to {out}")

@@ -33,9 +33,10 @@ from typing import Any
 import yaml
 from bs4 import BeautifulSoup, Tag
 
-from tracker.contracts.build import add_months, parse_extension
+from tracker.dates import add_months
 from tracker.errors import ConfigError
-from tracker.linking.names import clean_name
+from tracker.notices.notice_text import parse_extension
+from tracker.notices.text import clean_name
 from tracker.orgnr import clean_orgnr
 
 MONTHS = {

@@ -36,7 +36,8 @@ from tracker.contracts.agreement_pages import parse_norwegian_date
 from tracker.db.models import Contract, ContractParty
 from tracker.errors import ImportValidationError
 from tracker.linking.links import refresh_contract_accounts
-from tracker.linking.names import clean_name, match_key
+from tracker.linking.names import match_key
+from tracker.notices.text import clean_name
 from tracker.orgnr import clean_orgnr
 
 COLUMNS = (
@@ -168,95 +169,110 @@ def read_agreements_file(
     """Parse and validate an agreements file: ((row, record) list, problems). No database."""
     path = Path(path)
     frame = _read_frame(path)
-    problems: list[tuple[int | None, str, str]] = []
-    unknown = [c for c in frame.columns if c not in COLUMNS]
-    for c in unknown:
-        problems.append((1, c, f"unknown column (known: {', '.join(COLUMNS)})"))
-    for required in ("supplier", "end_date"):
-        if required not in frame.columns:
-            problems.append((1, required, "column is missing"))
-    if "buyer" not in frame.columns and "buyer_orgnr" not in frame.columns:
-        problems.append((1, "buyer", "column 'buyer' or 'buyer_orgnr' is missing"))
+    problems = _column_problems(list(frame.columns))
     if problems:
         return [], problems
+    given = frozenset(c for c in frame.columns if c in COLUMNS)
     records: list[tuple[int, AgreementRecord]] = []
     for i, rec in enumerate(frame.to_dict(orient="records"), start=2):
         if not any(_cell(v) for v in rec.values()):
             continue
-        errs: list[tuple[int | None, str, str]] = []
-        values: dict[str, Any] = {}
-        for col in ("buyer_orgnr", "supplier_orgnr"):
-            raw = _cell(rec.get(col))
-            number, warning = clean_orgnr(raw)
-            if raw and number is None:
-                errs.append((i, col, warning or f"{raw!r} is not an orgnr"))
-            values[col] = number
-        for col in ("start_date", "end_date", "latest_end"):
-            try:
-                values[col] = _date(rec.get(col))
-            except ValueError as exc:
-                errs.append((i, col, str(exc)))
-        buyer = clean_name(_cell(rec.get("buyer"))) or None
-        supplier = clean_name(_cell(rec.get("supplier"))) or None
-        if not buyer and not values.get("buyer_orgnr"):
-            errs.append((i, "buyer", "buyer or buyer_orgnr is required"))
-        if not supplier and not values.get("supplier_orgnr"):
-            errs.append((i, "supplier", "is required"))
-        if values.get("end_date") is None and not any(e[1] == "end_date" for e in errs):
-            errs.append((i, "end_date", "is required"))
-        start, end, latest = (
-            values.get("start_date"),
-            values.get("end_date"),
-            values.get("latest_end"),
-        )
-        if start and end and end < start:
-            errs.append((i, "end_date", f"{end} is before start_date {start}"))
-        if latest and end and latest < end:
-            errs.append((i, "latest_end", f"{latest} is before end_date {end}"))
-        value = None
-        raw_value = _cell(rec.get("value"))
-        if raw_value:
-            try:
-                value = Decimal(raw_value.replace(" ", "").replace("\u00a0", "").replace(",", "."))
-            except InvalidOperation:
-                errs.append((i, "value", f"{raw_value!r} is not a number"))
-            else:
-                if not value.is_finite() or value < 0 or value >= MAX_VALUE:
-                    errs.append((i, "value", f"{raw_value!r} is not an amount from 0 to 10^16"))
-                    value = None
-        for col in ("start_date", "end_date", "latest_end"):
-            day = values.get(col)
-            if day is not None and not (MIN_YEAR <= day.year <= MAX_YEAR):
-                errs.append((i, col, f"{day} is outside {MIN_YEAR}-{MAX_YEAR} (a placeholder?)"))
-        raw_fw = (_cell(rec.get("framework")) or "").lower()
-        if raw_fw not in _TRUE | _FALSE:
-            errs.append((i, "framework", f"{raw_fw!r} is not true or false"))
-        if errs:
+        record, errs = _record(i, rec, given)
+        if errs or record is None:
             problems.extend(errs)
             continue
-        records.append(
-            (
-                i,
-                AgreementRecord(
-                    buyer_name=buyer,
-                    buyer_orgnr=values["buyer_orgnr"],
-                    supplier_name=supplier,
-                    supplier_orgnr=values["supplier_orgnr"],
-                    title=_cell(rec.get("title")),
-                    start_date=start,
-                    end_date=end,
-                    latest_end=latest,
-                    value=value,
-                    currency=(_cell(rec.get("currency")) or ("NOK" if value is not None else None)),
-                    framework=raw_fw in _TRUE,
-                    cpv=_cell(rec.get("cpv")),
-                    reference=_cell(rec.get("reference")),
-                    notes=_cell(rec.get("notes")),
-                    given=frozenset(c for c in frame.columns if c in COLUMNS),
-                ),
-            )
-        )
+        records.append((i, record))
     return records, problems
+
+
+def _column_problems(columns: list[str]) -> list[tuple[int | None, str, str]]:
+    """Unknown and missing columns (row 1: the header)."""
+    problems: list[tuple[int | None, str, str]] = []
+    for c in columns:
+        if c not in COLUMNS:
+            problems.append((1, c, f"unknown column (known: {', '.join(COLUMNS)})"))
+    for required in ("supplier", "end_date"):
+        if required not in columns:
+            problems.append((1, required, "column is missing"))
+    if "buyer" not in columns and "buyer_orgnr" not in columns:
+        problems.append((1, "buyer", "column 'buyer' or 'buyer_orgnr' is missing"))
+    return problems
+
+
+def _record(
+    i: int, rec: dict[str, Any], given: frozenset[str]
+) -> tuple[AgreementRecord | None, list[tuple[int | None, str, str]]]:
+    """One row as a record, or the problems of the row (row number ``i``)."""
+    errs: list[tuple[int | None, str, str]] = []
+    values: dict[str, Any] = {}
+    for col in ("buyer_orgnr", "supplier_orgnr"):
+        raw = _cell(rec.get(col))
+        number, warning = clean_orgnr(raw)
+        if raw and number is None:
+            errs.append((i, col, warning or f"{raw!r} is not an orgnr"))
+        values[col] = number
+    for col in ("start_date", "end_date", "latest_end"):
+        try:
+            values[col] = _date(rec.get(col))
+        except ValueError as exc:
+            errs.append((i, col, str(exc)))
+    buyer = clean_name(_cell(rec.get("buyer"))) or None
+    supplier = clean_name(_cell(rec.get("supplier"))) or None
+    if not buyer and not values.get("buyer_orgnr"):
+        errs.append((i, "buyer", "buyer or buyer_orgnr is required"))
+    if not supplier and not values.get("supplier_orgnr"):
+        errs.append((i, "supplier", "is required"))
+    if values.get("end_date") is None and not any(e[1] == "end_date" for e in errs):
+        errs.append((i, "end_date", "is required"))
+    start, end, latest = values.get("start_date"), values.get("end_date"), values.get("latest_end")
+    if start and end and end < start:
+        errs.append((i, "end_date", f"{end} is before start_date {start}"))
+    if latest and end and latest < end:
+        errs.append((i, "latest_end", f"{latest} is before end_date {end}"))
+    value = _value(i, _cell(rec.get("value")), errs)
+    for col, day in (("start_date", start), ("end_date", end), ("latest_end", latest)):
+        if day is not None and not (MIN_YEAR <= day.year <= MAX_YEAR):
+            errs.append((i, col, f"{day} is outside {MIN_YEAR}-{MAX_YEAR} (a placeholder?)"))
+    raw_fw = (_cell(rec.get("framework")) or "").lower()
+    if raw_fw not in _TRUE | _FALSE:
+        errs.append((i, "framework", f"{raw_fw!r} is not true or false"))
+    if errs:
+        return None, errs
+    record = AgreementRecord(
+        buyer_name=buyer,
+        buyer_orgnr=values["buyer_orgnr"],
+        supplier_name=supplier,
+        supplier_orgnr=values["supplier_orgnr"],
+        title=_cell(rec.get("title")),
+        start_date=start,
+        end_date=end,
+        latest_end=latest,
+        value=value,
+        currency=(_cell(rec.get("currency")) or ("NOK" if value is not None else None)),
+        framework=raw_fw in _TRUE,
+        cpv=_cell(rec.get("cpv")),
+        reference=_cell(rec.get("reference")),
+        notes=_cell(rec.get("notes")),
+        given=given,
+    )
+    return record, []
+
+
+def _value(
+    i: int, raw_value: str | None, errs: list[tuple[int | None, str, str]]
+) -> Decimal | None:
+    """The amount of the ``value`` cell (a problem in ``errs`` when it is not one)."""
+    if not raw_value:
+        return None
+    try:
+        value = Decimal(raw_value.replace(" ", "").replace("\u00a0", "").replace(",", "."))
+    except InvalidOperation:
+        errs.append((i, "value", f"{raw_value!r} is not a number"))
+        return None
+    if not value.is_finite() or value < 0 or value >= MAX_VALUE:
+        errs.append((i, "value", f"{raw_value!r} is not an amount from 0 to 10^16"))
+        return None
+    return value
 
 
 def _contract_state(c: Contract, parties: list[tuple[str, str, str | None, str | None]]) -> Any:

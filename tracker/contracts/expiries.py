@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from tracker.contracts.build import next_end
+from tracker.contracts.terms import next_end, readable_evidence
 from tracker.db.models import Contract
 from tracker.errors import TrackerError
 
@@ -73,6 +73,17 @@ def evidence_text(evidence: list[dict[str, Any]] | None, limit: int = 4) -> str:
     return "; ".join(parts[:limit])
 
 
+def _status(c: Contract, nxt: dt.date | None) -> str:
+    """probably extended, expected, ended or running."""
+    if c.extension == "probably_extended":
+        return "probably extended: ask the buyer"
+    if c.expected:
+        return "expected: no award seen"
+    if nxt is None and (c.end_date or c.latest_end) is not None:
+        return "ended"
+    return "running"
+
+
 def contract_dict(
     c: Contract,
     *,
@@ -90,15 +101,6 @@ def contract_dict(
     suppliers = [{**p, "us": bool(p["orgnr"] and p["orgnr"] in ours)} for p in parties["supplier"]]
     nxt = next_end(c.end_date, c.option_ends, c.latest_end, today)
     value = float(c.value) if c.value is not None else None
-    ended = nxt is None and (c.end_date or c.latest_end) is not None
-    if c.extension == "probably_extended":
-        status = "probably extended: ask the buyer"
-    elif c.expected:
-        status = "expected: no award seen"
-    elif ended:
-        status = "ended"
-    else:
-        status = "running"
     return {
         "contract_id": c.id,
         "key": c.key,
@@ -141,12 +143,12 @@ def contract_dict(
         "latest_end_source": c.latest_end_source,
         "end_confidence": c.end_confidence,
         "days_left": (nxt - today).days if nxt else None,
-        "status": status,
+        "status": _status(c, nxt),
         "extension": c.extension,
         "expected": bool(c.expected),
         "expected_award": _iso(c.expected_award),
         "challenge_until": _iso(c.challenge_until),
-        "evidence": list(c.evidence or []),
+        "evidence": readable_evidence(c.evidence),
         "evidence_text": evidence_text(c.evidence),
         "notes": c.notes,
         "source": c.source,

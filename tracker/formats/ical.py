@@ -1,9 +1,10 @@
 """iCalendar (RFC 5545) export of windows, deadlines and expiries, via the ``icalendar`` package.
 
-``build_calendar(items)`` takes the plain dicts of
-``tracker.opportunities.build.list_opportunities``
-and ``tracker.bids.selection.list_bids`` (dates as ``datetime.date`` or ISO strings) and returns the
-calendar as bytes. Events are all-day events, except tender deadlines with a time: those
+``calendar_events(item)`` gives the :class:`CalendarEvent` records of one plain row of
+``tracker.pages.opportunities`` or of the bid list (dates as ``datetime.date`` or ISO
+strings), ``unique_events`` those of many rows, one per UID, and ``calendar_bytes`` the
+calendar (``build_calendar(items)`` both); the calendar question itself is
+``tracker.pages.calendar``. Events are all-day events, except tender deadlines with a time: those
 are timed events in Europe/Oslo (with its VTIMEZONE). Every event has a stable UID derived
 from the opportunity (its key without the account: an agreement at three accounts is one
 opportunity and one event per date, naming the accounts), the notice id or the budget
@@ -21,11 +22,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy.orm import Session
 
 PRODID = "-//tender-tracker//windows and deadlines//EN"
 UID_DOMAIN = "tender-tracker"
@@ -116,11 +117,25 @@ def _uid(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._:/\-]+", "_", raw) + f"@{UID_DOMAIN}"
 
 
+@dataclass(frozen=True)
+class CalendarEvent:
+    """One event of a calendar: ``date`` is a date (an all-day event) or an aware
+    date-time (a timed tender deadline); ``url`` the page in the tracker (else the
+    notice's own page, ``source_url``); ``accounts`` the accounts it concerns."""
+
+    uid: str
+    date: dt.date
+    summary: str
+    description: str = ""
+    url: str | None = None
+    source_url: str | None = None
+    accounts: tuple[str, ...] = ()
+
+
 def calendar_events(
     item: Mapping[str, Any], *, language: str = "nb", base_url: str | None = None
-) -> list[dict[str, Any]]:
-    """The events of one opportunity or bid dict: ``uid``, ``date`` (a date, or an aware
-    date-time for a timed deadline), ``summary``, ``description``, ``url``, ``accounts``.
+) -> list[CalendarEvent]:
+    """The events of one opportunity or bid (a plain row, dates as dates or ISO strings).
 
     An opportunity (it has ``influence_opens``) gives its window events while it is not
     published, its tender deadline once published, its budget window and the expiry; a
@@ -128,136 +143,151 @@ def calendar_events(
     """
     title = item.get("title") or _t("untitled", language)
     buyer = item.get("buyer") or ""
-    at = f" ({buyer})" if buyer else ""
-    reason = item.get("reason") or ""
-    source_url = item.get("url") or item.get("doffin_url")
-    pk = item.get("notice_pk")
-    page = f"{base_url.rstrip('/')}/notices/{pk}" if base_url and isinstance(pk, int) else None
-    if page is None and base_url and isinstance(item.get("account_id"), int):
-        page = f"{base_url.rstrip('/')}/accounts/{item['account_id']}"
-    accounts = [_account_name(a) for a in item.get("accounts") or [item.get("account")] if a]
-    events: list[dict[str, Any]] = []
-
-    def add(uid: str, when: Any, summary: str, description: str = "") -> None:
-        d = when if isinstance(when, dt.datetime) else _date(when)
-        if d is not None:
-            events.append(
-                {
-                    "uid": uid,
-                    "date": d,
-                    "summary": summary,
-                    "description": description,
-                    "url": page or source_url,
-                    "source_url": source_url,
-                    "accounts": list(accounts),
-                }
-            )
-
-    def deadline(uid: str, date_value: Any, at_value: Any) -> None:
-        moment = _datetime(at_value)
-        if moment is not None:
-            local = moment.astimezone(OSLO)
-            label = _t("deadline_at", language).format(time=local.strftime("%H.%M"))
-            add(uid, local, f"{label}: {title}{at}")
-        else:
-            add(uid, date_value, f"{_t('deadline', language)}: {title}{at}")
-
+    ctx = _Context(
+        title=title,
+        at=f" ({buyer})" if buyer else "",
+        reason=item.get("reason") or "",
+        page=_page(item, base_url),
+        source_url=item.get("url") or item.get("doffin_url"),
+        accounts=tuple(
+            _account_name(a) for a in item.get("accounts") or [item.get("account")] if a
+        ),
+        language=language,
+    )
     if "influence_opens" not in item:  # a bid (published competition)
         nid = str(item.get("notice_id") or item.get("notice_pk") or title)
-        deadline(_uid("deadline", nid), item.get("deadline"), item.get("deadline_at"))
-        return events
+        return _deadline(ctx, _uid("deadline", nid), item.get("deadline"), item.get("deadline_at"))
+    return _opportunity_events(item, ctx) + _budget_events(item, ctx)
 
-    key = opportunity_id(str(item.get("key") or title))
+
+@dataclass(frozen=True)
+class _Context:
+    """What every event of one item shares."""
+
+    title: str
+    at: str
+    reason: str
+    page: str | None
+    source_url: str | None
+    accounts: tuple[str, ...]
+    language: str
+
+    def event(
+        self, uid: str, when: Any, summary: str, description: str = ""
+    ) -> list[CalendarEvent]:
+        d = when if isinstance(when, dt.datetime) else _date(when)
+        if d is None:
+            return []
+        url = self.page or self.source_url
+        return [CalendarEvent(uid, d, summary, description, url, self.source_url, self.accounts)]
+
+
+def _page(item: Mapping[str, Any], base_url: str | None) -> str | None:
+    """The item's page in the tracker: its notice, else its account."""
+    pk = item.get("notice_pk")
+    if base_url and isinstance(pk, int):
+        return f"{base_url.rstrip('/')}/notices/{pk}"
+    if base_url and isinstance(item.get("account_id"), int):
+        return f"{base_url.rstrip('/')}/accounts/{item['account_id']}"
+    return None
+
+
+def _deadline(ctx: _Context, uid: str, date_value: Any, at_value: Any) -> list[CalendarEvent]:
+    moment = _datetime(at_value)
+    if moment is not None:
+        local = moment.astimezone(OSLO)
+        label = _t("deadline_at", ctx.language).format(time=local.strftime("%H.%M"))
+        return ctx.event(uid, local, f"{label}: {ctx.title}{ctx.at}")
+    return ctx.event(uid, date_value, f"{_t('deadline', ctx.language)}: {ctx.title}{ctx.at}")
+
+
+def _opportunity_events(item: Mapping[str, Any], ctx: _Context) -> list[CalendarEvent]:
+    """The window events while not published, else the tender deadline; the expiry."""
+    lang, what = ctx.language, f"{ctx.title}{ctx.at}"
+    key = opportunity_id(str(item.get("key") or ctx.title))
     published = item.get("published")
     if published is None:  # rows without the flag: infer it from the phase
         published = item.get("phase") in ("published", "evaluation", "awarded", "running")
+    events: list[CalendarEvent] = []
     if not published:
-        add(
-            _uid(key, "influence-opens"),
-            item.get("influence_opens"),
-            f"{_t('influence', language)}: {title}{at}",
-            reason,
-        )
-        add(
-            _uid(key, "drafting"),
-            item.get("drafting_starts"),
-            f"{_t('drafting', language)}: {title}{at}",
-            reason,
-        )
-        add(
-            _uid(key, "publication"),
-            item.get("expected_publication"),
-            f"{_t('publication', language)}: {title}{at}",
-            reason,
-        )
+        for name, field, label in (
+            ("influence-opens", "influence_opens", "influence"),
+            ("drafting", "drafting_starts", "drafting"),
+            ("publication", "expected_publication", "publication"),
+        ):
+            uid = _uid(key, name)
+            events += ctx.event(uid, item.get(field), f"{_t(label, lang)}: {what}", ctx.reason)
     else:
         nid = str(item.get("competition_notice_id") or key)
-        deadline(_uid("deadline", nid), item.get("expected_deadline"), item.get("deadline_at"))
+        uid = _uid("deadline", nid)
+        events += _deadline(ctx, uid, item.get("expected_deadline"), item.get("deadline_at"))
     if item.get("expiry"):
-        add(
-            _uid(key, "expiry"),
-            item.get("expiry"),
-            f"{_t('expiry', language)}: {title}{at}",
-            reason,
-        )
+        summary = f"{_t('expiry', lang)}: {what}"
+        events += ctx.event(_uid(key, "expiry"), item.get("expiry"), summary, ctx.reason)
+    return events
+
+
+def _budget_events(item: Mapping[str, Any], ctx: _Context) -> list[CalendarEvent]:
+    """The primary budget window's opening, closing and milestones."""
+    lang = ctx.language
     bw = item.get("budget_window") or {}
-    if bw.get("start") and bw.get("end"):
-        scope = str(item.get("account") or bw.get("buyer_type") or "default")
-        start, end = _date(bw["start"]), _date(bw["end"])
-        if start is not None and end is not None:
-            add(
-                _uid("budget", scope, str(start), "start"),
-                start,
-                f"{_t('budget_opens', language)}: {scope} "
-                f"({_t('budget_until', language)} {_oslo_date(end, language)})",
-                _t("budget_opens_text", language),
-            )
-            add(
-                _uid("budget", scope, str(start), "end"),
-                end,
-                f"{_t('budget_closes', language)}: {scope}",
-                _t("budget_closes_text", language),
-            )
-        for m in bw.get("milestones") or []:
-            add(
-                _uid("budget", scope, str(m.get("date")), str(m.get("name"))),
-                m.get("date"),
-                f"{_t('budget_milestone', language)} ({scope}): {m.get('name')}",
-                f"{bw.get('buyer_type') or ''} {_t('budget_calendar', language)}".strip(),
-            )
+    if not (bw.get("start") and bw.get("end")):
+        return []
+    scope = str(item.get("account") or bw.get("buyer_type") or "default")
+    events: list[CalendarEvent] = []
+    start, end = _date(bw["start"]), _date(bw["end"])
+    if start is not None and end is not None:
+        events += ctx.event(
+            _uid("budget", scope, str(start), "start"),
+            start,
+            f"{_t('budget_opens', lang)}: {scope} "
+            f"({_t('budget_until', lang)} {_oslo_date(end, lang)})",
+            _t("budget_opens_text", lang),
+        )
+        events += ctx.event(
+            _uid("budget", scope, str(start), "end"),
+            end,
+            f"{_t('budget_closes', lang)}: {scope}",
+            _t("budget_closes_text", lang),
+        )
+    for m in bw.get("milestones") or []:
+        events += ctx.event(
+            _uid("budget", scope, str(m.get("date")), str(m.get("name"))),
+            m.get("date"),
+            f"{_t('budget_milestone', lang)} ({scope}): {m.get('name')}",
+            f"{bw.get('buyer_type') or ''} {_t('budget_calendar', lang)}".strip(),
+        )
     return events
 
 
 def unique_events(
     items: Iterable[Mapping[str, Any]], *, language: str = "nb", base_url: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[CalendarEvent]:
     """The events of all ``items``, one per UID: the accounts of the same opportunity are
     merged into one event, and a deadline with its time wins over the same deadline as a
     date only (an opportunity knows the day, the competition notice the time)."""
-    by_uid: dict[str, dict[str, Any]] = {}
+    by_uid: dict[str, CalendarEvent] = {}
     for item in items:
         for ev in calendar_events(item, language=language, base_url=base_url):
-            seen = by_uid.get(ev["uid"])
+            seen = by_uid.get(ev.uid)
             if seen is None:
-                by_uid[ev["uid"]] = ev
+                by_uid[ev.uid] = ev
                 continue
-            if isinstance(ev["date"], dt.datetime) and not isinstance(seen["date"], dt.datetime):
-                ev["accounts"] = [*seen["accounts"], *ev["accounts"]]
-                by_uid[ev["uid"]] = seen = ev
-            else:
-                seen["accounts"].extend(ev["accounts"])
-            seen["accounts"] = list(dict.fromkeys(seen["accounts"]))
+            timed = isinstance(ev.date, dt.datetime) and not isinstance(seen.date, dt.datetime)
+            keep = ev if timed else seen
+            accounts = tuple(dict.fromkeys((*seen.accounts, *ev.accounts)))
+            by_uid[ev.uid] = replace(keep, accounts=accounts)
     return list(by_uid.values())
 
 
-def _description(ev: Mapping[str, Any], language: str) -> str:
-    lines = [ev["description"]] if ev["description"] else []
-    if ev["accounts"]:
-        lines.append(f"{_t('accounts', language)}: {', '.join(ev['accounts'])}")
-    if ev["url"]:
-        lines.append(f"{_t('page', language)}: {ev['url']}")
-    if ev.get("source_url") and ev["source_url"] != ev["url"]:
-        lines.append(ev["source_url"])
+def _description(ev: CalendarEvent, language: str) -> str:
+    lines = [ev.description] if ev.description else []
+    if ev.accounts:
+        lines.append(f"{_t('accounts', language)}: {', '.join(ev.accounts)}")
+    if ev.url:
+        lines.append(f"{_t('page', language)}: {ev.url}")
+    if ev.source_url and ev.source_url != ev.url:
+        lines.append(ev.source_url)
     return "\n".join(lines)
 
 
@@ -274,6 +304,18 @@ def build_calendar(
     ``now`` is the DTSTAMP (default: the current UTC time); ``base_url`` the tracker's
     address, for each event's link back (URL) to its page.
     """
+    events = unique_events(items, language=language, base_url=base_url)
+    return calendar_bytes(events, name=name, now=now, language=language)
+
+
+def calendar_bytes(
+    events: Iterable[CalendarEvent],
+    *,
+    name: str = "Tender tracker",
+    now: dt.datetime | None = None,
+    language: str = "nb",
+) -> bytes:
+    """The events as an RFC 5545 calendar (``now``: the DTSTAMP, default the current time)."""
     stamp = now or dt.datetime.now(dt.UTC)
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -282,49 +324,25 @@ def build_calendar(
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Oslo")
     timed = False
-    for ev in unique_events(items, language=language, base_url=base_url):
+    for ev in events:
         e = Event()
-        e.add("uid", ev["uid"])
+        e.add("uid", ev.uid)
         e.add("dtstamp", stamp)
-        if isinstance(ev["date"], dt.datetime):
+        if isinstance(ev.date, dt.datetime):
             timed = True
-            e.add("dtstart", ev["date"] - dt.timedelta(minutes=DEADLINE_MINUTES))
-            e.add("dtend", ev["date"])
+            e.add("dtstart", ev.date - dt.timedelta(minutes=DEADLINE_MINUTES))
+            e.add("dtend", ev.date)
         else:
-            e.add("dtstart", ev["date"])
-            e.add("dtend", ev["date"] + dt.timedelta(days=1))
-        e.add("summary", ev["summary"])
+            e.add("dtstart", ev.date)
+            e.add("dtend", ev.date + dt.timedelta(days=1))
+        e.add("summary", ev.summary)
         description = _description(ev, language)
         if description:
             e.add("description", description)
-        if ev["url"]:
-            e.add("url", ev["url"])
+        if ev.url:
+            e.add("url", ev.url)
         e.add("transp", "TRANSPARENT")
         cal.add_component(e)
     if timed:
         cal.add_missing_timezones()
     return cal.to_ical()
-
-
-def calendar_for(
-    session: Session,
-    today: dt.date,
-    *,
-    account: str | None = None,
-    language: str = "nb",
-    base_url: str | None = None,
-) -> tuple[bytes, int]:
-    """The calendar of the opportunities (not yet running) and open bids, optionally of one
-    account, and its number of events."""
-    from tracker.bids.selection import list_bids
-    from tracker.opportunities.build import list_opportunities
-
-    opps = [
-        o
-        for o in list_opportunities(session, today=today, account=account)
-        if o["phase"] != "running"
-    ]
-    items = [*opps, *list_bids(session, today, account=account)]
-    name = f"Tender tracker: {account}" if account else "Tender tracker"
-    events = len(unique_events(items, language=language, base_url=base_url))
-    return build_calendar(items, name=name, language=language, base_url=base_url), events

@@ -1,31 +1,8 @@
-"""Link the buyers of notices (and of contracts) to key accounts.
+"""Links of notice buyers (and contract buyers) to key accounts, kept in the database.
 
-Each buyer is matched to accounts by, in order of confidence:
-
-============================  ==========  ============================================
-method                        confidence  when
-============================  ==========  ============================================
-``orgnr``                     1.00        the buyer's orgnr is one of the account's
-``parent``                    0.90        a parent in the business register (followed
-                                          up the chain) is the account's and the account
-                                          includes sub-units
-``name`` / ``alias``          0.85        normalised names are equal (mojibake repaired,
-                                          case, spacing, legal suffixes)
-``department``                0.80        the body before "v/" is the account
-                                          ("Forsvaret v/Forsvarets logistikkorganisasjon")
-``central_purchasing``        per body    the buyer buys on behalf of the account
-                                          (configurable map, Sykehusinnkjøp HF → health
-                                          trusts); when the notice names a region or
-                                          trust, only the accounts of that region keep
-                                          the link, with ``region_confidence``
-``name_prefix``               0.50        the buyer's name starts with the account's name
-                                          ("NAV Tiltak Rogaland" → NAV)
-============================  ==========  ============================================
-
-A name match whose buyer has a valid orgnr that the account does not list drops to
-0.60. Links below ``SUGGEST_BELOW`` are "suggested"; a KAM's confirm or reject is kept
-in ``link_decisions`` (by buyer orgnr, or normalised name when there is none) and wins
-over the computed status on every relink.
+The rules are :mod:`tracker.linking.matching`; here the account index is built from the
+accounts, every latest notice's buyers are (re)linked, contracts take the links of their
+notices, and a KAM's confirm or reject is remembered for the buyer and account.
 """
 
 from __future__ import annotations
@@ -33,16 +10,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import load_settings
@@ -64,26 +38,19 @@ from tracker.db.models import (
 )
 from tracker.enums import LinkStatus
 from tracker.errors import ConfigError, NotFoundError, PermissionDeniedError, UserError
-from tracker.linking.names import (
-    clean_name,
-    full_key,
-    is_prefix_key,
-    is_valid_orgnr,
-    match_key,
-    parent_name,
+from tracker.linking.matching import (
+    CONFIDENCE,
+    AccountIndex,
+    CentralBody,
+    Match,
+    Region,
+    buyer_key,
+    link_status,
+    terms_pattern,
 )
+from tracker.linking.names import full_key, match_key
+from tracker.rules import Rules
 
-SUGGEST_BELOW = 0.75
-CONFIDENCE = {
-    "orgnr": 1.0,
-    "parent": 0.9,
-    "name": 0.85,
-    "alias": 0.85,
-    "department": 0.8,
-    "name_prefix": 0.5,
-    "manual": 1.0,
-}
-ORGNR_CONFLICT_CONFIDENCE = 0.6
 MAX_PARENT_DEPTH = 6
 CHUNK = 2000
 
@@ -91,161 +58,6 @@ CHUNK = 2000
 DEFAULT_CENTRAL_PURCHASING_FILE = (
     Path(__file__).resolve().parents[1] / "data" / "central_purchasing.yaml"
 )
-REGION_CONFIDENCE_STEP = 0.1  # default raise when a notice names the account's own region
-
-
-# --------------------------------------------------------------------------- the matcher
-
-
-@dataclass(frozen=True)
-class Match:
-    account_id: int
-    method: str
-    confidence: float
-    body: int | None = None  # index in ``AccountIndex.central`` for central_purchasing
-
-
-def terms_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex for whole-word terms: case-insensitive, except all-capital ones ("UNN").
-
-    A term never matches inside a longer word or hyphenated name ("Helse Nord" is not in
-    "Helse Nord-Trøndelag"). None when there are no terms.
-    """
-    parts = []
-    for term in sorted({str(t).strip() for t in terms if str(t).strip()}, key=len, reverse=True):
-        body = r"\s+".join(re.escape(w) for w in term.split())
-        parts.append(f"(?-i:{body})" if term.isupper() and len(term) <= 5 else body)
-    if not parts:
-        return None
-    return re.compile(rf"(?<![\w-])(?:{'|'.join(parts)})(?![\w-])", re.IGNORECASE)
-
-
-@dataclass
-class Region:
-    name: str
-    pattern: re.Pattern[str] | None
-    account_ids: set[int]
-
-
-@dataclass
-class CentralBody:
-    name: str
-    orgnrs: set[str]
-    keys: set[str]
-    account_ids: set[int]
-    confidence: float
-    regions: list[Region] = field(default_factory=list)
-    region_confidence: float | None = None
-    national: re.Pattern[str] | None = None
-
-    def regions_named(self, text: str | None) -> set[str] | None:
-        """Regions a notice text names; None when it names none or says it is national."""
-        if not text or not self.regions:
-            return None
-        if self.national is not None and self.national.search(text):
-            return None
-        named = {r.name for r in self.regions if r.pattern is not None and r.pattern.search(text)}
-        return named or None
-
-    def confidence_for(self, account_id: int, text: str | None) -> float | None:
-        """The link's confidence for this account given the notice text. Pure.
-
-        None (no link) when the notice names only other regions than the account's; the
-        region confidence when it names the account's; else the body's confidence.
-        """
-        named = self.regions_named(text)
-        if named is None:
-            return self.confidence
-        own = {r.name for r in self.regions if account_id in r.account_ids}
-        if not own:
-            return self.confidence  # an account in no region: the text says nothing about it
-        if own & named:
-            if self.region_confidence is not None:
-                return self.region_confidence
-            return min(1.0, self.confidence + REGION_CONFIDENCE_STEP)
-        return None
-
-
-@dataclass
-class AccountIndex:
-    """Accounts prepared for matching (built once per linking run)."""
-
-    by_orgnr: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    by_key: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
-    prefixes: list[tuple[str, int]] = field(default_factory=list)
-    include_children: set[int] = field(default_factory=set)
-    orgnrs_of: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    central: list[CentralBody] = field(default_factory=list)
-    _cache: dict[tuple[Any, ...], list[Match]] = field(default_factory=dict, repr=False)
-
-    @property
-    def empty(self) -> bool:
-        return not self.orgnrs_of and not self.by_key
-
-    def match(
-        self, orgnr: str | None, name: str | None, ancestors: Sequence[str] = ()
-    ) -> list[Match]:
-        """Best match per account for one buyer (orgnr, name, register parents nearest first)."""
-        key = (orgnr, name, tuple(ancestors))
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = self._cache[key] = self._match(orgnr, name, ancestors)
-        return list(hit)
-
-    def _match(self, orgnr: str | None, name: str | None, ancestors: Sequence[str]) -> list[Match]:
-        best: dict[int, Match] = {}
-
-        def offer(account_id: int, method: str, confidence: float, body: int | None = None) -> None:
-            cur = best.get(account_id)
-            if cur is None or confidence > cur.confidence:
-                best[account_id] = Match(account_id, method, confidence, body)
-
-        valid_orgnr = orgnr if orgnr and is_valid_orgnr(orgnr) else None
-        if valid_orgnr:
-            for a in self.by_orgnr.get(valid_orgnr, ()):
-                offer(a, "orgnr", CONFIDENCE["orgnr"])
-            for depth, anc in enumerate(ancestors):
-                for a in self.by_orgnr.get(anc, ()):
-                    if a in self.include_children:
-                        offer(a, "parent", CONFIDENCE["parent"] - 0.02 * depth)
-
-        def conflict(a: int) -> bool:
-            return bool(valid_orgnr and self.orgnrs_of.get(a))
-
-        key = match_key(name)
-        if key:
-            for a, how in self.by_key.get(key, {}).items():
-                offer(a, how, ORGNR_CONFLICT_CONFIDENCE if conflict(a) else CONFIDENCE[how])
-        head = parent_name(name)
-        if head:
-            for a in self.by_key.get(match_key(head), {}):
-                ok = not conflict(a) or a in self.include_children
-                offer(
-                    a, "department", CONFIDENCE["department"] if ok else ORGNR_CONFLICT_CONFIDENCE
-                )
-        fkey = full_key(name)
-        if fkey and self.prefixes:
-            for prefix, a in self.prefixes:
-                if a not in best and is_prefix_key(prefix, fkey):
-                    offer(a, "name_prefix", CONFIDENCE["name_prefix"])
-        for i, body in enumerate(self.central):
-            if (valid_orgnr and valid_orgnr in body.orgnrs) or (key and key in body.keys):
-                for a in body.account_ids:
-                    if a not in best:
-                        offer(a, "central_purchasing", body.confidence, i)
-        return sorted(best.values(), key=lambda m: (-m.confidence, m.account_id))
-
-    def for_notice(self, matches: list[Match], text: str | None) -> list[Match]:
-        """Central-purchasing matches adjusted to the regions the notice text names."""
-        out = []
-        for m in matches:
-            if m.body is None:
-                out.append(m)
-                continue
-            conf = self.central[m.body].confidence_for(m.account_id, text)
-            if conf is not None:
-                out.append(Match(m.account_id, m.method, conf, m.body))
-        return out
 
 
 def load_central_purchasing(path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -357,13 +169,6 @@ def build_index(session: Session, central: list[dict[str, Any]] | None = None) -
     return idx
 
 
-def buyer_key(orgnr: str | None, name: str | None) -> str:
-    """Identity of a buyer for remembered decisions: orgnr, else ``name:<match key>``."""
-    if orgnr and is_valid_orgnr(orgnr):
-        return orgnr
-    return "name:" + match_key(name)
-
-
 def parent_chains(session: Session, orgnrs: Iterable[str]) -> dict[str, list[str]]:
     """Register parents of each orgnr, nearest first (``organisations.parent_orgnr`` chain)."""
     parent: dict[str, str | None] = {}
@@ -379,7 +184,8 @@ def parent_chains(session: Session, orgnrs: Iterable[str]) -> dict[str, list[str
                     Organisation.orgnr.in_(chunk)
                 )
             ):
-                found[o] = p
+                if o is not None:  # matched by the IN list: never None
+                    found[o] = p
         for o in todo:
             parent[o] = found.get(o)
         todo = {p for p in found.values() if p}
@@ -394,15 +200,13 @@ def parent_chains(session: Session, orgnrs: Iterable[str]) -> dict[str, list[str
     return chains
 
 
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _status(confidence: float, decision: str | None) -> str:
-    if decision in {"confirmed", "rejected"}:
-        return decision
-    return "confirmed" if confidence >= SUGGEST_BELOW else "suggested"
 
 
 # --------------------------------------------------------------------------- notices
@@ -458,8 +262,8 @@ def _link_chunk(
     ).all()
     chains = parent_chains(session, {r.orgnr for r in rows if r.orgnr})
     by_buyer_decisions: dict[str, list[LinkDecision]] = defaultdict(list)
-    for (bkey, _aid), d in decisions.items():
-        by_buyer_decisions[bkey].append(d)
+    for (bkey, _aid), decision in decisions.items():
+        by_buyer_decisions[bkey].append(decision)
     wanted: dict[tuple[int, int], dict[str, Any]] = {}
     matched_rows = [(r, idx.match(r.orgnr, r.name, chains.get(r.orgnr or "", []))) for r in rows]
     texts = _notice_texts(
@@ -472,16 +276,16 @@ def _link_chunk(
         if r.notice_pk in texts:
             matches = idx.for_notice(matches, texts[r.notice_pk])
         matched = {m.account_id for m in matches}
-        for d in by_buyer_decisions.get(bkey, ()):
-            if d.status == "confirmed" and d.account_id not in matched:
-                matches.append(Match(d.account_id, "manual", CONFIDENCE["manual"]))
+        for remembered in by_buyer_decisions.get(bkey, ()):
+            if remembered.status == "confirmed" and remembered.account_id not in matched:
+                matches.append(Match(remembered.account_id, "manual", CONFIDENCE["manual"]))
         for m in matches:
             d = decisions.get((bkey, m.account_id))
             wanted[(r.id, m.account_id)] = {
                 "notice_pk": r.notice_pk,
                 "method": m.method,
                 "confidence": m.confidence,
-                "status": _status(m.confidence, d.status if d else None),
+                "status": link_status(m.confidence, d.status if d else None),
                 "decided_by": d.decided_by if d else None,
                 "decided_at": d.decided_at if d else None,
             }
@@ -508,7 +312,7 @@ def _link_chunk(
     if new_rows:
         now = utcnow()
         session.execute(
-            NoticeLink.__table__.insert(), [{"created_at": now, **row} for row in new_rows]
+            _table(NoticeLink).insert(), [{"created_at": now, **row} for row in new_rows]
         )
         counts["added"] += len(new_rows)
 
@@ -615,12 +419,12 @@ def _refresh_chunk(
                     m.account_id,
                     m.method,
                     m.confidence,
-                    _status(m.confidence, d.status if d else None),
+                    link_status(m.confidence, d.status if d else None),
                 )
     session.execute(delete(ContractAccount).where(ContractAccount.contract_id.in_(ids)))
     if wanted:
         session.execute(
-            ContractAccount.__table__.insert(),
+            _table(ContractAccount).insert(),
             [{"contract_id": c, "account_id": a, **w} for (c, a), w in wanted.items()],
         )
     return len(wanted)
@@ -630,14 +434,20 @@ def _refresh_chunk(
 
 
 def decide_link(
-    session: Session, link_id: int, status: str, user_email: str | None
+    session: Session,
+    link_id: int,
+    status: str,
+    user_email: str | None,
+    *,
+    rules: Rules,
+    ours: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Confirm or reject a link; remembered for this buyer and account on every relink. Commits.
 
     The decision applies to every notice of the same buyer (orgnr, or normalised name).
     The stored opportunities are then recomputed for the day they were last computed for,
     so that a rejected link's opportunity leaves the account at once (and a confirmed
-    one's arrives), not at the next daily run.
+    one's arrives), not at the next daily run (with ``rules`` and our own orgnrs ``ours``).
     """
     if status not in {"confirmed", "rejected"}:
         raise ValueError("status must be 'confirmed' or 'rejected'")
@@ -688,7 +498,7 @@ def decide_link(
         )
     refresh_contract_accounts(session, contract_ids)
     session.commit()
-    recomputed = recompute_after_decision(session)
+    recomputed = recompute_after_decision(session, rules=rules, ours=ours)
     return {
         "recomputed_for": recomputed,
         "link_id": link_id,
@@ -699,7 +509,15 @@ def decide_link(
     }
 
 
-def decide_link_as(session: Session, user: User, link_id: int, status: str) -> None:
+def decide_link_as(
+    session: Session,
+    user: User,
+    link_id: int,
+    status: str,
+    *,
+    rules: Rules,
+    ours: Iterable[str] = (),
+) -> None:
     """Confirm or reject a suggested link (the account's KAM, director or admin)."""
     from tracker.opportunities.relevance import train_model
     from tracker.users import can_edit_account
@@ -714,12 +532,14 @@ def decide_link_as(session: Session, user: User, link_id: int, status: str) -> N
         raise PermissionDeniedError(
             f"{user.email} ({user.role}) may not decide links of this account"
         )
-    decide_link(session, link_id, status, user.email)
+    decide_link(session, link_id, status, user.email, rules=rules, ours=ours)
     if status == LinkStatus.CONFIRMED:  # a confirmed link is a weak sign of relevance
         train_model(session)
 
 
-def recompute_after_decision(session: Session) -> dt.date | None:
+def recompute_after_decision(
+    session: Session, *, rules: Rules, ours: Iterable[str] = ()
+) -> dt.date | None:
     """Recompute the stored opportunities for the day of their last recompute (what the
     pages show), and commit; None when they were never computed (the daily run will)."""
     from sqlalchemy import func
@@ -730,144 +550,6 @@ def recompute_after_decision(session: Session) -> dt.date | None:
     day = session.scalar(select(func.max(Opportunity.computed_for)))
     if day is None:
         return None
-    recompute(session, day)
+    recompute(session, day, rules=rules, ours=ours)
     session.commit()
     return day
-
-
-# --------------------------------------------------------------------------- prospects
-
-PUBLIC_ORG_FORMS = frozenset({"STAT", "ORGL", "KOMM", "FYLK", "KF", "FKF", "SF", "IKS"})
-PUBLIC_SECTOR_CODES = frozenset({"6100", "6500"})
-# eForms buyer legal types (BT-11) of public authorities and public undertakings.
-PUBLIC_LEGAL_TYPES = frozenset(
-    {
-        "cga",
-        "ra",
-        "la",
-        "body-pl",
-        "body-pl-cga",
-        "body-pl-ra",
-        "body-pl-la",
-        "def-cont",
-        "grp-p-aut",
-        "pub-undert",
-        "pub-undert-cga",
-        "pub-undert-ra",
-        "pub-undert-la",
-        "rl-aut",
-    }
-)
-_PUBLIC_NAME_ENDINGS = (" kommune", " fylkeskommune", " hf", " rhf", " iks", " sf")
-
-
-def is_public_buyer(
-    name: str | None,
-    org_form: str | None = None,
-    sector_code: str | None = None,
-    legal_type: str | None = None,
-) -> bool:
-    """Public sector from the business register (org form, sector code), else notice data.
-
-    Uses ``tracker.accounts.registry.is_public_body`` when that module provides it.
-    """
-    if org_form or sector_code:
-        registry_check = _registry_check()
-        if registry_check is not None:
-            org = Organisation(name=name or "", org_form=org_form, sector_code=sector_code)
-            return bool(registry_check(org))
-        form, sector = (org_form or "").upper(), sector_code or ""
-        return form in PUBLIC_ORG_FORMS or sector in PUBLIC_SECTOR_CODES
-    if legal_type and legal_type.lower() in PUBLIC_LEGAL_TYPES:
-        return True
-    lowered = " " + full_key(name)
-    return lowered.endswith(_PUBLIC_NAME_ENDINGS)
-
-
-def _registry_check() -> Any:
-    try:
-        from tracker.accounts import registry  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(registry, "is_public_body", None)
-
-
-def prospects(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    """Norwegian public buyers that match no account, ranked by notice count, then value.
-
-    Test notices are left out; value is the sum of the notices' estimated values (NOK
-    and other currencies are not mixed: only NOK and blank currency count).
-    """
-    linked = exists().where(
-        and_(NoticeLink.buyer_pk == NoticeBuyer.id, NoticeLink.status != "rejected")
-    )
-    rows = session.execute(
-        select(
-            NoticeBuyer.orgnr,
-            NoticeBuyer.name,
-            NoticeBuyer.legal_type,
-            Notice.id,
-            Notice.issue_date,
-            Notice.estimated_value,
-            Notice.currency,
-            Organisation.org_form,
-            Organisation.sector_code,
-            Organisation.register_name,
-        )
-        .join(Notice, Notice.id == NoticeBuyer.notice_pk)
-        .outerjoin(Organisation, Organisation.id == NoticeBuyer.organisation_id)
-        .where(
-            Notice.is_latest.is_(True),
-            Notice.is_test.is_(False),
-            ~linked,
-            # Norwegian buyers only: TED and the SDK samples bring foreign ones.
-            or_(NoticeBuyer.country == "NOR", NoticeBuyer.orgnr.is_not(None)),
-        )
-    ).all()
-    groups: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        key = buyer_key(r.orgnr, r.name)
-        if key == "name:":
-            continue
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = {
-                "buyer_key": key,
-                "orgnr": r.orgnr if r.orgnr and is_valid_orgnr(r.orgnr) else None,
-                "name": clean_name(r.register_name or r.name),
-                "org_form": r.org_form,
-                "sector_code": r.sector_code,
-                "public": False,
-                "notices": set(),
-                "value": Decimal(0),
-                "last_notice": None,
-            }
-        g["public"] = g["public"] or is_public_buyer(
-            r.name, r.org_form, r.sector_code, r.legal_type
-        )
-        if r.id not in g["notices"]:
-            g["notices"].add(r.id)
-            if r.estimated_value is not None and (r.currency or "NOK") == "NOK":
-                g["value"] += r.estimated_value
-        if r.issue_date and (g["last_notice"] is None or r.issue_date > g["last_notice"]):
-            g["last_notice"] = r.issue_date
-    ranked = sorted(
-        (g for g in groups.values() if g["public"]),
-        key=lambda g: (-len(g["notices"]), -g["value"], g["name"]),
-    )
-    out = []
-    for g in ranked[:limit]:
-        last: dt.date | None = g["last_notice"]
-        out.append(
-            {
-                "buyer_key": g["buyer_key"],
-                "orgnr": g["orgnr"],
-                "name": g["name"],
-                "org_form": g["org_form"],
-                "sector_code": g["sector_code"],
-                "notices": len(g["notices"]),
-                "value": float(g["value"]),
-                "last_notice": last.isoformat() if last else None,
-            }
-        )
-    return out

@@ -1,7 +1,7 @@
 """Organisation-name normalisation for linking buyers to accounts.
 
-Three keys are derived from a name, all repaired (mojibake), NFC, casefolded and with
-punctuation and runs of spaces collapsed:
+Three keys are derived from a name, all from ``tracker.notices.text.name_key`` (repaired
+mojibake, NFC, casefolded, runs of spaces collapsed) with punctuation removed:
 
 - ``full_key``: every word kept (``"oslo kommune"``); used for prefix suggestions.
 - ``match_key``: legal-form suffixes dropped (``kommune``, ``HF``, ``RHF``, ``AS``, ...),
@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 
-from tracker.notices.text import repair_mojibake
+from tracker.notices.text import clean_name, name_key
 from tracker.orgnr import is_valid_orgnr as _is_valid_orgnr
 
 # Legal-form words that do not distinguish one public body from another when trailing.
@@ -35,14 +34,8 @@ _ORGNR_IN_NAME = re.compile(r"\b(?:org\.?\s*nr\.?\s*)?\d[\d\s]{7,10}\d\b", re.IG
 _NON_WORD = re.compile(r"[^\w-]+")  # hyphens stay: "sør-øst"
 
 
-def clean_name(name: str | None) -> str:
-    """Repaired, NFC, trimmed name with single spaces (for display and storage)."""
-    s = unicodedata.normalize("NFC", repair_mojibake(name or ""))
-    return " ".join(s.split())
-
-
 def _words(name: str) -> list[str]:
-    s = clean_name(name).casefold()
+    s = name_key(name)
     s = _PARENS.sub(" ", s)
     s = _ORGNR_IN_NAME.sub(" ", s)
     return [w.strip("-") for w in _NON_WORD.split(s) if w.strip("-")]

@@ -238,7 +238,8 @@ def notice_rows(
     ``rules``: the rules the caller was started with. None (the account and KAM home pages
     still call it so) reads the rules file; pass them.
     """
-    from tracker.opportunities.relevance import notice_texts, relevance, stored_model
+    from tracker.opportunities.profile import notice_texts
+    from tracker.opportunities.relevance import relevance, stored_model
 
     if not ids:
         return []

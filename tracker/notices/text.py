@@ -39,10 +39,15 @@ def collapse_spaces(s: str) -> str:
     return _SPACES.sub(" ", s).strip()
 
 
-def name_key(s: str) -> str:
-    """A matching key for organisation names: repaired, NFC, casefolded, whitespace collapsed.
+def clean_name(s: str | None) -> str:
+    """An organisation name for display and storage: repaired, NFC, trimmed, single spaces."""
+    return collapse_spaces(unicodedata.normalize("NFC", repair_mojibake(s or "")))
+
+
+def name_key(s: str | None) -> str:
+    """The matching key of an organisation name: :func:`clean_name`, casefolded. The one
+    normalisation every key starts from (``tracker.linking.names`` builds on it).
 
     ``"  Sykehusinnkjøp  HF"`` and ``"SYKEHUSINNKJÃ˜P HF"`` give the same key.
     """
-    s = unicodedata.normalize("NFC", repair_mojibake(s or ""))
-    return collapse_spaces(s).casefold()
+    return clean_name(s).casefold()

@@ -14,7 +14,7 @@ other areas' public functions, imported when the step runs:
 * ``doffin``, ``ted``, ``brreg``: ``tracker.ops.crawl.run_crawl(name, args)`` (a ``scrapy
   crawl`` subprocess resuming from the harvest state; a non-zero exit code is a failure);
 * ``link``: ``tracker.linking.links.link_notices(session)``;
-* ``opportunities``: ``tracker.opportunities.build.recompute(session, today)``;
+* ``opportunities``: ``tracker.opportunities.build.recompute(session, today, rules=...)``;
 * ``alerts``: :func:`tracker.alerts.generation.run_alerts`.
 
 The caller holds the scheduler lock (see :mod:`tracker.ops.scheduler`); a cycle started
@@ -41,6 +41,7 @@ from tracker.errors import TrackerError
 from tracker.linking.links import link_notices
 from tracker.opportunities.build import recompute
 from tracker.ops import crawl
+from tracker.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,8 @@ def _link(ctx: StepContext) -> Any:
 
 def _opportunities(ctx: StepContext) -> Any:
     with session_scope(ctx.engine) as s:
-        return recompute(s, ctx.today)
+        rules = load_rules(settings=ctx.settings)
+        return recompute(s, ctx.today, rules=rules, ours=ctx.settings.our_orgnr_list)
 
 
 def _alerts(ctx: StepContext) -> Any:

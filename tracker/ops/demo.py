@@ -204,11 +204,15 @@ def finish(session: Any, today: dt.date, password: str) -> dict[str, object]:
     opportunities for ``today``, create the demo users (the demo test runs it too)."""
     from tracker.linking.links import link_notices
     from tracker.opportunities.build import recompute
+    from tracker.rules import load_rules
     from tracker.users import ensure_user
+
+    settings = load_settings()  # the demo's own settings (recompute takes them explicitly)
+    rules = load_rules(settings=settings)
 
     figures: dict[str, object] = {
         "links": link_notices(session),
-        "opportunities": recompute(session, today),
+        "opportunities": recompute(session, today, rules=rules, ours=settings.our_orgnr_list),
     }
     for email, role, name in DEMO_USERS:
         ensure_user(session, email, role, password, name=name)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.contracts.build import derive_contracts
 from tracker.linking.links import build_index, link_notices
+from tracker.rules import load_rules
 
 
 def after_ingest(session: Session, notice_pks: list[int]) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def after_ingest(session: Session, notice_pks: list[int]) -> dict[str, Any]:
         return {"links": {}, "contracts": {}}
     index = build_index(session)
     links = link_notices(session, notice_pks, index=index, refresh_contracts=False)
-    contracts = derive_contracts(session, notice_pks)
+    # The ingest does not carry the rules yet: the rules in force are read here.
+    contracts = derive_contracts(session, notice_pks, rules=load_rules())
     contracts.pop("contract_ids", None)
     return {"links": links, "contracts": contracts}

@@ -136,8 +136,10 @@ def account_page(
 ) -> dict[str, Any]:
     account = _get_account(session, account_id)
     known = {account.id: {"name": account.name, "buyer_type": account.buyer_type}}
-    opportunities = opportunity_rows(
-        session, today, account_ids=[account.id], limit=100, accounts=known, rules=env.rules
+    opportunities = plain_rows(
+        opportunity_rows(
+            session, today, account_ids=[account.id], limit=100, accounts=known, rules=env.rules
+        )
     )
     # every opportunity of the account, the ones in the capability profile first
     opportunities.sort(key=lambda o: not (o.get("fit") or {}).get("shown"))

@@ -20,7 +20,8 @@ from tracker.contracts.expiries import contract_dict
 from tracker.dates import add_months
 from tracker.db.models import Account, Contract, ContractAccount, ContractParty, Notice
 from tracker.enums import Extension, LinkStatus
-from tracker.opportunities.relevance import contract_item, notice_texts, relevance, stored_model
+from tracker.opportunities.profile import contract_item, notice_texts
+from tracker.opportunities.relevance import relevance, stored_model
 from tracker.pages.base import in_scope, known_by, still_running
 from tracker.rules import Rules
 

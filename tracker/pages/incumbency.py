@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.contracts.build import next_end
+from tracker.contracts.terms import next_end
 from tracker.db.models import Account, Contract, ContractAccount, ContractParty, Opportunity
 from tracker.enums import LinkStatus
 from tracker.pages.base import iso, still_running

@@ -24,14 +24,9 @@ from tracker.db.models import (
 )
 from tracker.errors import NotFoundError
 from tracker.notices.subtypes import phase_of
-from tracker.opportunities.build import (
-    pretender_readings,
-)
-from tracker.opportunities.relevance import (
-    notice_texts,
-    relevance,
-    stored_model,
-)
+from tracker.opportunities.drafts import pretender_readings
+from tracker.opportunities.profile import notice_texts
+from tracker.opportunities.relevance import relevance, stored_model
 from tracker.pages.base import PageEnv, num, plain_rows
 from tracker.pages.expiries import contract_rows
 from tracker.pages.suggested_links import doffin_url

@@ -1,9 +1,10 @@
-"""Coming procurements at the accounts (stored opportunities with the tracker's own
-values for today): the rows of the KAM home, the account page, the calendar and the
-opportunities export; and the budget windows per account.
+"""Coming procurements at the accounts: the opportunities question.
 
-Not yet typed: the rows are dicts (``tracker.opportunities.build.opportunity_dict`` plus the
-account), see issue 13.
+:func:`opportunities` (``tracker opportunities``, the alerts, the command line's
+calendar) and :func:`opportunity_rows` (the KAM home, the account page, the calendar
+feed, the opportunities export) return the same :class:`OpportunityRow` records
+(``tracker.opportunities.reading``: the stored opportunity with the tracker's own values
+for ``today``); :func:`budget_windows` the budget windows per account.
 """
 
 from __future__ import annotations
@@ -11,26 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
-from tracker.db.models import (
-    Account,
-    Opportunity,
-)
+from tracker.accounts.keyaccounts import get_account
+from tracker.db.models import Account, Activity, Opportunity
 from tracker.enums import Phase
-from tracker.opportunities.build import (
-    opportunity_dict,
-    opportunity_item,
-    stored_budget_window,
-)
-from tracker.opportunities.relevance import (
-    LearnedModel,
-    relevance,
-    stored_model,
-)
-from tracker.opportunities.windows import INFLUENCE_PHASES, PHASES, budget_status
-from tracker.pages.base import in_scope, num
+from tracker.errors import NotFoundError, UserError
+from tracker.opportunities.budget import budget_status
+from tracker.opportunities.build import accounts_by_id
+from tracker.opportunities.reading import OpportunityRow, read_opportunity
+from tracker.opportunities.relevance import stored_model
+from tracker.opportunities.windows import INFLUENCE_PHASES, PHASES
+from tracker.pages.base import in_scope, plain
 from tracker.rules import Rules
 
 OPEN_PHASES = tuple(p for p in PHASES if p in INFLUENCE_PHASES)  # influence_open, drafting
@@ -38,7 +32,6 @@ PHASE_ORDER = (
     PHASES  # the tracker's own order (tracker.opportunities.windows.PHASES), overdue included
 )
 RISK_PHASES = (Phase.OVERDUE,)  # contract ended, no competition seen: re-tender overdue/extended?
-URGENT_INFLUENCE_DAYS = 60  # an influence window closing sooner is flagged urgent
 HOME_ROWS = 25  # rows per section of the KAM home; the full lists are in the exports
 
 
@@ -53,13 +46,16 @@ def account_names(session: Session, ids: list[int] | None = None) -> dict[int, s
 
 
 def account_info(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """``{id: {name, buyer_type}}`` of the given accounts (what the window rules need)."""
+    """``{id: {name, tier, buyer_type}}`` of the given accounts (what the rows and the
+    window rules need)."""
     if not ids:
         return {}
     return {
-        i: {"name": name, "buyer_type": buyer_type}
-        for i, name, buyer_type in session.execute(
-            select(Account.id, Account.name, Account.buyer_type).where(Account.id.in_(ids))
+        i: {"name": name, "tier": tier, "buyer_type": buyer_type}
+        for i, name, tier, buyer_type in session.execute(
+            select(Account.id, Account.name, Account.tier, Account.buyer_type).where(
+                Account.id.in_(ids)
+            )
         )
     }
 
@@ -68,10 +64,24 @@ def known_accounts(
     session: Session, ids: list[int], known: dict[int, dict[str, Any]] | None
 ) -> dict[int, dict[str, Any]]:
     """``account_info`` of ``ids``, from ``known`` (accounts the page already read) when
-    it has them all, else one query."""
-    if known is not None and all(i in known for i in ids):
+    it has them all (with their tier), else one query."""
+    if known is not None and all(i in known and "tier" in known[i] for i in ids):
         return known
     return account_info(session, ids)
+
+
+def activity_counts(session: Session, keys: list[str]) -> dict[str, int]:
+    """The number of activities recorded on each opportunity of ``keys``."""
+    out: dict[str, int] = {}
+    for i in range(0, len(keys), 2000):
+        for key, n in session.execute(
+            select(Activity.opportunity_key, func.count())
+            .where(Activity.opportunity_key.in_(keys[i : i + 2000]))
+            .group_by(Activity.opportunity_key)
+        ):
+            if key is not None:
+                out[key] = n
+    return out
 
 
 # The columns the opportunity rows show (not the timeline JSON: its dates are columns too).
@@ -89,6 +99,7 @@ _OPPORTUNITY_COLUMNS = (
     Opportunity.drafting_starts,
     Opportunity.expected_publication,
     Opportunity.expected_deadline,
+    Opportunity.expected_award,
     Opportunity.contract_start,
     Opportunity.phase,
     Opportunity.confidence,
@@ -100,93 +111,68 @@ _OPPORTUNITY_COLUMNS = (
 )
 
 
-def _opportunity_dict(
-    o: Any,
-    accounts: dict[int, dict[str, Any]],
+def opportunities(
+    session: Session,
     today: dt.date,
+    *,
     rules: Rules,
-    model: LearnedModel | None = None,
-) -> dict[str, Any]:
-    """One stored opportunity row with the tracker's own values for ``today``
-    (``tracker.opportunities.build.opportunity_dict``: phase, dates, ``days_left``, ``overdue``,
-    ``can_influence``, the one-line ``reason``, the ``sources`` of every date, the market
-    dialogue and the profile ``fit``; no second formula here). A row without stored
-    timeline inputs (not recomputed yet) keeps its stored columns and has no days left,
-    reason or sources."""
-    account = accounts.get(o.account_id or 0, {})
-    base = {
-        "key": o.key,
-        "group": o.key.rsplit(":", 1)[0],  # the same procurement at several accounts
-        "kind": o.kind,
-        "account_id": o.account_id,
-        "account": account.get("name"),
-        "accounts": [(o.account_id, account.get("name"))],
-        "title": o.title,
-        "buyer": o.buyer_name,
-        "main_cpv": o.main_cpv,
-        "value": num(o.value),
-        "expiry": o.expiry,
-        "expiry_source": o.expiry_source,
-        "influence_opens": o.influence_opens,
-        "drafting_starts": o.drafting_starts,
-        "expected_publication": o.expected_publication,
-        "expected_deadline": o.expected_deadline,
-        "phase": o.phase,
-        "can_influence": False,
-        "days_left": None,
-        "overdue": o.phase == Phase.OVERDUE,
-        "reason": None,
-        "note": None,
-        "sources": {},
-        "budget_window": stored_budget_window(
-            o.contract_start, o.influence_opens, today, rules, account, o.expected_publication
-        ),
-        "budget_windows": {},
-        "confidence": o.confidence,
-        "notice_pk": o.notice_pk,
-        "competition_notice_pk": o.competition_notice_pk,
-        "dialogue": False,
-    }
-    if not (o.timeline or {}).get("inputs"):
-        base["fit"] = relevance(rules.profile(account.get("name")), opportunity_item(o), model)
-        base["urgent"] = False
-        return base
-    tracked = opportunity_dict(o, account, today, rules, model=model)
-    for k in (
-        "expiry",
-        "expiry_source",
-        "influence_opens",
-        "drafting_starts",
-        "expected_publication",
-        "expected_deadline",
-        "phase",
-        "can_influence",
-        "days_left",
-        "overdue",
-        "due",
-        "reason",
-        "sources",
-        "budget_window",
-        "budget_windows",
-        "confidence",
-        "currency",
-        "dialogue",
-        "dialogue_until",
-        "response_deadline",
-        "dialogue_date",
-        "pretender",
-        "planned_publication",
-        "supplier_note",
-        "supplier_note_source",
-        "fit",
-        "note",
-    ):
-        base[k] = tracked.get(k)
-    days = base["days_left"]
-    base["urgent"] = bool(
-        base["can_influence"] and days is not None and days < URGENT_INFLUENCE_DAYS
+    account_ids: list[int] | None = None,
+    phase: str | None = None,
+    open_now: bool = False,
+) -> list[OpportunityRow]:
+    """Every stored opportunity (of ``account_ids``; None: all) with its values for
+    ``today``: in ``phase`` (one of ``tracker.opportunities.windows.PHASES``), or where
+    influence is possible today (``open_now``). Sorted: open windows first (a market
+    dialogue open now first of all) by days left, then by expected publication."""
+    if phase is not None and phase not in PHASES:
+        raise UserError(f"phase: {phase!r} is not one of {', '.join(PHASES)}")
+    accounts = accounts_by_id(session)
+    q = select(*_OPPORTUNITY_COLUMNS).where(in_scope(Opportunity.account_id, account_ids))
+    rows = session.execute(q.order_by(Opportunity.id)).all()
+    counts = dict(
+        session.execute(
+            select(Activity.opportunity_key, func.count())
+            .where(Activity.opportunity_key.is_not(None))
+            .group_by(Activity.opportunity_key)
+        ).all()
     )
-    return base
+    model = stored_model(session)
+    out = []
+    for row in rows:
+        account = accounts.get(row.account_id or -1, {})
+        item = read_opportunity(row, account, today, rules, counts.get(row.key, 0), model)
+        if phase is not None and item.phase != phase:
+            continue
+        if open_now and not item.can_influence:
+            continue
+        out.append(item)
+    far = dt.date.max
+    out.sort(
+        key=lambda o: (
+            not o.can_influence,
+            o.phase != Phase.DIALOGUE_OPEN,  # a market dialogue open now comes first
+            o.days_left if o.days_left is not None else 10**6,
+            o.expected_publication or far,
+            o.key,
+        )
+    )
+    return out
+
+
+def account_ids_of(session: Session, account: str | int | None) -> list[int] | None:
+    """The ids an ``account`` filter means (id, name in any case, or alias, as
+    ``tracker.accounts.keyaccounts.get_account``; ``NotFoundError`` if unknown)."""
+    return None if account is None else [get_account(session, account).id]
+
+
+def get_opportunity(session: Session, key: str, *, today: dt.date, rules: Rules) -> OpportunityRow:
+    """One opportunity by key (``NotFoundError`` if absent)."""
+    row = session.execute(select(*_OPPORTUNITY_COLUMNS).where(Opportunity.key == key)).first()
+    if row is None:
+        raise NotFoundError(f"no opportunity {key!r}")
+    account = accounts_by_id(session).get(row.account_id or -1, {})
+    n = session.scalar(select(func.count()).where(Activity.opportunity_key == key)) or 0
+    return read_opportunity(row, account, today, rules, n, stored_model(session))
 
 
 def shown_first(
@@ -202,16 +188,17 @@ def shown_first(
     return inside[:limit], len(outside)
 
 
-def merge_accounts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per procurement (``group``) with every account it is at (a notice linked
-    to Sykehusinnkjøp HF and Helse Sør-Øst RHF is listed once, not once per account)."""
+def merge_accounts(rows: list[OpportunityRow]) -> list[dict[str, Any]]:
+    """One plain row per procurement (``group``) with every account it is at (a notice
+    linked to Sykehusinnkjøp HF and Helse Sør-Øst RHF is listed once, not once per
+    account)."""
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
-        first = out.get(r["group"])
+        first = out.get(r.group)
         if first is None:
-            out[r["group"]] = {**r, "accounts": list(r["accounts"])}
-        elif r["accounts"][0] not in first["accounts"]:
-            first["accounts"].append(r["accounts"][0])
+            out[r.group] = {**plain(r), "accounts": list(r.accounts)}
+        elif r.accounts[0] not in first["accounts"]:
+            first["accounts"].append(r.accounts[0])
     return list(out.values())
 
 
@@ -226,7 +213,7 @@ def opportunity_rows(
     rules: Rules,
     where: Any = None,
     in_profile: bool | None = None,
-) -> list[dict[str, Any]]:
+) -> list[OpportunityRow]:
     """Stored opportunities (from ``tracker.opportunities.build.recompute``), soonest first;
     ``where``: an extra SQL condition (a cheap pre-selection); ``in_profile``: only those in
     (True) or outside (False) the capability profile as of the last recompute;
@@ -252,9 +239,15 @@ def opportunity_rows(
     rows = session.execute(q).all()
     info = known_accounts(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
     model = stored_model(session)
-    out = [_opportunity_dict(o, info, today, rules, model) for o in rows]
+    counts = activity_counts(session, [o.key for o in rows])
+    out = [
+        read_opportunity(
+            o, info.get(o.account_id or 0, {}), today, rules, counts.get(o.key, 0), model
+        )
+        for o in rows
+    ]
     if phases:  # the phase on today (an overdue publication turns overdue at contract start)
-        out = [o for o in out if o["phase"] in phases]
+        out = [o for o in out if o.phase in phases]
     return out
 
 
@@ -267,7 +260,7 @@ def overdue_rows(
     accounts: dict[int, dict[str, Any]] | None = None,
     rules: Rules,
     in_profile: bool | None = None,
-) -> list[dict[str, Any]]:
+) -> list[OpportunityRow]:
     """Opportunities in the tracker's ``overdue`` phase on ``today`` (the contract has
     ended and no competition notice was seen: re-tender overdue or the contract
     extended?), with their reason. Stored phases drafting/overdue are the candidates (an
@@ -291,7 +284,7 @@ def overdue_rows(
         ),
         in_profile=in_profile,
     )
-    return [o for o in rows if o["phase"] in RISK_PHASES][:limit]
+    return [o for o in rows if o.phase in RISK_PHASES][:limit]
 
 
 def budget_windows(
@@ -321,7 +314,7 @@ def budget_windows(
             in_scope(Opportunity.account_id, account_ids),
             Opportunity.budget_end.is_not(None),
             Opportunity.budget_end >= today,
-            Opportunity.in_profile.is_not(False) if in_profile_only else True,
+            Opportunity.in_profile.is_not(False) if in_profile_only else true(),
         )
         .group_by(Opportunity.account_id, Opportunity.budget_start, Opportunity.budget_end)
         .order_by(Opportunity.budget_start, Opportunity.account_id)
@@ -330,6 +323,8 @@ def budget_windows(
     info = known_accounts(session, sorted({r[0] for r in rows if r[0]}), accounts)
     out = []
     for acc, start, end, count, _contract_start, opens in rows:
+        if start is None or end is None:  # budget_end is not None; a window has both
+            continue
         account = info.get(acc or 0, {})
         window = {"status": budget_status(start, end, opens, today)}
         out.append(

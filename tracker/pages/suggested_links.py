@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from tracker.db.models import Account, Notice, NoticeBuyer, NoticeLink
 from tracker.enums import LinkStatus
-from tracker.linking.links import buyer_key
-from tracker.linking.names import clean_name
+from tracker.linking.matching import buyer_key
+from tracker.notices.text import clean_name
 from tracker.pages.base import in_scope, iso
 
 SCAN = 5000  # suggested links read at most (highest confidence first)
@@ -55,7 +55,7 @@ def suggested_links(
     session: Session, scope: list[int] | None, limit: int | None = None
 ) -> list[SuggestedLink]:
     """Suggested links of the latest notice versions at the accounts in ``scope`` (None:
-    every account), one row per buyer (``tracker.linking.links.buyer_key``: orgnr, else the
+    every account), one row per buyer (``tracker.linking.matching.buyer_key``: orgnr, else the
     normalised name) and account, highest confidence first, then the latest notice."""
     rows = session.execute(
         select(
