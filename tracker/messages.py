@@ -33,8 +33,9 @@ class Message:
         text = translate(self.msgid) if translate and not self.literal else self.msgid
         if not self.values:
             return text
-        values = {
-            k: v.render(translate) if isinstance(v, Message) else v for k, v in self.values.items()
+        values = {  # a value may be a message too (or a Text carrying one)
+            k: render(v, translate) if isinstance(v, Message | Text) else v
+            for k, v in self.values.items()
         }
         return text % values
 

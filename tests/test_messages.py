@@ -1,0 +1,49 @@
+"""Domain messages (tracker.messages): English where text goes, translated where shown."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+from tracker.messages import N_, Text, join, render
+
+NB = {
+    "Deadline in %(days)s days": "Frist om %(days)s dager",
+    "from the notice's end date": "fra kunngjøringens sluttdato",
+    "%(source)s, read %(day)s": "%(source)s, lest %(day)s",
+}
+
+
+def test_english_without_a_catalog_and_the_catalog_where_shown() -> None:
+    m = N_("Deadline in %(days)s days", days=12)
+    assert str(m) == "Deadline in 12 days"
+    assert m.render(lambda s: NB.get(s, s)) == "Frist om 12 dager"
+
+
+def test_a_value_that_is_a_message_is_translated_too() -> None:
+    source = Text(N_("from the notice's end date"))
+    m = N_("%(source)s, read %(day)s", source=source, day="01.03.2023")
+    assert str(m) == "from the notice's end date, read 01.03.2023"
+    assert m.render(NB.get) == "fra kunngjøringens sluttdato, lest 01.03.2023"
+
+
+def test_joined_messages_translate_one_by_one_and_the_pattern_is_not_looked_up() -> None:
+    m = join([N_("Deadline in %(days)s days", days=3), "free text"])
+    looked_up: list[str] = []
+
+    def translate(s: str) -> str:
+        looked_up.append(s)
+        return NB.get(s, s)
+
+    assert m.render(translate) == "Frist om 3 dager; free text"
+    assert looked_up == ["Deadline in %(days)s days"]
+
+
+def test_text_is_english_text_that_keeps_its_message() -> None:
+    t = Text(N_("Deadline in %(days)s days", days=5))
+    assert t == "Deadline in 5 days" and json.dumps({"t": t}) == '{"t": "Deadline in 5 days"}'
+    assert render(t, NB.get) == "Frist om 5 dager"
+    for copied in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
+        assert copied == t and render(copied, NB.get) == "Frist om 5 dager"
+    assert render(None) == "" and render("plain", NB.get) == "plain"
