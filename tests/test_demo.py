@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
 from tracker.accounts.keyaccounts import import_accounts
-from tracker.alerts.generation import alerts_for, default_subscriptions
+from tracker.alerts.generation import alerts_for
+from tracker.alerts.subscriptions import default_subscriptions
 from tracker.config import load_settings
 from tracker.db.models import User
 from tracker.notices.eforms import parse_notice
@@ -41,6 +42,7 @@ from tracker.pages.base import PageEnv
 from tracker.pages.bids import bids_page
 from tracker.pages.director import director_page
 from tracker.pages.home import kam_home
+from tracker.rules import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME_LISTS = ("dialogues", "influence_open", "overdue", "expiries", "new_notices")
@@ -142,10 +144,14 @@ def test_nothing_out_of_profile_leads_the_director_or_the_alerts(demo_world: Ses
     for email in KAMS:
         user = _user(demo_world, email)
         for kind, _channel, params in default_subscriptions("kam"):
-            for alert in alerts_for(demo_world, user, kind, params, today, "http://x"):
+            for alert in alerts_for(
+                demo_world, user, kind, params, today, "http://x", rules=load_rules()
+            ):
                 assert "out of profile" not in alert.body, (email, kind, alert.subject)
     bid = _user(demo_world, "bid@example.no")
-    deadline_alerts = alerts_for(demo_world, bid, "tender_deadline", {"days": 60}, today, "")
+    deadline_alerts = alerts_for(
+        demo_world, bid, "tender_deadline", {"days": 60}, today, "", rules=load_rules()
+    )
     assert deadline_alerts and all("Toppsystem VMS" in a.subject for a in deadline_alerts)
 
 

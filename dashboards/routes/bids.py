@@ -11,15 +11,15 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.bids.selection import (
+from tracker.bids.decisions import (
     BID_STATUSES,
     CAPACITIES,
     DECISIONS,
     RISKS,
     assess_bid_as,
-    bid_detail,
     set_bid_status_as,
 )
+from tracker.bids.selection import bid_detail
 from tracker.db.models import User
 from tracker.market.bidders import for_competitions
 from tracker.pages.base import PageEnv
@@ -119,10 +119,11 @@ def bid_page(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
     """One competition: its value with its kind and the buyer's words, the score and its
     recommendation, the decision in force and every earlier one (who, when, what, why)."""
-    data = bid_detail(session, notice_pk, day)
+    data = bid_detail(session, notice_pk, day, rules=env.rules)
     data["criteria_chart"] = charts.criteria_bar(
         next((lot["criteria"] for lot in data["lots"] if lot["criteria"]), [])
     )
@@ -147,5 +148,6 @@ def bid_json(
     notice_pk: int,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_detail(session, notice_pk, day)
+    return bid_detail(session, notice_pk, day, rules=env.rules)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.bids.selection import decide_bid_as
+from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
 from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.director import director_page
@@ -87,7 +87,8 @@ def decision(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    decide_bid_as(session, user, notice_pk, decision, why, day)
+    decide_bid_as(session, user, notice_pk, decision, why, day, rules=env.rules)
     session.commit()
     return done(request, f"Decision recorded: {decision}.", next, "/director")

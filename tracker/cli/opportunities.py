@@ -16,6 +16,7 @@ from tracker.cli._common import resolve_today
 from tracker.config import load_settings
 from tracker.db.engine import session_scope
 from tracker.opportunities.windows import PHASES
+from tracker.rules import load_rules
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -252,6 +253,7 @@ def bids_cmd(
             account=account,
             include_closed=include_closed,
             show=show,
+            rules=load_rules(settings=load_settings()),
         )
     if fmt != "json":
         for r in rows:
@@ -274,15 +276,16 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
 
     Example: tracker decide 2024-110489 --no-bid --why "price weighs 70 %" --by dir@example.no
     """
-    from tracker.bids.selection import record_decision
+    from tracker.bids.decisions import record_decision
 
     if bid is None:
         raise click.UsageError("say --bid or --no-bid")
     who = who or f"{getpass.getuser()} (cli)"
     with session_scope() as session:
         rec = record_decision(
-            session, notice, "bid" if bid else "no-bid", who, why, today=resolve_today(today)
-        )
+            session, notice, "bid" if bid else "no-bid", who, why, today=resolve_today(today),
+            rules=load_rules(settings=load_settings()),
+        )  # fmt: skip
         click.echo(
             f"recorded {rec.decision} on notice {notice} by {rec.decided_by} "
             f"(score {rec.score}, {rec.score_detail.get('recommendation')})"
@@ -321,8 +324,10 @@ def calendar_cmd(
     with session_scope() as session:
         if recompute:
             recompute_opportunities(session, day)
+        settings = load_settings()
         data, count = calendar_for(
-            session, day, account=account, language=lang, base_url=load_settings().base_url
-        )
+            session, day, account=account, language=lang, base_url=settings.base_url,
+            rules=load_rules(settings=settings),
+        )  # fmt: skip
     Path(out).write_bytes(data)
     click.echo(f"wrote {count} events to {out}")

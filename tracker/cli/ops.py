@@ -129,7 +129,7 @@ def alerts_send(today: str | None) -> None:
 
     Example: tracker alerts send
     """
-    from tracker.alerts.generation import run_alerts
+    from tracker.alerts.delivery import run_alerts
 
     settings = load_settings()
     day = resolve_today(today)
@@ -222,7 +222,7 @@ def alerts_subscribe(
     Example: tracker alerts subscribe --user kari@example.no --kind window_closing
     --channel webhook --target https://hooks.slack.com/services/... --param days=21
     """
-    from tracker.alerts.generation import KINDS, ensure_default_subscriptions, subscribe
+    from tracker.alerts.subscriptions import KINDS, ensure_default_subscriptions, subscribe
     from tracker.db.models import User
 
     parsed: dict[str, object] = {}

@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 from sqlalchemy.orm import Session
 
+from tracker.rules import Rules
+
 PRODID = "-//tender-tracker//windows and deadlines//EN"
 UID_DOMAIN = "tender-tracker"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -313,6 +315,7 @@ def calendar_for(
     account: str | None = None,
     language: str = "nb",
     base_url: str | None = None,
+    rules: Rules,
 ) -> tuple[bytes, int]:
     """The calendar of the opportunities (not yet running) and open bids, optionally of one
     account, and its number of events."""
@@ -324,7 +327,7 @@ def calendar_for(
         for o in list_opportunities(session, today=today, account=account)
         if o["phase"] != "running"
     ]
-    items = [*opps, *list_bids(session, today, account=account)]
+    items = [*opps, *list_bids(session, today, account=account, rules=rules)]
     name = f"Tender tracker: {account}" if account else "Tender tracker"
     events = len(unique_events(items, language=language, base_url=base_url))
     return build_calendar(items, name=name, language=language, base_url=base_url), events

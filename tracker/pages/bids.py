@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.bids import selection as bids_module
-from tracker.bids.selection import BID_STATUSES, CAPACITIES, RISKS
+from tracker.bids.decisions import BID_STATUSES, CAPACITIES, RISKS
 from tracker.db.models import (
     BidDecision,
     Contract,

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from tracker.bids.selection import DECISIONS
+from tracker.bids.decisions import DECISIONS
 from tracker.db.models import (
     Account,
     Activity,

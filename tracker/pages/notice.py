@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.bids import selection as bids_module
-from tracker.bids.competitions import competition_lots
+from tracker.bids.competitions import competition_lots, labelled_criterion
 from tracker.contracts.build import unawarded
 from tracker.db.models import (
     Account,
@@ -185,9 +184,7 @@ def notice_page(
                 "submission_deadline": lot.submission_deadline,
                 "request_deadline": lot.request_deadline,
                 "documents_url": lot.documents_url,
-                "selection_criteria": [
-                    bids_module.labelled_criterion(c) for c in lot.selection_criteria or []
-                ],
+                "selection_criteria": [labelled_criterion(c) for c in lot.selection_criteria or []],
                 "criteria": [
                     {"type": c.type, "name": c.name, "weight": c.weight} for c in lot.award_criteria
                 ],
