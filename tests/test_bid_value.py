@@ -163,8 +163,8 @@ def test_every_surface_reads_the_same_value(real: Engine) -> None:
         n = _notice(s, "2023-649037")
         [row] = bid_rows(s, day, [n.id], rules=load_rules())
         page = bid_detail(s, n.id, day, rules=load_rules())
-    assert row["value"] == page["value"] == 30_000_000.0
-    assert row["value_kind"] == page["value_kind"] == "estimated"
-    [value_component] = [c for c in row["score"]["components"] if c["name"] == "value"]
+    assert row.value == page.value == 30_000_000.0
+    assert row.value_kind == page.value_kind == "estimated"
+    [value_component] = [c for c in row.score["components"] if c["name"] == "value"]
     assert value_component["reason"].startswith("estimated value: NOK 30.0 M")
     assert "7 500 000" in value_component["reason"]  # the buyer's words in the reason

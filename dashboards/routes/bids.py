@@ -22,7 +22,7 @@ from tracker.bids.decisions import (
 from tracker.bids.selection import bid_detail
 from tracker.db.models import User
 from tracker.market.bidders import for_competitions
-from tracker.pages.base import PageEnv
+from tracker.pages.base import PageEnv, plain
 from tracker.pages.bids import BID_SHOWS, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status
 
@@ -32,9 +32,12 @@ NAV = [("Bids", "/bids", None)]
 
 
 def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> dict[str, Any]:
-    return bids_page(
-        session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
-        ours=env.ours,
+    """One page of the bid list as plain values (for the template and the JSON)."""
+    return plain(
+        bids_page(
+            session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
+            ours=env.ours,
+        )
     )  # fmt: skip
 
 
@@ -123,7 +126,7 @@ def bid_page(
 ) -> Response:
     """One competition: its value with its kind and the buyer's words, the score and its
     recommendation, the decision in force and every earlier one (who, when, what, why)."""
-    data = bid_detail(session, notice_pk, day, rules=env.rules)
+    data = plain(bid_detail(session, notice_pk, day, rules=env.rules))
     data["criteria_chart"] = charts.criteria_bar(
         next((lot["criteria"] for lot in data["lots"] if lot["criteria"]), [])
     )
@@ -150,4 +153,4 @@ def bid_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_detail(session, notice_pk, day, rules=env.rules)
+    return plain(bid_detail(session, notice_pk, day, rules=env.rules))

@@ -13,7 +13,7 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
-from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.base import PageEnv, plain, plain_rows
 from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency
 from tracker.users import can_decide_bids
@@ -33,7 +33,7 @@ def director(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = director_page(session, day, show=show, env=env)
+    data = plain(director_page(session, day, show=show, env=env))
     # The page shows the top rows of the long lists; the JSON API and the exports have all.
     for name in ("incumbency", "uncovered"):
         data[f"{name}_total"] = len(data[name])
@@ -55,7 +55,7 @@ def director_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return director_page(session, day, show=show, env=env)
+    return plain(director_page(session, day, show=show, env=env))
 
 
 @api_router.get(

@@ -14,7 +14,7 @@ from dashboards.web import current_user, db_session, done, page_env, render, tod
 from tracker.db.models import User
 from tracker.enums import Role
 from tracker.linking.links import decide_link_as
-from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.base import PageEnv, account_scope, plain, plain_rows
 from tracker.pages.home import kam_home
 from tracker.pages.suggested_links import suggested_links
 from tracker.users import mark_notices_seen
@@ -27,7 +27,8 @@ NAV = [("Home", "/", (Role.KAM, Role.DIRECTOR, Role.ADMIN))]
 def home_data(
     session: Session, user: User, day: dt.date, env: PageEnv, show_all: bool = False
 ) -> dict[str, Any]:
-    return kam_home(session, user, day, env=env, show_all=show_all)  # a GET changes nothing
+    """The KAM home as plain values (for the template and the JSON); a GET changes nothing."""
+    return plain(kam_home(session, user, day, env=env, show_all=show_all))
 
 
 @router.post("/notices/seen")

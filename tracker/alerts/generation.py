@@ -306,23 +306,23 @@ def _followed_competitions(session: Session, today: dt.date, rules: Rules) -> li
     or matching our profile), deadline today or later."""
     out = []
     for b in list_bids(session, today, rules=rules):
-        if not b.get("deadline_at"):
+        if not b.deadline_at:
             continue
-        deadline = dt.datetime.fromisoformat(b["deadline_at"])
+        deadline = dt.datetime.fromisoformat(b.deadline_at)
         if deadline.tzinfo is None:
             deadline = deadline.replace(tzinfo=dt.UTC)
         if deadline.date() < today:
             continue
-        decision = (b.get("decision") or {}).get("decision")
+        decision = (b.decision or {}).get("decision")
         out.append(
             Competition(
-                b["notice_pk"],
-                b["notice_id"],
-                (b.get("title") or "untitled").strip(),
-                b.get("buyer") or "?",
+                b.notice_pk,
+                b.notice_id,
+                (b.title or "untitled").strip(),
+                b.buyer or "?",
                 deadline,
-                b.get("value"),
-                b.get("currency"),
+                b.value,
+                b.currency,
                 decision,
             )
         )

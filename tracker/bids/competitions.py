@@ -52,6 +52,20 @@ def duration_of(lot: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _lot_value(n: Any, lot: Any, single: bool) -> tuple[Decimal | None, str | None, str | None]:
+    """(value, its kind, its source) of a lot: its estimate, else its framework maximum;
+    the procedure's when the competition has a single lot."""
+    if lot.estimated_value is not None:
+        return lot.estimated_value, "estimated", "BT-27 of the lot"
+    if lot.framework_max_value is not None:
+        return lot.framework_max_value, "framework_max", "BT-271 of the lot"
+    if single and n.framework_max_value is not None:
+        return n.framework_max_value, "framework_max", "BT-271 of the procedure"
+    if single and n.estimated_value is not None:
+        return n.estimated_value, "estimated", "BT-27 of the procedure"
+    return None, None, None
+
+
 def lot_facts(n: Any, lot: Any, criteria: list[Any], single: bool) -> dict[str, Any]:
     """One lot of a competition: deadline, framework, value, term, options, criteria."""
     texts = [
@@ -82,27 +96,7 @@ def lot_facts(n: Any, lot: Any, criteria: list[Any], single: bool) -> dict[str, 
         evidence.append(facts.framework.as_dict("framework"))
     else:
         framework = False
-    value, kind_of_value, value_source = None, None, None
-    if lot.estimated_value is not None:
-        value, kind_of_value, value_source = lot.estimated_value, "estimated", "BT-27 of the lot"
-    elif lot.framework_max_value is not None:
-        value, kind_of_value, value_source = (
-            lot.framework_max_value,
-            "framework_max",
-            "BT-271 of the lot",
-        )
-    elif single and n.framework_max_value is not None:
-        value, kind_of_value, value_source = (
-            n.framework_max_value,
-            "framework_max",
-            "BT-271 of the procedure",
-        )
-    elif single and n.estimated_value is not None:
-        value, kind_of_value, value_source = (
-            n.estimated_value,
-            "estimated",
-            "BT-27 of the procedure",
-        )
+    value, kind_of_value, value_source = _lot_value(n, lot, single)
     for name in ("value_per_year", "max_value", "estimated_value"):
         quote = facts.facts.get(name)
         if quote is not None:
@@ -248,6 +242,42 @@ def _buyers_words(facts: TextFacts, texts: list[tuple[str, str | None]]) -> list
     return list(out.values())
 
 
+def _structured_value(
+    n: Any, lots: Sequence[Any]
+) -> tuple[Decimal | None, str | None, str | None, str | None, int]:
+    """(amount, kind, source, currency, lots with a value) from the structured fields: the
+    procedure's estimate, the lots' estimates added up, the procedure's framework maximum,
+    the lots' maxima added up (one ceiling when every lot states the same)."""
+    currency = getattr(n, "currency", None)
+    amount: Decimal | None = None
+    kind: str | None = None
+    source: str | None = None
+    with_value = 0
+    est = _amount_of(n, "estimated_value")
+    fmax = _amount_of(n, "framework_max_value")
+    if est is not None:
+        amount, kind, source = est, "estimated", "BT-27 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        amount, cur, with_value = _lots_value(lots, "estimated_value", currency)
+        if amount is not None:
+            kind, currency = "estimated", cur
+            source = "BT-27 of the lot" if len(lots) == 1 else "BT-27 of the lots, added up"
+    if amount is None and fmax is not None:
+        amount, kind, source = fmax, "framework_max", "BT-271 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        maxima = {_amount_of(lot, "framework_max_value") for lot in lots} - {None}
+        amount, cur, with_value = _lots_value(lots, "framework_max_value", currency)
+        if amount is not None:
+            kind, currency = "framework_max", cur
+            source = "BT-271 of the lot" if len(lots) == 1 else "BT-271 of the lots, added up"
+            if with_value > 1 and len(maxima) == 1:
+                # the same ceiling written on every lot is one ceiling, never multiplied
+                amount, source = maxima.pop(), "BT-271, the same on every lot: one ceiling"
+    return amount, kind, source, currency, with_value
+
+
 def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
     """THE value of a competition, one per competition, with its kind and the buyer's own
     words: the bid list, the bid score, the bid page, the API and the exports all show it.
@@ -282,33 +312,7 @@ def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
         ("title", getattr(n, "title", None)),
     ]
     facts = read_facts(texts)
-    currency = getattr(n, "currency", None)
-    amount: Decimal | None = None
-    kind: str | None = None
-    source: str | None = None
-    with_value = 0
-    est = _amount_of(n, "estimated_value")
-    fmax = _amount_of(n, "framework_max_value")
-    if est is not None:
-        amount, kind, source = est, "estimated", "BT-27 of the procedure"
-        with_value = len(lots)
-    if amount is None:
-        amount, cur, with_value = _lots_value(lots, "estimated_value", currency)
-        if amount is not None:
-            kind, currency = "estimated", cur
-            source = "BT-27 of the lot" if len(lots) == 1 else "BT-27 of the lots, added up"
-    if amount is None and fmax is not None:
-        amount, kind, source = fmax, "framework_max", "BT-271 of the procedure"
-        with_value = len(lots)
-    if amount is None:
-        maxima = {_amount_of(lot, "framework_max_value") for lot in lots} - {None}
-        amount, cur, with_value = _lots_value(lots, "framework_max_value", currency)
-        if amount is not None:
-            kind, currency = "framework_max", cur
-            source = "BT-271 of the lot" if len(lots) == 1 else "BT-271 of the lots, added up"
-            if with_value > 1 and len(maxima) == 1:
-                # the same ceiling written on every lot is one ceiling, never multiplied
-                amount, source = maxima.pop(), "BT-271, the same on every lot: one ceiling"
+    amount, kind, source, currency, with_value = _structured_value(n, lots)
     if amount is None:
         for name, text_kind in (("estimated_value", "text_estimated"), ("max_value", "text_max")):
             quote = facts.facts.get(name)

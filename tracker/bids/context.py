@@ -34,7 +34,7 @@ from tracker.db.models import (
     NoticeLink,
     Opportunity,
 )
-from tracker.enums import LinkStatus
+from tracker.enums import Incumbent, LinkStatus
 from tracker.errors import NotFoundError, UserError
 from tracker.opportunities.build import COMPETITION_SUBTYPES
 from tracker.opportunities.relevance import LearnedModel, Profile, stored_model
@@ -151,6 +151,8 @@ def load_notices(session: Session, pks: list[int]) -> list[LoadedNotice]:
 
 # (account name, tier, buyer type, link status) of a notice's links, rejected ones left out
 LinkFacts = tuple[str, str | None, str | None, str]
+Link = tuple[str, str | None, str | None]  # account name, tier, buyer type
+TIER_ORDER = ("star", "strategic", "status", "streamline")
 
 
 @dataclass
@@ -168,6 +170,27 @@ class BidContext:
     last_tenders: dict[int, dict[str, Any]] = field(default_factory=dict)
     model: LearnedModel | None = None
     profile_for: Callable[[str | None], Profile] | None = None
+
+    def profile(self, account: str | None, default: Profile) -> Profile:
+        """The capability profile in force for ``account`` (``default`` without rules)."""
+        return self.profile_for(account) if self.profile_for is not None else default
+
+    def tenders_last_time(self, opps: Sequence[Opportunity]) -> dict[str, Any] | None:
+        """The tenders received last time of the first re-tendered contract that says."""
+        last = [
+            self.last_tenders[o.contract_id] for o in opps if o.contract_id in self.last_tenders
+        ]
+        return last[0] if last else None
+
+    def influence_activities(self, opps: Sequence[Opportunity], closed: dt.date) -> int:
+        """Influence work: activities recorded on the opportunities up to ``closed`` (the
+        day the competition appeared)."""
+        return sum(
+            1
+            for o in opps
+            for day in self.activities.get(o.key, ())
+            if day is None or day <= closed
+        )
 
 
 def _read_links(session: Session, ctx: BidContext, chunk: list[int]) -> None:
@@ -331,3 +354,85 @@ def competition_notice(session: Session, notice: Notice | int | str, why: str) -
             f"{n.subtype or 'unknown'}): {why}"
         )
     return n
+
+
+# --------------------------------------------------------------------------- a row's links
+# Accounts and incumbents of one competition, from what ``bid_context`` read.
+
+
+def _best_tier(tiers: list[str | None]) -> str | None:
+    ranked = [t for t in TIER_ORDER if t in tiers]
+    return ranked[0] if ranked else (tiers[0] if tiers else None)
+
+
+def _best_link(
+    links: list[tuple[str, str | None, str | None]],
+) -> tuple[str | None, str | None, str | None]:
+    """(account, tier, buyer type) of the best-tiered link, or Nones."""
+    tier = _best_tier([t for _, t, _ in links])
+    for name, t, bt in links:
+        if t == tier:
+            return name, t, bt
+    return (links[0][0], links[0][1], links[0][2]) if links else (None, None, None)
+
+
+def _split_links(all_links: list[LinkFacts]) -> tuple[list[Link], list[Link]]:
+    """(confirmed, suggested-only) links. Only confirmed links give the account and its
+    tier; a suggested link gives at most a reduced, labelled tier component (see
+    tracker.bids.scoring)."""
+    links = [(name, t, bt) for name, t, bt, st in all_links if st == LinkStatus.CONFIRMED]
+    confirmed = {name for name, _, _ in links}
+    suggested = [
+        (name, t, bt)
+        for name, t, bt, st in all_links
+        if st != LinkStatus.CONFIRMED and name not in confirmed
+    ]
+    return links, suggested
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A competition's account links: the best-tiered confirmed link gives the account,
+    its tier and buyer type; without one, the best suggested link gives a reduced tier."""
+
+    links: list[Link]
+    suggested: list[Link]
+    account: str | None
+    tier: str | None
+    suggested_account: str | None
+    suggested_tier: str | None
+    buyer_type: str | None
+
+
+def linked_accounts(all_links: list[LinkFacts]) -> Linked:
+    links, suggested = _split_links(all_links)
+    account, tier, buyer_type = _best_link(links)
+    s_account, s_tier, s_buyer_type = _best_link(suggested) if not links else (None, None, None)
+    return Linked(links, suggested, account, tier, s_account, s_tier, buyer_type or s_buyer_type)
+
+
+def incumbency_of(opps: Sequence[Any]) -> tuple[Incumbent, list[str]]:
+    """Who holds the agreements the competition re-tenders (us, a competitor, unknown)
+    and their names, from the opportunities' timelines."""
+    who = Incumbent.UNKNOWN
+    names: list[str] = []
+    for o in opps:
+        extra = (o.timeline or {}).get("extra") or {}
+        names += extra.get("incumbents") or []
+        if extra.get("incumbent") == Incumbent.US:
+            who = Incumbent.US
+        elif extra.get("incumbent") == Incumbent.COMPETITOR and who == Incumbent.UNKNOWN:
+            who = Incumbent.COMPETITOR
+    return who, list(dict.fromkeys(names))
+
+
+def assessment_dict(a: Any) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {
+        "capacity": a.capacity,
+        "delivery_risk": a.delivery_risk,
+        "reason": a.reason,
+        "by": a.updated_by,
+        "at": a.updated_at.isoformat() if a.updated_at else None,
+    }

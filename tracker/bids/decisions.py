@@ -74,8 +74,8 @@ def record_decision(
         decided_by=who[:320],
         decided_at=now,
         why=why,
-        score=row["total"],
-        score_detail=row["score"],
+        score=row.total,
+        score_detail=row.score,
     )
     session.add(rec)
     session.flush()

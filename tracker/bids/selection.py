@@ -1,19 +1,18 @@
 """Bid/no-bid: open competitions in our capability profile, scored and qualified.
 
-``list_bids(session, today)`` returns plain dicts, best score first, for every latest,
-non-test competition notice (subtypes 10–24, N16, E3, CEI; not a PIN-as-call whose content
-is a market dialogue, see ``tracker.notices.pretender``) whose tender deadline is today or later
-(or, with no usable deadline, issued in the last 60 days) and that is in the capability
-profile (``tracker.opportunities.relevance``: the rules' fit, or flagged by the team's learned
-model) or
-that we track (a decision or bid status is recorded). Competitions linked to an account
-but out of profile are one click away (``show="accounts"`` or ``"all"``).
-Each has the explainable score of ``tracker.bids.scoring.score_bid``: account tier, fit, value,
-days to the deadline, price weight, incumbent, influence work (activities recorded on the
-opportunity the competition closed, see ``tracker.opportunities.build``) and the bid team's
-capacity and delivery-risk assessment (``set_assessment``), and beside the score the
-selection requirements (BT-747/750) and the number of tenders received last time (BT-759
-of the result notice of the contract being re-tendered).
+``list_bids(session, today, rules=...)`` returns ``BidRow`` records, best score first, for
+every latest, non-test competition notice (subtypes 10–24, N16, E3, CEI; not a PIN-as-call
+whose content is a market dialogue, see ``tracker.notices.pretender``) whose tender
+deadline is today or later (or, with no usable deadline, issued in the last 60 days) and
+that is in the capability profile (``tracker.opportunities.relevance``: the rules' fit, or
+flagged by the team's learned model) or that we track (a decision or bid status is
+recorded). Competitions linked to an account but out of profile are one click away
+(``show="accounts"`` or ``"all"``). Each has the explainable score of
+``tracker.bids.scoring.score_bid``: account tier, fit, value, days to the deadline, price
+weight, incumbent, influence work (activities recorded on the opportunity the competition
+closed, see ``tracker.opportunities.build``) and the bid team's capacity and delivery-risk
+assessment, and beside the score the selection requirements (BT-747/750) and the number of
+tenders received last time (BT-759 of the result notice of the contract being re-tendered).
 
 The writes (decisions, bid statuses, the bid team's assessment, with their permission
 checks) live in ``tracker.bids.decisions``; what a row reads besides the notice in
@@ -27,7 +26,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, cast
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -43,13 +43,16 @@ from tracker.bids.competitions import (
 )
 from tracker.bids.context import (
     BidContext,
-    LinkFacts,
+    Linked,
     LoadedLot,
     LoadedNotice,
+    assessment_dict,
     bid_context,
     chunks,
     competition_notice,
     decision_dicts,
+    incumbency_of,
+    linked_accounts,
     load_notices,
 )
 from tracker.bids.scoring import (
@@ -75,6 +78,7 @@ from tracker.opportunities.build import (
 from tracker.opportunities.relevance import (
     ItemText,
     LearnedModel,
+    Profile,
     compose_item,
     relevance,
     stored_model,
@@ -82,10 +86,77 @@ from tracker.opportunities.relevance import (
 from tracker.rules import Rules
 
 # eForms selection-criterion codes (BT-747), for criteria that carry no name of their own.
-TIER_ORDER = ("star", "strategic", "status", "streamline")
 NO_DEADLINE_DAYS = 60  # a competition without a usable deadline counts as open this long
 LOOKBACK_DAYS = 400  # competitions issued earlier than this are not considered open
 SHOWS = ("relevant", "accounts", "all")
+
+
+@dataclass(frozen=True)
+class BidRow:
+    """One open competition with its explainable score: the bid list's record (the
+    ``tracker bids`` command, the bid pages, the director's queue, the exports, the
+    calendar and the alerts all read these)."""
+
+    notice_pk: int
+    notice_id: str
+    version: str
+    source: str
+    source_id: str | None
+    url: str | None  # the public Doffin page
+    documents_url: str | None
+    title: str | None
+    buyer: str | None
+    buyers: list[str]
+    accounts: list[str]  # through confirmed links: they give the account and its tier
+    # reached only through unconfirmed links: no account or tier, a reduced tier component
+    suggested_accounts: list[str]
+    account: str | None
+    tier: str | None
+    subtype: str | None
+    procedure_type: str | None
+    procedure_id: str | None
+    issue_date: dt.date | None
+    deadline: dt.date | None
+    deadline_at: str | None  # ISO datetime
+    deadline_source: str | None  # the tender deadline, or the end of a qualification system
+    days_left: int | None
+    placeholder_deadline: bool  # a 2099-style date was ignored
+    # the competition's one value (tracker.bids.competitions.competition_value), its kind
+    # (estimated, framework_max, text_estimated, text_max or None) and Norwegian words
+    value: float | None
+    currency: str | None
+    value_kind: str | None
+    value_label: str | None
+    value_detail: dict[str, Any]  # the whole competition_value: source, lots, buyer's words
+    main_cpv: str | None
+    cpv_codes: list[str]
+    # [{lot_id, title, deadline, value, value_kind, currency, price_weight, criteria:
+    # [{type, name, weight, weight_code}], documents_url}]
+    lots: list[dict[str, Any]]
+    price_weight: float | None  # percent, highest over the lots
+    # account, suggested, profile, learned, tracked or a combination (account+profile)
+    relevance: str
+    fit: dict[str, Any]  # tracker.opportunities.relevance.relevance
+    selection_criteria: list[dict[str, Any]]  # [{type, name, description, label}]
+    tenders_last_time: dict[str, Any] | None  # {tenders, contract, awarded}
+    assessment: dict[str, Any] | None  # {capacity, delivery_risk, reason, by, at}
+    incumbent: Incumbent
+    incumbents: list[str]
+    opportunity_keys: list[str]
+    influence_activities: int
+    # {total, recommendation, components: [{name, label, points, max, reason}], capped
+    # (only when fit 0 capped the recommendation)}
+    score: dict[str, Any]
+    total: float
+    recommendation: str
+    decision: dict[str, Any] | None  # the latest {decision, by, at, why, score, ...}
+    decisions: list[dict[str, Any]]  # all, oldest first
+    status: str | None  # our bid status
+
+
+def record_fields(record: Any) -> dict[str, Any]:
+    """A record's fields as keyword arguments (shallow: for a record built on another)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def doffin_url(notice: Notice | LoadedNotice) -> str | None:
@@ -102,76 +173,14 @@ def _is_open(n: Any, deadline: dt.datetime | None, today: dt.date) -> bool:
     return issued is not None and issued >= today - dt.timedelta(days=NO_DEADLINE_DAYS)
 
 
-def _best_tier(tiers: list[str | None]) -> str | None:
-    ranked = [t for t in TIER_ORDER if t in tiers]
-    return ranked[0] if ranked else (tiers[0] if tiers else None)
-
-
-def _best_link(
-    links: list[tuple[str, str | None, str | None]],
-) -> tuple[str | None, str | None, str | None]:
-    """(account, tier, buyer type) of the best-tiered link, or Nones."""
-    tier = _best_tier([t for _, t, _ in links])
-    for name, t, bt in links:
-        if t == tier:
-            return name, t, bt
-    return (links[0][0], links[0][1], links[0][2]) if links else (None, None, None)
-
-
-Link = tuple[str, str | None, str | None]  # account name, tier, buyer type
-
-
-def _split_links(all_links: list[LinkFacts]) -> tuple[list[Link], list[Link]]:
-    """(confirmed, suggested-only) links. Only confirmed links give the account and its
-    tier; a suggested link gives at most a reduced, labelled tier component (see
-    tracker.bids.scoring)."""
-    links = [(name, t, bt) for name, t, bt, st in all_links if st == LinkStatus.CONFIRMED]
-    confirmed = {name for name, _, _ in links}
-    suggested = [
-        (name, t, bt)
-        for name, t, bt, st in all_links
-        if st != LinkStatus.CONFIRMED and name not in confirmed
-    ]
-    return links, suggested
-
-
-def _incumbency(opps: Sequence[Any]) -> tuple[Incumbent, list[str]]:
-    """Who holds the agreements the competition re-tenders (us, a competitor, unknown)
-    and their names, from the opportunities' timelines."""
-    who = Incumbent.UNKNOWN
-    names: list[str] = []
-    for o in opps:
-        extra = (o.timeline or {}).get("extra") or {}
-        names += extra.get("incumbents") or []
-        if extra.get("incumbent") == Incumbent.US:
-            who = Incumbent.US
-        elif extra.get("incumbent") == Incumbent.COMPETITOR and who == Incumbent.UNKNOWN:
-            who = Incumbent.COMPETITOR
-    return who, list(dict.fromkeys(names))
-
-
-def _assessment_dict(a: Any) -> dict[str, Any] | None:
-    if a is None:
-        return None
-    return {
-        "capacity": a.capacity,
-        "delivery_risk": a.delivery_risk,
-        "reason": a.reason,
-        "by": a.updated_by,
-        "at": a.updated_at.isoformat() if a.updated_at else None,
-    }
-
-
-def _relevance_kinds(
-    links: list[Link], suggested: list[Link], rel: dict[str, Any], tracked: bool
-) -> str:
+def _relevance_kinds(linked: Linked, rel: dict[str, Any], *, tracked: bool) -> str:
     """Why a competition is listed: account, suggested, profile, learned, tracked (joined
     with ``+``)."""
     return "+".join(
         x
         for x, ok in (
-            ("account", bool(links)),
-            ("suggested", bool(suggested) and not links),
+            ("account", bool(linked.links)),
+            ("suggested", bool(linked.suggested) and not linked.links),
             ("profile", rel["fit"]),
             ("learned", rel["flagged"]),
             ("tracked", tracked),
@@ -180,40 +189,27 @@ def _relevance_kinds(
     )
 
 
-def bid_row(
-    n: Notice | LoadedNotice,
+def _bid_facts(
     today: dt.date,
-    ctx: BidContext,
-    scoring: ScoringRules,
-) -> dict[str, Any]:
-    """One competition as a plain dict with its score (see ``list_bids`` for the keys)."""
-    lots: list[Lot | LoadedLot] = list(n.lots)
-    deadline_at, placeholder, deadline_source = deadline_facts(n, lots, today)
-    deadline = deadline_at.date() if deadline_at else None
-    item = profile_item(n, lots)
-    # One value per competition, with its kind and the buyer's words (tracker.bids.competitions)
-    bid_value = competition_value(n, lots)
-    lots_shown, price = lot_rows(n, lots)
-    links, suggested = _split_links(ctx.links.get(n.id, []))
-    account, tier, buyer_type = _best_link(links)
-    s_account, s_tier, s_buyer_type = _best_link(suggested) if not links else (None, None, None)
-    opps = ctx.opps.get(n.id, [])
-    who, incumbents = _incumbency(opps)
-    # Influence work: activities on the opportunity up to the day the competition appeared.
-    closed = n.issue_date or n.publication_date or today
-    activities = sum(
-        1 for o in opps for day in ctx.activities.get(o.key, ()) if day is None or day <= closed
-    )
-    nid = ctx.notice_ids.get(n.id, n.notice_id)
-    assessment = ctx.assessments.get(nid)
-    profile = ctx.profile_for(account) if ctx.profile_for is not None else scoring.the_profile
-    facts = BidFacts(
+    profile: Profile,
+    linked: Linked,
+    item: ItemText,
+    bid_value: dict[str, Any],
+    assessment: Any,
+    deadline: dt.date | None,
+    price: float | None,
+    who: str,
+    incumbents: list[str],
+    activities: int,
+) -> BidFacts:
+    """What the score of one competition is computed from (``tracker.bids.scoring``)."""
+    return BidFacts(
         profile=profile,
         today=today,
-        tier=tier,
-        account=account,
-        suggested_account=s_account,
-        suggested_tier=s_tier,
+        tier=linked.tier,
+        account=linked.account,
+        suggested_account=linked.suggested_account,
+        suggested_tier=linked.suggested_tier,
         cpv_codes=item.cpvs,
         text=item.text,
         title=item.title,
@@ -229,64 +225,90 @@ def bid_row(
         price_weight=price,
         incumbent=who,
         incumbent_name=", ".join(incumbents) or None,
-        buyer_type=buyer_type or s_buyer_type,
+        buyer_type=linked.buyer_type,
         influence_activities=activities,
     )
+
+
+def bid_row(
+    n: Notice | LoadedNotice,
+    today: dt.date,
+    ctx: BidContext,
+    scoring: ScoringRules,
+) -> BidRow:
+    """One competition with its score."""
+    lots: list[Lot | LoadedLot] = list(n.lots)
+    deadline_at, placeholder, deadline_source = deadline_facts(n, lots, today)
+    deadline = deadline_at.date() if deadline_at else None
+    item = profile_item(n, lots)
+    # One value per competition, with its kind and the buyer's words (tracker.bids.competitions)
+    bid_value = competition_value(n, lots)
+    lots_shown, price = lot_rows(n, lots)
+    linked = linked_accounts(ctx.links.get(n.id, []))
+    opps = ctx.opps.get(n.id, [])
+    who, incumbents = incumbency_of(opps)
+    activities = ctx.influence_activities(opps, n.issue_date or n.publication_date or today)
+    nid = ctx.notice_ids.get(n.id, n.notice_id)
+    assessment = ctx.assessments.get(nid)
+    profile = ctx.profile(linked.account, scoring.the_profile)
+    facts = _bid_facts(
+        today, profile, linked, item, bid_value, assessment, deadline, price, who, incumbents,
+        activities,
+    )  # fmt: skip
     score = score_bid(facts, scoring)
     rel = relevance(profile, item, ctx.model)
     decisions = decision_dicts(ctx.decisions.get(nid, []))
-    last = [ctx.last_tenders[o.contract_id] for o in opps if o.contract_id in ctx.last_tenders]
     status = ctx.statuses.get(n.id)
     buyers = [b.name for b in n.buyers if b.name]
-    return {
-        "notice_pk": n.id,
-        "notice_id": n.notice_id,
-        "version": n.version,
-        "source": n.source,
-        "source_id": n.source_id,
-        "url": doffin_url(n),
-        "documents_url": n.documents_url,
-        "title": n.title,
-        "buyer": buyers[0] if buyers else None,
-        "buyers": buyers,
-        "accounts": [name for name, _, _ in links],
-        "suggested_accounts": list(dict.fromkeys(name for name, _, _ in suggested)),
-        "account": account,
-        "tier": tier,
-        "subtype": n.subtype,
-        "procedure_type": n.procedure_type,
-        "procedure_id": n.procedure_id,
-        "issue_date": n.issue_date,
-        "deadline": deadline,
-        "deadline_at": deadline_at.isoformat() if deadline_at else None,
-        "deadline_source": deadline_source,
-        "days_left": (deadline - today).days if deadline else None,
-        "placeholder_deadline": placeholder,
-        "value": bid_value["amount"],
-        "currency": bid_value["currency"] or n.currency,
-        "value_kind": bid_value["kind"],
-        "value_label": bid_value["label"],
-        "value_detail": bid_value,
-        "main_cpv": n.main_cpv,
-        "cpv_codes": item.cpvs,
-        "lots": lots_shown,
-        "price_weight": price,
-        "relevance": _relevance_kinds(links, suggested, rel, bool(decisions) or status is not None),
-        "fit": rel,
-        "selection_criteria": selection_criteria(lots),
-        "tenders_last_time": last[0] if last else None,
-        "assessment": _assessment_dict(assessment),
-        "incumbent": who,
-        "incumbents": incumbents,
-        "opportunity_keys": [o.key for o in opps],
-        "influence_activities": activities,
-        "score": score,
-        "total": score["total"],
-        "recommendation": score["recommendation"],
-        "decision": decisions[-1] if decisions else None,
-        "decisions": decisions,
-        "status": status.status if status else None,
-    }
+    return BidRow(
+        notice_pk=n.id,
+        notice_id=n.notice_id,
+        version=n.version,
+        source=n.source,
+        source_id=n.source_id,
+        url=doffin_url(n),
+        documents_url=n.documents_url,
+        title=n.title,
+        buyer=buyers[0] if buyers else None,
+        buyers=buyers,
+        accounts=[name for name, _, _ in linked.links],
+        suggested_accounts=list(dict.fromkeys(name for name, _, _ in linked.suggested)),
+        account=linked.account,
+        tier=linked.tier,
+        subtype=n.subtype,
+        procedure_type=n.procedure_type,
+        procedure_id=n.procedure_id,
+        issue_date=n.issue_date,
+        deadline=deadline,
+        deadline_at=deadline_at.isoformat() if deadline_at else None,
+        deadline_source=deadline_source,
+        days_left=(deadline - today).days if deadline else None,
+        placeholder_deadline=placeholder,
+        value=bid_value["amount"],
+        currency=bid_value["currency"] or n.currency,
+        value_kind=bid_value["kind"],
+        value_label=bid_value["label"],
+        value_detail=bid_value,
+        main_cpv=n.main_cpv,
+        cpv_codes=item.cpvs,
+        lots=lots_shown,
+        price_weight=price,
+        relevance=_relevance_kinds(linked, rel, tracked=bool(decisions) or status is not None),
+        fit=rel,
+        selection_criteria=selection_criteria(lots),
+        tenders_last_time=ctx.tenders_last_time(opps),
+        assessment=assessment_dict(assessment),
+        incumbent=who,
+        incumbents=incumbents,
+        opportunity_keys=[o.key for o in opps],
+        influence_activities=activities,
+        score=score,
+        total=cast(float, score["total"]),
+        recommendation=cast(str, score["recommendation"]),
+        decision=decisions[-1] if decisions else None,
+        decisions=decisions,
+        status=status.status if status else None,
+    )
 
 
 def _candidates_query(
@@ -446,7 +468,7 @@ def list_bids(
     include_closed: bool = False,
     show: str = "relevant",
     rules: Rules,
-) -> list[dict[str, Any]]:
+) -> list[BidRow]:
     """Open competitions in our capability profile (or tracked), best first.
 
     The competitions are those of ``open_competition_ids`` (``show``: ``relevant`` by
@@ -454,32 +476,6 @@ def list_bids(
     competitions linked to that account (id, name or alias; link not rejected);
     ``include_closed`` keeps competitions whose deadline has passed (issued in the last 400
     days).
-
-    Keys: notice_pk, notice_id, version, source, source_id, url (Doffin page),
-    documents_url, title, buyer, buyers, accounts, account, tier, subtype, procedure_type,
-    procedure_id, issue_date, deadline (date), deadline_at (ISO datetime), deadline_source
-    (the tender deadline, or the end of a qualification system), days_left,
-    placeholder_deadline (a 2099-style date was ignored), value (the competition's one
-    value, ``tracker.bids.competitions.competition_value``), currency, value_kind (estimated,
-    framework_max, text_estimated, text_max or None), value_label (its Norwegian words),
-    value_detail (the whole ``competition_value``: source, lots added up, the buyer's
-    words), main_cpv,
-    cpv_codes, lots ([{lot_id, title, deadline, value, price_weight, criteria: [{type,
-    name, weight, weight_code}], documents_url}]), price_weight (percent, highest over the
-    lots), suggested_accounts (reached only through unconfirmed links; they give no
-    account or tier, only a reduced tier component), relevance (account (a confirmed
-    link), suggested (only suggested links), profile, tracked (a decision or bid status
-    exists) or a combination such as account+profile), incumbent
-    (us|competitor|unknown), incumbents, opportunity_keys, influence_activities, fit (the
-    capability profile's fit and reason, the learned score and its words, flagged, shown:
-    ``tracker.opportunities.relevance.relevance``), selection_criteria ([{type, name, description,
-    label}]),
-    tenders_last_time ({tenders, contract, awarded} of the contract being re-tendered, or
-    None), assessment ({capacity, delivery_risk, reason, by, at} or None), score
-    ({total, recommendation, components: [{name, label, points, max, reason}], capped
-    (only when fit 0 capped the recommendation)}), total, recommendation, decision
-    (latest {decision, by, at, why, score} or None), decisions (all, oldest first),
-    status (bid status or None).
     """
     ids = [get_account(session, account).id] if account else None
     pks = open_competition_ids(
@@ -489,11 +485,11 @@ def list_bids(
     # in profile first; the learned score only reorders equal totals
     out.sort(
         key=lambda r: (
-            not r["fit"]["shown"],
-            -r["total"],
-            -((r["fit"]["learned"] or {}).get("score") or 0),
-            r["deadline"] or dt.date.max,
-            r["notice_pk"],
+            not r.fit["shown"],
+            -r.total,
+            -((r.fit["learned"] or {}).get("score") or 0),
+            r.deadline or dt.date.max,
+            r.notice_pk,
         )
     )
     return out
@@ -501,7 +497,7 @@ def list_bids(
 
 def bid_rows(
     session: Session, today: dt.date, notice_pks: list[int], *, rules: Rules
-) -> list[dict[str, Any]]:
+) -> list[BidRow]:
     """Scored rows (as ``list_bids``) for the given competitions, in the given order, with no
     relevance or deadline filter (for paged lists that select their own notices)."""
     scoring = rules.scoring_rules()
@@ -510,19 +506,26 @@ def bid_rows(
     return [bid_row(notices[pk], today, ctx, scoring) for pk in notice_pks if pk in notices]
 
 
+@dataclass(frozen=True)
+class BidDetail(BidRow):
+    """The bid page of one competition: its ``BidRow`` (the same value, score,
+    recommendation and decision as the list), the lots as the notice says them and the
+    decision history, newest first."""
+
+    competition_lots: list[dict[str, Any]]  # tracker.bids.competitions.competition_lots
+    history: list[dict[str, Any]]  # who, when, what, why, the score, what it replaced
+
+
 def bid_detail(
     session: Session, notice: Notice | int | str, today: dt.date, *, rules: Rules
-) -> dict[str, Any]:
-    """The bid page of one competition: its ``list_bids`` row (the same value, score,
-    recommendation and decision as the list), the lots as the notice says them
-    (``tracker.bids.competitions.competition_lots``) and the decision history, oldest first,
-    each decision with who, when, what, why, the score it was taken on and the decision
-    it replaced. NotFoundError for an unknown notice, UserError for one that is not a
-    competition."""
+) -> BidDetail:
+    """The bid page of one competition (``BidDetail``): each decision with who, when, what,
+    why, the score it was taken on and the decision it replaced. NotFoundError for an
+    unknown notice, UserError for one that is not a competition."""
     n = competition_notice(session, notice, "the bid page is for competitions only")
     row = bid_rows(session, today, [n.id], rules=rules)[0]
-    return {
-        **row,
-        "competition_lots": competition_lots(session, n.id),
-        "history": list(reversed(row["decisions"])),
-    }
+    return BidDetail(
+        **record_fields(row),
+        competition_lots=competition_lots(session, n.id),
+        history=list(reversed(row.decisions)),
+    )

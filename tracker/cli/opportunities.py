@@ -6,6 +6,7 @@ import csv
 import getpass
 import io
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,7 @@ def bids_cmd(
     from tracker.bids.selection import list_bids
 
     with session_scope() as session:
-        rows = list_bids(
+        found = list_bids(
             session,
             resolve_today(today),
             account=account,
@@ -255,6 +256,7 @@ def bids_cmd(
             show=show,
             rules=load_rules(settings=load_settings()),
         )
+    rows = [asdict(r) for r in found]
     if fmt != "json":
         for r in rows:
             d = r["decision"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -327,7 +328,8 @@ def calendar_for(
         for o in list_opportunities(session, today=today, account=account)
         if o["phase"] != "running"
     ]
-    items = [*opps, *list_bids(session, today, account=account, rules=rules)]
+    bids = [asdict(b) for b in list_bids(session, today, account=account, rules=rules)]
+    items = [*opps, *bids]
     name = f"Tender tracker: {account}" if account else "Tender tracker"
     events = len(unique_events(items, language=language, base_url=base_url))
     return build_calendar(items, name=name, language=language, base_url=base_url), events

@@ -11,7 +11,7 @@ from tracker.db.models import (
     User,
 )
 from tracker.formats.ical import build_calendar
-from tracker.pages.base import PageEnv, account_scope
+from tracker.pages.base import PageEnv, account_scope, plain
 from tracker.pages.bids import bids_page
 from tracker.pages.opportunities import opportunity_rows
 
@@ -30,9 +30,12 @@ def calendar_items(
         if any(d and d >= today for d in dates):
             keep.append(row)
     show = "accounts" if ids is not None else "relevant"
-    bids = bids_page(
-        session, today, show=show, account_ids=ids, per_page=200, rules=env.rules, ours=env.ours
-    )["items"]
+    bids = plain(
+        bids_page(
+            session, today, show=show, account_ids=ids, per_page=200, rules=env.rules,
+            ours=env.ours,
+        ).items
+    )  # fmt: skip
     return keep[:500] + bids
 
 
