@@ -38,7 +38,7 @@ from tracker.db.models import User
 from tracker.notices.eforms import parse_notice
 from tracker.notices.ingest import Ingestor
 from tracker.ops import demo
-from tracker.pages.base import PageEnv, plain
+from tracker.pages.base import PageEnv, plain, to_json
 from tracker.pages.bids import bids_page
 from tracker.pages.director import director_page
 from tracker.pages.home import kam_home
@@ -124,7 +124,7 @@ def test_the_kam_hears_of_the_competition_at_his_account(demo_world: Session) ->
 
 def test_the_bid_team_sees_an_in_profile_competition(demo_world: Session) -> None:
     today = demo.DEMO_TODAY
-    page = plain(bids_page(demo_world, today, rules=ENV.rules, ours=ENV.ours))
+    page = to_json(bids_page(demo_world, today, rules=ENV.rules, ours=ENV.ours))
     assert page["items"], f"no open competition in the profile on {today}"
     assert all(b["fit"]["shown"] or b["status"] or b["decision"] for b in page["items"])
     for b in page["items"]:

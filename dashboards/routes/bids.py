@@ -22,8 +22,8 @@ from tracker.bids.decisions import (
 from tracker.bids.selection import bid_detail
 from tracker.db.models import User
 from tracker.market.bidders import for_competitions
-from tracker.pages.base import PageEnv, plain
-from tracker.pages.bids import BID_SHOWS, bids_page
+from tracker.pages.base import PageEnv, plain, to_json
+from tracker.pages.bids import BID_SHOWS, BidsPage, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status
 
 router = APIRouter()
@@ -31,13 +31,10 @@ api_router = APIRouter(prefix="/api", tags=["bids"])
 NAV = [("Bids", "/bids", None)]
 
 
-def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> dict[str, Any]:
-    """One page of the bid list as plain values (for the template and the JSON)."""
-    return plain(
-        bids_page(
-            session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
-            ours=env.ours,
-        )
+def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> BidsPage:
+    return bids_page(
+        session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
+        ours=env.ours,
     )  # fmt: skip
 
 
@@ -51,7 +48,7 @@ def bids(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = bid_list(session, day, show, page, env)
+    data = plain(bid_list(session, day, show, page, env))
     for item in data["items"]:
         item["criteria_chart"] = charts.criteria_bar(item["criteria"])
     data["likely_bidders"] = for_competitions(
@@ -81,7 +78,7 @@ def bids_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_list(session, day, show, page, env)
+    return to_json(bid_list(session, day, show, page, env))
 
 
 @router.post("/bids/{notice_pk}/status")
@@ -153,4 +150,4 @@ def bid_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return plain(bid_detail(session, notice_pk, day, rules=env.rules))
+    return to_json(bid_detail(session, notice_pk, day, rules=env.rules))

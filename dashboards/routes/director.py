@@ -13,7 +13,7 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
-from tracker.pages.base import PageEnv, plain, plain_rows
+from tracker.pages.base import PageEnv, plain, plain_rows, to_json
 from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency
 from tracker.users import can_decide_bids
@@ -55,7 +55,7 @@ def director_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return plain(director_page(session, day, show=show, env=env))
+    return to_json(director_page(session, day, show=show, env=env))
 
 
 @api_router.get(

@@ -14,8 +14,8 @@ from dashboards.web import current_user, db_session, done, page_env, render, tod
 from tracker.db.models import User
 from tracker.enums import Role
 from tracker.linking.links import decide_link_as
-from tracker.pages.base import PageEnv, account_scope, plain, plain_rows
-from tracker.pages.home import kam_home
+from tracker.pages.base import PageEnv, account_scope, plain, plain_rows, to_json
+from tracker.pages.home import KamHome, kam_home
 from tracker.pages.suggested_links import suggested_links
 from tracker.users import mark_notices_seen
 
@@ -26,9 +26,8 @@ NAV = [("Home", "/", (Role.KAM, Role.DIRECTOR, Role.ADMIN))]
 
 def home_data(
     session: Session, user: User, day: dt.date, env: PageEnv, show_all: bool = False
-) -> dict[str, Any]:
-    """The KAM home as plain values (for the template and the JSON); a GET changes nothing."""
-    return plain(kam_home(session, user, day, env=env, show_all=show_all))
+) -> KamHome:
+    return kam_home(session, user, day, env=env, show_all=show_all)  # a GET changes nothing
 
 
 @router.post("/notices/seen")
@@ -54,7 +53,7 @@ def home(
 ) -> Response:
     if user.role == Role.BID:
         return RedirectResponse("/bids", status_code=303)
-    data = home_data(session, user, day, env, show_all=bool(all))
+    data = plain(home_data(session, user, day, env, show_all=bool(all)))
     data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
     return render(request, "home.html", data)
 
@@ -71,7 +70,7 @@ def home_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return home_data(session, user, day, env, show_all=bool(all))
+    return to_json(home_data(session, user, day, env, show_all=bool(all)))
 
 
 @api_router.get(

@@ -14,7 +14,7 @@ from dashboards.web import current_user, db_session, done, page_env, render, tod
 from tracker.db.models import User
 from tracker.notices.search import PHASES, parse_filters, parse_filters_checked, search_notices
 from tracker.opportunities.relevance import mark_notice
-from tracker.pages.base import PageEnv, plain
+from tracker.pages.base import PageEnv, plain, to_json
 from tracker.pages.notice import notice_page
 from tracker.pages.opportunities import account_names
 
@@ -94,7 +94,7 @@ def notice_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    data = plain(notice_page(session, notice_pk, day, env=env))
+    data = to_json(notice_page(session, notice_pk, day, env=env))
     data["fields"] = {key: value for _label, key, value in data["fields"]}
     return data
 

@@ -21,6 +21,7 @@ from tracker.bids.context import LoadedLot, LoadedNotice
 from tracker.bids.scoring import price_weight_percent
 from tracker.contracts.build import FRAMEWORK_CODES, add_months
 from tracker.db.models import AwardCriterion, Lot, Notice
+from tracker.messages import N_, Message
 from tracker.notices.notice_text import TextFacts, read_facts
 from tracker.notices.pretender import OSLO, QUALIFICATION_SUBTYPES
 from tracker.notices.subtypes import PLACEHOLDER_YEAR
@@ -405,7 +406,7 @@ def earliest_deadline(
 
 def deadline_facts(
     n: Notice | LoadedNotice, lots: Sequence[Lot | LoadedLot], today: dt.date
-) -> tuple[dt.datetime | None, bool, str | None]:
+) -> tuple[dt.datetime | None, bool, Message | None]:
     """(deadline, placeholder seen, where the deadline comes from)."""
     deadline_at, placeholder = earliest_deadline(lots, today, n.subtype)
     real_deadline = any(
@@ -414,9 +415,9 @@ def deadline_facts(
     source = (
         None
         if deadline_at is None
-        else "tender deadline (BT-131)"
+        else N_("tender deadline (BT-131)")
         if real_deadline
-        else "the qualification system ends (BT-537): applications until then"
+        else N_("the qualification system ends (BT-537): applications until then")
     )
     return deadline_at, placeholder, source
 

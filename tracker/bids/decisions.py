@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.bids.context import competition_notice, decision_dicts, resolve_notice
+from tracker.bids.scoring import score_text
 from tracker.bids.selection import bid_rows
 from tracker.db.models import BidAssessment, BidDecision, BidStatus, Notice, User, utcnow
 from tracker.enums import BidState, Capacity, Decision, DeliveryRisk
@@ -75,7 +76,7 @@ def record_decision(
         decided_at=now,
         why=why,
         score=row.total,
-        score_detail=row.score,
+        score_detail=score_text(row.score),
     )
     session.add(rec)
     session.flush()

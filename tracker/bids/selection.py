@@ -70,6 +70,7 @@ from tracker.db.models import (
 )
 from tracker.enums import Incumbent, LinkStatus
 from tracker.errors import UserError
+from tracker.messages import Message
 from tracker.opportunities.build import (
     COMPETITION_SUBTYPES,
     NOT_A_CALL,
@@ -118,7 +119,8 @@ class BidRow:
     issue_date: dt.date | None
     deadline: dt.date | None
     deadline_at: str | None  # ISO datetime
-    deadline_source: str | None  # the tender deadline, or the end of a qualification system
+    # the tender deadline, or the end of a qualification system
+    deadline_source: Message | None
     days_left: int | None
     placeholder_deadline: bool  # a 2099-style date was ignored
     # the competition's one value (tracker.bids.competitions.competition_value), its kind

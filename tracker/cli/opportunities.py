@@ -6,7 +6,6 @@ import csv
 import getpass
 import io
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tracker.cli._common import resolve_today
 from tracker.config import load_settings
 from tracker.db.engine import session_scope
 from tracker.opportunities.windows import PHASES
+from tracker.pages.base import to_json
 from tracker.rules import load_rules
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -256,7 +256,7 @@ def bids_cmd(
             show=show,
             rules=load_rules(settings=load_settings()),
         )
-    rows = [asdict(r) for r in found]
+    rows = to_json(found)
     if fmt != "json":
         for r in rows:
             d = r["decision"]

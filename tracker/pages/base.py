@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Connection, and_, func, or_
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
+from tracker.messages import Message
 from tracker.rules import Rules, load_rules
 from tracker.users import account_scope as account_scope  # re-exported for the pages
 
@@ -36,18 +37,40 @@ def num(value: Decimal | float | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def plain(value: Any) -> Any:
-    """A record (or list of records) as plain values for JSON, CSV and templates: the one
-    place a dataclass becomes a dict."""
+def _plain(value: Any, text: bool) -> Any:
+    if isinstance(value, Message):
+        return value.render() if text else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return {f.name: _plain(getattr(value, f.name), text) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, text) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v, text) for v in value)
     return value
 
 
+def plain(value: Any) -> Any:
+    """A record (or list of records) as plain values for templates and CSV: the one place
+    a dataclass becomes a dict. Domain messages (``tracker.messages.Message``) stay
+    messages, for the template's ``msg`` filter to translate; a list or tuple of records
+    becomes a list."""
+    if isinstance(value, list | tuple):
+        return [_plain(v, False) for v in value]
+    return _plain(value, False)
+
+
+def to_json(value: Any) -> Any:
+    """As ``plain``, with every domain message as its English text (the API's JSON, the
+    command line's JSON)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v, True) for v in value]
+    return _plain(value, True)
+
+
 def plain_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(r) for r in rows]
+    return [_plain(r, False) for r in rows]
 
 
 class PageCache:
@@ -70,7 +93,8 @@ class PageCache:
         """``build()`` once per database, name and day within ``ttl`` seconds; the value
         is shared between requests, so callers must not change it."""
         bind = session.get_bind()
-        key = (str(bind.url), id(bind), name, today)
+        engine = bind.engine if isinstance(bind, Connection) else bind
+        key = (str(engine.url), id(bind), name, today)
         now = time.monotonic()
         with self._lock:
             hit = self._values.get(key)
