@@ -36,7 +36,7 @@ def normalise_decision(decision: str) -> str:
     """``bid`` or ``no-bid`` (``no_bid``, ``nobid``, ``no bid`` accepted); else UserError."""
     d = (decision or "").strip().lower().replace("_", "-").replace(" ", "-")
     if d == "nobid":
-        d = "no-bid"
+        d = Decision.NO_BID
     if d not in DECISIONS:
         raise UserError(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
     return d

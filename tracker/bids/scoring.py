@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from tracker.enums import Recommendation
 from tracker.messages import N_, Message, join
 from tracker.opportunities.relevance import Fit, Profile
 
@@ -52,7 +53,7 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
 )
 CAPACITY_FACTOR = {"available": 1.0, "stretched": 0.4, "none": 0.0}
 RISK_FACTOR = {"low": 1.0, "medium": 0.5, "high": 0.0}
-RECOMMENDATIONS: tuple[str, ...] = ("bid", "consider", "no-bid")
+RECOMMENDATIONS: tuple[Recommendation, ...] = tuple(Recommendation)
 
 
 @dataclass(frozen=True)
@@ -398,13 +399,13 @@ _COMPUTE = {
 }
 
 
-def recommend(total: float, rules: ScoringRules = DEFAULT_SCORING) -> str:
+def recommend(total: float, rules: ScoringRules = DEFAULT_SCORING) -> Recommendation:
     """bid, consider or no-bid for a total score."""
     if total >= rules.bid_at:
-        return "bid"
+        return Recommendation.BID
     if total >= rules.consider_at:
-        return "consider"
-    return "no-bid"
+        return Recommendation.CONSIDER
+    return Recommendation.NO_BID
 
 
 def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[str, object]:
@@ -430,7 +431,7 @@ def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[st
         "components": components,
     }
     if no_fit and rules.no_fit_caps_at_no_bid:
-        out["recommendation"] = "no-bid"
+        out["recommendation"] = Recommendation.NO_BID
         out["capped"] = N_("fit 0 (outside our capability profile): no-bid whatever the total")
     return out
 

@@ -182,7 +182,7 @@ def _relevance_kinds(linked: Linked, rel: dict[str, Any], *, tracked: bool) -> s
         x
         for x, ok in (
             ("account", bool(linked.links)),
-            ("suggested", bool(linked.suggested) and not linked.links),
+            (LinkStatus.SUGGESTED, bool(linked.suggested) and not linked.links),
             ("profile", rel["fit"]),
             ("learned", rel["flagged"]),
             ("tracked", tracked),
