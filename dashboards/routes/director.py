@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -33,11 +34,12 @@ def director(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = plain(director_page(session, day, show=show, env=env))
+    page = director_page(session, day, show=show, env=env)
     # The page shows the top rows of the long lists; the JSON API and the exports have all.
-    for name in ("incumbency", "uncovered"):
-        data[f"{name}_total"] = len(data[name])
-        data[name] = data[name][:PAGE_ROWS]
+    data = plain(
+        replace(page, incumbency=page.incumbency[:PAGE_ROWS], uncovered=page.uncovered[:PAGE_ROWS])
+    )
+    data["incumbency_total"], data["uncovered_total"] = len(page.incumbency), len(page.uncovered)
     data["pipeline_chart"] = charts.pipeline_bars(data["pipeline"])
     data["can_decide"] = can_decide_bids(user)
     return render(request, "director.html", data)

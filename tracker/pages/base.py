@@ -37,7 +37,12 @@ def num(value: Decimal | float | None) -> float | None:
     return float(value) if value is not None else None
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime, Decimal})
+
+
 def _plain(value: Any, text: bool) -> Any:
+    if type(value) in _ATOMS:
+        return value
     if isinstance(value, Message):
         return value.render() if text else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
