@@ -22,7 +22,7 @@ from tracker.bids.decisions import (
 from tracker.bids.selection import bid_detail
 from tracker.db.models import User
 from tracker.market.bidders import for_competitions
-from tracker.pages.base import PageEnv, plain, to_json
+from tracker.pages.base import PageEnv, fields_of, plain, to_json
 from tracker.pages.bids import BID_SHOWS, BidsPage, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status
 
@@ -48,11 +48,11 @@ def bids(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = plain(bid_list(session, day, show, page, env))
-    for item in data["items"]:
-        item["criteria_chart"] = charts.criteria_bar(item["criteria"])
+    found = bid_list(session, day, show, page, env)
+    data = fields_of(found)
+    data["criteria_charts"] = {b.id: charts.criteria_bar(b.criteria) for b in found.items}
     data["likely_bidders"] = for_competitions(
-        session, [item["id"] for item in data["items"]], request.app.state.settings.our_orgnr_list
+        session, [b.id for b in found.items], request.app.state.settings.our_orgnr_list
     )
     query = {"show": show} if show != "relevant" else {}
     data.update(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import fields
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -14,7 +14,7 @@ from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
-from tracker.pages.base import PageEnv, plain, plain_rows, to_json
+from tracker.pages.base import PageEnv, fields_of, plain, plain_rows, to_json
 from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency
 from tracker.users import can_decide_bids
@@ -36,10 +36,14 @@ def director(
 ) -> Response:
     page = director_page(session, day, show=show, env=env)
     # The page shows the top rows of the long lists; the JSON API and the exports have all.
-    data = plain(
-        replace(page, incumbency=page.incumbency[:PAGE_ROWS], uncovered=page.uncovered[:PAGE_ROWS])
+    data = fields_of(page)
+    data.update(
+        incumbency=plain(page.incumbency[:PAGE_ROWS]),
+        uncovered=plain(page.uncovered[:PAGE_ROWS]),
+        pipeline=plain(page.pipeline),
+        incumbency_total=len(page.incumbency),
+        uncovered_total=len(page.uncovered),
     )
-    data["incumbency_total"], data["uncovered_total"] = len(page.incumbency), len(page.uncovered)
     data["pipeline_chart"] = charts.pipeline_bars(data["pipeline"])
     data["can_decide"] = can_decide_bids(user)
     return render(request, "director.html", data)
@@ -57,7 +61,12 @@ def director_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return to_json(director_page(session, day, show=show, env=env))
+    page = director_page(session, day, show=show, env=env)
+    # the long lists are records FastAPI serializes as they are; the bid records' reasons
+    # are messages, given as their English text
+    out = {f.name: getattr(page, f.name) for f in fields(page)}
+    out.update(queue=to_json(page.queue), decided=to_json(page.decided))
+    return out
 
 
 @api_router.get(

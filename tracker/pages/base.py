@@ -38,15 +38,37 @@ def num(value: Decimal | float | None) -> float | None:
 
 
 _ATOMS = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime, Decimal})
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's field names, by type
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        is_record = dataclasses.is_dataclass(cls)
+        names = tuple(f.name for f in dataclasses.fields(cls)) if is_record else None
+        _FIELDS[cls] = names
+        return names
 
 
 def _plain(value: Any, text: bool) -> Any:
-    if type(value) in _ATOMS:
+    """``value`` with records as dicts (``text``: messages as their English text)."""
+    cls = type(value)
+    if cls in _ATOMS:
         return value
+    if cls is dict:
+        return {k: v if type(v) in _ATOMS else _plain(v, text) for k, v in value.items()}
+    if cls is list:
+        return [v if type(v) in _ATOMS else _plain(v, text) for v in value]
     if isinstance(value, Message):
         return value.render() if text else value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name), text) for f in dataclasses.fields(value)}
+    names = _field_names(cls)
+    if names is not None:
+        out = {}
+        for name in names:
+            v = getattr(value, name)
+            out[name] = v if type(v) in _ATOMS else _plain(v, text)
+        return out
     if isinstance(value, dict):
         return {k: _plain(v, text) for k, v in value.items()}
     if isinstance(value, list):
@@ -64,6 +86,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v, False) for v in value]
     return _plain(value, False)
+
+
+def fields_of(record: Any) -> dict[str, Any]:
+    """A record's fields as a template's context, the values as they are (templates read
+    records by attribute: ``{{ b.title }}``)."""
+    return {name: getattr(record, name) for name in _field_names(type(record)) or ()}
 
 
 def to_json(value: Any) -> Any:
