@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 PORT ?= 8000
 
-.PHONY: demo demo-port test test-all lint format browser-deps migration-reset clean
+.PHONY: demo demo-port test test-fast test-all lint format browser-deps migration-reset clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: demo-port $(STAMP)
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -n 2
+
+# Everything but the slow and the browser tests (markers in pyproject.toml): the quick loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -467,7 +467,7 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
         "buyer (busiest)": lambda s: buyer_page(s, keys["busiest_buyer"], TODAY),
         "buyer (typical)": lambda s: buyer_page(s, keys["typical_buyer"], TODAY),
         "director market": lambda s: director_market(s, TODAY, ours=ours),
-        "director (all)": lambda s: director_market(s, TODAY, "all", ours),
+        "director (all)": lambda s: director_market(s, TODAY, "all", ours=ours),
     }
     with Session(engine) as session:
         for name, call in models.items():

@@ -114,7 +114,7 @@ def log(msg: str) -> None:
 def scratch_database(url: str | None, work: Path) -> tuple[str, Any]:
     """A fresh database: SQLite file in ``work``, or a new database on the given server."""
     if url is None:
-        return f"sqlite:///{work / 'tracker.db.engine'}", None
+        return f"sqlite:///{work / 'tracker.db'}", None
     base = make_url(url)
     name = f"soak_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")

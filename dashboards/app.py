@@ -33,6 +33,7 @@ from dashboards.web import (
     LoginRequired,
     authenticate,
     csrf_protect,
+    user_language,
     validate_input,
 )
 from tracker.config import Settings, load_settings
@@ -263,7 +264,12 @@ def create_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(validate_input), Depends(authenticate), Depends(csrf_protect)],
+        dependencies=[
+            Depends(validate_input),
+            Depends(authenticate),
+            Depends(user_language),
+            Depends(csrf_protect),
+        ],
     )
     app.state.engine = engine
     app.state.settings = settings

@@ -93,8 +93,8 @@ def timeline(
             i.get("drafting_starts"),
             i.get("expected_publication"),
         )
-        if opens and (drafting or pub):
-            stop = drafting or pub
+        stop = drafting or pub
+        if opens and stop:
             bars.append(
                 {
                     "cls": "influence",

@@ -24,6 +24,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from tracker.messages import Message
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
 LANGUAGES: dict[str, str] = {"nb": "Norsk (bokmål)", "en": "English"}
@@ -87,3 +89,8 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 def tr(en: str, nb: str) -> str:
     """A short text given in both languages in code (labels of codes): the current one."""
     return nb if current_language() == "nb" else en
+
+
+def say(message: Message) -> str:
+    """A domain or route message (``tracker.messages.N_``) in the current language."""
+    return message.render(gettext)

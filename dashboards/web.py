@@ -28,9 +28,10 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from dashboards.i18n import set_language
+from dashboards.i18n import normalize, set_language, translations
 from tracker.db.models import User
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
+from tracker.messages import Message
 from tracker.pages.base import PageEnv
 from tracker.users import user_for_api_token
 
@@ -113,6 +114,13 @@ def authenticate(request: Request, session: Session = Depends(db_session)) -> Us
     return user
 
 
+async def user_language(user: User | None = Depends(authenticate)) -> None:
+    """App-wide: what the request formats (labels, amounts, charts, the message after a
+    change) is in the user's language. Async on purpose: it runs in the request's own
+    context, which the route's worker thread copies (a sync dependency's change is lost)."""
+    set_language(getattr(user, "language", None))
+
+
 async def csrf_protect(request: Request) -> None:
     """App-wide: every non-GET request must carry the session's CSRF token."""
     if request.method in SAFE_METHODS:
@@ -174,17 +182,20 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def done(
-    request: Request, message: str, target: str | None, default: str = "/"
+    request: Request, message: Message, target: str | None, default: str = "/"
 ) -> RedirectResponse:
     """After a change: flash ``message`` and redirect (303) to a same-site ``target``."""
     flash(request, message)
     return RedirectResponse(safe_next(target, default), status_code=303)
 
 
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """A one-time message shown on the next page."""
+def flash(request: Request, message: Message, kind: str = "ok") -> None:
+    """A one-time message shown on the next page, in the language of the user who acted
+    (the session cookie keeps the text, not the message)."""
+    user = getattr(request.state, "user", None)
+    text = message.render(translations(normalize(getattr(user, "language", None))).gettext)
     request.session.setdefault("flash", [])
-    request.session["flash"] = [*request.session["flash"], [kind, message]][-5:]
+    request.session["flash"] = [*request.session["flash"], [kind, text]][-5:]
 
 
 def render(

@@ -143,23 +143,33 @@ def iter_members(
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
-        try:
-            archive = zipfile.ZipFile(path)
-        except zipfile.BadZipFile as exc:
-            raise ArchiveTruncated(f"zip: {exc}") from exc
-        with archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                if info.file_size > member_maxsize:
-                    yield info.filename, ValueError(f"{info.file_size} bytes, over the limit")
-                    continue
-                try:
-                    with archive.open(info) as member:
-                        yield info.filename, _read_limited(member, member_maxsize, info.filename)
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-                    yield info.filename, exc
-        return
+        yield from _zip_members(path, member_maxsize)
+    else:
+        yield from _tar_members(path, member_maxsize)
+
+
+def _zip_members(path: str, member_maxsize: int) -> Iterator[tuple[str, bytes | Exception]]:
+    """The members of a zip file (random access: a bad member does not stop the rest)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise ArchiveTruncated(f"zip: {exc}") from exc
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.file_size > member_maxsize:
+                yield info.filename, ValueError(f"{info.file_size} bytes, over the limit")
+                continue
+            try:
+                with archive.open(info) as member:
+                    yield info.filename, _read_limited(member, member_maxsize, info.filename)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                yield info.filename, exc
+
+
+def _tar_members(path: str, member_maxsize: int) -> Iterator[tuple[str, bytes | Exception]]:
+    """The members of a tar, tar.gz/bz2/xz (``r|*``: one pass, one member in memory)."""
     try:
         stream = tarfile.open(path, mode="r|*")  # noqa: SIM115 - closed by the with below
     except tarfile.TarError as exc:
@@ -172,10 +182,10 @@ def iter_members(
                 if info.size > member_maxsize:
                     yield info.name, ValueError(f"{info.size} bytes, over the limit")
                     continue
-                fh = stream.extractfile(info)
-                if fh is None:
+                member = stream.extractfile(info)
+                if member is None:
                     continue
-                yield info.name, _read_limited(fh, member_maxsize, info.name)
+                yield info.name, _read_limited(member, member_maxsize, info.name)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise ArchiveTruncated(f"tar: {type(exc).__name__}: {exc}") from exc
 

@@ -9,7 +9,7 @@ A subclass sets, under "# DateSlicedSpider":
 Listing callbacks register the ids of a day with ``self.listed(...)`` and every
 request that belongs to a day goes through ``self.track(day, request)``; when the
 last one of a day has answered (downloaded, skipped or failed) the spider yields a
-``HarvestDayItem`` so the pipeline can flush and decide whether the day is complete.
+``HarvestDayItem`` so the pipelines can flush and decide whether the day is complete.
 
 Arguments common to these spiders: ``since``/``until`` (YYYY-MM-DD; default: resume
 from the harvest state, until today), ``refresh`` (1: download ids already stored).
@@ -33,8 +33,8 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from spiders.exceptions import SpiderArgumentError
+from spiders.extensions import HarvestState, crawl_today, harvest_state
 from spiders.items import FetchFailureItem, HarvestDayItem, NoticeItem
-from spiders.pipelines import crawl_today
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def failure_reason(failure: Failure) -> str:
 
 class DateSlicedSpider(scrapy.Spider):
     tracker_source = ""
-    # The pipeline calls a run "failed" when requests were made and none gave a usable
+    # The CrawlRun extension calls a run "failed" when requests were made and none gave a usable
     # answer (stat ``tracker/ok_responses``, counted by the parse callbacks).
     counts_responses = True
     # Root elements of the notices the tracker reads from this source (others are skipped).
@@ -146,14 +146,9 @@ class DateSlicedSpider(scrapy.Spider):
         return days, failures
 
     @property
-    def state(self) -> Any:
+    def state(self) -> HarvestState:
         """The crawler's ``HarvestState`` (enabled in ``EXTENSIONS``)."""
-        state = getattr(self.crawler, "harvest_state", None)
-        if state is None:
-            raise SpiderArgumentError(
-                "the HarvestState extension is not enabled (EXTENSIONS in spiders.settings)"
-            )
-        return state
+        return harvest_state(self.crawler)
 
     async def start(self) -> AsyncIterator[Any]:
         days, failures = self.plan()

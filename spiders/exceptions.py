@@ -17,6 +17,11 @@ class SpiderArgumentError(SpiderError, ValueError):
     """A spider argument (-a name=value) is invalid (raised by the spiders' __init__)."""
 
 
+class MissingExtension(SpiderError, RuntimeError):
+    """An extension the spiders and pipelines read is not enabled in EXTENSIONS
+    (raised by spiders.extensions.enabled)."""
+
+
 class IncompleteResponse(IgnoreRequest):
     """A body stayed truncated or unparsable after every retry (spiders.middlewares)."""
 

@@ -35,6 +35,7 @@ from spiders.exceptions import IncompleteResponse, RateLimited
 from spiders.secret import Secret
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
             await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    def process_response(
+        self,
+        request: Request,
+        response: Response,
+        spider: Spider | None = None,  # as the parent's; optional, so Scrapy never passes it
+    ) -> Request | Response:
         result = super().process_response(request, response)
         if result is not response or response.status != 200:
             return result

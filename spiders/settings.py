@@ -88,10 +88,30 @@ DOWNLOAD_HANDLERS = {
 ARCHIVE_TEMP_DIR = None  # None: the system's temporary directory
 ARCHIVE_TIMEOUT = 600  # a day's archive is tens of MB: ten minutes before giving up
 ARCHIVE_MEMBER_MAXSIZE = 64 * 1024 * 1024  # a bigger member is refused (failed member)
-# Harvest state (days to take, ids stored) for the spiders, which open no sessions.
-EXTENSIONS = {"spiders.extensions.HarvestState": 100}
-# The one pipeline: stores through tracker (same ingest as `tracker ingest`).
-ITEM_PIPELINES = {"spiders.pipelines.TrackerPipeline": 300}
+# The database side of a crawl, so that spiders open no session (spiders.extensions).
+EXTENSIONS = {
+    # Days to take, ids stored, numbers to look up; what became of each id this crawl.
+    "spiders.extensions.HarvestState": 100,
+    # The crawl's run record: started as the spider opens, closed with its counts.
+    "spiders.extensions.CrawlRun": 110,
+}
+# One job per pipeline, in this order (spiders.pipelines); each store takes one item kind.
+ITEM_PIPELINES = {
+    # Drops anything but the items of spiders.items, or one failing its checks.
+    "spiders.pipelines.Validate": 100,
+    # A failure's issue day into its meta, where the next run reads it.
+    "spiders.pipelines.Normalise": 200,
+    # FetchFailureItem: an open fetch failure, retried by the next run.
+    "spiders.pipelines.StoreFailures": 300,
+    # NoticeItem: the same ingest as `tracker ingest`; flushed at every HarvestDayItem.
+    "spiders.pipelines.StoreNotices": 400,
+    # HarvestDayItem (after StoreNotices flushed it): is every listed notice stored?
+    "spiders.pipelines.CloseDays": 500,
+    # RegisterItem: a Brønnøysund record applied to its organisation.
+    "spiders.pipelines.StoreRegister": 600,
+    # AgreementItem: agreements read from buyer pages, stored in batches.
+    "spiders.pipelines.StoreAgreements": 700,
+}
 
 # --- housekeeping
 # API responses are not cookies-based; cookies would only grow request headers.

@@ -100,7 +100,7 @@ def db_url(
 ) -> Iterator[str]:
     """URL of an empty migrated database (SQLite and, when configured, PostgreSQL)."""
     if request.param == "sqlite":
-        path = tmp_path / "tracker.db.engine"
+        path = tmp_path / "tracker.db"
         shutil.copy(sqlite_template, path)
         url = f"sqlite:///{path}"
     else:

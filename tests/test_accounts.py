@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.test_linking import EXAMPLES, load_real
+from tests.support.worlds import EXAMPLES, load_real
 from tracker.accounts.keyaccounts import account_detail, get_account, import_accounts
 from tracker.cli import main
 from tracker.db.models import Account

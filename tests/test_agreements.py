@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES
 from tests.readmodels import list_expiries
-from tests.test_linking import EXAMPLES
+from tests.support.worlds import EXAMPLES
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.cli import main
 from tracker.contracts.agreement_pages import (
@@ -106,7 +106,8 @@ def test_site_config_errors(tmp_path: Path) -> None:
 
 
 def test_spider_yields_items_and_pipeline_stores_them(engine: Engine, db_url: str) -> None:
-    from spiders.sources.agreements import AgreementPipeline, AgreementsSpider
+    from spiders.pipelines import StoreAgreements as AgreementPipeline
+    from spiders.sources.agreements import AgreementsSpider
 
     spider = AgreementsSpider(config=str(PAGES / "sites.yaml"), site="sykehusinnkjop-ikt")
     site = spider.sites[0]

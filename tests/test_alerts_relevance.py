@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.test_demo import build_demo_world
+from tests.support.worlds import build_demo_world
 from tracker.alerts.generation import alerts_for
 from tracker.alerts.subscriptions import KINDS, default_subscriptions
 from tracker.db.models import User

@@ -7,15 +7,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tests.support.expected import KEYS
 from tracker.cli import main
 
 NOTICES = Path(__file__).resolve().parent / "fixtures" / "notices"
 REAL = NOTICES / "doffin-real"
-KEYS = {
-    "file", "notice_id", "version", "procedure_id", "subtype", "notice_type", "issue_date",
-    "title", "procedure_type", "main_cpv", "cpv_codes", "estimated_value", "buyers", "lots",
-    "results", "changed_notice_id", "warnings",
-}  # fmt: skip
 
 
 def test_parse_json_prints_one_object_per_notice() -> None:

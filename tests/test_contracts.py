@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES, REAL
-from tests.test_linking import load_real
+from tests.support.worlds import load_real
 from tracker.contracts.build import (
     Period,
     add_duration,

@@ -20,23 +20,18 @@ when contracts or windows are derived differently.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import REAL
-from tracker.accounts.keyaccounts import import_accounts
+from tests.support.worlds import build_demo_world
 from tracker.alerts.generation import alerts_for
 from tracker.alerts.subscriptions import default_subscriptions
 from tracker.config import load_settings
 from tracker.db.models import User
-from tracker.notices.eforms import parse_notice
-from tracker.notices.ingest import Ingestor
 from tracker.ops import demo
 from tracker.pages.base import PageEnv, plain, to_json
 from tracker.pages.bids import bids_page
@@ -44,32 +39,11 @@ from tracker.pages.director import director_page
 from tracker.pages.home import kam_home
 from tracker.rules import load_rules
 
-ROOT = Path(__file__).resolve().parent.parent
 HOME_LISTS = ("dialogues", "influence_open", "overdue", "expiries", "new_notices")
 KAMS = [email for email, role, _ in demo.DEMO_USERS if role == "kam"]
 
 # The settings and rules the pages are given (no environment, the shipped rules).
 ENV = PageEnv.of(load_settings(env={"TRACKER_HOME": "/nonexistent"}))
-
-
-def build_demo_world(engine: Engine, today: dt.date) -> None:
-    """``make demo`` without the HTTP round trip: accounts, the real notices issued up to
-    ``today`` stored as the Doffin spider stores them, then the demo's own last step."""
-    with Session(engine) as s:
-        import_accounts(s, ROOT / "examples" / "accounts.yaml")
-        s.commit()
-    with Ingestor(engine, source="doffin") as ing:
-        for path in sorted(REAL.glob("*.xml")):
-            data = path.read_bytes()
-            issued = parse_notice(data).issue_date
-            if issued is None or issued > today:
-                continue
-            match = re.search(r"(\d{4}-\d{6})", path.name)
-            ing.add(data, location=str(path), source_id=match and match.group(1))
-        ing.flush()
-    with Session(engine) as s:
-        demo.finish(s, today, "demo password for tests")
-        s.commit()
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from icalendar import Calendar
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.test_demo import build_demo_world
+from tests.support.worlds import build_demo_world
 from tracker.cli import main
 from tracker.config import load_settings
 from tracker.db.models import NoticeLink, Opportunity, User

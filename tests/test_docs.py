@@ -59,4 +59,4 @@ def test_unmigrated_database_gives_a_clear_error(
     assert "is not initialised" in result.output and "tracker db upgrade" in result.output
     assert "Traceback" not in result.output
     assert len(result.output.splitlines()) == 1
-    assert not (tmp_path / "tracker.db.engine").exists()  # a read command creates nothing
+    assert not (tmp_path / "tracker.db").exists()  # a read command creates nothing

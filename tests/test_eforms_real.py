@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_eforms import NOTICES
+from tests.conftest import NOTICES
 from tracker.notices.eforms import ParsedNotice, parse_notice
 
 REAL = NOTICES / "doffin-real"

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.readmodels import list_expiries
-from tests.test_linking import load_real
+from tests.support.worlds import load_real
 from tracker.cli import main
 from tracker.contracts.expiries import parse_within
 from tracker.db.models import Contract

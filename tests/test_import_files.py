@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.test_linking import EXAMPLES
+from tests.support.worlds import EXAMPLES
 from tracker.accounts.keyaccounts import get_account, import_accounts
 from tracker.cli import main
 from tracker.contracts.agreements import import_agreements

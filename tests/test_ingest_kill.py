@@ -21,20 +21,21 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
 from tests.dbsnapshot import differences, snapshot
+from tests.support.db import count, wipe
+from tests.support.worlds import ACCOUNTS
 from tracker.accounts.keyaccounts import import_accounts
-from tracker.db.models import Base, Contract, ContractParty, Notice, NoticeLink, Run
+from tracker.db.models import Contract, ContractParty, Notice, NoticeLink, Run
 from tracker.notices.ingest import ingest_paths
 from tracker.ops.crawl import PROJECT_ROOT
 from tracker.ops.doctor import run_checks
 
 COPIES = 10
 BATCH = 40
-ACCOUNTS = PROJECT_ROOT / "examples" / "accounts.yaml"
 NOTICE_ID = b'<cbc:ID schemeName="notice-id">'
 
 
@@ -51,21 +52,6 @@ def write_corpus(folder: Path) -> int:
             (folder / f"{i:02d}-{path.name}").write_bytes(copy)
             n += 1
     return n
-
-
-def wipe(engine: Engine) -> None:
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-
-
-def count(engine: Engine, model: type) -> int:
-    with Session(engine) as s:
-        return s.scalar(select(func.count()).select_from(model)) or 0
 
 
 def ingest_cmd(corpus: Path, *kill: str) -> list[str]:

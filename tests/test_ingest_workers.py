@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
 from tests.dbsnapshot import differences, snapshot
-from tests.test_ingest_kill import ACCOUNTS, count, wipe
+from tests.support.db import count, wipe
+from tests.support.worlds import ACCOUNTS
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.db.models import Contract, IngestError, Notice, NoticeLink
 from tracker.notices.ingest import ingest_paths

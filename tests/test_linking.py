@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
-from tracker.accounts.keyaccounts import import_accounts
+from tests.support.worlds import EXAMPLES, load_real
 from tracker.db.models import (
     Account,
     ContractAccount,
@@ -34,17 +34,6 @@ from tracker.linking.links import (
 from tracker.linking.names import full_key, match_key, parent_name
 from tracker.notices.ingest import ingest_paths
 from tracker.pages.suggested_links import suggested_links
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def load_real(engine: Engine, accounts: Path | None = EXAMPLES / "accounts.yaml") -> None:
-    """Example accounts first, then the real notices (linking and contracts run on ingest)."""
-    if accounts is not None:
-        with Session(engine) as s:
-            import_accounts(s, accounts)
-    result = ingest_paths(engine, [REAL])
-    assert result["failed"] == 0, result["failures"]
 
 
 def links_by_file(session: Session) -> dict[str, list[tuple[str, str, str, str]]]:

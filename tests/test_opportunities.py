@@ -12,14 +12,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import REAL
+from tests.support.expected import ISSUE_KEYS
+from tests.support.worlds import add_known_agreement, load_world
 from tracker.accounts.keyaccounts import import_accounts
 from tracker.config import load_settings
 from tracker.db.models import (
     Account,
     Activity,
     Contract,
-    ContractAccount,
-    ContractParty,
     Notice,
     NoticeLink,
     Opportunity,
@@ -35,69 +35,13 @@ from tracker.opportunities.build import (
 )
 from tracker.rules import parse_rules
 
-ROOT = Path(__file__).resolve().parent.parent
-ISSUE_KEYS = {
-    "account",
-    "title",
-    "buyer",
-    "expiry",
-    "expiry_source",
-    "influence_opens",
-    "drafting_starts",
-    "expected_publication",
-    "phase",
-    "can_influence",
-    "days_left",
-    "budget_window",
-    "confidence",
-    "reason",
-}
 D = dt.date
-
-
-def load_world(engine: Engine, extra: list[Path] | None = None) -> None:
-    """Example accounts, then the real Doffin notices (linked and derived on ingest)."""
-    with Session(engine) as s:
-        import_accounts(s, ROOT / "examples" / "accounts.yaml")
-        s.commit()
-    result = ingest_paths(engine, [REAL, *(extra or [])])
-    assert result["failed"] == 0
 
 
 @pytest.fixture
 def world(engine: Engine, tracker_env: dict[str, str]) -> Engine:
     load_world(engine)
     return engine
-
-
-def add_known_agreement(s: Session, supplier: tuple[str, str] | None = None) -> Account:
-    """A diathermy agreement the KAM knows (import) at Sykehusinnkjøp HF, 2019-09-01 –
-    2023-08-31, optionally with a supplier (name, orgnr); returns the account."""
-    acc = s.scalars(select(Account).where(Account.name == "Sykehusinnkjøp HF")).one()
-    contract = Contract(
-        key="import:diatermi-2019",
-        source="import",
-        title="Diatermipenner og plater med tilbehør",
-        main_cpv="33141000",
-        start_date=D(2019, 9, 1),
-        end_date=D(2023, 8, 31),
-        end_source="import",
-        framework=True,
-    )
-    s.add(contract)
-    s.flush()
-    s.add(
-        ContractAccount(contract_id=contract.id, account_id=acc.id, method="import", confidence=1)
-    )
-    if supplier:
-        name, orgnr = supplier
-        s.add(
-            ContractParty(
-                contract_id=contract.id, role="supplier", party_key=orgnr, name=name, orgnr=orgnr
-            )
-        )
-    s.commit()
-    return acc
 
 
 def _by_title(rows: list[dict], account: str, fragment: str) -> dict:

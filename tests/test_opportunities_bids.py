@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
-from tests.test_opportunities import add_known_agreement, load_world
+from tests.support.worlds import add_known_agreement, load_world
 from tracker.bids.decisions import decision_history, record_decision, set_bid_status
 from tracker.bids.scoring import score_text
 from tracker.bids.selection import BidRow, bid_rows, list_bids

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from icalendar import Calendar
 from sqlalchemy import Engine
 
-from tests.test_opportunities import ISSUE_KEYS, load_world
+from tests.support.expected import ISSUE_KEYS
+from tests.support.worlds import load_world
 from tracker.cli import main
 
 COMMANDS = [

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import FIXTURES, REAL
-from tracker.notices.eforms import oslo_wall_clock, parse_notice
-from tracker.notices.pretender import OSLO, find_dates, find_periods, read_pretender, sentences
+from tests.support.expected import same_moment
+from tracker.notices.eforms import parse_notice
+from tracker.notices.pretender import find_dates, find_periods, read_pretender, sentences
 
 GOLDEN = json.loads((FIXTURES / "golden" / "doffin-real-golden.json").read_text("utf-8"))
 PRE_TENDER = GOLDEN["pre_tender"]
@@ -37,21 +37,6 @@ def reading_of(path: Path) -> Any:
         deadlines=[d for lot in n.lots for d in (lot.submission_deadline, lot.request_deadline)],
         is_test=n.is_test,
     )
-
-
-def same_moment(golden: str | None, got: Any) -> bool:
-    """A golden deadline ('2023-10-16T12:00' Oslo time, '2023-03-08T12:00:00+02:00' with its
-    offset, or a day '2023-12-15') against a reading's ``Deadline``."""
-    if golden is None or got is None:
-        return golden is None and got is None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", golden):
-        return got.day.isoformat() == golden and got.at is None
-    want = dt.datetime.fromisoformat(golden)
-    if want.tzinfo is None:
-        want = want.replace(tzinfo=OSLO)
-    # the golden file keeps a summer offset written in winter; the tracker reads it as the
-    # buyer's Oslo time (2022-976327's text: "onsdag 8. mars 2023 kl. 12.00")
-    return got.at is not None and got.at == oslo_wall_clock(want)
 
 
 @pytest.mark.parametrize("entry", PRE_TENDER, ids=[e["doffin_id"] for e in PRE_TENDER])

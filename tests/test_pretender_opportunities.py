@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, REAL
-from tests.test_pretender import same_moment
+from tests.support.expected import same_moment
 from tracker.db.models import Account, AccountOrgnr
 from tracker.notices.eforms import parse_notice
 from tracker.notices.ingest import ingest_paths

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
-from tests.test_cli_notices import KEYS
+from tests.support.expected import KEYS
 from tracker.cli import main
 from tracker.db.models import (
     AwardCriterion,

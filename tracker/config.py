@@ -34,7 +34,7 @@ SETTINGS: list[Setting] = [
         "database_url",
         "TRACKER_DATABASE_URL",
         None,
-        "SQLAlchemy URL; default sqlite:///$TRACKER_HOME/tracker.db.engine",
+        "SQLAlchemy URL; default sqlite:///$TRACKER_HOME/tracker.db",
         secret=True,
     ),
     Setting("doffin_api_key", "DOFFIN_API_KEY", None, "Doffin subscription key.", secret=True),
@@ -207,7 +207,7 @@ class Settings:
         url = self.values.get("database_url")
         if url:
             return url
-        return f"sqlite:///{(self.home_path / 'tracker.db.engine').resolve()}"
+        return f"sqlite:///{(self.home_path / 'tracker.db').resolve()}"
 
     @property
     def our_orgnr_list(self) -> list[str]:

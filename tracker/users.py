@@ -246,7 +246,7 @@ def _reserve(
     """
     keys = _throttle_keys(email, client)
     since = now - RATE_WINDOW
-    table = LoginThrottle.__table__
+    table = LoginThrottle
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     deadline = time.monotonic() + RESERVE_SECONDS
     while time.monotonic() < deadline:
@@ -288,7 +288,7 @@ def _reserve(
             )
         savepoint = session.begin_nested()
         for key, (old_failures, old_last), failures, next_at in plan:
-            done = session.execute(
+            done = session.execute(  # type: ignore[attr-defined]  # an UPDATE's CursorResult
                 update(LoginThrottle)
                 .where(
                     LoginThrottle.key == key,
@@ -434,7 +434,9 @@ def can_edit_account(user: User, account_kam_email: str | None) -> bool:
     if user.role in (Role.DIRECTOR, Role.ADMIN):
         return True
     if user.role == Role.KAM:
-        return bool(account_kam_email) and account_kam_email.strip().lower() == user.email.lower()
+        return bool(account_kam_email) and (account_kam_email or "").strip().lower() == (
+            user.email.lower()
+        )
     return False
 
 

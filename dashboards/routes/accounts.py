@@ -10,11 +10,14 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
+from dashboards.radar import MONTHS as RADAR_MONTHS
+from dashboards.radar import renewal_radar
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.accounts import work as accountwork
 from tracker.db.models import User
 from tracker.errors import UserError
 from tracker.market.bidders import for_opportunities
+from tracker.messages import N_, Message
 from tracker.pages.account import account_page
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, plain_rows
@@ -56,6 +59,17 @@ def account(
 ) -> Response:
     data = account_page(session, account_id, user, day, env=env)
     data["timeline"] = charts.timeline(data["opportunities"], day)
+    data["radar"] = renewal_radar(
+        expiries(
+            session,
+            day,
+            ours=env.ours,
+            rules=env.rules,
+            account_ids=[account_id],
+            within_months=RADAR_MONTHS,
+        ),
+        day,
+    )
     data["likely_bidders"] = for_opportunities(
         session, data["opportunities"], request.app.state.settings.our_orgnr_list
     )
@@ -97,7 +111,7 @@ def expiries_json(
     return plain_rows(rows)
 
 
-def _back(request: Request, account_id: int, message: str) -> Response:
+def _back(request: Request, account_id: int, message: Message) -> Response:
     return done(request, message, f"/accounts/{account_id}")
 
 
@@ -111,7 +125,7 @@ def save_plan(
 ) -> Response:
     accountwork.set_plan_notes(session, user, account_id, plan_notes)
     session.commit()
-    return _back(request, account_id, "Plan notes saved.")
+    return _back(request, account_id, N_("Plan notes saved."))
 
 
 @router.post("/accounts/{account_id}/contacts")
@@ -139,7 +153,7 @@ def add_contact(
         notes=notes,
     )
     session.commit()
-    return _back(request, account_id, f"Contact {name} added.")
+    return _back(request, account_id, N_("Contact %(name)s added.", name=name))
 
 
 @router.post("/accounts/{account_id}/contacts/{contact_id}/delete")
@@ -152,7 +166,7 @@ def delete_contact(
 ) -> Response:
     accountwork.delete_contact(session, user, contact_id)
     session.commit()
-    return _back(request, account_id, "Contact removed.")
+    return _back(request, account_id, N_("Contact removed."))
 
 
 @router.post("/accounts/{account_id}/activities")
@@ -181,4 +195,4 @@ def add_activity(
         opportunity_key=opportunity_key or None,
     )
     session.commit()
-    return _back(request, account_id, "Activity recorded.")
+    return _back(request, account_id, N_("Activity recorded."))

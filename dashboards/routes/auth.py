@@ -12,6 +12,7 @@ from dashboards.i18n import LANGUAGES
 from dashboards.web import current_user, db_session, done, render, safe_next
 from tracker.db.models import User
 from tracker.errors import LoginRateLimitedError, UserError
+from tracker.messages import N_, Message
 from tracker.users import (
     authenticate,
     end_sessions,
@@ -82,7 +83,7 @@ def _profile(
     *,
     calendar_token: str | None = None,
     api_token: str | None = None,
-    message: str | None = None,
+    message: Message | None = None,
 ) -> Response:
     """The profile page; a new token is shown once, on the response to the POST that made
     it (never stored in the session cookie, which is signed, not encrypted)."""
@@ -108,11 +109,14 @@ def profile(request: Request, user: User = Depends(current_user)) -> Response:
 TOKEN_ACTIONS = {
     ("calendar", "new"): (
         issue_calendar_token,
-        "New calendar URL created; any older URL stopped working.",
+        N_("New calendar URL created; any older URL stopped working."),
     ),
-    ("calendar", "revoke"): (revoke_calendar_token, "Calendar URL revoked."),
-    ("api", "new"): (issue_api_token, "New API token created; any older token stopped working."),
-    ("api", "revoke"): (revoke_api_token, "API token revoked."),
+    ("calendar", "revoke"): (revoke_calendar_token, N_("Calendar URL revoked.")),
+    ("api", "new"): (
+        issue_api_token,
+        N_("New API token created; any older token stopped working."),
+    ),
+    ("api", "revoke"): (revoke_api_token, N_("API token revoked.")),
 }
 
 
@@ -143,7 +147,7 @@ def set_language(
     db_user.language = language
     session.commit()
     user.language = language
-    return done(request, "Språk lagret." if language == "nb" else "Language saved.", "/me")
+    return done(request, N_("Language saved."), "/me")
 
 
 @router.post("/me/calendar-token")

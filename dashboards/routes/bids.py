@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards import charts
+from dashboards import charts, labels
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import (
     BID_STATUSES,
@@ -22,6 +22,7 @@ from tracker.bids.decisions import (
 from tracker.bids.selection import bid_detail
 from tracker.db.models import User
 from tracker.market.bidders import for_competitions
+from tracker.messages import N_
 from tracker.pages.base import PageEnv, fields_of, plain, to_json
 from tracker.pages.bids import BID_SHOWS, BidsPage, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status
@@ -92,7 +93,9 @@ def bid_status(
 ) -> Response:
     set_bid_status_as(session, user, notice_pk, status)
     session.commit()
-    return done(request, f"Bid status set to {status}.", next, "/bids")
+    return done(
+        request, N_("Bid status set to %(status)s.", status=labels.status(status)), next, "/bids"
+    )
 
 
 @router.post("/bids/{notice_pk}/assessment")
@@ -109,7 +112,7 @@ def bid_assessment(
     """The bid team's capacity and delivery-risk assessment (counts in the score)."""
     assess_bid_as(session, user, notice_pk, capacity or None, delivery_risk or None, reason)
     session.commit()
-    return done(request, "Assessment recorded: it counts in the score.", next, "/bids")
+    return done(request, N_("Assessment recorded: it counts in the score."), next, "/bids")
 
 
 @router.get("/bids/{notice_pk}")

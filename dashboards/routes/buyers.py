@@ -11,10 +11,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from dashboards.i18n import say
 from dashboards.routes.suppliers import year_chart
 from dashboards.web import current_user, db_session, render, today
 from tracker.db.models import User
 from tracker.market.buyer import buyer_list, buyer_page
+from tracker.messages import N_
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])
@@ -49,7 +51,7 @@ def buyer(
     day: dt.date = Depends(today),
 ) -> Response:
     page = buyer_page(session, key, day)
-    chart = year_chart(page.by_year, f"Tildelt verdi per år: {page.name}")
+    chart = year_chart(page.by_year, say(N_("Awarded value per year: %(name)s", name=page.name)))
     return render(request, "buyer.html", {"p": page, "year_chart": chart, "rows": PAGE_ROWS})
 
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards import charts
+from dashboards import charts, labels
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
+from tracker.messages import N_
 from tracker.pages.base import PageEnv, fields_of, plain, plain_rows, to_json
 from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency
@@ -102,4 +103,9 @@ def decision(
 ) -> Response:
     decide_bid_as(session, user, notice_pk, decision, why, day, rules=env.rules)
     session.commit()
-    return done(request, f"Decision recorded: {decision}.", next, "/director")
+    return done(
+        request,
+        N_("Decision recorded: %(decision)s.", decision=labels.status(decision)),
+        next,
+        "/director",
+    )

@@ -131,15 +131,16 @@ def _crm_accounts(session: Session, user: User, params: dict[str, str]) -> dict[
     q = select(Account.id, Account.name).order_by(Account.name)
     if ids is not None:
         q = q.where(Account.id.in_(ids))
-    out = {i: {"account": name, "account_orgnr": []} for i, name in session.execute(q)}
+    names = dict(session.execute(q).tuples().all())
+    orgnrs: dict[int, list[str]] = {i: [] for i in names}
     for account_id, orgnr in session.execute(
         select(AccountOrgnr.account_id, AccountOrgnr.orgnr).order_by(AccountOrgnr.orgnr)
     ):
-        if account_id in out:
-            out[account_id]["account_orgnr"].append(orgnr)
-    for a in out.values():
-        a["account_orgnr"] = "; ".join(a["account_orgnr"])
-    return out
+        if account_id in orgnrs:
+            orgnrs[account_id].append(orgnr)
+    return {
+        i: {"account": name, "account_orgnr": "; ".join(orgnrs[i])} for i, name in names.items()
+    }
 
 
 def _contacts(

@@ -10,11 +10,15 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from dashboards import charts
+from dashboards.radar import MONTHS as RADAR_MONTHS
+from dashboards.radar import renewal_radar
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.db.models import User
-from tracker.enums import Role
+from tracker.enums import LinkStatus, Role
 from tracker.linking.links import decide_link_as
+from tracker.messages import N_, Message
 from tracker.pages.base import PageEnv, account_scope, plain, plain_rows, to_json
+from tracker.pages.expiries import expiries
 from tracker.pages.home import KamHome, kam_home
 from tracker.pages.suggested_links import suggested_links
 from tracker.users import mark_notices_seen
@@ -39,7 +43,7 @@ def notices_seen(
     """'Mark all as seen' (CSRF-checked like every POST)."""
     mark_notices_seen(session, user)
     session.commit()
-    return done(request, "New notices marked as seen.", "/")
+    return done(request, N_("New notices marked as seen."), "/")
 
 
 @router.get("/")
@@ -55,6 +59,17 @@ def home(
         return RedirectResponse("/bids", status_code=303)
     data = plain(home_data(session, user, day, env, show_all=bool(all)))
     data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
+    data["radar"] = renewal_radar(
+        expiries(
+            session,
+            day,
+            ours=env.ours,
+            rules=env.rules,
+            account_ids=account_scope(session, user),
+            within_months=RADAR_MONTHS,
+        ),
+        day,
+    )
     return render(request, "home.html", data)
 
 
@@ -84,6 +99,12 @@ def suggested_links_json(
     return plain_rows(suggested_links(session, account_scope(session, user)))
 
 
+LINK_DONE: dict[LinkStatus, Message] = {
+    LinkStatus.CONFIRMED: N_("Link confirmed."),
+    LinkStatus.REJECTED: N_("Link rejected."),
+}
+
+
 @router.post("/links/{link_id}/decide")
 def decide_link(
     request: Request,
@@ -95,4 +116,4 @@ def decide_link(
 ) -> Response:
     decide_link_as(session, user, link_id, status)
     session.commit()
-    return done(request, f"Link {status}.", next)
+    return done(request, LINK_DONE.get(LinkStatus(status), N_("Link saved.")), next)

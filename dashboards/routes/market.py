@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import market_charts
+from dashboards.i18n import say
 from dashboards.routes.exports import export_option
 from dashboards.routes.suppliers import ours
 from dashboards.web import current_user, db_session, render, today
@@ -24,6 +25,7 @@ from tracker.market import bidders
 from tracker.market.buyer import buyer_page, competitions, price_weights, suppliers_at
 from tracker.market.director import DirectorMarket, director_market, rows_of
 from tracker.market.supplier import supplier_page, supplier_wins
+from tracker.messages import N_
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])
@@ -44,8 +46,17 @@ def expiring_chart(m: DirectorMarket) -> dict[str, Any] | None:
             for r in m.expiring
             if r.start == start and not r.ours and r.currency == "NOK" and r.value_kind == "tender"
         )
-        groups.append((name, [("oss", ours or None, "quality"), ("andre", theirs or None, "bar")]))
-    return market_charts.grouped_bars(groups, "Utløpende kontraktsverdi per kvartal", unit="NOK")
+        groups.append(
+            (
+                name,
+                [
+                    (say(N_("ours")), ours or None, "quality"),
+                    (say(N_("others")), theirs or None, "bar"),
+                ],
+            )
+        )
+    title = say(N_("Expiring contract value per quarter"))
+    return market_charts.grouped_bars(groups, title, unit="NOK")
 
 
 def _scope(params: dict[str, str]) -> str:
@@ -158,7 +169,9 @@ EXPORTS: dict[str, Builder] = {
     "buyer-competitions": lambda s, d, p, o: rows_of(competitions(s, _orgnr(s, p, d))[0]),
     "buyer-price-weights": lambda s, d, p, o: rows_of(price_weights(s, _orgnr(s, p, d))[0]),
     "buyer-suppliers": lambda s, d, p, o: _groups(suppliers_at(s, _key(p), None)),
-    "market-expiring": lambda s, d, p, o: rows_of(director_market(s, d, _scope(p), o).expiring),
+    "market-expiring": lambda s, d, p, o: rows_of(
+        director_market(s, d, _scope(p), ours=o).expiring
+    ),
     "market-wallet": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).wallet),
     "market-win-loss": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).win_loss),
     "market-coverage": lambda s, d, p, o: rows_of(director_market(s, d, ours=o).coverage),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.db.models import User
+from tracker.messages import N_, join
 from tracker.notices.search import PHASES, parse_filters, parse_filters_checked, search_notices
 from tracker.opportunities.relevance import mark_notice
 from tracker.pages.base import PageEnv, plain, to_json
@@ -111,5 +112,5 @@ def notice_mark(
     """Star (relevant to us) or dismiss (not for us) a notice: it trains the relevance model."""
     result = mark_notice(session, user, notice_pk, mark)
     session.commit()
-    word = "starred" if mark == "star" else "dismissed"
-    return done(request, f"Notice {word}. {result}", next)
+    said = N_("Notice starred.") if mark == "star" else N_("Notice dismissed.")
+    return done(request, join([said, result], " "), next)

@@ -12,10 +12,12 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import market_charts
+from dashboards.i18n import say
 from dashboards.web import current_user, db_session, render, today
 from tracker.db.models import User
 from tracker.market.common import spend
 from tracker.market.supplier import supplier_list, supplier_page
+from tracker.messages import N_
 
 router = APIRouter()
 api_router = APIRouter(prefix="/api", tags=["market"])
@@ -32,7 +34,10 @@ def year_chart(groups: Any, title: str) -> dict[str, Any] | None:
     """Awarded value (kind tender, own values) in NOK per year (groups with a year
     ``label``), the last ten years, oldest first."""
     rows = [
-        (g.label, [("tildelt NOK", float(v) if (v := spend(g.values, "NOK")) else None, "bar")])
+        (
+            g.label,
+            [(say(N_("awarded NOK")), float(v) if (v := spend(g.values, "NOK")) else None, "bar")],
+        )
         for g in sorted(groups, key=lambda g: g.label)
         if g.label[:1].isdigit()
     ]
@@ -68,7 +73,7 @@ def supplier(
     day: dt.date = Depends(today),
 ) -> Response:
     page = supplier_page(session, key, day, ours(request))
-    chart = year_chart(page.by_year, f"Tildelt verdi per år: {page.name}")
+    chart = year_chart(page.by_year, say(N_("Awarded value per year: %(name)s", name=page.name)))
     return render(request, "supplier.html", {"p": page, "year_chart": chart})
 
 

@@ -6,11 +6,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from dashboards import labels
 from dashboards.web import db_session, done, render, require_role
 from tracker import users as users_mod
 from tracker.db.models import User
 from tracker.enums import Role
 from tracker.errors import NotFoundError
+from tracker.messages import N_
 
 router = APIRouter()
 NAV = [("Users", "/admin/users", (Role.ADMIN,))]
@@ -18,10 +20,13 @@ NAV = [("Users", "/admin/users", (Role.ADMIN,))]
 ACTIONS = {
     "disable": (
         users_mod.disable_user,
-        "disabled: sessions ended, API token and calendar URL revoked",
+        N_("%(email)s: disabled: sessions ended, API token and calendar URL revoked."),
     ),
-    "enable": (users_mod.enable_user, "enabled"),
-    "revoke-tokens": (users_mod.revoke_tokens, "API token and calendar URL revoked"),
+    "enable": (users_mod.enable_user, N_("%(email)s: enabled.")),
+    "revoke-tokens": (
+        users_mod.revoke_tokens,
+        N_("%(email)s: API token and calendar URL revoked."),
+    ),
 }
 
 
@@ -84,7 +89,11 @@ def change_role(
     user = _target(session, user_id)
     users_mod.set_role(session, user, role)
     session.commit()
-    return done(request, f"{user.email}: role {user.role}.", "/admin/users")
+    return done(
+        request,
+        N_("%(email)s: role %(role)s.", email=user.email, role=labels.role(user.role)),
+        "/admin/users",
+    )
 
 
 @router.post("/admin/users/{user_id}/{action}")
@@ -101,4 +110,4 @@ def user_action(
     user = _target(session, user_id)
     func(session, user)
     session.commit()
-    return done(request, f"{user.email}: {message}.", "/admin/users")
+    return done(request, N_(message.msgid, email=user.email), "/admin/users")

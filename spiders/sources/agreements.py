@@ -1,7 +1,8 @@
 """Agreement-page spider: agreement overviews that buyers publish as HTML.
 
 The extraction is ``tracker.contracts.agreement_pages.extract_agreements`` (pure, tested without
-Scrapy); this file fetches the configured pages and stores what they yield.
+Scrapy); this file fetches the configured pages and yields an ``AgreementItem`` per
+agreement found, which the ``StoreAgreements`` pipeline stores.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import scrapy
-from itemadapter import ItemAdapter
 from scrapy.http import Response
 
 from spiders.exceptions import SpiderArgumentError
-from spiders.pipelines import database_url
+from spiders.items import AgreementItem
 from tracker.contracts.agreement_pages import SiteConfig, extract_agreements, load_sites
-from tracker.db.engine import get_engine, session_scope
 from tracker.errors import ConfigError
 
 
@@ -38,12 +37,6 @@ class AgreementsSpider(scrapy.Spider):
 
     name = "agreements"
     tracker_source = "agreements"
-    custom_settings = {  # noqa: RUF012 - Scrapy reads this class attribute
-        "ITEM_PIPELINES": {
-            "spiders.pipelines.TrackerPipeline": 300,  # records the run; passes items on
-            "spiders.sources.agreements.AgreementPipeline": 400,
-        }
-    }
 
     def __init__(
         self, config: str | None = None, site: str | None = None, *args: Any, **kwargs: Any
@@ -69,43 +62,9 @@ class AgreementsSpider(scrapy.Spider):
         for s in self.sites:
             yield scrapy.Request(s.url, callback=self.parse_page, cb_kwargs={"site": s})
 
-    def parse_page(self, response: Response, site: SiteConfig) -> Iterator[dict[str, Any]]:
+    def parse_page(self, response: Response, site: SiteConfig) -> Iterator[AgreementItem]:
         found = extract_agreements(response.text, site, url=response.url)
         if not found:
             self.logger.warning("%s: no agreements found with block %r", site.name, site.block)
         for agreement in found:
-            yield {"kind": "agreement", **agreement.as_item()}
-
-
-class AgreementPipeline:
-    """Stores agreement items (``kind == "agreement"``) through ``tracker.contracts.agreements``."""
-
-    def __init__(self, db_url: str):
-        self.db_url = db_url
-        self.items: list[dict[str, Any]] = []
-        self.stored = 0
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> AgreementPipeline:
-        return cls(database_url(crawler.settings))
-
-    def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
-        if adapter.get("kind") == "agreement":
-            self.items.append(dict(adapter))
-            if len(self.items) >= 200:
-                self._flush()
-        return item
-
-    def close_spider(self) -> None:
-        self._flush()
-
-    def _flush(self) -> None:
-        if not self.items:
-            return
-        from tracker.contracts.agreements import store_page_agreements
-
-        with session_scope(get_engine(self.db_url)) as session:
-            result = store_page_agreements(session, self.items)
-        self.stored += result["created"] + result["updated"]
-        self.items = []
+            yield AgreementItem(**agreement.as_item())

@@ -12,10 +12,8 @@ from twisted.python.failure import Failure
 
 from spiders.base import failure_reason, truthy
 from spiders.exceptions import SpiderArgumentError
+from spiders.extensions import harvest_state
 from spiders.items import FetchFailureItem, RegisterItem
-from spiders.pipelines import database_url
-from tracker.accounts import registry
-from tracker.db.engine import get_engine, session_scope
 from tracker.orgnr import is_valid_orgnr
 
 GONE = (404, 410)
@@ -59,11 +57,10 @@ class BrregSpider(scrapy.Spider):
         return str(self.settings.get("BRREG_API_URL")).rstrip("/")
 
     async def start(self) -> AsyncIterator[Any]:
-        engine = get_engine(database_url(self.settings))
-        with session_scope(engine) as session:
-            orgnrs = self.orgnrs_arg or registry.orgnrs_to_enrich(session, self.refresh)
-            if not self.refresh:
-                self.seen |= registry.enriched_orgnrs(session)
+        # The HarvestState extension reads the database: the spider opens no session.
+        state = harvest_state(self.crawler)
+        orgnrs, enriched = state.orgnrs_to_look_up(self.orgnrs_arg, self.refresh)
+        self.seen |= enriched
         self.logger.info("brreg: %d organisation number(s) to look up", len(orgnrs))
         for orgnr in orgnrs:
             self.seen.add(orgnr)

@@ -1,20 +1,25 @@
 """A seeded world for the dashboard tests: real notices, example accounts, one user per role.
 
-The world is built once per test process and backend (SQLite, and PostgreSQL when
-``TRACKER_TEST_DATABASE_URL`` is set): the example accounts are imported, the real
-fixture notices ingested (which links buyers and derives contracts), opportunities
-recomputed when ``tracker.opportunities.build`` is there, and users created. Tests that change
-data touch their own rows, so they can share it. "Today" is fixed at 2023-02-22, when
-two linked competitions of the fixtures are open.
+The world is seeded once per test session into a template (the example accounts
+imported, the 57 real fixture notices ingested, which links buyers and derives
+contracts, opportunities recomputed, users created) and every test module gets its own
+copy of it (``world``, module-scoped: the browser tests keep one server per module),
+so what one module changes never reaches another; tests of a module that change data
+touch their own rows. On SQLite the template is a file (built by the first xdist
+worker, copied by all); on PostgreSQL (``TRACKER_TEST_DATABASE_URL``) the world is one
+seeded database per test process, shared by its modules. "Today" is fixed at 2023-02-22,
+when two linked competitions of the fixtures are open.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import importlib
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +94,7 @@ def migrated_database(backend: str, home: Path, prefix: str) -> Iterator[tuple[s
     PostgreSQL database dropped afterwards."""
     admin = None
     if backend == "sqlite":
-        url = f"sqlite:///{home / 'tracker.db.engine'}"
+        url = f"sqlite:///{home / 'tracker.db'}"
     else:
         base = make_url(PG_URL)
         name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -111,14 +116,66 @@ def migrated_database(backend: str, home: Path, prefix: str) -> Iterator[tuple[s
             admin.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``lock`` (across the xdist workers of a session)."""
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def world_template(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    """The seeded world as a SQLite file, seeded once per test session: the first xdist
+    worker builds it in the session's shared temporary directory, the others wait."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    path = root / "world-template.db"
+    with _exclusive(root / "world-template.lock"):
+        if not path.exists():
+            building = root / "world-template.building"
+            shutil.copy(sqlite_template, building)
+            engine = tracker_db.make_engine(f"sqlite:///{building}")
+            try:
+                seed(engine)
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                engine.dispose()
+            building.rename(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The seeded world on PostgreSQL: one database per test process."""
+    home = tmp_path_factory.mktemp("world-postgresql")
+    with migrated_database("postgresql", home, "tracker_dash") as (url, engine):
+        seed(engine)
+        yield {"backend": "postgresql", "url": url, "engine": engine, "home": home}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict]:
-    home = tmp_path_factory.mktemp(f"world-{request.param}")
-    with migrated_database(request.param, home, "tracker_dash") as (url, engine):
-        seed(engine)
-        yield {"backend": request.param, "url": url, "engine": engine, "home": home}
+    """The world of one test module: a copy of the template on SQLite."""
+    if request.param != "sqlite":
+        yield request.getfixturevalue("pg_world")
+        return
+    home = tmp_path_factory.mktemp("world-sqlite")
+    path = home / "tracker.db"
+    shutil.copy(request.getfixturevalue("world_template"), path)
+    url = f"sqlite:///{path}"
+    engine = tracker_db.make_engine(url)
+    try:
+        yield {"backend": "sqlite", "url": url, "engine": engine, "home": home}
+    finally:
+        engine.dispose()
 
 
 def make_settings(home: Path, **extra: str) -> Any:
@@ -126,7 +183,7 @@ def make_settings(home: Path, **extra: str) -> Any:
     return load_settings(env=env)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app(world: dict) -> Any:
     """The app of the world; it keeps no aggregates between requests (``NoCache``), so
     each test sees the data as it is now (``test_pages`` tests the 60 s cache itself)."""

@@ -9,58 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import delete
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import DIATERMI, PASSWORD, USERS, make_settings, notice_pk
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
 from tracker.db.engine import session_scope
 from tracker.db.models import BidDecision
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-output" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(app: object) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """Serve ``app`` on a free port of 127.0.0.1 in a thread: (server, thread, base URL)."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +144,7 @@ def test_director_records_a_decision_and_downloads_an_export(
     row.locator("input[name=why]").fill("Browser test: Price weight too high for our margins")
     row.locator("button[type=submit]").click()
     page.wait_for_load_state()
-    assert "Decision recorded: no-bid." in page.locator(".flash").first.inner_text()
+    assert "Decision recorded: no bid." in page.locator(".flash").first.inner_text()
     assert "Price weight too high" in page.locator("#decided").inner_text()
     _shot(page, "director-after-decision")
     with page.expect_download() as info:

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import DIATERMI, PASSWORD, USERS, make_settings, notice_pk
-from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, start_server
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, start_server
 from tracker.db.engine import session_scope
 from tracker.db.models import Account, Lot, Notice, User
 

@@ -66,9 +66,11 @@ def test_every_template_string_is_in_the_norwegian_catalog() -> None:
 
 
 def _domain_messages() -> dict[str, list[str]]:
-    """msgid -> where, for every ``N_("...")`` in tracker/ (``tracker.messages``)."""
+    """msgid -> where, for every ``N_("...")`` in tracker/ and dashboards/ (messages the
+    domain writes, and the web app's one-time messages after a change)."""
     found: dict[str, list[str]] = {}
-    for path in sorted((ROOT / "tracker").rglob("*.py")):
+    paths = [*(ROOT / "tracker").rglob("*.py"), *(ROOT / "dashboards").rglob("*.py")]
+    for path in sorted(paths):
         with path.open("rb") as fh:
             for lineno, _func, message, _comments in extract_python(fh, ["N_"], [], {}):
                 msgid = message[0] if isinstance(message, tuple) else message
@@ -143,3 +145,14 @@ def test_no_text_outside_the_catalog(path: Path) -> None:
         if _words(chunk):
             loose.append(chunk.strip()[:60])
     assert not loose, f"{path.name}: text outside the catalog: {loose[:10]}"
+
+
+def test_no_bare_percent_sign_in_a_template_string() -> None:
+    """Jinja's new-style gettext formats every string with ``%``: a bare ``%`` (``_("Price
+    %")``) raises "incomplete format" when the page renders; write ``%%`` or rephrase."""
+    bad = [
+        f"{msgid!r} ({where[0]})"
+        for msgid, where in _extracted().items()
+        if re.search(r"%(?![(%])", msgid)
+    ]
+    assert not bad, "; ".join(bad)

@@ -17,8 +17,8 @@ import pytest
 
 from dashboards.app import create_app
 from tests.dashboards.conftest import make_settings
-from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
-from tests.test_demo import build_demo_world
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
+from tests.support.worlds import build_demo_world
 from tracker.db import engine as tracker_db
 from tracker.db.migrate import upgrade
 from tracker.ops import demo

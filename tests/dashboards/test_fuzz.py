@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
 from tests.dashboards.conftest import PASSWORD, csrf_from, login
-from tests.dashboards.test_security import api_routes
+from tests.support.web import api_routes
 from tracker.db.engine import session_scope
 from tracker.db.models import Account, Notice
 from tracker.users import ensure_user

@@ -193,3 +193,24 @@ def test_bids_and_notice_pages_show_deadlines_in_oslo_time(
     # the raw fields are folded away, codes keep their tooltip
     assert '<details class="card" id="fields">' in notice
     assert re.search(r'title="CPV \d{8}', notice)
+
+
+def test_the_message_after_a_change_is_in_the_users_language(
+    world, client_for, reset_languages
+) -> None:
+    """The one-time message after a change speaks the language of the user who acted,
+    labels included (role names, not codes)."""
+    admin = _client_nb(client_for, "admin")
+    users = admin.get("/admin/users")
+    with session_scope(world["engine"]) as s:
+        kari = s.scalars(select(User).where(User.email == USERS["kam2"])).one()
+        kari_id, kari_role = kari.id, kari.role
+    res = admin.post(
+        f"/admin/users/{kari_id}/role",
+        data={"role": "director", "csrf_token": csrf_from(users.text)},
+        follow_redirects=True,
+    )
+    flash = re.search(r'<p class="flash[^"]*" role="status">([^<]*)</p>', res.text)
+    assert flash and flash.group(1) == f"{USERS['kam2']}: rolle salgsdirektør.", res.text[:3000]
+    with session_scope(world["engine"]) as s:
+        s.execute(update(User).where(User.id == kari_id).values(role=kari_role))

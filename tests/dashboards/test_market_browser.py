@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tests.dashboards.conftest import PASSWORD, USERS
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
-from tests.dashboards.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
+from tests.support.web import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
 from tracker.db.engine import session_scope
 from tracker.db.models import Contract, ContractParty
 

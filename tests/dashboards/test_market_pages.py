@@ -25,10 +25,12 @@ from tests.dashboards.conftest import DIATERMI, TODAY, USERS, login, notice_pk, 
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
 from tracker.db.engine import session_scope
 from tracker.db.models import (
+    AwardCriterion,
     BidStatus,
     Contract,
     ContractAccount,
     ContractParty,
+    Lot,
     LotResult,
     Notice,
     NoticeBuyer,
@@ -36,7 +38,7 @@ from tracker.db.models import (
     User,
 )
 from tracker.market import bidders
-from tracker.market.buyer import buyer_page
+from tracker.market.buyer import buyer_page, price_weights
 from tracker.market.common import awarded_on, spend
 from tracker.market.director import director_market
 from tracker.market.supplier import supplier_page
@@ -227,6 +229,28 @@ def test_buyer_page_procedures_competition_and_price_weight(
     api = client.get(f"/api/buyers/{key}").json()
     assert api["contracts"] == n
     assert len(api["competitions"]) == len(got)
+
+
+def test_buyer_page_shows_price_weights_in_per_cent(market: dict, client: TestClient) -> None:
+    """A buyer whose competitions weigh price in per cent: the page lists each lot's price
+    weight with its unit (the column header once broke the page: a bare "%" in a
+    gettext string)."""
+    with session_scope(market["engine"]) as s:
+        buyers = s.scalars(
+            select(NoticeBuyer.orgnr)
+            .join(Lot, Lot.notice_pk == NoticeBuyer.notice_pk)
+            .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
+            .where(NoticeBuyer.orgnr.is_not(None))
+            .distinct()
+        ).all()
+        weighed = [(b, price_weights(s, b)[0]) for b in buyers]
+    weighed = [(b, w) for b, w in weighed if w]
+    assert weighed, "some real competitions weigh price in per cent"
+    orgnr, weights = weighed[0]
+    res = client.get(f"/buyers/{orgnr}")
+    assert res.status_code == 200
+    section = res.text[res.text.index('id="price-weight"') :]
+    assert f">{weights[0].price_weight} %</td>" in section.replace("&nbsp;", " ")
 
 
 def test_buyer_extension_habit_reads_modification_notices(market: dict) -> None:

@@ -21,6 +21,7 @@ from tests.dashboards.conftest import (
     make_settings,
     page_csrf,
 )
+from tests.support.web import api_routes
 from tracker.db.engine import session_scope
 from tracker.db.models import Notice, NoticeBuyer, NoticeLink, Opportunity
 
@@ -29,15 +30,6 @@ PUBLIC = {"/login", "/calendar/{token}.ics"}
 
 def _concrete(path: str) -> str:
     return path.replace("{token}", "x").replace("{name}", "notices").replace("{fmt}", "csv")
-
-
-def api_routes(app) -> list[APIRoute]:
-    """Every route of the app, also those inside included routers."""
-    out = []
-    for route in app.routes:
-        inner = getattr(route, "original_router", None)
-        out.extend(inner.routes if inner is not None else [route])
-    return [r for r in out if isinstance(r, APIRoute)]
 
 
 def test_every_route_requires_login_except_login_and_calendar(app) -> None:

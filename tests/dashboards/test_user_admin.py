@@ -137,7 +137,7 @@ def test_admin_page_manages_users_admin_only_with_csrf(setup: dict[str, Any]) ->
     assert password not in admin.get("/admin/users").text  # shown once
 
     res = admin.post(f"/admin/users/{kari_id}/role", data={"csrf_token": token, "role": "director"})
-    assert "kari@example.no: role director" in res.text
+    assert "kari@example.no: role sales director" in res.text
     res = admin.post(f"/admin/users/{kari_id}/role", data={"csrf_token": token, "role": "boss"})
     assert res.status_code == 400 and "not one of" in res.text
     with Session(engine) as s:

@@ -13,16 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.ops.conftest import (
-    SMTPServer,
-    WebhookReceiver,
-    _Collect,
-    add_account,
-    add_notice,
-    add_user,
-    free_port,
-    ops_settings,
-)
+from tests.factories import add_account, add_notice, add_user
+from tests.ops.conftest import SMTPServer, WebhookReceiver, _Collect, free_port, ops_settings
 from tracker.alerts import delivery, generation, subscriptions
 from tracker.cli import main
 from tracker.db.models import AlertLog

@@ -9,15 +9,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tests.ops.conftest import (
-    SMTPServer,
-    WebhookReceiver,
-    add_account,
-    add_notice,
-    add_opportunity,
-    add_user,
-    ops_settings,
-)
+from tests.factories import add_account, add_notice, add_opportunity, add_user
+from tests.ops.conftest import SMTPServer, WebhookReceiver, ops_settings
 from tracker.alerts import channels, delivery, generation, subscriptions
 from tracker.db.models import AlertLog, AlertSubscription, BidDecision
 from tracker.errors import ConfigError

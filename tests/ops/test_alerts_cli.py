@@ -7,7 +7,8 @@ import datetime as dt
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from tests.ops.conftest import SMTPServer, add_account, add_notice, add_user
+from tests.factories import add_account, add_notice, add_user
+from tests.ops.conftest import SMTPServer
 from tracker.cli import main
 
 

@@ -170,8 +170,9 @@ def test_killed_cycle_is_closed_and_its_stale_lock_recovered(engine: Engine, tra
     }
     code = (
         "import sys, time; from tracker.ops.cycle import Step;"
-        " from tracker.ops.scheduler import run_once;"
-        "run_once(steps=[Step('slow', lambda c: (print('started', flush=True), time.sleep(60)))])"
+        " from tracker.ops.scheduler import run_once; from tracker.config import load_settings;"
+        "run_once(load_settings(),"
+        " steps=[Step('slow', lambda c: (print('started', flush=True), time.sleep(60)))])"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True

@@ -134,7 +134,7 @@ def test_sqlite_backup_restore_round_trip(engine: Engine, tracker_env, tmp_path:
                 created_at=utcnow(),
             )
         )
-    out = tmp_path / "b" / "tracker.db.engine"
+    out = tmp_path / "b" / "tracker.db"
     res = CliRunner().invoke(main, ["backup", "--out", str(out)], env=tracker_env)
     assert res.exit_code == 0, res.output
     assert f"backup written: {out}" in res.output

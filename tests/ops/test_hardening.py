@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from tests.ops.conftest import WebhookReceiver, add_account, add_opportunity, add_user, free_port
+from tests.factories import add_account, add_opportunity, add_user
+from tests.ops.conftest import WebhookReceiver, free_port
 from tracker.alerts import subscriptions
 from tracker.cli import main
 from tracker.config import load_settings, session_secret
@@ -71,7 +72,7 @@ def test_database_wal_and_backups_are_private(tmp_path: Path) -> None:
     env = {"TRACKER_HOME": str(home), "TRACKER_DATABASE_URL": ""}
     res = _cli(["db", "upgrade"], env)
     assert res.returncode == 0, res.stderr
-    db = home / "tracker.db.engine"
+    db = home / "tracker.db"
     assert _mode(home) == 0o700 and _mode(db) == 0o600
     engine = make_engine(f"sqlite:///{db}")
     with engine.begin() as conn:  # WAL and shared-memory files exist while connected
@@ -87,7 +88,7 @@ def test_database_wal_and_backups_are_private(tmp_path: Path) -> None:
     assert checks["file permissions"].status == "ok"
     db.chmod(0o644)
     checks = {c.name: c for c in run_checks(load_settings(env))}
-    assert checks["file permissions"].status == "warn" and "tracker.db.engine (0644)" in (
+    assert checks["file permissions"].status == "warn" and "tracker.db (0644)" in (
         checks["file permissions"].message
     )
 
@@ -97,7 +98,7 @@ def test_backup_to_an_unwritable_path_is_one_line(engine: Engine, tracker_env) -
         pytest.skip("pg_dump is not installed here; the check before it is the same")
     blocker = Path(tracker_env["TRACKER_HOME"]) / "a-file"
     blocker.write_text("x")
-    res = CliRunner().invoke(main, ["backup", "--out", str(blocker / "tracker.db.engine")])
+    res = CliRunner().invoke(main, ["backup", "--out", str(blocker / "tracker.db")])
     assert res.exit_code == 2
     assert res.output.startswith("error: ") and len(res.output.splitlines()) == 1
     assert "cannot write there" in res.output and "Traceback" not in res.output
@@ -198,7 +199,7 @@ def test_fail_fast_one_line_without_a_usable_database(tmp_path: Path) -> None:
         assert expected in res.stderr and "topsecret" not in res.stderr
         assert "Traceback" not in res.stderr
     # serve with a database at head starts (and is stopped here).
-    db = home / "tracker.db.engine"
+    db = home / "tracker.db"
     upgrade(make_engine(f"sqlite:///{db}"))
     port = free_port()
     proc = subprocess.Popen(

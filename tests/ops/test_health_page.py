@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from dashboards.app import create_app
-from tests.ops.conftest import add_notice
+from tests.factories import add_notice
 from tracker.config import load_settings
 from tracker.db.models import IngestError, Run, utcnow
 from tracker.users import create_user

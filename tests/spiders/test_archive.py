@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from spiders.archive import ArchiveTruncated, iter_members
 from spiders.sources.ted_packages import ojs_issue, publication_number
 from tests.replay import Faults, load_real_notices
-from tests.spiders.conftest import days, open_failures, run_row, source_ids
+from tests.support.crawls import days, open_failures, run_row, source_ids
 from tracker.db.models import Notice
 
 REAL = load_real_notices()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.replay import Faults, load_real_notices, synthetic_days
-from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
+from tests.support.crawls import FAST, days, open_failures, run_row, source_ids, sqlite_only
 from tracker.accounts.registry import is_public_body, orgnrs_to_enrich
 from tracker.cli import main
 from tracker.db.models import Notice, Organisation, Run
@@ -216,12 +216,6 @@ def test_brreg_follows_parents_and_survives_404s(replay, engine):
     assert run.outcome == "ok" and run.counts["register_unknown"] >= 1
 
 
-def sqlite_only(db_url: str) -> None:
-    """Backend-independent crawl checks run once, on SQLite (each crawl costs seconds)."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("backend-independent: runs on SQLite only")
-
-
 @pytest.mark.parametrize("spider", ["doffin", "ted", "brreg"])
 def test_every_spider_starts(replay, engine, db_url, spider):
     sqlite_only(db_url)
@@ -254,8 +248,7 @@ def test_api_key_is_sent_and_never_logged(replay, engine, db_url):
         assert all(key not in str(r.args) for r in s.scalars(select(Run)))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TRACKER_SLOW_TESTS"), reason="TRACKER_SLOW_TESTS=1")
+@pytest.mark.slow  # 1,005 notices: skipped unless TRACKER_SLOW_TESTS=1 (tests/conftest.py)
 def test_a_day_over_the_real_1000_hit_cap_is_split(replay, engine):
     notices = synthetic_days({dt.date(2024, 5, 2): 1005})
     replay.start(Faults(), notices)

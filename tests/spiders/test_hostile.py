@@ -21,8 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.replay import Faults, load_real_notices, replicate, synthetic_days
-from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
-from tests.spiders.test_crawl import sqlite_only
+from tests.support.crawls import FAST, days, open_failures, run_row, source_ids, sqlite_only
 from tracker.cli import main
 from tracker.db.models import Notice, Run
 from tracker.ops.crawl import PROJECT_ROOT, crawl_command

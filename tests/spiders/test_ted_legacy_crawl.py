@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import NOTICES
-from tests.spiders.conftest import FAST, days, open_failures, run_row, source_ids
+from tests.support.crawls import FAST, days, open_failures, run_row, source_ids
 from tracker.db.models import Contract, Notice
 from tracker.ops.crawl import run_crawl
 

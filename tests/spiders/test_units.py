@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -137,3 +138,62 @@ def test_root_name_tells_eforms_from_old_ted_xml():
     old = b'<?xml version="1.0"?><TED_EXPORT xmlns="http://publications.europa.eu/TED_schema/Export"/>'
     assert root_name(old) == "TED_EXPORT" and root_name(old) not in EFORMS_ROOTS
     assert root_name(b"not xml") is None
+
+
+def test_validate_drops_what_is_no_item_or_was_broken_after_it_was_built():
+    from scrapy.exceptions import DropItem
+
+    from spiders.items import FetchFailureItem
+    from spiders.pipelines import Normalise, Validate
+
+    with pytest.raises(DropItem, match="not an item of spiders.items: dict"):
+        Validate().process_item({"kind": "agreement"})
+    failure = FetchFailureItem(source="doffin", source_id="2024-1", reason="HTTP 500")
+    assert Validate().process_item(failure) is failure
+    failure.reason = ""
+    with pytest.raises(DropItem, match="FetchFailureItem.reason: empty"):
+        Validate().process_item(failure)
+    # Normalise: the issue day goes into the meta the next run reads.
+    dated = FetchFailureItem(
+        source="doffin", source_id="2024-2", reason="x", day=dt.date(2024, 3, 1), meta={"a": 1}
+    )
+    assert Normalise().process_item(dated).meta == {"a": 1, "day": "2024-03-01"}
+
+
+def test_every_store_pipeline_takes_one_kind_and_the_order_is_the_documented_one():
+    from scrapy.utils.project import get_project_settings
+
+    order = sorted(get_project_settings().getdict("ITEM_PIPELINES").items(), key=lambda kv: kv[1])
+    names = [name.rsplit(".", 1)[1] for name, _ in order]
+    assert names == [
+        "Validate",
+        "Normalise",
+        "StoreFailures",
+        "StoreNotices",  # flushes at a HarvestDayItem ...
+        "CloseDays",  # ... before the day is checked
+        "StoreRegister",
+        "StoreAgreements",
+    ]
+
+
+def test_agreement_items_read_as_mappings():
+    from spiders.items import AgreementItem
+
+    item = AgreementItem(
+        site="s",
+        url="https://example.no/avtaler",
+        buyer_name="Sykehusinnkjøp HF",
+        buyer_orgnr=None,
+        title="IKT",
+        supplier_name="Dustin Norway AS",
+        start_date=None,
+        end_date="2024-08-31",
+        latest_end="2024-08-31",
+        options_text=None,
+        framework=True,
+        text="...",
+    )
+    assert item["kind"] == "agreement" and item.get("end_date") == "2024-08-31"
+    assert "supplier_name" in dict(item) and item.get("nope") is None
+    with pytest.raises(InvalidItem, match="AgreementItem.end_date"):
+        dataclasses.replace(item, end_date="31.08.2024")

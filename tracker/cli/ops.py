@@ -31,7 +31,7 @@ def run_once_cmd(today: str | None) -> None:
     from tracker.ops.scheduler import run_once
 
     try:
-        result = run_once(today=resolve_today(today))
+        result = run_once(load_settings(), today=resolve_today(today))
     except LockHeldError as exc:
         click.echo(f"not started: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
@@ -89,11 +89,11 @@ def backup_cmd(out: Path | None) -> None:
 
     Default file: $TRACKER_HOME/backups/tracker-YYYYmmdd-HHMMSS.db (.dump for PostgreSQL).
 
-    Example: tracker backup --out /srv/backups/tracker.db.engine
+    Example: tracker backup --out /srv/backups/tracker.db
     """
     from tracker.ops.backup import backup
 
-    result = backup(out=out)
+    result = backup(load_settings(), out=out)
     click.echo(f"backup written: {result.path} ({result.size} bytes, {result.backend})")
     if result.command:
         click.echo(f"command: {result.command}")
@@ -111,7 +111,7 @@ def restore_cmd(file: Path, yes: bool) -> None:
 
     if not yes:
         click.confirm("This overwrites the current database. Continue?", abort=True)
-    target = restore(file=file)
+    target = restore(load_settings(), file=file)
     click.echo(f"restored {file} into {target}")
 
 

@@ -46,7 +46,7 @@ def parse_url(url: str | URL) -> URL:
         shown = url.rsplit("@", 1)[-1][-80:]  # never the password
         raise DatabaseUnavailableError(
             f"database_url {shown!r} is not a database URL (expected e.g. "
-            "sqlite:////srv/tracker/tracker.db.engine or postgresql+psycopg://user@host/db)"
+            "sqlite:////srv/tracker/tracker.db or postgresql+psycopg://user@host/db)"
         ) from exc
 
 

@@ -11,7 +11,7 @@ Example::
 
     lock = DatabaseLock(engine, "scheduler", stale_after=dt.timedelta(minutes=15))
     with lock.held(heartbeat_every=60):
-        run_cycle(engine)
+        run_cycle(engine, settings)
 """
 
 from __future__ import annotations

@@ -165,7 +165,8 @@ def _resolve(
             seen[key] = LikelyBidder(
                 key, name or orgnr or key, orgnr, bool(orgnr and orgnr in ours), False, n, when
             )
-        tenders = last.get(t.contract_id)["tenders"] if t.contract_id in last else None
+        previous = last.get(t.contract_id) if t.contract_id is not None else None
+        tenders = previous["tenders"] if previous else None
         out[ident] = Bidders(t.contract_id, t.buyers, cls, tuple(seen.values()), tenders)
     return out
 
@@ -191,7 +192,7 @@ def _contract_targets(session: Session, contract_ids: list[int]) -> dict[int, _T
 
 
 def for_contracts(
-    session: Session, contract_ids: Iterable[int], ours: Iterable[str] | None = None
+    session: Session, contract_ids: Iterable[int], ours: Iterable[str]
 ) -> dict[int, Bidders]:
     """Likely bidders for the re-tender of each contract."""
     ids = sorted({int(c) for c in contract_ids})
@@ -199,26 +200,26 @@ def for_contracts(
 
 
 def for_opportunities(
-    session: Session, opportunities: Iterable[Mapping[str, Any]], ours: Iterable[str] | None = None
+    session: Session, opportunities: Iterable[Mapping[str, Any]], ours: Iterable[str]
 ) -> dict[str, Bidders]:
     """Likely bidders per opportunity key (re-tenders: opportunities with a contract);
     ``opportunities`` are rows with a ``key`` (as the pages list them)."""
     keys = sorted({str(o["key"]) for o in opportunities if o.get("key")})
     keyed: dict[str, int] = {}
     for chunk in chunks(keys):
-        keyed.update(
-            session.execute(
-                select(Opportunity.key, Opportunity.contract_id).where(
-                    Opportunity.key.in_(chunk), Opportunity.contract_id.is_not(None)
-                )
-            ).all()
-        )
+        for key, contract_id in session.execute(
+            select(Opportunity.key, Opportunity.contract_id).where(
+                Opportunity.key.in_(chunk), Opportunity.contract_id.is_not(None)
+            )
+        ):
+            if contract_id is not None:
+                keyed[key] = contract_id
     by_contract = for_contracts(session, keyed.values(), ours)
     return {k: by_contract[c] for k, c in keyed.items() if c in by_contract}
 
 
 def for_competitions(
-    session: Session, notice_pks: Iterable[int], ours: Iterable[str] | None = None
+    session: Session, notice_pks: Iterable[int], ours: Iterable[str]
 ) -> dict[int, Bidders]:
     """Likely bidders per open competition (notice pk): the re-tendered contract's
     incumbent when an opportunity links the competition to one, and the buyer's past
@@ -234,7 +235,8 @@ def for_competitions(
             )
             .group_by(Opportunity.competition_notice_pk)
         ):
-            contract_of[npk] = cid
+            if npk is not None and cid is not None:
+                contract_of[npk] = cid
     cpv: dict[int, str | None] = {}
     buyers: dict[int, list[str]] = defaultdict(list)
     for chunk in chunks(pks):
@@ -246,7 +248,8 @@ def for_competitions(
                 NoticeBuyer.notice_pk.in_(chunk), NoticeBuyer.orgnr.is_not(None)
             )
         ):
-            buyers[npk].append(orgnr)
+            if orgnr:
+                buyers[npk].append(orgnr)
     for npk in pks:
         if npk in cpv:
             targets[npk] = _Target(

@@ -205,6 +205,7 @@ def competitions(
         .where(LotResult.tenders_received.is_not(None))
         .group_by(Notice.id, Notice.issue_date)
     ).all()
+    rows = list(rows)
     histogram = Counter(int(r[3]) for r in rows)
     rows.sort(key=lambda r: (r[1] or dt.date.min, r[0]), reverse=True)
     shown = rows[:limit] if limit is not None else rows

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from tracker.config import load_settings
 from tracker.db.models import Contract, ContractParty
 
 # Value kinds of contracts.value_kind (tracker.contracts.build.value_of), in display order; the
@@ -93,11 +92,9 @@ def spend(values: Iterable[ValueSum], currency: str | None = None) -> Decimal | 
     return total
 
 
-def our_orgnrs(given: Iterable[str] | None = None) -> frozenset[str]:
-    """Our own organisation numbers: ``given``, else setting ``our_orgnrs`` (as incumbency
-    decides 'us': a supplier is ours when its orgnr is one of them)."""
-    if given is None:
-        given = load_settings().our_orgnr_list
+def our_orgnrs(given: Iterable[str]) -> frozenset[str]:
+    """Our own organisation numbers (setting ``our_orgnrs``, passed in by the caller) as a
+    set, as incumbency decides 'us': a supplier is ours when its orgnr is one of them."""
     return frozenset(str(x).strip() for x in given if str(x).strip())
 
 

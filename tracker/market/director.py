@@ -266,8 +266,8 @@ def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
             outcome = ("won" if awarded[proc] else "lost") if proc in awarded else "pending"
         a[{"won": 1, "lost": 2, "pending": 3}[outcome]] += 1
     if ours:
-        day = func.coalesce(Notice.issue_date, Contract.award_date)
-        y = func.extract("year", day)
+        issued = func.coalesce(Notice.issue_date, Contract.award_date)
+        y = func.extract("year", issued)
         for yy, n in session.execute(
             select(y, func.count(func.distinct(Contract.notice_pk)))
             .join(Notice, Notice.id == Contract.notice_pk)
@@ -312,7 +312,7 @@ def coverage_by_kam(session: Session, today: dt.date) -> tuple[KamCoverage, ...]
 
 
 def director_market(
-    session: Session, today: dt.date, scope: str = "accounts", ours: Iterable[str] | None = None
+    session: Session, today: dt.date, scope: str = "accounts", *, ours: Iterable[str]
 ) -> DirectorMarket:
     """Every chart of the director's market page. ``scope``: ``accounts`` (contracts of
     our accounts, default) or ``all`` (every stored contract) for the expiring value."""

@@ -246,9 +246,7 @@ def _our_cpvs(session: Session, cpvs: list[str], ours: frozenset[str]) -> set[st
     return found
 
 
-def supplier_page(
-    session: Session, key: str, today: dt.date, ours: Iterable[str] | None = None
-) -> SupplierPage:
+def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str]) -> SupplierPage:
     """The supplier ``key``'s page (NotFoundError when no contract names it). Groups are
     counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``."""
     ident = session.execute(
@@ -321,7 +319,7 @@ def supplier_page(
 
 
 def supplier_list(
-    session: Session, q: str | None = None, limit: int = 50, ours: Iterable[str] | None = None
+    session: Session, q: str | None, limit: int, ours: Iterable[str]
 ) -> tuple[SupplierRow, ...]:
     """Suppliers with awarded contracts, most contracts first; ``q`` filters by a part of
     the name or the orgnr."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL, make_url
 
-from tracker.config import Settings, load_settings
+from tracker.config import Settings
 from tracker.db.locks import SCHEDULER_LOCK
 from tracker.db.models import Lock
 from tracker.errors import BackupError
@@ -93,11 +93,10 @@ def _private_file(out: Path) -> None:
     os.close(fd)
 
 
-def backup(settings: Settings | None = None, out: Path | None = None) -> BackupResult:
+def backup(settings: Settings, out: Path | None = None) -> BackupResult:
     """Write a consistent copy of the configured database to ``out`` (default under home,
     in ``backups/``); the file is created 0600 (folders 0700): it holds the whole
     database."""
-    settings = settings or load_settings()
     url = make_url(settings.db_url)
     backend = url.get_backend_name()
     out = Path(out) if out else default_backup_path(settings, backend)
@@ -169,14 +168,13 @@ def _refuse_if_scheduler_runs(engine: Engine) -> None:
         raise BackupError(f"the scheduler is running ({holder}); stop it before restoring")
 
 
-def restore(settings: Settings | None = None, file: Path | None = None) -> Path:
+def restore(settings: Settings, file: Path | None = None) -> Path:
     """Replace the configured database with the backup ``file``; returns the database path.
 
     Refuses while a scheduler holds its lock. The current database is overwritten.
     """
     from tracker.db.engine import create_sqlite_file, dispose_engines, get_engine
 
-    settings = settings or load_settings()
     if file is None:
         raise BackupError("restore needs a backup file")
     file = Path(file)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,7 +36,9 @@ class CrawlResult:
     outcome: str | None = None  # of the recorded run: ok|partial|failed (None: no run)
 
 
-def crawl_command(spider: str, args: dict[str, str | None], settings: dict[str, str]) -> list[str]:
+def crawl_command(
+    spider: str, args: Mapping[str, str | None], settings: Mapping[str, str]
+) -> list[str]:
     cmd = [sys.executable, "-m", "scrapy", "crawl", spider]
     for key, value in args.items():
         if value not in (None, ""):
@@ -48,7 +50,7 @@ def crawl_command(spider: str, args: dict[str, str | None], settings: dict[str, 
 
 def run_crawl(
     spider: str,
-    args: dict[str, str | None] | None = None,
+    args: Mapping[str, str | None] | None = None,
     settings: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
     timeout: float | None = None,
@@ -291,7 +293,7 @@ def backfill_on_scrapyd(
     shown = {url: _without_password(url) for url in nodes}
     print_ = log
 
-    def log(message: str) -> None:  # node URLs may carry a password: never print it
+    def say(message: str) -> None:  # node URLs may carry a password: never print it
         for url, safe in shown.items():
             message = message.replace(url, safe)
         print_(message)
@@ -302,7 +304,7 @@ def backfill_on_scrapyd(
     if egg is not None:
         for url in nodes:
             clients[url].add_version(SCRAPYD_PROJECT, version, egg)
-            log(f"{url}: project {SCRAPYD_PROJECT} version {version} deployed")
+            say(f"{url}: project {SCRAPYD_PROJECT} version {version} deployed")
     slices = [SliceJob(a, b) for a, b in day_slices(since, until, slice_days)]
     queue = list(slices)
     running: list[SliceJob] = []
@@ -315,17 +317,17 @@ def backfill_on_scrapyd(
         s.node = s.job = None
         running.remove(s)
         if s.attempts >= max_attempts:
-            log(f"slice {s.since}..{s.until}: given up after {s.attempts} attempt(s) ({why})")
+            say(f"slice {s.since}..{s.until}: given up after {s.attempts} attempt(s) ({why})")
             return
         queue.insert(0, s)
         rescheduled += 1
-        log(f"slice {s.since}..{s.until}: {why}; scheduled again")
+        say(f"slice {s.since}..{s.until}: {why}; scheduled again")
 
     def drop(url: str, why: str) -> None:
         if url in alive:
             alive.remove(url)
             dead.append(url)
-            log(f"{url}: node dropped ({why})")
+            say(f"{url}: node dropped ({why})")
         for s in [s for s in running if s.node == url]:
             requeue(s, f"node {url} lost")
 
@@ -352,7 +354,7 @@ def backfill_on_scrapyd(
                         if _unreachable(exc):
                             drop(url, f"schedule failed: {type(exc).__name__}: {exc}")
                         else:
-                            log(f"{url}: schedule failed ({type(exc).__name__}: {exc}); later")
+                            say(f"{url}: schedule failed ({type(exc).__name__}: {exc}); later")
                         break
                     s.node, s.job = url, job
                     s.attempts += 1

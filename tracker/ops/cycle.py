@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 
-from tracker.config import SETTINGS, Settings, load_settings
+from tracker.config import SETTINGS, Settings
 from tracker.db.engine import get_engine, session_scope
 from tracker.db.models import Run, utcnow
 from tracker.errors import TrackerError
@@ -244,8 +244,8 @@ def _run_step(
 
 
 def run_cycle(
-    engine: Engine | None = None,
-    settings: Settings | None = None,
+    engine: Engine | None,
+    settings: Settings,
     *,
     today: dt.date | None = None,
     steps: Sequence[Step] | None = None,
@@ -259,7 +259,6 @@ def run_cycle(
     ``should_stop`` is checked before each step (the scheduler passes "lock lost"); the
     remaining steps are then recorded as ``skipped``.
     """
-    settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
     if today is None:
         today = settings.today()

@@ -144,13 +144,14 @@ def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Che
         lock = conn.execute(select(Lock).where(Lock.name == "scheduler")).first()
         if lock is not None:
             beat = lock.heartbeat_at
-            age = int((now - beat).total_seconds())
+            beat_age = int((now - beat).total_seconds())
+            fresh = beat_age <= stale_seconds
             checks.append(
                 Check(
                     "scheduler lock",
-                    "ok" if age <= stale_seconds else "warn",
-                    f"held by {lock.holder}, heartbeat {age} s ago"
-                    + ("" if age <= stale_seconds else " (stale: the next cycle takes it over)"),
+                    "ok" if fresh else "warn",
+                    f"held by {lock.holder}, heartbeat {beat_age} s ago"
+                    + ("" if fresh else " (stale: the next cycle takes it over)"),
                 )
             )
         checks.append(_alert_check(conn))

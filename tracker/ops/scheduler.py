@@ -20,7 +20,7 @@ from types import FrameType
 import schedule
 from sqlalchemy import Engine
 
-from tracker.config import Settings, load_settings
+from tracker.config import Settings
 from tracker.db.engine import get_engine
 from tracker.db.locks import SCHEDULER_LOCK, DatabaseLock
 from tracker.errors import ConfigError, LockLostError
@@ -38,7 +38,7 @@ def scheduler_lock(engine: Engine, settings: Settings) -> DatabaseLock:
 
 
 def run_once(
-    settings: Settings | None = None,
+    settings: Settings,
     engine: Engine | None = None,
     *,
     today: dt.date | None = None,
@@ -46,7 +46,6 @@ def run_once(
     sleep: Callable[[float], None] = time.sleep,
 ) -> CycleResult:
     """Take the lock, run one cycle, release. Raises ``LockHeldError`` if a cycle runs."""
-    settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
     lock = scheduler_lock(engine, settings)
     with lock.held(heartbeat_every=float(settings.heartbeat_seconds)):
@@ -56,7 +55,7 @@ def run_once(
 
 
 def serve(
-    settings: Settings | None = None,
+    settings: Settings,
     engine: Engine | None = None,
     *,
     steps: Sequence[Step] | None = None,
@@ -71,7 +70,6 @@ def serve(
     raises ``LockHeldError`` at start if another scheduler runs and ``LockLostError``
     if the lock is taken away (the database was unreachable longer than the stale limit).
     """
-    settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
     at = str(settings.schedule_time)
     stop = stop or threading.Event()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.contracts.expiries import contract_dict
@@ -267,7 +267,7 @@ def expiries(
                 Contract.extension == Extension.PROBABLY_EXTENDED,
                 and_(Contract.end_date.is_(None), Contract.latest_end.is_(None))
                 if include_unknown
-                else False,
+                else false(),
             )
         )
     q = q.order_by(func.coalesce(Contract.end_date, Contract.latest_end), Contract.id)
