@@ -15,8 +15,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.support.worlds import build_demo_world
-from tracker.alerts.generation import KINDS, alerts_for, default_subscriptions
+from tracker.alerts.generation import alerts_for
+from tracker.alerts.subscriptions import KINDS, default_subscriptions
 from tracker.db.models import User
+from tracker.rules import load_rules
 from tracker.users import ensure_user
 
 DAY = dt.date(2023, 11, 27)
@@ -32,19 +34,23 @@ def test_dialogue_alert_first_and_only_in_profile(engine: Engine, tracker_env: d
         ingrid = s.scalar(select(User).where(User.email == "ingrid.berg@example.no"))
         assert next(iter(KINDS)) == "dialogue_open"
         assert default_subscriptions("kam")[0][:2] == ("dialogue_open", "email")
-        [alert] = alerts_for(s, kari, "dialogue_open", {}, DAY, "http://tracker")
+        [alert] = alerts_for(
+            s, kari, "dialogue_open", {}, DAY, "http://tracker", rules=load_rules()
+        )
         assert alert.subject.startswith("Market dialogue: respond by 2023-12-15")
         assert "18 days left to respond" in alert.body
         assert "Account: Forsvarsmateriell" in alert.body
         assert "markedsundersøkelsen" in alert.body  # the buyer's words
         assert "Taking part:" in alert.body and "anskaffelser.no" in alert.body
-        again = alerts_for(s, kari, "dialogue_open", {}, DAY + dt.timedelta(days=1), "")
+        again = alerts_for(
+            s, kari, "dialogue_open", {}, DAY + dt.timedelta(days=1), "", rules=load_rules()
+        )
         assert [a.key for a in again] == [alert.key]  # one alert per dialogue, not per day
         # Ingrid's dialogue (instant payments) is outside the IT profile
-        assert alerts_for(s, ingrid, "dialogue_open", {}, DAY, "") == []
-        everything = alerts_for(s, ingrid, "dialogue_open", {"all": 1}, DAY, "")
+        assert alerts_for(s, ingrid, "dialogue_open", {}, DAY, "", rules=load_rules()) == []
+        everything = alerts_for(s, ingrid, "dialogue_open", {"all": 1}, DAY, "", rules=load_rules())
         assert [a for a in everything if "straksbetaling" in a.subject]
         # and no other alert of Ingrid's defaults is outside the profile
         for kind, _channel, params in default_subscriptions("kam"):
-            for a in alerts_for(s, ingrid, kind, params, DAY, ""):
+            for a in alerts_for(s, ingrid, kind, params, DAY, "", rules=load_rules()):
                 assert "kiosk" not in a.subject.lower() and "parkering" not in a.subject.lower()

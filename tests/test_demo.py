@@ -28,14 +28,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.support.worlds import build_demo_world
-from tracker.alerts.generation import alerts_for, default_subscriptions
+from tracker.alerts.generation import alerts_for
+from tracker.alerts.subscriptions import default_subscriptions
 from tracker.config import load_settings
 from tracker.db.models import User
 from tracker.ops import demo
-from tracker.pages.base import PageEnv
+from tracker.pages.base import PageEnv, plain, to_json
 from tracker.pages.bids import bids_page
 from tracker.pages.director import director_page
 from tracker.pages.home import kam_home
+from tracker.rules import load_rules
 
 HOME_LISTS = ("dialogues", "influence_open", "overdue", "expiries", "new_notices")
 KAMS = [email for email, role, _ in demo.DEMO_USERS if role == "kam"]
@@ -68,7 +70,7 @@ def test_every_demo_kam_sees_in_profile_work_at_their_accounts(demo_world: Sessi
     today = demo.DEMO_TODAY
     assert KAMS
     for email in KAMS:
-        home = kam_home(demo_world, _user(demo_world, email), today, env=ENV)
+        home = plain(kam_home(demo_world, _user(demo_world, email), today, env=ENV))
         work = [r for name in HOME_LISTS[:4] for r in home[name]]
         assert work, f"{email} sees no in-profile window or expiry on {today}"
         mine = {a["name"] for a in home["accounts"]}
@@ -80,21 +82,23 @@ def test_every_demo_kam_sees_in_profile_work_at_their_accounts(demo_world: Sessi
             else:
                 assert {acc for _, acc in r["accounts"]} <= mine
         print(email, [(r["title"], r.get("phase", "expiry")) for r in work])
-        everything = kam_home(demo_world, _user(demo_world, email), today, env=ENV, show_all=True)
+        everything = plain(
+            kam_home(demo_world, _user(demo_world, email), today, env=ENV, show_all=True)
+        )
         for name in HOME_LISTS:
             assert _in_profile_first(everything[name]), (email, name)
 
 
 def test_the_kam_hears_of_the_competition_at_his_account(demo_world: Session) -> None:
     [email] = KAMS
-    home = kam_home(demo_world, _user(demo_world, email), demo.DEMO_TODAY, env=ENV)
+    home = plain(kam_home(demo_world, _user(demo_world, email), demo.DEMO_TODAY, env=ENV))
     news = [n for n in home["new_notices"] if n["fit"]["shown"]]
     assert any("Toppsystem VMS" in (n["title"] or "") for n in news)
 
 
 def test_the_bid_team_sees_an_in_profile_competition(demo_world: Session) -> None:
     today = demo.DEMO_TODAY
-    page = bids_page(demo_world, today, rules=ENV.rules, ours=ENV.ours)
+    page = to_json(bids_page(demo_world, today, rules=ENV.rules, ours=ENV.ours))
     assert page["items"], f"no open competition in the profile on {today}"
     assert all(b["fit"]["shown"] or b["status"] or b["decision"] for b in page["items"])
     for b in page["items"]:
@@ -104,22 +108,26 @@ def test_the_bid_team_sees_an_in_profile_competition(demo_world: Session) -> Non
     assert vms["deadline"] == dt.date(2023, 6, 5)  # the qualification system ends (BT-537)
     assert "qualification system ends" in vms["deadline_source"]
     for show in ("accounts", "all"):
-        page = bids_page(demo_world, today, show=show, rules=ENV.rules, ours=ENV.ours)
+        page = plain(bids_page(demo_world, today, show=show, rules=ENV.rules, ours=ENV.ours))
         assert _in_profile_first(page["items"]), show
 
 
 def test_nothing_out_of_profile_leads_the_director_or_the_alerts(demo_world: Session) -> None:
     today = demo.DEMO_TODAY
-    director = director_page(demo_world, today, env=ENV)
+    director = plain(director_page(demo_world, today, env=ENV))
     assert director["queue"] and all(b["fit"]["shown"] for b in director["queue"])
-    assert _in_profile_first(director_page(demo_world, today, show="all", env=ENV)["queue"])
+    assert _in_profile_first(plain(director_page(demo_world, today, show="all", env=ENV).queue))
     for email in KAMS:
         user = _user(demo_world, email)
         for kind, _channel, params in default_subscriptions("kam"):
-            for alert in alerts_for(demo_world, user, kind, params, today, "http://x"):
+            for alert in alerts_for(
+                demo_world, user, kind, params, today, "http://x", rules=load_rules()
+            ):
                 assert "out of profile" not in alert.body, (email, kind, alert.subject)
     bid = _user(demo_world, "bid@example.no")
-    deadline_alerts = alerts_for(demo_world, bid, "tender_deadline", {"days": 60}, today, "")
+    deadline_alerts = alerts_for(
+        demo_world, bid, "tender_deadline", {"days": 60}, today, "", rules=load_rules()
+    )
     assert deadline_alerts and all("Toppsystem VMS" in a.subject for a in deadline_alerts)
 
 
@@ -140,8 +148,14 @@ def test_the_modified_oslo_contract_is_probably_extended_not_overdue(demo_world:
 
     today = demo.DEMO_TODAY
     [email] = KAMS
-    home = kam_home(
-        demo_world, _user(demo_world, email), today, env=PageEnv.of(load_settings()), show_all=True
+    home = plain(
+        kam_home(
+            demo_world,
+            _user(demo_world, email),
+            today,
+            env=PageEnv.of(load_settings()),
+            show_all=True,
+        )
     )
     modified = [r for r in home["expiries"] if r.get("extension") == "probably_extended"]
     assert modified, "no probably-extended contract among the demo KAM's expiries"

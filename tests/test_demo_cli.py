@@ -120,8 +120,8 @@ def test_readme_cli_examples_give_the_pages_rows(demo_world: Engine) -> None:
                     per_page=200,
                     rules=env.rules,
                     ours=env.ours,
-                )["items"]
-                assert [r["notice_pk"] for r in rows] == [b["notice_pk"] for b in page]
+                ).items
+                assert [r["notice_pk"] for r in rows] == [b.notice_pk for b in page]
                 assert any("Sporveien" in (b["buyer"] or "") for b in rows)
             elif args[0] == "expiries":
                 from tracker.db.models import Account

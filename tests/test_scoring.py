@@ -14,6 +14,7 @@ from tracker.bids.scoring import (
     BidFacts,
     price_weight_percent,
     score_bid,
+    score_text,
 )
 from tracker.rules import default_rules, parse_rules
 
@@ -22,7 +23,8 @@ RULES = default_rules().scoring_rules()
 
 
 def _by_name(result: dict) -> dict[str, dict]:
-    return {c["name"]: c for c in result["components"]}
+    """The components by name, their reasons as English text."""
+    return {c["name"]: c for c in score_text(result)["components"]}
 
 
 def test_strong_opportunity_is_a_bid_with_explained_components() -> None:
@@ -66,7 +68,7 @@ def test_strong_opportunity_is_a_bid_with_explained_components() -> None:
     assert comps["incumbent"]["reason"] == "we hold the current agreement (Atea AS)"
     assert comps["influence"]["reason"] == "3 activities recorded in the influence window"
     assert sum(c["max"] for c in result["components"]) == 100
-    json.dumps(result)  # plain values only
+    json.dumps(score_text(result))  # plain values once the reasons are text
 
 
 def test_weak_opportunity_is_a_no_bid() -> None:
@@ -248,7 +250,7 @@ def test_no_fit_caps_the_recommendation_at_no_bid() -> None:
     assert _by_name(result)["fit"]["points"] == 0
     assert result["total"] >= 60  # would be a bid on points alone
     assert result["recommendation"] == "no-bid"
-    assert "fit 0" in result["capped"]
+    assert "fit 0" in str(result["capped"])
     # with a profile keyword in the title the cap does not apply
     fitting = score_bid(BidFacts(**{**facts.__dict__, "title": "IT-drift"}), RULES)
     assert fitting["recommendation"] == "bid" and "capped" not in fitting

@@ -125,7 +125,7 @@ SETTINGS: list[Setting] = [
     ),
     Setting("schedule_time", "TRACKER_SCHEDULE_TIME", "06:00", "Daily cycle time (HH:MM, local)."),
     # Operations (scheduler, lock, alerts): tracker.db.locks, tracker.ops.cycle,
-    # tracker.alerts.generation.
+    # tracker.alerts.delivery.
     Setting(
         "lock_stale_seconds",
         "TRACKER_LOCK_STALE_SECONDS",

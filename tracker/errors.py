@@ -48,7 +48,7 @@ class LockLostError(TrackerError):
 
 
 class AlertDeliveryError(TrackerError):
-    """An alert channel refused or could not be reached (raised by tracker.alerts.generation)."""
+    """An alert channel refused or could not be reached (raised by tracker.alerts.channels)."""
 
 
 class BackupError(TrackerError):

@@ -11,20 +11,20 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts, labels
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.bids.selection import (
+from tracker.bids.decisions import (
     BID_STATUSES,
     CAPACITIES,
     DECISIONS,
     RISKS,
     assess_bid_as,
-    bid_detail,
     set_bid_status_as,
 )
+from tracker.bids.selection import bid_detail
 from tracker.db.models import User
 from tracker.market.bidders import for_competitions
 from tracker.messages import N_
-from tracker.pages.base import PageEnv
-from tracker.pages.bids import BID_SHOWS, bids_page
+from tracker.pages.base import PageEnv, fields_of, plain, to_json
+from tracker.pages.bids import BID_SHOWS, BidsPage, bids_page
 from tracker.users import can_decide_bids, can_set_bid_status
 
 router = APIRouter()
@@ -32,7 +32,7 @@ api_router = APIRouter(prefix="/api", tags=["bids"])
 NAV = [("Bids", "/bids", None)]
 
 
-def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> dict[str, Any]:
+def bid_list(session: Session, day: dt.date, show: str, page: int, env: PageEnv) -> BidsPage:
     return bids_page(
         session, day, show=show, page=page, per_page=25, cache=env.cache, rules=env.rules,
         ours=env.ours,
@@ -49,11 +49,11 @@ def bids(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = bid_list(session, day, show, page, env)
-    for item in data["items"]:
-        item["criteria_chart"] = charts.criteria_bar(item["criteria"])
+    found = bid_list(session, day, show, page, env)
+    data = fields_of(found)
+    data["criteria_charts"] = {b.id: charts.criteria_bar(b.criteria) for b in found.items}
     data["likely_bidders"] = for_competitions(
-        session, [item["id"] for item in data["items"]], request.app.state.settings.our_orgnr_list
+        session, [b.id for b in found.items], request.app.state.settings.our_orgnr_list
     )
     query = {"show": show} if show != "relevant" else {}
     data.update(
@@ -79,7 +79,7 @@ def bids_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_list(session, day, show, page, env)
+    return to_json(bid_list(session, day, show, page, env))
 
 
 @router.post("/bids/{notice_pk}/status")
@@ -122,10 +122,11 @@ def bid_page(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
     """One competition: its value with its kind and the buyer's words, the score and its
     recommendation, the decision in force and every earlier one (who, when, what, why)."""
-    data = bid_detail(session, notice_pk, day)
+    data = plain(bid_detail(session, notice_pk, day, rules=env.rules))
     data["criteria_chart"] = charts.criteria_bar(
         next((lot["criteria"] for lot in data["lots"] if lot["criteria"]), [])
     )
@@ -150,5 +151,6 @@ def bid_json(
     notice_pk: int,
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return bid_detail(session, notice_pk, day)
+    return to_json(bid_detail(session, notice_pk, day, rules=env.rules))

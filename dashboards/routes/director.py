@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -11,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from dashboards import charts, labels
 from dashboards.web import current_user, db_session, done, page_env, render, today
-from tracker.bids.selection import decide_bid_as
+from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
 from tracker.messages import N_
-from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.base import PageEnv, fields_of, plain, plain_rows, to_json
 from tracker.pages.director import director_page
 from tracker.pages.incumbency import incumbency
 from tracker.users import can_decide_bids
@@ -34,11 +35,16 @@ def director(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = director_page(session, day, show=show, env=env)
+    page = director_page(session, day, show=show, env=env)
     # The page shows the top rows of the long lists; the JSON API and the exports have all.
-    for name in ("incumbency", "uncovered"):
-        data[f"{name}_total"] = len(data[name])
-        data[name] = data[name][:PAGE_ROWS]
+    data = fields_of(page)
+    data.update(
+        incumbency=plain(page.incumbency[:PAGE_ROWS]),
+        uncovered=plain(page.uncovered[:PAGE_ROWS]),
+        pipeline=plain(page.pipeline),
+        incumbency_total=len(page.incumbency),
+        uncovered_total=len(page.uncovered),
+    )
     data["pipeline_chart"] = charts.pipeline_bars(data["pipeline"])
     data["can_decide"] = can_decide_bids(user)
     return render(request, "director.html", data)
@@ -56,7 +62,12 @@ def director_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return director_page(session, day, show=show, env=env)
+    page = director_page(session, day, show=show, env=env)
+    # the long lists are records FastAPI serializes as they are; the bid records' reasons
+    # are messages, given as their English text
+    out = {f.name: getattr(page, f.name) for f in fields(page)}
+    out.update(queue=to_json(page.queue), decided=to_json(page.decided))
+    return out
 
 
 @api_router.get(
@@ -88,8 +99,9 @@ def decision(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
+    env: PageEnv = Depends(page_env),
 ) -> Response:
-    decide_bid_as(session, user, notice_pk, decision, why, day)
+    decide_bid_as(session, user, notice_pk, decision, why, day, rules=env.rules)
     session.commit()
     return done(
         request,

@@ -30,7 +30,7 @@ from tracker.notices.search import export_notices, parse_filters
 from tracker.pages.account import account_contract_rows
 from tracker.pages.accounts import AccountRow
 from tracker.pages.accounts import accounts as accounts_of
-from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.base import PageEnv, plain, plain_rows
 from tracker.pages.bids import bids_page
 from tracker.pages.director import pipeline, uncovered_accounts
 from tracker.pages.expiries import EXPORT_COLUMNS as CONTRACT_COLUMNS
@@ -65,9 +65,9 @@ def _bids(
     session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
 ) -> list[dict]:
     show = params.get("show") or "relevant"
-    items = bids_page(session, day, show=show, per_page=200, rules=env.rules, ours=env.ours)[
-        "items"
-    ]
+    items = plain(
+        bids_page(session, day, show=show, per_page=200, rules=env.rules, ours=env.ours).items
+    )
     rows = []
     for b in items:
         rows.append(
@@ -234,10 +234,10 @@ EXPORTS: dict[str, Builder] = {
         suggested_links(s, account_scope(s, u), limit=EXPORT_LIMIT)
     ),
     "bids": _bids,
-    "pipeline": lambda s, u, d, p, e: pipeline(s, _mine(p)),
+    "pipeline": lambda s, u, d, p, e: plain_rows(pipeline(s, _mine(p))),
     "incumbency": lambda s, u, d, p, e: _incumbency(s, d, p, e),
-    "uncovered": lambda s, u, d, p, e: uncovered_accounts(
-        s, d, limit=EXPORT_LIMIT, in_profile_only=_mine(p)
+    "uncovered": lambda s, u, d, p, e: plain_rows(
+        uncovered_accounts(s, d, limit=EXPORT_LIMIT, in_profile_only=_mine(p))
     ),
     "contracts": lambda s, u, d, p, e: _contracts(
         account_contract_rows(s, _account_id(p), d, EXPORT_LIMIT, ours=e.ours)

@@ -17,9 +17,9 @@ from tracker.db.models import User
 from tracker.enums import LinkStatus, Role
 from tracker.linking.links import decide_link_as
 from tracker.messages import N_, Message
-from tracker.pages.base import PageEnv, account_scope, plain_rows
+from tracker.pages.base import PageEnv, account_scope, plain, plain_rows, to_json
 from tracker.pages.expiries import expiries
-from tracker.pages.home import kam_home
+from tracker.pages.home import KamHome, kam_home
 from tracker.pages.suggested_links import suggested_links
 from tracker.users import mark_notices_seen
 
@@ -30,7 +30,7 @@ NAV = [("Home", "/", (Role.KAM, Role.DIRECTOR, Role.ADMIN))]
 
 def home_data(
     session: Session, user: User, day: dt.date, env: PageEnv, show_all: bool = False
-) -> dict[str, Any]:
+) -> KamHome:
     return kam_home(session, user, day, env=env, show_all=show_all)  # a GET changes nothing
 
 
@@ -57,7 +57,7 @@ def home(
 ) -> Response:
     if user.role == Role.BID:
         return RedirectResponse("/bids", status_code=303)
-    data = home_data(session, user, day, env, show_all=bool(all))
+    data = plain(home_data(session, user, day, env, show_all=bool(all)))
     data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
     data["radar"] = renewal_radar(
         expiries(
@@ -85,7 +85,7 @@ def home_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    return home_data(session, user, day, env, show_all=bool(all))
+    return to_json(home_data(session, user, day, env, show_all=bool(all)))
 
 
 @api_router.get(

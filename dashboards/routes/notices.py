@@ -15,7 +15,7 @@ from tracker.db.models import User
 from tracker.messages import N_, join
 from tracker.notices.search import PHASES, parse_filters, parse_filters_checked, search_notices
 from tracker.opportunities.relevance import mark_notice
-from tracker.pages.base import PageEnv
+from tracker.pages.base import PageEnv, plain, to_json
 from tracker.pages.notice import notice_page
 from tracker.pages.opportunities import account_names
 
@@ -90,7 +90,7 @@ def notice(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> Response:
-    data = notice_page(session, notice_pk, day, env=env)
+    data = plain(notice_page(session, notice_pk, day, env=env))
     for lot in data["lots"]:
         lot["criteria_chart"] = charts.criteria_bar(lot["criteria"])
     return render(request, "notice.html", {"n": data})
@@ -103,7 +103,7 @@ def notice_json(
     day: dt.date = Depends(today),
     env: PageEnv = Depends(page_env),
 ) -> dict[str, Any]:
-    data = notice_page(session, notice_pk, day, env=env)
+    data = to_json(notice_page(session, notice_pk, day, env=env))
     data["fields"] = {key: value for _label, key, value in data["fields"]}
     return data
 

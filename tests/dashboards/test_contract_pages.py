@@ -99,7 +99,7 @@ def test_bid_page_lists_intention_notices_in_their_challenge_period(world) -> No
 
     with session_scope(world["engine"]) as s:
         rows = intention_rows(s, dt.date(2024, 7, 10), ours=frozenset())
-        assert [(r["challenge_until"], r["incumbent"], r["challenge_days_left"]) for r in rows] == [
+        assert [(r.challenge_until, r.incumbent, r.challenge_days_left) for r in rows] == [
             ("2024-07-14", "Elbit Systems of America", 4)
         ]
         assert intention_rows(s, dt.date(2024, 7, 15), ours=frozenset()) == []

@@ -117,8 +117,8 @@ def test_a_label_for_every_code(nb) -> None:
     assert labels.yes_no(True) == "ja"
     # the tracker's own vocabularies all have words
     from tracker.accounts.keyaccounts import BUYER_TYPES, TIERS
+    from tracker.bids.decisions import BID_STATUSES, CAPACITIES, DECISIONS
     from tracker.bids.scoring import RECOMMENDATIONS
-    from tracker.bids.selection import BID_STATUSES, CAPACITIES, DECISIONS
     from tracker.notices.search import PHASES as NOTICE_PHASES
     from tracker.opportunities.windows import PHASES
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from tracker.db.models import Account, Opportunity
+from tracker.pages.base import plain_rows
 from tracker.pages.director import pipeline
 
 
@@ -40,7 +41,7 @@ def test_pipeline_counts_each_tender_once_per_currency(session) -> None:
         ]
     )
     session.flush()
-    rows = pipeline(session, in_profile_only=False)
+    rows = plain_rows(pipeline(session, in_profile_only=False))
     assert rows == [
         {"phase": "drafting", "currency": "NOK", "count": 1, "value": 3e6},
         {"phase": "overdue", "currency": "NOK", "count": 1, "value": 2e6},

@@ -9,7 +9,7 @@ import html
 from sqlalchemy import delete, select
 
 from tests.dashboards.conftest import DIATERMI, KIOSK, USERS, notice_pk, page_csrf
-from tracker.bids.selection import tenders_last_time
+from tracker.bids.context import tenders_last_time
 from tracker.db.engine import session_scope
 from tracker.db.models import BidAssessment, Contract, NoticeMark, User
 

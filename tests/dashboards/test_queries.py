@@ -99,7 +99,7 @@ def test_cached_open_competitions_equal_the_query(world) -> None:
             page = bids_page(
                 s, TODAY, show=show, per_page=200, cache=cache, rules=rules, ours=set()
             )
-            return [b["id"] for b in page["items"]]
+            return [b.id for b in page.items]
 
         for show in ("relevant", "accounts", "all"):
             fresh = ids(show, None)
@@ -107,9 +107,9 @@ def test_cached_open_competitions_equal_the_query(world) -> None:
             assert ids(show, cache) == fresh  # a hit
         assert ids("all", None)
         page = bids_page(s, TODAY, show="all", per_page=1, cache=cache, rules=rules, ours=set())
-        assert page["fresh_within_s"] > 0 and page["total"] >= 1
+        assert page.fresh_within_s > 0 and page.total >= 1
         uncached = bids_page(s, TODAY, show="all", per_page=1, rules=rules, ours=set())
-        assert uncached["fresh_within_s"] == 0
+        assert uncached.fresh_within_s == 0
 
 
 def test_decision_leaves_the_cached_queue_at_once(world) -> None:
@@ -119,16 +119,16 @@ def test_decision_leaves_the_cached_queue_at_once(world) -> None:
     with session_scope(engine) as s:
         env = PageEnv.of(make_settings(world["home"]), PageCache())
         before = director_page(s, TODAY, show="accounts", env=env)
-        assert before["queue"], "the world has undecided open competitions"
-        pk = before["queue"][0]["id"]
+        assert before.queue, "the world has undecided open competitions"
+        pk = before.queue[0].id
         director = s.scalar(select(User).where(User.email == USERS["director"]))
         s.add(BidDecision(notice_pk=pk, decision="bid", decided_by=director.email, why="test"))
     try:
         with session_scope(engine) as s:
             after = director_page(s, TODAY, show="accounts", env=env)
-            assert pk not in [b["id"] for b in after["queue"]]
-            assert after["queue_total"] == before["queue_total"] - 1
-            assert pk in [b["id"] for b in after["decided"]]
+            assert pk not in [b.id for b in after.queue]
+            assert after.queue_total == before.queue_total - 1
+            assert pk in [b.id for b in after.decided]
     finally:
         with session_scope(engine) as s:
             for d in s.scalars(select(BidDecision).where(BidDecision.why == "test")):

@@ -209,3 +209,68 @@ def test_calendar_agrees(world: dict, client_for: Any, tmp_path: Any) -> None:
     cli, api = events(out.read_bytes()), events(feed.content)
     assert cli and cli == api
     assert int(res.output.split()[1]) == len(cli)
+
+
+def api_pages(client: Any, path: str) -> list[dict]:
+    """Every item of a paged API answer (``items``, ``page``, ``pages``)."""
+    items: list[dict] = []
+    page = 1
+    while True:
+        data = client.get(f"{path}{'&' if '?' in path else '?'}page={page}").json()
+        items += data["items"]
+        if page >= data["pages"]:
+            return items
+        page += 1
+
+
+# export column -> the bid record's key
+BID_EXPORT = {"notice_pk": "notice_pk", "source_id": "source_id", "title": "title",
+              "buyers": "buyers", "accounts": "accounts", "days_left": "days_left",
+              "estimated_value": "value", "value_kind": "value_kind", "score": "total",
+              "recommendation": "recommendation", "currency": "currency",
+              "bid_status": "status", "doffin_url": "url",
+              "documents_url": "documents_url"}  # fmt: skip
+
+
+@pytest.mark.parametrize("show", ["relevant", "accounts", "all"])
+def test_bids_agree(world: dict, client_for: Any, show: str) -> None:
+    """``tracker bids --format json``, ``/api/bids`` and the bids export are the same
+    records (tracker.bids.selection.BidRow): the API's items carry every key of the command
+    line's rows with the same value, the export's rows the same values in its columns."""
+    cli = cli_json(world, "bids", "--today", TODAY.isoformat(), "--show", show)
+    bid = client_for("bid")
+    api = {b["id"]: b for b in api_pages(bid, f"/api/bids?show={show}")}
+    exported = export_rows(bid, f"/export/bids.csv?show={show}")
+    assert cli or show == "relevant", "the fixtures have open competitions at the accounts"
+    assert {r["notice_pk"] for r in cli} == set(api) == {int(r["notice_pk"]) for r in exported}
+    for row in cli:
+        item = api[row["notice_pk"]]
+        assert {k: item[k] for k in row} == row
+        assert item["estimated_value"] == row["value"] and item["bid_status"] == row["status"]
+    for r in exported:
+        item = api[int(r["notice_pk"])]
+        assert {k: norm(r[k]) for k in BID_EXPORT} == {
+            k: norm(item[key]) for k, key in BID_EXPORT.items()
+        }
+        assert r["deadline"] == (item["deadline_at"] or item["deadline"] or "")
+
+
+def test_home_and_director_agree(world: dict, client_for: Any) -> None:
+    """The KAM home's API shows the records of the accounts and expiries questions; the
+    director's queue shows the bid list's records and its pipeline the export's rows."""
+    for who in ("kam", "director"):
+        client = client_for(who)
+        home = client.get("/api/home?all=1").json()  # out of profile too
+        assert home["accounts"] == client.get("/api/accounts").json()
+        expiries = {r["contract_id"]: r for r in client.get("/api/expiries?months=24").json()}
+        assert home["expiries"] or who == "kam", "contracts end within 24 months"
+        assert all(r == expiries[r["contract_id"]] for r in home["expiries"])
+    director = client_for("director")
+    for show in ("relevant", "all"):
+        page = director.get(f"/api/director?show={show}").json()
+        bids = {b["id"]: b for b in api_pages(director, f"/api/bids?show={show}")}
+        assert page["queue"] or show == "relevant"
+        assert all(q == bids[q["id"]] for q in page["queue"])
+        assert page["queue_total"] <= len(bids)
+        exported = export_rows(director, f"/export/pipeline.csv?show={show}")
+        same(page["pipeline"], exported, ("phase", "currency", "count", "value"))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import add_account, add_notice, add_user
 from tests.ops.conftest import SMTPServer, WebhookReceiver, _Collect, free_port, ops_settings
-from tracker.alerts import generation as alerts
+from tracker.alerts import delivery, generation, subscriptions
 from tracker.cli import main
 from tracker.db.models import AlertLog
 from tracker.ops.doctor import health_report, run_checks
@@ -54,7 +54,9 @@ def test_a_title_with_cr_lf_is_sent_on_one_line(session: Session, smtp_server: S
     nav = add_account(session, "NAV", kam.email)
     add_notice(session, "n-evil", issue_date=TODAY, account=nav, title=EVIL, main_cpv="72000000")
     session.commit()
-    report = alerts.run_alerts(session, TODAY, ops_settings(smtp_server.port), clock=clock_at(NOW))
+    report = delivery.run_alerts(
+        session, TODAY, ops_settings(smtp_server.port), clock=clock_at(NOW)
+    )
     assert report.delivery.errors == [] and report.pending == 0
     [msg] = [m for m in smtp_server.messages if m["Subject"].startswith("New notice")]
     assert msg["Subject"] == "New notice: Rammeavtale Bcc: evil@example.test X-Evil: 1 drift (NAV)"
@@ -73,21 +75,21 @@ def test_a_refused_recipient_is_given_up_and_reported(
     session.commit()
     settings = ops_settings(refusing_smtp.port, TRACKER_ALERT_BACKOFF_SECONDS="60")
     now = NOW
-    first = alerts.run_alerts(session, TODAY, settings, clock=clock_at(now))
+    first = delivery.run_alerts(session, TODAY, settings, clock=clock_at(now))
     assert first.delivery.failed == 1 and first.delivery.given_up == 0
     row = session.scalars(select(AlertLog).where(AlertLog.kind == "new_notice")).one()
     assert row.status == "pending" and row.permanent_failures == 1
-    for _ in range(alerts.PERMANENT_ATTEMPTS - 1):
+    for _ in range(delivery.PERMANENT_ATTEMPTS - 1):
         now += dt.timedelta(hours=7)  # past any backoff
-        report = alerts.deliver_pending(session, settings, clock=clock_at(now))
+        report = delivery.deliver_pending(session, settings, clock=clock_at(now))
     assert report.given_up == 1
     session.refresh(row)
-    assert row.status == "failed" and row.attempts == alerts.PERMANENT_ATTEMPTS
+    assert row.status == "failed" and row.attempts == delivery.PERMANENT_ATTEMPTS
     assert "550" in row.last_error and "gave up after 3 tries" in row.last_error
     # Never tried again...
-    assert alerts.deliver_pending(
+    assert delivery.deliver_pending(
         session, settings, clock=clock_at(now + dt.timedelta(days=1))
-    ) == (alerts.DeliveryReport())
+    ) == (delivery.DeliveryReport())
     # ...and reported: doctor, the health page, the CLI.
     checks = {c.name: c for c in run_checks(ops_settings(None), session.get_bind())}
     assert checks["alerts"].status == "warn"
@@ -112,20 +114,22 @@ def test_webhook_gone_is_given_up_but_an_outage_is_retried(
     nav = add_account(session, "NAV", kam.email)
     add_notice(session, "n-1", issue_date=TODAY, account=nav)
     session.commit()
-    alerts.subscribe(session, kam.email, "new_notice", "webhook", target=f"{webhook.url}/hook")
+    subscriptions.subscribe(
+        session, kam.email, "new_notice", "webhook", target=f"{webhook.url}/hook"
+    )
     session.commit()
     settings = ops_settings(None, TRACKER_ALERT_BACKOFF_SECONDS="1")
     webhook.status = 503  # down: retried however often it fails
     now = NOW
-    alerts.generate_alerts(session, TODAY, settings)
+    generation.generate_alerts(session, TODAY, settings)
     for _ in range(6):
-        alerts.deliver_pending(session, settings, clock=clock_at(now))
+        delivery.deliver_pending(session, settings, clock=clock_at(now))
         now += dt.timedelta(hours=7)
     row = session.scalars(select(AlertLog).where(AlertLog.channel == "webhook")).one()
     assert row.status == "pending" and row.attempts == 6 and row.permanent_failures == 0
     webhook.status = 410  # gone: given up after PERMANENT_ATTEMPTS
-    for _ in range(alerts.PERMANENT_ATTEMPTS):
-        alerts.deliver_pending(session, settings, clock=clock_at(now))
+    for _ in range(delivery.PERMANENT_ATTEMPTS):
+        delivery.deliver_pending(session, settings, clock=clock_at(now))
         now += dt.timedelta(hours=7)
     session.refresh(row)
     assert row.status == "failed" and "HTTP 410" in row.last_error
@@ -139,8 +143,8 @@ def test_unreachable_smtp_is_not_permanent(session: Session) -> None:
     session.commit()
     settings = ops_settings(free_port())
     now = NOW
-    for _ in range(alerts.PERMANENT_ATTEMPTS + 2):
-        alerts.run_alerts(session, TODAY, settings, clock=clock_at(now))
+    for _ in range(delivery.PERMANENT_ATTEMPTS + 2):
+        delivery.run_alerts(session, TODAY, settings, clock=clock_at(now))
         now += dt.timedelta(hours=7)
     rows = session.scalars(select(AlertLog)).all()
     assert rows and all(r.status == "pending" and r.permanent_failures == 0 for r in rows)

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from tests.factories import add_account, add_notice, add_opportunity, add_user
 from tests.ops.conftest import SMTPServer, WebhookReceiver, ops_settings
-from tracker.alerts import generation as alerts
+from tracker.alerts import channels, delivery, generation, subscriptions
 from tracker.db.models import AlertLog, AlertSubscription, BidDecision
 from tracker.errors import ConfigError
+from tracker.rules import load_rules
 
 TODAY = dt.date(2026, 11, 28)
 NOW = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
@@ -72,7 +73,7 @@ def test_default_subscriptions_by_role(session: Session) -> None:
     users = {
         r: add_user(session, f"{r}@example.test", r) for r in ("kam", "bid", "director", "admin")
     }
-    added = {r: alerts.ensure_default_subscriptions(session, u) for r, u in users.items()}
+    added = {r: subscriptions.ensure_default_subscriptions(session, u) for r, u in users.items()}
     assert added == {"kam": 7, "bid": 1, "director": 1, "admin": 0}
     kinds = set(
         session.scalars(
@@ -89,13 +90,13 @@ def test_default_subscriptions_by_role(session: Session) -> None:
         "budget_window",
     }
     # Defaults are only given once: a user who has subscriptions keeps exactly those.
-    assert alerts.ensure_default_subscriptions(session, users["kam"]) == 0
+    assert subscriptions.ensure_default_subscriptions(session, users["kam"]) == 0
 
 
 def test_kam_alerts_scoped_to_own_accounts_and_logged_once(session: Session) -> None:
     w = _kam_world(session)
     settings = ops_settings(None)
-    assert alerts.generate_alerts(session, TODAY, settings) > 0
+    assert generation.generate_alerts(session, TODAY, settings) > 0
     rows = session.scalars(select(AlertLog).where(AlertLog.user_id == w["kam"].id)).all()
     got = {(r.kind, r.payload.get("opportunity_key") or r.payload.get("notice_id")) for r in rows}
     assert got == {
@@ -113,15 +114,15 @@ def test_kam_alerts_scoped_to_own_accounts_and_logged_once(session: Session) -> 
     assert {r.kind for r in other} == {"new_notice", "window_opening"}
     # Rerunning (same day or the next) logs nothing new.
     before = session.scalar(select(func.count()).select_from(AlertLog))
-    assert alerts.generate_alerts(session, TODAY, settings) == 0
-    assert alerts.generate_alerts(session, TODAY + dt.timedelta(days=1), settings) == 0
+    assert generation.generate_alerts(session, TODAY, settings) == 0
+    assert generation.generate_alerts(session, TODAY + dt.timedelta(days=1), settings) == 0
     assert session.scalar(select(func.count()).select_from(AlertLog)) == before
 
 
 def test_email_and_digest_sent_exactly_once(session: Session, smtp_server: SMTPServer) -> None:
     w = _kam_world(session)
     settings = ops_settings(smtp_server.port)
-    report = alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
+    report = delivery.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
     assert report.delivery.failed == 0 and report.pending == 0
     kari = [m for m in smtp_server.messages if m["To"] == "kari@example.test"]
     # One immediate e-mail (the new notice) and one digest with the three window alerts.
@@ -139,7 +140,9 @@ def test_email_and_digest_sent_exactly_once(session: Session, smtp_server: SMTPS
         for r in session.scalars(select(AlertLog).where(AlertLog.user_id == w["kam"].id))
     )
     n = len(smtp_server.messages)
-    again = alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW + dt.timedelta(hours=1)))
+    again = delivery.run_alerts(
+        session, TODAY, settings, clock=clock_at(NOW + dt.timedelta(hours=1))
+    )
     assert again.generated == 0 and again.delivery.sent == 0
     assert len(smtp_server.messages) == n
 
@@ -150,7 +153,7 @@ def test_smtp_down_then_up_nothing_lost_nothing_twice(
     _kam_world(session)
     settings = ops_settings(smtp_server.port, TRACKER_ALERT_BACKOFF_SECONDS="60")
     smtp_server.stop()
-    down = alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
+    down = delivery.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
     assert down.delivery.sent == 0 and down.delivery.failed > 0
     assert down.pending == down.generated > 0
     row = session.scalars(select(AlertLog)).first()
@@ -158,17 +161,19 @@ def test_smtp_down_then_up_nothing_lost_nothing_twice(
     assert "Connection" in row.last_error or "refused" in row.last_error.lower()
     assert row.next_attempt_at == NOW + dt.timedelta(seconds=60)
     # Within the backoff nothing is tried again.
-    early = alerts.deliver_pending(
+    early = delivery.deliver_pending(
         session, settings, clock=clock_at(NOW + dt.timedelta(seconds=30))
     )
     assert early.sent == early.failed == 0
     # Still down after the backoff: the wait doubles.
     later = NOW + dt.timedelta(seconds=61)
-    alerts.deliver_pending(session, settings, clock=clock_at(later))
+    delivery.deliver_pending(session, settings, clock=clock_at(later))
     session.refresh(row)
     assert row.attempts == 2 and row.next_attempt_at == later + dt.timedelta(seconds=120)
     smtp_server.start()
-    up = alerts.run_alerts(session, TODAY, settings, clock=clock_at(later + dt.timedelta(hours=1)))
+    up = delivery.run_alerts(
+        session, TODAY, settings, clock=clock_at(later + dt.timedelta(hours=1))
+    )
     assert up.generated == 0 and up.pending == 0 and up.delivery.sent == down.generated
     ids = [m["Message-ID"] for m in smtp_server.messages]
     assert len(ids) == len(set(ids)) == 4  # kari: 1 + digest, ola: 1 + digest
@@ -179,14 +184,14 @@ def test_interrupted_send_is_taken_again_after_its_lease(
 ) -> None:
     _kam_world(session)
     settings = ops_settings(smtp_server.port)
-    alerts.generate_alerts(session, TODAY, settings)
+    generation.generate_alerts(session, TODAY, settings)
     # A process claimed every alert and was killed before sending.
     session.execute(
-        update(AlertLog).values(status="sending", next_attempt_at=NOW + alerts.SEND_LEASE)
+        update(AlertLog).values(status="sending", next_attempt_at=NOW + delivery.SEND_LEASE)
     )
     session.commit()
-    assert alerts.deliver_pending(session, settings, clock=clock_at(NOW)).sent == 0
-    after = alerts.deliver_pending(
+    assert delivery.deliver_pending(session, settings, clock=clock_at(NOW)).sent == 0
+    after = delivery.deliver_pending(
         session, settings, clock=clock_at(NOW + dt.timedelta(minutes=11))
     )
     assert after.sent == session.scalar(select(func.count()).select_from(AlertLog)) > 0
@@ -205,8 +210,8 @@ def test_webhooks_slack_and_teams_with_outage(session: Session, webhook: Webhook
     )
     session.commit()
     token_url = f"{webhook.url}/services/T000/B000/SECRETTOKEN"
-    alerts.subscribe(session, kam.email, "window_closing", "webhook", target=token_url)
-    alerts.subscribe(
+    subscriptions.subscribe(session, kam.email, "window_closing", "webhook", target=token_url)
+    subscriptions.subscribe(
         session,
         kam.email,
         "expiry",
@@ -215,22 +220,22 @@ def test_webhooks_slack_and_teams_with_outage(session: Session, webhook: Webhook
         params={"format": "teams"},
         enabled=False,
     )
-    alerts.subscribe(session, kam.email, "window_closing", "digest", enabled=False)
+    subscriptions.subscribe(session, kam.email, "window_closing", "digest", enabled=False)
     session.commit()
     settings = ops_settings(None, TRACKER_ALERT_BACKOFF_SECONDS="1")
     webhook.status = 500
-    first = alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
+    first = delivery.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
     assert first.delivery.failed == 1 and first.pending == 1 and webhook.posts == []
     row = session.scalars(select(AlertLog).where(AlertLog.channel == "webhook")).one()
     assert row.last_error == "AlertDeliveryError: webhook answered HTTP 500"
     webhook.status = 200
-    alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW + dt.timedelta(seconds=5)))
+    delivery.run_alerts(session, TODAY, settings, clock=clock_at(NOW + dt.timedelta(seconds=5)))
     assert len(webhook.posts) == 1
     path, body = webhook.posts[0]
     assert path == "/services/T000/B000/SECRETTOKEN"
     assert body["text"].startswith("*Influence window closes in 5 days")
     # Teams: an Adaptive Card message.
-    alerts.subscribe(
+    subscriptions.subscribe(
         session,
         kam.email,
         "window_closing",
@@ -239,14 +244,14 @@ def test_webhooks_slack_and_teams_with_outage(session: Session, webhook: Webhook
         params={"format": "teams"},
     )
     session.commit()
-    teams_report = alerts.run_alerts(
+    teams_report = delivery.run_alerts(
         session, TODAY + dt.timedelta(days=1), settings, clock=clock_at(NOW + dt.timedelta(days=1))
     )
     # Same event, same user and channel: already sent once, not again to the new URL.
     assert teams_report.generated == 0 and len(webhook.posts) == 1
-    card = alerts.webhook_payload("teams", "S", "B")
+    card = channels.webhook_payload("teams", "S", "B")
     assert card["attachments"][0]["content"]["type"] == "AdaptiveCard"
-    legacy = alerts.webhook_payload("teams-messagecard", "S", "B")
+    legacy = channels.webhook_payload("teams-messagecard", "S", "B")
     assert legacy["@type"] == "MessageCard" and legacy["title"] == "S"
 
 
@@ -258,7 +263,7 @@ def test_secrets_never_stored_or_logged(session: Session, caplog: pytest.LogCapt
         raise OSError(f"login failed for u/{settings.smtp_password}")
 
     with caplog.at_level(logging.DEBUG):
-        report = alerts.run_alerts(
+        report = delivery.run_alerts(
             session, TODAY, settings, clock=clock_at(NOW), email_sender=leaky_sender
         )
     assert report.delivery.failed > 0
@@ -299,7 +304,7 @@ def test_bid_team_and_director_alerts(session: Session, smtp_server: SMTPServer)
     )
     session.commit()
     settings = ops_settings(smtp_server.port)
-    alerts.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
+    delivery.run_alerts(session, TODAY, settings, clock=clock_at(NOW))
     by_user = {(m["To"], m["Subject"]) for m in smtp_server.messages}
     assert by_user == {
         ("bid@example.test", "Tender deadline in 5 days: Nettverksutstyr"),
@@ -311,18 +316,25 @@ def test_bid_team_and_director_alerts(session: Session, smtp_server: SMTPServer)
         BidDecision(notice_pk=soon.id, decision="no-bid", decided_by=director.email, why="x")
     )
     session.commit()
-    assert alerts.alerts_for(session, bid, "tender_deadline", {"days": 7}, TODAY, "http://x") == []
+    assert (
+        generation.alerts_for(
+            session, bid, "tender_deadline", {"days": 7}, TODAY, "http://x", rules=load_rules()
+        )
+        == []
+    )
 
 
 def test_subscribe_validates_input(session: Session) -> None:
     add_user(session, "kari@example.test", "kam")
     with pytest.raises(ConfigError, match="alert kind 'nope' unknown"):
-        alerts.subscribe(session, "kari@example.test", "nope", "email")
+        subscriptions.subscribe(session, "kari@example.test", "nope", "email")
     with pytest.raises(ConfigError, match="needs --target"):
-        alerts.subscribe(session, "kari@example.test", "expiry", "webhook")
+        subscriptions.subscribe(session, "kari@example.test", "expiry", "webhook")
     with pytest.raises(ConfigError, match="no user with e-mail"):
-        alerts.subscribe(session, "nobody@example.test", "expiry", "email")
-    sub = alerts.subscribe(session, "KARI@example.test", "expiry", "email", params={"months": 6})
+        subscriptions.subscribe(session, "nobody@example.test", "expiry", "email")
+    sub = subscriptions.subscribe(
+        session, "KARI@example.test", "expiry", "email", params={"months": 6}
+    )
     assert sub.params == {"months": 6}
 
 
@@ -334,7 +346,7 @@ def test_smtp_unreachable_is_tried_once_per_run(session: Session) -> None:
         calls.append(to)
         raise ConnectionRefusedError(111, "Connection refused")
 
-    report = alerts.run_alerts(
+    report = delivery.run_alerts(
         session, TODAY, ops_settings(2525), clock=clock_at(NOW), email_sender=refused
     )
     assert len(calls) == 1 and report.delivery.failed == report.generated > 1

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import add_account, add_opportunity, add_user
 from tests.ops.conftest import WebhookReceiver, free_port
-from tracker.alerts import generation as alerts
+from tracker.alerts import subscriptions
 from tracker.cli import main
 from tracker.config import load_settings, session_secret
 from tracker.db.engine import make_engine
@@ -54,7 +54,7 @@ def test_webhook_url_is_never_logged_at_any_verbosity(
         session, "opp", nav, main_cpv="72000000", expected_publication=TODAY + dt.timedelta(days=5)
     )
     secret_url = f"{webhook.url}/services/T000/B000/SECRETWEBHOOKTOKEN"
-    alerts.subscribe(session, kam.email, "window_closing", "webhook", target=secret_url)
+    subscriptions.subscribe(session, kam.email, "window_closing", "webhook", target=secret_url)
     session.commit()
     for flag in ("-v", "-vv"):
         webhook.status = 500 if flag == "-v" else 200  # a failure, then a delivery

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.ops.conftest import _Collect, free_port, ops_settings
-from tracker.alerts.generation import send_email
+from tracker.alerts.channels import send_email
 from tracker.ops.doctor import run_checks
 
 

@@ -17,10 +17,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.bids.context import LoadedLot, LoadedNotice
+from tracker.bids.scoring import price_weight_percent
 from tracker.contracts.values import FRAMEWORK_CODES
 from tracker.dates import add_months
 from tracker.db.models import AwardCriterion, Lot, Notice
+from tracker.messages import N_, Message
 from tracker.notices.notice_text import TextFacts, read_facts
+from tracker.notices.pretender import OSLO, QUALIFICATION_SUBTYPES
+from tracker.notices.subtypes import PLACEHOLDER_YEAR
 
 
 def _whole_months(start: dt.date, end: dt.date) -> int | None:
@@ -47,6 +52,20 @@ def duration_of(lot: Any) -> tuple[str | None, str | None]:
     if (lot.duration_unit or "").upper() == "UNLIMITED":
         return "UNLIMITED", "BT-538 duration"
     return None, None
+
+
+def _lot_value(n: Any, lot: Any, single: bool) -> tuple[Decimal | None, str | None, str | None]:
+    """(value, its kind, its source) of a lot: its estimate, else its framework maximum;
+    the procedure's when the competition has a single lot."""
+    if lot.estimated_value is not None:
+        return lot.estimated_value, "estimated", "BT-27 of the lot"
+    if lot.framework_max_value is not None:
+        return lot.framework_max_value, "framework_max", "BT-271 of the lot"
+    if single and n.framework_max_value is not None:
+        return n.framework_max_value, "framework_max", "BT-271 of the procedure"
+    if single and n.estimated_value is not None:
+        return n.estimated_value, "estimated", "BT-27 of the procedure"
+    return None, None, None
 
 
 def lot_facts(n: Any, lot: Any, criteria: list[Any], single: bool) -> dict[str, Any]:
@@ -79,27 +98,7 @@ def lot_facts(n: Any, lot: Any, criteria: list[Any], single: bool) -> dict[str, 
         evidence.append(facts.framework.as_dict("framework"))
     else:
         framework = False
-    value, kind_of_value, value_source = None, None, None
-    if lot.estimated_value is not None:
-        value, kind_of_value, value_source = lot.estimated_value, "estimated", "BT-27 of the lot"
-    elif lot.framework_max_value is not None:
-        value, kind_of_value, value_source = (
-            lot.framework_max_value,
-            "framework_max",
-            "BT-271 of the lot",
-        )
-    elif single and n.framework_max_value is not None:
-        value, kind_of_value, value_source = (
-            n.framework_max_value,
-            "framework_max",
-            "BT-271 of the procedure",
-        )
-    elif single and n.estimated_value is not None:
-        value, kind_of_value, value_source = (
-            n.estimated_value,
-            "estimated",
-            "BT-27 of the procedure",
-        )
+    value, kind_of_value, value_source = _lot_value(n, lot, single)
     for name in ("value_per_year", "max_value", "estimated_value"):
         quote = facts.facts.get(name)
         if quote is not None:
@@ -192,8 +191,8 @@ def _lots_value(
     """Sum of the lots' ``field`` (each lot is its own part of the purchase, so their
     estimates, and their maxima, add up), its currency and how many lots state it. Lots in
     several currencies are not added (None)."""
-    known = [(lot, _amount_of(lot, field)) for lot in lots]
-    known = [(lot, v) for lot, v in known if v is not None]
+    amounts = [(lot, _amount_of(lot, field)) for lot in lots]
+    known = [(lot, v) for lot, v in amounts if v is not None]
     if not known:
         return None, None, 0
     currencies = {getattr(lot, "currency", None) or currency for lot, _ in known}
@@ -245,6 +244,42 @@ def _buyers_words(facts: TextFacts, texts: list[tuple[str, str | None]]) -> list
     return list(out.values())
 
 
+def _structured_value(
+    n: Any, lots: Sequence[Any]
+) -> tuple[Decimal | None, str | None, str | None, str | None, int]:
+    """(amount, kind, source, currency, lots with a value) from the structured fields: the
+    procedure's estimate, the lots' estimates added up, the procedure's framework maximum,
+    the lots' maxima added up (one ceiling when every lot states the same)."""
+    currency = getattr(n, "currency", None)
+    amount: Decimal | None = None
+    kind: str | None = None
+    source: str | None = None
+    with_value = 0
+    est = _amount_of(n, "estimated_value")
+    fmax = _amount_of(n, "framework_max_value")
+    if est is not None:
+        amount, kind, source = est, "estimated", "BT-27 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        amount, cur, with_value = _lots_value(lots, "estimated_value", currency)
+        if amount is not None:
+            kind, currency = "estimated", cur
+            source = "BT-27 of the lot" if len(lots) == 1 else "BT-27 of the lots, added up"
+    if amount is None and fmax is not None:
+        amount, kind, source = fmax, "framework_max", "BT-271 of the procedure"
+        with_value = len(lots)
+    if amount is None:
+        maxima = {_amount_of(lot, "framework_max_value") for lot in lots} - {None}
+        amount, cur, with_value = _lots_value(lots, "framework_max_value", currency)
+        if amount is not None:
+            kind, currency = "framework_max", cur
+            source = "BT-271 of the lot" if len(lots) == 1 else "BT-271 of the lots, added up"
+            if with_value > 1 and len(maxima) == 1:
+                # the same ceiling written on every lot is one ceiling, never multiplied
+                amount, source = maxima.pop(), "BT-271, the same on every lot: one ceiling"
+    return amount, kind, source, currency, with_value
+
+
 def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
     """THE value of a competition, one per competition, with its kind and the buyer's own
     words: the bid list, the bid score, the bid page, the API and the exports all show it.
@@ -279,33 +314,7 @@ def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
         ("title", getattr(n, "title", None)),
     ]
     facts = read_facts(texts)
-    currency = getattr(n, "currency", None)
-    amount: Decimal | None = None
-    kind: str | None = None
-    source: str | None = None
-    with_value = 0
-    est = _amount_of(n, "estimated_value")
-    fmax = _amount_of(n, "framework_max_value")
-    if est is not None:
-        amount, kind, source = est, "estimated", "BT-27 of the procedure"
-        with_value = len(lots)
-    if amount is None:
-        amount, cur, with_value = _lots_value(lots, "estimated_value", currency)
-        if amount is not None:
-            kind, currency = "estimated", cur
-            source = "BT-27 of the lot" if len(lots) == 1 else "BT-27 of the lots, added up"
-    if amount is None and fmax is not None:
-        amount, kind, source = fmax, "framework_max", "BT-271 of the procedure"
-        with_value = len(lots)
-    if amount is None:
-        maxima = {_amount_of(lot, "framework_max_value") for lot in lots} - {None}
-        amount, cur, with_value = _lots_value(lots, "framework_max_value", currency)
-        if amount is not None:
-            kind, currency = "framework_max", cur
-            source = "BT-271 of the lot" if len(lots) == 1 else "BT-271 of the lots, added up"
-            if with_value > 1 and len(maxima) == 1:
-                # the same ceiling written on every lot is one ceiling, never multiplied
-                amount, source = maxima.pop(), "BT-271, the same on every lot: one ceiling"
+    amount, kind, source, currency, with_value = _structured_value(n, lots)
     if amount is None:
         for name, text_kind in (("estimated_value", "text_estimated"), ("max_value", "text_max")):
             quote = facts.facts.get(name)
@@ -330,3 +339,134 @@ def competition_value(n: Any, lots: Sequence[Any]) -> dict[str, Any]:
         "words": words,
         "words_differ": differ,
     }
+
+
+# --------------------------------------------------------------------------- bid rows
+# What a scored bid row (tracker.bids.selection) shows of the lots: deadlines, values,
+# price weights, award and selection criteria.
+
+SELECTION_TYPES = {
+    "sui-act": "Egnethet (registrering, autorisasjon)",
+    "ef-stand": "Økonomisk og finansiell kapasitet",
+    "tp-abil": "Tekniske og faglige kvalifikasjoner",
+    "other": "Andre krav",
+}
+
+
+def _lot_criteria(lot: Lot | LoadedLot) -> list[tuple[str | None, float | None]]:
+    out = []
+    for c in lot.award_criteria:
+        weight = c.weight
+        if (c.weight_code or "").startswith("ord"):
+            weight = None  # order of importance, not a weight
+        out.append((c.type, weight))
+    return out
+
+
+def _criterion(c: Any) -> dict[str, Any]:
+    return {
+        "type": c.type,
+        "name": c.name,
+        "weight": c.weight,
+        "weight_code": c.weight_code,
+    }
+
+
+def labelled_criterion(c: dict[str, Any]) -> dict[str, Any]:
+    """A selection criterion with a ``label``: its name, else the name of its type."""
+    return {**c, "label": c.get("name") or SELECTION_TYPES.get(c.get("type") or "", c.get("type"))}
+
+
+def earliest_deadline(
+    lots: Sequence[Lot | LoadedLot], today: dt.date, subtype: str | None = None
+) -> tuple[dt.datetime | None, bool]:
+    """Earliest deadline today or later over the lots (else the latest past one) and
+    whether a placeholder deadline (year 2090+) was seen. A qualification system
+    (subtype 15) with no submission deadline takes applications until the end of its
+    duration (BT-537): that day is its deadline."""
+    placeholder = False
+    real: list[dt.datetime] = []
+    for lot in lots:
+        d = lot.submission_deadline
+        if d is None:
+            continue
+        if d.year >= PLACEHOLDER_YEAR:
+            placeholder = True
+            continue
+        real.append(d)
+    if not real and subtype in QUALIFICATION_SUBTYPES:
+        ends = [e for e in (getattr(lot, "end_date", None) for lot in lots) if e is not None]
+        if ends and max(ends).year < PLACEHOLDER_YEAR:
+            last = max(ends)
+            real.append(dt.datetime.combine(last, dt.time(23, 59, 59), tzinfo=OSLO))
+    future = [d for d in real if d.date() >= today]
+    if future:
+        return min(future), placeholder
+    return (max(real) if real else None), placeholder
+
+
+def deadline_facts(
+    n: Notice | LoadedNotice, lots: Sequence[Lot | LoadedLot], today: dt.date
+) -> tuple[dt.datetime | None, bool, Message | None]:
+    """(deadline, placeholder seen, where the deadline comes from)."""
+    deadline_at, placeholder = earliest_deadline(lots, today, n.subtype)
+    real_deadline = any(
+        lot.submission_deadline and lot.submission_deadline.year < PLACEHOLDER_YEAR for lot in lots
+    )
+    source = (
+        None
+        if deadline_at is None
+        else N_("tender deadline (BT-131)")
+        if real_deadline
+        else N_("the qualification system ends (BT-537): applications until then")
+    )
+    return deadline_at, placeholder, source
+
+
+def _lot_row(n: Notice | LoadedNotice, lot: Lot | LoadedLot, share: float | None) -> dict[str, Any]:
+    """One lot of a bid row: deadline, value and its kind, price weight, criteria."""
+    lot_deadline = lot.submission_deadline
+    if lot.estimated_value is not None:
+        value, kind = float(lot.estimated_value), "estimated"
+    elif lot.framework_max_value is not None:
+        value, kind = float(lot.framework_max_value), "framework_max"
+    else:
+        value, kind = None, None
+    return {
+        "lot_id": lot.lot_id,
+        "title": lot.title,
+        "deadline": lot_deadline.date()
+        if lot_deadline and lot_deadline.year < PLACEHOLDER_YEAR
+        else None,
+        "value": value,
+        "value_kind": kind,
+        "currency": lot.currency or n.currency,
+        "price_weight": share,
+        "criteria": [_criterion(c) for c in lot.award_criteria],
+        "documents_url": lot.documents_url,
+    }
+
+
+def lot_rows(
+    n: Notice | LoadedNotice, lots: Sequence[Lot | LoadedLot]
+) -> tuple[list[dict[str, Any]], float | None]:
+    """The lots as rows and the highest price weight over them (percent, or None)."""
+    rows, shares = [], []
+    for lot in lots:
+        share = price_weight_percent(_lot_criteria(lot))
+        if share is not None:
+            shares.append(share)
+        rows.append(_lot_row(n, lot, share))
+    return rows, (max(shares) if shares else None)
+
+
+def selection_criteria(lots: Sequence[Lot | LoadedLot]) -> list[dict[str, Any]]:
+    """The selection requirements (BT-747/750) over the lots, each once, with a label."""
+    criteria = [
+        labelled_criterion(c)
+        for lot in lots
+        for c in (getattr(lot, "selection_criteria", None) or [])
+    ]
+    return list(
+        {(c.get("type"), c.get("name"), c.get("description")): c for c in criteria}.values()
+    )

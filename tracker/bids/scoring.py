@@ -1,10 +1,14 @@
 """Bid/no-bid scoring: a pure function from facts about a competition to an explainable score.
 
-``score_bid(facts, rules)`` returns a plain dict::
+``score_bid(facts, rules)`` returns a dict::
 
     {"total": 0..100, "recommendation": "bid" | "consider" | "no-bid",
      "components": [{"name": "fit", "label": "Fit (CPV and keywords)",
                      "points": 15, "max": 25, "reason": "CPV 72000000 matches ..."}, ...]}
+
+Reasons are ``tracker.messages.Message`` values (English ``str()``, translated where they
+are shown: dates, amounts and tier names in the reader's language); ``score_text`` gives
+the score with every reason as its English text (JSON, the stored decision).
 
 Components, in this order (``COMPONENTS``): account tier, fit (the capability profile of
 ``tracker.opportunities.relevance``: CPV prefixes, keywords, negative keywords), value against our
@@ -28,8 +32,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
+from tracker.enums import Recommendation
+from tracker.messages import N_, Message, join
 from tracker.opportunities.profile import Fit, Profile
+
+Reason = Message | str  # a message, or text as it was written (the fit, the bid team's words)
 
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("tier", "Account tier"),
@@ -44,7 +53,7 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
 )
 CAPACITY_FACTOR = {"available": 1.0, "stretched": 0.4, "none": 0.0}
 RISK_FACTOR = {"low": 1.0, "medium": 0.5, "high": 0.0}
-RECOMMENDATIONS: tuple[str, ...] = ("bid", "consider", "no-bid")
+RECOMMENDATIONS: tuple[Recommendation, ...] = tuple(Recommendation)
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,37 @@ class BidFacts:
     profile: Profile | None = None  # the account's profile (per-account overrides), if any
 
 
+def day_message(d: dt.date) -> Message:
+    """A date: ISO in English (2023-03-17), dd.mm.åååå in Norwegian."""
+    year, month, day = f"{d.year:04d}", f"{d.month:02d}", f"{d.day:02d}"
+    return N_("%(year)s-%(month)s-%(day)s", year=year, month=month, day=day)
+
+
+def mnok_message(value: float, decimals: int) -> Message:
+    """An amount in millions: "NOK 2.30 M" in English, "2,30 mill. kr" in Norwegian."""
+    whole, _, fraction = f"{value / 1e6:.{decimals}f}".partition(".")
+    if fraction:
+        return N_("NOK %(whole)s.%(fraction)s M", whole=whole, fraction=fraction)
+    return N_("NOK %(whole)s M", whole=whole)
+
+
+TIER_WORDS = {
+    "star": N_("star"),
+    "strategic": N_("strategic"),
+    "status": N_("status"),
+    "streamline": N_("streamline"),
+}
+
+
+def _tier_word(tier: str) -> Message | str:
+    return TIER_WORDS.get(tier, tier)
+
+
+def _with_why(text: Message, why: str | None) -> Message:
+    """``text`` followed by the bid team's own words in brackets."""
+    return join([text, f"({why})"], " ") if why else text
+
+
 def price_weight_percent(criteria: Sequence[tuple[str | None, float | None]]) -> float | None:
     """Share (percent) of price/cost among award criteria given as (BT-539 type, BT-541 weight).
 
@@ -177,129 +217,173 @@ def profile_fit(f: BidFacts, r: ScoringRules) -> Fit:
     return (f.profile or r.the_profile).fit(f.cpv_codes, main, f.title, f.text)
 
 
-def _fit(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _fit(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     fit = profile_fit(f, r)
     return (fit.strength if fit.fit else 0.0), fit.reason
 
 
 VALUE_KIND_WORDS = {
-    "estimated": "estimated value",
-    "framework_max": "framework maximum (a ceiling: the spend may be lower)",
-    "text_estimated": "estimated value the text states",
-    "text_max": "maximum the text states (a ceiling)",
+    "estimated": N_("estimated value"),
+    "framework_max": N_("framework maximum (a ceiling: the spend may be lower)"),
+    "text_estimated": N_("estimated value the text states"),
+    "text_max": N_("maximum the text states (a ceiling)"),
 }
 
 
-def _value(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _value(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     """The competition's one value (with its kind) against our thresholds; the buyer's own
     words are quoted where they name another amount (2023-649037: 30 MNOK over 4 years,
     "ca. NOK 7 500 000,- per år")."""
     if f.value is None:
-        return 0.5, "estimated value unknown"
+        return 0.5, N_("estimated value unknown")
     words = VALUE_KIND_WORDS.get(f.value_kind or "")
     if (f.currency or "NOK") != "NOK":
-        what = words or "value"
-        return 0.5, f"{what} {f.value:,.0f} {f.currency}: not compared with our NOK thresholds"
+        return 0.5, N_(
+            "%(what)s %(amount)s %(currency)s: not compared with our NOK thresholds",
+            what=words or N_("value"), amount=f"{f.value:,.0f}", currency=f.currency,
+        )  # fmt: skip
     frac, reason = _value_fit(f.value, r)
     if words:
-        reason = f"{words}: {reason}"
+        reason = join([words, reason], ": ")
     eea = r.eea_threshold_state if f.buyer_type == "state" else r.eea_threshold_other
     if f.value >= eea:
-        reason += f" (above the EEA threshold of NOK {eea / 1e6:.2f} M: EEA-wide competition)"
+        above = N_(
+            "(above the EEA threshold of %(eea)s: EEA-wide competition)", eea=mnok_message(eea, 2)
+        )
+        reason = join([reason, above], " ")
     elif f.value < r.national_threshold:
-        reason += f" (below the national threshold of NOK {r.national_threshold / 1e6:.1f} M)"
+        national = mnok_message(r.national_threshold, 1)
+        below = N_("(below the national threshold of %(national)s)", national=national)
+        reason = join([reason, below], " ")
     if f.value_words:
-        reason += "; the buyer writes: " + "; ".join(f"«{w}»" for w in f.value_words)
+        quotes = "; ".join(f"«{w}»" for w in f.value_words)
+        reason = join([reason, N_("the buyer writes: %(quotes)s", quotes=quotes)], "; ")
     return frac, reason
 
 
-def _value_fit(v: float, r: ScoringRules) -> tuple[float, str]:
-    mnok = f"NOK {v / 1e6:.1f} M"
+def _value_fit(v: float, r: ScoringRules) -> tuple[float, Message]:
+    amount = mnok_message(v, 1)
     if v < r.min_value:
-        return 0.1, f"{mnok} is below our minimum of NOK {r.min_value / 1e6:.1f} M"
+        return 0.1, N_(
+            "%(amount)s is below our minimum of %(minimum)s",
+            amount=amount, minimum=mnok_message(r.min_value, 1),
+        )  # fmt: skip
     if v < r.sweet_low:
-        return 0.6, f"{mnok} is small for us (sweet spot from NOK {r.sweet_low / 1e6:.1f} M)"
+        return 0.6, N_(
+            "%(amount)s is small for us (sweet spot from %(low)s)",
+            amount=amount, low=mnok_message(r.sweet_low, 1),
+        )  # fmt: skip
     if v <= r.sweet_high:
-        return 1.0, f"{mnok} is in our sweet spot"
+        return 1.0, N_("%(amount)s is in our sweet spot", amount=amount)
     if v <= r.max_value:
-        return 0.6, f"{mnok} is large (sweet spot up to NOK {r.sweet_high / 1e6:.1f} M)"
-    return 0.2, f"{mnok} is above NOK {r.max_value / 1e6:.0f} M: a delivery risk for us"
+        return 0.6, N_(
+            "%(amount)s is large (sweet spot up to %(high)s)",
+            amount=amount, high=mnok_message(r.sweet_high, 1),
+        )  # fmt: skip
+    return 0.2, N_(
+        "%(amount)s is above %(maximum)s: a delivery risk for us",
+        amount=amount, maximum=mnok_message(r.max_value, 0),
+    )  # fmt: skip
 
 
-def _deadline(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _deadline(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     if f.deadline is None:
-        return 0.5, "deadline unknown"
+        return 0.5, N_("deadline unknown")
     days = (f.deadline - f.today).days
+    day = day_message(f.deadline)
     if days < 0:
-        return 0.0, f"deadline {f.deadline} has passed"
+        return 0.0, N_("deadline %(day)s has passed", day=day)
     if days < r.deadline_tight:
-        return 0.2, f"only {days} days to the deadline {f.deadline}"
+        return 0.2, N_("only %(days)s days to the deadline %(day)s", days=days, day=day)
     if days < r.deadline_comfortable:
-        return 0.6, f"{days} days to the deadline {f.deadline}"
-    return 1.0, f"{days} days to the deadline {f.deadline}: enough time"
+        return 0.6, N_("%(days)s days to the deadline %(day)s", days=days, day=day)
+    return 1.0, N_("%(days)s days to the deadline %(day)s: enough time", days=days, day=day)
 
 
-def _price(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _price(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     p = f.price_weight
     if p is None:
-        return 0.5, "award criteria weights unknown"
+        return 0.5, N_("award criteria weights unknown")
+    percent = f"{p:g}"
     if p <= r.price_low:
-        return 1.0, f"price weighs {p:g} %: quality decides"
+        return 1.0, N_("price weighs %(percent)s %%: quality decides", percent=percent)
     if p >= r.price_high:
-        return 0.0, f"price weighs {p:g} %: thin margins"
+        return 0.0, N_("price weighs %(percent)s %%: thin margins", percent=percent)
     frac = (r.price_high - p) / (r.price_high - r.price_low)
-    return frac, f"price weighs {p:g} %"
+    return frac, N_("price weighs %(percent)s %%", percent=percent)
 
 
-def _incumbent(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _incumbent(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     who = f.incumbent if f.incumbent in r.incumbent_factor else "unknown"
     frac = r.incumbent_factor.get(who, 0.5)
-    name = f" ({f.incumbent_name})" if f.incumbent_name else ""
-    text = {
-        "us": f"we hold the current agreement{name}",
-        "competitor": f"a competitor holds the current agreement{name}",
-    }.get(who, "incumbent unknown")
+    name = f.incumbent_name
+    if who == "us":
+        text = (
+            N_("we hold the current agreement (%(name)s)", name=name)
+            if name
+            else N_("we hold the current agreement")
+        )
+    elif who == "competitor":
+        text = (
+            N_("a competitor holds the current agreement (%(name)s)", name=name)
+            if name
+            else N_("a competitor holds the current agreement")
+        )
+    else:
+        text = N_("incumbent unknown")
     return frac, text
 
 
-def _influence(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _influence(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     n = f.influence_activities
+    if n == 1:
+        return 1.0, N_("%(count)s activity recorded in the influence window", count=n)
     if n > 0:
-        return 1.0, f"{n} activit{'y' if n == 1 else 'ies'} recorded in the influence window"
-    return 0.0, "no activity recorded: we did not work the influence window"
+        return 1.0, N_("%(count)s activities recorded in the influence window", count=n)
+    return 0.0, N_("no activity recorded: we did not work the influence window")
 
 
-def _tier(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
+def _tier(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     if not f.account and f.suggested_account:
         tier = f.suggested_tier or "streamline"
         frac = r.tier_factor.get(tier, 0.0) * r.suggested_link_factor
-        return frac, (
-            f"suggested link to {f.suggested_account} ({tier}), not confirmed: "
-            f"{r.suggested_link_factor:g} of the tier points"
-        )
+        factor = f"{r.suggested_link_factor:g}"
+        return frac, N_(
+            "suggested link to %(account)s (%(tier)s), not confirmed: "
+            "%(factor)s of the tier points",
+            account=f.suggested_account, tier=_tier_word(tier), factor=factor,
+        )  # fmt: skip
     if not f.account:
-        return r.tier_factor.get("none", 0.0), "not at one of our accounts"
+        return r.tier_factor.get("none", 0.0), N_("not at one of our accounts")
     tier = f.tier or "streamline"
-    return r.tier_factor.get(tier, 0.0), f"{f.account} is a {tier} account"
+    return r.tier_factor.get(tier, 0.0), N_(
+        "%(account)s is a %(tier)s account", account=f.account, tier=_tier_word(tier)
+    )
 
 
-def _capacity(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
-    why = f" ({f.assessment_reason})" if f.assessment_reason else ""
+CAPACITY_WORDS = {
+    "available": N_("we have the people to deliver"),
+    "stretched": N_("we are stretched: delivery would need extra people"),
+    "none": N_("we have no capacity to deliver"),
+}
+RISK_WORDS = {
+    "low": N_("low delivery risk"),
+    "medium": N_("medium delivery risk"),
+    "high": N_("high delivery risk"),
+}
+
+
+def _capacity(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     if f.capacity not in CAPACITY_FACTOR:
-        return 0.5, "capacity not assessed by the bid team"
-    text = {
-        "available": "we have the people to deliver",
-        "stretched": "we are stretched: delivery would need extra people",
-        "none": "we have no capacity to deliver",
-    }[f.capacity]
-    return CAPACITY_FACTOR[f.capacity], text + why
+        return 0.5, N_("capacity not assessed by the bid team")
+    return CAPACITY_FACTOR[f.capacity], _with_why(CAPACITY_WORDS[f.capacity], f.assessment_reason)
 
 
-def _delivery_risk(f: BidFacts, r: ScoringRules) -> tuple[float, str]:
-    why = f" ({f.assessment_reason})" if f.assessment_reason else ""
+def _delivery_risk(f: BidFacts, r: ScoringRules) -> tuple[float, Reason]:
     if f.delivery_risk not in RISK_FACTOR:
-        return 0.5, "delivery risk not assessed by the bid team"
-    return RISK_FACTOR[f.delivery_risk], f"{f.delivery_risk} delivery risk{why}"
+        return 0.5, N_("delivery risk not assessed by the bid team")
+    words = RISK_WORDS[f.delivery_risk]
+    return RISK_FACTOR[f.delivery_risk], _with_why(words, f.assessment_reason)
 
 
 _COMPUTE = {
@@ -315,13 +399,13 @@ _COMPUTE = {
 }
 
 
-def recommend(total: float, rules: ScoringRules = DEFAULT_SCORING) -> str:
+def recommend(total: float, rules: ScoringRules = DEFAULT_SCORING) -> Recommendation:
     """bid, consider or no-bid for a total score."""
     if total >= rules.bid_at:
-        return "bid"
+        return Recommendation.BID
     if total >= rules.consider_at:
-        return "consider"
-    return "no-bid"
+        return Recommendation.CONSIDER
+    return Recommendation.NO_BID
 
 
 def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[str, object]:
@@ -347,6 +431,21 @@ def score_bid(facts: BidFacts, rules: ScoringRules = DEFAULT_SCORING) -> dict[st
         "components": components,
     }
     if no_fit and rules.no_fit_caps_at_no_bid:
-        out["recommendation"] = "no-bid"
-        out["capped"] = "fit 0 (outside our capability profile): no-bid whatever the total"
+        out["recommendation"] = Recommendation.NO_BID
+        out["capped"] = N_("fit 0 (outside our capability profile): no-bid whatever the total")
     return out
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, Message):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    return value
+
+
+def score_text(score: dict[str, Any]) -> dict[str, Any]:
+    """``score`` with every reason as its English text (JSON, the stored decision)."""
+    return dict(_as_text(score))

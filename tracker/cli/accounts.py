@@ -12,6 +12,7 @@ import click
 from tracker.cli import main
 from tracker.cli._common import resolve_today
 from tracker.db.engine import session_scope
+from tracker.enums import LinkStatus
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], width: int = 40) -> str:
@@ -281,7 +282,7 @@ def links_confirm(link_id: int, by: str | None) -> None:
 
     Example: tracker links confirm 12 --by kari.nordmann@example.no
     """
-    _decide(link_id, "confirmed", by)
+    _decide(link_id, LinkStatus.CONFIRMED, by)
 
 
 @links.command("reject")
@@ -292,7 +293,7 @@ def links_reject(link_id: int, by: str | None) -> None:
 
     Example: tracker links reject 12 --by kari.nordmann@example.no
     """
-    _decide(link_id, "rejected", by)
+    _decide(link_id, LinkStatus.REJECTED, by)
 
 
 @main.command("prospects")

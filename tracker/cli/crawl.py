@@ -11,15 +11,16 @@ from types import TracebackType
 from typing import TextIO
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from tracker.cli import main
 from tracker.db.engine import get_engine, session_scope
 from tracker.db.models import HarvestDay, Notice, Run
+from tracker.enums import RunState
 from tracker.ops.crawl import SPIDERS, run_crawl
 
 log = logging.getLogger(__name__)
-EXIT_CODES = {"ok": 0, "partial": 4, "failed": 1}
+EXIT_CODES: dict[str, int] = {RunState.OK: 0, RunState.PARTIAL: 4, RunState.FAILED: 1}
 
 
 class CrawlProgress:
@@ -35,7 +36,7 @@ class CrawlProgress:
         *,
         every: float = 5.0,
         out: TextIO | None = None,
-        engine: object | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.source, self.since, self.until, self.every = source, since, until, every
         self.out = out or sys.stderr
@@ -213,11 +214,11 @@ def crawl(
                 summary += f", run {run.id} {run.outcome}: {counts}"
                 error = (run.error or "").strip().splitlines()[-1:] or None
     click.echo(summary)
-    if error and result.outcome != "ok":
+    if error and result.outcome != RunState.OK:
         click.echo(f"{result.outcome}: {error[0]}", err=True)
     if result.exit_code:
         sys.exit(result.exit_code)
-    sys.exit(EXIT_CODES.get(result.outcome or "failed", 1))
+    sys.exit(EXIT_CODES.get(result.outcome or RunState.FAILED, 1))
 
 
 def _scrapyd(

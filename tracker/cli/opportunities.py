@@ -16,6 +16,8 @@ from tracker.cli._common import resolve_today
 from tracker.config import load_settings
 from tracker.db.engine import session_scope
 from tracker.opportunities.windows import PHASES
+from tracker.pages.base import to_json
+from tracker.rules import load_rules
 
 FORMATS = click.Choice(["table", "csv", "json"])
 
@@ -261,13 +263,15 @@ def bids_cmd(
     from tracker.bids.selection import list_bids
 
     with session_scope() as session:
-        rows = list_bids(
+        found = list_bids(
             session,
             resolve_today(today),
             account=account,
             include_closed=include_closed,
             show=show,
+            rules=load_rules(settings=load_settings()),
         )
+    rows = to_json(found)
     if fmt != "json":
         for r in rows:
             d = r["decision"]
@@ -289,15 +293,16 @@ def decide_cmd(notice: str, bid: bool | None, why: str, who: str | None, today: 
 
     Example: tracker decide 2024-110489 --no-bid --why "price weighs 70 %" --by dir@example.no
     """
-    from tracker.bids.selection import record_decision
+    from tracker.bids.decisions import record_decision
 
     if bid is None:
         raise click.UsageError("say --bid or --no-bid")
     who = who or f"{getpass.getuser()} (cli)"
     with session_scope() as session:
         rec = record_decision(
-            session, notice, "bid" if bid else "no-bid", who, why, today=resolve_today(today)
-        )
+            session, notice, "bid" if bid else "no-bid", who, why, today=resolve_today(today),
+            rules=load_rules(settings=load_settings()),
+        )  # fmt: skip
         click.echo(
             f"recorded {rec.decision} on notice {notice} by {rec.decided_by} "
             f"(score {rec.score}, {rec.score_detail.get('recommendation')})"

@@ -13,6 +13,7 @@ from tracker.cli import main
 from tracker.cli._common import resolve_today
 from tracker.config import load_settings
 from tracker.db.engine import get_engine, session_scope
+from tracker.enums import AlertState, RunState
 from tracker.errors import ConfigError, LockHeldError
 
 EXIT_LOCKED = 3
@@ -35,7 +36,7 @@ def run_once_cmd(today: str | None) -> None:
         click.echo(f"not started: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
     for step in result.steps:
-        if step.outcome == "ok":
+        if step.outcome == RunState.OK:
             detail = json.dumps(step.counts, sort_keys=True)
         else:
             detail = (step.error or "").splitlines()[-1] if step.error else ""
@@ -129,7 +130,7 @@ def alerts_send(today: str | None) -> None:
 
     Example: tracker alerts send
     """
-    from tracker.alerts.generation import run_alerts
+    from tracker.alerts.delivery import run_alerts
 
     settings = load_settings()
     day = resolve_today(today)
@@ -141,7 +142,7 @@ def alerts_send(today: str | None) -> None:
 
 
 @alerts_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dropped", "failed"]))
+@click.option("--status", type=click.Choice([s.value for s in AlertState]))
 @click.option("--limit", default=50, show_default=True)
 def alerts_list(status: str | None, limit: int) -> None:
     """List the alert log, newest first.
@@ -164,7 +165,7 @@ def alerts_list(status: str | None, limit: int) -> None:
                 f"{row.id:>6} {row.status:<8} {row.channel:<8} {row.kind:<16} "
                 f"{email or '-':<30} tries={row.attempts} {row.subject[:80]}"
             )
-            if row.last_error and row.status != "sent":
+            if row.last_error and row.status != AlertState.SENT:
                 click.echo(f"       last error: {row.last_error}")
 
 
@@ -183,12 +184,13 @@ def alerts_retry(alert_ids: tuple[int, ...], all_failed: bool) -> None:
     if not alert_ids and not all_failed:
         raise click.UsageError("give alert ids (see 'tracker alerts list --status failed')")
     with session_scope() as s:
-        q = update(AlertLog).where(AlertLog.status == "failed")
+        q = update(AlertLog).where(AlertLog.status == AlertState.FAILED)
         if alert_ids:
             q = q.where(AlertLog.id.in_(alert_ids))
-        n = s.execute(
-            q.values(status="pending", permanent_failures=0, next_attempt_at=None)
-        ).rowcount
+        result = s.execute(
+            q.values(status=AlertState.PENDING, permanent_failures=0, next_attempt_at=None)
+        )
+        n = getattr(result, "rowcount", 0)  # a CursorResult for an UPDATE
     click.echo(f"{n} alert(s) queued again; 'tracker alerts send' delivers them")
 
 
@@ -222,7 +224,7 @@ def alerts_subscribe(
     Example: tracker alerts subscribe --user kari@example.no --kind window_closing
     --channel webhook --target https://hooks.slack.com/services/... --param days=21
     """
-    from tracker.alerts.generation import KINDS, ensure_default_subscriptions, subscribe
+    from tracker.alerts.subscriptions import KINDS, ensure_default_subscriptions, subscribe
     from tracker.db.models import User
 
     parsed: dict[str, object] = {}

@@ -49,7 +49,7 @@ def show_cmd(notice: str, account: str | None) -> None:
 
     Example: tracker relevance show 2023-604437
     """
-    from tracker.bids.selection import resolve_notice
+    from tracker.bids.context import resolve_notice
     from tracker.opportunities.profile import notice_texts
     from tracker.opportunities.relevance import relevance, stored_model
     from tracker.rules import load_rules

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.bids.selection import tenders_last_time
+from tracker.bids.context import tenders_last_time
 from tracker.db.models import Contract, ContractParty, Notice, NoticeBuyer, Opportunity
 from tracker.market.common import awarded_contracts, chunks, our_orgnrs
 

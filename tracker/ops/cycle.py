@@ -15,7 +15,7 @@ other areas' public functions, imported when the step runs:
   crawl`` subprocess resuming from the harvest state; a non-zero exit code is a failure);
 * ``link``: ``tracker.linking.links.link_notices(session)``;
 * ``opportunities``: ``tracker.opportunities.build.recompute(session, today, rules=...)``;
-* ``alerts``: :func:`tracker.alerts.generation.run_alerts`.
+* ``alerts``: :func:`tracker.alerts.delivery.run_alerts`.
 
 The caller holds the scheduler lock (see :mod:`tracker.ops.scheduler`); a cycle started
 while an earlier process was killed marks that process's unfinished runs ``failed``.
@@ -150,7 +150,7 @@ def _opportunities(ctx: StepContext) -> Any:
 
 
 def _alerts(ctx: StepContext) -> Any:
-    from tracker.alerts.generation import run_alerts
+    from tracker.alerts.delivery import run_alerts
 
     with session_scope(ctx.engine) as s:
         report = run_alerts(s, ctx.today, ctx.settings)

@@ -213,7 +213,7 @@ def _alert_check(conn: Any) -> Check:
 
 def smtp_probe(settings: Settings) -> None:
     """Connect, say EHLO (and STARTTLS/login when configured), NOOP, then quit."""
-    from tracker.alerts.generation import smtp_connection
+    from tracker.alerts.channels import smtp_connection
 
     with smtp_connection(settings) as smtp:
         smtp.noop()

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import Connection, and_, func, or_
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
+from tracker.messages import Message
 from tracker.rules import Rules, load_rules
 from tracker.users import account_scope as account_scope  # re-exported for the pages
 
@@ -36,18 +37,73 @@ def num(value: Decimal | float | None) -> float | None:
     return float(value) if value is not None else None
 
 
-def plain(value: Any) -> Any:
-    """A record (or list of records) as plain values for JSON, CSV and templates: the one
-    place a dataclass becomes a dict."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+_ATOMS = frozenset({str, int, float, bool, type(None), dt.date, dt.datetime, Decimal})
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # a dataclass's field names, by type
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        is_record = dataclasses.is_dataclass(cls)
+        names = tuple(f.name for f in dataclasses.fields(cls)) if is_record else None
+        _FIELDS[cls] = names
+        return names
+
+
+def _plain(value: Any, text: bool) -> Any:
+    """``value`` with records as dicts (``text``: messages as their English text)."""
+    cls = type(value)
+    if cls in _ATOMS:
+        return value
+    if cls is dict:
+        return {k: v if type(v) in _ATOMS else _plain(v, text) for k, v in value.items()}
+    if cls is list:
+        return [v if type(v) in _ATOMS else _plain(v, text) for v in value]
+    if isinstance(value, Message):
+        return value.render() if text else value
+    names = _field_names(cls)
+    if names is not None:
+        out = {}
+        for name in names:
+            v = getattr(value, name)
+            out[name] = v if type(v) in _ATOMS else _plain(v, text)
+        return out
+    if isinstance(value, dict):
+        return {k: _plain(v, text) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v, text) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v, text) for v in value)
     return value
 
 
+def plain(value: Any) -> Any:
+    """A record (or list of records) as plain values for templates and CSV: the one place
+    a dataclass becomes a dict. Domain messages (``tracker.messages.Message``) stay
+    messages, for the template's ``msg`` filter to translate; a list or tuple of records
+    becomes a list."""
+    if isinstance(value, list | tuple):
+        return [_plain(v, False) for v in value]
+    return _plain(value, False)
+
+
+def fields_of(record: Any) -> dict[str, Any]:
+    """A record's fields as a template's context, the values as they are (templates read
+    records by attribute: ``{{ b.title }}``)."""
+    return {name: getattr(record, name) for name in _field_names(type(record)) or ()}
+
+
+def to_json(value: Any) -> Any:
+    """As ``plain``, with every domain message as its English text (the API's JSON, the
+    command line's JSON)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v, True) for v in value]
+    return _plain(value, True)
+
+
 def plain_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(r) for r in rows]
+    return [_plain(r, False) for r in rows]
 
 
 class PageCache:
@@ -70,7 +126,8 @@ class PageCache:
         """``build()`` once per database, name and day within ``ttl`` seconds; the value
         is shared between requests, so callers must not change it."""
         bind = session.get_bind()
-        key = (str(bind.url), id(bind), name, today)
+        engine = bind.engine if isinstance(bind, Connection) else bind
+        key = (str(engine.url), id(bind), name, today)
         now = time.monotonic()
         with self._lock:
             hit = self._values.get(key)

@@ -1,25 +1,32 @@
 """Open competitions for the bid team, scored by ``tracker.bids.selection``, one page at a time;
-and intention notices still in their challenge period.
+and intention notices still in their challenge period: the bid list question.
+
+The bid page, ``/api/bids``, the bids export, the director's queue and the calendar show
+:func:`bids_page` (``BidsPage`` of ``BidItem`` records); ``tracker bids`` shows the same
+``BidRow`` records (``tracker.bids.selection.list_bids``). Records become plain values only
+at the edge (``tracker.pages.base.plain``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.bids import selection as bids_module
-from tracker.bids.selection import BID_STATUSES, CAPACITIES, RISKS
+from tracker.bids.decisions import BID_STATUSES, CAPACITIES, RISKS
+from tracker.bids.selection import BidRow, record_fields
 from tracker.db.models import (
     BidDecision,
     Contract,
     Notice,
 )
 from tracker.errors import UserError
-from tracker.pages.base import PageCache, plain_rows
-from tracker.pages.expiries import contract_rows
+from tracker.pages.base import PageCache
+from tracker.pages.expiries import ContractRow, contract_rows
 from tracker.rules import Rules
 
 URGENT_DEADLINE_DAYS = 10  # a competition deadline sooner than this is flagged urgent
@@ -28,28 +35,44 @@ URGENT_DEADLINE_DAYS = 10  # a competition deadline sooner than this is flagged 
 OPEN_LIST_TTL_SECONDS = 60.0
 
 
-def _bid_item(row: dict[str, Any]) -> dict[str, Any]:
-    """A ``tracker.bids.selection.bid_row`` dict with the names the templates and exports use."""
-    criteria = next((lot["criteria"] for lot in row["lots"] if lot["criteria"]), [])
-    return {
-        **row,
-        "id": row["notice_pk"],
-        "doffin_url": row["url"],
-        "estimated_value": row["value"],
-        "bid_status": row["status"],
-        "criteria": criteria,
-        "urgent": row["days_left"] is not None and row["days_left"] < URGENT_DEADLINE_DAYS,
-    }
+@dataclass(frozen=True)
+class BidItem(BidRow):
+    """A ``BidRow`` as the bid pages and exports show it: with the award criteria of its
+    first lot that has some, whether the deadline is near (``URGENT_DEADLINE_DAYS``) and
+    the names the pages use for the notice's id, Doffin page, value and bid status."""
+
+    id: int  # notice_pk
+    doffin_url: str | None  # url
+    estimated_value: float | None  # value (of any kind: see value_kind)
+    bid_status: str | None  # status
+    criteria: list[dict[str, Any]]
+    urgent: bool
+
+
+def bid_item(row: BidRow) -> BidItem:
+    """``row`` with the names the templates and exports use."""
+    criteria: list[dict[str, Any]] = next(
+        (lot["criteria"] for lot in row.lots if lot["criteria"]), []
+    )
+    return BidItem(
+        **record_fields(row),
+        id=row.notice_pk,
+        doffin_url=row.url,
+        estimated_value=row.value,
+        bid_status=row.status,
+        criteria=criteria,
+        urgent=row.days_left is not None and row.days_left < URGENT_DEADLINE_DAYS,
+    )
 
 
 def scored_bids(
     session: Session, today: dt.date, notice_pks: list[int], rules: Rules
-) -> list[dict[str, Any]]:
+) -> list[BidItem]:
     """Rows with explainable scores (``tracker.bids.selection.bid_rows``), in the given order."""
     if not notice_pks:
         return []
     rows = bids_module.bid_rows(session, today, notice_pks, rules=rules)
-    return [_bid_item(row) for row in rows]
+    return [bid_item(row) for row in rows]
 
 
 BID_SHOWS = bids_module.SHOWS
@@ -80,6 +103,23 @@ def _open_competitions(
     return cache.get(session, key, today, build, ttl=OPEN_LIST_TTL_SECONDS)
 
 
+@dataclass(frozen=True)
+class BidsPage:
+    """One page of open competitions (``items``, scored), with the choices of the forms and
+    the intention notices still in their challenge period."""
+
+    items: list[BidItem]
+    total: int
+    page: int
+    pages: int
+    show: str
+    statuses: tuple[str, ...]
+    capacities: tuple[str, ...]
+    risks: tuple[str, ...]
+    fresh_within_s: int  # how old the list of open competitions may be (0: built now)
+    intentions: list[ContractRow]
+
+
 def bids_page(
     session: Session,
     today: dt.date,
@@ -92,7 +132,7 @@ def bids_page(
     cache: PageCache | None = None,
     rules: Rules,
     ours: frozenset[str],
-) -> dict[str, Any]:
+) -> BidsPage:
     """Open competitions, soonest deadline first, one page, scored by ``tracker.bids.selection``.
 
     Only the page's rows are scored. ``cache`` (the app's): the list of open competitions
@@ -113,23 +153,23 @@ def bids_page(
     per_page = max(1, min(per_page, 200))
     page = max(1, page)
     rows = list(ordered[(page - 1) * per_page : page * per_page])
-    return {
-        "items": scored_bids(session, today, rows, rules),
-        "total": total,
-        "page": page,
-        "pages": max(1, -(-total // per_page)),
-        "show": show,
-        "statuses": BID_STATUSES,
-        "capacities": CAPACITIES,
-        "risks": RISKS,
-        "fresh_within_s": int(OPEN_LIST_TTL_SECONDS) if cache is not None else 0,
-        "intentions": intention_rows(session, today, ours=ours),
-    }
+    return BidsPage(
+        items=scored_bids(session, today, rows, rules),
+        total=total,
+        page=page,
+        pages=max(1, -(-total // per_page)),
+        show=show,
+        statuses=BID_STATUSES,
+        capacities=CAPACITIES,
+        risks=RISKS,
+        fresh_within_s=int(OPEN_LIST_TTL_SECONDS) if cache is not None else 0,
+        intentions=intention_rows(session, today, ours=ours),
+    )
 
 
 def intention_rows(
     session: Session, today: dt.date, limit: int = 50, *, ours: frozenset[str]
-) -> list[dict[str, Any]]:
+) -> list[ContractRow]:
     """Intention notices (direct awards announced before the contract is concluded) whose
     challenge period has not run out on ``today``: the bid team may still ask the buyer
     or challenge the award. One row per contract, soonest end of the period first."""
@@ -143,4 +183,4 @@ def intention_rows(
         .order_by(Contract.challenge_until, Contract.id)
         .limit(limit)
     ).all()
-    return plain_rows(contract_rows(session, found, today, ours=ours))
+    return contract_rows(session, found, today, ours=ours)

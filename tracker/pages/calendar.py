@@ -45,10 +45,12 @@ def calendar_rows(
         if any(d and d >= today for d in dates):
             keep.append(plain(row))
     show = "accounts" if account_ids is not None else "relevant"
-    bids = bids_page(
-        session, today, show=show, account_ids=account_ids, per_page=MAX_BIDS, rules=rules,
-        ours=ours,
-    )["items"]  # fmt: skip
+    bids = plain(
+        bids_page(
+            session, today, show=show, account_ids=account_ids, per_page=MAX_BIDS, rules=rules,
+            ours=ours,
+        ).items
+    )  # fmt: skip
     return keep[:MAX_OPPORTUNITIES] + bids
 
 

@@ -1,16 +1,18 @@
 """The sales director's page: pipeline, bid/no-bid queue, decisions, incumbency and
-accounts with open windows and no activity.
+accounts with open windows and no activity (``DirectorPage``: the page and
+``/api/director`` show the same records).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, select, true
 from sqlalchemy.orm import Session
 
-from tracker.bids.selection import DECISIONS
+from tracker.bids.decisions import DECISIONS
 from tracker.db.models import (
     Account,
     Activity,
@@ -19,9 +21,9 @@ from tracker.db.models import (
     Opportunity,
 )
 from tracker.enums import LinkStatus
-from tracker.pages.base import PageEnv, plain_rows
-from tracker.pages.bids import OPEN_LIST_TTL_SECONDS, bids_page, scored_bids
-from tracker.pages.incumbency import incumbency
+from tracker.pages.base import PageEnv
+from tracker.pages.bids import OPEN_LIST_TTL_SECONDS, BidItem, bids_page, scored_bids
+from tracker.pages.incumbency import IncumbencyRow, incumbency
 from tracker.pages.opportunities import OPEN_PHASES, PHASE_ORDER
 
 NO_ACTIVITY_DAYS = 90
@@ -30,8 +32,29 @@ NO_ACTIVITY_DAYS = 90
 AGGREGATE_TTL_SECONDS = 60.0
 
 
-def pipeline(session: Session, in_profile_only: bool = True) -> list[dict[str, Any]]:
-    """Opportunities by phase and currency: ``{phase, currency, count, value}``, phases in
+@dataclass(frozen=True)
+class PipelineRow:
+    """Opportunities of one phase in one currency (None: unknown): how many, their value."""
+
+    phase: str
+    currency: str | None
+    count: int
+    value: float
+
+
+@dataclass(frozen=True)
+class UncoveredAccount:
+    """An account with open influence windows in our profile and no recent activity."""
+
+    account_id: int
+    account: str
+    kam: str | None
+    open_windows: int
+    since: dt.date  # no activity recorded since this day
+
+
+def pipeline(session: Session, in_profile_only: bool = True) -> list[PipelineRow]:
+    """Opportunities by phase and currency (``PipelineRow``), phases in
     the tracker's order (``PHASE_ORDER``). Only opportunities in our capability profile
     (``Opportunity.in_profile``, as of the last recompute; every one with
     ``in_profile_only`` False) at an account by a confirmed link count, and each tender
@@ -54,7 +77,7 @@ def pipeline(session: Session, in_profile_only: bool = True) -> list[dict[str, A
             Notice,
             Notice.id == func.coalesce(Opportunity.competition_notice_pk, Opportunity.notice_pk),
         )
-        .where(Opportunity.in_profile.is_not(False) if in_profile_only else True)
+        .where(Opportunity.in_profile.is_not(False) if in_profile_only else true())
         .order_by(Opportunity.id)
     )
     seen: set[tuple[str, Any]] = set()
@@ -90,19 +113,19 @@ def pipeline(session: Session, in_profile_only: bool = True) -> list[dict[str, A
         ),
     )
     return [
-        {
-            "phase": phase or "unknown",
-            "currency": currency,
-            "count": int(by[(phase, currency)][0]),
-            "value": by[(phase, currency)][1],
-        }
+        PipelineRow(
+            phase=phase or "unknown",
+            currency=currency,
+            count=int(by[(phase, currency)][0]),
+            value=by[(phase, currency)][1],
+        )
         for phase, currency in order
     ]
 
 
 def uncovered_accounts(
     session: Session, today: dt.date, limit: int = 100, in_profile_only: bool = True
-) -> list[dict[str, Any]]:
+) -> list[UncoveredAccount]:
     """Accounts with an open influence window in our capability profile and no activity in
     the last 90 days."""
     since = today - dt.timedelta(days=NO_ACTIVITY_DAYS)
@@ -111,17 +134,31 @@ def uncovered_accounts(
         .join(Opportunity, Opportunity.account_id == Account.id)
         .where(
             Opportunity.phase.in_(OPEN_PHASES),
-            Opportunity.in_profile.is_not(False) if in_profile_only else True,
+            Opportunity.in_profile.is_not(False) if in_profile_only else true(),
             ~exists().where(and_(Activity.account_id == Account.id, Activity.happened_on >= since)),
         )
         .group_by(Account.id, Account.name, Account.kam_email)
         .order_by(func.count(Opportunity.id).desc(), Account.name)
         .limit(limit)
     ).all()
-    return [
-        {"account_id": i, "account": n, "kam": k, "open_windows": c, "since": since}
-        for i, n, k, c in rows
-    ]
+    return [UncoveredAccount(i, n, k, c, since) for i, n, k, c in rows]
+
+
+@dataclass(frozen=True)
+class DirectorPage:
+    """The director's page: the pipeline, the bid/no-bid queue (undecided open
+    competitions, ``queue_total`` in all), the latest decisions, incumbency and uncovered
+    accounts; ``fresh_within_s``: how old the aggregates may be."""
+
+    pipeline: list[PipelineRow]
+    queue: list[BidItem]
+    queue_total: int
+    decided: list[BidItem]
+    incumbency: list[IncumbencyRow]
+    uncovered: list[UncoveredAccount]
+    decisions: tuple[str, ...]
+    show: str
+    fresh_within_s: int
 
 
 def director_page(
@@ -131,7 +168,7 @@ def director_page(
     show: str = "relevant",
     *,
     env: PageEnv,
-) -> dict[str, Any]:
+) -> DirectorPage:
     """The director's page: pipeline, the bid/no-bid queue (``show``: ``relevant``, the
     competitions in our capability profile, by default; ``accounts`` or ``all``),
     decisions, incumbency and uncovered accounts (in our profile only with ``relevant``).
@@ -155,32 +192,32 @@ def director_page(
         .limit(queue_size)
     ).scalars()
     decided_pks = list(dict.fromkeys(decided))
-    return {
-        "pipeline": env.cache.get(
+    return DirectorPage(
+        pipeline=env.cache.get(
             session,
             ("pipeline", mine),
             today,
             lambda: pipeline(session, mine),
             AGGREGATE_TTL_SECONDS,
         ),
-        "queue": queue["items"],
-        "queue_total": queue["total"],
-        "decided": scored_bids(session, today, decided_pks, rules),
-        "incumbency": env.cache.get(
+        queue=queue.items,
+        queue_total=queue.total,
+        decided=scored_bids(session, today, decided_pks, rules),
+        incumbency=env.cache.get(
             session,
             ("incumbency", mine),
             today,
-            lambda: plain_rows(incumbency(session, today, ours=env.ours, in_profile_only=mine)),
+            lambda: incumbency(session, today, ours=env.ours, in_profile_only=mine),
             AGGREGATE_TTL_SECONDS,
         ),
-        "uncovered": env.cache.get(
+        uncovered=env.cache.get(
             session,
             ("uncovered", mine),
             today,
             lambda: uncovered_accounts(session, today, in_profile_only=mine),
             AGGREGATE_TTL_SECONDS,
         ),
-        "decisions": DECISIONS,
-        "show": show,
-        "fresh_within_s": int(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
-    }
+        decisions=DECISIONS,
+        show=show,
+        fresh_within_s=int(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
+    )

@@ -1,5 +1,6 @@
 """The KAM home: market dialogues, open influence windows, risks, expiries, budget
-windows, new notices and suggested links of the user's accounts.
+windows, new notices and suggested links of the user's accounts (``KamHome``: the page and
+``/api/home`` show the same record).
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -20,6 +22,8 @@ from tracker.db.models import (
 )
 from tracker.enums import LinkStatus, Phase
 from tracker.notices.search import notice_rows
+from tracker.opportunities.reading import OpportunityRow
+from tracker.pages.accounts import AccountRow
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, in_scope, plain_rows
 from tracker.pages.expiries import expiries
@@ -33,7 +37,7 @@ from tracker.pages.opportunities import (
     overdue_rows,
     shown_first,
 )
-from tracker.pages.suggested_links import suggested_links
+from tracker.pages.suggested_links import SuggestedLink, suggested_links
 from tracker.rules import Rules
 
 FIRST_VISIT_DAYS = 14  # never marked as seen: the notices issued in the last 14 days
@@ -87,30 +91,44 @@ def new_notices(
     return items
 
 
-def kam_home(
-    session: Session, user: User, today: dt.date, *, env: PageEnv, show_all: bool = False
-) -> dict[str, Any]:
-    """The KAM's start page (read only: opening it changes nothing).
+Row = dict[str, Any]
 
-    On top the market dialogues open now at the KAM's accounts (the buyer asks for input
-    before the competition: days left to respond, the response deadline and the note on
-    the rules for suppliers who take part), then the other open influence windows, risks,
-    expiries, budget windows and new notices. Every list shows the items in the capability
-    profile (``tracker.opportunities.relevance``; flagged by the learned model too) and says how
-    many it
-    left out (``hidden``); ``show_all`` lists those too, after the in-profile ones. A
-    procurement at several of the KAM's accounts is one row (``accounts``). New notices
-    are those stored since the user last marked them as seen (``mark_notices_seen``), or
-    on a first visit those issued in the ``FIRST_VISIT_DAYS`` days up to ``today``."""
-    ids = account_scope(session, user)
-    accounts = plain_rows(accounts_of(session, ids))
-    known = {a["id"]: {"name": a["name"], "buyer_type": a["buyer_type"]} for a in accounts}
-    rules = env.rules
-    since = user.last_seen_notices_at
+
+@dataclass(frozen=True)
+class KamHome:
+    """What the KAM's start page shows. Each list holds the items in the capability
+    profile first; ``hidden`` counts per list the items left out (none with ``show_all``)."""
+
+    accounts: list[AccountRow]
+    dialogues: list[Row]  # market dialogues open now, fewest days left first
+    influence_open: list[Row]  # the other open influence windows
+    overdue: list[Row]  # re-tenders whose expected publication has passed
+    expiries: list[Row]  # contracts ending within 24 months (tracker.pages.expiries)
+    new_notices: list[Row]
+    budget_windows: list[Row]
+    new_since: dt.datetime | None  # when the user last marked the new notices as seen
+    first_visit_since: dt.date
+    suggested_links: list[SuggestedLink]
+    scope: str
+    show_all: bool
+    hidden: dict[str, int]
+    hidden_total: int
+    profile: dict[str, Any]  # profile_summary
+
+
+def _windows(
+    session: Session,
+    today: dt.date,
+    ids: list[int] | None,
+    known: dict[int, dict[str, Any]],
+    rules: Rules,
+    show_all: bool,
+) -> tuple[list[Row], list[Row], list[Row]]:
+    """(market dialogues, other open windows, overdue re-tenders) at the accounts: the
+    in-profile rows (as of the last recompute) first, the others only for ``show_all``."""
     wide = HOME_ROWS * 2  # a few more than shown: some may turn out of profile today
 
-    def opps(fetch: Callable[[bool], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        """In-profile rows (as of the last recompute) first; the others only for show_all."""
+    def opps(fetch: Callable[[bool], list[OpportunityRow]]) -> list[Row]:
         rows = fetch(True)
         return merge_accounts(rows + fetch(False) if show_all else rows)
 
@@ -130,16 +148,43 @@ def kam_home(
         key=lambda o: (o["days_left"] if o["days_left"] is not None else 10**6, o["key"]),
     )
     windows = [o for o in open_rows if o["phase"] != Phase.DIALOGUE_OPEN]
-    # out of profile as of the last recompute, by stored phase (shown with "show all")
-    stored_out = dict(
-        session.execute(
-            select(Opportunity.phase, func.count())
-            .where(in_scope(Opportunity.account_id, ids), Opportunity.in_profile.is_(False))
-            .group_by(Opportunity.phase)
-        ).all()
+    return dialogues, windows, overdue
+
+
+def _stored_out_of_profile(session: Session, ids: list[int] | None) -> dict[str | None, int]:
+    """Opportunities out of profile as of the last recompute, by stored phase (shown with
+    "show all")."""
+    found = session.execute(
+        select(Opportunity.phase, func.count())
+        .where(in_scope(Opportunity.account_id, ids), Opportunity.in_profile.is_(False))
+        .group_by(Opportunity.phase)
     )
+    return {phase: count for phase, count in found}
+
+
+def kam_home(
+    session: Session, user: User, today: dt.date, *, env: PageEnv, show_all: bool = False
+) -> KamHome:
+    """The KAM's start page (read only: opening it changes nothing).
+
+    On top the market dialogues open now at the KAM's accounts (the buyer asks for input
+    before the competition: days left to respond, the response deadline and the note on
+    the rules for suppliers who take part), then the other open influence windows, risks,
+    expiries, budget windows and new notices. Every list shows the items in the capability
+    profile (``tracker.opportunities.relevance``; flagged by the learned model too) and says
+    how many it left out (``hidden``); ``show_all`` lists those too, after the in-profile
+    ones. A procurement at several of the KAM's accounts is one row (``accounts``). New
+    notices are those stored since the user last marked them as seen
+    (``mark_notices_seen``), or on a first visit those issued in the ``FIRST_VISIT_DAYS``
+    days up to ``today``."""
+    ids = account_scope(session, user)
+    accounts = accounts_of(session, ids)
+    known = {a.id: {"name": a.name, "buyer_type": a.buyer_type} for a in accounts}
+    rules = env.rules
+    since = user.last_seen_notices_at
+    dialogues, windows, overdue = _windows(session, today, ids, known, rules, show_all)
+    lists: dict[str, list[Row]] = {}
     hidden: dict[str, int] = {}
-    data: dict[str, Any] = {"accounts": accounts}
     for name, rows in (
         ("dialogues", dialogues),
         ("influence_open", windows),
@@ -150,34 +195,28 @@ def kam_home(
         ("new_notices", new_notices(session, ids, since, limit=HOME_ROWS * 4, accounts=known,
                                     today=today)),
     ):  # fmt: skip
-        data[name], hidden[name] = shown_first(rows, show_all, HOME_ROWS)
+        lists[name], hidden[name] = shown_first(rows, show_all, HOME_ROWS)
     if not show_all:
-        hidden["dialogues"] += stored_out.get(Phase.DIALOGUE_OPEN, 0)
-        hidden["influence_open"] += sum(stored_out.get(p, 0) for p in OPEN_PHASES) - (
-            stored_out.get(Phase.DIALOGUE_OPEN, 0)
-        )
+        stored_out = _stored_out_of_profile(session, ids)
+        dialogue_out = stored_out.get(Phase.DIALOGUE_OPEN, 0)
+        hidden["dialogues"] += dialogue_out
+        hidden["influence_open"] += sum(stored_out.get(p, 0) for p in OPEN_PHASES) - dialogue_out
         hidden["overdue"] += stored_out.get(Phase.OVERDUE, 0)
-    data.update(
-        {
-            "budget_windows": budget_windows(
-                session,
-                today,
-                ids,
-                limit=HOME_ROWS,
-                accounts=known,
-                in_profile_only=not show_all,
-            ),
-            "new_since": since,
-            "first_visit_since": today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
-            "suggested_links": plain_rows(suggested_links(session, ids, limit=HOME_ROWS)),
-            "scope": "my accounts" if ids is not None else "all accounts",
-            "show_all": show_all,
-            "hidden": hidden,
-            "hidden_total": sum(hidden.values()),
-            "profile": profile_summary(rules),
-        }
+    return KamHome(
+        accounts=accounts,
+        **lists,
+        budget_windows=budget_windows(
+            session, today, ids, limit=HOME_ROWS, accounts=known, in_profile_only=not show_all
+        ),
+        new_since=since,
+        first_visit_since=today - dt.timedelta(days=FIRST_VISIT_DAYS - 1),
+        suggested_links=suggested_links(session, ids, limit=HOME_ROWS),
+        scope="my accounts" if ids is not None else "all accounts",
+        show_all=show_all,
+        hidden=hidden,
+        hidden_total=sum(hidden.values()),
+        profile=profile_summary(rules),
     )
-    return data
 
 
 def profile_summary(rules: Rules) -> dict[str, Any]:
