@@ -67,6 +67,7 @@ def account(
             rules=env.rules,
             account_ids=[account_id],
             within_months=RADAR_MONTHS,
+            fit=False,
         ),
         day,
     )

@@ -67,6 +67,7 @@ def home(
             rules=env.rules,
             account_ids=account_scope(session, user),
             within_months=RADAR_MONTHS,
+            fit=False,
         ),
         day,
     )

@@ -237,6 +237,7 @@ def expiries(
     within_months: int | None = 24,
     include_unknown: bool = False,
     limit: int | None = None,
+    fit: bool = True,
 ) -> list[ContractRow]:
     """Contracts at the accounts (``account_ids``; None: every account) still running on
     ``today`` (:func:`tracker.pages.base.still_running`) and known by then (from a notice
@@ -245,7 +246,8 @@ def expiries(
     contracts probably extended (ask the buyer) by their base end. ``within_months``:
     only those whose next end falls within that many months (the probably extended
     ones always); None: any. ``include_unknown``: contracts whose end is unknown too,
-    last. One row per contract, however many accounts it is at; each with its ``fit``."""
+    last. One row per contract, however many accounts it is at; each with its ``fit``
+    (``fit=False``: without, for a chart that does not show it)."""
     linked = select(ContractAccount.contract_id).where(
         ContractAccount.status != LinkStatus.REJECTED,
         in_scope(ContractAccount.account_id, account_ids),
@@ -285,7 +287,8 @@ def expiries(
         or (include_unknown and r.end_date is None and r.latest_end is None)
     ]
     kept.sort(key=_sort_key)
-    return with_fit(session, kept[:limit] if limit is not None else kept, rules)
+    kept = kept[:limit] if limit is not None else kept
+    return with_fit(session, kept, rules) if fit else kept
 
 
 # The columns of the expiries export (CSV/XLSX): one cell per fact, the evidence as quotes.
