@@ -298,6 +298,16 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    _error_handlers(app)
+    _middleware(app, settings)
+    install_log_redaction()
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Errors as pages (or JSON for the API): login, permission, CSRF, not found, a bad
+    value, any other tracker error."""
+
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         if _wants_json(request):
@@ -330,6 +340,10 @@ def create_app(
     async def _tracker_error(request: Request, exc: TrackerError) -> Response:
         return _error(request, 400, str(exc))
 
+
+def _middleware(app: FastAPI, settings: Settings) -> None:
+    """Signed session cookie, request guard, security headers; proxy headers outermost
+    when trusted proxies are configured."""
     https = app.state.base_url.startswith("https://")
     app.add_middleware(
         SessionMiddleware,
@@ -346,8 +360,6 @@ def create_app(
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
-    install_log_redaction()
-    return app
 
 
 NAV_ORDER = {

@@ -9,6 +9,7 @@ geometry carries dates, numbers and kinds only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 ROW_H = 38  # a full-width label line above each row's bars
@@ -28,18 +29,9 @@ def _next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
-def timeline(
-    items: list[dict[str, Any]], today: dt.date, width: int = 760, max_rows: int = 15
-) -> dict[str, Any] | None:
-    """Rows per opportunity: influence, drafting, budget window, publication and expiry,
-    under a month axis (a tick per month, a label per month, quarter or year by span).
-
-    ``items`` are opportunity dicts (keys influence_opens, drafting_starts,
-    expected_publication, expiry, budget_window{start,end}, title, buyer).
-    """
-    rows = [i for i in items if i.get("expected_publication") or i.get("expiry")][:max_rows]
-    if not rows:
-        return None
+def _span(rows: list[dict[str, Any]], today: dt.date) -> tuple[dt.date, dt.date]:
+    """The months the timeline covers: every date of ``rows`` and today, at most three
+    years back and eight ahead."""
     dates: list[dt.date] = [today]
     for i in rows:
         for key in ("influence_opens", "drafting_starts", "expected_publication", "expiry"):
@@ -49,13 +41,11 @@ def timeline(
         dates.extend(d for d in (bw.get("start"), bw.get("end")) if d)
     start = _month_start(max(min(dates), today - dt.timedelta(days=3 * 365)))
     end = _next_month(min(max(dates), today + dt.timedelta(days=8 * 365)))
-    span = max((end - start).days, 1)
-    plot_w = width - 2 * LEFT
+    return start, end
 
-    def x(d: dt.date) -> float:
-        d = min(max(d, start), end)
-        return round(LEFT + plot_w * (d - start).days / span, 1)
 
+def _axis(start: dt.date, end: dt.date, x: Callable[[dt.date], float]) -> list[dict[str, Any]]:
+    """A tick per month; a label per month, quarter or year by the span."""
     months = (end.year - start.year) * 12 + end.month - start.month
     every = 1 if months <= 14 else 3 if months <= 40 else 12
     axis = []
@@ -72,67 +62,80 @@ def timeline(
             }
         )
         m = _next_month(m)
+    return axis
+
+
+def _bar(cls: str, start: dt.date, end: dt.date, x: Callable[[dt.date], float]) -> dict[str, Any]:
+    return {"cls": cls, "x": x(start), "w": max(x(end) - x(start), 2), "start": start, "end": end}
+
+
+def _row_marks(
+    i: dict[str, Any], x: Callable[[dt.date], float]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The bars (budget window, influence, drafting) and marks (publication, expiry) of one
+    opportunity."""
+    bars, marks = [], []
+    bw = i.get("budget_window") or {}
+    if bw.get("start") and bw.get("end"):
+        bars.append(_bar("budget", bw["start"], bw["end"], x))
+    opens, drafting, pub = (
+        i.get("influence_opens"),
+        i.get("drafting_starts"),
+        i.get("expected_publication"),
+    )
+    stop = drafting or pub
+    if opens and stop:
+        bars.append(_bar("influence", opens, stop, x))
+    if drafting and pub:
+        bars.append(_bar("drafting", drafting, pub, x))
+    if pub:
+        marks.append({"cls": "publication", "x": x(pub), "day": pub, "source": None})
+    if i.get("expiry"):
+        marks.append(
+            {
+                "cls": "expiry",
+                "x": x(i["expiry"]),
+                "day": i["expiry"],
+                "source": i.get("expiry_source"),
+            }
+        )
+    return bars, marks
+
+
+def timeline(
+    items: list[dict[str, Any]], today: dt.date, width: int = 760, max_rows: int = 15
+) -> dict[str, Any] | None:
+    """Rows per opportunity: influence, drafting, budget window, publication and expiry,
+    under a month axis (a tick per month, a label per month, quarter or year by span).
+
+    ``items`` are opportunity dicts (keys influence_opens, drafting_starts,
+    expected_publication, expiry, budget_window{start,end}, title, buyer).
+    """
+    rows = [i for i in items if i.get("expected_publication") or i.get("expiry")][:max_rows]
+    if not rows:
+        return None
+    start, end = _span(rows, today)
+    span = max((end - start).days, 1)
+    plot_w = width - 2 * LEFT
+
+    def x(d: dt.date) -> float:
+        d = min(max(d, start), end)
+        return round(LEFT + plot_w * (d - start).days / span, 1)
+
     top = 34
     out_rows = []
     for n, i in enumerate(rows):
-        y = top + n * ROW_H
-        bars, marks = [], []
-        bw = i.get("budget_window") or {}
-        if bw.get("start") and bw.get("end"):
-            bars.append(
-                {
-                    "cls": "budget",
-                    "x": x(bw["start"]),
-                    "w": max(x(bw["end"]) - x(bw["start"]), 2),
-                    "start": bw["start"],
-                    "end": bw["end"],
-                }
-            )
-        opens, drafting, pub = (
-            i.get("influence_opens"),
-            i.get("drafting_starts"),
-            i.get("expected_publication"),
-        )
-        stop = drafting or pub
-        if opens and stop:
-            bars.append(
-                {
-                    "cls": "influence",
-                    "x": x(opens),
-                    "w": max(x(stop) - x(opens), 2),
-                    "start": opens,
-                    "end": stop,
-                }
-            )
-        if drafting and pub:
-            bars.append(
-                {
-                    "cls": "drafting",
-                    "x": x(drafting),
-                    "w": max(x(pub) - x(drafting), 2),
-                    "start": drafting,
-                    "end": pub,
-                }
-            )
-        if pub:
-            marks.append({"cls": "publication", "x": x(pub), "day": pub, "source": None})
-        if i.get("expiry"):
-            marks.append(
-                {
-                    "cls": "expiry",
-                    "x": x(i["expiry"]),
-                    "day": i["expiry"],
-                    "source": i.get("expiry_source"),
-                }
-            )
+        bars, marks = _row_marks(i, x)
         full = i.get("title") or i.get("buyer") or ""
-        out_rows.append({"y": y, "label": _clip(full), "full": full, "bars": bars, "marks": marks})
+        out_rows.append(
+            {"y": top + n * ROW_H, "label": _clip(full), "full": full, "bars": bars, "marks": marks}
+        )
     height = top + len(out_rows) * ROW_H + 6
     return {
         "width": width,
         "height": height,
         "rows": out_rows,
-        "axis": axis,
+        "axis": _axis(start, end, x),
         "today_x": x(today),
         "today": today,
         "plot_top": 26,

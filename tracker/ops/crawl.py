@@ -291,96 +291,123 @@ def backfill_on_scrapyd(
     source = SPIDER_SOURCES[spider]
     clients = {url: Scrapyd(url) for url in nodes}
     shown = {url: _without_password(url) for url in nodes}
-    print_ = log
 
     def say(message: str) -> None:  # node URLs may carry a password: never print it
         for url, safe in shown.items():
             message = message.replace(url, safe)
-        print_(message)
+        log(message)
 
-    alive = list(nodes)
-    silent_since: dict[str, float] = {}
     version = version or str(int(time.time()))
     if egg is not None:
         for url in nodes:
             clients[url].add_version(SCRAPYD_PROJECT, version, egg)
             say(f"{url}: project {SCRAPYD_PROJECT} version {version} deployed")
     slices = [SliceJob(a, b) for a, b in day_slices(since, until, slice_days)]
-    queue = list(slices)
-    running: list[SliceJob] = []
-    rescheduled = 0
-    dead: list[str] = []
-
-    def requeue(s: SliceJob, why: str) -> None:
-        nonlocal rescheduled
-        s.history.append(f"{s.node} {s.job} {why}")
-        s.node = s.job = None
-        running.remove(s)
-        if s.attempts >= max_attempts:
-            say(f"slice {s.since}..{s.until}: given up after {s.attempts} attempt(s) ({why})")
-            return
-        queue.insert(0, s)
-        rescheduled += 1
-        say(f"slice {s.since}..{s.until}: {why}; scheduled again")
-
-    def drop(url: str, why: str) -> None:
-        if url in alive:
-            alive.remove(url)
-            dead.append(url)
-            say(f"{url}: node dropped ({why})")
-        for s in [s for s in running if s.node == url]:
-            requeue(s, f"node {url} lost")
-
+    run = _Backfill(
+        engine=engine, spider=spider, source=source, settings=settings or {},
+        per_node=per_node, node_timeout=node_timeout, max_attempts=max_attempts,
+        clients=clients, say=say, alive=list(nodes), queue=list(slices),
+    )  # fmt: skip
     try:
-        while queue or running:
-            if not alive:
+        while run.queue or run.running:
+            if not run.alive:
                 raise CrawlError(
                     "every Scrapyd node is gone; slices left: "
-                    + ", ".join(f"{s.since}..{s.until}" for s in queue + running)
+                    + ", ".join(f"{s.since}..{s.until}" for s in run.queue + run.running)
                 )
-            # Fill free places, least busy node first.
-            for url in sorted(alive, key=lambda u: sum(1 for s in running if s.node == u)):
-                while queue and sum(1 for s in running if s.node == url) < per_node:
-                    s = queue.pop(0)
-                    args = {
-                        "since": s.since.isoformat(),
-                        "until": s.until.isoformat(),
-                        "failures": "window",
-                    }
-                    try:
-                        job = clients[url].schedule(SCRAPYD_PROJECT, spider, args, settings or {})
-                    except Exception as exc:  # refused, timed out, bad answer
-                        queue.insert(0, s)
-                        if _unreachable(exc):
-                            drop(url, f"schedule failed: {type(exc).__name__}: {exc}")
-                        else:
-                            say(f"{url}: schedule failed ({type(exc).__name__}: {exc}); later")
-                        break
-                    s.node, s.job = url, job
-                    s.attempts += 1
-                    running.append(s)
+            run.fill()
             time.sleep(poll_seconds)
-            for url in list(alive):
-                try:
-                    states = clients[url].jobs(SCRAPYD_PROJECT)
-                except Exception as exc:
-                    first = silent_since.setdefault(url, time.monotonic())
-                    if time.monotonic() - first >= node_timeout:
-                        drop(url, f"no answer for {node_timeout:.0f} s: {type(exc).__name__}")
-                    continue
-                silent_since.pop(url, None)
-                for s in [s for s in running if s.node == url]:
-                    state = states.get(s.job or "")
-                    if state in ("pending", "running"):
-                        continue
-                    # finished, or gone from the node's list (a restarted daemon)
-                    if slice_complete(engine, source, s.since, s.until):
-                        s.done = True
-                        s.history.append(f"{url} {s.job} complete")
-                        running.remove(s)
-                    else:
-                        requeue(s, f"job {s.job} on {url} ended with days incomplete")
+            run.poll()
     finally:
         for c in clients.values():
             c.close()
-    return BackfillResult(slices, [shown[u] for u in dead], rescheduled)
+    return BackfillResult(slices, [shown[u] for u in run.dead], run.rescheduled)
+
+
+@dataclass
+class _Backfill:
+    """The state of one backfill across Scrapyd nodes (:func:`backfill_on_scrapyd`): the
+    slices waiting and running, the nodes alive and dropped."""
+
+    engine: Any
+    spider: str
+    source: str
+    settings: dict[str, str]
+    per_node: int
+    node_timeout: float
+    max_attempts: int
+    clients: dict[str, Any]
+    say: Callable[[str], None]
+    alive: list[str]
+    queue: list[SliceJob]
+    running: list[SliceJob] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    silent_since: dict[str, float] = field(default_factory=dict)
+    rescheduled: int = 0
+
+    def busy(self, url: str) -> int:
+        return sum(1 for s in self.running if s.node == url)
+
+    def requeue(self, s: SliceJob, why: str) -> None:
+        s.history.append(f"{s.node} {s.job} {why}")
+        s.node = s.job = None
+        self.running.remove(s)
+        if s.attempts >= self.max_attempts:
+            self.say(f"slice {s.since}..{s.until}: given up after {s.attempts} attempt(s) ({why})")
+            return
+        self.queue.insert(0, s)
+        self.rescheduled += 1
+        self.say(f"slice {s.since}..{s.until}: {why}; scheduled again")
+
+    def drop(self, url: str, why: str) -> None:
+        if url in self.alive:
+            self.alive.remove(url)
+            self.dead.append(url)
+            self.say(f"{url}: node dropped ({why})")
+        for s in [s for s in self.running if s.node == url]:
+            self.requeue(s, f"node {url} lost")
+
+    def fill(self) -> None:
+        """Schedule waiting slices on free places, least busy node first."""
+        for url in sorted(self.alive, key=self.busy):
+            while self.queue and self.busy(url) < self.per_node:
+                s = self.queue.pop(0)
+                args = {"since": s.since.isoformat(), "until": s.until.isoformat(),
+                        "failures": "window"}  # fmt: skip
+                try:
+                    job = self.clients[url].schedule(
+                        SCRAPYD_PROJECT, self.spider, args, self.settings
+                    )
+                except Exception as exc:  # refused, timed out, bad answer
+                    self.queue.insert(0, s)
+                    if _unreachable(exc):
+                        self.drop(url, f"schedule failed: {type(exc).__name__}: {exc}")
+                    else:
+                        self.say(f"{url}: schedule failed ({type(exc).__name__}: {exc}); later")
+                    break
+                s.node, s.job = url, job
+                s.attempts += 1
+                self.running.append(s)
+
+    def poll(self) -> None:
+        """Follow the jobs: a finished slice is done when its days are complete, else
+        scheduled again; a node silent for ``node_timeout`` seconds is dropped."""
+        for url in list(self.alive):
+            try:
+                states = self.clients[url].jobs(SCRAPYD_PROJECT)
+            except Exception as exc:
+                first = self.silent_since.setdefault(url, time.monotonic())
+                if time.monotonic() - first >= self.node_timeout:
+                    self.drop(url, f"no answer for {self.node_timeout:.0f} s: {type(exc).__name__}")
+                continue
+            self.silent_since.pop(url, None)
+            for s in [s for s in self.running if s.node == url]:
+                if states.get(s.job or "") in ("pending", "running"):
+                    continue
+                # finished, or gone from the node's list (a restarted daemon)
+                if slice_complete(self.engine, self.source, s.since, s.until):
+                    s.done = True
+                    s.history.append(f"{url} {s.job} complete")
+                    self.running.remove(s)
+                else:
+                    self.requeue(s, f"job {s.job} on {url} ended with days incomplete")

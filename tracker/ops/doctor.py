@@ -122,38 +122,10 @@ def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Che
         return checks
     checks.append(Check("migrations", "ok", f"at head {head}"))
     with engine.connect() as conn:
-        for source in SOURCES:
-            last = conn.execute(
-                select(func.max(Run.finished_at)).where(Run.name == source, Run.outcome == "ok")
-            ).scalar()
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=dt.UTC)
-            if last is None:
-                checks.append(Check(f"last run {source}", "warn", "no successful run yet"))
-            else:
-                age = now - last
-                status = "ok" if age <= STALE_RUN else "warn"
-                hours = age.total_seconds() / 3600
-                checks.append(
-                    Check(
-                        f"last run {source}",
-                        status,
-                        f"succeeded {last.isoformat(timespec='minutes')} ({hours:.0f} h ago)",
-                    )
-                )
-        lock = conn.execute(select(Lock).where(Lock.name == "scheduler")).first()
+        checks += _run_checks(conn, now)
+        lock = _lock_check(conn, now, stale_seconds)
         if lock is not None:
-            beat = lock.heartbeat_at
-            beat_age = int((now - beat).total_seconds())
-            fresh = beat_age <= stale_seconds
-            checks.append(
-                Check(
-                    "scheduler lock",
-                    "ok" if fresh else "warn",
-                    f"held by {lock.holder}, heartbeat {beat_age} s ago"
-                    + ("" if fresh else " (stale: the next cycle takes it over)"),
-                )
-            )
+            checks.append(lock)
         checks.append(_alert_check(conn))
         pending = conn.execute(
             select(func.count()).select_from(Notice).where(Notice.derive_pending.is_(True))
@@ -183,6 +155,45 @@ def _db_checks(engine: Engine, now: dt.datetime, stale_seconds: int) -> list[Che
     else:
         checks.append(Check("runs", "ok", "no run left running by a dead process"))
     return checks
+
+
+def _run_checks(conn: Any, now: dt.datetime) -> list[Check]:
+    """The last successful run of each source, and how long ago."""
+    checks = []
+    for source in SOURCES:
+        last = conn.execute(
+            select(func.max(Run.finished_at)).where(Run.name == source, Run.outcome == "ok")
+        ).scalar()
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        if last is None:
+            checks.append(Check(f"last run {source}", "warn", "no successful run yet"))
+            continue
+        age = now - last
+        checks.append(
+            Check(
+                f"last run {source}",
+                "ok" if age <= STALE_RUN else "warn",
+                f"succeeded {last.isoformat(timespec='minutes')} "
+                f"({age.total_seconds() / 3600:.0f} h ago)",
+            )
+        )
+    return checks
+
+
+def _lock_check(conn: Any, now: dt.datetime, stale_seconds: int) -> Check | None:
+    """Who holds the scheduler lock and how fresh its heartbeat is (None: nobody)."""
+    lock = conn.execute(select(Lock).where(Lock.name == "scheduler")).first()
+    if lock is None:
+        return None
+    beat_age = int((now - lock.heartbeat_at).total_seconds())
+    fresh = beat_age <= stale_seconds
+    return Check(
+        "scheduler lock",
+        "ok" if fresh else "warn",
+        f"held by {lock.holder}, heartbeat {beat_age} s ago"
+        + ("" if fresh else " (stale: the next cycle takes it over)"),
+    )
 
 
 def _alert_check(conn: Any) -> Check:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,21 +38,8 @@ class IncumbencyRow:
     contract_ids: tuple[int, ...]
 
 
-def incumbency(
-    session: Session,
-    today: dt.date,
-    *,
-    ours: frozenset[str] | set[str],
-    account_id: int | None = None,
-    in_profile_only: bool = False,
-    limit: int | None = None,
-) -> list[IncumbencyRow]:
-    """Suppliers of the contracts still running on ``today``
-    (:func:`tracker.pages.base.still_running`, an unknown end counting as running) at
-    each account (links not rejected), most running contracts first, then by account,
-    ours first. ``ours``: our organisation numbers (setting ``our_orgnrs``);
-    ``in_profile_only``: only contracts whose re-tender opportunity is in our capability
-    profile (``Opportunity.in_profile`` as of the last recompute)."""
+def _supplier_rows(today: dt.date, account_id: int | None, in_profile_only: bool) -> Any:
+    """One row per running contract, account (link not rejected) and supplier."""
     q = (
         select(
             ContractAccount.account_id,
@@ -87,6 +75,25 @@ def incumbency(
                 )
             )
         )
+    return q
+
+
+def incumbency(
+    session: Session,
+    today: dt.date,
+    *,
+    ours: frozenset[str] | set[str],
+    account_id: int | None = None,
+    in_profile_only: bool = False,
+    limit: int | None = None,
+) -> list[IncumbencyRow]:
+    """Suppliers of the contracts still running on ``today``
+    (:func:`tracker.pages.base.still_running`, an unknown end counting as running) at
+    each account (links not rejected), most running contracts first, then by account,
+    ours first. ``ours``: our organisation numbers (setting ``our_orgnrs``);
+    ``in_profile_only``: only contracts whose re-tender opportunity is in our capability
+    profile (``Opportunity.in_profile`` as of the last recompute)."""
+    q = _supplier_rows(today, account_id, in_profile_only)
     groups: dict[tuple[int, str], dict] = {}
     for r in session.execute(q):
         key = (r.account_id, r.orgnr or r.party_key or (r.name or "").casefold())
