@@ -1,0 +1,93 @@
+"""Indexes over the tables beyond those their columns declare: the pages' and the
+harvest's hot rows (bench/dashboard.py, bench/market.py), PostgreSQL's unindexed foreign
+keys, partial indexes (migrations 0004-0008)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, func, text
+
+from tracker.db.models.accounts import (
+    Contract,
+    ContractAccount,
+    ContractParty,
+    LinkDecision,
+    NoticeLink,
+)
+from tracker.db.models.notices import FetchFailure, IngestError, Lot, Notice, NoticeBuyer, Run
+from tracker.db.models.ops import AlertLog
+from tracker.db.models.work import BidDecision, Opportunity
+
+# Scale (alembic 0008): foreign keys PostgreSQL does not index by itself, and
+# partial indexes for the rows the pages and the harvest read at 2 M notices.
+Index("ix_opportunities_contract_id", Opportunity.contract_id)
+Index("ix_opportunities_notice_pk", Opportunity.notice_pk)
+Index("ix_contracts_result_pk", Contract.result_pk)
+Index("ix_contracts_modified_by_notice_pk", Contract.modified_by_notice_pk)
+Index("ix_notices_superseded_by_id", Notice.superseded_by_id)
+Index("ix_notices_changes_notice_pk", Notice.changes_notice_pk)
+Index("ix_link_decisions_account_id", LinkDecision.account_id)
+Index("ix_alert_log_user_id", AlertLog.user_id)
+Index("ix_ingest_errors_run_id", IngestError.run_id)
+Index("ix_runs_parent_id", Run.parent_id)
+Index("ix_notices_source_source_id", Notice.source, Notice.source_id)
+Index(
+    "ix_opportunities_account_open",
+    Opportunity.account_id,
+    Opportunity.phase,
+    Opportunity.expiry,
+    postgresql_where=text("in_profile IS NOT false"),
+    sqlite_where=text("in_profile IS NOT 0"),
+)
+Index(
+    "ix_notices_current_issue",
+    Notice.issue_date,
+    postgresql_where=text("superseded_by_id IS NULL"),
+    sqlite_where=text("superseded_by_id IS NULL"),
+)
+Index(
+    "ix_fetch_failures_open",
+    FetchFailure.source,
+    FetchFailure.id,
+    postgresql_where=text("resolved = false"),
+    sqlite_where=text("resolved = 0"),
+)
+# Indexes the dashboard pages need (bench/dashboard.py: bounded page queries on 200k notices).
+Index("ix_lots_submission_deadline", Lot.submission_deadline)  # open competitions
+Index("ix_opportunities_competition_notice_pk", Opportunity.competition_notice_pk)  # bid scores
+Index("ix_notice_links_account_status", NoticeLink.account_id, NoticeLink.status)  # links
+Index("ix_notice_links_account_created", NoticeLink.account_id, NoticeLink.created_at)  # news
+Index("ix_bid_decisions_decided_at", BidDecision.decided_at)  # latest decisions
+Index(  # a KAM's contracts (expiries, incumbency) without reading contract_accounts rows
+    "ix_contract_accounts_account_contract",
+    ContractAccount.account_id,
+    ContractAccount.contract_id,
+    ContractAccount.status,
+)
+# Notices waiting for derivation (few or none): found without reading the notices table.
+Index(
+    "ix_notices_derive_pending",
+    Notice.id,
+    sqlite_where=text("derive_pending = 1"),
+    postgresql_where=text("derive_pending"),
+)
+# Most opportunities have no competition notice: with table statistics SQLite scans the
+# table for ``competition_notice_pk IN (...)`` on the full index above (bid scores of a
+# page); this partial index holds only the set ones and is used by both backends.
+Index(
+    "ix_opportunities_competition_set",
+    Opportunity.competition_notice_pk,
+    sqlite_where=Opportunity.competition_notice_pk.is_not(None),
+    postgresql_where=Opportunity.competition_notice_pk.is_not(None),
+)
+# Market pages (tracker.market, bench/market.py): a supplier's or buyer's contracts by
+# party key without reading every party row; the expiring value by quarter reads the
+# contracts whose hard expiry falls in the next 12 quarters through the same expression.
+Index(
+    "ix_contract_parties_key_role",
+    ContractParty.party_key,
+    ContractParty.role,
+    ContractParty.contract_id,
+)
+Index("ix_contracts_expiry", func.coalesce(Contract.latest_end, Contract.end_date))
+# A buyer's notices (competitions, awards, modifications) without a lookup per buyer row.
+Index("ix_notice_buyers_orgnr_notice", NoticeBuyer.orgnr, NoticeBuyer.notice_pk)
