@@ -47,3 +47,31 @@ def test_text_is_english_text_that_keeps_its_message() -> None:
     for copied in (copy.deepcopy(t), pickle.loads(pickle.dumps(t))):
         assert copied == t and render(copied, NB.get) == "Frist om 5 dager"
     assert render(None) == "" and render("plain", NB.get) == "plain"
+
+
+def test_the_notes_the_tracker_wrote_read_back_as_messages_and_user_notes_stay() -> None:
+    """contracts.notes keeps English text; the tracker's own parts come back as messages
+    (tracker.contracts.notes), a user's words stay as they were typed."""
+    import datetime as dt
+
+    from tracker.contracts.notes import FROM_MODIFICATION, extended_note, readable_notes
+
+    stored = f"{FROM_MODIFICATION}; {extended_note(dt.date(2022, 12, 9), dt.date(2023, 3, 31))}"
+    assert stored == (
+        "from a modification notice; the original award notice is not stored; probably "
+        "extended: modification notice 2022-12-09 112 days before the end"
+    )
+    nb = {
+        FROM_MODIFICATION.msgid: "fra en endringskunngjøring",
+        "probably extended: modification notice %(day)s %(days)s days before the end": (
+            "trolig forlenget: endringskunngjøring %(day)s, %(days)s dager før slutten"
+        ),
+    }
+    notes = readable_notes(stored)
+    assert notes == stored  # English wherever text goes (JSON, CSV)
+    assert render(notes, lambda s: nb.get(s, s)) == (
+        "fra en endringskunngjøring; trolig forlenget: endringskunngjøring 2022-12-09, "
+        "112 dager før slutten"
+    )
+    typed = "Avtalen forlenges muntlig; sjekk med innkjøper (50 % sannsynlig)"
+    assert readable_notes(typed) == typed and render(readable_notes(typed), nb.get) == typed

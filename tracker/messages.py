@@ -13,7 +13,8 @@ the API's ``text`` field); the web app translates the msgid through its catalog
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,3 +87,38 @@ def render(value: Any, translate: Translate | None = None) -> str:
     if isinstance(value, Message):
         return value.render(translate)
     return "" if value is None else str(value)
+
+
+def _pattern(msgid: str) -> re.Pattern[str]:
+    parts = re.split(r"%\((\w+)\)s", msgid)
+    rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+    return re.compile(rx)
+
+
+def recognise(text: str | None, known: Sequence[Message]) -> Text | str | None:
+    """Stored English text that the domain wrote from ``known`` messages (a contract's
+    notes, kept as text in the database) made a :class:`Text` again, so that pages can
+    translate it: each part that reads as one of the messages becomes that message with
+    its values; anything else (a note a user typed) stays as it is. Text with none of
+    them comes back unchanged."""
+    if not text:
+        return text
+    compiled = [(m.msgid, _pattern(m.msgid)) for m in known]
+    out: list[str] = []
+    values: dict[str, Any] = {}
+    pos = 0
+    while True:
+        found = [(rx.search(text, pos), msgid) for msgid, rx in compiled]
+        hits = [(m, msgid) for m, msgid in found if m is not None and m.end() > m.start()]
+        if not hits:
+            break
+        m, msgid = min(hits, key=lambda h: h[0].start())
+        out.append(text[pos : m.start()].replace("%", "%%"))
+        key = f"p{len(values)}"
+        values[key] = Message(msgid, m.groupdict())
+        out.append(f"%({key})s")
+        pos = m.end()
+    if not values:
+        return text
+    out.append(text[pos:].replace("%", "%%"))
+    return Text(Message("".join(out), values, literal=True))

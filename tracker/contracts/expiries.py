@@ -12,9 +12,11 @@ import datetime as dt
 import re
 from typing import Any
 
+from tracker.contracts.notes import readable_notes
 from tracker.contracts.terms import next_end, readable_evidence
 from tracker.db.models import Contract
 from tracker.errors import TrackerError
+from tracker.messages import N_, Text
 
 _WITHIN = re.compile(r"^\s*(\d+)\s*(m|mo|mnd|month|months|y|yr|year|years|år|d|day|days)?\s*$")
 
@@ -41,9 +43,11 @@ def _iso(d: dt.date | None) -> str | None:
 
 
 RETENDER_NOTES = {
-    "not_assumed": "direct award: no competition is assumed to follow (the buyer may award "
-    "directly again); ask the buyer",
-    "none": "no end: the contract runs until terminated, no re-tender is scheduled",
+    "not_assumed": N_(
+        "direct award: no competition is assumed to follow (the buyer may award "
+        "directly again); ask the buyer"
+    ),
+    "none": N_("no end: the contract runs until terminated, no re-tender is scheduled"),
 }
 
 
@@ -131,7 +135,7 @@ def contract_dict(
         "national": bool(c.national),
         "procedure_type": c.procedure_type,
         "retender": c.retender,
-        "retender_note": RETENDER_NOTES.get(c.retender or ""),
+        "retender_note": Text(RETENDER_NOTES[c.retender]) if c.retender in RETENDER_NOTES else None,
         "main_cpv": c.main_cpv,
         "start_date": _iso(c.start_date),
         "start_source": c.start_source,
@@ -150,7 +154,7 @@ def contract_dict(
         "challenge_until": _iso(c.challenge_until),
         "evidence": readable_evidence(c.evidence),
         "evidence_text": evidence_text(c.evidence),
-        "notes": c.notes,
+        "notes": readable_notes(c.notes),
         "source": c.source,
         "notice_id": notice_id,
         "doffin_id": doffin_id,

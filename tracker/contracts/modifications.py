@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.contracts.notes import extended_note
 from tracker.contracts.rows import Batch, Desired, party, period_of
 from tracker.contracts.terms import compute_term, fact_row
 from tracker.dates import add_months
@@ -122,5 +123,5 @@ def modification_effects(
                 "medium",
             )
         ]
-        note = f"probably extended: modification notice {issued.isoformat()} {when} the end"
+        note = str(extended_note(issued, end))
         v["notes"] = f"{v['notes']}; {note}" if v.get("notes") else note

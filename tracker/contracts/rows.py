@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tracker.contracts.notes import FROM_MODIFICATION
 from tracker.contracts.terms import Period, Term, compute_term, fact_row
 from tracker.contracts.values import (
     VEAT_SUBTYPES,
@@ -243,9 +244,7 @@ def build_awarded(
         "expected": False,
         "expected_award": None,
         "challenge_until": challenge,
-        "notes": "from a modification notice; the original award notice is not stored"
-        if is_mod
-        else None,
+        "notes": str(FROM_MODIFICATION) if is_mod else None,
         **_term_values(term, direct),
     }
     values["evidence"] = (
