@@ -9,11 +9,13 @@ machine exports keep ISO dates and plain numbers: they do not use these filters.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dashboards.i18n import current_language
+from tracker.messages import Message, Text
 from tracker.messages import render as render_message
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -197,11 +199,26 @@ def link_url(value: Any) -> str | None:
     return text
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _localised(value: Any) -> Any:
+    """A message whose values that are ISO days read as the page's dates (dd.mm.åååå)."""
+    if isinstance(value, Text):
+        value = value.message
+    if not isinstance(value, Message):
+        return date(value) if isinstance(value, str) and _ISO_DAY.fullmatch(value) else value
+    return Message(value.msgid, {k: _localised(v) for k, v in value.values.items()}, value.literal)
+
+
 def msg(value: Any) -> str:
-    """A domain message (``tracker.messages.Message``) in the reader's language; plain
-    text as it is. Messages are extracted from ``tracker/`` with the ``N_`` keyword."""
+    """A domain message (``tracker.messages.Message``) in the reader's language, its days
+    as dd.mm.åååå; plain text as it is. Messages are extracted from ``tracker/`` with
+    the ``N_`` keyword."""
     from dashboards.i18n import gettext
 
+    if isinstance(value, Message | Text):
+        value = _localised(value)
     return render_message(value, gettext)
 
 
