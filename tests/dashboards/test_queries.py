@@ -24,6 +24,8 @@ from tracker.pages.director import director_page
 from tracker.pages.opportunities import budget_windows, opportunity_rows
 from tracker.rules import load_rules
 
+RULES = load_rules()  # the shipped rules (the world has no rules file)
+
 LATER = TODAY + dt.timedelta(days=3 * 365)  # most budget windows of the world have ended
 
 
@@ -151,17 +153,17 @@ def test_account_notices_pages_and_total(world) -> None:
             )
         )
         assert len(linked) >= 3
-        everything = account_notices(s, acc, limit=1000)
+        everything = account_notices(s, acc, RULES, limit=1000)
         assert everything["total"] == len(linked)
         assert [n["id"] for n in everything["items"]] and {
             n["id"] for n in everything["items"]
         } == linked
         dates = [n["issue_date"] or dt.date.min for n in everything["items"]]
         assert dates == sorted(dates, reverse=True)
-        second = account_notices(s, acc, limit=2, offset=1)
+        second = account_notices(s, acc, RULES, limit=2, offset=1)
         assert second["total"] == len(linked)
         assert [n["id"] for n in second["items"]] == [n["id"] for n in everything["items"][1:3]]
-        past_the_end = account_notices(s, acc, limit=2, offset=len(linked) + 3)
+        past_the_end = account_notices(s, acc, RULES, limit=2, offset=len(linked) + 3)
         assert past_the_end == {"items": [], "total": len(linked)}
 
 

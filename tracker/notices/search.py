@@ -229,24 +229,19 @@ def _filtered(f: NoticeFilters) -> Select[Any]:
 
 
 def notice_rows(
-    session: Session, ids: list[int], rules: Rules | None = None, account: str | None = None
+    session: Session, ids: list[int], rules: Rules, account: str | None = None
 ) -> list[dict[str, Any]]:
     """Plain rows for notice ids (in the given order), with their buyers' names and the
     capability profile's ``fit`` (``tracker.opportunities.relevance.relevance``; the profile of
     ``account`` when given).
 
-    ``rules``: the rules the caller was started with. None (the account and KAM home pages
-    still call it so) reads the rules file; pass them.
+    ``rules``: the rules the caller was started with.
     """
     from tracker.opportunities.profile import notice_texts
     from tracker.opportunities.relevance import relevance, stored_model
 
     if not ids:
         return []
-    if rules is None:
-        from tracker.rules import load_rules
-
-        rules = load_rules()
     profile = rules.profile(account)
     model = stored_model(session)
     texts = notice_texts(session, ids)

@@ -24,6 +24,7 @@ from tracker.notices.search import notice_rows
 from tracker.pages.base import PageEnv, plain_rows
 from tracker.pages.expiries import ContractRow, contract_rows
 from tracker.pages.opportunities import RISK_PHASES, opportunity_rows
+from tracker.rules import Rules
 from tracker.users import can_edit_account
 
 
@@ -74,7 +75,7 @@ def account_profile(session: Session, account: Account) -> dict[str, Any]:
 
 
 def account_notices(
-    session: Session, account_id: int, limit: int = 100, offset: int = 0
+    session: Session, account_id: int, rules: Rules, limit: int = 100, offset: int = 0
 ) -> dict[str, Any]:
     """Notice history of an account (latest versions, newest first), one page.
 
@@ -96,7 +97,7 @@ def account_notices(
         total = rows[0].total
     else:
         total = session.scalar(select(func.count()).select_from(Notice).where(latest)) or 0
-    return {"items": notice_rows(session, [r.id for r in rows]), "total": total}
+    return {"items": notice_rows(session, [r.id for r in rows], rules), "total": total}
 
 
 def account_contract_rows(
@@ -149,7 +150,7 @@ def account_page(
         "can_edit": can_edit_account(user, account.kam_email),
         "contracts": plain_rows(account_contract_rows(session, account.id, today, ours=env.ours)),
         "opportunities": opportunities,
-        "notices": account_notices(session, account.id),
+        "notices": account_notices(session, account.id, env.rules),
         "activities": list_activities(session, account.id),
         "contacts": list_contacts(session, account.id),
     }

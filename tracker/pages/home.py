@@ -51,6 +51,7 @@ def new_notices(
     accounts: dict[int, dict[str, Any]] | None = None,
     *,
     today: dt.date,
+    rules: Rules,
 ) -> list[dict[str, Any]]:
     """Latest notice versions linked to the accounts since ``since`` (newest link first);
     with ``since`` None (never marked as seen), those issued in the ``FIRST_VISIT_DAYS``
@@ -85,7 +86,7 @@ def new_notices(
         if pk not in by_notice:
             order.append(pk)
         by_notice[pk].append(info.get(acc, {}).get("name") or "?")
-    items = notice_rows(session, order[:limit])
+    items = notice_rows(session, order[:limit], rules)
     for item in items:
         item["accounts"] = by_notice[item["id"]]
     return items
@@ -193,7 +194,7 @@ def kam_home(
                                          account_ids=ids, within_months=24,
                                          limit=HOME_ROWS * 4))),
         ("new_notices", new_notices(session, ids, since, limit=HOME_ROWS * 4, accounts=known,
-                                    today=today)),
+                                    today=today, rules=rules)),
     ):  # fmt: skip
         lists[name], hidden[name] = shown_first(rows, show_all, HOME_ROWS)
     if not show_all:
