@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +54,7 @@ from tracker.db.models import (  # noqa: E402
     Opportunity,
     User,
 )
+from tracker.market.facts import rebuild  # noqa: E402
 from tracker.users import hash_password  # noqa: E402
 
 TODAY = dt.date(2026, 11, 28)
@@ -364,6 +366,9 @@ def seed(engine: Engine, scale: float, years: int, seed_: int) -> dict[str, Any]
             }
         ],
     )
+    with Session(engine) as session:  # the market summaries, as ``tracker derive`` counts them
+        rebuild(session)
+        session.commit()
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
@@ -453,8 +458,6 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
                 "bytes": len(res.content),
             }
     # The read model alone (tracker.market: SQL and folding, no HTTP, no template).
-    from sqlalchemy.orm import Session
-
     from tracker.market.buyer import buyer_page
     from tracker.market.director import director_market
     from tracker.market.supplier import supplier_page

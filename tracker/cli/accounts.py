@@ -187,16 +187,19 @@ def link_cmd() -> None:
 
 @main.command("derive")
 def derive_cmd() -> None:
-    """Re-derive contracts and end dates from every stored notice, then relink.
+    """Re-derive contracts and end dates from every stored notice, then relink and count
+    the market summaries again.
 
     Example: tracker derive
     """
     from tracker.contracts.build import derive_contracts
     from tracker.linking.links import link_notices
+    from tracker.market.facts import rebuild
 
     with session_scope() as session:
         link_notices(session, refresh_contracts=False)
         counts = derive_contracts(session)
+        rebuild(session)
     click.echo(
         f"{counts['contracts']} contracts from {counts['procedures']} procedures: "
         f"{counts['created']} created, {counts['updated']} updated, {counts['removed']} removed, "

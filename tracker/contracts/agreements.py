@@ -392,6 +392,12 @@ def store_agreements(
             )
     session.flush()
     refresh_contract_accounts(session, ids)
+    from tracker.market.facts import refresh_parties  # the market summaries (downstream)
+
+    refresh_parties(
+        session,
+        {(p[0], p[1]) for c, parties in changed for p in parties + stored_parties.get(c.id, [])},
+    )
     return {
         "created": created,
         "updated": updated,

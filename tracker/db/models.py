@@ -887,3 +887,102 @@ Index(
     postgresql_where=text("resolved = false"),
     sqlite_where=text("resolved = 0"),
 )
+
+
+# --------------------------------------------------------------------------- market summaries
+
+
+# The contract facts added up once for the market pages (tracker.market.facts; bench/market.py:
+# the busiest buyer and the director page otherwise add up tens of thousands of contracts per
+# request). Refreshed by the derive step for the parties it touched, and whole by
+# ``tracker derive``; values per currency and value kind, shared ceilings counted, not summed.
+class MarketPartyFact(Base):
+    """Awarded contracts of one buyer or supplier per award year, main CPV, currency and
+    value kind: counts and the sum of own values (``tracker.market.common.value_columns``)."""
+
+    __tablename__ = "market_party_facts"
+
+    id: Mapped[intpk]
+    role: Mapped[str] = mapped_column(String(16))
+    party_key: Mapped[str] = mapped_column(String(600))
+    year: Mapped[int | None] = mapped_column(Integer)
+    main_cpv: Mapped[str | None] = mapped_column(String(10))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    value_kind: Mapped[str | None] = mapped_column(String(16))
+    contracts: Mapped[int] = mapped_column(Integer)
+    with_value: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 2))
+    shared: Mapped[int] = mapped_column(Integer)
+
+
+class MarketPartyPair(Base):
+    """Awarded contracts of one buyer or supplier with one counterpart (a supplier of the
+    buyer, a buyer of the supplier) per currency and value kind."""
+
+    __tablename__ = "market_party_pairs"
+
+    id: Mapped[intpk]
+    role: Mapped[str] = mapped_column(String(16))
+    party_key: Mapped[str] = mapped_column(String(600))
+    other_key: Mapped[str] = mapped_column(String(600))
+    other_name: Mapped[str | None] = mapped_column(String(500))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    value_kind: Mapped[str | None] = mapped_column(String(16))
+    contracts: Mapped[int] = mapped_column(Integer)
+    with_value: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 2))
+    shared: Mapped[int] = mapped_column(Integer)
+
+
+class MarketAccountMonth(Base):
+    """Awarded contracts at one account (links not rejected) per award month and currency:
+    the share of wallet's 'all awarded value' (kind tender, own values) and frameworks."""
+
+    __tablename__ = "market_account_months"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    year: Mapped[int | None] = mapped_column(Integer)
+    month: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    contracts: Mapped[int] = mapped_column(Integer)
+    spend_n: Mapped[int] = mapped_column(Integer)
+    spend: Mapped[Decimal | None] = mapped_column(Numeric(24, 2))
+    frameworks: Mapped[int] = mapped_column(Integer)
+
+
+class MarketExpiryMonth(Base):
+    """Awarded contracts by the month of their hard expiry (``coalesce(latest_end,
+    end_date)``), at our accounts or not, per currency and value kind."""
+
+    __tablename__ = "market_expiry_months"
+
+    id: Mapped[intpk]
+    at_accounts: Mapped[bool] = mapped_column(Boolean)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    value_kind: Mapped[str | None] = mapped_column(String(16))
+    contracts: Mapped[int] = mapped_column(Integer)
+    own_n: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 2))
+    shared: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_market_party_facts_key_role", MarketPartyFact.party_key, MarketPartyFact.role)
+Index("ix_market_party_pairs_key_role", MarketPartyPair.party_key, MarketPartyPair.role)
+Index("ix_market_account_months_account_id", MarketAccountMonth.account_id)
+Index("ix_market_expiry_months_year_month", MarketExpiryMonth.year, MarketExpiryMonth.month)
+# A party's name and orgnr without reading its rows (supplier and buyer page headings).
+Index(
+    "ix_contract_parties_key_role_name",
+    ContractParty.party_key,
+    ContractParty.role,
+    ContractParty.orgnr,
+    ContractParty.name,
+)
+# Contracts awarded in a date range (the share of wallet's current month).
+Index(
+    "ix_contracts_awarded_on",
+    func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date),
+)

@@ -555,6 +555,11 @@ def refresh_contract_accounts(
     for chunk in _chunks(all_ids):
         written += _refresh_chunk(session, list(chunk), idx, decisions)
     session.flush()
+    # Every contract write and link decision ends here: the market's account and expiry
+    # summaries (small, counted whole) follow. Imported here: market is downstream.
+    from tracker.market.facts import refresh_accounts
+
+    refresh_accounts(session)
     return written
 
 

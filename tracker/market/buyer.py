@@ -32,14 +32,12 @@ from tracker.db.models import (
 from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
-    awarded_on,
     contracts_of_party,
-    fold,
     median,
     median_of_counts,
     parties_with_awards,
-    value_columns,
 )
+from tracker.market.facts import party_groups, party_pairs
 from tracker.notices.codelists import codelist, cpv_label
 from tracker.notices.subtypes import COMPETITION_SUBTYPES, MODIFICATION_SUBTYPES, RESULT_SUBTYPES
 
@@ -264,18 +262,7 @@ def _of_buyer(key: str) -> Any:
 
 def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:
     """Suppliers of the buyer's contracts, most contracts first."""
-    supplier = ContractParty.__table__.alias("supplier")
-    found = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(supplier.c.party_key, func.max(supplier.c.name), *value_columns())
-            .join(
-                supplier, and_(supplier.c.contract_id == Contract.id, supplier.c.role == "supplier")
-            )
-            .group_by(supplier.c.party_key, Contract.currency, Contract.value_kind)
-        ),
-        2,
-    )
+    found = party_pairs(session, key, "buyer")
     merged: dict[str, list[Any]] = {}
     for (skey, name), (n, values) in found.items():
         m = merged.setdefault(skey, [name or skey, 0, ()])
@@ -303,15 +290,7 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             orgnr = key if name is not None else None
         if name is None:
             raise NotFoundError(f"no buyer {key!r} in the contracts or notices")
-    year = func.extract("year", awarded_on())
-    cpv_year = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(Contract.main_cpv, year, *value_columns())
-            .group_by(Contract.main_cpv, year, Contract.currency, Contract.value_kind)
-        ),
-        2,
-    )
+    cpv_year = party_groups(session, key, "buyer", "main_cpv", "year")
     by_cpv_year = sorted(
         (
             CpvYear(
@@ -320,14 +299,6 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             for (c, y), (n, v) in cpv_year.items()
         ),
         key=lambda g: (-(g.year or 0), -g.contracts, g.cpv or ""),
-    )
-    years = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(year, *value_columns())
-            .group_by(year, Contract.currency, Contract.value_kind)
-        ),
-        1,
     )
     by_year = sorted(
         (
@@ -338,19 +309,11 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
                 n,
                 v,
             )
-            for (y,), (n, v) in years.items()
+            for (y,), (n, v) in party_groups(session, key, "buyer", "year").items()
         ),
         key=lambda g: -(g.year or 0),
     )
-    totals = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(*value_columns())
-            .group_by(Contract.currency, Contract.value_kind)
-        ),
-        0,
-    )
-    contracts, values = totals.get((), (0, ()))
+    contracts, values = party_groups(session, key, "buyer").get((), (0, ()))
     # Procedures: one per procedure (all its lots and winners are one competition).
     ident = func.coalesce(Contract.procedure_id, func.cast(Contract.notice_pk, String))
     procedures = tuple(
