@@ -7,8 +7,11 @@ The supplier, buyer and director market pages added up every contract of a party
 of thousands for the busiest buyer) per request: bench/market.py at the issue's full size
 (100,000 contracts) measured 0.4-5 s. Four summary tables hold the sums
 (``tracker.market.facts``): per party, award year, main CPV, currency and value kind; per
-party and counterpart; per account, award month and currency; per hard-expiry month. Two
-indexes: a party's name and orgnr without its rows, contracts by award day. The tables
+party and counterpart; per account, award month and currency; per hard-expiry month. A fifth
+holds a buyer's award, competition and modification notices as its page reads them
+(``tracker.market.buyer_notices``: the busiest buyer has 40,000 notices, each a row lookup
+in ``notices`` to test its subtype). Two indexes: a party's name and orgnr without its
+rows, contracts by award day. The tables
 are filled here from the stored contracts (``tracker.market.facts.rebuild``, as
 ``tracker derive`` does).
 """
@@ -93,6 +96,31 @@ def upgrade() -> None:
         sa.Column("shared", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_market_expiry_months")),
     )
+    op.create_table(
+        "market_buyer_notices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("orgnr", sa.String(length=9), nullable=True),
+        sa.Column("notice_pk", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("issue_date", sa.Date(), nullable=True),
+        sa.Column("lot_id", sa.String(length=32), nullable=True),
+        sa.Column("lots", sa.Integer(), nullable=True),
+        sa.Column("tenders", sa.Integer(), nullable=True),
+        sa.Column("price_weight", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["notice_pk"],
+            ["notices.id"],
+            name=op.f("fk_market_buyer_notices_notice_pk_notices"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_market_buyer_notices")),
+    )
+    op.create_index(
+        "ix_market_buyer_notices_orgnr_kind_issue",
+        "market_buyer_notices",
+        ["orgnr", "kind", "issue_date"],
+    )
+    op.create_index("ix_market_buyer_notices_notice_pk", "market_buyer_notices", ["notice_pk"])
     op.create_index("ix_market_party_facts_key_role", "market_party_facts", ["party_key", "role"])
     op.create_index("ix_market_party_pairs_key_role", "market_party_pairs", ["party_key", "role"])
     op.create_index("ix_market_account_months_account_id", "market_account_months", ["account_id"])
@@ -123,6 +151,9 @@ def downgrade() -> None:
     op.drop_index("ix_market_account_months_account_id", table_name="market_account_months")
     op.drop_index("ix_market_party_pairs_key_role", table_name="market_party_pairs")
     op.drop_index("ix_market_party_facts_key_role", table_name="market_party_facts")
+    op.drop_index("ix_market_buyer_notices_notice_pk", table_name="market_buyer_notices")
+    op.drop_index("ix_market_buyer_notices_orgnr_kind_issue", table_name="market_buyer_notices")
+    op.drop_table("market_buyer_notices")
     op.drop_table("market_expiry_months")
     op.drop_table("market_account_months")
     op.drop_table("market_party_pairs")

@@ -969,10 +969,35 @@ class MarketExpiryMonth(Base):
     shared: Mapped[int] = mapped_column(Integer)
 
 
+class MarketBuyerNotice(Base):
+    """A buyer's notice as its page reads it (``tracker.market.buyer_notices``): an award
+    notice with the tenders received (``kind`` result), a competition lot whose criteria
+    weights sum to 100 % with its price weight (competition), a modification notice."""
+
+    __tablename__ = "market_buyer_notices"
+
+    id: Mapped[intpk]
+    orgnr: Mapped[str | None] = mapped_column(String(9))
+    notice_pk: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # result|competition|modification
+    issue_date: Mapped[dt.date | None] = mapped_column(Date)
+    lot_id: Mapped[str | None] = mapped_column(String(32))
+    lots: Mapped[int | None] = mapped_column(Integer)
+    tenders: Mapped[int | None] = mapped_column(Integer)
+    price_weight: Mapped[float | None] = mapped_column(Float)
+
+
 Index("ix_market_party_facts_key_role", MarketPartyFact.party_key, MarketPartyFact.role)
 Index("ix_market_party_pairs_key_role", MarketPartyPair.party_key, MarketPartyPair.role)
 Index("ix_market_account_months_account_id", MarketAccountMonth.account_id)
 Index("ix_market_expiry_months_year_month", MarketExpiryMonth.year, MarketExpiryMonth.month)
+Index(
+    "ix_market_buyer_notices_orgnr_kind_issue",
+    MarketBuyerNotice.orgnr,
+    MarketBuyerNotice.kind,
+    MarketBuyerNotice.issue_date,
+)
+Index("ix_market_buyer_notices_notice_pk", MarketBuyerNotice.notice_pk)
 # A party's name and orgnr without reading its rows (supplier and buyer page headings).
 Index(
     "ix_contract_parties_key_role_name",

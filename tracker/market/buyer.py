@@ -10,26 +10,26 @@ from the notices whose buyer has that orgnr.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, or_, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
     Account,
-    AwardCriterion,
     Contract,
     ContractAccount,
     ContractParty,
-    Lot,
-    LotResult,
     Notice,
     NoticeBuyer,
 )
 from tracker.errors import NotFoundError
+from tracker.market.buyer_notices import (
+    modification_notices,
+    price_weight_counts,
+    tender_counts,
+)
 from tracker.market.common import (
     ValueSum,
     contracts_of_party,
@@ -39,9 +39,7 @@ from tracker.market.common import (
 )
 from tracker.market.facts import party_groups, party_pairs
 from tracker.notices.codelists import codelist, cpv_label
-from tracker.notices.subtypes import COMPETITION_SUBTYPES, MODIFICATION_SUBTYPES, RESULT_SUBTYPES
 
-PRICE_TYPES = ("price", "cost")
 LIST_ROWS = 40
 
 
@@ -164,21 +162,6 @@ def _procedure_label(code: str | None) -> str:
     return entry.label if entry else code
 
 
-def _buyer_notices(orgnr: str | None, subtypes: Iterable[str]) -> Any:
-    """The latest versions of the buyer's notices of ``subtypes`` (a FROM/WHERE)."""
-    return (
-        select()
-        .select_from(Notice)
-        .join(NoticeBuyer, NoticeBuyer.notice_pk == Notice.id)
-        .where(
-            NoticeBuyer.orgnr == (orgnr or ""),
-            Notice.is_latest.is_(True),
-            Notice.is_test.is_not(True),
-            Notice.subtype.in_(sorted(subtypes)),
-        )
-    )
-
-
 def _titles(session: Session, pks: list[int]) -> dict[int, str | None]:
     if not pks:
         return {}
@@ -189,27 +172,12 @@ def competitions(
     session: Session, orgnr: str | None, limit: int | None = None
 ) -> tuple[list[Competition], list[tuple[int, int]]]:
     """The buyer's award notices that state the tenders received (the largest over their
-    lots), newest first (at most ``limit``), and how many notices got how many tenders.
-    One pass over the buyer's award notices; titles only of those listed."""
-    rows = session.execute(
-        _buyer_notices(orgnr, RESULT_SUBTYPES)
-        .add_columns(
-            Notice.id,
-            Notice.issue_date,
-            func.count(func.distinct(LotResult.lot_id)),
-            func.max(LotResult.tenders_received),
-        )
-        .join(LotResult, LotResult.notice_pk == Notice.id)
-        .where(LotResult.tenders_received.is_not(None))
-        .group_by(Notice.id, Notice.issue_date)
-    ).all()
-    rows = list(rows)
-    histogram = Counter(int(r[3]) for r in rows)
-    rows.sort(key=lambda r: (r[1] or dt.date.min, r[0]), reverse=True)
-    shown = rows[:limit] if limit is not None else rows
-    titles = _titles(session, [r[0] for r in shown])
-    listed = [Competition(pk, titles.get(pk), day, lots, n) for pk, day, lots, n in shown]
-    return listed, sorted(histogram.items())
+    lots), newest first (at most ``limit``), and how many notices got how many tenders
+    (``market_buyer_notices``); titles only of those listed."""
+    rows, histogram = tender_counts(session, orgnr, limit)
+    titles = _titles(session, [r[0] for r in rows])
+    listed = [Competition(pk, titles.get(pk), day, lots, n) for pk, day, lots, n in rows]
+    return listed, histogram
 
 
 def price_weights(
@@ -217,42 +185,11 @@ def price_weights(
 ) -> tuple[list[PriceWeight], list[tuple[float, int]]]:
     """Per lot of the buyer's competitions: the weight of price and cost criteria when the
     weights are percentages (BT-5421 per-exa, or no code) summing to 100; newest first (at
-    most ``limit``), and how many lots had which price weight."""
-    price = func.sum(case((AwardCriterion.type.in_(PRICE_TYPES), AwardCriterion.weight), else_=0))
-    bad = func.sum(
-        case(
-            (
-                or_(
-                    AwardCriterion.weight.is_(None),
-                    and_(
-                        AwardCriterion.weight_code.is_not(None),
-                        AwardCriterion.weight_code != "per-exa",
-                    ),
-                ),
-                1,
-            ),
-            else_=0,
-        )
-    )
-    rows = session.execute(
-        _buyer_notices(orgnr, COMPETITION_SUBTYPES)
-        .add_columns(
-            Notice.id, Notice.issue_date, Lot.lot_id, price, func.sum(AwardCriterion.weight), bad
-        )
-        .join(Lot, Lot.notice_pk == Notice.id)
-        .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
-        .group_by(Lot.id, Notice.id, Notice.issue_date, Lot.lot_id)
-    ).all()
-    ok = [r for r in rows if not r[5] and r[4] is not None and 99.0 <= float(r[4]) <= 101.0]
-    histogram = Counter(round(float(r[3] or 0), 1) for r in ok)
-    ok.sort(key=lambda r: (r[1] or dt.date.min, r[0], r[2] or ""), reverse=True)
-    shown = ok[:limit] if limit is not None else ok
-    titles = _titles(session, sorted({r[0] for r in shown}))
-    listed = [
-        PriceWeight(pk, titles.get(pk), day, lot, round(float(w or 0), 1))
-        for pk, day, lot, w, _, _ in shown
-    ]
-    return listed, sorted(histogram.items())
+    most ``limit``), and how many lots had which price weight (``market_buyer_notices``)."""
+    rows, histogram = price_weight_counts(session, orgnr, limit)
+    titles = _titles(session, sorted({r[0] for r in rows}))
+    listed = [PriceWeight(pk, titles.get(pk), day, lot, w) for pk, day, lot, w in rows]
+    return listed, histogram
 
 
 def _of_buyer(key: str) -> Any:
@@ -346,8 +283,7 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
         frameworks=sum(1 for r in dates if r[5]),
     )
     ended = [r for r in dates if r[1] and r[1] < today and r[2] and r[2] > r[1]]
-    count_mods = func.count(func.distinct(Notice.id))
-    mods = session.scalar(_buyer_notices(orgnr, MODIFICATION_SUBTYPES).add_columns(count_mods))
+    mods = modification_notices(session, orgnr)
     extension = ExtensionHabit(
         ended_with_options=len(ended),
         extended=sum(1 for r in ended if r[3] in ("probably_extended", "modified")),

@@ -227,8 +227,11 @@ def refresh_accounts(session: Session) -> None:
 
 
 def rebuild(session: Session) -> None:
-    """Count every summary again from the contracts (``tracker derive``, the bench); flushes."""
-    session.flush()
+    """Count every summary again from the contracts and notices (``tracker derive``, the
+    bench, migration 0009); flushes."""
+    from tracker.market import buyer_notices
+
+    buyer_notices.rebuild(session)
     for table in (MarketPartyFact, MarketPartyPair):
         session.execute(delete(table))
     for role in ("buyer", "supplier"):

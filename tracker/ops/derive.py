@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tracker.contracts.build import derive_contracts
 from tracker.linking.links import build_index, link_notices
+from tracker.market import buyer_notices
 from tracker.market.facts import (
     party_keys_of_contracts,
     party_keys_of_notices,
@@ -38,6 +39,7 @@ def after_ingest(session: Session, notice_pks: list[int]) -> dict[str, Any]:
     contracts = derive_contracts(session, notice_pks)
     after = party_keys_of_contracts(session, contracts.pop("contract_ids", None) or [])
     refresh_parties(session, before | after)  # the market summaries of the parties touched
+    buyer_notices.refresh(session, notice_pks)
     if contracts.get("removed") and not after:
         refresh_accounts(session)  # contracts removed, none written: no relink counted them
     return {"links": links, "contracts": contracts}
