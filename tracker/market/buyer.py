@@ -292,19 +292,27 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
     )
     comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
     weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
-    accounts = tuple(
-        session.execute(
-            select(Account.id, Account.name)
-            .where(
-                Account.id.in_(
-                    _of_buyer(key)
-                    .add_columns(ContractAccount.account_id)
-                    .join(ContractAccount, ContractAccount.contract_id == Contract.id)
-                    .where(ContractAccount.status != "rejected")
-                )
-            )
-            .order_by(Account.name)
-        ).all()
+    # The account ids first (from the buyer's contracts): as one IN (subquery) PostgreSQL
+    # walked every account's contracts (0.3 s for the busiest buyer).
+    account_ids = sorted(
+        session.scalars(
+            _of_buyer(key)
+            .add_columns(ContractAccount.account_id)
+            .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+            .where(ContractAccount.status != "rejected")
+            .distinct()
+        )
+    )
+    accounts = (
+        tuple(
+            session.execute(
+                select(Account.id, Account.name)
+                .where(Account.id.in_(account_ids))
+                .order_by(Account.name)
+            ).all()
+        )
+        if account_ids
+        else ()
     )
     return BuyerPage(
         key=key,

@@ -168,7 +168,7 @@ def tender_counts(
         (pk, day, int(lots or 0), int(tenders))
         for pk, day, _, lots, tenders, _ in session.execute(_newest(orgnr, "result", limit))
     ]
-    return rows, sorted((int(n), int(c)) for n, c in histogram)
+    return rows, sorted((int(n or 0), int(c)) for n, c in histogram)
 
 
 def price_weight_counts(

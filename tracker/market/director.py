@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, false, func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
@@ -233,7 +233,7 @@ def _wallet_rows(session: Session, today: dt.date, ours: frozenset[str], since: 
     index = _month_index(t.year, t.month)
     yield from session.execute(
         select(
-            t.account_id, t.year, t.currency, False, func.sum(t.contracts),
+            t.account_id, t.year, t.currency, false(), func.sum(t.contracts),
             case((func.sum(t.spend_n) > 0, func.sum(t.spend)), else_=None), func.sum(t.frameworks),
         )
         .where(index >= _month_index(since.year, since.month))
