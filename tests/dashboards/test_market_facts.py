@@ -1,7 +1,7 @@
 """The market summaries (tracker.market.facts, tracker.market.buyer_notices) equal a recount
-from the contracts and notices: after the ingest that built the market world, after a party's
-summary went missing and the derive step ran again for its notices, and after a re-derive
-of every notice (``tracker derive``: derive, then rebuild).
+from the contracts and notices: after the ingest that built the market world, after a tracked
+change of contracts and the derive step that puts them back, after a rejected link, and
+after a re-derive of every notice (``tracker derive``: derive, then rebuild).
 
 The recount here walks the stored rows in Python (no SQL aggregate shared with the code
 under test): per party, award year, main CPV, currency and value kind; per party and
@@ -14,7 +14,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
@@ -30,8 +30,11 @@ from tracker.db.models import (
     MarketPartyFact,
     MarketPartyPair,
     Notice,
+    NoticeLink,
+    Opportunity,
 )
-from tracker.market import buyer_notices, facts
+from tracker.linking.links import refresh_contract_accounts
+from tracker.market import buyer_notices, changes, facts
 from tracker.ops.derive import after_ingest
 
 
@@ -109,14 +112,29 @@ def _recount(s: Session) -> dict[str, dict]:
 
 
 def _stored(s: Session) -> dict[str, dict]:
+    """The summaries as the pages read them: a key's rows added up (the derive step adds
+    differences as rows of their own), keys left with no contract dropped."""
+
     def rows(table: Any, keys: tuple[str, ...], sums: tuple[str, ...]) -> dict:
-        found = {}
+        found: dict[tuple, list] = {}
         for r in s.scalars(select(table)):
             key = tuple(getattr(r, k) for k in keys)
-            assert key not in found, f"{table.__tablename__}: {key} twice"
             v = [getattr(r, f) for f in sums]
-            found[key] = (v[0], v[1], _money(v[2]), v[3])
-        return found
+            a = found.setdefault(key, [0, 0, Decimal(0), 0])
+            a[0] += v[0]
+            a[1] += v[1]
+            a[2] += Decimal(str(v[2] or 0))
+            a[3] += v[3]
+        own = {  # the count that says whether an amount is known
+            "with_value": lambda a: a[1] - a[3],
+            "spend_n": lambda a: a[1],
+            "own_n": lambda a: a[1],
+        }[sums[1]]
+        return {
+            k: (a[0], a[1], _money(a[2]) if own(a) else None, a[3])
+            for k, a in found.items()
+            if a[0]
+        }
 
     sums = ("contracts", "with_value", "amount", "shared")
     return {
@@ -157,34 +175,63 @@ def test_summaries_equal_a_recount_after_the_ingest(market: dict) -> None:
         assert s.scalar(select(MarketBuyerNotice.id).limit(1)) is not None
 
 
-def test_the_derive_step_refreshes_the_parties_it_touched(market: dict) -> None:
+def _notices_of_top_supplier(s: Session) -> tuple[list[int], list[int]]:
+    """The contracts of the supplier with most contracts (from notices) and their notices."""
+    key = s.execute(
+        select(MarketPartyFact.party_key)
+        .where(MarketPartyFact.role == "supplier")
+        .order_by(MarketPartyFact.contracts.desc(), MarketPartyFact.party_key)
+        .limit(1)
+    ).scalar_one()
+    rows = s.execute(
+        select(Contract.id, Contract.notice_pk)
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(
+            ContractParty.party_key == key,
+            ContractParty.role == "supplier",
+            Contract.notice_pk.is_not(None),
+        )
+    ).all()
+    return sorted({r[0] for r in rows}), sorted({r[1] for r in rows})
+
+
+def test_the_derive_step_and_relinking_keep_the_summaries(market: dict) -> None:
     with session_scope(market["engine"]) as s:
         before = _buyer_notices(s)
-        role, key = s.execute(
-            select(MarketPartyFact.role, MarketPartyFact.party_key)
-            .where(MarketPartyFact.role == "supplier")
-            .order_by(MarketPartyFact.contracts.desc(), MarketPartyFact.party_key)
-            .limit(1)
-        ).one()
-        pks = sorted(
-            set(
-                s.scalars(
-                    select(Contract.notice_pk)
-                    .join(ContractParty, ContractParty.contract_id == Contract.id)
-                    .where(ContractParty.party_key == key, ContractParty.role == role)
-                )
+        ids, pks = _notices_of_top_supplier(s)
+        # A tracked change (values doubled, one contract removed), then the derive step
+        # for the notices puts the contracts back as the notices say them.
+        with changes.tracking(s, ids):
+            s.execute(
+                update(Contract)
+                .where(Contract.id.in_(ids[1:]), Contract.value.is_not(None))
+                .values(value=Contract.value * 2, currency="NOK")
             )
-            - {None}
-        )
-        # The supplier's summary and its notices' rows go missing; deriving its notices
-        # again (as an ingest of new versions would) counts them again.
-        for table in (MarketPartyFact, MarketPartyPair):
-            s.execute(delete(table).where(table.party_key == key))
-        s.execute(delete(MarketBuyerNotice).where(MarketBuyerNotice.notice_pk.in_(pks)))
+            for table in (ContractParty, ContractAccount):
+                s.execute(delete(table).where(table.contract_id == ids[0]))
+            s.execute(delete(Opportunity).where(Opportunity.contract_id == ids[0]))
+            s.execute(delete(Contract).where(Contract.id == ids[0]))
+        _assert_summaries_recount(s)
         after_ingest(s, pks)
         s.flush()
         _assert_summaries_recount(s)
         assert _buyer_notices(s) == before
+        # A link rejected: the contracts leave the account (wallet, expiring at accounts).
+        found = s.execute(
+            select(NoticeLink.id, Contract.id)
+            .join(Contract, Contract.notice_pk == NoticeLink.notice_pk)
+            .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+            .where(NoticeLink.status != "rejected", Contract.expected.is_not(True))
+            .order_by(NoticeLink.id)
+            .limit(5)
+        ).all()
+        assert found
+        linked, ids = sorted({r[0] for r in found}), sorted({r[1] for r in found})
+        months = _stored(s)["months"]
+        s.execute(update(NoticeLink).where(NoticeLink.id.in_(linked)).values(status="rejected"))
+        refresh_contract_accounts(s, ids)
+        _assert_summaries_recount(s)
+        assert _stored(s)["months"] != months
 
 
 def test_summaries_equal_a_recount_after_a_rederive(market: dict) -> None:

@@ -353,6 +353,9 @@ def store_agreements(
             stored_parties.setdefault(p.contract_id, []).append(
                 (p.role, p.party_key, p.name, p.orgnr)
             )
+    from tracker.market import changes  # the market summaries (downstream of contracts)
+
+    change = changes.start(session, [c.id for c in existing.values()])
     created = updated = unchanged = 0
     changed: list[tuple[Contract, list[tuple[str, str, str | None, str | None]]]] = []
     all_contracts: list[Contract] = []
@@ -392,12 +395,8 @@ def store_agreements(
             )
     session.flush()
     refresh_contract_accounts(session, ids)
-    from tracker.market.facts import refresh_parties  # the market summaries (downstream)
-
-    refresh_parties(
-        session,
-        {(p[0], p[1]) for c, parties in changed for p in parties + stored_parties.get(c.id, [])},
-    )
+    change.also(ids)
+    changes.finish(session, change)
     return {
         "created": created,
         "updated": updated,

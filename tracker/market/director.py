@@ -239,6 +239,7 @@ def _wallet_rows(session: Session, today: dt.date, ours: frozenset[str], since: 
         .where(index >= _month_index(since.year, since.month))
         .where(index < _month_index(month.year, month.month))
         .group_by(t.account_id, t.year, t.currency)
+        .having(func.sum(t.contracts) > 0)
     )  # fmt: skip
     award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
     spend = and_(Contract.value_kind == "tender", Contract.value_shared.is_not(True))

@@ -17,16 +17,20 @@ ceilings (counted, never summed), with the same SQL expressions the pages used
 (``tracker.market.common``), so a page shows the same numbers as a recount. "Ours" is not
 stored: our orgnrs are a setting, so the pages count our (few) contracts live.
 
-Who refreshes: ``tracker.ops.derive.after_ingest`` (the parties of the procedures it
-derived, before and after) and ``tracker.contracts.agreements.store_agreements`` call
-``refresh_parties``; ``tracker.linking.links.refresh_contract_accounts`` (every contract
-write and every link decision ends there) calls ``refresh_accounts``; ``tracker derive``
-calls ``rebuild``.
+Who refreshes: what a change touches (``Touched``: the parties, accounts and expiry
+months of the contracts, read before and after) is counted again.
+``tracker.ops.derive.after_ingest`` reads it for the procedures it derives and
+``tracker.contracts.agreements.store_agreements`` for the agreements it stores;
+``tracker.linking.links.refresh_contract_accounts`` (every contract write and every link
+decision ends there) refreshes the accounts and expiry months of its contracts;
+``tracker derive`` calls ``rebuild``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, delete, func, insert, or_, select
@@ -70,11 +74,29 @@ def _value_sums() -> tuple[Any, ...]:
     )
 
 
-def party_keys_of_contracts(session: Session, contract_ids: Iterable[int]) -> set[PartyKey]:
-    """The (role, party key) of every party of the contracts ``contract_ids``."""
-    keys: set[PartyKey] = set()
+@dataclass
+class Touched:
+    """What a change of some contracts may change in the summaries: their parties, their
+    accounts and the months of their hard expiry. Read before and after the change."""
+
+    parties: set[PartyKey] = field(default_factory=set)
+    accounts: set[int] = field(default_factory=set)
+    months: set[tuple[int, int]] = field(default_factory=set)
+
+    def __or__(self, other: Touched) -> Touched:
+        return Touched(
+            self.parties | other.parties,
+            self.accounts | other.accounts,
+            self.months | other.months,
+        )
+
+
+def touched_by_contracts(session: Session, contract_ids: Iterable[int]) -> Touched:
+    """The parties, accounts and expiry months of the contracts ``contract_ids`` now."""
+    out = Touched()
+    expiry = func.coalesce(Contract.latest_end, Contract.end_date)
     for chunk in chunks(sorted(set(contract_ids))):
-        keys.update(
+        out.parties.update(
             (role, key)
             for role, key in session.execute(
                 select(ContractParty.role, ContractParty.party_key)
@@ -82,16 +104,27 @@ def party_keys_of_contracts(session: Session, contract_ids: Iterable[int]) -> se
                 .distinct()
             )
         )
-    return keys
+        out.accounts.update(
+            session.scalars(
+                select(ContractAccount.account_id)
+                .where(ContractAccount.contract_id.in_(chunk))
+                .distinct()
+            )
+        )
+        out.months.update(
+            (day.year, day.month)
+            for day in session.scalars(
+                select(expiry).where(Contract.id.in_(chunk), expiry.is_not(None)).distinct()
+            )
+        )
+    return out
 
 
-def party_keys_of_notices(session: Session, notice_pks: Iterable[int]) -> set[PartyKey]:
-    """The parties of the contracts that deriving ``notice_pks`` may change: those of the
-    notices' procedures and of the notices themselves (read before deriving, so that a
-    party that loses a contract is refreshed too)."""
-    pks = sorted(set(notice_pks))
+def contracts_of_notices(session: Session, notice_pks: Iterable[int]) -> set[int]:
+    """The contracts that deriving ``notice_pks`` may change or remove: those of the
+    notices' procedures and of the notices themselves."""
     ids: set[int] = set()
-    for chunk in chunks(pks):
+    for chunk in chunks(sorted(set(notice_pks))):
         procedures = select(Notice.procedure_id).where(
             Notice.id.in_(chunk), Notice.procedure_id.is_not(None)
         )
@@ -102,10 +135,16 @@ def party_keys_of_notices(session: Session, notice_pks: Iterable[int]) -> set[Pa
                 )
             )
         )
-    return party_keys_of_contracts(session, ids)
+    return ids
 
 
-def _party_facts(role: str, keys: list[str] | None) -> Any:
+def refresh(session: Session, touched: Touched) -> None:
+    """Count again every summary ``touched`` names; flushes."""
+    refresh_parties(session, touched.parties)
+    refresh_accounts(session, touched.accounts, touched.months)
+
+
+def _party_facts(role: str, keys: list[str] | None, ids: list[int] | None = None) -> Any:
     year = year_of(awarded_on())
     stmt = (
         select(
@@ -119,10 +158,12 @@ def _party_facts(role: str, keys: list[str] | None) -> Any:
             Contract.currency, Contract.value_kind,
         )
     )  # fmt: skip
+    if ids is not None:
+        stmt = stmt.where(ContractParty.contract_id.in_(ids))
     return stmt if keys is None else stmt.where(ContractParty.party_key.in_(keys))
 
 
-def _party_pairs(role: str, keys: list[str] | None) -> Any:
+def _party_pairs(role: str, keys: list[str] | None, ids: list[int] | None = None) -> Any:
     party = ContractParty.__table__.alias("party")
     other = ContractParty.__table__.alias("other")
     stmt = (
@@ -139,6 +180,8 @@ def _party_pairs(role: str, keys: list[str] | None) -> Any:
             Contract.value_kind,
         )
     )  # fmt: skip
+    if ids is not None:
+        stmt = stmt.where(party.c.contract_id.in_(ids))
     return stmt if keys is None else stmt.where(party.c.party_key.in_(keys))
 
 
@@ -175,54 +218,98 @@ def refresh_parties(session: Session, keys: Iterable[PartyKey]) -> int:
 
 
 def _at_accounts() -> Any:
-    return select(ContractAccount.contract_id).where(ContractAccount.status != LinkStatus.REJECTED)
+    """A contract with a link to one of our accounts that is not rejected (correlated:
+    one index lookup per contract, also when few months are counted)."""
+    return (
+        select(ContractAccount.id)
+        .where(
+            ContractAccount.contract_id == Contract.id,
+            ContractAccount.status != LinkStatus.REJECTED,
+        )
+        .exists()
+    )
 
 
-def refresh_accounts(session: Session) -> None:
-    """Count again the account and expiry summaries (small: one row per account, month
-    and currency; per expiry month and kind), whole; flushes."""
-    session.flush()
-    session.execute(delete(MarketAccountMonth))
-    session.execute(delete(MarketExpiryMonth))
+def _account_months(accounts: list[int] | None, ids: list[int] | None = None) -> Any:
     award = awarded_on()
     spend = and_(Contract.value_kind == "tender", Contract.value_shared.is_not(True))
-    session.execute(
-        insert(MarketAccountMonth).from_select(
-            ["account_id", "year", "month", "currency", "contracts", "spend_n", "spend",
-             "frameworks"],
-            select(
-                ContractAccount.account_id, year_of(award), month_of(award), Contract.currency,
-                func.count(Contract.id),
-                func.count(case((spend, Contract.value), else_=None)),
-                func.sum(case((spend, Contract.value), else_=None)),
-                func.sum(case((Contract.framework.is_(True), 1), else_=0)),
-            )
-            .join(Contract, Contract.id == ContractAccount.contract_id)
-            .where(ContractAccount.status != LinkStatus.REJECTED, awarded_contracts())
-            .group_by(
-                ContractAccount.account_id, year_of(award), month_of(award), Contract.currency
-            ),
+    stmt = (
+        select(
+            ContractAccount.account_id, year_of(award), month_of(award), Contract.currency,
+            func.count(Contract.id),
+            func.count(case((spend, Contract.value), else_=None)),
+            func.sum(case((spend, Contract.value), else_=None)),
+            func.sum(case((Contract.framework.is_(True), 1), else_=0)),
         )
+        .join(Contract, Contract.id == ContractAccount.contract_id)
+        .where(ContractAccount.status != LinkStatus.REJECTED, awarded_contracts())
+        .group_by(ContractAccount.account_id, year_of(award), month_of(award), Contract.currency)
     )  # fmt: skip
+    if ids is not None:
+        stmt = stmt.where(ContractAccount.contract_id.in_(ids))
+    return stmt if accounts is None else stmt.where(ContractAccount.account_id.in_(accounts))
+
+
+def _expiry_months(month: tuple[int, int] | None, ids: list[int] | None = None) -> Any:
     expiry = func.coalesce(Contract.latest_end, Contract.end_date)
-    at = case((Contract.id.in_(_at_accounts()), True), else_=False)
+    at = case((_at_accounts(), True), else_=False)
     shared = Contract.value_shared.is_(True)
     own = case((and_(Contract.value.is_not(None), Contract.value_shared.is_not(True)), 1))
-    session.execute(
-        insert(MarketExpiryMonth).from_select(
-            ["at_accounts", "year", "month", "currency", "value_kind", "contracts", "own_n",
-             "amount", "shared"],
-            select(
-                at, year_of(expiry), month_of(expiry), Contract.currency, Contract.value_kind,
-                func.count(Contract.id), func.count(own),
-                func.sum(case((shared, None), else_=Contract.value)),
-                func.sum(case((and_(shared, Contract.value.is_not(None)), 1), else_=0)),
-            )
-            .where(awarded_contracts(), expiry.is_not(None))
-            .group_by(at, year_of(expiry), month_of(expiry), Contract.currency,
-                      Contract.value_kind),
+    stmt = (
+        select(
+            at, year_of(expiry), month_of(expiry), Contract.currency, Contract.value_kind,
+            func.count(Contract.id), func.count(own),
+            func.sum(case((shared, None), else_=Contract.value)),
+            func.sum(case((and_(shared, Contract.value.is_not(None)), 1), else_=0)),
         )
+        .where(awarded_contracts(), expiry.is_not(None))
+        .group_by(at, year_of(expiry), month_of(expiry), Contract.currency, Contract.value_kind)
     )  # fmt: skip
+    if ids is not None:
+        stmt = stmt.where(Contract.id.in_(ids))
+    if month is None:
+        return stmt
+    first = dt.date(month[0], month[1], 1)
+    after = dt.date(month[0] + month[1] // 12, month[1] % 12 + 1, 1)
+    return stmt.where(expiry >= first, expiry < after)  # the expression index 0007
+
+
+ACCOUNT_MONTH_COLUMNS = (
+    "account_id", "year", "month", "currency", "contracts", "spend_n", "spend", "frameworks",
+)  # fmt: skip
+EXPIRY_COLUMNS = (
+    "at_accounts", "year", "month", "currency", "value_kind", "contracts", "own_n", "amount",
+    "shared",
+)  # fmt: skip
+
+
+def refresh_accounts(
+    session: Session,
+    accounts: Iterable[int] | None = None,
+    months: Iterable[tuple[int, int]] | None = None,
+) -> None:
+    """Count again the account summaries of ``accounts`` and the expiry summaries of the
+    expiry ``months`` ((year, month)); all of both when both are None. Flushes."""
+    session.flush()
+    whole = accounts is None and months is None
+    if whole:
+        session.execute(delete(MarketAccountMonth))
+        session.execute(
+            insert(MarketAccountMonth).from_select(ACCOUNT_MONTH_COLUMNS, _account_months(None))
+        )
+        session.execute(delete(MarketExpiryMonth))
+        session.execute(insert(MarketExpiryMonth).from_select(EXPIRY_COLUMNS, _expiry_months(None)))
+        session.flush()
+        return
+    for chunk in chunks(sorted(set(accounts or ())), 500):
+        session.execute(delete(MarketAccountMonth).where(MarketAccountMonth.account_id.in_(chunk)))
+        session.execute(
+            insert(MarketAccountMonth).from_select(ACCOUNT_MONTH_COLUMNS, _account_months(chunk))
+        )
+    for year, month in sorted(set(months or ())):
+        t = MarketExpiryMonth
+        session.execute(delete(t).where(t.year == year, t.month == month))
+        session.execute(insert(t).from_select(EXPIRY_COLUMNS, _expiry_months((year, month))))
     session.flush()
 
 
@@ -244,12 +331,14 @@ def rebuild(session: Session) -> None:
 
 def _summed(table: Any) -> tuple[Any, ...]:
     """The columns ``common.fold`` reads, added up over summary rows: currency, kind,
-    contracts with a value, own values, shared ceilings, contracts."""
+    contracts with a value, own values (None when none is left), shared ceilings,
+    contracts. A key may have several rows (``tracker.market.changes`` adds differences)."""
+    own = func.sum(table.with_value) - func.sum(table.shared)
     return (
         table.currency,
         table.value_kind,
         func.sum(table.with_value),
-        func.sum(table.amount),
+        case((own > 0, func.sum(table.amount)), else_=None),
         func.sum(table.shared),
         func.sum(table.contracts),
     )
@@ -265,6 +354,7 @@ def party_groups(session: Session, key: str, role: str, *dims: str) -> dict[tupl
             select(*columns, *_summed(t))
             .where(t.party_key == key, t.role == role)
             .group_by(*columns, t.currency, t.value_kind)
+            .having(func.sum(t.contracts) > 0)
         ),
         len(dims),
     )
@@ -279,6 +369,7 @@ def party_pairs(session: Session, key: str, role: str) -> dict[tuple[Any, ...], 
             select(t.other_key, func.max(t.other_name), *_summed(t))
             .where(t.party_key == key, t.role == role)
             .group_by(t.other_key, t.currency, t.value_kind)
+            .having(func.sum(t.contracts) > 0)
         ),
         2,
     )

@@ -14,32 +14,24 @@ from sqlalchemy.orm import Session
 
 from tracker.contracts.build import derive_contracts
 from tracker.linking.links import build_index, link_notices
-from tracker.market import buyer_notices
-from tracker.market.facts import (
-    party_keys_of_contracts,
-    party_keys_of_notices,
-    refresh_accounts,
-    refresh_parties,
-)
+from tracker.market import buyer_notices, changes, facts
 
 
 def after_ingest(session: Session, notice_pks: list[int]) -> dict[str, Any]:
     """Link the buyers of freshly stored notices to accounts, then derive their contracts.
 
     Links come first so that the contracts' accounts are taken from them; the market
-    summaries of every party of the contracts before and after are counted again
-    (``tracker.market.facts``). Flushes; the caller commits. Returns {"links": counts,
-    "contracts": counts}.
+    summaries follow the contracts changed (``tracker.market.changes``) and the notices
+    (``tracker.market.buyer_notices``). Flushes; the caller
+    commits. Returns {"links": counts, "contracts": counts}.
     """
     if not notice_pks:
         return {"links": {}, "contracts": {}}
     index = build_index(session)
     links = link_notices(session, notice_pks, index=index, refresh_contracts=False)
-    before = party_keys_of_notices(session, notice_pks)
-    contracts = derive_contracts(session, notice_pks)
-    after = party_keys_of_contracts(session, contracts.pop("contract_ids", None) or [])
-    refresh_parties(session, before | after)  # the market summaries of the parties touched
+    # The market summaries follow what deriving these notices changes (tracker.market).
+    with changes.tracking(session, facts.contracts_of_notices(session, notice_pks)) as change:
+        contracts = derive_contracts(session, notice_pks)
+        change.also(contracts.pop("contract_ids", None) or [])
     buyer_notices.refresh(session, notice_pks)
-    if contracts.get("removed") and not after:
-        refresh_accounts(session)  # contracts removed, none written: no relink counted them
     return {"links": links, "contracts": contracts}
