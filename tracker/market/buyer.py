@@ -210,10 +210,8 @@ def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> t
     return tuple(out[:limit] if limit is not None else out)
 
 
-def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
-    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names
-    it). Groups are counted in SQL; the lists of competitions and price weights hold the
-    newest ``LIST_ROWS`` (their medians count all)."""
+def _identity(session: Session, key: str) -> tuple[str | None, str | None]:
+    """(name, orgnr) of the buyer ``key`` from its contracts, else (an orgnr) its notices."""
     name, orgnr = session.execute(
         select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
             ContractParty.party_key == key, ContractParty.role == "buyer"
@@ -227,13 +225,17 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             orgnr = key if name is not None else None
         if name is None:
             raise NotFoundError(f"no buyer {key!r} in the contracts or notices")
-    cpv_year = party_groups(session, key, "buyer", "main_cpv", "year")
+    return name, orgnr
+
+
+def _purchases(session: Session, key: str) -> tuple[list[CpvYear], list[CpvYear]]:
+    """The buyer's contracts by CPV and year, and by year (``market_party_facts``)."""
     by_cpv_year = sorted(
         (
             CpvYear(
                 c, cpv_label(c or "") or c or "(ukjent)", int(y) if y is not None else None, n, v
             )
-            for (c, y), (n, v) in cpv_year.items()
+            for (c, y), (n, v) in party_groups(session, key, "buyer", "main_cpv", "year").items()
         ),
         key=lambda g: (-(g.year or 0), -g.contracts, g.cpv or ""),
     )
@@ -250,10 +252,13 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
         ),
         key=lambda g: -(g.year or 0),
     )
-    contracts, values = party_groups(session, key, "buyer").get((), (0, ()))
-    # Procedures: one per procedure (all its lots and winners are one competition).
+    return by_cpv_year, by_year
+
+
+def _procedures(session: Session, key: str) -> tuple[Count, ...]:
+    """Procedure types, one count per procedure (its lots and winners are one competition)."""
     ident = func.coalesce(Contract.procedure_id, func.cast(Contract.notice_pk, String))
-    procedures = tuple(
+    return tuple(
         Count(code, _procedure_label(code), int(n))
         for code, n in sorted(
             session.execute(
@@ -264,6 +269,12 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             key=lambda kv: (-kv[1], kv[0] or ""),
         )
     )
+
+
+def _terms(
+    session: Session, key: str, orgnr: str | None, today: dt.date
+) -> tuple[Terms, ExtensionHabit]:
+    """Terms and options of the buyer's contracts, and its extension habit."""
     dates = session.execute(
         _of_buyer(key).add_columns(
             Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
@@ -283,17 +294,18 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
         frameworks=sum(1 for r in dates if r[5]),
     )
     ended = [r for r in dates if r[1] and r[1] < today and r[2] and r[2] > r[1]]
-    mods = modification_notices(session, orgnr)
     extension = ExtensionHabit(
         ended_with_options=len(ended),
         extended=sum(1 for r in ended if r[3] in ("probably_extended", "modified")),
         modified_contracts=sum(1 for r in dates if r[4] is not None or r[3] == "modified"),
-        modification_notices=int(mods or 0),
+        modification_notices=modification_notices(session, orgnr),
     )
-    comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
-    weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
-    # The account ids first (from the buyer's contracts): as one IN (subquery) PostgreSQL
-    # walked every account's contracts (0.3 s for the busiest buyer).
+    return terms, extension
+
+
+def _accounts(session: Session, key: str) -> tuple[tuple[int, str], ...]:
+    """Our accounts among the buyer's contracts, by name. The account ids first: as one
+    IN (subquery) PostgreSQL walked every account's contracts (0.3 s for the busiest)."""
     account_ids = sorted(
         session.scalars(
             _of_buyer(key)
@@ -303,27 +315,38 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             .distinct()
         )
     )
-    accounts = (
-        tuple(
-            session.execute(
-                select(Account.id, Account.name)
-                .where(Account.id.in_(account_ids))
-                .order_by(Account.name)
-            ).all()
+    if not account_ids:
+        return ()
+    return tuple(
+        (a, n)
+        for a, n in session.execute(
+            select(Account.id, Account.name)
+            .where(Account.id.in_(account_ids))
+            .order_by(Account.name)
         )
-        if account_ids
-        else ()
     )
+
+
+def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
+    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names
+    it). Groups come from the summaries (``tracker.market.facts``); the lists of
+    competitions and price weights hold the newest ``LIST_ROWS`` (their medians count all)."""
+    name, orgnr = _identity(session, key)
+    by_cpv_year, by_year = _purchases(session, key)
+    contracts, values = party_groups(session, key, "buyer").get((), (0, ()))
+    terms, extension = _terms(session, key, orgnr, today)
+    comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
+    weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
     return BuyerPage(
         key=key,
         name=name or orgnr or key,
         orgnr=orgnr,
-        accounts=tuple((a, n) for a, n in accounts),
+        accounts=_accounts(session, key),
         contracts=contracts,
         values=values,
         by_cpv_year=tuple(by_cpv_year),
         by_year=tuple(by_year),
-        procedures=procedures,
+        procedures=_procedures(session, key),
         terms=terms,
         extension=extension,
         competitions=tuple(comps),
