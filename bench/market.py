@@ -6,8 +6,10 @@ Seeds ``--years`` of history at ``--scale`` (1.0 = the issue's 10 years: 500,000
 SQLite file and/or a fresh PostgreSQL database (``tracker_market_bench``), then asks the
 app in-process (FastAPI TestClient: routing, login cookie, queries, rendering; no network)
 for each page ``--requests`` times after two warm-up requests and reports p50/p95/max, the
-p95 of the read model alone (``model p95``: the tracker.market call, no HTTP, no template)
-and the load average; ``baseline (/me)`` is a small page, to show what the machine's load
+p95 of the read model alone (``model p95``: the tracker.market call, no HTTP, no template),
+the median CPU time of this process per request (``cpu p50``: what the load average does
+not change; PostgreSQL's own work runs in the server and is not in it) and the load
+average; ``baseline (/me)`` is a small page, to show what the machine's load
 costs any request. Target: p95 under 300 ms.
 
     .venv/bin/python bench/market.py                         # scale 0.1, both backends
@@ -474,18 +476,20 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
         if res.status_code != 303:
             raise RuntimeError("login failed")
         for name, path in pages.items():
-            times = []
+            times, cpu = [], []
             for i in range(requests + 2):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 res = client.get(path)
                 elapsed = (time.perf_counter() - t0) * 1000
                 if res.status_code != 200:
                     raise RuntimeError(f"{path}: HTTP {res.status_code}: {res.text[:300]}")
                 if i >= 2:
                     times.append(elapsed)
+                    cpu.append((time.process_time() - c0) * 1000)
             times.sort()
             out[name] = {
                 "n": len(times),
+                "cpu_p50": statistics.median(cpu),
                 "p50": statistics.median(times),
                 "p95": _p95(times),
                 "max": times[-1],
@@ -563,13 +567,14 @@ def main() -> None:
         )
         print(
             f"{'page':<18}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KB':>7}{'model p95':>11}"
+            f"{'cpu p50':>9}"
         )
         for name, r in res.items():
             flag = "" if r["p95"] < 300 else "  (over 300 ms)"
             model = f"{r['model_p95']:>11.0f}" if "model_p95" in r else f"{'':>11}"
             print(
                 f"{name:<18}{r['n']:>4}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['max']:>9.0f}"
-                f"{r['bytes'] / 1024:>7.0f}{model}{flag}"
+                f"{r['bytes'] / 1024:>7.0f}{model}{r['cpu_p50']:>9.0f}{flag}"
             )
 
 
