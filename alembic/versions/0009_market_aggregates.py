@@ -118,7 +118,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_market_buyer_notices_orgnr_kind_issue",
         "market_buyer_notices",
-        ["orgnr", "kind", "issue_date"],
+        ["orgnr", "kind", "issue_date", "notice_pk", "lot_id", "lots", "tenders", "price_weight"],
     )
     op.create_index("ix_market_buyer_notices_notice_pk", "market_buyer_notices", ["notice_pk"])
     op.create_index("ix_market_party_facts_key_role", "market_party_facts", ["party_key", "role"])

@@ -991,11 +991,16 @@ Index("ix_market_party_facts_key_role", MarketPartyFact.party_key, MarketPartyFa
 Index("ix_market_party_pairs_key_role", MarketPartyPair.party_key, MarketPartyPair.role)
 Index("ix_market_account_months_account_id", MarketAccountMonth.account_id)
 Index("ix_market_expiry_months_year_month", MarketExpiryMonth.year, MarketExpiryMonth.month)
-Index(
+Index(  # covering: the page's counts and newest rows without reading the table
     "ix_market_buyer_notices_orgnr_kind_issue",
     MarketBuyerNotice.orgnr,
     MarketBuyerNotice.kind,
     MarketBuyerNotice.issue_date,
+    MarketBuyerNotice.notice_pk,
+    MarketBuyerNotice.lot_id,
+    MarketBuyerNotice.lots,
+    MarketBuyerNotice.tenders,
+    MarketBuyerNotice.price_weight,
 )
 Index("ix_market_buyer_notices_notice_pk", MarketBuyerNotice.notice_pk)
 # A party's name and orgnr without reading its rows (supplier and buyer page headings).

@@ -10,10 +10,11 @@ from the notices whose buyer has that orgnr.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
@@ -255,30 +256,31 @@ def _purchases(session: Session, key: str) -> tuple[list[CpvYear], list[CpvYear]
     return by_cpv_year, by_year
 
 
-def _procedures(session: Session, key: str) -> tuple[Count, ...]:
-    """Procedure types, one count per procedure (its lots and winners are one competition)."""
-    ident = func.coalesce(Contract.procedure_id, func.cast(Contract.notice_pk, String))
+def _procedures(dates: Sequence[Any]) -> tuple[Count, ...]:
+    """Procedure types of the buyer's contracts (rows of ``_terms``), one count per
+    procedure (its lots and winners are one competition; a lone notice is one)."""
+    idents: dict[str | None, set[str]] = {}
+    for r in dates:
+        ident = r[6] if r[6] is not None else (str(r[7]) if r[7] is not None else None)
+        found = idents.setdefault(r[8], set())
+        if ident is not None:
+            found.add(ident)
     return tuple(
-        Count(code, _procedure_label(code), int(n))
-        for code, n in sorted(
-            session.execute(
-                _of_buyer(key)
-                .add_columns(Contract.procedure_type, func.count(func.distinct(ident)))
-                .group_by(Contract.procedure_type)
-            ).all(),
-            key=lambda kv: (-kv[1], kv[0] or ""),
-        )
+        Count(code, _procedure_label(code), len(ids))
+        for code, ids in sorted(idents.items(), key=lambda kv: (-len(kv[1]), kv[0] or ""))
     )
 
 
 def _terms(
     session: Session, key: str, orgnr: str | None, today: dt.date
-) -> tuple[Terms, ExtensionHabit]:
-    """Terms and options of the buyer's contracts, and its extension habit."""
+) -> tuple[Terms, ExtensionHabit, tuple[Count, ...]]:
+    """Terms and options of the buyer's contracts, its extension habit and its procedures
+    (one pass over its contracts)."""
     dates = session.execute(
         _of_buyer(key).add_columns(
             Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
-            Contract.modified_by_notice_pk, Contract.framework,
+            Contract.modified_by_notice_pk, Contract.framework, Contract.procedure_id,
+            Contract.notice_pk, Contract.procedure_type,
         )
     ).all()  # fmt: skip
     base = [y for r in dates if (y := _years(r[0], r[1])) is not None]
@@ -300,7 +302,7 @@ def _terms(
         modified_contracts=sum(1 for r in dates if r[4] is not None or r[3] == "modified"),
         modification_notices=modification_notices(session, orgnr),
     )
-    return terms, extension
+    return terms, extension, _procedures(dates)
 
 
 def _accounts(session: Session, key: str) -> tuple[tuple[int, str], ...]:
@@ -334,7 +336,7 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
     name, orgnr = _identity(session, key)
     by_cpv_year, by_year = _purchases(session, key)
     contracts, values = party_groups(session, key, "buyer").get((), (0, ()))
-    terms, extension = _terms(session, key, orgnr, today)
+    terms, extension, procedures = _terms(session, key, orgnr, today)
     comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
     weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
     return BuyerPage(
@@ -346,7 +348,7 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
         values=values,
         by_cpv_year=tuple(by_cpv_year),
         by_year=tuple(by_year),
-        procedures=_procedures(session, key),
+        procedures=procedures,
         terms=terms,
         extension=extension,
         competitions=tuple(comps),

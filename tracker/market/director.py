@@ -145,8 +145,12 @@ def _is_ours(ours: frozenset[str]) -> Any:
 
 
 def _at_accounts() -> Any:
-    return Contract.id.in_(
-        select(ContractAccount.contract_id).where(ContractAccount.status != "rejected")
+    """A contract with a link to one of our accounts that is not rejected (correlated: an
+    index lookup per contract; an IN list read all 50,000 links for our few contracts)."""
+    return (
+        select(ContractAccount.id)
+        .where(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected")
+        .exists()
     )
 
 

@@ -206,15 +206,17 @@ def _meets_us(
     )
     ours_at: dict[int, int] = defaultdict(int)
     if ours:
-        our_ids = select(ContractParty.contract_id).where(
-            ContractParty.role == "supplier", ContractParty.orgnr.in_(sorted(ours))
-        )
+        # From our contract parties (few) to all their accounts (read once per contract;
+        # a filter on the accounts made SQLite probe every (account, contract) pair: 0.9 s
+        # at 100,000 contracts); the accounts not met are left out below.
         for acc, n in session.execute(
             select(ContractAccount.account_id, func.count(func.distinct(Contract.id)))
-            .join(Contract, Contract.id == ContractAccount.contract_id)
+            .select_from(ContractParty)
+            .join(Contract, Contract.id == ContractParty.contract_id)
+            .join(ContractAccount, ContractAccount.contract_id == Contract.id)
             .where(
-                ContractAccount.contract_id.in_(our_ids),
-                ContractAccount.account_id.in_(accounts),
+                ContractParty.role == "supplier",
+                ContractParty.orgnr.in_(sorted(ours)),
                 ContractAccount.status != "rejected",
                 awarded_contracts(),
                 running_expr(today),
