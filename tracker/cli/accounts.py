@@ -188,18 +188,21 @@ def link_cmd() -> None:
 
 @main.command("derive")
 def derive_cmd() -> None:
-    """Re-derive contracts and end dates from every stored notice, then relink.
+    """Re-derive contracts and end dates from every stored notice, then relink and count
+    the market summaries again.
 
     Example: tracker derive
     """
     from tracker.contracts.build import derive_contracts
     from tracker.linking.links import link_notices
+    from tracker.market.facts import rebuild
     from tracker.rules import load_rules
 
     rules = load_rules()
     with session_scope() as session:
         link_notices(session, refresh_contracts=False)
         counts = derive_contracts(session, rules=rules)
+        rebuild(session)
     click.echo(
         f"{counts['contracts']} contracts from {counts['procedures']} procedures: "
         f"{counts['created']} created, {counts['updated']} updated, {counts['removed']} removed, "

@@ -369,6 +369,9 @@ def store_agreements(
             stored_parties.setdefault(p.contract_id, []).append(
                 (p.role, p.party_key, p.name, p.orgnr)
             )
+    from tracker.market import changes  # the market summaries (downstream of contracts)
+
+    change = changes.start(session, [c.id for c in existing.values()])
     created = updated = unchanged = 0
     changed: list[tuple[Contract, list[tuple[str, str, str | None, str | None]]]] = []
     all_contracts: list[Contract] = []
@@ -408,6 +411,8 @@ def store_agreements(
             )
     session.flush()
     refresh_contract_accounts(session, ids)
+    change.also(ids)
+    changes.finish(session, change)
     return {
         "created": created,
         "updated": updated,

@@ -356,9 +356,18 @@ def refresh_contract_accounts(
     decisions = decisions if decisions is not None else _decisions(session)
     written = 0
     all_ids = ids if ids is not None else list(session.scalars(select(Contract.id)))
+    # Every contract write and link decision ends here: the market's account and expiry
+    # summaries follow (tracker.market.changes; imported here: market is downstream).
+    from tracker.market import changes, facts
+
+    change = changes.start(session, all_ids, changes.ACCOUNT_TABLES) if ids is not None else None
     for chunk in _chunks(all_ids):
         written += _refresh_chunk(session, list(chunk), idx, decisions)
     session.flush()
+    if change is not None:
+        changes.finish(session, change)
+    else:
+        facts.refresh_accounts(session)
     return written
 
 

@@ -10,6 +10,12 @@ JSON API and the exports all use:
 - ``bidders``: likely bidders for a coming re-tender or an open competition;
 - ``director``: expiring value by quarter, share of wallet, win/loss, coverage by KAM.
 
+The pages read summaries rather than adding up every contract per request: ``facts``
+(per party, counterpart, account month and expiry month; ``rebuild``), ``changes`` (how
+the derive step, agreement imports and relinking keep them: the difference of what the
+changed contracts add) and ``buyer_notices`` (a buyer's award, competition and
+modification notices as its page reads them).
+
 Everything is counted per lot and supplier (one ``contracts`` row per lot and winner
 group) and values stay per currency and value kind (``common.ValueSum``): a framework
 maximum is never added to tender values, and a ceiling shared by parallel suppliers is

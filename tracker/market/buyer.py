@@ -10,40 +10,37 @@ from the notices whose buyer has that orgnr.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
     Account,
-    AwardCriterion,
     Contract,
     ContractAccount,
     ContractParty,
-    Lot,
-    LotResult,
     Notice,
     NoticeBuyer,
 )
 from tracker.errors import NotFoundError
+from tracker.market.buyer_notices import (
+    modification_notices,
+    price_weight_counts,
+    tender_counts,
+)
 from tracker.market.common import (
     ValueSum,
-    awarded_on,
     contracts_of_party,
-    fold,
     median,
     median_of_counts,
     parties_with_awards,
-    value_columns,
 )
+from tracker.market.facts import party_groups, party_pairs
 from tracker.notices.codelists import codelist, cpv_label
-from tracker.notices.subtypes import COMPETITION_SUBTYPES, MODIFICATION_SUBTYPES, RESULT_SUBTYPES
 
-PRICE_TYPES = ("price", "cost")
 LIST_ROWS = 40
 
 
@@ -166,21 +163,6 @@ def _procedure_label(code: str | None) -> str:
     return entry.label if entry else code
 
 
-def _buyer_notices(orgnr: str | None, subtypes: Iterable[str]) -> Any:
-    """The latest versions of the buyer's notices of ``subtypes`` (a FROM/WHERE)."""
-    return (
-        select()
-        .select_from(Notice)
-        .join(NoticeBuyer, NoticeBuyer.notice_pk == Notice.id)
-        .where(
-            NoticeBuyer.orgnr == (orgnr or ""),
-            Notice.is_latest.is_(True),
-            Notice.is_test.is_not(True),
-            Notice.subtype.in_(sorted(subtypes)),
-        )
-    )
-
-
 def _titles(session: Session, pks: list[int]) -> dict[int, str | None]:
     if not pks:
         return {}
@@ -191,27 +173,12 @@ def competitions(
     session: Session, orgnr: str | None, limit: int | None = None
 ) -> tuple[list[Competition], list[tuple[int, int]]]:
     """The buyer's award notices that state the tenders received (the largest over their
-    lots), newest first (at most ``limit``), and how many notices got how many tenders.
-    One pass over the buyer's award notices; titles only of those listed."""
-    rows = session.execute(
-        _buyer_notices(orgnr, RESULT_SUBTYPES)
-        .add_columns(
-            Notice.id,
-            Notice.issue_date,
-            func.count(func.distinct(LotResult.lot_id)),
-            func.max(LotResult.tenders_received),
-        )
-        .join(LotResult, LotResult.notice_pk == Notice.id)
-        .where(LotResult.tenders_received.is_not(None))
-        .group_by(Notice.id, Notice.issue_date)
-    ).all()
-    rows = list(rows)
-    histogram = Counter(int(r[3]) for r in rows)
-    rows.sort(key=lambda r: (r[1] or dt.date.min, r[0]), reverse=True)
-    shown = rows[:limit] if limit is not None else rows
-    titles = _titles(session, [r[0] for r in shown])
-    listed = [Competition(pk, titles.get(pk), day, lots, n) for pk, day, lots, n in shown]
-    return listed, sorted(histogram.items())
+    lots), newest first (at most ``limit``), and how many notices got how many tenders
+    (``market_buyer_notices``); titles only of those listed."""
+    rows, histogram = tender_counts(session, orgnr, limit)
+    titles = _titles(session, [r[0] for r in rows])
+    listed = [Competition(pk, titles.get(pk), day, lots, n) for pk, day, lots, n in rows]
+    return listed, histogram
 
 
 def price_weights(
@@ -219,42 +186,11 @@ def price_weights(
 ) -> tuple[list[PriceWeight], list[tuple[float, int]]]:
     """Per lot of the buyer's competitions: the weight of price and cost criteria when the
     weights are percentages (BT-5421 per-exa, or no code) summing to 100; newest first (at
-    most ``limit``), and how many lots had which price weight."""
-    price = func.sum(case((AwardCriterion.type.in_(PRICE_TYPES), AwardCriterion.weight), else_=0))
-    bad = func.sum(
-        case(
-            (
-                or_(
-                    AwardCriterion.weight.is_(None),
-                    and_(
-                        AwardCriterion.weight_code.is_not(None),
-                        AwardCriterion.weight_code != "per-exa",
-                    ),
-                ),
-                1,
-            ),
-            else_=0,
-        )
-    )
-    rows = session.execute(
-        _buyer_notices(orgnr, COMPETITION_SUBTYPES)
-        .add_columns(
-            Notice.id, Notice.issue_date, Lot.lot_id, price, func.sum(AwardCriterion.weight), bad
-        )
-        .join(Lot, Lot.notice_pk == Notice.id)
-        .join(AwardCriterion, AwardCriterion.lot_pk == Lot.id)
-        .group_by(Lot.id, Notice.id, Notice.issue_date, Lot.lot_id)
-    ).all()
-    ok = [r for r in rows if not r[5] and r[4] is not None and 99.0 <= float(r[4]) <= 101.0]
-    histogram = Counter(round(float(r[3] or 0), 1) for r in ok)
-    ok.sort(key=lambda r: (r[1] or dt.date.min, r[0], r[2] or ""), reverse=True)
-    shown = ok[:limit] if limit is not None else ok
-    titles = _titles(session, sorted({r[0] for r in shown}))
-    listed = [
-        PriceWeight(pk, titles.get(pk), day, lot, round(float(w or 0), 1))
-        for pk, day, lot, w, _, _ in shown
-    ]
-    return listed, sorted(histogram.items())
+    most ``limit``), and how many lots had which price weight (``market_buyer_notices``)."""
+    rows, histogram = price_weight_counts(session, orgnr, limit)
+    titles = _titles(session, sorted({r[0] for r in rows}))
+    listed = [PriceWeight(pk, titles.get(pk), day, lot, w) for pk, day, lot, w in rows]
+    return listed, histogram
 
 
 def _of_buyer(key: str) -> Any:
@@ -264,18 +200,7 @@ def _of_buyer(key: str) -> Any:
 
 def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:
     """Suppliers of the buyer's contracts, most contracts first."""
-    supplier = ContractParty.__table__.alias("supplier")
-    found = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(supplier.c.party_key, func.max(supplier.c.name), *value_columns())
-            .join(
-                supplier, and_(supplier.c.contract_id == Contract.id, supplier.c.role == "supplier")
-            )
-            .group_by(supplier.c.party_key, Contract.currency, Contract.value_kind)
-        ),
-        2,
-    )
+    found = party_pairs(session, key, "buyer")
     merged: dict[str, list[Any]] = {}
     for (skey, name), (n, values) in found.items():
         m = merged.setdefault(skey, [name or skey, 0, ()])
@@ -286,10 +211,8 @@ def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> t
     return tuple(out[:limit] if limit is not None else out)
 
 
-def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
-    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names
-    it). Groups are counted in SQL; the lists of competitions and price weights hold the
-    newest ``LIST_ROWS`` (their medians count all)."""
+def _identity(session: Session, key: str) -> tuple[str | None, str | None]:
+    """(name, orgnr) of the buyer ``key`` from its contracts, else (an orgnr) its notices."""
     name, orgnr = session.execute(
         select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
             ContractParty.party_key == key, ContractParty.role == "buyer"
@@ -303,31 +226,19 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
             orgnr = key if name is not None else None
         if name is None:
             raise NotFoundError(f"no buyer {key!r} in the contracts or notices")
-    year = func.extract("year", awarded_on())
-    cpv_year = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(Contract.main_cpv, year, *value_columns())
-            .group_by(Contract.main_cpv, year, Contract.currency, Contract.value_kind)
-        ),
-        2,
-    )
+    return name, orgnr
+
+
+def _purchases(session: Session, key: str) -> tuple[list[CpvYear], list[CpvYear]]:
+    """The buyer's contracts by CPV and year, and by year (``market_party_facts``)."""
     by_cpv_year = sorted(
         (
             CpvYear(
                 c, cpv_label(c or "") or c or "(ukjent)", int(y) if y is not None else None, n, v
             )
-            for (c, y), (n, v) in cpv_year.items()
+            for (c, y), (n, v) in party_groups(session, key, "buyer", "main_cpv", "year").items()
         ),
         key=lambda g: (-(g.year or 0), -g.contracts, g.cpv or ""),
-    )
-    years = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(year, *value_columns())
-            .group_by(year, Contract.currency, Contract.value_kind)
-        ),
-        1,
     )
     by_year = sorted(
         (
@@ -338,36 +249,38 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
                 n,
                 v,
             )
-            for (y,), (n, v) in years.items()
+            for (y,), (n, v) in party_groups(session, key, "buyer", "year").items()
         ),
         key=lambda g: -(g.year or 0),
     )
-    totals = fold(
-        session.execute(
-            _of_buyer(key)
-            .add_columns(*value_columns())
-            .group_by(Contract.currency, Contract.value_kind)
-        ),
-        0,
+    return by_cpv_year, by_year
+
+
+def _procedures(dates: Sequence[Any]) -> tuple[Count, ...]:
+    """Procedure types of the buyer's contracts (rows of ``_terms``), one count per
+    procedure (its lots and winners are one competition; a lone notice is one)."""
+    idents: dict[str | None, set[str]] = {}
+    for r in dates:
+        ident = r[6] if r[6] is not None else (str(r[7]) if r[7] is not None else None)
+        found = idents.setdefault(r[8], set())
+        if ident is not None:
+            found.add(ident)
+    return tuple(
+        Count(code, _procedure_label(code), len(ids))
+        for code, ids in sorted(idents.items(), key=lambda kv: (-len(kv[1]), kv[0] or ""))
     )
-    contracts, values = totals.get((), (0, ()))
-    # Procedures: one per procedure (all its lots and winners are one competition).
-    ident = func.coalesce(Contract.procedure_id, func.cast(Contract.notice_pk, String))
-    procedures = tuple(
-        Count(code, _procedure_label(code), int(n))
-        for code, n in sorted(
-            session.execute(
-                _of_buyer(key)
-                .add_columns(Contract.procedure_type, func.count(func.distinct(ident)))
-                .group_by(Contract.procedure_type)
-            ).all(),
-            key=lambda kv: (-kv[1], kv[0] or ""),
-        )
-    )
+
+
+def _terms(
+    session: Session, key: str, orgnr: str | None, today: dt.date
+) -> tuple[Terms, ExtensionHabit, tuple[Count, ...]]:
+    """Terms and options of the buyer's contracts, its extension habit and its procedures
+    (one pass over its contracts)."""
     dates = session.execute(
         _of_buyer(key).add_columns(
             Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
-            Contract.modified_by_notice_pk, Contract.framework,
+            Contract.modified_by_notice_pk, Contract.framework, Contract.procedure_id,
+            Contract.notice_pk, Contract.procedure_type,
         )
     ).all()  # fmt: skip
     base = [y for r in dates if (y := _years(r[0], r[1])) is not None]
@@ -383,35 +296,54 @@ def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
         frameworks=sum(1 for r in dates if r[5]),
     )
     ended = [r for r in dates if r[1] and r[1] < today and r[2] and r[2] > r[1]]
-    count_mods = func.count(func.distinct(Notice.id))
-    mods = session.scalar(_buyer_notices(orgnr, MODIFICATION_SUBTYPES).add_columns(count_mods))
     extension = ExtensionHabit(
         ended_with_options=len(ended),
         extended=sum(1 for r in ended if r[3] in ("probably_extended", "modified")),
         modified_contracts=sum(1 for r in dates if r[4] is not None or r[3] == "modified"),
-        modification_notices=int(mods or 0),
+        modification_notices=modification_notices(session, orgnr),
     )
+    return terms, extension, _procedures(dates)
+
+
+def _accounts(session: Session, key: str) -> tuple[tuple[int, str], ...]:
+    """Our accounts among the buyer's contracts, by name. The account ids first: as one
+    IN (subquery) PostgreSQL walked every account's contracts (0.3 s for the busiest)."""
+    account_ids = sorted(
+        session.scalars(
+            _of_buyer(key)
+            .add_columns(ContractAccount.account_id)
+            .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+            .where(ContractAccount.status != "rejected")
+            .distinct()
+        )
+    )
+    if not account_ids:
+        return ()
+    return tuple(
+        (a, n)
+        for a, n in session.execute(
+            select(Account.id, Account.name)
+            .where(Account.id.in_(account_ids))
+            .order_by(Account.name)
+        )
+    )
+
+
+def buyer_page(session: Session, key: str, today: dt.date) -> BuyerPage:
+    """The buyer ``key``'s page (NotFoundError when neither a contract nor a notice names
+    it). Groups come from the summaries (``tracker.market.facts``); the lists of
+    competitions and price weights hold the newest ``LIST_ROWS`` (their medians count all)."""
+    name, orgnr = _identity(session, key)
+    by_cpv_year, by_year = _purchases(session, key)
+    contracts, values = party_groups(session, key, "buyer").get((), (0, ()))
+    terms, extension, procedures = _terms(session, key, orgnr, today)
     comps, tender_counts = competitions(session, orgnr, LIST_ROWS)
     weights, weight_counts = price_weights(session, orgnr, LIST_ROWS)
-    accounts = tuple(
-        session.execute(
-            select(Account.id, Account.name)
-            .where(
-                Account.id.in_(
-                    _of_buyer(key)
-                    .add_columns(ContractAccount.account_id)
-                    .join(ContractAccount, ContractAccount.contract_id == Contract.id)
-                    .where(ContractAccount.status != "rejected")
-                )
-            )
-            .order_by(Account.name)
-        ).all()
-    )
     return BuyerPage(
         key=key,
         name=name or orgnr or key,
         orgnr=orgnr,
-        accounts=tuple((a, n) for a, n in accounts),
+        accounts=_accounts(session, key),
         contracts=contracts,
         values=values,
         by_cpv_year=tuple(by_cpv_year),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, false, func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
@@ -24,6 +24,8 @@ from tracker.db.models import (
     Contract,
     ContractAccount,
     ContractParty,
+    MarketAccountMonth,
+    MarketExpiryMonth,
     Notice,
     Opportunity,
 )
@@ -143,86 +145,149 @@ def _is_ours(ours: frozenset[str]) -> Any:
 
 
 def _at_accounts() -> Any:
-    return Contract.id.in_(
-        select(ContractAccount.contract_id).where(ContractAccount.status != "rejected")
+    """A contract with a link to one of our accounts that is not rejected (correlated: an
+    index lookup per contract; an IN list read all 50,000 links for our few contracts)."""
+    return (
+        select(ContractAccount.id)
+        .where(ContractAccount.contract_id == Contract.id, ContractAccount.status != "rejected")
+        .exists()
     )
+
+
+def _month_index(year: Any, month: Any) -> Any:
+    return year * 12 + month
+
+
+def _our_expiring(
+    session: Session, first: dt.date, end: dt.date, ours: frozenset[str], scope: str
+) -> list[Any]:
+    """Our contracts (few) expiring in [first, end) per month, currency and kind, counted
+    live: (year, month, currency, kind, contracts, own values, sum, shared)."""
+    expiry = func.coalesce(Contract.latest_end, Contract.end_date)
+    y, m = func.extract("year", expiry), func.extract("month", expiry)
+    shared = Contract.value_shared.is_(True)
+    own = case((and_(Contract.value.is_not(None), Contract.value_shared.is_not(True)), 1))
+    stmt = (
+        select(
+            y, m, Contract.currency, Contract.value_kind, func.count(Contract.id),
+            func.count(own), func.sum(case((shared, None), else_=Contract.value)),
+            func.sum(case((and_(shared, Contract.value.is_not(None)), 1), else_=0)),
+        )
+        .where(_is_ours(ours), awarded_contracts(), expiry >= first, expiry < end)
+        .group_by(y, m, Contract.currency, Contract.value_kind)
+    )  # fmt: skip
+    if scope == "accounts":
+        stmt = stmt.where(_at_accounts())
+    return list(session.execute(stmt))
 
 
 def expiring_by_quarter(
     session: Session, today: dt.date, ours: frozenset[str], scope: str = "accounts"
 ) -> tuple[tuple[ExpiringQuarter, ...], list[tuple[str, dt.date]]]:
+    """Contracts by the quarter of their hard expiry, ours and competitors': all of them
+    from ``market_expiry_months``, ours counted live, competitors' = all - ours."""
     qs = quarters(today)
     first = qs[0][1]
     last_m = qs[-1][1].month - 1 + 3
     end = dt.date(qs[-1][1].year + last_m // 12, last_m % 12 + 1, 1)
-    expiry = func.coalesce(Contract.latest_end, Contract.end_date)
-    is_ours = case((_is_ours(ours), True), else_=False)
-    y, m = func.extract("year", expiry), func.extract("month", expiry)
-    has_value = Contract.value.is_not(None)
+    t = MarketExpiryMonth
+    index = _month_index(t.year, t.month)
     stmt = (
         select(
-            y, m, is_ours, Contract.currency, Contract.value_kind,
-            func.count(Contract.id),
-            func.sum(case((Contract.value_shared.is_(True), None), else_=Contract.value)),
-            func.sum(case((and_(Contract.value_shared.is_(True), has_value), 1), else_=0)),
+            t.year, t.month, t.currency, t.value_kind, func.sum(t.contracts), func.sum(t.own_n),
+            func.sum(t.amount), func.sum(t.shared),
         )
-        .where(awarded_contracts(), expiry >= first, expiry < end)
-        .group_by(y, m, is_ours, Contract.currency, Contract.value_kind)
+        .where(index >= _month_index(first.year, first.month))
+        .where(index < _month_index(end.year, end.month))
+        .group_by(t.year, t.month, t.currency, t.value_kind)
     )  # fmt: skip
     if scope == "accounts":
-        stmt = stmt.where(_at_accounts())
-    acc: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, None, 0])
-    for yy, mm, o, cur, kind, n, value, shared in session.execute(stmt):
-        q = quarter_start(dt.date(int(yy), int(mm), 1))
-        a = acc[(q, bool(o), cur, kind)]
-        a[0] += n
-        if value is not None:
-            a[1] = (a[1] or Decimal(0)) + Decimal(value)
-        a[2] += int(shared or 0)
+        stmt = stmt.where(t.at_accounts.is_(True))
+    # per (quarter, ours, currency, kind): contracts, own values, sum, shared
+    acc: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, 0, None, 0])
+    for sign, rows in (
+        (1, session.execute(stmt)),
+        (-1, _our_expiring(session, first, end, ours, scope)),
+    ):
+        for yy, mm, cur, kind, n, own_n, value, shared in rows:
+            q = quarter_start(dt.date(int(yy), int(mm), 1))
+            keys = [(q, False, cur, kind)] + ([(q, True, cur, kind)] if sign < 0 else [])
+            for key, k in zip(keys, (sign, 1), strict=False):
+                a = acc[key]
+                a[0] += k * int(n)
+                a[1] += k * int(own_n or 0)
+                if value is not None:
+                    a[2] = (a[2] or Decimal(0)) + k * Decimal(value)
+                a[3] += k * int(shared or 0)
     label = {d: name for name, d in qs}
     rows = [
-        ExpiringQuarter(label[q], q, o, cur, kind, a[0], a[1], a[2])
+        ExpiringQuarter(label[q], q, o, cur, kind, a[0], a[2] if a[1] else None, a[3])
         for (q, o, cur, kind), a in acc.items()
+        if a[0]
     ]
     rows.sort(key=lambda r: (r.start, not r.ours, r.currency or "", r.value_kind or ""))
     return tuple(rows), qs
 
 
-def share_of_wallet(
-    session: Session, today: dt.date, ours: frozenset[str], years: int = WALLET_YEARS
-) -> tuple[Wallet, ...]:
-    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
-    year = func.extract("year", award)
-    is_ours = case((_is_ours(ours), True), else_=False)
-    spend = and_(Contract.value_kind == "tender", Contract.value_shared.is_not(True))
-    since = dt.date(today.year - years + 1, 1, 1)
-    rows = session.execute(
+def _wallet_rows(session: Session, today: dt.date, ours: frozenset[str], since: dt.date) -> Any:
+    """(account, year, currency, ours, contracts, spend, frameworks) rows: all contracts
+    of months before this one from ``market_account_months``; this month's and ours live."""
+    t = MarketAccountMonth
+    month = dt.date(today.year, today.month, 1)
+    index = _month_index(t.year, t.month)
+    yield from session.execute(
         select(
-            ContractAccount.account_id, year, Contract.currency, is_ours,
-            func.count(Contract.id),
-            func.sum(case((spend, Contract.value), else_=None)),
+            t.account_id, t.year, t.currency, false(), func.sum(t.contracts),
+            case((func.sum(t.spend_n) > 0, func.sum(t.spend)), else_=None), func.sum(t.frameworks),
+        )
+        .where(index >= _month_index(since.year, since.month))
+        .where(index < _month_index(month.year, month.month))
+        .group_by(t.account_id, t.year, t.currency)
+        .having(func.sum(t.contracts) > 0)
+    )  # fmt: skip
+    award = func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date)
+    spend = and_(Contract.value_kind == "tender", Contract.value_shared.is_not(True))
+    live = (
+        select(
+            ContractAccount.account_id, func.extract("year", award), Contract.currency,
+            func.count(Contract.id), func.sum(case((spend, Contract.value), else_=None)),
             func.sum(case((Contract.framework.is_(True), 1), else_=0)),
         )
         .join(Contract, Contract.id == ContractAccount.contract_id)
         .where(ContractAccount.status != "rejected", awarded_contracts())
-        .where(award >= since, award <= today)
-        .group_by(ContractAccount.account_id, year, Contract.currency, is_ours)
-    ).all()  # fmt: skip
+        .group_by(ContractAccount.account_id, func.extract("year", award), Contract.currency)
+    )  # fmt: skip
+    for account_id, yy, cur, n, value, fw in session.execute(
+        live.where(award >= max(month, since), award <= today)
+    ):
+        yield account_id, yy, cur, False, n, value, fw
+    if ours:
+        for account_id, yy, cur, n, value, fw in session.execute(
+            live.where(_is_ours(ours), award >= since, award <= today)
+        ):
+            yield account_id, yy, cur, True, n, value, fw
+
+
+def share_of_wallet(
+    session: Session, today: dt.date, ours: frozenset[str], years: int = WALLET_YEARS
+) -> tuple[Wallet, ...]:
+    since = dt.date(today.year - years + 1, 1, 1)
     acc: dict[tuple[int, int, str | None], dict[str, Any]] = {}
-    for account_id, yy, cur, o, n, value, fw in rows:
+    for account_id, yy, cur, o, n, value, fw in _wallet_rows(session, today, ours, since):
         a = acc.setdefault(
             (account_id, int(yy), cur),
             {"ours": None, "all": None, "on": 0, "an": 0, "fo": 0, "fa": 0},
         )
-        a["an"] += n
-        a["fa"] += int(fw or 0)
-        if value is not None:
-            a["all"] = (a["all"] or Decimal(0)) + Decimal(value)
         if o:
             a["on"] += n
             a["fo"] += int(fw or 0)
             if value is not None:
                 a["ours"] = (a["ours"] or Decimal(0)) + Decimal(value)
+            continue
+        a["an"] += n
+        a["fa"] += int(fw or 0)
+        if value is not None:
+            a["all"] = (a["all"] or Decimal(0)) + Decimal(value)
     names = dict(
         session.execute(
             select(Account.id, Account.name).where(Account.id.in_({k[0] for k in acc} or {0}))
@@ -240,11 +305,19 @@ def share_of_wallet(
 
 
 def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
-    statuses = session.execute(
-        select(BidStatus.status, Notice.procedure_id, Notice.issue_date)
-        .join(Notice, Notice.id == BidStatus.notice_pk)
-        .where(BidStatus.status.in_(("submitted", "won", "lost")))
+    marks = session.execute(
+        select(BidStatus.notice_pk, BidStatus.status).where(
+            BidStatus.status.in_(("submitted", "won", "lost"))
+        )
     ).all()
+    # The notices by id (as one join PostgreSQL read all notices to hash them: 0.1 s).
+    of_notice: dict[int, tuple[Any, Any]] = {}
+    for chunk in chunks(sorted({pk for pk, _ in marks})):
+        for pk, proc, day in session.execute(
+            select(Notice.id, Notice.procedure_id, Notice.issue_date).where(Notice.id.in_(chunk))
+        ):
+            of_notice[pk] = (proc, day)
+    statuses = [(status, *of_notice[pk]) for pk, status in marks if pk in of_notice]
     procs = sorted({p for s, p, _ in statuses if s == "submitted" and p})
     awarded: dict[str, bool] = {}
     mine = _is_ours(ours)

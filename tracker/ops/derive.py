@@ -14,20 +14,26 @@ from sqlalchemy.orm import Session
 
 from tracker.contracts.build import derive_contracts
 from tracker.linking.links import build_index, link_notices
+from tracker.market import buyer_notices, changes, facts
 from tracker.rules import load_rules
 
 
 def after_ingest(session: Session, notice_pks: list[int]) -> dict[str, Any]:
     """Link the buyers of freshly stored notices to accounts, then derive their contracts.
 
-    Links come first so that the contracts' accounts are taken from them. Flushes; the
-    caller commits. Returns {"links": counts, "contracts": counts}.
+    Links come first so that the contracts' accounts are taken from them; the market
+    summaries follow the contracts changed (``tracker.market.changes``) and the notices
+    (``tracker.market.buyer_notices``). Flushes; the caller
+    commits. Returns {"links": counts, "contracts": counts}.
     """
     if not notice_pks:
         return {"links": {}, "contracts": {}}
     index = build_index(session)
     links = link_notices(session, notice_pks, index=index, refresh_contracts=False)
+    # The market summaries follow what deriving these notices changes (tracker.market).
     # The ingest does not carry the rules yet: the rules in force are read here.
-    contracts = derive_contracts(session, notice_pks, rules=load_rules())
-    contracts.pop("contract_ids", None)
+    with changes.tracking(session, facts.contracts_of_notices(session, notice_pks)) as change:
+        contracts = derive_contracts(session, notice_pks, rules=load_rules())
+        change.also(contracts.pop("contract_ids", None) or [])
+    buyer_notices.refresh(session, notice_pks)
     return {"links": links, "contracts": contracts}

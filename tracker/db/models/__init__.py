@@ -17,6 +17,13 @@ from tracker.db.models.accounts import (
     LinkDecision,
     NoticeLink,
 )
+from tracker.db.models.market import (
+    MarketAccountMonth,
+    MarketBuyerNotice,
+    MarketExpiryMonth,
+    MarketPartyFact,
+    MarketPartyPair,
+)
 from tracker.db.models.notices import (
     AwardCriterion,
     FetchFailure,
@@ -51,6 +58,11 @@ from tracker.db.models.work import (
 from tracker.db.types import Base, UTCDateTime, utcnow
 
 __all__ = [
+    "MarketPartyFact",
+    "MarketPartyPair",
+    "MarketAccountMonth",
+    "MarketExpiryMonth",
+    "MarketBuyerNotice",
     "Base",
     "UTCDateTime",
     "utcnow",

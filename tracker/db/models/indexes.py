@@ -13,6 +13,13 @@ from tracker.db.models.accounts import (
     LinkDecision,
     NoticeLink,
 )
+from tracker.db.models.market import (
+    MarketAccountMonth,
+    MarketBuyerNotice,
+    MarketExpiryMonth,
+    MarketPartyFact,
+    MarketPartyPair,
+)
 from tracker.db.models.notices import FetchFailure, IngestError, Lot, Notice, NoticeBuyer, Run
 from tracker.db.models.ops import AlertLog
 from tracker.db.models.work import BidDecision, Opportunity
@@ -91,3 +98,32 @@ Index(
 Index("ix_contracts_expiry", func.coalesce(Contract.latest_end, Contract.end_date))
 # A buyer's notices (competitions, awards, modifications) without a lookup per buyer row.
 Index("ix_notice_buyers_orgnr_notice", NoticeBuyer.orgnr, NoticeBuyer.notice_pk)
+Index("ix_market_party_facts_key_role", MarketPartyFact.party_key, MarketPartyFact.role)
+Index("ix_market_party_pairs_key_role", MarketPartyPair.party_key, MarketPartyPair.role)
+Index("ix_market_account_months_account_id", MarketAccountMonth.account_id)
+Index("ix_market_expiry_months_year_month", MarketExpiryMonth.year, MarketExpiryMonth.month)
+Index(  # covering: the page's counts and newest rows without reading the table
+    "ix_market_buyer_notices_orgnr_kind_issue",
+    MarketBuyerNotice.orgnr,
+    MarketBuyerNotice.kind,
+    MarketBuyerNotice.issue_date,
+    MarketBuyerNotice.notice_pk,
+    MarketBuyerNotice.lot_id,
+    MarketBuyerNotice.lots,
+    MarketBuyerNotice.tenders,
+    MarketBuyerNotice.price_weight,
+)
+Index("ix_market_buyer_notices_notice_pk", MarketBuyerNotice.notice_pk)
+# A party's name and orgnr without reading its rows (supplier and buyer page headings).
+Index(
+    "ix_contract_parties_key_role_name",
+    ContractParty.party_key,
+    ContractParty.role,
+    ContractParty.orgnr,
+    ContractParty.name,
+)
+# Contracts awarded in a date range (the share of wallet's current month).
+Index(
+    "ix_contracts_awarded_on",
+    func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date),
+)

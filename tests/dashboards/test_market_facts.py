@@ -1,0 +1,249 @@
+"""The market summaries (tracker.market.facts, tracker.market.buyer_notices) equal a recount
+from the contracts and notices: after the ingest that built the market world, after a tracked
+change of contracts and the derive step that puts them back, after a rejected link, and
+after a re-derive of every notice (``tracker derive``: derive, then rebuild).
+
+The recount here walks the stored rows in Python (no SQL aggregate shared with the code
+under test): per party, award year, main CPV, currency and value kind; per party and
+counterpart; per account and award month; per hard-expiry month.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
+from tracker.contracts.build import derive_contracts
+from tracker.db.engine import session_scope
+from tracker.db.models import (
+    Contract,
+    ContractAccount,
+    ContractParty,
+    MarketAccountMonth,
+    MarketBuyerNotice,
+    MarketExpiryMonth,
+    MarketPartyFact,
+    MarketPartyPair,
+    Notice,
+    NoticeLink,
+    Opportunity,
+)
+from tracker.linking.links import refresh_contract_accounts
+from tracker.market import buyer_notices, changes, facts
+from tracker.ops.derive import after_ingest
+from tracker.rules import load_rules
+
+
+def _money(v: Any) -> Decimal | None:
+    return None if v is None else Decimal(str(v)).quantize(Decimal("0.01"))
+
+
+def _add(acc: dict, key: tuple, value: Any, shared: bool | None) -> None:
+    """contracts, with a value, sum of own values, shared ceilings with a value."""
+    a = acc.setdefault(key, [0, 0, None, 0])
+    a[0] += 1
+    if value is not None:
+        a[1] += 1
+        if shared:
+            a[3] += 1
+        else:
+            a[2] = (a[2] or Decimal(0)) + Decimal(str(value))
+
+
+def _recount(s: Session) -> dict[str, dict]:
+    contracts = s.execute(
+        select(
+            Contract.id, Contract.conclusion_date, Contract.award_date, Contract.start_date,
+            Contract.main_cpv, Contract.currency, Contract.value_kind, Contract.value,
+            Contract.value_shared, Contract.framework, Contract.end_date, Contract.latest_end,
+        ).where(Contract.expected.is_not(True))
+    ).all()  # fmt: skip
+    parties: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for cid, role, key in s.execute(
+        select(ContractParty.contract_id, ContractParty.role, ContractParty.party_key)
+    ):
+        parties[cid].append((role, key))
+    accounts: dict[int, list[int]] = defaultdict(list)
+    for cid, aid in s.execute(
+        select(ContractAccount.contract_id, ContractAccount.account_id).where(
+            ContractAccount.status != "rejected"
+        )
+    ):
+        accounts[cid].append(aid)
+    out: dict[str, dict] = {"facts": {}, "pairs": {}, "months": {}, "expiry": {}}
+    for c in contracts:
+        day = c.conclusion_date or c.award_date or c.start_date
+        year = day.year if day else None
+        for role, key in parties[c.id]:
+            fact = (role, key, year, c.main_cpv, c.currency, c.value_kind)
+            _add(out["facts"], fact, c.value, c.value_shared)
+            for orole, okey in parties[c.id]:
+                if orole != role:
+                    pair = (role, key, okey, c.currency, c.value_kind)
+                    _add(out["pairs"], pair, c.value, c.value_shared)
+        spend = c.value_kind == "tender" and c.value_shared is not True
+        for aid in accounts[c.id]:
+            m = out["months"].setdefault(
+                (aid, year, day.month if day else None, c.currency), [0, 0, None, 0]
+            )
+            m[0] += 1
+            m[3] += int(bool(c.framework))
+            if spend and c.value is not None:
+                m[1] += 1
+                m[2] = (m[2] or Decimal(0)) + Decimal(str(c.value))
+        expiry = c.latest_end or c.end_date
+        if expiry is not None:
+            key = (bool(accounts[c.id]), expiry.year, expiry.month, c.currency, c.value_kind)
+            e = out["expiry"].setdefault(key, [0, 0, None, 0])  # contracts, own values, ...
+            e[0] += 1
+            if c.value is not None and c.value_shared:
+                e[3] += 1
+            elif c.value is not None:
+                e[1] += 1
+                e[2] = (e[2] or Decimal(0)) + Decimal(str(c.value))
+    return {
+        name: {k: (v[0], v[1], _money(v[2]), v[3]) for k, v in rows.items()}
+        for name, rows in out.items()
+    }
+
+
+def _stored(s: Session) -> dict[str, dict]:
+    """The summaries as the pages read them: a key's rows added up (the derive step adds
+    differences as rows of their own), keys left with no contract dropped."""
+
+    def rows(table: Any, keys: tuple[str, ...], sums: tuple[str, ...]) -> dict:
+        found: dict[tuple, list] = {}
+        for r in s.scalars(select(table)):
+            key = tuple(getattr(r, k) for k in keys)
+            v = [getattr(r, f) for f in sums]
+            a = found.setdefault(key, [0, 0, Decimal(0), 0])
+            a[0] += v[0]
+            a[1] += v[1]
+            a[2] += Decimal(str(v[2] or 0))
+            a[3] += v[3]
+        own = {  # the count that says whether an amount is known
+            "with_value": lambda a: a[1] - a[3],
+            "spend_n": lambda a: a[1],
+            "own_n": lambda a: a[1],
+        }[sums[1]]
+        return {
+            k: (a[0], a[1], _money(a[2]) if own(a) else None, a[3])
+            for k, a in found.items()
+            if a[0]
+        }
+
+    sums = ("contracts", "with_value", "amount", "shared")
+    return {
+        "facts": rows(MarketPartyFact, facts.FACT_COLUMNS, sums),
+        "pairs": rows(
+            MarketPartyPair, ("role", "party_key", "other_key", "currency", "value_kind"), sums
+        ),
+        "months": rows(
+            MarketAccountMonth,
+            ("account_id", "year", "month", "currency"),
+            ("contracts", "spend_n", "spend", "frameworks"),
+        ),
+        "expiry": rows(
+            MarketExpiryMonth,
+            ("at_accounts", "year", "month", "currency", "value_kind"),
+            ("contracts", "own_n", "amount", "shared"),
+        ),
+    }
+
+
+def _buyer_notices(s: Session) -> list[tuple]:
+    return sorted(
+        (r.orgnr or "", r.notice_pk, r.kind, r.lot_id or "", r.lots, r.tenders, r.price_weight)
+        for r in s.scalars(select(MarketBuyerNotice))
+    )
+
+
+def _assert_summaries_recount(s: Session) -> None:
+    recount, stored = _recount(s), _stored(s)
+    for name in recount:
+        assert stored[name] == recount[name], name
+    assert recount["facts"] and recount["pairs"] and recount["expiry"] and recount["months"]
+
+
+def test_summaries_equal_a_recount_after_the_ingest(market: dict) -> None:
+    with session_scope(market["engine"]) as s:
+        _assert_summaries_recount(s)
+        assert s.scalar(select(MarketBuyerNotice.id).limit(1)) is not None
+
+
+def _notices_of_top_supplier(s: Session) -> tuple[list[int], list[int]]:
+    """The contracts of the supplier with most contracts (from notices) and their notices."""
+    key = s.execute(
+        select(MarketPartyFact.party_key)
+        .where(MarketPartyFact.role == "supplier")
+        .order_by(MarketPartyFact.contracts.desc(), MarketPartyFact.party_key)
+        .limit(1)
+    ).scalar_one()
+    rows = s.execute(
+        select(Contract.id, Contract.notice_pk)
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(
+            ContractParty.party_key == key,
+            ContractParty.role == "supplier",
+            Contract.notice_pk.is_not(None),
+        )
+    ).all()
+    return sorted({r[0] for r in rows}), sorted({r[1] for r in rows})
+
+
+def test_the_derive_step_and_relinking_keep_the_summaries(market: dict) -> None:
+    with session_scope(market["engine"]) as s:
+        before = _buyer_notices(s)
+        ids, pks = _notices_of_top_supplier(s)
+        # A tracked change (values doubled, one contract removed), then the derive step
+        # for the notices puts the contracts back as the notices say them.
+        with changes.tracking(s, ids):
+            s.execute(
+                update(Contract)
+                .where(Contract.id.in_(ids[1:]), Contract.value.is_not(None))
+                .values(value=Contract.value * 2, currency="NOK")
+            )
+            for table in (ContractParty, ContractAccount):
+                s.execute(delete(table).where(table.contract_id == ids[0]))
+            s.execute(delete(Opportunity).where(Opportunity.contract_id == ids[0]))
+            s.execute(delete(Contract).where(Contract.id == ids[0]))
+        _assert_summaries_recount(s)
+        after_ingest(s, pks)
+        s.flush()
+        _assert_summaries_recount(s)
+        assert _buyer_notices(s) == before
+        # A link rejected: the contracts leave the account (wallet, expiring at accounts).
+        found = s.execute(
+            select(NoticeLink.id, Contract.id)
+            .join(Contract, Contract.notice_pk == NoticeLink.notice_pk)
+            .join(ContractAccount, ContractAccount.contract_id == Contract.id)
+            .where(NoticeLink.status != "rejected", Contract.expected.is_not(True))
+            .order_by(NoticeLink.id)
+            .limit(5)
+        ).all()
+        assert found
+        linked, ids = sorted({r[0] for r in found}), sorted({r[1] for r in found})
+        months = _stored(s)["months"]
+        s.execute(update(NoticeLink).where(NoticeLink.id.in_(linked)).values(status="rejected"))
+        refresh_contract_accounts(s, ids)
+        _assert_summaries_recount(s)
+        assert _stored(s)["months"] != months
+
+
+def test_summaries_equal_a_recount_after_a_rederive(market: dict) -> None:
+    with session_scope(market["engine"]) as s:
+        before = _buyer_notices(s)
+        derive_contracts(s, rules=load_rules())
+        facts.rebuild(s)
+        _assert_summaries_recount(s)
+        assert _buyer_notices(s) == before
+        # Counting the buyer notices per batch gives the rows of a full count.
+        all_pks = list(s.scalars(select(Notice.id)))
+        s.execute(delete(MarketBuyerNotice))
+        buyer_notices.refresh(s, all_pks)
+        assert _buyer_notices(s) == before
