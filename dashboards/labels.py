@@ -179,6 +179,17 @@ CRITERION_TYPES = {
     "quality": ("quality", "kvalitet"),
     "cost": ("cost", "kostnad"),
 }
+SCORE_COMPONENTS = {  # tracker.bids.scoring.COMPONENTS
+    "tier": ("Account tier", "Kundens nivå"),
+    "fit": ("Fit (CPV and keywords)", "Treff (CPV og stikkord)"),
+    "value": ("Value against our thresholds", "Verdi mot våre terskler"),
+    "deadline": ("Days to the deadline", "Dager til fristen"),
+    "price_weight": ("Price weight in the award criteria", "Prisvekt i tildelingskriteriene"),
+    "incumbent": ("Incumbent", "Nåværende leverandør"),
+    "influence": ("Influence window worked", "Påvirkningsvinduet brukt"),
+    "capacity": ("Our capacity (bid team)", "Vår kapasitet (tilbudsteamet)"),
+    "delivery_risk": ("Delivery risk (bid team)", "Leveranserisiko (tilbudsteamet)"),
+}
 FACTS = {
     "base_end": ("base end", "grunnperiode slutter"),
     "direct_award": ("direct award", "direkte tildeling"),
@@ -330,6 +341,10 @@ def activity(code: Any) -> str:
     return _from(ACTIVITY_KINDS, code)
 
 
+def score_component(code: Any) -> str:
+    return _from(SCORE_COMPONENTS, code)
+
+
 def criterion(code: Any) -> str:
     return _from(CRITERION_TYPES, code)
 
@@ -394,6 +409,7 @@ FILTERS = {
     "activity_label": activity,
     "tier_label": tier,
     "criterion_label": criterion,
+    "score_component_label": score_component,
     "duration_label": duration,
     "fact_label": fact,
     "lot_label": lot,

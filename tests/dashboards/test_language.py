@@ -214,3 +214,14 @@ def test_the_message_after_a_change_is_in_the_users_language(
     assert flash and flash.group(1) == f"{USERS['kam2']}: rolle salgsdirektør.", res.text[:3000]
     with session_scope(world["engine"]) as s:
         s.execute(update(User).where(User.id == kari_id).values(role=kari_role))
+
+
+def test_every_score_component_has_a_label_in_both_languages() -> None:
+    """The score's parts (tracker.bids.scoring.COMPONENTS) read in the user's language;
+    the English label is the domain's own."""
+    from tracker.bids.scoring import COMPONENTS
+
+    assert {name for name, _ in COMPONENTS} == set(labels.SCORE_COMPONENTS)
+    for name, english in COMPONENTS:
+        en, nb = labels.SCORE_COMPONENTS[name]
+        assert en == english and nb and nb != en
