@@ -28,7 +28,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from dashboards.i18n import normalize, set_language, translations
+from dashboards.i18n import gettext, set_language
 from tracker.db.models import User
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
 from tracker.messages import Message
@@ -191,9 +191,8 @@ def done(
 
 def flash(request: Request, message: Message, kind: str = "ok") -> None:
     """A one-time message shown on the next page, in the language of the user who acted
-    (the session cookie keeps the text, not the message)."""
-    user = getattr(request.state, "user", None)
-    text = message.render(translations(normalize(getattr(user, "language", None))).gettext)
+    (set for the request by ``user_language``; the session cookie keeps the text)."""
+    text = message.render(gettext)
     request.session.setdefault("flash", [])
     request.session["flash"] = [*request.session["flash"], [kind, text]][-5:]
 

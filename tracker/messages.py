@@ -43,10 +43,6 @@ class Message:
     def __str__(self) -> str:
         return self.render()
 
-    def as_json(self) -> dict[str, Any]:
-        """For the API: the English text, the msgid and the raw values."""
-        return {"text": str(self), "msgid": self.msgid, "values": dict(self.values)}
-
 
 class Text(str):
     """A message's English text that keeps the message: a plain ``str`` wherever text

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from dashboards import i18n
 from dashboards.i18n import LANGUAGES
 from dashboards.web import current_user, db_session, done, render, safe_next
 from tracker.db.models import User
@@ -147,6 +148,7 @@ def set_language(
     db_user.language = language
     session.commit()
     user.language = language
+    i18n.set_language(language)  # the confirmation is in the language just chosen
     return done(request, N_("Language saved."), "/me")
 
 

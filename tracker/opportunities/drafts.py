@@ -1,27 +1,6 @@
-"""Opportunities: every coming procurement at an account, with its timeline (stored, recomputed).
-
-Sources, per account (links with status ``rejected`` are ignored):
-
-- ``retender``: a contract or framework agreement of the account that expires
-  (``contracts`` + ``contract_accounts``). The expiry is the contract's end date; once
-  that has passed while options run (``latest_end`` later), the latest end.
-- ``dialogue``: a market dialogue linked to the account: a planning notice, or a PIN used
-  as a call for competition, whose content asks the market for input before the
-  competition (``tracker.notices.pretender``: hearing, RFI, dialogue meeting, "før endelig
-  utlysning"). Its phase is ``dialogue_open`` until its response deadline, then it goes
-  on as a planning opportunity. Folded into a re-tender like a planning notice.
-- ``planning``: a planning notice (PIN subtypes 1–9, national N4, pre-market consultation
-  E1, national PIN E2) linked to the account, read by ``tracker.notices.pretender`` (a
-  direct-award intention or test published as a PIN is no opportunity; the planned
-  publication comes from BT-127 or the text). A planning notice that belongs to a
-  re-tender (same procedure id, or same account + similar CPV and title, published in
-  the 36 months before expiry) is folded into it: it opens the influence window and its
-  BT-127 gives the expected publication.
-- ``competition``: a published competition (subtypes 10–24, N16, E3, CEI). It closes the
-  influence window of the opportunity it belongs to (same procedure id as a planning
-  notice, or same account + similar CPV and title and published between 24 months before
-  and 6 months after the expiry, after the old contract was concluded); otherwise it is
-  an opportunity of its own.
+"""The drafts of the opportunities: the four sources (re-tenders, market dialogues,
+planning notices, competitions; described in ``tracker.opportunities.build``) read from
+the database and folded together.
 
 :func:`build_drafts` reads them from the database into drafts with their timeline
 inputs (the rules of folding: :mod:`tracker.opportunities.matching`);
