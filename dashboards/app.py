@@ -27,7 +27,6 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards import routes as routes_pkg
-from dashboards.i18n import set_language
 from dashboards.web import (
     CSRFError,
     LoginRequired,
@@ -40,6 +39,7 @@ from tracker.config import Settings, load_settings
 from tracker.config import session_secret as config_session_secret
 from tracker.db.engine import get_engine
 from tracker.errors import NotFoundError, PermissionDeniedError, TrackerError
+from tracker.i18n import set_language
 from tracker.pages.base import PageCache
 
 HERE = Path(__file__).resolve().parent
@@ -203,9 +203,11 @@ def _templates() -> Jinja2Templates:
         auto_reload=False,  # shipped templates: no stat() of every template per request
         extensions=["jinja2.ext.i18n"],
     )
-    from dashboards import filters, i18n, labels
+    from dashboards import filters
+    from tracker import i18n
+    from tracker.formats import labels
 
-    # gettext reads the request's language (dashboards.i18n), so macros imported into a
+    # gettext reads the request's language (tracker.i18n), so macros imported into a
     # template translate too; every user-facing string goes through the catalog
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext,

@@ -28,9 +28,9 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from dashboards.i18n import gettext, set_language
 from tracker.db.models import User
 from tracker.errors import NotFoundError, PermissionDeniedError, UserError
+from tracker.i18n import gettext, set_language
 from tracker.messages import Message
 from tracker.pages.base import PageEnv
 from tracker.users import user_for_api_token

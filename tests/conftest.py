@@ -140,7 +140,7 @@ def english_pages_by_default() -> Iterator[None]:
     """The tests written against the pages' English words see English: users without a
     language get English here (the product default is Norwegian bokmål; the tests of the
     Norwegian pages set it back, tests/dashboards/test_language.py and the browser sweep)."""
-    from dashboards import i18n
+    from tracker import i18n
 
     original = i18n.DEFAULT_LANGUAGE
     i18n.DEFAULT_LANGUAGE = "en"

@@ -37,7 +37,7 @@ def test_dialogue_alert_first_and_only_in_profile(engine: Engine, tracker_env: d
         [alert] = alerts_for(
             s, kari, "dialogue_open", {}, DAY, "http://tracker", rules=load_rules()
         )
-        assert alert.subject.startswith("Market dialogue: respond by 2023-12-15")
+        assert alert.subject.startswith("Market dialogue: respond by 15.12.2023")
         assert "18 days left to respond" in alert.body
         assert "Account: Forsvarsmateriell" in alert.body
         assert "markedsundersøkelsen" in alert.body  # the buyer's words
@@ -54,3 +54,27 @@ def test_dialogue_alert_first_and_only_in_profile(engine: Engine, tracker_env: d
         for kind, _channel, params in default_subscriptions("kam"):
             for a in alerts_for(s, ingrid, kind, params, DAY, "", rules=load_rules()):
                 assert "kiosk" not in a.subject.lower() and "parkering" not in a.subject.lower()
+
+
+def test_alerts_speak_the_users_language(engine: Engine, tracker_env: dict) -> None:
+    """A user who reads bokmål gets the e-mail in bokmål, days as dd.mm.åååå and times in
+    Oslo time; the alert's key and payload stay ISO (the same event in either language)."""
+    build_demo_world(engine, DAY)
+    with Session(engine) as s:
+        kari = ensure_user(s, "kari.nordmann@example.no", "kam", "a password for tests")
+        kari.language = "en"
+        s.commit()
+        [english] = alerts_for(s, kari, "dialogue_open", {}, DAY, "http://t", rules=load_rules())
+        kari.language = "nb"
+        s.commit()
+        [norsk] = alerts_for(s, kari, "dialogue_open", {}, DAY, "http://t", rules=load_rules())
+    assert norsk.key == english.key and norsk.payload == english.payload
+    assert norsk.payload["date"] == "2023-12-15"
+    assert norsk.subject.startswith("Markedsdialog: svar innen 15.12.2023: System for Utvikling")
+    lines = norsk.body.splitlines()
+    assert lines[0] == "Markedsdialog åpen: 18 dager igjen til svarfristen"
+    assert "Kunde: Forsvarsmateriell" in lines
+    assert any(line.startswith("Svar innen: 15.12.2023") for line in lines), lines
+    assert "Åpne: http://t/accounts/" in norsk.body
+    for english_word in ("Account:", "Respond by", "days left", "Why:", "Open:"):
+        assert english_word not in norsk.body, english_word

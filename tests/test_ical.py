@@ -178,3 +178,24 @@ def test_deadline_with_its_time_is_a_timed_event_in_oslo() -> None:
     # summer time: 13:00+02:00 stays 13.00 (not 11:00 UTC)
     summer = {**bid, "deadline_at": "2023-06-05T13:00:00+02:00"}
     assert "kl. 13.00" in calendar_events(summer)[0].summary
+
+
+def test_the_reason_reads_in_the_feeds_language() -> None:
+    """The opportunity's reason (a domain message, tracker.opportunities.explain) is in the
+    feed's language, its days as the reader writes them; the English feed keeps English."""
+    from tracker.opportunities.explain import explain
+    from tracker.opportunities.windows import compute_timeline
+    from tracker.rules import load_rules
+
+    rules = load_rules().window_rules(None)
+    tl = compute_timeline(dt.date(2026, 11, 28), rules, expiry=dt.date(2027, 9, 30))
+    item = OPP | {"reason": explain(tl, dt.date(2026, 11, 28), title="IKT-utstyr")}
+    for language, words, absent in [
+        ("nb", ["Avtalen IKT-utstyr utløper 30.09.2027", "ny konkurranse ventes"], "expected"),
+        ("en", ["Agreement IKT-utstyr ends 30.09.2027", "re-tender expected"], "utløper"),
+    ]:
+        cal = Calendar.from_ical(build_calendar([item], now=NOW, language=language))
+        [opens] = [e for e in cal.walk("VEVENT") if "influence-opens" in str(e["UID"])]
+        description = str(opens["DESCRIPTION"])
+        assert all(w in description for w in words), (language, description)
+        assert absent not in description

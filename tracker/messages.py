@@ -3,7 +3,7 @@
 The domain never formats a sentence in one language: it returns a ``Message``, an English
 gettext msgid with named values. ``str(message)`` is the English text (the CLI, logs and
 the API's ``text`` field); the web app translates the msgid through its catalog
-(``dashboards/locale/nb/LC_MESSAGES/messages.po``, extracted from ``tracker/`` with the
+(``tracker/locale/nb/LC_MESSAGES/messages.po``, extracted from ``tracker/`` with the
 ``N_`` keyword) and fills in the values, which may themselves be messages.
 
     >>> m = N_("Deadline in %(days)s days", days=12)
@@ -118,3 +118,16 @@ def recognise(text: str | None, known: Sequence[Message]) -> Text | str | None:
         return text
     out.append(text[pos:].replace("%", "%%"))
     return Text(Message("".join(out), values, literal=True))
+
+
+def recognise_whole(text: str | None, known: Sequence[Message]) -> Text | str | None:
+    """``text`` as the first of ``known`` messages it reads as in full (its values
+    recognised the same way, for a message inside a message); otherwise unchanged."""
+    if not text:
+        return text
+    for message in known:
+        hit = _pattern(message.msgid).fullmatch(text)
+        if hit is not None:
+            values = {k: recognise_whole(v, known) for k, v in hit.groupdict().items()}
+            return Text(Message(message.msgid, values))
+    return text

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from dashboards import i18n
-from dashboards.i18n import LANGUAGES
 from dashboards.web import current_user, db_session, done, render, safe_next
+from tracker import i18n
 from tracker.db.models import User
 from tracker.errors import LoginRateLimitedError, UserError
+from tracker.i18n import LANGUAGES
 from tracker.messages import N_, Message
 from tracker.users import (
     authenticate,
@@ -139,7 +139,7 @@ def set_language(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
 ) -> Response:
-    """The user's page language (dashboards.i18n.LANGUAGES), kept on the user."""
+    """The user's page language (tracker.i18n.LANGUAGES), kept on the user."""
     if language not in LANGUAGES:
         raise UserError(f"language: {language[:16]!r} is not one of {', '.join(LANGUAGES)}")
     db_user = session.get(User, user.id)

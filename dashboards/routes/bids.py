@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards import charts, labels
+from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import (
     BID_STATUSES,
@@ -21,6 +21,7 @@ from tracker.bids.decisions import (
 )
 from tracker.bids.selection import bid_detail
 from tracker.db.models import User
+from tracker.formats import labels
 from tracker.market.bidders import for_competitions
 from tracker.messages import N_
 from tracker.pages.base import PageEnv, fields_of, plain, to_json

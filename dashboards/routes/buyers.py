@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards.i18n import say
 from dashboards.routes.suppliers import year_chart
 from dashboards.web import current_user, db_session, render, today
 from tracker.db.models import User
+from tracker.i18n import say
 from tracker.market.buyer import buyer_list, buyer_page
 from tracker.messages import N_
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards import charts, labels
+from dashboards import charts
 from dashboards.web import current_user, db_session, done, page_env, render, today
 from tracker.bids.decisions import decide_bid_as
 from tracker.db.models import User
+from tracker.formats import labels
 from tracker.messages import N_
 from tracker.pages.base import PageEnv, fields_of, plain, plain_rows, to_json
 from tracker.pages.director import director_page

@@ -14,13 +14,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import market_charts
-from dashboards.i18n import say
 from dashboards.routes.exports import export_option
 from dashboards.routes.suppliers import ours
 from dashboards.web import current_user, db_session, render, today
 from tracker.db.models import User
 from tracker.errors import NotFoundError, UserError
 from tracker.formats.exports import DIALECTS, LANGUAGES, export
+from tracker.i18n import say
 from tracker.market import bidders
 from tracker.market.buyer import buyer_page, competitions, price_weights, suppliers_at
 from tracker.market.director import DirectorMarket, director_market, rows_of

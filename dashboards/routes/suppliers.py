@@ -12,9 +12,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from dashboards import market_charts
-from dashboards.i18n import say
 from dashboards.web import current_user, db_session, render, today
 from tracker.db.models import User
+from tracker.i18n import say
 from tracker.market.common import spend
 from tracker.market.supplier import supplier_list, supplier_page
 from tracker.messages import N_

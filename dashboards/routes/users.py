@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from dashboards import labels
 from dashboards.web import db_session, done, render, require_role
 from tracker import users as users_mod
 from tracker.db.models import User
 from tracker.enums import Role
 from tracker.errors import NotFoundError
+from tracker.formats import labels
 from tracker.messages import N_
 
 router = APIRouter()

@@ -17,8 +17,8 @@ import pytest
 from babel.messages.extract import extract_from_file, extract_python
 from babel.messages.pofile import read_po
 
-from dashboards import i18n
 from dashboards.app import _route_modules
+from tracker import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "dashboards" / "templates"
@@ -156,3 +156,14 @@ def test_no_bare_percent_sign_in_a_template_string() -> None:
         if re.search(r"%(?![(%])", msgid)
     ]
     assert not bad, "; ".join(bad)
+
+
+def test_no_message_is_translated_twice() -> None:
+    """A msgid written twice in the .po file is merged silently by Babel (the last one
+    wins): one entry per msgid, so a reviewer reads the translation that is used."""
+    ids: dict[str, int] = {}
+    lines = i18n.po_path("nb").read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if line.startswith('msgid "') and line != 'msgid ""':
+            assert line not in ids, f"{line} on lines {ids[line]} and {lineno}"
+            ids[line] = lineno

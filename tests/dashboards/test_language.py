@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from dashboards import filters, i18n, labels
+from dashboards import filters
 from tests.dashboards.conftest import DIATERMI, USERS, csrf_from, notice_pk
+from tracker import i18n
 from tracker.db.engine import session_scope
 from tracker.db.models import Lot, User
+from tracker.formats import labels
 
 DATA = Path(__file__).resolve().parents[2] / "tracker" / "data"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -225,3 +227,19 @@ def test_every_score_component_has_a_label_in_both_languages() -> None:
     for name, english in COMPONENTS:
         en, nb = labels.SCORE_COMPONENTS[name]
         assert en == english and nb and nb != en
+
+
+def test_the_reason_beside_each_opportunity_reads_in_norwegian(
+    world, client_for, reset_languages
+) -> None:
+    """The one-line reason (tracker.opportunities.explain) was English on Norwegian pages."""
+    client = _client_nb(client_for, "kam")
+    page = html.unescape(client.get("/?all=1").text)
+    reasons = re.findall(r'<tr class="reason"><td colspan="\d+"><small class="muted">([^<]+)', page)
+    assert reasons, "no opportunity reason on the KAM home"
+    for reason in reasons:
+        assert re.search(
+            r"\b(Avtalen|Kontrakten|Konkurranse|Markedsdialog|Forhåndskunngjøring)\b", reason
+        ), reason
+        assert not re.search(r"\b(ends|expected|influence|Agreement)\b", reason), reason
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", reason), reason  # days as dd.mm.åååå

@@ -29,7 +29,7 @@ from tracker.db.models import Notice, User
 from tracker.users import token_hash
 
 MAIN_PAGES = ["/", "/accounts", "/bids", "/director", "/search", "/me"]
-# the header names the role in words (dashboards.labels.ROLES)
+# the header names the role in words (tracker.formats.labels.ROLES)
 ROLE_WORDS = {"kam": "key account manager", "bid": "bid manager", "director": "sales director"}
 ROLE_WORDS["admin"] = "administrator"
 

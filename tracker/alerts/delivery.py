@@ -39,6 +39,8 @@ from tracker.config import Settings
 from tracker.db.models import AlertLog, AlertSubscription, User, utcnow
 from tracker.enums import AlertState, Channel
 from tracker.errors import AlertDeliveryError
+from tracker.i18n import say, speaking
+from tracker.messages import N_
 from tracker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -258,8 +260,13 @@ def _send_digest(
         session.commit()
         report.dropped += len(rows)
         return
-    subject = f"Tender tracker digest: {len(rows)} alert{'s' if len(rows) != 1 else ''}"
-    parts = [f"{len(rows)} new alert(s) for {user.email}:", ""]
+    with speaking(user.language):
+        if len(rows) == 1:
+            subject = say(N_("Tender tracker digest: 1 alert"))
+            parts = [say(N_("1 new alert for %(email)s:", email=user.email)), ""]
+        else:
+            subject = say(N_("Tender tracker digest: %(n)s alerts", n=len(rows)))
+            parts = [say(N_("%(n)s new alerts for %(email)s:", n=len(rows), email=user.email)), ""]
     for i, r in enumerate(rows, 1):
         parts += [f"{i}. {r.subject}", *("   " + line for line in r.body.splitlines()), ""]
     message_id = "digest-" + hashlib.sha256(",".join(map(str, got)).encode()).hexdigest()[:32]

@@ -33,6 +33,11 @@ from tracker.db.models import (
 )
 from tracker.enums import AlertKind, AlertState, Decision, LinkStatus, Phase
 from tracker.errors import ConfigError
+from tracker.formats.human import date as shown_date
+from tracker.formats.human import money, msg
+from tracker.formats.labels import subtype
+from tracker.i18n import speaking
+from tracker.messages import N_, Message
 from tracker.opportunities.profile import notice_texts
 from tracker.opportunities.reading import opportunity_item
 from tracker.opportunities.relevance import relevance, stored_model
@@ -65,12 +70,23 @@ def _account_names(session: Session) -> dict[int, str]:
     return dict(session.execute(select(Account.id, Account.name)).all())
 
 
-def _fmt_date(d: dt.date | dt.datetime | None) -> str:
+def _iso(d: dt.date | dt.datetime | None) -> str:
+    """A day or moment as the alert's key and payload keep it (ISO, not translated)."""
     if d is None:
         return "?"
     if isinstance(d, dt.datetime):
         return d.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return d.isoformat()
+
+
+def _when(d: dt.date | dt.datetime | None) -> str:
+    """A day (dd.mm.åååå) or a moment in Oslo time with its clock, in the reader's words."""
+    return "?" if d is None else shown_date(d)
+
+
+def _text(lines: list[Message]) -> str:
+    """The body: one message per line, in the language being spoken (``speaking``)."""
+    return "\n".join(msg(line) for line in lines)
 
 
 def _opportunities(
@@ -86,34 +102,48 @@ def _in(d: dt.date | None, lo: dt.date, hi: dt.date) -> bool:
     return d is not None and lo <= d <= hi
 
 
+def _notice_kind(notice: Notice) -> str:
+    """The notice's kind in words (its subtype's label; the stored type when unknown)."""
+    if notice.subtype:
+        return subtype(notice.subtype)
+    return notice.notice_type or "?"
+
+
+def _untitled(title: str | None) -> str:
+    return (title or "").strip() or msg(N_("untitled"))
+
+
 def _opp_alert(
-    kind: str, opp: Opportunity, when: dt.date, headline: str, names: dict[int, str], base: str
+    kind: str, opp: Opportunity, when: dt.date, headline: Message, names: dict[int, str], base: str
 ) -> Alert:
     account = names.get(opp.account_id or -1, opp.buyer_name or "?")
-    title = (opp.title or "untitled").strip()
+    title = _untitled(opp.title)
     lines = [
-        f"{headline}",
-        f"Account: {account}",
-        f"Opportunity: {title}",
-        f"Buyer: {opp.buyer_name or '?'}",
+        headline,
+        N_("Account: %(account)s", account=account),
+        N_("Opportunity: %(title)s", title=title),
+        N_("Buyer: %(buyer)s", buyer=opp.buyer_name or "?"),
     ]
     for label, value in (
-        ("Contract expiry", opp.expiry),
-        ("Influence window opens", opp.influence_opens),
-        ("Drafting starts", opp.drafting_starts),
-        ("Expected publication (window closes)", opp.expected_publication),
-        ("Budget window", opp.budget_start),
+        (N_("Contract expiry"), opp.expiry),
+        (N_("Influence window opens"), opp.influence_opens),
+        (N_("Drafting starts"), opp.drafting_starts),
+        (N_("Expected publication (window closes)"), opp.expected_publication),
+        (N_("Budget window"), opp.budget_start),
     ):
         if value is not None:
-            lines.append(f"{label}: {_fmt_date(value)}")
+            lines.append(N_("%(label)s: %(day)s", label=label, day=_when(value)))
     if opp.value is not None:
-        lines.append(f"Value: {opp.value:,.0f}")
-    lines.append(f"Open: {base}/accounts/{opp.account_id}" if opp.account_id else f"Open: {base}/")
+        lines.append(N_("Value: %(value)s", value=money(opp.value, "NOK")))
+    page = f"{base}/accounts/{opp.account_id}" if opp.account_id else f"{base}/"
+    lines.append(N_("Open: %(url)s", url=page))
+    subject = N_("%(headline)s: %(title)s (%(account)s)", headline=headline, title=title[:120],
+                 account=account)  # fmt: skip
     return Alert(
         kind=kind,
         key=f"opp:{opp.key}:{when.isoformat()}",
-        subject=f"{headline}: {title[:120]} ({account})",
-        body="\n".join(lines),
+        subject=msg(subject),
+        body=_text(lines),
         payload={"opportunity_key": opp.key, "account": account, "date": when.isoformat()},
     )
 
@@ -151,44 +181,52 @@ def _dialogue_alerts(
         row = session.get(Opportunity, o["id"])
         if row is None or not keep(row):
             continue
-        title = (o["title"] or "untitled").strip()
-        deadline = o["response_deadline"] or {}
+        title = _untitled(o["title"])
         until = o["dialogue_until"]
         lines = [
-            f"Market dialogue open: {o['days_left']} days left to respond",
-            f"Account: {o['account']}",
-            f"What: {title}",
-            f"Buyer: {o['buyer'] or '?'}",
-            f"Respond by: {deadline.get('label') or _fmt_date(until)}"
-            + (f" ({deadline.get('source')})" if deadline else " (no deadline stated)"),
+            N_("Market dialogue open: %(days)s days left to respond", days=o["days_left"]),
+            N_("Account: %(account)s", account=o["account"]),
+            N_("What: %(title)s", title=title),
+            N_("Buyer: %(buyer)s", buyer=o["buyer"] or "?"),
+            _respond_by(o["response_deadline"], until),
         ]
         evidence = (o.get("pretender") or {}).get("evidence")
         if evidence:
-            lines.append(f"The buyer writes: {evidence}")
+            lines.append(N_("The buyer writes: %(words)s", words=evidence))
         if o.get("supplier_note"):
-            lines.append(f"Taking part: {o['supplier_note']} (source: {o['supplier_note_source']})")
-        lines.append(f"Why: {o['reason']}")
-        lines.append(f"Open: {base}/accounts/{o['account_id']}")
+            lines.append(
+                N_("Taking part: %(note)s (source: %(source)s)", note=o["supplier_note"],
+                   source=o["supplier_note_source"])
+            )  # fmt: skip
+        lines.append(N_("Why: %(reason)s", reason=o["reason"]))
+        lines.append(N_("Open: %(url)s", url=f"{base}/accounts/{o['account_id']}"))
+        subject = N_("Market dialogue: respond by %(day)s: %(title)s (%(account)s)",
+                     day=_when(until), title=title[:110], account=o["account"])  # fmt: skip
         out.append(
             Alert(
                 kind=AlertKind.DIALOGUE_OPEN,
-                key=f"dialogue:{o['key']}:{_fmt_date(until)}",
-                subject=f"Market dialogue: respond by {_fmt_date(until)}: {title[:110]} "
-                f"({o['account']})",
-                body="\n".join(lines),
-                payload={
-                    "opportunity_key": o["key"],
-                    "account": o["account"],
-                    "date": _fmt_date(until),
-                },  # fmt: skip
+                key=f"dialogue:{o['key']}:{_iso(until)}",
+                subject=msg(subject),
+                body=_text(lines),
+                payload={"opportunity_key": o["key"], "account": o["account"], "date": _iso(until)},
             )
         )
     return out
 
 
+def _respond_by(deadline: dict[str, Any] | None, until: dt.date | None) -> Message:
+    """When to answer a market dialogue: the buyer's stated deadline (Oslo time) and where
+    it was read, or the day the dialogue is taken to end."""
+    if not deadline:
+        return N_("Respond by: %(day)s (no deadline stated)", day=_when(until))
+    at = deadline.get("at")
+    day = _when(dt.datetime.fromisoformat(at)) if at else deadline.get("label") or _when(until)
+    return N_("Respond by: %(day)s (%(source)s)", day=day, source=deadline.get("source"))
+
+
 def _opportunity_event(
     kind: str, opp: Opportunity, today: dt.date, days: int, params: dict[str, Any]
-) -> tuple[dt.date, str] | None:
+) -> tuple[dt.date, Message] | None:
     """(the day, the headline) of the event of ``kind`` for ``opp``, or None when it has
     none between ``GRACE_DAYS`` ago (a missed cycle) and the subscription's horizon."""
     grace = today - dt.timedelta(days=GRACE_DAYS)
@@ -198,21 +236,22 @@ def _opportunity_event(
         opens = opp.influence_opens
         not_published = published is None or published >= today
         if opens is not None and _in(opens, grace, horizon) and not_published:
-            return opens, "Influence window opens"
+            return opens, N_("Influence window opens")
     elif kind == AlertKind.WINDOW_CLOSING:
         opened = opp.influence_opens is None or opp.influence_opens <= today
         if opened and published is not None and _in(published, today, horizon):
-            return published, f"Influence window closes in {(published - today).days} days"
+            return published, N_("Influence window closes in %(days)s days",
+                                  days=(published - today).days)  # fmt: skip
     elif kind == AlertKind.DRAFTING_START:
         if opp.drafting_starts is not None and _in(opp.drafting_starts, grace, horizon):
-            return opp.drafting_starts, "Specification drafting starts"
+            return opp.drafting_starts, N_("Specification drafting starts")
     elif kind == AlertKind.BUDGET_WINDOW:
         if opp.budget_start is not None and _in(opp.budget_start, grace, horizon):
-            return opp.budget_start, "Budget window starts"
+            return opp.budget_start, N_("Budget window starts")
     elif kind == AlertKind.EXPIRY:
         months = int(params.get("months", 12))
         if opp.expiry is not None and _in(opp.expiry, today, add_months(today, months)):
-            return opp.expiry, "Contract expires"
+            return opp.expiry, N_("Contract expires")
     return None
 
 
@@ -267,23 +306,28 @@ def _new_notice_alerts(
         }
     out = []
     for notice, accts in by_notice.values():
-        title = (notice.title or "untitled").strip()
+        title = _untitled(notice.title)
         acct = ", ".join(sorted(accts))
-        body = "\n".join(
+        body = _text(
             [
-                f"New notice for {acct}",
-                f"Title: {title}",
-                f"Type: {notice.notice_type or '?'} (subtype {notice.subtype or '?'})",
-                f"Issued: {_fmt_date(notice.issue_date or notice.publication_date)}",
-                f"Source: {notice.source} {notice.source_id or notice.notice_id}",
-                f"Open: {base}/notices/{notice.id}",
+                N_("New notice for %(accounts)s", accounts=acct),
+                N_("Title: %(title)s", title=title),
+                N_("Type: %(kind)s", kind=_notice_kind(notice)),
+                N_("Issued: %(day)s", day=_when(notice.issue_date or notice.publication_date)),
+                N_(
+                    "Source: %(source)s %(id)s",
+                    source=notice.source.upper(),
+                    id=notice.source_id or notice.notice_id,
+                ),  # fmt: skip
+                N_("Open: %(url)s", url=f"{base}/notices/{notice.id}"),
             ]
         )
+        subject = N_("New notice: %(title)s (%(accounts)s)", title=title[:120], accounts=acct)
         out.append(
             Alert(
                 kind=AlertKind.NEW_NOTICE,
                 key=f"notice:{notice.notice_id}:{notice.version}",
-                subject=f"New notice: {title[:120]} ({acct})",
+                subject=msg(subject),
                 body=body,
                 payload={"notice_id": notice.notice_id, "accounts": sorted(accts)},
             )
@@ -333,26 +377,26 @@ def _followed_competitions(session: Session, today: dt.date, rules: Rules) -> li
     return out
 
 
-def _competition_alert(kind: str, c: Competition, headline: str, base: str) -> Alert:
+def _competition_alert(kind: str, c: Competition, headline: Message, base: str) -> Alert:
     value = (
-        f"Estimated value: {float(c.value):,.0f} {c.currency or ''}".rstrip()
+        N_("Estimated value: %(value)s", value=money(c.value, c.currency))
         if c.value is not None
-        else "Estimated value: not given"
+        else N_("Estimated value: not given")
     )
-    body = "\n".join(
+    body = _text(
         [
             headline,
-            f"Title: {c.title}",
-            f"Buyer: {c.buyer}",
-            f"Tender deadline: {_fmt_date(c.deadline)}",
+            N_("Title: %(title)s", title=c.title),
+            N_("Buyer: %(buyer)s", buyer=c.buyer),
+            N_("Tender deadline: %(when)s", when=_when(c.deadline)),
             value,
-            f"Open: {base}/notices/{c.notice_pk}",
+            N_("Open: %(url)s", url=f"{base}/notices/{c.notice_pk}"),
         ]
     )
     return Alert(
         kind=kind,
         key=f"notice:{c.notice_id}:{c.deadline.date().isoformat()}",
-        subject=f"{headline}: {c.title[:120]}",
+        subject=msg(N_("%(headline)s: %(title)s", headline=headline, title=c.title[:120])),
         body=body,
         payload={"notice_id": c.notice_id, "deadline": c.deadline.isoformat()},
     )
@@ -366,9 +410,10 @@ def _bid_alerts(
         if kind == AlertKind.TENDER_DEADLINE:
             left = (c.deadline.date() - today).days
             if left <= int(params.get("days", 7)) and c.decision != Decision.NO_BID:
-                out.append(_competition_alert(kind, c, f"Tender deadline in {left} days", base))
+                headline = N_("Tender deadline in %(days)s days", days=left)
+                out.append(_competition_alert(kind, c, headline, base))
         elif kind == AlertKind.BID_DECISION and c.decision is None:
-            out.append(_competition_alert(kind, c, "Bid decision needed", base))
+            out.append(_competition_alert(kind, c, N_("Bid decision needed"), base))
     return out
 
 
@@ -382,9 +427,22 @@ def alerts_for(
     *,
     rules: Rules,
 ) -> list[Alert]:
-    """The events of ``kind`` that ``user`` should hear about on ``today`` (pure query);
+    """The events of ``kind`` that ``user`` should hear about on ``today`` (pure query),
+    written in the user's language (``users.language``; the default when unset);
     ``rules`` give the capability profiles that decide what is relevant."""
-    base = base_url.rstrip("/")
+    with speaking(user.language):
+        return _alerts_for(session, user, kind, params, today, base_url.rstrip("/"), rules)
+
+
+def _alerts_for(
+    session: Session,
+    user: User,
+    kind: str,
+    params: dict[str, Any],
+    today: dt.date,
+    base: str,
+    rules: Rules,
+) -> list[Alert]:
     if kind == AlertKind.NEW_NOTICE:
         return _new_notice_alerts(session, user, params, today, base, rules)
     if kind == AlertKind.DIALOGUE_OPEN:

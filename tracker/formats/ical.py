@@ -28,6 +28,9 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
+from tracker.formats.human import msg
+from tracker.i18n import speaking
+
 PRODID = "-//tender-tracker//windows and deadlines//EN"
 UID_DOMAIN = "tender-tracker"
 OSLO = ZoneInfo("Europe/Oslo")
@@ -146,7 +149,7 @@ def calendar_events(
     ctx = _Context(
         title=title,
         at=f" ({buyer})" if buyer else "",
-        reason=item.get("reason") or "",
+        reason=_reason(item.get("reason"), language),
         page=_page(item, base_url),
         source_url=item.get("url") or item.get("doffin_url"),
         accounts=tuple(
@@ -158,6 +161,13 @@ def calendar_events(
         nid = str(item.get("notice_id") or item.get("notice_pk") or title)
         return _deadline(ctx, _uid("deadline", nid), item.get("deadline"), item.get("deadline_at"))
     return _opportunity_events(item, ctx) + _budget_events(item, ctx)
+
+
+def _reason(reason: Any, language: str) -> str:
+    """The opportunity's reason in the feed's language (a domain message is translated;
+    plain text stays as it is)."""
+    with speaking(language):
+        return msg(reason) if reason else ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from tracker.dates import add_months
+from tracker.messages import Message
 from tracker.notices.pretender import Reading
+from tracker.opportunities.bases import DIALOGUE_DAY, RESPONSE_DEADLINE, planned_basis
 
 # Words that say nothing about what is bought (words under 3 letters are dropped anyway).
 _STOP = frozenset(
@@ -184,10 +186,8 @@ def apply_reading(target: Draft, reading: Reading, issued: dt.date) -> None:
     if planned is not None:
         target.inputs["planned_publication"] = planned.first.isoformat()
         target.inputs["planned_publication_until"] = planned.last.isoformat()
-        target.inputs["planned_publication_basis"] = (
-            "planned date of the contract notice (BT-127)"
-            if planned.source == "notice field BT-127"
-            else f"notice text ({planned.precision}): '{planned.text}'"
+        target.inputs["planned_publication_basis"] = planned_basis(
+            planned.source, planned.precision, planned.text
         )
     if reading.kind == "market_dialogue":
         prev = as_date(target.inputs.get("dialogue_notice_date"))
@@ -198,10 +198,10 @@ def apply_reading(target: Draft, reading: Reading, issued: dt.date) -> None:
             dialogue=True,
             dialogue_notice_date=issued.isoformat(),
             dialogue_until=until.day.isoformat() if until else None,
-            dialogue_basis=(
-                ("response deadline: " if until is reading.response_deadline else "dialogue day: ")
-                + (until.text if until.source == "notice text" else until.source)
-            )
+            dialogue_basis=Message(
+                (RESPONSE_DEADLINE if until is reading.response_deadline else DIALOGUE_DAY).msgid,
+                {"what": until.text if until.source == "notice text" else until.source},
+            ).render()
             if until
             else None,
         )

@@ -55,6 +55,7 @@ from typing import Any
 
 from tracker.dates import add_months
 from tracker.messages import N_, Text
+from tracker.opportunities.bases import read_basis
 from tracker.opportunities.budget import (
     BudgetWindow,
     budget_windows_for,
@@ -261,6 +262,8 @@ def compute_timeline(
     contradict each other are put in order and the basis says so.
     """
     proc = expected_procedure(procedure, rules.default_procedure)
+    planned_publication_basis = read_basis(planned_publication_basis)
+    dialogue_basis = read_basis(dialogue_basis)
     src: Sources = {}
     keys: dict[str, str] = {}
     if expiry is not None:

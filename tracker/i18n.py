@@ -1,7 +1,9 @@
-"""Languages of the pages: Norwegian bokmål (``nb``) by default, English (``en``) by choice.
+"""Languages of what users read (pages, alert e-mails and messages): Norwegian bokmål
+(``nb``) by default, English (``en``) by choice.
 
-Template strings are written in English and translated through a gettext catalog,
-``dashboards/locale/<lang>/LC_MESSAGES/messages.po`` (extract them with
+Template strings and the domain's messages (``tracker.messages.N_``) are written in English
+and translated through a gettext catalog,
+``tracker/locale/<lang>/LC_MESSAGES/messages.po`` (extract them with
 ``pybabel extract -F dashboards/babel.cfg``). The ``.po`` file is the one source: it is
 compiled in memory at start-up (no ``.mo`` file to build or forget), so ``make demo`` and
 ``make test`` work from a clean clone. English needs no catalog: the source strings are
@@ -9,7 +11,8 @@ English.
 
 The language of a request is kept in a context variable set by ``dashboards.web.render``
 from the logged-in user's preference (``users.language``; ``DEFAULT_LANGUAGE`` when the
-user has none), so macros imported into a template and the formatting filters see it too.
+user has none), so macros imported into a template and the formatting filters see it too;
+outside a request (the alerts written for one user) ``speaking(language)`` sets it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import contextvars
 import gettext as _gettext
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,3 +99,13 @@ def tr(en: str, nb: str) -> str:
 def say(message: Message) -> str:
     """A domain or route message (``tracker.messages.N_``) in the current language."""
     return message.render(gettext)
+
+
+@contextmanager
+def speaking(lang: str | None) -> Iterator[str]:
+    """Within the block, what is rendered speaks ``lang`` (None: the default language)."""
+    token = set_language(lang)
+    try:
+        yield current_language()
+    finally:
+        _current.reset(token)

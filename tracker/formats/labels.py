@@ -1,5 +1,5 @@
 """Words for the codes the tracker stores: every code a page shows has a label here, in
-Norwegian bokmål or English (``dashboards.i18n``); pages keep the code in a tooltip.
+Norwegian bokmål or English (``tracker.i18n``); pages keep the code in a tooltip.
 
 CPV, notice subtypes, procedure types, framework kinds and buyer legal types come from
 the code lists that ship in ``tracker/data/*.tsv`` (columns ``code``, ``name``, ``nob``);
@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from dashboards.i18n import current_language
+from tracker.i18n import current_language
 
-DATA = Path(__file__).resolve().parents[1] / "tracker" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 # code -> (English, bokmål)
 PHASES = {
