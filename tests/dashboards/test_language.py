@@ -243,3 +243,27 @@ def test_the_reason_beside_each_opportunity_reads_in_norwegian(
         ), reason
         assert not re.search(r"\b(ends|expected|influence|Agreement)\b", reason), reason
         assert not re.search(r"\d{4}-\d{2}-\d{2}", reason), reason  # days as dd.mm.åååå
+
+
+def test_notice_pages_have_no_english_left_in_norwegian(world, client_for, reset_languages) -> None:
+    """Every real notice's page in bokmål: what it asks before the competition, why nothing
+    was awarded, where each fact was read and the contract notes are Norwegian (they were
+    English, marked lang="en")."""
+    from tracker.db.models import Notice
+
+    client = _client_nb(client_for, "kam")
+    with session_scope(world["engine"]) as s:
+        pks = list(s.scalars(select(Notice.id)))
+    assert len(pks) > 40
+    english = re.compile(
+        r"lang=\"en\"|\(text \(|notice field|asks the market|call for competition|"
+        r"no winner chosen|award has not been seen|coming competition"
+    )
+    seen = {"pretender": 0, "evidence": 0}
+    for pk in pks:
+        page = html.unescape(client.get(f"/notices/{pk}").text)
+        found = english.search(page)
+        assert found is None, (pk, page[found.start() - 80 : found.end() + 80])
+        seen["pretender"] += 'id="pretender"' in page
+        seen["evidence"] += "teksten (" in page
+    assert seen["pretender"] >= 10 and seen["evidence"] >= 5, seen

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from tracker.contracts.notes import FROM_MODIFICATION
+from tracker.contracts.notes import EXPECTED, FROM_MODIFICATION
 from tracker.contracts.terms import Period, Term, compute_term, fact_row
 from tracker.contracts.values import (
     VEAT_SUBTYPES,
@@ -450,7 +450,7 @@ def build_expected(proc: str, cn: Any, lot: Any, ctx: Batch) -> Desired | None:
         "expected": True,
         "expected_award": award,
         "challenge_until": None,
-        "notes": "expected: the competition's award has not been seen",
+        "notes": str(EXPECTED),
         **_term_values(term, direct),
     }
     values["evidence"] = (

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tracker.contracts.terms import FRAMEWORK_DEFAULT_YEARS, fact_row
+from tracker.messages import N_, Text
 from tracker.notices.notice_text import TextFacts
 from tracker.rules import Rules
 
@@ -258,13 +259,13 @@ def not_awarded(result_codes: Sequence[str | None], facts: TextFacts | None) -> 
     facts = facts or TextFacts()
     codes = [c for c in result_codes if c]
     if facts.cancelled is not None:
-        reason = "cancelled"
+        reason = Text(N_("cancelled"))
     elif "clos-nw" in codes:
-        reason = "no winner chosen, competition closed (clos-nw)"
+        reason = Text(N_("no winner chosen, competition closed (clos-nw)"))
     elif "open-nw" in codes:
-        reason = "no winner chosen yet, competition still open (open-nw)"
+        reason = Text(N_("no winner chosen yet, competition still open (open-nw)"))
     else:
-        reason = "no award in the result notice"
+        reason = Text(N_("no award in the result notice"))
     signal = facts.retender_signal
     return {
         "reason": reason,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.i18n import current_language
+from tracker.messages import Message, Text
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -48,6 +49,9 @@ PHASES = {
     "market_dialogue": ("market dialogue", "markedsdialog"),
     "planned_publication": ("planned publication", "planlagt kunngjøring"),
     "prior_information": ("prior information notice", "veiledende kunngjøring"),
+    "call_for_competition": ("call for competition", "kunngjøring av konkurranse"),
+    "planned_competition": ("planned competition", "planlagt konkurranse"),
+    "qualification_system": ("qualification system", "kvalifikasjonsordning"),
 }
 END_SOURCES = {
     "explicit": ("end date in the notice", "sluttdato i kunngjøringen"),
@@ -384,6 +388,34 @@ def lot(lot_id: Any, count: int | None = None) -> str:
     return f"{'Delkontrakt' if current_language() == 'nb' else 'Lot'} {n}"
 
 
+# The part of a notice a fact was read from (``text (lot description)``: TextFacts.evidence).
+TEXT_PLACES = {
+    "description": ("description", "beskrivelsen"),
+    "lot description": ("lot description", "delkontraktens beskrivelse"),
+    "lot note": ("lot note", "delkontraktens merknad"),
+    "note": ("note", "merknaden"),
+    "options": ("options", "opsjonsbeskrivelsen"),
+    "renewals": ("renewals", "forlengelsesbeskrivelsen"),
+    "title": ("title", "tittelen"),
+}
+
+
+def evidence_source(source: Any) -> str:
+    """Where a fact was read: a domain message in the reader's language, ``text (lot
+    description)`` as ``teksten (delkontraktens beskrivelse)``; anything else as it is."""
+    from tracker.formats.human import msg  # human imports nothing from here
+
+    if isinstance(source, Message | Text):
+        return msg(source)
+    if source is None or source == "":
+        return "–"
+    m = re.fullmatch(r"text \((.+)\)", str(source))
+    if not m:
+        return str(source)
+    place = _from(TEXT_PLACES, m.group(1))
+    return f"teksten ({place})" if current_language() == "nb" else f"text ({place})"
+
+
 def yes_no(value: Any) -> str:
     if value is None:
         return "–"
@@ -412,6 +444,7 @@ FILTERS = {
     "score_component_label": score_component,
     "duration_label": duration,
     "fact_label": fact,
+    "source_label": evidence_source,
     "lot_label": lot,
     "yes_no": yes_no,
 }

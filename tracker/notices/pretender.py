@@ -38,7 +38,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tracker.messages import N_, Text
 from tracker.notices.subtypes import PLACEHOLDER_YEAR, PLANNING_SUBTYPES
+
+# Where a date was read: English text that keeps its message (tracker.messages.Text), so
+# that pages show it in the reader's language and code can compare it with plain text.
+NOTICE_TEXT = Text(N_("notice text"))
+PLANNED_FIELD_SOURCE = Text(N_("notice field BT-127"))
+DEADLINE_FIELD = Text(N_("notice field: deadline"))
+DEADLINE_FIELDS = Text(N_("notice field: deadline (BT-131/BT-1311/BT-630)"))
 
 OSLO = ZoneInfo("Europe/Oslo")
 KINDS: tuple[str, ...] = (
@@ -449,7 +457,7 @@ def _text_dates(
         for td in find_dates(sent, ref):
             if td.day < ref:
                 continue
-            return Deadline(td.day, td.at, _quote(sent), "notice text")
+            return Deadline(td.day, td.at, _quote(sent), NOTICE_TEXT)
     return None
 
 
@@ -460,14 +468,14 @@ def _planned_from_text(sents: Sequence[str], ref: dt.date) -> Period | None:
         days = [td for td in find_dates(sent, ref) if td.day >= ref]
         if days:
             td = days[0]
-            return Period(td.day, td.day, "day", _quote(sent), "notice text")
+            return Period(td.day, td.day, "day", _quote(sent), NOTICE_TEXT)
         periods = sorted(
             (p for _, p in find_periods(sent, ref) if p.last >= ref),
             key=lambda p: (p.last - p.first, p.first),
         )
         if periods:
             p = periods[0]
-            return Period(p.first, p.last, p.precision, _quote(sent), "notice text")
+            return Period(p.first, p.last, p.precision, _quote(sent), NOTICE_TEXT)
     return None
 
 
@@ -496,9 +504,9 @@ def read_pretender(
     body = [t for t in texts if t]
     sents = [*sentences(title or ""), *(s for t in body for s in sentences(t))]
     if is_test:
-        return Reading("other", "test notice: no competition to answer")
+        return Reading("other", Text(N_("test notice: no competition to answer")))
     if code in QUALIFICATION_SUBTYPES:
-        return Reading("qualification_system", "qualification-system notice (subtype 15)")
+        return Reading("qualification_system", Text(N_("qualification-system notice (subtype 15)")))
 
     dialogue = _first_match(_DIALOGUE, sents)
     call = _first_match(_CALL, sents)
@@ -507,7 +515,12 @@ def read_pretender(
     if direct and not dialogue:
         return Reading(
             "other",
-            f"direct-award intention ('{direct[0]}'): no competition to answer",
+            Text(
+                N_(
+                    "direct-award intention ('%(words)s'): no competition to answer",
+                    words=direct[0],
+                )
+            ),  # fmt: skip
             _quote(direct[1]),
         )
     is_dialogue = code == "E1" or (
@@ -516,7 +529,7 @@ def read_pretender(
     planned: Period | None = None
     if planned_date is not None and (issue_date is None or planned_date >= issue_date):
         planned = Period(
-            planned_date, planned_date, "day", planned_date.isoformat(), "notice field BT-127"
+            planned_date, planned_date, "day", planned_date.isoformat(), PLANNED_FIELD_SOURCE
         )
     else:
         planned = _planned_from_text(sents, ref)
@@ -526,16 +539,22 @@ def read_pretender(
     if code in CALL_SUBTYPES:
         return Reading(
             "call_for_competition",
-            "PIN used as a call for competition"
-            + (f" ('{call[0]}')" if call else ": interest or tenders are invited by the deadline"),
+            Text(
+                N_("PIN used as a call for competition ('%(words)s')", words=call[0])
+                if call
+                else N_(
+                    "PIN used as a call for competition: interest or tenders are invited "
+                    "by the deadline"
+                )  # fmt: skip
+            ),
             _quote(call[1]) if call else None,
-            _structured_deadline(deadlines, issue_date, "notice field: deadline"),
+            _structured_deadline(deadlines, issue_date, DEADLINE_FIELD),
             None,
             planned,
         )
     return Reading(
         "planned_competition",
-        "announces a coming competition; no responses are invited",
+        Text(N_("announces a coming competition; no responses are invited")),
         planned.text if planned and planned.source == "notice text" else None,
         None,
         None,
@@ -553,10 +572,8 @@ def _dialogue_reading(
 ) -> Reading:
     """A market dialogue: its response deadline (the structured one, in the buyer's words
     when the text gives the same day) and its meeting, if the text names one."""
-    words = dialogue[0] if dialogue else "subtype E1 (pre-market consultation)"
-    structured = _structured_deadline(
-        deadlines, issue_date, "notice field: deadline (BT-131/BT-1311/BT-630)"
-    )
+    words = dialogue[0] if dialogue else N_("subtype E1 (pre-market consultation)")
+    structured = _structured_deadline(deadlines, issue_date, DEADLINE_FIELDS)
     written = _text_dates(sents, ref, _RESPONSE_CUE, _NOT_RESPONSE)
     response = structured or written
     if structured is not None and written is not None and written.day == structured.day:
@@ -572,7 +589,12 @@ def _dialogue_reading(
         meeting = None
     return Reading(
         "market_dialogue",
-        f"the buyer asks the market for input before the competition ('{words}')",
+        Text(
+            N_(
+                "the buyer asks the market for input before the competition ('%(words)s')",
+                words=words,
+            )
+        ),  # fmt: skip
         _quote(dialogue[1]) if dialogue else None,
         response,
         meeting,

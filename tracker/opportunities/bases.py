@@ -7,6 +7,7 @@ show them in the reader's language.
 from __future__ import annotations
 
 from tracker.messages import N_, Message, recognise_whole
+from tracker.notices import pretender
 
 PLANNED_FIELD = N_("planned date of the contract notice (BT-127)")
 # A period found in the notice text, by how precisely the buyer stated it.
@@ -21,9 +22,9 @@ TEXT_PERIOD: dict[str, Message] = {
 RESPONSE_DEADLINE = N_("response deadline: %(what)s")
 DIALOGUE_DAY = N_("dialogue day: %(what)s")
 # Where the deadline of a market dialogue was read (tracker.notices.pretender).
-DEADLINE_FIELDS = N_("notice field: deadline (BT-131/BT-1311/BT-630)")
-DEADLINE_FIELD = N_("notice field: deadline")
-NOTICE_TEXT = N_("notice text")
+DEADLINE_FIELDS = pretender.DEADLINE_FIELDS.message
+DEADLINE_FIELD = pretender.DEADLINE_FIELD.message
+NOTICE_TEXT = pretender.NOTICE_TEXT.message
 
 KNOWN = (
     PLANNED_FIELD, *TEXT_PERIOD.values(), RESPONSE_DEADLINE, DIALOGUE_DAY,
@@ -33,7 +34,7 @@ KNOWN = (
 
 def planned_basis(source: str, precision: str, text: str) -> str:
     """The stored basis of a planned publication: the BT-127 field or the notice's words."""
-    if source == "notice field BT-127":
+    if source == pretender.PLANNED_FIELD_SOURCE:
         return str(PLANNED_FIELD)
     message = TEXT_PERIOD.get(precision)
     if message is None:

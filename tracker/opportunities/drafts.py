@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from tracker.contracts.notes import opportunity_note
 from tracker.contracts.terms import next_end
 from tracker.db.models import (
     Contract,
@@ -106,11 +107,9 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[Draft]:
                 "procedure": procedure_type,
             },
         )
-        if c.extension == "probably_extended":
-            why = (c.notes or "").partition("probably extended: ")[2]
-            d.note = "probably extended: ask the buyer" + (f" ({why})" if why else "")
-        elif c.expected:
-            d.note = "expected contract: the competition's award has not been seen"
+        note = opportunity_note(c.notes, c.extension, bool(c.expected))
+        if note is not None:
+            d.note = note
         out[group] = d
     return list(out.values())
 

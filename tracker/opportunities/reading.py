@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.contracts.notes import readable_opportunity_note
 from tracker.enums import Phase
 from tracker.opportunities.budget import budget_windows_for
 from tracker.opportunities.explain import explain
@@ -293,7 +294,7 @@ def _common(
         "incumbent": extra.get("incumbent", "unknown"),
         "incumbents": list(extra.get("incumbents") or ()),
         "latest_end": as_date(extra.get("latest_end")),
-        "note": extra.get("note"),
+        "note": readable_opportunity_note(extra.get("note")),
         "fit": fit,
         "contract_id": row.contract_id,
         "notice_pk": row.notice_pk,
