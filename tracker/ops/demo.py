@@ -61,9 +61,9 @@ FAST_LOCAL_CRAWL = {
     "LOG_LEVEL": "WARNING",
 }
 DEMO_USERS = [
-    ("per.olsen@example.no", "kam", "Per Olsen (KAM, Oslo kommune and municipalities)"),
-    ("bid@example.no", "bid", "Bid team"),
-    ("director@example.no", "director", "Sales director"),
+    ("per.olsen@example.no", "kam", "Per Olsen (Oslo kommune og kommunene)"),
+    ("bid@example.no", "bid", "Tilbudsteamet"),
+    ("director@example.no", "director", "Salgsdirektør"),
     ("admin@example.no", "admin", "Administrator"),
 ]
 
