@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from pathlib import Path
 
@@ -249,7 +250,9 @@ def test_after_ingest_gets_new_and_updated_notice_pks(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[list[int]] = []
-    monkeypatch.setattr(derive, "after_ingest", lambda session, pks: calls.append(list(pks)))
+    monkeypatch.setattr(
+        derive, "after_ingest", lambda session, pks, rules=None: calls.append(list(pks))
+    )
     paths = sorted(REAL.glob("*.xml"))[:5]
     with Ingestor(engine, source="file", batch_size=2) as ing:
         outcomes = [ing.add(p.read_bytes(), location=p.name) for p in paths]
@@ -263,7 +266,7 @@ def test_after_ingest_gets_new_and_updated_notice_pks(
 
 
 def test_derive_failure_keeps_the_notices(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(session, pks):  # type: ignore[no-untyped-def]
+    def boom(session, pks, rules=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("derive is broken")
 
     monkeypatch.setattr(derive, "after_ingest", boom)
@@ -401,3 +404,23 @@ def test_values_longer_than_their_column_are_cut_not_refused(engine: Engine) -> 
         assert n is not None and n.procedure_id == "P" * 64
         winners = [w for r in n.results for w in r.winners]
         assert winners and all(w.name == long_name[:500] for w in winners)
+
+
+def test_the_ingest_derives_with_the_rules_it_is_given(engine: Engine, tmp_path: Path) -> None:
+    """A framework with no stated term ends at the rules' framework maximum: an ingest given
+    a rules file with 2 years derives that, not the default 4 (the rules travel with the
+    ingest instead of being read behind its back)."""
+    from tracker.db.models import Contract
+    from tracker.rules import load_rules
+
+    veat = FIXTURES / "doffin-real" / "ContractAwardNotice_veat_2022-697882.xml"
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        "[regimes]\nframework_max_years = { classic = 2, light = 2, defence = 7, utilities = 8 }\n",
+        encoding="utf-8",
+    )
+    ingest_paths(engine, [veat], rules=load_rules(path))
+    with Session(engine) as s:
+        query = select(Contract.latest_end_source, Contract.latest_end)
+        [(source, latest)] = s.execute(query).all()
+    assert source == "framework_default (2 years)" and latest == dt.date(2024, 11, 23)

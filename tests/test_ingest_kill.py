@@ -144,7 +144,7 @@ def test_failed_derivation_is_completed_by_the_next_ingest(
 
     original = derive.after_ingest
 
-    def broken(session, pks):  # type: ignore[no-untyped-def]
+    def broken(session, pks, rules=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("derive is broken")
 
     with Session(engine) as s:

@@ -9,11 +9,13 @@ from pathlib import Path
 import click
 
 from tracker.cli import main
+from tracker.config import load_settings
 from tracker.db.engine import get_engine
 from tracker.errors import NoticeParseError
 from tracker.notices.files import ingest_paths, iter_xml_files, reparse
 from tracker.notices.parsing import parse_any
 from tracker.notices.records import ParsedNotice
+from tracker.rules import load_rules
 
 
 @main.command("parse")
@@ -123,13 +125,15 @@ def ingest_cmd(
     """
     if not paths and not derive_pending:
         raise click.UsageError("give notice files or folders (or --derive-pending)")
+    settings = load_settings()
     result = ingest_paths(
-        get_engine(),
+        get_engine(settings=settings),
         paths,
         source=source,
         progress=sys.stderr.isatty(),
         batch_size=batch_size,
         workers=workers,
+        rules=load_rules(settings=settings),
     )
     for location, reason in result["failures"]:
         click.echo(f"failed: {_with_location(location, reason)}", err=True)
@@ -157,5 +161,11 @@ def reparse_cmd(outdated: bool) -> None:
 
     Example: tracker reparse
     """
-    result = reparse(get_engine(), outdated_only=outdated, progress=sys.stderr.isatty())
+    settings = load_settings()
+    result = reparse(
+        get_engine(settings=settings),
+        outdated_only=outdated,
+        progress=sys.stderr.isatty(),
+        rules=load_rules(settings=settings),
+    )
     click.echo(f"read {result['read']}, updated {result['updated']}, failed {result['failed']}")

@@ -28,6 +28,7 @@ from tracker.notices.eforms import PARSER_VERSION
 from tracker.notices.ingest import Ingestor, IngestOutcome
 from tracker.notices.parallel import prepare_file, prepare_parallel
 from tracker.notices.rows import jsonable
+from tracker.rules import Rules
 
 N = table_of(Notice)
 
@@ -65,6 +66,7 @@ def ingest_paths(
     progress: bool = False,
     batch_size: int = 500,
     workers: int = 1,
+    rules: Rules | None = None,
 ) -> dict[str, Any]:
     """Ingest notice files (folders: every ``*.xml`` below) as one recorded run.
 
@@ -83,7 +85,7 @@ def ingest_paths(
     if workers > 1:
         args["workers"] = workers
     run_id = start_run(engine, "ingest", source, args)
-    ing = Ingestor(engine, source=source, run_id=run_id, batch_size=batch_size)
+    ing = Ingestor(engine, source=source, run_id=run_id, batch_size=batch_size, rules=rules)
     try:
         with ing, progress_bar("ingest", progress, length=len(files)) as bar:
             outcomes = _store_files(ing, files, workers, bar)
@@ -126,7 +128,12 @@ def _store_files(ing: Ingestor, files: list[Path], workers: int, bar: Any) -> li
 
 
 def reparse(
-    engine: Engine, *, outdated_only: bool = False, batch_size: int = 200, progress: bool = False
+    engine: Engine,
+    *,
+    outdated_only: bool = False,
+    batch_size: int = 200,
+    progress: bool = False,
+    rules: Rules | None = None,
 ) -> dict[str, Any]:
     """Re-run the parser over the stored raw XML and update the rows in place (a recorded run).
 
@@ -138,7 +145,7 @@ def reparse(
     where = [N.c.parser_version != PARSER_VERSION] if outdated_only else []
     with session_scope(engine) as session:
         total = session.execute(select(func.count()).select_from(N).where(*where)).scalar() or 0
-    ing = Ingestor(engine, source="reparse", run_id=run_id, batch_size=batch_size)
+    ing = Ingestor(engine, source="reparse", run_id=run_id, batch_size=batch_size, rules=rules)
     try:
         with ing, progress_bar("reparse", progress, length=total) as bar:
             for rows in _stored_batches(engine, where, batch_size):

@@ -63,6 +63,7 @@ from tracker.notices.parsing import parse_any  # eForms, and TED XML before eFor
 from tracker.notices.records import ParsedNotice, ParsedParty
 from tracker.notices.rows import jsonable, meta_date, meta_status, notice_row, org_key, parties
 from tracker.ops import derive
+from tracker.rules import Rules
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +125,14 @@ class Ingestor:
         run_id: int | None = None,
         batch_size: int = 500,
         run_derive: bool = True,
+        rules: Rules | None = None,
     ) -> None:
         self.engine = engine
         self.source = source
         self.run_id = run_id
         self.batch_size = max(1, batch_size)
         self.run_derive = run_derive
+        self.rules = rules  # for derive.after_ingest (the configured rules when None)
         self._counts = {"read": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 0}
         self._items: list[_Item] = []
         self._keys: set[tuple[str, str]] = set()
@@ -399,7 +402,7 @@ class Ingestor:
         commits); on failure the notices are marked ``derive_pending``. True if derived."""
         try:
             with session.begin_nested():
-                derive.after_ingest(session, notice_pks)
+                derive.after_ingest(session, notice_pks, self.rules)
                 store.set_derive_pending(session, notice_pks, None)
             return True
         except Exception as exc:
