@@ -352,3 +352,27 @@ def test_smtp_unreachable_is_tried_once_per_run(session: Session) -> None:
     assert len(calls) == 1 and report.delivery.failed == report.generated > 1
     errors = {r.last_error for r in session.scalars(select(AlertLog))}
     assert errors == {"ConnectionRefusedError: [Errno 111] Connection refused"}
+
+
+def test_email_and_digest_in_the_users_language(session: Session, smtp_server: SMTPServer) -> None:
+    """A KAM who reads bokmål gets bokmål e-mails: subject, headings, days as dd.mm.åååå;
+    the other KAM (English by choice) keeps English."""
+    w = _kam_world(session)
+    w["kam"].language = "nb"
+    w["other"].language = "en"
+    session.commit()
+    delivery.run_alerts(session, TODAY, ops_settings(smtp_server.port), clock=clock_at(NOW))
+    kari = [m for m in smtp_server.messages if m["To"] == "kari@example.test"]
+    immediate = next(m for m in kari if m["Subject"].startswith("Ny kunngjøring: "))
+    assert "Kjøp av PC-er" in immediate["Subject"]
+    assert "Tittel: Kjøp av PC-er" in immediate.get_content()
+    digest = next(m for m in kari if "samlevarsel" in m["Subject"])
+    assert digest["Subject"] == "Anbudsovervåking, samlevarsel: 3 varsler"
+    text = digest.get_content()
+    assert "Påvirkningsvinduet lukkes om 10 dager" in text and "Kontrakten utløper" in text
+    closes = TODAY + dt.timedelta(days=10)
+    assert f"{closes:%d.%m.%Y}" in text and closes.isoformat() not in text
+    for english in ("Influence window", "Account:", "Open:", "digest"):
+        assert english not in text
+    other = [m for m in smtp_server.messages if m["To"] != "kari@example.test"]
+    assert other and all(not m["Subject"].startswith("Ny ") for m in other)
