@@ -24,6 +24,12 @@ months of the contracts, read before and after) is counted again.
 ``tracker.linking.links.refresh_contract_accounts`` (every contract write and every link
 decision ends there) refreshes the accounts and expiry months of its contracts;
 ``tracker derive`` calls ``rebuild``.
+
+Freshness: ``rebuild`` records ``SUMMARY_VERSION`` in the ``kv`` table (``MARKER``).
+Migrations create summary tables empty and never fill them (they must not run app code);
+``tracker.db.migrate.upgrade`` calls ``refresh_if_stale`` after them, which rebuilds when
+the marker is missing or older. A change of what a summary holds (a new table or column,
+another way of counting) raises ``SUMMARY_VERSION``, so the next upgrade counts again.
 """
 
 from __future__ import annotations
@@ -40,16 +46,20 @@ from tracker.db.models import (
     Contract,
     ContractAccount,
     ContractParty,
+    KeyValue,
     MarketAccountMonth,
     MarketExpiryMonth,
     MarketPartyFact,
     MarketPartyPair,
     Notice,
+    utcnow,
 )
 from tracker.enums import LinkStatus
 from tracker.market.common import awarded_contracts, awarded_on, chunks, fold
 
 PartyKey = tuple[str, str]  # (role, party_key)
+SUMMARY_VERSION = 1  # raise when what the summaries hold changes (a rebuild follows)
+MARKER = "market_summaries"  # kv key: {"version": SUMMARY_VERSION of the last rebuild}
 VALUE_FIELDS = ("contracts", "with_value", "amount", "shared")
 
 
@@ -315,7 +325,7 @@ def refresh_accounts(
 
 def rebuild(session: Session) -> None:
     """Count every summary again from the contracts and notices (``tracker derive``, the
-    bench, migration 0009); flushes."""
+    bench, ``refresh_if_stale`` after migrations) and mark them fresh; flushes."""
     from tracker.market import buyer_notices
 
     buyer_notices.rebuild(session)
@@ -324,6 +334,39 @@ def rebuild(session: Session) -> None:
     for role in ("buyer", "supplier"):
         _write_parties(session, role, None)
     refresh_accounts(session)
+    _mark(session)
+
+
+def summary_version(session: Session) -> int | None:
+    """The ``SUMMARY_VERSION`` of the last ``rebuild`` of this database (None: never)."""
+    value = session.scalar(select(KeyValue.value).where(KeyValue.key == MARKER))
+    version = value.get("version") if isinstance(value, dict) else None
+    return version if isinstance(version, int) else None
+
+
+def _mark(session: Session) -> None:
+    row = session.get(KeyValue, MARKER)
+    if row is None:
+        session.add(KeyValue(key=MARKER, value={"version": SUMMARY_VERSION}))
+    else:
+        row.value = {"version": SUMMARY_VERSION}
+        row.updated_at = utcnow()
+    session.flush()
+
+
+def refresh_if_stale(session: Session) -> bool:
+    """Rebuild the summaries when the last rebuild was by an older ``SUMMARY_VERSION`` or
+    never happened (a database just migrated), or when contracts have parties and the
+    summaries none (emptied behind the marker's back); True when it rebuilt. Flushes."""
+    version = summary_version(session)
+    empty = (
+        session.scalar(select(MarketPartyFact.id).limit(1)) is None
+        and session.scalar(select(ContractParty.id).limit(1)) is not None
+    )
+    if version is not None and version >= SUMMARY_VERSION and not empty:
+        return False
+    rebuild(session)
+    return True
 
 
 # --------------------------------------------------------------------------- reading
