@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import os
 import random
 import statistics
@@ -421,17 +422,49 @@ def seed(engine: Engine, scale: float, years: int, seed_: int) -> dict[str, Any]
     }
 
 
-def _database(backend: str, workdir: Path) -> str:
+def _database(backend: str, workdir: Path, pg_name: str, fresh: bool = True) -> str:
     if backend == "sqlite":
         path = workdir / "market-bench.db"
-        path.unlink(missing_ok=True)
+        if fresh:
+            path.unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "tracker_market_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "tracker_market_bench"'))
-    admin.dispose()
-    return make_url(PG_BASE + "tracker_market_bench").render_as_string(hide_password=False)
+    if fresh:
+        admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+        admin.dispose()
+    return make_url(PG_BASE + pg_name).render_as_string(hide_password=False)
+
+
+def _seeded(backend: str, args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str, Any]]:
+    """The database to measure and its keys: seeded afresh, or with ``--reuse`` the one a
+    run with the same workdir left (its keys in ``keys-<backend>.json``; upgraded, so a
+    newer summary version is counted again)."""
+    saved = workdir / f"keys-{backend}.json"
+    if args.reuse and saved.exists():
+        url = _database(backend, workdir, args.pg_database, fresh=False)
+        engine = make_engine(url)
+        t0 = time.perf_counter()
+        upgrade(engine)
+        engine.dispose()
+        keys = json.loads(saved.read_text())
+        print(f"\n{backend}: reusing {saved.parent}; upgraded in {time.perf_counter() - t0:.0f} s")
+        return url, keys
+    url = _database(backend, workdir, args.pg_database)
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = time.perf_counter()
+    keys = seed(engine, args.scale, args.years, args.seed)
+    seeded = time.perf_counter() - t0
+    engine.dispose()
+    saved.write_text(json.dumps(keys))
+    n, c, s = keys["counts"]
+    print(
+        f"\n{backend}: scale {args.scale} over {args.years} years: {n} notices, {c} contracts, "
+        f"{s} suppliers; seeded in {seeded:.0f} s"
+    )
+    return url, keys
 
 
 def _p95(times: list[float]) -> float:
@@ -539,23 +572,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the databases a run with --workdir left"
+    )
+    parser.add_argument("--pg-database", default="tracker_market_bench")
+    parser.add_argument("--seed-only", action="store_true", help="seed, do not measure")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-market-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        url = _database(backend, workdir)
-        engine = make_engine(url)
-        upgrade(engine)
-        t0 = time.perf_counter()
-        keys = seed(engine, args.scale, args.years, args.seed)
-        seeded = time.perf_counter() - t0
-        engine.dispose()
-        n, c, s = keys["counts"]
-        print(
-            f"\n{backend}: scale {args.scale} over {args.years} years: {n} notices, {c} contracts, "
-            f"{s} suppliers; seeded in {seeded:.0f} s"
-        )
+        url, keys = _seeded(backend, args, workdir)
+        if args.seed_only:
+            continue
         load0 = os.getloadavg()
         t0 = time.perf_counter()
         res = measure(url, keys, workdir, args.requests)

@@ -11,12 +11,14 @@ counterpart; per account and award month; per hard-expiry month.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from alembic import command
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from tests.dashboards.market_world import market_world  # noqa: F401 - fixture "market"
@@ -36,8 +38,13 @@ from tracker.db.models import (
     NoticeLink,
     Opportunity,
 )
+from tracker.db.models.market import (
+    MarketSupplierExpiry,
+    MarketSupplierMonth,
+    MarketSupplierNotice,
+)
 from tracker.linking.links import refresh_contract_accounts
-from tracker.market import buyer_notices, changes, facts
+from tracker.market import buyer_notices, changes, director, facts, supplier_facts
 from tracker.ops.derive import after_ingest
 from tracker.rules import load_rules
 
@@ -58,14 +65,42 @@ def _add(acc: dict, key: tuple, value: Any, shared: bool | None) -> None:
             a[2] = (a[2] or Decimal(0)) + Decimal(str(value))
 
 
+def _months_expiry(out: dict, prefix: str, sk: tuple, c: Any, accounts: list, day: Any) -> None:
+    """A contract's part of the account months and expiry months (``prefix`` supplier_:
+    per supplier, ``sk`` its key)."""
+    spend = c.value_kind == "tender" and c.value_shared is not True
+    for aid in accounts:
+        m = out[prefix + "months"].setdefault(
+            (*sk, aid, day.year if day else None, day.month if day else None, c.currency),
+            [0, 0, None, 0],
+        )
+        m[0] += 1
+        m[3] += int(bool(c.framework))
+        if spend and c.value is not None:
+            m[1] += 1
+            m[2] = (m[2] or Decimal(0)) + Decimal(str(c.value))
+    expiry = c.latest_end or c.end_date
+    if expiry is not None:
+        key = (*sk, bool(accounts), expiry.year, expiry.month, c.currency, c.value_kind)
+        e = out[prefix + "expiry"].setdefault(key, [0, 0, None, 0])  # contracts, own values, ...
+        e[0] += 1
+        if c.value is not None and c.value_shared:
+            e[3] += 1
+        elif c.value is not None:
+            e[1] += 1
+            e[2] = (e[2] or Decimal(0)) + Decimal(str(c.value))
+
+
 def _recount(s: Session) -> dict[str, dict]:
     contracts = s.execute(
         select(
             Contract.id, Contract.conclusion_date, Contract.award_date, Contract.start_date,
             Contract.main_cpv, Contract.currency, Contract.value_kind, Contract.value,
             Contract.value_shared, Contract.framework, Contract.end_date, Contract.latest_end,
+            Contract.source, Contract.notice_pk,
         ).where(Contract.expected.is_not(True))
     ).all()  # fmt: skip
+    issued = dict(s.execute(select(Notice.id, Notice.issue_date)).all())
     parties: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for cid, role, key in s.execute(
         select(ContractParty.contract_id, ContractParty.role, ContractParty.party_key)
@@ -78,7 +113,13 @@ def _recount(s: Session) -> dict[str, dict]:
         )
     ):
         accounts[cid].append(aid)
-    out: dict[str, dict] = {"facts": {}, "pairs": {}, "months": {}, "expiry": {}}
+    out: dict[str, dict] = {
+        name: {}
+        for name in (
+            "facts", "pairs", "months", "expiry", "supplier_months", "supplier_expiry",
+            "supplier_notices",
+        )
+    }  # fmt: skip
     for c in contracts:
         day = c.conclusion_date or c.award_date or c.start_date
         year = day.year if day else None
@@ -89,26 +130,15 @@ def _recount(s: Session) -> dict[str, dict]:
                 if orole != role:
                     pair = (role, key, okey, c.currency, c.value_kind)
                     _add(out["pairs"], pair, c.value, c.value_shared)
-        spend = c.value_kind == "tender" and c.value_shared is not True
-        for aid in accounts[c.id]:
-            m = out["months"].setdefault(
-                (aid, year, day.month if day else None, c.currency), [0, 0, None, 0]
-            )
-            m[0] += 1
-            m[3] += int(bool(c.framework))
-            if spend and c.value is not None:
-                m[1] += 1
-                m[2] = (m[2] or Decimal(0)) + Decimal(str(c.value))
-        expiry = c.latest_end or c.end_date
-        if expiry is not None:
-            key = (bool(accounts[c.id]), expiry.year, expiry.month, c.currency, c.value_kind)
-            e = out["expiry"].setdefault(key, [0, 0, None, 0])  # contracts, own values, ...
-            e[0] += 1
-            if c.value is not None and c.value_shared:
-                e[3] += 1
-            elif c.value is not None:
-                e[1] += 1
-                e[2] = (e[2] or Decimal(0)) + Decimal(str(c.value))
+        suppliers = [key for role, key in parties[c.id] if role == "supplier"]
+        for prefix, of in (("", [()]), ("supplier_", [(k,) for k in suppliers])):
+            for sk in of:
+                _months_expiry(out, prefix, sk, c, accounts[c.id], day)
+        if c.source == "notice" and c.notice_pk in issued:
+            notice_day = issued[c.notice_pk] or c.award_date
+            for sk in suppliers:
+                key = (sk, c.notice_pk, notice_day.year if notice_day else None)
+                _add(out["supplier_notices"], key, c.value, c.value_shared)
     return {
         name: {k: (v[0], v[1], _money(v[2]), v[3]) for k, v in rows.items()}
         for name, rows in out.items()
@@ -156,6 +186,15 @@ def _stored(s: Session) -> dict[str, dict]:
             ("at_accounts", "year", "month", "currency", "value_kind"),
             ("contracts", "own_n", "amount", "shared"),
         ),
+        "supplier_months": rows(
+            MarketSupplierMonth, supplier_facts.MONTH_KEYS, supplier_facts.MONTH_SUMS
+        ),
+        "supplier_expiry": rows(
+            MarketSupplierExpiry, supplier_facts.EXPIRY_KEYS, supplier_facts.EXPIRY_SUMS
+        ),
+        "supplier_notices": rows(
+            MarketSupplierNotice, supplier_facts.NOTICE_KEYS, supplier_facts.NOTICE_SUMS
+        ),
     }
 
 
@@ -170,7 +209,7 @@ def _assert_summaries_recount(s: Session) -> None:
     recount, stored = _recount(s), _stored(s)
     for name in recount:
         assert stored[name] == recount[name], name
-    assert recount["facts"] and recount["pairs"] and recount["expiry"] and recount["months"]
+    assert all(recount.values()), [name for name, rows in recount.items() if not rows]
 
 
 def test_summaries_equal_a_recount_after_the_ingest(market: dict) -> None:
@@ -279,3 +318,43 @@ def test_an_upgrade_from_0008_fills_the_summaries(market: dict) -> None:
             s.execute(delete(table))
         assert facts.refresh_if_stale(s)
         _assert_summaries_recount(s)
+
+
+def _director(s: Session, day: dt.date, ours: list[str]) -> list[Any]:
+    return [director.director_market(s, day, scope, ours=ours) for scope in ("accounts", "all")]
+
+
+def test_ours_from_the_supplier_summaries_equal_ours_counted_live(
+    market: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The director's "ours" (expiring value, share of wallet, award notices naming us)
+    read from the per-supplier summaries equals the live count from our contracts; with
+    two of our orgnrs on one contract (a joint bid) the page counts live."""
+    with session_scope(market["engine"]) as s:
+        joint = s.execute(
+            select(ContractParty.contract_id)
+            .where(ContractParty.role == "supplier", ContractParty.orgnr.is_not(None))
+            .group_by(ContractParty.contract_id)
+            .having(func.count() > 1)
+            .limit(1)
+        ).scalar()
+        pair = sorted(
+            s.scalars(
+                select(ContractParty.orgnr).where(
+                    ContractParty.contract_id == joint, ContractParty.role == "supplier"
+                )
+            )
+        )
+        # our contract is awarded 2022-11-24 and expires 2026-11-23: in the month of the
+        # award (counted live), later (summed), and 12 quarters before its expiry
+        days = [dt.date(2022, 11, 28), dt.date(2024, 1, 10), dt.date(2026, 6, 1)]
+        summed = {day: _director(s, day, [market["us"]]) for day in days}
+        assert supplier_facts.joint(s, pair) is (joint is not None)
+        assert not supplier_facts.joint(s, [market["us"]])
+        monkeypatch.setattr(director, "_summed", lambda *_: False)
+        for day in days:
+            assert summed[day] == _director(s, day, [market["us"]])
+        for day in days:
+            assert any(w.ours_contracts for w in summed[day][0].wallet)
+            assert any(w.award_notices_naming_us for w in summed[day][0].win_loss)
+        assert [r for m in summed[days[2]] for r in m.expiring if r.ours]

@@ -36,7 +36,12 @@ from tracker.db.models import (
     MarketPartyFact,
     MarketPartyPair,
 )
-from tracker.market import facts
+from tracker.db.models.market import (
+    MarketSupplierExpiry,
+    MarketSupplierMonth,
+    MarketSupplierNotice,
+)
+from tracker.market import facts, supplier_facts
 from tracker.market.common import chunks
 
 ACTIVE = "tracker.market.changes"  # session.info key of the change being tracked
@@ -90,8 +95,31 @@ SPECS = {
         lambda v: v[1],
         lambda ids: [facts._expiry_months(None, ids)],
     ),
+    # per supplier (tracker.market.supplier_facts)
+    "supplier_expiry": Spec(
+        MarketSupplierExpiry,
+        supplier_facts.EXPIRY_KEYS,
+        supplier_facts.EXPIRY_SUMS,
+        lambda v: v[1],
+        lambda ids: [supplier_facts.expiry_query(ids)],
+    ),
+    "supplier_months": Spec(
+        MarketSupplierMonth,
+        supplier_facts.MONTH_KEYS,
+        supplier_facts.MONTH_SUMS,
+        lambda v: v[1],
+        lambda ids: [supplier_facts.months_query(ids)],
+    ),
+    "supplier_notices": Spec(
+        MarketSupplierNotice,
+        supplier_facts.NOTICE_KEYS,
+        supplier_facts.NOTICE_SUMS,
+        lambda v: v[1] - v[3],
+        lambda ids: [supplier_facts.notices_query(ids)],
+    ),
 }
-ACCOUNT_TABLES = ("months", "expiry")  # what a relink changes
+# what a relink changes
+ACCOUNT_TABLES = ("months", "expiry", "supplier_expiry", "supplier_months")
 
 
 def contributions(

@@ -29,6 +29,7 @@ from tracker.db.models import (
     Notice,
     Opportunity,
 )
+from tracker.market import supplier_facts
 from tracker.market.common import awarded_contracts, chunks, our_orgnrs
 from tracker.pages.director import NO_ACTIVITY_DAYS
 from tracker.pages.opportunities import OPEN_PHASES
@@ -144,6 +145,27 @@ def _is_ours(ours: frozenset[str]) -> Any:
     return Contract.id.in_(ids)
 
 
+def _ours_exists(ours: frozenset[str]) -> Any:
+    """``_is_ours`` as a correlated EXISTS: for a query led by another index (this month's
+    awards), not by our (many) contracts."""
+    return (
+        select(ContractParty.id)
+        .where(
+            ContractParty.contract_id == Contract.id,
+            ContractParty.role == "supplier",
+            ContractParty.orgnr.in_(sorted(ours) or [""]),
+        )
+        .exists()
+    )
+
+
+def _summed(session: Session, ours: frozenset[str]) -> bool:
+    """Whether ours can be read from the per-supplier summaries (our orgnrs are our
+    suppliers' party keys): not when a contract has two of them (its sums would be added
+    twice; then ours is counted live)."""
+    return bool(ours) and not supplier_facts.joint(session, sorted(ours))
+
+
 def _at_accounts() -> Any:
     """A contract with a link to one of our accounts that is not rejected (correlated: an
     index lookup per contract; an IN list read all 50,000 links for our few contracts)."""
@@ -205,10 +227,11 @@ def expiring_by_quarter(
         stmt = stmt.where(t.at_accounts.is_(True))
     # per (quarter, ours, currency, kind): contracts, own values, sum, shared
     acc: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, 0, None, 0])
-    for sign, rows in (
-        (1, session.execute(stmt)),
-        (-1, _our_expiring(session, first, end, ours, scope)),
-    ):
+    if _summed(session, ours):
+        mine = supplier_facts.expiring(session, sorted(ours), first, end, scope == "accounts")
+    else:
+        mine = _our_expiring(session, first, end, ours, scope) if ours else []
+    for sign, rows in ((1, session.execute(stmt)), (-1, mine)):
         for yy, mm, cur, kind, n, own_n, value, shared in rows:
             q = quarter_start(dt.date(int(yy), int(mm), 1))
             keys = [(q, False, cur, kind)] + ([(q, True, cur, kind)] if sign < 0 else [])
@@ -261,11 +284,18 @@ def _wallet_rows(session: Session, today: dt.date, ours: frozenset[str], since: 
         live.where(award >= max(month, since), award <= today)
     ):
         yield account_id, yy, cur, False, n, value, fw
-    if ours:
-        for account_id, yy, cur, n, value, fw in session.execute(
-            live.where(_is_ours(ours), award >= since, award <= today)
+    if not ours:
+        return
+    if _summed(session, ours):  # months before this one from the summaries, this one live
+        for account_id, yy, cur, n, value, fw in supplier_facts.wallet(
+            session, sorted(ours), since, month
         ):
             yield account_id, yy, cur, True, n, value, fw
+        mine = live.where(_ours_exists(ours), award >= max(month, since), award <= today)
+    else:
+        mine = live.where(_is_ours(ours), award >= since, award <= today)
+    for account_id, yy, cur, n, value, fw in session.execute(mine):
+        yield account_id, yy, cur, True, n, value, fw
 
 
 def share_of_wallet(
@@ -338,7 +368,10 @@ def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
         if status == "submitted":
             outcome = ("won" if awarded[proc] else "lost") if proc in awarded else "pending"
         a[{"won": 1, "lost": 2, "pending": 3}[outcome]] += 1
-    if ours:
+    if _summed(session, ours):
+        for yy, n in supplier_facts.notices_per_year(session, sorted(ours)).items():
+            acc[yy][4] += n
+    elif ours:
         issued = func.coalesce(Notice.issue_date, Contract.award_date)
         y = func.extract("year", issued)
         for yy, n in session.execute(

@@ -58,7 +58,7 @@ from tracker.enums import LinkStatus
 from tracker.market.common import awarded_contracts, awarded_on, chunks, fold
 
 PartyKey = tuple[str, str]  # (role, party_key)
-SUMMARY_VERSION = 1  # raise when what the summaries hold changes (a rebuild follows)
+SUMMARY_VERSION = 2  # raise when what the summaries hold changes (a rebuild follows)
 MARKER = "market_summaries"  # kv key: {"version": SUMMARY_VERSION of the last rebuild}
 VALUE_FIELDS = ("contracts", "with_value", "amount", "shared")
 
@@ -224,6 +224,10 @@ def refresh_parties(session: Session, keys: Iterable[PartyKey]) -> int:
             for table in (MarketPartyFact, MarketPartyPair):
                 session.execute(delete(table).where(table.role == role, table.party_key.in_(chunk)))
             _write_parties(session, role, chunk)
+    if by_role.get("supplier"):
+        from tracker.market import supplier_facts
+
+        supplier_facts.refresh_suppliers(session, by_role["supplier"])
     return sum(len(v) for v in by_role.values())
 
 
@@ -301,6 +305,11 @@ def refresh_accounts(
     """Count again the account summaries of ``accounts`` and the expiry summaries of the
     expiry ``months`` ((year, month)); all of both when both are None. Flushes."""
     session.flush()
+    from tracker.market import supplier_facts  # the same per supplier
+
+    accounts = None if accounts is None else sorted(set(accounts))
+    months = None if months is None else sorted(set(months))
+    supplier_facts.refresh_accounts(session, accounts, months)
     whole = accounts is None and months is None
     if whole:
         session.execute(delete(MarketAccountMonth))
@@ -311,12 +320,12 @@ def refresh_accounts(
         session.execute(insert(MarketExpiryMonth).from_select(EXPIRY_COLUMNS, _expiry_months(None)))
         session.flush()
         return
-    for chunk in chunks(sorted(set(accounts or ())), 500):
+    for chunk in chunks(list(accounts or ()), 500):
         session.execute(delete(MarketAccountMonth).where(MarketAccountMonth.account_id.in_(chunk)))
         session.execute(
             insert(MarketAccountMonth).from_select(ACCOUNT_MONTH_COLUMNS, _account_months(chunk))
         )
-    for year, month in sorted(set(months or ())):
+    for year, month in months or ():
         t = MarketExpiryMonth
         session.execute(delete(t).where(t.year == year, t.month == month))
         session.execute(insert(t).from_select(EXPIRY_COLUMNS, _expiry_months((year, month))))
@@ -333,6 +342,9 @@ def rebuild(session: Session) -> None:
         session.execute(delete(table))
     for role in ("buyer", "supplier"):
         _write_parties(session, role, None)
+    from tracker.market import supplier_facts
+
+    supplier_facts.rebuild_notices(session)  # the months and expiry: refresh_accounts
     refresh_accounts(session)
     _mark(session)
 
