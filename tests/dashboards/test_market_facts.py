@@ -44,6 +44,7 @@ from tracker.db.models.market import (
     MarketSupplierNotice,
 )
 from tracker.linking.links import refresh_contract_accounts
+from tracker.market import buyer as buyer_model
 from tracker.market import buyer_notices, changes, director, facts, supplier_facts
 from tracker.ops.derive import after_ingest
 from tracker.rules import load_rules
@@ -358,3 +359,20 @@ def test_ours_from_the_supplier_summaries_equal_ours_counted_live(
             assert any(w.ours_contracts for w in summed[day][0].wallet)
             assert any(w.award_notices_naming_us for w in summed[day][0].win_loss)
         assert [r for m in summed[days[2]] for r in m.expiring if r.ours]
+
+
+def test_a_buyers_first_suppliers_are_chosen_in_sql_as_in_python(market: dict) -> None:
+    """``suppliers_at`` with a limit reads only the first suppliers (chosen in SQL): the
+    same rows as all of them, sorted, cut."""
+    with session_scope(market["engine"]) as s:
+        buyer = s.execute(
+            select(MarketPartyPair.party_key)
+            .where(MarketPartyPair.role == "buyer")
+            .group_by(MarketPartyPair.party_key)
+            .order_by(func.count(func.distinct(MarketPartyPair.other_key)).desc())
+            .limit(1)
+        ).scalar_one()
+        everyone = buyer_model.suppliers_at(s, buyer, None)
+        assert len(everyone) > 3
+        for n in (1, 3, len(everyone)):
+            assert buyer_model.suppliers_at(s, buyer, n) == everyone[:n]

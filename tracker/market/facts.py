@@ -415,16 +415,19 @@ def party_groups(session: Session, key: str, role: str, *dims: str) -> dict[tupl
     )
 
 
-def party_pairs(session: Session, key: str, role: str) -> dict[tuple[Any, ...], Any]:
-    """A party's awarded contracts per counterpart: ``(other key, other name)`` → as
-    ``common.fold`` returns them (the name: the largest given in a group)."""
+def party_pairs(
+    session: Session, key: str, role: str, others: list[str] | None = None
+) -> dict[tuple[Any, ...], Any]:
+    """A party's awarded contracts per counterpart (only ``others`` when given): ``(other
+    key, other name)`` → as ``common.fold`` returns them (the name: the largest given in a
+    group)."""
     t = MarketPartyPair
-    return fold(
-        session.execute(
-            select(t.other_key, func.max(t.other_name), *_summed(t))
-            .where(t.party_key == key, t.role == role)
-            .group_by(t.other_key, t.currency, t.value_kind)
-            .having(func.sum(t.contracts) > 0)
-        ),
-        2,
+    stmt = (
+        select(t.other_key, func.max(t.other_name), *_summed(t))
+        .where(t.party_key == key, t.role == role)
+        .group_by(t.other_key, t.currency, t.value_kind)
+        .having(func.sum(t.contracts) > 0)
     )
+    if others is not None:
+        stmt = stmt.where(t.other_key.in_(others))
+    return fold(session.execute(stmt), 2)

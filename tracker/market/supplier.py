@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.db.models import Account, Contract, ContractAccount, ContractParty
+from tracker.db.models import Account, Contract, ContractAccount, ContractParty, MarketPartyFact
 from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
@@ -154,11 +154,20 @@ def supplier_wins(
 ) -> list[Win]:
     """The supplier ``key``'s awarded contracts: newest award first, or (``held_only``)
     those held now, soonest end first; at most ``limit``."""
+    return _wins(session, key, today, held_only, limit)[0]
+
+
+def _wins(
+    session: Session, key: str, today: dt.date, held_only: bool, limit: int | None
+) -> tuple[list[Win], int]:
+    """``supplier_wins`` and how many there are in all (counted in the same pass: the
+    supplier's contracts are read once for both; 0 when none is listed)."""
     award = awarded_on()
     stmt = _of_supplier(key).add_columns(
         Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
         award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
         Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
+        func.count().over(),
     )  # fmt: skip
     if held_only:
         stmt = stmt.where(running_expr(today)).order_by(
@@ -171,7 +180,7 @@ def supplier_wins(
     rows = session.execute(stmt).all()
     buyers = _buyers(session, [r[0] for r in rows])
     wins = []
-    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext in rows:
+    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext, _ in rows:
         bkey, bname = buyers.get(cid, (None, None))
         wins.append(
             Win(
@@ -180,7 +189,7 @@ def supplier_wins(
                 running(end, latest, ext, today),
             )
         )  # fmt: skip
-    return wins
+    return wins, int(rows[0][-1]) if rows else 0
 
 
 def _meets_us(
@@ -230,19 +239,17 @@ def _meets_us(
 
 
 def _our_cpvs(session: Session, cpvs: list[str], ours: frozenset[str]) -> set[str]:
+    """The CPV codes of ``cpvs`` where we have won (our orgnrs are our party keys: from
+    the summaries of our keys, not our contracts)."""
+    t = MarketPartyFact
     found: set[str] = set()
     for chunk in chunks(cpvs):
         found.update(
             session.scalars(
-                select(Contract.main_cpv)
-                .join(ContractParty, ContractParty.contract_id == Contract.id)
-                .where(
-                    ContractParty.role == "supplier",
-                    ContractParty.orgnr.in_(sorted(ours)),
-                    Contract.main_cpv.in_(chunk),
-                    awarded_contracts(),
-                )
-                .distinct()
+                select(t.main_cpv)
+                .where(t.role == "supplier", t.party_key.in_(sorted(ours)), t.main_cpv.in_(chunk))
+                .group_by(t.main_cpv)
+                .having(func.sum(t.contracts) > 0)
             )
         )
     return found
@@ -274,6 +281,7 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         theirs = [g.key for g in cpv_groups if g.key != "?"]
         both = _our_cpvs(session, theirs, mine)
         shared_cpv = tuple(g for g in cpv_groups if g.key in both)
+    held_now, held_count = _wins(session, key, today, True, LIST_ROWS)
     return SupplierPage(
         key=key,
         name=ident[0] or ident[1] or key,
@@ -288,11 +296,8 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
             lambda k: str(k[0]) if k[0] is not None else "ukjent år",
             order="key",
         ),
-        held_now=tuple(supplier_wins(session, key, today, held_only=True, limit=LIST_ROWS)),
-        held_count=session.scalar(
-            _of_supplier(key).add_columns(func.count(Contract.id)).where(running_expr(today))
-        )
-        or 0,
+        held_now=tuple(held_now),
+        held_count=held_count,
         meets_us=() if is_us else _meets_us(session, key, mine, today),
         shared_cpv=shared_cpv,
         latest=tuple(supplier_wins(session, key, today, limit=LIST_ROWS)),
