@@ -46,6 +46,7 @@ from tracker.db.models.market import (
 from tracker.linking.links import refresh_contract_accounts
 from tracker.market import buyer as buyer_model
 from tracker.market import buyer_notices, changes, director, facts, supplier_facts
+from tracker.market.common import median
 from tracker.ops.derive import after_ingest
 from tracker.rules import load_rules
 
@@ -376,3 +377,86 @@ def test_a_buyers_first_suppliers_are_chosen_in_sql_as_in_python(market: dict) -
         assert len(everyone) > 3
         for n in (1, 3, len(everyone)):
             assert buyer_model.suppliers_at(s, buyer, n) == everyone[:n]
+
+
+def _terms_recount(s: Session, key: str, today: dt.date) -> tuple[Any, ...]:
+    """A buyer's terms, extension habit (without the notices) and procedures from its
+    contracts' rows, in Python."""
+    rows = s.execute(
+        select(
+            Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
+            Contract.modified_by_notice_pk, Contract.framework, Contract.procedure_id,
+            Contract.notice_pk, Contract.procedure_type,
+        )
+        .join(ContractParty, ContractParty.contract_id == Contract.id)
+        .where(ContractParty.party_key == key, ContractParty.role == "buyer")
+        .where(Contract.expected.is_not(True))
+    ).all()  # fmt: skip
+
+    def years(a: Any, b: Any) -> float | None:
+        return None if a is None or b is None or b < a else round((b - a).days / 365.25, 1)
+
+    base = [y for r in rows if (y := years(r[0], r[1])) is not None]
+    extended = [r for r in rows if r[2] and r[1] and r[2] > r[1]]
+    options = [y for r in extended if (y := years(r[1], r[2])) is not None]
+    ended = [r for r in rows if r[1] and r[1] < today and r[2] and r[2] > r[1]]
+    idents: dict[Any, set] = defaultdict(set)
+    for r in rows:
+        ident = r[6] if r[6] is not None else (str(r[7]) if r[7] is not None else None)
+        idents[r[8]].update([ident] if ident is not None else [])
+    procedures = sorted(((-len(v), k or "", len(v)) for k, v in idents.items()))
+    return (
+        (len(rows), len(base), median(base), len(options), median(options)),
+        sum(1 for r in rows if r[5]),
+        (len(ended), sum(1 for r in ended if r[3] in ("probably_extended", "modified"))),
+        sum(1 for r in rows if r[4] is not None or r[3] == "modified"),
+        [(k, n) for _, k, n in procedures],
+    )
+
+
+def test_a_buyers_terms_counted_in_sql_equal_a_recount(market: dict) -> None:
+    """Terms, options, extension habit and procedures (two grouped passes in SQL) equal
+    a walk over every buyer's contracts in Python."""
+    with session_scope(market["engine"]) as s:
+        buyers = list(
+            s.scalars(
+                select(ContractParty.party_key).where(ContractParty.role == "buyer").distinct()
+            )
+        )
+        assert len(buyers) > 5
+        seen: set[int] = set()
+        # no contract of the fixtures shows an extension: some do here (rolled back)
+        s.execute(
+            update(Contract)
+            .where(Contract.latest_end > Contract.end_date, Contract.id % 2 == 0)
+            .values(extension="probably_extended")
+        )
+        for day in (dt.date(2021, 1, 1), dt.date(2025, 6, 1)):
+            for key in buyers:
+                terms, ext, procs = buyer_model._terms(s, key, None, day)
+                t = terms
+                got = (
+                    (t.contracts, t.with_term, t.median_base_years, t.with_options,
+                     t.median_option_years),
+                    t.frameworks,
+                    (ext.ended_with_options, ext.extended),
+                    ext.modified_contracts,
+                    [(p.key or "", p.count) for p in procs],
+                )  # fmt: skip
+                assert got == _terms_recount(s, key, day), key
+                seen.update(
+                    i
+                    for i, n in enumerate(
+                        (
+                            t.with_term,
+                            t.with_options,
+                            ext.ended_with_options,
+                            ext.extended,
+                            ext.modified_contracts,
+                            len(procs),
+                        )
+                    )
+                    if n
+                )
+        assert seen == set(range(6))  # every figure is met somewhere
+        s.rollback()
