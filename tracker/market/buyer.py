@@ -281,59 +281,57 @@ def _days(session: Session, a: Any, b: Any) -> Any:
     return cast(func.julianday(b) - func.julianday(a), Integer)
 
 
-def _procedures(session: Session, key: str) -> tuple[tuple[Count, ...], list[int]]:
+def _procedures(session: Session, key: str) -> tuple[Count, ...]:
     """Procedure types of the buyer's contracts, one count per procedure (its lots and
-    winners are one competition; a lone notice is one), and their totals: contracts,
-    frameworks, modified contracts (counted in SQL: the busiest buyer has 7,000)."""
+    winners are one competition; a lone notice is one). Counted in SQL over the distinct
+    (type, procedure) pairs (PostgreSQL sorts for a count(distinct); it hashes these)."""
     ident = func.coalesce(Contract.procedure_id, cast(Contract.notice_pk, String))
-    modified = or_(Contract.modified_by_notice_pk.is_not(None), Contract.extension == "modified")
-    rows = session.execute(
+    pairs = (
         _of_buyer(key)
-        .add_columns(
-            Contract.procedure_type, func.count(func.distinct(ident)), func.count(Contract.id),
-            func.sum(case((Contract.framework.is_(True), 1), else_=0)),
-            func.sum(case((modified, 1), else_=0)),
-        )
-        .group_by(Contract.procedure_type)
-    ).all()  # fmt: skip
-    totals = [sum(int(r[i] or 0) for r in rows) for i in (2, 3, 4)]
-    counts = tuple(
-        Count(code, _procedure_label(code), int(n))
-        for code, n, *_ in sorted(rows, key=lambda r: (-int(r[1]), r[0] or ""))
+        .add_columns(Contract.procedure_type.label("code"), ident.label("ident"))
+        .distinct()
+        .subquery()
     )
-    return counts, totals
+    rows = session.execute(
+        select(pairs.c.code, func.count(pairs.c.ident)).group_by(pairs.c.code)
+    ).all()
+    return tuple(
+        Count(code, _procedure_label(code), int(n))
+        for code, n in sorted(rows, key=lambda r: (-int(r[1]), r[0] or ""))
+    )
 
 
 def _term_years(session: Session, key: str, today: dt.date) -> tuple[list[Any], list[int]]:
     """Per (base term, option term) in whole days (None where unknown): how many of the
-    buyer's contracts, how many ended with options before ``today`` and how many of those
-    were extended."""
+    buyer's contracts, how many ended with options before ``today``, how many of those
+    were extended, frameworks, modified contracts; and the totals of the last four."""
     start, end, latest = Contract.start_date, Contract.end_date, Contract.latest_end
     with_options = and_(end.is_not(None), latest.is_not(None), latest > end)
-    base = case(
-        (and_(start.is_not(None), end.is_not(None), end >= start), _days(session, start, end))
-    )
+    has_term = and_(start.is_not(None), end.is_not(None), end >= start)
+    base = case((has_term, _days(session, start, end)))
     option = case((with_options, _days(session, end, latest)))
     ended = and_(with_options, end < today)
     extended = and_(ended, Contract.extension.in_(("probably_extended", "modified")))
+    modified = or_(Contract.modified_by_notice_pk.is_not(None), Contract.extension == "modified")
     rows = session.execute(
         _of_buyer(key)
         .add_columns(
             base, option, func.count(Contract.id), func.sum(case((ended, 1), else_=0)),
             func.sum(case((extended, 1), else_=0)),
+            func.sum(case((Contract.framework.is_(True), 1), else_=0)),
+            func.sum(case((modified, 1), else_=0)),
         )
         .group_by(base, option)
     ).all()  # fmt: skip
-    return list(rows), [sum(int(r[i] or 0) for r in rows) for i in (3, 4)]
+    return list(rows), [sum(int(r[i] or 0) for r in rows) for i in (2, 3, 4, 5, 6)]
 
 
 def _terms(
     session: Session, key: str, orgnr: str | None, today: dt.date
 ) -> tuple[Terms, ExtensionHabit, tuple[Count, ...]]:
     """Terms and options of the buyer's contracts, its extension habit and its procedures
-    (two passes over its contracts in SQL: counts per procedure type, and per term)."""
-    procedures, (contracts, frameworks, modified) = _procedures(session, key)
-    rows, (ended, extended) = _term_years(session, key, today)
+    (two passes over its contracts in SQL: counts per term, and per procedure type)."""
+    rows, (contracts, ended, extended, frameworks, modified) = _term_years(session, key, today)
     base: dict[float, int] = {}
     option: dict[float, int] = {}
     for base_days, option_days, n, *_ in rows:
@@ -355,7 +353,7 @@ def _terms(
         modified_contracts=modified,
         modification_notices=modification_notices(session, orgnr),
     )
-    return terms, extension, procedures
+    return terms, extension, _procedures(session, key)
 
 
 def _accounts(session: Session, key: str) -> tuple[tuple[int, str], ...]:
