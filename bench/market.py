@@ -8,7 +8,10 @@ app in-process (FastAPI TestClient: routing, login cookie, queries, rendering; n
 for each page ``--requests`` times after two warm-up requests and reports p50/p95/max, the
 p95 of the read model alone (``model p95``: the tracker.market call, no HTTP, no template),
 the median CPU time of this process per request (``cpu p50``: what the load average does
-not change; PostgreSQL's own work runs in the server and is not in it) and the load
+not change; PostgreSQL's own work runs in the server and is not in it), on PostgreSQL the
+mean CPU time of the server processes of the bench's database per request (``db cpu
+avg``, read from /proc in clock ticks of 10 ms, hence the mean; the server must run on
+this machine) and the load
 average; ``baseline (/me)`` is a small page, to show what the machine's load
 costs any request. Target: p95 under 300 ms.
 
@@ -471,6 +474,36 @@ def _p95(times: list[float]) -> float:
     return times[max(0, int(round(0.95 * len(times))) - 1)]
 
 
+class _ServerCpu:
+    """CPU time of the PostgreSQL server processes serving the bench's database, read from
+    /proc (the server runs on this machine): with ``cpu p50`` the work of a request on
+    PostgreSQL, which the load average of a shared machine does not change. None on
+    SQLite (its work is in this process) or when /proc cannot be read."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, pool_size=1) if url.startswith("postgres") else None
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float | None:
+        if self.engine is None:
+            return None
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            total = 0
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    return None
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / self.tick
+
+
 def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[str, dict]:
     from fastapi.testclient import TestClient
 
@@ -498,6 +531,7 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
         "director (all)": "/director/market?scope=all",
     }
     out = {}
+    server = _ServerCpu(url)
     with TestClient(app) as client:
         page = client.get("/login")
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -509,8 +543,9 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
         if res.status_code != 303:
             raise RuntimeError("login failed")
         for name, path in pages.items():
-            times, cpu = [], []
+            times, cpu, db_cpu = [], [], []
             for i in range(requests + 2):
+                s0 = server.seconds()
                 t0, c0 = time.perf_counter(), time.process_time()
                 res = client.get(path)
                 elapsed = (time.perf_counter() - t0) * 1000
@@ -519,10 +554,14 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
                 if i >= 2:
                     times.append(elapsed)
                     cpu.append((time.process_time() - c0) * 1000)
+                    s1 = server.seconds()
+                    if s0 is not None and s1 is not None:
+                        db_cpu.append((s1 - s0) * 1000)
             times.sort()
             out[name] = {
                 "n": len(times),
                 "cpu_p50": statistics.median(cpu),
+                "db_cpu": statistics.mean(db_cpu) if db_cpu else None,
                 "p50": statistics.median(times),
                 "p95": _p95(times),
                 "max": times[-1],
@@ -596,14 +635,16 @@ def main() -> None:
         )
         print(
             f"{'page':<18}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KB':>7}{'model p95':>11}"
-            f"{'cpu p50':>9}"
+            f"{'cpu p50':>9}{'db cpu avg':>12}"
         )
         for name, r in res.items():
             flag = "" if r["p95"] < 300 else "  (over 300 ms)"
             model = f"{r['model_p95']:>11.0f}" if "model_p95" in r else f"{'':>11}"
+            db = r["db_cpu"]
+            db_cpu = f"{db:>12.0f}" if db is not None else f"{'':>12}"
             print(
                 f"{name:<18}{r['n']:>4}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['max']:>9.0f}"
-                f"{r['bytes'] / 1024:>7.0f}{model}{r['cpu_p50']:>9.0f}{flag}"
+                f"{r['bytes'] / 1024:>7.0f}{model}{r['cpu_p50']:>9.0f}{db_cpu}{flag}"
             )
 
 
