@@ -1,4 +1,5 @@
-"""supplier summaries: the market summaries per supplier, for what the pages count of "ours"
+"""supplier and buyer summaries: the market summaries per supplier, for what the pages count
+of "ours"; a buyer's terms and procedures
 
 Revision ID: 0010_supplier_summaries
 Revises: 0009_market_aggregates
@@ -7,7 +8,9 @@ The director's market page counted our contracts live (the expiring value, the s
 wallet, the award notices naming us): at the issue's full size "us" is the largest supplier
 with 9,000 contracts, and those three passes took most of its 350-500 ms. Three tables hold
 the same sums per supplier (``tracker.market.supplier_facts``); "ours" (a setting) is
-applied when they are read. Created empty: ``tracker.db.migrate.upgrade`` counts them
+applied when they are read. Two more hold a buyer's contracts per term (in days) and per
+procedure (``tracker.market.buyer_terms``): the buyer page read all of them (8,000 for the
+busiest buyer) for its terms, extension habit and procedures. Created empty: ``tracker.db.migrate.upgrade`` counts them
 (the app's summary version rises with them), as no migration runs app code.
 """
 
@@ -95,9 +98,44 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "market_buyer_terms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("buyer_key", sa.String(length=600), nullable=False),
+        sa.Column("base_days", sa.Integer(), nullable=True),
+        sa.Column("option_days", sa.Integer(), nullable=True),
+        sa.Column("end_year", sa.Integer(), nullable=True),
+        sa.Column("end_month", sa.Integer(), nullable=True),
+        sa.Column("extended", sa.Boolean(), nullable=True),
+        sa.Column("contracts", sa.Integer(), nullable=False),
+        sa.Column("frameworks", sa.Integer(), nullable=False),
+        sa.Column("modified", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_market_buyer_terms")),
+    )
+    op.create_index("ix_market_buyer_terms_buyer_key", "market_buyer_terms", ["buyer_key"])
+    op.create_table(
+        "market_buyer_procedures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("buyer_key", sa.String(length=600), nullable=False),
+        sa.Column("procedure_type", sa.String(length=32), nullable=True),
+        sa.Column("ident", sa.String(length=64), nullable=True),
+        sa.Column("contracts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_market_buyer_procedures")),
+    )
+    op.create_index(
+        "ix_market_buyer_procedures_key",
+        "market_buyer_procedures",
+        ["buyer_key", "procedure_type", "ident"],
+    )
+
+
 def downgrade() -> None:
     # The app's marker of filled summaries goes with them (upgrading again counts them).
     op.execute(sa.text("DELETE FROM kv WHERE key = 'market_summaries'"))
+    op.drop_index("ix_market_buyer_procedures_key", table_name="market_buyer_procedures")
+    op.drop_table("market_buyer_procedures")
+    op.drop_index("ix_market_buyer_terms_buyer_key", table_name="market_buyer_terms")
+    op.drop_table("market_buyer_terms")
     op.drop_index("ix_market_supplier_notices_key_year", table_name="market_supplier_notices")
     op.drop_table("market_supplier_notices")
     op.drop_index("ix_market_supplier_months_account_id", table_name="market_supplier_months")

@@ -39,13 +39,15 @@ from tracker.db.models import (
     Opportunity,
 )
 from tracker.db.models.market import (
+    MarketBuyerProcedure,
+    MarketBuyerTerm,
     MarketSupplierExpiry,
     MarketSupplierMonth,
     MarketSupplierNotice,
 )
 from tracker.linking.links import refresh_contract_accounts
 from tracker.market import buyer as buyer_model
-from tracker.market import buyer_notices, changes, director, facts, supplier_facts
+from tracker.market import buyer_notices, buyer_terms, changes, director, facts, supplier_facts
 from tracker.market.common import median
 from tracker.ops.derive import after_ingest
 from tracker.rules import load_rules
@@ -207,11 +209,57 @@ def _buyer_notices(s: Session) -> list[tuple]:
     )
 
 
+def _buyer_recount(s: Session) -> dict[str, dict]:
+    """Per buyer: contracts, frameworks, modified per (base days, option days, end year and
+    month, extended; the last three only with options), and contracts per procedure."""
+    terms: dict[tuple, list[int]] = {}
+    procedures: dict[tuple, int] = defaultdict(int)
+    for key, c in s.execute(
+        select(ContractParty.party_key, Contract)
+        .join(Contract, Contract.id == ContractParty.contract_id)
+        .where(ContractParty.role == "buyer", Contract.expected.is_not(True))
+    ):
+        start, end, latest = c.start_date, c.end_date, c.latest_end
+        base = (end - start).days if start and end and end >= start else None
+        options = bool(end and latest and latest > end)
+        key_t = (
+            key, base, (latest - end).days if options else None, end.year if options else None,
+            end.month if options else None,
+            (c.extension in ("probably_extended", "modified")) if options else None,
+        )  # fmt: skip
+        t = terms.setdefault(key_t, [0, 0, 0])
+        t[0] += 1
+        t[1] += int(c.framework is True)
+        t[2] += int(c.modified_by_notice_pk is not None or c.extension == "modified")
+        ident = c.procedure_id or (str(c.notice_pk) if c.notice_pk is not None else None)
+        procedures[(key, c.procedure_type, ident)] += 1
+    return {"terms": {k: tuple(v) for k, v in terms.items()}, "procedures": dict(procedures)}
+
+
+def _buyer_stored(s: Session) -> dict[str, dict]:
+    terms: dict[tuple, list[int]] = {}
+    for r in s.scalars(select(MarketBuyerTerm)):
+        key = tuple(getattr(r, k) for k in buyer_terms.TERM_KEYS)
+        t = terms.setdefault(key, [0, 0, 0])
+        for i, name in enumerate(buyer_terms.TERM_SUMS):
+            t[i] += getattr(r, name)
+    procedures: dict[tuple, int] = defaultdict(int)
+    for r in s.scalars(select(MarketBuyerProcedure)):
+        procedures[(r.buyer_key, r.procedure_type, r.ident)] += r.contracts
+    return {
+        "terms": {k: tuple(v) for k, v in terms.items() if v[0]},
+        "procedures": {k: n for k, n in procedures.items() if n},
+    }
+
+
 def _assert_summaries_recount(s: Session) -> None:
     recount, stored = _recount(s), _stored(s)
     for name in recount:
         assert stored[name] == recount[name], name
     assert all(recount.values()), [name for name, rows in recount.items() if not rows]
+    buyers = _buyer_recount(s)
+    assert _buyer_stored(s) == buyers
+    assert all(buyers.values())
 
 
 def test_summaries_equal_a_recount_after_the_ingest(market: dict) -> None:
@@ -425,13 +473,20 @@ def test_a_buyers_terms_counted_in_sql_equal_a_recount(market: dict) -> None:
         )
         assert len(buyers) > 5
         seen: set[int] = set()
-        # no contract of the fixtures shows an extension: some do here (rolled back)
-        s.execute(
-            update(Contract)
-            .where(Contract.latest_end > Contract.end_date, Contract.id % 2 == 0)
-            .values(extension="probably_extended")
-        )
-        for day in (dt.date(2021, 1, 1), dt.date(2025, 6, 1)):
+        # no contract of the fixtures shows an extension: some do here (a tracked change,
+        # rolled back)
+        chosen = Contract.latest_end > Contract.end_date, Contract.id % 2 == 0
+        with changes.tracking(s, s.scalars(select(Contract.id).where(*chosen)).all()):
+            s.execute(update(Contract).where(*chosen).values(extension="probably_extended"))
+        _assert_summaries_recount(s)
+        # the day after a base period with options ended mid-month: counted live
+        ends = s.scalars(
+            select(Contract.end_date).where(
+                Contract.latest_end > Contract.end_date, func.extract("day", Contract.end_date) > 1
+            )
+        ).all()
+        assert ends
+        for day in (dt.date(2021, 1, 1), dt.date(2025, 6, 17), ends[0] + dt.timedelta(days=1)):
             for key in buyers:
                 terms, ext, procs = buyer_model._terms(s, key, None, day)
                 t = terms

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, and_, case, cast, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import (
@@ -31,6 +31,7 @@ from tracker.market.buyer_notices import (
     price_weight_counts,
     tender_counts,
 )
+from tracker.market.buyer_terms import procedure_counts, term_rows
 from tracker.market.common import (
     ValueSum,
     contracts_of_party,
@@ -274,64 +275,21 @@ def _purchases(session: Session, key: str) -> tuple[list[CpvYear], list[CpvYear]
     return by_cpv_year, by_year
 
 
-def _days(session: Session, a: Any, b: Any) -> Any:
-    """Whole days from date ``a`` to date ``b`` in SQL (both backends)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return b - a
-    return cast(func.julianday(b) - func.julianday(a), Integer)
-
-
 def _procedures(session: Session, key: str) -> tuple[Count, ...]:
     """Procedure types of the buyer's contracts, one count per procedure (its lots and
-    winners are one competition; a lone notice is one). Counted in SQL over the distinct
-    (type, procedure) pairs (PostgreSQL sorts for a count(distinct); it hashes these)."""
-    ident = func.coalesce(Contract.procedure_id, cast(Contract.notice_pk, String))
-    pairs = (
-        _of_buyer(key)
-        .add_columns(Contract.procedure_type.label("code"), ident.label("ident"))
-        .distinct()
-        .subquery()
-    )
-    rows = session.execute(
-        select(pairs.c.code, func.count(pairs.c.ident)).group_by(pairs.c.code)
-    ).all()
+    winners are one competition; a lone notice is one): ``market_buyer_procedures``."""
     return tuple(
-        Count(code, _procedure_label(code), int(n))
-        for code, n in sorted(rows, key=lambda r: (-int(r[1]), r[0] or ""))
+        Count(code, _procedure_label(code), n)
+        for code, n in sorted(procedure_counts(session, key), key=lambda r: (-r[1], r[0] or ""))
     )
-
-
-def _term_years(session: Session, key: str, today: dt.date) -> tuple[list[Any], list[int]]:
-    """Per (base term, option term) in whole days (None where unknown): how many of the
-    buyer's contracts, how many ended with options before ``today``, how many of those
-    were extended, frameworks, modified contracts; and the totals of the last four."""
-    start, end, latest = Contract.start_date, Contract.end_date, Contract.latest_end
-    with_options = and_(end.is_not(None), latest.is_not(None), latest > end)
-    has_term = and_(start.is_not(None), end.is_not(None), end >= start)
-    base = case((has_term, _days(session, start, end)))
-    option = case((with_options, _days(session, end, latest)))
-    ended = and_(with_options, end < today)
-    extended = and_(ended, Contract.extension.in_(("probably_extended", "modified")))
-    modified = or_(Contract.modified_by_notice_pk.is_not(None), Contract.extension == "modified")
-    rows = session.execute(
-        _of_buyer(key)
-        .add_columns(
-            base, option, func.count(Contract.id), func.sum(case((ended, 1), else_=0)),
-            func.sum(case((extended, 1), else_=0)),
-            func.sum(case((Contract.framework.is_(True), 1), else_=0)),
-            func.sum(case((modified, 1), else_=0)),
-        )
-        .group_by(base, option)
-    ).all()  # fmt: skip
-    return list(rows), [sum(int(r[i] or 0) for r in rows) for i in (2, 3, 4, 5, 6)]
 
 
 def _terms(
     session: Session, key: str, orgnr: str | None, today: dt.date
 ) -> tuple[Terms, ExtensionHabit, tuple[Count, ...]]:
     """Terms and options of the buyer's contracts, its extension habit and its procedures
-    (two passes over its contracts in SQL: counts per term, and per procedure type)."""
-    rows, (contracts, ended, extended, frameworks, modified) = _term_years(session, key, today)
+    (``tracker.market.buyer_terms``: the summaries per term and per procedure)."""
+    rows, (contracts, ended, extended, frameworks, modified) = term_rows(session, key, today)
     base: dict[float, int] = {}
     option: dict[float, int] = {}
     for base_days, option_days, n, *_ in rows:

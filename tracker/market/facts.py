@@ -58,7 +58,7 @@ from tracker.enums import LinkStatus
 from tracker.market.common import awarded_contracts, awarded_on, chunks, fold
 
 PartyKey = tuple[str, str]  # (role, party_key)
-SUMMARY_VERSION = 2  # raise when what the summaries hold changes (a rebuild follows)
+SUMMARY_VERSION = 3  # raise when what the summaries hold changes (a rebuild follows)
 MARKER = "market_summaries"  # kv key: {"version": SUMMARY_VERSION of the last rebuild}
 VALUE_FIELDS = ("contracts", "with_value", "amount", "shared")
 
@@ -224,10 +224,12 @@ def refresh_parties(session: Session, keys: Iterable[PartyKey]) -> int:
             for table in (MarketPartyFact, MarketPartyPair):
                 session.execute(delete(table).where(table.role == role, table.party_key.in_(chunk)))
             _write_parties(session, role, chunk)
-    if by_role.get("supplier"):
-        from tracker.market import supplier_facts
+    from tracker.market import buyer_terms, supplier_facts  # the same per party
 
+    if by_role.get("supplier"):
         supplier_facts.refresh_suppliers(session, by_role["supplier"])
+    if by_role.get("buyer"):
+        buyer_terms.refresh(session, by_role["buyer"])
     return sum(len(v) for v in by_role.values())
 
 
@@ -342,8 +344,9 @@ def rebuild(session: Session) -> None:
         session.execute(delete(table))
     for role in ("buyer", "supplier"):
         _write_parties(session, role, None)
-    from tracker.market import supplier_facts
+    from tracker.market import buyer_terms, supplier_facts
 
+    buyer_terms.rebuild(session)
     supplier_facts.rebuild_notices(session)  # the months and expiry: refresh_accounts
     refresh_accounts(session)
     _mark(session)

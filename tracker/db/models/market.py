@@ -174,3 +174,41 @@ class MarketSupplierNotice(Base):
     with_value: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(24, 2))
     shared: Mapped[int] = mapped_column(Integer)
+
+
+# Per buyer (tracker.market.buyer_terms): the buyer page's terms, options, extension habit and
+# procedures, which read every contract of the buyer (8,000 for the busiest) otherwise.
+class MarketBuyerTerm(Base):
+    """Awarded contracts of one buyer per base term and option term in days (None where
+    unknown), and for those with options the month their base period ends and whether
+    they show an extension: counts of contracts, frameworks and modified contracts."""
+
+    __tablename__ = "market_buyer_terms"
+    __table_args__ = (Index("ix_market_buyer_terms_buyer_key", "buyer_key"),)
+
+    id: Mapped[intpk]
+    buyer_key: Mapped[str] = mapped_column(String(600))
+    base_days: Mapped[int | None] = mapped_column(Integer)
+    option_days: Mapped[int | None] = mapped_column(Integer)
+    end_year: Mapped[int | None] = mapped_column(Integer)
+    end_month: Mapped[int | None] = mapped_column(Integer)
+    extended: Mapped[bool | None] = mapped_column(Boolean)
+    contracts: Mapped[int] = mapped_column(Integer)
+    frameworks: Mapped[int] = mapped_column(Integer)
+    modified: Mapped[int] = mapped_column(Integer)
+
+
+class MarketBuyerProcedure(Base):
+    """Awarded contracts of one buyer per procedure type and procedure (its id, else the
+    notice's key): a buyer's procedures of a type are those whose rows add up to contracts."""
+
+    __tablename__ = "market_buyer_procedures"
+    __table_args__ = (
+        Index("ix_market_buyer_procedures_key", "buyer_key", "procedure_type", "ident"),
+    )
+
+    id: Mapped[intpk]
+    buyer_key: Mapped[str] = mapped_column(String(600))
+    procedure_type: Mapped[str | None] = mapped_column(String(32))
+    ident: Mapped[str | None] = mapped_column(String(64))
+    contracts: Mapped[int] = mapped_column(Integer)
