@@ -37,7 +37,7 @@ from tracker.pages.opportunities import OPEN_PHASES
 
 QUARTERS = 12
 WALLET_YEARS = 5
-OUTCOME_ROWS = 1000  # bid statuses per query of their outcomes (a range of ids)
+OUTCOME_ROWS = 500  # bid statuses per query of their outcomes (a range of ids)
 
 
 @dataclass(frozen=True)
@@ -340,7 +340,7 @@ def _outcomes(session: Session, ours: frozenset[str]) -> list[Any]:
     """(status, year issued, awarded, ours among the winners, how many) of the recorded bid
     statuses; the middle two only for a submitted bid: whether the procedure of its notice
     has awarded contracts from notices, and whether one of them names us. Led by the bid
-    statuses (a few thousand, a range of 1,000 at a time): their notice and its procedure's
+    statuses (a few thousand, a range of 500 at a time): their notice and its procedure's
     contracts read by index per status (a join made PostgreSQL hash all notices, 0.1 s)."""
     of_notice = Notice.id == BidStatus.notice_pk
     # correlated to the bid status also inside the contracts' EXISTS
