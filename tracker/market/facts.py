@@ -14,8 +14,10 @@ the sums (``tracker.db.models``, migration 0009):
 
 Each row counts contracts, contracts with a value, the sum of own values and the shared
 ceilings (counted, never summed), with the same SQL expressions the pages used
-(``tracker.market.common``), so a page shows the same numbers as a recount. "Ours" is not
-stored: our orgnrs are a setting, so the pages count our (few) contracts live.
+(``tracker.market.common``), so a page shows the same numbers as a recount. "Ours" is a
+setting, so it is not stored: the same sums per supplier (``tracker.market.supplier_facts``,
+migration 0010) are added up over our keys when read. A buyer's terms and procedures are
+kept per buyer (``tracker.market.buyer_terms``). Rebuilt and refreshed with these.
 
 Who refreshes: what a change touches (``Touched``: the parties, accounts and expiry
 months of the contracts, read before and after) is counted again.
