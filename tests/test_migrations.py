@@ -57,3 +57,15 @@ def test_migrations_import_no_app_code() -> None:
         for path in versions
     }
     assert {name: mods for name, mods in offending.items() if mods} == {}
+
+
+def test_a_new_database_has_nothing_to_count_and_no_summary_marker(engine: Engine) -> None:
+    """The upgrade counts the market summaries only when there is something to count (a
+    new database stays as empty as the migrations leave it)."""
+    from sqlalchemy.orm import Session
+
+    from tracker.market import facts
+
+    with Session(engine) as session:
+        assert facts.summary_version(session) is None
+        assert not facts.refresh_if_stale(session)

@@ -374,12 +374,14 @@ def _mark(session: Session) -> None:
 def refresh_if_stale(session: Session) -> bool:
     """Rebuild the summaries when the last rebuild was by an older ``SUMMARY_VERSION`` or
     never happened (a database just migrated), or when contracts have parties and the
-    summaries none (emptied behind the marker's back); True when it rebuilt. Flushes."""
+    summaries none (emptied behind the marker's back); True when it rebuilt. A database
+    with neither notices nor contracts has nothing to count and gets no marker (what is
+    stored later is counted as it comes). Flushes."""
+    has_parties = session.scalar(select(ContractParty.id).limit(1)) is not None
+    if not has_parties and session.scalar(select(Notice.id).limit(1)) is None:
+        return False  # nothing to count (a new database): no marker either
     version = summary_version(session)
-    empty = (
-        session.scalar(select(MarketPartyFact.id).limit(1)) is None
-        and session.scalar(select(ContractParty.id).limit(1)) is not None
-    )
+    empty = has_parties and session.scalar(select(MarketPartyFact.id).limit(1)) is None
     if version is not None and version >= SUMMARY_VERSION and not empty:
         return False
     rebuild(session)
