@@ -48,7 +48,6 @@ from tracker.db.models.market import (
 from tracker.linking.links import refresh_contract_accounts
 from tracker.market import buyer as buyer_model
 from tracker.market import buyer_notices, buyer_terms, changes, director, facts, supplier_facts
-from tracker.market import supplier as supplier_model
 from tracker.market.common import median
 from tracker.ops.derive import after_ingest
 from tracker.rules import load_rules
@@ -516,23 +515,3 @@ def test_a_buyers_terms_counted_in_sql_equal_a_recount(market: dict) -> None:
                 )
         assert seen == set(range(6))  # every figure is met somewhere
         s.rollback()
-
-
-def test_a_suppliers_held_and_latest_wins_in_one_pass_equal_two(market: dict) -> None:
-    """The supplier page's held agreements, their count and latest wins (one ranked pass)
-    equal the two lists as the exports read them."""
-    with session_scope(market["engine"]) as s:
-        keys = s.scalars(
-            select(ContractParty.party_key)
-            .where(ContractParty.role == "supplier")
-            .group_by(ContractParty.party_key)
-            .order_by(func.count().desc(), ContractParty.party_key)
-            .limit(5)
-        ).all()
-        for day in (dt.date(2020, 1, 1), dt.date(2024, 6, 1)):
-            for key in keys:
-                for limit in (1, 3, 50):
-                    held, count = supplier_model._wins(s, key, day, True, limit)
-                    latest, _ = supplier_model._wins(s, key, day, False, limit)
-                    got = supplier_model._held_and_latest(s, key, day, limit)
-                    assert got == (held, count, latest), (key, day, limit)

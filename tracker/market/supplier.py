@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Account, Contract, ContractAccount, ContractParty, MarketPartyFact
@@ -157,37 +157,18 @@ def supplier_wins(
     return _wins(session, key, today, held_only, limit)[0]
 
 
-def _columns() -> tuple[Any, ...]:
-    return (
-        Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
-        awarded_on(), Contract.value, Contract.currency, Contract.value_kind,
-        Contract.value_shared, Contract.framework, Contract.end_date, Contract.latest_end,
-        Contract.extension,
-    )  # fmt: skip
-
-
-def _to_wins(session: Session, rows: list[Any], today: dt.date) -> list[Win]:
-    """Rows of ``_columns`` → wins, with their (first) buyers."""
-    buyers = _buyers(session, [r[0] for r in rows])
-    wins = []
-    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext in rows:
-        bkey, bname = buyers.get(cid, (None, None))
-        wins.append(
-            Win(
-                cid, npk, title, lot, bname, bkey, cpv, day, value, cur, kind, bool(shared),
-                bool(fw), end, latest, next_end_of(end, latest, today),
-                running(end, latest, ext, today),
-            )
-        )  # fmt: skip
-    return wins
-
-
 def _wins(
     session: Session, key: str, today: dt.date, held_only: bool, limit: int | None
 ) -> tuple[list[Win], int]:
-    """``supplier_wins`` and how many there are in all (0 when none is listed)."""
+    """``supplier_wins`` and how many there are in all (counted in the same pass: the
+    supplier's contracts are read once for both; 0 when none is listed)."""
     award = awarded_on()
-    stmt = _of_supplier(key).add_columns(*_columns(), func.count().over())
+    stmt = _of_supplier(key).add_columns(
+        Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
+        award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
+        Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
+        func.count().over(),
+    )  # fmt: skip
     if held_only:
         stmt = stmt.where(running_expr(today)).order_by(
             next_end_expr(today).is_(None), next_end_expr(today), Contract.id
@@ -197,46 +178,18 @@ def _wins(
     if limit is not None:
         stmt = stmt.limit(limit)
     rows = session.execute(stmt).all()
-    return _to_wins(session, [r[:-1] for r in rows], today), int(rows[0][-1]) if rows else 0
-
-
-def _held_and_latest(
-    session: Session, key: str, today: dt.date, limit: int
-) -> tuple[list[Win], int, list[Win]]:
-    """The first ``limit`` agreements held now (soonest end first), how many are held,
-    and the ``limit`` latest wins: one pass over the supplier's contracts (the largest
-    holds 9,000), ranked twice in SQL."""
-    award, soon, held = awarded_on(), next_end_expr(today), running_expr(today)
-    held_flag = case((held, 1), else_=0)
-    ranked = (
-        _of_supplier(key)
-        .add_columns(
-            *_columns(),
-            held_flag.label("held"),
-            func.sum(held_flag).over().label("held_count"),
-            func.row_number()
-            .over(partition_by=held_flag, order_by=(soon.is_(None), soon, Contract.id))
-            .label("soon_rank"),
-            func.row_number()
-            .over(order_by=(award.is_(None), award.desc(), Contract.id.desc()))
-            .label("latest_rank"),
-        )
-        .subquery()
-    )
-    c = ranked.c
-    rows = session.execute(
-        select(ranked).where(or_(and_(c.held == 1, c.soon_rank <= limit), c.latest_rank <= limit))
-    ).all()
-    n = len(_columns())
-    wins = {w.contract_id: w for w in _to_wins(session, [r[:n] for r in rows], today)}
-    soon_first = sorted((r for r in rows if r.held == 1 and r.soon_rank <= limit), key=_soon)
-    by_award = sorted((r for r in rows if r.latest_rank <= limit), key=lambda r: r.latest_rank)
-    count = int(rows[0].held_count or 0) if rows else 0
-    return [wins[r[0]] for r in soon_first], count, [wins[r[0]] for r in by_award]
-
-
-def _soon(row: Any) -> int:
-    return int(row.soon_rank)
+    buyers = _buyers(session, [r[0] for r in rows])
+    wins = []
+    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext, _ in rows:
+        bkey, bname = buyers.get(cid, (None, None))
+        wins.append(
+            Win(
+                cid, npk, title, lot, bname, bkey, cpv, day, value, cur, kind, bool(shared),
+                bool(fw), end, latest, next_end_of(end, latest, today),
+                running(end, latest, ext, today),
+            )
+        )  # fmt: skip
+    return wins, int(rows[0][-1]) if rows else 0
 
 
 def _meets_us(
@@ -328,7 +281,7 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         theirs = [g.key for g in cpv_groups if g.key != "?"]
         both = _our_cpvs(session, theirs, mine)
         shared_cpv = tuple(g for g in cpv_groups if g.key in both)
-    held_now, held_count, latest = _held_and_latest(session, key, today, LIST_ROWS)
+    held_now, held_count = _wins(session, key, today, True, LIST_ROWS)
     return SupplierPage(
         key=key,
         name=ident[0] or ident[1] or key,
@@ -347,7 +300,7 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         held_count=held_count,
         meets_us=() if is_us else _meets_us(session, key, mine, today),
         shared_cpv=shared_cpv,
-        latest=tuple(latest),
+        latest=tuple(supplier_wins(session, key, today, limit=LIST_ROWS)),
     )
 
 
