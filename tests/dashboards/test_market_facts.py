@@ -48,6 +48,7 @@ from tracker.db.models.market import (
 from tracker.linking.links import refresh_contract_accounts
 from tracker.market import buyer as buyer_model
 from tracker.market import buyer_notices, buyer_terms, changes, director, facts, supplier_facts
+from tracker.market import supplier as supplier_model
 from tracker.market.common import median
 from tracker.ops.derive import after_ingest
 from tracker.rules import load_rules
@@ -515,3 +516,30 @@ def test_a_buyers_terms_counted_in_sql_equal_a_recount(market: dict) -> None:
                 )
         assert seen == set(range(6))  # every figure is met somewhere
         s.rollback()
+
+
+def test_a_large_suppliers_latest_wins_read_newest_first_equal_the_sorted_list(
+    market: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The latest wins of a large supplier, read down the award day index to the year
+    the summaries name, are those of the plain sorted query (every supplier made large)."""
+    monkeypatch.setattr(supplier_model, "WALK_FROM", 1)
+    with session_scope(market["engine"]) as s:
+        keys = s.scalars(
+            select(ContractParty.party_key)
+            .where(ContractParty.role == "supplier")
+            .group_by(ContractParty.party_key)
+            .order_by(func.count().desc(), ContractParty.party_key)
+            .limit(8)
+        ).all()
+        walked = 0
+        for key in keys:
+            by_year = facts.party_groups(s, key, "supplier", "year")
+            n = facts.party_groups(s, key, "supplier").get((), (0, ()))[0]
+            for rows in (1, 2, 5, 50):
+                monkeypatch.setattr(supplier_model, "LIST_ROWS", rows)
+                day = dt.date(2025, 1, 1)
+                got = supplier_model._latest(s, key, day, n, by_year)
+                assert got == supplier_model.supplier_wins(s, key, day, limit=rows), (key, rows)
+                walked += n >= rows
+        assert walked

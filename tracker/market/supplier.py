@@ -109,6 +109,7 @@ class SupplierRow:
 
 
 LIST_ROWS = 50  # held agreements and latest wins read for the page (the export: all)
+WALK_FROM = 1000  # a supplier's contracts from which its latest wins are read newest first
 
 
 def _groups(
@@ -157,18 +158,38 @@ def supplier_wins(
     return _wins(session, key, today, held_only, limit)[0]
 
 
+def _columns() -> tuple[Any, ...]:
+    return (
+        Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
+        awarded_on(), Contract.value, Contract.currency, Contract.value_kind,
+        Contract.value_shared, Contract.framework, Contract.end_date, Contract.latest_end,
+        Contract.extension,
+    )  # fmt: skip
+
+
+def _to_wins(session: Session, rows: list[Any], today: dt.date) -> list[Win]:
+    """Rows of ``_columns`` → wins, with their (first) buyers."""
+    buyers = _buyers(session, [r[0] for r in rows])
+    wins = []
+    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext in rows:
+        bkey, bname = buyers.get(cid, (None, None))
+        wins.append(
+            Win(
+                cid, npk, title, lot, bname, bkey, cpv, day, value, cur, kind, bool(shared),
+                bool(fw), end, latest, next_end_of(end, latest, today),
+                running(end, latest, ext, today),
+            )
+        )  # fmt: skip
+    return wins
+
+
 def _wins(
     session: Session, key: str, today: dt.date, held_only: bool, limit: int | None
 ) -> tuple[list[Win], int]:
-    """``supplier_wins`` and how many there are in all (counted in the same pass: the
-    supplier's contracts are read once for both; 0 when none is listed)."""
+    """``supplier_wins`` and how many there are in all (counted in the same pass, a window
+    count: the supplier's contracts are read once for both; 0 when none is listed)."""
     award = awarded_on()
-    stmt = _of_supplier(key).add_columns(
-        Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
-        award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
-        Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
-        func.count().over(),
-    )  # fmt: skip
+    stmt = _of_supplier(key).add_columns(*_columns(), func.count().over())
     if held_only:
         stmt = stmt.where(running_expr(today)).order_by(
             next_end_expr(today).is_(None), next_end_expr(today), Contract.id
@@ -178,17 +199,7 @@ def _wins(
     if limit is not None:
         stmt = stmt.limit(limit)
     rows = session.execute(stmt).all()
-    buyers = _buyers(session, [r[0] for r in rows])
-    wins = []
-    for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext, _ in rows:
-        bkey, bname = buyers.get(cid, (None, None))
-        wins.append(
-            Win(
-                cid, npk, title, lot, bname, bkey, cpv, day, value, cur, kind, bool(shared),
-                bool(fw), end, latest, next_end_of(end, latest, today),
-                running(end, latest, ext, today),
-            )
-        )  # fmt: skip
+    wins = _to_wins(session, [tuple(r)[:-1] for r in rows], today)
     return wins, int(rows[0][-1]) if rows else 0
 
 
@@ -300,8 +311,47 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         held_count=held_count,
         meets_us=() if is_us else _meets_us(session, key, mine, today),
         shared_cpv=shared_cpv,
-        latest=tuple(supplier_wins(session, key, today, limit=LIST_ROWS)),
+        latest=tuple(_latest(session, key, today, contracts, by_year)),
     )
+
+
+def _latest(
+    session: Session, key: str, today: dt.date, contracts: int, by_year: dict[Any, Any]
+) -> list[Win]:
+    """The supplier's ``LIST_ROWS`` latest wins. A large supplier's (``WALK_FROM``
+    contracts or more) from the newest awards down (the award day index) to the first
+    day of the year by which it won ``LIST_ROWS`` (from ``by_year``, the summaries'
+    counts), stopping at ``LIST_ROWS``: the largest holds 9,000, which the plain query
+    reads and sorts; the order is the same (award day, then id, newest first)."""
+    since = None
+    if contracts >= WALK_FROM:
+        seen = 0
+        for (year,), (n, _) in sorted(
+            ((k, v) for k, v in by_year.items() if k[0] is not None), reverse=True
+        ):
+            seen += n
+            if seen >= LIST_ROWS:
+                since = dt.date(int(year), 1, 1)
+                break
+    if since is None:
+        return supplier_wins(session, key, today, limit=LIST_ROWS)
+    award = awarded_on()
+    party = (
+        select(ContractParty.id)
+        .where(
+            ContractParty.contract_id == Contract.id,
+            ContractParty.role == "supplier",
+            ContractParty.party_key == key,
+        )
+        .exists()
+    )
+    rows = session.execute(
+        select(*_columns())
+        .where(award >= since, awarded_contracts(), party)
+        .order_by(award.desc(), Contract.id.desc())
+        .limit(LIST_ROWS)
+    ).all()
+    return _to_wins(session, list(rows), today)
 
 
 def supplier_list(
