@@ -580,9 +580,13 @@ def _model_times(engine: Engine, keys: dict[str, Any], requests: int, out: dict)
 
     ours = [keys["us"]]
     models = {
-        "supplier (us)": lambda s: supplier_page(s, keys["us"], TODAY, ours),
-        "supplier (top)": lambda s: supplier_page(s, keys["top_competitor"], TODAY, ours),
-        "supplier (typ.)": lambda s: supplier_page(s, keys["typical_supplier"], TODAY, ours),
+        "supplier (us)": lambda s: supplier_page(s, keys["us"], TODAY, ours, buyer_rows=30),
+        "supplier (top)": lambda s: supplier_page(
+            s, keys["top_competitor"], TODAY, ours, buyer_rows=30
+        ),
+        "supplier (typ.)": lambda s: supplier_page(
+            s, keys["typical_supplier"], TODAY, ours, buyer_rows=30
+        ),
         "buyer (busiest)": lambda s: buyer_page(s, keys["busiest_buyer"], TODAY),
         "buyer (typical)": lambda s: buyer_page(s, keys["typical_buyer"], TODAY),
         "director market": lambda s: director_market(s, TODAY, ours=ours),

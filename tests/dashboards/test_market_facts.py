@@ -543,3 +543,22 @@ def test_a_large_suppliers_latest_wins_read_newest_first_equal_the_sorted_list(
                 assert got == supplier_model.supplier_wins(s, key, day, limit=rows), (key, rows)
                 walked += n >= rows
         assert walked
+
+
+def test_a_suppliers_first_buyers_are_chosen_in_sql_as_in_python(market: dict) -> None:
+    """The supplier page's first buyers (chosen in SQL, only theirs read): the same rows
+    as all of them, sorted, cut."""
+    with session_scope(market["engine"]) as s:
+        supplier = s.execute(
+            select(MarketPartyPair.party_key)
+            .where(MarketPartyPair.role == "supplier")
+            .group_by(MarketPartyPair.party_key)
+            .order_by(func.count(func.distinct(MarketPartyPair.other_key)).desc())
+            .limit(1)
+        ).scalar_one()
+        day, ours = dt.date(2025, 1, 1), [market["us"]]
+        everyone = supplier_model.supplier_page(s, supplier, day, ours).by_buyer
+        assert len(everyone) > 2
+        for n in (1, 2, len(everyone)):
+            page = supplier_model.supplier_page(s, supplier, day, ours, buyer_rows=n)
+            assert page.by_buyer == everyone[:n]

@@ -21,7 +21,6 @@ from tracker.db.models import (
     Contract,
     ContractAccount,
     ContractParty,
-    MarketPartyPair,
     Notice,
     NoticeBuyer,
 )
@@ -38,7 +37,7 @@ from tracker.market.common import (
     median_of_counts,
     parties_with_awards,
 )
-from tracker.market.facts import party_groups, party_pairs
+from tracker.market.facts import party_groups, party_pairs, top_counterparts
 from tracker.notices.codelists import codelist, cpv_label
 
 LIST_ROWS = 40
@@ -201,7 +200,7 @@ def _of_buyer(key: str) -> Any:
 def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:
     """Suppliers of the buyer's contracts, most contracts first (the first ``limit``: chosen
     in SQL, the busiest buyer has thousands of suppliers, and only theirs are read)."""
-    only = None if limit is None else _top_suppliers(session, key, limit)
+    only = None if limit is None else top_counterparts(session, key, "buyer", limit)
     found = party_pairs(session, key, "buyer", only)
     merged: dict[str, list[Any]] = {}
     for (skey, name), (n, values) in found.items():
@@ -211,23 +210,6 @@ def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> t
     out = [Supplier(k, name, n, values) for k, (name, n, values) in merged.items()]
     out.sort(key=lambda s: (-s.contracts, s.name))
     return tuple(out[:limit] if limit is not None else out)
-
-
-def _top_suppliers(session: Session, key: str, limit: int) -> list[str]:
-    """The keys of the buyer's ``limit`` suppliers with most contracts (ties by name, as
-    ``suppliers_at`` orders them; a few more than ``limit`` are taken for the ties)."""
-    t = MarketPartyPair
-    n = func.sum(t.contracts)
-    return list(
-        session.scalars(
-            select(t.other_key)
-            .where(t.party_key == key, t.role == "buyer")
-            .group_by(t.other_key)
-            .having(n > 0)
-            .order_by(n.desc(), func.coalesce(func.max(t.other_name), t.other_key), t.other_key)
-            .limit(limit + 10)
-        )
-    )
 
 
 def _identity(session: Session, key: str) -> tuple[str | None, str | None]:

@@ -438,3 +438,21 @@ def party_pairs(
     if others is not None:
         stmt = stmt.where(t.other_key.in_(others))
     return fold(session.execute(stmt), 2)
+
+
+def top_counterparts(session: Session, key: str, role: str, limit: int) -> list[str]:
+    """The keys of a party's ``limit`` counterparts with most contracts (ties by name, as
+    the pages order them; a few more than ``limit`` are taken for the ties): a page lists
+    the first few of thousands, and only theirs are read and folded."""
+    t = MarketPartyPair
+    n = func.sum(t.contracts)
+    return list(
+        session.scalars(
+            select(t.other_key)
+            .where(t.party_key == key, t.role == role)
+            .group_by(t.other_key)
+            .having(n > 0)
+            .order_by(n.desc(), func.coalesce(func.max(t.other_name), t.other_key), t.other_key)
+            .limit(limit + 10)
+        )
+    )

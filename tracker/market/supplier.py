@@ -32,7 +32,7 @@ from tracker.market.common import (
     running,
     running_expr,
 )
-from tracker.market.facts import party_groups, party_pairs
+from tracker.market.facts import party_groups, party_pairs, top_counterparts
 from tracker.notices.codelists import cpv_label
 
 
@@ -109,6 +109,7 @@ class SupplierRow:
 
 
 LIST_ROWS = 50  # held agreements and latest wins read for the page (the export: all)
+PAGE_BUYERS = 30  # buyers on the page (the export and the API: all)
 WALK_FROM = 1000  # a supplier's contracts from which its latest wins are read newest first
 
 
@@ -266,9 +267,17 @@ def _our_cpvs(session: Session, cpvs: list[str], ours: frozenset[str]) -> set[st
     return found
 
 
-def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str]) -> SupplierPage:
+def supplier_page(
+    session: Session,
+    key: str,
+    today: dt.date,
+    ours: Iterable[str],
+    *,
+    buyer_rows: int | None = None,
+) -> SupplierPage:
     """The supplier ``key``'s page (NotFoundError when no contract names it). Groups are
-    counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``."""
+    counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``; the
+    buyers the first ``buyer_rows`` (all when None: the export, the API)."""
     ident = session.execute(
         select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
             ContractParty.party_key == key, ContractParty.role == "supplier"
@@ -282,7 +291,8 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
     by_cpv = party_groups(session, key, "supplier", "main_cpv")
     buyer_names: dict[Any, str] = {}
     merged: dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]] = {}
-    for (bkey, bname), v in party_pairs(session, key, "supplier").items():
+    only = None if buyer_rows is None else top_counterparts(session, key, "supplier", buyer_rows)
+    for (bkey, bname), v in party_pairs(session, key, "supplier", only).items():
         buyer_names[bkey] = bname or bkey
         merged[(bkey,)] = v
     contracts, values = party_groups(session, key, "supplier").get((), (0, ()))
@@ -300,7 +310,7 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         is_us=is_us,
         contracts=contracts,
         values=values,
-        by_buyer=_groups(merged, lambda k: buyer_names.get(k[0]) or "(ukjent)"),
+        by_buyer=_groups(merged, lambda k: buyer_names.get(k[0]) or "(ukjent)")[:buyer_rows],
         by_cpv=cpv_groups,
         by_year=_groups(
             {(int(k[0]) if k[0] is not None else None,): v for k, v in by_year.items()},
