@@ -8,7 +8,10 @@ app in-process (FastAPI TestClient: routing, login cookie, queries, rendering; n
 for each page ``--requests`` times after two warm-up requests and reports p50/p95/max, the
 p95 of the read model alone (``model p95``: the tracker.market call, no HTTP, no template),
 the median CPU time of this process per request (``cpu p50``: what the load average does
-not change; PostgreSQL's own work runs in the server and is not in it) and the load
+not change; PostgreSQL's own work runs in the server and is not in it), on PostgreSQL the
+mean CPU time of the server processes of the bench's database per request (``db cpu
+avg``, read from /proc in clock ticks of 10 ms, hence the mean; the server must run on
+this machine) and the load
 average; ``baseline (/me)`` is a small page, to show what the machine's load
 costs any request. Target: p95 under 300 ms.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import os
 import random
 import statistics
@@ -421,21 +425,83 @@ def seed(engine: Engine, scale: float, years: int, seed_: int) -> dict[str, Any]
     }
 
 
-def _database(backend: str, workdir: Path) -> str:
+def _database(backend: str, workdir: Path, pg_name: str, fresh: bool = True) -> str:
     if backend == "sqlite":
         path = workdir / "market-bench.db"
-        path.unlink(missing_ok=True)
+        if fresh:
+            path.unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "tracker_market_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "tracker_market_bench"'))
-    admin.dispose()
-    return make_url(PG_BASE + "tracker_market_bench").render_as_string(hide_password=False)
+    if fresh:
+        admin = create_engine(PG_BASE + "postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+        admin.dispose()
+    return make_url(PG_BASE + pg_name).render_as_string(hide_password=False)
+
+
+def _seeded(backend: str, args: argparse.Namespace, workdir: Path) -> tuple[str, dict[str, Any]]:
+    """The database to measure and its keys: seeded afresh, or with ``--reuse`` the one a
+    run with the same workdir left (its keys in ``keys-<backend>.json``; upgraded, so a
+    newer summary version is counted again)."""
+    saved = workdir / f"keys-{backend}.json"
+    if args.reuse and saved.exists():
+        url = _database(backend, workdir, args.pg_database, fresh=False)
+        engine = make_engine(url)
+        t0 = time.perf_counter()
+        upgrade(engine)
+        engine.dispose()
+        keys = json.loads(saved.read_text())
+        print(f"\n{backend}: reusing {saved.parent}; upgraded in {time.perf_counter() - t0:.0f} s")
+        return url, keys
+    url = _database(backend, workdir, args.pg_database)
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = time.perf_counter()
+    keys = seed(engine, args.scale, args.years, args.seed)
+    seeded = time.perf_counter() - t0
+    engine.dispose()
+    saved.write_text(json.dumps(keys))
+    n, c, s = keys["counts"]
+    print(
+        f"\n{backend}: scale {args.scale} over {args.years} years: {n} notices, {c} contracts, "
+        f"{s} suppliers; seeded in {seeded:.0f} s"
+    )
+    return url, keys
 
 
 def _p95(times: list[float]) -> float:
     return times[max(0, int(round(0.95 * len(times))) - 1)]
+
+
+class _ServerCpu:
+    """CPU time of the PostgreSQL server processes serving the bench's database, read from
+    /proc (the server runs on this machine): with ``cpu p50`` the work of a request on
+    PostgreSQL, which the load average of a shared machine does not change. None on
+    SQLite (its work is in this process) or when /proc cannot be read."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, pool_size=1) if url.startswith("postgres") else None
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float | None:
+        if self.engine is None:
+            return None
+        with self.engine.connect() as conn:
+            pids = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            total = 0
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    return None
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / self.tick
 
 
 def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[str, dict]:
@@ -465,6 +531,7 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
         "director (all)": "/director/market?scope=all",
     }
     out = {}
+    server = _ServerCpu(url)
     with TestClient(app) as client:
         page = client.get("/login")
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -476,8 +543,9 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
         if res.status_code != 303:
             raise RuntimeError("login failed")
         for name, path in pages.items():
-            times, cpu = [], []
+            times, cpu, db_cpu = [], [], []
             for i in range(requests + 2):
+                s0 = server.seconds()
                 t0, c0 = time.perf_counter(), time.process_time()
                 res = client.get(path)
                 elapsed = (time.perf_counter() - t0) * 1000
@@ -486,10 +554,14 @@ def measure(url: str, keys: dict[str, Any], home: Path, requests: int) -> dict[s
                 if i >= 2:
                     times.append(elapsed)
                     cpu.append((time.process_time() - c0) * 1000)
+                    s1 = server.seconds()
+                    if s0 is not None and s1 is not None:
+                        db_cpu.append((s1 - s0) * 1000)
             times.sort()
             out[name] = {
                 "n": len(times),
                 "cpu_p50": statistics.median(cpu),
+                "db_cpu": statistics.mean(db_cpu) if db_cpu else None,
                 "p50": statistics.median(times),
                 "p95": _p95(times),
                 "max": times[-1],
@@ -508,9 +580,13 @@ def _model_times(engine: Engine, keys: dict[str, Any], requests: int, out: dict)
 
     ours = [keys["us"]]
     models = {
-        "supplier (us)": lambda s: supplier_page(s, keys["us"], TODAY, ours),
-        "supplier (top)": lambda s: supplier_page(s, keys["top_competitor"], TODAY, ours),
-        "supplier (typ.)": lambda s: supplier_page(s, keys["typical_supplier"], TODAY, ours),
+        "supplier (us)": lambda s: supplier_page(s, keys["us"], TODAY, ours, buyer_rows=30),
+        "supplier (top)": lambda s: supplier_page(
+            s, keys["top_competitor"], TODAY, ours, buyer_rows=30
+        ),
+        "supplier (typ.)": lambda s: supplier_page(
+            s, keys["typical_supplier"], TODAY, ours, buyer_rows=30
+        ),
         "buyer (busiest)": lambda s: buyer_page(s, keys["busiest_buyer"], TODAY),
         "buyer (typical)": lambda s: buyer_page(s, keys["typical_buyer"], TODAY),
         "director market": lambda s: director_market(s, TODAY, ours=ours),
@@ -539,23 +615,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per page")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the databases a run with --workdir left"
+    )
+    parser.add_argument("--pg-database", default="tracker_market_bench")
+    parser.add_argument("--seed-only", action="store_true", help="seed, do not measure")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tracker-market-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        url = _database(backend, workdir)
-        engine = make_engine(url)
-        upgrade(engine)
-        t0 = time.perf_counter()
-        keys = seed(engine, args.scale, args.years, args.seed)
-        seeded = time.perf_counter() - t0
-        engine.dispose()
-        n, c, s = keys["counts"]
-        print(
-            f"\n{backend}: scale {args.scale} over {args.years} years: {n} notices, {c} contracts, "
-            f"{s} suppliers; seeded in {seeded:.0f} s"
-        )
+        url, keys = _seeded(backend, args, workdir)
+        if args.seed_only:
+            continue
         load0 = os.getloadavg()
         t0 = time.perf_counter()
         res = measure(url, keys, workdir, args.requests)
@@ -567,14 +639,16 @@ def main() -> None:
         )
         print(
             f"{'page':<18}{'n':>4}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'KB':>7}{'model p95':>11}"
-            f"{'cpu p50':>9}"
+            f"{'cpu p50':>9}{'db cpu avg':>12}"
         )
         for name, r in res.items():
             flag = "" if r["p95"] < 300 else "  (over 300 ms)"
             model = f"{r['model_p95']:>11.0f}" if "model_p95" in r else f"{'':>11}"
+            db = r["db_cpu"]
+            db_cpu = f"{db:>12.0f}" if db is not None else f"{'':>12}"
             print(
                 f"{name:<18}{r['n']:>4}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['max']:>9.0f}"
-                f"{r['bytes'] / 1024:>7.0f}{model}{r['cpu_p50']:>9.0f}{flag}"
+                f"{r['bytes'] / 1024:>7.0f}{model}{r['cpu_p50']:>9.0f}{db_cpu}{flag}"
             )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 from sqlalchemy import Engine, inspect
 
-from tracker.db.migrate import check, current_revision, head_revision
+from tracker.db.migrate import ROOT, check, current_revision, head_revision
 from tracker.db.models import Base
 
 
@@ -18,3 +21,51 @@ def test_upgrade_head_then_check_has_no_drift(engine: Engine) -> None:
 def test_naming_convention_names_constraints(engine: Engine) -> None:
     uniques = inspect(engine).get_unique_constraints("notices")
     assert any(u["name"] == "uq_notices_notice_id_version" for u in uniques)
+
+
+# What a migration may import from the project: nothing. A migration runs years later
+# against the schema of its day, while app code (even tracker.db.types' column types, whose
+# conversions may change) follows the newest schema; a migration freezes its SQL and logic.
+FROZEN_SAFE: frozenset[str] = frozenset()
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and node.args:  # importlib.import_module("tracker…")
+            first = node.args[0]
+            func = node.func
+            called = getattr(func, "attr", None) or getattr(func, "id", None)
+            if called in {"import_module", "__import__"} and isinstance(first, ast.Constant):
+                names.add(str(first.value))
+    return names
+
+
+def test_migrations_import_no_app_code() -> None:
+    versions = sorted((ROOT / "alembic" / "versions").glob("*.py"))
+    assert len(versions) >= 8
+    offending = {
+        path.name: sorted(
+            name
+            for name in _imported_modules(path)
+            if (name == "tracker" or name.startswith("tracker.")) and name not in FROZEN_SAFE
+        )
+        for path in versions
+    }
+    assert {name: mods for name, mods in offending.items() if mods} == {}
+
+
+def test_a_new_database_has_nothing_to_count_and_no_summary_marker(engine: Engine) -> None:
+    """The upgrade counts the market summaries only when there is something to count (a
+    new database stays as empty as the migrations leave it)."""
+    from sqlalchemy.orm import Session
+
+    from tracker.market import facts
+
+    with Session(engine) as session:
+        assert facts.summary_version(session) is None
+        assert not facts.refresh_if_stale(session)

@@ -11,9 +11,13 @@ party and counterpart; per account, award month and currency; per hard-expiry mo
 holds a buyer's award, competition and modification notices as its page reads them
 (``tracker.market.buyer_notices``: the busiest buyer has 40,000 notices, each a row lookup
 in ``notices`` to test its subtype). Two indexes: a party's name and orgnr without its
-rows, contracts by award day. The tables
-are filled here from the stored contracts (``tracker.market.facts.rebuild``, as
-``tracker derive`` does).
+rows, contracts by award day.
+
+The tables are created empty: filling them is the app's (``tracker.db.migrate.upgrade``
+counts the summaries again after the migrations when their version marker in ``kv`` is
+missing or older than the code's, ``tracker.market.facts.refresh_if_stale``). A
+migration runs years later against the schema of its day, and app code follows the
+newest schema; so no migration imports from ``tracker``.
 """
 
 from __future__ import annotations
@@ -135,16 +139,12 @@ def upgrade() -> None:
         "contracts",
         [sa.text("coalesce(conclusion_date, award_date, start_date)")],
     )
-    from sqlalchemy.orm import Session
-
-    from tracker.market.facts import rebuild
-
-    session = Session(bind=op.get_bind())
-    rebuild(session)
-    session.flush()
 
 
 def downgrade() -> None:
+    # The app's marker of filled summaries (tracker.market.facts.MARKER) goes with them, so
+    # that upgrading again fills the new empty tables.
+    op.execute(sa.text("DELETE FROM kv WHERE key = 'market_summaries'"))
     op.drop_index("ix_contracts_awarded_on", table_name="contracts")
     op.drop_index("ix_contract_parties_key_role_name", table_name="contract_parties")
     op.drop_index("ix_market_expiry_months_year_month", table_name="market_expiry_months")

@@ -16,7 +16,7 @@ from dashboards.web import current_user, db_session, render, today
 from tracker.db.models import User
 from tracker.i18n import say
 from tracker.market.common import spend
-from tracker.market.supplier import supplier_list, supplier_page
+from tracker.market.supplier import PAGE_BUYERS, supplier_list, supplier_page
 from tracker.messages import N_
 
 router = APIRouter()
@@ -72,7 +72,7 @@ def supplier(
     session: Session = Depends(db_session),
     day: dt.date = Depends(today),
 ) -> Response:
-    page = supplier_page(session, key, day, ours(request))
+    page = supplier_page(session, key, day, ours(request), buyer_rows=PAGE_BUYERS)
     chart = year_chart(page.by_year, say(N_("Awarded value per year: %(name)s", name=page.name)))
     return render(request, "supplier.html", {"p": page, "year_chart": chart})
 

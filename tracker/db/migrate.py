@@ -32,6 +32,20 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    after_upgrade(engine)
+
+
+def after_upgrade(engine: Engine) -> None:
+    """What migrations leave to the app, once the schema is at head: the market summaries
+    are counted again when stale (``tracker.market.facts.refresh_if_stale``; migrations
+    create summary tables empty, as they must not run app code). Its own transaction:
+    a failure leaves the schema upgraded and the summaries marked stale for the next try."""
+    from sqlalchemy.orm import Session
+
+    from tracker.market.facts import refresh_if_stale
+
+    with Session(bind=engine) as session, session.begin():
+        refresh_if_stale(session)
 
 
 def check(engine: Engine) -> None:

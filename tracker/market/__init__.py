@@ -13,8 +13,10 @@ JSON API and the exports all use:
 The pages read summaries rather than adding up every contract per request: ``facts``
 (per party, counterpart, account month and expiry month; ``rebuild``), ``changes`` (how
 the derive step, agreement imports and relinking keep them: the difference of what the
-changed contracts add) and ``buyer_notices`` (a buyer's award, competition and
-modification notices as its page reads them).
+changed contracts add), ``buyer_notices`` (a buyer's award, competition and
+modification notices as its page reads them), ``supplier_facts`` (the sums per supplier:
+"ours" is added up over our keys when read) and ``buyer_terms`` (a buyer's terms and
+procedures).
 
 Everything is counted per lot and supplier (one ``contracts`` row per lot and winner
 group) and values stay per currency and value kind (``common.ValueSum``): a framework

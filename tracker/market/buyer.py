@@ -10,7 +10,6 @@ from the notices whose buyer has that orgnr.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +30,14 @@ from tracker.market.buyer_notices import (
     price_weight_counts,
     tender_counts,
 )
+from tracker.market.buyer_terms import procedure_counts, term_rows
 from tracker.market.common import (
     ValueSum,
     contracts_of_party,
-    median,
     median_of_counts,
     parties_with_awards,
 )
-from tracker.market.facts import party_groups, party_pairs
+from tracker.market.facts import party_groups, party_pairs, top_counterparts
 from tracker.notices.codelists import codelist, cpv_label
 
 LIST_ROWS = 40
@@ -199,8 +198,10 @@ def _of_buyer(key: str) -> Any:
 
 
 def suppliers_at(session: Session, key: str, limit: int | None = LIST_ROWS) -> tuple[Supplier, ...]:
-    """Suppliers of the buyer's contracts, most contracts first."""
-    found = party_pairs(session, key, "buyer")
+    """Suppliers of the buyer's contracts, most contracts first (the first ``limit``: chosen
+    in SQL, the busiest buyer has thousands of suppliers, and only theirs are read)."""
+    only = None if limit is None else top_counterparts(session, key, "buyer", limit)
+    found = party_pairs(session, key, "buyer", only)
     merged: dict[str, list[Any]] = {}
     for (skey, name), (n, values) in found.items():
         m = merged.setdefault(skey, [name or skey, 0, ()])
@@ -256,18 +257,12 @@ def _purchases(session: Session, key: str) -> tuple[list[CpvYear], list[CpvYear]
     return by_cpv_year, by_year
 
 
-def _procedures(dates: Sequence[Any]) -> tuple[Count, ...]:
-    """Procedure types of the buyer's contracts (rows of ``_terms``), one count per
-    procedure (its lots and winners are one competition; a lone notice is one)."""
-    idents: dict[str | None, set[str]] = {}
-    for r in dates:
-        ident = r[6] if r[6] is not None else (str(r[7]) if r[7] is not None else None)
-        found = idents.setdefault(r[8], set())
-        if ident is not None:
-            found.add(ident)
+def _procedures(session: Session, key: str) -> tuple[Count, ...]:
+    """Procedure types of the buyer's contracts, one count per procedure (its lots and
+    winners are one competition; a lone notice is one): ``market_buyer_procedures``."""
     return tuple(
-        Count(code, _procedure_label(code), len(ids))
-        for code, ids in sorted(idents.items(), key=lambda kv: (-len(kv[1]), kv[0] or ""))
+        Count(code, _procedure_label(code), n)
+        for code, n in sorted(procedure_counts(session, key), key=lambda r: (-r[1], r[0] or ""))
     )
 
 
@@ -275,34 +270,30 @@ def _terms(
     session: Session, key: str, orgnr: str | None, today: dt.date
 ) -> tuple[Terms, ExtensionHabit, tuple[Count, ...]]:
     """Terms and options of the buyer's contracts, its extension habit and its procedures
-    (one pass over its contracts)."""
-    dates = session.execute(
-        _of_buyer(key).add_columns(
-            Contract.start_date, Contract.end_date, Contract.latest_end, Contract.extension,
-            Contract.modified_by_notice_pk, Contract.framework, Contract.procedure_id,
-            Contract.notice_pk, Contract.procedure_type,
-        )
-    ).all()  # fmt: skip
-    base = [y for r in dates if (y := _years(r[0], r[1])) is not None]
-    option_years = [
-        y for r in dates if r[2] and r[1] and r[2] > r[1] and (y := _years(r[1], r[2])) is not None
-    ]
+    (``tracker.market.buyer_terms``: the summaries per term and per procedure)."""
+    rows, (contracts, ended, extended, frameworks, modified) = term_rows(session, key, today)
+    base: dict[float, int] = {}
+    option: dict[float, int] = {}
+    for base_days, option_days, n, *_ in rows:
+        for days, acc in ((base_days, base), (option_days, option)):
+            if days is not None:
+                years = round(int(days) / 365.25, 1)
+                acc[years] = acc.get(years, 0) + int(n)
     terms = Terms(
-        contracts=len(dates),
-        with_term=len(base),
-        median_base_years=median(base),
-        with_options=len(option_years),
-        median_option_years=median(option_years),
-        frameworks=sum(1 for r in dates if r[5]),
+        contracts=contracts,
+        with_term=sum(base.values()),
+        median_base_years=median_of_counts(base.items()),
+        with_options=sum(option.values()),
+        median_option_years=median_of_counts(option.items()),
+        frameworks=frameworks,
     )
-    ended = [r for r in dates if r[1] and r[1] < today and r[2] and r[2] > r[1]]
     extension = ExtensionHabit(
-        ended_with_options=len(ended),
-        extended=sum(1 for r in ended if r[3] in ("probably_extended", "modified")),
-        modified_contracts=sum(1 for r in dates if r[4] is not None or r[3] == "modified"),
+        ended_with_options=ended,
+        extended=extended,
+        modified_contracts=modified,
         modification_notices=modification_notices(session, orgnr),
     )
-    return terms, extension, _procedures(dates)
+    return terms, extension, _procedures(session, key)
 
 
 def _accounts(session: Session, key: str) -> tuple[tuple[int, str], ...]:

@@ -36,11 +36,18 @@ from tracker.db.models import (
     MarketPartyFact,
     MarketPartyPair,
 )
-from tracker.market import facts
+from tracker.db.models.market import (
+    MarketBuyerProcedure,
+    MarketBuyerTerm,
+    MarketSupplierExpiry,
+    MarketSupplierMonth,
+    MarketSupplierNotice,
+)
+from tracker.market import buyer_terms, facts, supplier_facts
 from tracker.market.common import chunks
 
 ACTIVE = "tracker.market.changes"  # session.info key of the change being tracked
-Sums = list[Any]  # contracts, count for the amount, amount, fourth count
+Sums = list[Any]  # contracts, count for the amount, amount, fourth count; or counts
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class Spec:
     owned: Callable[[Sums], int]
     queries: Callable[[list[int]], list[Any]]
     named: bool = False  # the query gives the counterpart's name after the keys
+    amount: int | None = 2  # which sum is an amount (None: counts only)
 
 
 def _pairs(ids: list[int]) -> list[Any]:
@@ -90,8 +98,48 @@ SPECS = {
         lambda v: v[1],
         lambda ids: [facts._expiry_months(None, ids)],
     ),
+    # per supplier (tracker.market.supplier_facts)
+    "supplier_expiry": Spec(
+        MarketSupplierExpiry,
+        supplier_facts.EXPIRY_KEYS,
+        supplier_facts.EXPIRY_SUMS,
+        lambda v: v[1],
+        lambda ids: [supplier_facts.expiry_query(ids)],
+    ),
+    "supplier_months": Spec(
+        MarketSupplierMonth,
+        supplier_facts.MONTH_KEYS,
+        supplier_facts.MONTH_SUMS,
+        lambda v: v[1],
+        lambda ids: [supplier_facts.months_query(ids)],
+    ),
+    "supplier_notices": Spec(
+        MarketSupplierNotice,
+        supplier_facts.NOTICE_KEYS,
+        supplier_facts.NOTICE_SUMS,
+        lambda v: v[1] - v[3],
+        lambda ids: [supplier_facts.notices_query(ids)],
+    ),
+    # per buyer (tracker.market.buyer_terms)
+    "buyer_terms": Spec(
+        MarketBuyerTerm,
+        buyer_terms.TERM_KEYS,
+        buyer_terms.TERM_SUMS,
+        lambda v: v[0],
+        lambda ids: [buyer_terms.terms_query(ids)],
+        amount=None,
+    ),
+    "buyer_procedures": Spec(
+        MarketBuyerProcedure,
+        buyer_terms.PROCEDURE_KEYS,
+        buyer_terms.PROCEDURE_SUMS,
+        lambda v: v[0],
+        lambda ids: [buyer_terms.procedures_query(ids)],
+        amount=None,
+    ),
 }
-ACCOUNT_TABLES = ("months", "expiry")  # what a relink changes
+# what a relink changes
+ACCOUNT_TABLES = ("months", "expiry", "supplier_expiry", "supplier_months")
 
 
 def contributions(
@@ -114,29 +162,36 @@ def contributions(
                         key, label, sums = tuple(row[:n]), None, list(row[n:])
                     prev = found.get(key)
                     if prev is not None:  # the same key from two chunks
-                        sums = _add(prev[0], sums, 1)
+                        sums = _add(prev[0], sums, 1, spec.amount)
                         label = max((x for x in (prev[1], label) if x is not None), default=None)
                     found[key] = (sums, label)
         out[name] = found
     return out
 
 
-def _add(a: Sums, b: Sums, sign: int) -> Sums:
-    amount = a[2]
-    if b[2] is not None:
-        amount = (Decimal(amount) if amount is not None else Decimal(0)) + sign * Decimal(b[2])
-    return [int(a[0]) + sign * int(b[0]), int(a[1]) + sign * int(b[1]), amount,
-            int(a[3] or 0) + sign * int(b[3] or 0)]  # fmt: skip
+def _add(a: Sums, b: Sums, sign: int, amount: int | None = 2) -> Sums:
+    """``a + sign * b``: counts as integers, the sum at ``amount`` (a value table's
+    amount; None: a table of counts) as a Decimal, None while unknown."""
+    out: Sums = []
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if i != amount:
+            out.append(int(x or 0) + sign * int(y or 0))
+        elif y is None:
+            out.append(x)
+        else:
+            out.append((Decimal(x) if x is not None else Decimal(0)) + sign * Decimal(y))
+    return out
 
 
 def _apply_table(session: Session, spec: Spec, before: dict, after: dict) -> None:
     """Add the difference as rows of its own (negative where something went): the pages
     add up a key's rows (``facts.party_groups``), so nothing is read or rewritten here."""
     rows = []
-    zero: tuple[Sums, str | None] = ([0, 0, None, 0], None)
+    blank: Sums = [None if i == spec.amount else 0 for i in range(len(spec.sums))]
+    zero: tuple[Sums, str | None] = (blank, None)
     for key in set(before) | set(after):
-        d = _add(after.get(key, zero)[0], before.get(key, zero)[0], -1)
-        if not (d[0] or d[1] or d[3] or (d[2] is not None and d[2] != 0)):
+        d = _add(after.get(key, zero)[0], before.get(key, zero)[0], -1, spec.amount)
+        if not any(x for x in d if x is not None):
             continue
         row = {**dict(zip(spec.keys, key, strict=True)), **dict(zip(spec.sums, d, strict=True))}
         if spec.named:

@@ -29,12 +29,15 @@ from tracker.db.models import (
     Notice,
     Opportunity,
 )
-from tracker.market.common import awarded_contracts, chunks, our_orgnrs
+from tracker.market import supplier_facts
+from tracker.market.common import awarded_contracts, our_orgnrs
+from tracker.market.facts import year_of
 from tracker.pages.director import NO_ACTIVITY_DAYS
 from tracker.pages.opportunities import OPEN_PHASES
 
 QUARTERS = 12
 WALLET_YEARS = 5
+OUTCOME_ROWS = 500  # bid statuses per query of their outcomes (a range of ids)
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,27 @@ def _is_ours(ours: frozenset[str]) -> Any:
     return Contract.id.in_(ids)
 
 
+def _ours_exists(ours: frozenset[str]) -> Any:
+    """``_is_ours`` as a correlated EXISTS: for a query led by another index (this month's
+    awards), not by our (many) contracts."""
+    return (
+        select(ContractParty.id)
+        .where(
+            ContractParty.contract_id == Contract.id,
+            ContractParty.role == "supplier",
+            ContractParty.orgnr.in_(sorted(ours) or [""]),
+        )
+        .exists()
+    )
+
+
+def _summed(session: Session, ours: frozenset[str]) -> bool:
+    """Whether ours can be read from the per-supplier summaries (our orgnrs are our
+    suppliers' party keys): not when a contract has two of them (its sums would be added
+    twice; then ours is counted live)."""
+    return bool(ours) and not supplier_facts.joint(session, sorted(ours))
+
+
 def _at_accounts() -> Any:
     """A contract with a link to one of our accounts that is not rejected (correlated: an
     index lookup per contract; an IN list read all 50,000 links for our few contracts)."""
@@ -205,10 +229,11 @@ def expiring_by_quarter(
         stmt = stmt.where(t.at_accounts.is_(True))
     # per (quarter, ours, currency, kind): contracts, own values, sum, shared
     acc: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, 0, None, 0])
-    for sign, rows in (
-        (1, session.execute(stmt)),
-        (-1, _our_expiring(session, first, end, ours, scope)),
-    ):
+    if _summed(session, ours):
+        mine = supplier_facts.expiring(session, sorted(ours), first, end, scope == "accounts")
+    else:
+        mine = _our_expiring(session, first, end, ours, scope) if ours else []
+    for sign, rows in ((1, session.execute(stmt)), (-1, mine)):
         for yy, mm, cur, kind, n, own_n, value, shared in rows:
             q = quarter_start(dt.date(int(yy), int(mm), 1))
             keys = [(q, False, cur, kind)] + ([(q, True, cur, kind)] if sign < 0 else [])
@@ -261,11 +286,18 @@ def _wallet_rows(session: Session, today: dt.date, ours: frozenset[str], since: 
         live.where(award >= max(month, since), award <= today)
     ):
         yield account_id, yy, cur, False, n, value, fw
-    if ours:
-        for account_id, yy, cur, n, value, fw in session.execute(
-            live.where(_is_ours(ours), award >= since, award <= today)
+    if not ours:
+        return
+    if _summed(session, ours):  # months before this one from the summaries, this one live
+        for account_id, yy, cur, n, value, fw in supplier_facts.wallet(
+            session, sorted(ours), since, month
         ):
             yield account_id, yy, cur, True, n, value, fw
+        mine = live.where(_ours_exists(ours), award >= max(month, since), award <= today)
+    else:
+        mine = live.where(_is_ours(ours), award >= since, award <= today)
+    for account_id, yy, cur, n, value, fw in session.execute(mine):
+        yield account_id, yy, cur, True, n, value, fw
 
 
 def share_of_wallet(
@@ -304,41 +336,60 @@ def share_of_wallet(
     return tuple(out)
 
 
-def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
-    marks = session.execute(
-        select(BidStatus.notice_pk, BidStatus.status).where(
-            BidStatus.status.in_(("submitted", "won", "lost"))
+def _outcomes(session: Session, ours: frozenset[str]) -> list[Any]:
+    """(status, year issued, awarded, ours among the winners, how many) of the recorded bid
+    statuses; the middle two only for a submitted bid: whether the procedure of its notice
+    has awarded contracts from notices, and whether one of them names us. Led by the bid
+    statuses (a few thousand, a range of 500 at a time): their notice and its procedure's
+    contracts read by index per status (a join made PostgreSQL hash all notices, 0.1 s)."""
+    of_notice = Notice.id == BidStatus.notice_pk
+    # correlated to the bid status also inside the contracts' EXISTS
+    proc = select(Notice.procedure_id).where(of_notice).correlate_except(Notice).scalar_subquery()
+    day = select(Notice.issue_date).where(of_notice).correlate_except(Notice).scalar_subquery()
+
+    def awarded(*extra: Any) -> Any:
+        found = select(Contract.id).where(
+            Contract.procedure_id == proc, awarded_contracts(), Contract.source == "notice", *extra
         )
-    ).all()
-    # The notices by id (as one join PostgreSQL read all notices to hash them: 0.1 s).
-    of_notice: dict[int, tuple[Any, Any]] = {}
-    for chunk in chunks(sorted({pk for pk, _ in marks})):
-        for pk, proc, day in session.execute(
-            select(Notice.id, Notice.procedure_id, Notice.issue_date).where(Notice.id.in_(chunk))
-        ):
-            of_notice[pk] = (proc, day)
-    statuses = [(status, *of_notice[pk]) for pk, status in marks if pk in of_notice]
-    procs = sorted({p for s, p, _ in statuses if s == "submitted" and p})
-    awarded: dict[str, bool] = {}
+        return case((found.exists(), 1), else_=0)
+
+    submitted = BidStatus.status == "submitted"
+    mine = _ours_exists(ours) if ours else false()
+    keys = (
+        BidStatus.status, year_of(day), case((submitted, awarded())),
+        case((submitted, awarded(mine))),
+    )  # fmt: skip
+    recorded = BidStatus.status.in_(("submitted", "won", "lost"))
+    ids = session.scalars(select(BidStatus.id).where(recorded).order_by(BidStatus.id)).all()
+    out: list[Any] = []
+    # in ranges: PostgreSQL compiles (JIT, 45 ms) a plan it estimates as costly
+    for first in range(0, len(ids), OUTCOME_ROWS):
+        low, high = ids[first], ids[min(first + OUTCOME_ROWS, len(ids)) - 1]
+        out.extend(
+            session.execute(
+                select(*keys, func.count())
+                .where(recorded, BidStatus.id >= low, BidStatus.id <= high)
+                .group_by(*keys)
+            ).all()
+        )
+    return out
+
+
+def win_loss(session: Session, ours: frozenset[str]) -> tuple[WinLoss, ...]:
+    statuses = _outcomes(session, ours)
     mine = _is_ours(ours)
-    for chunk in chunks(procs):
-        for proc, o in session.execute(
-            select(Contract.procedure_id, func.max(case((mine, 1), else_=0)))
-            .where(
-                Contract.procedure_id.in_(chunk), awarded_contracts(), Contract.source == "notice"
-            )
-            .group_by(Contract.procedure_id)
-        ):
-            awarded[proc] = bool(o)
     acc: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for status, proc, day in statuses:
-        a = acc[day.year if day else None]
-        a[0] += 1
+    for status, year, awarded, won, n in statuses:
+        a = acc[int(year) if year is not None else None]
+        a[0] += n
         outcome = status
         if status == "submitted":
-            outcome = ("won" if awarded[proc] else "lost") if proc in awarded else "pending"
-        a[{"won": 1, "lost": 2, "pending": 3}[outcome]] += 1
-    if ours:
+            outcome = ("won" if won else "lost") if awarded else "pending"
+        a[{"won": 1, "lost": 2, "pending": 3}[outcome]] += n
+    if _summed(session, ours):
+        for yy, n in supplier_facts.notices_per_year(session, sorted(ours)).items():
+            acc[yy][4] += n
+    elif ours:
         issued = func.coalesce(Notice.issue_date, Contract.award_date)
         y = func.extract("year", issued)
         for yy, n in session.execute(

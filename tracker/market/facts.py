@@ -14,8 +14,10 @@ the sums (``tracker.db.models``, migration 0009):
 
 Each row counts contracts, contracts with a value, the sum of own values and the shared
 ceilings (counted, never summed), with the same SQL expressions the pages used
-(``tracker.market.common``), so a page shows the same numbers as a recount. "Ours" is not
-stored: our orgnrs are a setting, so the pages count our (few) contracts live.
+(``tracker.market.common``), so a page shows the same numbers as a recount. "Ours" is a
+setting, so it is not stored: the same sums per supplier (``tracker.market.supplier_facts``,
+migration 0010) are added up over our keys when read. A buyer's terms and procedures are
+kept per buyer (``tracker.market.buyer_terms``). Rebuilt and refreshed with these.
 
 Who refreshes: what a change touches (``Touched``: the parties, accounts and expiry
 months of the contracts, read before and after) is counted again.
@@ -24,6 +26,12 @@ months of the contracts, read before and after) is counted again.
 ``tracker.linking.links.refresh_contract_accounts`` (every contract write and every link
 decision ends there) refreshes the accounts and expiry months of its contracts;
 ``tracker derive`` calls ``rebuild``.
+
+Freshness: ``rebuild`` records ``SUMMARY_VERSION`` in the ``kv`` table (``MARKER``).
+Migrations create summary tables empty and never fill them (they must not run app code);
+``tracker.db.migrate.upgrade`` calls ``refresh_if_stale`` after them, which rebuilds when
+the marker is missing or older. A change of what a summary holds (a new table or column,
+another way of counting) raises ``SUMMARY_VERSION``, so the next upgrade counts again.
 """
 
 from __future__ import annotations
@@ -40,16 +48,20 @@ from tracker.db.models import (
     Contract,
     ContractAccount,
     ContractParty,
+    KeyValue,
     MarketAccountMonth,
     MarketExpiryMonth,
     MarketPartyFact,
     MarketPartyPair,
     Notice,
+    utcnow,
 )
 from tracker.enums import LinkStatus
 from tracker.market.common import awarded_contracts, awarded_on, chunks, fold
 
 PartyKey = tuple[str, str]  # (role, party_key)
+SUMMARY_VERSION = 3  # raise when what the summaries hold changes (a rebuild follows)
+MARKER = "market_summaries"  # kv key: {"version": SUMMARY_VERSION of the last rebuild}
 VALUE_FIELDS = ("contracts", "with_value", "amount", "shared")
 
 
@@ -214,6 +226,12 @@ def refresh_parties(session: Session, keys: Iterable[PartyKey]) -> int:
             for table in (MarketPartyFact, MarketPartyPair):
                 session.execute(delete(table).where(table.role == role, table.party_key.in_(chunk)))
             _write_parties(session, role, chunk)
+    from tracker.market import buyer_terms, supplier_facts  # the same per party
+
+    if by_role.get("supplier"):
+        supplier_facts.refresh_suppliers(session, by_role["supplier"])
+    if by_role.get("buyer"):
+        buyer_terms.refresh(session, by_role["buyer"])
     return sum(len(v) for v in by_role.values())
 
 
@@ -291,6 +309,11 @@ def refresh_accounts(
     """Count again the account summaries of ``accounts`` and the expiry summaries of the
     expiry ``months`` ((year, month)); all of both when both are None. Flushes."""
     session.flush()
+    from tracker.market import supplier_facts  # the same per supplier
+
+    accounts = None if accounts is None else sorted(set(accounts))
+    months = None if months is None else sorted(set(months))
+    supplier_facts.refresh_accounts(session, accounts, months)
     whole = accounts is None and months is None
     if whole:
         session.execute(delete(MarketAccountMonth))
@@ -301,12 +324,12 @@ def refresh_accounts(
         session.execute(insert(MarketExpiryMonth).from_select(EXPIRY_COLUMNS, _expiry_months(None)))
         session.flush()
         return
-    for chunk in chunks(sorted(set(accounts or ())), 500):
+    for chunk in chunks(list(accounts or ()), 500):
         session.execute(delete(MarketAccountMonth).where(MarketAccountMonth.account_id.in_(chunk)))
         session.execute(
             insert(MarketAccountMonth).from_select(ACCOUNT_MONTH_COLUMNS, _account_months(chunk))
         )
-    for year, month in sorted(set(months or ())):
+    for year, month in months or ():
         t = MarketExpiryMonth
         session.execute(delete(t).where(t.year == year, t.month == month))
         session.execute(insert(t).from_select(EXPIRY_COLUMNS, _expiry_months((year, month))))
@@ -315,7 +338,7 @@ def refresh_accounts(
 
 def rebuild(session: Session) -> None:
     """Count every summary again from the contracts and notices (``tracker derive``, the
-    bench, migration 0009); flushes."""
+    bench, ``refresh_if_stale`` after migrations) and mark them fresh; flushes."""
     from tracker.market import buyer_notices
 
     buyer_notices.rebuild(session)
@@ -323,7 +346,46 @@ def rebuild(session: Session) -> None:
         session.execute(delete(table))
     for role in ("buyer", "supplier"):
         _write_parties(session, role, None)
+    from tracker.market import buyer_terms, supplier_facts
+
+    buyer_terms.rebuild(session)
+    supplier_facts.rebuild_notices(session)  # the months and expiry: refresh_accounts
     refresh_accounts(session)
+    _mark(session)
+
+
+def summary_version(session: Session) -> int | None:
+    """The ``SUMMARY_VERSION`` of the last ``rebuild`` of this database (None: never)."""
+    value = session.scalar(select(KeyValue.value).where(KeyValue.key == MARKER))
+    version = value.get("version") if isinstance(value, dict) else None
+    return version if isinstance(version, int) else None
+
+
+def _mark(session: Session) -> None:
+    row = session.get(KeyValue, MARKER)
+    if row is None:
+        session.add(KeyValue(key=MARKER, value={"version": SUMMARY_VERSION}))
+    else:
+        row.value = {"version": SUMMARY_VERSION}
+        row.updated_at = utcnow()
+    session.flush()
+
+
+def refresh_if_stale(session: Session) -> bool:
+    """Rebuild the summaries when the last rebuild was by an older ``SUMMARY_VERSION`` or
+    never happened (a database just migrated), or when contracts have parties and the
+    summaries none (emptied behind the marker's back); True when it rebuilt. A database
+    with neither notices nor contracts has nothing to count and gets no marker (what is
+    stored later is counted as it comes). Flushes."""
+    has_parties = session.scalar(select(ContractParty.id).limit(1)) is not None
+    if not has_parties and session.scalar(select(Notice.id).limit(1)) is None:
+        return False  # nothing to count (a new database): no marker either
+    version = summary_version(session)
+    empty = has_parties and session.scalar(select(MarketPartyFact.id).limit(1)) is None
+    if version is not None and version >= SUMMARY_VERSION and not empty:
+        return False
+    rebuild(session)
+    return True
 
 
 # --------------------------------------------------------------------------- reading
@@ -360,16 +422,37 @@ def party_groups(session: Session, key: str, role: str, *dims: str) -> dict[tupl
     )
 
 
-def party_pairs(session: Session, key: str, role: str) -> dict[tuple[Any, ...], Any]:
-    """A party's awarded contracts per counterpart: ``(other key, other name)`` → as
-    ``common.fold`` returns them (the name: the largest given in a group)."""
+def party_pairs(
+    session: Session, key: str, role: str, others: list[str] | None = None
+) -> dict[tuple[Any, ...], Any]:
+    """A party's awarded contracts per counterpart (only ``others`` when given): ``(other
+    key, other name)`` → as ``common.fold`` returns them (the name: the largest given in a
+    group)."""
     t = MarketPartyPair
-    return fold(
-        session.execute(
-            select(t.other_key, func.max(t.other_name), *_summed(t))
+    stmt = (
+        select(t.other_key, func.max(t.other_name), *_summed(t))
+        .where(t.party_key == key, t.role == role)
+        .group_by(t.other_key, t.currency, t.value_kind)
+        .having(func.sum(t.contracts) > 0)
+    )
+    if others is not None:
+        stmt = stmt.where(t.other_key.in_(others))
+    return fold(session.execute(stmt), 2)
+
+
+def top_counterparts(session: Session, key: str, role: str, limit: int) -> list[str]:
+    """The keys of a party's ``limit`` counterparts with most contracts (ties by name, as
+    the pages order them; a few more than ``limit`` are taken for the ties): a page lists
+    the first few of thousands, and only theirs are read and folded."""
+    t = MarketPartyPair
+    n = func.sum(t.contracts)
+    return list(
+        session.scalars(
+            select(t.other_key)
             .where(t.party_key == key, t.role == role)
-            .group_by(t.other_key, t.currency, t.value_kind)
-            .having(func.sum(t.contracts) > 0)
-        ),
-        2,
+            .group_by(t.other_key)
+            .having(n > 0)
+            .order_by(n.desc(), func.coalesce(func.max(t.other_name), t.other_key), t.other_key)
+            .limit(limit + 10)
+        )
     )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.db.models import Account, Contract, ContractAccount, ContractParty
+from tracker.db.models import Account, Contract, ContractAccount, ContractParty, MarketPartyFact
 from tracker.errors import NotFoundError
 from tracker.market.common import (
     ValueSum,
@@ -32,7 +32,7 @@ from tracker.market.common import (
     running,
     running_expr,
 )
-from tracker.market.facts import party_groups, party_pairs
+from tracker.market.facts import party_groups, party_pairs, top_counterparts
 from tracker.notices.codelists import cpv_label
 
 
@@ -109,6 +109,8 @@ class SupplierRow:
 
 
 LIST_ROWS = 50  # held agreements and latest wins read for the page (the export: all)
+PAGE_BUYERS = 30  # buyers on the page (the export and the API: all)
+WALK_FROM = 1000  # a supplier's contracts from which its latest wins are read newest first
 
 
 def _groups(
@@ -154,21 +156,20 @@ def supplier_wins(
 ) -> list[Win]:
     """The supplier ``key``'s awarded contracts: newest award first, or (``held_only``)
     those held now, soonest end first; at most ``limit``."""
-    award = awarded_on()
-    stmt = _of_supplier(key).add_columns(
+    return _wins(session, key, today, held_only, limit)[0]
+
+
+def _columns() -> tuple[Any, ...]:
+    return (
         Contract.id, Contract.notice_pk, Contract.title, Contract.lot_id, Contract.main_cpv,
-        award, Contract.value, Contract.currency, Contract.value_kind, Contract.value_shared,
-        Contract.framework, Contract.end_date, Contract.latest_end, Contract.extension,
+        awarded_on(), Contract.value, Contract.currency, Contract.value_kind,
+        Contract.value_shared, Contract.framework, Contract.end_date, Contract.latest_end,
+        Contract.extension,
     )  # fmt: skip
-    if held_only:
-        stmt = stmt.where(running_expr(today)).order_by(
-            next_end_expr(today).is_(None), next_end_expr(today), Contract.id
-        )
-    else:
-        stmt = stmt.order_by(award.is_(None), award.desc(), Contract.id.desc())
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = session.execute(stmt).all()
+
+
+def _to_wins(session: Session, rows: list[Any], today: dt.date) -> list[Win]:
+    """Rows of ``_columns`` → wins, with their (first) buyers."""
     buyers = _buyers(session, [r[0] for r in rows])
     wins = []
     for cid, npk, title, lot, cpv, day, value, cur, kind, shared, fw, end, latest, ext in rows:
@@ -181,6 +182,26 @@ def supplier_wins(
             )
         )  # fmt: skip
     return wins
+
+
+def _wins(
+    session: Session, key: str, today: dt.date, held_only: bool, limit: int | None
+) -> tuple[list[Win], int]:
+    """``supplier_wins`` and how many there are in all (counted in the same pass, a window
+    count: the supplier's contracts are read once for both; 0 when none is listed)."""
+    award = awarded_on()
+    stmt = _of_supplier(key).add_columns(*_columns(), func.count().over())
+    if held_only:
+        stmt = stmt.where(running_expr(today)).order_by(
+            next_end_expr(today).is_(None), next_end_expr(today), Contract.id
+        )
+    else:
+        stmt = stmt.order_by(award.is_(None), award.desc(), Contract.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
+    wins = _to_wins(session, [tuple(r)[:-1] for r in rows], today)
+    return wins, int(rows[0][-1]) if rows else 0
 
 
 def _meets_us(
@@ -230,27 +251,33 @@ def _meets_us(
 
 
 def _our_cpvs(session: Session, cpvs: list[str], ours: frozenset[str]) -> set[str]:
+    """The CPV codes of ``cpvs`` where we have won (our orgnrs are our party keys: from
+    the summaries of our keys, not our contracts)."""
+    t = MarketPartyFact
     found: set[str] = set()
     for chunk in chunks(cpvs):
         found.update(
             session.scalars(
-                select(Contract.main_cpv)
-                .join(ContractParty, ContractParty.contract_id == Contract.id)
-                .where(
-                    ContractParty.role == "supplier",
-                    ContractParty.orgnr.in_(sorted(ours)),
-                    Contract.main_cpv.in_(chunk),
-                    awarded_contracts(),
-                )
-                .distinct()
+                select(t.main_cpv)
+                .where(t.role == "supplier", t.party_key.in_(sorted(ours)), t.main_cpv.in_(chunk))
+                .group_by(t.main_cpv)
+                .having(func.sum(t.contracts) > 0)
             )
         )
     return found
 
 
-def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str]) -> SupplierPage:
+def supplier_page(
+    session: Session,
+    key: str,
+    today: dt.date,
+    ours: Iterable[str],
+    *,
+    buyer_rows: int | None = None,
+) -> SupplierPage:
     """The supplier ``key``'s page (NotFoundError when no contract names it). Groups are
-    counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``."""
+    counted in SQL; the held agreements and latest wins are the first ``LIST_ROWS``; the
+    buyers the first ``buyer_rows`` (all when None: the export, the API)."""
     ident = session.execute(
         select(func.max(ContractParty.name), func.max(ContractParty.orgnr)).where(
             ContractParty.party_key == key, ContractParty.role == "supplier"
@@ -264,7 +291,8 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
     by_cpv = party_groups(session, key, "supplier", "main_cpv")
     buyer_names: dict[Any, str] = {}
     merged: dict[tuple[Any, ...], tuple[int, tuple[ValueSum, ...]]] = {}
-    for (bkey, bname), v in party_pairs(session, key, "supplier").items():
+    only = None if buyer_rows is None else top_counterparts(session, key, "supplier", buyer_rows)
+    for (bkey, bname), v in party_pairs(session, key, "supplier", only).items():
         buyer_names[bkey] = bname or bkey
         merged[(bkey,)] = v
     contracts, values = party_groups(session, key, "supplier").get((), (0, ()))
@@ -274,6 +302,7 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         theirs = [g.key for g in cpv_groups if g.key != "?"]
         both = _our_cpvs(session, theirs, mine)
         shared_cpv = tuple(g for g in cpv_groups if g.key in both)
+    held_now, held_count = _wins(session, key, today, True, LIST_ROWS)
     return SupplierPage(
         key=key,
         name=ident[0] or ident[1] or key,
@@ -281,22 +310,58 @@ def supplier_page(session: Session, key: str, today: dt.date, ours: Iterable[str
         is_us=is_us,
         contracts=contracts,
         values=values,
-        by_buyer=_groups(merged, lambda k: buyer_names.get(k[0]) or "(ukjent)"),
+        by_buyer=_groups(merged, lambda k: buyer_names.get(k[0]) or "(ukjent)")[:buyer_rows],
         by_cpv=cpv_groups,
         by_year=_groups(
             {(int(k[0]) if k[0] is not None else None,): v for k, v in by_year.items()},
             lambda k: str(k[0]) if k[0] is not None else "ukjent år",
             order="key",
         ),
-        held_now=tuple(supplier_wins(session, key, today, held_only=True, limit=LIST_ROWS)),
-        held_count=session.scalar(
-            _of_supplier(key).add_columns(func.count(Contract.id)).where(running_expr(today))
-        )
-        or 0,
+        held_now=tuple(held_now),
+        held_count=held_count,
         meets_us=() if is_us else _meets_us(session, key, mine, today),
         shared_cpv=shared_cpv,
-        latest=tuple(supplier_wins(session, key, today, limit=LIST_ROWS)),
+        latest=tuple(_latest(session, key, today, contracts, by_year)),
     )
+
+
+def _latest(
+    session: Session, key: str, today: dt.date, contracts: int, by_year: dict[Any, Any]
+) -> list[Win]:
+    """The supplier's ``LIST_ROWS`` latest wins. A large supplier's (``WALK_FROM``
+    contracts or more) from the newest awards down (the award day index) to the first
+    day of the year by which it won ``LIST_ROWS`` (from ``by_year``, the summaries'
+    counts), stopping at ``LIST_ROWS``: the largest holds 9,000, which the plain query
+    reads and sorts; the order is the same (award day, then id, newest first)."""
+    since = None
+    if contracts >= WALK_FROM:
+        seen = 0
+        for (year,), (n, _) in sorted(
+            ((k, v) for k, v in by_year.items() if k[0] is not None), reverse=True
+        ):
+            seen += n
+            if seen >= LIST_ROWS:
+                since = dt.date(int(year), 1, 1)
+                break
+    if since is None:
+        return supplier_wins(session, key, today, limit=LIST_ROWS)
+    award = awarded_on()
+    party = (
+        select(ContractParty.id)
+        .where(
+            ContractParty.contract_id == Contract.id,
+            ContractParty.role == "supplier",
+            ContractParty.party_key == key,
+        )
+        .exists()
+    )
+    rows = session.execute(
+        select(*_columns())
+        .where(award >= since, awarded_contracts(), party)
+        .order_by(award.desc(), Contract.id.desc())
+        .limit(LIST_ROWS)
+    ).all()
+    return _to_wins(session, list(rows), today)
 
 
 def supplier_list(
