@@ -226,3 +226,11 @@ def test_fail_fast_one_line_without_a_usable_database(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_postgresql_sessions_do_not_jit_compile(engine: Engine) -> None:
+    """PostgreSQL connections run with jit off (a JIT compile cost more than the query)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with engine.connect() as conn:
+        assert conn.execute(text("SHOW jit")).scalar() == "off"

@@ -96,7 +96,16 @@ def make_engine(url: str) -> Engine:
                         )
 
             return engine
-        return create_engine(u, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No JIT compilation of plans: the pages' queries are short, and PostgreSQL's cost
+        # estimate sometimes JIT-compiles one for more than it then runs (45 ms measured on
+        # the director's win/loss at 100,000 contracts, bench/market.py).
+        return create_engine(
+            u,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"options": "-c jit=off"},
+        )
     except (ArgumentError, ImportError) as exc:
         raise DatabaseUnavailableError(
             f"database_url: cannot use {u.render_as_string(hide_password=True)}: {exc}"
