@@ -291,6 +291,36 @@ def expiries(
     return with_fit(session, kept, rules) if fit else kept
 
 
+def narrowed(
+    session: Session,
+    wider: Sequence[ContractRow],
+    today: dt.date,
+    *,
+    rules: Rules,
+    within_months: int,
+    limit: int | None = None,
+    fit: bool = True,
+) -> list[ContractRow]:
+    """What :func:`expiries` gives for ``within_months`` (and ``limit``, ``fit``), taken
+    from ``wider``: the same reader's ``expiries`` over at least as many months, with
+    ``fit=False``, no limit and without ``include_unknown`` (the KAM home reads its
+    contracts once for its list and the renewal radar). The same conditions, in Python."""
+    horizon = add_months(today, within_months).isoformat()
+    kept = [
+        r
+        for r in wider
+        if (
+            (r.end_date is not None and r.end_date <= horizon)
+            or (r.latest_end is not None and r.latest_end <= horizon)
+            or r.extension == Extension.PROBABLY_EXTENDED
+        )
+        and ((r.next_end is not None and r.next_end <= horizon) or r.extension)
+    ]
+    kept.sort(key=_sort_key)
+    kept = kept[:limit] if limit is not None else kept
+    return with_fit(session, kept, rules) if fit else kept
+
+
 # The columns of the expiries export (CSV/XLSX): one cell per fact, the evidence as quotes.
 EXPORT_COLUMNS = (
     "contract_id", "account_id", "account", "title", "lot_id", "suppliers", "buyer", "status",
