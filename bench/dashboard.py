@@ -11,7 +11,8 @@ uvicorn processes' user+system time from /proc over 20 sequential requests; Linu
     .venv/bin/python bench/dashboard.py --backend sqlite --clients 4 --requests 100
     .venv/bin/python bench/dashboard.py --notices 20000 --contracts 2000   # quick run
     .venv/bin/python bench/dashboard.py --scale 200000 --recompute   # PostgreSQL at scale
-    .venv/bin/python bench/dashboard.py --scale 2000000 --recompute  # 2 M (hours to seed)
+    .venv/bin/python bench/dashboard.py --scale 2000000 --recompute  # 2 M (~20 min to seed)
+    .venv/bin/python bench/dashboard.py --scale 200000 --reuse  # measure it again, no seeding
 
 ``--scale N`` seeds N notices, N/10 contracts and N/1,000 accounts (2 M: 200,000 contracts,
 2,000 accounts) into PostgreSQL only (database ``tracker_bench_scale``, its own, so
@@ -571,6 +572,7 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     else:
         info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
     seeded = time.perf_counter() - t0
+    seed_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     recompute_s = None
     if args.recompute:
         recompute_s = time_recompute(engine)
@@ -618,6 +620,7 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         server.terminate()
         server.wait(timeout=30)
     result["seed_s"] = seeded
+    result["seed_load"] = seed_load
     result["recompute"] = recompute_s
     result["url"] = make_url(url).render_as_string(hide_password=True)
     return result
@@ -664,8 +667,9 @@ def main() -> None:
         res = run(backend, args, workdir)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
-            f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s, "
-            f"measured in {res['wall_s']:.1f} s; load average {load} on {os.cpu_count()} cores"
+            f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s (load average "
+            f"{res['seed_load']}), measured in {res['wall_s']:.1f} s; load average {load} on "
+            f"{os.cpu_count()} cores"
         )
         print(f"{'page':<15}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'cpu ms':>8}")
         for name, s in res["pages"].items():
