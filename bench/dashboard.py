@@ -405,7 +405,10 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
                         f"(SELECT max(id) FROM {table}))"
                     )
                 )
-            conn.execute(text("ANALYZE"))
+        # VACUUM as autovacuum would after a bulk load: index-only scans need the
+        # visibility map (without it every probe reads the table too)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -419,7 +422,7 @@ def _free_port() -> int:
 
 
 def _login(base: str, email: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=60)
+    client = httpx.Client(base_url=base, timeout=300)  # a cold 2 M database: slow at first
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     res = client.post(
@@ -560,6 +563,10 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
     return took, counts, ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _opportunities(counts: dict[str, int]) -> int:
+    return sum(counts.get(k, 0) for k in ("retender", "dialogue", "planning", "competition"))
+
+
 def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     url = prepare(backend, workdir, args.reuse, args.pg_database)
     engine = make_engine(url)
@@ -573,9 +580,17 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
     seeded = time.perf_counter() - t0
     seed_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    if not args.reuse:
+        print(f"seeded in {seeded:.0f} s; load average {seed_load}", flush=True)
     recompute_s = None
     if args.recompute:
         recompute_s = time_recompute(engine)
+        took, counts, rload = recompute_s
+        print(
+            f"recompute: {took:.1f} s for {args.contracts} contracts ({_opportunities(counts)} "
+            f"opportunities); load average {rload}",
+            flush=True,
+        )
     engine.dispose()
     port = _free_port()
     env = {
@@ -682,10 +697,9 @@ def main() -> None:
             )
         if res.get("recompute"):
             took, counts, rload = res["recompute"]
-            opps = sum(counts.get(k, 0) for k in ("retender", "planning", "competition"))
             print(
                 f"recompute: {took:.1f} s for {args.contracts} contracts "
-                f"({opps} opportunities); load average {rload}"
+                f"({_opportunities(counts)} opportunities); load average {rload}"
             )
         if res["errors"]:
             print(f"errors: {len(res['errors'])}, first: {res['errors'][0]}")
