@@ -13,6 +13,11 @@ per query, ten times that at 2 M notices). Two partial indexes over the latest v
 - ``ix_notices_latest_issued``: the issue day (``coalesce(issue_date,
   publication_date)``, as the pages write it) with the id: the notices of a few days.
 
+The bid list and the director's queue show the intention notices still in their challenge
+period (``contracts.challenge_until`` from today on): a sequential scan of every contract
+(45 ms at 200,000 contracts) for a handful of rows. ``ix_contracts_challenge_until`` holds
+the few contracts that have one.
+
 Their condition is written as the queries write it (``is_latest IS true``; SQLite
 ``is_latest IS 1``): PostgreSQL uses a partial index only when it can prove the query's
 condition implies the index's.
@@ -51,6 +56,16 @@ def upgrade() -> None:
     )
 
 
+    op.create_index(
+        "ix_contracts_challenge_until",
+        "contracts",
+        ["challenge_until", "id"],
+        postgresql_where=sa.text("challenge_until IS NOT NULL"),
+        sqlite_where=sa.text("challenge_until IS NOT NULL"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_index("ix_contracts_challenge_until", table_name="contracts")
     op.drop_index("ix_notices_latest_issued", table_name="notices")
     op.drop_index("ix_notices_latest_id", table_name="notices")

@@ -144,3 +144,12 @@ Index(
     postgresql_where=text("is_latest IS true"),
     sqlite_where=text("is_latest IS 1"),
 )
+# Intention notices still in their challenge period (bid list, director's queue): the few
+# contracts that have a challenge period, without scanning every contract (alembic 0011).
+Index(
+    "ix_contracts_challenge_until",
+    Contract.challenge_until,
+    Contract.id,
+    postgresql_where=text("challenge_until IS NOT NULL"),
+    sqlite_where=text("challenge_until IS NOT NULL"),
+)
