@@ -9,7 +9,8 @@ tested for a few thousand linked notices. Without an index that holds it, Postgr
 hashes a sequential scan of every notice (bench/dashboard.py --scale 200000: 40-55 ms
 per query, ten times that at 2 M notices). Two partial indexes over the latest versions:
 
-- ``ix_notices_latest_id``: the id (an index-only probe per linked notice);
+- ``ix_notices_latest_id``: the id with the issue and publication dates (PostgreSQL
+  ``INCLUDE``): an index-only probe per linked notice, its issue day included;
 - ``ix_notices_latest_issued``: the issue day (``coalesce(issue_date,
   publication_date)``, as the pages write it) with the id: the notices of a few days.
 
@@ -45,6 +46,7 @@ def upgrade() -> None:
         "notices",
         ["id"],
         postgresql_where=PG_LATEST,
+        postgresql_include=["issue_date", "publication_date"],
         sqlite_where=SQLITE_LATEST,
     )
     op.create_index(

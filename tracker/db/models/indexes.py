@@ -135,6 +135,7 @@ Index(
     "ix_notices_latest_id",
     Notice.id,
     postgresql_where=text("is_latest IS true"),
+    postgresql_include=["issue_date", "publication_date"],  # the issue day, index-only
     sqlite_where=text("is_latest IS 1"),
 )
 Index(
