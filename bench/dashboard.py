@@ -612,6 +612,10 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         str(port),
         "--workers",
         str(args.workers),
+        # a client's connection can idle for seconds while the others' 2 M pages run: a
+        # server closing it (uvicorn's 5 s default) races the client's next request
+        "--timeout-keep-alive",
+        "300",
         "--no-access-log",
         "--log-level",
         "warning",
