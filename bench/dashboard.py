@@ -616,6 +616,10 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         # server closing it (uvicorn's 5 s default) races the client's next request
         "--timeout-keep-alive",
         "300",
+        # a cold 2 M director page holds the GIL for seconds: uvicorn's supervisor would
+        # kill the worker after its 5 s health check (the client sees a dropped connection)
+        "--timeout-worker-healthcheck",
+        "120",
         "--no-access-log",
         "--log-level",
         "warning",
