@@ -11,7 +11,8 @@ uvicorn processes' user+system time from /proc over 20 sequential requests; Linu
     .venv/bin/python bench/dashboard.py --backend sqlite --clients 4 --requests 100
     .venv/bin/python bench/dashboard.py --notices 20000 --contracts 2000   # quick run
     .venv/bin/python bench/dashboard.py --scale 200000 --recompute   # PostgreSQL at scale
-    .venv/bin/python bench/dashboard.py --scale 2000000 --recompute  # 2 M (hours to seed)
+    .venv/bin/python bench/dashboard.py --scale 2000000 --recompute  # 2 M (~20 min to seed)
+    .venv/bin/python bench/dashboard.py --scale 200000 --reuse  # measure it again, no seeding
 
 ``--scale N`` seeds N notices, N/10 contracts and N/1,000 accounts (2 M: 200,000 contracts,
 2,000 accounts) into PostgreSQL only (database ``tracker_bench_scale``, its own, so
@@ -404,7 +405,10 @@ def seed(engine: Engine, n_notices: int, n_contracts: int, n_accounts: int, seed
                         f"(SELECT max(id) FROM {table}))"
                     )
                 )
-            conn.execute(text("ANALYZE"))
+        # VACUUM as autovacuum would after a bulk load: index-only scans need the
+        # visibility map (without it every probe reads the table too)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -418,7 +422,7 @@ def _free_port() -> int:
 
 
 def _login(base: str, email: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=60)
+    client = httpx.Client(base_url=base, timeout=300)  # a cold 2 M database: slow at first
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     res = client.post(
@@ -559,6 +563,10 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
     return took, counts, ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _opportunities(counts: dict[str, int]) -> int:
+    return sum(counts.get(k, 0) for k in ("retender", "dialogue", "planning", "competition"))
+
+
 def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     url = prepare(backend, workdir, args.reuse, args.pg_database)
     engine = make_engine(url)
@@ -571,9 +579,18 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     else:
         info = seed(engine, args.notices, args.contracts, args.accounts, args.seed)
     seeded = time.perf_counter() - t0
+    seed_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    if not args.reuse:
+        print(f"seeded in {seeded:.0f} s; load average {seed_load}", flush=True)
     recompute_s = None
     if args.recompute:
         recompute_s = time_recompute(engine)
+        took, counts, rload = recompute_s
+        print(
+            f"recompute: {took:.1f} s for {args.contracts} contracts ({_opportunities(counts)} "
+            f"opportunities); load average {rload}",
+            flush=True,
+        )
     engine.dispose()
     port = _free_port()
     env = {
@@ -595,6 +612,14 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         str(port),
         "--workers",
         str(args.workers),
+        # a client's connection can idle for seconds while the others' 2 M pages run: a
+        # server closing it (uvicorn's 5 s default) races the client's next request
+        "--timeout-keep-alive",
+        "300",
+        # a cold 2 M director page holds the GIL for seconds: uvicorn's supervisor would
+        # kill the worker after its 5 s health check (the client sees a dropped connection)
+        "--timeout-worker-healthcheck",
+        "120",
         "--no-access-log",
         "--log-level",
         "warning",
@@ -618,6 +643,7 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         server.terminate()
         server.wait(timeout=30)
     result["seed_s"] = seeded
+    result["seed_load"] = seed_load
     result["recompute"] = recompute_s
     result["url"] = make_url(url).render_as_string(hide_password=True)
     return result
@@ -664,8 +690,9 @@ def main() -> None:
         res = run(backend, args, workdir)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
-            f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s, "
-            f"measured in {res['wall_s']:.1f} s; load average {load} on {os.cpu_count()} cores"
+            f"\n{backend} ({res['url']}): seeded in {res['seed_s']:.0f} s (load average "
+            f"{res['seed_load']}), measured in {res['wall_s']:.1f} s; load average {load} on "
+            f"{os.cpu_count()} cores"
         )
         print(f"{'page':<15}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'cpu ms':>8}")
         for name, s in res["pages"].items():
@@ -678,10 +705,9 @@ def main() -> None:
             )
         if res.get("recompute"):
             took, counts, rload = res["recompute"]
-            opps = sum(counts.get(k, 0) for k in ("retender", "planning", "competition"))
             print(
                 f"recompute: {took:.1f} s for {args.contracts} contracts "
-                f"({opps} opportunities); load average {rload}"
+                f"({_opportunities(counts)} opportunities); load average {rload}"
             )
         if res["errors"]:
             print(f"errors: {len(res['errors'])}, first: {res['errors'][0]}")

@@ -89,6 +89,25 @@ def test_every_demo_kam_sees_in_profile_work_at_their_accounts(demo_world: Sessi
             assert _in_profile_first(everything[name]), (email, name)
 
 
+def test_the_home_reads_its_contracts_once_with_the_same_lists(demo_world: Session) -> None:
+    """The page's renewal radar reads the KAM's contracts (36 months); the home takes its
+    expiries list from them: the same page as when it reads the list itself."""
+    from tracker.pages.base import account_scope
+    from tracker.pages.expiries import expiries
+
+    today = demo.DEMO_TODAY
+    for email in KAMS:
+        user = _user(demo_world, email)
+        contracts = expiries(demo_world, today, ours=ENV.ours, rules=ENV.rules,
+                             account_ids=account_scope(demo_world, user), within_months=36,
+                             fit=False)  # fmt: skip
+        for show_all in (False, True):
+            alone = plain(kam_home(demo_world, user, today, env=ENV, show_all=show_all))
+            given = plain(kam_home(demo_world, user, today, env=ENV, show_all=show_all,
+                                   contracts=contracts))  # fmt: skip
+            assert given == alone
+
+
 def test_the_kam_hears_of_the_competition_at_his_account(demo_world: Session) -> None:
     [email] = KAMS
     home = plain(kam_home(demo_world, _user(demo_world, email), demo.DEMO_TODAY, env=ENV))

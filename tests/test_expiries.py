@@ -234,3 +234,23 @@ def test_expiries_cli(tracker_env: dict[str, str], engine: Engine) -> None:
     assert out.exit_code == 2 and "--within 'soon'" in out.output
     out = runner.invoke(main, ["incumbency", "--format", "json"])
     assert out.exit_code == 0 and json.loads(out.output)
+
+
+@pytest.mark.parametrize("day", [D(2023, 5, 1), D(2024, 1, 1), D(2024, 12, 1), D(2026, 1, 1)])
+def test_narrowed_gives_what_expiries_gives(engine: Engine, day: dt.date) -> None:
+    """The KAM home reads its contracts once (36 months, for the renewal radar) and takes
+    its expiries list from them: the same rows as reading the list itself."""
+    from tracker.pages.base import plain_rows
+    from tracker.pages.expiries import expiries, narrowed
+    from tracker.rules import default_rules
+
+    load_real(engine)
+    rules = default_rules()
+    with Session(engine) as s:
+        wider = expiries(s, day, ours=frozenset(), rules=rules, within_months=36, fit=False)
+        for months, limit in ((24, None), (24, 2), (12, None), (6, 1), (36, None)):
+            direct = expiries(
+                s, day, ours=frozenset(), rules=rules, within_months=months, limit=limit
+            )
+            taken = narrowed(s, wider, day, rules=rules, within_months=months, limit=limit)
+            assert plain_rows(taken) == plain_rows(direct), (months, limit)

@@ -18,8 +18,8 @@ from tracker.enums import LinkStatus, Role
 from tracker.linking.links import decide_link_as
 from tracker.messages import N_, Message
 from tracker.pages.base import PageEnv, account_scope, plain, plain_rows, to_json
-from tracker.pages.expiries import expiries
-from tracker.pages.home import KamHome, kam_home
+from tracker.pages.expiries import ContractRow, expiries
+from tracker.pages.home import EXPIRY_MONTHS, KamHome, kam_home
 from tracker.pages.suggested_links import suggested_links
 from tracker.users import mark_notices_seen
 
@@ -29,9 +29,15 @@ NAV = [("Home", "/", (Role.KAM, Role.DIRECTOR, Role.ADMIN))]
 
 
 def home_data(
-    session: Session, user: User, day: dt.date, env: PageEnv, show_all: bool = False
+    session: Session,
+    user: User,
+    day: dt.date,
+    env: PageEnv,
+    show_all: bool = False,
+    contracts: list[ContractRow] | None = None,
 ) -> KamHome:
-    return kam_home(session, user, day, env=env, show_all=show_all)  # a GET changes nothing
+    # a GET changes nothing
+    return kam_home(session, user, day, env=env, show_all=show_all, contracts=contracts)
 
 
 @router.post("/notices/seen")
@@ -57,20 +63,19 @@ def home(
 ) -> Response:
     if user.role == Role.BID:
         return RedirectResponse("/bids", status_code=303)
-    data = plain(home_data(session, user, day, env, show_all=bool(all)))
-    data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
-    data["radar"] = renewal_radar(
-        expiries(
-            session,
-            day,
-            ours=env.ours,
-            rules=env.rules,
-            account_ids=account_scope(session, user),
-            within_months=RADAR_MONTHS,
-            fit=False,
-        ),
+    # the contracts are read once: for the renewal radar and the expiries list
+    contracts = expiries(
+        session,
         day,
+        ours=env.ours,
+        rules=env.rules,
+        account_ids=account_scope(session, user),
+        within_months=max(RADAR_MONTHS, EXPIRY_MONTHS),
+        fit=False,
     )
+    data = plain(home_data(session, user, day, env, show_all=bool(all), contracts=contracts))
+    data["timeline"] = charts.timeline(data["dialogues"] + data["influence_open"], day)
+    data["radar"] = renewal_radar(contracts, day, months=RADAR_MONTHS)
     return render(request, "home.html", data)
 
 

@@ -40,7 +40,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.db.models import Account, Opportunity, utcnow
-from tracker.opportunities.drafts import CHUNK, build_drafts
+from tracker.opportunities.drafts import CHUNK, attach_items, build_drafts
 from tracker.opportunities.explain import explain
 from tracker.opportunities.matching import Draft, iso
 from tracker.opportunities.profile import ItemText
@@ -101,11 +101,11 @@ def recompute(
     }
     now = utcnow()
     keep: set[str] = set()
+    kept: list[tuple[Draft, Timeline]] = []
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for d in drafts:
-        account = accounts.get(d.account_id, {})
-        tl = timeline_for(d.inputs, today, rules, account)
+        tl = timeline_for(d.inputs, today, rules, accounts.get(d.account_id, {}))
         horizon = horizons.get(tl.phase)
         if horizon is not None and (tl.contract_start is None or tl.contract_start < horizon):
             counts["dropped"] += 1
@@ -113,6 +113,10 @@ def recompute(
         if d.key in keep:
             continue
         keep.add(d.key)
+        kept.append((d, tl))
+    attach_items(session, [d for d, _ in kept])  # only the kept drafts: the texts are read
+    for d, tl in kept:
+        account = accounts.get(d.account_id, {})
         counts[d.kind] += 1
         counts["open_now"] += int(tl.can_influence)
         values = _values(d, tl, today, now)
@@ -125,6 +129,19 @@ def recompute(
         else:
             inserts.append(values)
     gone = [pk for key, pk in existing.items() if key not in keep]
+    _store(session, gone, updates, inserts)
+    counts["new"], counts["updated"], counts["removed"] = len(inserts), len(updates), len(gone)
+    return counts
+
+
+def _store(
+    session: Session,
+    gone: list[int],
+    updates: list[dict[str, Any]],
+    inserts: list[dict[str, Any]],
+) -> None:
+    """Delete, update and insert the rows (bulk statements), then forget what the session
+    had loaded of them."""
     session.flush()
     for i in range(0, len(gone), CHUNK):
         session.execute(
@@ -142,8 +159,6 @@ def recompute(
                 session.expunge(obj)
             else:
                 session.expire(obj)
-    counts["new"], counts["updated"], counts["removed"] = len(inserts), len(updates), len(gone)
-    return counts
 
 
 def _values(d: Draft, tl: Timeline, today: dt.date, now: dt.datetime) -> dict[str, Any]:

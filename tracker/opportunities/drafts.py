@@ -32,6 +32,7 @@ from tracker.db.models import (
 from tracker.notices.pretender import CALL_SUBTYPES, Reading, read_pretender
 from tracker.notices.subtypes import COMPETITION_SUBTYPES, PLACEHOLDER_YEAR, PLANNING_SUBTYPES
 from tracker.opportunities.matching import (
+    Candidates,
     Draft,
     apply_reading,
     as_date,
@@ -430,14 +431,17 @@ def _fold_planning(
     buyers: dict[int, str],
 ) -> None:
     """Each planning notice into the re-tender it belongs to, else its own opportunity."""
+    candidates: dict[int, Candidates] = {}
     for n, acc, status in planning:
         issued = n.issue_date or n.publication_date
         if issued is None:
             continue
         reading = readings[n.id]
         kind = "dialogue" if reading.kind == "market_dialogue" else "planning"
+        if acc not in candidates:
+            candidates[acc] = Candidates(by_account[acc])
         target = best_match(
-            by_account[acc],
+            candidates[acc].for_planning(issued),
             title_tokens(n.title),
             n.main_cpv,
             partial(plausible_for_planning, n=n, issued=issued),
@@ -464,21 +468,22 @@ def _fold_competitions(
 ) -> None:
     """Each competition into the planning opportunity of its procedure, else the re-tender
     or planning opportunity it plausibly closes, else its own opportunity."""
+    candidates: dict[int, Candidates] = {}
+    # the first planning or dialogue draft of each account and procedure (the competitions
+    # add no such drafts and change no procedure id)
+    planned: dict[tuple[int, str], Draft] = {}
+    for acc, drafts in by_account.items():
+        for d in drafts:
+            if d.kind in ("planning", "dialogue") and d.procedure_id:
+                planned.setdefault((acc, d.procedure_id), d)
     for n, acc, status in competitions:
         issued = n.issue_date or n.publication_date
         if issued is None:
             continue
-        target = next(
-            (
-                d
-                for d in by_account[acc]
-                if d.kind in ("planning", "dialogue")
-                and d.procedure_id
-                and d.procedure_id == n.procedure_id
-            ),
-            None,
-        ) or best_match(
-            by_account[acc],
+        if acc not in candidates:
+            candidates[acc] = Candidates(by_account[acc])
+        target = (planned.get((acc, n.procedure_id)) if n.procedure_id else None) or best_match(
+            candidates[acc].for_competition(issued),
             title_tokens(n.title),
             n.main_cpv,
             partial(plausible_for_competition, n=n, issued=issued),
@@ -508,15 +513,12 @@ def _fold_competitions(
 
 
 def _finish(session: Session, drafts: list[Draft], today: dt.date) -> None:
-    """The value band, what the capability profile reads, and the note of a competition
-    that awarded nothing (a re-tender signal)."""
-    texts = notice_texts(session, [d.source_notice_pk for d in drafts if d.source_notice_pk])
+    """The value band and the note of a competition that awarded nothing (a re-tender
+    signal); what the capability profile reads is added by :func:`attach_items` to the
+    drafts that are kept."""
     for d in drafts:
         if d.value is not None and (d.currency or "NOK") == "NOK":
             d.inputs["value_nok"] = float(d.value)  # the value band decides the drafting time
-        # what the capability profile reads (tracker.opportunities.relevance)
-        item = contract_item(d.title, d.main_cpv, texts.get(d.source_notice_pk or -1))
-        d.item = item.as_dict()
     signals = _unawarded_by_procedure(
         session, sorted({d.competition_procedure_id for d in drafts if d.competition_procedure_id}),
         today,
@@ -528,6 +530,15 @@ def _finish(session: Session, drafts: list[Draft], today: dt.date) -> None:
             d.note = f"no award: {info['reason']}" + (
                 f"; re-tender signal: «{signal}»" if signal else "; a new competition may follow"
             )
+
+
+def attach_items(session: Session, drafts: list[Draft]) -> None:
+    """What the capability profile reads of each draft (``Draft.item``;
+    ``tracker.opportunities.relevance``): its title and CPV with its notice's text."""
+    texts = notice_texts(session, [d.source_notice_pk for d in drafts if d.source_notice_pk])
+    for d in drafts:
+        item = contract_item(d.title, d.main_cpv, texts.get(d.source_notice_pk or -1))
+        d.item = item.as_dict()
 
 
 def _unawarded_by_procedure(

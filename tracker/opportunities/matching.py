@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -73,13 +74,12 @@ def cpv_similarity(a: str | None, b: str | None) -> float:
     """1.0 for the same CPV class (5 digits), 0.6 same group (3), 0.3 same division (2)."""
     if not a or not b:
         return 0.0
-    a, b = a[:8], b[:8]
-    common = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        common += 1
-    return 1.0 if common >= 5 else 0.6 if common >= 3 else 0.3 if common >= 2 else 0.0
+    # the common prefix is at least n long when the first n characters agree (and a has n)
+    if a[:5] == b[:5] and len(a) >= 5:
+        return 1.0
+    if a[:3] == b[:3] and len(a) >= 3:
+        return 0.6
+    return 0.3 if a[:2] == b[:2] and len(a) >= 2 else 0.0
 
 
 def similarity(
@@ -90,8 +90,10 @@ def similarity(
     A match needs a similar CPV (same group) and some shared title words (Jaccard ≥ 0.2),
     or clearly shared title words (Jaccard ≥ 0.6) whatever the CPV.
     """
-    union = a_title | b_title
-    jac = len(a_title & b_title) / len(union) if union else 0.0
+    common = len(a_title & b_title)
+    if not common:
+        return 0.0  # no shared title word: Jaccard 0, no match whatever the CPV
+    jac = common / (len(a_title) + len(b_title) - common)
     cpv = cpv_similarity(a_cpv, b_cpv)
     if (cpv >= 0.6 and jac >= 0.2) or jac >= 0.6:
         return jac + 0.5 * cpv
@@ -206,3 +208,63 @@ def apply_reading(target: Draft, reading: Reading, issued: dt.date) -> None:
             else None,
         )
     target.inputs["pretender"] = reading.as_dict()
+
+
+# Bounds (in days, with room to spare for month-end clamping) of the date ranges a draft
+# must fall in to pass plausible_for_planning / plausible_for_competition: 36 months after
+# a planning notice, 6 months before to 24 months after a competition, a planning notice
+# 12 months before a competition.
+_PLANNING_EXPIRY_AFTER = 36 * 31 + 5
+_COMPETITION_EXPIRY_BEFORE = 6 * 31 + 5
+_COMPETITION_EXPIRY_AFTER = 24 * 31 + 5
+_COMPETITION_PLANNED_BEFORE = 12 * 31 + 5
+
+
+class Candidates:
+    """The drafts of one account a planning notice or a competition can belong to, found
+    by date instead of by trying every draft: those whose expiry (or, without one, the
+    planning date) lies near the notice. Every draft outside the range fails the
+    plausibility test, so ``best_match`` over the candidates (kept in the account's order)
+    gives what it gives over all the drafts. Built over the drafts as they are when the
+    notices are folded (the expiries and planning dates no longer change then; drafts
+    appended meanwhile have neither an expiry nor, for a competition, a chance)."""
+
+    def __init__(self, drafts: list[Draft]) -> None:
+        self._drafts = drafts
+        expiring: list[tuple[dt.date, int]] = []
+        planned: list[tuple[dt.date, int]] = []
+        for pos, d in enumerate(drafts):
+            expiry = as_date(d.inputs.get("expiry"))
+            if expiry is not None:
+                expiring.append((expiry, pos))
+            elif d.kind != "competition":
+                planning = as_date(d.inputs.get("planning_date"))
+                if planning is not None:
+                    planned.append((planning, pos))
+        expiring.sort()
+        planned.sort()
+        self._expiring = ([e for e, _ in expiring], [p for _, p in expiring])
+        self._planned = ([e for e, _ in planned], [p for _, p in planned])
+
+    @staticmethod
+    def _between(index: tuple[list[dt.date], list[int]], lo: dt.date, hi: dt.date) -> list[int]:
+        dates, positions = index
+        return positions[bisect_left(dates, lo) : bisect_right(dates, hi)]
+
+    def _drafts_at(self, positions: list[int]) -> list[Draft]:
+        drafts = self._drafts
+        return [drafts[p] for p in sorted(positions)]
+
+    def for_planning(self, issued: dt.date) -> list[Draft]:
+        """Drafts that may pass ``plausible_for_planning`` for a notice issued then."""
+        hi = issued + dt.timedelta(days=_PLANNING_EXPIRY_AFTER)
+        return self._drafts_at(self._between(self._expiring, issued, hi))
+
+    def for_competition(self, issued: dt.date) -> list[Draft]:
+        """Drafts that may pass ``plausible_for_competition`` for a competition issued then."""
+        lo = issued - dt.timedelta(days=_COMPETITION_EXPIRY_BEFORE)
+        hi = issued + dt.timedelta(days=_COMPETITION_EXPIRY_AFTER)
+        found = self._between(self._expiring, lo, hi)
+        lo = issued - dt.timedelta(days=_COMPETITION_PLANNED_BEFORE)
+        found += self._between(self._planned, lo, issued)
+        return self._drafts_at(found)

@@ -27,7 +27,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from tracker.messages import N_, Message, Text
@@ -365,4 +365,19 @@ def contract_item(title: str | None, main_cpv: str | None, notice: ItemText | No
 
 
 def item_fit(profile: Profile, item: ItemText) -> Fit:
-    return profile.fit(item.cpvs, item.main_cpv, item.title, item.text)
+    """``profile.fit`` of ``item``, remembered for the last ``FIT_MEMO`` items: a pure
+    function of the profile (a frozen value: another rules file gives another key) and the
+    item's text, so a remembered fit is never stale; the pages show the same items again
+    and again."""
+    text = (item.text or "")[:TEXT_LIMIT]  # what fit reads of it
+    return _fit(profile, tuple(item.cpvs), item.main_cpv, item.title, text)
+
+
+FIT_MEMO = 8192  # items (their descriptions cut to TEXT_LIMIT characters: some 35 MB at most)
+
+
+@lru_cache(maxsize=FIT_MEMO)
+def _fit(
+    profile: Profile, cpvs: tuple[str, ...], main_cpv: str | None, title: str, text: str
+) -> Fit:
+    return profile.fit(cpvs, main_cpv, title, text)

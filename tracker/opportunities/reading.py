@@ -214,6 +214,15 @@ def opportunity_item(row: Any) -> ItemText:
     return ItemText([row.main_cpv] if row.main_cpv else [], row.main_cpv, row.title or "", "")
 
 
+def phase_on(row: Any, account: dict[str, Any], today: dt.date, rules: Rules) -> str | None:
+    """The phase :func:`read_opportunity` gives a stored row on ``today``, without the rest
+    of the row (a list that keeps some phases tests them first)."""
+    inputs = (row.timeline or {}).get("inputs") or {}
+    if not inputs:
+        return row.phase
+    return timeline_for(inputs, today, rules, account).phase
+
+
 def read_opportunity(
     row: Any,
     account: dict[str, Any],

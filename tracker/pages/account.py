@@ -22,7 +22,7 @@ from tracker.enums import LinkStatus
 from tracker.errors import NotFoundError
 from tracker.notices.search import notice_rows
 from tracker.pages.base import PageEnv, plain_rows
-from tracker.pages.expiries import ContractRow, contract_rows
+from tracker.pages.expiries import ContractRow, contract_among, contract_rows
 from tracker.pages.opportunities import RISK_PHASES, opportunity_rows
 from tracker.rules import Rules
 from tracker.users import can_edit_account
@@ -109,11 +109,12 @@ def account_contract_rows(
         select(Contract, Notice.source_id, Notice.notice_id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
-            Contract.id.in_(
+            contract_among(
+                session,
                 select(ContractAccount.contract_id).where(
                     ContractAccount.account_id == account_id,
                     ContractAccount.status != LinkStatus.REJECTED,
-                )
+                ),
             ),
             or_(Contract.expected.is_not(True), Contract.expected_award <= today),
         )

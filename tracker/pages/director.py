@@ -62,12 +62,15 @@ def pipeline(session: Session, in_profile_only: bool = True) -> list[PipelineRow
     contract), whatever the number of accounts it is at;
     values are summed per currency (never EUR added to NOK; the opportunity's currency,
     else its notice's); ``currency`` None when neither is known."""
+    extra = Opportunity.timeline["extra"]  # three strings of it, not every row's timeline
     rows = session.execute(
         select(
             Opportunity.key,
             Opportunity.phase,
             Opportunity.value,
-            Opportunity.timeline,
+            extra["link_status"].as_string(),
+            extra["procedure_id"].as_string(),
+            extra["currency"].as_string(),
             Opportunity.competition_notice_pk,
             Opportunity.notice_pk,
             Opportunity.contract_id,
@@ -82,13 +85,12 @@ def pipeline(session: Session, in_profile_only: bool = True) -> list[PipelineRow
     )
     seen: set[tuple[str, Any]] = set()
     by: dict[tuple[str | None, str | None], list[float]] = {}
-    for key, phase, value, timeline, comp_pk, notice_pk, contract_id, notice_cur in rows:
-        extra = (timeline or {}).get("extra") or {}
-        if extra.get("link_status", LinkStatus.CONFIRMED) != LinkStatus.CONFIRMED:
+    for key, phase, value, link, procedure, cur, comp_pk, notice_pk, contract_id, n_cur in rows:
+        if (link or LinkStatus.CONFIRMED) != LinkStatus.CONFIRMED:  # none stored: confirmed
             continue
         ident: tuple[str, Any]
-        if extra.get("procedure_id"):
-            ident = ("procedure", extra["procedure_id"])
+        if procedure:
+            ident = ("procedure", procedure)
         elif comp_pk or notice_pk:
             ident = ("notice", comp_pk or notice_pk)
         elif contract_id:
@@ -98,7 +100,7 @@ def pipeline(session: Session, in_profile_only: bool = True) -> list[PipelineRow
         if ident in seen:
             continue
         seen.add(ident)
-        currency = extra.get("currency") or notice_cur or None
+        currency = cur or n_cur or None
         acc = by.setdefault((phase, currency), [0, 0.0])
         acc[0] += 1
         acc[1] += float(value or 0)

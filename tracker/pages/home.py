@@ -26,7 +26,7 @@ from tracker.opportunities.reading import OpportunityRow
 from tracker.pages.accounts import AccountRow
 from tracker.pages.accounts import accounts as accounts_of
 from tracker.pages.base import PageEnv, account_scope, in_scope, plain_rows
-from tracker.pages.expiries import expiries
+from tracker.pages.expiries import ContractRow, expiries, narrowed
 from tracker.pages.opportunities import (
     HOME_ROWS,
     OPEN_PHASES,
@@ -41,6 +41,7 @@ from tracker.pages.suggested_links import SuggestedLink, suggested_links
 from tracker.rules import Rules
 
 FIRST_VISIT_DAYS = 14  # never marked as seen: the notices issued in the last 14 days
+EXPIRY_MONTHS = 24  # the expiries list: contracts whose next end falls within 24 months
 
 
 def new_notices(
@@ -152,6 +153,22 @@ def _windows(
     return dialogues, windows, overdue
 
 
+def _expiries(
+    session: Session,
+    today: dt.date,
+    env: PageEnv,
+    ids: list[int] | None,
+    wider: list[ContractRow] | None,
+) -> list[ContractRow]:
+    """The contracts ending within ``EXPIRY_MONTHS`` (``tracker.pages.expiries``), from
+    ``wider`` when the caller has read them."""
+    if wider is not None:
+        return narrowed(session, wider, today, rules=env.rules, within_months=EXPIRY_MONTHS,
+                        limit=HOME_ROWS * 4)  # fmt: skip
+    return expiries(session, today, ours=env.ours, rules=env.rules, account_ids=ids,
+                    within_months=EXPIRY_MONTHS, limit=HOME_ROWS * 4)  # fmt: skip
+
+
 def _stored_out_of_profile(session: Session, ids: list[int] | None) -> dict[str | None, int]:
     """Opportunities out of profile as of the last recompute, by stored phase (shown with
     "show all")."""
@@ -164,7 +181,13 @@ def _stored_out_of_profile(session: Session, ids: list[int] | None) -> dict[str 
 
 
 def kam_home(
-    session: Session, user: User, today: dt.date, *, env: PageEnv, show_all: bool = False
+    session: Session,
+    user: User,
+    today: dt.date,
+    *,
+    env: PageEnv,
+    show_all: bool = False,
+    contracts: list[ContractRow] | None = None,
 ) -> KamHome:
     """The KAM's start page (read only: opening it changes nothing).
 
@@ -177,7 +200,9 @@ def kam_home(
     ones. A procurement at several of the KAM's accounts is one row (``accounts``). New
     notices are those stored since the user last marked them as seen
     (``mark_notices_seen``), or on a first visit those issued in the ``FIRST_VISIT_DAYS``
-    days up to ``today``."""
+    days up to ``today``. ``contracts``: the user's contracts as ``expiries`` gives them
+    over ``EXPIRY_MONTHS`` or more (``fit=False``, no limit) when the caller has read them
+    (the renewal radar): the expiries list is taken from them instead of read again."""
     ids = account_scope(session, user)
     accounts = accounts_of(session, ids)
     known = {a.id: {"name": a.name, "buyer_type": a.buyer_type} for a in accounts}
@@ -190,9 +215,7 @@ def kam_home(
         ("dialogues", dialogues),
         ("influence_open", windows),
         ("overdue", overdue),
-        ("expiries", plain_rows(expiries(session, today, ours=env.ours, rules=rules,
-                                         account_ids=ids, within_months=24,
-                                         limit=HOME_ROWS * 4))),
+        ("expiries", plain_rows(_expiries(session, today, env, ids, contracts))),
         ("new_notices", new_notices(session, ids, since, limit=HOME_ROWS * 4, accounts=known,
                                     today=today, rules=rules)),
     ):  # fmt: skip

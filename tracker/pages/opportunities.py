@@ -21,7 +21,7 @@ from tracker.enums import Phase
 from tracker.errors import NotFoundError, UserError
 from tracker.opportunities.budget import budget_status
 from tracker.opportunities.build import accounts_by_id
-from tracker.opportunities.reading import OpportunityRow, read_opportunity
+from tracker.opportunities.reading import OpportunityRow, phase_on, read_opportunity
 from tracker.opportunities.relevance import stored_model
 from tracker.opportunities.windows import INFLUENCE_PHASES, PHASES
 from tracker.pages.base import in_scope, plain
@@ -213,13 +213,17 @@ def opportunity_rows(
     rules: Rules,
     where: Any = None,
     in_profile: bool | None = None,
+    phases_today: tuple[str, ...] | None = None,
+    first: int | None = None,
 ) -> list[OpportunityRow]:
     """Stored opportunities (from ``tracker.opportunities.build.recompute``), soonest first;
     ``where``: an extra SQL condition (a cheap pre-selection); ``in_profile``: only those in
     (True) or outside (False) the capability profile as of the last recompute;
-    ``phases``: stored in one of these phases and still in one of them on ``today``.
+    ``phases``: stored in one of these phases and still in one of them on ``today`` (in
+    one of ``phases_today`` when given); ``first``: at most that many of those.
     ``accounts``: ``{id: {name, buyer_type}}`` the caller already has (saves a query);
-    ``rules``: the rules the caller was given."""
+    ``rules``: the rules the caller was given. The phase on ``today`` is tested before a
+    row is read in full."""
     q = select(*_OPPORTUNITY_COLUMNS).where(in_scope(Opportunity.account_id, account_ids))
     if in_profile is not None:  # the fit stored at recompute (the live fit is shown)
         q = q.where(
@@ -238,17 +242,19 @@ def opportunity_rows(
     ).limit(limit)
     rows = session.execute(q).all()
     info = known_accounts(session, sorted({o.account_id for o in rows if o.account_id}), accounts)
+    wanted = phases_today or phases
+    if wanted:  # the phase on today (an overdue publication turns overdue at contract start)
+        rows = [o for o in rows if phase_on(o, info.get(o.account_id or 0, {}), today, rules)
+                in wanted]  # fmt: skip
+    rows = rows[:first] if first is not None else rows
     model = stored_model(session)
     counts = activity_counts(session, [o.key for o in rows])
-    out = [
+    return [
         read_opportunity(
             o, info.get(o.account_id or 0, {}), today, rules, counts.get(o.key, 0), model
         )
         for o in rows
     ]
-    if phases:  # the phase on today (an overdue publication turns overdue at contract start)
-        out = [o for o in out if o.phase in phases]
-    return out
 
 
 def overdue_rows(
@@ -266,11 +272,13 @@ def overdue_rows(
     extended?), with their reason. Stored phases drafting/overdue are the candidates (an
     overdue publication stays in drafting until the contract start); the phase shown is
     the one ``tracker.opportunities.build`` computes for ``today``."""
-    rows = opportunity_rows(
+    return opportunity_rows(
         session,
         today,
         account_ids=account_ids,
         phases=(Phase.DRAFTING, *RISK_PHASES),
+        phases_today=RISK_PHASES,
+        first=limit,
         limit=limit * 4,
         accounts=accounts,
         rules=rules,
@@ -284,7 +292,6 @@ def overdue_rows(
         ),
         in_profile=in_profile,
     )
-    return [o for o in rows if o.phase in RISK_PHASES][:limit]
 
 
 def budget_windows(

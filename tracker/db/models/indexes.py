@@ -127,3 +127,30 @@ Index(
     "ix_contracts_awarded_on",
     func.coalesce(Contract.conclusion_date, Contract.award_date, Contract.start_date),
 )
+# The latest notice versions (alembic 0011): an account's linked notices counted and the
+# KAM home's notices of the last days without hashing a scan of every notice. The
+# condition as the queries write it (``Notice.is_latest.is_(True)``), else PostgreSQL
+# cannot prove the partial index applies.
+Index(
+    "ix_notices_latest_id",
+    Notice.id,
+    postgresql_where=text("is_latest IS true"),
+    postgresql_include=["issue_date", "publication_date"],  # the issue day, index-only
+    sqlite_where=text("is_latest IS 1"),
+)
+Index(
+    "ix_notices_latest_issued",
+    func.coalesce(Notice.issue_date, Notice.publication_date),
+    Notice.id,
+    postgresql_where=text("is_latest IS true"),
+    sqlite_where=text("is_latest IS 1"),
+)
+# Intention notices still in their challenge period (bid list, director's queue): the few
+# contracts that have a challenge period, without scanning every contract (alembic 0011).
+Index(
+    "ix_contracts_challenge_until",
+    Contract.challenge_until,
+    Contract.id,
+    postgresql_where=text("challenge_until IS NOT NULL"),
+    sqlite_where=text("challenge_until IS NOT NULL"),
+)
