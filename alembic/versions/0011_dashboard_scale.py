@@ -1,7 +1,7 @@
 """dashboard scale: the latest notice versions by id and by issue day
 
 Revision ID: 0011_dashboard_scale
-Revises: 0009_market_aggregates
+Revises: 0010_supplier_summaries
 
 Indexes only. The KAM home counts each account's linked notices (latest versions) and
 lists the notices of the last 14 days at the KAM's accounts: ``notices.is_latest`` is
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_dashboard_scale"
-down_revision: str | None = "0009_market_aggregates"
+down_revision: str | None = "0010_supplier_summaries"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
