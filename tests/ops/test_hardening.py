@@ -234,3 +234,22 @@ def test_postgresql_sessions_do_not_jit_compile(engine: Engine) -> None:
         pytest.skip("PostgreSQL only")
     with engine.connect() as conn:
         assert conn.execute(text("SHOW jit")).scalar() == "off"
+
+
+def test_serve_gives_busy_workers_time_before_they_are_replaced(
+    tracker_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tracker serve --workers 2`` starts uvicorn with a worker health-check timeout long
+    enough for a slow page (uvicorn's 5 s default killed a worker mid-request at 2 M
+    notices), behind no trusted proxy unless told."""
+    import uvicorn
+
+    from tracker.cli.web import WORKER_HEALTHCHECK_SECONDS
+
+    started: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(kw, app=app))
+    result = CliRunner().invoke(main, ["serve", "--workers", "2", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert started["workers"] == 2 and started["port"] == 8123
+    assert started["timeout_worker_healthcheck"] == WORKER_HEALTHCHECK_SECONDS >= 60
+    assert started["proxy_headers"] is False

@@ -139,6 +139,9 @@ def users_reset_password(email: str, generate: bool) -> None:
         click.echo(f"new password (shown once): {password}")
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port.")
@@ -191,4 +194,8 @@ def serve(host: str, port: int, workers: int, trusted_proxies: str | None) -> No
         workers=workers,
         proxy_headers=False,
         log_level="info",
+        # uvicorn's supervisor kills a worker that does not answer its health check within
+        # 5 s; a cold director page on millions of notices can hold the interpreter longer
+        # (bench/dashboard.py at 2 M notices lost a worker mid-request)
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
