@@ -6,15 +6,13 @@ then every page it can open is loaded once and checked at 1400 px and, resized, 
 codes in the text people read, and axe-core (vendored, tests/dashboards/vendor/axe-core)
 finds no serious or critical violation. Screenshots go to test-output/screenshots/i14/.
 
-The full sweep (four roles) is behind the slow marker (TRACKER_SLOW_TESTS=1); the KAM's
-pages run always.
+Every role's sweep runs in every ``make test`` (``make test-fast`` leaves the browser out).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +34,6 @@ SHOTS = ROOT / "test-output" / "screenshots" / "i14"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 OSLO = ZoneInfo("Europe/Oslo")
-SLOW = os.environ.get("TRACKER_SLOW_TESTS") == "1"
 
 # Codes that must not reach the text a reader sees (they may stay in title attributes).
 RAW_CODES = [
@@ -227,8 +224,6 @@ def test_kam_pages_in_norwegian_at_1400_and_390(chromium, live, world) -> None:
     _sweep(chromium, live, world, "kam")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not SLOW, reason="the full sweep of every role: TRACKER_SLOW_TESTS=1")
 @pytest.mark.parametrize("who", ["bid", "director", "admin"])
 def test_every_role_pages_in_norwegian_at_1400_and_390(chromium, live, world, who) -> None:
     _sweep(chromium, live, world, who)

@@ -80,14 +80,11 @@ def _home(chromium: Any, url: str, email: str, width: int) -> Any:
     return context, page
 
 
-# Every role with TRACKER_SLOW_TESTS=1; the KAM (whose home is the busiest) always.
+# Every role of the demo (the KAM's home is the busiest).
 ROLES = [e for e, _, _ in demo.DEMO_USERS]
 
 
-@pytest.mark.parametrize(
-    "email",
-    [e if e == ROLES[0] else pytest.param(e, marks=pytest.mark.slow) for e in ROLES],
-)
+@pytest.mark.parametrize("email", ROLES)
 def test_demo_role_homes_screenshots(chromium: Any, demo_site: str, email: str) -> None:
     role = next(r for e, r, _ in demo.DEMO_USERS if e == email)
     for width in WIDTHS:

@@ -1,7 +1,6 @@
 """The market pages in a real browser (Playwright, system Chromium) at 1400 and 390 px:
 supplier, buyer and director market pages of the market world, screenshots in
-``test-output/screenshots/market-*.png``. Slow (a world of its own and a browser):
-``TRACKER_SLOW_TESTS=1``."""
+``test-output/screenshots/market-*.png``."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from tests.support.web import CHROMIUM, CHROMIUM_ARGS, SHOTS, start_server
 from tracker.db.engine import session_scope
 from tracker.db.models import Contract, ContractParty
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser]
 WIDTHS = (1400, 390)
 
 
