@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tracker.formats.human import msg
 from tracker.i18n import current_language
 from tracker.messages import Message, Text
 
@@ -403,8 +404,6 @@ TEXT_PLACES = {
 def evidence_source(source: Any) -> str:
     """Where a fact was read: a domain message in the reader's language, ``text (lot
     description)`` as ``teksten (delkontraktens beskrivelse)``; anything else as it is."""
-    from tracker.formats.human import msg  # human imports nothing from here
-
     if isinstance(source, Message | Text):
         return msg(source)
     if source is None or source == "":

@@ -287,9 +287,15 @@ def _expiry_months(month: tuple[int, int] | None, ids: list[int] | None = None) 
         stmt = stmt.where(Contract.id.in_(ids))
     if month is None:
         return stmt
+    return stmt.where(*in_month(expiry, month))  # the expression index 0007
+
+
+def in_month(day: Any, month: tuple[int, int]) -> tuple[Any, Any]:
+    """Conditions that the date expression ``day`` lies in ``month`` (year, month), as a
+    range an index on ``day`` can serve."""
     first = dt.date(month[0], month[1], 1)
     after = dt.date(month[0] + month[1] // 12, month[1] % 12 + 1, 1)
-    return stmt.where(expiry >= first, expiry < after)  # the expression index 0007
+    return day >= first, day < after
 
 
 ACCOUNT_MONTH_COLUMNS = (

@@ -34,7 +34,7 @@ from tracker.db.models.market import (
 )
 from tracker.enums import LinkStatus
 from tracker.market.common import awarded_contracts, awarded_on, chunks
-from tracker.market.facts import _at_accounts, _value_sums, month_of, year_of
+from tracker.market.facts import _at_accounts, _value_sums, in_month, month_of, year_of
 
 EXPIRY_KEYS = ("supplier_key", "at_accounts", "year", "month", "currency", "value_kind")
 EXPIRY_SUMS = ("contracts", "own_n", "amount", "shared")
@@ -68,9 +68,7 @@ def expiry_query(ids: list[int] | None = None, month: tuple[int, int] | None = N
         stmt = stmt.where(ContractParty.contract_id.in_(ids))
     if month is None:
         return stmt
-    first = dt.date(month[0], month[1], 1)
-    after = dt.date(month[0] + month[1] // 12, month[1] % 12 + 1, 1)
-    return stmt.where(expiry >= first, expiry < after)
+    return stmt.where(*in_month(expiry, month))
 
 
 def months_query(ids: list[int] | None = None, accounts: list[int] | None = None) -> Any:
