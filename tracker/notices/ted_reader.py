@@ -175,11 +175,12 @@ def normalise_ojs(raw: str | None) -> str | None:
 class _Doc:
     """Element access by local name within the TED namespace of one document."""
 
-    __slots__ = ("n",)
+    __slots__ = ("n", "ns")
 
     def __init__(self, root: Any):
         tag = root.tag
         self.n = tag.index("}") + 1 if tag.startswith("{") else 0
+        self.ns = tag[: self.n]  # "{uri}" or ""
 
     def groups(self, el: Any) -> dict[str, list[Any]]:
         n = self.n
@@ -212,7 +213,13 @@ def _paras(el: Any, sep: str = "\n") -> str | None:
     parts = []
     for p in el:
         # A P with markup inside (FT) needs itertext; most are plain text.
-        t = ("".join(p.itertext()) if len(p) else (p.text or "")).strip()
+        if len(p):
+            t = "".join(p.itertext()).strip()
+        else:
+            t = p.text
+            if t is None:
+                continue
+            t = t.strip()
         if t:
             parts.append(" ".join(t.split()) if sep == " " else t)
     if not parts:
