@@ -87,3 +87,28 @@ def test_the_page_draws_the_dots_of_its_reader(world: dict, client_for: Any, who
     ]
     assert dated, "the reader has agreements ending within 36 months"
     assert radar.count("<circle") == len(dated)
+
+
+def test_the_tooltip_says_end_options_and_value_in_the_readers_language(world: dict) -> None:
+    """Each dot's tooltip (built in Python, escaped by Jinja) names the contract, its
+    holder, its next end as dd.mm.åååå, the latest end with options and the value with its
+    kind, or why the dot is not sized: in bokmål and in English."""
+    from tracker.i18n import speaking
+
+    rows = _rows(world)
+    for lang, words in (
+        ("nb", ("neste sluttdato", "med opsjoner til", "kan ikke sammenlignes: minste prikk")),
+        ("en", ("next end", "with options to", "not comparable: smallest dot")),
+    ):
+        with speaking(lang):
+            chart = renewal_radar(rows, TODAY)
+        assert chart
+        dots = [d for lane in chart["lanes"] for d in lane["dots"]]
+        for d in dots:
+            tip = d["tooltip"]
+            assert tip.startswith(d["title"]) and f"{words[0]} {d['next_end']:%d.%m.%Y}" in tip
+            if d["latest_end"]:
+                assert f"{words[1]} {d['latest_end']:%d.%m.%Y}" in tip
+            assert (words[2] in tip) == bool(d["value"] and not d["sized"]), tip
+        assert any(d["latest_end"] for d in dots), "some agreements have options"
+        assert any(d["value"] and not d["sized"] for d in dots), "a framework maximum"
