@@ -219,6 +219,7 @@ def _templates() -> Jinja2Templates:
     env.globals["current_language"] = i18n.current_language
     env.globals["languages"] = i18n.LANGUAGES
     env.filters.update(filters.FILTERS)
+    env.globals.update(filters.GLOBALS)
     env.filters.update(labels.FILTERS)
     return Jinja2Templates(env=env)
 

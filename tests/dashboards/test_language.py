@@ -267,3 +267,26 @@ def test_notice_pages_have_no_english_left_in_norwegian(world, client_for, reset
         seen["pretender"] += 'id="pretender"' in page
         seen["evidence"] += "teksten (" in page
     assert seen["pretender"] >= 10 and seen["evidence"] >= 5, seen
+
+
+def test_a_dated_cell_names_its_source_escaped_in_the_readers_language() -> None:
+    """``dated`` (dashboards.filters): the date as dd.mm.åååå with its source in a tooltip
+    and as small text; the basis quoted from a notice is escaped, never markup."""
+    from dashboards.filters import dated
+    from tracker.i18n import speaking
+
+    row = {
+        "expiry": "2027-03-31",
+        "sources": {
+            "expiry": {"kind": "notice", "basis": 'notice text: "<b>31.03.2027</b>"'},
+            "expected_publication": {"kind": "rule", "basis": "x", "rule": "windows.a"},
+        },
+    }
+    with speaking("nb"):
+        html = str(dated(row, "expiry"))
+        ruled = str(dated(row, "expected_publication", "2026-09-30"))
+        plain = str(dated({"expiry": "2027-01-02"}, "expiry"))
+    assert html.startswith('<span class="dated" title="kilde: notice – notice text: &#34;&lt;b&gt;')
+    assert ">31.03.2027</span>" in html and "<b>" not in html
+    assert "regel windows.a i rules.toml" in ruled and ">30.09.2026</span>" in ruled
+    assert plain == "02.01.2027"

@@ -87,6 +87,7 @@ def test_the_page_draws_the_dots_of_its_reader(world: dict, client_for: Any, who
     ]
     assert dated, "the reader has agreements ending within 36 months"
     assert radar.count("<circle") == len(dated)
+    assert radar.count(" · next end ") == len(dated), "every dot's tooltip, in English"
 
 
 def test_the_tooltip_says_end_options_and_value_in_the_readers_language(world: dict) -> None:
