@@ -75,3 +75,22 @@ def test_the_notes_the_tracker_wrote_read_back_as_messages_and_user_notes_stay()
     )
     typed = "Avtalen forlenges muntlig; sjekk med innkjøper (50 % sannsynlig)"
     assert readable_notes(typed) == typed and render(readable_notes(typed), nb.get) == typed
+
+
+def test_a_value_at_the_end_of_a_message_is_read_whole_inside_notes_and_alone() -> None:
+    """A message ending with its value (``... to %(day)s``) is recognised with the whole
+    value inside notes (up to the next ``;``), not its first character, and a text that is
+    one message keeps a value with a ``;`` in it (a quote from a notice)."""
+    from tracker.messages import recognise, recognise_whole
+
+    option = N_("option until %(day)s")
+    known = (option, N_("from a notice"))
+    nb = {"option until %(day)s": "opsjon til %(day)s", "from a notice": "fra en kunngjøring"}
+    notes = recognise("typed by hand; option until 2027-01-01; from a notice", known)
+    assert render(notes, lambda s: nb.get(s, s)) == (
+        "typed by hand; opsjon til 2027-01-01; fra en kunngjøring"
+    )
+    assert isinstance(notes, Text)
+    assert [v.values for v in notes.message.values.values()] == [{"day": "2027-01-01"}, {}]
+    quote = recognise_whole("option until 'mars; eller april'", known)
+    assert isinstance(quote, Text) and quote.message.values == {"day": "'mars; eller april'"}

@@ -85,9 +85,17 @@ def render(value: Any, translate: Translate | None = None) -> str:
     return "" if value is None else str(value)
 
 
-def _pattern(msgid: str) -> re.Pattern[str]:
+def _pattern(msgid: str, *, within: bool = False) -> re.Pattern[str]:
+    """A message's English text as a regular expression, a named group per value.
+    ``within`` (a message searched for inside longer text): a value at the very end runs
+    to the end of that part of the text (up to a ``;`` between notes), not one character
+    as a lazy group would; a whole text is matched in full (``fullmatch``) instead."""
     parts = re.split(r"%\((\w+)\)s", msgid)
-    rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+    last = len(parts) - 2 if within and parts[-1] == "" else -1
+    rx = "".join(
+        re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^;]+)" if i == last else f"(?P<{p}>.+?)"
+        for i, p in enumerate(parts)
+    )
     return re.compile(rx)
 
 
@@ -99,7 +107,7 @@ def recognise(text: str | None, known: Sequence[Message]) -> Text | str | None:
     them comes back unchanged."""
     if not text:
         return text
-    compiled = [(m.msgid, _pattern(m.msgid)) for m in known]
+    compiled = [(m.msgid, _pattern(m.msgid, within=True)) for m in known]
     out: list[str] = []
     values: dict[str, Any] = {}
     pos = 0
