@@ -424,8 +424,56 @@ def _quote(sentence: str, limit: int = 240) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _caseless(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` (IGNORECASE) as a case-sensitive pattern for lower-cased text: its
+    letters lower-cased, escapes (``\\b``, ``\\s``, ``\\W``...) left as they are. Python's
+    ``re`` scans lower-cased text with it about five times faster."""
+    lowered = re.sub(r"\\.|[^\\]+", lambda m: m.group(0) if m.group(0)[0] == "\\" else
+                     m.group(0).lower(), pattern.pattern)  # fmt: skip
+    return re.compile(lowered, pattern.flags & ~re.IGNORECASE)
+
+
+_CASELESS = {p: _caseless(p) for p in (_DIALOGUE, _CALL, _STRONG_DIALOGUE, _DIRECT_AWARD)}
+_NOT_DIALOGUE_LOW = _caseless(_NOT_DIALOGUE)
+_SEP = "\x00"  # between sentences: no pattern matches across it (not \\s, not \\w)
+
+
 def _first_match(pattern: re.Pattern[str], texts: Iterable[str]) -> tuple[str, str] | None:
-    for sent in texts:
+    """The first sentence of ``texts`` in which ``pattern`` matches: (the words matched,
+    the sentence); for ``_DIALOGUE`` with the phrases of ``_NOT_DIALOGUE`` blanked out.
+
+    One search over the sentences joined and lower-cased (no match can cross ``_SEP``),
+    the same result as searching each sentence in turn with the IGNORECASE pattern,
+    which it falls back to when lower-casing would move offsets (a few letters such as
+    "İ" grow) or a sentence holds the separator."""
+    sents = list(texts)
+    joined = _SEP.join(sents)
+    low = joined.lower()
+    fast = _CASELESS.get(pattern)
+    if fast is None or len(low) != len(joined) or joined.count(_SEP) != max(len(sents) - 1, 0):
+        return _first_match_each(pattern, sents)
+    if pattern is _DIALOGUE:
+        spans = [m.span() for m in _NOT_DIALOGUE_LOW.finditer(low)]
+        if spans:
+            joined, low = _blank(joined, spans), _blank(low, spans)
+    m = fast.search(low)
+    if m is None:
+        return None
+    return joined[m.start() : m.end()], sents[joined.count(_SEP, 0, m.start())]
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span replaced by one space (as ``re.sub(" ", ...)`` would)."""
+    parts, pos = [], 0
+    for a, b in spans:
+        parts += [text[pos:a], " "]
+        pos = b
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _first_match_each(pattern: re.Pattern[str], sents: list[str]) -> tuple[str, str] | None:
+    for sent in sents:
         cleaned = _NOT_DIALOGUE.sub(" ", sent) if pattern is _DIALOGUE else sent
         m = pattern.search(cleaned)
         if m:
