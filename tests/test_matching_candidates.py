@@ -102,3 +102,38 @@ def test_cpv_similarity_and_similarity_as_before() -> None:
         bt = frozenset(rnd.sample(WORDS, rnd.randint(0, 4)))
         ac, bc = rnd.choice(codes), rnd.choice(codes)
         assert similarity(at, ac, bt, bc) == old_similarity(at, ac, bt, bc)
+
+
+def test_best_match_asks_only_for_drafts_that_would_win_and_finds_the_same() -> None:
+    """``best_match`` asks ``ok`` only of a draft more similar than the best so far and
+    finds what asking every draft first finds (the first of the most similar accepted)."""
+
+    def every(drafts: list[Draft], tokens: frozenset, cpv: str | None, ok) -> Draft | None:  # noqa: ANN001
+        best, best_score = None, 0.0
+        for d in drafts:
+            if ok(d):
+                score = similarity(d.tokens, d.main_cpv, tokens, cpv)
+                if score > best_score:
+                    best, best_score = d, score
+        return best
+
+    rnd = random.Random(7)
+    asked = total = 0
+    for _ in range(40):
+        drafts = _drafts(rnd, 60)
+        for _ in range(50):
+            issued = dt.date(2024, 1, 31) + dt.timedelta(days=rnd.randint(-1200, 1600))
+            title = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(1, 3)))
+            n = SimpleNamespace(procedure_id=rnd.choice([None, "p1", "p2"]))
+            tokens, cpv = title_tokens(title), rnd.choice(CPVS)
+            calls: list[Draft] = []
+
+            def ok(d: Draft, n=n, issued=issued, calls=calls) -> bool:  # noqa: ANN001
+                calls.append(d)
+                return plausible_for_competition(d, n, issued)
+
+            assert best_match(drafts, tokens, cpv, ok) is every(
+                drafts, tokens, cpv, partial(plausible_for_competition, n=n, issued=issued)
+            )
+            asked, total = asked + len(calls), total + len(drafts)
+    assert asked < total / 2, (asked, total)

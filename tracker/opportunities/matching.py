@@ -103,13 +103,15 @@ def similarity(
 def best_match(
     drafts: list[Draft], tokens: frozenset[str], cpv: str | None, ok: Callable[[Draft], bool]
 ) -> Draft | None:
-    """The most similar draft that ``ok`` accepts (None when none is similar)."""
+    """The most similar draft that ``ok`` accepts (None when none is similar); the first
+    of equally similar ones. ``ok`` (no side effects) is asked only of a draft that would
+    be the best so far: most drafts share no title word and are passed over at once."""
     best, best_score = None, 0.0
     for d in drafts:
-        if not ok(d):
-            continue
+        if not d.tokens & tokens:
+            continue  # similarity 0
         score = similarity(d.tokens, d.main_cpv, tokens, cpv)
-        if score > best_score:
+        if score > best_score and ok(d):
             best, best_score = d, score
     return best
 
