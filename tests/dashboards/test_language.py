@@ -290,3 +290,29 @@ def test_a_dated_cell_names_its_source_escaped_in_the_readers_language() -> None
     assert ">31.03.2027</span>" in html and "<b>" not in html
     assert "regel windows.a i rules.toml" in ruled and ">30.09.2026</span>" in ruled
     assert plain == "02.01.2027"
+
+
+def test_the_pages_gettext_formats_and_escapes_as_jinjas_newstyle_gettext() -> None:
+    """``_`` in the templates (dashboards.app, called without jinja2.ext's two
+    indirections) gives what jinja2.ext's newstyle gettext gives: translated, values
+    escaped, ``%%`` a percent sign, in bokmål and English."""
+    from jinja2 import Environment
+
+    from dashboards.app import _templates
+    from tracker import i18n
+    from tracker.i18n import speaking
+
+    ours = _templates().env
+    theirs = Environment(autoescape=True, extensions=["jinja2.ext.i18n"])
+    theirs.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    source = (
+        "{{ _('source') }}|{{ _('rule %(rule)s in rules.toml', rule='<b>&') }}|"
+        "{{ gettext('100 %% sure') }}|{{ _('Deadline in %(days)s days', days=3) }}"
+    )
+    for lang in ("nb", "en"):
+        with speaking(lang):
+            got = ours.from_string(source).render()
+            assert got == theirs.from_string(source).render()
+            assert "&lt;b&gt;&amp;" in got and "100 % sure" in got
+    with speaking("nb"):
+        assert ours.from_string(source).render().startswith("kilde|regel &lt;b&gt;&amp;")
