@@ -316,3 +316,24 @@ def test_the_pages_gettext_formats_and_escapes_as_jinjas_newstyle_gettext() -> N
             assert "&lt;b&gt;&amp;" in got and "100 % sure" in got
     with speaking("nb"):
         assert ours.from_string(source).render().startswith("kilde|regel &lt;b&gt;&amp;")
+
+
+def test_row_dot_name_in_the_templates_reads_as_in_jinja() -> None:
+    """``row.name`` on a plain dict reads the item at once (dashboards.app._Environment);
+    dict's own attributes, missing keys and objects read as Jinja reads them."""
+    from types import SimpleNamespace
+
+    from jinja2 import Environment
+
+    from dashboards.app import _templates
+
+    ours, theirs = _templates().env, Environment(autoescape=True)
+    source = (
+        "{{ d.title }}|{{ d['title'] }}|{{ d.items is callable }}|{{ d.missing is undefined }}"
+        "|{{ o.title }}|{{ d.get('title') }}|{{ d.values is callable }}"
+    )
+    row = {"title": "<Skole>", "items": 3, "values": [1]}
+    args = {"d": row, "o": SimpleNamespace(title="Kantine")}
+    got = ours.from_string(source).render(**args)
+    assert got == theirs.from_string(source).render(**args)
+    assert got == "&lt;Skole&gt;|&lt;Skole&gt;|True|True|Kantine|&lt;Skole&gt;|True"
