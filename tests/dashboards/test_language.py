@@ -337,3 +337,37 @@ def test_row_dot_name_in_the_templates_reads_as_in_jinja() -> None:
     got = ours.from_string(source).render(**args)
     assert got == theirs.from_string(source).render(**args)
     assert got == "&lt;Skole&gt;|&lt;Skole&gt;|True|True|Kantine|&lt;Skole&gt;|True"
+
+
+def test_a_reason_row_says_reason_note_funding_windows_and_fit_escaped() -> None:
+    """``reason_row`` (dashboards.filters): the reason and note, the funding windows with
+    dates as dd.mm.åååå, status, the primary one and milestones, and the profile's verdict,
+    every value escaped; no row without a reason or note."""
+    from dashboards.filters import reason_row
+    from tracker.i18n import speaking
+
+    window = {
+        "start": "2025-10-01",
+        "end": "2026-03-31",
+        "status": "open",
+        "buyer_type": "municipality",
+        "milestones": [{"name": "<budsjett>", "date": "2025-11-15"}],
+    }
+    row = {
+        "reason": "Rammeavtalen <utløper>",
+        "note": "probably extended: ask the buyer",
+        "budget_windows": {"publication": None, "contract_start": window},
+        "budget_window": {"anchor": "contract_start"},
+        "fit": {"reason": "in profile"},
+    }
+    with speaking("en"):
+        html = str(reason_row(row, 5))
+    assert html.startswith('<tr class="reason"><td colspan="5"><small class="muted">')
+    assert "Rammeavtalen &lt;utløper&gt; · <strong>probably extended: ask the buyer" in html
+    assert (
+        "before the contract start 01.10.2025 – 31.03.2026 (open, primary: "
+        "&lt;budsjett&gt; 15.11.2025)</small>" in html
+    )
+    assert "before the decision to procure" not in html and "<budsjett>" not in html
+    assert html.endswith('<br><small class="muted">in profile</small></td></tr>')
+    assert str(reason_row({"reason": None, "note": ""}, 5)) == ""
