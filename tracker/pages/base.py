@@ -9,12 +9,13 @@ import dataclasses
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_
+from sqlalchemy import Connection, Integer, and_, any_, bindparam, func, or_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
@@ -26,6 +27,16 @@ from tracker.users import account_scope as account_scope  # re-exported for the 
 def in_scope(column: Any, ids: list[int] | None) -> Any:
     """SQL condition: ``column`` is one of ``ids`` (every row when ids is None)."""
     return column.in_(ids) if ids is not None else True
+
+
+def among_ids(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """SQL condition: integer ``column`` is one of ``ids``. On PostgreSQL one array
+    parameter (``= ANY(%s::INTEGER[])``): the statement is the same text whatever the
+    number of ids, so the driver and the server parse it once, where ``IN`` with a
+    parameter per id is a new statement for every length; ``IN`` elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def iso(d: dt.date | None) -> str | None:

@@ -22,7 +22,7 @@ from tracker.db.models import Account, Contract, ContractAccount, ContractParty,
 from tracker.enums import Extension, LinkStatus
 from tracker.opportunities.profile import contract_item, notice_texts
 from tracker.opportunities.relevance import relevance, stored_model
-from tracker.pages.base import in_scope, known_by, still_running
+from tracker.pages.base import among_ids, in_scope, known_by, still_running
 from tracker.rules import Rules
 
 CHUNK = 2000  # ids per IN list
@@ -121,7 +121,7 @@ def _parties(session: Session, ids: Sequence[int]) -> dict[int, dict[str, list[d
         for cid, role, name, orgnr in session.execute(
             select(ContractParty.contract_id, ContractParty.role, ContractParty.name,
                    ContractParty.orgnr)
-            .where(ContractParty.contract_id.in_(ids[i : i + CHUNK]))
+            .where(among_ids(session, ContractParty.contract_id, ids[i : i + CHUNK]))
             .order_by(ContractParty.contract_id, ContractParty.id)
         ):  # fmt: skip
             if role in ("buyer", "supplier"):
@@ -137,7 +137,7 @@ def _accounts(session: Session, ids: Sequence[int]) -> dict[int, list[AccountRef
                    ContractAccount.method, ContractAccount.status)
             .join(Account, Account.id == ContractAccount.account_id)
             .where(
-                ContractAccount.contract_id.in_(ids[i : i + CHUNK]),
+                among_ids(session, ContractAccount.contract_id, ids[i : i + CHUNK]),
                 ContractAccount.status != LinkStatus.REJECTED,
             )
             .order_by(ContractAccount.confidence.desc(), Account.name)
