@@ -77,6 +77,7 @@ def copies(base: list[bytes], count: int, seed: int) -> Iterator[tuple[int, byte
 
 
 _BASE: list[bytes] = []
+SQLITE = ("sqlite", "pysqlite")  # the dialect the workers encode rows for
 
 
 def _init_worker(base: list[bytes]) -> None:
@@ -86,7 +87,7 @@ def _init_worker(base: list[bytes]) -> None:
 
 def _prepare_copy(i: int) -> Prepared:
     """In a worker process: make copy ``i`` (as ``copies(..., seed=2)``) and prepare it."""
-    return prepare(copy_of(_BASE, i, 2), f"copy-{i}")
+    return prepare(copy_of(_BASE, i, 2), f"copy-{i}", SQLITE)
 
 
 def load() -> str:

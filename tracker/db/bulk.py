@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Row, String, Table, insert, select
+from sqlalchemy import JSON, URL, Connection, Dialect, Engine, Row, String, Table, insert, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -140,4 +141,128 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
             params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
     except (TypeError, ValueError) as exc:  # a value the column type refuses
         raise StatementError(f"{table.name}: {exc}", sql, None, exc) from exc
+    conn.exec_driver_sql(sql, params)
+
+
+# --------------------------------------------------------------------------- encoded rows
+#
+# The ingest's parsing workers (``tracker.notices.packed``) turn rows into the values the
+# driver is given (bind-processed, cut to length) away from the database, so that the
+# storing process only adds the keys it alone knows and calls executemany.
+
+# (dialect name, driver) → a dialect instance (for the bind processors of its types)
+_DIALECTS: dict[tuple[str, str], Dialect] = {}
+
+
+def dialect_key(engine: Engine | Connection) -> tuple[str, str]:
+    """(name, driver) of the dialect of ``engine``: what the workers encode rows for."""
+    return engine.dialect.name, engine.dialect.driver
+
+
+def dialect_for(key: tuple[str, str]) -> Dialect:
+    """A dialect instance of (name, driver) (bind processors do not need a connection)."""
+    dialect = _DIALECTS.get(key)
+    if dialect is None:
+        dialect = URL.create(f"{key[0]}+{key[1]}").get_dialect()()
+        _DIALECTS[key] = dialect
+    return dialect
+
+
+class Encoder:
+    """Turns the values of columns ``keys`` of ``table`` into what the driver of
+    ``dialect`` is given: strings cut to their column length (as :func:`fit`), then each
+    column type's bind processor (as ``bulk_insert``). JSON values become their
+    ``json.dumps`` text on every backend: SQLite's processor is exactly that, and on
+    PostgreSQL the statements cast the parameter (``%(x)s::JSON``), where the driver's
+    ``Json`` wrapper would send the same text."""
+
+    __slots__ = ("table", "keys", "_procs", "_cuts", "_plain")
+
+    def __init__(self, table: Any, keys: Sequence[str], dialect: Dialect) -> None:
+        self.table = table
+        self.keys = tuple(keys)
+        lengths = column_lengths(table)
+        self._cuts = [(i, lengths[k]) for i, k in enumerate(self.keys) if k in lengths]
+        procs: list[tuple[int, Any]] = []
+        for i, k in enumerate(self.keys):
+            type_ = table.c[k].type
+            if isinstance(type_, JSON):
+                proc = dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+            else:
+                proc = type_._cached_bind_processor(dialect)
+            if proc is not None:
+                procs.append((i, proc))
+        self._procs = procs
+        self._plain = not procs and not self._cuts
+
+    def values(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The encoded ``values`` (in the order of ``keys``)."""
+        if self._plain:
+            return tuple(values)
+        out = list(values)
+        try:
+            for i, length in self._cuts:
+                value = out[i]
+                if isinstance(value, str) and len(value) > length:
+                    out[i] = value[:length]
+            for i, proc in self._procs:
+                value = out[i]
+                if value is not None:
+                    out[i] = proc(value)
+        except (TypeError, ValueError) as exc:  # a value the column type refuses
+            raise EncodeError(self.table.name, exc) from exc
+        return tuple(out)
+
+    def row(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The encoded values of ``row`` (a dict with at least ``keys``)."""
+        return self.values([row[k] for k in self.keys])
+
+
+class EncodeError(Exception):
+    """A value a column type refuses (raised by :class:`Encoder`; picklable)."""
+
+    def __init__(self, table: str, exc: Exception) -> None:
+        super().__init__(table, exc)
+        self.table = table
+        self.exc = exc
+
+    def statement_error(self, sql: str | None = None) -> StatementError:
+        """What ``bulk_insert`` raises for the same value (a ``SQLAlchemyError``)."""
+        return StatementError(f"{self.table}: {self.exc}", sql, None, self.exc)
+
+
+# (statement cache key, dialect name) → (SQL, permutation of the keys, positional)
+_ENCODED: dict[tuple[Any, str], tuple[str, tuple[int, ...], bool, tuple[str, ...]]] = {}
+
+
+def execute_encoded(
+    session: Session,
+    cache_key: Any,
+    statement: Callable[[], Any],
+    keys: Sequence[str],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """executemany of ``statement()`` (compiled once per ``cache_key`` and dialect) with
+    ``rows`` of values already encoded (:class:`Encoder`) in the order of ``keys``, the
+    names of the statement's bind parameters."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    entry = _ENCODED.get((cache_key, dialect.name))
+    if entry is None:
+        compiled = statement().compile(dialect=dialect, column_keys=list(keys))
+        names = tuple(compiled.positiontup or []) if compiled.positional else tuple(keys)
+        index = {k: i for i, k in enumerate(keys)}
+        entry = (str(compiled), tuple(index[n] for n in names), bool(compiled.positional), names)
+        _ENCODED[(cache_key, dialect.name)] = entry
+    sql, order, positional, names = entry
+    params: list[Any]
+    if positional and order == tuple(range(len(keys))):
+        params = rows
+    elif positional:
+        pick = operator.itemgetter(*order)
+        params = [pick(row) for row in rows] if len(order) > 1 else [(r[order[0]],) for r in rows]
+    else:
+        params = [dict(zip(keys, row, strict=True)) for row in rows]
     conn.exec_driver_sql(sql, params)
