@@ -60,6 +60,31 @@ def select_in(
         yield from executor.execute(select(*columns).where(column.in_(chunk), *where))
 
 
+def select_in_plain(
+    executor: Session | Connection,
+    columns: Sequence[Any],
+    column: Any,
+    values: Iterable[Any],
+    where: str = "",
+    size: int = IN_CHUNK,
+) -> Iterator[tuple[Any, ...]]:
+    """:func:`select_in` for columns whose values need no type processing (integers,
+    strings; booleans come back as the driver gives them): the SQL is written here and
+    sent through the driver, without compiling a statement and coercing every value of
+    the ``IN`` list per call (the ingest's lookups, a few per batch of 500 notices).
+    ``where``: a further SQL condition without parameters."""
+    conn = executor.connection() if isinstance(executor, Session) else executor
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    head = (  # names from the table metadata; every value is a bound parameter
+        f"SELECT {', '.join(f'{c.table.name}.{c.name}' for c in columns)} "  # noqa: S608
+        f"FROM {column.table.name} WHERE {column.table.name}.{column.name} IN ("
+    )
+    tail = f") AND {where}" if where else ")"
+    for chunk in chunked(values, size):
+        sql = head + ", ".join([mark] * len(chunk)) + tail
+        yield from conn.exec_driver_sql(sql, tuple(chunk))
+
+
 def column_lengths(table: Any) -> dict[str, int]:
     """{column name: length} of the table's ``VARCHAR(n)`` columns (cached per table)."""
     lengths = _LENGTHS.get(table.name)

@@ -147,6 +147,8 @@ class Ingestor:
         self.dialect = dialect_key(engine)  # what the rows are encoded for
         self._encoders = encoders(self.dialect)
         self._updated_at = Encoder(N, ("updated_at",), dialect_for(self.dialect))
+        # derive_pending → the encoded run columns of a notice without a search hit
+        self._plain_heads: dict[bool | None, tuple[Any, ...]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -588,23 +590,28 @@ class Ingestor:
         columns of this run and of the search hit, then the packed ones."""
         meta = item.meta
         p = item.packed
-        own = self._encoders.notice_own.values(
-            (
-                self.source,
-                item.source_id,
-                meta_date(meta),
-                meta_status(meta),
-                jsonable(meta),
-                # Derived in the same transaction (``flush``); set when derivation is
-                # skipped (``run_derive=False``) or fails (``_derive``).
-                None if self.run_derive else True,
-                utcnow(),
-                p.procedure_id,
-                item.raw,
-                item.sha,
+        # Derived in the same transaction (``flush``); set when derivation is skipped
+        # (``run_derive=False``) or fails (``_derive``).
+        pending = None if self.run_derive else True
+        enc = self._encoders
+        if meta is None and item.source_id is None:  # files: the same for every notice
+            head = self._plain_heads.get(pending)
+            if head is None:
+                head = enc.notice_head.values((self.source, None, None, None, {}, pending))
+                self._plain_heads[pending] = head
+        else:
+            head = enc.notice_head.values(
+                (
+                    self.source,
+                    item.source_id,
+                    meta_date(meta),
+                    meta_status(meta),
+                    jsonable(meta),
+                    pending,
+                )
             )
-        )
-        return own + p.notice
+        tail = enc.notice_tail.values((utcnow(), p.procedure_id, item.raw, item.sha))
+        return head + tail + p.notice
 
     def _organisation_ids(self, session: Session, items: list[_Item]) -> dict[str, int]:
         """Upsert every buyer and winner organisation of ``items``; returns key → id."""

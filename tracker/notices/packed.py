@@ -43,18 +43,9 @@ WIN = table_of(ResultWinner)
 # Columns of the ``notices`` row the storing process fills in (the run's source, the
 # search hit's metadata, the compressed bytes, the procedure id that TED XML notices
 # before eForms take from stored notices); the workers encode the others.
-NOTICE_OWN = (
-    "source",
-    "source_id",
-    "publication_date",
-    "status",
-    "source_meta",
-    "derive_pending",
-    "created_at",
-    "procedure_id",
-    "raw_xml",
-    "raw_sha256",
-)
+NOTICE_HEAD = ("source", "source_id", "publication_date", "status", "source_meta", "derive_pending")
+NOTICE_TAIL = ("created_at", "procedure_id", "raw_xml", "raw_sha256")
+NOTICE_OWN = NOTICE_HEAD + NOTICE_TAIL
 # The keys of ``rows.notice_row`` (the stored columns, in its order).
 _SAMPLE = notice_row(
     ParsedNotice(notice_id="", version=""),
@@ -87,7 +78,8 @@ class Encoders:
         dialect = dialect_for(key)
         self.key = key
         self.notice = Encoder(N, NOTICE_PACKED, dialect)
-        self.notice_own = Encoder(N, NOTICE_OWN, dialect)
+        self.notice_head = Encoder(N, NOTICE_HEAD, dialect)
+        self.notice_tail = Encoder(N, NOTICE_TAIL, dialect)
         self.buyer = Encoder(BUYER, BUYER_KEYS[len(BUYER_OWN) :], dialect)
         self.lot = Encoder(LOT, LOT_KEYS[len(LOT_OWN) :], dialect)
         self.crit = Encoder(CRIT, CRIT_KEYS[len(CRIT_OWN) :], dialect)

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.db import bulk
-from tracker.db.bulk import chunked, fit, select_in, table_of
+from tracker.db.bulk import chunked, fit, select_in, select_in_plain, table_of
 from tracker.db.models import (
     AwardCriterion,
     Contract,
@@ -88,7 +88,7 @@ def new_notice_pks(session: Session, notice_ids: Iterable[str]) -> dict[tuple[st
     cols = (N.c.id, N.c.notice_id, N.c.version)
     return {
         (nid, version): pk
-        for pk, nid, version in select_in(session, cols, N.c.notice_id, notice_ids)
+        for pk, nid, version in select_in_plain(session, cols, N.c.notice_id, notice_ids)
     }
 
 
@@ -101,7 +101,7 @@ def follow_stored_procedures(session: Session, packed: list[Packed]) -> None:
 
     def stored(ids: list[str]) -> dict[str, str | None]:
         cols = (N.c.notice_id, N.c.procedure_id)
-        return {nid: proc for nid, proc in select_in(session, cols, N.c.notice_id, ids)}
+        return {nid: proc for nid, proc in select_in_plain(session, cols, N.c.notice_id, ids)}
 
     heads = [
         ParsedNotice(
@@ -181,12 +181,12 @@ def upsert_organisations(
     lost = [k for k in missing if k not in known]
     if lost:  # an orgnr stored under another key (by hand or by the register)
         by_orgnr = {wanted[k][1]: k for k in lost if wanted[k][1]}
-        for oid, orgnr in select_in(session, (ORG.c.id, ORG.c.orgnr), ORG.c.orgnr, by_orgnr):
+        for oid, orgnr in select_in_plain(session, (ORG.c.id, ORG.c.orgnr), ORG.c.orgnr, by_orgnr):
             known[by_orgnr[orgnr]] = oid
 
 
 def _lookup_orgs(session: Session, keys: list[str], known: dict[str, int]) -> None:
-    for oid, key in select_in(session, (ORG.c.id, ORG.c.key), ORG.c.key, keys):
+    for oid, key in select_in_plain(session, (ORG.c.id, ORG.c.key), ORG.c.key, keys):
         known[key] = oid
 
 
@@ -263,7 +263,7 @@ def child_pks(session: Session, table: Any, keys: list[tuple[int | None, int]]) 
     """Pks of just-inserted child rows, in the order of ``keys`` (notice_pk, position)."""
     found: dict[tuple[int, int], int] = {}
     cols = (table.c.id, table.c.notice_pk, table.c.position)
-    for pk, notice_pk, position in select_in(
+    for pk, notice_pk, position in select_in_plain(
         session, cols, table.c.notice_pk, {k[0] for k in keys}
     ):
         found[(notice_pk, position)] = pk
@@ -305,8 +305,8 @@ def link_changes(session: Session, stored: list[tuple[int, str, Packed]]) -> Non
     # Change notices stored before the notice they change arrived.
     own = {p.notice_id: pk for pk, status, p in stored if status == "new"}
     cols = (N.c.id, N.c.changed_notice_id)
-    for pk, changed in select_in(
-        conn, cols, N.c.changed_notice_id, own, N.c.changes_notice_pk.is_(None)
+    for pk, changed in select_in_plain(
+        conn, cols, N.c.changed_notice_id, own, "notices.changes_notice_pk IS NULL"
     ):
         if pk != own[changed]:
             links.append({"_id": pk, "target": own[changed]})
@@ -324,7 +324,7 @@ def _changes_of(conn: Any, stored: list[tuple[int, str, Packed]]) -> list[dict[s
     targets = {p.changed_notice_id for _, _, p in stored if p.changed_notice_id}
     found: dict[str, list[tuple[int, str, bool]]] = {}
     cols = (N.c.id, N.c.notice_id, N.c.version, N.c.is_latest)
-    for pk, nid, version, latest in select_in(conn, cols, N.c.notice_id, targets):
+    for pk, nid, version, latest in select_in_plain(conn, cols, N.c.notice_id, targets):
         found.setdefault(nid, []).append((pk, version, bool(latest)))
     links: list[dict[str, Any]] = []
     for own_pk, _, p in stored:
