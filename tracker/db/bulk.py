@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, URL, Connection, Dialect, Engine, Row, String, Table, insert, select
@@ -193,6 +194,14 @@ def dialect_for(key: tuple[str, str]) -> Dialect:
     return dialect
 
 
+def json_text(value: Any) -> str:
+    """``json.dumps(value)``, with a shortcut for the common lists of strings (CPV codes,
+    warnings, notice ids): each string as ``json.dumps`` writes it, the same separator."""
+    if value.__class__ is list and all(item.__class__ is str for item in value):
+        return "[" + ", ".join(map(_json_string, value)) + "]"
+    return json.dumps(value)
+
+
 class Encoder:
     """Turns the values of columns ``keys`` of ``table`` into what the driver of
     ``dialect`` is given: strings cut to their column length (as :func:`fit`), then each
@@ -201,7 +210,7 @@ class Encoder:
     PostgreSQL the statements cast the parameter (``%(x)s::JSON``), where the driver's
     ``Json`` wrapper would send the same text."""
 
-    __slots__ = ("table", "keys", "_procs", "_cuts", "_plain")
+    __slots__ = ("table", "keys", "_procs", "_cuts", "_plain", "_get")
 
     def __init__(self, table: Any, keys: Sequence[str], dialect: Dialect) -> None:
         self.table = table
@@ -212,13 +221,15 @@ class Encoder:
         for i, k in enumerate(self.keys):
             type_ = table.c[k].type
             if isinstance(type_, JSON):
-                proc = dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
+                proc = dialect._json_serializer or json_text  # type: ignore[attr-defined]
             else:
                 proc = type_._cached_bind_processor(dialect)
             if proc is not None:
                 procs.append((i, proc))
         self._procs = procs
         self._plain = not procs and not self._cuts
+        get = operator.itemgetter(*self.keys)
+        self._get = get if len(self.keys) > 1 else (lambda row: (get(row),))
 
     def values(self, values: Sequence[Any]) -> tuple[Any, ...]:
         """The encoded ``values`` (in the order of ``keys``)."""
@@ -240,7 +251,7 @@ class Encoder:
 
     def row(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """The encoded values of ``row`` (a dict with at least ``keys``)."""
-        return self.values([row[k] for k in self.keys])
+        return self.values(self._get(row))
 
 
 class EncodeError(Exception):
