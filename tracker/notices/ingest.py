@@ -512,10 +512,10 @@ class Ingestor:
         skip = {"created_at", "is_latest", "superseded_by_id", *keep}
         picked = [i for i, k in enumerate(NOTICE_KEYS) if k not in skip]
         keys = (*(NOTICE_KEYS[i] for i in picked), "updated_at", "_id")
-        updated_at = self._updated_at.values((utcnow(),))
         rows = []
         for item, pk in pairs:
             values = self._notice_row(item)
+            updated_at = self._updated_at.values((utcnow(),))
             rows.append((*(values[i] for i in picked), *updated_at, pk))
 
         def statement() -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing as mp
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -91,6 +92,15 @@ def _prepare_many(fn: Callable[[Any], Prepared], args: list[Any]) -> list[Prepar
     return [fn(a) for a in args]
 
 
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """A worker ends on SIGTERM, whatever handler the process it was forked from had
+    (``tracker schedule`` stops after the current step on SIGTERM: a worker that inherits
+    that handler outlives ``Pool.terminate`` and the ingest waits for it forever)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
+
+
 def prepare_parallel(
     fn: Callable[[Any], Prepared],
     args: Iterable[Any],
@@ -111,7 +121,7 @@ def prepare_parallel(
     methods = mp.get_all_start_methods()
     context = mp.get_context("fork" if "fork" in methods else "spawn")
     it = iter(args)
-    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(initializer, initargs)) as pool:
         pending: deque[Any] = deque()
 
         def submit() -> bool:
