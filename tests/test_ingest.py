@@ -21,8 +21,10 @@ from tracker.db.models import (
     ResultWinner,
     Run,
 )
+from tracker.notices import ingest
 from tracker.notices.files import ingest_paths, reparse
 from tracker.notices.ingest import Ingestor
+from tracker.notices.parsing import parse_any
 from tracker.ops import derive
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notices"
@@ -182,15 +184,13 @@ def test_bad_files_are_recorded_and_stored_data_untouched(engine: Engine, tmp_pa
 def test_database_error_in_a_batch_loses_only_that_notice(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Ingestor._notice_row
+    def broken_parse(data, location):  # type: ignore[no-untyped-def]
+        parsed = parse_any(data, location=location)
+        if location == "bad.xml":
+            parsed.issue_date = "not a date"  # the database (or its driver) refuses this
+        return parsed
 
-    def broken_row(self, item):  # type: ignore[no-untyped-def]
-        row = original(self, item)
-        if item.location == "bad.xml":
-            row["issue_date"] = "not a date"  # the database (or its driver) refuses this
-        return row
-
-    monkeypatch.setattr(Ingestor, "_notice_row", broken_row)
+    monkeypatch.setattr(ingest, "parse_any", broken_parse)
     paths = sorted(REAL.glob("ContractNotice_cn-*.xml"))[:4]
     with Ingestor(engine, source="file") as ing:
         good = [ing.add(p.read_bytes(), location=p.name) for p in paths[:3]]
@@ -363,16 +363,15 @@ def test_database_error_after_the_notice_row_rolls_back_that_notice_only(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure in a child table undoes the notice row too (savepoint), others stay."""
-    original = Ingestor._insert_children
 
-    def broken_children(self, session, items, org_ids):  # type: ignore[no-untyped-def]
-        for item in items:
-            if item.location == "bad.xml":
-                for lot in item.parsed.lots:
-                    lot.start_date = "not a date"
-        return original(self, session, items, org_ids)
+    def broken_parse(data, location):  # type: ignore[no-untyped-def]
+        parsed = parse_any(data, location=location)
+        if location == "bad.xml":
+            for lot in parsed.lots:
+                lot.start_date = "not a date"  # refused when the lots are stored
+        return parsed
 
-    monkeypatch.setattr(Ingestor, "_insert_children", broken_children)
+    monkeypatch.setattr(ingest, "parse_any", broken_parse)
     paths = sorted(REAL.glob("ContractNotice_cn-*.xml"))[:4]
     with Ingestor(engine, source="file") as ing:
         outcomes = [ing.add(p.read_bytes(), location=p.name) for p in paths[:3]]

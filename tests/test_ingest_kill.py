@@ -97,7 +97,7 @@ def test_killed_ingests_then_rerun_equal_a_clean_ingest(
     # 2. right after the commit of a unit of work (resumes after the stored ones)
     run_killed(corpus, "tracker.notices.ingest:Ingestor._settle_conflicts", 5)
     # 3. while the child rows (lots, results, winners) of a batch are being written
-    run_killed(corpus, "tracker.db.bulk:bulk_insert", 25)
+    run_killed(corpus, "tracker.db.bulk:execute_encoded", 27)
     assert stored < count(engine, Notice) < total
     # 4. at a moment chosen from outside, once more notices were committed
     before = count(engine, Notice)

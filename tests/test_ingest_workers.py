@@ -9,24 +9,34 @@ first one read stays): the paths where the order of arrival matters.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import REAL
+from tests.conftest import NOTICES, REAL
 from tests.dbsnapshot import differences, snapshot
 from tests.support.db import count, wipe
 from tests.support.worlds import ACCOUNTS
 from tracker.accounts.keyaccounts import import_accounts
+from tracker.db.bulk import dialect_key
 from tracker.db.models import Contract, IngestError, Notice, NoticeLink
 from tracker.notices.files import ingest_paths
+from tracker.notices.ingest import STATUSES, Ingestor
+from tracker.notices.packed import pack
+from tracker.notices.parallel import Prepared, compress, prepare, prepare_file, prepare_parallel
+from tracker.notices.parsing import parse_any
 from tracker.ops.crawl import PROJECT_ROOT
 
 NOTICE_ID = b'<cbc:ID schemeName="notice-id">'
@@ -85,6 +95,88 @@ def test_two_workers_store_the_same_rows_as_one(engine: Engine, tmp_path: Path) 
     # Nothing changes but the broken file, recorded once per run.
     assert set(differences(rows_2, after[0])) == {"ingest_errors"}
     assert after[1] == order_2 and after[2] == sorted(errors_2 * 2)
+
+
+def test_two_workers_store_every_fixture_and_rewrite_like_one(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Every fixture folder (eForms SDK examples, TED XML before eForms, whose procedure
+    ids are followed while storing) and then changed copies of real notices (same identity,
+    other bytes: rewritten in place) store the same rows with 1 and 2 workers."""
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for path in sorted(REAL.glob("*.xml"))[::3]:
+        (changed / path.name).write_bytes(path.read_bytes() + b"\n<!-- changed -->\n")
+    folders = [NOTICES / name for name in ("eforms-sdk", "ted-legacy", "doffin-real")]
+    results = []
+    for workers in (1, 2):
+        wipe(engine)
+        counts = [
+            ingest_paths(engine, [folder], batch_size=BATCH, workers=workers)
+            for folder in [*folders, changed]
+        ]
+        results.append(([{k: c[k] for k in STATUSES} for c in counts], stored(engine)))
+    (counts_1, (rows_1, order_1, errors_1)), (counts_2, (rows_2, order_2, errors_2)) = results
+    assert counts_1 == counts_2
+    assert counts_1[-1]["updated"] == len(list(changed.iterdir()))
+    assert order_1 == order_2 and errors_1 == errors_2
+    assert differences(rows_1, rows_2) == {}
+
+
+def test_a_value_refused_in_a_worker_fails_that_notice_alone(engine: Engine) -> None:
+    """A value a column refuses, found while a worker encodes the rows, is raised when the
+    batch is stored: that notice is recorded as failed with its file name, the others are
+    stored (the path of a database error)."""
+    paths = sorted(REAL.glob("ContractNotice_cn-*.xml"))[:4]
+    dialect = dialect_key(engine)
+    prepared = [prepare(p.read_bytes(), p.name, dialect) for p in paths[:3]]
+    bad_data = paths[3].read_bytes()
+    parsed = parse_any(bad_data, location="bad.xml")
+    parsed.issue_date = "not a date"  # type: ignore[assignment]
+    sha = hashlib.sha256(bad_data).hexdigest()
+    bad = Prepared("bad.xml", pack(parsed, dialect), sha, compress(bad_data))
+    with Ingestor(engine, source="file") as ing:
+        outcomes = [ing.add_prepared(p) for p in prepared[:2]]
+        outcomes.append(ing.add_prepared(bad))
+        outcomes.append(ing.add_prepared(prepared[2]))
+    assert [o.status for o in outcomes] == ["new", "new", "failed", "new"]
+    assert outcomes[2].reason and outcomes[2].reason.startswith("database error")
+    with Session(engine) as s:
+        assert s.scalars(select(IngestError.location)).all() == ["bad.xml"]
+        stored_ids = sorted(s.scalars(select(Notice.notice_id)))
+        error = s.scalars(select(IngestError)).one()
+    assert stored_ids == sorted(o.notice_id for o in outcomes if o.status == "new")
+    assert zlib.decompress(error.raw_xml or b"") == bad_data
+
+
+def test_rows_prepared_for_another_database_are_refused(engine: Engine) -> None:
+    path = sorted(REAL.glob("*.xml"))[0]
+    other = ("postgresql", "psycopg") if engine.dialect.name == "sqlite" else ("sqlite", "pysqlite")
+    with Ingestor(engine, source="file") as ing, pytest.raises(ValueError, match="prepared for"):
+        ing.add_prepared(prepare(path.read_bytes(), path.name, other))
+
+
+def test_workers_end_even_when_sigterm_is_handled(tmp_path: Path) -> None:
+    """A SIGTERM handler that does not exit (``tracker schedule``'s) is not inherited by
+    the workers: leaving the pool terminates them instead of waiting for them forever
+    (without the reset, about one pool in three hung here)."""
+    paths = [str(p) for p in sorted(REAL.glob("*.xml"))[:4]]
+    prepare = functools.partial(prepare_file, dialect=("sqlite", "pysqlite"))
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    ended = threading.Event()
+
+    def run() -> None:
+        for _ in range(10):
+            assert len(list(prepare_parallel(prepare, paths, 2, chunk=1))) == len(paths)
+        ended.set()
+
+    try:
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(60)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert ended.is_set(), "a parallel preparation did not end: a worker ignored SIGTERM"
 
 
 def _processes_naming(marker: str) -> list[int]:

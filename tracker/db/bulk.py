@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Row, String, Table, insert, select
+from sqlalchemy import JSON, URL, Connection, Dialect, Engine, Row, String, Table, insert, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
@@ -57,6 +59,31 @@ def select_in(
     chunks of ``size`` (one statement per chunk; rows in the database's order per chunk)."""
     for chunk in chunked(values, size):
         yield from executor.execute(select(*columns).where(column.in_(chunk), *where))
+
+
+def select_in_plain(
+    executor: Session | Connection,
+    columns: Sequence[Any],
+    column: Any,
+    values: Iterable[Any],
+    where: str = "",
+    size: int = IN_CHUNK,
+) -> Iterator[tuple[Any, ...]]:
+    """:func:`select_in` for columns whose values need no type processing (integers,
+    strings; booleans come back as the driver gives them): the SQL is written here and
+    sent through the driver, without compiling a statement and coercing every value of
+    the ``IN`` list per call (the ingest's lookups, a few per batch of 500 notices).
+    ``where``: a further SQL condition without parameters."""
+    conn = executor.connection() if isinstance(executor, Session) else executor
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    head = (  # names from the table metadata; every value is a bound parameter
+        f"SELECT {', '.join(f'{c.table.name}.{c.name}' for c in columns)} "  # noqa: S608
+        f"FROM {column.table.name} WHERE {column.table.name}.{column.name} IN ("
+    )
+    tail = f") AND {where}" if where else ")"
+    for chunk in chunked(values, size):
+        sql = head + ", ".join([mark] * len(chunk)) + tail
+        yield from conn.exec_driver_sql(sql, tuple(chunk))
 
 
 def column_lengths(table: Any) -> dict[str, int]:
@@ -140,4 +167,138 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
             params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
     except (TypeError, ValueError) as exc:  # a value the column type refuses
         raise StatementError(f"{table.name}: {exc}", sql, None, exc) from exc
+    conn.exec_driver_sql(sql, params)
+
+
+# --------------------------------------------------------------------------- encoded rows
+#
+# The ingest's parsing workers (``tracker.notices.packed``) turn rows into the values the
+# driver is given (bind-processed, cut to length) away from the database, so that the
+# storing process only adds the keys it alone knows and calls executemany.
+
+# (dialect name, driver) → a dialect instance (for the bind processors of its types)
+_DIALECTS: dict[tuple[str, str], Dialect] = {}
+
+
+def dialect_key(engine: Engine | Connection) -> tuple[str, str]:
+    """(name, driver) of the dialect of ``engine``: what the workers encode rows for."""
+    return engine.dialect.name, engine.dialect.driver
+
+
+def dialect_for(key: tuple[str, str]) -> Dialect:
+    """A dialect instance of (name, driver) (bind processors do not need a connection)."""
+    dialect = _DIALECTS.get(key)
+    if dialect is None:
+        dialect = URL.create(f"{key[0]}+{key[1]}").get_dialect()()
+        _DIALECTS[key] = dialect
+    return dialect
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value)``, with a shortcut for the common lists of strings (CPV codes,
+    warnings, notice ids): each string as ``json.dumps`` writes it, the same separator."""
+    if value.__class__ is list and all(item.__class__ is str for item in value):
+        return "[" + ", ".join(map(_json_string, value)) + "]"
+    return json.dumps(value)
+
+
+class Encoder:
+    """Turns the values of columns ``keys`` of ``table`` into what the driver of
+    ``dialect`` is given: strings cut to their column length (as :func:`fit`), then each
+    column type's bind processor (as ``bulk_insert``). JSON values become their
+    ``json.dumps`` text on every backend: SQLite's processor is exactly that, and on
+    PostgreSQL the statements cast the parameter (``%(x)s::JSON``), where the driver's
+    ``Json`` wrapper would send the same text."""
+
+    __slots__ = ("table", "keys", "_procs", "_cuts", "_plain", "_get")
+
+    def __init__(self, table: Any, keys: Sequence[str], dialect: Dialect) -> None:
+        self.table = table
+        self.keys = tuple(keys)
+        lengths = column_lengths(table)
+        self._cuts = [(i, lengths[k]) for i, k in enumerate(self.keys) if k in lengths]
+        procs: list[tuple[int, Any]] = []
+        for i, k in enumerate(self.keys):
+            type_ = table.c[k].type
+            if isinstance(type_, JSON):
+                proc = dialect._json_serializer or json_text  # type: ignore[attr-defined]
+            else:
+                proc = type_._cached_bind_processor(dialect)
+            if proc is not None:
+                procs.append((i, proc))
+        self._procs = procs
+        self._plain = not procs and not self._cuts
+        get = operator.itemgetter(*self.keys)
+        self._get = get if len(self.keys) > 1 else (lambda row: (get(row),))
+
+    def values(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The encoded ``values`` (in the order of ``keys``)."""
+        if self._plain:
+            return tuple(values)
+        out = list(values)
+        try:
+            for i, length in self._cuts:
+                value = out[i]
+                if isinstance(value, str) and len(value) > length:
+                    out[i] = value[:length]
+            for i, proc in self._procs:
+                value = out[i]
+                if value is not None:
+                    out[i] = proc(value)
+        except (TypeError, ValueError) as exc:  # a value the column type refuses
+            raise EncodeError(self.table.name, exc) from exc
+        return tuple(out)
+
+    def row(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The encoded values of ``row`` (a dict with at least ``keys``)."""
+        return self.values(self._get(row))
+
+
+class EncodeError(Exception):
+    """A value a column type refuses (raised by :class:`Encoder`; picklable)."""
+
+    def __init__(self, table: str, exc: Exception) -> None:
+        super().__init__(table, exc)
+        self.table = table
+        self.exc = exc
+
+    def statement_error(self, sql: str | None = None) -> StatementError:
+        """What ``bulk_insert`` raises for the same value (a ``SQLAlchemyError``)."""
+        return StatementError(f"{self.table}: {self.exc}", sql, None, self.exc)
+
+
+# (statement cache key, dialect name) → (SQL, permutation of the keys, positional)
+_ENCODED: dict[tuple[Any, str], tuple[str, tuple[int, ...], bool, tuple[str, ...]]] = {}
+
+
+def execute_encoded(
+    session: Session,
+    cache_key: Any,
+    statement: Callable[[], Any],
+    keys: Sequence[str],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """executemany of ``statement()`` (compiled once per ``cache_key`` and dialect) with
+    ``rows`` of values already encoded (:class:`Encoder`) in the order of ``keys``, the
+    names of the statement's bind parameters."""
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = conn.dialect
+    entry = _ENCODED.get((cache_key, dialect.name))
+    if entry is None:
+        compiled = statement().compile(dialect=dialect, column_keys=list(keys))
+        names = tuple(compiled.positiontup or []) if compiled.positional else tuple(keys)
+        index = {k: i for i, k in enumerate(keys)}
+        entry = (str(compiled), tuple(index[n] for n in names), bool(compiled.positional), names)
+        _ENCODED[(cache_key, dialect.name)] = entry
+    sql, order, positional, names = entry
+    params: list[Any]
+    if positional and order == tuple(range(len(keys))):
+        params = rows
+    elif positional:
+        pick = operator.itemgetter(*order)
+        params = [pick(row) for row in rows] if len(order) > 1 else [(r[order[0]],) for r in rows]
+    else:
+        params = [dict(zip(keys, row, strict=True)) for row in rows]
     conn.exec_driver_sql(sql, params)

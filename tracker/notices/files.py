@@ -12,6 +12,7 @@ The notices themselves are stored by ``tracker.notices.ingest.Ingestor``.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -112,7 +113,8 @@ def _store_files(ing: Ingestor, files: list[Path], workers: int, bar: Any) -> li
     """Hand every file to ``ing`` (parsed here, or by ``workers`` processes), in order."""
     outcomes: list[IngestOutcome] = []
     if workers > 1:
-        for prepared in prepare_parallel(prepare_file, [str(p) for p in files], workers):
+        prepare = functools.partial(prepare_file, dialect=ing.dialect)
+        for prepared in prepare_parallel(prepare, [str(p) for p in files], workers):
             outcomes.append(ing.add_prepared(prepared))
             bar.update(1)
         return outcomes

@@ -48,20 +48,20 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tracker.db import bulk
-from tracker.db.bulk import fit, table_of
+from tracker.db.bulk import Encoder, dialect_for, dialect_key, fit, table_of
 from tracker.db.models import Notice, utcnow
 from tracker.errors import NoticeParseError
 from tracker.notices import store
+from tracker.notices.packed import NOTICE_KEYS, Packed, Party, encoders, pack
 from tracker.notices.parallel import Prepared, compress
 from tracker.notices.parsing import parse_any  # eForms, and TED XML before eForms
-from tracker.notices.records import ParsedNotice, ParsedParty
-from tracker.notices.rows import jsonable, meta_date, meta_status, notice_row, org_key, parties
+from tracker.notices.rows import jsonable, meta_date, meta_status
 from tracker.ops import derive
 from tracker.rules import Rules
 
@@ -91,7 +91,7 @@ class IngestOutcome:
 @dataclass(slots=True)
 class _Item:
     outcome: IngestOutcome
-    parsed: ParsedNotice
+    packed: Packed  # the rows, encoded (``tracker.notices.packed``)
     data: bytes  # the original bytes
     sha: str
     location: str
@@ -144,6 +144,11 @@ class Ingestor:
         self._session: Session | None = None
         self.derive_errors: list[str] = []
         self._upsert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self.dialect = dialect_key(engine)  # what the rows are encoded for
+        self._encoders = encoders(self.dialect)
+        self._updated_at = Encoder(N, ("updated_at",), dialect_for(self.dialect))
+        # derive_pending → the encoded run columns of a notice without a search hit
+        self._plain_heads: dict[bool | None, tuple[Any, ...]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -188,7 +193,8 @@ class Ingestor:
             self._fail_parse(outcome, location, f"parser error: {type(exc).__name__}: {exc}", data)
             return outcome
         sha = hashlib.sha256(data).hexdigest()
-        return self._queue(outcome, parsed, bytes(data), sha, None, source_id, source_meta)
+        packed = pack(parsed, self.dialect)
+        return self._queue(outcome, packed, bytes(data), sha, None, source_id, source_meta)
 
     def add_prepared(
         self,
@@ -197,12 +203,17 @@ class Ingestor:
         source_id: str | None = None,
         source_meta: dict[str, Any] | None = None,
     ) -> IngestOutcome:
-        """Queue a notice parsed, hashed and compressed by :func:`prepare` (in a worker
-        process, see :func:`prepare_parallel`); the same outcome as ``add`` of its bytes."""
+        """Queue a notice parsed, packed, hashed and compressed by :func:`prepare` (in a
+        worker process, see :func:`prepare_parallel`); the same outcome as ``add`` of its
+        bytes. It must have been prepared for this database's dialect (``self.dialect``)."""
         self._counts["read"] += 1
         location = prepared.location
         outcome = IngestOutcome(status="pending", location=location)
-        if prepared.parsed is None:
+        if prepared.packed is not None and prepared.packed.dialect != self.dialect:
+            raise ValueError(
+                f"{location}: prepared for {prepared.packed.dialect}, stored into {self.dialect}"
+            )
+        if prepared.packed is None:
             outcome.status = "failed"
             outcome.reason = prepared.reason
             self._failures.append(
@@ -213,7 +224,7 @@ class Ingestor:
             return outcome
         return self._queue(
             outcome,
-            prepared.parsed,
+            prepared.packed,
             b"",
             prepared.sha or "",
             prepared.compressed,
@@ -224,7 +235,7 @@ class Ingestor:
     def _queue(
         self,
         outcome: IngestOutcome,
-        parsed: ParsedNotice,
+        packed: Packed,
         data: bytes,
         sha: str,
         compressed: bytes | None,
@@ -232,8 +243,8 @@ class Ingestor:
         source_meta: dict[str, Any] | None,
     ) -> IngestOutcome:
         location = outcome.location or ""
-        outcome.notice_id, outcome.version = parsed.notice_id, parsed.version
-        key = (parsed.notice_id, parsed.version)
+        outcome.notice_id, outcome.version = packed.notice_id, packed.version
+        key = (packed.notice_id, packed.version)
         first = self._seen.get(key)
         if first is not None and first[0] != sha:
             # Another copy of this notice-id + version with other bytes came earlier in this
@@ -252,7 +263,7 @@ class Ingestor:
         self._items.append(
             _Item(
                 outcome=outcome,
-                parsed=parsed,
+                packed=packed,
                 data=data,
                 sha=sha,
                 location=location,
@@ -414,8 +425,8 @@ class Ingestor:
 
     def _write(self, session: Session, items: list[_Item]) -> list[int]:
         """Store ``items`` in the open transaction; returns pks of new and updated notices."""
-        store.follow_stored_procedures(session, [item.parsed for item in items])
-        versions = store.stored_versions(session, {item.parsed.notice_id for item in items})
+        store.follow_stored_procedures(session, [item.packed for item in items])
+        versions = store.stored_versions(session, {item.packed.notice_id for item in items})
         to_insert, to_update, meta_updates = self._sort(items, versions)
         if meta_updates:
             store.update_meta(session, meta_updates)
@@ -430,7 +441,7 @@ class Ingestor:
             for item, _ in to_update:
                 item.outcome.status = "updated"
         self._insert_children(session, stored, org_ids)
-        store.supersede(session, {item.parsed.notice_id for item in to_insert}, versions)
+        store.supersede(session, {item.packed.notice_id for item in to_insert}, versions)
         self._link_changes(session, stored)
         return [item.outcome.notice_pk for item in stored if item.outcome.notice_pk] + [
             m["_id"] for m in meta_updates
@@ -445,7 +456,7 @@ class Ingestor:
         to_update: list[tuple[_Item, int]] = []
         meta_updates: list[dict[str, Any]] = []
         for item in items:
-            p = item.parsed
+            p = item.packed
             existing = versions.get(p.notice_id, {}).get(p.version)
             if existing is None:
                 to_insert.append(item)
@@ -472,15 +483,18 @@ class Ingestor:
         """Insert new notices; their pks come back in ``versions`` and their outcomes."""
         # Plain executemany, then one query for the new pks (RETURNING with ordered
         # results runs row by row on SQLite).
-        bulk.bulk_insert(session, N, [self._notice_row(item) for item in items])
-        new_pks = store.new_notice_pks(session, {item.parsed.notice_id for item in items})
         for item in items:
-            pk = new_pks[(item.parsed.notice_id, item.parsed.version)]
+            item.packed.raise_error(N.name)
+        rows = [self._notice_row(item) for item in items]
+        bulk.execute_encoded(session, "notices.insert", lambda: insert(N), NOTICE_KEYS, rows)
+        new_pks = store.new_notice_pks(session, {item.packed.notice_id for item in items})
+        for item in items:
+            pk = new_pks[(item.packed.notice_id, item.packed.version)]
             item.outcome.notice_pk = pk
             item.outcome.status = "new"
-            versions.setdefault(item.parsed.notice_id, {})[item.parsed.version] = {
+            versions.setdefault(item.packed.notice_id, {})[item.packed.version] = {
                 "id": pk,
-                "version": item.parsed.version,
+                "version": item.packed.version,
                 "is_latest": True,
                 "superseded_by_id": None,
             }
@@ -492,16 +506,25 @@ class Ingestor:
 
         ``keep`` names columns left as stored (reparse keeps source and search metadata).
         """
+        for item, _ in pairs:
+            item.packed.raise_error(N.name)
         store.delete_children(session, [pk for _, pk in pairs])
+        skip = {"created_at", "is_latest", "superseded_by_id", *keep}
+        picked = [i for i, k in enumerate(NOTICE_KEYS) if k not in skip]
+        keys = (*(NOTICE_KEYS[i] for i in picked), "updated_at", "_id")
         rows = []
         for item, pk in pairs:
-            row = fit(N, self._notice_row(item))
-            for col in ("created_at", "is_latest", "superseded_by_id", *keep):
-                row.pop(col, None)
-            row["_id"] = pk
-            row["updated_at"] = utcnow()
-            rows.append(row)
-        store.update_notices(session, rows)
+            values = self._notice_row(item)
+            updated_at = self._updated_at.values((utcnow(),))
+            rows.append((*(values[i] for i in picked), *updated_at, pk))
+
+        def statement() -> Any:
+            cols = keys[:-1]
+            return (
+                update(N).where(N.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+            )
+
+        bulk.execute_encoded(session, ("notices.update", keys), statement, keys, rows)
 
     def reparse_rows(self, rows: list[Any]) -> None:
         """Re-run the parser over stored notices (rows of id, raw_xml, notice_id) in place."""
@@ -525,12 +548,13 @@ class Ingestor:
                 outcome.reason = f"reparse gives notice-id {parsed.notice_id}, stored {notice_id}"
                 failures.append(_Failure(outcome, location, outcome.reason, None))
                 continue
+            packed = pack(parsed, self.dialect)
             item = _Item(
-                outcome, parsed, data, hashlib.sha256(data).hexdigest(), location, None, None, raw
+                outcome, packed, data, hashlib.sha256(data).hexdigest(), location, None, None, raw
             )
             pairs.append((item, pk))
         keep = ("source", "source_id", "publication_date", "status", "source_meta", "version")
-        store.follow_stored_procedures(session, [item.parsed for item, _ in pairs])
+        store.follow_stored_procedures(session, [item.packed for item, _ in pairs])
         if pairs:
             org_ids = self._organisation_ids(session, [item for item, _ in pairs])
             self._rewrite_rows(session, pairs, keep=keep)
@@ -561,24 +585,42 @@ class Ingestor:
                 new["source_meta"] = meta
         return fit(N, new) if new else new
 
-    def _notice_row(self, item: _Item) -> dict[str, Any]:
-        return notice_row(
-            item.parsed,
-            source=self.source,
-            source_id=item.source_id,
-            meta=item.meta,
-            raw=item.raw,
-            sha=item.sha,
-            derive_pending=None if self.run_derive else True,
-        )
+    def _notice_row(self, item: _Item) -> tuple[Any, ...]:
+        """The encoded ``notices`` row of ``item``, in the order of ``NOTICE_KEYS``: the
+        columns of this run and of the search hit, then the packed ones."""
+        meta = item.meta
+        p = item.packed
+        # Derived in the same transaction (``flush``); set when derivation is skipped
+        # (``run_derive=False``) or fails (``_derive``).
+        pending = None if self.run_derive else True
+        enc = self._encoders
+        if meta is None and item.source_id is None:  # files: the same for every notice
+            head = self._plain_heads.get(pending)
+            if head is None:
+                head = enc.notice_head.values((self.source, None, None, None, {}, pending))
+                self._plain_heads[pending] = head
+        else:
+            head = enc.notice_head.values(
+                (
+                    self.source,
+                    item.source_id,
+                    meta_date(meta),
+                    meta_status(meta),
+                    jsonable(meta),
+                    pending,
+                )
+            )
+        tail = enc.notice_tail.values((utcnow(), p.procedure_id, item.raw, item.sha))
+        return head + tail + p.notice
 
     def _organisation_ids(self, session: Session, items: list[_Item]) -> dict[str, int]:
         """Upsert every buyer and winner organisation of ``items``; returns key → id."""
-        wanted: dict[str, ParsedParty] = {}
+        wanted: dict[str, Party] = {}
+        known = self._org_ids
         for item in items:
-            for party in parties(item.parsed):
-                key = org_key(party)
-                if key and key not in self._org_ids and key not in wanted:
+            for party in item.packed.parties:
+                key = party[0]
+                if key not in known and key not in wanted:
                     wanted[key] = party
         if wanted:
             store.upsert_organisations(session, wanted, self._org_ids, self._upsert)
@@ -587,12 +629,12 @@ class Ingestor:
     def _insert_children(
         self, session: Session, items: list[_Item], org_ids: dict[str, int]
     ) -> None:
-        notices = [(item.outcome.notice_pk, item.parsed) for item in items]
+        notices = [(item.outcome.notice_pk, item.packed) for item in items]
         store.insert_children(session, notices, org_ids)
 
     def _link_changes(self, session: Session, items: list[_Item]) -> None:
         stored = [
-            (item.outcome.notice_pk, item.outcome.status, item.parsed)
+            (item.outcome.notice_pk, item.outcome.status, item.packed)
             for item in items
             if item.outcome.notice_pk
         ]

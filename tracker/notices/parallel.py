@@ -1,9 +1,13 @@
-"""Parallel preparation: parse, hash and compress notices in worker processes.
+"""Parallel preparation: parse, hash, compress and encode notices in worker processes.
 
-:func:`prepare` is the part of ``Ingestor.add`` that needs no database; ``tracker ingest
---workers N`` and ``bench/ingest.py --workers N`` run it in N processes through
-:func:`prepare_parallel` and hand each :class:`Prepared` to ``Ingestor.add_prepared`` in
-the order of the input, so the rows and their primary keys are those of one process.
+:func:`prepare` is the part of ``Ingestor.add`` that needs no database: the notice is
+parsed and its rows are built and encoded for the database's driver
+(``tracker.notices.packed``); ``tracker ingest --workers N`` and ``bench/ingest.py
+--workers N`` run it in N processes through :func:`prepare_parallel` and hand each
+:class:`Prepared` to ``Ingestor.add_prepared`` in the order of the input, so the rows and
+their primary keys are those of one process. What comes back is the encoded rows, not
+the parsed notice: smaller to send, and the storing process (the one writer, the
+bottleneck with several workers) has only the database's part left.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing as mp
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import NoticeParseError
+from tracker.notices.packed import Packed, pack
 from tracker.notices.parsing import parse_any  # eForms, and TED XML before eForms
-from tracker.notices.records import ParsedNotice
 
 try:  # ISA-L: the same zlib format (zlib.decompress reads it), 3-4x faster to write
     from isal.isal_zlib import compress as _compress
@@ -39,19 +44,21 @@ def compress(data: bytes) -> bytes:
 
 @dataclass(slots=True)
 class Prepared:
-    """A notice read away from the database: parsed, hashed and compressed (``prepare``),
-    or the reason it failed (``parsed`` None). Small enough to send between processes."""
+    """A notice read away from the database: parsed, encoded as rows, hashed and
+    compressed (``prepare``), or the reason it failed (``packed`` None). Small enough to
+    send between processes."""
 
     location: str
-    parsed: ParsedNotice | None
+    packed: Packed | None
     sha: str | None = None
     compressed: bytes | None = None  # zlib of the bytes (stored as raw_xml or with the error)
     reason: str | None = None
 
 
-def prepare(data: bytes, location: str) -> Prepared:
-    """Parse, hash and compress one notice: the part of ``Ingestor.add`` that needs no
-    database, so that worker processes can do it (``Ingestor.add_prepared`` stores it)."""
+def prepare(data: bytes, location: str, dialect: tuple[str, str]) -> Prepared:
+    """Parse, pack, hash and compress one notice: the part of ``Ingestor.add`` that needs
+    no database, so that worker processes can do it (``Ingestor.add_prepared`` stores it).
+    ``dialect``: (name, driver) of the database it goes to (``tracker.db.bulk.dialect_key``)."""
     try:
         parsed = parse_any(data, location=location)
     except NoticeParseError as exc:
@@ -62,7 +69,7 @@ def prepare(data: bytes, location: str) -> Prepared:
     else:
         return Prepared(
             location,
-            parsed,
+            pack(parsed, dialect),
             hashlib.sha256(data).hexdigest(),
             _compress(bytes(data), COMPRESS_LEVEL),
         )
@@ -72,17 +79,26 @@ def prepare(data: bytes, location: str) -> Prepared:
     return Prepared(location, None, reason=reason, compressed=raw)
 
 
-def prepare_file(path: str) -> Prepared:
+def prepare_file(path: str, dialect: tuple[str, str]) -> Prepared:
     """:func:`prepare` of a file (a file that cannot be read fails like in ``ingest_paths``)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return Prepared(path, None, reason=f"cannot read file: {exc}")
-    return prepare(data, path)
+    return prepare(data, path, dialect)
 
 
 def _prepare_many(fn: Callable[[Any], Prepared], args: list[Any]) -> list[Prepared]:
     return [fn(a) for a in args]
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """A worker ends on SIGTERM, whatever handler the process it was forked from had
+    (``tracker schedule`` stops after the current step on SIGTERM: a worker that inherits
+    that handler outlives ``Pool.terminate`` and the ingest waits for it forever)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def prepare_parallel(
@@ -105,7 +121,7 @@ def prepare_parallel(
     methods = mp.get_all_start_methods()
     context = mp.get_context("fork" if "fork" in methods else "spawn")
     it = iter(args)
-    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    with context.Pool(workers, initializer=_start_worker, initargs=(initializer, initargs)) as pool:
         pending: deque[Any] = deque()
 
         def submit() -> bool:

@@ -4,8 +4,8 @@ Called by ``tracker.notices.ingest.Ingestor`` inside its open transaction; a han
 queries per batch (chunked ``IN`` lists, ``tracker.db.bulk``), never one per notice:
 
 - :func:`stored_versions` and :func:`new_notice_pks`: what is stored of these notice-ids;
-- :func:`update_notices`, :func:`delete_children`, :func:`insert_children`: notice rows
-  updated in place, and their buyers, lots, criteria, results and winners replaced;
+- :func:`delete_children`, :func:`insert_children`: the buyers, lots, criteria, results
+  and winners of notices (their rows packed by ``tracker.notices.packed``) replaced;
 - :func:`upsert_organisations`: buyers and winners by ``Organisation.key``;
 - :func:`supersede` and :func:`link_changes`: the newest version of a notice-id is the
   latest, and change notices (BT-758) point at the notice they change;
@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from tracker.db import bulk
-from tracker.db.bulk import chunked, fit, select_in, table_of
+from tracker.db.bulk import chunked, fit, select_in, select_in_plain, table_of
 from tracker.db.models import (
     AwardCriterion,
     Contract,
@@ -34,15 +34,17 @@ from tracker.db.models import (
     ResultWinner,
     utcnow,
 )
-from tracker.notices.records import ParsedNotice, ParsedParty
-from tracker.notices.rows import (
-    buyer_row,
-    criterion_row,
-    lot_row,
-    result_row,
-    version_key,
-    winner_row,
+from tracker.notices.packed import (
+    BUYER_KEYS,
+    CRIT_KEYS,
+    LOT_KEYS,
+    RES_KEYS,
+    WIN_KEYS,
+    Packed,
+    Party,
 )
+from tracker.notices.records import ParsedNotice
+from tracker.notices.rows import version_key
 from tracker.notices.ted_legacy import follow_procedures
 
 N = table_of(Notice)
@@ -86,19 +88,33 @@ def new_notice_pks(session: Session, notice_ids: Iterable[str]) -> dict[tuple[st
     cols = (N.c.id, N.c.notice_id, N.c.version)
     return {
         (nid, version): pk
-        for pk, nid, version in select_in(session, cols, N.c.notice_id, notice_ids)
+        for pk, nid, version in select_in_plain(session, cols, N.c.notice_id, notice_ids)
     }
 
 
-def follow_stored_procedures(session: Session, parsed: list[ParsedNotice]) -> None:
+def follow_stored_procedures(session: Session, packed: list[Packed]) -> None:
     """TED XML notices before eForms name the notice before them, not a procedure id
-    (``tracker.notices.ted_legacy.follow_procedures``); eForms notices are left as they are."""
+    (``tracker.notices.ted_legacy.follow_procedures``, given the notices' identity and
+    procedure ids); eForms notices are left as they are."""
+    if not any((p.customization_id or "").startswith("TED_EXPORT") for p in packed):
+        return  # follow_procedures changes nothing without a TED XML notice
 
     def stored(ids: list[str]) -> dict[str, str | None]:
         cols = (N.c.notice_id, N.c.procedure_id)
-        return {nid: proc for nid, proc in select_in(session, cols, N.c.notice_id, ids)}
+        return {nid: proc for nid, proc in select_in_plain(session, cols, N.c.notice_id, ids)}
 
-    follow_procedures(parsed, stored)
+    heads = [
+        ParsedNotice(
+            notice_id=p.notice_id,
+            version=p.version,
+            procedure_id=p.procedure_id,
+            customization_id=p.customization_id,
+        )
+        for p in packed
+    ]
+    follow_procedures(heads, stored)
+    for p, head in zip(packed, heads, strict=True):
+        p.procedure_id = head.procedure_id
 
 
 def update_meta(session: Session, changes: list[dict[str, Any]]) -> None:
@@ -113,13 +129,6 @@ def update_meta(session: Session, changes: list[dict[str, Any]]) -> None:
             .values({c: bindparam(c) for c in cols} | {"updated_at": utcnow()})
         )
         session.connection().execute(stmt, rows)
-
-
-def update_notices(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Overwrite stored notices in place: rows of ``_id`` and the same columns each."""
-    cols = [c for c in rows[0] if c != "_id"]
-    stmt = update(N).where(N.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-    session.connection().execute(stmt, rows)
 
 
 def set_derive_pending(session: Session, notice_pks: list[int], value: bool | None) -> None:
@@ -141,12 +150,13 @@ def write_failures(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def upsert_organisations(
     session: Session,
-    wanted: dict[str, ParsedParty],
+    wanted: dict[str, Party],
     known: dict[str, int],
     upsert: Callable[[Any], Any],
 ) -> None:
-    """Add the id of every organisation of ``wanted`` (key → party) to ``known``, inserting
-    those not stored yet (``upsert``: the dialect's ``insert`` with ON CONFLICT)."""
+    """Add the id of every organisation of ``wanted`` (key → (key, orgnr, orgnr_raw, name,
+    country)) to ``known``, inserting those not stored yet (``upsert``: the dialect's
+    ``insert`` with ON CONFLICT)."""
     keys = list(wanted)
     _lookup_orgs(session, keys, known)
     missing = [k for k in keys if k not in known]
@@ -157,10 +167,10 @@ def upsert_organisations(
             ORG,
             {
                 "key": k,
-                "orgnr": wanted[k].orgnr,
-                "orgnr_raw": wanted[k].orgnr_raw,
-                "name": wanted[k].name or k,
-                "country": wanted[k].country,
+                "orgnr": wanted[k][1],
+                "orgnr_raw": wanted[k][2],
+                "name": wanted[k][3] or k,
+                "country": wanted[k][4],
                 "created_at": utcnow(),
             },
         )
@@ -170,13 +180,13 @@ def upsert_organisations(
     _lookup_orgs(session, missing, known)
     lost = [k for k in missing if k not in known]
     if lost:  # an orgnr stored under another key (by hand or by the register)
-        by_orgnr = {wanted[k].orgnr: k for k in lost if wanted[k].orgnr}
-        for oid, orgnr in select_in(session, (ORG.c.id, ORG.c.orgnr), ORG.c.orgnr, by_orgnr):
+        by_orgnr = {wanted[k][1]: k for k in lost if wanted[k][1]}
+        for oid, orgnr in select_in_plain(session, (ORG.c.id, ORG.c.orgnr), ORG.c.orgnr, by_orgnr):
             known[by_orgnr[orgnr]] = oid
 
 
 def _lookup_orgs(session: Session, keys: list[str], known: dict[str, int]) -> None:
-    for oid, key in select_in(session, (ORG.c.id, ORG.c.key), ORG.c.key, keys):
+    for oid, key in select_in_plain(session, (ORG.c.id, ORG.c.key), ORG.c.key, keys):
         known[key] = oid
 
 
@@ -198,56 +208,66 @@ def delete_children(session: Session, notice_pks: list[int]) -> None:
 
 
 def insert_children(
-    session: Session, notices: list[tuple[int | None, ParsedNotice]], org_ids: dict[str, int]
+    session: Session, notices: list[tuple[int | None, Packed]], org_ids: dict[str, int]
 ) -> None:
     """Insert the buyers, lots (with award criteria) and results (with winners) of
-    ``notices`` (pk, parsed) in a few bulk inserts."""
-    buyers: list[dict[str, Any]] = []
-    lots: list[dict[str, Any]] = []
-    lot_criteria: list[list[Any]] = []
-    results: list[dict[str, Any]] = []
-    result_winners: list[list[ParsedParty]] = []
+    ``notices`` (pk, packed rows) in a few bulk inserts; a value a column refused when the
+    rows were packed is raised as the database error of that table."""
+    buyers: list[tuple[Any, ...]] = []
+    lots: list[tuple[Any, ...]] = []
+    lot_keys: list[tuple[int | None, int]] = []
+    lot_criteria: list[list[tuple[Any, ...]]] = []
+    results: list[tuple[Any, ...]] = []
+    res_keys: list[tuple[int | None, int]] = []
+    result_winners: list[list[tuple[str, tuple[Any, ...]]]] = []
+    errors = [p for _, p in notices if p.error is not None]
     for pk, p in notices:
-        buyers.extend(buyer_row(pk, i, b, org_ids) for i, b in enumerate(p.buyers))
-        for i, lot in enumerate(p.lots):
-            lots.append(lot_row(pk, i, lot))
-            lot_criteria.append(lot.award_criteria)
-        for i, r in enumerate(p.results):
-            results.append(result_row(pk, i, r))
-            result_winners.append(r.winners)
-    if buyers:
-        bulk.bulk_insert(session, BUYER, buyers)
+        for key, values in p.buyers:
+            buyers.append((pk, org_ids.get(key), *values))
+        for i, (values, criteria) in enumerate(p.lots):
+            lots.append((pk, *values))
+            lot_keys.append((pk, i))
+            lot_criteria.append(criteria)
+        for i, (values, winners) in enumerate(p.results):
+            results.append((pk, *values))
+            res_keys.append((pk, i))
+            result_winners.append(winners)
+
+    def insert_rows(table: Any, keys: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        for p in errors:
+            p.raise_error(table.name)
+        bulk.execute_encoded(session, (table.name, "insert"), lambda: insert(table), keys, rows)
+
+    insert_rows(BUYER, BUYER_KEYS, buyers)
+    insert_rows(LOT, LOT_KEYS, lots)
     if lots:
-        bulk.bulk_insert(session, LOT, lots)
-        lot_pks = child_pks(session, LOT, lots)
+        lot_pks = child_pks(session, LOT, lot_keys)
         criteria = [
-            criterion_row(lot_pk, i, c)
+            (lot_pk, *values)
             for lot_pk, crits in zip(lot_pks, lot_criteria, strict=True)
-            for i, c in enumerate(crits)
+            for values in crits
         ]
-        if criteria:
-            bulk.bulk_insert(session, CRIT, criteria)
+        insert_rows(CRIT, CRIT_KEYS, criteria)
+    insert_rows(RES, RES_KEYS, results)
     if results:
-        bulk.bulk_insert(session, RES, results)
-        res_pks = child_pks(session, RES, results)
+        res_pks = child_pks(session, RES, res_keys)
         winners = [
-            winner_row(res_pk, i, w, org_ids)
+            (res_pk, org_ids.get(key), *values)
             for res_pk, ws in zip(res_pks, result_winners, strict=True)
-            for i, w in enumerate(ws)
+            for key, values in ws
         ]
-        if winners:
-            bulk.bulk_insert(session, WIN, winners)
+        insert_rows(WIN, WIN_KEYS, winners)
 
 
-def child_pks(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Pks of just-inserted child rows, in the order of ``rows`` (by notice_pk, position)."""
+def child_pks(session: Session, table: Any, keys: list[tuple[int | None, int]]) -> list[int]:
+    """Pks of just-inserted child rows, in the order of ``keys`` (notice_pk, position)."""
     found: dict[tuple[int, int], int] = {}
     cols = (table.c.id, table.c.notice_pk, table.c.position)
-    for pk, notice_pk, position in select_in(
-        session, cols, table.c.notice_pk, {r["notice_pk"] for r in rows}
+    for pk, notice_pk, position in select_in_plain(
+        session, cols, table.c.notice_pk, {k[0] for k in keys}
     ):
         found[(notice_pk, position)] = pk
-    return [found[(r["notice_pk"], r["position"])] for r in rows]
+    return [found[k] for k in keys]  # type: ignore[index]
 
 
 def supersede(session: Session, notice_ids: set[str], versions: Versions) -> None:
@@ -275,7 +295,7 @@ def supersede(session: Session, notice_ids: set[str], versions: Versions) -> Non
         session.connection().execute(stmt, changes)
 
 
-def link_changes(session: Session, stored: list[tuple[int, str, ParsedNotice]]) -> None:
+def link_changes(session: Session, stored: list[tuple[int, str, Packed]]) -> None:
     """Point change notices (BT-758) at the notice they change, in both arrival orders.
 
     ``stored``: (pk, outcome status, parsed) of the notices just written.
@@ -285,8 +305,8 @@ def link_changes(session: Session, stored: list[tuple[int, str, ParsedNotice]]) 
     # Change notices stored before the notice they change arrived.
     own = {p.notice_id: pk for pk, status, p in stored if status == "new"}
     cols = (N.c.id, N.c.changed_notice_id)
-    for pk, changed in select_in(
-        conn, cols, N.c.changed_notice_id, own, N.c.changes_notice_pk.is_(None)
+    for pk, changed in select_in_plain(
+        conn, cols, N.c.changed_notice_id, own, "notices.changes_notice_pk IS NULL"
     ):
         if pk != own[changed]:
             links.append({"_id": pk, "target": own[changed]})
@@ -299,12 +319,12 @@ def link_changes(session: Session, stored: list[tuple[int, str, ParsedNotice]]) 
         conn.execute(stmt, links)
 
 
-def _changes_of(conn: Any, stored: list[tuple[int, str, ParsedNotice]]) -> list[dict[str, Any]]:
+def _changes_of(conn: Any, stored: list[tuple[int, str, Packed]]) -> list[dict[str, Any]]:
     """Links from the change notices of ``stored`` to the notices they change."""
     targets = {p.changed_notice_id for _, _, p in stored if p.changed_notice_id}
     found: dict[str, list[tuple[int, str, bool]]] = {}
     cols = (N.c.id, N.c.notice_id, N.c.version, N.c.is_latest)
-    for pk, nid, version, latest in select_in(conn, cols, N.c.notice_id, targets):
+    for pk, nid, version, latest in select_in_plain(conn, cols, N.c.notice_id, targets):
         found.setdefault(nid, []).append((pk, version, bool(latest)))
     links: list[dict[str, Any]] = []
     for own_pk, _, p in stored:
