@@ -60,7 +60,7 @@ from tracker.errors import NoticeParseError, UnsafeXMLError
 from tracker.notices.eforms import finish_notice
 from tracker.notices.eforms_lots import _text_criteria, count_parallel
 from tracker.notices.records import ParsedCriterion, ParsedNotice
-from tracker.notices.ted_lots import _lot, _modification, _prizes, _results
+from tracker.notices.ted_lots import _lot, _modification, _prizes, _results, scan_lot
 from tracker.notices.ted_reader import (
     _BY_BASIS,
     _BY_DOCUMENT_TYPE,
@@ -465,7 +465,6 @@ def _read_lots(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The lots (OBJECT_DESCR) with the procedure's deadline, framework and criteria;
     returns LOT_NO → lot id and ITEM → lot id (the awards name their lot by either)."""
-    d = r.d
     descrs = obj.get("OBJECT_DESCR", [])
     prefix = "PAR-" if notice.subtype in ("4", "5", "6") else "LOT-"
     framework = "FRAMEWORK" in proc
@@ -483,7 +482,8 @@ def _read_lots(
         deadline, request = None, deadline  # expressions of interest (BT-630)
     criteria_text = _paras(_first(proc, "CRITERIA_EVALUATION"))
     for pos, el in enumerate(descrs, 1):
-        lot_no = _text(d.child(el, "LOT_NO"))
+        scanned = scan_lot(r, el, notice.main_cpv)  # one pass over the lot's children
+        lot_no = _text(scanned[0].get("LOT_NO"))
         if lot_no and _LOT_NUMBER.match(lot_no):
             lot_id = f"{prefix}{int(lot_no):04d}"
         elif lot_no or len(descrs) > 1:
@@ -494,7 +494,7 @@ def _read_lots(
             lot_numbers.setdefault(lot_no, lot_id)
         if el.get("ITEM"):
             items.setdefault(el.get("ITEM"), lot_id)
-        lot = _lot(r, el, lot_id, notice.main_cpv)
+        lot = _lot(r, el, lot_id, notice.main_cpv, scanned)
         if lot.title is None:
             lot.title = notice.title  # a lot without a title of its own: the notice's
         lot.documents_url = url

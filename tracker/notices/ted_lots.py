@@ -33,15 +33,16 @@ _LOT_FIELDS = frozenset(
     {
         "TITLE", "SHORT_DESCR", "VAL_OBJECT", "DURATION", "INDEFINITE_DURATION", "DATE_START",
         "DATE_END", "QS", "RENEWAL", "RENEWAL_DESCR", "OPTIONS", "OPTIONS_DESCR", "INFO_ADD",
-        "AC", "AC_PRICE", *_DIRECTIVES_ALL,
+        "AC", "AC_PRICE", "LOT_NO", *_DIRECTIVES_ALL,
     }
 )  # fmt: skip
 
 
-def _lot(r: _Reader, el: Any, lot_id: str, main_cpv: str | None) -> ParsedLot:
-    d, ctx = r.d, r.ctx
-    where = f"lot {lot_id}"
-    # One pass over the OBJECT_DESCR children (a notice may have hundreds of lots).
+def scan_lot(r: _Reader, el: Any, main_cpv: str | None) -> tuple[dict[str, Any], list[str]]:
+    """One pass over an OBJECT_DESCR's children (a notice may have hundreds of lots): the
+    first child of each field the reader uses (``_LOT_FIELDS``, LOT_NO among them) and
+    the lot's CPV codes, the notice's main one first."""
+    d = r.d
     g: dict[str, Any] = {}
     codes = [main_cpv] if main_cpv else []
     n = d.n
@@ -54,6 +55,21 @@ def _lot(r: _Reader, el: Any, lot_id: str, main_cpv: str | None) -> ParsedLot:
                 codes.append(code)
         elif tag in _LOT_FIELDS and tag not in g:
             g[tag] = c
+    return g, codes
+
+
+def _lot(
+    r: _Reader,
+    el: Any,
+    lot_id: str,
+    main_cpv: str | None,
+    scanned: tuple[dict[str, Any], list[str]] | None = None,
+) -> ParsedLot:
+    """The lot of an OBJECT_DESCR (``scanned``: what ``scan_lot`` found in it, when the
+    caller has scanned it already)."""
+    d, ctx = r.d, r.ctx
+    where = f"lot {lot_id}"
+    g, codes = scanned if scanned is not None else scan_lot(r, el, main_cpv)
     lot = ParsedLot(lot_id=lot_id, main_cpv=main_cpv, cpv_codes=codes)
     lot.title = ctx.clean(_paras(g.get("TITLE"), " "), f"title of {where}")
     lot.description = ctx.clean(_paras(g.get("SHORT_DESCR")))

@@ -200,8 +200,13 @@ class _Doc:
         if el is None:
             return None
         n = self.n
-        for c in el:
-            if (c.tag[n:] if n else c.tag) == name:
+        if n:
+            for c in el:
+                if c.tag[n:] == name:
+                    return c
+            return None
+        for c in el:  # the sliced document has no default namespace: tags as they are
+            if c.tag == name:
                 return c
         return None
 
