@@ -131,7 +131,7 @@ def _crm_accounts(session: Session, user: User, params: dict[str, str]) -> dict[
     q = select(Account.id, Account.name).order_by(Account.name)
     if ids is not None:
         q = q.where(Account.id.in_(ids))
-    names = dict(session.execute(q).tuples().all())
+    names: dict[int, str] = {i: name for i, name in session.execute(q)}
     orgnrs: dict[int, list[str]] = {i: [] for i in names}
     for account_id, orgnr in session.execute(
         select(AccountOrgnr.account_id, AccountOrgnr.orgnr).order_by(AccountOrgnr.orgnr)
