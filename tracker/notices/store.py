@@ -23,23 +23,23 @@ from sqlalchemy.orm import Session
 from tracker.db import bulk
 from tracker.db.bulk import chunked, fit, select_in, select_in_plain, table_of
 from tracker.db.models import (
-    AwardCriterion,
     Contract,
     IngestError,
-    Lot,
-    LotResult,
-    Notice,
-    NoticeBuyer,
     Organisation,
-    ResultWinner,
     utcnow,
 )
-from tracker.notices.packed import (
+from tracker.notices.packed import (  # the tables the workers pack rows for
+    BUYER,
     BUYER_KEYS,
+    CRIT,
     CRIT_KEYS,
+    LOT,
     LOT_KEYS,
+    RES,
     RES_KEYS,
+    WIN,
     WIN_KEYS,
+    N,
     Packed,
     Party,
 )
@@ -47,13 +47,7 @@ from tracker.notices.records import ParsedNotice
 from tracker.notices.rows import version_key
 from tracker.notices.ted_legacy import follow_procedures
 
-N = table_of(Notice)
 ORG = table_of(Organisation)
-BUYER = table_of(NoticeBuyer)
-LOT = table_of(Lot)
-CRIT = table_of(AwardCriterion)
-RES = table_of(LotResult)
-WIN = table_of(ResultWinner)
 ERR = table_of(IngestError)
 CONTRACT = table_of(Contract)
 
