@@ -34,15 +34,10 @@ class Message:
         text = translate(self.msgid) if translate and not self.literal else self.msgid
         if not self.values:
             return text
-        if translate is None:  # English: a Text value is its English text already
-            values = {
-                k: v.render() if isinstance(v, Message) else v for k, v in self.values.items()
-            }
-        else:  # a value may be a message too (or a Text carrying one)
-            values = {
-                k: render(v, translate) if isinstance(v, Message | Text) else v
-                for k, v in self.values.items()
-            }
+        values = {  # a value may be a message too (or a Text carrying one)
+            k: render(v, translate) if isinstance(v, Message | Text) else v
+            for k, v in self.values.items()
+        }
         return text % values
 
     def __str__(self) -> str:
