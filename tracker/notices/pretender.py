@@ -438,20 +438,40 @@ _NOT_DIALOGUE_LOW = _caseless(_NOT_DIALOGUE)
 _SEP = "\x00"  # between sentences: no pattern matches across it (not \\s, not \\w)
 
 
-def _first_match(pattern: re.Pattern[str], texts: Iterable[str]) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class _Joined:
+    """A notice's sentences joined by ``_SEP`` and lower-cased, once for every phrase
+    searched in them; ``usable`` False when lower-casing moves offsets (a few letters such
+    as "İ" grow) or a sentence holds the separator."""
+
+    sents: list[str]
+    joined: str
+    low: str
+    usable: bool
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> _Joined:
+        sents = list(texts)
+        joined = _SEP.join(sents)
+        low = joined.lower()
+        usable = len(low) == len(joined) and joined.count(_SEP) == max(len(sents) - 1, 0)
+        return cls(sents, joined, low, usable)
+
+
+def _first_match(
+    pattern: re.Pattern[str], texts: Iterable[str] | _Joined
+) -> tuple[str, str] | None:
     """The first sentence of ``texts`` in which ``pattern`` matches: (the words matched,
     the sentence); for ``_DIALOGUE`` with the phrases of ``_NOT_DIALOGUE`` blanked out.
 
     One search over the sentences joined and lower-cased (no match can cross ``_SEP``),
     the same result as searching each sentence in turn with the IGNORECASE pattern,
-    which it falls back to when lower-casing would move offsets (a few letters such as
-    "İ" grow) or a sentence holds the separator."""
-    sents = list(texts)
-    joined = _SEP.join(sents)
-    low = joined.lower()
+    which it falls back to when the joined text is not ``usable``."""
+    j = texts if isinstance(texts, _Joined) else _Joined.of(texts)
     fast = _CASELESS.get(pattern)
-    if fast is None or len(low) != len(joined) or joined.count(_SEP) != max(len(sents) - 1, 0):
-        return _first_match_each(pattern, sents)
+    if fast is None or not j.usable:
+        return _first_match_each(pattern, j.sents)
+    joined, low = j.joined, j.low
     if pattern is _DIALOGUE:
         spans = [m.span() for m in _NOT_DIALOGUE_LOW.finditer(low)]
         if spans:
@@ -459,7 +479,7 @@ def _first_match(pattern: re.Pattern[str], texts: Iterable[str]) -> tuple[str, s
     m = fast.search(low)
     if m is None:
         return None
-    return joined[m.start() : m.end()], sents[joined.count(_SEP, 0, m.start())]
+    return joined[m.start() : m.end()], j.sents[joined.count(_SEP, 0, m.start())]
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -556,10 +576,11 @@ def read_pretender(
     if code in QUALIFICATION_SUBTYPES:
         return Reading("qualification_system", Text(N_("qualification-system notice (subtype 15)")))
 
-    dialogue = _first_match(_DIALOGUE, sents)
-    call = _first_match(_CALL, sents)
-    strong = _first_match(_STRONG_DIALOGUE, sents)
-    direct = _first_match(_DIRECT_AWARD, sents)
+    joined = _Joined.of(sents)  # joined and lower-cased once for the four searches
+    dialogue = _first_match(_DIALOGUE, joined)
+    call = _first_match(_CALL, joined)
+    strong = _first_match(_STRONG_DIALOGUE, joined)
+    direct = _first_match(_DIRECT_AWARD, joined)
     if direct and not dialogue:
         return Reading(
             "other",
