@@ -249,6 +249,35 @@ def test_scheduler_runs_cycle_and_a_second_scheduler_refuses(engine: Engine, tra
     DatabaseLock(engine, "scheduler", holder="next").acquire()
 
 
+def test_scheduler_in_the_main_thread_gives_back_the_signal_handlers(
+    engine: Engine, tracker_env
+) -> None:
+    import signal
+    import threading
+
+    from tracker.ops.scheduler import serve
+
+    def mine(signum, frame):  # the embedding program's own handler
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        stop = threading.Event()
+        serve(
+            load_settings({**tracker_env, "TRACKER_SCHEDULE_TIME": "03:15"}),
+            engine,
+            steps=[Step("x", lambda c: 1)],
+            stop=stop,
+            poll_seconds=0.01,
+            run_now=True,
+            on_cycle=lambda result: stop.set(),
+        )
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_bad_schedule_time_is_a_clear_error(engine: Engine, tracker_env) -> None:
     import threading
 

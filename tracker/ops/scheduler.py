@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 import schedule
 from sqlalchemy import Engine
@@ -75,6 +76,8 @@ def serve(
     stop = stop or threading.Event()
     lock = scheduler_lock(engine, settings)
     lock.acquire()
+    # The handlers before ours, put back when the scheduler stops.
+    previous: dict[int, Any] = {}
     try:
         lock.start_heartbeat(float(settings.heartbeat_seconds))
         if threading.current_thread() is threading.main_thread():
@@ -83,8 +86,8 @@ def serve(
                 log.warning("signal %d: stopping after the current step", signum)
                 stop.set()
 
-            signal.signal(signal.SIGTERM, _on_signal)
-            signal.signal(signal.SIGINT, _on_signal)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, _on_signal)
 
         def job() -> None:
             result = run_cycle(
@@ -112,4 +115,6 @@ def serve(
             idle = sched.idle_seconds
             stop.wait(min(poll_seconds, max(idle if idle is not None else poll_seconds, 0.1)))
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         lock.release()
