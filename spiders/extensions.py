@@ -30,6 +30,7 @@ from spiders.secret import Secret
 from tracker.accounts import registry
 from tracker.db.engine import get_engine, session_scope
 from tracker.notices import harvest
+from tracker.rules import Rules, load_rules, parse_rules
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -52,6 +53,19 @@ def database_url(settings: Any) -> str:
     """``TRACKER_DATABASE_URL`` of the crawl settings (a ``Secret``: it may hold a password)."""
     value = settings.get("TRACKER_DATABASE_URL")
     return str(value.reveal() or "") if isinstance(value, Secret) else str(value)
+
+
+def crawl_rules(settings: Any) -> Rules:
+    """The rules the crawl derives contracts with.
+
+    ``TRACKER_RULES_TOML`` is a rules file's text, passed by ``tracker crawl --scrapyd``
+    so that every node derives as the machine that scheduled it does (empty: the
+    shipped defaults); without it, the rules file this machine's configuration names.
+    """
+    text = settings.get("TRACKER_RULES_TOML")
+    if text is None:
+        return load_rules()
+    return parse_rules(str(text), "setting TRACKER_RULES_TOML (the crawl's rules)")
 
 
 def enabled(crawler: Crawler, name: str) -> Any:

@@ -34,6 +34,7 @@ from scrapy.exceptions import DropItem
 from spiders.exceptions import InvalidItem
 from spiders.extensions import (
     crawl_engine,
+    crawl_rules,
     crawl_today,
     database_url,
     enabled,
@@ -155,7 +156,10 @@ class StoreNotices:
         from tracker.notices.ingest import Ingestor
 
         run_id = enabled(self.crawler, "crawl_run").run_id
-        self.ing = Ingestor(crawl_engine(self.crawler), source=self.source, run_id=run_id)
+        rules = crawl_rules(self.crawler.settings)
+        self.ing = Ingestor(
+            crawl_engine(self.crawler), source=self.source, run_id=run_id, rules=rules
+        )
         self.ing.__enter__()
 
     def close_spider(self) -> None:

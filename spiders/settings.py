@@ -34,6 +34,9 @@ DOFFIN_ARCHIVE_PASSWORD = Secret(_cfg.doffin_archive_password or "")
 BRREG_API_URL = _cfg.brreg_api_url.rstrip("/")
 TRACKER_DATABASE_URL = Secret(_cfg.db_url)  # may hold a password
 TRACKER_TODAY = _cfg.values.get("today")  # fixed "today" for demos and tests (None: real date)
+# The rules file's text the crawl derives contracts with; None: this machine's rules file.
+# tracker crawl --scrapyd passes its own, so every node derives as the coordinator does.
+TRACKER_RULES_TOML = None
 TRACKER_RUN_ID_FILE = None  # tracker.ops.crawl passes a file to learn the run id
 
 # Doffin search paging: 100 hits a page (the API's maximum) and at most 1,000 hits a

@@ -136,7 +136,11 @@ def test_backfill_across_two_scrapyd_nodes_one_killed_stores_each_notice_once(
     notices = synthetic_days(per_day)
     assert len(notices) == total
     replay.start(notices=notices)
-    env = replay.proc_env({"TRACKER_TODAY": "2026-01-01", "PYTHONPATH": str(Path.cwd())})
+    # The nodes' own configuration names a rules file they do not have: they derive
+    # with the rules the coordinator passes (its defaults), never with their own.
+    node_env = {"TRACKER_TODAY": "2026-01-01", "PYTHONPATH": str(Path.cwd()),
+                "TRACKER_RULES": str(tmp_path / "absent-rules.toml")}  # fmt: skip
+    env = replay.proc_env(node_env)
     nodes = [Node(tmp_path / f"node{i}", env) for i in (1, 2)]
     try:
         egg = build_egg(tmp_path, "1")
@@ -184,6 +188,9 @@ def test_backfill_across_two_scrapyd_nodes_one_killed_stores_each_notice_once(
         with Session(engine) as s:
             ids = list(s.scalars(select(Notice.source_id).where(Notice.source == "doffin")))
             days = list(s.scalars(select(HarvestDay).where(HarvestDay.source == "doffin")))
+            underived = s.scalar(
+                select(func.count()).select_from(Notice).where(Notice.derive_pending.is_(True))
+            )
             versions = s.scalar(
                 select(func.count()).select_from(
                     select(Notice.notice_id, Notice.version).distinct().subquery()
@@ -192,7 +199,47 @@ def test_backfill_across_two_scrapyd_nodes_one_killed_stores_each_notice_once(
         assert len(ids) == total and len(set(ids)) == total  # every notice, once
         assert sorted(ids) == sorted(r.doffin_id for r in notices)
         assert versions == total
+        assert underived == 0  # derived on the nodes, with the coordinator's rules
         assert len(days) == n_days and all(d.complete and d.hits == d.stored for d in days)
     finally:
         for n in nodes:
             n.stop()
+
+
+class _Recorder:
+    """A Scrapyd client that records what it is asked to schedule and fails no job."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[dict[str, str]] = []
+
+    def schedule(self, project, spider, args, settings):
+        self.scheduled.append(settings)
+        return f"job{len(self.scheduled)}"
+
+    def jobs(self, project):
+        return {}
+
+    def close(self):
+        pass
+
+
+def test_every_node_gets_the_coordinators_rules(engine, tmp_path, monkeypatch):
+    from tracker.ops import crawl
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[profile]\ncpv_prefixes = ["33"]\n', encoding="utf-8")
+    monkeypatch.setenv("TRACKER_RULES", str(rules))
+    recorder = _Recorder()
+    monkeypatch.setattr(crawl, "Scrapyd", lambda url: recorder)
+    kwargs = dict(engine=engine, poll_seconds=0, max_attempts=1, log=lambda m: None)
+    day = FIRST_DAY
+    backfill_on_scrapyd(["http://127.0.0.1:1"], "doffin", day, day, **kwargs)
+    assert recorder.scheduled[0]["TRACKER_RULES_TOML"] == rules.read_text(encoding="utf-8")
+    monkeypatch.delenv("TRACKER_RULES")
+    backfill_on_scrapyd(["http://127.0.0.1:1"], "doffin", day, day, **kwargs)
+    assert recorder.scheduled[1]["TRACKER_RULES_TOML"] == ""  # the shipped defaults
+    rules.write_text("[profile\n", encoding="utf-8")
+    monkeypatch.setenv("TRACKER_RULES", str(rules))
+    with pytest.raises(crawl.CrawlError, match="not valid TOML"):
+        backfill_on_scrapyd(["http://127.0.0.1:1"], "doffin", day, day, **kwargs)
+    assert len(recorder.scheduled) == 2  # nothing scheduled with a bad rules file

@@ -197,3 +197,28 @@ def test_agreement_items_read_as_mappings():
     assert "supplier_name" in dict(item) and item.get("nope") is None
     with pytest.raises(InvalidItem, match="AgreementItem.end_date"):
         dataclasses.replace(item, end_date="31.08.2024")
+
+
+def test_the_crawl_derives_with_the_rules_it_is_given_not_this_machines(tmp_path, monkeypatch):
+    from scrapy.settings import Settings
+
+    from spiders.extensions import crawl_rules
+    from tracker.errors import ConfigError
+    from tracker.rules import default_rules
+
+    local = tmp_path / "local.toml"
+    local.write_text('[profile]\ncpv_prefixes = ["45"]\n', encoding="utf-8")
+    monkeypatch.setenv("TRACKER_RULES", str(local))
+    given = '[profile]\ncpv_prefixes = ["33"]\n'
+    assert crawl_rules(Settings({"TRACKER_RULES_TOML": given})).value("profile.cpv_prefixes") == [
+        "33"
+    ]
+    # Empty: the coordinator has no rules file, so the shipped defaults, not this node's.
+    defaults = default_rules().value("profile.cpv_prefixes")
+    assert crawl_rules(Settings({"TRACKER_RULES_TOML": ""})).value("profile.cpv_prefixes") == (
+        defaults
+    )
+    # Not given (a crawl started on this machine): this machine's rules file.
+    assert crawl_rules(Settings()).value("profile.cpv_prefixes") == ["45"]
+    with pytest.raises(ConfigError, match="TRACKER_RULES_TOML"):
+        crawl_rules(Settings({"TRACKER_RULES_TOML": "[profile\n"}))

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import load_settings
-from tracker.errors import TrackerError
+from tracker.errors import ConfigError, TrackerError
+from tracker.rules import parse_rules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPIDERS = ("doffin", "ted", "brreg", "agreements", "doffin_archive", "ted_packages")
@@ -217,6 +218,18 @@ class Scrapyd:
         self.client.close()
 
 
+def configured_rules_text(env: Mapping[str, str] | None = None) -> str:
+    """The text of the rules file this machine's configuration names ("" without one)."""
+    path = load_settings(dict(env) if env is not None else None).values.get("rules_file")
+    if not path:
+        return ""
+    p = Path(path).expanduser()
+    try:
+        return p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CrawlError(f"{p}: cannot read the rules file: {exc}") from exc
+
+
 def _without_password(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -269,6 +282,7 @@ def backfill_on_scrapyd(
     poll_seconds: float = 2.0,
     node_timeout: float = 20.0,
     max_attempts: int = 3,
+    rules_toml: str | None = None,
     log: Callable[[str], None] = print,
 ) -> BackfillResult:
     """Split ``since..until`` into day slices and run them across Scrapyd ``nodes``.
@@ -280,7 +294,9 @@ def backfill_on_scrapyd(
     stores into) is scheduled again; a node that does not answer for
     ``node_timeout`` seconds is dropped and its slices go to the others. A notice is
     stored once however often its slice runs: the ingest is keyed by notice-id and
-    version (a unique constraint), and a rerun finds it unchanged.
+    version (a unique constraint), and a rerun finds it unchanged. Every node derives
+    contracts with ``rules_toml`` (a rules file's text; default: this machine's
+    configured rules file, the shipped defaults without one), not with its own.
     """
     if spider not in SPIDER_SOURCES:
         raise CrawlError(
@@ -302,9 +318,16 @@ def backfill_on_scrapyd(
         for url in nodes:
             clients[url].add_version(SCRAPYD_PROJECT, version, egg)
             say(f"{url}: project {SCRAPYD_PROJECT} version {version} deployed")
+    if rules_toml is None:
+        rules_toml = configured_rules_text()
+    try:  # a bad rules file stops here, not in every job on every node
+        parse_rules(rules_toml, "the rules for the nodes")
+    except ConfigError as exc:
+        raise CrawlError(str(exc)) from exc
     slices = [SliceJob(a, b) for a, b in day_slices(since, until, slice_days)]
     run = _Backfill(
-        engine=engine, spider=spider, source=source, settings=settings or {},
+        engine=engine, spider=spider, source=source,
+        settings={**(settings or {}), "TRACKER_RULES_TOML": rules_toml},
         per_node=per_node, node_timeout=node_timeout, max_attempts=max_attempts,
         clients=clients, say=say, alive=list(nodes), queue=list(slices),
     )  # fmt: skip
