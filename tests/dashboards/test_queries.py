@@ -181,3 +181,53 @@ def test_director_page_shows_top_rows_api_keeps_all(client_for, monkeypatch) -> 
     assert "up to 60 s old" in html
     again = client.get("/api/director?show=accounts").json()
     assert len(again["incumbency"]) == len(data["incumbency"])
+
+
+def test_a_stale_aggregate_is_shown_while_one_thread_rebuilds_it(world) -> None:
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, func
+    from sqlalchemy.orm import Session
+
+    clock = [0.0]
+    cache = PageCache(stale_s=100, clock=lambda: clock[0])
+    built: list[str] = []
+    release = threading.Event()
+
+    def build(s: Session) -> tuple[int, int]:
+        notices = s.scalar(select(func.count()).select_from(Notice))  # with the session given
+        built.append(threading.current_thread().name)
+        if len(built) == 2:
+            assert release.wait(10)  # the background rebuild: held while the test looks
+        return len(built), int(notices or 0)
+
+    def get() -> tuple[int, int]:
+        return cache.get(s, "aggregate", TODAY, build, ttl=60)
+
+    with session_scope(world["engine"]) as s:
+        first = get()
+        assert first[0] == 1 and first[1] > 0
+        clock[0] = 59.0
+        assert get() is first  # fresh
+        clock[0] = 90.0
+        assert get() is first  # stale: shown at once, one rebuild started
+        assert get() is first and cache.refreshing() == 1  # not a second one
+        release.set()
+        deadline = time.monotonic() + 10
+        while cache.refreshing() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = get()
+        assert second == (2, first[1]) and built[1].startswith("page-cache")
+        assert cache.max_age(60) == 160
+        clock[0] = 90.0 + 60 + 100  # older than ttl + stale_s: the request builds it
+        assert get()[0] == 3 and built[2] == threading.current_thread().name
+    # One connection for everything (in-memory SQLite): never a second thread on it.
+    memory = create_engine("sqlite://")
+    cache = PageCache(stale_s=100, clock=lambda: clock[0])
+    with Session(memory) as s:
+        clock[0] = 0.0
+        cache.get(s, "one", TODAY, lambda s: object(), ttl=60)
+        clock[0] = 90.0
+        stale = cache.get(s, "one", TODAY, lambda s: "rebuilt in the request", ttl=60)
+        assert stale == "rebuilt in the request" and cache.refreshing() == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -14,14 +15,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Integer, and_, any_, bindparam, func, or_
+from sqlalchemy import Connection, Engine, Integer, and_, any_, bindparam, func, or_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from tracker.config import Settings
 from tracker.messages import Message
 from tracker.rules import Rules, load_rules
 from tracker.users import account_scope as account_scope  # re-exported for the pages
+
+log = logging.getLogger(__name__)
 
 
 def in_scope(column: Any, ids: list[int] | None) -> Any:
@@ -117,49 +121,110 @@ def plain_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
     return [_plain(r, False) for r in rows]
 
 
+STALE_SECONDS = 240.0  # how long past its ttl an aggregate is served while it is rebuilt
+
+
 class PageCache:
     """Whole-database aggregates (pipeline, incumbency, uncovered accounts, the list of
     open competitions) reused for ``ttl`` seconds per database, name and day. One per app
-    (``app.state.cache``), created with it: nothing global to clear between tests."""
+    (``app.state.cache``), created with it: nothing global to clear between tests.
 
-    def __init__(self) -> None:
+    Past its ``ttl`` a value is still served for ``stale_s`` seconds while one background
+    thread builds the next with a session of its own (stale while revalidate): at 2 M
+    notices the open competitions take 4 s and the pipeline 6 s to build, and no request
+    should wait for that once they have been built. Older than that, or bound to one
+    connection (a test's transaction, an in-memory SQLite database), the request builds it.
+    """
+
+    def __init__(
+        self, stale_s: float = STALE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._values: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._refreshing: set[tuple[Any, ...]] = set()
         self._lock = threading.Lock()
+        self.stale_s = stale_s
+        self._clock = clock
+
+    def max_age(self, ttl: float) -> int:
+        """How old, in seconds, a value built with ``ttl`` may be when it is shown."""
+        return int(ttl + self.stale_s)
 
     def get(
         self,
         session: Session,
         name: Hashable,
         today: dt.date,
-        build: Callable[[], Any],
+        build: Callable[[Session], Any],
         ttl: float,
     ) -> Any:
-        """``build()`` once per database, name and day within ``ttl`` seconds; the value
-        is shared between requests, so callers must not change it."""
+        """``build(session)`` once per database, name and day within ``ttl`` seconds (then
+        rebuilt as the class says); the value is shared between requests, so callers must
+        not change it."""
         bind = session.get_bind()
         engine = bind.engine if isinstance(bind, Connection) else bind
         key = (str(engine.url), id(bind), name, today)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hit = self._values.get(key)
             if hit is not None and now - hit[0] < ttl:
                 return hit[1]
-        value = build()
+            if hit is not None and now - hit[0] < ttl + self.stale_s and _shareable(bind):
+                if key not in self._refreshing:
+                    self._refreshing.add(key)
+                    threading.Thread(
+                        target=self._refresh,
+                        args=(bind, key, build),
+                        name=f"page-cache {name!r}",
+                        daemon=True,
+                    ).start()
+                return hit[1]
+        value = build(session)
         with self._lock:
             self._values[key] = (now, value)
         return value
+
+    def _refresh(
+        self, engine: Engine, key: tuple[Any, ...], build: Callable[[Session], Any]
+    ) -> None:
+        started = self._clock()
+        try:
+            with Session(engine) as session:
+                value = build(session)
+        except Exception:  # the next request past the limit builds it and sees the error
+            log.exception("page cache: rebuilding %r failed", key[2])
+        else:
+            with self._lock:
+                self._values[key] = (started, value)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def refreshing(self) -> int:
+        """How many values are being rebuilt in the background now."""
+        with self._lock:
+            return len(self._refreshing)
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
 
 
+def _shareable(bind: Any) -> bool:
+    """A background thread may open its own session on ``bind``: an engine whose pool
+    hands out separate connections (not a test's connection, not one shared in-memory
+    SQLite connection)."""
+    return isinstance(bind, Engine) and not isinstance(bind.pool, StaticPool | SingletonThreadPool)
+
+
 class NoCache(PageCache):
     """Builds every time (the command line, the exports)."""
 
     def get(self, session: Session, name: Hashable, today: dt.date,
-            build: Callable[[], Any], ttl: float) -> Any:  # fmt: skip
-        return build()
+            build: Callable[[Session], Any], ttl: float) -> Any:  # fmt: skip
+        return build(session)
+
+    def max_age(self, ttl: float) -> int:
+        return int(ttl)
 
 
 def still_running(today: dt.date, *, unknown_end: bool) -> Any:

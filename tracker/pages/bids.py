@@ -86,15 +86,15 @@ def _open_competitions(
     rules: Rules,
     cache: PageCache | None,
 ) -> tuple[int, ...]:
-    def build() -> tuple[int, ...]:
+    def build(s: Session) -> tuple[int, ...]:
         return tuple(
             bids_module.open_competition_ids(
-                session, today, show=show, account_ids=account_ids, rules=rules
+                s, today, show=show, account_ids=account_ids, rules=rules
             )
         )
 
     if cache is None:
-        return build()
+        return build(session)
     if show not in BID_SHOWS:
         raise UserError(f"show: {show!r} is not one of {', '.join(BID_SHOWS)}")
     ids = tuple(account_ids) if account_ids is not None else None
@@ -136,8 +136,9 @@ def bids_page(
     """Open competitions, soonest deadline first, one page, scored by ``tracker.bids.selection``.
 
     Only the page's rows are scored. ``cache`` (the app's): the list of open competitions
-    (``tracker.bids.selection.open_competition_ids``) may be up to ``OPEN_LIST_TTL_SECONDS`` old
-    (a competition stored meanwhile shows up that much later; decisions, bid statuses and
+    (``tracker.bids.selection.open_competition_ids``) may be up to ``cache.max_age`` old
+    (``OPEN_LIST_TTL_SECONDS``, then rebuilt in the background while still shown; a
+    competition stored meanwhile shows up that much later; decisions, bid statuses and
     scores are never cached); ``fresh_within_s`` says how old it may be (0: built for
     this call).
     """
@@ -162,7 +163,7 @@ def bids_page(
         statuses=BID_STATUSES,
         capacities=CAPACITIES,
         risks=RISKS,
-        fresh_within_s=int(OPEN_LIST_TTL_SECONDS) if cache is not None else 0,
+        fresh_within_s=cache.max_age(OPEN_LIST_TTL_SECONDS) if cache is not None else 0,
         intentions=intention_rows(session, today, ours=ours),
     )
 

@@ -175,7 +175,7 @@ def director_page(
     competitions in our capability profile, by default; ``accounts`` or ``all``),
     decisions, incumbency and uncovered accounts (in our profile only with ``relevant``).
     The whole-database aggregates are reused from ``env.cache`` for
-    ``AGGREGATE_TTL_SECONDS``."""
+    ``AGGREGATE_TTL_SECONDS`` (then rebuilt in the background while still shown)."""
     rules = env.rules
     mine = show == "relevant"
     queue = bids_page(
@@ -199,7 +199,7 @@ def director_page(
             session,
             ("pipeline", mine),
             today,
-            lambda: pipeline(session, mine),
+            lambda s: pipeline(s, mine),
             AGGREGATE_TTL_SECONDS,
         ),
         queue=queue.items,
@@ -209,17 +209,17 @@ def director_page(
             session,
             ("incumbency", mine),
             today,
-            lambda: incumbency(session, today, ours=env.ours, in_profile_only=mine),
+            lambda s: incumbency(s, today, ours=env.ours, in_profile_only=mine),
             AGGREGATE_TTL_SECONDS,
         ),
         uncovered=env.cache.get(
             session,
             ("uncovered", mine),
             today,
-            lambda: uncovered_accounts(session, today, in_profile_only=mine),
+            lambda s: uncovered_accounts(s, today, in_profile_only=mine),
             AGGREGATE_TTL_SECONDS,
         ),
         decisions=DECISIONS,
         show=show,
-        fresh_within_s=int(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
+        fresh_within_s=env.cache.max_age(max(AGGREGATE_TTL_SECONDS, OPEN_LIST_TTL_SECONDS)),
     )
