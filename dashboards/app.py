@@ -43,6 +43,7 @@ from tracker.config import session_secret as config_session_secret
 from tracker.db.engine import get_engine
 from tracker.errors import NotFoundError, PermissionDeniedError, TrackerError
 from tracker.i18n import set_language
+from tracker.ops.runtime import tune_gc
 from tracker.pages.base import PageCache
 
 HERE = Path(__file__).resolve().parent
@@ -301,6 +302,7 @@ def create_app(
     new ``PageCache`` of this app; ``NoCache()`` builds them on every request)."""
     settings = settings or load_settings()
     engine = engine or get_engine(settings=settings)
+    tune_gc()  # tracker.ops.runtime: a tenth of a large page's CPU went to the collector
     app = FastAPI(
         title="Tender tracker API",
         description="Read-only JSON API of the tender tracker. Log in first, or send "

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tracker.errors import TrackerError
+from tracker.ops.runtime import tune_gc
 
 
 def _missing_schema(exc: DBAPIError) -> bool:
@@ -98,6 +99,7 @@ def main(ctx: click.Context, verbose: int) -> None:
     # database, WAL, backups, secrets (0600 files, 0700 folders); restored afterwards.
     previous = os.umask(0o077)
     ctx.call_on_close(lambda: os.umask(previous))
+    tune_gc()  # ingest, derive and recompute allocate millions of short-lived objects
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(
         level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"

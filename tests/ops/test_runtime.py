@@ -1,0 +1,49 @@
+"""The garbage collector's threshold in the tracker's processes (tracker.ops.runtime)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tracker.ops.runtime import YOUNG_THRESHOLD, tune_gc
+
+
+@pytest.fixture
+def threshold():
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+def test_the_young_generation_is_collected_less_often(threshold) -> None:
+    gc.set_threshold(700, 10, 10)  # CPython's default
+    tune_gc()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+    gc.set_threshold(50_000, 5, 5)  # an embedding program's own: kept
+    tune_gc()
+    assert gc.get_threshold() == (50_000, 5, 5)
+    gc.set_threshold(0)  # collection switched off: left off
+    tune_gc()
+    assert gc.get_threshold()[0] == 0
+
+
+def test_the_web_app_and_the_command_line_tune_it(tmp_path) -> None:
+    env = {**os.environ, "TRACKER_HOME": str(tmp_path),
+           "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}"}  # fmt: skip
+    app = (
+        "import gc; from dashboards.app import create_app; create_app(); print(gc.get_threshold())"
+    )
+    cli = (
+        "import gc; from click.testing import CliRunner; from tracker.cli import main;"
+        " print(CliRunner().invoke(main, ['config']).output); print(gc.get_threshold())"
+    )
+    for code in (app, cli):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        last = out.stdout.strip().splitlines()[-1]
+        assert last == str((YOUNG_THRESHOLD, 10, 10)), out.stdout[-2000:] + out.stderr[-2000:]
