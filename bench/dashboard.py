@@ -551,8 +551,10 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
 
     env = {"TRACKER_TODAY": TODAY.isoformat()}
     from tracker.config import load_settings
+    from tracker.ops.runtime import tune_gc
     from tracker.rules import load_rules
 
+    tune_gc()  # as in `tracker recompute` and the daily cycle (tracker.cli)
     settings = load_settings({**os.environ, **env})
     t0 = time.perf_counter()
     with Session(engine) as session:

@@ -49,6 +49,7 @@ from tracker.db.models import Base
 from tracker.notices.eforms import parse_notice
 from tracker.notices.ingest import Ingestor
 from tracker.notices.parallel import Prepared, prepare, prepare_parallel
+from tracker.ops.runtime import tune_gc
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "fixtures" / "notices" / "doffin-real"
@@ -216,6 +217,7 @@ class IngestRuns:
 
 def main() -> None:
     args = arguments()
+    tune_gc()  # every phase runs as in `tracker ingest` (tracker.cli)
     base = originals()
     n = args.count
     print(f"{n} notices from {len(base)} real Doffin notices "
