@@ -76,8 +76,9 @@ def serve(
     stop = stop or threading.Event()
     lock = scheduler_lock(engine, settings)
     lock.acquire()
-    # The handlers before ours, put back when the scheduler stops.
-    previous: dict[int, Any] = {}
+    # The handlers before ours, put back when the scheduler stops (None: one installed
+    # outside Python, which cannot be put back from here).
+    previous: dict[signal.Signals, Any] = {}
     try:
         lock.start_heartbeat(float(settings.heartbeat_seconds))
         if threading.current_thread() is threading.main_thread():
@@ -86,8 +87,8 @@ def serve(
                 log.warning("signal %d: stopping after the current step", signum)
                 stop.set()
 
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                previous[signum] = signal.signal(signum, _on_signal)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, _on_signal)
 
         def job() -> None:
             result = run_cycle(
@@ -115,6 +116,9 @@ def serve(
             idle = sched.idle_seconds
             stop.wait(min(poll_seconds, max(idle if idle is not None else poll_seconds, 0.1)))
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        lock.release()
+        try:
+            for sig, handler in previous.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        finally:
+            lock.release()
