@@ -122,6 +122,7 @@ def plain_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 STALE_SECONDS = 240.0  # how long past its ttl an aggregate is served while it is rebuilt
+MAX_REBUILDS = 2  # background rebuilds at once per app (each holds a database connection)
 
 
 class PageCache:
@@ -129,18 +130,22 @@ class PageCache:
     open competitions) reused for ``ttl`` seconds per database, name and day. One per app
     (``app.state.cache``), created with it: nothing global to clear between tests.
 
-    Past its ``ttl`` a value is still served for ``stale_s`` seconds while one background
+    Past its ``ttl`` a value is still served for ``stale_s`` seconds while a background
     thread builds the next with a session of its own (stale while revalidate): at 2 M
     notices the open competitions take 4 s and the pipeline 6 s to build, and no request
-    should wait for that once they have been built. Older than that, or bound to one
+    should wait for that once they have been built. At most ``MAX_REBUILDS`` run at once
+    (more stale values wait for a later request); a rebuild that failed is not tried in
+    the background again within ``ttl``. Older than ``ttl + stale_s``, or bound to one
     connection (a test's transaction, an in-memory SQLite database), the request builds it.
     """
 
     def __init__(
         self, stale_s: float = STALE_SECONDS, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._values: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        # key -> (when its build started, the value, its ttl)
+        self._values: dict[tuple[Any, ...], tuple[float, Any, float]] = {}
         self._refreshing: set[tuple[Any, ...]] = set()
+        self._failed: dict[tuple[Any, ...], float] = {}  # key -> when a rebuild failed
         self._lock = threading.Lock()
         self.stale_s = stale_s
         self._clock = clock
@@ -159,7 +164,7 @@ class PageCache:
     ) -> Any:
         """``build(session)`` once per database, name and day within ``ttl`` seconds (then
         rebuilt as the class says); the value is shared between requests, so callers must
-        not change it."""
+        not change it. ``build`` must use the session it is given."""
         bind = session.get_bind()
         engine = bind.engine if isinstance(bind, Connection) else bind
         key = (str(engine.url), id(bind), name, today)
@@ -169,32 +174,57 @@ class PageCache:
             if hit is not None and now - hit[0] < ttl:
                 return hit[1]
             if hit is not None and now - hit[0] < ttl + self.stale_s and _shareable(bind):
-                if key not in self._refreshing:
+                if self._may_rebuild(key, now, ttl):
                     self._refreshing.add(key)
                     threading.Thread(
                         target=self._refresh,
-                        args=(bind, key, build),
+                        args=(bind, key, build, ttl),
                         name=f"page-cache {name!r}",
                         daemon=True,
                     ).start()
                 return hit[1]
         value = build(session)
-        with self._lock:
-            self._values[key] = (now, value)
+        self._store(key, now, value, ttl)
         return value
 
+    def _may_rebuild(self, key: tuple[Any, ...], now: float, ttl: float) -> bool:
+        """(Under the lock.) No rebuild of ``key`` running or failed within ``ttl``, and
+        fewer than ``MAX_REBUILDS`` running."""
+        failed = self._failed.get(key)
+        return (
+            key not in self._refreshing
+            and len(self._refreshing) < MAX_REBUILDS
+            and (failed is None or now - failed >= ttl)
+        )
+
+    def _store(self, key: tuple[Any, ...], started: float, value: Any, ttl: float) -> None:
+        """Keep ``value`` unless a newer one was stored meanwhile; forget values too old to
+        be shown (another day's, an account set nobody asks for any more)."""
+        with self._lock:
+            current = self._values.get(key)
+            if current is None or current[0] <= started:
+                self._values[key] = (started, value, ttl)
+            self._failed.pop(key, None)
+            now = self._clock()
+            too_old = [
+                k for k, (at, _, limit) in self._values.items() if now - at >= limit + self.stale_s
+            ]
+            for old in too_old:
+                del self._values[old]
+
     def _refresh(
-        self, engine: Engine, key: tuple[Any, ...], build: Callable[[Session], Any]
+        self, engine: Engine, key: tuple[Any, ...], build: Callable[[Session], Any], ttl: float
     ) -> None:
         started = self._clock()
         try:
             with Session(engine) as session:
                 value = build(session)
-        except Exception:  # the next request past the limit builds it and sees the error
+        except Exception:  # shown stale until then; past ttl + stale_s a request builds it
             log.exception("page cache: rebuilding %r failed", key[2])
-        else:
             with self._lock:
-                self._values[key] = (started, value)
+                self._failed[key] = self._clock()
+        else:
+            self._store(key, started, value, ttl)
         finally:
             with self._lock:
                 self._refreshing.discard(key)
@@ -207,6 +237,7 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._failed.clear()
 
 
 def _shareable(bind: Any) -> bool:
@@ -224,7 +255,7 @@ class NoCache(PageCache):
         return build(session)
 
     def max_age(self, ttl: float) -> int:
-        return int(ttl)
+        return 0  # built for this call
 
 
 def still_running(today: dt.date, *, unknown_end: bool) -> Any:
