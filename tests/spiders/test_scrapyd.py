@@ -240,6 +240,10 @@ def test_every_node_gets_the_coordinators_rules(engine, tmp_path, monkeypatch):
     assert recorder.scheduled[1]["TRACKER_RULES_TOML"] == ""  # the shipped defaults
     rules.write_text("[profile\n", encoding="utf-8")
     monkeypatch.setenv("TRACKER_RULES", str(rules))
-    with pytest.raises(crawl.CrawlError, match="not valid TOML"):
+    with pytest.raises(crawl.CrawlError, match=f"{rules}: not valid TOML"):
         backfill_on_scrapyd(["http://127.0.0.1:1"], "doffin", day, day, **kwargs)
     assert len(recorder.scheduled) == 2  # nothing scheduled with a bad rules file
+    # Rules given as a setting of the crawl are those the nodes get.
+    given = {"TRACKER_RULES_TOML": '[profile]\ncpv_prefixes = ["72"]\n'}
+    backfill_on_scrapyd(["http://127.0.0.1:1"], "doffin", day, day, settings=given, **kwargs)
+    assert recorder.scheduled[2]["TRACKER_RULES_TOML"] == given["TRACKER_RULES_TOML"]

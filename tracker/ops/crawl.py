@@ -218,14 +218,15 @@ class Scrapyd:
         self.client.close()
 
 
-def configured_rules_text(env: Mapping[str, str] | None = None) -> str:
-    """The text of the rules file this machine's configuration names ("" without one)."""
+def configured_rules(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(text, name) of the rules file this machine's configuration names; ("", "the
+    shipped defaults") without one."""
     path = load_settings(dict(env) if env is not None else None).values.get("rules_file")
     if not path:
-        return ""
+        return "", "the shipped defaults"
     p = Path(path).expanduser()
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8"), str(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise CrawlError(f"{p}: cannot read the rules file: {exc}") from exc
 
@@ -313,21 +314,26 @@ def backfill_on_scrapyd(
             message = message.replace(url, safe)
         log(message)
 
+    settings = dict(settings or {})
+    if rules_toml is None:
+        rules_toml = settings.get("TRACKER_RULES_TOML")  # given as a setting of the crawl
+    rules_name = "setting TRACKER_RULES_TOML"
+    if rules_toml is None:
+        rules_toml, rules_name = configured_rules()
+    try:  # a bad rules file stops here, before a deploy, not in every job on every node
+        parse_rules(rules_toml, rules_name)
+    except ConfigError as exc:
+        raise CrawlError(str(exc)) from exc
+    settings["TRACKER_RULES_TOML"] = rules_toml
     version = version or str(int(time.time()))
     if egg is not None:
         for url in nodes:
             clients[url].add_version(SCRAPYD_PROJECT, version, egg)
             say(f"{url}: project {SCRAPYD_PROJECT} version {version} deployed")
-    if rules_toml is None:
-        rules_toml = configured_rules_text()
-    try:  # a bad rules file stops here, not in every job on every node
-        parse_rules(rules_toml, "the rules for the nodes")
-    except ConfigError as exc:
-        raise CrawlError(str(exc)) from exc
     slices = [SliceJob(a, b) for a, b in day_slices(since, until, slice_days)]
     run = _Backfill(
         engine=engine, spider=spider, source=source,
-        settings={**(settings or {}), "TRACKER_RULES_TOML": rules_toml},
+        settings=settings,
         per_node=per_node, node_timeout=node_timeout, max_attempts=max_attempts,
         clients=clients, say=say, alive=list(nodes), queue=list(slices),
     )  # fmt: skip
