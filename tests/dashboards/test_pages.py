@@ -292,5 +292,5 @@ def test_uncovered_accounts_leave_the_list_when_worked(world) -> None:
         assert acc not in {u["account_id"] for u in fresh}
         # The pages say how old the cached lists may be: 60 s, then up to 240 s more
         # while they are rebuilt in the background (tracker.pages.base.PageCache).
-        assert "may be up to 300 s old" in director.get("/director").text
-        assert "may be up to 300 s old" in director.get("/bids").text
+        assert "may be up to 5 min old" in director.get("/director").text
+        assert "may be up to 5 min old" in director.get("/bids").text
