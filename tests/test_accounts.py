@@ -183,3 +183,39 @@ def test_every_command_has_help_with_an_example() -> None:
     ):  # fmt: skip
         out = runner.invoke(main, [*args, "--help"])
         assert out.exit_code == 0 and "Example: tracker" in out.output, args
+
+
+def test_an_account_with_long_history_keeps_its_running_contracts_in_the_list(
+    session: Session,
+) -> None:
+    import datetime as dt
+
+    from tests.factories import add_account, add_contract
+    from tracker.pages.account import account_contract_count, account_contract_rows
+
+    today = dt.date(2026, 6, 1)
+    account = add_account(session, "Helse Langhistorie HF")
+    # Ten years of ended agreements first (the lowest ids), then the running ones.
+    for year in range(2014, 2024):
+        start, end = dt.date(year, 1, 1), dt.date(year + 1, 12, 31)
+        add_contract(session, f"old-{year}", account=account, supplier="Gammel AS",
+                     start_date=start, end_date=end)  # fmt: skip
+    running = [
+        add_contract(
+            session,
+            f"now-{n}",
+            account=account,
+            supplier="Ny AS",
+            start_date=dt.date(2025, 1, 1),
+            end_date=dt.date(2027, 1 + n, 1),
+        )  # fmt: skip
+        for n in range(2)
+    ]
+    assert account_contract_count(session, account.id, today) == 12
+    rows = account_contract_rows(session, account.id, today, 3, ours=frozenset())
+    # The two running ones, soonest end first, then the one that ended last.
+    assert [r.key for r in rows] == ["now-0", "now-1", "old-2023"]
+    assert [r.ended for r in rows] == [False, False, True]
+    assert running[0].id > max(r.contract_id for r in rows if r.ended)  # not the id order
+    everything = account_contract_rows(session, account.id, today, ours=frozenset())
+    assert len(everything) == 12 and [r.key for r in everything[:2]] == ["now-0", "now-1"]

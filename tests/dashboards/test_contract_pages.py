@@ -137,3 +137,19 @@ def test_home_expiries_take_the_next_decision_point(world) -> None:
     assert ("Rammeavtale vakt- og sikkerhet", "2025-03-08") in got
     assert ("Bedriftshelsetjeneste", "2025-11-02") in got
     assert all(r["next_end"] is None or r["next_end"] <= "2026-12-01" for r in rows)
+
+
+def test_account_page_says_when_it_shows_only_part_of_the_contracts(
+    client_for, world, monkeypatch
+) -> None:
+    from tracker.pages import account as account_page
+
+    acc = account_id(world["engine"], "Politiets fellestjenester")
+    client = client_for("director")
+    assert client.get(f"/api/accounts/{acc}").json()["contracts_total"] == 2
+    assert "contracts are shown" not in client.get(f"/accounts/{acc}").text  # all shown
+    monkeypatch.setattr(account_page, "CONTRACT_ROWS", 1)
+    data = client.get(f"/api/accounts/{acc}").json()
+    assert (len(data["contracts"]), data["contracts_total"]) == (1, 2)
+    page = html.unescape(client.get(f"/accounts/{acc}").text)
+    assert "1 of 2 contracts are shown: those still running first" in page

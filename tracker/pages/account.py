@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.accounts.work import list_activities, list_contacts
@@ -21,7 +21,7 @@ from tracker.db.models import (
 from tracker.enums import LinkStatus
 from tracker.errors import NotFoundError
 from tracker.notices.search import notice_rows
-from tracker.pages.base import PageEnv, plain_rows
+from tracker.pages.base import PageEnv, plain_rows, still_running
 from tracker.pages.expiries import ContractRow, contract_among, contract_rows
 from tracker.pages.opportunities import RISK_PHASES, opportunity_rows
 from tracker.rules import Rules
@@ -100,12 +100,15 @@ def account_notices(
     return {"items": notice_rows(session, [r.id for r in rows], rules), "total": total}
 
 
-def account_contract_rows(
-    session: Session, account_id: int, today: dt.date, limit: int = 200, *, ours: frozenset[str]
-) -> list[ContractRow]:
-    """Contracts of the account: current and coming ends first, then ended ones; one row
-    per awarded lot and winner group (``tracker.pages.expiries.ContractRow``)."""
-    found = session.execute(
+CONTRACT_ROWS = 200  # contracts on the account page; the export has them all
+
+
+def _account_contracts(
+    session: Session, account_id: int, today: dt.date
+) -> Select[Contract, str | None, str]:
+    """The account's contracts (links not rejected; an expected one once its award is
+    due), as ``(Contract, Doffin id, notice id)``."""
+    return (
         select(Contract, Notice.source_id, Notice.notice_id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
@@ -118,7 +121,32 @@ def account_contract_rows(
             ),
             or_(Contract.expected.is_not(True), Contract.expected_award <= today),
         )
-        .order_by(Contract.id)
+    )
+
+
+def account_contract_rows(
+    session: Session,
+    account_id: int,
+    today: dt.date,
+    limit: int = CONTRACT_ROWS,
+    *,
+    ours: frozenset[str],
+) -> list[ContractRow]:
+    """Contracts of the account: current and coming ends first, then ended ones; one row
+    per awarded lot and winner group (``tracker.pages.expiries.ContractRow``). When there
+    are more than ``limit``, those still running (``still_running``) are taken first,
+    soonest end first, then the most recently ended: an account with years of history
+    never loses its current contracts to the cut."""
+    running = still_running(today, unknown_end=True)
+    ends = func.coalesce(Contract.end_date, Contract.latest_end)
+    found = session.execute(
+        _account_contracts(session, account_id, today)
+        .order_by(
+            case((running, 0), else_=1),
+            case((running, ends), else_=None).asc().nulls_last(),
+            ends.desc().nulls_last(),
+            Contract.id,
+        )
         .limit(limit)
     ).all()
     rows = contract_rows(session, found, today, ours=ours, scope=[account_id])
@@ -131,6 +159,12 @@ def account_contract_rows(
         )
     )
     return rows
+
+
+def account_contract_count(session: Session, account_id: int, today: dt.date) -> int:
+    """How many contracts :func:`account_contract_rows` chooses from."""
+    query = _account_contracts(session, account_id, today).subquery()
+    return int(session.scalar(select(func.count()).select_from(query)) or 0)
 
 
 def account_page(
@@ -149,7 +183,10 @@ def account_page(
         "overdue": [o for o in opportunities if o["phase"] in RISK_PHASES],
         "account": account_profile(session, account),
         "can_edit": can_edit_account(user, account.kam_email),
-        "contracts": plain_rows(account_contract_rows(session, account.id, today, ours=env.ours)),
+        "contracts": plain_rows(
+            account_contract_rows(session, account.id, today, CONTRACT_ROWS, ours=env.ours)
+        ),
+        "contracts_total": account_contract_count(session, account.id, today),
         "opportunities": opportunities,
         "notices": account_notices(session, account.id, env.rules),
         "activities": list_activities(session, account.id),
