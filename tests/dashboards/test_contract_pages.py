@@ -153,3 +153,27 @@ def test_account_page_says_when_it_shows_only_part_of_the_contracts(
     assert (len(data["contracts"]), data["contracts_total"]) == (1, 2)
     page = html.unescape(client.get(f"/accounts/{acc}").text)
     assert "1 of 2 contracts are shown: those still running first" in page
+
+
+def test_account_page_says_when_it_shows_only_part_of_the_coming_procurements(
+    client_for, world, monkeypatch
+) -> None:
+    from sqlalchemy import func
+
+    from tracker.db.models import Opportunity
+    from tracker.pages import account as account_page
+
+    with session_scope(world["engine"]) as s:
+        acc, n = s.execute(
+            select(Opportunity.account_id, func.count())
+            .group_by(Opportunity.account_id)
+            .order_by(func.count().desc(), Opportunity.account_id)
+        ).first()
+    assert n >= 2, "the world has an account with several coming procurements"
+    client = client_for("director")
+    assert "coming procurements are shown" not in client.get(f"/accounts/{acc}").text
+    monkeypatch.setattr(account_page, "OPPORTUNITY_ROWS", 1)
+    data = client.get(f"/api/accounts/{acc}").json()
+    assert (len(data["opportunities"]), data["opportunities_total"]) == (1, n)
+    page = html.unescape(client.get(f"/accounts/{acc}").text)
+    assert f"1 of {n} coming procurements are shown, soonest publication first" in page

@@ -15,6 +15,7 @@ from tracker.db.models import (
     ContractAccount,
     Notice,
     NoticeLink,
+    Opportunity,
     Organisation,
     User,
 )
@@ -101,6 +102,7 @@ def account_notices(
 
 
 CONTRACT_ROWS = 200  # contracts on the account page; the export has them all
+OPPORTUNITY_ROWS = 100  # coming procurements on the account page, soonest publication first
 
 
 def _account_contracts(
@@ -174,9 +176,15 @@ def account_page(
     known = {account.id: {"name": account.name, "buyer_type": account.buyer_type}}
     opportunities = plain_rows(
         opportunity_rows(
-            session, today, account_ids=[account.id], limit=100, accounts=known, rules=env.rules
+            session,
+            today,
+            account_ids=[account.id],
+            limit=OPPORTUNITY_ROWS,
+            accounts=known,
+            rules=env.rules,
         )
     )
+    stored = select(func.count()).where(Opportunity.account_id == account.id)
     # every opportunity of the account, the ones in the capability profile first
     opportunities.sort(key=lambda o: not (o.get("fit") or {}).get("shown"))
     return {
@@ -188,6 +196,7 @@ def account_page(
         ),
         "contracts_total": account_contract_count(session, account.id, today),
         "opportunities": opportunities,
+        "opportunities_total": int(session.scalar(stored) or 0),
         "notices": account_notices(session, account.id, env.rules),
         "activities": list_activities(session, account.id),
         "contacts": list_contacts(session, account.id),
