@@ -25,7 +25,10 @@ from dashboards.web import current_user, db_session, page_env, today
 from tracker.accounts import work as accountwork
 from tracker.db.models import Account, AccountOrgnr, Activity, Contact, User
 from tracker.errors import NotFoundError, UserError
+from tracker.formats import human
 from tracker.formats.exports import DIALECTS, LANGUAGES, export
+from tracker.i18n import say, speaking
+from tracker.messages import N_
 from tracker.notices.search import export_notices, parse_filters
 from tracker.pages.account import account_contract_rows
 from tracker.pages.accounts import AccountRow
@@ -41,7 +44,13 @@ from tracker.pages.suggested_links import SuggestedLink, suggested_links
 from tracker.users import account_scope
 
 router = APIRouter()
-EXPORT_LIMIT = 10_000
+EXPORT_LIMIT = 10_000  # rows in one export; a longer list is cut and the export says so
+
+
+def _fetch() -> int:
+    """Rows a builder reads: one more than the limit, to know that a list was cut."""
+    return EXPORT_LIMIT + 1
+
 
 Builder = Callable[[Session, User, dt.date, dict[str, str], PageEnv], list[dict[str, Any]]]
 
@@ -101,7 +110,7 @@ def _incumbency(
     session: Session, day: dt.date, params: dict[str, str], env: PageEnv
 ) -> list[dict[str, Any]]:
     rows = incumbency(session, day, ours=env.ours, in_profile_only=_mine(params))
-    return plain_rows(rows[:EXPORT_LIMIT])
+    return plain_rows(rows[: _fetch()])
 
 
 def _months(params: dict[str, str]) -> int:
@@ -174,7 +183,7 @@ def _activities(
         select(Activity)
         .where(Activity.account_id.in_(list(accounts)))
         .order_by(Activity.happened_on.desc(), Activity.id.desc())
-        .limit(EXPORT_LIMIT)
+        .limit(_fetch())
     )
     return [
         {
@@ -201,7 +210,7 @@ def _accounts(
 def _notices(
     session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
 ) -> list[dict]:
-    rows = export_notices(session, parse_filters(params), env.rules, limit=EXPORT_LIMIT)
+    rows = export_notices(session, parse_filters(params), env.rules, limit=_fetch())
     for r in rows:
         r["fit"] = (r.get("fit") or {}).get("reason")
     return rows
@@ -213,9 +222,7 @@ EXPORTS: dict[str, Builder] = {
     "opportunities": lambda s, u, d, p, e: [
         _flatten_opportunity(r)
         for r in plain_rows(
-            opportunity_rows(
-                s, d, account_ids=account_scope(s, u), limit=EXPORT_LIMIT, rules=e.rules
-            )
+            opportunity_rows(s, d, account_ids=account_scope(s, u), limit=_fetch(), rules=e.rules)
         )
     ],
     "expiries": lambda s, u, d, p, e: _contracts(
@@ -226,21 +233,21 @@ EXPORTS: dict[str, Builder] = {
             rules=e.rules,
             account_ids=account_scope(s, u),
             within_months=_months(p),
-            limit=EXPORT_LIMIT,
+            limit=_fetch(),
         )
     ),
-    "budget-windows": lambda s, u, d, p, e: budget_windows(s, d, account_scope(s, u), EXPORT_LIMIT),
+    "budget-windows": lambda s, u, d, p, e: budget_windows(s, d, account_scope(s, u), _fetch()),
     "suggested-links": lambda s, u, d, p, e: plain_rows(
-        suggested_links(s, account_scope(s, u), limit=EXPORT_LIMIT)
+        suggested_links(s, account_scope(s, u), limit=_fetch())
     ),
     "bids": _bids,
     "pipeline": lambda s, u, d, p, e: plain_rows(pipeline(s, _mine(p))),
     "incumbency": lambda s, u, d, p, e: _incumbency(s, d, p, e),
     "uncovered": lambda s, u, d, p, e: plain_rows(
-        uncovered_accounts(s, d, limit=EXPORT_LIMIT, in_profile_only=_mine(p))
+        uncovered_accounts(s, d, limit=_fetch(), in_profile_only=_mine(p))
     ),
     "contracts": lambda s, u, d, p, e: _contracts(
-        account_contract_rows(s, _account_id(p), d, EXPORT_LIMIT, ours=e.ours)
+        account_contract_rows(s, _account_id(p), d, _fetch(), ours=e.ours)
     ),
     "contacts": _contacts,
     "activities": _activities,
@@ -360,6 +367,17 @@ def export_list(
     dialect = export_option(params, "dialect", DIALECTS, "excel")
     base = request.app.state.base_url or str(request.base_url).rstrip("/")
     rows = _with_pages(name, builder(session, user, day, params, env), base)
+    cut = len(rows) > EXPORT_LIMIT
+    rows = rows[:EXPORT_LIMIT]
+    note = None
+    if cut:
+        with speaking(language):
+            limit = human.number(EXPORT_LIMIT)
+            note = (
+                say(N_("Note")),
+                say(N_("Only the first %(n)s rows are in this export: the list has more. "
+                       "Narrow it (account, months, search) to get the rest.", n=limit)),
+            )  # fmt: skip
     columns = [*COLUMNS[name], *(["page"] if name in PAGES else [])]
     content, media_type = export(
         rows,
@@ -369,10 +387,11 @@ def export_list(
         language=language,
         dialect=dialect,
         link=lambda r: r.get("page"),
+        note=note,
     )
-    filename = f"{name}-{day.isoformat()}.{fmt}"
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"content-disposition": f'attachment; filename="{filename}"'},
-    )
+    # a cut list says so in its file name (and in a sheet of its own in XLSX)
+    filename = f"{name}-{day.isoformat()}{f'-first-{EXPORT_LIMIT}' if cut else ''}.{fmt}"
+    headers = {"content-disposition": f'attachment; filename="{filename}"'}
+    if cut:
+        headers["x-export-cut-at"] = str(EXPORT_LIMIT)
+    return Response(content, media_type=media_type, headers=headers)

@@ -233,3 +233,42 @@ def test_formula_injection_is_defused_and_no_python_values() -> None:
     assert sheet["A2"].value.startswith("'=") and sheet["B2"].value == 3
     assert sheet["B3"].value == 30000000 and sheet["C3"].value == "Ja"
     assert sheet["A3"].value is None
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+def test_an_export_cut_at_its_limit_says_so(client_for, world, name, monkeypatch) -> None:
+    from dashboards.routes import exports
+
+    client = client_for("director")
+    query = f"?account_id={account_id(world['engine'], 'Politiets fellestjenester')}"
+    whole = excel_rows(client.get(f"/export/{name}.csv{query}").content)
+    monkeypatch.setattr(exports, "EXPORT_LIMIT", 1)
+    res = client.get(f"/export/{name}.csv{query}")
+    rows = excel_rows(res.content)
+    cut = len(whole) > 2  # a header and more than one row
+    assert rows == whole[:2]
+    assert ("-first-1.csv" in res.headers["content-disposition"]) == cut
+    assert res.headers.get("x-export-cut-at") == ("1" if cut else None)
+    book = load_workbook(io.BytesIO(client.get(f"/export/{name}.xlsx{query}").content))
+    if cut:
+        assert book.sheetnames == ["Merknad", name] and book.active.title == "Merknad"
+        assert book["Merknad"]["A1"].value.startswith("Bare de første 1 radene er med")
+        assert book[name].max_row == 2
+    else:
+        assert book.sheetnames == [name]
+
+
+def test_a_broad_notice_search_export_is_cut_and_named_so(client_for, monkeypatch) -> None:
+    from dashboards.routes import exports
+
+    client = client_for("kam")
+    whole = excel_rows(client.get("/export/notices.csv").content)
+    assert len(whole) > 3, "the world has notices"
+    monkeypatch.setattr(exports, "EXPORT_LIMIT", 2)
+    res = client.get("/export/notices.csv?lang=en")
+    rows = excel_rows(res.content)
+    assert len(rows) == 3 and res.headers["x-export-cut-at"] == "2"
+    assert 'filename="notices-' in res.headers["content-disposition"]
+    assert "-first-2.csv" in res.headers["content-disposition"]
+    book = load_workbook(io.BytesIO(client.get("/export/notices.xlsx?lang=en").content))
+    assert book["Note"]["A1"].value.startswith("Only the first 2 rows are in this export")

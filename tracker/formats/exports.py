@@ -352,10 +352,12 @@ def to_xlsx(
     *,
     language: str = "nb",
     link: Callable[[dict[str, Any]], str | None] | None = None,
+    note: tuple[str, str] | None = None,
 ) -> bytes:
     """An XLSX workbook with one sheet (name cut to Excel's 31 characters): typed cells,
     widths, frozen header, autofilter; URL columns as hyperlinks and, when ``link(row)``
-    gives the row's page, its title (or name) linked to that page."""
+    gives the row's page, its title (or name) linked to that page. ``note``: (sheet
+    name, text) of a second sheet the reader should see (a cut list), opened first."""
     cols = columns_of(rows, columns)
     wb = Workbook()
     ws = wb.active
@@ -393,6 +395,12 @@ def to_xlsx(
     if cols:
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{max(len(rows) + 1, 1)}"
+    if note is not None:
+        info = wb.create_sheet((note[0][:31] or "note").replace("/", "-"), 0)
+        info["A1"] = _defuse(note[1])
+        info["A1"].font = Font(bold=True)
+        info.column_dimensions["A"].width = min(len(note[1]) + 2, 120)
+        wb.active = 0
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -407,12 +415,17 @@ def export(
     language: str = "nb",
     dialect: str = "excel",
     link: Callable[[dict[str, Any]], str | None] | None = None,
+    note: tuple[str, str] | None = None,
 ) -> tuple[bytes, str]:
-    """``(content, media type)`` of ``rows`` as ``fmt`` (csv or xlsx)."""
+    """``(content, media type)`` of ``rows`` as ``fmt`` (csv or xlsx); ``note``: a sheet
+    of its own in XLSX (a CSV has only its rows)."""
     if language not in LANGUAGES:
         raise ValueError(f"lang: {language!r} is not one of {', '.join(LANGUAGES)}")
     if fmt == "csv":
         return to_csv(rows, columns, dialect=dialect, language=language), FORMATS["csv"]
     if fmt == "xlsx":
-        return to_xlsx(rows, columns, sheet, language=language, link=link), FORMATS["xlsx"]
+        return (
+            to_xlsx(rows, columns, sheet, language=language, link=link, note=note),
+            FORMATS["xlsx"],
+        )
     raise ValueError(f"unknown export format {fmt!r} (csv or xlsx)")
