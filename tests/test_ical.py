@@ -199,3 +199,37 @@ def test_the_reason_reads_in_the_feeds_language() -> None:
         description = str(opens["DESCRIPTION"])
         assert all(w in description for w in words), (language, description)
         assert absent not in description
+
+
+def test_a_large_teams_calendar_keeps_the_coming_dates_behind_years_of_past_ones(
+    session,
+) -> None:
+    from sqlalchemy import insert
+
+    from tests.factories import add_account
+    from tracker.db.models import Opportunity
+    from tracker.pages.calendar import MAX_OPPORTUNITIES, calendar_rows
+    from tracker.rules import default_rules
+
+    today = dt.date(2026, 6, 1)
+    account = add_account(session, "Stor kunde")
+    past = [
+        {"key": f"past-{i}", "kind": "retender", "account_id": account.id,
+         "title": f"Avsluttet {i}", "expected_publication": dt.date(2015, 1, 1)
+         + dt.timedelta(days=i), "expiry": dt.date(2016, 1, 1) + dt.timedelta(days=i)}
+        for i in range(2100)  # more than the 2,000 rows the calendar used to read
+    ]  # fmt: skip
+    session.execute(insert(Opportunity), past)
+    coming = ("Skyplattform", "Nettverk")
+    for n, title in enumerate(coming):
+        session.add(Opportunity(key=f"coming-{n}", kind="retender", account_id=account.id,
+                                title=title, expected_publication=dt.date(2026, 9, 1 + n),
+                                expiry=dt.date(2027, 3, 1)))  # fmt: skip
+    session.flush()
+    rows = calendar_rows(
+        session, today, account_ids=[account.id], rules=default_rules(), ours=frozenset()
+    )
+    titles = [r.get("title") for r in rows]
+    assert [t for t in titles if t in coming] == list(coming)
+    assert not [t for t in titles if t and t.startswith("Avsluttet")]
+    assert len(titles) <= MAX_OPPORTUNITIES + 200  # the cap and the open competitions

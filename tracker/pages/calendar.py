@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import or_
 from sqlalchemy.orm import Session
 
-from tracker.db.models import User
+from tracker.db.models import Opportunity, User
 from tracker.formats.ical import CalendarEvent, calendar_bytes, unique_events
 from tracker.pages.base import PageEnv, account_scope, plain
 from tracker.pages.bids import bids_page
@@ -38,7 +39,17 @@ def calendar_rows(
     dates are not all past (at most ``MAX_OPPORTUNITIES``) and the tender deadlines of
     open competitions (at most ``MAX_BIDS``: those linked to the accounts, or the relevant
     ones when every account is asked for)."""
-    rows = opportunity_rows(session, today, account_ids=account_ids, limit=2000, rules=rules)
+    # Only the rows with a date still to come are read: a cut over every stored row,
+    # soonest publication first, was mostly past ones at a large team's accounts.
+    upcoming = or_(
+        Opportunity.influence_opens >= today,
+        Opportunity.expected_publication >= today,
+        Opportunity.expiry >= today,
+    )
+    rows = opportunity_rows(
+        session, today, account_ids=account_ids, limit=2 * MAX_OPPORTUNITIES, rules=rules,
+        where=upcoming,
+    )  # fmt: skip
     keep = []
     for row in rows:
         dates = (row.influence_opens, row.expected_publication, row.expiry)
