@@ -47,6 +47,11 @@ router = APIRouter()
 EXPORT_LIMIT = 10_000  # rows in one export; a longer list is cut and the export says so
 
 
+# The CRM exports are the accounts, their contacts and activities as a CRM imports them:
+# always whole, never cut at the limit.
+WHOLE = frozenset({"accounts", "contacts", "activities", "pipeline"})
+
+
 def _fetch() -> int:
     """Rows a builder reads: one more than the limit, to know that a list was cut."""
     return EXPORT_LIMIT + 1
@@ -62,6 +67,12 @@ def _account_id(params: dict[str, str]) -> int:
     return int(value)
 
 
+def _scope(session: Session, user: User, params: dict[str, str]) -> list[int] | None:
+    """The accounts of an export: the one ``account_id`` names (its page is open to every
+    user), else the user's (``account_scope``)."""
+    return [_account_id(params)] if params.get("account_id") else account_scope(session, user)
+
+
 def _flatten_opportunity(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k != "budget_window"}
     bw = row.get("budget_window") or {}
@@ -74,9 +85,16 @@ def _bids(
     session: Session, user: User, day: dt.date, params: dict[str, str], env: PageEnv
 ) -> list[dict]:
     show = params.get("show") or "relevant"
-    items = plain(
-        bids_page(session, day, show=show, per_page=200, rules=env.rules, ours=env.ours).items
-    )
+    found: list[Any] = []
+    page = 1
+    while len(found) < _fetch():  # the page's at most 200 at a time (scored per page)
+        part = bids_page(session, day, show=show, page=page, per_page=200, cache=env.cache,
+                         rules=env.rules, ours=env.ours)  # fmt: skip
+        found.extend(part.items)
+        if page >= part.pages:
+            break
+        page += 1
+    items = plain(found)
     rows = []
     for b in items:
         rows.append(
@@ -183,7 +201,6 @@ def _activities(
         select(Activity)
         .where(Activity.account_id.in_(list(accounts)))
         .order_by(Activity.happened_on.desc(), Activity.id.desc())
-        .limit(_fetch())
     )
     return [
         {
@@ -222,7 +239,7 @@ EXPORTS: dict[str, Builder] = {
     "opportunities": lambda s, u, d, p, e: [
         _flatten_opportunity(r)
         for r in plain_rows(
-            opportunity_rows(s, d, account_ids=account_scope(s, u), limit=_fetch(), rules=e.rules)
+            opportunity_rows(s, d, account_ids=_scope(s, u, p), limit=_fetch(), rules=e.rules)
         )
     ],
     "expiries": lambda s, u, d, p, e: _contracts(
@@ -367,8 +384,9 @@ def export_list(
     dialect = export_option(params, "dialect", DIALECTS, "excel")
     base = request.app.state.base_url or str(request.base_url).rstrip("/")
     rows = _with_pages(name, builder(session, user, day, params, env), base)
-    cut = len(rows) > EXPORT_LIMIT
-    rows = rows[:EXPORT_LIMIT]
+    cut = name not in WHOLE and len(rows) > EXPORT_LIMIT
+    if cut:
+        rows = rows[:EXPORT_LIMIT]
     note = None
     if cut:
         with speaking(language):
@@ -376,7 +394,7 @@ def export_list(
             note = (
                 say(N_("Note")),
                 say(N_("Only the first %(n)s rows are in this export: the list has more. "
-                       "Narrow it (account, months, search) to get the rest.", n=limit)),
+                       "Narrow the list to get the rest.", n=limit)),
             )  # fmt: skip
     columns = [*COLUMNS[name], *(["page"] if name in PAGES else [])]
     content, media_type = export(

@@ -152,7 +152,7 @@ def test_account_page_says_when_it_shows_only_part_of_the_contracts(
     data = client.get(f"/api/accounts/{acc}").json()
     assert (len(data["contracts"]), data["contracts_total"]) == (1, 2)
     page = html.unescape(client.get(f"/accounts/{acc}").text)
-    assert "1 of 2 contracts are shown: those still running first" in page
+    assert "1 of 2 contracts are shown: those still running first, then the most" in page
 
 
 def test_account_page_says_when_it_shows_only_part_of_the_coming_procurements(
@@ -169,11 +169,16 @@ def test_account_page_says_when_it_shows_only_part_of_the_coming_procurements(
             .group_by(Opportunity.account_id)
             .order_by(func.count().desc(), Opportunity.account_id)
         ).first()
-    assert n >= 2, "the world has an account with several coming procurements"
+    assert n >= 2, "the world has an account with several opportunities"
     client = client_for("director")
-    assert "coming procurements are shown" not in client.get(f"/accounts/{acc}").text
+    assert "opportunities are shown" not in client.get(f"/accounts/{acc}").text
     monkeypatch.setattr(account_page, "OPPORTUNITY_ROWS", 1)
     data = client.get(f"/api/accounts/{acc}").json()
     assert (len(data["opportunities"]), data["opportunities_total"]) == (1, n)
     page = html.unescape(client.get(f"/accounts/{acc}").text)
-    assert f"1 of {n} coming procurements are shown, soonest publication first" in page
+    assert f"1 of {n} opportunities are shown (earliest expected publication first)" in page
+    # ... and the export it points to has them all: this account's, every one.
+    assert f"/export/opportunities.csv?account_id={acc}" in page
+    monkeypatch.undo()
+    rows = client.get(f"/export/opportunities.csv?account_id={acc}&dialect=plain").text
+    assert len(rows.strip().splitlines()) == n + 1

@@ -354,10 +354,11 @@ def to_xlsx(
     link: Callable[[dict[str, Any]], str | None] | None = None,
     note: tuple[str, str] | None = None,
 ) -> bytes:
-    """An XLSX workbook with one sheet (name cut to Excel's 31 characters): typed cells,
-    widths, frozen header, autofilter; URL columns as hyperlinks and, when ``link(row)``
-    gives the row's page, its title (or name) linked to that page. ``note``: (sheet
-    name, text) of a second sheet the reader should see (a cut list), opened first."""
+    """An XLSX workbook with the rows on one sheet (name cut to Excel's 31 characters):
+    typed cells, widths, frozen header, autofilter; URL columns as hyperlinks and, when
+    ``link(row)`` gives the row's page, its title (or name) linked to that page.
+    ``note``: (sheet name, text) of a sheet put before it and opened first, for what the
+    reader must see (a cut list)."""
     cols = columns_of(rows, columns)
     wb = Workbook()
     ws = wb.active
