@@ -32,9 +32,8 @@ def buyers(
     user: User = Depends(current_user),
     session: Session = Depends(db_session),
 ) -> Response:
-    return render(
-        request, "buyers.html", {"rows": buyer_list(session, q[:200], LIST_ROWS), "q": q[:200]}
-    )
+    rows = buyer_list(session, q[:200], LIST_ROWS)
+    return render(request, "buyers.html", {"rows": rows, "q": q[:200], "limit": LIST_ROWS})
 
 
 @api_router.get("/buyers", summary="Buyers with awarded contracts, most first")

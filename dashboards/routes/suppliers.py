@@ -52,7 +52,7 @@ def suppliers(
     session: Session = Depends(db_session),
 ) -> Response:
     rows = supplier_list(session, q[:200], LIST_ROWS, ours(request))
-    return render(request, "suppliers.html", {"rows": rows, "q": q[:200]})
+    return render(request, "suppliers.html", {"rows": rows, "q": q[:200], "limit": LIST_ROWS})
 
 
 @api_router.get("/suppliers", summary="Suppliers with awarded contracts, most first")

@@ -497,3 +497,17 @@ def test_market_pages_in_bokmal(market: dict) -> None:
         with session_scope(market["engine"]) as s:
             s.execute(update(User).values(language=None))
         c.close()
+
+
+def test_supplier_and_buyer_lists_say_when_they_show_only_the_largest(
+    client: TestClient, monkeypatch
+) -> None:
+    from dashboards.routes import buyers, suppliers
+
+    for path, module in (("/suppliers", suppliers), ("/buyers", buyers)):
+        monkeypatch.setattr(module, "LIST_ROWS", 100_000)  # every one listed: no note
+        assert "with the most contracts are shown" not in client.get(path).text, path
+        monkeypatch.setattr(module, "LIST_ROWS", 2)
+        page = client.get(path).text
+        assert page.count('<tr><td><a href="/') == 2, path
+        assert "The 2 with the most contracts are shown: search by name" in page, path
