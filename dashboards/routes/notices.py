@@ -15,6 +15,7 @@ from tracker.db.models import User
 from tracker.messages import N_, join
 from tracker.notices.search import PHASES, parse_filters, parse_filters_checked, search_notices
 from tracker.opportunities.relevance import mark_notice
+from tracker.pages import notice as notice_pages
 from tracker.pages.base import PageEnv, plain, to_json
 from tracker.pages.notice import notice_page
 from tracker.pages.opportunities import account_names
@@ -93,7 +94,8 @@ def notice(
     data = plain(notice_page(session, notice_pk, day, env=env))
     for lot in data["lots"]:
         lot["criteria_chart"] = charts.criteria_bar(lot["criteria"])
-    return render(request, "notice.html", {"n": data})
+    rows = notice_pages.PROCEDURE_ROWS
+    return render(request, "notice.html", {"n": data, "procedure_rows": rows})
 
 
 @api_router.get("/notices/{notice_pk}", summary="One notice: fields, buyers, lots, versions")

@@ -182,3 +182,31 @@ def test_account_page_says_when_it_shows_only_part_of_the_coming_procurements(
     monkeypatch.undo()
     rows = client.get(f"/export/opportunities.csv?account_id={acc}&dialect=plain").text
     assert len(rows.strip().splitlines()) == n + 1
+
+
+def test_a_notice_page_says_when_it_shows_only_the_newest_of_its_procedure(
+    client_for, world, monkeypatch
+) -> None:
+    from sqlalchemy import func
+
+    from tracker.pages import notice as notice_pages
+
+    with session_scope(world["engine"]) as s:
+        proc = (
+            s.execute(
+                select(Notice.procedure_id)
+                .where(Notice.is_latest.is_(True), Notice.procedure_id.is_not(None))
+                .group_by(Notice.procedure_id)
+                .having(func.count() >= 2)
+                .order_by(Notice.procedure_id)
+            )
+            .scalars()
+            .first()
+        )
+        assert proc, "the world has a procedure with two notices"
+        pk = s.scalars(select(Notice.id).where(Notice.procedure_id == proc)).first()
+    client = client_for("kam")
+    assert "newest are shown" not in client.get(f"/notices/{pk}").text
+    monkeypatch.setattr(notice_pages, "PROCEDURE_ROWS", 1)
+    page = client.get(f"/notices/{pk}").text
+    assert "The 1 newest are shown." in page.split("Other notices of the procedure")[1]

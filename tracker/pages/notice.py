@@ -275,6 +275,9 @@ def _result(r: LotResult) -> NoticeResult:
     )
 
 
+PROCEDURE_ROWS = 50  # other notices of the procedure on a notice's page: the newest
+
+
 def _related(
     session: Session, n: Notice
 ) -> tuple[list[NoticeVersion], list[NoticeChange], list[ProcedureNotice]]:
@@ -299,9 +302,9 @@ def _related(
                 Notice.id != n.id,
                 Notice.is_latest.is_(True),
             )
-            .order_by(Notice.issue_date, Notice.id)
-            .limit(50)
-        ).all()
+            .order_by(Notice.issue_date.desc(), Notice.id.desc())
+            .limit(PROCEDURE_ROWS)
+        ).all()[::-1]  # the newest, shown oldest first
         if n.procedure_id
         else []
     )
