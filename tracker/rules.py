@@ -476,15 +476,39 @@ def default_rules() -> Rules:
     return _DEFAULT
 
 
-def load_rules(path: str | Path | None = None, *, settings: Settings | None = None) -> Rules:
-    """Defaults plus the user file ``path`` (default: setting ``rules_file``/$TRACKER_RULES)."""
+def rules_path(path: str | Path | None = None, *, settings: Settings | None = None) -> Path | None:
+    """The user rules file ``path`` (default: setting ``rules_file``/$TRACKER_RULES); None:
+    the shipped defaults alone. Raises ConfigError when the file does not exist."""
     if path is None:
         path = (settings or load_settings()).values.get("rules_file")
     if not path:
-        return default_rules()
+        return None
     p = Path(path).expanduser()
     if not p.is_file():
         raise ConfigError(f"{p}: rules file does not exist")
+    return p
+
+
+def rules_text(
+    path: str | Path | None = None, *, settings: Settings | None = None
+) -> tuple[str, str]:
+    """(text, name) of the user rules file in force (:func:`rules_path`), for a process
+    that must derive with the same rules elsewhere; ("", "the shipped defaults") without
+    one. Raises ConfigError when it cannot be read."""
+    p = rules_path(path, settings=settings)
+    if p is None:
+        return "", "the shipped defaults"
+    try:
+        return p.read_text(encoding="utf-8"), str(p)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read rules file: {exc}") from exc
+
+
+def load_rules(path: str | Path | None = None, *, settings: Settings | None = None) -> Rules:
+    """Defaults plus the user file ``path`` (default: setting ``rules_file``/$TRACKER_RULES)."""
+    p = rules_path(path, settings=settings)
+    if p is None:
+        return default_rules()
     try:
         stat = p.stat()
         version = (str(p.resolve()), stat.st_mtime_ns, stat.st_size)

@@ -20,7 +20,7 @@ from typing import Any
 
 from tracker.config import load_settings
 from tracker.errors import ConfigError, TrackerError
-from tracker.rules import parse_rules
+from tracker.rules import parse_rules, rules_text
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPIDERS = ("doffin", "ted", "brreg", "agreements", "doffin_archive", "ted_packages")
@@ -218,19 +218,6 @@ class Scrapyd:
         self.client.close()
 
 
-def configured_rules(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(text, name) of the rules file this machine's configuration names; ("", "the
-    shipped defaults") without one."""
-    path = load_settings(dict(env) if env is not None else None).values.get("rules_file")
-    if not path:
-        return "", "the shipped defaults"
-    p = Path(path).expanduser()
-    try:
-        return p.read_text(encoding="utf-8"), str(p)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CrawlError(f"{p}: cannot read the rules file: {exc}") from exc
-
-
 def _without_password(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -318,9 +305,9 @@ def backfill_on_scrapyd(
     if rules_toml is None:
         rules_toml = settings.get("TRACKER_RULES_TOML")  # given as a setting of the crawl
     rules_name = "setting TRACKER_RULES_TOML"
-    if rules_toml is None:
-        rules_toml, rules_name = configured_rules()
     try:  # a bad rules file stops here, before a deploy, not in every job on every node
+        if rules_toml is None:
+            rules_toml, rules_name = rules_text()
         parse_rules(rules_toml, rules_name)
     except ConfigError as exc:
         raise CrawlError(str(exc)) from exc
