@@ -385,10 +385,9 @@ def export_list(
     base = request.app.state.base_url or str(request.base_url).rstrip("/")
     rows = _with_pages(name, builder(session, user, day, params, env), base)
     cut = name not in WHOLE and len(rows) > EXPORT_LIMIT
-    if cut:
-        rows = rows[:EXPORT_LIMIT]
     note = None
     if cut:
+        rows = rows[:EXPORT_LIMIT]
         with speaking(language):
             limit = human.number(EXPORT_LIMIT)
             note = (

@@ -104,7 +104,8 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, 
 # Notices per task: the first tasks are small so that the workers start at once, then
 # each is twice the last up to ``chunk``. Few large tasks leave the storing process more
 # of the CPU: bench/ingest.py --workers 2 (5,000 notices, 2 cores) went from 1.30x one
-# process with tasks of 16 to 1.56x with 64, 1.61x with 256 and 1.66x growing to 256.
+# process with tasks of 16 to 1.56x with 64, 1.61x with 256 and 1.59-1.66x growing to 256
+# (1.74x at 20,000 notices, where the start and the end weigh less).
 FIRST_CHUNK = 16
 IN_FLIGHT = 4  # tasks per worker given out ahead
 
