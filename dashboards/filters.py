@@ -26,7 +26,7 @@ from tracker.formats.human import (
     plain,
     to_oslo,
 )
-from tracker.formats.labels import buyer_type, end_source, status
+from tracker.formats.labels import buyer_type, end_source, milestone, status
 from tracker.i18n import gettext as _
 
 __all__ = ["NBSP", "OSLO", "FILTERS", "GLOBALS", "dated", "link_url", "to_oslo"]
@@ -123,7 +123,7 @@ def reason_row(o: Any, cols: int) -> Markup:
                 out.append(": ")
                 out.append(
                     ", ".join(
-                        f"{escape(_get(m, 'name'))} {escape(date(_get(m, 'date')))}"
+                        f"{escape(milestone(_get(m, 'name')))} {escape(date(_get(m, 'date')))}"
                         for m in milestones
                     )
                 )

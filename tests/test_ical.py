@@ -233,3 +233,13 @@ def test_a_large_teams_calendar_keeps_the_coming_dates_behind_years_of_past_ones
     assert [t for t in titles if t in coming] == list(coming)
     assert not [t for t in titles if t and t.startswith("Avsluttet")]
     assert len(titles) <= MAX_OPPORTUNITIES + 200  # the cap and the open competitions
+
+
+def test_budget_milestones_in_the_feeds_language() -> None:
+    def milestone_summaries(language: str) -> list[str]:
+        events = _events(build_calendar([OPP], now=NOW, language=language))
+        return [e["summary"] for uid, e in events.items() if "2027-01-31" in uid]
+
+    (nb,) = milestone_summaries("nb")
+    (en,) = milestone_summaries("en")
+    assert nb.endswith(": oppdragsdokument") and en.endswith(": assignment document")

@@ -371,3 +371,26 @@ def test_a_reason_row_says_reason_note_funding_windows_and_fit_escaped() -> None
     assert "before the decision to procure" not in html and "<budsjett>" not in html
     assert html.endswith('<br><small class="muted">in profile</small></td></tr>')
     assert str(reason_row({"reason": None, "note": ""}, 5)) == ""
+
+
+def test_budget_milestones_read_in_the_readers_language() -> None:
+    from tracker.opportunities.budget import _window_of
+    from tracker.rules import default_rules
+
+    calendar = default_rules().budget_calendar("state")
+    _, _, inside = _window_of(calendar, 2024)  # October 2023 to March 2024
+    names = [name for name, _ in inside]
+    assert "budget proposal presented (budget 2024)" in names  # stored as the rules say
+    with i18n.speaking("nb"):
+        shown = [labels.milestone(n) for n in names]
+    assert "budsjettforslaget legges fram (budsjett 2024)" in shown
+    assert "budsjettet vedtas av Stortinget (budsjett 2024)" in shown
+    assert not [s for s in shown if "budget" in s], shown
+    with i18n.speaking("en"):
+        assert [labels.milestone(n) for n in names] == names
+    with i18n.speaking("nb"):  # a user's own milestone is shown as written
+        assert labels.milestone("kommunestyret vedtar (budget 2025)") == (
+            "kommunestyret vedtar (budsjett 2025)"
+        )
+        assert labels.milestone("assignment document") == "oppdragsdokument"
+        assert labels.milestone(None) == "–"

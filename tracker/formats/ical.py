@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
+from tracker.formats import labels
 from tracker.formats.human import msg
 from tracker.i18n import speaking
 
@@ -64,6 +65,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "accounts": ("Kunder", "Accounts"),
     "page": ("Side i trackeren", "Page in the tracker"),
 }
+
+
+def _milestone(name: Any, lang: str) -> str:
+    with speaking(lang):
+        return labels.milestone(name)
 
 
 def _t(key: str, language: str) -> str:
@@ -264,7 +270,7 @@ def _budget_events(item: Mapping[str, Any], ctx: _Context) -> list[CalendarEvent
         events += ctx.event(
             _uid("budget", scope, str(m.get("date")), str(m.get("name"))),
             m.get("date"),
-            f"{_t('budget_milestone', lang)} ({scope}): {m.get('name')}",
+            f"{_t('budget_milestone', lang)} ({scope}): {_milestone(m.get('name'), lang)}",
             f"{bw.get('buyer_type') or ''} {_t('budget_calendar', lang)}".strip(),
         )
     return events

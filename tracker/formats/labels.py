@@ -227,6 +227,29 @@ UNITS = {
 }
 
 
+# The milestones of the shipped budget calendars (tracker/rules.toml); a user's own are
+# shown as written.
+MILESTONES = {
+    "new initiatives to the ministry": (
+        "new initiatives to the ministry", "nye satsingsforslag til departementet"
+    ),
+    "budget frames conference": ("budget frames conference", "regjeringens rammekonferanse"),
+    "budget proposal presented": ("budget proposal presented", "budsjettforslaget legges fram"),
+    "budget adopted by the Storting": (
+        "budget adopted by the Storting", "budsjettet vedtas av Stortinget"
+    ),
+    "budget frames": ("budget frames", "budsjettrammer"),
+    "budget proposal": ("budget proposal", "budsjettforslag"),
+    "budget adopted": ("budget adopted", "budsjettet vedtas"),
+    "planning assumptions": ("planning assumptions", "planforutsetninger"),
+    "long-term plan": ("long-term plan", "langtidsplan"),
+    "income frames": ("income frames", "inntektsrammer"),
+    "assignment document": ("assignment document", "oppdragsdokument"),
+}  # fmt: skip
+# How tracker.opportunities.budget names a milestone in a window: "<name> (budget <year>)".
+_MILESTONE = re.compile(r"^(?P<name>.*) \(budget (?P<year>\d{4})\)$")
+
+
 def _pick(pair: tuple[str, str]) -> str:
     return pair[1] if current_language() == "nb" else pair[0]
 
@@ -415,6 +438,22 @@ def evidence_source(source: Any) -> str:
     return f"teksten ({place})" if current_language() == "nb" else f"text ({place})"
 
 
+def milestone(name: Any) -> str:
+    """A budget window's milestone as ``tracker.opportunities.budget`` names it
+    (``budget proposal presented (budget 2024)``) in the reader's language: a shipped
+    calendar's milestone and the word "budget" translated, a user's own name as written."""
+    if name is None or name == "":
+        return "–"
+    text = str(name)
+    m = _MILESTONE.match(text)
+    base, year = (m.group("name"), m.group("year")) if m else (text, None)
+    pair = MILESTONES.get(base)
+    label = _pick(pair) if pair else base
+    if year is None:
+        return label
+    return f"{label} ({_pick(('budget', 'budsjett'))} {year})"
+
+
 def yes_no(value: Any) -> str:
     if value is None:
         return "–"
@@ -445,5 +484,6 @@ FILTERS = {
     "fact_label": fact,
     "source_label": evidence_source,
     "lot_label": lot,
+    "milestone_label": milestone,
     "yes_no": yes_no,
 }
