@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tracker.accounts.keyaccounts import account_detail, get_account, import_acc
 from tracker.cli import main
 from tracker.db.models import Account
 from tracker.errors import ImportValidationError, NotFoundError
+from tracker.pages.account import account_contract_rows
 from tracker.pages.accounts import accounts
 from tracker.pages.base import plain_rows
 
@@ -114,10 +116,14 @@ def test_reimport_updates_in_place(engine: Engine, tmp_path: Path) -> None:
         assert len(s.scalars(select(Account)).all()) == 13  # others untouched
 
 
-def test_show_json_has_links_and_contracts(engine: Engine) -> None:
+def test_show_json_has_links_and_contracts(tracker_env: dict[str, str], engine: Engine) -> None:
     load_real(engine)
     with Session(engine) as s:
         detail = account_detail(s, get_account(s, "Politiets fellestjenester"))
+        account_id = get_account(s, "Politiets fellestjenester").id
+        page = plain_rows(
+            account_contract_rows(s, account_id, dt.date(2024, 7, 10), None, ours=frozenset())
+        )
     assert detail["notices"] == [
         {
             **detail["notices"][0],
@@ -128,24 +134,34 @@ def test_show_json_has_links_and_contracts(engine: Engine) -> None:
             "status": "confirmed",
         }
     ]
+    # `accounts show` lists the contracts the account page lists, row for row: one
+    # question, one query.
+    out = CliRunner().invoke(
+        main,
+        ["accounts", "show", "Politiets fellestjenester", "--format", "json",
+         "--today", "2024-07-10"],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)["contracts"]
+    assert shown == json.loads(json.dumps(page, default=str))
     # One contract per lot and supplier (Delkontrakt 1 and 2), each with its own value.
-    lot1, lot2 = detail["contracts"]
-    assert (lot1["lot_id"], lot1["suppliers"][0]["name"], lot1["value"]) == (
-        "LOT-0001",
-        "Avarn Security AS",
-        138000000.0,
-    )
-    assert (lot2["lot_id"], lot2["suppliers"][0]["name"], lot2["value"]) == (
-        "LOT-0002",
-        "Securitas AS",
-        3000000.0,
-    )
+    by_lot = {c["lot_id"]: c for c in shown}
+    lot1, lot2 = by_lot["LOT-0001"], by_lot["LOT-0002"]
+    assert (lot1["suppliers"], lot1["value"]) == (["Avarn Security AS"], 138000000.0)
+    assert (lot2["suppliers"], lot2["value"]) == (["Securitas AS"], 3000000.0)
     assert (lot1["end_date"], lot1["end_source"], lot1["latest_end"]) == (
         "2025-03-08",
         "text_duration",
         "2027-03-08",
     )
     assert lot1["option_ends"] == ["2026-03-08", "2027-03-08"] and lot1["value_kind"] == "tender"
+    # as of 10.07.2024 the base period runs to 08.03.2025: that is the next end
+    assert (lot1["status"], lot1["next_end"]) == ("running", "2025-03-08")
+    text = CliRunner().invoke(
+        main, ["accounts", "show", "Politiets fellestjenester", "--today", "2024-07-10"]
+    )
+    assert "contracts (2, as of 2024-07-10)" in text.output
+    assert "Avarn Security AS" in text.output and "2025-03-08" in text.output
 
 
 def test_accounts_cli(tracker_env: dict[str, str], engine: Engine) -> None:

@@ -32,9 +32,6 @@ from tracker.db.models import (
     Account,
     AccountAlias,
     AccountOrgnr,
-    Contract,
-    ContractAccount,
-    ContractParty,
     Notice,
     NoticeBuyer,
     NoticeLink,
@@ -412,7 +409,8 @@ def get_account(session: Session, name_or_id: str | int) -> Account:
 
 
 def account_detail(session: Session, account: Account) -> dict[str, Any]:
-    """The account with its linked notices (every link, any status) and its contracts."""
+    """The account with its linked notices (every link, any status). Its contracts are
+    read where the account page reads them (``tracker.pages.account.account_contract_rows``)."""
     links = session.execute(
         select(NoticeLink, Notice, NoticeBuyer)
         .join(Notice, Notice.id == NoticeLink.notice_pk)
@@ -442,53 +440,4 @@ def account_detail(session: Session, account: Account) -> dict[str, Any]:
         **_account_fields(account),
         "plan_notes": account.plan_notes,
         "notices": notices,
-        "contracts": account_contracts(session, account.id),
     }
-
-
-def account_contracts(session: Session, account_id: int) -> list[dict[str, Any]]:
-    """The account's contracts (not rejected), soonest end first, with their suppliers."""
-    rows = session.execute(
-        select(Contract, ContractAccount)
-        .join(ContractAccount, ContractAccount.contract_id == Contract.id)
-        .where(ContractAccount.account_id == account_id, ContractAccount.status != "rejected")
-        .order_by(Contract.end_date.is_(None), Contract.end_date, Contract.id)
-    ).all()
-    ids = [c.id for c, _ in rows]
-    suppliers: dict[int, list[dict[str, Any]]] = {}
-    if ids:
-        for p in session.scalars(
-            select(ContractParty)
-            .where(ContractParty.contract_id.in_(ids), ContractParty.role == "supplier")
-            .order_by(ContractParty.id)
-        ):
-            suppliers.setdefault(p.contract_id, []).append({"name": p.name, "orgnr": p.orgnr})
-    return [
-        {
-            "id": c.id,
-            "key": c.key,
-            "source": c.source,
-            "procedure_id": c.procedure_id,
-            "lot_id": c.lot_id,
-            "title": c.title,
-            "framework": c.framework,
-            "value": float(c.value) if c.value is not None else None,
-            "currency": c.currency,
-            "value_kind": c.value_kind,
-            "value_shared": bool(c.value_shared),
-            "direct_award": bool(c.direct_award),
-            "expected": bool(c.expected),
-            "start_date": c.start_date.isoformat() if c.start_date else None,
-            "end_date": c.end_date.isoformat() if c.end_date else None,
-            "end_source": c.end_source,
-            "option_ends": list(c.option_ends or []),
-            "latest_end": c.latest_end.isoformat() if c.latest_end else None,
-            "end_confidence": c.end_confidence,
-            "extension": c.extension,
-            "suppliers": suppliers.get(c.id, []),
-            "method": ca.method,
-            "confidence": round(ca.confidence, 2),
-            "status": ca.status,
-        }
-        for c, ca in rows
-    ]

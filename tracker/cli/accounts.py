@@ -110,15 +110,28 @@ def accounts_list(fmt: str) -> None:
 @accounts.command("show")
 @click.argument("name")
 @FORMAT
-def accounts_show(name: str, fmt: str) -> None:
+@click.option("--today", help="Date to count from (YYYY-MM-DD); default TRACKER_TODAY or today.")
+def accounts_show(name: str, fmt: str, today: str | None) -> None:
     """Show one account (by name, alias or id): linked notices and contracts.
+
+    The contracts are the account page's, every one of them: running first, soonest
+    end first, then the most recently ended; one row per awarded lot and supplier.
 
     Example: tracker accounts show Forsvaret --format json
     """
     from tracker.accounts.keyaccounts import account_detail, get_account
+    from tracker.config import load_settings
+    from tracker.pages.account import account_contract_rows
+    from tracker.pages.base import PageEnv, plain_rows
 
+    env = PageEnv.of(load_settings())
+    day = resolve_today(today, env.settings)
     with session_scope() as session:
-        detail = account_detail(session, get_account(session, name))
+        account = get_account(session, name)
+        detail = account_detail(session, account)
+        detail["contracts"] = plain_rows(
+            account_contract_rows(session, account.id, day, None, ours=env.ours)
+        )
     if fmt == "json":
         click.echo(_json(detail))
         return
@@ -145,20 +158,18 @@ def accounts_show(name: str, fmt: str) -> None:
             ],
         )  # fmt: skip
     )
-    click.echo("\ncontracts:")
-    rows = [
-        {**c, "supplier": ", ".join(s["name"] or "" for s in c["suppliers"])}
-        for c in detail["contracts"]
-    ]
+    click.echo(f"\ncontracts ({len(detail['contracts'])}, as of {day.isoformat()}):")
     click.echo(
         _table(
-            rows,
+            detail["contracts"],
             [
-                ("end_date", "end"),
+                ("status", "status"),
+                ("next_end", "next end"),
                 ("end_source", "source"),
                 ("latest_end", "latest"),
-                ("supplier", "supplier"),
+                ("suppliers", "supplier"),
                 ("value", "value"),
+                ("value_kind", "kind"),
                 ("framework", "fw"),
                 ("title", "title"),
             ],

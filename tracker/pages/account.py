@@ -130,7 +130,7 @@ def account_contract_rows(
     session: Session,
     account_id: int,
     today: dt.date,
-    limit: int = CONTRACT_ROWS,
+    limit: int | None = CONTRACT_ROWS,
     *,
     ours: frozenset[str],
 ) -> list[ContractRow]:
@@ -138,7 +138,7 @@ def account_contract_rows(
     per awarded lot and winner group (``tracker.pages.expiries.ContractRow``). When there
     are more than ``limit``, those still running (``still_running``) are taken first,
     soonest end first, then the most recently ended: an account with years of history
-    never loses its current contracts to the cut."""
+    never loses its current contracts to the cut. ``limit`` None: every one (the CLI)."""
     running = still_running(today, unknown_end=True)
     ends = func.coalesce(Contract.end_date, Contract.latest_end)
     found = session.execute(
