@@ -565,6 +565,37 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
     return took, counts, ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def time_account_recompute(engine: Engine, times: int = 3) -> tuple[float, int, str]:
+    """Slowest of ``times`` recomputes of the opportunities of the account with the most
+    of them (what a link decision runs, ``tracker.linking.links.decide_link``), committed:
+    seconds, that account's opportunities and the load average at its end."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from tracker.config import load_settings
+    from tracker.db.models import Opportunity
+    from tracker.opportunities.build import recompute
+    from tracker.rules import load_rules
+
+    settings = load_settings({**os.environ, "TRACKER_TODAY": TODAY.isoformat()})
+    rules = load_rules(settings=settings)
+    slowest = 0.0
+    with Session(engine) as session:
+        account_id, rows = session.execute(
+            select(Opportunity.account_id, func.count())
+            .group_by(Opportunity.account_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+        for _ in range(times):
+            t0 = time.perf_counter()
+            recompute(session, TODAY, rules=rules, ours=settings.our_orgnr_list,
+                      account_ids=[account_id])  # fmt: skip
+            session.commit()
+            slowest = max(slowest, time.perf_counter() - t0)
+    return slowest, int(rows), ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _opportunities(counts: dict[str, int]) -> int:
     return sum(counts.get(k, 0) for k in ("retender", "dialogue", "planning", "competition"))
 
@@ -587,10 +618,17 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
     recompute_s = None
     if args.recompute:
         recompute_s = time_recompute(engine)
-        took, counts, rload = recompute_s
+        took, counts, rload = recompute_s[:3]
         print(
             f"recompute: {took:.1f} s for {args.contracts} contracts ({_opportunities(counts)} "
             f"opportunities); load average {rload}",
+            flush=True,
+        )
+        one = time_account_recompute(engine)
+        recompute_s = (*recompute_s, one)
+        print(
+            f"recompute of one account (a link decision): {one[0]:.2f} s for its {one[1]} "
+            f"opportunities, slowest of 3; load average {one[2]}",
             flush=True,
         )
     engine.dispose()
@@ -706,10 +744,14 @@ def main() -> None:
                 f"{cpu_s}{flag}"
             )
         if res.get("recompute"):
-            took, counts, rload = res["recompute"]
+            took, counts, rload, one = res["recompute"]
             print(
                 f"recompute: {took:.1f} s for {args.contracts} contracts "
                 f"({_opportunities(counts)} opportunities); load average {rload}"
+            )
+            print(
+                f"recompute of one account (a link decision): {one[0]:.2f} s for its "
+                f"{one[1]} opportunities; load average {one[2]}"
             )
         if res["errors"]:
             print(f"errors: {len(res['errors'])}, first: {res['errors'][0]}")

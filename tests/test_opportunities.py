@@ -447,3 +447,70 @@ def test_a_result_without_award_is_a_retender_signal(engine: Engine, tmp_path: P
         (comp,) = list_opportunities(s, today=today, account="Kulturtanken")
     assert comp["kind"] == "competition"
     assert comp["note"].startswith("no award: cancelled; re-tender signal: «Konkurransen vil")
+
+
+def _stored(s: Session) -> dict[str, dict]:
+    """Every stored opportunity by key, as its columns (the time of computing left out)."""
+    cols = [c for c in Opportunity.__table__.columns if c.name not in ("id", "computed_at")]
+    return {r.key: dict(r._mapping) for r in s.execute(select(*cols))}
+
+
+def test_recompute_of_some_accounts_gives_their_rows_of_a_full_recompute(world: Engine) -> None:
+    """A link decision rebuilds one account's opportunities (tracker.linking.links): the
+    rows of an account-scoped recompute are those a recompute of every account stores,
+    and the other accounts' rows are left as they were."""
+    today = D(2023, 6, 1)
+    rules = load_rules()
+    with Session(world) as s:
+        recompute(s, today, rules=rules)
+        s.commit()
+        full = _stored(s)
+        ids = dict(s.execute(select(Opportunity.key, Opportunity.id)).all())
+        accounts = sorted({r["account_id"] for r in full.values()})
+        assert len(accounts) >= 5 and {r["kind"] for r in full.values()} >= {
+            "retender", "competition", "planning", "dialogue"
+        }  # fmt: skip
+        # one account again: its rows are updated in place, nobody else's are touched
+        one = accounts[0]
+        counts = recompute(s, today, rules=rules, account_ids=[one])
+        s.commit()
+        mine = [k for k, r in full.items() if r["account_id"] == one]
+        assert (counts["new"], counts["removed"], counts["updated"]) == (0, 0, len(mine))
+        assert _stored(s) == full
+        assert dict(s.execute(select(Opportunity.key, Opportunity.id)).all()) == ids
+        # every account on its own, from an empty table: the same rows as all at once
+        s.execute(Opportunity.__table__.delete())
+        for account_id in accounts:
+            recompute(s, today, rules=rules, account_ids=[account_id])
+        s.commit()
+        assert _stored(s) == full
+
+
+def test_a_link_decision_recomputes_that_account_as_a_full_recompute_would(
+    world: Engine,
+) -> None:
+    from tracker.linking.links import decide_link
+    from tracker.pages.suggested_links import suggested_links
+
+    today = D(2023, 6, 1)
+    rules = load_rules()
+    with Session(world) as s:
+        recompute(s, today, rules=rules)
+        s.commit()
+        before = _stored(s)
+        hso = next(x for x in suggested_links(s, None) if x.account == "Helse Sør-Øst RHF")
+        hso_id = s.scalar(select(Account.id).where(Account.name == "Helse Sør-Øst RHF"))
+        result = decide_link(s, hso.id, "rejected", "ingrid.berg@example.no", rules=rules)
+        assert result["recomputed_for"] == today
+        after = _stored(s)
+        # the rejected buyer's opportunities left the account at once ...
+        gone = {k for k in before if k not in after}
+        assert gone and {before[k]["account_id"] for k in gone} == {hso_id}
+        # ... the other accounts' rows are as they were, and the table is what a recompute
+        # of every account makes of the decision
+        assert {k: r for k, r in after.items() if r["account_id"] != hso_id} == {
+            k: r for k, r in before.items() if r["account_id"] != hso_id
+        }
+        recompute(s, today, rules=rules)
+        s.commit()
+        assert _stored(s) == after

@@ -454,9 +454,11 @@ def decide_link(
     """Confirm or reject a link; remembered for this buyer and account on every relink. Commits.
 
     The decision applies to every notice of the same buyer (orgnr, or normalised name).
-    The stored opportunities are then recomputed for the day they were last computed for,
-    so that a rejected link's opportunity leaves the account at once (and a confirmed
-    one's arrives), not at the next daily run (with ``rules`` and our own orgnrs ``ours``).
+    The account's stored opportunities are then recomputed for the day they were last
+    computed for, so that a rejected link's opportunity leaves the account at once (and a
+    confirmed one's arrives), not at the next daily run (with ``rules`` and our own orgnrs
+    ``ours``). Only that account's: its links are the only ones the decision changes, and
+    a rebuild of every account takes minutes at millions of notices.
     """
     if status not in {"confirmed", "rejected"}:
         raise ValueError("status must be 'confirmed' or 'rejected'")
@@ -507,7 +509,9 @@ def decide_link(
         )
     refresh_contract_accounts(session, contract_ids)
     session.commit()
-    recomputed = recompute_after_decision(session, rules=rules, ours=ours)
+    recomputed = recompute_after_decision(
+        session, rules=rules, ours=ours, account_ids=[link.account_id]
+    )
     return {
         "recomputed_for": recomputed,
         "link_id": link_id,
@@ -547,10 +551,15 @@ def decide_link_as(
 
 
 def recompute_after_decision(
-    session: Session, *, rules: Rules, ours: Iterable[str] = ()
+    session: Session,
+    *,
+    rules: Rules,
+    ours: Iterable[str] = (),
+    account_ids: Iterable[int] | None = None,
 ) -> dt.date | None:
-    """Recompute the stored opportunities for the day of their last recompute (what the
-    pages show), and commit; None when they were never computed (the daily run will)."""
+    """Recompute the stored opportunities (of ``account_ids`` only, when given) for the day
+    of their last recompute (what the pages show), and commit; None when they were never
+    computed (the daily run will)."""
     from sqlalchemy import func
 
     from tracker.db.models import Opportunity
@@ -559,6 +568,7 @@ def recompute_after_decision(
     day = session.scalar(select(func.max(Opportunity.computed_for)))
     if day is None:
         return None
-    recompute(session, day, rules=rules, ours=ours)
+    ids = None if account_ids is None else sorted(set(account_ids))
+    recompute(session, day, rules=rules, ours=ours, account_ids=ids)
     session.commit()
     return day

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -72,8 +72,13 @@ def recompute(
     *,
     rules: Rules,
     ours: Iterable[str] = (),
+    account_ids: Collection[int] | None = None,
 ) -> dict[str, int]:
     """Rebuild the ``opportunities`` table for ``today``; flushes (the caller commits).
+
+    ``account_ids``: rebuild the opportunities of these accounts only (a link decision
+    changes one account's), leaving the others' rows as they are; an account's rows come
+    out as a rebuild of every account makes them (``build_drafts``).
 
     Notices issued after ``today`` (and contracts derived from them) are not used: they do
     not exist yet on that day. Opportunities whose new contract has been running for more
@@ -88,9 +93,12 @@ def recompute(
     accounts = accounts_by_id(session)
     for name in rules.unknown_accounts(a["name"] for a in accounts.values()):
         log.warning('rules: [accounts."%s"]: no account has that name; ignored', name)
-    drafts = build_drafts(session, today, ours)
+    drafts = build_drafts(session, today, ours, account_ids)
     model = stored_model(session)
-    existing = dict(session.execute(select(Opportunity.key, Opportunity.id)).all())
+    stored = select(Opportunity.key, Opportunity.id)
+    if account_ids is not None:
+        stored = stored.where(Opportunity.account_id.in_(sorted(set(account_ids))))
+    existing = dict(session.execute(stored).all())
     counts = dict.fromkeys(
         (*KINDS, "new", "updated", "removed", "dropped", "open_now"),
         0,

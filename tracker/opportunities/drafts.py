@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import partial
 from typing import Any
 
@@ -55,7 +55,9 @@ def _deadline(values: Iterable[dt.datetime | None]) -> dt.date | None:
     return days[0] if days else None
 
 
-def _retenders(session: Session, today: dt.date, our: set[str]) -> list[Draft]:
+def _retenders(
+    session: Session, today: dt.date, our: set[str], account_ids: list[int] | None = None
+) -> list[Draft]:
     """One re-tender per account and awarded lot (parallel suppliers of a lot share it).
 
     Its expiry is the contract's next decision point on ``today``
@@ -65,7 +67,7 @@ def _retenders(session: Session, today: dt.date, our: set[str]) -> list[Draft]:
     contract probably extended (a modification notice near or after its end) has no
     known expiry: it is watched, with the note to ask the buyer, never called overdue.
     """
-    rows = _retender_rows(session, today)
+    rows = _retender_rows(session, today, account_ids)
     parties = _parties(session, sorted({r.id for r in rows}))
     out: dict[tuple[int, str], Draft] = {}
     for c in rows:
@@ -141,8 +143,12 @@ _RETENDER_COLUMNS = (
 )
 
 
-def _retender_rows(session: Session, today: dt.date) -> list[Any]:
-    """The contracts that may be re-tendered, once per account they are linked to."""
+def _retender_rows(
+    session: Session, today: dt.date, account_ids: list[int] | None = None
+) -> list[Any]:
+    """The contracts that may be re-tendered, once per account they are linked to (of
+    ``account_ids`` only, when given)."""
+    scope = [] if account_ids is None else [ContractAccount.account_id.in_(account_ids)]
     rows = session.execute(
         select(
             *_RETENDER_COLUMNS,
@@ -154,6 +160,7 @@ def _retender_rows(session: Session, today: dt.date) -> list[Any]:
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
             ContractAccount.status != "rejected",
+            *scope,
             _known_on(today),
             or_(Contract.retender.is_(None), Contract.retender == "expected"),
             or_(Contract.expected.is_not(True), Contract.expected_award <= today),
@@ -229,10 +236,15 @@ def _known_on(today: dt.date) -> Any:
 
 
 def _linked_notices(
-    session: Session, subtypes: frozenset[str], today: dt.date
+    session: Session,
+    subtypes: frozenset[str],
+    today: dt.date,
+    account_ids: list[int] | None = None,
 ) -> list[tuple[Any, int, str]]:
     """Latest non-test notices of the subtypes issued by ``today`` with each linked account
-    (not rejected) and the best link status (confirmed before suggested), oldest first."""
+    (not rejected; of ``account_ids`` only, when given) and the best link status
+    (confirmed before suggested), oldest first."""
+    scope = [] if account_ids is None else [NoticeLink.account_id.in_(account_ids)]
     rows = session.execute(
         select(*_NOTICE_COLUMNS, NoticeLink.account_id, NoticeLink.status)
         .join(NoticeLink, NoticeLink.notice_pk == Notice.id)
@@ -241,6 +253,7 @@ def _linked_notices(
             Notice.is_latest.is_(True),
             Notice.is_test.is_(False),
             NoticeLink.status != "rejected",
+            *scope,
             func.coalesce(Notice.issue_date, Notice.publication_date) <= today,
         )
         .order_by(Notice.issue_date, Notice.id, NoticeLink.account_id)
@@ -385,13 +398,23 @@ def pretender_readings(session: Session, notices: Iterable[Any]) -> dict[int, Re
     return out
 
 
-def build_drafts(session: Session, today: dt.date, ours: Iterable[str]) -> list[Draft]:
+def build_drafts(
+    session: Session,
+    today: dt.date,
+    ours: Iterable[str],
+    account_ids: Collection[int] | None = None,
+) -> list[Draft]:
     """All opportunities as drafts (not stored), with their timeline inputs; ``ours``: our
-    own organisation numbers (a contract of ours is marked ``incumbent = us``)."""
+    own organisation numbers (a contract of ours is marked ``incumbent = us``).
+
+    ``account_ids``: the drafts of these accounts only. An account's drafts are folded
+    from its own contracts and linked notices alone (what other accounts have does not
+    change them), so they are the same drafts a build of every account gives it."""
+    ids = None if account_ids is None else sorted(set(account_ids))
     by_account: dict[int, list[Draft]] = defaultdict(list)
-    for d in _retenders(session, today, set(ours)):
+    for d in _retenders(session, today, set(ours), ids):
         by_account[d.account_id].append(d)
-    pre = _linked_notices(session, PRETENDER_READ_SUBTYPES, today)
+    pre = _linked_notices(session, PRETENDER_READ_SUBTYPES, today, ids)
     readings = pretender_readings(session, {n.id: n for n, _, _ in pre}.values())
     # Planning notices and PINs-as-call whose content is a dialogue or an announcement are
     # planning opportunities; a direct-award intention or test published as a PIN is none.
@@ -401,7 +424,7 @@ def build_drafts(session: Session, today: dt.date, ours: Iterable[str]) -> list[
     not_calls = {n.id for n, _, _ in planning}
     competitions = [
         row
-        for row in _linked_notices(session, COMPETITION_SUBTYPES, today)
+        for row in _linked_notices(session, COMPETITION_SUBTYPES, today, ids)
         if row[0].id not in not_calls
     ]
     pks = sorted({n.id for n, _, _ in planning} | {n.id for n, _, _ in competitions})
