@@ -17,7 +17,9 @@ uvicorn processes' user+system time from /proc over 20 sequential requests; Linu
 ``--scale N`` seeds N notices, N/10 contracts and N/1,000 accounts (2 M: 200,000 contracts,
 2,000 accounts) into PostgreSQL only (database ``tracker_bench_scale``, its own, so
 another engineer's ``tracker_bench`` is left alone); ``--recompute`` also times one bulk
-``recompute`` of the opportunities on the seeded database. Load average with each figure.
+``recompute`` of the opportunities on the seeded database (in ``--recompute-workers``
+processes, default the machine's cores) and a recompute of the largest account alone
+(what a link decision runs). Load average with each figure.
 """
 
 from __future__ import annotations
@@ -542,9 +544,9 @@ def prepare(backend: str, workdir: Path, reuse: bool, pg_name: str = "tracker_be
     return PG_BASE + pg_name
 
 
-def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
-    """Seconds of one bulk ``recompute`` of the opportunities (committed), its counts and
-    the load average at its end."""
+def time_recompute(engine: Engine, workers: int = 1) -> tuple[float, dict[str, int], str]:
+    """Seconds of one bulk ``recompute`` of the opportunities (committed) in ``workers``
+    processes, its counts and the load average at its end."""
     from sqlalchemy.orm import Session
 
     from tracker.opportunities.build import recompute
@@ -559,7 +561,9 @@ def time_recompute(engine: Engine) -> tuple[float, dict[str, int], str]:
     t0 = time.perf_counter()
     with Session(engine) as session:
         rules = load_rules(settings=settings)
-        counts = recompute(session, TODAY, rules=rules, ours=settings.our_orgnr_list)
+        counts = recompute(
+            session, TODAY, rules=rules, ours=settings.our_orgnr_list, workers=workers
+        )
         session.commit()
     took = time.perf_counter() - t0
     return took, counts, ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -617,11 +621,12 @@ def run(backend: str, args: argparse.Namespace, workdir: Path) -> dict:
         print(f"seeded in {seeded:.0f} s; load average {seed_load}", flush=True)
     recompute_s = None
     if args.recompute:
-        recompute_s = time_recompute(engine)
+        recompute_s = time_recompute(engine, args.recompute_workers)
         took, counts, rload = recompute_s[:3]
         print(
-            f"recompute: {took:.1f} s for {args.contracts} contracts ({_opportunities(counts)} "
-            f"opportunities); load average {rload}",
+            f"recompute in {args.recompute_workers} process(es): {took:.1f} s for "
+            f"{args.contracts} contracts ({_opportunities(counts)} opportunities); "
+            f"load average {rload}",
             flush=True,
         )
         one = time_account_recompute(engine)
@@ -710,6 +715,12 @@ def main() -> None:
         help="N notices, N/10 contracts, N/1000 accounts on PostgreSQL (tracker_bench_scale)",
     )
     parser.add_argument("--recompute", action="store_true", help="time a bulk recompute too")
+    parser.add_argument(
+        "--recompute-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of the timed recompute (default: the machine's cores)",
+    )
     parser.add_argument("--pg-database", default="tracker_bench", help="PostgreSQL database")
     args = parser.parse_args()
     if args.scale:
@@ -746,8 +757,9 @@ def main() -> None:
         if res.get("recompute"):
             took, counts, rload, one = res["recompute"]
             print(
-                f"recompute: {took:.1f} s for {args.contracts} contracts "
-                f"({_opportunities(counts)} opportunities); load average {rload}"
+                f"recompute in {args.recompute_workers} process(es): {took:.1f} s for "
+                f"{args.contracts} contracts ({_opportunities(counts)} opportunities); "
+                f"load average {rload}"
             )
             print(
                 f"recompute of one account (a link decision): {one[0]:.2f} s for its "

@@ -514,3 +514,53 @@ def test_a_link_decision_recomputes_that_account_as_a_full_recompute_would(
         recompute(s, today, rules=rules)
         s.commit()
         assert _stored(s) == after
+
+
+def test_recompute_in_worker_processes_stores_the_rows_of_one(world: Engine) -> None:
+    """``workers=2`` builds groups of accounts in two processes (each with a connection
+    of its own) and stores them here: the rows and counts of one process."""
+    today = D(2023, 6, 1)
+    rules = load_rules()
+    with Session(world) as s:
+        one = recompute(s, today, rules=rules)
+        s.commit()
+        alone = _stored(s)
+        s.execute(Opportunity.__table__.delete())
+        s.commit()
+        two = recompute(s, today, rules=rules, workers=2)
+        s.commit()
+        assert _stored(s) == alone and two == one
+        ids = dict(s.execute(select(Opportunity.key, Opportunity.id)).all())
+        again = recompute(s, today, rules=rules, workers=2)
+        s.commit()
+        assert (again["new"], again["removed"], again["updated"]) == (0, 0, len(alone))
+        assert dict(s.execute(select(Opportunity.key, Opportunity.id)).all()) == ids
+        with pytest.raises(ValueError, match="workers: 0"):
+            recompute(s, today, rules=rules, workers=0)
+
+
+def test_the_account_groups_of_the_workers_share_the_work(world: Engine) -> None:
+    from tracker.opportunities.build import _account_groups
+
+    with Session(world) as s:
+        every = sorted(s.scalars(select(Account.id)))
+        groups = _account_groups(s, None, 4)
+        assert sorted(a for g in groups for a in g) == every and len(groups) == 4
+        # fewer accounts than groups: one group each
+        assert sorted(_account_groups(s, every[:3], 8)) == [[a] for a in every[:3]]
+        # the weight is the account's contract and notice links: the groups' totals differ
+        # by at most the largest account's
+        weights = {a: 1 + _link_count(s, a) for a in every}
+        totals = [sum(weights[a] for a in g) for g in groups]
+        assert max(totals) - min(totals) <= max(weights.values())
+
+
+def _link_count(s: Session, account_id: int) -> int:
+    from sqlalchemy import func
+
+    from tracker.db.models import ContractAccount
+
+    return sum(
+        s.scalar(select(func.count()).where(t.account_id == account_id)) or 0
+        for t in (ContractAccount, NoticeLink)
+    )

@@ -197,3 +197,21 @@ def test_reading_commands_never_write(world: Engine) -> None:
     assert stored() == before
     assert run("opportunities", "--today", "2024-06-01", "--recompute")[0] == 0
     assert {r[2].isoformat() for r in stored()} == {"2024-06-01"}
+
+
+def test_recompute_with_workers_says_what_one_process_says(world: Engine) -> None:
+    """`tracker recompute --workers 2` (and TRACKER_WORKERS) builds in two processes and
+    stores the same rows: the second run updates every row and adds none."""
+    code, one, _ = run("recompute", "--today", "2023-06-01")
+    assert code == 0 and " new, 0 updated, 0 removed" in one
+    code, two, _ = run("recompute", "--today", "2023-06-01", "--workers", "2")
+    assert code == 0
+    made = int(one.split(": ")[1].split(" new")[0])
+    assert two.startswith(f"opportunities for 2023-06-01: 0 new, {made} updated, 0 removed")
+    assert one.split("; ")[1] == two.split("; ")[1]  # the same can be influenced now
+    code, by_setting, _ = run("recompute", "--today", "2023-06-01",
+                              env={"TRACKER_WORKERS": "2"})  # fmt: skip
+    assert code == 0 and by_setting == two
+    result = CliRunner().invoke(main, ["recompute", "--today", "2023-06-01"],
+                                env={"TRACKER_WORKERS": "0"})  # fmt: skip
+    assert result.exit_code == 2 and "TRACKER_WORKERS): 0 is not 1 to 64" in result.output

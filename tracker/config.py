@@ -124,6 +124,13 @@ SETTINGS: list[Setting] = [
         "Date (YYYY-MM-DD) the dashboards treat as today; default the real date (demos, tests).",
     ),
     Setting("schedule_time", "TRACKER_SCHEDULE_TIME", "06:00", "Daily cycle time (HH:MM, local)."),
+    Setting(
+        "workers",
+        "TRACKER_WORKERS",
+        1,
+        "Processes the daily cycle and 'tracker recompute' build the opportunities in (the "
+        "machine's cores on a large database: 2 halve the time at 2 M notices).",
+    ),
     # Operations (scheduler, lock, alerts): tracker.db.locks, tracker.ops.cycle,
     # tracker.alerts.delivery.
     Setting(

@@ -59,3 +59,43 @@ def test_the_web_app_and_the_command_line_tune_it(tmp_path) -> None:
         last = out.stdout.strip().splitlines()[-1]
         wanted = (YOUNG_THRESHOLD, *_defaults()[1:])
         assert last == str(wanted), out.stdout[-2000:] + out.stderr[-2000:]
+
+
+def test_a_bulk_job_runs_with_the_collector_paused_and_restores_it() -> None:
+    from tracker.ops.runtime import collection_paused
+
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collection_paused():
+        raise RuntimeError("a failing job")
+    assert gc.isenabled()  # switched back on after a failure too
+    gc.disable()  # a program that runs without it: left off
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_recompute_pauses_the_collector(monkeypatch, engine) -> None:
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from tracker.opportunities import build
+    from tracker.rules import load_rules
+
+    seen: list[bool] = []
+    real = build.build_drafts
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build_drafts", spy)
+    with Session(engine) as s:
+        build.recompute(s, dt.date(2026, 1, 5), rules=load_rules())
+    assert seen == [False] and gc.isenabled()

@@ -206,13 +206,19 @@ def opportunities_cmd(
 @click.option(
     "--today", help="The day to compute for (YYYY-MM-DD); default TRACKER_TODAY or today."
 )
-def recompute_cmd(today: str | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes that build the opportunities (groups of accounts each); this one stores "
+    "them, the same rows as one. Default: the workers setting (TRACKER_WORKERS, 1).",
+)
+def recompute_cmd(today: str | None, workers: int | None) -> None:
     """Rebuild the stored opportunities for the day: what every page and list then shows.
 
     The reading commands (opportunities, calendar, bids, expiries) never do this on their
     own; the daily cycle (tracker run-once) and a link decision do.
 
-    Example: tracker recompute --today 2023-05-15
+    Example: tracker recompute --today 2023-05-15 --workers 2
     """
     from tracker.opportunities.build import recompute
     from tracker.rules import load_rules
@@ -220,12 +226,22 @@ def recompute_cmd(today: str | None) -> None:
     day = resolve_today(today)
     settings = load_settings()
     rules = load_rules(settings=settings)
+    processes = workers or _workers_setting(settings)
     with session_scope() as session:
-        counts = recompute(session, day, rules=rules, ours=settings.our_orgnr_list)
+        counts = recompute(
+            session, day, rules=rules, ours=settings.our_orgnr_list, workers=processes
+        )
     click.echo(
         f"opportunities for {day}: {counts['new']} new, {counts['updated']} updated, "
         f"{counts['removed']} removed; {counts['open_now']} can be influenced now"
     )
+
+
+def _workers_setting(settings: Any) -> int:
+    n = int(settings.workers)
+    if not 1 <= n <= 64:
+        raise click.UsageError(f"workers setting (TRACKER_WORKERS): {n} is not 1 to 64")
+    return n
 
 
 # --------------------------------------------------------------------------- bids

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing as mp
-import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from typing import Any
 from tracker.errors import NoticeParseError
 from tracker.notices.packed import Packed, pack
 from tracker.notices.parsing import parse_any  # eForms, and TED XML before eForms
+from tracker.ops.runtime import process_pool
 
 try:  # ISA-L: the same zlib format (zlib.decompress reads it), 3-4x faster to write
     from isal.isal_zlib import compress as _compress
@@ -92,15 +91,6 @@ def _prepare_many(fn: Callable[[Any], Prepared], args: list[Any]) -> list[Prepar
     return [fn(a) for a in args]
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    """A worker ends on SIGTERM, whatever handler the process it was forked from had
-    (``tracker schedule`` stops after the current step on SIGTERM: a worker that inherits
-    that handler outlives ``Pool.terminate`` and the ingest waits for it forever)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if initializer is not None:
-        initializer(*initargs)
-
-
 # Notices per task: the first tasks are small so that the workers start at once, then
 # each is twice the last up to ``chunk``. Few large tasks leave the storing process more
 # of the CPU: bench/ingest.py --workers 2 (5,000 notices, 2 cores) went from 1.30x one
@@ -128,10 +118,8 @@ def prepare_parallel(
     memory stays flat (a few thousand notices at most). Leaving the iteration early (an
     error, a kill of the caller) ends the workers.
     """
-    methods = mp.get_all_start_methods()
-    context = mp.get_context("fork" if "fork" in methods else "spawn")
     it = iter(args)
-    with context.Pool(workers, initializer=_start_worker, initargs=(initializer, initargs)) as pool:
+    with process_pool(workers, initializer, initargs) as pool:
         pending: deque[Any] = deque()
         size = min(FIRST_CHUNK, chunk)
 

@@ -33,13 +33,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing as mp
+import time
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from tracker.db.models import Account, Opportunity, utcnow
+from tracker.db.engine import make_engine, sqlite_file
+from tracker.db.models import Account, ContractAccount, NoticeLink, Opportunity, utcnow
 from tracker.opportunities.drafts import CHUNK, attach_items, build_drafts
 from tracker.opportunities.explain import explain
 from tracker.opportunities.matching import Draft, iso
@@ -47,6 +51,7 @@ from tracker.opportunities.profile import ItemText
 from tracker.opportunities.reading import stored_sources, timeline_for
 from tracker.opportunities.relevance import relevance, stored_model
 from tracker.opportunities.windows import Timeline
+from tracker.ops.runtime import collection_paused, process_pool
 from tracker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,9 @@ def accounts_by_id(session: Session) -> dict[int, dict[str, Any]]:
     }
 
 
+PARTS_PER_WORKER = 4  # account groups per worker process: the slow ones even out
+
+
 def recompute(
     session: Session,
     today: dt.date,
@@ -73,12 +81,20 @@ def recompute(
     rules: Rules,
     ours: Iterable[str] = (),
     account_ids: Collection[int] | None = None,
+    workers: int = 1,
 ) -> dict[str, int]:
     """Rebuild the ``opportunities`` table for ``today``; flushes (the caller commits).
 
     ``account_ids``: rebuild the opportunities of these accounts only (a link decision
     changes one account's), leaving the others' rows as they are; an account's rows come
     out as a rebuild of every account makes them (``build_drafts``).
+
+    ``workers`` > 1: the accounts are split into groups of about the same size (their
+    contracts and linked notices) and each group's rows are built in one of ``workers``
+    processes, each reading through a connection of its own; this process stores them
+    all, in its transaction. Those connections see only what is committed: the caller
+    must have committed what the rebuild is to read (the CLI and the daily cycle do). An
+    in-memory SQLite database is rebuilt in this process.
 
     Notices issued after ``today`` (and contracts derived from them) are not used: they do
     not exist yet on that day. Opportunities whose new contract has been running for more
@@ -88,30 +104,102 @@ def recompute(
     ``new``, ``updated``, ``removed``, ``dropped`` (too old), ``open_now``. Each row's
     ``in_profile`` is the capability profile's fit of that day
     (``tracker.opportunities.relevance``). ``rules``: the rules in force; ``ours``: our
-    own organisation numbers (settings ``our_orgnrs``).
+    own organisation numbers (settings ``our_orgnrs``). Runs with the cyclic garbage
+    collector paused (``tracker.ops.runtime.collection_paused``: it held everything built
+    to the end, and full collections took a quarter of the time at 2 M notices).
     """
+    if workers < 1:
+        raise ValueError(f"workers: {workers} is not a number of processes (1 or more)")
+    with collection_paused():
+        return _rebuild(session, today, rules, frozenset(ours), account_ids, workers)
+
+
+def _rebuild(
+    session: Session,
+    today: dt.date,
+    rules: Rules,
+    ours: frozenset[str],
+    account_ids: Collection[int] | None,
+    workers: int,
+) -> dict[str, int]:
     accounts = accounts_by_id(session)
     for name in rules.unknown_accounts(a["name"] for a in accounts.values()):
         log.warning('rules: [accounts."%s"]: no account has that name; ignored', name)
-    drafts = build_drafts(session, today, ours, account_ids)
-    model = stored_model(session)
+    ids = None if account_ids is None else sorted(set(account_ids))
     stored = select(Opportunity.key, Opportunity.id)
-    if account_ids is not None:
-        stored = stored.where(Opportunity.account_id.in_(sorted(set(account_ids))))
+    if ids is not None:
+        stored = stored.where(Opportunity.account_id.in_(ids))
     existing = dict(session.execute(stored).all())
+    now = utcnow()
+    started = time.perf_counter()
     counts = dict.fromkeys(
         (*KINDS, "new", "updated", "removed", "dropped", "open_now"),
         0,
     )
+    keep: set[str] = set()
+    session.flush()
+
+    def store(rows: list[dict[str, Any]], part_counts: dict[str, int]) -> None:
+        for name, n in part_counts.items():
+            counts[name] += n
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for values in rows:
+            keep.add(values["key"])
+            pk = existing.get(values["key"])
+            if pk is not None:
+                values["id"] = pk
+                updates.append(values)
+            else:
+                inserts.append(values)
+        _write(session, [], updates, inserts)
+        counts["new"] += len(inserts)
+        counts["updated"] += len(updates)
+
+    url = _worker_url(session) if workers > 1 else None
+    processes = 1
+    if url is None:
+        store(*_opportunity_rows(session, today, rules, ours, ids, accounts, now))
+    else:
+        # each group's rows are stored as they come, while the workers build the others
+        groups = _account_groups(session, ids, workers * PARTS_PER_WORKER)
+        job = _Job(url, today, rules, ours, accounts, now)
+        processes = min(workers, len(groups))
+        with process_pool(processes, _start_job, (job,)) as pool:
+            for part in pool.imap_unordered(_part_rows, groups):
+                store(*part)
+    gone = [pk for key, pk in existing.items() if key not in keep]
+    _write(session, gone, [], [])
+    _forget(session, set(gone))
+    counts["removed"] = len(gone)
+    log.info(
+        "opportunities for %s: %d stored in %.1f s (%d process%s)",
+        today, len(keep), time.perf_counter() - started, processes,
+        "" if processes == 1 else "es",
+    )  # fmt: skip
+    return counts
+
+
+def _opportunity_rows(
+    session: Session,
+    today: dt.date,
+    rules: Rules,
+    ours: frozenset[str],
+    account_ids: list[int] | None,
+    accounts: dict[int, dict[str, Any]],
+    now: dt.datetime,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The column values of the opportunities of ``account_ids`` (all: None), in the
+    order of their drafts, and the counts per kind, ``open_now`` and ``dropped``."""
+    drafts = build_drafts(session, today, ours, account_ids)
+    model = stored_model(session)
+    counts = dict.fromkeys((*KINDS, "dropped", "open_now"), 0)
     horizons = {
         "running": today - dt.timedelta(days=KEEP_RUNNING_DAYS),
         "overdue": today - dt.timedelta(days=KEEP_OVERDUE_DAYS),
     }
-    now = utcnow()
     keep: set[str] = set()
     kept: list[tuple[Draft, Timeline]] = []
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
     for d in drafts:
         tl = timeline_for(d.inputs, today, rules, accounts.get(d.account_id, {}))
         horizon = horizons.get(tl.phase)
@@ -123,6 +211,7 @@ def recompute(
         keep.add(d.key)
         kept.append((d, tl))
     attach_items(session, [d for d, _ in kept])  # only the kept drafts: the texts are read
+    rows: list[dict[str, Any]] = []
     for d, tl in kept:
         account = accounts.get(d.account_id, {})
         counts[d.kind] += 1
@@ -131,26 +220,90 @@ def recompute(
         profile = rules.profile(account.get("name"))
         item = ItemText.from_dict(d.item)
         values["in_profile"] = bool(relevance(profile, item, model)["shown"])
-        if d.key in existing:
-            values["id"] = existing[d.key]
-            updates.append(values)
-        else:
-            inserts.append(values)
-    gone = [pk for key, pk in existing.items() if key not in keep]
-    _store(session, gone, updates, inserts)
-    counts["new"], counts["updated"], counts["removed"] = len(inserts), len(updates), len(gone)
-    return counts
+        rows.append(values)
+    return rows, counts
 
 
-def _store(
+def _worker_url(session: Session) -> str | None:
+    """The URL worker processes connect with (password included); None for an in-memory
+    SQLite database, which only this process can read, and where processes cannot be
+    forked (the rules in force go to the workers as they are, not pickled)."""
+    url = session.get_bind().engine.url
+    if url.get_backend_name() == "sqlite" and sqlite_file(url) is None:
+        return None
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def _account_groups(session: Session, ids: list[int] | None, parts: int) -> list[list[int]]:
+    """``ids`` (every account: None) in at most ``parts`` groups of about the same work:
+    the largest account first into the group with the least so far, weighed by its
+    contract and notice links."""
+    weight: dict[int, int] = dict.fromkeys(
+        ids if ids is not None else session.scalars(select(Account.id)), 1
+    )
+    for table in (ContractAccount, NoticeLink):
+        for account_id, n in session.execute(
+            select(table.account_id, func.count()).group_by(table.account_id)
+        ):
+            if account_id in weight:
+                weight[account_id] += n
+    groups: list[list[int]] = [[] for _ in range(max(1, min(parts, len(weight))))]
+    load = [0] * len(groups)
+    for account_id in sorted(weight, key=lambda a: (-weight[a], a)):
+        i = load.index(min(load))
+        groups[i].append(account_id)
+        load[i] += weight[account_id]
+    return [sorted(g) for g in groups if g]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker of one recompute shares (given at fork, not pickled)."""
+
+    url: str
+    today: dt.date
+    rules: Rules
+    ours: frozenset[str]
+    accounts: dict[int, dict[str, Any]]
+    now: dt.datetime
+
+
+_job: _Job | None = None  # the recompute a worker process works for
+
+
+def _start_job(job: _Job) -> None:
+    global _job
+    _job = job
+
+
+def _part_rows(ids: list[int]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """:func:`_opportunity_rows` of one group of accounts, in a worker process with an
+    engine of its own. The reasons go back as plain text (what is stored of them)."""
+    job = _job
+    assert job is not None, "a worker of recompute(workers=...) only"
+    engine = make_engine(job.url)
+    try:
+        with collection_paused(), Session(engine) as session:
+            rows, counts = _opportunity_rows(
+                session, job.today, job.rules, job.ours, ids, job.accounts, job.now
+            )
+    finally:
+        engine.dispose()
+    for values in rows:
+        timeline = values["timeline"]
+        timeline["reason"] = str(timeline["reason"])
+    return rows, counts
+
+
+def _write(
     session: Session,
     gone: list[int],
     updates: list[dict[str, Any]],
     inserts: list[dict[str, Any]],
 ) -> None:
-    """Delete, update and insert the rows (bulk statements), then forget what the session
-    had loaded of them."""
-    session.flush()
+    """Delete, update and insert rows (bulk statements, in chunks)."""
     for i in range(0, len(gone), CHUNK):
         session.execute(
             delete(Opportunity).where(Opportunity.id.in_(gone[i : i + CHUNK])),
@@ -160,10 +313,13 @@ def _store(
         session.execute(update(Opportunity), updates[i : i + CHUNK])
     for i in range(0, len(inserts), CHUNK):
         session.execute(insert(Opportunity), inserts[i : i + CHUNK])
-    gone_ids = set(gone)
-    for obj in list(session.identity_map.values()):  # bulk statements bypass loaded objects
+
+
+def _forget(session: Session, gone: set[int]) -> None:
+    """Forget what the session had loaded of the rows: the bulk statements bypass it."""
+    for obj in list(session.identity_map.values()):
         if isinstance(obj, Opportunity):
-            if obj.id in gone_ids:
+            if obj.id in gone:
                 session.expunge(obj)
             else:
                 session.expire(obj)

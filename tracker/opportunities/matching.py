@@ -90,13 +90,20 @@ def similarity(
     A match needs a similar CPV (same group) and some shared title words (Jaccard ≥ 0.2),
     or clearly shared title words (Jaccard ≥ 0.6) whatever the CPV.
     """
-    common = len(a_title & b_title)
+    return _score(len(a_title & b_title), len(a_title), len(b_title), a_cpv, b_cpv)
+
+
+def _score(common: int, a_len: int, b_len: int, a_cpv: str | None, b_cpv: str | None) -> float:
+    """``similarity`` of two titles sharing ``common`` of their ``a_len`` and ``b_len`` words."""
     if not common:
         return 0.0  # no shared title word: Jaccard 0, no match whatever the CPV
-    jac = common / (len(a_title) + len(b_title) - common)
-    cpv = cpv_similarity(a_cpv, b_cpv)
-    if (cpv >= 0.6 and jac >= 0.2) or jac >= 0.6:
-        return jac + 0.5 * cpv
+    jac = common / (a_len + b_len - common)
+    if jac >= 0.6:
+        return jac + 0.5 * cpv_similarity(a_cpv, b_cpv)
+    if jac >= 0.2:
+        cpv = cpv_similarity(a_cpv, b_cpv)
+        if cpv >= 0.6:
+            return jac + 0.5 * cpv
     return 0.0
 
 
@@ -107,10 +114,12 @@ def best_match(
     of equally similar ones. ``ok`` (no side effects) is asked only of a draft that would
     be the best so far: most drafts share no title word and are passed over at once."""
     best, best_score = None, 0.0
+    size = len(tokens)
     for d in drafts:
-        if not d.tokens & tokens:
+        theirs = d.tokens
+        if theirs.isdisjoint(tokens):
             continue  # similarity 0
-        score = similarity(d.tokens, d.main_cpv, tokens, cpv)
+        score = _score(len(theirs & tokens), len(theirs), size, d.main_cpv, cpv)
         if score > best_score and ok(d):
             best, best_score = d, score
     return best

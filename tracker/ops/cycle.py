@@ -146,7 +146,13 @@ def _link(ctx: StepContext) -> Any:
 def _opportunities(ctx: StepContext) -> Any:
     with session_scope(ctx.engine) as s:
         rules = load_rules(settings=ctx.settings)
-        return recompute(s, ctx.today, rules=rules, ours=ctx.settings.our_orgnr_list)
+        return recompute(
+            s,
+            ctx.today,
+            rules=rules,
+            ours=ctx.settings.our_orgnr_list,
+            workers=int(ctx.settings.workers),  # TRACKER_WORKERS
+        )
 
 
 def _alerts(ctx: StepContext) -> Any:
