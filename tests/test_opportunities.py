@@ -564,3 +564,30 @@ def _link_count(s: Session, account_id: int) -> int:
         s.scalar(select(func.count()).where(t.account_id == account_id)) or 0
         for t in (ContractAccount, NoticeLink)
     )
+
+
+def test_a_worker_that_dies_fails_the_recompute_and_stores_nothing(
+    world: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process killed mid-run (out of memory, say) ends the recompute with an
+    error instead of a wait that never ends; the stored rows stay as they were."""
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tracker.opportunities import build
+
+    today = D(2023, 6, 1)
+    with Session(world) as s:
+        recompute(s, today, rules=load_rules())
+        s.commit()
+        before = _stored(s)
+
+    def dies(*args: object, **kwargs: object) -> None:
+        os._exit(3)  # in the worker: gone without a word
+
+    monkeypatch.setattr(build, "_opportunity_rows", dies)
+    with Session(world) as s:
+        with pytest.raises(BrokenProcessPool):
+            recompute(s, D(2024, 6, 1), rules=load_rules(), workers=2)
+        s.rollback()
+        assert _stored(s) == before

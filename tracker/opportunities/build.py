@@ -36,6 +36,7 @@ import logging
 import multiprocessing as mp
 import time
 from collections.abc import Collection, Iterable
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ from tracker.opportunities.profile import ItemText
 from tracker.opportunities.reading import stored_sources, timeline_for
 from tracker.opportunities.relevance import relevance, stored_model
 from tracker.opportunities.windows import Timeline
-from tracker.ops.runtime import collection_paused, process_pool
+from tracker.ops.runtime import collection_paused, process_executor
 from tracker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -165,9 +166,14 @@ def _rebuild(
         groups = _account_groups(session, ids, workers * PARTS_PER_WORKER)
         job = _Job(url, today, rules, ours, accounts, now)
         processes = min(workers, len(groups))
-        with process_pool(processes, _start_job, (job,)) as pool:
-            for part in pool.imap_unordered(_part_rows, groups):
-                store(*part)
+        with process_executor(processes, _start_job, (job,)) as pool:
+            futures = [pool.submit(_part_rows, g) for g in groups]
+            try:
+                for done in as_completed(futures):
+                    store(*done.result())
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # the groups not started are not built
+                raise
     gone = [pk for key, pk in existing.items() if key not in keep]
     _write(session, gone, [], [])
     _forget(session, set(gone))

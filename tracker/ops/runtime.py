@@ -22,6 +22,7 @@ import gc
 import multiprocessing as mp
 import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.pool import Pool
 from typing import Any
@@ -71,3 +72,18 @@ def process_pool(
     once, with the modules loaded), spawned elsewhere; each ends on SIGTERM."""
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     return context.Pool(workers, initializer=_start_worker, initargs=(initializer, initargs))
+
+
+def process_executor(
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> ProcessPoolExecutor:
+    """Like :func:`process_pool`, as an executor: a worker that dies (killed, out of
+    memory) fails the job with ``BrokenProcessPool`` instead of leaving it waiting for
+    an answer that never comes. Forked where the platform can: ``initargs`` then reach
+    the workers as they are, not pickled."""
+    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(initializer, initargs)
+    )
