@@ -261,6 +261,9 @@ def test_scheduler_in_the_main_thread_gives_back_the_signal_handlers(
         pass
 
     before = signal.signal(signal.SIGTERM, mine)
+    # SIGINT as this process has it: Python's default_int_handler, or SIG_IGN when the
+    # tests run in a background job (a shell ignores SIGINT for those)
+    interrupt = signal.getsignal(signal.SIGINT)
     try:
         stop = threading.Event()
         serve(
@@ -273,7 +276,7 @@ def test_scheduler_in_the_main_thread_gives_back_the_signal_handlers(
             on_cycle=lambda result: stop.set(),
         )
         assert signal.getsignal(signal.SIGTERM) is mine
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is interrupt
     finally:
         signal.signal(signal.SIGTERM, before)
 
