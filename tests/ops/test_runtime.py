@@ -99,3 +99,47 @@ def test_recompute_pauses_the_collector(monkeypatch, engine) -> None:
     with Session(engine) as s:
         build.recompute(s, dt.date(2026, 1, 5), rules=load_rules())
     assert seen == [False] and gc.isenabled()
+
+
+def _alive_naming(marker: str) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
+        except (OSError, IndexError):
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_executor_workers_end_with_a_killed_parent(tmp_path) -> None:
+    """``kill -9`` of a process running a recompute's workers leaves none behind (they
+    would wait for ever to hand back their results)."""
+    import time
+
+    marker = f"executor-parent-{os.getpid()}"
+    code = (
+        "import os, signal, sys, time\n"
+        "from tracker.ops.runtime import process_executor\n"
+        "pool = process_executor(2)\n"
+        "futures = [pool.submit(time.sleep, 30) for _ in range(4)]\n"
+        "time.sleep(1)\n"
+        "print(*[p.pid for p in pool._processes.values()], flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, marker], capture_output=True, text=True,
+                         timeout=60, cwd=os.getcwd())  # fmt: skip
+    assert out.returncode == -9, out.stderr
+    workers = [int(pid) for pid in out.stdout.split()]
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while _alive_naming(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive_naming(marker) == [], "workers outlived their parent"

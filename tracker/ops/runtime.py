@@ -18,16 +18,20 @@ a job; reference counting still frees whatever is not held.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing as mp
+import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from multiprocessing.pool import Pool
 from typing import Any
 
 YOUNG_THRESHOLD = 20_000
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
 
 
 def tune_gc() -> None:
@@ -74,6 +78,24 @@ def process_pool(
     return context.Pool(workers, initializer=_start_worker, initargs=(initializer, initargs))
 
 
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` ends (Linux: the kernel sends SIGKILL). The
+    executor's workers would otherwise outlive a killed parent, blocked for ever on
+    handing back a result nobody reads."""
+    if sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):  # a libc without prctl: no signal
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(1)
+
+
+def _start_executor_worker(
+    parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
+) -> None:
+    _die_with(parent)
+    _start_worker(initializer, initargs)
+
+
 def process_executor(
     workers: int,
     initializer: Callable[..., None] | None = None,
@@ -81,9 +103,15 @@ def process_executor(
 ) -> ProcessPoolExecutor:
     """Like :func:`process_pool`, as an executor: a worker that dies (killed, out of
     memory) fails the job with ``BrokenProcessPool`` instead of leaving it waiting for
-    an answer that never comes. Forked where the platform can: ``initargs`` then reach
-    the workers as they are, not pickled."""
+    an answer that never comes, and the workers end with the process that started them
+    (a ``kill -9`` of ``tracker schedule`` leaves none behind). Forked where the
+    platform can: ``initargs`` then reach the workers as they are, not pickled. Submit
+    from the thread that lives as long as the executor (the parent-death signal follows
+    the thread that started the worker)."""
     context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(initializer, initargs)
+        workers,
+        mp_context=context,
+        initializer=_start_executor_worker,
+        initargs=(os.getpid(), initializer, initargs),
     )
