@@ -23,7 +23,7 @@ from tracker.enums import LinkStatus
 from tracker.errors import NotFoundError
 from tracker.notices.search import notice_rows
 from tracker.pages.base import PageEnv, plain_rows, still_running
-from tracker.pages.expiries import ContractRow, contract_among, contract_rows
+from tracker.pages.expiries import CONTRACT_COLUMNS, ContractRow, contract_among, contract_rows
 from tracker.pages.opportunities import RISK_PHASES, opportunity_rows
 from tracker.rules import Rules
 from tracker.users import can_edit_account
@@ -105,13 +105,12 @@ CONTRACT_ROWS = 200  # contracts on the account page; the export has them all
 OPPORTUNITY_ROWS = 100  # coming procurements on the account page, soonest publication first
 
 
-def _account_contracts(
-    session: Session, account_id: int, today: dt.date
-) -> Select[Contract, str | None, str]:
+def _account_contracts(session: Session, account_id: int, today: dt.date) -> Select[Any]:
     """The account's contracts (links not rejected; an expected one once its award is
-    due), as ``(Contract, Doffin id, notice id)``."""
+    due), as ``(contract, Doffin id, notice id)`` (the contract: a row of
+    ``CONTRACT_COLUMNS``)."""
     return (
-        select(Contract, Notice.source_id, Notice.notice_id)
+        select(CONTRACT_COLUMNS, Notice.source_id, Notice.notice_id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(
             contract_among(

@@ -26,7 +26,7 @@ from tracker.db.models import (
 )
 from tracker.errors import UserError
 from tracker.pages.base import PageCache
-from tracker.pages.expiries import ContractRow, contract_rows
+from tracker.pages.expiries import CONTRACT_COLUMNS, ContractRow, contract_rows
 from tracker.rules import Rules
 
 URGENT_DEADLINE_DAYS = 10  # a competition deadline sooner than this is flagged urgent
@@ -175,7 +175,7 @@ def intention_rows(
     challenge period has not run out on ``today``: the bid team may still ask the buyer
     or challenge the award. One row per contract, soonest end of the period first."""
     found = session.execute(
-        select(Contract, Notice.source_id, Notice.notice_id)
+        select(CONTRACT_COLUMNS, Notice.source_id, Notice.notice_id)
         .join(Notice, Notice.id == Contract.notice_pk)
         .where(
             Contract.challenge_until >= today,

@@ -154,8 +154,9 @@ def contract_rows(
     ours: frozenset[str] | set[str],
     scope: list[int] | None = None,
 ) -> list[ContractRow]:
-    """``(Contract, Doffin id, notice id)`` rows as :class:`ContractRow`, in the given
-    order; ``scope``: the reader's accounts (``account_id`` is the first of them)."""
+    """``(contract, Doffin id, notice id)`` rows as :class:`ContractRow`, in the given
+    order (the contract: a row of ``CONTRACT_COLUMNS``, or a ``Contract``); ``scope``:
+    the reader's accounts (``account_id`` is the first of them)."""
     ids = sorted({c.id for c, _, _ in found})
     parties = _parties(session, ids)
     accounts = _accounts(session, ids)

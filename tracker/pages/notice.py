@@ -30,7 +30,7 @@ from tracker.opportunities.drafts import pretender_readings
 from tracker.opportunities.profile import notice_texts
 from tracker.opportunities.relevance import relevance, stored_model
 from tracker.pages.base import PageEnv, num
-from tracker.pages.expiries import ContractRow, contract_rows
+from tracker.pages.expiries import CONTRACT_COLUMNS, ContractRow, contract_rows
 from tracker.pages.suggested_links import doffin_url
 
 NOTICE_FIELDS = (
@@ -324,7 +324,7 @@ def notice_page(session: Session, notice_pk: int, today: dt.date, *, env: PageEn
     reading = pretender_readings(session, [n]).get(n.id)
     item = notice_texts(session, [n.id])[n.id]
     derived = session.execute(
-        select(Contract, Notice.source_id, Notice.notice_id)
+        select(CONTRACT_COLUMNS, Notice.source_id, Notice.notice_id)
         .outerjoin(Notice, Notice.id == Contract.notice_pk)
         .where(or_(Contract.notice_pk == n.id, Contract.modified_by_notice_pk == n.id))
         .order_by(Contract.lot_id, Contract.id)
