@@ -246,3 +246,21 @@ def test_killed_parallel_ingest_leaves_no_worker_and_a_rerun_completes_it(
     assert differences(reference[0], rows).keys() <= {"ingest_errors"}
     assert order == reference[1]
     assert [loc for loc, _ in errors] == [loc for loc, _ in reference[2]]
+
+
+def _dies_on_the_third(path: str) -> Prepared:
+    if path.endswith("#3"):
+        os._exit(3)  # a worker killed mid-run (out of memory, say)
+    return Prepared(path, None, reason="not read")
+
+
+def test_a_worker_that_dies_ends_the_preparation_with_an_error() -> None:
+    """A dead worker ends ``tracker ingest --workers`` with an error (what was stored
+    stays) instead of a wait for its answer that never ends."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    done: list[str] = []
+    with pytest.raises(BrokenProcessPool):
+        for prepared in prepare_parallel(_dies_on_the_third, [f"n#{i}" for i in range(40)], 2):
+            done.append(prepared.location)
+    assert done == [f"n#{i}" for i in range(len(done))] and len(done) < 40

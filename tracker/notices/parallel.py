@@ -16,6 +16,7 @@ import hashlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 from tracker.errors import NoticeParseError
 from tracker.notices.packed import Packed, pack
 from tracker.notices.parsing import parse_any  # eForms, and TED XML before eForms
-from tracker.ops.runtime import process_pool
+from tracker.ops.runtime import process_executor
 
 try:  # ISA-L: the same zlib format (zlib.decompress reads it), 3-4x faster to write
     from isal.isal_zlib import compress as _compress
@@ -116,11 +117,15 @@ def prepare_parallel(
     At most ``IN_FLIGHT * workers`` tasks are in flight, of ``FIRST_CHUNK`` notices growing
     to ``chunk``: the workers parse ahead while the caller stores and derives a batch, and
     memory stays flat (a few thousand notices at most). Leaving the iteration early (an
-    error, a kill of the caller) ends the workers.
+    error, the caller stops) starts no new task and ends the workers once the running
+    ones are done; the workers end with a killed caller too
+    (``tracker.ops.runtime.process_executor``). A worker that dies (killed, out of
+    memory) raises ``BrokenProcessPool`` here: what was stored before stays, a rerun
+    goes on from there.
     """
     it = iter(args)
-    with process_pool(workers, initializer, initargs) as pool:
-        pending: deque[Any] = deque()
+    with process_executor(workers, initializer, initargs) as pool:
+        pending: deque[Future[list[Prepared]]] = deque()
         size = min(FIRST_CHUNK, chunk)
 
         def submit() -> bool:
@@ -128,13 +133,17 @@ def prepare_parallel(
             part = list(islice(it, size))
             size = min(2 * size, chunk)
             if part:
-                pending.append(pool.apply_async(_prepare_many, (fn, part)))
+                pending.append(pool.submit(_prepare_many, fn, part))
             return bool(part)
 
-        for _ in range(IN_FLIGHT * workers):
-            if not submit():
-                break
-        while pending:
-            done = pending.popleft().get()
-            submit()
-            yield from done
+        try:
+            for _ in range(IN_FLIGHT * workers):
+                if not submit():
+                    break
+            while pending:
+                done = pending.popleft().result()
+                submit()
+                yield from done
+        finally:  # left early (an error, the caller stopped): no new task starts, and
+            # the workers end before this returns
+            pool.shutdown(wait=True, cancel_futures=True)
