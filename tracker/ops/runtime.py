@@ -27,7 +27,6 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
-from multiprocessing.pool import Pool
 from typing import Any
 
 YOUNG_THRESHOLD = 20_000
@@ -57,27 +56,6 @@ def collection_paused() -> Iterator[None]:
             gc.collect()
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    """A worker ends on SIGTERM, whatever handler the process it was forked from had
-    (``tracker schedule`` stops after the current step on SIGTERM: a worker that inherits
-    that handler outlives ``Pool.terminate`` and the job waits for it forever)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if initializer is not None:
-        initializer(*initargs)
-
-
-def process_pool(
-    workers: int,
-    initializer: Callable[..., None] | None = None,
-    initargs: tuple[Any, ...] = (),
-) -> Pool:
-    """A pool of ``workers`` processes for the parallel jobs (``tracker ingest --workers``,
-    ``tracker recompute --workers``): forked where the platform can (the workers start at
-    once, with the modules loaded), spawned elsewhere; each ends on SIGTERM."""
-    context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    return context.Pool(workers, initializer=_start_worker, initargs=(initializer, initargs))
-
-
 def _die_with(parent: int) -> None:
     """End this worker when ``parent`` ends (Linux: the kernel sends SIGKILL). The
     executor's workers would otherwise outlive a killed parent, blocked for ever on
@@ -89,11 +67,17 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _start_executor_worker(
+def _start_worker(
     parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]
 ) -> None:
+    """A worker ends with ``parent``, and on SIGTERM whatever handler the process it was
+    forked from had (``tracker schedule`` stops after the current step on SIGTERM: a
+    worker that inherits that handler outlives the end of the pool and the job waits for
+    it forever)."""
     _die_with(parent)
-    _start_worker(initializer, initargs)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def process_executor(
@@ -101,7 +85,8 @@ def process_executor(
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
 ) -> ProcessPoolExecutor:
-    """Like :func:`process_pool`, as an executor: a worker that dies (killed, out of
+    """A pool of ``workers`` processes for the parallel jobs (``tracker ingest --workers``,
+    ``tracker recompute --workers``); each ends on SIGTERM. A worker that dies (killed, out of
     memory) fails the job with ``BrokenProcessPool`` instead of leaving it waiting for
     an answer that never comes, and the workers end with the process that started them
     (a ``kill -9`` of ``tracker schedule`` leaves none behind). Forked where the
@@ -112,6 +97,6 @@ def process_executor(
     return ProcessPoolExecutor(
         workers,
         mp_context=context,
-        initializer=_start_executor_worker,
+        initializer=_start_worker,
         initargs=(os.getpid(), initializer, initargs),
     )
