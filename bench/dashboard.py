@@ -544,23 +544,27 @@ def prepare(backend: str, workdir: Path, reuse: bool, pg_name: str = "tracker_be
     return PG_BASE + pg_name
 
 
+def _rules_in_force() -> tuple[Any, Any]:
+    """(settings, rules) as ``tracker recompute`` reads them on the bench's day."""
+    from tracker.config import load_settings
+    from tracker.rules import load_rules
+
+    settings = load_settings({**os.environ, "TRACKER_TODAY": TODAY.isoformat()})
+    return settings, load_rules(settings=settings)
+
+
 def time_recompute(engine: Engine, workers: int = 1) -> tuple[float, dict[str, int], str]:
     """Seconds of one bulk ``recompute`` of the opportunities (committed) in ``workers``
     processes, its counts and the load average at its end."""
     from sqlalchemy.orm import Session
 
     from tracker.opportunities.build import recompute
-
-    env = {"TRACKER_TODAY": TODAY.isoformat()}
-    from tracker.config import load_settings
     from tracker.ops.runtime import tune_gc
-    from tracker.rules import load_rules
 
     tune_gc()  # as in `tracker recompute` and the daily cycle (tracker.cli)
-    settings = load_settings({**os.environ, **env})
+    settings, rules = _rules_in_force()
     t0 = time.perf_counter()
     with Session(engine) as session:
-        rules = load_rules(settings=settings)
         counts = recompute(
             session, TODAY, rules=rules, ours=settings.our_orgnr_list, workers=workers
         )
@@ -581,13 +585,10 @@ def time_account_recompute(engine: Engine, times: int = 3) -> tuple[float, int, 
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from tracker.config import load_settings
     from tracker.db.models import Opportunity
     from tracker.opportunities.build import recompute
-    from tracker.rules import load_rules
 
-    settings = load_settings({**os.environ, "TRACKER_TODAY": TODAY.isoformat()})
-    rules = load_rules(settings=settings)
+    settings, rules = _rules_in_force()
     slowest = 0.0
     with Session(engine) as session:
         account_id, rows = session.execute(

@@ -455,16 +455,23 @@ def _stored(s: Session) -> dict[str, dict]:
     return {r.key: dict(r._mapping) for r in s.execute(select(*cols))}
 
 
+SCOPED_DAY = D(2023, 6, 1)  # every kind of opportunity is stored on that day
+
+
+def _recomputed(s: Session) -> dict[str, dict]:
+    """A recompute of every account for ``SCOPED_DAY``, committed; the rows it stored."""
+    recompute(s, SCOPED_DAY, rules=load_rules())
+    s.commit()
+    return _stored(s)
+
+
 def test_recompute_of_some_accounts_gives_their_rows_of_a_full_recompute(world: Engine) -> None:
     """A link decision rebuilds one account's opportunities (tracker.linking.links): the
     rows of an account-scoped recompute are those a recompute of every account stores,
     and the other accounts' rows are left as they were."""
-    today = D(2023, 6, 1)
-    rules = load_rules()
+    today, rules = SCOPED_DAY, load_rules()
     with Session(world) as s:
-        recompute(s, today, rules=rules)
-        s.commit()
-        full = _stored(s)
+        full = _recomputed(s)
         ids = dict(s.execute(select(Opportunity.key, Opportunity.id)).all())
         accounts = sorted({r["account_id"] for r in full.values()})
         assert len(accounts) >= 5 and {r["kind"] for r in full.values()} >= {
@@ -492,12 +499,9 @@ def test_a_link_decision_recomputes_that_account_as_a_full_recompute_would(
     from tracker.linking.links import decide_link
     from tracker.pages.suggested_links import suggested_links
 
-    today = D(2023, 6, 1)
-    rules = load_rules()
+    today, rules = SCOPED_DAY, load_rules()
     with Session(world) as s:
-        recompute(s, today, rules=rules)
-        s.commit()
-        before = _stored(s)
+        before = _recomputed(s)
         hso = next(x for x in suggested_links(s, None) if x.account == "Helse Sør-Øst RHF")
         hso_id = s.scalar(select(Account.id).where(Account.name == "Helse Sør-Øst RHF"))
         result = decide_link(s, hso.id, "rejected", "ingrid.berg@example.no", rules=rules)
@@ -576,11 +580,8 @@ def test_a_worker_that_dies_fails_the_recompute_and_stores_nothing(
 
     from tracker.opportunities import build
 
-    today = D(2023, 6, 1)
     with Session(world) as s:
-        recompute(s, today, rules=load_rules())
-        s.commit()
-        before = _stored(s)
+        before = _recomputed(s)
 
     def dies(*args: object, **kwargs: object) -> None:
         os._exit(3)  # in the worker: gone without a word

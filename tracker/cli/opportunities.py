@@ -13,7 +13,7 @@ import click
 
 from tracker.cli import main
 from tracker.cli._common import resolve_today
-from tracker.config import load_settings
+from tracker.config import Settings, load_settings
 from tracker.db.engine import session_scope
 from tracker.opportunities.windows import PHASES
 from tracker.pages.base import to_json
@@ -237,7 +237,8 @@ def recompute_cmd(today: str | None, workers: int | None) -> None:
     )
 
 
-def _workers_setting(settings: Any) -> int:
+def _workers_setting(settings: Settings) -> int:
+    """The ``workers`` setting (TRACKER_WORKERS), or a usage error naming it."""
     n = int(settings.workers)
     if not 1 <= n <= 64:
         raise click.UsageError(f"workers setting (TRACKER_WORKERS): {n} is not 1 to 64")

@@ -568,7 +568,7 @@ def recompute_after_decision(
     day = session.scalar(select(func.max(Opportunity.computed_for)))
     if day is None:
         return None
-    ids = None if account_ids is None else sorted(set(account_ids))
+    ids = None if account_ids is None else list(account_ids)
     recompute(session, day, rules=rules, ours=ours, account_ids=ids)
     session.commit()
     return day
